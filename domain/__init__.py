@@ -1,0 +1,1 @@
+"""The pure model: events, the Session aggregate, values, merge rules and errors."""

@@ -1,0 +1,48 @@
+"""The one error tree of sessiontrail; library errors are mapped onto it at the edge.
+
+SessiontrailError
+├── SessionNotFound        the session is unknown, deleted, or another user's
+├── ConcurrencyConflict    a write could not be merged (id taken, retries exhausted)
+├── StorageUnavailable     the database failed or could not be reached
+└── InvalidInput (ValueError)  bad input; names the field; nothing was written
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from pydantic import ValidationError
+
+
+class SessiontrailError(Exception):
+    """Base class of every error sessiontrail raises on purpose."""
+
+
+class SessionNotFound(SessiontrailError, LookupError):
+    """The session does not exist, was deleted, or belongs to another user."""
+
+
+class ConcurrencyConflict(SessiontrailError):
+    """A write could not be merged with what other writers stored meanwhile."""
+
+
+class StorageUnavailable(SessiontrailError):
+    """The database failed; what the call wrote, if anything, is unknown or none."""
+
+
+class InvalidInput(SessiontrailError, ValueError):
+    """Input failed validation; the message names the field and nothing was written."""
+
+    @classmethod
+    def from_validation(
+        cls, exc: ValidationError, parameters: Sequence[str] = ()
+    ) -> InvalidInput:
+        """One message naming each bad field; `parameters` names positional args."""
+        problems = []
+        for error in exc.errors(include_url=False):
+            parts = list(error["loc"])
+            if parts and isinstance(parts[0], int) and parts[0] < len(parameters):
+                parts[0] = parameters[parts[0]]
+            location = ".".join(str(part) for part in parts) or exc.title.lower()
+            problems.append(f"{location}: {error['msg']}")
+        return cls("; ".join(problems))

@@ -1,0 +1,61 @@
+"""Pydantic bases that make eventsourcing events and snapshots typed JSON.
+
+Stored events carry structure only (types, not input limits), so that old events
+always load; `class_version` with `upcast_vN_vN+1` static methods evolves them.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, ClassVar
+from uuid import UUID
+
+from eventsourcing.domain import (
+    CanInitAggregate,
+    CanMutateAggregate,
+    CanSnapshotAggregate,
+)
+from pydantic import BaseModel, ConfigDict
+
+ENVELOPE_FIELDS = frozenset(
+    {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
+)
+
+
+class EventModel(BaseModel, CanMutateAggregate[UUID]):
+    """An immutable event of one aggregate's stream, stamped with who caused it."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    class_version: ClassVar[int] = 1
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    actor: str
+
+    def payload(self) -> dict[str, Any]:
+        """The event's own fields, without the envelope every event shares."""
+        return {
+            name: getattr(self, name)
+            for name in type(self).model_fields
+            if name not in ENVELOPE_FIELDS
+        }
+
+
+class CreatedEventModel(EventModel, CanInitAggregate[UUID]):
+    """The first event of a stream: it names the aggregate class to build."""
+
+    originator_topic: str
+
+
+class SnapshotModel(BaseModel, CanSnapshotAggregate[UUID]):
+    """A snapshot: the aggregate's attributes at one version, typed by `state`."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+    class_version: ClassVar[int] = 1
+
+    originator_id: UUID
+    originator_version: int
+    timestamp: datetime
+    topic: str
+    state: Any

@@ -1,0 +1,127 @@
+"""Merge-on-write: re-apply a writer's unsaved events on top of what others stored.
+
+The rules, per event kind:
+- appends (messages, token usage) commute: all are kept, in commit order; a message
+  whose id the head already holds is the same message (a retried save) and is skipped;
+- a truncation removes the messages it named, so it never removes a concurrent append;
+- metadata-group edits (title, pin, metadata) carry the metadata_version they produce;
+  if another writer moved metadata_version since this writer's edits were based, the
+  stored, newer human edit wins and this writer's metadata edits are dropped;
+- model and pending-question changes are last-writer-wins; resolving a question only
+  resolves the question it answered;
+- nothing is written into a session that was deleted meanwhile or that turned out to
+  be someone else's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from datetime import datetime
+
+from .errors import ConcurrencyConflict, SessionNotFound
+from .session import Session
+
+
+def rebase(writer: Session, head: Session) -> list[Session.Event]:
+    """Re-apply `writer`'s pending events onto `head` (the stored state, no pending).
+
+    `head` gets the surviving events as its own pending events; the dropped ones are
+    returned so the caller can report them.
+    """
+    pending = [
+        event for event in writer.pending_events if isinstance(event, Session.Event)
+    ]
+    _check_same_session(writer, head, pending)
+    base_metadata_version = _metadata_base(pending)
+    metadata_is_stale = (
+        base_metadata_version is not None
+        and head.metadata_version != base_metadata_version
+    )
+    dropped: list[Session.Event] = []
+    for event in pending:
+        keep = _RULES.get(type(event), _always)
+        if isinstance(event, Session.METADATA_EVENTS) and metadata_is_stale:
+            dropped.append(event)
+        elif keep(event, head):
+            _reapply(event, head)
+        else:
+            dropped.append(event)
+    return dropped
+
+
+def _check_same_session(
+    writer: Session, head: Session, pending: list[Session.Event]
+) -> None:
+    creating = bool(pending) and isinstance(pending[0], Session.Started)
+    if creating and (head.deleted or head.user_id != writer.user_id):
+        raise ConcurrencyConflict(f"session id {writer.session_id!r} is already in use")
+    restoring = any(isinstance(event, Session.SessionRestored) for event in pending)
+    if head.deleted and not restoring:
+        raise SessionNotFound(
+            f"session {writer.session_id!r} was deleted meanwhile; nothing was written"
+        )
+
+
+def _metadata_base(pending: list[Session.Event]) -> int | None:
+    """The metadata_version the writer's first metadata edit was based on."""
+    for event in pending:
+        if isinstance(event, Session.METADATA_EVENTS):
+            return event.metadata_version - 1
+    return None
+
+
+def _reapply(event: Session.Event, head: Session) -> None:
+    """Trigger the same event on the head; its time never goes before the head's."""
+    timestamp: datetime = max(event.timestamp, head.modified_on)
+    head.trigger_event(
+        type(event), timestamp=timestamp, actor=event.actor, **event.payload()
+    )
+
+
+def _always(event: Session.Event, head: Session) -> bool:
+    return True
+
+
+def _new_message(event: Session.Event, head: Session) -> bool:
+    assert isinstance(event, Session.MessageAppended)
+    return all(message.id != event.message.id for message in head.messages)
+
+
+def _still_truncates(event: Session.Event, head: Session) -> bool:
+    assert isinstance(event, Session.TranscriptTruncated)
+    present = {message.id for message in head.messages}
+    return any(message_id in present for message_id in event.removed_ids)
+
+
+def _same_question(event: Session.Event, head: Session) -> bool:
+    assert isinstance(event, Session.QuestionResolved)
+    question = head.pending_question
+    return question is not None and question.tool_call_id == event.tool_call_id
+
+
+def _changes_model(event: Session.Event, head: Session) -> bool:
+    assert isinstance(event, Session.ModelChanged)
+    return event.model != head.model
+
+
+def _never(event: Session.Event, head: Session) -> bool:
+    return False
+
+
+def _is_deleted(event: Session.Event, head: Session) -> bool:
+    return head.deleted
+
+
+def _is_live(event: Session.Event, head: Session) -> bool:
+    return not head.deleted
+
+
+_RULES: dict[type[Session.Event], Callable[[Session.Event, Session], bool]] = {
+    Session.Started: _never,
+    Session.MessageAppended: _new_message,
+    Session.TranscriptTruncated: _still_truncates,
+    Session.QuestionResolved: _same_question,
+    Session.ModelChanged: _changes_model,
+    Session.SessionDeleted: _is_live,
+    Session.SessionRestored: _is_deleted,
+}

@@ -1,0 +1,430 @@
+"""The Session aggregate: one chat/agent session, one event stream.
+
+A public command validates its input, then triggers an event; the event's `apply`
+is re-run on every replay, so it holds no checks, no clock and no I/O.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Self
+from uuid import UUID, uuid5
+
+from eventsourcing.domain import BaseAggregate, CanInitAggregate
+from eventsourcing.utils import get_topic
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    JsonValue,
+    NonNegativeInt,
+    StrictBool,
+    ValidationError,
+)
+
+from .errors import InvalidInput
+from .event_model import CreatedEventModel, EventModel, SnapshotModel
+from .validation import (
+    Actor,
+    JsonObject,
+    ModelName,
+    SessionId,
+    Title,
+    UserId,
+    validated,
+)
+from .values import Message, PendingQuestion, Role, SessionSummary, ToolCall
+
+SESSION_NAMESPACE = UUID("6f0c2a8e-3b1d-5c4e-9a7f-2d8b1e0c4a93")
+
+
+def stream_id(session_id: str) -> UUID:
+    """The stream a session id lands in: the same id always gives the same stream."""
+    return uuid5(SESSION_NAMESPACE, session_id)
+
+
+class _SessionStart(BaseModel):
+    """What a new session may be started with; checked once, at creation."""
+
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
+
+    session_id: SessionId
+    model: ModelName = ""
+    user_id: UserId | None = None
+    title: str = ""
+    metadata: JsonObject | None = None
+    actor: Actor = "runtime"
+
+
+class SessionState(BaseModel):
+    """Every attribute of a Session, typed: what a snapshot stores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    created_on: datetime
+    modified_on: datetime
+    session_id: str
+    user_id: str | None
+    model: str
+    title: str
+    pinned: bool
+    title_version: int
+    metadata_version: int
+    metadata: dict[str, JsonValue]
+    messages: list[Message]
+    pending_question: PendingQuestion | None
+    deleted: bool
+    token_usage: list[dict[str, JsonValue]]
+
+
+class Session(BaseAggregate[UUID]):
+    """A session's state is what its events say; commands append new events."""
+
+    class Event(EventModel):
+        """Base of every Session event."""
+
+    class Started(Event, CreatedEventModel):
+        session_id: str
+        model: str
+        user_id: str | None
+        title: str
+        metadata: dict[str, JsonValue]
+
+    class MessageAppended(Event):
+        message: Message
+
+        def apply(self, aggregate: Session) -> None:
+            aggregate.messages.append(self.message)
+
+    class TranscriptTruncated(Event):
+        removed_ids: list[str]
+
+        def apply(self, aggregate: Session) -> None:
+            removed = set(self.removed_ids)
+            aggregate.messages = [m for m in aggregate.messages if m.id not in removed]
+
+    class TitleEdited(Event):
+        title: str
+        title_version: int
+        metadata_version: int
+        source: str
+
+        def apply(self, aggregate: Session) -> None:
+            aggregate.title = self.title
+            aggregate.title_version = self.title_version
+            aggregate.metadata_version = self.metadata_version
+
+    class PinChanged(Event):
+        pinned: bool
+        metadata_version: int
+
+        def apply(self, aggregate: Session) -> None:
+            aggregate.pinned = self.pinned
+            aggregate.metadata_version = self.metadata_version
+
+    class MetadataEdited(Event):
+        changes: dict[str, JsonValue]
+        metadata_version: int
+
+        def apply(self, aggregate: Session) -> None:
+            for key, value in self.changes.items():
+                if value is None:
+                    aggregate.metadata.pop(key, None)
+                else:
+                    aggregate.metadata[key] = value
+            aggregate.metadata_version = self.metadata_version
+
+    class ModelChanged(Event):
+        model: str
+
+        def apply(self, aggregate: Session) -> None:
+            aggregate.model = self.model
+
+    class QuestionPending(Event):
+        question: PendingQuestion
+
+        def apply(self, aggregate: Session) -> None:
+            aggregate.pending_question = self.question
+
+    class QuestionResolved(Event):
+        tool_call_id: str
+
+        def apply(self, aggregate: Session) -> None:
+            aggregate.pending_question = None
+
+    class TokenUsageRecorded(Event):
+        record: dict[str, JsonValue]
+
+        def apply(self, aggregate: Session) -> None:
+            aggregate.token_usage.append(self.record)
+
+    class SessionDeleted(Event):
+        def apply(self, aggregate: Session) -> None:
+            aggregate.deleted = True
+
+    class SessionRestored(Event):
+        def apply(self, aggregate: Session) -> None:
+            aggregate.deleted = False
+
+    class Snapshot(SnapshotModel):
+        state: SessionState
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Self:
+            assert isinstance(aggregate, Session)
+            return cls(
+                originator_id=aggregate.id,
+                originator_version=aggregate.version,
+                timestamp=cls.create_timestamp(),
+                topic=get_topic(type(aggregate)),
+                state=aggregate.to_state(),
+            )
+
+        def mutate(self, _: None) -> Session:
+            return Session.from_state(
+                self.originator_id, self.originator_version, self.state
+            )
+
+    METADATA_EVENTS = (TitleEdited, PinChanged, MetadataEdited)
+
+    def __init__(
+        self,
+        session_id: str,
+        model: str = "",
+        user_id: str | None = None,
+        title: str = "",
+        metadata: dict[str, JsonValue] | None = None,
+        actor: str = "runtime",
+    ) -> None:
+        """The apply of `Started` (runs on replay too): set the initial state."""
+        self.session_id = session_id
+        self.user_id = user_id
+        self.model = model
+        self.title = title
+        self.pinned = False
+        self.title_version = 0
+        self.metadata_version = 0
+        self.metadata: dict[str, JsonValue] = dict(metadata or {})
+        self.messages: list[Message] = []
+        self.pending_question: PendingQuestion | None = None
+        self.deleted = False
+        self.token_usage: list[dict[str, JsonValue]] = []
+
+    @staticmethod
+    def create_id(session_id: str) -> UUID:
+        return stream_id(session_id)
+
+    @classmethod
+    def _create(
+        cls,
+        event_class: type[CanInitAggregate[UUID]],
+        *,
+        id: UUID | None = None,
+        **kwargs: Any,
+    ) -> Self:
+        """Check the starting values before the `Started` event exists."""
+        try:
+            start = _SessionStart.model_validate(kwargs)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation(exc) from None
+        values = start.model_dump()
+        values["metadata"] = values["metadata"] or {}
+        return super()._create(event_class, id=id, **values)
+
+    # -- views -------------------------------------------------------------------
+
+    @property
+    def created_at(self) -> datetime:
+        return self.created_on
+
+    @property
+    def updated_at(self) -> datetime:
+        return self.modified_on
+
+    def summary(self) -> SessionSummary:
+        """The list view of this session."""
+        return SessionSummary(
+            session_id=self.session_id,
+            user_id=self.user_id,
+            title=self.title,
+            pinned=self.pinned,
+            model=self.model,
+            message_count=len(self.messages),
+            created_at=self.created_at,
+            updated_at=self.updated_at,
+            version=self.version,
+            deleted=self.deleted,
+        )
+
+    def to_state(self) -> SessionState:
+        """Every attribute, typed, for snapshots and copies."""
+        return SessionState(
+            created_on=self.created_on,
+            modified_on=self.modified_on,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            model=self.model,
+            title=self.title,
+            pinned=self.pinned,
+            title_version=self.title_version,
+            metadata_version=self.metadata_version,
+            metadata=self.metadata,
+            messages=self.messages,
+            pending_question=self.pending_question,
+            deleted=self.deleted,
+            token_usage=self.token_usage,
+        )
+
+    @classmethod
+    def from_state(cls, stream: UUID, version: int, state: SessionState) -> Session:
+        """Rebuild a session from a snapshot's state, without replaying events."""
+        session = cls.__new__(cls)
+        session.__base_init__(stream, version, state.created_on)
+        session.__dict__.update(dict(state))
+        session.__dict__["_created_on"] = session.__dict__.pop("created_on")
+        session.__dict__["_modified_on"] = session.__dict__.pop("modified_on")
+        session.metadata = dict(state.metadata)
+        session.messages = list(state.messages)
+        session.token_usage = list(state.token_usage)
+        return session
+
+    # -- transcript commands (actor "runtime" by default) ----------------------------
+
+    @validated
+    def append_message(
+        self,
+        role: Role,
+        content: str = "",
+        *,
+        id: str | None = None,
+        reasoning: str | None = None,
+        content_parts: list[JsonObject] | None = None,
+        tool_calls: list[ToolCall] | None = None,
+        tool_call_id: str | None = None,
+        tool_success: bool | None = None,
+        created_at: AwareDatetime | None = None,
+        metadata: JsonObject | None = None,
+        actor: Actor = "runtime",
+    ) -> Message:
+        """Add a message at the end of the transcript and return it."""
+        fields: dict[str, Any] = {
+            "role": role,
+            "content": content,
+            "reasoning": reasoning,
+            "content_parts": content_parts,
+            "tool_calls": tool_calls,
+            "tool_call_id": tool_call_id,
+            "tool_success": tool_success,
+            "metadata": metadata or {},
+        }
+        if id is not None:
+            if any(message.id == id for message in self.messages):
+                raise InvalidInput(f"id: message {id!r} is already in the transcript")
+            fields["id"] = id
+        if created_at is not None:
+            fields["created_at"] = created_at
+        message = Message(**fields)
+        self.trigger_event(self.MessageAppended, message=message, actor=actor)
+        return message
+
+    @validated
+    def truncate(self, keep: NonNegativeInt, *, actor: Actor = "runtime") -> None:
+        """Keep the first `keep` messages and drop the rest; no event if none drop."""
+        removed = [message.id for message in self.messages[keep:]]
+        if removed:
+            self.trigger_event(
+                self.TranscriptTruncated, removed_ids=removed, actor=actor
+            )
+
+    @validated
+    def set_model(self, model: ModelName, *, actor: Actor = "runtime") -> None:
+        """Switch the model the session talks to; no event if unchanged."""
+        if model != self.model:
+            self.trigger_event(self.ModelChanged, model=model, actor=actor)
+
+    @validated
+    def set_pending_question(
+        self, question: PendingQuestion, *, actor: Actor = "runtime"
+    ) -> None:
+        """Record a question waiting for the person's answer; replaces any other."""
+        if question != self.pending_question:
+            self.trigger_event(self.QuestionPending, question=question, actor=actor)
+
+    @validated
+    def resolve_question(self, *, actor: Actor = "user") -> None:
+        """Mark the pending question answered; no event if none is pending."""
+        if self.pending_question is not None:
+            self.trigger_event(
+                self.QuestionResolved,
+                tool_call_id=self.pending_question.tool_call_id,
+                actor=actor,
+            )
+
+    @validated
+    def record_token_usage(
+        self, record: JsonObject, *, actor: Actor = "runtime"
+    ) -> None:
+        """Keep one token-usage record (a JSON object) verbatim."""
+        self.trigger_event(self.TokenUsageRecorded, record=record, actor=actor)
+
+    # -- metadata group commands (people own them: actor "user" by default) ------
+
+    @validated
+    def edit_title(
+        self, title: Title, *, source: Actor = "user", actor: Actor = "user"
+    ) -> None:
+        """Rename (title_version and metadata_version count up); quiet if unchanged."""
+        if title != self.title:
+            self.trigger_event(
+                self.TitleEdited,
+                title=title,
+                title_version=self.title_version + 1,
+                metadata_version=self.metadata_version + 1,
+                source=source,
+                actor=actor,
+            )
+
+    @validated
+    def set_pinned(self, pinned: StrictBool, *, actor: Actor = "user") -> None:
+        """Pin or unpin; no event if unchanged, so retries are quiet."""
+        if pinned != self.pinned:
+            self.trigger_event(
+                self.PinChanged,
+                pinned=pinned,
+                metadata_version=self.metadata_version + 1,
+                actor=actor,
+            )
+
+    @validated
+    def update_metadata(self, changes: JsonObject, *, actor: Actor = "user") -> None:
+        """Set keys to values (None removes the key); quiet if nothing changes."""
+        effective = {
+            key: value for key, value in changes.items() if self._changes(key, value)
+        }
+        if effective:
+            self.trigger_event(
+                self.MetadataEdited,
+                changes=effective,
+                metadata_version=self.metadata_version + 1,
+                actor=actor,
+            )
+
+    def _changes(self, key: str, value: JsonValue) -> bool:
+        """Whether setting `key` to `value` (None: removing it) changes the metadata."""
+        if value is None:
+            return key in self.metadata
+        return key not in self.metadata or self.metadata[key] != value
+
+    # -- lifecycle (the repository's delete/restore use these) -----------------------
+
+    @validated
+    def delete(self, *, actor: Actor = "user") -> None:
+        """Soft-delete: the session loads as missing, its history stays."""
+        if not self.deleted:
+            self.trigger_event(self.SessionDeleted, actor=actor)
+
+    @validated
+    def restore(self, *, actor: Actor = "user") -> None:
+        """Undo a soft delete."""
+        if self.deleted:
+            self.trigger_event(self.SessionRestored, actor=actor)

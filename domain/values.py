@@ -1,0 +1,101 @@
+"""Immutable value objects a session is made of, and the views reads return."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Literal, Self
+from uuid import uuid4
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    model_validator,
+)
+
+Role = Literal["system", "user", "assistant", "tool"]
+
+
+def utc_now() -> datetime:
+    """The current time, timezone-aware, as every stored time is."""
+    return datetime.now(tz=UTC)
+
+
+def new_message_id() -> str:
+    """A fresh, globally unique message id."""
+    return uuid4().hex
+
+
+class Value(BaseModel):
+    """Base of value objects: immutable, no unknown fields, finite floats only."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class ToolCall(Value):
+    """One tool invocation requested by an assistant message."""
+
+    id: str = Field(min_length=1)
+    name: str = Field(min_length=1)
+    arguments: str | dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Message(Value):
+    """One transcript entry; `id` identifies it across merges and retries."""
+
+    id: str = Field(default_factory=new_message_id, min_length=1, max_length=256)
+    role: Role
+    content: str = ""
+    reasoning: str | None = None
+    content_parts: list[dict[str, JsonValue]] | None = None
+    tool_calls: list[ToolCall] | None = None
+    tool_call_id: str | None = None
+    tool_success: bool | None = None
+    created_at: AwareDatetime = Field(default_factory=utc_now)
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+    @model_validator(mode="after")
+    def _tool_fields_match_role(self) -> Self:
+        if self.role == "tool" and not self.tool_call_id:
+            raise ValueError("a tool message needs tool_call_id")
+        if self.tool_calls and self.role != "assistant":
+            raise ValueError("only assistant messages carry tool_calls")
+        return self
+
+
+class PendingQuestion(Value):
+    """A question the agent put to the person, waiting for an answer."""
+
+    tool_call_id: str = Field(min_length=1)
+    tool_name: str = Field(min_length=1)
+    question: str = Field(min_length=1)
+    options: list[str] = Field(default_factory=list)
+    allow_custom: bool = True
+    source: str | None = None
+
+
+class SessionSummary(Value):
+    """What a session list shows: no message content."""
+
+    session_id: str
+    user_id: str | None
+    title: str
+    pinned: bool
+    model: str
+    message_count: int
+    created_at: datetime
+    updated_at: datetime
+    version: int
+    deleted: bool
+
+
+class HistoryEntry(Value):
+    """One event of a session's audit timeline."""
+
+    version: int
+    event: str
+    timestamp: datetime
+    actor: str
+    payload: dict[str, JsonValue]

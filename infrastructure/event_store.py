@@ -1,0 +1,110 @@
+"""The event store: an eventsourcing Application holding every session stream.
+
+This is the one edge where eventsourcing's and the drivers' errors become ours:
+a conflicting append is `StreamMoved`, any other storage failure `StorageUnavailable`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+from collections.abc import Iterator
+from datetime import datetime
+from typing import Any, ClassVar, cast
+from uuid import UUID
+
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.domain import EventSourcingError
+from eventsourcing.persistence import (
+    IntegrityError,
+    Mapper,
+    RecordConflictError,
+)
+from eventsourcing.utils import Environment, EnvType
+
+from ..domain.errors import ConcurrencyConflict, StorageUnavailable
+from ..domain.session import Session
+from .mapper import JsonTranscoder, PydanticMapper
+
+logger = logging.getLogger(__name__)
+
+SNAPSHOT_INTERVAL = 100
+
+
+class StreamMoved(ConcurrencyConflict):
+    """Another writer appended to the stream first; the caller should rebase."""
+
+
+@contextlib.contextmanager
+def storage_errors(action: str) -> Iterator[None]:
+    """Re-raise any eventsourcing or driver failure as StorageUnavailable."""
+    try:
+        yield
+    except RecordConflictError as exc:
+        raise StreamMoved(f"{action}: the stream moved on") from exc
+    except (EventSourcingError, OSError) as exc:
+        raise StorageUnavailable(f"{action}: {exc}") from exc
+
+
+class SessionStore(Application[UUID]):
+    """Every session stream in one eventsourcing application; snapshots every 100."""
+
+    name = "sessiontrail"
+    snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
+        Session: SNAPSHOT_INTERVAL
+    }
+
+    def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
+        """Only the explicit mapping, never os.environ: trails must not leak."""
+        return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})})
+
+    def construct_mapper(self) -> Mapper[UUID]:
+        return self.factory.mapper(
+            transcoder=JsonTranscoder(), mapper_class=PydanticMapper
+        )
+
+    def load(self, stream: UUID, version: int | None = None) -> Session | None:
+        """The stored session (at `version`, if given); None for an empty stream."""
+        with storage_errors(f"load stream {stream}"):
+            try:
+                session = self.repository.get(stream, version=version)
+            except AggregateNotFoundError:
+                return None
+        return cast(Session, session)
+
+    def record(self, session: Session) -> None:
+        """Append the session's pending events; they stay pending if this fails."""
+        events = list(session.pending_events)
+        if not events:
+            return
+        with storage_errors(f"save session {session.session_id!r}"):
+            self.events.put(events)
+        session.pending_events.clear()
+        for event in events:
+            if event.originator_version % SNAPSHOT_INTERVAL == 0:
+                self._snapshot(session.id, event.originator_version)
+
+    def _snapshot(self, stream: UUID, version: int) -> None:
+        """Best effort: the events are committed; no snapshot only costs replay."""
+        try:
+            self.take_snapshot(stream, version=version)
+        except IntegrityError:
+            pass  # another writer took the same snapshot first
+        except EventSourcingError:
+            logger.warning(
+                "snapshot of %s at %d failed", stream, version, exc_info=True
+            )
+
+    def stream_events(self, stream: UUID) -> list[Session.Event]:
+        """Every event of one stream, oldest first."""
+        with storage_errors(f"read stream {stream}"):
+            return [cast(Session.Event, event) for event in self.events.get(stream)]
+
+    def version_at(self, stream: UUID, moment: datetime) -> int | None:
+        """The last version recorded at or before `moment`; None if none was."""
+        version = None
+        for event in self.stream_events(stream):
+            if event.timestamp > moment:
+                break
+            version = event.originator_version
+        return version

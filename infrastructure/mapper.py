@@ -1,0 +1,77 @@
+"""Stored form of events: pydantic models as compact JSON, upcast on the way back."""
+
+from __future__ import annotations
+
+from typing import Any, cast
+from uuid import UUID
+
+import pydantic_core
+from eventsourcing.domain import DomainEventProtocol
+from eventsourcing.persistence import (
+    Mapper,
+    MapperDeserialisationError,
+    StoredEvent,
+    Transcoder,
+    Transcoding,
+)
+from eventsourcing.utils import get_topic, resolve_topic
+from pydantic import BaseModel
+
+
+class JsonTranscoder(Transcoder):
+    """JSON bytes for values pydantic has already turned into JSON types."""
+
+    def encode(self, obj: Any) -> bytes:
+        return pydantic_core.to_json(obj)
+
+    def decode(self, data: bytes) -> Any:
+        return pydantic_core.from_json(data)
+
+    def register(self, transcoding: Transcoding) -> None:
+        raise NotImplementedError("types are declared on the pydantic models instead")
+
+
+class PydanticMapper(Mapper[UUID]):
+    """Maps pydantic events and snapshots to stored events and back (never pickle)."""
+
+    def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        model = cast(BaseModel, domain_event)
+        state = model.model_dump(
+            mode="json", exclude={"originator_id", "originator_version"}
+        )
+        class_version = getattr(type(model), "class_version", 1)
+        if class_version > 1:
+            state["class_version"] = class_version
+        data = self.transcoder.encode(state)
+        if self.compressor:
+            data = self.compressor.compress(data)
+        if self.cipher:
+            data = self.cipher.encrypt(data)
+        return StoredEvent(
+            originator_id=domain_event.originator_id,
+            originator_version=domain_event.originator_version,
+            topic=get_topic(type(model)),
+            state=data,
+        )
+
+    def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
+        cls = resolve_topic(stored_event.topic)
+        data = stored_event.state
+        try:
+            if self.cipher:
+                data = self.cipher.decrypt(data)
+            if self.compressor:
+                data = self.compressor.decompress(data)
+            state: dict[str, Any] = self.transcoder.decode(data)
+        except Exception as exc:
+            raise MapperDeserialisationError(
+                f"cannot read event {stored_event.topic} of stream "
+                f"{stored_event.originator_id} at version "
+                f"{stored_event.originator_version}: {exc}"
+            ) from exc
+        from_version = state.pop("class_version", 1)
+        for version in range(from_version, getattr(cls, "class_version", 1)):
+            getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        state["originator_id"] = stored_event.originator_id
+        state["originator_version"] = stored_event.originator_version
+        return cast(DomainEventProtocol[UUID], cls.model_validate(state))

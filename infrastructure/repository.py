@@ -1,0 +1,320 @@
+"""SessionRepository: cache -> storage -> locked, merging writer (seed 1's tiers).
+
+It coordinates; it holds no SQL. Reads go cache-first; writes take the session's
+lock, append, and on a conflicting append rebase onto the stored head and retry.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import random
+import time
+from collections.abc import Callable
+
+from pydantic import AwareDatetime, PositiveInt
+
+from ..domain.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    SessionNotFound,
+    SessiontrailError,
+    StorageUnavailable,
+)
+from ..domain.event_model import ENVELOPE_FIELDS
+from ..domain.merge import rebase
+from ..domain.session import Session, stream_id
+from ..domain.validation import (
+    Actor,
+    JsonObject,
+    ModelName,
+    SessionId,
+    UserId,
+    validated,
+)
+from ..domain.values import HistoryEntry
+from .cache import SessionCache
+from .event_store import SessionStore, StreamMoved
+from .locks import KeyedLocks
+
+logger = logging.getLogger(__name__)
+
+MAX_SAVE_ATTEMPTS = 64
+
+
+def _visible(session: Session | None, user_id: str | None) -> Session | None:
+    """The session if this caller may see it: live, and theirs when a user is named."""
+    if session is None or session.deleted:
+        return None
+    if user_id is not None and session.user_id != user_id:
+        return None
+    return session
+
+
+def _adopt(target: Session, source: Session) -> None:
+    """Make `target` the merged state in place, as the caller's object must become."""
+    target.__dict__.clear()
+    target.__dict__.update(source.__dict__)
+
+
+def _backoff(attempt: int) -> None:
+    """Random, growing pause so racing writers stop colliding in lockstep."""
+    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+
+
+def _parse_usage(record: JsonObject | str) -> JsonObject:
+    if isinstance(record, str):
+        try:
+            record = json.loads(record)
+        except json.JSONDecodeError as exc:
+            raise InvalidInput(f"record: not valid JSON ({exc})") from None
+        if not isinstance(record, dict):
+            raise InvalidInput("record: must be a JSON object")
+    return record
+
+
+class SessionRepository:
+    """The session API of seeds 1 and 2, on the event log."""
+
+    def __init__(self, store: SessionStore, cache: SessionCache) -> None:
+        self._store = store
+        self._cache = cache
+        self._locks = KeyedLocks()
+
+    # -- reads -----------------------------------------------------------------
+
+    @validated
+    def load(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> Session | None:
+        """Cache, then storage; None when absent, or when storage fails (logged)."""
+        try:
+            return self.try_load(session_id, user_id=user_id)
+        except StorageUnavailable:
+            logger.warning("load %r failed", session_id, exc_info=True)
+            return None
+
+    @validated
+    def try_load(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> Session | None:
+        """Like `load`, but a storage failure raises StorageUnavailable."""
+        cached = self._cache.get(session_id)
+        if cached is not None:
+            return _visible(cached, user_id)
+        stored = _visible(self._store.load(stream_id(session_id)), user_id)
+        if stored is not None:
+            self._cache.put_if_newer(stored)
+        return stored
+
+    @validated
+    def load_or_create(
+        self,
+        session_id: SessionId,
+        *,
+        model: ModelName = "",
+        user_id: UserId | None = None,
+    ) -> Session:
+        """The stored session, or a fresh one that is not persisted until `save`."""
+        session = self.load(session_id, user_id=user_id)
+        if session is None:
+            session = Session(session_id=session_id, model=model, user_id=user_id)
+        return session
+
+    @validated
+    def load_merged(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> Session | None:
+        """The newer of the cached and stored copies; never older than one already seen.
+
+        Storage wins when strictly newer, or equally new and still carrying a pending
+        question the cached copy lost. Storage failures fall back to the cache.
+        """
+        cached = self._cache.get(session_id)
+        try:
+            stored = self._store.load(stream_id(session_id))
+        except StorageUnavailable:
+            logger.warning("load_merged %r: storage failed", session_id, exc_info=True)
+            stored = None
+        if stored is None or (cached is not None and not _storage_wins(stored, cached)):
+            return _visible(cached, user_id)
+        if stored.deleted:
+            self._cache.evict(session_id)
+        else:
+            self._cache.put_if_newer(stored)
+        return _visible(stored, user_id)
+
+    @validated
+    def exists(self, session_id: SessionId, *, user_id: UserId | None = None) -> bool:
+        """Whether the session is stored, live and (if a user is named) theirs."""
+        return _visible(self._store.load(stream_id(session_id)), user_id) is not None
+
+    @validated
+    def history(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> list[HistoryEntry]:
+        """The audit timeline: every event, oldest first, deleted sessions included."""
+        events = self._store.stream_events(stream_id(session_id))
+        owner = events[0] if events else None
+        if not isinstance(owner, Session.Started) or (
+            user_id is not None and owner.user_id != user_id
+        ):
+            raise SessionNotFound(f"no session {session_id!r}")
+        return [
+            HistoryEntry(
+                version=event.originator_version,
+                event=type(event).__name__,
+                timestamp=event.timestamp,
+                actor=event.actor,
+                payload=event.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS)),
+            )
+            for event in events
+        ]
+
+    @validated
+    def at(
+        self,
+        session_id: SessionId,
+        *,
+        version: PositiveInt | None = None,
+        at: AwareDatetime | None = None,
+        user_id: UserId | None = None,
+    ) -> Session | None:
+        """The session as it was at a version or a moment; None if it did not exist."""
+        if (version is None) == (at is None):
+            raise InvalidInput("version/at: give exactly one of them")
+        stream = stream_id(session_id)
+        if at is not None:
+            version = self._store.version_at(stream, at)
+            if version is None:
+                return None
+        session = self._store.load(stream, version=version)
+        if session is None or (user_id is not None and session.user_id != user_id):
+            return None
+        if version is not None and session.version < version:
+            raise InvalidInput(
+                f"version: {session_id!r} has {session.version} versions, not {version}"
+            )
+        return session
+
+    # -- writes ------------------------------------------------------------------
+
+    def save(self, session: Session) -> None:
+        """Append the session's new events, merging with concurrent writers; cache it.
+
+        On return the caller's object is the merged, stored state. On failure it
+        raises, the cache is untouched and the object keeps its unsaved events.
+        """
+        if not isinstance(session, Session):
+            raise InvalidInput(
+                f"session: expected a Session, got {type(session).__name__}"
+            )
+        with self._locks.hold(session.session_id):
+            self._write(session)
+        self._cache.put(session)
+
+    def save_and_cache(self, session: Session) -> None:
+        """`save`, but a failure is logged and the session is cached anyway."""
+        try:
+            self.save(session)
+        except InvalidInput:
+            raise
+        except SessiontrailError:
+            logger.exception("save %r failed; caching it unsaved", session.session_id)
+            self._cache.put(session)
+
+    @validated
+    def delete(
+        self,
+        session_id: SessionId,
+        *,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+    ) -> bool:
+        """Soft-delete (a SessionDeleted event); False if it was not there to delete."""
+        deleted = self._change(session_id, user_id, lambda s: s.delete(actor=actor))
+        self._cache.evict(session_id)
+        return deleted is not None
+
+    @validated
+    def restore(
+        self,
+        session_id: SessionId,
+        *,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+    ) -> bool:
+        """Undo a soft delete; False if the session is not deleted (or not theirs)."""
+        with self._locks.hold(session_id):
+            head = self._store.load(stream_id(session_id))
+            if head is None or not head.deleted:
+                return False
+            if user_id is not None and head.user_id != user_id:
+                return False
+            head.restore(actor=actor)
+            self._write(head)
+        self._cache.put(head)
+        return True
+
+    @validated
+    def append_token_usage(
+        self,
+        session_id: SessionId,
+        record: JsonObject | str,
+        *,
+        user_id: UserId | None = None,
+        actor: Actor = "runtime",
+    ) -> None:
+        """Record one token-usage object verbatim; a no-op for a session never saved."""
+        usage = _parse_usage(record)
+        head = self._change(
+            session_id, user_id, lambda s: s.record_token_usage(usage, actor=actor)
+        )
+        if head is None:
+            logger.debug("token usage for unknown session %r ignored", session_id)
+        else:
+            self._cache.refresh(head)
+
+    def _change(
+        self, session_id: str, user_id: str | None, command: Callable[[Session], None]
+    ) -> Session | None:
+        """Run a command on the stored head and save it; None if not visible."""
+        with self._locks.hold(session_id):
+            head = _visible(self._store.load(stream_id(session_id)), user_id)
+            if head is None:
+                return None
+            command(head)
+            try:
+                self._write(head)
+            except SessionNotFound:
+                return None
+        return head
+
+    def _write(self, session: Session) -> None:
+        """Append; if another writer got there first, rebase onto its head, retry."""
+        for attempt in range(MAX_SAVE_ATTEMPTS):
+            try:
+                self._store.record(session)
+                return
+            except StreamMoved:
+                head = self._store.load(session.id)
+                assert head is not None, "a stream that moved on has a head"
+                dropped = rebase(session, head)
+                if dropped:
+                    logger.info(
+                        "save %r: kept the stored edits over %s",
+                        session.session_id,
+                        ", ".join(type(event).__name__ for event in dropped),
+                    )
+                _adopt(session, head)
+                _backoff(attempt)
+        raise ConcurrencyConflict(
+            f"save {session.session_id!r}: still conflicting after "
+            f"{MAX_SAVE_ATTEMPTS} attempts"
+        )
+
+
+def _storage_wins(stored: Session, cached: Session) -> bool:
+    if stored.version != cached.version:
+        return stored.version > cached.version
+    return stored.pending_question is not None and cached.pending_question is None
