@@ -33,9 +33,9 @@ class SessionCache:
         """Cache a copy, evicting the least recently used beyond the bound."""
         self._store(session, replace=lambda cached: True)
 
-    def put_if_newer(self, session: Session) -> None:
-        """Cache a copy unless the cached one is at least as new (no regression)."""
-        self._store(session, replace=lambda cached: cached.version < session.version)
+    def put_if_not_older(self, session: Session) -> None:
+        """Cache a copy unless the cached one is newer: the cache never regresses."""
+        self._store(session, replace=lambda cached: cached.version <= session.version)
 
     def refresh(self, session: Session) -> None:
         """Replace a cached copy that has no unsaved events; never add a new entry."""

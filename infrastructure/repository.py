@@ -104,7 +104,7 @@ class SessionRepository:
             return _visible(cached, user_id)
         stored = _visible(self._store.load(stream_id(session_id)), user_id)
         if stored is not None:
-            self._cache.put_if_newer(stored)
+            self._cache.put_if_not_older(stored)
         return stored
 
     @validated
@@ -141,7 +141,7 @@ class SessionRepository:
         if stored.deleted:
             self._cache.evict(session_id)
         else:
-            self._cache.put_if_newer(stored)
+            self._cache.put_if_not_older(stored)
         return _visible(stored, user_id)
 
     @validated

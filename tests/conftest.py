@@ -1,0 +1,70 @@
+"""Backends for the whole suite: in-memory, a real SQLite file, a real PostgreSQL server."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from support.postgres import PostgresServer
+
+import sessiontrail
+from sessiontrail import SessionTrail
+
+BACKENDS = ["memory", "sqlite", "postgres"]
+
+
+def pytest_addoption(parser: pytest.Parser) -> None:
+    parser.addoption(
+        "--slow", action="store_true", help="run long stress and property runs"
+    )
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    if config.getoption("--slow"):
+        return
+    skip = pytest.mark.skip(reason="long run: use --slow")
+    for item in items:
+        if "slow" in item.keywords:
+            item.add_marker(skip)
+
+
+@pytest.fixture(scope="session")
+def postgres_server() -> Iterator[PostgresServer]:
+    """One server for the session; a failure to start fails every postgres test."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest) -> str:
+    return str(request.param)
+
+
+@pytest.fixture
+def url(backend: str, tmp_path: Path, request: pytest.FixtureRequest) -> str:
+    """A fresh, empty database of the backend under test; trails on it share it."""
+    if backend == "memory":
+        return f"memory://{uuid.uuid4().hex}"
+    if backend == "sqlite":
+        return f"sqlite:///{tmp_path / 'trail.db'}"
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    return server.url(server.new_schema())
+
+
+@pytest.fixture
+def trail(url: str) -> Iterator[SessionTrail]:
+    with sessiontrail.connect(url) as opened:
+        yield opened
+
+
+@pytest.fixture
+def other_trail(url: str) -> Iterator[SessionTrail]:
+    """A second, independent trail on the same database (as another process has)."""
+    with sessiontrail.connect(url) as opened:
+        yield opened

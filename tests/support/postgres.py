@@ -1,0 +1,123 @@
+"""A throwaway PostgreSQL server for tests: own data dir, unix socket, unprivileged user.
+
+PostgreSQL refuses to run as root, so as root the server runs as the `postgres`
+system user (created by Debian's package). Nothing listens on TCP.
+"""
+
+from __future__ import annotations
+
+import glob
+import os
+import pwd
+import shutil
+import subprocess
+import tempfile
+import uuid
+from pathlib import Path
+
+import psycopg
+
+SUPERUSER = "sessiontrail"
+DATABASE = "sessiontrail_tests"
+
+
+class PostgresUnavailable(RuntimeError):
+    """The server could not be found or started; the message says how to fix it."""
+
+
+def find_bindir() -> Path:
+    """PostgreSQL's bin directory: $SESSIONTRAIL_PG_BINDIR, Debian's, or pg_config's."""
+    explicit = os.environ.get("SESSIONTRAIL_PG_BINDIR")
+    candidates = [explicit] if explicit else []
+    candidates += sorted(glob.glob("/usr/lib/postgresql/*/bin"), reverse=True)
+    pg_config = shutil.which("pg_config")
+    if pg_config:
+        result = subprocess.run(
+            [pg_config, "--bindir"], capture_output=True, text=True, check=False
+        )
+        candidates.append(result.stdout.strip())
+    for candidate in candidates:
+        if candidate and (Path(candidate) / "initdb").exists():
+            return Path(candidate)
+    raise PostgresUnavailable(
+        "PostgreSQL server binaries not found; install them "
+        "(apt-get install -y postgresql) or set SESSIONTRAIL_PG_BINDIR"
+    )
+
+
+class PostgresServer:
+    """Start with `start()`, stop with `stop()`; `url(schema)` gives a connect URL."""
+
+    def __init__(self) -> None:
+        self.bindir = find_bindir()
+        self.root = Path(tempfile.mkdtemp(prefix="sessiontrail-pg-"))
+        self.data = self.root / "data"
+        self.socket_dir = self.root / "socket"
+        self.log = self.root / "server.log"
+        self._account = self._unprivileged_account()
+
+    def _unprivileged_account(self) -> pwd.struct_passwd | None:
+        if os.geteuid() != 0:
+            return None
+        try:
+            return pwd.getpwnam("postgres")
+        except KeyError:
+            raise PostgresUnavailable(
+                "running as root, but there is no 'postgres' user to run the "
+                "server as (apt-get install -y postgresql creates it)"
+            ) from None
+
+    def _run(self, *args: str) -> None:
+        kwargs: dict[str, object] = {}
+        if self._account is not None:
+            kwargs = {"user": self._account.pw_uid, "group": self._account.pw_gid}
+        result = subprocess.run(
+            [str(self.bindir / args[0]), *args[1:]],
+            capture_output=True,
+            text=True,
+            check=False,
+            cwd=self.root,
+            **kwargs,  # type: ignore[arg-type]
+        )
+        if result.returncode != 0:
+            log = self.log.read_text() if self.log.exists() else ""
+            raise PostgresUnavailable(
+                f"{args[0]} failed ({result.returncode}): {result.stderr}{log}"
+            )
+
+    def start(self) -> None:
+        self.socket_dir.mkdir()
+        if self._account is not None:
+            for path in (self.root, self.socket_dir):
+                os.chown(path, self._account.pw_uid, self._account.pw_gid)
+        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-A", "trust",
+                  "-E", "UTF8", "--no-sync")
+        options = (
+            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
+            "-c max_connections=300 -c shared_buffers=64MB"
+        )
+        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
+                  "-w", "-t", "60", "start")
+        with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
+            conn.execute(f"CREATE DATABASE {DATABASE}")
+
+    def stop(self) -> None:
+        if (self.data / "postmaster.pid").exists():
+            self._run("pg_ctl", "-D", str(self.data), "-m", "immediate", "-w", "stop")
+        shutil.rmtree(self.root, ignore_errors=True)
+
+    def dsn(self, database: str = DATABASE) -> str:
+        return f"host={self.socket_dir} user={SUPERUSER} dbname={database}"
+
+    def new_schema(self) -> str:
+        """A fresh, empty schema: each test gets a database of its own, cheaply."""
+        schema = "t_" + uuid.uuid4().hex[:12]
+        with psycopg.connect(self.dsn(), autocommit=True) as conn:
+            conn.execute(f"CREATE SCHEMA {schema}")
+        return schema
+
+    def url(self, schema: str) -> str:
+        return (
+            f"postgresql://{SUPERUSER}@/{DATABASE}"
+            f"?host={self.socket_dir}&schema={schema}"
+        )
