@@ -7,6 +7,7 @@ is re-run on every replay, so it holds no checks, no clock and no I/O.
 from __future__ import annotations
 
 from datetime import datetime
+from collections.abc import Mapping, Sequence
 from typing import Any, Self
 from uuid import UUID, uuid5
 
@@ -299,7 +300,7 @@ class Session(BaseAggregate[UUID]):
         id: str | None = None,
         reasoning: str | None = None,
         content_parts: list[JsonObject] | None = None,
-        tool_calls: list[ToolCall] | None = None,
+        tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None = None,
         tool_call_id: str | None = None,
         tool_success: bool | None = None,
         created_at: AwareDatetime | None = None,
@@ -312,7 +313,7 @@ class Session(BaseAggregate[UUID]):
             "content": content,
             "reasoning": reasoning,
             "content_parts": content_parts,
-            "tool_calls": tool_calls,
+            "tool_calls": None if tool_calls is None else list(tool_calls),
             "tool_call_id": tool_call_id,
             "tool_success": tool_success,
             "metadata": metadata or {},
@@ -344,9 +345,10 @@ class Session(BaseAggregate[UUID]):
 
     @validated
     def set_pending_question(
-        self, question: PendingQuestion, *, actor: Actor = "runtime"
+        self, question: PendingQuestion | Mapping[str, Any], *, actor: Actor = "runtime"
     ) -> None:
         """Record a question waiting for the person's answer; replaces any other."""
+        question = PendingQuestion.model_validate(question)
         if question != self.pending_question:
             self.trigger_event(self.QuestionPending, question=question, actor=actor)
 

@@ -67,10 +67,10 @@ class SessionStore(Application[UUID]):
         """The stored session (at `version`, if given); None for an empty stream."""
         with storage_errors(f"load stream {stream}"):
             try:
-                session = self.repository.get(stream, version=version)
+                session: Session = self.repository.get(stream, version=version)
             except AggregateNotFoundError:
                 return None
-        return cast(Session, session)
+        return session
 
     def record(self, session: Session) -> None:
         """Append the session's pending events; they stay pending if this fails."""

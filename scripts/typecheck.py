@@ -1,0 +1,45 @@
+"""Type-check the installed layout: mypy cannot follow setuptools' editable finder.
+
+Builds .typecheck/sessiontrail as a tree of symlinks mirroring the package-dir
+mapping in pyproject.toml (sessiontrail.domain -> domain/, ...) and runs mypy
+(strict, per pyproject.toml) on it. Usage: python scripts/typecheck.py
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import tomllib
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+TREE = ROOT / ".typecheck"
+
+
+def build_tree() -> None:
+    config = tomllib.loads((ROOT / "pyproject.toml").read_text())
+    mapping: dict[str, str] = config["tool"]["setuptools"]["package-dir"]
+    shutil.rmtree(TREE, ignore_errors=True)
+    package = TREE / "sessiontrail"
+    package.mkdir(parents=True)
+    for entry in (ROOT / mapping["sessiontrail"]).iterdir():
+        if entry.name != "__pycache__":
+            (package / entry.name).symlink_to(entry)
+    for name, folder in mapping.items():
+        if name != "sessiontrail":
+            (TREE / name.replace(".", "/")).symlink_to(ROOT / folder)
+
+
+def main() -> int:
+    build_tree()
+    command = [
+        sys.executable, "-m", "mypy",
+        "--config-file", str(ROOT / "pyproject.toml"),
+        "-p", "sessiontrail",
+    ]
+    return subprocess.run(command, cwd=TREE, check=False).returncode
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
