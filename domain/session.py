@@ -6,8 +6,8 @@ is re-run on every replay, so it holds no checks, no clock and no I/O.
 
 from __future__ import annotations
 
-from datetime import datetime
 from collections.abc import Mapping, Sequence
+from datetime import datetime
 from typing import Any, Self
 from uuid import UUID, uuid5
 

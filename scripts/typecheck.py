@@ -34,9 +34,13 @@ def build_tree() -> None:
 def main() -> int:
     build_tree()
     command = [
-        sys.executable, "-m", "mypy",
-        "--config-file", str(ROOT / "pyproject.toml"),
-        "-p", "sessiontrail",
+        sys.executable,
+        "-m",
+        "mypy",
+        "--config-file",
+        str(ROOT / "pyproject.toml"),
+        "-p",
+        "sessiontrail",
     ]
     return subprocess.run(command, cwd=TREE, check=False).returncode
 

@@ -29,7 +29,9 @@ def _runtime_turn(trail: SessionTrail, ready: threading.Barrier) -> None:
     session.append_message(
         role="assistant",
         content="Let me check the weather first.",
-        tool_calls=[{"id": "call-1", "name": "weather", "arguments": {"city": "Lisbon"}}],
+        tool_calls=[
+            {"id": "call-1", "name": "weather", "arguments": {"city": "Lisbon"}}
+        ],
     )
     repo.save(session)
     session.append_message(
@@ -64,7 +66,9 @@ def _ui_edits(trail: SessionTrail, ready: threading.Barrier) -> None:
 
 
 def _record(runtime: SessionTrail, ui: SessionTrail) -> None:
-    session = runtime.sessions.load_or_create(DEMO_ID, model="gpt-4o", user_id=DEMO_USER)
+    session = runtime.sessions.load_or_create(
+        DEMO_ID, model="gpt-4o", user_id=DEMO_USER
+    )
     session.append_message(role="system", content="You are a helpful travel agent.")
     session.append_message(role="user", content="Plan a day in Lisbon for Saturday.")
     runtime.sessions.save(session)
@@ -82,7 +86,9 @@ def _record(runtime: SessionTrail, ui: SessionTrail) -> None:
 def _show(console: Console, trail: SessionTrail) -> Session:
     session = trail.sessions.load_merged(DEMO_ID, user_id=DEMO_USER)
     assert session is not None
-    console.print(transcript_table(session.messages, title=f"{DEMO_ID}: {session.title}"))
+    console.print(
+        transcript_table(session.messages, title=f"{DEMO_ID}: {session.title}")
+    )
     question = session.pending_question
     console.print(
         f"pinned: {session.pinned} · title v{session.title_version} · "

@@ -21,7 +21,8 @@ def message_text(message: Message) -> str:
     """One readable line: the content, or what a tool call / tool result did."""
     if message.tool_calls:
         calls = ", ".join(
-            f"{call.name}({_clip(str(call.arguments), 40)})" for call in message.tool_calls
+            f"{call.name}({_clip(str(call.arguments), 40)})"
+            for call in message.tool_calls
         )
         return _clip(f"{message.content} → {calls}".strip(" →"))
     if message.role == "tool":
@@ -43,7 +44,7 @@ def transcript_table(messages: list[Message], title: str = "Transcript") -> Tabl
     return table
 
 
-def summarize(entry: HistoryEntry) -> str:  # noqa: PLR0911 - one line per event
+def summarize(entry: HistoryEntry) -> str:
     """A one-line summary of what an event changed."""
     p: dict[str, Any] = entry.payload
     match entry.event:
@@ -69,7 +70,11 @@ def summarize(entry: HistoryEntry) -> str:  # noqa: PLR0911 - one line per event
         case "TokenUsageRecorded":
             return "usage " + _clip(str(p["record"]), 50)
         case _:
-            return entry.event.removeprefix("Session").lower() if not p else _clip(str(p), 60)
+            return (
+                entry.event.removeprefix("Session").lower()
+                if not p
+                else _clip(str(p), 60)
+            )
 
 
 def timeline_table(entries: list[HistoryEntry], title: str = "Audit timeline") -> Table:

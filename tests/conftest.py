@@ -1,4 +1,4 @@
-"""Backends for the whole suite: in-memory, a real SQLite file, a real PostgreSQL server."""
+"""Backends for the suite: in-memory, a real SQLite file, a real PostgreSQL server."""
 
 from __future__ import annotations
 
@@ -21,7 +21,9 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+def pytest_collection_modifyitems(
+    config: pytest.Config, items: list[pytest.Item]
+) -> None:
     if config.getoption("--slow"):
         return
     skip = pytest.mark.skip(reason="long run: use --slow")

@@ -93,10 +93,14 @@ def test_truncation_never_removes_a_concurrent_append() -> None:
 
 def test_resolving_only_resolves_the_question_it_answered() -> None:
     head = stored()
-    head.set_pending_question({"tool_call_id": "q1", "tool_name": "ask", "question": "1?"})
+    head.set_pending_question(
+        {"tool_call_id": "q1", "tool_name": "ask", "question": "1?"}
+    )
     head.collect_events()
     writer = fork(head)
-    head.set_pending_question({"tool_call_id": "q2", "tool_name": "ask", "question": "2?"})
+    head.set_pending_question(
+        {"tool_call_id": "q2", "tool_name": "ask", "question": "2?"}
+    )
     head.collect_events()
     writer.resolve_question()
     dropped = rebase(writer, head)

@@ -28,7 +28,10 @@ def test_stale_runtime_keeps_the_users_title_and_its_own_message(
         stored = repo.load_merged("chat-42", user_id="alice")
         assert stored.title == "Trip to Lisbon"
         assert stored.title_version == 1
-        assert [m.content for m in stored.messages] == ["plan my trip", "Here is a plan"]
+        assert [m.content for m in stored.messages] == [
+            "plan my trip",
+            "Here is a plan",
+        ]
     assert [h.event for h in runtime.history("chat-42")] == [
         "Started",
         "MessageAppended",

@@ -63,7 +63,12 @@ def test_unknown_id_loads_as_none(trail: SessionTrail) -> None:
 
 def test_load_or_create_is_not_persisted_until_saved(trail: SessionTrail) -> None:
     s = trail.sessions.load_or_create("new", model="gpt-4o", user_id="alice")
-    assert (s.session_id, s.model, s.user_id, s.version) == ("new", "gpt-4o", "alice", 1)
+    assert (s.session_id, s.model, s.user_id, s.version) == (
+        "new",
+        "gpt-4o",
+        "alice",
+        1,
+    )
     assert trail.sessions.exists("new") is False
     assert trail.sessions.load("new") is None
     trail.sessions.save(s)
@@ -88,9 +93,16 @@ def test_every_message_field_round_trips(
             content="",
             id="a-1",
             reasoning="need data",
-            content_parts=[{"type": "text", "text": "é ✓ 日本"}, {"type": "image", "n": 1.5}],
+            content_parts=[
+                {"type": "text", "text": "é ✓ 日本"},
+                {"type": "image", "n": 1.5},
+            ],
             tool_calls=[
-                {"id": "call-1", "name": "search", "arguments": {"q": "x", "n": [1, None]}},
+                {
+                    "id": "call-1",
+                    "name": "search",
+                    "arguments": {"q": "x", "n": [1, None]},
+                },
                 {"id": "call-2", "name": "raw", "arguments": '{"json": "string"}'},
             ],
             created_at=when,
@@ -107,7 +119,9 @@ def test_every_message_field_round_trips(
     assert loaded.messages[1].created_at == when
 
 
-def test_title_and_pin_versions_persist(trail: SessionTrail, other_trail: SessionTrail) -> None:
+def test_title_and_pin_versions_persist(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
     s = saved(trail)
     s.edit_title("One")
     s.edit_title("Two")
@@ -116,7 +130,11 @@ def test_title_and_pin_versions_persist(trail: SessionTrail, other_trail: Sessio
     trail.sessions.save(s)
     loaded = other_trail.sessions.load("chat")
     assert loaded is not None
-    assert (loaded.title, loaded.pinned, loaded.metadata) == ("Two", True, {"tags": ["a"]})
+    assert (loaded.title, loaded.pinned, loaded.metadata) == (
+        "Two",
+        True,
+        {"tags": ["a"]},
+    )
     assert (loaded.title_version, loaded.metadata_version) == (2, 4)
     assert loaded.version == s.version == 6
 
@@ -209,7 +227,11 @@ def test_history_shows_who_did_what_and_when(trail: SessionTrail) -> None:
         (4, "PinChanged", "alice"),
     ]
     first = datetime(2026, 1, 2, 3, 4, 5, tzinfo=UTC)
-    assert [h.timestamp for h in history] == [first, first, *[first + timedelta(seconds=55)] * 2]
+    assert [h.timestamp for h in history] == [
+        first,
+        first,
+        *[first + timedelta(seconds=55)] * 2,
+    ]
     assert history[2].payload == {
         "title": "Plan",
         "title_version": 1,
@@ -226,7 +248,11 @@ def test_at_version_shows_the_session_as_it_was(trail: SessionTrail) -> None:
     trail.sessions.save(s)
     then = trail.sessions.at("chat", version=2)
     assert then is not None
-    assert (then.version, then.title, [m.content for m in then.messages]) == (2, "", ["hello"])
+    assert (then.version, then.title, [m.content for m in then.messages]) == (
+        2,
+        "",
+        ["hello"],
+    )
     with pytest.raises(InvalidInput, match="version"):
         trail.sessions.at("chat", version=99)
     with pytest.raises(InvalidInput, match="version"):
@@ -293,7 +319,9 @@ def test_token_usage_is_a_no_op_before_the_first_save(trail: SessionTrail) -> No
     assert stored_versions(trail, "u") == 1
 
 
-def test_token_usage_is_kept_verbatim(trail: SessionTrail, other_trail: SessionTrail) -> None:
+def test_token_usage_is_kept_verbatim(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
     saved(trail)
     record = {"model": "gpt-4o", "input_tokens": 10, "cost": 0.25, "extra": {"a": [1]}}
     trail.sessions.append_token_usage("chat", record)
@@ -374,7 +402,9 @@ def test_a_failed_save_raises_and_leaves_the_cache_alone(
 
 
 def test_save_and_cache_logs_the_failure(
-    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+    trail: SessionTrail,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
 ) -> None:
     s = saved(trail)
     s.append_message(role="user", content="x")

@@ -23,7 +23,12 @@ def test_stream_id_is_stable_per_session_id() -> None:
 
 def test_a_new_session_is_version_one_with_defaults() -> None:
     s = new_session()
-    assert (s.session_id, s.model, s.user_id, s.version) == ("s-1", "gpt-4o", "alice", 1)
+    assert (s.session_id, s.model, s.user_id, s.version) == (
+        "s-1",
+        "gpt-4o",
+        "alice",
+        1,
+    )
     assert (s.title, s.pinned, s.title_version, s.metadata_version) == ("", False, 0, 0)
     assert s.messages == [] and s.pending_question is None and not s.deleted
     assert s.created_at == s.updated_at
@@ -43,7 +48,12 @@ def test_every_event_records_its_actor_with_kind_specific_defaults() -> None:
     s.append_message(role="user", content="x")
     s.edit_title("T")
     s.set_pinned(True, actor="alice@ui")
-    assert [e.actor for e in s.pending_events] == ["runtime", "runtime", "user", "alice@ui"]
+    assert [e.actor for e in s.pending_events] == [
+        "runtime",
+        "runtime",
+        "user",
+        "alice@ui",
+    ]
 
 
 def test_title_edits_count_title_and_metadata_versions() -> None:
@@ -184,7 +194,7 @@ def test_bad_start_values_are_invalid_input(kwargs: dict, field: str) -> None:
 
 
 def test_invalid_input_is_a_value_error() -> None:
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="title"):
         new_session().edit_title("")
 
 
@@ -206,7 +216,9 @@ def test_last_title_edit_wins(titles: list[str]) -> None:
         s.edit_title(title)
     assert s.title == titles[-1]
     distinct_changes = sum(
-        1 for before, after in zip(["", *titles], titles, strict=False) if before != after
+        1
+        for before, after in zip(["", *titles], titles, strict=False)
+        if before != after
     )
     assert s.title_version == s.metadata_version == distinct_changes
 
@@ -214,6 +226,8 @@ def test_last_title_edit_wins(titles: list[str]) -> None:
 @given(st.lists(st.sampled_from(["user", "assistant", "system"]), max_size=30))
 def test_messages_keep_append_order(roles: list[str]) -> None:
     s = new_session()
-    appended = [s.append_message(role=role, content=str(i)) for i, role in enumerate(roles)]
+    appended = [
+        s.append_message(role=role, content=str(i)) for i, role in enumerate(roles)
+    ]
     assert s.messages == appended
     assert all(isinstance(m, Message) for m in s.messages)

@@ -1,4 +1,4 @@
-"""A throwaway PostgreSQL server for tests: own data dir, unix socket, unprivileged user.
+"""A throwaway PostgreSQL server: own data dir, unix socket, unprivileged user.
 
 PostgreSQL refuses to run as root, so as root the server runs as the `postgres`
 system user (created by Debian's package). Nothing listens on TCP.
@@ -90,14 +90,35 @@ class PostgresServer:
         if self._account is not None:
             for path in (self.root, self.socket_dir):
                 os.chown(path, self._account.pw_uid, self._account.pw_gid)
-        self._run("initdb", "-D", str(self.data), "-U", SUPERUSER, "-A", "trust",
-                  "-E", "UTF8", "--no-sync")
+        self._run(
+            "initdb",
+            "-D",
+            str(self.data),
+            "-U",
+            SUPERUSER,
+            "-A",
+            "trust",
+            "-E",
+            "UTF8",
+            "--no-sync",
+        )
         options = (
             f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
             "-c max_connections=300 -c shared_buffers=64MB"
         )
-        self._run("pg_ctl", "-D", str(self.data), "-l", str(self.log), "-o", options,
-                  "-w", "-t", "60", "start")
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DATABASE}")
 

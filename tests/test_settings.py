@@ -1,0 +1,105 @@
+"""Database URLs: what each configures; nothing leaks through os.environ."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+import sessiontrail
+from sessiontrail import InvalidInput
+from sessiontrail.infrastructure.settings import parse_url, resolve_url
+
+
+def test_sqlite_urls_name_relative_and_absolute_files() -> None:
+    assert parse_url("sqlite:///trail.db").env["SQLITE_DBNAME"] == "trail.db"
+    absolute = parse_url("sqlite:////var/lib/trail.db?lock_timeout=30")
+    assert absolute.env["SQLITE_DBNAME"] == "/var/lib/trail.db"
+    assert absolute.env["SQLITE_LOCK_TIMEOUT"] == "30"
+
+
+def test_postgres_url_sets_pool_and_lock_timeout() -> None:
+    settings = parse_url("postgresql://bob:s%40cret@db.example:6543/trails?pool_size=8")
+    assert settings.backend == "postgresql"
+    assert settings.env["POSTGRES_HOST"] == "db.example"
+    assert settings.env["POSTGRES_PORT"] == "6543"
+    assert settings.env["POSTGRES_USER"] == "bob"
+    assert settings.env["POSTGRES_PASSWORD"] == "s@cret"
+    assert settings.env["POSTGRES_DBNAME"] == "trails"
+    assert settings.env["POSTGRES_POOL_SIZE"] == "8"
+    assert int(settings.env["POSTGRES_LOCK_TIMEOUT"]) > 0
+
+
+@pytest.mark.parametrize(
+    ("url", "message"),
+    [
+        ("mysql://x/y", "unsupported database URL"),
+        ("sqlite://", "names no file"),
+        ("sqlite://host/file.db", "names no file"),
+        ("sqlite:///x.db?bogus=1", "unknown option"),
+        ("sqlite:///x.db?lock_timeout=soon", "whole number"),
+        ("postgresql://u@h:99999/db", "invalid port"),
+        ("postgresql://u@h/", "names no database"),
+        ("memory://x?pool_size=3", "unknown option"),
+    ],
+)
+def test_unusable_urls_are_invalid_input(url: str, message: str) -> None:
+    with pytest.raises(InvalidInput, match=message):
+        sessiontrail.connect(url)
+
+
+def test_default_url_comes_from_the_environment(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv("SESSIONTRAIL_URL", "memory://from-env")
+    assert resolve_url(None) == "memory://from-env"
+    monkeypatch.delenv("SESSIONTRAIL_URL")
+    assert resolve_url(None) == "sqlite:///sessiontrail.db"
+
+
+def test_connect_without_url_uses_sqlite_in_the_working_directory(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.delenv("SESSIONTRAIL_URL", raising=False)
+    monkeypatch.chdir(tmp_path)
+    with sessiontrail.connect() as trail:
+        trail.sessions.save(trail.sessions.load_or_create("x"))
+    assert (tmp_path / "sessiontrail.db").exists()
+
+
+def test_eventsourcing_settings_never_come_from_or_go_to_os_environ(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("PERSISTENCE_MODULE", "eventsourcing.popo")
+    monkeypatch.setenv("SQLITE_DBNAME", str(tmp_path / "wrong.db"))
+    before = dict(os.environ)
+    with sessiontrail.connect(f"sqlite:///{tmp_path / 'right.db'}") as trail:
+        trail.sessions.save(trail.sessions.load_or_create("x"))
+    assert dict(os.environ) == before
+    assert (tmp_path / "right.db").exists() and not (tmp_path / "wrong.db").exists()
+
+
+def test_sqlite_files_are_durable_write_ahead_logs(tmp_path: Path) -> None:
+    with sessiontrail.connect(f"sqlite:///{tmp_path / 't.db'}") as trail:
+        trail.sessions.save(trail.sessions.load_or_create("x"))
+        with trail.store.recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute("PRAGMA journal_mode")
+            journal = cursor.fetchone()[0]
+            cursor.execute("PRAGMA synchronous")
+            synchronous = cursor.fetchone()[0]
+    assert (journal, synchronous) == ("wal", 2)  # 2 = FULL: every commit is fsynced
+
+
+@pytest.mark.parametrize(
+    "url",
+    [
+        "sqlite:///{tmp}/missing-dir/t.db",
+        "postgresql://nobody@/nowhere?host={tmp}&connect_timeout=2",
+    ],
+)
+def test_an_unreachable_database_is_storage_unavailable(
+    tmp_path: Path, url: str
+) -> None:
+    with pytest.raises(sessiontrail.StorageUnavailable):
+        sessiontrail.connect(url.format(tmp=tmp_path))
