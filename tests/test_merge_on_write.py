@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
+
+import pytest
+from support.workers import append_messages
 
 from sessiontrail import SessionTrail
 
@@ -104,3 +108,25 @@ def test_racing_threads_on_two_trails_lose_no_append(
     for n in range(writers):
         mine = [c for c in contents if c.startswith(f"w{n}-")]
         assert mine == [f"w{n}-{i}" for i in range(per_writer)]
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_a_write_from_another_process_is_seen_and_merged(
+    trail: SessionTrail,
+) -> None:
+    mine = trail.sessions.load_or_create("cross")
+    mine.append_message(role="system", content="parent")
+    trail.sessions.save(mine)
+    with multiprocessing.get_context("spawn").Pool(1) as pool:
+        version = pool.apply(
+            append_messages, (trail.url, "cross", ["child-1", "child-2"])
+        )
+    assert version == 4
+    mine.append_message(role="assistant", content="parent again")
+    trail.sessions.save(mine)
+    assert [m.content for m in mine.messages] == [
+        "parent",
+        "child-1",
+        "child-2",
+        "parent again",
+    ]
