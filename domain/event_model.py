@@ -22,8 +22,8 @@ ENVELOPE_FIELDS = frozenset(
 )
 
 
-class EventModel(BaseModel, CanMutateAggregate[UUID]):
-    """An immutable event of one aggregate's stream, stamped with who caused it."""
+class Recorded(BaseModel):
+    """What every stored record has: its stream, its place in it and its time."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
     class_version: ClassVar[int] = 1
@@ -31,6 +31,11 @@ class EventModel(BaseModel, CanMutateAggregate[UUID]):
     originator_id: UUID
     originator_version: int
     timestamp: datetime
+
+
+class EventModel(Recorded, CanMutateAggregate[UUID]):
+    """An immutable event of one aggregate's stream, stamped with who caused it."""
+
     actor: str
 
     def payload(self) -> dict[str, Any]:
@@ -48,14 +53,8 @@ class CreatedEventModel(EventModel, CanInitAggregate[UUID]):
     originator_topic: str
 
 
-class SnapshotModel(BaseModel, CanSnapshotAggregate[UUID]):
+class SnapshotModel(Recorded, CanSnapshotAggregate[UUID]):
     """A snapshot: the aggregate's attributes at one version, typed by `state`."""
 
-    model_config = ConfigDict(frozen=True, extra="forbid")
-    class_version: ClassVar[int] = 1
-
-    originator_id: UUID
-    originator_version: int
-    timestamp: datetime
     topic: str
     state: Any
