@@ -84,6 +84,25 @@ class SessionStore(Application[UUID]):
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(session.id, event.originator_version)
 
+    def holds(self, session: Session) -> bool:
+        """Whether the session's pending events are already stored, exactly.
+
+        True after an ambiguous failure (committed, but the reply was lost): the
+        events at those versions are equal in every field, time included.
+        """
+        pending = list(session.pending_events)
+        if not pending:
+            return False
+        with storage_errors(f"read stream {session.id}"):
+            stored = list(
+                self.events.get(
+                    session.id,
+                    gt=pending[0].originator_version - 1,
+                    lte=pending[-1].originator_version,
+                )
+            )
+        return stored == pending
+
     def _snapshot(self, stream: UUID, version: int) -> None:
         """Best effort: the events are committed; no snapshot only costs replay."""
         try:

@@ -299,6 +299,9 @@ class SessionRepository:
             except StreamMoved:
                 head = self._store.load(session.id)
                 assert head is not None, "a stream that moved on has a head"
+                if self._store.holds(session):  # an earlier attempt did commit
+                    _adopt(session, head)
+                    return
                 dropped = rebase(session, head)
                 if dropped:
                     logger.info(
