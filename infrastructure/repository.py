@@ -202,8 +202,9 @@ class SessionRepository:
     def save(self, session: Session) -> None:
         """Append the session's new events, merging with concurrent writers; cache it.
 
-        On return the caller's object is the merged, stored state. On failure it
-        raises, the cache is untouched and the object keeps its unsaved events.
+        After a save that wrote, the caller's object is the merged, stored state (a
+        save with nothing new touches no storage). On failure it raises, the cache
+        is untouched and the object keeps its unsaved events.
         """
         if not isinstance(session, Session):
             raise InvalidInput(

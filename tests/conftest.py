@@ -7,6 +7,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from hypothesis import settings
 from support.postgres import PostgresServer
 
 import sessiontrail
@@ -19,6 +20,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     parser.addoption(
         "--slow", action="store_true", help="run long stress and property runs"
     )
+
+
+settings.register_profile("ci", max_examples=30, stateful_step_count=30, deadline=None)
+settings.register_profile(
+    "slow", max_examples=2000, stateful_step_count=50, deadline=None
+)
+
+
+def pytest_configure(config: pytest.Config) -> None:
+    settings.load_profile("slow" if config.getoption("--slow") else "ci")
 
 
 def pytest_collection_modifyitems(
