@@ -13,6 +13,7 @@ from datetime import datetime
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
+import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import EventSourcingError
 from eventsourcing.persistence import (
@@ -42,7 +43,7 @@ def storage_errors(action: str) -> Iterator[None]:
         yield
     except RecordConflictError as exc:
         raise StreamMoved(f"{action}: the stream moved on") from exc
-    except (EventSourcingError, OSError) as exc:
+    except (EventSourcingError, OSError, psycopg.Error) as exc:
         raise StorageUnavailable(f"{action}: {exc}") from exc
 
 

@@ -9,6 +9,7 @@ from .domain.errors import InvalidInput
 from .infrastructure.cache import SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.repository import SessionRepository
+from .infrastructure.schema_lock import creating_tables
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
 
 DEFAULT_CACHE_SIZE = 1000
@@ -21,7 +22,7 @@ class SessionTrail:
         self, settings: Settings, cache_size: int = DEFAULT_CACHE_SIZE
     ) -> None:
         self.settings = settings
-        with storage_errors(f"open {settings.url}"):
+        with storage_errors(f"open {settings.url}"), creating_tables(settings.env):
             self.store = SessionStore(env=settings.env)
         self.sessions = SessionRepository(self.store, SessionCache(cache_size))
         self._closed = False

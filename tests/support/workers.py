@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import multiprocessing.queues
+import multiprocessing.synchronize
+import threading
+
 import sessiontrail
 
 
@@ -13,3 +17,48 @@ def append_messages(url: str, session_id: str, contents: list[str]) -> int:
             session.append_message(role="user", content=content)
             trail.sessions.save(session)
         return session.version
+
+
+def race_appends(
+    url: str,
+    session_id: str,
+    writer: str,
+    count: int,
+    start: threading.Barrier | multiprocessing.synchronize.Barrier,
+    trail: sessiontrail.SessionTrail | None = None,
+) -> list[str]:
+    """Wait at the barrier, then append `count` messages one save at a time.
+
+    Uses `trail` when given (threads sharing one), else opens its own. Returns the
+    contents it saw acknowledged; no retry here: save must merge on its own.
+    """
+    own = trail is None
+    opened = sessiontrail.connect(url) if trail is None else trail
+    try:
+        session = opened.sessions.load_or_create(session_id)
+        start.wait(timeout=60)
+        acknowledged = []
+        for i in range(count):
+            content = f"{writer}-{i:04d}"
+            session.append_message(role="user", content=content)
+            opened.sessions.save(session)
+            acknowledged.append(content)
+        return acknowledged
+    finally:
+        if own:
+            opened.close()
+
+
+def race_appends_in_process(
+    url: str,
+    session_id: str,
+    writer: str,
+    count: int,
+    start: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.queues.Queue[tuple[str, list[str] | str]],
+) -> None:
+    """`race_appends` in a child process, reporting back over a queue."""
+    try:
+        results.put((writer, race_appends(url, session_id, writer, count, start)))
+    except Exception as exc:  # reported to the parent, which fails the test
+        results.put((writer, f"{type(exc).__name__}: {exc}"))
