@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import sqlite3
 from collections.abc import Iterator
 from datetime import datetime
 from typing import Any, ClassVar, cast
@@ -43,7 +44,7 @@ def storage_errors(action: str) -> Iterator[None]:
         yield
     except RecordConflictError as exc:
         raise StreamMoved(f"{action}: the stream moved on") from exc
-    except (EventSourcingError, OSError, psycopg.Error) as exc:
+    except (EventSourcingError, OSError, psycopg.Error, sqlite3.Error) as exc:
         raise StorageUnavailable(f"{action}: {exc}") from exc
 
 

@@ -86,6 +86,7 @@ class PostgresServer:
             )
 
     def start(self) -> None:
+        """Create the cluster, start it and create the test database."""
         self.socket_dir.mkdir()
         if self._account is not None:
             for path in (self.root, self.socket_dir):
@@ -121,6 +122,30 @@ class PostgresServer:
         )
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DATABASE}")
+
+    def resume(self) -> None:
+        """Start the server on its existing data directory."""
+        options = (
+            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
+            "-c max_connections=300 -c shared_buffers=64MB"
+        )
+        self._run(
+            "pg_ctl",
+            "-D",
+            str(self.data),
+            "-l",
+            str(self.log),
+            "-o",
+            options,
+            "-w",
+            "-t",
+            "60",
+            "start",
+        )
+
+    def halt(self) -> None:
+        """Stop the server (fast shutdown: clients are cut off), keeping its data."""
+        self._run("pg_ctl", "-D", str(self.data), "-m", "fast", "-w", "stop")
 
     def stop(self) -> None:
         if (self.data / "postmaster.pid").exists():

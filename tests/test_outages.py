@@ -1,0 +1,104 @@
+"""Database outages: clear errors in bounded time, nothing half-written, recovery."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import pytest
+from support.postgres import PostgresServer
+
+import sessiontrail
+from sessiontrail import StorageUnavailable
+
+
+@pytest.fixture
+def own_postgres() -> Iterator[PostgresServer]:
+    """A server of this test's own, so stopping it harms no other test."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()
+
+
+CONNECT_TIMEOUT = 1
+# eventsourcing tries each PostgreSQL call 10 times, 0.2 s apart, to ride out blips.
+FAILURE_BOUND = 10 * (CONNECT_TIMEOUT + 0.2) + 5
+
+
+@contextmanager
+def fails_within(seconds: float) -> Iterator[None]:
+    started = time.monotonic()
+    yield
+    assert time.monotonic() - started < seconds
+
+
+def test_postgres_stopped_and_restarted_under_one_trail(
+    own_postgres: PostgresServer,
+) -> None:
+    url = own_postgres.url(own_postgres.new_schema())
+    url += f"&connect_timeout={CONNECT_TIMEOUT}"
+    with sessiontrail.connect(url) as trail:
+        repo = trail.sessions
+        session = repo.load_or_create("up")
+        session.append_message(role="user", content="before the outage")
+        repo.save(session)
+
+        own_postgres.halt()
+        with fails_within(FAILURE_BOUND), pytest.raises(StorageUnavailable):
+            repo.try_load("elsewhere")
+        with fails_within(FAILURE_BOUND):
+            assert repo.load("elsewhere") is None  # load's contract: None, logged
+        session.append_message(role="user", content="during the outage")
+        with fails_within(FAILURE_BOUND), pytest.raises(StorageUnavailable):
+            repo.save(session)
+        assert repo.load("up").version == 2  # the cache still answers
+        assert len(session.pending_events) == 1
+
+        own_postgres.resume()
+        repo.save(session)  # the same trail, not recreated
+        assert [m.content for m in repo.try_load("up").messages] == [
+            "before the outage",
+            "during the outage",
+        ]
+    with sessiontrail.connect(url) as fresh:
+        assert len(fresh.sessions.history("up")) == 3
+
+
+def test_sqlite_locked_past_the_busy_timeout_fails_cleanly(tmp_path: Path) -> None:
+    path = tmp_path / "locked.db"
+    with sessiontrail.connect(f"sqlite:///{path}?lock_timeout=1") as trail:
+        session = trail.sessions.load_or_create("s")
+        trail.sessions.save(session)
+        blocker = sqlite3.connect(path, isolation_level=None)
+        blocker.execute("BEGIN EXCLUSIVE")
+        try:
+            session.append_message(role="user", content="blocked")
+            started = time.monotonic()
+            with pytest.raises(StorageUnavailable, match="locked"):
+                trail.sessions.save(session)
+            assert time.monotonic() - started < 10
+        finally:
+            blocker.execute("ROLLBACK")
+            blocker.close()
+        trail.sessions.save(session)  # works again once the lock is gone
+        assert len(trail.sessions.history("s")) == 2
+    check = sqlite3.connect(path)
+    assert check.execute("PRAGMA integrity_check").fetchone() == ("ok",)
+    check.close()
+
+
+def test_a_file_that_is_not_a_database_is_a_clear_error_and_left_alone(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "notes.txt"
+    path.write_bytes(b"my notes, not a database\n" * 100)
+    before = path.read_bytes()
+    with pytest.raises(StorageUnavailable, match="not a database"):
+        sessiontrail.connect(f"sqlite:///{path}")
+    assert path.read_bytes() == before
