@@ -17,8 +17,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
-from crash.harness import run  # noqa: E402
-from support.postgres import PostgresServer  # noqa: E402
+from crash.harness import run
+from support.postgres import PostgresServer
 
 
 def main() -> int:
@@ -44,7 +44,7 @@ def main() -> int:
                 server.stop()
         broken |= bool(report.problems)
         print(
-            f"{backend}: {report.kills} kills, {report.acknowledged} acknowledged saves, "
+            f"{backend}: {report.kills} kills, {report.acknowledged} acknowledged, "
             f"{report.stored_pairs} stored, problems: {report.problems or 'none'} "
             f"({time.monotonic() - started:.0f} s)"
         )
