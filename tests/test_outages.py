@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import sqlite3
+import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -102,3 +104,36 @@ def test_a_file_that_is_not_a_database_is_a_clear_error_and_left_alone(
     with pytest.raises(StorageUnavailable, match="not a database"):
         sessiontrail.connect(f"sqlite:///{path}")
     assert path.read_bytes() == before
+
+
+@contextmanager
+def read_only(*paths: Path) -> Iterator[None]:
+    """Make files read-only even for root (immutable attribute), then writable again."""
+    if os.geteuid() == 0:
+        subprocess.run(["chattr", "+i", *map(str, paths)], check=True)
+    else:
+        for path in paths:
+            path.chmod(0o555 if path.is_dir() else 0o444)
+    try:
+        yield
+    finally:
+        if os.geteuid() == 0:
+            subprocess.run(["chattr", "-i", *map(str, paths)], check=True)
+        else:
+            for path in paths:
+                path.chmod(0o755 if path.is_dir() else 0o644)
+
+
+def test_a_read_only_database_is_a_clear_error_and_left_alone(tmp_path: Path) -> None:
+    folder = tmp_path / "ro"
+    folder.mkdir()
+    url = f"sqlite:///{folder / 't.db'}"
+    with sessiontrail.connect(url) as trail:
+        trail.sessions.save(trail.sessions.load_or_create("s"))
+    files = sorted(folder.iterdir())
+    before = {path: path.read_bytes() for path in files}
+    with read_only(folder, *files), pytest.raises(StorageUnavailable, match="database"):
+        sessiontrail.connect(url)  # WAL needs a writable file and folder: fails at once
+    assert {path: path.read_bytes() for path in files} == before
+    with sessiontrail.connect(url) as trail:
+        assert len(trail.sessions.history("s")) == 1
