@@ -14,7 +14,7 @@ import pytest
 from support.postgres import PostgresServer
 
 import sessiontrail
-from sessiontrail import StorageUnavailable
+from sessiontrail import SessionRepository, StorageUnavailable
 
 
 @pytest.fixture
@@ -31,6 +31,22 @@ def own_postgres() -> Iterator[PostgresServer]:
 CONNECT_TIMEOUT = 1
 # eventsourcing tries each PostgreSQL call 10 times, 0.2 s apart, to ride out blips.
 FAILURE_BOUND = 10 * (CONNECT_TIMEOUT + 0.2) + 5
+
+
+# psycopg_pool re-connects in the background with a growing pause (1 s, doubling).
+RECOVERY_BOUND = 90
+
+
+def wait_for_recovery(repo: SessionRepository) -> float:
+    """Seconds until reads work again after a restart, polling as a caller would."""
+    started = time.monotonic()
+    while time.monotonic() - started < RECOVERY_BOUND:
+        try:
+            repo.try_load("up")
+        except StorageUnavailable:
+            continue
+        return time.monotonic() - started
+    return RECOVERY_BOUND
 
 
 @contextmanager
@@ -63,7 +79,9 @@ def test_postgres_stopped_and_restarted_under_one_trail(
         assert len(session.pending_events) == 1
 
         own_postgres.resume()
-        repo.save(session)  # the same trail, not recreated
+        recovered_in = wait_for_recovery(repo)  # the same trail, not recreated
+        assert recovered_in < RECOVERY_BOUND
+        repo.save(session)
         assert [m.content for m in repo.try_load("up").messages] == [
             "before the outage",
             "during the outage",
