@@ -42,7 +42,7 @@ def wait_for_recovery(repo: SessionRepository) -> float:
     started = time.monotonic()
     while time.monotonic() - started < RECOVERY_BOUND:
         try:
-            repo.try_load("up")
+            repo.exists("up")  # reads storage, never the cache
         except StorageUnavailable:
             continue
         return time.monotonic() - started
