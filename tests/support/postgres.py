@@ -103,23 +103,7 @@ class PostgresServer:
             "UTF8",
             "--no-sync",
         )
-        options = (
-            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
-            "-c max_connections=300 -c shared_buffers=64MB"
-        )
-        self._run(
-            "pg_ctl",
-            "-D",
-            str(self.data),
-            "-l",
-            str(self.log),
-            "-o",
-            options,
-            "-w",
-            "-t",
-            "60",
-            "start",
-        )
+        self.resume()
         with psycopg.connect(self.dsn("postgres"), autocommit=True) as conn:
             conn.execute(f"CREATE DATABASE {DATABASE}")
 
