@@ -9,7 +9,6 @@ prints appends/s and checks that every acknowledged message is stored once.
 from __future__ import annotations
 
 import argparse
-import multiprocessing
 import sys
 import tempfile
 import threading
@@ -20,7 +19,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from support.postgres import PostgresServer
-from support.workers import race_appends, race_appends_in_process
+from support.workers import race_appends, race_in_processes
 
 import sessiontrail
 
@@ -36,21 +35,11 @@ def threads(url: str, ids: list[str], appends: int) -> list[list[str]]:
 
 
 def processes(url: str, ids: list[str], appends: int) -> list[list[str]]:
-    context = multiprocessing.get_context("spawn")
-    start, results = context.Barrier(len(ids)), context.Queue()
-    workers = [
-        context.Process(
-            target=race_appends_in_process,
-            args=(url, sid, f"w{n}", appends, start, results),
-        )
-        for n, sid in enumerate(ids)
-    ]
-    for worker in workers:
-        worker.start()
-    reports = dict(results.get() for _ in workers)
-    for worker in workers:
-        worker.join()
-    return [reports[f"w{n}"] for n in range(len(ids))]
+    reports = race_in_processes(url, ids, appends)
+    failures = [report for report in reports if isinstance(report, str)]
+    if failures:
+        raise RuntimeError(f"writers failed: {failures}")
+    return [report for report in reports if isinstance(report, list)]
 
 
 def measure(url: str, mode: str, ids: list[str], appends: int) -> str:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from hypothesis import settings
-from support.postgres import PostgresServer
+from support.postgres import PostgresServer, running
 
 import sessiontrail
 from sessiontrail import SessionTrail
@@ -46,12 +46,8 @@ def pytest_collection_modifyitems(
 @pytest.fixture(scope="session")
 def postgres_server() -> Iterator[PostgresServer]:
     """One server for the session; a failure to start fails every postgres test."""
-    server = PostgresServer()
-    try:
-        server.start()
+    with running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 @pytest.fixture(params=BACKENDS)

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import multiprocessing
 import threading
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
 from support.postgres import PostgresServer
-from support.workers import race_appends, race_appends_in_process
+from support.workers import race_appends, race_in_processes
 
 import sessiontrail
 from sessiontrail import SessionTrail
@@ -61,26 +60,12 @@ def test_threads_on_their_own_sessions_lose_nothing(trail: SessionTrail) -> None
 
 
 def run_processes(url: str, session_ids: list[str]) -> dict[str, list[list[str]]]:
-    context = multiprocessing.get_context("spawn")
-    start = context.Barrier(len(session_ids))
-    results = context.Queue()
-    processes = [
-        context.Process(
-            target=race_appends_in_process,
-            args=(url, sid, f"w{n}", APPENDS, start, results),
-        )
-        for n, sid in enumerate(session_ids)
-    ]
-    for process in processes:
-        process.start()
-    reports = dict(results.get(timeout=300) for _ in processes)
-    for process in processes:
-        process.join(timeout=60)
-    failures = {w: r for w, r in reports.items() if isinstance(r, str)}
-    assert failures == {}
+    reports = race_in_processes(url, session_ids, APPENDS)
+    assert [r for r in reports if isinstance(r, str)] == []
     per_session: dict[str, list[list[str]]] = {}
-    for n, session_id in enumerate(session_ids):
-        per_session.setdefault(session_id, []).append(reports[f"w{n}"])
+    for session_id, acknowledged in zip(session_ids, reports, strict=True):
+        assert isinstance(acknowledged, list)
+        per_session.setdefault(session_id, []).append(acknowledged)
     return per_session
 
 

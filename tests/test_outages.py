@@ -11,7 +11,7 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support.postgres import PostgresServer
+from support.postgres import PostgresServer, running
 
 import sessiontrail
 from sessiontrail import SessionRepository, StorageUnavailable
@@ -20,12 +20,8 @@ from sessiontrail import SessionRepository, StorageUnavailable
 @pytest.fixture
 def own_postgres() -> Iterator[PostgresServer]:
     """A server of this test's own, so stopping it harms no other test."""
-    server = PostgresServer()
-    try:
-        server.start()
+    with running() as server:
         yield server
-    finally:
-        server.stop()
 
 
 CONNECT_TIMEOUT = 1

@@ -13,6 +13,8 @@ import shutil
 import subprocess
 import tempfile
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import psycopg
@@ -151,3 +153,14 @@ class PostgresServer:
             f"postgresql://{SUPERUSER}@/{DATABASE}"
             f"?host={self.socket_dir}&schema={schema}"
         )
+
+
+@contextmanager
+def running() -> Iterator[PostgresServer]:
+    """A started server, stopped and removed on exit (also when start fails)."""
+    server = PostgresServer()
+    try:
+        server.start()
+        yield server
+    finally:
+        server.stop()

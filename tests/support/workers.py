@@ -62,3 +62,25 @@ def race_appends_in_process(
         results.put((writer, race_appends(url, session_id, writer, count, start)))
     except Exception as exc:  # reported to the parent, which fails the test
         results.put((writer, f"{type(exc).__name__}: {exc}"))
+
+
+def race_in_processes(
+    url: str, session_ids: list[str], count: int, timeout: float = 300
+) -> list[list[str] | str]:
+    """One spawned writer per id, released together; each one's acks (or its error)."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(len(session_ids))
+    results: multiprocessing.queues.Queue[tuple[str, list[str] | str]] = context.Queue()
+    writers = [
+        context.Process(
+            target=race_appends_in_process,
+            args=(url, session_id, f"w{n}", count, start, results),
+        )
+        for n, session_id in enumerate(session_ids)
+    ]
+    for writer in writers:
+        writer.start()
+    reports = dict(results.get(timeout=timeout) for _ in writers)
+    for writer in writers:
+        writer.join(timeout=60)
+    return [reports[f"w{n}"] for n in range(len(session_ids))]
