@@ -8,8 +8,8 @@ from typing import Self
 from .domain.errors import InvalidInput
 from .infrastructure.cache import SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
+from .infrastructure.first_open import opening
 from .infrastructure.repository import SessionRepository
-from .infrastructure.schema_lock import creating_tables
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
 
 DEFAULT_CACHE_SIZE = 1000
@@ -22,7 +22,7 @@ class SessionTrail:
         self, settings: Settings, cache_size: int = DEFAULT_CACHE_SIZE
     ) -> None:
         self.settings = settings
-        with storage_errors(f"open {settings.url}"), creating_tables(settings.env):
+        with storage_errors(f"open {settings.url}"), opening(settings.env):
             self.store = SessionStore(env=settings.env)
         self.sessions = SessionRepository(self.store, SessionCache(cache_size))
         self._closed = False

@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from pathlib import Path
 
 import pytest
 from support.postgres import PostgresServer
-from support.workers import race_appends, race_in_processes
+from support.workers import open_at_once, race_appends, race_in_processes
 
 import sessiontrail
 from sessiontrail import SessionTrail
@@ -89,3 +91,29 @@ def test_postgres_writers_outnumbering_the_pool_lose_nothing(
     with sessiontrail.connect(url) as small_pool:
         ids = ["one"] * 4 + [f"own{n}" for n in range(4)]
         check_all_stored(small_pool, run_threads(url, ids, small_pool))
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_processes_opening_a_fresh_database_at_once_all_succeed(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    context = multiprocessing.get_context("spawn")
+    for round_number in range(8):
+        if backend == "sqlite":
+            url = f"sqlite:///{tmp_path / f'fresh{round_number}.db'}"
+        else:
+            server = request.getfixturevalue("postgres_server")
+            url = server.url(server.new_schema())
+        start, results = context.Barrier(WRITERS), context.Queue()
+        openers = [
+            context.Process(target=open_at_once, args=(url, start, results))
+            for _ in range(WRITERS)
+        ]
+        for opener in openers:
+            opener.start()
+        outcomes = [results.get(timeout=120) for _ in openers]
+        for opener in openers:
+            opener.join(timeout=60)
+        assert outcomes == ["ok"] * WRITERS
+        with sessiontrail.connect(url) as trail:
+            assert len(trail.sessions.load("opened").messages) == WRITERS

@@ -84,3 +84,20 @@ def race_in_processes(
     for writer in writers:
         writer.join(timeout=60)
     return [reports[f"w{n}"] for n in range(len(session_ids))]
+
+
+def open_at_once(
+    url: str,
+    start: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.queues.Queue[str],
+) -> None:
+    """Wait at the barrier, then open the store and save one message; report back."""
+    start.wait(timeout=60)
+    try:
+        with sessiontrail.connect(url) as trail:
+            session = trail.sessions.load_or_create("opened")
+            session.append_message(role="user", content="hello")
+            trail.sessions.save(session)
+        results.put("ok")
+    except Exception as exc:  # reported to the parent, which fails the test
+        results.put(f"{type(exc).__name__}: {exc}")
