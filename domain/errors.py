@@ -4,6 +4,7 @@ SessiontrailError
 ├── SessionNotFound        the session is unknown, deleted, or another user's
 ├── ConcurrencyConflict    a write could not be merged (id taken, retries exhausted)
 ├── StorageUnavailable     the database failed or could not be reached
+├── VersionIncompatible    the log holds an event this code cannot read
 └── InvalidInput (ValueError)  bad input; names the field; nothing was written
 """
 
@@ -28,6 +29,10 @@ class ConcurrencyConflict(SessiontrailError):
 
 class StorageUnavailable(SessiontrailError):
     """The database failed; what the call wrote, if anything, is unknown or none."""
+
+
+class VersionIncompatible(SessiontrailError):
+    """A stored event is of a type, or a version, this code does not know: upgrade."""
 
 
 class InvalidInput(SessiontrailError, ValueError):

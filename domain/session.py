@@ -34,7 +34,14 @@ from .validation import (
     UserId,
     validated,
 )
-from .values import Message, PendingQuestion, Role, SessionSummary, ToolCall
+from .values import (
+    Message,
+    PendingQuestion,
+    Role,
+    SessionSummary,
+    ToolCall,
+    preview,
+)
 
 SESSION_NAMESPACE = UUID("6f0c2a8e-3b1d-5c4e-9a7f-2d8b1e0c4a93")
 
@@ -154,7 +161,14 @@ class Session(BaseAggregate[UUID]):
             aggregate.pending_question = None
 
     class TokenUsageRecorded(Event):
+        class_version = 2  # v2 added `model`: the session's model at the time
+
         record: dict[str, JsonValue]
+        model: str
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["model"] = ""  # v1 did not say; readers use the session's model
 
         def apply(self, aggregate: Session) -> None:
             aggregate.token_usage.append(self.record)
@@ -255,6 +269,7 @@ class Session(BaseAggregate[UUID]):
             updated_at=self.updated_at,
             version=self.version,
             deleted=self.deleted,
+            preview=preview(self.messages[-1]) if self.messages else "",
         )
 
     def to_state(self) -> SessionState:
@@ -367,7 +382,9 @@ class Session(BaseAggregate[UUID]):
         self, record: JsonObject, *, actor: Actor = "runtime"
     ) -> None:
         """Keep one token-usage record (a JSON object) verbatim."""
-        self.trigger_event(self.TokenUsageRecorded, record=record, actor=actor)
+        self.trigger_event(
+            self.TokenUsageRecorded, record=record, model=self.model, actor=actor
+        )
 
     # -- metadata group commands (people own them: actor "user" by default) ------
 

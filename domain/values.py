@@ -65,6 +65,17 @@ class Message(Value):
         return self
 
 
+PREVIEW_LENGTH = 120
+
+
+def preview(message: Message) -> str:
+    """The start of a message's text on one line, as session lists show it."""
+    text = " ".join(message.content.split())
+    if not text and message.tool_calls:
+        text = ", ".join(call.name for call in message.tool_calls)
+    return text[:PREVIEW_LENGTH]
+
+
 class PendingQuestion(Value):
     """A question the agent put to the person, waiting for an answer."""
 
@@ -89,6 +100,7 @@ class SessionSummary(Value):
     updated_at: datetime
     version: int
     deleted: bool
+    preview: str = ""
 
 
 class HistoryEntry(Value):
@@ -99,3 +111,48 @@ class HistoryEntry(Value):
     timestamp: datetime
     actor: str
     payload: dict[str, JsonValue]
+
+
+class Page(Value):
+    """One page of a session list; pass `next_cursor` back for the next one."""
+
+    items: list[SessionSummary]
+    next_cursor: str | None
+
+
+class MessagePage(Value):
+    """Consecutive transcript messages, oldest first.
+
+    `before` is the position to pass back for the messages preceding these; None
+    when there are none.
+    """
+
+    items: list[Message]
+    before: int | None
+
+
+class ProjectionStatus(Value):
+    """Where one read model stands against the log.
+
+    `skipped`: events it could not decode; `unreadable_rows`: its rows this
+    process's reads skipped.
+    """
+
+    name: str
+    version: int
+    live_version: int
+    position: int
+    head: int
+    lag: int
+    skipped: int
+    unreadable_rows: int = 0
+
+    @property
+    def state(self) -> Literal["in_sync", "behind", "needs_rebuild", "newer"]:
+        """needs_rebuild: older code built the live tables; newer: newer code did
+        (this code leaves them alone)."""
+        if self.live_version < self.version:
+            return "needs_rebuild"
+        if self.live_version > self.version:
+            return "newer"
+        return "in_sync" if self.lag == 0 else "behind"

@@ -10,6 +10,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Iterator
+from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar, cast
 from uuid import UUID
@@ -56,6 +57,13 @@ class SessionStore(Application[UUID]):
         Session: SNAPSHOT_INTERVAL
     }
 
+    def __init__(
+        self, env: EnvType, write_lock: AbstractContextManager[Any] | None = None
+    ) -> None:
+        """`write_lock` is held around each append (see locks.file_write_lock)."""
+        super().__init__(env=env)
+        self._write_lock = write_lock or contextlib.nullcontext()
+
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the explicit mapping, never os.environ: trails must not leak."""
         return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})})
@@ -74,17 +82,27 @@ class SessionStore(Application[UUID]):
                 return None
         return session
 
-    def record(self, session: Session) -> None:
-        """Append the session's pending events; they stay pending if this fails."""
+    def record(self, session: Session) -> int | None:
+        """Append the session's pending events; they stay pending if this fails.
+
+        Returns the notification id of the last event appended (None if none was).
+        """
         events = list(session.pending_events)
         if not events:
-            return
-        with storage_errors(f"save session {session.session_id!r}"):
-            self.events.put(events)
-        session.pending_events.clear()
-        for event in events:
-            if event.originator_version % SNAPSHOT_INTERVAL == 0:
-                self._snapshot(session.id, event.originator_version)
+            return None
+        with self._write_lock:
+            with storage_errors(f"save session {session.session_id!r}"):
+                recordings = self.events.put(events)
+            session.pending_events.clear()
+            for event in events:
+                if event.originator_version % SNAPSHOT_INTERVAL == 0:
+                    self._snapshot(session.id, event.originator_version)
+        return recordings[-1].notification.id if recordings else None
+
+    def head(self) -> int:
+        """The newest notification id in the log (0 when empty)."""
+        with storage_errors("read the notification log"):
+            return self.recorder.max_notification_id() or 0
 
     def holds(self, session: Session) -> bool:
         """Whether the session's pending events are already stored, exactly.

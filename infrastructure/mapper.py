@@ -14,8 +14,10 @@ from eventsourcing.persistence import (
     Transcoder,
     Transcoding,
 )
-from eventsourcing.utils import get_topic, resolve_topic
+from eventsourcing.utils import TopicError, get_topic, resolve_topic
 from pydantic import BaseModel
+
+from ..domain.errors import VersionIncompatible
 
 
 class JsonTranscoder(Transcoder):
@@ -55,7 +57,17 @@ class PydanticMapper(Mapper[UUID]):
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        cls = resolve_topic(stored_event.topic)
+        where = (
+            f"stream {stored_event.originator_id} "
+            f"version {stored_event.originator_version}"
+        )
+        try:
+            cls = resolve_topic(stored_event.topic)
+        except TopicError:
+            raise VersionIncompatible(
+                f"unknown event type {stored_event.topic!r} at {where}; "
+                "it was written by another version of sessiontrail"
+            ) from None
         data = stored_event.state
         try:
             if self.cipher:
@@ -65,12 +77,16 @@ class PydanticMapper(Mapper[UUID]):
             state: dict[str, Any] = self.transcoder.decode(data)
         except Exception as exc:
             raise MapperDeserialisationError(
-                f"cannot read event {stored_event.topic} of stream "
-                f"{stored_event.originator_id} at version "
-                f"{stored_event.originator_version}: {exc}"
+                f"cannot read event {stored_event.topic} at {where}: {exc}"
             ) from exc
         from_version = state.pop("class_version", 1)
-        for version in range(from_version, getattr(cls, "class_version", 1)):
+        known_version = getattr(cls, "class_version", 1)
+        if from_version > known_version:
+            raise VersionIncompatible(
+                f"{cls.__qualname__} v{from_version} at {where} is newer than this "
+                f"sessiontrail reads (v{known_version}); upgrade sessiontrail"
+            )
+        for version in range(from_version, known_version):
             getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
         state["originator_id"] = stored_event.originator_id
         state["originator_version"] = stored_event.originator_version

@@ -6,13 +6,15 @@ lock, append, and on a conflicting append rebase onto the stored head and retry.
 
 from __future__ import annotations
 
+import builtins
 import json
 import logging
 import random
 import time
 from collections.abc import Callable
+from typing import Annotated
 
-from pydantic import AwareDatetime, PositiveInt
+from pydantic import AwareDatetime, Field, NonNegativeInt, PositiveInt
 
 from ..domain.errors import (
     ConcurrencyConflict,
@@ -23,6 +25,7 @@ from ..domain.errors import (
 )
 from ..domain.event_model import ENVELOPE_FIELDS
 from ..domain.merge import rebase
+from ..domain.ports import Order, SessionReads
 from ..domain.session import Session, stream_id
 from ..domain.validation import (
     Actor,
@@ -32,7 +35,7 @@ from ..domain.validation import (
     UserId,
     validated,
 )
-from ..domain.values import HistoryEntry
+from ..domain.values import HistoryEntry, MessagePage, Page, SessionSummary
 from .cache import SessionCache
 from .event_store import SessionStore, StreamMoved
 from .locks import KeyedLocks
@@ -40,6 +43,7 @@ from .locks import KeyedLocks
 logger = logging.getLogger(__name__)
 
 MAX_SAVE_ATTEMPTS = 64
+MAX_PAGE = 1000
 
 
 def _visible(session: Session | None, user_id: str | None) -> Session | None:
@@ -76,9 +80,18 @@ def _parse_usage(record: JsonObject | str) -> JsonObject:
 class SessionRepository:
     """The session API of seeds 1 and 2, on the event log."""
 
-    def __init__(self, store: SessionStore, cache: SessionCache) -> None:
+    def __init__(
+        self,
+        store: SessionStore,
+        cache: SessionCache,
+        reads: SessionReads,
+        after_write: Callable[[int], object] | None = None,
+    ) -> None:
+        """`reads` serves lists and pages; `after_write(position)` runs per write."""
         self._store = store
         self._cache = cache
+        self._reads = reads
+        self._after_write = after_write
         self._locks = KeyedLocks()
 
     # -- reads -----------------------------------------------------------------
@@ -145,6 +158,76 @@ class SessionRepository:
         return _visible(stored, user_id)
 
     @validated
+    def list(
+        self,
+        *,
+        user_id: UserId | None = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 50,
+        cursor: str | None = None,
+        order: Order = "updated_desc",
+        pinned_first: bool = False,
+        include_deleted: bool = False,
+    ) -> Page:
+        """One page of sessions (newest first by default) from the session index.
+
+        Pass `next_cursor` back for the next page; walking every page yields each
+        session that existed at the first page exactly once, while writes go on.
+        """
+        return self._reads.list(
+            user_id=user_id,
+            limit=limit,
+            cursor=cursor,
+            order=order,
+            pinned_first=pinned_first,
+            include_deleted=include_deleted,
+        )
+
+    @validated
+    def list_paginated(
+        self,
+        offset: NonNegativeInt = 0,
+        limit: NonNegativeInt | None = None,
+        *,
+        user_id: UserId | None = None,
+        order: Order = "updated_desc",
+        pinned_first: bool = False,
+        include_deleted: bool = False,
+    ) -> builtins.list[SessionSummary]:
+        """A window of the list by offset; past the end is empty, None means all."""
+        return self._reads.list_paginated(
+            offset=offset,
+            limit=limit,
+            user_id=user_id,
+            order=order,
+            pinned_first=pinned_first,
+            include_deleted=include_deleted,
+        )
+
+    @validated
+    def messages(
+        self,
+        session_id: SessionId,
+        *,
+        last_n: NonNegativeInt | None = None,
+        before: PositiveInt | None = None,
+        limit: NonNegativeInt | None = None,
+        user_id: UserId | None = None,
+    ) -> MessagePage:
+        """The last `last_n` messages (all if None), or `limit` before a position.
+
+        Read from the transcript read model: O(page), whatever the session's
+        length. `page.before` fetches the page preceding it.
+        """
+        if last_n is not None and limit is not None:
+            raise InvalidInput("last_n/limit: give one of them (they mean the same)")
+        return self._reads.messages(
+            session_id,
+            user_id=user_id,
+            last_n=last_n if limit is None else limit,
+            before=before,
+        )
+
+    @validated
     def exists(self, session_id: SessionId, *, user_id: UserId | None = None) -> bool:
         """Whether the session is stored, live and (if a user is named) theirs."""
         return _visible(self._store.load(stream_id(session_id)), user_id) is not None
@@ -152,7 +235,7 @@ class SessionRepository:
     @validated
     def history(
         self, session_id: SessionId, *, user_id: UserId | None = None
-    ) -> list[HistoryEntry]:
+    ) -> builtins.list[HistoryEntry]:
         """The audit timeline: every event, oldest first, deleted sessions included."""
         events = self._store.stream_events(stream_id(session_id))
         owner = events[0] if events else None
@@ -292,17 +375,32 @@ class SessionRepository:
         return head
 
     def _write(self, session: Session) -> None:
-        """Append; if another writer got there first, rebase onto its head, retry."""
+        """Append, then bring inline read models up to the write (read-your-writes)."""
+        position = self._append(session)
+        if position is not None and self._after_write is not None:
+            try:
+                self._after_write(position)
+            except SessiontrailError:
+                logger.warning(
+                    "save %r is stored; its read models lag until the next catch-up",
+                    session.session_id,
+                    exc_info=True,
+                )
+
+    def _append(self, session: Session) -> int | None:
+        """Append; if another writer got there first, rebase onto its head, retry.
+
+        Returns the notification id reached (None if there was nothing to write).
+        """
         for attempt in range(MAX_SAVE_ATTEMPTS):
             try:
-                self._store.record(session)
-                return
+                return self._store.record(session)
             except StreamMoved:
                 head = self._store.load(session.id)
                 assert head is not None, "a stream that moved on has a head"
                 if self._store.holds(session):  # an earlier attempt did commit
                     _adopt(session, head)
-                    return
+                    return self._store.head()
                 dropped = rebase(session, head)
                 if dropped:
                     logger.info(

@@ -13,24 +13,35 @@ from .domain.errors import (
     SessionNotFound,
     SessiontrailError,
     StorageUnavailable,
+    VersionIncompatible,
 )
 from .domain.session import Session
 from .domain.values import (
     HistoryEntry,
     Message,
+    MessagePage,
+    Page,
     PendingQuestion,
+    ProjectionStatus,
     SessionSummary,
     ToolCall,
 )
 from .infrastructure.repository import SessionRepository
+from .projections.audit import AuditEntry, AuditPage
+from .projections.usage import UsageRecord
 from .trail import SessionTrail, connect
 
 __all__ = [
+    "AuditEntry",
+    "AuditPage",
     "ConcurrencyConflict",
     "HistoryEntry",
     "InvalidInput",
     "Message",
+    "MessagePage",
+    "Page",
     "PendingQuestion",
+    "ProjectionStatus",
     "Session",
     "SessionNotFound",
     "SessionRepository",
@@ -39,5 +50,7 @@ __all__ = [
     "SessiontrailError",
     "StorageUnavailable",
     "ToolCall",
+    "UsageRecord",
+    "VersionIncompatible",
     "connect",
 ]

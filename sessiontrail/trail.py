@@ -2,30 +2,73 @@
 
 from __future__ import annotations
 
+from threading import RLock
 from types import TracebackType
-from typing import Self
+from typing import Literal, Self
 
 from .domain.errors import InvalidInput
 from .infrastructure.cache import SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.first_open import opening
+from .infrastructure.locks import file_write_lock
 from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
+from .projections.audit import AuditProjection, AuditTimeline
+from .projections.database import open_database
+from .projections.projection import Projection
+from .projections.runner import ProjectionRunner
+from .projections.session_list import SessionIndex
+from .projections.sessions import SessionsProjection
+from .projections.skips import Skips
+from .projections.usage import UsageLedger, UsageProjection
 
 DEFAULT_CACHE_SIZE = 1000
+READ_MODELS: tuple[type[Projection], ...] = (
+    SessionsProjection,
+    UsageProjection,
+    AuditProjection,
+)
+
+Mode = Literal["inline", "worker"]
 
 
 class SessionTrail:
-    """An open session log: `sessions` is the repository; close it when done."""
+    """An open session log: `sessions` is the repository; close it when done.
+
+    `projections="inline"` (the default) brings the read models up to date inside
+    every write, so lists read your writes; `"worker"` leaves that to a separate
+    `sessiontrail projections run` process (or `trail.projections.run`).
+    """
 
     def __init__(
-        self, settings: Settings, cache_size: int = DEFAULT_CACHE_SIZE
+        self,
+        settings: Settings,
+        cache_size: int = DEFAULT_CACHE_SIZE,
+        projections: Mode = "inline",
     ) -> None:
         self.settings = settings
+        skips = Skips()
         with storage_errors(f"open {settings.url}"), opening(settings.env):
-            self.store = SessionStore(env=settings.env)
-        self.sessions = SessionRepository(self.store, SessionCache(cache_size))
+            self.store = SessionStore(
+                env=settings.env, write_lock=_write_lock(settings)
+            )
+            self._database = open_database(settings)
+            self.projections = ProjectionRunner(
+                self.store, self._database, READ_MODELS, skips
+            )
+            self.projections.prepare()
         self._closed = False
+        if projections == "inline":
+            self.projections.upgrade()
+            self.projections.catch_up()
+        self.sessions = SessionRepository(
+            self.store,
+            SessionCache(cache_size),
+            SessionIndex(self._database, skips),
+            after_write=self.projections.catch_up if projections == "inline" else None,
+        )
+        self.usage = UsageLedger(self._database)
+        self.audit = AuditTimeline(self._database)
 
     @property
     def url(self) -> str:
@@ -39,6 +82,7 @@ class SessionTrail:
         """Release the connections; idempotent."""
         if not self._closed:
             self._closed = True
+            self._database.close()
             self.store.close()
 
     def __enter__(self) -> Self:
@@ -56,13 +100,29 @@ class SessionTrail:
         return f"SessionTrail({self.url!r})"
 
 
+def _write_lock(settings: Settings) -> RLock | None:
+    if settings.backend == "sqlite":
+        return file_write_lock(settings.env["SQLITE_DBNAME"])
+    return None
+
+
 def connect(
-    url: str | None = None, *, cache_size: int = DEFAULT_CACHE_SIZE
+    url: str | None = None,
+    *,
+    cache_size: int = DEFAULT_CACHE_SIZE,
+    projections: Mode = "inline",
 ) -> SessionTrail:
     """Open the log at `url` (sqlite:///PATH, postgresql://..., memory://[NAME]).
 
     Without a URL: $SESSIONTRAIL_URL, else sqlite:///sessiontrail.db.
+    `projections`: "inline" (read-your-writes) or "worker" (see SessionTrail).
     """
     if cache_size < 0:
         raise InvalidInput("cache_size: must be >= 0")
-    return SessionTrail(parse_url(resolve_url(url)), cache_size=cache_size)
+    if projections not in ("inline", "worker"):
+        raise InvalidInput(
+            f"projections: must be 'inline' or 'worker', got {projections!r}"
+        )
+    return SessionTrail(
+        parse_url(resolve_url(url)), cache_size=cache_size, projections=projections
+    )

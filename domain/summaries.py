@@ -1,0 +1,40 @@
+"""One-line summaries of events, for audit timelines in the CLI and the read model."""
+
+from __future__ import annotations
+
+from typing import Any
+
+
+def clip(text: str, width: int = 80) -> str:
+    """`text` on one line, cut to `width` characters with an ellipsis."""
+    text = " ".join(text.split())
+    return text if len(text) <= width else text[: width - 1] + "…"
+
+
+def summarize(event: str, payload: dict[str, Any]) -> str:
+    """A one-line summary of what an event changed."""
+    p = payload
+    match event:
+        case "Started":
+            return f"started (model {p['model'] or '-'})"
+        case "MessageAppended":
+            content = str(p["message"]["content"]) or "(tool call)"
+            return f"{p['message']['role']}: {clip(content, 50)}"
+        case "TranscriptTruncated":
+            return f"removed {len(p['removed_ids'])} message(s)"
+        case "TitleEdited":
+            return f"title → {p['title']!r} (v{p['title_version']})"
+        case "PinChanged":
+            return "pinned" if p["pinned"] else "unpinned"
+        case "MetadataEdited":
+            return "metadata " + ", ".join(sorted(p["changes"]))
+        case "ModelChanged":
+            return f"model → {p['model']}"
+        case "QuestionPending":
+            return "asks: " + clip(p["question"]["question"], 50)
+        case "QuestionResolved":
+            return f"question {p['tool_call_id']} answered"
+        case "TokenUsageRecorded":
+            return "usage " + clip(str(p["record"]), 50)
+        case _:
+            return event.removeprefix("Session").lower() if not p else clip(str(p), 60)

@@ -1,0 +1,162 @@
+"""The audit timeline across sessions: who did what, when, in log order.
+
+`history(id)` replays one stream; this read model answers the questions that
+cross streams — everything an actor did, everything in a time range — by index.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Annotated, Any
+
+from pydantic import AwareDatetime, Field, NonNegativeInt
+
+from ..domain.event_model import ENVELOPE_FIELDS
+from ..domain.session import Session
+from ..domain.summaries import summarize
+from ..domain.validation import Actor, SessionId, UserId, validated
+from ..domain.values import Value
+from .columns import micros, moment
+from .database import Cursor, ProjectionDatabase
+from .projection import Projection, Table, view
+
+MAX_AUDIT_PAGE = 1000
+
+
+class AuditEntry(Value):
+    """One event in the cross-session timeline; `position` orders the log."""
+
+    position: int
+    session_id: str
+    user_id: str | None
+    version: int
+    timestamp: datetime
+    actor: str
+    event: str
+    summary: str
+
+
+class AuditPage(Value):
+    """Entries oldest first; pass `next_after` as `after` for the next page."""
+
+    items: list[AuditEntry]
+    next_after: int | None
+
+
+class AuditProjection(Projection):
+    """One row per event, indexed by session, actor, user and time."""
+
+    name = "audit"
+    version = 1
+    tables = (
+        Table(
+            "audit",
+            "position BIGINT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT, "
+            "version INTEGER NOT NULL, at BIGINT NOT NULL, actor TEXT NOT NULL, "
+            "event TEXT NOT NULL, summary TEXT NOT NULL",
+            indexes=(
+                "session_id, position",
+                "actor, position",
+                "user_id, position",
+                "at, position",
+            ),
+        ),
+        Table(
+            "audit_sessions",
+            "stream TEXT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT",
+        ),
+    )
+
+    @singledispatchmethod
+    def apply(self, event: Session.Event, cur: Cursor, position: int) -> None:
+        self._record(event, cur, position)
+
+    @apply.register
+    def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
+        cur.execute(
+            f"INSERT INTO {self.table('audit_sessions')} VALUES (?, ?, ?) "
+            "ON CONFLICT (stream) DO NOTHING",
+            (str(event.originator_id), event.session_id, event.user_id),
+        )
+        self._record(event, cur, position)
+
+    def _record(self, event: Session.Event, cur: Cursor, position: int) -> None:
+        name = type(event).__name__
+        payload = event.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS))
+        cur.execute(
+            f"INSERT INTO {self.table('audit')} "
+            "SELECT ?, session_id, user_id, ?, ?, ?, ?, ? "
+            f"FROM {self.table('audit_sessions')} WHERE stream = ?",
+            (
+                position,
+                event.originator_version,
+                micros(event.timestamp),
+                event.actor,
+                name,
+                summarize(name, payload),
+                str(event.originator_id),
+            ),
+        )
+
+
+class AuditTimeline:
+    """Queries of the audit read model, paged by log position."""
+
+    def __init__(self, database: ProjectionDatabase) -> None:
+        self._database = database
+
+    @validated
+    def entries(
+        self,
+        *,
+        session_id: SessionId | None = None,
+        user_id: UserId | None = None,
+        actor: Actor | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
+        after: NonNegativeInt | None = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_PAGE)] = 100,
+    ) -> AuditPage:
+        """Events oldest first, filtered by session, user, actor and [since, until)."""
+        clauses: list[str] = []
+        params: list[Any] = []
+        for column, value in (
+            ("session_id", session_id),
+            ("user_id", user_id),
+            ("actor", actor),
+        ):
+            if value is not None:
+                clauses.append(f"{column} = ?")
+                params.append(value)
+        if since is not None:
+            clauses.append("at >= ?")
+            params.append(micros(since))
+        if until is not None:
+            clauses.append("at < ?")
+            params.append(micros(until))
+        if after is not None:
+            clauses.append("position > ?")
+            params.append(after)
+        where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+        with self._database.read() as cur:
+            rows = cur.execute(
+                "SELECT position, session_id, user_id, version, at, actor, event, "
+                f"summary FROM {view('audit')}{where} ORDER BY position LIMIT ?",
+                (*params, limit + 1),
+            ).fetchall()
+        items = [
+            AuditEntry(
+                position=row[0],
+                session_id=row[1],
+                user_id=row[2],
+                version=row[3],
+                timestamp=moment(row[4]),
+                actor=row[5],
+                event=row[6],
+                summary=row[7],
+            )
+            for row in rows[:limit]
+        ]
+        more = len(rows) > limit
+        return AuditPage(items=items, next_after=items[-1].position if more else None)

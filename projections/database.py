@@ -1,0 +1,260 @@
+"""Where read models live: the log's own database, SQLite or PostgreSQL.
+
+One small interface over both, so each projection writes its SQL once: `?`
+placeholders (turned into `%s` for psycopg), `write()` for an exclusive
+transaction, `read()` for a consistent snapshot. The in-memory backend keeps its
+read models in an in-memory SQLite database, shared by name like its event log.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+import threading
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import psycopg
+import psycopg_pool
+
+from ..domain.errors import StorageUnavailable
+from ..infrastructure.locks import file_write_lock
+from ..infrastructure.settings import Settings
+
+Dialect = Literal["sqlite", "postgresql"]
+Params = Sequence[Any]
+
+
+class Cursor:
+    """A DB-API cursor that takes `?` placeholders on either database."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self._cursor = cursor
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        self._cursor.execute(self._sql(sql), params)
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if rows:
+            self._cursor.executemany(self._sql(sql), rows)
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._cursor.fetchone()
+        return row
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self._cursor.fetchall())
+
+    @property
+    def rowcount(self) -> int:
+        return int(self._cursor.rowcount)
+
+    @property
+    def for_update(self) -> str:
+        """The row-lock suffix of a SELECT (SQLite's write lock covers the file)."""
+        return "" if self.dialect == "sqlite" else " FOR UPDATE"
+
+
+@contextlib.contextmanager
+def _storage_errors(action: str) -> Iterator[None]:
+    try:
+        yield
+    except (sqlite3.Error, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        raise StorageUnavailable(f"{action}: {exc}") from exc
+
+
+class ProjectionDatabase(ABC):
+    """Transactions on the database that holds the read models."""
+
+    dialect: Dialect
+
+    @abstractmethod
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A transaction that excludes other writers of the same rows; commits."""
+
+    @abstractmethod
+    def read(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A read-only transaction over one consistent snapshot."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; idempotent."""
+
+
+class SQLiteDatabase(ProjectionDatabase):
+    """One connection per open trail, serialised in process by a lock.
+
+    `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two processes never
+    apply the same notifications; the busy timeout waits out the other one.
+    """
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(
+        self, connection: sqlite3.Connection, lock: threading.RLock | None = None
+    ) -> None:
+        """`lock` serialises this connection; file databases share the file's lock."""
+        self._connection = connection
+        self._lock = lock or threading.RLock()
+
+    @classmethod
+    def open_file(cls, path: str, timeout: float) -> SQLiteDatabase:
+        with _storage_errors(f"open {path}"):
+            connection = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+        return cls(connection, file_write_lock(path))
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:
+        with self._lock, _storage_errors(action):
+            cursor = self._connection.cursor()
+            cursor.execute(begin)
+            try:
+                yield Cursor(cursor, "sqlite")
+            except BaseException:
+                self._connection.rollback()
+                raise
+            self._connection.commit()
+
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._transaction("BEGIN IMMEDIATE", "update read models")
+
+    def read(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._transaction("BEGIN", "read read models")
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()
+
+
+class _SharedMemory:
+    """In-memory SQLite databases shared in process by name; freed with the last."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._open: dict[str, tuple[SQLiteDatabase, int]] = {}
+
+    def acquire(self, name: str) -> SQLiteDatabase:
+        with self._lock:
+            database, users = self._open.get(name) or (self._new(), 0)
+            self._open[name] = (database, users + 1)
+            return database
+
+    def release(self, name: str) -> None:
+        with self._lock:
+            database, users = self._open[name]
+            if users == 1:
+                del self._open[name]
+                database.close()
+            else:
+                self._open[name] = (database, users - 1)
+
+    @staticmethod
+    def _new() -> SQLiteDatabase:
+        return SQLiteDatabase(
+            sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        )
+
+
+_shared_memory = _SharedMemory()
+
+
+class MemoryDatabase(ProjectionDatabase):
+    """The read models of a memory:// log: private, or shared by its name."""
+
+    dialect: Dialect = "sqlite"
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+        self._database = _shared_memory.acquire(name) if name else _SharedMemory._new()
+        self._closed = False
+
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._database.write()
+
+    def read(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._database.read()
+
+    def close(self) -> None:
+        if self._closed:
+            return
+        self._closed = True
+        if self._name:
+            _shared_memory.release(self._name)
+        else:
+            self._database.close()
+
+
+class PostgresDatabase(ProjectionDatabase):
+    """A psycopg pool on the log's database and schema; row locks order writers."""
+
+    dialect: Dialect = "postgresql"
+
+    def __init__(self, env: dict[str, str]) -> None:
+        schema = env.get("POSTGRES_SCHEMA", "public") or "public"
+        self._pool = psycopg_pool.ConnectionPool(
+            kwargs={
+                "host": env["POSTGRES_HOST"],
+                "port": env["POSTGRES_PORT"],
+                "dbname": env["POSTGRES_DBNAME"],
+                "user": env["POSTGRES_USER"],
+                "password": env["POSTGRES_PASSWORD"],
+                "connect_timeout": int(env["POSTGRES_CONNECT_TIMEOUT"]),
+                "options": f"-c search_path={schema}",
+            },
+            min_size=1,
+            max_size=int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]),
+            timeout=float(env["POSTGRES_CONNECT_TIMEOUT"]),
+            check=psycopg_pool.ConnectionPool.check_connection,
+            open=False,
+        )
+        self._lock_timeout = env["POSTGRES_LOCK_TIMEOUT"]
+        with _storage_errors("open the read-model pool"):
+            self._pool.open(wait=True, timeout=float(env["POSTGRES_CONNECT_TIMEOUT"]))
+
+    @contextlib.contextmanager
+    def _transaction(self, setup: str, action: str) -> Iterator[Cursor]:
+        with (
+            _storage_errors(action),
+            self._pool.connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            cursor.execute(setup)
+            yield Cursor(cursor, "postgresql")
+
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        # lock_timeout bounds waits on row locks, as SQLite's busy timeout does.
+        return self._transaction(
+            f"SET LOCAL lock_timeout = '{int(self._lock_timeout)}s'",
+            "update read models",
+        )
+
+    def read(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._transaction(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            "read read models",
+        )
+
+    def close(self) -> None:
+        self._pool.close()
+
+
+def open_database(settings: Settings) -> ProjectionDatabase:
+    """The read-model database of the log that `settings` name."""
+    env = settings.env
+    if settings.backend == "sqlite":
+        return SQLiteDatabase.open_file(
+            env["SQLITE_DBNAME"], float(env["SQLITE_LOCK_TIMEOUT"])
+        )
+    if settings.backend == "postgresql":
+        return PostgresDatabase(env)
+    return MemoryDatabase(env["MEMORY_NAME"])

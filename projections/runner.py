@@ -1,0 +1,367 @@
+"""Keeps read models current by following the notification log, exactly once.
+
+Each live generation of a projection has a row in `st_projections` holding the
+last notification id it applied. A catch-up locks those rows (SQLite: the write
+lock; PostgreSQL: `SELECT ... FOR UPDATE`), reads the notifications after them,
+applies each to the read models and moves the positions on, in one transaction:
+a crash loses the whole batch or none of it, and two processes never apply the
+same notification twice.
+
+PostgreSQL can commit inserts out of id order only if inserting transactions
+interleave; eventsourcing's recorder takes an EXCLUSIVE lock on the events table
+for each insert, so ids become visible in commit order and a reader that has seen
+id N will never later see an id below N appear. Gaps left by rolled-back inserts
+stay gaps and are safely passed over.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass
+from typing import Literal
+
+from eventsourcing.persistence import Notification
+from pydantic import ValidationError
+
+from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
+from ..domain.session import Session
+from ..domain.values import ProjectionStatus
+from ..infrastructure.event_store import SessionStore, storage_errors
+from .database import Cursor, ProjectionDatabase
+from .projection import Projection
+from .skips import Skips
+
+logger = logging.getLogger(__name__)
+
+LIVE = "st_projections"
+BUILDS = "st_projection_builds"
+BATCH_SIZE = 1000
+
+SyncState = Literal["in_sync", "behind", "offline"]
+Progress = Callable[[int, int], None]
+"""Called as (position reached, head) while a rebuild runs."""
+
+
+_COLUMNS = (
+    "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
+    "position BIGINT NOT NULL, skipped BIGINT NOT NULL"
+)
+
+
+@dataclass
+class _Generation:
+    """One generation's registry row, with the projection that writes it."""
+
+    projection: Projection
+    version: int
+    position: int
+    skipped: int
+
+
+class ProjectionRunner:
+    """Catch-up, status and blue/green rebuild of a fixed set of projections.
+
+    `st_projections` has one row per projection: its live generation. A rebuild
+    tracks its new generation in `st_projection_builds` and, when it swaps, updates
+    the live row in place, so a writer waiting on that row's lock wakes up to the
+    new generation rather than a deleted row.
+    """
+
+    def __init__(
+        self,
+        store: SessionStore,
+        database: ProjectionDatabase,
+        projections: Sequence[type[Projection]],
+        skips: Skips,
+    ) -> None:
+        self._store = store
+        self._skips = skips
+        self._database = database
+        self._classes = {projection.name: projection for projection in projections}
+        self._lock = threading.Lock()
+        self._applied = 0  # every current live generation is known to be here
+
+    # -- setup ---------------------------------------------------------------------
+
+    def prepare(self) -> None:
+        """Create the registry, and a first generation of each projection it lacks."""
+        with self._database.write() as cur:
+            for table in (LIVE, BUILDS):
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS})")
+            live = self._live(cur, lock=True)
+            for name, projection_class in self._classes.items():
+                if name not in live:
+                    projection = projection_class(generation=1)
+                    projection.create(cur)
+                    projection.publish(cur)
+                    cur.execute(
+                        f"INSERT INTO {LIVE} VALUES (?, 1, ?, 0, 0)",
+                        (name, projection_class.version),
+                    )
+
+    def upgrade(self, progress: Progress | None = None) -> list[str]:
+        """Rebuild each projection whose live tables an older version built.
+
+        Returns their names. Tables built by a newer version are left alone: this
+        code neither applies events to them nor rebuilds them back.
+        """
+        outdated = [
+            status.name for status in self.status() if status.state == "needs_rebuild"
+        ]
+        for name in outdated:
+            logger.info("rebuilding read model %r for its new version", name)
+            self.rebuild(name, progress)
+        return outdated
+
+    @staticmethod
+    def _live(cur: Cursor, *, lock: bool) -> dict[str, tuple[int, int, int, int]]:
+        """name -> (generation, version, position, skipped), locked in name order."""
+        suffix = cur.for_update if lock else ""
+        rows = cur.execute(
+            f"SELECT name, generation, version, position, skipped FROM {LIVE} "
+            f"ORDER BY name{suffix}"
+        ).fetchall()
+        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+
+    # -- catching up -------------------------------------------------------------------
+
+    def catch_up(self, until: int | None = None) -> int:
+        """Apply every notification up to the head; a no-op if already at `until`.
+
+        Returns the position every current projection has reached. Inline mode
+        calls it after each write with the write's notification id.
+        """
+        if until is not None and until <= self._applied:
+            return self._applied
+        with self._lock:
+            while True:
+                reached, more = self._catch_up_batch(until)
+                self._applied = max(self._applied, reached)
+                if not more:
+                    return reached
+
+    def _catch_up_batch(self, until: int | None) -> tuple[int, bool]:
+        """One transaction: lock the live positions, apply the next batch."""
+        with self._database.write() as cur:
+            generations = self._current(cur)
+            if not generations:
+                return self._applied, False
+            start = min(generation.position for generation in generations)
+            if until is not None and start >= until:
+                return start, False
+            notifications = self._notifications(start)
+            self._apply(cur, generations, notifications)
+            for generation in generations:
+                self._save_position(cur, LIVE, generation)
+            reached = min(generation.position for generation in generations)
+            return reached, len(notifications) == BATCH_SIZE
+
+    def _current(self, cur: Cursor) -> list[_Generation]:
+        """The live generations this code may write: same projection version."""
+        generations = []
+        for name, (number, version, position, skipped) in self._live(
+            cur, lock=True
+        ).items():
+            projection_class = self._classes.get(name)
+            if projection_class is not None and projection_class.version == version:
+                generations.append(
+                    _Generation(projection_class(number), version, position, skipped)
+                )
+        return generations
+
+    def _notifications(self, after: int) -> Sequence[Notification]:
+        with storage_errors("read the notification log"):
+            return self._store.recorder.select_notifications(
+                start=after, limit=BATCH_SIZE, inclusive_of_start=False
+            )
+
+    def _apply(
+        self,
+        cur: Cursor,
+        generations: Sequence[_Generation],
+        notifications: Sequence[Notification],
+    ) -> None:
+        for notification, event in self._decoded(notifications):
+            for generation in generations:
+                if notification.id <= generation.position:
+                    continue
+                generation.position = notification.id
+                if event is None:
+                    generation.skipped += 1
+                else:
+                    generation.projection.apply(event, cur, notification.id)
+
+    def _decoded(
+        self, notifications: Sequence[Notification]
+    ) -> Iterator[tuple[Notification, Session.Event | None]]:
+        """Each notification with its event; None for one that cannot be read."""
+        for notification in notifications:
+            try:
+                event = self._store.mapper.to_domain_event(notification)
+            except (SessiontrailError, ValidationError, ValueError) as exc:
+                logger.warning(
+                    "read models skip notification %d (stream %s v%d): %s",
+                    notification.id,
+                    notification.originator_id,
+                    notification.originator_version,
+                    exc,
+                )
+                yield notification, None
+                continue
+            yield notification, event if isinstance(event, Session.Event) else None
+
+    @staticmethod
+    def _save_position(cur: Cursor, table: str, generation: _Generation) -> None:
+        cur.execute(
+            f"UPDATE {table} SET position = ?, skipped = ? WHERE name = ?",
+            (generation.position, generation.skipped, generation.projection.name),
+        )
+
+    # -- status ------------------------------------------------------------------------
+
+    def sync_status(self) -> SyncState:
+        """Seed 4's sync status: in_sync, behind, or offline (database unreachable)."""
+        try:
+            statuses = self.status()
+        except StorageUnavailable:
+            return "offline"
+        return "in_sync" if all(s.state == "in_sync" for s in statuses) else "behind"
+
+    def status(self) -> list[ProjectionStatus]:
+        """Per projection: versions, position, head, lag and skipped events."""
+        with self._database.read() as cur:
+            live = self._live(cur, lock=False)
+        head = self._store.head()
+        statuses = []
+        for name, projection_class in sorted(self._classes.items()):
+            _, version, position, skipped = live.get(name, (0, 0, 0, 0))
+            statuses.append(
+                ProjectionStatus(
+                    name=name,
+                    version=projection_class.version,
+                    live_version=version,
+                    position=position,
+                    head=head,
+                    lag=max(0, head - position),
+                    skipped=skipped,
+                    unreadable_rows=self._skips.rows(name),
+                )
+            )
+        return statuses
+
+    # -- rebuild -----------------------------------------------------------------------
+
+    def rebuild(self, name: str, progress: Progress | None = None) -> ProjectionStatus:
+        """Build a new generation from the whole log beside the live one, then swap.
+
+        Readers keep the live generation until one transaction catches the new one
+        up to the head and points the views at it; events appended meanwhile reach
+        whichever generation is live when their writer catches up.
+        """
+        projection_class = self._classes.get(name)
+        if projection_class is None:
+            known = ", ".join(sorted(self._classes))
+            raise InvalidInput(f"name: no projection {name!r} (known: {known})")
+        building = self._start_build(projection_class)
+        while self._build_batch(building, swap=False):
+            if progress is not None:
+                progress(building.position, self._store.head())
+        self._build_batch(building, swap=True)
+        if progress is not None:
+            progress(building.position, building.position)
+        return next(status for status in self.status() if status.name == name)
+
+    def _start_build(self, projection_class: type[Projection]) -> _Generation:
+        """Drop any abandoned build of this projection; create a fresh generation."""
+        name = projection_class.name
+        with self._database.write() as cur:
+            live = cur.execute(
+                f"SELECT generation FROM {LIVE} WHERE name = ?", (name,)
+            ).fetchone()
+            abandoned = cur.execute(
+                f"SELECT generation FROM {BUILDS} WHERE name = ?{cur.for_update}",
+                (name,),
+            ).fetchone()
+            if abandoned is not None:
+                projection_class(abandoned[0]).drop(cur)
+                cur.execute(f"DELETE FROM {BUILDS} WHERE name = ?", (name,))
+            number = max(live[0] if live else 0, abandoned[0] if abandoned else 0) + 1
+            projection = projection_class(number)
+            projection.create(cur)
+            cur.execute(
+                f"INSERT INTO {BUILDS} VALUES (?, ?, ?, 0, 0)",
+                (name, number, projection_class.version),
+            )
+        return _Generation(projection, projection_class.version, 0, 0)
+
+    def _build_batch(self, building: _Generation, *, swap: bool) -> bool:
+        """Apply one batch to the new generation; with `swap`, finish and go live.
+
+        Returns whether more notifications may follow.
+        """
+        projection = building.projection
+        with self._database.write() as cur:
+            live = self._live(cur, lock=swap)  # a swap holds writers back
+            row = cur.execute(
+                f"SELECT generation FROM {BUILDS} WHERE name = ?{cur.for_update}",
+                (projection.name,),
+            ).fetchone()
+            if row is None or row[0] != projection.generation:
+                raise SessiontrailError(
+                    f"rebuild of {projection.name!r} was superseded by another one"
+                )
+            more = True
+            while more:
+                notifications = self._notifications(building.position)
+                self._apply(cur, [building], notifications)
+                more = len(notifications) == BATCH_SIZE
+                if not swap:
+                    break
+            self._save_position(cur, BUILDS, building)
+            if swap:
+                self._go_live(cur, building, live.get(projection.name))
+            return more
+
+    @staticmethod
+    def _go_live(
+        cur: Cursor,
+        building: _Generation,
+        old: tuple[int, int, int, int] | None,
+    ) -> None:
+        projection = building.projection
+        projection.publish(cur)
+        values = (
+            projection.generation,
+            building.version,
+            building.position,
+            building.skipped,
+            projection.name,
+        )
+        if old is None:
+            cur.execute(
+                f"INSERT INTO {LIVE} (generation, version, position, skipped, name) "
+                "VALUES (?, ?, ?, ?, ?)",
+                values,
+            )
+        else:
+            type(projection)(old[0]).drop(cur)
+            cur.execute(  # in place: writers waiting on this row see the new one
+                f"UPDATE {LIVE} SET generation = ?, version = ?, position = ?, "
+                "skipped = ? WHERE name = ?",
+                values,
+            )
+        cur.execute(f"DELETE FROM {BUILDS} WHERE name = ?", (projection.name,))
+
+    # -- worker ------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event, poll_interval: float = 0.5) -> None:
+        """Keep every projection current until `stop` is set (the worker mode)."""
+        self.upgrade()
+        while not stop.is_set():
+            try:
+                self.catch_up()
+            except SessiontrailError:
+                logger.warning("projection catch-up failed; retrying", exc_info=True)
+            stop.wait(poll_interval)

@@ -1,0 +1,194 @@
+"""The session index and the transcript pages: one projection, three tables.
+
+- `sessions`: one row per session, what lists show, sorted by keyset indexes.
+- `messages`: the transcript by (stream, position); positions count appends and
+  are never reused, so a page is an index range, not a replay.
+- `session_moves`: each row's sort key before each change, so a cursor can page
+  through the list as it was when its walk began (see `session_list`). Kept for
+  `MOVES_KEPT` after the change, long enough for any live cursor.
+
+Index and transcript are one projection because the index's message count and
+preview depend on which messages a truncation really removed.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from functools import singledispatchmethod
+from typing import Any
+
+from ..domain.session import Session
+from ..domain.values import Message, preview
+from .columns import MICROSECOND, micros
+from .database import Cursor
+from .projection import Projection, Table
+
+MOVES_KEPT = timedelta(hours=2)
+PRUNE_EVERY = 256  # notifications; pruning depends on the log only, not the clock
+_DELETE_CHUNK = 500
+
+
+class SessionsProjection(Projection):
+    """Folds every session event into its index row; messages into the transcript."""
+
+    name = "sessions"
+    version = 1
+    tables = (
+        Table(
+            "sessions",
+            "stream TEXT PRIMARY KEY, session_id {key} NOT NULL UNIQUE, "
+            "user_id TEXT, title TEXT NOT NULL, pinned SMALLINT NOT NULL, "
+            "model TEXT NOT NULL, message_count INTEGER NOT NULL, "
+            "next_position INTEGER NOT NULL, preview TEXT NOT NULL, "
+            "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
+            "deleted SMALLINT NOT NULL, version INTEGER NOT NULL, "
+            "started_position BIGINT NOT NULL, position BIGINT NOT NULL",
+            indexes=(
+                "deleted, updated_at, session_id",
+                "user_id, deleted, updated_at, session_id",
+                "deleted, pinned, updated_at, session_id",
+                "user_id, deleted, pinned, updated_at, session_id",
+            ),
+        ),
+        Table(
+            "session_moves",
+            "stream TEXT NOT NULL, position BIGINT NOT NULL, "
+            "updated_at BIGINT NOT NULL, pinned SMALLINT NOT NULL, "
+            "deleted SMALLINT NOT NULL, moved_at BIGINT NOT NULL, "
+            "PRIMARY KEY (stream, position)",
+            indexes=("position", "moved_at"),
+        ),
+        Table(
+            "messages",
+            "stream TEXT NOT NULL, position INTEGER NOT NULL, "
+            "message_id TEXT NOT NULL, message TEXT NOT NULL, "
+            "PRIMARY KEY (stream, position)",
+            indexes=("stream, message_id",),
+        ),
+    )
+
+    @singledispatchmethod
+    def apply(self, event: Session.Event, cur: Cursor, position: int) -> None:
+        self._touch(event, cur, position)
+
+    @apply.register
+    def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
+        at = micros(event.timestamp)
+        cur.execute(
+            f"INSERT INTO {self.table('sessions')} VALUES "
+            "(?, ?, ?, ?, 0, ?, 0, 1, '', ?, ?, 0, ?, ?, ?) "
+            "ON CONFLICT (stream) DO NOTHING",
+            (
+                str(event.originator_id),
+                event.session_id,
+                event.user_id,
+                event.title,
+                event.model,
+                at,
+                at,
+                event.originator_version,
+                position,
+                position,
+            ),
+        )
+
+    @apply.register
+    def _appended(
+        self, event: Session.MessageAppended, cur: Cursor, position: int
+    ) -> None:
+        message = event.message
+        cur.execute(
+            f"INSERT INTO {self.table('messages')} "
+            f"SELECT stream, next_position, ?, ? FROM {self.table('sessions')} "
+            "WHERE stream = ?",
+            (message.id, message.model_dump_json(), str(event.originator_id)),
+        )
+        self._touch(
+            event,
+            cur,
+            position,
+            "message_count = message_count + 1, "
+            "next_position = next_position + 1, preview = ?",
+            (preview(message),),
+        )
+
+    @apply.register
+    def _truncated(
+        self, event: Session.TranscriptTruncated, cur: Cursor, position: int
+    ) -> None:
+        stream = str(event.originator_id)
+        removed = 0
+        for start in range(0, len(event.removed_ids), _DELETE_CHUNK):
+            chunk = event.removed_ids[start : start + _DELETE_CHUNK]
+            marks = ", ".join("?" * len(chunk))
+            removed += cur.execute(
+                f"DELETE FROM {self.table('messages')} "
+                f"WHERE stream = ? AND message_id IN ({marks})",
+                (stream, *chunk),
+            ).rowcount
+        last = cur.execute(
+            f"SELECT message FROM {self.table('messages')} WHERE stream = ? "
+            "ORDER BY position DESC LIMIT 1",
+            (stream,),
+        ).fetchone()
+        text = preview(Message.model_validate_json(last[0])) if last else ""
+        self._touch(
+            event,
+            cur,
+            position,
+            "message_count = message_count - ?, preview = ?",
+            (removed, text),
+        )
+
+    @apply.register
+    def _titled(self, event: Session.TitleEdited, cur: Cursor, position: int) -> None:
+        self._touch(event, cur, position, "title = ?", (event.title,))
+
+    @apply.register
+    def _pinned(self, event: Session.PinChanged, cur: Cursor, position: int) -> None:
+        self._touch(event, cur, position, "pinned = ?", (int(event.pinned),))
+
+    @apply.register
+    def _model(self, event: Session.ModelChanged, cur: Cursor, position: int) -> None:
+        self._touch(event, cur, position, "model = ?", (event.model,))
+
+    @apply.register
+    def _deleted(
+        self, event: Session.SessionDeleted, cur: Cursor, position: int
+    ) -> None:
+        self._touch(event, cur, position, "deleted = 1")
+
+    @apply.register
+    def _restored(
+        self, event: Session.SessionRestored, cur: Cursor, position: int
+    ) -> None:
+        self._touch(event, cur, position, "deleted = 0")
+
+    def _touch(
+        self,
+        event: Session.Event,
+        cur: Cursor,
+        position: int,
+        changes: str = "",
+        values: tuple[Any, ...] = (),
+    ) -> None:
+        """Keep the row's old sort key as a move, then stamp the row (and change it)."""
+        stream = str(event.originator_id)
+        at = micros(event.timestamp)
+        sessions, moves = self.table("sessions"), self.table("session_moves")
+        cur.execute(
+            f"INSERT INTO {moves} SELECT stream, ?, updated_at, pinned, deleted, ? "
+            f"FROM {sessions} WHERE stream = ?",
+            (position, at, stream),
+        )
+        extra = f", {changes}" if changes else ""
+        cur.execute(
+            f"UPDATE {sessions} SET updated_at = ?, version = ?, position = ?{extra} "
+            "WHERE stream = ?",
+            (at, event.originator_version, position, *values, stream),
+        )
+        if position % PRUNE_EVERY == 0:
+            cur.execute(
+                f"DELETE FROM {moves} WHERE moved_at < ?",
+                (at - MOVES_KEPT // MICROSECOND,),
+            )

@@ -1,0 +1,199 @@
+"""The token-usage ledger: every usage record, and running totals per session and model.
+
+Totals add up every numeric field a record holds, whatever the provider calls it
+(`prompt_tokens`, `input_tokens`, `cost`, nested ones as `a.b`), so a new
+provider's fields are counted without a schema change. A record's model is its
+own `model` field, else the model the event names, else the session's model then.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from datetime import datetime
+from functools import singledispatchmethod
+from typing import Any
+
+from pydantic import JsonValue
+
+from ..domain.errors import SessionNotFound
+from ..domain.session import Session, stream_id
+from ..domain.validation import SessionId, UserId, validated
+from ..domain.values import Value
+from .columns import micros, moment
+from .database import Cursor, ProjectionDatabase
+from .projection import Projection, Table, view
+
+
+class UsageRecord(Value):
+    """One token-usage record as it was written, with when and for which model."""
+
+    session_id: str
+    recorded_at: datetime
+    model: str
+    record: dict[str, JsonValue]
+
+
+def numeric_fields(
+    record: dict[str, Any], prefix: str = ""
+) -> Iterator[tuple[str, float]]:
+    """Every number in a record (booleans are not numbers), nested names dotted."""
+    for key, value in record.items():
+        if isinstance(value, bool):
+            continue
+        if isinstance(value, int | float):
+            yield prefix + key, float(value)
+        elif isinstance(value, dict):
+            yield from numeric_fields(value, f"{prefix}{key}.")
+
+
+class UsageProjection(Projection):
+    """Folds TokenUsageRecorded into records and totals; tracks session models."""
+
+    name = "usage"
+    version = 1
+    tables = (
+        Table(
+            "usage_records",
+            "position BIGINT PRIMARY KEY, stream TEXT NOT NULL, "
+            "session_id TEXT NOT NULL, model TEXT NOT NULL, "
+            "recorded_at BIGINT NOT NULL, record TEXT NOT NULL",
+            indexes=("stream, position",),
+        ),
+        Table(
+            "usage_sessions",
+            "stream TEXT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT, "
+            "model TEXT NOT NULL",
+        ),
+        Table(
+            "usage_totals",
+            "scope TEXT NOT NULL, key TEXT NOT NULL, field TEXT NOT NULL, "
+            "total DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, key, field)",
+        ),
+    )
+
+    @singledispatchmethod
+    def apply(self, event: Session.Event, cur: Cursor, position: int) -> None:
+        """Other events do not change usage."""
+
+    @apply.register
+    def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
+        cur.execute(
+            f"INSERT INTO {self.table('usage_sessions')} VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (stream) DO NOTHING",
+            (str(event.originator_id), event.session_id, event.user_id, event.model),
+        )
+
+    @apply.register
+    def _model(self, event: Session.ModelChanged, cur: Cursor, position: int) -> None:
+        cur.execute(
+            f"UPDATE {self.table('usage_sessions')} SET model = ? WHERE stream = ?",
+            (event.model, str(event.originator_id)),
+        )
+
+    @apply.register
+    def _usage(
+        self, event: Session.TokenUsageRecorded, cur: Cursor, position: int
+    ) -> None:
+        row = cur.execute(
+            f"SELECT session_id, model FROM {self.table('usage_sessions')} "
+            "WHERE stream = ?",
+            (str(event.originator_id),),
+        ).fetchone()
+        if row is None:
+            return
+        session_id, session_model = row
+        own = event.record.get("model")
+        model = own if isinstance(own, str) and own else event.model or session_model
+        cur.execute(
+            f"INSERT INTO {self.table('usage_records')} VALUES (?, ?, ?, ?, ?, ?)",
+            (
+                position,
+                str(event.originator_id),
+                session_id,
+                model,
+                micros(event.timestamp),
+                json.dumps(event.record),
+            ),
+        )
+        totals = [
+            (scope, key, field, value)
+            for field, value in [("records", 1.0), *numeric_fields(event.record)]
+            for scope, key in (("session", session_id), ("model", model))
+        ]
+        cur.executemany(
+            f"INSERT INTO {self.table('usage_totals')} AS t VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (scope, key, field) "
+            "DO UPDATE SET total = t.total + excluded.total",
+            totals,
+        )
+
+
+def _number(value: float) -> float | int:
+    return int(value) if value.is_integer() else value
+
+
+class UsageLedger:
+    """Reads of the usage ledger: a session's records, totals by session and model."""
+
+    def __init__(self, database: ProjectionDatabase) -> None:
+        self._database = database
+
+    @validated
+    def records(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> list[UsageRecord]:
+        """Every usage record of the session, oldest first."""
+        stream = str(stream_id(session_id))
+        with self._database.read() as cur:
+            _check_owner(cur, stream, session_id, user_id)
+            rows = cur.execute(
+                f"SELECT session_id, recorded_at, model, record "
+                f"FROM {view('usage_records')} WHERE stream = ? ORDER BY position",
+                (stream,),
+            ).fetchall()
+        return [
+            UsageRecord(
+                session_id=row[0],
+                recorded_at=moment(row[1]),
+                model=row[2],
+                record=json.loads(row[3]),
+            )
+            for row in rows
+        ]
+
+    @validated
+    def session_totals(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> dict[str, float | int]:
+        """Field -> sum over the session's records (`records` counts them)."""
+        with self._database.read() as cur:
+            _check_owner(cur, str(stream_id(session_id)), session_id, user_id)
+            rows = cur.execute(
+                f"SELECT field, total FROM {view('usage_totals')} "
+                "WHERE scope = 'session' AND key = ? ORDER BY field",
+                (session_id,),
+            ).fetchall()
+        return {field: _number(total) for field, total in rows}
+
+    def model_totals(self) -> dict[str, dict[str, float | int]]:
+        """Model -> field -> sum over every record of every session."""
+        with self._database.read() as cur:
+            rows = cur.execute(
+                f"SELECT key, field, total FROM {view('usage_totals')} "
+                "WHERE scope = 'model' ORDER BY key, field"
+            ).fetchall()
+        totals: dict[str, dict[str, float | int]] = {}
+        for model, field, total in rows:
+            totals.setdefault(model, {})[field] = _number(total)
+        return totals
+
+
+def _check_owner(
+    cur: Cursor, stream: str, session_id: str, user_id: str | None
+) -> None:
+    row = cur.execute(
+        f"SELECT user_id FROM {view('usage_sessions')} WHERE stream = ?", (stream,)
+    ).fetchone()
+    if row is None or user_id not in (None, row[0]):
+        raise SessionNotFound(f"no session {session_id!r}")
