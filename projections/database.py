@@ -52,6 +52,11 @@ class Cursor:
         return list(self._cursor.fetchall())
 
     @property
+    def description(self) -> Sequence[Any]:
+        """The columns of the last result."""
+        return tuple(self._cursor.description or ())
+
+    @property
     def rowcount(self) -> int:
         return int(self._cursor.rowcount)
 

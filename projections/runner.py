@@ -30,7 +30,7 @@ from ..domain.session import Session
 from ..domain.values import ProjectionStatus
 from ..infrastructure.event_store import SessionStore, storage_errors
 from .database import Cursor, ProjectionDatabase
-from .projection import Projection
+from .projection import Projection, view
 from .skips import Skips
 
 logger = logging.getLogger(__name__)
@@ -251,6 +251,26 @@ class ProjectionRunner:
             )
         return statuses
 
+    def rows(self, name: str) -> dict[str, list[tuple[object, ...]]]:
+        """The live rows of a read model, table by table, sorted: for diagnosis and
+        for checking that two generations (inline, worker, rebuilt) agree."""
+        projection_class = self._projection_class(name)
+        with self._database.read() as cur:
+            return {
+                table.name: cur.execute(
+                    f"SELECT * FROM {view(table.name)} ORDER BY "
+                    + ", ".join(str(i + 1) for i in range(_width(cur, table.name)))
+                ).fetchall()
+                for table in projection_class.tables
+            }
+
+    def _projection_class(self, name: str) -> type[Projection]:
+        projection_class = self._classes.get(name)
+        if projection_class is None:
+            known = ", ".join(sorted(self._classes))
+            raise InvalidInput(f"name: no projection {name!r} (known: {known})")
+        return projection_class
+
     # -- rebuild -----------------------------------------------------------------------
 
     def rebuild(self, name: str, progress: Progress | None = None) -> ProjectionStatus:
@@ -260,10 +280,7 @@ class ProjectionRunner:
         up to the head and points the views at it; events appended meanwhile reach
         whichever generation is live when their writer catches up.
         """
-        projection_class = self._classes.get(name)
-        if projection_class is None:
-            known = ", ".join(sorted(self._classes))
-            raise InvalidInput(f"name: no projection {name!r} (known: {known})")
+        projection_class = self._projection_class(name)
         building = self._start_build(projection_class)
         while self._build_batch(building, swap=False):
             if progress is not None:
@@ -365,3 +382,9 @@ class ProjectionRunner:
             except SessiontrailError:
                 logger.warning("projection catch-up failed; retrying", exc_info=True)
             stop.wait(poll_interval)
+
+
+def _width(cur: Cursor, table: str) -> int:
+    """How many columns a read model's view has."""
+    cur.execute(f"SELECT * FROM {view(table)} WHERE 1 = 0")
+    return len(cur.description)
