@@ -19,7 +19,7 @@ from ..domain.validation import Actor, SessionId, UserId, validated
 from ..domain.values import Value
 from .columns import micros, moment
 from .database import Cursor, ProjectionDatabase
-from .projection import Projection, Table, view
+from .projection import Projection, Table
 
 MAX_AUDIT_PAGE = 1000
 
@@ -75,7 +75,8 @@ class AuditProjection(Projection):
     @apply.register
     def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
         cur.execute(
-            f"INSERT INTO {self.table('audit_sessions')} VALUES (?, ?, ?) "
+            f"INSERT INTO {self.table('audit_sessions')} (stream, session_id, user_id) "
+            "VALUES (?, ?, ?) "
             "ON CONFLICT (stream) DO NOTHING",
             (str(event.originator_id), event.session_id, event.user_id),
         )
@@ -85,7 +86,8 @@ class AuditProjection(Projection):
         name = type(event).__name__
         payload = event.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS))
         cur.execute(
-            f"INSERT INTO {self.table('audit')} "
+            f"INSERT INTO {self.table('audit')} (position, session_id, user_id, "
+            "version, at, actor, event, summary) "
             "SELECT ?, session_id, user_id, ?, ?, ?, ?, ? "
             f"FROM {self.table('audit_sessions')} WHERE stream = ?",
             (
@@ -140,9 +142,11 @@ class AuditTimeline:
             params.append(after)
         where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
         with self._database.read() as cur:
+            tables, _ = AuditProjection.live(cur)
             rows = cur.execute(
                 "SELECT position, session_id, user_id, version, at, actor, event, "
-                f"summary FROM {view('audit')}{where} ORDER BY position LIMIT ?",
+                f"summary FROM {tables.table('audit')}{where} "
+                "ORDER BY position LIMIT ?",
                 (*params, limit + 1),
             ).fetchall()
         items = [

@@ -1,7 +1,10 @@
 """What a read model is: a name, a version, its tables and a handler per event type.
 
-A projection's tables exist once per generation (`st_<table>_g<N>`); readers query
-the view `st_<table>`, which a rebuild re-points at a new generation atomically.
+A projection's tables exist once per generation (`st_<table>_g<N>`). The registry
+row in `st_projections` names the live generation; readers look it up in the same
+snapshot as they read the rows, so a rebuild's swap (one UPDATE of that row) is
+atomic for them. Views re-pointed by DDL would not be: PostgreSQL resolves a name
+with the newest catalog but reads rows with the reader's older snapshot.
 Handlers run inside the runner's transaction, next to the position update, so an
 event is applied exactly once.
 """
@@ -9,8 +12,9 @@ event is applied exactly once.
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import ClassVar
+from typing import ClassVar, Self
 
+from ..domain.errors import StorageUnavailable
 from ..domain.session import Session
 from .database import Cursor
 
@@ -28,9 +32,8 @@ KEY_TEXT = {"sqlite": "TEXT", "postgresql": 'TEXT COLLATE "C"'}
 """Text that sorts by code point on both databases, as keyset cursors need."""
 
 
-def view(table: str) -> str:
-    """The name readers use for a table, whatever generation is live."""
-    return f"st_{table}"
+LIVE = "st_projections"
+"""The registry: per projection, its live generation, version and position."""
 
 
 class Projection:
@@ -42,6 +45,18 @@ class Projection:
 
     def __init__(self, generation: int) -> None:
         self.generation = generation
+
+    @classmethod
+    def live(cls, cur: Cursor) -> tuple[Self, int]:
+        """The live generation and the position it has reached, in `cur`'s snapshot."""
+        row = cur.execute(
+            f"SELECT generation, position FROM {LIVE} WHERE name = ?", (cls.name,)
+        ).fetchone()
+        if row is None:
+            raise StorageUnavailable(
+                f"read model {cls.name!r} does not exist; connect() creates it"
+            )
+        return cls(row[0]), int(row[1])
 
     def table(self, name: str) -> str:
         """The physical table of this generation that handlers write to."""
@@ -61,15 +76,6 @@ class Projection:
     def drop(self, cur: Cursor) -> None:
         for table in self.tables:
             cur.execute(f"DROP TABLE IF EXISTS {self.table(table.name)}")
-
-    def publish(self, cur: Cursor) -> None:
-        """Point the readers' views at this generation (inside the caller's swap)."""
-        for table in self.tables:
-            cur.execute(f"DROP VIEW IF EXISTS {view(table.name)}")
-            cur.execute(
-                f"CREATE VIEW {view(table.name)} AS "
-                f"SELECT * FROM {self.table(table.name)}"
-            )
 
     def apply(self, event: Session.Event, cur: Cursor, position: int) -> None:
         """Fold one event (at notification `position`) into this generation."""

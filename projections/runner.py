@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
@@ -30,14 +31,17 @@ from ..domain.session import Session
 from ..domain.values import ProjectionStatus
 from ..infrastructure.event_store import SessionStore, storage_errors
 from .database import Cursor, ProjectionDatabase
-from .projection import Projection, view
+from .projection import LIVE, Projection, Table
 from .skips import Skips
 
 logger = logging.getLogger(__name__)
 
-LIVE = "st_projections"
 BUILDS = "st_projection_builds"
+RETIRED = "st_projection_retired"
 BATCH_SIZE = 1000
+RETIRED_KEPT = 60.0
+"""Seconds a replaced generation's tables outlive the swap, for readers still on it."""
+SWEEP_EVERY = 10.0
 
 SyncState = Literal["in_sync", "behind", "offline"]
 Progress = Callable[[int, int], None]
@@ -82,6 +86,7 @@ class ProjectionRunner:
         self._classes = {projection.name: projection for projection in projections}
         self._lock = threading.Lock()
         self._applied = 0  # every current live generation is known to be here
+        self._next_sweep = 0.0
 
     # -- setup ---------------------------------------------------------------------
 
@@ -90,12 +95,15 @@ class ProjectionRunner:
         with self._database.write() as cur:
             for table in (LIVE, BUILDS):
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS})")
+            cur.execute(
+                f"CREATE TABLE IF NOT EXISTS {RETIRED} (name TEXT NOT NULL, "
+                "generation INTEGER NOT NULL, retired_at DOUBLE PRECISION NOT NULL, "
+                "PRIMARY KEY (name, generation))"
+            )
             live = self._live(cur, lock=True)
             for name, projection_class in self._classes.items():
                 if name not in live:
-                    projection = projection_class(generation=1)
-                    projection.create(cur)
-                    projection.publish(cur)
+                    projection_class(generation=1).create(cur)
                     cur.execute(
                         f"INSERT INTO {LIVE} VALUES (?, 1, ?, 0, 0)",
                         (name, projection_class.version),
@@ -155,6 +163,9 @@ class ProjectionRunner:
             self._apply(cur, generations, notifications)
             for generation in generations:
                 self._save_position(cur, LIVE, generation)
+            if time.monotonic() > self._next_sweep:
+                self._next_sweep = time.monotonic() + SWEEP_EVERY
+                self._drop_retired(cur, older_than=RETIRED_KEPT)
             reached = min(generation.position for generation in generations)
             return reached, len(notifications) == BATCH_SIZE
 
@@ -256,10 +267,13 @@ class ProjectionRunner:
         for checking that two generations (inline, worker, rebuilt) agree."""
         projection_class = self._projection_class(name)
         with self._database.read() as cur:
+            projection, _ = projection_class.live(cur)
             return {
                 table.name: cur.execute(
-                    f"SELECT * FROM {view(table.name)} ORDER BY "
-                    + ", ".join(str(i + 1) for i in range(_width(cur, table.name)))
+                    f"SELECT * FROM {projection.table(table.name)} ORDER BY "
+                    + ", ".join(
+                        str(i + 1) for i in range(_width(cur, projection, table))
+                    )
                 ).fetchall()
                 for table in projection_class.tables
             }
@@ -277,7 +291,7 @@ class ProjectionRunner:
         """Build a new generation from the whole log beside the live one, then swap.
 
         Readers keep the live generation until one transaction catches the new one
-        up to the head and points the views at it; events appended meanwhile reach
+        up to the head and names it live; events appended meanwhile reach
         whichever generation is live when their writer catches up.
         """
         projection_class = self._projection_class(name)
@@ -304,7 +318,14 @@ class ProjectionRunner:
             if abandoned is not None:
                 projection_class(abandoned[0]).drop(cur)
                 cur.execute(f"DELETE FROM {BUILDS} WHERE name = ?", (name,))
-            number = max(live[0] if live else 0, abandoned[0] if abandoned else 0) + 1
+            retired = cur.execute(
+                f"SELECT MAX(generation) FROM {RETIRED} WHERE name = ?", (name,)
+            ).fetchone()
+            number = 1 + max(
+                live[0] if live else 0,
+                abandoned[0] if abandoned else 0,
+                retired[0] if retired and retired[0] is not None else 0,
+            )
             projection = projection_class(number)
             projection.create(cur)
             cur.execute(
@@ -347,8 +368,9 @@ class ProjectionRunner:
         building: _Generation,
         old: tuple[int, int, int, int] | None,
     ) -> None:
+        """Name the new generation live (readers switch in one snapshot); retire
+        the old one, whose tables stay for readers still on it."""
         projection = building.projection
-        projection.publish(cur)
         values = (
             projection.generation,
             building.version,
@@ -363,13 +385,32 @@ class ProjectionRunner:
                 values,
             )
         else:
-            type(projection)(old[0]).drop(cur)
             cur.execute(  # in place: writers waiting on this row see the new one
                 f"UPDATE {LIVE} SET generation = ?, version = ?, position = ?, "
                 "skipped = ? WHERE name = ?",
                 values,
             )
+            cur.execute(
+                f"INSERT INTO {RETIRED} (name, generation, retired_at) "
+                "VALUES (?, ?, ?)",
+                (projection.name, old[0], time.time()),
+            )
         cur.execute(f"DELETE FROM {BUILDS} WHERE name = ?", (projection.name,))
+
+    def _drop_retired(self, cur: Cursor, older_than: float) -> None:
+        """Drop the tables of generations retired more than `older_than` s ago."""
+        rows = cur.execute(
+            f"SELECT name, generation FROM {RETIRED} WHERE retired_at < ?",
+            (time.time() - older_than,),
+        ).fetchall()
+        for name, generation in rows:
+            projection_class = self._classes.get(name)
+            if projection_class is not None:
+                projection_class(generation).drop(cur)
+            cur.execute(
+                f"DELETE FROM {RETIRED} WHERE name = ? AND generation = ?",
+                (name, generation),
+            )
 
     # -- worker ------------------------------------------------------------------------
 
@@ -384,7 +425,7 @@ class ProjectionRunner:
             stop.wait(poll_interval)
 
 
-def _width(cur: Cursor, table: str) -> int:
-    """How many columns a read model's view has."""
-    cur.execute(f"SELECT * FROM {view(table)} WHERE 1 = 0")
+def _width(cur: Cursor, projection: Projection, table: Table) -> int:
+    """How many columns one of a projection's tables has."""
+    cur.execute(f"SELECT * FROM {projection.table(table.name)} WHERE 1 = 0")
     return len(cur.description)

@@ -25,8 +25,6 @@ from ..domain.session import stream_id
 from ..domain.values import Message, MessagePage, Page, SessionSummary
 from .columns import moment
 from .database import Cursor, ProjectionDatabase
-from .projection import view
-from .runner import LIVE
 from .sessions import MOVES_KEPT, SessionsProjection
 from .skips import Skips
 
@@ -36,9 +34,6 @@ CURSOR_TTL = MOVES_KEPT / 2
 """How long a walk may last: well inside how long the moves it needs are kept."""
 NO_LIMIT = 2**62
 
-_SESSIONS = view("sessions")
-_MOVES = view("session_moves")
-_MESSAGES = view("messages")
 _COLUMNS = (
     "s.session_id, s.user_id, s.title, s.pinned, s.model, s.message_count, "
     "s.created_at, s.updated_at, s.version, s.deleted, s.preview"
@@ -115,14 +110,18 @@ class SessionIndex:
         )
         walk = None if cursor is None else _decode(cursor, listing)
         with self._database.read() as cur:
+            tables, position = SessionsProjection.live(cur)
             if walk is None:
-                position = _position(cur)
-                rows = _select_current(cur, listing, None, limit + 1, None)
+                rows = _select_current(cur, tables, listing, None, limit + 1, None)
                 issued = time.time()
             else:
                 position, issued = walk.position, walk.issued
-                rows = _select_current(cur, listing, walk.last, limit + 1, position)
-                rows += _select_moved(cur, listing, walk.last, limit + 1, position)
+                rows = _select_current(
+                    cur, tables, listing, walk.last, limit + 1, position
+                )
+                rows += _select_moved(
+                    cur, tables, listing, walk.last, limit + 1, position
+                )
         rows = _sorted(rows, listing)[: limit + 1]
         items = self._summaries(row[0] for row in rows[:limit])
         next_cursor = None
@@ -150,8 +149,15 @@ class SessionIndex:
             include_deleted=include_deleted,
         )
         with self._database.read() as cur:
+            tables, _ = SessionsProjection.live(cur)
             rows = _select_current(
-                cur, listing, None, NO_LIMIT if limit is None else limit, None, offset
+                cur,
+                tables,
+                listing,
+                None,
+                NO_LIMIT if limit is None else limit,
+                None,
+                offset,
             )
         return self._summaries(row[0] for row in rows)
 
@@ -165,15 +171,18 @@ class SessionIndex:
     ) -> MessagePage:
         stream = str(stream_id(session_id))
         with self._database.read() as cur:
+            tables, _ = SessionsProjection.live(cur)
             owner = cur.execute(
-                f"SELECT user_id, deleted FROM {_SESSIONS} WHERE stream = ?",
+                f"SELECT user_id, deleted FROM {tables.table('sessions')} "
+                "WHERE stream = ?",
                 (stream,),
             ).fetchone()
             if owner is None or owner[1] or user_id not in (None, owner[0]):
                 raise SessionNotFound(f"no session {session_id!r}")
             bound = "" if before is None else " AND position < ?"
             rows = cur.execute(
-                f"SELECT position, message FROM {_MESSAGES} WHERE stream = ?{bound} "
+                f"SELECT position, message FROM {tables.table('messages')} "
+                f"WHERE stream = ?{bound} "
                 "ORDER BY position DESC LIMIT ?",
                 (
                     stream,
@@ -200,13 +209,6 @@ class SessionIndex:
             except ValidationError:
                 self._skips.row(SessionsProjection.name, f"index row {row[0]!r}")
         return summaries
-
-
-def _position(cur: Cursor) -> int:
-    row = cur.execute(
-        f"SELECT position FROM {LIVE} WHERE name = ?", (SessionsProjection.name,)
-    ).fetchone()
-    return int(row[0]) if row else 0
 
 
 def _summary(row: Sequence[Any]) -> SessionSummary:
@@ -277,6 +279,7 @@ _AS_MOVED = {
 
 def _select_current(
     cur: Cursor,
+    tables: SessionsProjection,
     listing: _Listing,
     last: dict[str, Any] | None,
     limit: int,
@@ -290,7 +293,7 @@ def _select_current(
         params.append(unchanged_since)
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = cur.execute(
-        f"SELECT {_COLUMNS} FROM {_SESSIONS} s{where} "
+        f"SELECT {_COLUMNS} FROM {tables.table('sessions')} s{where} "
         f"ORDER BY {_order(listing, _CURRENT)} LIMIT ? OFFSET ?",
         (*params, limit, offset),
     ).fetchall()
@@ -299,6 +302,7 @@ def _select_current(
 
 def _select_moved(
     cur: Cursor,
+    tables: SessionsProjection,
     listing: _Listing,
     last: dict[str, Any],
     limit: int,
@@ -307,10 +311,11 @@ def _select_moved(
     """Rows changed after `since` that existed then, by their key at `since`."""
     clauses, params = _where(listing, _AS_MOVED, last)
     rows = cur.execute(
-        f"SELECT {_COLUMNS}, m.pinned, m.updated_at FROM {_MOVES} m "
-        f"JOIN {_SESSIONS} s ON s.stream = m.stream "
+        f"SELECT {_COLUMNS}, m.pinned, m.updated_at "
+        f"FROM {tables.table('session_moves')} m "
+        f"JOIN {tables.table('sessions')} s ON s.stream = m.stream "
         "WHERE m.position > ? AND s.started_position <= ? AND m.position = "
-        f"(SELECT MIN(n.position) FROM {_MOVES} n "
+        f"(SELECT MIN(n.position) FROM {tables.table('session_moves')} n "
         "WHERE n.stream = m.stream AND n.position > ?) "
         f"AND {' AND '.join(clauses)} "
         f"ORDER BY {_order(listing, _AS_MOVED)} LIMIT ?",

@@ -75,8 +75,10 @@ class SessionsProjection(Projection):
     def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
         at = micros(event.timestamp)
         cur.execute(
-            f"INSERT INTO {self.table('sessions')} VALUES "
-            "(?, ?, ?, ?, 0, ?, 0, 1, '', ?, ?, 0, ?, ?, ?) "
+            f"INSERT INTO {self.table('sessions')} (stream, session_id, user_id, "
+            "title, pinned, model, message_count, next_position, preview, "
+            "created_at, updated_at, deleted, version, started_position, position) "
+            "VALUES (?, ?, ?, ?, 0, ?, 0, 1, '', ?, ?, 0, ?, ?, ?) "
             "ON CONFLICT (stream) DO NOTHING",
             (
                 str(event.originator_id),
@@ -99,6 +101,7 @@ class SessionsProjection(Projection):
         message = event.message
         cur.execute(
             f"INSERT INTO {self.table('messages')} "
+            "(stream, position, message_id, message) "
             f"SELECT stream, next_position, ?, ? FROM {self.table('sessions')} "
             "WHERE stream = ?",
             (message.id, message.model_dump_json(), str(event.originator_id)),
@@ -177,7 +180,9 @@ class SessionsProjection(Projection):
         at = micros(event.timestamp)
         sessions, moves = self.table("sessions"), self.table("session_moves")
         cur.execute(
-            f"INSERT INTO {moves} SELECT stream, ?, updated_at, pinned, deleted, ? "
+            f"INSERT INTO {moves} "
+            "(stream, position, updated_at, pinned, deleted, moved_at) "
+            "SELECT stream, ?, updated_at, pinned, deleted, ? "
             f"FROM {sessions} WHERE stream = ?",
             (position, at, stream),
         )

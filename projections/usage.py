@@ -22,7 +22,7 @@ from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value
 from .columns import micros, moment
 from .database import Cursor, ProjectionDatabase
-from .projection import Projection, Table, view
+from .projection import Projection, Table
 
 
 class UsageRecord(Value):
@@ -79,7 +79,8 @@ class UsageProjection(Projection):
     @apply.register
     def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
         cur.execute(
-            f"INSERT INTO {self.table('usage_sessions')} VALUES (?, ?, ?, ?) "
+            f"INSERT INTO {self.table('usage_sessions')} "
+            "(stream, session_id, user_id, model) VALUES (?, ?, ?, ?) "
             "ON CONFLICT (stream) DO NOTHING",
             (str(event.originator_id), event.session_id, event.user_id, event.model),
         )
@@ -106,7 +107,8 @@ class UsageProjection(Projection):
         own = event.record.get("model")
         model = own if isinstance(own, str) and own else event.model or session_model
         cur.execute(
-            f"INSERT INTO {self.table('usage_records')} VALUES (?, ?, ?, ?, ?, ?)",
+            f"INSERT INTO {self.table('usage_records')} (position, stream, "
+            "session_id, model, recorded_at, record) VALUES (?, ?, ?, ?, ?, ?)",
             (
                 position,
                 str(event.originator_id),
@@ -122,7 +124,8 @@ class UsageProjection(Projection):
             for scope, key in (("session", session_id), ("model", model))
         ]
         cur.executemany(
-            f"INSERT INTO {self.table('usage_totals')} AS t VALUES (?, ?, ?, ?) "
+            f"INSERT INTO {self.table('usage_totals')} AS t (scope, key, field, total) "
+            "VALUES (?, ?, ?, ?) "
             "ON CONFLICT (scope, key, field) "
             "DO UPDATE SET total = t.total + excluded.total",
             totals,
@@ -146,10 +149,11 @@ class UsageLedger:
         """Every usage record of the session, oldest first."""
         stream = str(stream_id(session_id))
         with self._database.read() as cur:
-            _check_owner(cur, stream, session_id, user_id)
+            tables = _check_owner(cur, stream, session_id, user_id)
             rows = cur.execute(
                 f"SELECT session_id, recorded_at, model, record "
-                f"FROM {view('usage_records')} WHERE stream = ? ORDER BY position",
+                f"FROM {tables.table('usage_records')} WHERE stream = ? "
+                "ORDER BY position",
                 (stream,),
             ).fetchall()
         return [
@@ -168,9 +172,9 @@ class UsageLedger:
     ) -> dict[str, float | int]:
         """Field -> sum over the session's records (`records` counts them)."""
         with self._database.read() as cur:
-            _check_owner(cur, str(stream_id(session_id)), session_id, user_id)
+            tables = _check_owner(cur, str(stream_id(session_id)), session_id, user_id)
             rows = cur.execute(
-                f"SELECT field, total FROM {view('usage_totals')} "
+                f"SELECT field, total FROM {tables.table('usage_totals')} "
                 "WHERE scope = 'session' AND key = ? ORDER BY field",
                 (session_id,),
             ).fetchall()
@@ -179,8 +183,9 @@ class UsageLedger:
     def model_totals(self) -> dict[str, dict[str, float | int]]:
         """Model -> field -> sum over every record of every session."""
         with self._database.read() as cur:
+            tables, _ = UsageProjection.live(cur)
             rows = cur.execute(
-                f"SELECT key, field, total FROM {view('usage_totals')} "
+                f"SELECT key, field, total FROM {tables.table('usage_totals')} "
                 "WHERE scope = 'model' ORDER BY key, field"
             ).fetchall()
         totals: dict[str, dict[str, float | int]] = {}
@@ -191,9 +196,13 @@ class UsageLedger:
 
 def _check_owner(
     cur: Cursor, stream: str, session_id: str, user_id: str | None
-) -> None:
+) -> UsageProjection:
+    """The live tables, once the session is known to be visible to `user_id`."""
+    tables, _ = UsageProjection.live(cur)
     row = cur.execute(
-        f"SELECT user_id FROM {view('usage_sessions')} WHERE stream = ?", (stream,)
+        f"SELECT user_id FROM {tables.table('usage_sessions')} WHERE stream = ?",
+        (stream,),
     ).fetchone()
     if row is None or user_id not in (None, row[0]):
         raise SessionNotFound(f"no session {session_id!r}")
+    return tables

@@ -52,9 +52,9 @@ class SessionTrail:
             self.store = SessionStore(
                 env=settings.env, write_lock=_write_lock(settings)
             )
-            self._database = open_database(settings)
+            self.read_models = open_database(settings)
             self.projections = ProjectionRunner(
-                self.store, self._database, READ_MODELS, skips
+                self.store, self.read_models, READ_MODELS, skips
             )
             self.projections.prepare()
         self._closed = False
@@ -64,11 +64,11 @@ class SessionTrail:
         self.sessions = SessionRepository(
             self.store,
             SessionCache(cache_size),
-            SessionIndex(self._database, skips),
+            SessionIndex(self.read_models, skips),
             after_write=self.projections.catch_up if projections == "inline" else None,
         )
-        self.usage = UsageLedger(self._database)
-        self.audit = AuditTimeline(self._database)
+        self.usage = UsageLedger(self.read_models)
+        self.audit = AuditTimeline(self.read_models)
 
     @property
     def url(self) -> str:
@@ -82,7 +82,7 @@ class SessionTrail:
         """Release the connections; idempotent."""
         if not self._closed:
             self._closed = True
-            self._database.close()
+            self.read_models.close()
             self.store.close()
 
     def __enter__(self) -> Self:

@@ -101,3 +101,9 @@ def open_at_once(
         results.put("ok")
     except Exception as exc:  # reported to the parent, which fails the test
         results.put(f"{type(exc).__name__}: {exc}")
+
+
+def catch_up_in_worker(url: str) -> None:
+    """Open a worker-mode trail and apply the whole backlog (killed by the test)."""
+    with sessiontrail.connect(url, projections="worker") as trail:
+        trail.projections.catch_up()
