@@ -100,7 +100,11 @@ class SessionRepository:
     def load(
         self, session_id: SessionId, *, user_id: UserId | None = None
     ) -> Session | None:
-        """Cache, then storage; None when absent, or when storage fails (logged)."""
+        """Cache, then storage; None when absent, or when storage fails (logged).
+
+        A stored event this code cannot read raises VersionIncompatible: None
+        would invite the caller to start over a session that exists.
+        """
         try:
             return self.try_load(session_id, user_id=user_id)
         except StorageUnavailable:
