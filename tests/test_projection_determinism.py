@@ -20,7 +20,9 @@ SESSIONS = [("a", "alice"), ("b", "alice"), ("c", "bob"), ("d", None)]
 command = st.one_of(
     st.tuples(st.just("append"), st.sampled_from(SESSIONS), st.text(max_size=20)),
     st.tuples(st.just("truncate"), st.sampled_from(SESSIONS), st.integers(0, 4)),
-    st.tuples(st.just("title"), st.sampled_from(SESSIONS), st.text("ab Zé", max_size=9)),
+    st.tuples(
+        st.just("title"), st.sampled_from(SESSIONS), st.text("ab Zé", max_size=9)
+    ),
     st.tuples(st.just("pin"), st.sampled_from(SESSIONS), st.booleans()),
     st.tuples(st.just("model"), st.sampled_from(SESSIONS), st.sampled_from("xyz")),
     st.tuples(st.just("usage"), st.sampled_from(SESSIONS), st.integers(0, 1000)),

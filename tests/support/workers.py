@@ -107,3 +107,23 @@ def catch_up_in_worker(url: str) -> None:
     """Open a worker-mode trail and apply the whole backlog (killed by the test)."""
     with sessiontrail.connect(url, projections="worker") as trail:
         trail.projections.catch_up()
+
+
+def append_without_read_models(
+    url: str,
+    session_id: str,
+    count: int,
+    start: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.queues.Queue[str],
+) -> None:
+    """Append `count` messages, one save each, from a worker-mode trail; report."""
+    try:
+        with sessiontrail.connect(url, projections="worker") as trail:
+            session = trail.sessions.load_or_create(session_id, user_id="racer")
+            start.wait(timeout=60)
+            for number in range(count):
+                session.append_message(role="user", content=f"{session_id}/{number}")
+                trail.sessions.save(session)
+        results.put("ok")
+    except Exception as exc:  # reported to the parent, which fails the test
+        results.put(f"{type(exc).__name__}: {exc}")
