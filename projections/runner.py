@@ -265,7 +265,7 @@ class ProjectionRunner:
     def rows(self, name: str) -> dict[str, list[tuple[object, ...]]]:
         """The live rows of a read model, table by table, sorted: for diagnosis and
         for checking that two generations (inline, worker, rebuilt) agree."""
-        projection_class = self._projection_class(name)
+        projection_class = self.projection(name)
         with self._database.read() as cur:
             projection, _ = projection_class.live(cur)
             return {
@@ -278,7 +278,8 @@ class ProjectionRunner:
                 for table in projection_class.tables
             }
 
-    def _projection_class(self, name: str) -> type[Projection]:
+    def projection(self, name: str) -> type[Projection]:
+        """The projection called `name`; InvalidInput naming the known ones if none."""
         projection_class = self._classes.get(name)
         if projection_class is None:
             known = ", ".join(sorted(self._classes))
@@ -294,7 +295,7 @@ class ProjectionRunner:
         up to the head and names it live; events appended meanwhile reach
         whichever generation is live when their writer catches up.
         """
-        projection_class = self._projection_class(name)
+        projection_class = self.projection(name)
         building = self._start_build(projection_class)
         while self._build_batch(building, swap=False):
             if progress is not None:

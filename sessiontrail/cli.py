@@ -7,11 +7,13 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
+from . import cli_projections
 from .demo import run_demo
 from .domain.errors import SessiontrailError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 console = Console()
+app.add_typer(cli_projections.app, name="projections")
 
 
 @app.callback()

@@ -1,0 +1,87 @@
+"""`sessiontrail projections ...`: status, rebuild with progress, the worker."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+from test_cli_demo import run_cli
+
+import sessiontrail
+
+WORKER = [sys.executable, "-c", "from sessiontrail.cli import main; main()"]
+
+
+def seed(url: str, sessions: int) -> None:
+    with sessiontrail.connect(url, projections="worker") as trail:
+        for number in range(sessions):
+            session = trail.sessions.load_or_create(f"s{number}")
+            session.append_message(role="user", content="hi")
+            trail.sessions.save(session)
+
+
+def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'cli.db'}"
+    seed(url, 3)
+
+    listed = run_cli("--db", url, "projections", "status", "--json", cwd=tmp_path)
+    assert listed.returncode == 0, listed.stderr
+    statuses = {s["name"]: s for s in json.loads(listed.stdout)}
+    assert set(statuses) == {"audit", "sessions", "usage"}
+    assert statuses["sessions"]["lag"] == 6
+    assert statuses["sessions"]["state"] == "behind"
+
+    rebuilt = run_cli("--db", url, "projections", "rebuild", "sessions", cwd=tmp_path)
+    assert rebuilt.returncode == 0, rebuilt.stderr
+    assert "rebuilt sessions v1 at position 6 (lag 0)" in rebuilt.stdout
+    table = run_cli("--db", url, "projections", "status", cwd=tmp_path).stdout
+    assert "in_sync" in table and "behind" in table  # sessions rebuilt, others not
+
+
+def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
+    result = run_cli(
+        "--db",
+        f"sqlite:///{tmp_path / 'x.db'}",
+        "projections",
+        "rebuild",
+        "sessions",
+        "nope",
+        cwd=tmp_path,
+    )
+    assert result.returncode == 1
+    assert "no projection 'nope' (known: audit, sessions, usage)" in result.stdout
+    assert "rebuilt" not in result.stdout
+
+
+@pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])
+def test_the_worker_follows_writes_and_stops_cleanly(
+    tmp_path: Path, stop: signal.Signals
+):
+    url = f"sqlite:///{tmp_path / 'worker.db'}"
+    seed(url, 1)
+    worker = subprocess.Popen(
+        [*WORKER, "--db", url, "projections", "run", "--poll-interval", "0.05"],
+        cwd=tmp_path,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    try:
+        seed(url, 4)  # one more message in s0; s1..s3 new: 9 events in all
+        with sessiontrail.connect(url, projections="worker") as trail:
+            deadline = time.monotonic() + 60
+            while trail.projections.sync_status() != "in_sync":
+                assert time.monotonic() < deadline, "the worker did not follow"
+                time.sleep(0.05)
+            assert len(trail.sessions.list().items) == 4
+        worker.send_signal(stop)
+        out, err = worker.communicate(timeout=60)
+    finally:
+        worker.kill()
+    assert worker.returncode == 0, err
+    assert "stopped at position 9" in out
