@@ -76,7 +76,22 @@ def check(url: str, acknowledged: list[tuple[str, int]]) -> tuple[int, list[str]
             for sid, number in acknowledged:
                 if sid == session_id and f"a{number}" not in present:
                     problems.append(f"{session_id}: acknowledged pair {number} lost")
+            if trail.sessions.messages(session_id).items != session.messages:
+                problems.append(f"{session_id}: transcript read model differs")
+        problems += _read_model_problems(trail)
     return pairs, problems
+
+
+def _read_model_problems(trail: sessiontrail.SessionTrail) -> list[str]:
+    """Read models left by killed inline writers must equal a replay of the log."""
+    names = [status.name for status in trail.projections.status()]
+    left = {name: trail.projections.rows(name) for name in names}
+    problems = []
+    for name in names:
+        trail.projections.rebuild(name)
+        if trail.projections.rows(name) != left[name]:
+            problems.append(f"read model {name} differs from a replay of the log")
+    return problems
 
 
 def run(url: str, kills: int, seed: int = 0) -> Report:
