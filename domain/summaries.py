@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
+from .values import one_line
+
 
 def clip(text: str, width: int = 80) -> str:
     """`text` on one line, cut to `width` characters with an ellipsis."""
-    text = " ".join(text.split())
+    text = one_line(text)
     return text if len(text) <= width else text[: width - 1] + "…"
 
 

@@ -68,9 +68,16 @@ class Message(Value):
 PREVIEW_LENGTH = 120
 
 
+def one_line(text: str) -> str:
+    """`text` with runs of whitespace as one space and control characters dropped."""
+    return "".join(
+        char for char in " ".join(text.split()) if ord(char) >= 32 and ord(char) != 127
+    )
+
+
 def preview(message: Message) -> str:
     """The start of a message's text on one line, as session lists show it."""
-    text = " ".join(message.content.split())
+    text = one_line(message.content)
     if not text and message.tool_calls:
         text = ", ".join(call.name for call in message.tool_calls)
     return text[:PREVIEW_LENGTH]

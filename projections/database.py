@@ -57,19 +57,34 @@ class Cursor:
         return tuple(self._cursor.description or ())
 
     @property
-    def rowcount(self) -> int:
-        return int(self._cursor.rowcount)
-
-    @property
     def for_update(self) -> str:
         """The row-lock suffix of a SELECT (SQLite's write lock covers the file)."""
         return "" if self.dialect == "sqlite" else " FOR UPDATE"
+
+
+EVENT_FAILURES: tuple[type[Exception], ...] = (
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    psycopg.IntegrityError,
+    psycopg.DataError,
+    ValueError,
+    KeyError,
+    TypeError,
+)
+"""What applying one event can raise because of that event's content (unlike an
+outage, retrying will not help): the runner skips such an event, counted."""
+
+
+class RowRejected(StorageUnavailable):
+    """The database refused a row a handler wrote (a constraint, a bad value)."""
 
 
 @contextlib.contextmanager
 def _storage_errors(action: str) -> Iterator[None]:
     try:
         yield
+    except EVENT_FAILURES[:4] as exc:
+        raise RowRejected(f"{action}: {exc}") from exc
     except (sqlite3.Error, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
         raise StorageUnavailable(f"{action}: {exc}") from exc
 

@@ -30,7 +30,7 @@ from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
 from ..domain.session import Session
 from ..domain.values import ProjectionStatus
 from ..infrastructure.event_store import SessionStore, storage_errors
-from .database import Cursor, ProjectionDatabase
+from .database import EVENT_FAILURES, Cursor, ProjectionDatabase, RowRejected
 from .projection import LIVE, Projection, Table
 from .skips import Skips
 
@@ -151,7 +151,19 @@ class ProjectionRunner:
                     return reached
 
     def _catch_up_batch(self, until: int | None) -> tuple[int, bool]:
-        """One transaction: lock the live positions, apply the next batch."""
+        """One transaction: lock the live positions, apply the next batch.
+
+        If an event's content makes a handler fail, the batch is redone with each
+        event in a savepoint, so only that event is skipped (and counted): one bad
+        event never stops the read models.
+        """
+        try:
+            return self._catch_up_once(until, guarded=False)
+        except _BATCH_FAILURES:
+            logger.warning("a catch-up batch failed; redoing it event by event")
+            return self._catch_up_once(until, guarded=True)
+
+    def _catch_up_once(self, until: int | None, *, guarded: bool) -> tuple[int, bool]:
         with self._database.write() as cur:
             generations = self._current(cur)
             if not generations:
@@ -160,7 +172,7 @@ class ProjectionRunner:
             if until is not None and start >= until:
                 return start, False
             notifications = self._notifications(start)
-            self._apply(cur, generations, notifications)
+            self._apply(cur, generations, notifications, guarded=guarded)
             for generation in generations:
                 self._save_position(cur, LIVE, generation)
             if time.monotonic() > self._next_sweep:
@@ -193,6 +205,8 @@ class ProjectionRunner:
         cur: Cursor,
         generations: Sequence[_Generation],
         notifications: Sequence[Notification],
+        *,
+        guarded: bool = False,
     ) -> None:
         for notification, event in self._decoded(notifications):
             for generation in generations:
@@ -201,8 +215,10 @@ class ProjectionRunner:
                 generation.position = notification.id
                 if event is None:
                     generation.skipped += 1
-                else:
+                elif not guarded:
                     generation.projection.apply(event, cur, notification.id)
+                elif not _applied_alone(cur, generation, event, notification.id):
+                    generation.skipped += 1
 
     def _decoded(
         self, notifications: Sequence[Notification]
@@ -338,8 +354,18 @@ class ProjectionRunner:
     def _build_batch(self, building: _Generation, *, swap: bool) -> bool:
         """Apply one batch to the new generation; with `swap`, finish and go live.
 
-        Returns whether more notifications may follow.
+        Returns whether more notifications may follow. A batch an event's content
+        breaks is redone event by event, as in `_catch_up_batch`.
         """
+        reached = (building.position, building.skipped)
+        try:
+            return self._build_once(building, swap=swap, guarded=False)
+        except _BATCH_FAILURES:
+            building.position, building.skipped = reached  # rolled back with it
+            logger.warning("a rebuild batch failed; redoing it event by event")
+            return self._build_once(building, swap=swap, guarded=True)
+
+    def _build_once(self, building: _Generation, *, swap: bool, guarded: bool) -> bool:
         projection = building.projection
         with self._database.write() as cur:
             live = self._live(cur, lock=swap)  # a swap holds writers back
@@ -354,7 +380,7 @@ class ProjectionRunner:
             more = True
             while more:
                 notifications = self._notifications(building.position)
-                self._apply(cur, [building], notifications)
+                self._apply(cur, [building], notifications, guarded=guarded)
                 more = len(notifications) == BATCH_SIZE
                 if not swap:
                     break
@@ -430,3 +456,27 @@ def _width(cur: Cursor, projection: Projection, table: Table) -> int:
     """How many columns one of a projection's tables has."""
     cur.execute(f"SELECT * FROM {projection.table(table.name)} WHERE 1 = 0")
     return len(cur.description)
+
+
+_BATCH_FAILURES: tuple[type[Exception], ...] = (RowRejected, *EVENT_FAILURES[4:])
+
+
+def _applied_alone(
+    cur: Cursor, generation: _Generation, event: Session.Event, position: int
+) -> bool:
+    """Apply one event inside a savepoint; False (and undone) if its content fails."""
+    cur.execute("SAVEPOINT apply_one")
+    try:
+        generation.projection.apply(event, cur, position)
+    except EVENT_FAILURES as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT apply_one")
+        logger.error(
+            "read model %s skips notification %d (%s): %s",
+            generation.projection.name,
+            position,
+            type(event).__name__,
+            exc,
+        )
+        return False
+    cur.execute("RELEASE SAVEPOINT apply_one")
+    return True

@@ -120,15 +120,14 @@ class SessionsProjection(Projection):
         self, event: Session.TranscriptTruncated, cur: Cursor, position: int
     ) -> None:
         stream = str(event.originator_id)
-        removed = 0
         for start in range(0, len(event.removed_ids), _DELETE_CHUNK):
             chunk = event.removed_ids[start : start + _DELETE_CHUNK]
             marks = ", ".join("?" * len(chunk))
-            removed += cur.execute(
+            cur.execute(
                 f"DELETE FROM {self.table('messages')} "
                 f"WHERE stream = ? AND message_id IN ({marks})",
                 (stream, *chunk),
-            ).rowcount
+            )
         last = cur.execute(
             f"SELECT message FROM {self.table('messages')} WHERE stream = ? "
             "ORDER BY position DESC LIMIT 1",
@@ -139,8 +138,9 @@ class SessionsProjection(Projection):
             event,
             cur,
             position,
-            "message_count = message_count - ?, preview = ?",
-            (removed, text),
+            f"message_count = (SELECT COUNT(*) FROM {self.table('messages')} "
+            "WHERE stream = ?), preview = ?",
+            (stream, text),
         )
 
     @apply.register

@@ -19,7 +19,7 @@ from pydantic import JsonValue
 from ..domain.errors import SessionNotFound
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
-from ..domain.values import Value
+from ..domain.values import Value, one_line
 from .columns import micros, moment
 from .database import Cursor, ProjectionDatabase
 from .projection import Projection, Table
@@ -37,14 +37,16 @@ class UsageRecord(Value):
 def numeric_fields(
     record: dict[str, Any], prefix: str = ""
 ) -> Iterator[tuple[str, float]]:
-    """Every number in a record (booleans are not numbers), nested names dotted."""
+    """Every number in a record (booleans are not numbers), nested names dotted;
+    a name with control characters is kept JSON-escaped."""
     for key, value in record.items():
+        name = prefix + (key if one_line(key) == key else json.dumps(key)[1:-1])
         if isinstance(value, bool):
             continue
         if isinstance(value, int | float):
-            yield prefix + key, float(value)
+            yield name, float(value)
         elif isinstance(value, dict):
-            yield from numeric_fields(value, f"{prefix}{key}.")
+            yield from numeric_fields(value, f"{name}.")
 
 
 class UsageProjection(Projection):

@@ -120,14 +120,15 @@ def test_a_worker_killed_mid_catch_up_loses_and_repeats_nothing(url: str):
         assert all_rows(trail) == rebuilt_rows(trail)
 
 
-def store_raw(trail: SessionTrail, topic: str, state: bytes) -> None:
+def store_raw_event(trail: SessionTrail, topic: str, state: bytes) -> None:
+    """Append a stored event as-is to a new stream, as a foreign writer might."""
     trail.store.recorder.insert_events([StoredEvent(uuid.uuid4(), 1, topic, state)])
 
 
 def test_unreadable_events_are_skipped_and_counted_not_fatal(trail: SessionTrail):
     write_backlog(trail, 1, 1)
-    store_raw(trail, "sessiontrail.domain.session:Session.Vanished", b"{}")
-    store_raw(trail, "sessiontrail.domain.session:Session.Started", b"not json")
+    store_raw_event(trail, "sessiontrail.domain.session:Session.Vanished", b"{}")
+    store_raw_event(trail, "sessiontrail.domain.session:Session.Started", b"not json")
     write_backlog(trail, 2, 1)
 
     statuses = trail.projections.status()
@@ -145,3 +146,20 @@ def test_rebuilding_an_unknown_read_model_names_the_known_ones(trail: SessionTra
 def test_unknown_projection_mode_is_rejected(url: str):
     with pytest.raises(sessiontrail.InvalidInput, match="projections"):
         sessiontrail.connect(url, projections="eventually")  # type: ignore[arg-type]
+
+
+def test_an_event_a_read_model_cannot_hold_is_skipped_alone(trail: SessionTrail):
+    write_backlog(trail, 1, 1)
+    started = trail.store.recorder.select_notifications(start=1, limit=1)[0]
+    # An impossible event: a second stream claiming session id "s0" (the index
+    # keeps session ids unique), stored as if by a buggy importer.
+    store_raw_event(trail, started.topic, started.state)
+    write_backlog(trail, 2, 1)
+
+    skipped = {s.name: s.skipped for s in trail.projections.status()}
+    assert skipped == {"audit": 0, "sessions": 1, "usage": 0}
+    assert all(s.lag == 0 for s in trail.projections.status())
+    assert [s.session_id for s in trail.sessions.list().items] == ["s1", "s0"]
+    assert len(trail.audit.entries().items) == trail.store.head()
+    assert all_rows(trail) == rebuilt_rows(trail)
+    assert {s.name: s.skipped for s in trail.projections.status()} == skipped

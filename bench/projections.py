@@ -1,0 +1,140 @@
+"""Read-model speed: rebuild rate from the log, and list latency against raw SQL.
+
+    .venv/bin/python bench/projections.py [--sessions 10000] [--messages 3]
+                                          [--backend sqlite|postgres|both]
+
+Writes `--sessions` sessions of `--messages` messages and one usage record each
+(worker mode, so the read models start empty), then measures, in the same run:
+- catch-up and rebuild of every read model, in events/s;
+- `sessions.list(limit=50)`, first page and a cursor page, against a raw indexed
+  `SELECT ... ORDER BY updated_at DESC LIMIT 50` on the same table (the ratio is
+  what matters on a shared machine; absolute times are noise).
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support.postgres import running
+
+import sessiontrail
+from sessiontrail.projections.sessions import SessionsProjection
+
+READ_MODELS = ("sessions", "usage", "audit")
+REPEATS = 50
+
+
+def write(url: str, sessions: int, messages: int) -> None:
+    with sessiontrail.connect(url, projections="worker") as trail:
+        for number in range(sessions):
+            session = trail.sessions.load_or_create(
+                f"chat-{number:06d}", model="gpt-4o", user_id=f"user{number % 10}"
+            )
+            for turn in range(messages):
+                role = "user" if turn % 2 == 0 else "assistant"
+                session.append_message(role=role, content=f"turn {turn} of {number}")
+            trail.sessions.save(session)
+            trail.sessions.append_token_usage(
+                session.session_id, {"prompt_tokens": 10, "completion_tokens": 5}
+            )
+
+
+def median_ms(call: Callable[[], object]) -> float:
+    times = []
+    for _ in range(REPEATS):
+        started = time.perf_counter()
+        call()
+        times.append(time.perf_counter() - started)
+    return statistics.median(times) * 1000
+
+
+def raw_first_page(trail: sessiontrail.SessionTrail) -> Callable[[], object]:
+    """The baseline: the same page as one indexed query on the same table."""
+
+    def query() -> object:
+        with trail.read_models.read() as cur:
+            tables, _ = SessionsProjection.live(cur)
+            return cur.execute(
+                "SELECT session_id, user_id, title, pinned, model, message_count, "
+                "created_at, updated_at, version, deleted, preview "
+                f"FROM {tables.table('sessions')} WHERE deleted = 0 "
+                "ORDER BY updated_at DESC, session_id DESC LIMIT 50"
+            ).fetchall()
+
+    return query
+
+
+def measure(url: str, sessions: int, messages: int) -> list[str]:
+    lines = []
+    started = time.perf_counter()
+    write(url, sessions, messages)
+    lines.append(
+        f"  wrote {sessions} sessions in {time.perf_counter() - started:.1f} s"
+    )
+    with sessiontrail.connect(url, projections="worker") as trail:
+        events = trail.store.head()
+        started = time.perf_counter()
+        trail.projections.catch_up()
+        elapsed = time.perf_counter() - started
+        lines.append(
+            f"  catch-up, all read models: {events} events in {elapsed:.2f} s "
+            f"= {events / elapsed:,.0f} events/s"
+        )
+        for name in READ_MODELS:
+            started = time.perf_counter()
+            trail.projections.rebuild(name)
+            elapsed = time.perf_counter() - started
+            lines.append(
+                f"  rebuild {name:<8}: {events / elapsed:>9,.0f} events/s "
+                f"({elapsed:.2f} s)"
+            )
+        raw = median_ms(raw_first_page(trail))
+        first = median_ms(lambda: trail.sessions.list(limit=50))
+        cursor = trail.sessions.list(limit=50).next_cursor
+        later = median_ms(lambda: trail.sessions.list(limit=50, cursor=cursor))
+        user = median_ms(lambda: trail.sessions.list(limit=50, user_id="user3"))
+        lines.append(
+            f"  list first page: {first:.2f} ms, raw indexed query {raw:.2f} ms "
+            f"-> ratio {first / raw:.2f}"
+        )
+        lines.append(
+            f"  list cursor page: {later:.2f} ms ({later / raw:.2f}x raw); "
+            f"one user's first page: {user:.2f} ms"
+        )
+        assert all(s.lag == 0 for s in trail.projections.status())
+    return lines
+
+
+def databases(backend: str) -> Iterator[tuple[str, str]]:
+    with tempfile.TemporaryDirectory() as directory:
+        if backend in ("sqlite", "both"):
+            yield "sqlite", f"sqlite:///{Path(directory) / 'bench.db'}"
+        if backend in ("postgres", "both"):
+            with running() as server:
+                yield "postgresql", server.url(server.new_schema())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=10_000)
+    parser.add_argument("--messages", type=int, default=3)
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgres", "both"), default="both"
+    )
+    options = parser.parse_args()
+    for name, url in databases(options.backend):
+        print(f"{name}: {options.sessions} sessions x {options.messages} messages")
+        for line in measure(url, options.sessions, options.messages):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
