@@ -38,6 +38,10 @@ class EventModel(Recorded, CanMutateAggregate[UUID]):
 
     actor: str
 
+    def json_payload(self) -> dict[str, Any]:
+        """The event's own fields as JSON values: what timelines show."""
+        return self.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS))
+
     def payload(self) -> dict[str, Any]:
         """The event's own fields, without the envelope every event shares."""
         return {

@@ -68,11 +68,12 @@ class Message(Value):
 PREVIEW_LENGTH = 120
 
 
+_CONTROL_CHARACTERS = dict.fromkeys([*range(32), 127])
+
+
 def one_line(text: str) -> str:
     """`text` with runs of whitespace as one space and control characters dropped."""
-    return "".join(
-        char for char in " ".join(text.split()) if ord(char) >= 32 and ord(char) != 127
-    )
+    return " ".join(text.split()).translate(_CONTROL_CHARACTERS)
 
 
 def preview(message: Message) -> str:

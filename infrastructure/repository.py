@@ -23,7 +23,6 @@ from ..domain.errors import (
     SessiontrailError,
     StorageUnavailable,
 )
-from ..domain.event_model import ENVELOPE_FIELDS
 from ..domain.merge import rebase
 from ..domain.ports import Order, SessionReads
 from ..domain.session import Session, stream_id
@@ -253,7 +252,7 @@ class SessionRepository:
                 event=type(event).__name__,
                 timestamp=event.timestamp,
                 actor=event.actor,
-                payload=event.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS)),
+                payload=event.json_payload(),
             )
             for event in events
         ]

@@ -12,7 +12,6 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, NonNegativeInt
 
-from ..domain.event_model import ENVELOPE_FIELDS
 from ..domain.session import Session
 from ..domain.summaries import summarize
 from ..domain.validation import Actor, SessionId, UserId, validated
@@ -84,7 +83,7 @@ class AuditProjection(Projection):
 
     def _record(self, event: Session.Event, cur: Cursor, position: int) -> None:
         name = type(event).__name__
-        payload = event.model_dump(mode="json", exclude=set(ENVELOPE_FIELDS))
+        payload = event.json_payload()
         cur.execute(
             f"INSERT INTO {self.table('audit')} (position, session_id, user_id, "
             "version, at, actor, event, summary) "
