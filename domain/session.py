@@ -353,6 +353,24 @@ class Session(BaseAggregate[UUID]):
             )
 
     @validated
+    def replace_messages(
+        self, messages: list[Message], *, actor: Actor = "runtime"
+    ) -> None:
+        """Make the transcript equal `messages` with the fewest events: truncate to
+        the longest common prefix, append the rest. Equal lists write nothing."""
+        ids = [message.id for message in messages]
+        if len(ids) != len(set(ids)):
+            raise InvalidInput("messages: two messages share an id")
+        keep = 0
+        for stored, given in zip(self.messages, messages, strict=False):
+            if stored != given:
+                break
+            keep += 1
+        self.truncate(keep, actor=actor)
+        for message in messages[keep:]:
+            self.trigger_event(self.MessageAppended, message=message, actor=actor)
+
+    @validated
     def set_model(self, model: ModelName, *, actor: Actor = "runtime") -> None:
         """Switch the model the session talks to; no event if unchanged."""
         if model != self.model:

@@ -164,3 +164,15 @@ class ProjectionStatus(Value):
         if self.live_version > self.version:
             return "newer"
         return "in_sync" if self.lag == 0 else "behind"
+
+
+class SyncStatus(Value):
+    """Seed 4's sync status: how far the read models are behind the log.
+
+    `offline`: the database could not be reached (positions are then 0).
+    """
+
+    state: Literal["in_sync", "behind", "offline"]
+    mode: Literal["inline", "worker"]
+    last_synced_position: int
+    pending: int

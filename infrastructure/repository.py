@@ -31,10 +31,17 @@ from ..domain.validation import (
     JsonObject,
     ModelName,
     SessionId,
+    Title,
     UserId,
     validated,
 )
-from ..domain.values import HistoryEntry, MessagePage, Page, SessionSummary
+from ..domain.values import (
+    HistoryEntry,
+    Message,
+    MessagePage,
+    Page,
+    SessionSummary,
+)
 from .cache import SessionCache
 from .event_store import SessionStore, StreamMoved
 from .locks import KeyedLocks
@@ -342,6 +349,42 @@ class SessionRepository:
             self._write(head)
         self._cache.put(head)
         return True
+
+    @validated
+    def overwrite(
+        self,
+        session_id: SessionId,
+        messages: builtins.list[Message],
+        *,
+        title: Title | None = None,
+        metadata: JsonObject | None = None,
+        user_id: UserId | None = None,
+        actor: Actor = "runtime",
+    ) -> Session:
+        """Make the stored session hold exactly these messages (and this title and
+        metadata, when given), atomically, with the fewest events; creates it when
+        absent and restores it when deleted. Returns the stored session.
+
+        The given state is authoritative: a message stored meanwhile by another
+        writer and missing from `messages` is removed by a TranscriptTruncated
+        event, visible in `history` and recoverable with `at`.
+        """
+        with self._locks.hold(session_id):
+            head = self._store.load(stream_id(session_id))
+            if head is not None and user_id is not None and head.user_id != user_id:
+                raise SessionNotFound(f"no session {session_id!r}")
+            if head is None:
+                head = Session(session_id=session_id, user_id=user_id, actor=actor)
+            head.restore(actor=actor)
+            head.replace_messages(messages, actor=actor)
+            if title is not None:
+                head.edit_title(title, actor=actor)
+            if metadata is not None:
+                gone = {key: None for key in head.metadata if key not in metadata}
+                head.update_metadata({**metadata, **gone}, actor=actor)
+            self._write(head)
+        self._cache.put(head)
+        return head
 
     @validated
     def append_token_usage(

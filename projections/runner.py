@@ -28,7 +28,7 @@ from pydantic import ValidationError
 
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
 from ..domain.session import Session
-from ..domain.values import ProjectionStatus
+from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore, storage_errors
 from .database import EVENT_FAILURES, Cursor, ProjectionDatabase, RowRejected
 from .projection import LIVE, Projection, Table
@@ -43,7 +43,6 @@ RETIRED_KEPT = 60.0
 """Seconds a replaced generation's tables outlive the swap, for readers still on it."""
 SWEEP_EVERY = 10.0
 
-SyncState = Literal["in_sync", "behind", "offline"]
 Progress = Callable[[int, int], None]
 """Called as (position reached, head) while a rebuild runs."""
 
@@ -79,9 +78,12 @@ class ProjectionRunner:
         database: ProjectionDatabase,
         projections: Sequence[type[Projection]],
         skips: Skips,
+        mode: Literal["inline", "worker"] = "inline",
     ) -> None:
+        """`mode` is the writers' mode in this process, reported by sync_status."""
         self._store = store
         self._skips = skips
+        self.mode = mode
         self._database = database
         self._classes = {projection.name: projection for projection in projections}
         self._lock = threading.Lock()
@@ -248,13 +250,24 @@ class ProjectionRunner:
 
     # -- status ------------------------------------------------------------------------
 
-    def sync_status(self) -> SyncState:
+    def sync_status(self) -> SyncStatus:
         """Seed 4's sync status: in_sync, behind, or offline (database unreachable)."""
         try:
             statuses = self.status()
         except StorageUnavailable:
-            return "offline"
-        return "in_sync" if all(s.state == "in_sync" for s in statuses) else "behind"
+            return SyncStatus(
+                state="offline", mode=self.mode, last_synced_position=0, pending=0
+            )
+        current = [s for s in statuses if s.live_version == s.version] or statuses
+        position = min(s.position for s in current)
+        head = max(s.head for s in current)
+        in_sync = all(s.state == "in_sync" for s in statuses)
+        return SyncStatus(
+            state="in_sync" if in_sync else "behind",
+            mode=self.mode,
+            last_synced_position=position,
+            pending=max(0, head - position),
+        )
 
     def status(self) -> list[ProjectionStatus]:
         """Per projection: versions, position, head, lag and skipped events."""

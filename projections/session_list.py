@@ -206,7 +206,7 @@ class SessionIndex:
         for row in rows:
             try:
                 summaries.append(_summary(row))
-            except ValidationError:
+            except (ValidationError, ValueError, OverflowError, TypeError):
                 self._skips.row(SessionsProjection.name, f"index row {row[0]!r}")
         return summaries
 

@@ -6,6 +6,7 @@ from threading import RLock
 from types import TracebackType
 from typing import Literal, Self
 
+from .assets import AssetStore
 from .domain.errors import InvalidInput
 from .infrastructure.cache import SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
@@ -21,6 +22,7 @@ from .projections.session_list import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
 from .projections.usage import UsageLedger, UsageProjection
+from .transcripts import TranscriptStore
 
 DEFAULT_CACHE_SIZE = 1000
 READ_MODELS: tuple[type[Projection], ...] = (
@@ -54,7 +56,7 @@ class SessionTrail:
             )
             self.read_models = open_database(settings)
             self.projections = ProjectionRunner(
-                self.store, self.read_models, READ_MODELS, skips
+                self.store, self.read_models, READ_MODELS, skips, projections
             )
             self.projections.prepare()
         self._closed = False
@@ -67,6 +69,8 @@ class SessionTrail:
             SessionIndex(self.read_models, skips),
             after_write=self.projections.catch_up if projections == "inline" else None,
         )
+        self.transcripts = TranscriptStore(self.sessions)
+        self.assets = AssetStore(self.sessions, self.projections)
         self.usage = UsageLedger(self.read_models)
         self.audit = AuditTimeline(self.read_models)
 

@@ -75,7 +75,7 @@ def test_the_worker_follows_writes_and_stops_cleanly(
         seed(url, 4)  # one more message in s0; s1..s3 new: 9 events in all
         with sessiontrail.connect(url, projections="worker") as trail:
             deadline = time.monotonic() + 60
-            while trail.projections.sync_status() != "in_sync":
+            while trail.projections.sync_status().state != "in_sync":
                 assert time.monotonic() < deadline, "the worker did not follow"
                 time.sleep(0.05)
             assert len(trail.sessions.list().items) == 4

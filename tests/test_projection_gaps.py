@@ -42,7 +42,7 @@ def test_a_worker_following_eight_writers_misses_and_repeats_nothing(
                 writer.start()
             reports = [results.get(timeout=300) for _ in writers]
             deadline = time.monotonic() + 60
-            while worker.projections.sync_status() != "in_sync":
+            while worker.projections.sync_status().state != "in_sync":
                 assert time.monotonic() < deadline, "the worker fell behind for good"
                 time.sleep(0.05)
         finally:
