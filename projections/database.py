@@ -12,7 +12,7 @@ import contextlib
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import psycopg
@@ -278,3 +278,24 @@ def open_database(settings: Settings) -> ProjectionDatabase:
     if settings.backend == "postgresql":
         return PostgresDatabase(env)
     return MemoryDatabase(env["MEMORY_NAME"])
+
+
+class RefreshedReads(ProjectionDatabase):
+    """A database whose reads first call `refresh` (inline mode's catch-up check)."""
+
+    def __init__(
+        self, database: ProjectionDatabase, refresh: Callable[[], None]
+    ) -> None:
+        self.dialect = database.dialect
+        self._database = database
+        self._refresh = refresh
+
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._database.write()
+
+    def read(self) -> contextlib.AbstractContextManager[Cursor]:
+        self._refresh()
+        return self._database.read()
+
+    def close(self) -> None:
+        self._database.close()

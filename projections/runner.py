@@ -145,12 +145,32 @@ class ProjectionRunner:
         """
         if until is not None and until <= self._applied:
             return self._applied
+        if until is not None and until <= self._reached():
+            return self._applied
         with self._lock:
             while True:
                 reached, more = self._catch_up_batch(until)
                 self._applied = max(self._applied, reached)
                 if not more:
                     return reached
+
+    def _reached(self) -> int:
+        """Read (not lock) the position every current projection is at; remember it."""
+        with self._database.read() as cur:
+            positions = [
+                position
+                for name, (_, version, position, _) in self._live(
+                    cur, lock=False
+                ).items()
+                if name in self._classes and self._classes[name].version == version
+            ]
+        self._applied = max(self._applied, min(positions, default=0))
+        return self._applied
+
+    def refresh(self) -> None:
+        """Catch up if the log has moved past the read models: what inline reads do
+        first, so a writer killed before its own catch-up leaves no stale reads."""
+        self.catch_up(self._store.head())
 
     def _catch_up_batch(self, until: int | None) -> tuple[int, bool]:
         """One transaction: lock the live positions, apply the next batch.

@@ -7,6 +7,7 @@ with sessiontrail.connect("sqlite:///trail.db") as trail:
     trail.sessions.save(s)
 """
 
+from .assets import SessionAsset, SessionMeta
 from .domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
@@ -24,12 +25,14 @@ from .domain.values import (
     PendingQuestion,
     ProjectionStatus,
     SessionSummary,
+    SyncStatus,
     ToolCall,
 )
 from .infrastructure.repository import SessionRepository
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
 from .trail import SessionTrail, connect
+from .transcripts import ListOptions, SessionRecord
 
 __all__ = [
     "AuditEntry",
@@ -37,18 +40,23 @@ __all__ = [
     "ConcurrencyConflict",
     "HistoryEntry",
     "InvalidInput",
+    "ListOptions",
     "Message",
     "MessagePage",
     "Page",
     "PendingQuestion",
     "ProjectionStatus",
     "Session",
+    "SessionAsset",
+    "SessionMeta",
     "SessionNotFound",
+    "SessionRecord",
     "SessionRepository",
     "SessionSummary",
     "SessionTrail",
     "SessiontrailError",
     "StorageUnavailable",
+    "SyncStatus",
     "ToolCall",
     "UsageRecord",
     "VersionIncompatible",

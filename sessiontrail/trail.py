@@ -15,7 +15,11 @@ from .infrastructure.locks import file_write_lock
 from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
 from .projections.audit import AuditProjection, AuditTimeline
-from .projections.database import open_database
+from .projections.database import (
+    ProjectionDatabase,
+    RefreshedReads,
+    open_database,
+)
 from .projections.projection import Projection
 from .projections.runner import ProjectionRunner
 from .projections.session_list import SessionIndex
@@ -38,8 +42,10 @@ class SessionTrail:
     """An open session log: `sessions` is the repository; close it when done.
 
     `projections="inline"` (the default) brings the read models up to date inside
-    every write, so lists read your writes; `"worker"` leaves that to a separate
-    `sessiontrail projections run` process (or `trail.projections.run`).
+    every write, and reads catch up first if the log moved on (a writer killed
+    before its catch-up), so lists read every committed write. `"worker"` leaves
+    that to a separate `sessiontrail projections run` process (or
+    `trail.projections.run`).
     """
 
     def __init__(
@@ -63,16 +69,19 @@ class SessionTrail:
         if projections == "inline":
             self.projections.upgrade()
             self.projections.catch_up()
+        readable: ProjectionDatabase = self.read_models
+        if projections == "inline":
+            readable = RefreshedReads(self.read_models, self.projections.refresh)
         self.sessions = SessionRepository(
             self.store,
             SessionCache(cache_size),
-            SessionIndex(self.read_models, skips),
+            SessionIndex(readable, skips),
             after_write=self.projections.catch_up if projections == "inline" else None,
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
-        self.usage = UsageLedger(self.read_models)
-        self.audit = AuditTimeline(self.read_models)
+        self.usage = UsageLedger(readable)
+        self.audit = AuditTimeline(readable)
 
     @property
     def url(self) -> str:

@@ -73,6 +73,8 @@ def test_postgres_stopped_and_restarted_under_one_trail(
             repo.save(session)
         assert repo.load("up").version == 2  # the cache still answers
         assert len(session.pending_events) == 1
+        with fails_within(FAILURE_BOUND):
+            assert trail.assets.sync_status().state == "offline"
 
         own_postgres.resume()
         recovered_in = wait_for_recovery(repo)  # the same trail, not recreated
@@ -82,6 +84,7 @@ def test_postgres_stopped_and_restarted_under_one_trail(
             "before the outage",
             "during the outage",
         ]
+        assert trail.assets.sync_status().state == "in_sync"
     with sessiontrail.connect(url) as fresh:
         assert len(fresh.sessions.history("up")) == 3
 

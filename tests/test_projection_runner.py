@@ -163,3 +163,12 @@ def test_an_event_a_read_model_cannot_hold_is_skipped_alone(trail: SessionTrail)
     assert len(trail.audit.entries().items) == trail.store.head()
     assert all_rows(trail) == rebuilt_rows(trail)
     assert {s.name: s.skipped for s in trail.projections.status()} == skipped
+
+
+def test_inline_reads_catch_up_after_a_writer_that_never_did(
+    url: str, trail: SessionTrail
+):
+    with sessiontrail.connect(url, projections="worker") as crashed:
+        write_backlog(crashed, 2, 1)  # as a writer killed before its catch-up
+    assert [s.session_id for s in trail.sessions.list().items] == ["s1", "s0"]
+    assert len(trail.audit.entries().items) == 6

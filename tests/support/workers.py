@@ -127,3 +127,20 @@ def append_without_read_models(
         results.put("ok")
     except Exception as exc:  # reported to the parent, which fails the test
         results.put(f"{type(exc).__name__}: {exc}")
+
+
+TRANSCRIPTS = (
+    [{"role": "user", "content": f"old {n}"} for n in range(30)],
+    [{"role": "user", "content": f"new {n}"} for n in range(20)],
+)
+"""Two transcripts that diverge at the first message: each save rewrites it all."""
+
+
+def overwrite_transcripts_forever(url: str) -> None:
+    """Alternate `transcripts.save` between the two lists until killed."""
+    with sessiontrail.connect(url) as trail:
+        print("ready", flush=True)
+        turn = 0
+        while True:
+            trail.transcripts.save("flip", TRANSCRIPTS[turn % 2])
+            turn += 1

@@ -1,0 +1,44 @@
+"""A process killed during `transcripts.save` leaves the old or the new transcript."""
+
+from __future__ import annotations
+
+import multiprocessing
+import random
+import time
+
+import pytest
+from support.workers import TRANSCRIPTS, overwrite_transcripts_forever
+
+from sessiontrail import SessionTrail
+
+KILLS = 8
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_kill_9_during_an_overwrite_leaves_old_or_new(trail: SessionTrail):
+    trail.transcripts.save("flip", TRANSCRIPTS[0])
+    expected = [[m["content"] for m in transcript] for transcript in TRANSCRIPTS]
+    context = multiprocessing.get_context("spawn")
+    rng = random.Random(KILLS)
+    seen = set()
+    for _ in range(KILLS):
+        before = trail.sessions.load_merged("flip").version
+        writer = context.Process(
+            target=overwrite_transcripts_forever, args=(trail.url,)
+        )
+        writer.start()
+        deadline = time.monotonic() + 60
+        while trail.store.load(trail.sessions.load("flip").id).version == before:
+            assert time.monotonic() < deadline, "the writer never saved"
+            time.sleep(0.01)
+        time.sleep(rng.uniform(0, 0.2))  # land anywhere in the save loop
+        writer.kill()
+        writer.join(timeout=30)
+        stored = trail.sessions.load_merged("flip")
+        contents = [m.content for m in stored.messages]
+        assert contents in expected, f"a half-written transcript: {contents[:3]}..."
+        assert [m.content for m in trail.transcripts.load("flip")] == contents
+        seen.add(contents[0])
+    page = trail.sessions.messages("flip")
+    assert [m.content for m in page.items] == contents
+    assert trail.sessions.list().items[0].message_count == len(contents)
