@@ -15,6 +15,8 @@ from pydantic import (
     model_validator,
 )
 
+from .event_model import EventModel
+
 Role = Literal["system", "user", "assistant", "tool"]
 
 
@@ -119,6 +121,16 @@ class HistoryEntry(Value):
     timestamp: datetime
     actor: str
     payload: dict[str, JsonValue]
+
+    @classmethod
+    def of(cls, event: EventModel) -> HistoryEntry:
+        return cls(
+            version=event.originator_version,
+            event=type(event).__name__,
+            timestamp=event.timestamp,
+            actor=event.actor,
+            payload=event.json_payload(),
+        )
 
 
 class Page(Value):

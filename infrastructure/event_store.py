@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from ..domain.errors import ConcurrencyConflict, StorageUnavailable
+from ..domain.qa import QASession
 from ..domain.session import Session
 from .mapper import JsonTranscoder, PydanticMapper
 
@@ -82,7 +83,16 @@ class SessionStore(Application[UUID]):
                 return None
         return session
 
-    def record(self, session: Session) -> int | None:
+    def load_qa(self, stream: UUID) -> QASession | None:
+        """The stored Q&A session of a stream; None for an empty stream."""
+        with storage_errors(f"load stream {stream}"):
+            try:
+                qa: QASession = self.repository.get(stream)
+            except AggregateNotFoundError:
+                return None
+        return qa
+
+    def record(self, session: Session | QASession) -> int | None:
         """Append the session's pending events; they stay pending if this fails.
 
         Returns the notification id of the last event appended (None if none was).
@@ -95,7 +105,10 @@ class SessionStore(Application[UUID]):
                 recordings = self.events.put(events)
             session.pending_events.clear()
             for event in events:
-                if event.originator_version % SNAPSHOT_INTERVAL == 0:
+                if (
+                    isinstance(session, Session)
+                    and event.originator_version % SNAPSHOT_INTERVAL == 0
+                ):
                     self._snapshot(session.id, event.originator_version)
         return recordings[-1].notification.id if recordings else None
 

@@ -253,16 +253,7 @@ class SessionRepository:
             user_id is not None and owner.user_id != user_id
         ):
             raise SessionNotFound(f"no session {session_id!r}")
-        return [
-            HistoryEntry(
-                version=event.originator_version,
-                event=type(event).__name__,
-                timestamp=event.timestamp,
-                actor=event.actor,
-                payload=event.json_payload(),
-            )
-            for event in events
-        ]
+        return [HistoryEntry.of(event) for event in events]
 
     @validated
     def at(

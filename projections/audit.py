@@ -12,6 +12,8 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field, NonNegativeInt
 
+from ..domain.event_model import EventModel
+from ..domain.qa import QASession
 from ..domain.session import Session
 from ..domain.summaries import summarize
 from ..domain.validation import Actor, SessionId, UserId, validated
@@ -68,20 +70,32 @@ class AuditProjection(Projection):
     )
 
     @singledispatchmethod
-    def apply(self, event: Session.Event, cur: Cursor, position: int) -> None:
+    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         self._record(event, cur, position)
 
     @apply.register
     def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
-        cur.execute(
-            f"INSERT INTO {self.table('audit_sessions')} (stream, session_id, user_id) "
-            "VALUES (?, ?, ?) "
-            "ON CONFLICT (stream) DO NOTHING",
-            (str(event.originator_id), event.session_id, event.user_id),
-        )
+        self._register(event, event.session_id, event.user_id, cur)
         self._record(event, cur, position)
 
-    def _record(self, event: Session.Event, cur: Cursor, position: int) -> None:
+    @apply.register
+    def _qa_started(
+        self, event: QASession.QASessionStarted, cur: Cursor, position: int
+    ) -> None:
+        self._register(event, event.session_id, event.user_id, cur)
+        self._record(event, cur, position)
+
+    def _register(
+        self, event: EventModel, session_id: str, user_id: str | None, cur: Cursor
+    ) -> None:
+        """Remember whose stream this is: later events name only the stream."""
+        cur.execute(
+            f"INSERT INTO {self.table('audit_sessions')} (stream, session_id, user_id) "
+            "VALUES (?, ?, ?) ON CONFLICT (stream) DO NOTHING",
+            (str(event.originator_id), session_id, user_id),
+        )
+
+    def _record(self, event: EventModel, cur: Cursor, position: int) -> None:
         name = type(event).__name__
         payload = event.json_payload()
         cur.execute(

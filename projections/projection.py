@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Self
 
 from ..domain.errors import StorageUnavailable
-from ..domain.session import Session
+from ..domain.event_model import EventModel
 from .database import Cursor
 
 
@@ -77,6 +77,6 @@ class Projection:
         for table in self.tables:
             cur.execute(f"DROP TABLE IF EXISTS {self.table(table.name)}")
 
-    def apply(self, event: Session.Event, cur: Cursor, position: int) -> None:
+    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Fold one event (at notification `position`) into this generation."""
         raise NotImplementedError

@@ -27,7 +27,7 @@ from eventsourcing.persistence import Notification
 from pydantic import ValidationError
 
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
-from ..domain.session import Session
+from ..domain.event_model import EventModel
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore, storage_errors
 from .database import EVENT_FAILURES, Cursor, ProjectionDatabase, RowRejected
@@ -244,7 +244,7 @@ class ProjectionRunner:
 
     def _decoded(
         self, notifications: Sequence[Notification]
-    ) -> Iterator[tuple[Notification, Session.Event | None]]:
+    ) -> Iterator[tuple[Notification, EventModel | None]]:
         """Each notification with its event; None for one that cannot be read."""
         for notification in notifications:
             try:
@@ -259,7 +259,7 @@ class ProjectionRunner:
                 )
                 yield notification, None
                 continue
-            yield notification, event if isinstance(event, Session.Event) else None
+            yield notification, event if isinstance(event, EventModel) else None
 
     @staticmethod
     def _save_position(cur: Cursor, table: str, generation: _Generation) -> None:
@@ -495,7 +495,7 @@ _BATCH_FAILURES: tuple[type[Exception], ...] = (RowRejected, *EVENT_FAILURES[4:]
 
 
 def _applied_alone(
-    cur: Cursor, generation: _Generation, event: Session.Event, position: int
+    cur: Cursor, generation: _Generation, event: EventModel, position: int
 ) -> bool:
     """Apply one event inside a savepoint; False (and undone) if its content fails."""
     cur.execute("SAVEPOINT apply_one")

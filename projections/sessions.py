@@ -17,6 +17,7 @@ from datetime import timedelta
 from functools import singledispatchmethod
 from typing import Any
 
+from ..domain.event_model import EventModel
 from ..domain.session import Session
 from ..domain.values import Message, preview
 from .columns import MICROSECOND, micros
@@ -68,8 +69,9 @@ class SessionsProjection(Projection):
     )
 
     @singledispatchmethod
-    def apply(self, event: Session.Event, cur: Cursor, position: int) -> None:
-        self._touch(event, cur, position)
+    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
+        if isinstance(event, Session.Event):  # other streams are not sessions
+            self._touch(event, cur, position)
 
     @apply.register
     def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:

@@ -17,6 +17,7 @@ from typing import Any
 from pydantic import JsonValue
 
 from ..domain.errors import SessionNotFound
+from ..domain.event_model import EventModel
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
@@ -75,7 +76,7 @@ class UsageProjection(Projection):
     )
 
     @singledispatchmethod
-    def apply(self, event: Session.Event, cur: Cursor, position: int) -> None:
+    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Other events do not change usage."""
 
     @apply.register

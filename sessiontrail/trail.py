@@ -12,6 +12,7 @@ from .infrastructure.cache import SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.first_open import opening
 from .infrastructure.locks import file_write_lock
+from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
 from .projections.audit import AuditProjection, AuditTimeline
@@ -21,11 +22,13 @@ from .projections.database import (
     open_database,
 )
 from .projections.projection import Projection
+from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner
 from .projections.session_list import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
 from .projections.usage import UsageLedger, UsageProjection
+from .qa import QAService
 from .transcripts import TranscriptStore
 
 DEFAULT_CACHE_SIZE = 1000
@@ -33,6 +36,7 @@ READ_MODELS: tuple[type[Projection], ...] = (
     SessionsProjection,
     UsageProjection,
     AuditProjection,
+    QAProjection,
 )
 
 Mode = Literal["inline", "worker"]
@@ -69,6 +73,7 @@ class SessionTrail:
         if projections == "inline":
             self.projections.upgrade()
             self.projections.catch_up()
+        after_write = self.projections.catch_up if projections == "inline" else None
         readable: ProjectionDatabase = self.read_models
         if projections == "inline":
             readable = RefreshedReads(self.read_models, self.projections.refresh)
@@ -76,10 +81,11 @@ class SessionTrail:
             self.store,
             SessionCache(cache_size),
             SessionIndex(readable, skips),
-            after_write=self.projections.catch_up if projections == "inline" else None,
+            after_write=after_write,
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
+        self.qa = QAService(QARepository(self.store, after_write), QAReads(readable))
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
 

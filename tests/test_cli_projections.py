@@ -32,7 +32,7 @@ def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
     listed = run_cli("--db", url, "projections", "status", "--json", cwd=tmp_path)
     assert listed.returncode == 0, listed.stderr
     statuses = {s["name"]: s for s in json.loads(listed.stdout)}
-    assert set(statuses) == {"audit", "sessions", "usage"}
+    assert set(statuses) == {"audit", "qa", "sessions", "usage"}
     assert statuses["sessions"]["lag"] == 6
     assert statuses["sessions"]["state"] == "behind"
 
@@ -54,7 +54,7 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
         cwd=tmp_path,
     )
     assert result.returncode == 1
-    assert "no projection 'nope' (known: audit, sessions, usage)" in result.stdout
+    assert "no projection 'nope' (known: audit, qa, sessions, usage)" in result.stdout
     assert "rebuilt" not in result.stdout
 
 

@@ -13,6 +13,7 @@ from sessiontrail.projections import runner as runner_module
 from sessiontrail.projections.audit import AuditProjection
 from sessiontrail.projections.database import Cursor
 from sessiontrail.projections.projection import Table
+from sessiontrail.projections.qa import QAProjection
 from sessiontrail.projections.runner import ProjectionRunner
 from sessiontrail.projections.sessions import SessionsProjection
 from sessiontrail.projections.skips import Skips
@@ -47,7 +48,7 @@ def runner_v2(trail: SessionTrail) -> ProjectionRunner:
     return ProjectionRunner(
         trail.store,
         trail.read_models,
-        (SessionsWithTitleLength, UsageProjection, AuditProjection),
+        (SessionsWithTitleLength, UsageProjection, AuditProjection, QAProjection),
         Skips(),
     )
 
@@ -124,7 +125,7 @@ def test_a_schema_change_is_rebuilt_while_writers_append(trail: SessionTrail):
 
     assert failures == []
     assert listed == sorted(listed), "a reader saw sessions disappear mid-rebuild"
-    assert trail.projections.status()[1].state == "newer"  # old code leaves it alone
+    assert trail.projections.status()[2].state == "newer"  # old code leaves it alone
     newer.catch_up()
     live = newer.rows("sessions")
     newer.rebuild("sessions")  # from scratch, after every write
@@ -144,7 +145,7 @@ def test_connecting_with_newer_code_rebuilds_outdated_read_models(
     newer = runner_v2(trail)
     assert newer.upgrade() == ["sessions"]
     assert newer.upgrade() == []
-    assert [s.live_version for s in newer.status()] == [1, 2, 1]
+    assert [s.live_version for s in newer.status()] == [1, 1, 2, 1]
     assert len(newer.rows("sessions")["sessions"]) == 1
 
 

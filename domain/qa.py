@@ -1,0 +1,184 @@
+"""Seed 5's Q&A session: per (user, session), Q&A entries, graph context and agent
+trace steps, as one event stream of its own.
+
+It is a sibling of the chat Session's stream, keyed by (user, session): seed 5 owns
+entries by user ("default" when none is given) while seed 1's chat has one owner,
+so the same session id may hold Q&A of several users; clearing one never touches
+the chat, nor another user's Q&A.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any, Literal, Self
+from uuid import UUID, uuid4, uuid5
+
+from eventsourcing.domain import BaseAggregate
+from pydantic import Field, JsonValue
+
+from .event_model import CreatedEventModel, EventModel
+from .values import Value
+
+QA_NAMESPACE = UUID("0b7c53e2-61a4-5f0e-8d2c-9e4f7a1b3c55")
+DEFAULT_USER = "default"
+
+
+def qa_stream_id(user_id: str, session_id: str) -> UUID:
+    """The Q&A stream of (user, session); the length prefix keeps pairs distinct."""
+    return uuid5(QA_NAMESPACE, f"{len(user_id)}:{user_id}/{session_id}")
+
+
+def new_qa_id() -> str:
+    return uuid4().hex
+
+
+class GraphElementIds(Value):
+    """The knowledge-graph nodes and edges an answer used."""
+
+    node_ids: list[str] = Field(default_factory=list)
+    edge_ids: list[str] = Field(default_factory=list)
+
+
+class SessionQAEntry(Value):
+    """One question and its answer, with the feedback it got (stored form)."""
+
+    id: str
+    session_id: str
+    user_id: str
+    question: str
+    answer: str
+    context: str | None = None
+    created_at: datetime
+    feedback_text: str | None = None
+    feedback_score: int | None = None
+    used_graph_element_ids: GraphElementIds | None = None
+    memify_metadata: dict[str, JsonValue] | None = None
+
+
+class SessionTraceStep(Value):
+    """One agent step: what ran, with which memory, and what came of it."""
+
+    trace_id: str
+    origin_function: str = ""
+    status: str = ""
+    memory_query: str = ""
+    memory_context: str = ""
+    method_params: dict[str, JsonValue] = Field(default_factory=dict)
+    method_return_value: JsonValue = None
+    error_message: str = ""
+    session_feedback: str = ""
+
+
+class QASession(BaseAggregate[UUID]):
+    """The Q&A, graph context and trace of one (user, session)."""
+
+    class Event(EventModel):
+        """Base of every QASession event."""
+
+    class QASessionStarted(Event, CreatedEventModel):
+        user_id: str
+        session_id: str
+
+    class QAEntryAdded(Event):
+        entry: SessionQAEntry
+
+        def apply(self, aggregate: QASession) -> None:
+            aggregate.entries[self.entry.id] = self.entry
+
+    class QAEntryUpdated(Event):
+        qa_id: str
+        changes: dict[str, JsonValue]
+
+        def apply(self, aggregate: QASession) -> None:
+            entry = aggregate.entries[self.qa_id]
+            aggregate.entries[self.qa_id] = SessionQAEntry.model_validate(
+                {**entry.model_dump(), **self.changes}
+            )
+
+    class QAEntryDeleted(Event):
+        qa_id: str
+
+        def apply(self, aggregate: QASession) -> None:
+            aggregate.entries.pop(self.qa_id, None)
+
+    class GraphContextSet(Event):
+        context: str
+
+        def apply(self, aggregate: QASession) -> None:
+            aggregate.graph_context = self.context
+
+    class TraceStepRecorded(Event):
+        step: SessionTraceStep
+
+        def apply(self, aggregate: QASession) -> None:
+            aggregate.trace_steps.append(self.step)
+
+    class QASessionCleared(Event):
+        """Everything emptied (delete_session or prune); the stream stays usable."""
+
+        reason: Literal["delete_session", "prune"]
+
+        def apply(self, aggregate: QASession) -> None:
+            aggregate.entries.clear()
+            aggregate.graph_context = None
+            aggregate.trace_steps.clear()
+
+    def __init__(self, user_id: str, session_id: str, actor: str = "runtime") -> None:
+        self.user_id = user_id
+        self.session_id = session_id
+        self.entries: dict[str, SessionQAEntry] = {}
+        self.graph_context: str | None = None
+        self.trace_steps: list[SessionTraceStep] = []
+
+    @staticmethod
+    def create_id(user_id: str, session_id: str, actor: str = "runtime") -> UUID:
+        return qa_stream_id(user_id, session_id)
+
+    @classmethod
+    def start(cls, user_id: str, session_id: str) -> Self:
+        """A new, empty Q&A session (not stored until recorded)."""
+        return cls._create(
+            cls.QASessionStarted, user_id=user_id, session_id=session_id, actor="system"
+        )
+
+    @property
+    def has_content(self) -> bool:
+        return bool(self.entries or self.graph_context is not None or self.trace_steps)
+
+    # Commands: callers validate input first (sessiontrail.qa); these only decide.
+
+    def add_entry(self, entry: SessionQAEntry, actor: str) -> None:
+        self.trigger_event(self.QAEntryAdded, entry=entry, actor=actor)
+
+    def update_entry(self, qa_id: str, changes: dict[str, Any], actor: str) -> bool:
+        """Record only the fields that really change; False for an unknown entry."""
+        entry = self.entries.get(qa_id)
+        if entry is None:
+            return False
+        stored = entry.model_dump(mode="json")
+        effective = {k: v for k, v in changes.items() if stored.get(k) != v}
+        if effective:
+            self.trigger_event(
+                self.QAEntryUpdated, qa_id=qa_id, changes=effective, actor=actor
+            )
+        return True
+
+    def delete_entry(self, qa_id: str, actor: str) -> bool:
+        if qa_id not in self.entries:
+            return False
+        self.trigger_event(self.QAEntryDeleted, qa_id=qa_id, actor=actor)
+        return True
+
+    def set_graph_context(self, context: str, actor: str) -> None:
+        if context != self.graph_context:
+            self.trigger_event(self.GraphContextSet, context=context, actor=actor)
+
+    def record_step(self, step: SessionTraceStep, actor: str) -> None:
+        self.trigger_event(self.TraceStepRecorded, step=step, actor=actor)
+
+    def clear(self, reason: Literal["delete_session", "prune"], actor: str) -> bool:
+        """Empty everything; False (and no event) if there was nothing."""
+        if not self.has_content:
+            return False
+        self.trigger_event(self.QASessionCleared, reason=reason, actor=actor)
+        return True

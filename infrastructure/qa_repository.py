@@ -1,0 +1,79 @@
+"""Writes to Q&A streams (seed 5): load the head, decide, append; retry on conflict.
+
+Unlike chat saves there is nothing to merge: each call's decision (is the entry
+there? what changes?) is simply re-made on the newer head when another process
+appended first.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+import time
+from collections.abc import Callable
+from typing import TypeVar
+
+from ..domain.errors import ConcurrencyConflict, SessionNotFound, SessiontrailError
+from ..domain.qa import QASession, qa_stream_id
+from ..domain.values import HistoryEntry
+from .event_store import SessionStore, StreamMoved
+from .locks import KeyedLocks
+
+logger = logging.getLogger(__name__)
+T = TypeVar("T")
+MAX_ATTEMPTS = 64
+
+
+class QARepository:
+    """The Q&A streams of (user, session) pairs; `after_write(position)` per write."""
+
+    def __init__(
+        self, store: SessionStore, after_write: Callable[[int], object] | None
+    ) -> None:
+        self._store = store
+        self._after_write = after_write
+        self._locks = KeyedLocks()
+
+    def change(
+        self, user_id: str, session_id: str, command: Callable[[QASession], T]
+    ) -> T:
+        """Run `command` on the stored Q&A session (a new one if none) and append
+        what it decided; a stream is only created by a command that writes."""
+        stream = qa_stream_id(user_id, session_id)
+        with self._locks.hold(str(stream)):
+            for attempt in range(MAX_ATTEMPTS):
+                head = self._store.load_qa(stream)
+                if head is None:
+                    head = QASession.start(user_id, session_id)
+                    new = len(head.pending_events)
+                else:
+                    new = 0
+                result = command(head)
+                if len(head.pending_events) == new:
+                    return result  # decided to write nothing
+                try:
+                    position = self._store.record(head)
+                except StreamMoved:
+                    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
+                    continue
+                if position is not None and self._after_write is not None:
+                    try:
+                        self._after_write(position)
+                    except SessiontrailError:
+                        logger.warning(
+                            "Q&A of %r is stored; read models lag until the next "
+                            "catch-up",
+                            session_id,
+                            exc_info=True,
+                        )
+                return result
+        raise ConcurrencyConflict(
+            f"Q&A of {session_id!r}: still conflicting after {MAX_ATTEMPTS} attempts"
+        )
+
+    def history(self, user_id: str, session_id: str) -> list[HistoryEntry]:
+        """Every Q&A event of (user, session), oldest first."""
+        events = self._store.stream_events(qa_stream_id(user_id, session_id))
+        if not events:
+            raise SessionNotFound(f"no Q&A for session {session_id!r}")
+        return [HistoryEntry.of(event) for event in events]

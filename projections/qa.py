@@ -1,0 +1,182 @@
+"""The Q&A read model (seed 5): entries, graph context and trace steps per stream.
+
+Rows are keyed by the Q&A stream, which is derived from (user, session), so one
+user's or one session's rows can never answer for another's.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import singledispatchmethod
+
+from ..domain.event_model import EventModel
+from ..domain.qa import QASession, SessionQAEntry, SessionTraceStep, qa_stream_id
+from .database import Cursor, ProjectionDatabase
+from .projection import Projection, Table
+
+NO_LIMIT = 2**62
+
+
+class QAProjection(Projection):
+    """Folds QASession events; other streams' events are not its business."""
+
+    name = "qa"
+    version = 1
+    tables = (
+        Table(
+            "qa_entries",
+            "stream TEXT NOT NULL, qa_id TEXT NOT NULL, seq BIGINT NOT NULL, "
+            "entry TEXT NOT NULL, PRIMARY KEY (stream, qa_id)",
+            indexes=("stream, seq",),
+        ),
+        Table("qa_context", "stream TEXT PRIMARY KEY, context TEXT NOT NULL"),
+        Table(
+            "qa_steps",
+            "stream TEXT NOT NULL, position BIGINT NOT NULL, step TEXT NOT NULL, "
+            "PRIMARY KEY (stream, position)",
+        ),
+        Table(
+            "qa_streams",
+            "stream TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL",
+        ),
+    )
+
+    @singledispatchmethod
+    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
+        """Chat events do not change Q&A."""
+
+    @apply.register
+    def _started(
+        self, event: QASession.QASessionStarted, cur: Cursor, position: int
+    ) -> None:
+        cur.execute(
+            f"INSERT INTO {self.table('qa_streams')} (stream, user_id, session_id) "
+            "VALUES (?, ?, ?) ON CONFLICT (stream) DO NOTHING",
+            (str(event.originator_id), event.user_id, event.session_id),
+        )
+
+    @apply.register
+    def _added(self, event: QASession.QAEntryAdded, cur: Cursor, position: int) -> None:
+        cur.execute(
+            f"INSERT INTO {self.table('qa_entries')} (stream, qa_id, seq, entry) "
+            "VALUES (?, ?, ?, ?)",
+            (
+                str(event.originator_id),
+                event.entry.id,
+                position,
+                event.entry.model_dump_json(),
+            ),
+        )
+
+    @apply.register
+    def _updated(
+        self, event: QASession.QAEntryUpdated, cur: Cursor, position: int
+    ) -> None:
+        stream = str(event.originator_id)
+        row = cur.execute(
+            f"SELECT entry FROM {self.table('qa_entries')} "
+            "WHERE stream = ? AND qa_id = ?",
+            (stream, event.qa_id),
+        ).fetchone()
+        if row is None:
+            return
+        entry = SessionQAEntry.model_validate({**json.loads(row[0]), **event.changes})
+        cur.execute(
+            f"UPDATE {self.table('qa_entries')} SET entry = ? "
+            "WHERE stream = ? AND qa_id = ?",
+            (entry.model_dump_json(), stream, event.qa_id),
+        )
+
+    @apply.register
+    def _deleted(
+        self, event: QASession.QAEntryDeleted, cur: Cursor, position: int
+    ) -> None:
+        cur.execute(
+            f"DELETE FROM {self.table('qa_entries')} WHERE stream = ? AND qa_id = ?",
+            (str(event.originator_id), event.qa_id),
+        )
+
+    @apply.register
+    def _context(
+        self, event: QASession.GraphContextSet, cur: Cursor, position: int
+    ) -> None:
+        cur.execute(
+            f"INSERT INTO {self.table('qa_context')} (stream, context) VALUES (?, ?) "
+            "ON CONFLICT (stream) DO UPDATE SET context = excluded.context",
+            (str(event.originator_id), event.context),
+        )
+
+    @apply.register
+    def _step(
+        self, event: QASession.TraceStepRecorded, cur: Cursor, position: int
+    ) -> None:
+        cur.execute(
+            f"INSERT INTO {self.table('qa_steps')} (stream, position, step) "
+            "VALUES (?, ?, ?)",
+            (str(event.originator_id), position, event.step.model_dump_json()),
+        )
+
+    @apply.register
+    def _cleared(
+        self, event: QASession.QASessionCleared, cur: Cursor, position: int
+    ) -> None:
+        for table in ("qa_entries", "qa_context", "qa_steps"):
+            cur.execute(
+                f"DELETE FROM {self.table(table)} WHERE stream = ?",
+                (str(event.originator_id),),
+            )
+
+
+class QAReads:
+    """O(result) reads of the Q&A read model."""
+
+    def __init__(self, database: ProjectionDatabase) -> None:
+        self._database = database
+
+    def entries(
+        self, user_id: str, session_id: str, last_n: int | None
+    ) -> list[SessionQAEntry]:
+        """The trailing `last_n` entries (all when None), oldest first."""
+        stream = str(qa_stream_id(user_id, session_id))
+        with self._database.read() as cur:
+            tables, _ = QAProjection.live(cur)
+            rows = cur.execute(
+                f"SELECT entry FROM {tables.table('qa_entries')} WHERE stream = ? "
+                "ORDER BY seq DESC LIMIT ?",
+                (stream, NO_LIMIT if last_n is None else last_n),
+            ).fetchall()
+        return [SessionQAEntry.model_validate_json(row[0]) for row in reversed(rows)]
+
+    def graph_context(self, user_id: str, session_id: str) -> str | None:
+        stream = str(qa_stream_id(user_id, session_id))
+        with self._database.read() as cur:
+            tables, _ = QAProjection.live(cur)
+            row = cur.execute(
+                f"SELECT context FROM {tables.table('qa_context')} WHERE stream = ?",
+                (stream,),
+            ).fetchone()
+        return None if row is None else str(row[0])
+
+    def steps(
+        self, user_id: str, session_id: str, last_n: int | None
+    ) -> list[SessionTraceStep]:
+        """The trailing `last_n` trace steps (all when None), oldest first."""
+        stream = str(qa_stream_id(user_id, session_id))
+        with self._database.read() as cur:
+            tables, _ = QAProjection.live(cur)
+            rows = cur.execute(
+                f"SELECT step FROM {tables.table('qa_steps')} WHERE stream = ? "
+                "ORDER BY position DESC LIMIT ?",
+                (stream, NO_LIMIT if last_n is None else last_n),
+            ).fetchall()
+        return [SessionTraceStep.model_validate_json(row[0]) for row in reversed(rows)]
+
+    def streams(self) -> list[tuple[str, str]]:
+        """Every (user, session) that ever had Q&A, for prune."""
+        with self._database.read() as cur:
+            tables, _ = QAProjection.live(cur)
+            rows = cur.execute(
+                f"SELECT user_id, session_id FROM {tables.table('qa_streams')} "
+                "ORDER BY user_id, session_id"
+            ).fetchall()
+        return [(row[0], row[1]) for row in rows]

@@ -1,0 +1,232 @@
+"""`trail.qa`: seed 5's calls — Q&A entries, graph context, agent trace steps.
+
+`user_id=None` means "default" everywhere, as in the seed. Writes are events on the
+(user, session) Q&A stream; reads come from the `qa` read model, O(result).
+"""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from pydantic import Field, JsonValue, NonNegativeInt
+
+from .domain.errors import InvalidInput
+from .domain.qa import (
+    DEFAULT_USER,
+    GraphElementIds,
+    QASession,
+    SessionQAEntry,
+    SessionTraceStep,
+    new_qa_id,
+)
+from .domain.validation import Actor, JsonObject, SessionId, UserId, validated
+from .domain.values import HistoryEntry, Value, utc_now
+from .infrastructure.qa_repository import QARepository
+from .projections.qa import QAReads
+
+QAId = Annotated[str, Field(min_length=1, max_length=256)]
+
+
+class SessionQAUpdate(Value):
+    """A three-state update: a field left out stays, None clears it, a value sets it.
+
+    Clearing `question` or `answer` makes it "" (an entry always has both).
+    """
+
+    question: str | None = None
+    answer: str | None = None
+    context: str | None = None
+    feedback_text: str | None = None
+    feedback_score: Annotated[int, Field(ge=1, le=5)] | None = None
+    used_graph_element_ids: GraphElementIds | None = None
+    memify_metadata: dict[str, JsonValue] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, as stored JSON values."""
+        given = self.model_dump(mode="json", include=self.model_fields_set)
+        for name in ("question", "answer"):
+            if name in given and given[name] is None:
+                given[name] = ""
+        return given
+
+
+def _user(user_id: str | None) -> str:
+    return DEFAULT_USER if user_id is None else user_id
+
+
+class QAService:
+    """Seed 5 on the log: every mutation an event, every read a projection query."""
+
+    def __init__(self, repository: QARepository, reads: QAReads) -> None:
+        self._repository = repository
+        self._reads = reads
+
+    @validated
+    def create_qa_entry(
+        self,
+        session_id: SessionId,
+        question: str,
+        answer: str,
+        *,
+        user_id: UserId | None = None,
+        context: str | None = None,
+        qa_id: QAId | None = None,
+        used_graph_element_ids: GraphElementIds | None = None,
+        memify_metadata: JsonObject | None = None,
+        actor: Actor = "runtime",
+    ) -> str:
+        """Store one Q&A entry; returns its id (generated when not given)."""
+        user = _user(user_id)
+        entry = SessionQAEntry(
+            id=qa_id or new_qa_id(),
+            session_id=session_id,
+            user_id=user,
+            question=question,
+            answer=answer,
+            context=context,
+            created_at=utc_now(),
+            used_graph_element_ids=used_graph_element_ids,
+            memify_metadata=memify_metadata,
+        )
+
+        def add(qa: QASession) -> None:
+            if entry.id in qa.entries:
+                raise InvalidInput(f"qa_id: {entry.id!r} is already an entry here")
+            qa.add_entry(entry, actor)
+
+        self._repository.change(user, session_id, add)
+        return entry.id
+
+    @validated
+    def get_latest_qa_entries(
+        self,
+        session_id: SessionId,
+        *,
+        last_n: NonNegativeInt,
+        user_id: UserId | None = None,
+    ) -> list[SessionQAEntry]:
+        """The trailing `last_n` entries, oldest first; `last_n=0` gives none."""
+        return self._reads.entries(_user(user_id), session_id, last_n)
+
+    @validated
+    def get_all_qa_entries(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> list[SessionQAEntry]:
+        """Every entry, oldest first."""
+        return self._reads.entries(_user(user_id), session_id, None)
+
+    @validated
+    def get_last_qa_id(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> str | None:
+        """The newest entry's id, or None when there are no entries."""
+        latest = self._reads.entries(_user(user_id), session_id, 1)
+        return latest[0].id if latest else None
+
+    @validated
+    def update_qa_entry(
+        self,
+        session_id: SessionId,
+        qa_id: QAId,
+        updates: SessionQAUpdate,
+        *,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+    ) -> bool:
+        """Apply the fields `updates` gives; False, writing nothing, if no entry."""
+        changes = updates.changes()
+        return self._repository.change(
+            _user(user_id),
+            session_id,
+            lambda qa: qa.update_entry(qa_id, changes, actor),
+        )
+
+    @validated
+    def delete_qa_entry(
+        self,
+        session_id: SessionId,
+        qa_id: QAId,
+        *,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+    ) -> bool:
+        """True if the entry was there and is now deleted."""
+        return self._repository.change(
+            _user(user_id), session_id, lambda qa: qa.delete_entry(qa_id, actor)
+        )
+
+    @validated
+    def delete_session(
+        self,
+        session_id: SessionId,
+        *,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+    ) -> bool:
+        """Empty the Q&A session (entries, graph context, steps); True if it had any."""
+        return self._repository.change(
+            _user(user_id), session_id, lambda qa: qa.clear("delete_session", actor)
+        )
+
+    @validated
+    def prune(self, *, actor: Actor = "system") -> None:
+        """Empty every Q&A session of every user; the store keeps working after."""
+        for user, session_id in self._reads.streams():
+            self._repository.change(
+                user, session_id, lambda qa: qa.clear("prune", actor)
+            )
+
+    @validated
+    def set_graph_context(
+        self,
+        session_id: SessionId,
+        context: str,
+        *,
+        user_id: UserId | None = None,
+        actor: Actor = "runtime",
+    ) -> None:
+        """Store (or overwrite) the knowledge-graph snapshot of the session."""
+        self._repository.change(
+            _user(user_id), session_id, lambda qa: qa.set_graph_context(context, actor)
+        )
+
+    @validated
+    def get_graph_context(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> str | None:
+        return self._reads.graph_context(_user(user_id), session_id)
+
+    @validated
+    def append_agent_trace_step(
+        self,
+        user_id: UserId | None,
+        session_id: SessionId,
+        step: SessionTraceStep,
+        *,
+        actor: Actor = "runtime",
+    ) -> str:
+        """Append one trace step; returns the caller's trace_id."""
+        if not step.trace_id:
+            raise InvalidInput("step.trace_id: must not be empty")
+        self._repository.change(
+            _user(user_id), session_id, lambda qa: qa.record_step(step, actor)
+        )
+        return step.trace_id
+
+    @validated
+    def get_agent_trace_steps(
+        self,
+        user_id: UserId | None,
+        session_id: SessionId,
+        *,
+        last_n: NonNegativeInt | None = None,
+    ) -> list[SessionTraceStep]:
+        """Trace steps oldest first; the trailing `last_n` when given."""
+        return self._reads.steps(_user(user_id), session_id, last_n)
+
+    @validated
+    def history(
+        self, session_id: SessionId, *, user_id: UserId | None = None
+    ) -> list[HistoryEntry]:
+        """Every Q&A mutation of (user, session), with its actor and time."""
+        return self._repository.history(_user(user_id), session_id)
