@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, JsonValue, NonNegativeInt
+from pydantic import Field, JsonValue, NonNegativeInt, ValidationError
 
 from .domain.errors import InvalidInput
 from .domain.qa import (
@@ -40,6 +40,13 @@ class SessionQAUpdate(Value):
     feedback_score: Annotated[int, Field(ge=1, le=5)] | None = None
     used_graph_element_ids: GraphElementIds | None = None
     memify_metadata: dict[str, JsonValue] | None = None
+
+    def __init__(self, **fields: Any) -> None:
+        """Bad values (a score of 0 or 6) are InvalidInput, before anything runs."""
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation(exc) from None
 
     def changes(self) -> dict[str, Any]:
         """The fields given, as stored JSON values."""
