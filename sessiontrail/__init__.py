@@ -16,6 +16,7 @@ from .domain.errors import (
     StorageUnavailable,
     VersionIncompatible,
 )
+from .domain.qa import GraphElementIds, SessionQAEntry, SessionTraceStep
 from .domain.session import Session
 from .domain.values import (
     HistoryEntry,
@@ -31,6 +32,7 @@ from .domain.values import (
 from .infrastructure.repository import SessionRepository
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
+from .qa import SessionQAUpdate
 from .trail import SessionTrail, connect
 from .transcripts import ListOptions, SessionRecord
 
@@ -38,6 +40,7 @@ __all__ = [
     "AuditEntry",
     "AuditPage",
     "ConcurrencyConflict",
+    "GraphElementIds",
     "HistoryEntry",
     "InvalidInput",
     "ListOptions",
@@ -50,9 +53,12 @@ __all__ = [
     "SessionAsset",
     "SessionMeta",
     "SessionNotFound",
+    "SessionQAEntry",
+    "SessionQAUpdate",
     "SessionRecord",
     "SessionRepository",
     "SessionSummary",
+    "SessionTraceStep",
     "SessionTrail",
     "SessiontrailError",
     "StorageUnavailable",
