@@ -137,15 +137,8 @@ class QAReads:
         self, user_id: str, session_id: str, last_n: int | None
     ) -> list[SessionQAEntry]:
         """The trailing `last_n` entries (all when None), oldest first."""
-        stream = str(qa_stream_id(user_id, session_id))
-        with self._database.read() as cur:
-            tables, _ = QAProjection.live(cur)
-            rows = cur.execute(
-                f"SELECT entry FROM {tables.table('qa_entries')} WHERE stream = ? "
-                "ORDER BY seq DESC LIMIT ?",
-                (stream, NO_LIMIT if last_n is None else last_n),
-            ).fetchall()
-        return [SessionQAEntry.model_validate_json(row[0]) for row in reversed(rows)]
+        rows = self._trailing("qa_entries", "entry", "seq", user_id, session_id, last_n)
+        return [SessionQAEntry.model_validate_json(row) for row in rows]
 
     def graph_context(self, user_id: str, session_id: str) -> str | None:
         stream = str(qa_stream_id(user_id, session_id))
@@ -161,15 +154,30 @@ class QAReads:
         self, user_id: str, session_id: str, last_n: int | None
     ) -> list[SessionTraceStep]:
         """The trailing `last_n` trace steps (all when None), oldest first."""
+        rows = self._trailing(
+            "qa_steps", "step", "position", user_id, session_id, last_n
+        )
+        return [SessionTraceStep.model_validate_json(row) for row in rows]
+
+    def _trailing(
+        self,
+        table: str,
+        column: str,
+        order: str,
+        user_id: str,
+        session_id: str,
+        last_n: int | None,
+    ) -> list[str]:
+        """The last `last_n` values of a stream's column in `order`, oldest first."""
         stream = str(qa_stream_id(user_id, session_id))
         with self._database.read() as cur:
             tables, _ = QAProjection.live(cur)
             rows = cur.execute(
-                f"SELECT step FROM {tables.table('qa_steps')} WHERE stream = ? "
-                "ORDER BY position DESC LIMIT ?",
+                f"SELECT {column} FROM {tables.table(table)} WHERE stream = ? "
+                f"ORDER BY {order} DESC LIMIT ?",
                 (stream, NO_LIMIT if last_n is None else last_n),
             ).fetchall()
-        return [SessionTraceStep.model_validate_json(row[0]) for row in reversed(rows)]
+        return [str(row[0]) for row in reversed(rows)]
 
     def streams(self) -> list[tuple[str, str]]:
         """Every (user, session) that ever had Q&A, for prune."""
