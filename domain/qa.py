@@ -14,9 +14,10 @@ from typing import Any, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import BaseAggregate
-from pydantic import Field, JsonValue
+from eventsourcing.utils import get_topic
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from .event_model import CreatedEventModel, EventModel
+from .event_model import CreatedEventModel, EventModel, SnapshotModel
 from .values import Value
 
 QA_NAMESPACE = UUID("0b7c53e2-61a4-5f0e-8d2c-9e4f7a1b3c55")
@@ -67,6 +68,20 @@ class SessionTraceStep(Value):
     method_return_value: JsonValue = None
     error_message: str = ""
     session_feedback: str = ""
+
+
+class QAState(BaseModel):
+    """Every attribute of a QASession, typed: what its snapshot stores."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    created_on: datetime
+    modified_on: datetime
+    user_id: str
+    session_id: str
+    entries: list[SessionQAEntry]
+    graph_context: str | None
+    trace_steps: list[SessionTraceStep]
 
 
 class QASession(BaseAggregate[UUID]):
@@ -122,6 +137,41 @@ class QASession(BaseAggregate[UUID]):
             aggregate.entries.clear()
             aggregate.graph_context = None
             aggregate.trace_steps.clear()
+
+    class Snapshot(SnapshotModel):
+        state: QAState
+
+        @classmethod
+        def take(cls, aggregate: Any) -> Self:
+            assert isinstance(aggregate, QASession)
+            return cls(
+                originator_id=aggregate.id,
+                originator_version=aggregate.version,
+                timestamp=cls.create_timestamp(),
+                topic=get_topic(type(aggregate)),
+                state=QAState(
+                    created_on=aggregate.created_on,
+                    modified_on=aggregate.modified_on,
+                    user_id=aggregate.user_id,
+                    session_id=aggregate.session_id,
+                    entries=list(aggregate.entries.values()),
+                    graph_context=aggregate.graph_context,
+                    trace_steps=aggregate.trace_steps,
+                ),
+            )
+
+        def mutate(self, _: None) -> QASession:
+            qa = QASession.__new__(QASession)
+            qa.__base_init__(
+                self.originator_id, self.originator_version, self.state.created_on
+            )
+            qa.__dict__["_modified_on"] = self.state.modified_on
+            qa.user_id = self.state.user_id
+            qa.session_id = self.state.session_id
+            qa.entries = {entry.id: entry for entry in self.state.entries}
+            qa.graph_context = self.state.graph_context
+            qa.trace_steps = list(self.state.trace_steps)
+            return qa
 
     def __init__(self, user_id: str, session_id: str, actor: str = "runtime") -> None:
         self.user_id = user_id

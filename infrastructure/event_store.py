@@ -51,11 +51,13 @@ def storage_errors(action: str) -> Iterator[None]:
 
 
 class SessionStore(Application[UUID]):
-    """Every session stream in one eventsourcing application; snapshots every 100."""
+    """Every session and Q&A stream in one eventsourcing application; snapshots
+    every 100 events."""
 
     name = "sessiontrail"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
-        Session: SNAPSHOT_INTERVAL
+        Session: SNAPSHOT_INTERVAL,
+        QASession: SNAPSHOT_INTERVAL,
     }
 
     def __init__(
@@ -105,10 +107,7 @@ class SessionStore(Application[UUID]):
                 recordings = self.events.put(events)
             session.pending_events.clear()
             for event in events:
-                if (
-                    isinstance(session, Session)
-                    and event.originator_version % SNAPSHOT_INTERVAL == 0
-                ):
+                if event.originator_version % SNAPSHOT_INTERVAL == 0:
                     self._snapshot(session.id, event.originator_version)
         return recordings[-1].notification.id if recordings else None
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sessiontrail import InvalidInput, SessionNotFound, SessionTrail
-from sessiontrail.domain.qa import GraphElementIds, SessionTraceStep
+from sessiontrail.domain.qa import GraphElementIds, SessionTraceStep, qa_stream_id
 from sessiontrail.qa import SessionQAUpdate
 
 
@@ -281,3 +281,23 @@ def test_a_rebuild_of_the_qa_read_model_equals_the_live_one(trail: SessionTrail)
     trail.projections.rebuild("qa")
     assert trail.projections.rows("qa") == live
     assert len(live["qa_entries"]) == 2
+
+
+def test_long_qa_streams_load_from_snapshots(
+    trail: SessionTrail, other_trail: SessionTrail
+):
+    for number in range(230):
+        trail.qa.append_agent_trace_step(
+            "u", "s", SessionTraceStep(trace_id=f"t{number}")
+        )
+    trail.qa.create_qa_entry("s", "q", "a", user_id="u")
+    stream = qa_stream_id("u", "s")
+    snapshots = list(trail.store.snapshots.get(stream))
+    assert [s.originator_version for s in snapshots] == [100, 200]
+    loaded = other_trail.store.load_qa(stream)
+    assert loaded.version == 232
+    assert loaded.trace_steps == [
+        SessionTraceStep(trace_id=f"t{n}") for n in range(230)
+    ]
+    assert [e.question for e in loaded.entries.values()] == ["q"]
+    assert other_trail.qa.delete_session("s", user_id="u")
