@@ -19,48 +19,31 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable, Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Literal
 
-from eventsourcing.persistence import Notification
-from pydantic import ValidationError
-
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
-from ..domain.event_model import EventModel
 from ..domain.values import ProjectionStatus, SyncStatus
-from ..infrastructure.event_store import SessionStore, storage_errors
-from .database import EVENT_FAILURES, Cursor, ProjectionDatabase, RowRejected
+from ..infrastructure.event_store import SessionStore
+from .batches import (
+    BATCH_FAILURES,
+    BATCH_SIZE,
+    BUILDS,
+    REGISTRY_COLUMNS,
+    BatchApplier,
+    Generation,
+    live_rows,
+    save_position,
+)
+from .database import Cursor, ProjectionDatabase
 from .projection import LIVE, Projection, Table
+from .rebuild import RETIRED, RETIRED_KEPT, Progress, Rebuilder, drop_retired
 from .skips import Skips
 
 logger = logging.getLogger(__name__)
 
-BUILDS = "st_projection_builds"
-RETIRED = "st_projection_retired"
-BATCH_SIZE = 1000
-RETIRED_KEPT = 60.0
-"""Seconds a replaced generation's tables outlive the swap, for readers still on it."""
 SWEEP_EVERY = 10.0
-
-Progress = Callable[[int, int], None]
-"""Called as (position reached, head) while a rebuild runs."""
-
-
-_COLUMNS = (
-    "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
-    "position BIGINT NOT NULL, skipped BIGINT NOT NULL"
-)
-
-
-@dataclass
-class _Generation:
-    """One generation's registry row, with the projection that writes it."""
-
-    projection: Projection
-    version: int
-    position: int
-    skipped: int
+"""Seconds between sweeps of retired generations, done by catch-ups."""
 
 
 class ProjectionRunner:
@@ -85,6 +68,8 @@ class ProjectionRunner:
         self._skips = skips
         self.mode = mode
         self._database = database
+        self._applier = BatchApplier(store)
+        self._rebuilder = Rebuilder(database, self._applier)
         self._classes = {projection.name: projection for projection in projections}
         self._lock = threading.Lock()
         self._applied = 0  # every current live generation is known to be here
@@ -96,13 +81,13 @@ class ProjectionRunner:
         """Create the registry, and a first generation of each projection it lacks."""
         with self._database.write() as cur:
             for table in (LIVE, BUILDS):
-                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({_COLUMNS})")
+                cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({REGISTRY_COLUMNS})")
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {RETIRED} (name TEXT NOT NULL, "
                 "generation INTEGER NOT NULL, retired_at DOUBLE PRECISION NOT NULL, "
                 "PRIMARY KEY (name, generation))"
             )
-            live = self._live(cur, lock=True)
+            live = live_rows(cur, lock=True)
             for name, projection_class in self._classes.items():
                 if name not in live:
                     projection_class(generation=1).create(cur)
@@ -124,16 +109,6 @@ class ProjectionRunner:
             logger.info("rebuilding read model %r for its new version", name)
             self.rebuild(name, progress)
         return outdated
-
-    @staticmethod
-    def _live(cur: Cursor, *, lock: bool) -> dict[str, tuple[int, int, int, int]]:
-        """name -> (generation, version, position, skipped), locked in name order."""
-        suffix = cur.for_update if lock else ""
-        rows = cur.execute(
-            f"SELECT name, generation, version, position, skipped FROM {LIVE} "
-            f"ORDER BY name{suffix}"
-        ).fetchall()
-        return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
 
     # -- catching up -------------------------------------------------------------------
 
@@ -159,7 +134,7 @@ class ProjectionRunner:
         with self._database.read() as cur:
             positions = [
                 position
-                for name, (_, version, position, _) in self._live(
+                for name, (_, version, position, _) in live_rows(
                     cur, lock=False
                 ).items()
                 if name in self._classes and self._classes[name].version == version
@@ -181,7 +156,7 @@ class ProjectionRunner:
         """
         try:
             return self._catch_up_once(until, guarded=False)
-        except _BATCH_FAILURES:
+        except BATCH_FAILURES:
             logger.warning("a catch-up batch failed; redoing it event by event")
             return self._catch_up_once(until, guarded=True)
 
@@ -193,80 +168,28 @@ class ProjectionRunner:
             start = min(generation.position for generation in generations)
             if until is not None and start >= until:
                 return start, False
-            notifications = self._notifications(start)
-            self._apply(cur, generations, notifications, guarded=guarded)
+            notifications = self._applier.notifications(start)
+            self._applier.apply(cur, generations, notifications, guarded=guarded)
             for generation in generations:
-                self._save_position(cur, LIVE, generation)
+                save_position(cur, LIVE, generation)
             if time.monotonic() > self._next_sweep:
                 self._next_sweep = time.monotonic() + SWEEP_EVERY
-                self._drop_retired(cur, older_than=RETIRED_KEPT)
+                drop_retired(cur, self._classes, older_than=RETIRED_KEPT)
             reached = min(generation.position for generation in generations)
             return reached, len(notifications) == BATCH_SIZE
 
-    def _current(self, cur: Cursor) -> list[_Generation]:
+    def _current(self, cur: Cursor) -> list[Generation]:
         """The live generations this code may write: same projection version."""
         generations = []
-        for name, (number, version, position, skipped) in self._live(
+        for name, (number, version, position, skipped) in live_rows(
             cur, lock=True
         ).items():
             projection_class = self._classes.get(name)
             if projection_class is not None and projection_class.version == version:
                 generations.append(
-                    _Generation(projection_class(number), version, position, skipped)
+                    Generation(projection_class(number), version, position, skipped)
                 )
         return generations
-
-    def _notifications(self, after: int) -> Sequence[Notification]:
-        with storage_errors("read the notification log"):
-            return self._store.recorder.select_notifications(
-                start=after, limit=BATCH_SIZE, inclusive_of_start=False
-            )
-
-    def _apply(
-        self,
-        cur: Cursor,
-        generations: Sequence[_Generation],
-        notifications: Sequence[Notification],
-        *,
-        guarded: bool = False,
-    ) -> None:
-        for notification, event in self._decoded(notifications):
-            for generation in generations:
-                if notification.id <= generation.position:
-                    continue
-                generation.position = notification.id
-                if event is None:
-                    generation.skipped += 1
-                elif not guarded:
-                    generation.projection.apply(event, cur, notification.id)
-                elif not _applied_alone(cur, generation, event, notification.id):
-                    generation.skipped += 1
-
-    def _decoded(
-        self, notifications: Sequence[Notification]
-    ) -> Iterator[tuple[Notification, EventModel | None]]:
-        """Each notification with its event; None for one that cannot be read."""
-        for notification in notifications:
-            try:
-                event = self._store.mapper.to_domain_event(notification)
-            except (SessiontrailError, ValidationError, ValueError) as exc:
-                logger.warning(
-                    "read models skip notification %d (stream %s v%d): %s",
-                    notification.id,
-                    notification.originator_id,
-                    notification.originator_version,
-                    exc,
-                )
-                yield notification, None
-                continue
-            yield notification, event if isinstance(event, EventModel) else None
-
-    @staticmethod
-    def _save_position(cur: Cursor, table: str, generation: _Generation) -> None:
-        cur.execute(
-            f"UPDATE {table} SET position = ?, skipped = ? WHERE name = ?",
-            (generation.position, generation.skipped, generation.projection.name),
-        )
 
     # -- status ------------------------------------------------------------------------
 
@@ -292,7 +215,7 @@ class ProjectionRunner:
     def status(self) -> list[ProjectionStatus]:
         """Per projection: versions, position, head, lag and skipped events."""
         with self._database.read() as cur:
-            live = self._live(cur, lock=False)
+            live = live_rows(cur, lock=False)
         head = self._store.head()
         statuses = []
         for name, projection_class in sorted(self._classes.items()):
@@ -344,133 +267,8 @@ class ProjectionRunner:
         up to the head and names it live; events appended meanwhile reach
         whichever generation is live when their writer catches up.
         """
-        projection_class = self.projection(name)
-        building = self._start_build(projection_class)
-        while self._build_batch(building, swap=False):
-            if progress is not None:
-                progress(building.position, self._store.head())
-        self._build_batch(building, swap=True)
-        if progress is not None:
-            progress(building.position, building.position)
+        self._rebuilder.run(self.projection(name), progress, self._store.head)
         return next(status for status in self.status() if status.name == name)
-
-    def _start_build(self, projection_class: type[Projection]) -> _Generation:
-        """Drop any abandoned build of this projection; create a fresh generation."""
-        name = projection_class.name
-        with self._database.write() as cur:
-            live = cur.execute(
-                f"SELECT generation FROM {LIVE} WHERE name = ?", (name,)
-            ).fetchone()
-            abandoned = cur.execute(
-                f"SELECT generation FROM {BUILDS} WHERE name = ?{cur.for_update}",
-                (name,),
-            ).fetchone()
-            if abandoned is not None:
-                projection_class(abandoned[0]).drop(cur)
-                cur.execute(f"DELETE FROM {BUILDS} WHERE name = ?", (name,))
-            retired = cur.execute(
-                f"SELECT MAX(generation) FROM {RETIRED} WHERE name = ?", (name,)
-            ).fetchone()
-            number = 1 + max(
-                live[0] if live else 0,
-                abandoned[0] if abandoned else 0,
-                retired[0] if retired and retired[0] is not None else 0,
-            )
-            projection = projection_class(number)
-            projection.create(cur)
-            cur.execute(
-                f"INSERT INTO {BUILDS} VALUES (?, ?, ?, 0, 0)",
-                (name, number, projection_class.version),
-            )
-        return _Generation(projection, projection_class.version, 0, 0)
-
-    def _build_batch(self, building: _Generation, *, swap: bool) -> bool:
-        """Apply one batch to the new generation; with `swap`, finish and go live.
-
-        Returns whether more notifications may follow. A batch an event's content
-        breaks is redone event by event, as in `_catch_up_batch`.
-        """
-        reached = (building.position, building.skipped)
-        try:
-            return self._build_once(building, swap=swap, guarded=False)
-        except _BATCH_FAILURES:
-            building.position, building.skipped = reached  # rolled back with it
-            logger.warning("a rebuild batch failed; redoing it event by event")
-            return self._build_once(building, swap=swap, guarded=True)
-
-    def _build_once(self, building: _Generation, *, swap: bool, guarded: bool) -> bool:
-        projection = building.projection
-        with self._database.write() as cur:
-            live = self._live(cur, lock=swap)  # a swap holds writers back
-            row = cur.execute(
-                f"SELECT generation FROM {BUILDS} WHERE name = ?{cur.for_update}",
-                (projection.name,),
-            ).fetchone()
-            if row is None or row[0] != projection.generation:
-                raise SessiontrailError(
-                    f"rebuild of {projection.name!r} was superseded by another one"
-                )
-            more = True
-            while more:
-                notifications = self._notifications(building.position)
-                self._apply(cur, [building], notifications, guarded=guarded)
-                more = len(notifications) == BATCH_SIZE
-                if not swap:
-                    break
-            self._save_position(cur, BUILDS, building)
-            if swap:
-                self._go_live(cur, building, live.get(projection.name))
-            return more
-
-    @staticmethod
-    def _go_live(
-        cur: Cursor,
-        building: _Generation,
-        old: tuple[int, int, int, int] | None,
-    ) -> None:
-        """Name the new generation live (readers switch in one snapshot); retire
-        the old one, whose tables stay for readers still on it."""
-        projection = building.projection
-        values = (
-            projection.generation,
-            building.version,
-            building.position,
-            building.skipped,
-            projection.name,
-        )
-        if old is None:
-            cur.execute(
-                f"INSERT INTO {LIVE} (generation, version, position, skipped, name) "
-                "VALUES (?, ?, ?, ?, ?)",
-                values,
-            )
-        else:
-            cur.execute(  # in place: writers waiting on this row see the new one
-                f"UPDATE {LIVE} SET generation = ?, version = ?, position = ?, "
-                "skipped = ? WHERE name = ?",
-                values,
-            )
-            cur.execute(
-                f"INSERT INTO {RETIRED} (name, generation, retired_at) "
-                "VALUES (?, ?, ?)",
-                (projection.name, old[0], time.time()),
-            )
-        cur.execute(f"DELETE FROM {BUILDS} WHERE name = ?", (projection.name,))
-
-    def _drop_retired(self, cur: Cursor, older_than: float) -> None:
-        """Drop the tables of generations retired more than `older_than` s ago."""
-        rows = cur.execute(
-            f"SELECT name, generation FROM {RETIRED} WHERE retired_at < ?",
-            (time.time() - older_than,),
-        ).fetchall()
-        for name, generation in rows:
-            projection_class = self._classes.get(name)
-            if projection_class is not None:
-                projection_class(generation).drop(cur)
-            cur.execute(
-                f"DELETE FROM {RETIRED} WHERE name = ? AND generation = ?",
-                (name, generation),
-            )
 
     # -- worker ------------------------------------------------------------------------
 
@@ -489,27 +287,3 @@ def _width(cur: Cursor, projection: Projection, table: Table) -> int:
     """How many columns one of a projection's tables has."""
     cur.execute(f"SELECT * FROM {projection.table(table.name)} WHERE 1 = 0")
     return len(cur.description)
-
-
-_BATCH_FAILURES: tuple[type[Exception], ...] = (RowRejected, *EVENT_FAILURES[4:])
-
-
-def _applied_alone(
-    cur: Cursor, generation: _Generation, event: EventModel, position: int
-) -> bool:
-    """Apply one event inside a savepoint; False (and undone) if its content fails."""
-    cur.execute("SAVEPOINT apply_one")
-    try:
-        generation.projection.apply(event, cur, position)
-    except EVENT_FAILURES as exc:
-        cur.execute("ROLLBACK TO SAVEPOINT apply_one")
-        logger.error(
-            "read model %s skips notification %d (%s): %s",
-            generation.projection.name,
-            position,
-            type(event).__name__,
-            exc,
-        )
-        return False
-    cur.execute("RELEASE SAVEPOINT apply_one")
-    return True

@@ -7,13 +7,15 @@ import threading
 import pytest
 
 import sessiontrail
-from sessiontrail import SessionTrail, StorageUnavailable
+from sessiontrail import SessionTrail, SessiontrailError, StorageUnavailable
 from sessiontrail.domain.session import Session
 from sessiontrail.projections import runner as runner_module
 from sessiontrail.projections.audit import AuditProjection
+from sessiontrail.projections.batches import BatchApplier
 from sessiontrail.projections.database import Cursor
 from sessiontrail.projections.projection import Table
 from sessiontrail.projections.qa import QAProjection
+from sessiontrail.projections.rebuild import Rebuilder
 from sessiontrail.projections.runner import ProjectionRunner
 from sessiontrail.projections.sessions import SessionsProjection
 from sessiontrail.projections.skips import Skips
@@ -151,12 +153,12 @@ def test_connecting_with_newer_code_rebuilds_outdated_read_models(
 
 def test_a_second_rebuild_supersedes_an_abandoned_one(trail: SessionTrail):
     chat(trail, "a", 2)
-    runner = trail.projections
-    abandoned = runner._start_build(SessionsProjection)  # a build that crashed
-    runner.rebuild("sessions")
-    with pytest.raises(Exception, match="superseded"):
-        runner._build_batch(abandoned, swap=True)
-    assert len(runner.rows("sessions")["messages"]) == 2
+    crashed = Rebuilder(trail.read_models, BatchApplier(trail.store))
+    abandoned = crashed.start(SessionsProjection)  # a build that never finished
+    trail.projections.rebuild("sessions")
+    with pytest.raises(SessiontrailError, match="superseded"):
+        crashed.batch(abandoned, swap=True)
+    assert len(trail.projections.rows("sessions")["messages"]) == 2
 
 
 def test_replaced_tables_are_dropped_once_readers_are_done(

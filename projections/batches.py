@@ -1,0 +1,137 @@
+"""Applying the notification log to read-model generations, one batch at a time.
+
+The registry (`st_projections` for live generations, `st_projection_builds` for
+rebuilds in progress) holds each generation's position; a batch applies the
+notifications after it and moves it on, in the caller's transaction. An event
+whose content a handler cannot hold fails the batch, which the caller redoes
+`guarded`: each event in a savepoint, so only that event is skipped and counted.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+from eventsourcing.persistence import Notification
+from pydantic import ValidationError
+
+from ..domain.errors import SessiontrailError
+from ..domain.event_model import EventModel
+from ..infrastructure.event_store import SessionStore, storage_errors
+from .database import EVENT_FAILURES, Cursor, RowRejected
+from .projection import LIVE, Projection
+
+logger = logging.getLogger(__name__)
+
+BUILDS = "st_projection_builds"
+BATCH_SIZE = 1000
+REGISTRY_COLUMNS = (
+    "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
+    "position BIGINT NOT NULL, skipped BIGINT NOT NULL"
+)
+BATCH_FAILURES: tuple[type[Exception], ...] = (RowRejected, *EVENT_FAILURES[4:])
+"""What makes a batch worth redoing event by event (unlike an outage)."""
+
+
+@dataclass
+class Generation:
+    """One generation's registry row, with the projection that writes it."""
+
+    projection: Projection
+    version: int
+    position: int
+    skipped: int
+
+
+def live_rows(cur: Cursor, *, lock: bool) -> dict[str, tuple[int, int, int, int]]:
+    """name -> (generation, version, position, skipped), locked in name order."""
+    suffix = cur.for_update if lock else ""
+    rows = cur.execute(
+        f"SELECT name, generation, version, position, skipped FROM {LIVE} "
+        f"ORDER BY name{suffix}"
+    ).fetchall()
+    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+
+
+def save_position(cur: Cursor, table: str, generation: Generation) -> None:
+    """Record where a generation has got to, in its registry table."""
+    cur.execute(
+        f"UPDATE {table} SET position = ?, skipped = ? WHERE name = ?",
+        (generation.position, generation.skipped, generation.projection.name),
+    )
+
+
+class BatchApplier:
+    """Reads the notifications after a position and folds them into generations."""
+
+    def __init__(self, store: SessionStore) -> None:
+        self._store = store
+
+    def notifications(self, after: int) -> Sequence[Notification]:
+        """The next batch of the log after `after`, in id order."""
+        with storage_errors("read the notification log"):
+            return self._store.recorder.select_notifications(
+                start=after, limit=BATCH_SIZE, inclusive_of_start=False
+            )
+
+    def apply(
+        self,
+        cur: Cursor,
+        generations: Sequence[Generation],
+        notifications: Sequence[Notification],
+        *,
+        guarded: bool = False,
+    ) -> None:
+        """Apply each notification to every generation not yet past it."""
+        for notification, event in self._decoded(notifications):
+            for generation in generations:
+                if notification.id <= generation.position:
+                    continue
+                generation.position = notification.id
+                if event is None:
+                    generation.skipped += 1
+                elif not guarded:
+                    generation.projection.apply(event, cur, notification.id)
+                elif not _applied_alone(cur, generation, event, notification.id):
+                    generation.skipped += 1
+
+    def _decoded(
+        self, notifications: Sequence[Notification]
+    ) -> Iterator[tuple[Notification, EventModel | None]]:
+        """Each notification with its event; None for one that cannot be read."""
+        for notification in notifications:
+            try:
+                event = self._store.mapper.to_domain_event(notification)
+            except (SessiontrailError, ValidationError, ValueError) as exc:
+                logger.warning(
+                    "read models skip notification %d (stream %s v%d): %s",
+                    notification.id,
+                    notification.originator_id,
+                    notification.originator_version,
+                    exc,
+                )
+                yield notification, None
+                continue
+            yield notification, event if isinstance(event, EventModel) else None
+
+
+def _applied_alone(
+    cur: Cursor, generation: Generation, event: EventModel, position: int
+) -> bool:
+    """Apply one event inside a savepoint; False (and undone) if its content fails."""
+    cur.execute("SAVEPOINT apply_one")
+    try:
+        generation.projection.apply(event, cur, position)
+    except EVENT_FAILURES as exc:
+        cur.execute("ROLLBACK TO SAVEPOINT apply_one")
+        logger.error(
+            "read model %s skips notification %d (%s): %s",
+            generation.projection.name,
+            position,
+            type(event).__name__,
+            exc,
+        )
+        return False
+    cur.execute("RELEASE SAVEPOINT apply_one")
+    return True
