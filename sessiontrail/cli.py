@@ -7,17 +7,20 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from . import cli_projections
+from . import cli_inspect, cli_projections
+from .cli_options import Options, options
 from .demo import run_demo
 from .domain.errors import SessiontrailError
 
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 console = Console()
 app.add_typer(cli_projections.app, name="projections")
+for command in cli_inspect.COMMANDS:
+    app.command()(command)
 
 
 @app.callback()
-def options(
+def global_options(
     ctx: typer.Context,
     db: Annotated[
         str | None,
@@ -27,15 +30,19 @@ def options(
             help="Database URL (default: $SESSIONTRAIL_URL, else sqlite:///sessiontrail.db).",
         ),
     ] = None,
+    user: Annotated[
+        str | None,
+        typer.Option("--user", help="Act as this user: see only their sessions."),
+    ] = None,
 ) -> None:
     """Inspect and operate a sessiontrail session log."""
-    ctx.obj = db
+    ctx.obj = Options(db, user)
 
 
 @app.command()
 def demo(ctx: typer.Context) -> None:
     """Record a chat written by an agent runtime and a UI at once; show the merge."""
-    run_demo(ctx.obj, console)
+    run_demo(options(ctx).db, console)
 
 
 def main() -> None:

@@ -13,6 +13,7 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
+from .cli_options import options
 from .domain.values import ProjectionStatus
 from .trail import connect
 
@@ -53,7 +54,7 @@ def status(
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
     """Where each read model stands against the log."""
-    with connect(ctx.obj, projections="worker") as trail:
+    with connect(options(ctx).db, projections="worker") as trail:
         statuses = trail.projections.status()
     if as_json:
         print(json.dumps([s.model_dump() | {"state": s.state} for s in statuses]))
@@ -67,7 +68,7 @@ def rebuild(
     names: Annotated[list[str], typer.Argument(help="Read models to rebuild.")],
 ) -> None:
     """Rebuild read models from the log beside the live ones, then swap them in."""
-    with connect(ctx.obj, projections="worker") as trail:
+    with connect(options(ctx).db, projections="worker") as trail:
         for name in names:
             trail.projections.projection(name)  # unknown names fail before any work
         for name in names:
@@ -104,7 +105,7 @@ def run(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
-    with connect(ctx.obj, projections="worker") as trail:
+    with connect(options(ctx).db, projections="worker") as trail:
         console.print(f"following {trail.url}; stop with Ctrl-C")
         trail.projections.run(stop, poll_interval=poll_interval)
         reached = min(s.position for s in trail.projections.status())
