@@ -7,12 +7,13 @@ lock, append, and on a conflicting append rebase onto the stored head and retry.
 from __future__ import annotations
 
 import builtins
+import copy
 import json
 import logging
 import random
 import time
-from collections.abc import Callable
-from typing import Annotated
+from collections.abc import Callable, Iterator
+from typing import Annotated, cast
 
 from pydantic import AwareDatetime, Field, NonNegativeInt, PositiveInt
 
@@ -254,6 +255,23 @@ class SessionRepository:
         ):
             raise SessionNotFound(f"no session {session_id!r}")
         return [HistoryEntry.of(event) for event in events]
+
+    @validated
+    def replay(
+        self,
+        session_id: SessionId,
+        *,
+        until: PositiveInt | None = None,
+        user_id: UserId | None = None,
+    ) -> Iterator[tuple[HistoryEntry, Session]]:
+        """Each event, oldest first, with a copy of the session right after it."""
+        entries = self.history(session_id, user_id=user_id)
+        session: Session | None = None
+        for event in self._store.stream_events(stream_id(session_id)):
+            if until is not None and event.originator_version > until:
+                return
+            session = cast(Session, event.mutate(session))
+            yield entries[event.originator_version - 1], copy.deepcopy(session)
 
     @validated
     def at(

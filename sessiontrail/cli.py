@@ -7,7 +7,7 @@ from typing import Annotated
 import typer
 from rich.console import Console
 
-from . import cli_inspect, cli_projections
+from . import cli_debug, cli_inspect, cli_projections
 from .cli_options import Options, options
 from .demo import run_demo
 from .domain.errors import SessiontrailError
@@ -15,7 +15,7 @@ from .domain.errors import SessiontrailError
 app = typer.Typer(no_args_is_help=True, add_completion=False)
 console = Console()
 app.add_typer(cli_projections.app, name="projections")
-for command in cli_inspect.COMMANDS:
+for command in (*cli_inspect.COMMANDS, *cli_debug.COMMANDS):
     app.command()(command)
 
 

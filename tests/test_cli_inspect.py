@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -95,3 +97,50 @@ def test_bad_times_are_clear_errors(db: str, tmp_path: Path):
     result = run_cli("--db", db, "history", "s0", "--since", "soon", cwd=tmp_path)
     assert result.returncode == 1
     assert "--since: not an ISO 8601 time" in result.stdout
+
+
+def test_replay_steps_through_every_event_with_its_changes(db: str, tmp_path: Path):
+    result = run_cli("--db", db, "replay", "s0", "--no-pause", cwd=tmp_path)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    for text in ("v1", "Started", "+ user: question 0", "~ title: '' → 'Renamed'"):
+        assert text in out
+    assert out.index("v2") < out.index("v3") < out.index("v4")
+    short = run_cli(
+        "--db", db, "replay", "s0", "--no-pause", "--until", "2", cwd=tmp_path
+    )
+    assert "v2" in short.stdout and "v3" not in short.stdout
+
+
+def test_replay_waits_for_enter_between_steps(db: str, tmp_path: Path):
+    command = [
+        *(sys.executable, "-c", "from sessiontrail.cli import main; main()"),
+        *("--db", db, "replay", "s0"),
+    ]
+    result = subprocess.run(  # two Enters, then the input ends
+        command,
+        cwd=tmp_path,
+        input="\n\n",
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert "v3" in result.stdout
+    assert "v4" not in result.stdout  # it stopped at the third prompt
+
+
+def test_diff_shows_what_changed_between_two_versions(db: str, tmp_path: Path):
+    change = cli_json(db, tmp_path, "diff", "s0", "1", "4")
+    assert [m["content"] for m in change["added"]] == ["question 0", "answer 0"]
+    assert change["removed"] == []
+    assert change["fields"] == {"title": ["", "Renamed"]}
+    assert cli_json(db, tmp_path, "diff", "s0", "4", "4") == {
+        "added": [],
+        "removed": [],
+        "fields": {},
+    }
+    backwards = run_cli("--db", db, "diff", "s0", "4", "1", cwd=tmp_path)
+    assert backwards.returncode == 1 and "older one first" in backwards.stdout
+    beyond = run_cli("--db", db, "diff", "s0", "1", "9", cwd=tmp_path)
+    assert beyond.returncode == 1 and "version" in beyond.stdout
