@@ -37,6 +37,11 @@ def summarize(event: str, payload: dict[str, Any]) -> str:
         case "QuestionResolved":
             return f"question {p['tool_call_id']} answered"
         case "TokenUsageRecorded":
-            return "usage " + clip(str(p["record"]), 50)
+            record = p["record"]
+            figures = ", ".join(
+                f"{key} {value}" for key, value in record.items() if key != "model"
+            )
+            model = record.get("model") or p.get("model") or "usage"
+            return clip(f"{model}: {figures}", 60)
         case _:
             return event.removeprefix("Session").lower() if not p else clip(str(p), 60)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar, cast
@@ -26,6 +26,7 @@ from eventsourcing.persistence import (
 from eventsourcing.utils import Environment, EnvType
 
 from ..domain.errors import ConcurrencyConflict, StorageUnavailable
+from ..domain.event_model import EventModel
 from ..domain.qa import QASession
 from ..domain.session import Session
 from .mapper import JsonTranscoder, PydanticMapper
@@ -110,6 +111,47 @@ class SessionStore(Application[UUID]):
                 if event.originator_version % SNAPSHOT_INTERVAL == 0:
                     self._snapshot(session.id, event.originator_version)
         return recordings[-1].notification.id if recordings else None
+
+    def append_imported(self, events: Sequence[EventModel]) -> int | None:
+        """Append events built elsewhere (an import), in one transaction; snapshot
+        each stream that crossed a snapshot interval. Returns the last position."""
+        if not events:
+            return None
+        with self._write_lock, storage_errors("import events"):
+            recordings = self.events.put(list(events))
+        for event in events:
+            if event.originator_version % SNAPSHOT_INTERVAL == 0:
+                self._snapshot(event.originator_id, event.originator_version)
+        return recordings[-1].notification.id if recordings else None
+
+    def every_event(self, batch: int = 1000) -> Iterator[EventModel]:
+        """Every event of every stream in log order, read `batch` at a time."""
+        after = 0
+        while True:
+            with storage_errors("read the notification log"):
+                notifications = self.recorder.select_notifications(
+                    start=after, limit=batch, inclusive_of_start=False
+                )
+                events = [
+                    cast(EventModel, self.mapper.to_domain_event(n))
+                    for n in notifications
+                ]
+            yield from events
+            if len(notifications) < batch:
+                return
+            after = notifications[-1].id
+
+    def stream_version(self, stream: UUID) -> int:
+        """The stream's last version (0 when it has no events)."""
+        with storage_errors(f"read stream {stream}"):
+            last = list(self.events.get(stream, desc=True, limit=1))
+        return last[0].originator_version if last else 0
+
+    def event_at(self, stream: UUID, version: int) -> EventModel | None:
+        """One event of a stream, or None."""
+        with storage_errors(f"read stream {stream}"):
+            found = list(self.events.get(stream, gt=version - 1, lte=version))
+        return cast(EventModel, found[0]) if found else None
 
     def head(self) -> int:
         """The newest notification id in the log (0 when empty)."""

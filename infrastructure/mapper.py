@@ -33,6 +33,18 @@ class JsonTranscoder(Transcoder):
         raise NotImplementedError("types are declared on the pydantic models instead")
 
 
+def upcast(cls: type, state: dict[str, Any], from_version: int, where: str) -> None:
+    """Bring `state`, stored by `cls` at `from_version`, up to the current version."""
+    known_version = getattr(cls, "class_version", 1)
+    if from_version > known_version:
+        raise VersionIncompatible(
+            f"{cls.__qualname__} v{from_version} at {where} is newer than this "
+            f"sessiontrail reads (v{known_version}); upgrade sessiontrail"
+        )
+    for version in range(from_version, known_version):
+        getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+
+
 class PydanticMapper(Mapper[UUID]):
     """Maps pydantic events and snapshots to stored events and back (never pickle)."""
 
@@ -79,15 +91,7 @@ class PydanticMapper(Mapper[UUID]):
             raise MapperDeserialisationError(
                 f"cannot read event {stored_event.topic} at {where}: {exc}"
             ) from exc
-        from_version = state.pop("class_version", 1)
-        known_version = getattr(cls, "class_version", 1)
-        if from_version > known_version:
-            raise VersionIncompatible(
-                f"{cls.__qualname__} v{from_version} at {where} is newer than this "
-                f"sessiontrail reads (v{known_version}); upgrade sessiontrail"
-            )
-        for version in range(from_version, known_version):
-            getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
+        upcast(cls, state, state.pop("class_version", 1), where)
         state["originator_id"] = stored_event.originator_id
         state["originator_version"] = stored_event.originator_version
         return cast(DomainEventProtocol[UUID], cls.model_validate(state))

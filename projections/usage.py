@@ -183,18 +183,41 @@ class UsageLedger:
             ).fetchall()
         return {field: _number(total) for field, total in rows}
 
-    def model_totals(self) -> dict[str, dict[str, float | int]]:
-        """Model -> field -> sum over every record of every session."""
+    @validated
+    def model_totals(
+        self, *, user_id: UserId | None = None
+    ) -> dict[str, dict[str, float | int]]:
+        """Model -> field -> sum over every record of every session (of `user_id`'s
+        sessions only, summed from their records, when a user is named)."""
         with self._database.read() as cur:
             tables, _ = UsageProjection.live(cur)
-            rows = cur.execute(
-                f"SELECT key, field, total FROM {tables.table('usage_totals')} "
-                "WHERE scope = 'model' ORDER BY key, field"
-            ).fetchall()
+            if user_id is None:
+                rows = cur.execute(
+                    f"SELECT key, field, total FROM {tables.table('usage_totals')} "
+                    "WHERE scope = 'model' ORDER BY key, field"
+                ).fetchall()
+            else:
+                records = cur.execute(
+                    f"SELECT r.model, r.record FROM {tables.table('usage_records')} r "
+                    f"JOIN {tables.table('usage_sessions')} s ON s.stream = r.stream "
+                    "WHERE s.user_id = ?",
+                    (user_id,),
+                ).fetchall()
+                rows = sorted(_summed(records))
         totals: dict[str, dict[str, float | int]] = {}
         for model, field, total in rows:
             totals.setdefault(model, {})[field] = _number(total)
         return totals
+
+
+def _summed(records: list[tuple[str, str]]) -> Iterator[tuple[str, str, float]]:
+    """(model, field, total) over records, as the totals table would hold them."""
+    sums: dict[tuple[str, str], float] = {}
+    for model, text in records:
+        for field, value in [("records", 1.0), *numeric_fields(json.loads(text))]:
+            sums[model, field] = sums.get((model, field), 0.0) + value
+    for (model, field), total in sums.items():
+        yield model, field, total
 
 
 def _check_owner(

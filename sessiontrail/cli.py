@@ -1,22 +1,48 @@
-"""The `sessiontrail` command line: `sessiontrail [--db URL] COMMAND`."""
+"""The `sessiontrail` command line: `sessiontrail [--db URL] [--user USER] COMMAND`."""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
+from typer.core import TyperGroup
 
-from . import cli_debug, cli_inspect, cli_projections
+from . import cli_debug, cli_inspect, cli_projections, cli_transfer
 from .cli_options import Options, options
 from .demo import run_demo
 from .domain.errors import SessiontrailError
 
-app = typer.Typer(no_args_is_help=True, add_completion=False)
-console = Console()
+errors = Console(stderr=True)
+
+
+class FriendlyErrors(TyperGroup):
+    """Failures become one red line on stderr and exit status 1; `--debug` (or an
+    error that is not ours) shows the traceback, which is a bug to report."""
+
+    def invoke(self, ctx: Any) -> Any:  # typer's (vendored) click Context
+        try:
+            return super().invoke(ctx)
+        except SessiontrailError as exc:
+            if options(ctx).debug:
+                raise
+            line = escape(" ".join(str(exc).split()))  # driver messages span lines
+            errors.print(f"[red]error:[/] {line}", highlight=False, soft_wrap=True)
+            raise typer.Exit(1) from None
+
+
+app = typer.Typer(
+    cls=FriendlyErrors,
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
 app.add_typer(cli_projections.app, name="projections")
 for command in (*cli_inspect.COMMANDS, *cli_debug.COMMANDS):
     app.command()(command)
+for transfer, name in cli_transfer.COMMANDS:
+    app.command(name)(transfer)
 
 
 @app.callback()
@@ -34,21 +60,26 @@ def global_options(
         str | None,
         typer.Option("--user", help="Act as this user: see only their sessions."),
     ] = None,
+    debug: Annotated[
+        bool, typer.Option("--debug", help="Show the traceback of an error.")
+    ] = False,
 ) -> None:
-    """Inspect and operate a sessiontrail session log."""
-    ctx.obj = Options(db, user)
+    """Inspect and operate a sessiontrail session log.
+
+    Example: sessiontrail --db sqlite:///trail.db ls
+    """
+    ctx.obj = Options(db, user, debug)
 
 
 @app.command()
 def demo(ctx: typer.Context) -> None:
-    """Record a chat written by an agent runtime and a UI at once; show the merge."""
-    run_demo(options(ctx).db, console)
+    """Record a chat written by an agent runtime and a UI at once; show the merge.
+
+    Example: sessiontrail demo   (re-running it shows the stored chat)
+    """
+    run_demo(options(ctx).db, Console())
 
 
 def main() -> None:
-    """Console entry point: library errors become one red line and exit status 1."""
-    try:
-        app()
-    except SessiontrailError as exc:
-        console.print(f"[red]error:[/] {exc}")
-        raise SystemExit(1) from None
+    """Console entry point (`sessiontrail`)."""
+    app()

@@ -66,6 +66,17 @@ def _lines(change: dict[str, Any]) -> list[str]:
     return lines
 
 
+def _next_step() -> bool:
+    """Wait for Enter; False when the person typed q or the input ended."""
+    try:
+        answer = typer.prompt(
+            "", default="", show_default=False, prompt_suffix="", err=True
+        )
+    except typer.Abort:
+        return False
+    return answer.strip().lower() not in ("q", "quit")
+
+
 def replay(
     ctx: typer.Context,
     session_id: Annotated[str, typer.Argument(help="The session to step through.")],
@@ -79,24 +90,30 @@ def replay(
         bool, typer.Option("--pause/--no-pause", help="Wait for Enter between steps.")
     ] = True,
 ) -> None:
-    """Step through a session event by event, showing what each one changed."""
+    """Step through a session event by event, showing what each one changed.
+
+    Enter shows the next event; q or Ctrl-D stops.
+
+    Example: sessiontrail replay chat-42 --until 12 --no-pause
+    """
     opts = options(ctx)
     with connect(opts.db) as trail:
         before: Session | None = None
         for entry, after in trail.sessions.replay(
             session_id, until=until, user_id=opts.user
         ):
+            moment = entry.timestamp.strftime("%H:%M:%S.%f")[:-3]
             console.print(
-                f"[bold]v{entry.version}[/] {entry.timestamp:%H:%M:%S.%f} "
+                f"[bold]v{entry.version}[/] {moment} "
                 f"{escape(entry.actor)} [cyan]{entry.event}[/] "
                 f"{escape(summarize(entry.event, entry.payload))}"
             )
             for line in _lines(changes(before, after)):
                 console.print(f"    {line}")
             before = after
-            if pause:
-                typer.prompt("", default="", show_default=False, prompt_suffix="")
-            elif speed:
+            if pause and not _next_step():
+                return
+            if not pause and speed:
                 time.sleep(speed)
         if before is None:
             raise SessionNotFound(f"no session {session_id!r}")
@@ -109,7 +126,10 @@ def diff(
     second: Annotated[int, typer.Argument(help="The newer version.", min=1)],
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """What changed between two versions of a session."""
+    """What changed between two versions of a session.
+
+    Example: sessiontrail diff chat-42 3 9
+    """
     if first > second:
         raise InvalidInput("versions: give the older one first")
     opts = options(ctx)

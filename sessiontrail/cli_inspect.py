@@ -44,7 +44,10 @@ def ls(
     ] = False,
     as_json: Json = False,
 ) -> None:
-    """Sessions, most recently updated first."""
+    """Sessions, most recently updated first.
+
+    Example: sessiontrail --user alice ls --limit 10
+    """
     opts = options(ctx)
     with connect(opts.db) as trail:
         page = trail.sessions.list(
@@ -57,15 +60,19 @@ def ls(
         _print_json(page.model_dump(mode="json"))
         return
     table = Table(title="Sessions")
-    for column in ("title", "pinned", "messages", "model", "updated (UTC)", "id"):
-        table.add_column(column, justify="right" if column == "messages" else "left")
+    table.add_column("title", ratio=2)
+    table.add_column("pinned")
+    table.add_column("messages", justify="right")
+    table.add_column("model", ratio=1)
+    table.add_column("updated (UTC)", no_wrap=True)
+    table.add_column("id", ratio=2, overflow="fold")
     for summary in page.items:
         table.add_row(
             escape(summary.title or "(untitled)"),
             "yes" if summary.pinned else "",
             str(summary.message_count),
             escape(summary.model),
-            summary.updated_at.strftime("%Y-%m-%d %H:%M:%S"),
+            summary.updated_at.strftime("%Y-%m-%d %H:%M"),
             escape(summary.session_id)
             + (" [red](deleted)[/]" if summary.deleted else ""),
         )
@@ -85,7 +92,10 @@ def show(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """A session's transcript: roles coloured, tool calls and results folded."""
+    """A session's transcript: roles coloured, tool calls and results folded.
+
+    Example: sessiontrail show chat-42 --at 7
+    """
     opts = options(ctx)
     with connect(opts.db) as trail:
         repo = trail.sessions
@@ -126,7 +136,10 @@ def history(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """The audit timeline: version, time, actor, event and what it changed."""
+    """The audit timeline: version, time, actor, event and what it changed.
+
+    Example: sessiontrail history chat-42 --actor alice@web
+    """
     opts = options(ctx)
     start = None if since is None else _moment(since, "--since")
     with connect(opts.db) as trail:
@@ -144,14 +157,21 @@ def history(
 
 
 def stats(ctx: typer.Context, as_json: Json = False) -> None:
-    """Sessions, events, messages, and token totals by model."""
+    """Live sessions and their messages, events of every session (deleted ones
+    included, Q&A streams not), and token totals by model.
+
+    Example: sessiontrail stats --json
+    """
     opts = options(ctx)
     with connect(opts.db) as trail:
-        summaries = trail.sessions.list_paginated(user_id=opts.user)
-        sessions = len(summaries)
-        messages = sum(summary.message_count for summary in summaries)
-        events = trail.store.head()
-        usage = trail.usage.model_totals()
+        summaries = trail.sessions.list_paginated(
+            user_id=opts.user, include_deleted=True
+        )
+        live = [summary for summary in summaries if not summary.deleted]
+        sessions = len(live)
+        messages = sum(summary.message_count for summary in live)
+        events = sum(summary.version for summary in summaries)
+        usage = trail.usage.model_totals(user_id=opts.user)
     if as_json:
         _print_json(
             {
@@ -163,7 +183,8 @@ def stats(ctx: typer.Context, as_json: Json = False) -> None:
         )
         return
     console.print(
-        f"{sessions} sessions, {messages} messages, {events} events in the log"
+        f"{sessions} sessions, {messages} messages; "
+        f"{events} session events (deleted sessions included)"
     )
     table = Table(title="Token usage by model")
     table.add_column("model")

@@ -9,10 +9,12 @@ import typer
 
 @dataclass(frozen=True)
 class Options:
-    """The database URL (None: connect()'s default) and the user to act as."""
+    """The database URL (None: connect()'s default), the user to act as, and
+    whether errors show their traceback."""
 
     db: str | None
     user: str | None
+    debug: bool = False
 
 
 def options(ctx: typer.Context) -> Options:

@@ -53,7 +53,10 @@ def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Where each read model stands against the log."""
+    """Where each read model stands against the log: position, lag, state.
+
+    Example: sessiontrail projections status --json
+    """
     with connect(options(ctx).db, projections="worker") as trail:
         statuses = trail.projections.status()
     if as_json:
@@ -67,7 +70,10 @@ def rebuild(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(help="Read models to rebuild.")],
 ) -> None:
-    """Rebuild read models from the log beside the live ones, then swap them in."""
+    """Rebuild read models from the log beside the live ones, then swap them in.
+
+    Example: sessiontrail projections rebuild sessions usage
+    """
     with connect(options(ctx).db, projections="worker") as trail:
         for name in names:
             trail.projections.projection(name)  # unknown names fail before any work
@@ -97,7 +103,10 @@ def run(
         float, typer.Option(min=0, help="Seconds between polls when idle.")
     ] = 0.5,
 ) -> None:
-    """Keep every read model current (the worker); SIGINT or SIGTERM stop it cleanly."""
+    """Keep every read model current (the worker); SIGINT or SIGTERM stop it cleanly.
+
+    Example: sessiontrail --db postgresql://app@db/trail projections run
+    """
     stop = threading.Event()
 
     def request_stop(signum: int, frame: FrameType | None) -> None:

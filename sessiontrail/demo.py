@@ -4,6 +4,8 @@ Two trails on one database stand for two processes. The runtime records a tool-u
 turn, a pending question and token usage while the UI, working from a copy loaded
 before any of that, renames and pins the chat. Neither waits for nor overwrites the
 other: both only append events, and every save merges with what the other stored.
+The runtime also keeps its trace steps and the turn's Q&A entry (seed 5) beside
+the chat, in the Q&A stream of (alice, the chat).
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ import threading
 
 from rich.console import Console
 
+from .domain.qa import SessionTraceStep
 from .domain.session import Session
 from .render import timeline_table, transcript_table
 from .trail import SessionTrail, connect
@@ -34,6 +37,17 @@ def _runtime_turn(trail: SessionTrail, ready: threading.Barrier) -> None:
         ],
     )
     repo.save(session)
+    trail.qa.append_agent_trace_step(
+        DEMO_USER,
+        DEMO_ID,
+        SessionTraceStep(
+            trace_id="turn-1",
+            origin_function="weather",
+            status="ok",
+            method_params={"city": "Lisbon"},
+            method_return_value="22°C, sunny",
+        ),
+    )
     session.append_message(
         role="tool", content="22°C, sunny", tool_call_id="call-1", tool_success=True
     )
@@ -51,6 +65,13 @@ def _runtime_turn(trail: SessionTrail, ready: threading.Barrier) -> None:
     repo.save(session)  # the runtime's copy never saw the rename; it is not undone
     repo.append_token_usage(
         DEMO_ID, {"model": "gpt-4o", "input_tokens": 812, "output_tokens": 64}
+    )
+    trail.qa.create_qa_entry(
+        DEMO_ID,
+        "What is the weather in Lisbon on Saturday?",
+        "Sunny and 22°C.",
+        user_id=DEMO_USER,
+        context="weather(city=Lisbon) -> 22°C, sunny",
     )
 
 
@@ -96,6 +117,15 @@ def _show(console: Console, trail: SessionTrail) -> Session:
         f"waiting for: {question.question if question else '-'}"
     )
     console.print(timeline_table(trail.sessions.history(DEMO_ID, user_id=DEMO_USER)))
+    entries = trail.qa.get_all_qa_entries(DEMO_ID, user_id=DEMO_USER)
+    steps = trail.qa.get_agent_trace_steps(DEMO_USER, DEMO_ID)
+    for entry in entries:
+        console.print(f"Q&A: {entry.question} → {entry.answer}")
+    for step in steps:
+        console.print(
+            f"trace {step.trace_id}: {step.origin_function} {step.status} "
+            f"→ {step.method_return_value}"
+        )
     return session
 
 

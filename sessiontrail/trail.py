@@ -8,6 +8,8 @@ from typing import Literal, Self
 
 from .assets import AssetStore
 from .domain.errors import InvalidInput
+from .exporter import Exporter
+from .importer import Importer
 from .infrastructure.cache import SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.first_open import opening
@@ -77,15 +79,15 @@ class SessionTrail:
         readable: ProjectionDatabase = self.read_models
         if projections == "inline":
             readable = RefreshedReads(self.read_models, self.projections.refresh)
+        cache = SessionCache(cache_size)
         self.sessions = SessionRepository(
-            self.store,
-            SessionCache(cache_size),
-            SessionIndex(readable, skips),
-            after_write=after_write,
+            self.store, cache, SessionIndex(readable, skips), after_write=after_write
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
         self.qa = QAService(QARepository(self.store, after_write), QAReads(readable))
+        self.exporter = Exporter(self.store, QAReads(readable))
+        self.importer = Importer(self.store, self.sessions, after_write, cache.evict)
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
 

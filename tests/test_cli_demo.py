@@ -2,26 +2,31 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
+
+import pytest
+from support.cli import failure, invoke
 
 import sessiontrail
 from sessiontrail.demo import DEMO_ID, DEMO_USER
 
 
-def run_cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    command = [sys.executable, "-c", "from sessiontrail.cli import main; main()", *args]
-    return subprocess.run(
-        command, cwd=cwd, capture_output=True, text=True, timeout=120, check=False
-    )
-
-
-def test_demo_records_both_writers_and_prints_the_merge(tmp_path: Path) -> None:
-    result = run_cli("demo", cwd=tmp_path)  # default URL: sqlite:///sessiontrail.db
-    assert result.returncode == 0, result.stderr
+def test_demo_records_both_writers_and_prints_the_merge(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.delenv("SESSIONTRAIL_URL", raising=False)
+    result = invoke("demo")  # default URL: sqlite:///sessiontrail.db
+    assert result.exit_code == 0, result.stderr
     assert "recorded demo-trip" in result.stdout
-    for text in ("Lisbon weekend", "Audit timeline", "alice@web", "TokenUsageRecorded"):
+    for text in (
+        "Lisbon weekend",
+        "Audit timeline",
+        "alice@web",
+        "TokenUsageRecorded",
+        "Q&A: What is the weather in Lisbon on Saturday? → Sunny and 22°C.",
+        "trace turn-1: weather ok",
+    ):
         assert text in result.stdout
     with sessiontrail.connect(f"sqlite:///{tmp_path / 'sessiontrail.db'}") as trail:
         session = trail.sessions.load(DEMO_ID, user_id=DEMO_USER)
@@ -40,20 +45,25 @@ def test_demo_records_both_writers_and_prints_the_merge(tmp_path: Path) -> None:
         ]
         actors = {entry.actor for entry in trail.sessions.history(DEMO_ID)}
         assert actors == {"runtime", "alice@web"}
+        [entry] = trail.qa.get_all_qa_entries(DEMO_ID, user_id=DEMO_USER)
+        assert entry.answer == "Sunny and 22°C."
+        [step] = trail.qa.get_agent_trace_steps(DEMO_USER, DEMO_ID)
+        assert (step.origin_function, step.method_params) == (
+            "weather",
+            {"city": "Lisbon"},
+        )
 
 
 def test_demo_is_idempotent(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'demo.db'}"
-    first = run_cli("--db", url, "demo", cwd=tmp_path)
-    second = run_cli("--db", url, "demo", cwd=tmp_path)
-    assert first.returncode == second.returncode == 0
+    first = invoke("--db", url, "demo")
+    second = invoke("--db", url, "demo")
+    assert first.exit_code == second.exit_code == 0
     assert "already recorded" in second.stdout
     with sessiontrail.connect(url) as trail:
         assert len(trail.sessions.history(DEMO_ID)) == 10
+        assert len(trail.qa.get_all_qa_entries(DEMO_ID, user_id=DEMO_USER)) == 1
 
 
-def test_a_bad_url_is_one_clear_error_line(tmp_path: Path) -> None:
-    result = run_cli("--db", "mysql://nope", "demo", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "unsupported database URL" in result.stdout
-    assert "Traceback" not in result.stdout + result.stderr
+def test_a_bad_url_is_one_clear_error_line() -> None:
+    assert "unsupported database URL" in failure("--db", "mysql://nope", "demo")

@@ -2,14 +2,11 @@
 
 from __future__ import annotations
 
-import json
-import subprocess
-import sys
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from test_cli_demo import run_cli
+from support.cli import failure, invoke, invoke_json
 
 import sessiontrail
 
@@ -31,116 +28,109 @@ def db(tmp_path: Path) -> str:
     return url
 
 
-def cli_json(db: str, tmp_path: Path, *args: str):
-    result = run_cli("--db", db, *args, "--json", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr + result.stdout
-    return json.loads(result.stdout)
-
-
 def test_ls_lists_newest_first_pages_and_hides_deleted(db: str, tmp_path: Path):
-    page = cli_json(db, tmp_path, "ls")
+    page = invoke_json("--db", db, "ls")
     assert [s["session_id"] for s in page["items"]] == ["s1", "s0"]  # usage last
     assert page["items"][1]["title"] == "Renamed"
-    first = cli_json(db, tmp_path, "ls", "--limit", "1")
-    rest = cli_json(
-        db, tmp_path, "ls", "--limit", "1", "--cursor", first["next_cursor"]
+    first = invoke_json("--db", db, "ls", "--limit", "1")
+    rest = invoke_json(
+        "--db", db, "ls", "--limit", "1", "--cursor", first["next_cursor"]
     )
     assert [s["session_id"] for s in rest["items"]] == ["s0"]
-    everything = cli_json(db, tmp_path, "ls", "--all")
+    everything = invoke_json("--db", db, "ls", "--all")
     assert [s["session_id"] for s in everything["items"]] == ["s2", "s1", "s0"]
-    table = run_cli("--db", db, "ls", cwd=tmp_path).stdout
+    table = invoke("--db", db, "ls").stdout
     assert "Renamed" in table and "s1" in table
 
 
 def test_user_option_limits_every_command_to_that_user(db: str, tmp_path: Path):
-    mine = cli_json(db, tmp_path, "--user", "bob", "ls", "--all")
+    mine = invoke_json("--db", db, "--user", "bob", "ls", "--all")
     assert [s["session_id"] for s in mine["items"]] == ["s2"]
-    refused = run_cli("--db", db, "--user", "bob", "show", "s0", cwd=tmp_path)
-    assert refused.returncode == 1
-    assert "no session 's0'" in refused.stdout
+    refused = failure("--db", db, "--user", "bob", "show", "s0")
+    assert refused == "error: no session 's0'"  # exactly as if it did not exist
 
 
 def test_show_prints_the_transcript_now_or_as_it_was(db: str, tmp_path: Path):
-    shown = cli_json(db, tmp_path, "show", "s0", "--last", "1")
+    shown = invoke_json("--db", db, "show", "s0", "--last", "1")
     assert [m["content"] for m in shown["messages"]] == ["answer 0"]
     assert shown["session"]["title"] == "Renamed"
-    early = cli_json(db, tmp_path, "show", "s0", "--at", "2")
+    early = invoke_json("--db", db, "show", "s0", "--at", "2")
     assert [m["content"] for m in early["messages"]] == ["question 0"]
     now = datetime.now(tz=UTC).isoformat()
-    assert len(cli_json(db, tmp_path, "show", "s0", "--at", now)["messages"]) == 2
-    table = run_cli("--db", db, "show", "s0", cwd=tmp_path).stdout
+    assert len(invoke_json("--db", db, "show", "s0", "--at", now)["messages"]) == 2
+    table = invoke("--db", db, "show", "s0").stdout
     assert "question 0" in table and "assistant" in table
 
 
 def test_history_filters_by_actor_and_time(db: str, tmp_path: Path):
-    entries = cli_json(db, tmp_path, "history", "s0")
+    entries = invoke_json("--db", db, "history", "s0")
     assert [e["event"] for e in entries] == [
         "Started",
         "MessageAppended",
         "MessageAppended",
         "TitleEdited",
     ]
-    by_actor = cli_json(db, tmp_path, "history", "s0", "--actor", "alice@web")
+    by_actor = invoke_json("--db", db, "history", "s0", "--actor", "alice@web")
     assert [e["event"] for e in by_actor] == ["TitleEdited"]
-    later = cli_json(db, tmp_path, "history", "s0", "--since", entries[3]["timestamp"])
+    later = invoke_json("--db", db, "history", "s0", "--since", entries[3]["timestamp"])
     assert [e["event"] for e in later] == ["TitleEdited"]
 
 
 def test_stats_counts_sessions_messages_events_and_tokens(db: str, tmp_path: Path):
-    figures = cli_json(db, tmp_path, "stats")
+    figures = invoke_json("--db", db, "stats")
     assert (figures["sessions"], figures["messages"]) == (2, 4)
     assert figures["events"] == 12  # 3 x (start + 2 messages), title, usage, delete
     assert figures["usage_by_model"] == {"m": {"records": 1, "total_tokens": 7}}
+    with sessiontrail.connect(db) as trail:
+        trail.sessions.save(trail.sessions.load_or_create("s3", user_id="bob"))
+        trail.sessions.append_token_usage("s3", {"model": "x", "total_tokens": 2.5})
+    bobs = invoke_json("--db", db, "--user", "bob", "stats")
+    assert (bobs["sessions"], bobs["messages"], bobs["events"]) == (1, 0, 6)
+    assert bobs["usage_by_model"] == {"x": {"records": 1, "total_tokens": 2.5}}
+    everyone = invoke_json("--db", db, "stats")["usage_by_model"]
+    assert everyone == {
+        "m": {"records": 1, "total_tokens": 7},
+        "x": {"records": 1, "total_tokens": 2.5},
+    }
 
 
 def test_bad_times_are_clear_errors(db: str, tmp_path: Path):
-    result = run_cli("--db", db, "history", "s0", "--since", "soon", cwd=tmp_path)
-    assert result.returncode == 1
-    assert "--since: not an ISO 8601 time" in result.stdout
+    line = failure("--db", db, "history", "s0", "--since", "soon")
+    assert "--since: not an ISO 8601 time: 'soon'" in line
+    line = failure("--db", db, "show", "s0", "--at", "yesterday")
+    assert "--at: not an ISO 8601 time" in line
 
 
 def test_replay_steps_through_every_event_with_its_changes(db: str, tmp_path: Path):
-    result = run_cli("--db", db, "replay", "s0", "--no-pause", cwd=tmp_path)
-    assert result.returncode == 0, result.stderr
+    result = invoke("--db", db, "replay", "s0", "--no-pause")
+    assert result.exit_code == 0, result.stderr
     out = result.stdout
     for text in ("v1", "Started", "+ user: question 0", "~ title: '' → 'Renamed'"):
         assert text in out
     assert out.index("v2") < out.index("v3") < out.index("v4")
-    short = run_cli(
-        "--db", db, "replay", "s0", "--no-pause", "--until", "2", cwd=tmp_path
-    )
+    short = invoke("--db", db, "replay", "s0", "--no-pause", "--until", "2")
     assert "v2" in short.stdout and "v3" not in short.stdout
 
 
-def test_replay_waits_for_enter_between_steps(db: str, tmp_path: Path):
-    command = [
-        *(sys.executable, "-c", "from sessiontrail.cli import main; main()"),
-        *("--db", db, "replay", "s0"),
-    ]
-    result = subprocess.run(  # two Enters, then the input ends
-        command,
-        cwd=tmp_path,
-        input="\n\n",
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
-    )
+def test_replay_waits_for_enter_between_steps(db: str):
+    result = invoke("--db", db, "replay", "s0", input="\n\n")  # then input ends
+    assert result.exit_code == 0, result.stderr
     assert "v3" in result.stdout
     assert "v4" not in result.stdout  # it stopped at the third prompt
+    quit_early = invoke("--db", db, "replay", "s0", input="q\n")
+    assert "v1" in quit_early.stdout and "v2" not in quit_early.stdout
 
 
 def test_diff_shows_what_changed_between_two_versions(db: str, tmp_path: Path):
-    change = cli_json(db, tmp_path, "diff", "s0", "1", "4")
+    change = invoke_json("--db", db, "diff", "s0", "1", "4")
     assert [m["content"] for m in change["added"]] == ["question 0", "answer 0"]
     assert change["removed"] == []
     assert change["fields"] == {"title": ["", "Renamed"]}
-    assert cli_json(db, tmp_path, "diff", "s0", "4", "4") == {
+    assert invoke_json("--db", db, "diff", "s0", "4", "4") == {
         "added": [],
         "removed": [],
         "fields": {},
     }
-    backwards = run_cli("--db", db, "diff", "s0", "4", "1", cwd=tmp_path)
-    assert backwards.returncode == 1 and "older one first" in backwards.stdout
-    beyond = run_cli("--db", db, "diff", "s0", "1", "9", cwd=tmp_path)
-    assert beyond.returncode == 1 and "version" in beyond.stdout
+    assert "older one first" in failure("--db", db, "diff", "s0", "4", "1")
+    beyond = failure("--db", db, "diff", "s0", "1", "9")
+    assert "'s0' has 4 versions, not 9" in beyond

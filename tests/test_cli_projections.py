@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import pytest
-from test_cli_demo import run_cli
+from support.cli import failure, invoke
 
 import sessiontrail
 
@@ -29,33 +29,33 @@ def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'cli.db'}"
     seed(url, 3)
 
-    listed = run_cli("--db", url, "projections", "status", "--json", cwd=tmp_path)
-    assert listed.returncode == 0, listed.stderr
+    listed = invoke("--db", url, "projections", "status", "--json")
+    assert listed.exit_code == 0, listed.stderr
     statuses = {s["name"]: s for s in json.loads(listed.stdout)}
     assert set(statuses) == {"audit", "qa", "sessions", "usage"}
     assert statuses["sessions"]["lag"] == 6
     assert statuses["sessions"]["state"] == "behind"
 
-    rebuilt = run_cli("--db", url, "projections", "rebuild", "sessions", cwd=tmp_path)
-    assert rebuilt.returncode == 0, rebuilt.stderr
+    rebuilt = invoke("--db", url, "projections", "rebuild", "sessions")
+    assert rebuilt.exit_code == 0, rebuilt.stderr
     assert "rebuilt sessions v1 at position 6 (lag 0)" in rebuilt.stdout
-    table = run_cli("--db", url, "projections", "status", cwd=tmp_path).stdout
+    table = invoke("--db", url, "projections", "status").stdout
     assert "in_sync" in table and "behind" in table  # sessions rebuilt, others not
 
 
 def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
-    result = run_cli(
-        "--db",
-        f"sqlite:///{tmp_path / 'x.db'}",
-        "projections",
-        "rebuild",
-        "sessions",
-        "nope",
-        cwd=tmp_path,
+    url = f"sqlite:///{tmp_path / 'x.db'}"
+    line = failure("--db", url, "projections", "rebuild", "sessions", "nope")
+    assert (
+        line == "error: name: no projection 'nope' (known: audit, qa, sessions, usage)"
     )
-    assert result.returncode == 1
-    assert "no projection 'nope' (known: audit, qa, sessions, usage)" in result.stdout
-    assert "rebuilt" not in result.stdout
+    status = invoke("--db", url, "projections", "status", "--json")
+    assert {s["name"]: s["position"] for s in json.loads(status.stdout)} == {
+        "audit": 0,
+        "qa": 0,
+        "sessions": 0,
+        "usage": 0,
+    }
 
 
 @pytest.mark.parametrize("stop", [signal.SIGTERM, signal.SIGINT])

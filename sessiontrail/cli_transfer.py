@@ -1,0 +1,131 @@
+"""`sessiontrail export | import`: move sessions between databases, or out to read."""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Annotated, TextIO
+
+import typer
+from rich.console import Console
+from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
+
+from .cli_options import options
+from .domain.errors import InvalidInput
+from .exporter import ExportFormat
+from .trail import connect
+
+console = Console(stderr=True)
+
+
+@contextlib.contextmanager
+def _output(path: Path | None) -> Iterator[TextIO]:
+    """The file to write (stdout when none), replaced only once it is complete."""
+    if path is None:
+        yield sys.stdout
+        return
+    partial = path.with_name(path.name + ".partial")
+    try:
+        with partial.open("w", encoding="utf-8") as file:
+            yield file
+        partial.replace(path)
+    except OSError as exc:
+        raise InvalidInput(
+            f"--output: cannot write {str(path)!r}: {exc.strerror}"
+        ) from None
+    finally:
+        partial.unlink(missing_ok=True)
+
+
+def _progress() -> Progress:
+    return Progress(
+        *Progress.get_default_columns()[:-1],
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
+    )
+
+
+def export(
+    ctx: typer.Context,
+    session_ids: Annotated[
+        list[str] | None, typer.Argument(help="Sessions to export.", show_default=False)
+    ] = None,
+    everything: Annotated[
+        bool, typer.Option("--all", help="Export every session (deleted ones too).")
+    ] = False,
+    format: Annotated[
+        ExportFormat,
+        typer.Option(
+            "--format", "-f", help="jsonl: events, re-importable; json; md: to read."
+        ),
+    ] = "jsonl",
+    output: Annotated[
+        Path | None,
+        typer.Option("--output", "-o", help="File to write (default stdout)."),
+    ] = None,
+) -> None:
+    """Write sessions out: their events as JSON lines (for import), JSON or Markdown.
+
+    Example: sessiontrail export --all -o backup.jsonl
+    """
+    if bool(session_ids) == everything:
+        raise InvalidInput("sessions: name sessions to export, or give --all")
+    opts = options(ctx)
+    with connect(opts.db) as trail, _output(output) as out, _progress() as progress:
+        task = progress.add_task(
+            "export", total=trail.store.head() if everything else None
+        )
+        written = trail.exporter.write(
+            out,
+            None if everything else session_ids,
+            format=format,
+            user_id=opts.user,
+            progress=lambda done: progress.update(task, completed=done),
+        )
+    if output is not None:
+        console.print(f"exported {written} events to {output}")
+
+
+def import_(
+    ctx: typer.Context,
+    file: Annotated[
+        Path, typer.Argument(help="An export, or a JSON list of messages.")
+    ],
+    session: Annotated[
+        str | None,
+        typer.Option(help="Session id for a file of messages (default: its name)."),
+    ] = None,
+    model: Annotated[
+        str, typer.Option(help="Model of a session made of messages.")
+    ] = "",
+) -> None:
+    """Load an export (JSON lines or JSON) or a chat, e.g. OpenAI-style messages.
+
+    Events keep their versions, times and actors; streams already in the
+    database are continued, so re-running an import writes nothing twice.
+
+    Example: sessiontrail --db postgresql://app@db/trail import backup.jsonl
+    """
+    opts = options(ctx)
+    with connect(opts.db) as trail, _progress() as progress:
+        task = progress.add_task("import", total=None)
+        report = trail.importer.import_file(
+            file,
+            user_id=opts.user,
+            session_id=session,
+            model=model,
+            progress=lambda done, total: progress.update(
+                task, completed=done, total=total
+            ),
+        )
+    print(
+        f"imported {report.written} events ({report.already_present} already present) "
+        f"into {len(report.sessions)} session(s)"
+    )
+
+
+COMMANDS = ((export, "export"), (import_, "import"))

@@ -1,0 +1,116 @@
+"""What every `sessiontrail` command shares: help with an example, clean failures,
+and the installed executable working against real SQLite and PostgreSQL."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from support.cli import failure, invoke
+from support.postgres import PostgresServer
+
+from sessiontrail.demo import DEMO_ID
+
+COMMANDS = [
+    ["demo"],
+    ["ls"],
+    ["show", "x"],
+    ["history", "x"],
+    ["replay", "x", "--no-pause"],
+    ["diff", "x", "1", "2"],
+    ["stats"],
+    ["export", "--all"],
+    ["import", "FILE"],
+    ["projections", "status"],
+    ["projections", "rebuild", "sessions"],
+    ["projections", "run"],
+]
+DOWN = "postgresql://nobody@127.0.0.1:9/trail?connect_timeout=2"
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_every_command_explains_itself_with_an_example(command: list[str]) -> None:
+    words = [word for word in command if not word.startswith("-") and word.isalpha()]
+    result = invoke(*words[:2], "--help")
+    assert result.exit_code == 0
+    assert "Example: sessiontrail" in result.stdout
+
+
+@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+def test_a_database_that_is_down_is_one_red_line(
+    command: list[str], tmp_path: Path
+) -> None:
+    args = [str(tmp_path / "f.jsonl") if word == "FILE" else word for word in command]
+    (tmp_path / "f.jsonl").write_text('{"role": "user", "content": "hi"}\n')
+    line = failure("--db", DOWN, *args)
+    assert "Connection refused" in line or "connection failed" in line
+
+
+@pytest.mark.parametrize("command", [c for c in COMMANDS if "x" in c], ids=" ".join)
+def test_an_unknown_session_is_one_red_line(command: list[str], tmp_path: Path) -> None:
+    assert failure("--db", f"sqlite:///{tmp_path / 'a.db'}", *command) == (
+        "error: no session 'x'"
+    )
+
+
+def test_debug_shows_the_traceback(tmp_path: Path) -> None:
+    from sessiontrail import SessionNotFound
+
+    with pytest.raises(SessionNotFound):
+        invoke("--db", f"sqlite:///{tmp_path / 'a.db'}", "--debug", "show", "x")
+
+
+def executable() -> str:
+    """The `sessiontrail` script pip installed beside this interpreter."""
+    found = Path(sys.executable).parent / "sessiontrail"
+    return str(found) if found.exists() else shutil.which("sessiontrail") or "missing"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [executable(), *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+        env={"PATH": "/usr/bin:/bin", "COLUMNS": "80", "HOME": str(cwd)},
+    )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_the_installed_executable_on_real_databases(
+    backend: str, tmp_path: Path, request: pytest.FixtureRequest
+) -> None:
+    if backend == "sqlite":
+        url, copy = (f"sqlite:///{tmp_path / name}" for name in ("a.db", "b.db"))
+    else:
+        server: PostgresServer = request.getfixturevalue("postgres_server")
+        url, copy = server.url(server.new_schema()), server.url(server.new_schema())
+    demo = run("--db", url, "demo", cwd=tmp_path)
+    assert demo.returncode == 0, demo.stderr
+    assert "recorded demo-trip" in demo.stdout
+    assert max(len(line) for line in demo.stdout.splitlines()) <= 80
+    listed = json.loads(run("--db", url, "ls", "--json", cwd=tmp_path).stdout)
+    assert [s["session_id"] for s in listed["items"]] == [DEMO_ID]
+
+    dump = tmp_path / "dump.jsonl"
+    assert (
+        run("--db", url, "export", "--all", "-o", str(dump), cwd=tmp_path).returncode
+        == 0
+    )
+    assert run("--db", copy, "import", str(dump), cwd=tmp_path).returncode == 0
+    for command in (["show", DEMO_ID], ["history", DEMO_ID], ["stats", "--json"]):
+        original = run("--db", url, *command, cwd=tmp_path)
+        imported = run("--db", copy, *command, cwd=tmp_path)
+        assert original.returncode == 0, original.stderr
+        assert imported.stdout == original.stdout
+
+    missing = run("--db", url, "show", "nope", cwd=tmp_path)
+    assert missing.returncode == 1
+    assert missing.stderr == "error: no session 'nope'\n"
+    assert missing.stdout == ""
