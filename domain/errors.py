@@ -5,6 +5,8 @@ SessiontrailError
 ├── ConcurrencyConflict    a write could not be merged (id taken, retries exhausted)
 ├── StorageUnavailable     the database failed or could not be reached
 ├── VersionIncompatible    the log holds an event this code cannot read
+├── ChecksumMismatch       a stored record is not what was written (tampered, corrupt)
+├── KeyRequired            the log is encrypted and no key, or the wrong key, was given
 └── InvalidInput (ValueError)  bad input; names the field; nothing was written
 """
 
@@ -33,6 +35,25 @@ class StorageUnavailable(SessiontrailError):
 
 class VersionIncompatible(SessiontrailError):
     """A stored event is of a type, or a version, this code does not know: upgrade."""
+
+
+class ChecksumMismatch(SessiontrailError):
+    """A stored record fails its check: edited, missing, reordered, inserted or
+    undecodable. Names the stream and the version of the first bad record."""
+
+    def __init__(self, stream: str, version: int, problem: str) -> None:
+        super().__init__(f"stream {stream} version {version}: {problem}")
+        self.stream = stream
+        self.version = version
+        self.problem = problem
+
+    def __reduce__(self) -> tuple[type[ChecksumMismatch], tuple[str, int, str]]:
+        return type(self), (self.stream, self.version, self.problem)
+
+
+class KeyRequired(SessiontrailError):
+    """The log holds encrypted records and no key, or a key that does not open
+    them, was configured."""
 
 
 class InvalidInput(SessiontrailError, ValueError):

@@ -22,14 +22,24 @@ from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
     RecordConflictError,
+    StoredEvent,
 )
 from eventsourcing.utils import Environment, EnvType
 
-from ..domain.errors import ConcurrencyConflict, StorageUnavailable
+from ..domain.errors import (
+    ChecksumMismatch,
+    ConcurrencyConflict,
+    KeyRequired,
+    StorageUnavailable,
+)
 from ..domain.event_model import EventModel
+from ..domain.key_check import KEY_CHECK_STREAM, KeyCheck
 from ..domain.qa import QASession
 from ..domain.session import Session
+from .chain import ChainHeads
+from .keys import KEY_VARIABLE
 from .mapper import JsonTranscoder, PydanticMapper
+from .stream_ids import stream_ids
 
 logger = logging.getLogger(__name__)
 
@@ -67,6 +77,7 @@ class SessionStore(Application[UUID]):
         """`write_lock` is held around each append (see locks.file_write_lock)."""
         super().__init__(env=env)
         self._write_lock = write_lock or contextlib.nullcontext()
+        self._heads = ChainHeads(self.recorder)
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the explicit mapping, never os.environ: trails must not leak."""
@@ -103,26 +114,96 @@ class SessionStore(Application[UUID]):
         events = list(session.pending_events)
         if not events:
             return None
-        with self._write_lock:
-            with storage_errors(f"save session {session.session_id!r}"):
-                recordings = self.events.put(events)
-            session.pending_events.clear()
-            for event in events:
-                if event.originator_version % SNAPSHOT_INTERVAL == 0:
-                    self._snapshot(session.id, event.originator_version)
-        return recordings[-1].notification.id if recordings else None
+        position = self._insert(events, f"save session {session.session_id!r}")
+        session.pending_events.clear()
+        return position
 
     def append_imported(self, events: Sequence[EventModel]) -> int | None:
-        """Append events built elsewhere (an import), in one transaction; snapshot
-        each stream that crossed a snapshot interval. Returns the last position."""
-        if not events:
-            return None
-        with self._write_lock, storage_errors("import events"):
-            recordings = self.events.put(list(events))
+        """Append events built elsewhere (an import), in one transaction.
+        Returns the last position (None if there was nothing to append)."""
+        return self._insert(events, "import events") if events else None
+
+    def _insert(self, events: Sequence[Any], action: str) -> int | None:
+        """Link the events into their streams' chains and insert them in one
+        transaction; snapshot the streams that crossed a snapshot interval."""
+        records = [self.mapper.to_stored_event(event) for event in events]
+        with self._write_lock, storage_errors(action):
+            linked = self._heads.link(records)
+            positions = self.recorder.insert_events(linked)
+        self._heads.remember(linked)
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(event.originator_id, event.originator_version)
-        return recordings[-1].notification.id if recordings else None
+        return positions[-1] if positions else None
+
+    def record_aggregate(self, aggregate: Any) -> int | None:
+        """Append any aggregate's pending events (checkpoints, the key check)."""
+        events = list(aggregate.collect_events())
+        return (
+            self._insert(events, f"record {type(aggregate).__name__}")
+            if events
+            else None
+        )
+
+    def stream_ids(self, after: UUID | None, limit: int) -> list[UUID]:
+        """Up to `limit` stream ids after `after`, in id order."""
+        with storage_errors("list the streams"):
+            return stream_ids(self.recorder, after, limit)
+
+    def records(self, stream: UUID, after: int, limit: int) -> Sequence[StoredEvent]:
+        """Stored records (undecoded) of a stream after a version, oldest first."""
+        with storage_errors(f"read stream {stream}"):
+            return self.recorder.select_events(stream, gt=after, limit=limit)
+
+    def last_record(self, stream: UUID) -> StoredEvent | None:
+        with storage_errors(f"read stream {stream}"):
+            found = self.recorder.select_events(stream, desc=True, limit=1)
+        return found[0] if found else None
+
+    def chain_value(self, stream: UUID, version: int) -> bytes:
+        """The chain value of a stream's record at `version`, read from the
+        database (never from what this process remembers writing)."""
+        with storage_errors(f"read stream {stream}"):
+            return self._heads.stored_value(stream, version)
+
+    def iter_events(self, stream: UUID, page: int = 100) -> Iterator[EventModel]:
+        """A stream's events, oldest first, decoded a page at a time."""
+        after = 0
+        while True:
+            records = self.records(stream, after, page)
+            for record in records:
+                yield cast(EventModel, self.mapper.to_domain_event(record))
+            if len(records) < page:
+                return
+            after = records[-1].originator_version
+
+    def check_key(self) -> None:
+        """Fail with KeyRequired unless the configured key (or its absence) fits
+        the log; the first trail opened with a key writes the record checked."""
+        for _ in range(2):
+            with storage_errors("read the key check"):
+                found = self.recorder.select_events(KEY_CHECK_STREAM, limit=1)
+            if found:
+                try:
+                    self.mapper.to_domain_event(found[0])
+                except KeyRequired:
+                    raise KeyRequired(
+                        "this log is encrypted: give its key "
+                        f"(connect(key=...) or ${KEY_VARIABLE})"
+                    ) from None
+                except ChecksumMismatch:
+                    raise KeyRequired(
+                        "the key does not open this log (not the key it was "
+                        "encrypted with)"
+                    ) from None
+                return
+            if not self.mapper.cipher:
+                return
+            try:
+                self.record_aggregate(KeyCheck.start())
+            except StreamMoved:
+                continue  # another trail wrote it first: check that one
+            return
 
     def every_event(self, batch: int = 1000) -> Iterator[EventModel]:
         """Every event of every stream in log order, read `batch` at a time."""

@@ -6,18 +6,20 @@ from typing import Any, cast
 from uuid import UUID
 
 import pydantic_core
+from cryptography.exceptions import InvalidTag
 from eventsourcing.domain import DomainEventProtocol
 from eventsourcing.persistence import (
     Mapper,
-    MapperDeserialisationError,
     StoredEvent,
     Transcoder,
     Transcoding,
 )
 from eventsourcing.utils import TopicError, get_topic, resolve_topic
-from pydantic import BaseModel
+from pydantic import BaseModel, ValidationError
 
-from ..domain.errors import VersionIncompatible
+from ..domain.errors import ChecksumMismatch, KeyRequired, VersionIncompatible
+from .chain import frame, unframe
+from .keys import KEY_VARIABLE
 
 
 class JsonTranscoder(Transcoder):
@@ -45,8 +47,18 @@ def upcast(cls: type, state: dict[str, Any], from_version: int, where: str) -> N
         getattr(cls, f"upcast_v{version}_v{version + 1}")(state)
 
 
+COMPRESSED = 1
+ENCRYPTED = 2
+COMPRESS_FROM = 256  # bytes: smaller payloads rarely shrink enough to pay
+
+
 class PydanticMapper(Mapper[UUID]):
-    """Maps pydantic events and snapshots to stored events and back (never pickle)."""
+    """Maps pydantic events and snapshots to stored events and back (never pickle).
+
+    Stored bytes: the chain frame (chain.py) around one flags byte and the payload,
+    compressed when that makes it smaller and encrypted when a key is configured;
+    the flags say which, so records written before a key was set stay readable.
+    """
 
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
         model = cast(BaseModel, domain_event)
@@ -57,22 +69,23 @@ class PydanticMapper(Mapper[UUID]):
         if class_version > 1:
             state["class_version"] = class_version
         data = self.transcoder.encode(state)
-        if self.compressor:
-            data = self.compressor.compress(data)
+        flags = 0
+        if self.compressor and len(data) >= COMPRESS_FROM:
+            packed = self.compressor.compress(data)
+            if len(packed) < len(data):
+                data, flags = packed, flags | COMPRESSED
         if self.cipher:
-            data = self.cipher.encrypt(data)
+            data, flags = self.cipher.encrypt(data), flags | ENCRYPTED
         return StoredEvent(
             originator_id=domain_event.originator_id,
             originator_version=domain_event.originator_version,
             topic=get_topic(type(model)),
-            state=data,
+            state=frame(bytes([flags]) + data),
         )
 
     def to_domain_event(self, stored_event: StoredEvent) -> DomainEventProtocol[UUID]:
-        where = (
-            f"stream {stored_event.originator_id} "
-            f"version {stored_event.originator_version}"
-        )
+        stream, version = stored_event.originator_id, stored_event.originator_version
+        where = f"stream {stream} version {version}"
         try:
             cls = resolve_topic(stored_event.topic)
         except TopicError:
@@ -80,18 +93,45 @@ class PydanticMapper(Mapper[UUID]):
                 f"unknown event type {stored_event.topic!r} at {where}; "
                 "it was written by another version of sessiontrail"
             ) from None
-        data = stored_event.state
-        try:
-            if self.cipher:
-                data = self.cipher.decrypt(data)
-            if self.compressor:
-                data = self.compressor.decompress(data)
-            state: dict[str, Any] = self.transcoder.decode(data)
-        except Exception as exc:
-            raise MapperDeserialisationError(
-                f"cannot read event {stored_event.topic} at {where}: {exc}"
-            ) from exc
+        state = self._decoded(stored_event)
         upcast(cls, state, state.pop("class_version", 1), where)
-        state["originator_id"] = stored_event.originator_id
-        state["originator_version"] = stored_event.originator_version
-        return cast(DomainEventProtocol[UUID], cls.model_validate(state))
+        state["originator_id"] = stream
+        state["originator_version"] = version
+        try:
+            return cast(DomainEventProtocol[UUID], cls.model_validate(state))
+        except ValidationError as exc:
+            raise ChecksumMismatch(
+                str(stream), version, f"{cls.__qualname__} does not validate: {exc}"
+            ) from None
+
+    def _decoded(self, stored_event: StoredEvent) -> dict[str, Any]:
+        """The JSON state of a record; a record that cannot be read is named."""
+        stream, version = stored_event.originator_id, stored_event.originator_version
+        chained, body = unframe(stored_event.state)
+        flags, data = (body[0], body[1:]) if chained is not None and body else (0, body)
+        if flags & ENCRYPTED and not self.cipher:
+            raise KeyRequired(
+                f"stream {stream} version {version} is encrypted: "
+                f"give the key (connect(key=...) or ${KEY_VARIABLE})"
+            )
+        try:
+            if flags & ENCRYPTED:
+                assert self.cipher is not None
+                data = self.cipher.decrypt(data)
+            if flags & COMPRESSED:
+                assert self.compressor is not None
+                data = self.compressor.decompress(data)
+            decoded = self.transcoder.decode(data)
+        except InvalidTag:
+            raise ChecksumMismatch(
+                str(stream),
+                version,
+                "cannot decrypt: wrong key, or the record was altered",
+            ) from None
+        except Exception as exc:
+            raise ChecksumMismatch(
+                str(stream), version, f"cannot decode: {exc}"
+            ) from None
+        if not isinstance(decoded, dict):
+            raise ChecksumMismatch(str(stream), version, "cannot decode: not an object")
+        return decoded

@@ -43,7 +43,7 @@ class Settings:
 
     url: str
     backend: Backend
-    env: dict[str, str] = field(default_factory=dict)
+    env: dict[str, str] = field(default_factory=dict, repr=False)  # may hold the key
 
 
 def resolve_url(url: str | None) -> str:

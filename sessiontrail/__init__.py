@@ -9,8 +9,10 @@ with sessiontrail.connect("sqlite:///trail.db") as trail:
 
 from .assets import SessionAsset, SessionMeta
 from .domain.errors import (
+    ChecksumMismatch,
     ConcurrencyConflict,
     InvalidInput,
+    KeyRequired,
     SessionNotFound,
     SessiontrailError,
     StorageUnavailable,
@@ -29,6 +31,9 @@ from .domain.values import (
     SyncStatus,
     ToolCall,
 )
+from .exporter import ExportFormat
+from .importer import ImportReport
+from .infrastructure.keys import new_key
 from .infrastructure.repository import SessionRepository
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
@@ -39,10 +44,14 @@ from .transcripts import ListOptions, SessionRecord
 __all__ = [
     "AuditEntry",
     "AuditPage",
+    "ChecksumMismatch",
     "ConcurrencyConflict",
+    "ExportFormat",
     "GraphElementIds",
     "HistoryEntry",
+    "ImportReport",
     "InvalidInput",
+    "KeyRequired",
     "ListOptions",
     "Message",
     "MessagePage",
@@ -67,4 +76,5 @@ __all__ = [
     "UsageRecord",
     "VersionIncompatible",
     "connect",
+    "new_key",
 ]

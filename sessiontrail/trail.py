@@ -2,21 +2,26 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from dataclasses import replace
 from threading import RLock
 from types import TracebackType
 from typing import Literal, Self
 
 from .assets import AssetStore
+from .domain.checkpoint import Checkpoint
 from .domain.errors import InvalidInput
 from .exporter import Exporter
 from .importer import Importer
 from .infrastructure.cache import SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.first_open import opening
+from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
 from .infrastructure.locks import file_write_lock
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
+from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.database import (
     ProjectionDatabase,
@@ -66,6 +71,7 @@ class SessionTrail:
             self.store = SessionStore(
                 env=settings.env, write_lock=_write_lock(settings)
             )
+            self.store.check_key()
             self.read_models = open_database(settings)
             self.projections = ProjectionRunner(
                 self.store, self.read_models, READ_MODELS, skips, projections
@@ -86,10 +92,29 @@ class SessionTrail:
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
         self.qa = QAService(QARepository(self.store, after_write), QAReads(readable))
+        self._auditor = LogAuditor(
+            self.store, signing_key(settings.env.get("CIPHER_KEY"))
+        )
         self.exporter = Exporter(self.store, QAReads(readable))
         self.importer = Importer(self.store, self.sessions, after_write, cache.evict)
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
+
+    def checkpoint(self) -> Checkpoint:
+        """Anchor the log: every stream's head now, under one root hash (signed
+        when a key is configured). Keep the result outside the database."""
+        return self._auditor.checkpoint()
+
+    def verify(
+        self,
+        since_checkpoint: Checkpoint | None = None,
+        *,
+        progress: Callable[[int, int], None] | None = None,
+    ) -> VerifyReport:
+        """Re-walk every stream's hash chain and, given a checkpoint, check that
+        the log still holds every head it saw; `report.problems` names each
+        stream's first bad record (`problem.error()` is its ChecksumMismatch)."""
+        return self._auditor.verify(since_checkpoint, progress)
 
     @property
     def url(self) -> str:
@@ -132,11 +157,14 @@ def connect(
     *,
     cache_size: int = DEFAULT_CACHE_SIZE,
     projections: Mode = "inline",
+    key: str | None = None,
 ) -> SessionTrail:
     """Open the log at `url` (sqlite:///PATH, postgresql://..., memory://[NAME]).
 
     Without a URL: $SESSIONTRAIL_URL, else sqlite:///sessiontrail.db.
     `projections`: "inline" (read-your-writes) or "worker" (see SessionTrail).
+    `key` (else $SESSIONTRAIL_KEY): encrypt payloads at rest with AES-GCM; a log
+    that holds encrypted records cannot be opened without it (KeyRequired).
     """
     if cache_size < 0:
         raise InvalidInput("cache_size: must be >= 0")
@@ -144,6 +172,9 @@ def connect(
         raise InvalidInput(
             f"projections: must be 'inline' or 'worker', got {projections!r}"
         )
+    settings = parse_url(resolve_url(url))
+    master = resolve_key(key)
+    env = {**settings.env, **COMPRESSOR_ENV, **(key_env(master) if master else {})}
     return SessionTrail(
-        parse_url(resolve_url(url)), cache_size=cache_size, projections=projections
+        replace(settings, env=env), cache_size=cache_size, projections=projections
     )

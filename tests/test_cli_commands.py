@@ -25,6 +25,8 @@ COMMANDS = [
     ["stats"],
     ["export", "--all"],
     ["import", "FILE"],
+    ["checkpoint"],
+    ["verify"],
     ["projections", "status"],
     ["projections", "rebuild", "sessions"],
     ["projections", "run"],

@@ -20,7 +20,8 @@ WRITERS, APPENDS = 4, 25
 def check_all_stored(
     trail: SessionTrail, per_session: dict[str, list[list[str]]]
 ) -> None:
-    """Every acknowledged message stored once, each writer's in its own order."""
+    """Every acknowledged message stored once, each writer's in its own order,
+    and every hash chain intact after the rebases the races caused."""
     for session_id, writers in per_session.items():
         stored = [m.content for m in trail.sessions.load_merged(session_id).messages]
         expected = [content for acknowledged in writers for content in acknowledged]
@@ -29,6 +30,9 @@ def check_all_stored(
         for acknowledged in writers:
             prefix = acknowledged[0].rsplit("-", 1)[0] + "-"
             assert [c for c in stored if c.startswith(prefix)] == acknowledged
+    report = trail.verify()
+    assert report.ok, report.problems
+    assert report.streams == len(per_session)
 
 
 def run_threads(url: str, session_ids: list[str], shared: SessionTrail | None) -> dict:

@@ -9,6 +9,7 @@ import time
 
 import psycopg
 from support.postgres import PostgresServer
+from support.records import payload
 from support.workers import append_without_read_models
 
 import sessiontrail
@@ -81,7 +82,7 @@ def test_an_event_that_commits_late_is_not_skipped(postgres_server: PostgresServ
         trail.sessions.save(other)
         trail.projections.catch_up()
         template = trail.store.recorder.select_notifications(start=2, limit=1)[0]
-        state = json.loads(template.state)
+        state = payload(template.state)
         state["message"]["id"], state["message"]["content"] = "m2", "late"
 
         with psycopg.connect(postgres_server.dsn(), autocommit=False) as raw:

@@ -1,0 +1,134 @@
+"""The hash chain: every stored record commits to its predecessor in its stream.
+
+A record's stored bytes are `MARK + digest + body`, where body is the mapper's
+(compressed, encrypted) payload and digest = SHA-256(previous digest + canonical
+bytes of this record). Editing, dropping, reordering or inserting a record breaks
+the chain at that record; a checkpoint kept elsewhere also catches a cut-off tail.
+Records written before the chain existed have no MARK (they are JSON) and are
+hashed all the same, so the first chained record after them covers them.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Sequence
+from uuid import UUID
+
+from eventsourcing.persistence import AggregateRecorder, StoredEvent
+
+MARK = b"\x00\x01"  # JSON never starts with NUL, so unmarked records are legacy
+DIGEST_SIZE = 32
+GENESIS = bytes(DIGEST_SIZE)
+UNLINKED = GENESIS  # the placeholder the mapper writes until the store links it
+
+
+def digest(
+    previous: bytes, stream: UUID, version: int, topic: str, body: bytes
+) -> bytes:
+    """The chain value of one record, over its place, type and stored payload."""
+    name = topic.encode()
+    return hashlib.sha256(
+        previous
+        + stream.bytes
+        + version.to_bytes(8, "big")
+        + len(name).to_bytes(4, "big")
+        + name
+        + body
+    ).digest()
+
+
+def frame(body: bytes, value: bytes = UNLINKED) -> bytes:
+    return MARK + value + body
+
+
+def unframe(state: bytes) -> tuple[bytes | None, bytes]:
+    """(stored digest or None for a legacy record, body)."""
+    if state[: len(MARK)] == MARK:
+        start = len(MARK) + DIGEST_SIZE
+        return state[len(MARK) : start], state[start:]
+    return None, state
+
+
+def stream_of(record: StoredEvent) -> UUID:
+    """A record's stream id as a UUID (recorders may hand back strings)."""
+    found = record.originator_id
+    return found if isinstance(found, UUID) else UUID(found)
+
+
+def link(stored: StoredEvent, previous: bytes) -> tuple[StoredEvent, bytes]:
+    """The record with its chain value filled in, and that value."""
+    _, body = unframe(stored.state)
+    value = digest(
+        previous, stream_of(stored), stored.originator_version, stored.topic, body
+    )
+    linked = StoredEvent(
+        originator_id=stored.originator_id,
+        originator_version=stored.originator_version,
+        topic=stored.topic,
+        state=frame(body, value),
+    )
+    return linked, value
+
+
+class ChainHeads:
+    """The chain value at each stream's head, remembered for the next append.
+
+    A value is only reused for the exact version it belongs to, and stored
+    records never change, so a head another process moved on is simply a miss.
+    """
+
+    def __init__(self, recorder: AggregateRecorder, size: int = 10_000) -> None:
+        self._recorder = recorder
+        self._size = size
+        self._heads: OrderedDict[UUID, tuple[int, bytes]] = OrderedDict()
+
+    def link(self, records: Sequence[StoredEvent]) -> list[StoredEvent]:
+        """The records with their chain values, each after its stream's previous."""
+        running: dict[UUID, bytes] = {}
+        linked = []
+        for record in records:
+            stream, version = stream_of(record), record.originator_version
+            previous = running.get(stream)
+            if previous is None:
+                previous = self.value_at(stream, version - 1)
+            record, running[stream] = link(record, previous)
+            linked.append(record)
+        return linked
+
+    def remember(self, records: Sequence[StoredEvent]) -> None:
+        """Keep the heads of stored (committed) records."""
+        for record in records:
+            value, _ = unframe(record.state)
+            if value is not None:
+                stream = stream_of(record)
+                self._heads[stream] = (record.originator_version, value)
+                self._heads.move_to_end(stream)
+        while len(self._heads) > self._size:
+            self._heads.popitem(last=False)
+
+    def value_at(self, stream: UUID, version: int) -> bytes:
+        """The chain value of a stream's record at `version` (GENESIS before 1)."""
+        if version < 1:
+            return GENESIS
+        cached = self._heads.get(stream)
+        if cached is not None and cached[0] == version:
+            return cached[1]
+        return self.stored_value(stream, version)
+
+    def stored_value(self, stream: UUID, version: int) -> bytes:
+        """The chain value as the database holds it now (what verify trusts)."""
+        found = self._recorder.select_events(stream, gt=version - 1, lte=version)
+        if found:
+            value, _ = unframe(found[0].state)
+            if value is not None:
+                return value
+        return self._walk(stream, version)
+
+    def _walk(self, stream: UUID, version: int) -> bytes:
+        """Hash a stream from its start: legacy records carry no value to reuse."""
+        value = GENESIS
+        for record in self._recorder.select_events(stream, lte=version):
+            _, body = unframe(record.state)
+            value = digest(value, stream, record.originator_version, record.topic, body)
+        return value

@@ -1,0 +1,268 @@
+"""Tamper evidence on real SQLite and PostgreSQL: edit the stored rows as an attacker
+with database access would, and `verify` names the stream and version."""
+
+from __future__ import annotations
+
+import sqlite3
+import zlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+from uuid import UUID
+
+import psycopg
+import pytest
+from support.postgres import PostgresServer
+
+import sessiontrail
+from sessiontrail import ChecksumMismatch, SessionTrail
+from sessiontrail.domain.session import stream_id
+from sessiontrail.infrastructure.chain import digest, frame, unframe
+from sessiontrail.infrastructure.mapper import COMPRESSED
+
+
+class RawEvents:
+    """Direct access to the stored events table, bypassing sessiontrail."""
+
+    def __init__(self, execute: Any, placeholder: str, table: str, as_id: Any) -> None:
+        self._execute = execute
+        self._p = placeholder
+        self._table = table
+        self._id = as_id
+
+    def sql(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
+        return self._execute(
+            statement.replace("?", self._p).format(t=self._table), params
+        )
+
+    def row(self, stream: UUID, version: int) -> tuple[str, bytes]:
+        [(topic, state)] = self.sql(
+            "SELECT topic, state FROM {t} "
+            "WHERE originator_id = ? AND originator_version = ?",
+            self._id(stream),
+            version,
+        )
+        return topic, bytes(state)
+
+    def put(self, stream: UUID, version: int, topic: str, state: bytes) -> None:
+        self.sql(
+            "UPDATE {t} SET topic = ?, state = ? "
+            "WHERE originator_id = ? AND originator_version = ?",
+            topic,
+            state,
+            self._id(stream),
+            version,
+        )
+
+    def delete(self, stream: UUID, version: int) -> None:
+        self.sql(
+            "DELETE FROM {t} WHERE originator_id = ? AND originator_version = ?",
+            self._id(stream),
+            version,
+        )
+
+    def insert(self, stream: UUID, version: int, topic: str, state: bytes) -> None:
+        self.sql(
+            "INSERT INTO {t} (originator_id, originator_version, topic, state) "
+            "VALUES (?, ?, ?, ?)",
+            self._id(stream),
+            version,
+            topic,
+            state,
+        )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def setup(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> Iterator[tuple[str, RawEvents]]:
+    if request.param == "sqlite":
+        path = tmp_path / "log.db"
+
+        def on_sqlite(statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+            with sqlite3.connect(path) as db:
+                return db.execute(statement, params).fetchall()
+
+        yield (
+            f"sqlite:///{path}",
+            RawEvents(on_sqlite, "?", "stored_events", lambda s: s.hex),
+        )
+        return
+    server: PostgresServer = request.getfixturevalue("postgres_server")
+    schema = server.new_schema()
+
+    def on_postgres(statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
+        with psycopg.connect(server.dsn(), autocommit=True) as db:
+            db.execute(f"SET search_path TO {schema}")
+            cursor = db.execute(statement, params)
+            return cursor.fetchall() if cursor.description else []
+
+    yield (
+        server.url(schema),
+        RawEvents(on_postgres, "%s", "sessiontrail_events", lambda s: s),
+    )
+
+
+def record(trail: SessionTrail, sessions: int = 3, messages: int = 6) -> None:
+    for number in range(sessions):
+        session = trail.sessions.load_or_create(f"s{number}", user_id="alice")
+        for index in range(messages):
+            session.append_message(role="user", content=f"message {index}")
+            trail.sessions.save(session)  # one save per message: a chain of saves
+
+
+def only_problem(trail: SessionTrail, **kwargs: Any) -> tuple[UUID, int, str]:
+    report = trail.verify(**kwargs)
+    assert not report.ok
+    [problem] = report.problems
+    error = problem.error()
+    assert isinstance(error, ChecksumMismatch)
+    assert (error.stream, error.version) == (str(problem.stream), problem.version)
+    return problem.stream, problem.version, problem.problem
+
+
+S1 = stream_id("s1")
+
+
+def test_an_untouched_log_verifies_clean(setup: tuple[str, RawEvents]) -> None:
+    url, _ = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        report = trail.verify()
+        assert report.ok and report.streams == 3 and report.events == 3 * 7
+        assert report.unchained == 0
+
+
+def test_a_modified_byte_is_named(setup: tuple[str, RawEvents]) -> None:
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        topic, state = raw.row(S1, 4)
+        raw.put(S1, 4, topic, state[:-3] + bytes([state[-3] ^ 1]) + state[-2:])
+        assert only_problem(trail)[:2] == (S1, 4)
+
+
+def test_a_deleted_event_is_named(setup: tuple[str, RawEvents]) -> None:
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        raw.delete(S1, 3)
+        stream, version, problem = only_problem(trail)
+        assert (stream, version) == (S1, 3) and "missing" in problem
+
+
+def test_a_reordered_pair_is_named(setup: tuple[str, RawEvents]) -> None:
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        second, third = raw.row(S1, 2), raw.row(S1, 3)
+        raw.put(S1, 2, *third)
+        raw.put(S1, 3, *second)
+        assert only_problem(trail)[:2] == (S1, 2)
+
+
+def test_an_inserted_event_is_named(setup: tuple[str, RawEvents]) -> None:
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        for version in range(7, 3, -1):  # make room at version 4
+            raw.insert(S1, version + 1, *raw.row(S1, version))
+            raw.delete(S1, version)
+        raw.insert(S1, 4, *raw.row(S1, 3))  # a copy of a real record
+        stream, version, problem = only_problem(trail)
+        assert (stream, version) == (S1, 4) and "checksum" in problem
+
+
+def test_an_event_stripped_of_its_checksum_is_named(
+    setup: tuple[str, RawEvents],
+) -> None:
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        topic, state = raw.row(S1, 5)
+        _, body = unframe(state)
+        raw.put(S1, 5, topic, body[1:])  # as if written before the chain existed
+        stream, version, problem = only_problem(trail)
+        assert (stream, version) == (S1, 5) and "no checksum" in problem
+
+
+def test_a_truncated_tail_is_named_against_a_checkpoint(
+    setup: tuple[str, RawEvents],
+) -> None:
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        checkpoint = trail.checkpoint()
+        assert trail.verify(checkpoint).ok
+        raw.delete(S1, 7)
+        raw.delete(S1, 6)
+        assert trail.verify().ok  # the chain alone cannot see a cut-off tail
+        stream, version, problem = only_problem(trail, since_checkpoint=checkpoint)
+        assert (stream, version) == (S1, 6)
+        assert "truncated: the checkpoint saw version 7, the log ends at 5" in problem
+
+
+def test_a_consistent_rewrite_is_named_against_a_checkpoint(
+    setup: tuple[str, RawEvents],
+) -> None:
+    """An attacker who knows the algorithm recomputes the chain; the root held
+    elsewhere still differs."""
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        checkpoint = trail.checkpoint()
+        topic, state = raw.row(S1, 7)
+        previous, _ = unframe(raw.row(S1, 6)[1])
+        _, body = unframe(state)
+        assert body[0] == COMPRESSED  # flags byte, then the zlib payload
+        text = zlib.decompress(body[1:])
+        assert b"message 5" in text
+        forged = bytes([COMPRESSED]) + zlib.compress(
+            text.replace(b"message 5", b"forged!!!")
+        )
+        raw.put(S1, 7, topic, frame(forged, digest(previous, S1, 7, topic, forged)))
+        assert trail.verify().ok
+        stream, version, problem = only_problem(trail, since_checkpoint=checkpoint)
+        assert (stream, version) == (S1, 7) and "rewritten" in problem
+        trail.sessions._cache.evict("s1")
+        assert trail.sessions.load("s1").messages[-1].content == "forged!!!"
+
+
+def test_writes_after_a_checkpoint_still_verify(setup: tuple[str, RawEvents]) -> None:
+    url, _ = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+        checkpoint = trail.checkpoint()
+        record(trail, sessions=4)
+        report = trail.verify(checkpoint)
+        assert report.ok, report.problems
+        assert report.checkpoint == checkpoint and not report.signature_checked
+
+
+def test_a_signed_checkpoint_detects_an_edited_root(tmp_path: Path) -> None:
+    key = sessiontrail.new_key()
+    with sessiontrail.connect(f"sqlite:///{tmp_path / 'k.db'}", key=key) as trail:
+        record(trail, sessions=1)
+        checkpoint = trail.checkpoint()
+        assert checkpoint.signature is not None
+        report = trail.verify(checkpoint)
+        assert report.ok and report.signature_checked
+        edited = checkpoint.model_copy(update={"position": checkpoint.position + 1})
+        assert (
+            "signature does not match"
+            in only_problem(trail, since_checkpoint=edited)[2]
+        )
+
+
+@pytest.mark.parametrize("backend", ["sqlite", "postgres"])
+def test_ten_thousand_events_verify_clean(trail: SessionTrail) -> None:
+    for number in range(100):
+        session = trail.sessions.load_or_create(f"big{number}")
+        for index in range(100):
+            session.append_message(role="assistant", content=f"step {index}")
+        trail.sessions.save(session)
+    seen: list[tuple[int, int]] = []
+    report = trail.verify(trail.checkpoint(), progress=lambda d, t: seen.append((d, t)))
+    assert report.ok, report.problems
+    assert report.events >= 100 * 101
+    assert seen[-1][0] == report.events
