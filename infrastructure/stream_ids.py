@@ -35,6 +35,7 @@ def stream_ids(
             cursor.execute(statement, (after or UUID(int=0), limit))
             return [row["originator_id"] for row in cursor.fetchall()]
     if isinstance(recorder, POPOAggregateRecorder):
-        known = sorted(UUID(key) for key in recorder._stored_events_index)
+        index = recorder._stored_events_index  # a defaultdict: reads add empty keys
+        known = sorted(UUID(key) for key, versions in index.items() if versions)
         return [stream for stream in known if after is None or stream > after][:limit]
     raise TypeError(f"cannot list the streams of {type(recorder).__name__}")
