@@ -1,0 +1,109 @@
+"""Verify throughput: walking every hash chain, against reading the same rows raw.
+
+    .venv/bin/python bench/verify.py [--sessions 1000] [--messages 20]
+                                     [--backend sqlite|postgres|both]
+
+Writes `--sessions` sessions of `--messages` messages (one save each), takes a
+checkpoint, then times in the same run: `trail.verify()`, `trail.verify(checkpoint)`
+and, as the baseline, one pass over every stream's stored rows through the same
+recorder calls without hashing. Prints events/s and the ratio to the baseline.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import tempfile
+import time
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import TypeVar
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
+from support.postgres import running
+
+import sessiontrail
+from sessiontrail.infrastructure.verify import PAGE
+
+T = TypeVar("T")
+
+
+def write(url: str, sessions: int, messages: int) -> None:
+    with sessiontrail.connect(url, projections="worker") as trail:
+        for number in range(sessions):
+            session = trail.sessions.load_or_create(f"chat-{number:06d}")
+            for turn in range(messages):
+                session.append_message(role="user", content=f"turn {turn} of {number}")
+            trail.sessions.save(session)
+
+
+def raw_pass(trail: sessiontrail.SessionTrail) -> int:
+    """Every stored row read once, page by page, nothing checked: the floor."""
+    count = 0
+    after = None
+    while True:
+        streams = trail.store.stream_ids(after, PAGE)
+        for stream in streams:
+            version = 0
+            while True:
+                rows = trail.store.records(stream, after=version, limit=PAGE)
+                count += len(rows)
+                if len(rows) < PAGE:
+                    break
+                version = rows[-1].originator_version
+        if len(streams) < PAGE:
+            return count
+        after = streams[-1]
+
+
+def timed(call: Callable[[], T]) -> tuple[T, float]:
+    started = time.perf_counter()
+    result = call()
+    return result, time.perf_counter() - started
+
+
+def measure(url: str, sessions: int, messages: int) -> list[str]:
+    write(url, sessions, messages)
+    with sessiontrail.connect(url, projections="worker") as trail:
+        checkpoint, taking = timed(trail.checkpoint)
+        rows, raw = timed(lambda: raw_pass(trail))
+        report, plain = timed(trail.verify)
+        anchored, against = timed(lambda: trail.verify(checkpoint))
+        assert report.ok and anchored.ok
+    events = report.events
+    return [
+        f"  {events} events in {sessions + 1} streams; checkpoint took {taking:.2f} s",
+        f"  raw pass over the rows: {rows / raw:>10,.0f} rows/s",
+        f"  verify:                 {events / plain:>10,.0f} events/s "
+        f"({plain / raw:.2f}x the raw pass)",
+        f"  verify --since:         {events / against:>10,.0f} events/s "
+        f"({against / raw:.2f}x the raw pass)",
+    ]
+
+
+def databases(backend: str) -> Iterator[tuple[str, str]]:
+    with tempfile.TemporaryDirectory() as directory:
+        if backend in ("sqlite", "both"):
+            yield "sqlite", f"sqlite:///{Path(directory) / 'bench.db'}"
+        if backend in ("postgres", "both"):
+            with running() as server:
+                yield "postgresql", server.url(server.new_schema())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--sessions", type=int, default=1000)
+    parser.add_argument("--messages", type=int, default=20)
+    parser.add_argument(
+        "--backend", choices=("sqlite", "postgres", "both"), default="both"
+    )
+    options = parser.parse_args()
+    for name, url in databases(options.backend):
+        print(f"{name}: {options.sessions} sessions x {options.messages} messages")
+        for line in measure(url, options.sessions, options.messages):
+            print(line, flush=True)
+
+
+if __name__ == "__main__":
+    main()
