@@ -18,6 +18,7 @@ from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from .event_model import CreatedEventModel, EventModel, SnapshotModel
+from .limits import check_payload
 from .values import Value
 
 QA_NAMESPACE = UUID("0b7c53e2-61a4-5f0e-8d2c-9e4f7a1b3c55")
@@ -190,6 +191,11 @@ class QASession(BaseAggregate[UUID]):
         return cls._create(
             cls.QASessionStarted, user_id=user_id, session_id=session_id, actor="system"
         )
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """Record a command's event, once what it records is within the limits."""
+        check_payload(kwargs)
+        super().trigger_event(event_class, **kwargs)
 
     @property
     def has_content(self) -> bool:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Any, Self
+from typing import Annotated, Any, Self
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate
@@ -19,12 +19,16 @@ from pydantic import (
     ConfigDict,
     JsonValue,
     NonNegativeInt,
+    Strict,
     StrictBool,
+    StrictStr,
+    StringConstraints,
     ValidationError,
 )
 
 from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel, SnapshotModel
+from .limits import MAX_TITLE_CHARS, check_payload
 from .validation import (
     Actor,
     JsonObject,
@@ -59,7 +63,7 @@ class _SessionStart(BaseModel):
     session_id: SessionId
     model: ModelName = ""
     user_id: UserId | None = None
-    title: str = ""
+    title: Annotated[str, Strict(), StringConstraints(max_length=MAX_TITLE_CHARS)] = ""
     metadata: JsonObject | None = None
     actor: Actor = "runtime"
 
@@ -244,7 +248,13 @@ class Session(BaseAggregate[UUID]):
             raise InvalidInput.from_validation(exc) from None
         values = start.model_dump()
         values["metadata"] = values["metadata"] or {}
+        check_payload(values)
         return super()._create(event_class, id=id, **values)
+
+    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
+        """Record a command's event, once what it records is within the limits."""
+        check_payload(kwargs)
+        super().trigger_event(event_class, **kwargs)
 
     # -- views -------------------------------------------------------------------
 
@@ -310,13 +320,13 @@ class Session(BaseAggregate[UUID]):
     def append_message(
         self,
         role: Role,
-        content: str = "",
+        content: StrictStr = "",
         *,
-        id: str | None = None,
-        reasoning: str | None = None,
+        id: StrictStr | None = None,
+        reasoning: StrictStr | None = None,
         content_parts: list[JsonObject] | None = None,
         tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None = None,
-        tool_call_id: str | None = None,
+        tool_call_id: StrictStr | None = None,
         tool_success: bool | None = None,
         created_at: AwareDatetime | None = None,
         metadata: JsonObject | None = None,

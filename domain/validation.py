@@ -13,14 +13,23 @@ from typing import Annotated, ParamSpec, TypeVar
 
 from pydantic import (
     AfterValidator,
+    BeforeValidator,
     ConfigDict,
     JsonValue,
+    Strict,
     StringConstraints,
     ValidationError,
     validate_call,
 )
 
 from .errors import InvalidInput
+from .limits import (
+    MAX_ACTOR_CHARS,
+    MAX_ID_CHARS,
+    MAX_MODEL_CHARS,
+    MAX_TITLE_CHARS,
+    nesting_within_limit,
+)
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -34,25 +43,31 @@ def _printable(value: str) -> str:
 
 
 SessionId = Annotated[
-    str, StringConstraints(min_length=1, max_length=256), AfterValidator(_printable)
+    str,
+    Strict(),
+    StringConstraints(min_length=1, max_length=MAX_ID_CHARS),
+    AfterValidator(_printable),
 ]
-UserId = Annotated[
-    str, StringConstraints(min_length=1, max_length=256), AfterValidator(_printable)
-]
+UserId = SessionId
 Title = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=256),
+    Strict(),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_CHARS),
     AfterValidator(_printable),
 ]
 Actor = Annotated[
     str,
-    StringConstraints(strip_whitespace=True, min_length=1, max_length=128),
+    Strict(),
+    StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ACTOR_CHARS),
     AfterValidator(_printable),
 ]
 ModelName = Annotated[
-    str, StringConstraints(max_length=256), AfterValidator(_printable)
+    str,
+    Strict(),
+    StringConstraints(max_length=MAX_MODEL_CHARS),
+    AfterValidator(_printable),
 ]
-JsonObject = dict[str, JsonValue]
+JsonObject = Annotated[dict[str, JsonValue], BeforeValidator(nesting_within_limit)]
 
 _CALL_CONFIG = ConfigDict(arbitrary_types_allowed=True, allow_inf_nan=False)
 

@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    StrictStr,
     model_validator,
 )
 
@@ -31,7 +32,12 @@ def new_message_id() -> str:
 
 
 class Value(BaseModel):
-    """Base of value objects: immutable, no unknown fields, finite floats only."""
+    """Base of value objects: immutable, no unknown fields, finite floats only.
+
+    No custom __init__: pydantic would then run Python code for every nested value
+    it decodes. Built directly, a bad value raises pydantic's ValidationError;
+    passed to a sessiontrail call (as a value or a dict), InvalidInput.
+    """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
 
@@ -39,9 +45,9 @@ class Value(BaseModel):
 class ToolCall(Value):
     """One tool invocation requested by an assistant message."""
 
-    id: str = Field(min_length=1)
-    name: str = Field(min_length=1)
-    arguments: str | dict[str, JsonValue] = Field(default_factory=dict)
+    id: StrictStr = Field(min_length=1)
+    name: StrictStr = Field(min_length=1)
+    arguments: StrictStr | dict[str, JsonValue] = Field(default_factory=dict)
 
 
 class Message(Value):
@@ -49,8 +55,8 @@ class Message(Value):
 
     id: str = Field(default_factory=new_message_id, min_length=1, max_length=256)
     role: Role
-    content: str = ""
-    reasoning: str | None = None
+    content: StrictStr = ""
+    reasoning: StrictStr | None = None
     content_parts: list[dict[str, JsonValue]] | None = None
     tool_calls: list[ToolCall] | None = None
     tool_call_id: str | None = None

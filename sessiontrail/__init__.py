@@ -8,6 +8,7 @@ with sessiontrail.connect("sqlite:///trail.db") as trail:
 """
 
 from .assets import SessionAsset, SessionMeta
+from .domain.checkpoint import Checkpoint
 from .domain.errors import (
     ChecksumMismatch,
     ConcurrencyConflict,
@@ -35,6 +36,7 @@ from .exporter import ExportFormat
 from .importer import ImportReport
 from .infrastructure.keys import new_key
 from .infrastructure.repository import SessionRepository
+from .infrastructure.verify import StreamProblem, VerifyReport
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
 from .qa import SessionQAUpdate
@@ -44,6 +46,7 @@ from .transcripts import ListOptions, SessionRecord
 __all__ = [
     "AuditEntry",
     "AuditPage",
+    "Checkpoint",
     "ChecksumMismatch",
     "ConcurrencyConflict",
     "ExportFormat",
@@ -71,9 +74,11 @@ __all__ = [
     "SessionTrail",
     "SessiontrailError",
     "StorageUnavailable",
+    "StreamProblem",
     "SyncStatus",
     "ToolCall",
     "UsageRecord",
+    "VerifyReport",
     "VersionIncompatible",
     "connect",
     "new_key",

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, JsonValue, NonNegativeInt, ValidationError
+from pydantic import Field, JsonValue, NonNegativeInt, StrictStr, ValidationError
 
 from .domain.errors import InvalidInput
 from .domain.qa import (
@@ -72,11 +72,11 @@ class QAService:
     def create_qa_entry(
         self,
         session_id: SessionId,
-        question: str,
-        answer: str,
+        question: StrictStr,
+        answer: StrictStr,
         *,
         user_id: UserId | None = None,
-        context: str | None = None,
+        context: StrictStr | None = None,
         qa_id: QAId | None = None,
         used_graph_element_ids: GraphElementIds | None = None,
         memify_metadata: JsonObject | None = None,
@@ -187,7 +187,7 @@ class QAService:
     def set_graph_context(
         self,
         session_id: SessionId,
-        context: str,
+        context: StrictStr,
         *,
         user_id: UserId | None = None,
         actor: Actor = "runtime",

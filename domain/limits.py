@@ -1,0 +1,81 @@
+"""Every input limit in one place (docs/security.md lists them for users).
+
+Limits are checked on the way in: by the input types (validation.py) and, for
+everything a command is about to record, by `check_payload` just before the event
+exists. Stored events are never checked against them, so tightening a limit later
+cannot make old events unreadable.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel
+
+from .errors import InvalidInput
+
+MAX_ID_CHARS = 256  # session, user, message and Q&A ids
+MAX_TITLE_CHARS = 256
+MAX_ACTOR_CHARS = 128
+MAX_MODEL_CHARS = 256
+MAX_TEXT_CHARS = 1_000_000  # any one string: a message, an answer, a trace value
+MAX_EVENT_CHARS = 4_000_000  # all the strings one event records, together
+MAX_JSON_DEPTH = 32  # nesting of metadata, tool arguments, trace parameters
+
+
+def check_payload(payload: Mapping[str, Any]) -> None:
+    """InvalidInput naming the field if what an event would record breaks a limit:
+    a string that is not valid Unicode (a lone surrogate), too long, too deep."""
+    budget = [MAX_EVENT_CHARS]
+    for name, value in payload.items():
+        _check(value, name, 0, budget)
+
+
+def nesting_within_limit(value: Any) -> Any:
+    """For input types: refuse deep JSON before validating it (no recursion blowup)."""
+    pending = [(value, 0)]
+    while pending:
+        item, depth = pending.pop()
+        if isinstance(item, Mapping | list | tuple):
+            if depth >= MAX_JSON_DEPTH:
+                raise ValueError(f"nested deeper than {MAX_JSON_DEPTH} levels")
+            children = item.values() if isinstance(item, Mapping) else item
+            pending.extend((child, depth + 1) for child in children)
+    return value
+
+
+def _check(value: Any, path: str, depth: int, budget: list[int]) -> None:
+    if isinstance(value, str):
+        _check_text(value, path, budget)
+    elif isinstance(value, BaseModel):
+        for name in type(value).model_fields:
+            _check(getattr(value, name), f"{path}.{name}", depth, budget)
+    elif isinstance(value, Mapping | list | tuple):
+        if depth >= MAX_JSON_DEPTH:
+            raise InvalidInput(f"{path}: nested deeper than {MAX_JSON_DEPTH} levels")
+        if isinstance(value, Mapping):
+            for key, item in value.items():
+                _check_text(str(key), f"{path} (a key)", budget)
+                _check(item, f"{path}.{key}", depth + 1, budget)
+        else:
+            for index, item in enumerate(value):
+                _check(item, f"{path}.{index}", depth + 1, budget)
+
+
+def _check_text(text: str, path: str, budget: list[int]) -> None:
+    if len(text) > MAX_TEXT_CHARS:
+        raise InvalidInput(
+            f"{path}: {len(text):,} characters; at most {MAX_TEXT_CHARS:,}"
+        )
+    budget[0] -= len(text)
+    if budget[0] < 0:
+        raise InvalidInput(
+            f"{path}: the event would record over {MAX_EVENT_CHARS:,} characters"
+        )
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise InvalidInput(
+            f"{path}: not valid Unicode (a lone surrogate at position {exc.start})"
+        ) from None
