@@ -6,6 +6,7 @@ always load; `class_version` with `upcast_vN_vN+1` static methods evolves them.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from datetime import datetime
 from typing import Any, ClassVar
 from uuid import UUID
@@ -34,8 +35,13 @@ class Recorded(BaseModel):
 
 
 class EventModel(Recorded, CanMutateAggregate[UUID]):
-    """An immutable event of one aggregate's stream, stamped with who caused it."""
+    """An immutable event of one aggregate's stream, stamped with who caused it.
 
+    `personal` names the fields that are their user's content (domain/personal.py):
+    sealed with the user's key when stored, "[erased]" once that key is destroyed.
+    """
+
+    personal: ClassVar[Mapping[str, Any]] = {}
     actor: str
 
     def json_payload(self) -> dict[str, Any]:
@@ -59,6 +65,8 @@ class CreatedEventModel(EventModel, CanInitAggregate[UUID]):
 
 class SnapshotModel(Recorded, CanSnapshotAggregate[UUID]):
     """A snapshot: the aggregate's attributes at one version, typed by `state`."""
+
+    personal: ClassVar[Mapping[str, Any]] = {}
 
     topic: str
     state: Any

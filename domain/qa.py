@@ -10,7 +10,7 @@ the chat, nor another user's Q&A.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, Literal, Self
+from typing import Any, ClassVar, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import BaseAggregate
@@ -19,6 +19,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from .event_model import CreatedEventModel, EventModel, SnapshotModel
 from .limits import check_payload
+from .personal import QA_ENTRY, TRACE_STEP, Spec
 from .values import Value
 
 QA_NAMESPACE = UUID("0b7c53e2-61a4-5f0e-8d2c-9e4f7a1b3c55")
@@ -96,12 +97,16 @@ class QASession(BaseAggregate[UUID]):
         session_id: str
 
     class QAEntryAdded(Event):
+        personal: ClassVar[Spec] = {"entry": QA_ENTRY}
+
         entry: SessionQAEntry
 
         def apply(self, aggregate: QASession) -> None:
             aggregate.entries[self.entry.id] = self.entry
 
     class QAEntryUpdated(Event):
+        personal: ClassVar[Spec] = {"": ("changes",)}
+
         qa_id: str
         changes: dict[str, JsonValue]
 
@@ -118,12 +123,16 @@ class QASession(BaseAggregate[UUID]):
             aggregate.entries.pop(self.qa_id, None)
 
     class GraphContextSet(Event):
+        personal: ClassVar[Spec] = {"": ("context",)}
+
         context: str
 
         def apply(self, aggregate: QASession) -> None:
             aggregate.graph_context = self.context
 
     class TraceStepRecorded(Event):
+        personal: ClassVar[Spec] = {"step": TRACE_STEP}
+
         step: SessionTraceStep
 
         def apply(self, aggregate: QASession) -> None:
@@ -140,6 +149,12 @@ class QASession(BaseAggregate[UUID]):
             aggregate.trace_steps.clear()
 
     class Snapshot(SnapshotModel):
+        personal: ClassVar[Spec] = {
+            "state": ("graph_context",),
+            "state.entries.*": QA_ENTRY,
+            "state.trace_steps.*": TRACE_STEP,
+        }
+
         state: QAState
 
         @classmethod

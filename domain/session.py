@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, Self
+from typing import Annotated, Any, ClassVar, Self
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate
@@ -29,6 +29,7 @@ from pydantic import (
 from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel, SnapshotModel
 from .limits import MAX_TITLE_CHARS, check_payload
+from .personal import MESSAGE, QUESTION, TEXT_VALUES, Spec
 from .validation import (
     Actor,
     JsonObject,
@@ -96,6 +97,8 @@ class Session(BaseAggregate[UUID]):
         """Base of every Session event."""
 
     class Started(Event, CreatedEventModel):
+        personal: ClassVar[Spec] = {"": ("title", "metadata")}
+
         session_id: str
         model: str
         user_id: str | None
@@ -103,6 +106,8 @@ class Session(BaseAggregate[UUID]):
         metadata: dict[str, JsonValue]
 
     class MessageAppended(Event):
+        personal: ClassVar[Spec] = {"message": MESSAGE}
+
         message: Message
 
         def apply(self, aggregate: Session) -> None:
@@ -116,6 +121,8 @@ class Session(BaseAggregate[UUID]):
             aggregate.messages = [m for m in aggregate.messages if m.id not in removed]
 
     class TitleEdited(Event):
+        personal: ClassVar[Spec] = {"": ("title",)}
+
         title: str
         title_version: int
         metadata_version: int
@@ -135,6 +142,8 @@ class Session(BaseAggregate[UUID]):
             aggregate.metadata_version = self.metadata_version
 
     class MetadataEdited(Event):
+        personal: ClassVar[Spec] = {"": ("changes",)}
+
         changes: dict[str, JsonValue]
         metadata_version: int
 
@@ -153,6 +162,8 @@ class Session(BaseAggregate[UUID]):
             aggregate.model = self.model
 
     class QuestionPending(Event):
+        personal: ClassVar[Spec] = {"question": QUESTION}
+
         question: PendingQuestion
 
         def apply(self, aggregate: Session) -> None:
@@ -165,6 +176,7 @@ class Session(BaseAggregate[UUID]):
             aggregate.pending_question = None
 
     class TokenUsageRecorded(Event):
+        personal: ClassVar[Spec] = {"record": TEXT_VALUES}
         class_version = 2  # v2 added `model`: the session's model at the time
 
         record: dict[str, JsonValue]
@@ -186,6 +198,13 @@ class Session(BaseAggregate[UUID]):
             aggregate.deleted = False
 
     class Snapshot(SnapshotModel):
+        personal: ClassVar[Spec] = {
+            "state": ("title", "metadata"),
+            "state.messages.*": MESSAGE,
+            "state.pending_question": QUESTION,
+            "state.token_usage.*": TEXT_VALUES,
+        }
+
         state: SessionState
 
         @classmethod

@@ -66,6 +66,11 @@ class SessionCache:
         with self._lock:
             self._sessions.pop(session_id, None)
 
+    def clear(self) -> None:
+        """Forget every cached session (after an erasure changed what they read)."""
+        with self._lock:
+            self._sessions.clear()
+
     def __len__(self) -> int:
         with self._lock:
             return len(self._sessions)

@@ -9,7 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
 from typing import Any, ClassVar, cast
@@ -37,9 +37,11 @@ from ..domain.key_check import KEY_CHECK_STREAM, KeyCheck
 from ..domain.qa import QASession
 from ..domain.session import Session
 from .chain import ChainHeads
-from .keys import KEY_VARIABLE
-from .mapper import JsonTranscoder, PydanticMapper
+from .keys import KEY_VARIABLE, master_key
+from .mapper import JsonTranscoder, PydanticMapper, content_owner
+from .memory import MEMORY_NAME
 from .stream_ids import stream_ids
+from .user_keys import UserKeys, key_table
 
 logger = logging.getLogger(__name__)
 
@@ -78,6 +80,13 @@ class SessionStore(Application[UUID]):
         super().__init__(env=env)
         self._write_lock = write_lock or contextlib.nullcontext()
         self._heads = ChainHeads(self.recorder)
+        settings = dict(env or {})
+        with storage_errors("open the user key table"):
+            table = key_table(
+                self.recorder, settings.get(MEMORY_NAME, ""), self._write_lock
+            )
+        self.keys = UserKeys(table, master_key(settings.get("CIPHER_KEY")))
+        cast(PydanticMapper, self.mapper).keys = self.keys
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the explicit mapping, never os.environ: trails must not leak."""
@@ -114,19 +123,36 @@ class SessionStore(Application[UUID]):
         events = list(session.pending_events)
         if not events:
             return None
-        position = self._insert(events, f"save session {session.session_id!r}")
+        position = self._insert(
+            events,
+            f"save session {session.session_id!r}",
+            {session.id: content_owner(session.user_id)},
+        )
         session.pending_events.clear()
         return position
 
-    def append_imported(self, events: Sequence[EventModel]) -> int | None:
-        """Append events built elsewhere (an import), in one transaction.
-        Returns the last position (None if there was nothing to append)."""
-        return self._insert(events, "import events") if events else None
+    def append_imported(
+        self, events: Sequence[EventModel], owners: Mapping[UUID, str | None]
+    ) -> int | None:
+        """Append events built elsewhere (an import), in one transaction; `owners`
+        names each stream's user. Returns the last position (None if none)."""
+        if not events:
+            return None
+        return self._insert(events, "import events", dict(owners))
 
-    def _insert(self, events: Sequence[Any], action: str) -> int | None:
-        """Link the events into their streams' chains and insert them in one
+    def _insert(
+        self,
+        events: Sequence[Any],
+        action: str,
+        owners: Mapping[UUID, str | None] | None = None,
+    ) -> int | None:
+        """Seal, link the events into their streams' chains and insert them in one
         transaction; snapshot the streams that crossed a snapshot interval."""
-        records = [self.mapper.to_stored_event(event) for event in events]
+        mapper = cast(PydanticMapper, self.mapper)
+        records = [
+            mapper.stored(event, (owners or {}).get(event.originator_id))
+            for event in events
+        ]
         with self._write_lock, storage_errors(action):
             linked = self._heads.link(records)
             positions = self.recorder.insert_events(linked)

@@ -45,3 +45,8 @@ def key_env(key: str) -> dict[str, str]:
             f"key: {len(raw)} bytes; AES needs 16, 24 or 32 (sessiontrail.new_key())"
         )
     return {**CIPHER_ENV, "CIPHER_KEY": key}
+
+
+def master_key(key: str | None) -> bytes | None:
+    """The raw bytes of a (validated) base64 master key."""
+    return None if key is None else base64.b64decode(key)

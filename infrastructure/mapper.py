@@ -18,8 +18,12 @@ from eventsourcing.utils import TopicError, get_topic, resolve_topic
 from pydantic import BaseModel, ValidationError
 
 from ..domain.errors import ChecksumMismatch, KeyRequired, VersionIncompatible
+from ..domain.personal import open_state, seal_state
+from ..domain.qa import DEFAULT_USER, QASession
+from ..domain.session import Session
 from .chain import frame, unframe
 from .keys import KEY_VARIABLE
+from .user_keys import SealBroken, UserKeys
 
 
 class JsonTranscoder(Transcoder):
@@ -60,11 +64,23 @@ class PydanticMapper(Mapper[UUID]):
     the flags say which, so records written before a key was set stay readable.
     """
 
+    keys: UserKeys | None = None  # set by the store: seals users' personal fields
+
     def to_stored_event(self, domain_event: DomainEventProtocol[UUID]) -> StoredEvent:
+        """The stored form of an event or a snapshot whose owner it names itself."""
+        return self.stored(domain_event, owner_of(domain_event))
+
+    def stored(
+        self, domain_event: DomainEventProtocol[UUID], owner: str | None
+    ) -> StoredEvent:
+        """The stored form; `owner`'s personal fields sealed with their key."""
         model = cast(BaseModel, domain_event)
         state = model.model_dump(
             mode="json", exclude={"originator_id", "originator_version"}
         )
+        spec = getattr(type(model), "personal", None)
+        if owner is not None and spec and self.keys is not None:
+            seal_state(state, spec, self.keys.seal(owner))
         class_version = getattr(type(model), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
@@ -94,6 +110,12 @@ class PydanticMapper(Mapper[UUID]):
                 "it was written by another version of sessiontrail"
             ) from None
         state = self._decoded(stored_event)
+        spec = getattr(cls, "personal", None)
+        if spec and self.keys is not None:
+            try:
+                open_state(state, spec, self.keys.open)
+            except SealBroken as exc:
+                raise ChecksumMismatch(str(stream), version, str(exc)) from None
         upcast(cls, state, state.pop("class_version", 1), where)
         state["originator_id"] = stream
         state["originator_version"] = version
@@ -135,3 +157,18 @@ class PydanticMapper(Mapper[UUID]):
         if not isinstance(decoded, dict):
             raise ChecksumMismatch(str(stream), version, "cannot decode: not an object")
         return decoded
+
+
+def content_owner(user_id: str | None) -> str | None:
+    """The user whose key seals a stream's content: none for anonymous streams."""
+    return None if user_id in (None, DEFAULT_USER) else user_id
+
+
+def owner_of(model: Any) -> str | None:
+    """The owner an event or snapshot names itself (its stream's first event, or a
+    snapshot of the whole state); None for every other event."""
+    if isinstance(model, Session.Started | QASession.QASessionStarted):
+        return content_owner(model.user_id)
+    if isinstance(model, Session.Snapshot | QASession.Snapshot):
+        return content_owner(model.state.user_id)
+    return None

@@ -130,7 +130,17 @@ class SQLiteDatabase(ProjectionDatabase):
                 path, timeout=timeout, isolation_level=None, check_same_thread=False
             )
             connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA secure_delete=ON")  # freed pages are zeroed
         return cls(connection, file_write_lock(path))
+
+    def truncate_wal(self) -> bool:
+        """Checkpoint the write-ahead log and truncate it to nothing; False if a
+        reader elsewhere still needs it (it then shrinks at a later checkpoint)."""
+        with self._lock, _storage_errors("checkpoint the write-ahead log"):
+            busy, _, _ = self._connection.execute(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).fetchone()
+        return bool(busy == 0)
 
     @contextlib.contextmanager
     def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:

@@ -260,6 +260,12 @@ class ProjectionRunner:
 
     # -- rebuild -----------------------------------------------------------------------
 
+    def drop_retired_now(self) -> None:
+        """Drop every retired generation now, not after RETIRED_KEPT (an erasure
+        must not leave old rows behind); a reader still on one sees it vanish."""
+        with self._database.write() as cur:
+            drop_retired(cur, self._classes, older_than=-1.0)
+
     def rebuild(self, name: str, progress: Progress | None = None) -> ProjectionStatus:
         """Build a new generation from the whole log beside the live one, then swap.
 

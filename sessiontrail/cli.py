@@ -43,6 +43,7 @@ for command in (*cli_inspect.COMMANDS, *cli_debug.COMMANDS, *cli_audit.COMMANDS)
     app.command()(command)
 for transfer, name in cli_transfer.COMMANDS:
     app.command(name)(transfer)
+app.command("erase-user")(cli_audit.erase_user)
 
 
 @app.callback()

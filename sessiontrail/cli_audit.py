@@ -115,4 +115,26 @@ def _show(report: VerifyReport) -> None:
     console.print(f"checked {checked}")
 
 
+def erase_user(
+    ctx: typer.Context,
+    user_id: Annotated[str, typer.Argument(help="The user whose content to erase.")],
+    yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False,
+    actor: Annotated[str, typer.Option(help="Who asked (kept in the log).")] = "system",
+) -> None:
+    """Crypto-shred a user's content: it reads "[erased]" everywhere from now on;
+    the audit trail and hash chains stay. Rebuilds every read model; irreversible.
+
+    Example: sessiontrail erase-user alice --actor dpo@example.com --yes
+    """
+    if not yes:
+        typer.confirm(f"Erase everything {user_id!r} wrote, for good?", abort=True)
+    with connect(options(ctx).db) as trail:
+        report = trail.erase_user(user_id, actor=actor)
+    if report.had_key:
+        rebuilt = ", ".join(report.read_models)
+        console.print(f"[green]erased[/] {escape(user_id)}; rebuilt {rebuilt}")
+    else:
+        console.print(f"nothing of {escape(user_id)} was sealed; erasure recorded")
+
+
 COMMANDS = (checkpoint, verify)

@@ -24,6 +24,7 @@ from .domain.session import Session
 from .domain.validation import Actor, ModelName, SessionId, UserId, validated
 from .domain.values import Value
 from .infrastructure.event_store import SessionStore
+from .infrastructure.mapper import content_owner
 from .infrastructure.portable import PortableEvent, StreamOwner
 from .infrastructure.repository import SessionRepository
 
@@ -113,6 +114,9 @@ class Importer:
         self, records: Records, user_id: str | None, progress: Progress | None
     ) -> ImportReport:
         plans = self._check(records, user_id)
+        owners = {
+            stream: content_owner(plan.owner.user_id) for stream, plan in plans.items()
+        }
         total = sum(
             max(plan.last.originator_version - plan.stored, 0)
             for plan in plans.values()
@@ -125,12 +129,12 @@ class Importer:
             if event.originator_version > plans[event.originator_id].stored:
                 chunk.append(event)
             if len(chunk) >= CHUNK_EVENTS:
-                position = self._store.append_imported(chunk) or position
+                position = self._store.append_imported(chunk, owners) or position
                 written += len(chunk)
                 chunk = []
                 if progress:
                     progress(written, total)
-        position = self._store.append_imported(chunk) or position
+        position = self._store.append_imported(chunk, owners) or position
         written += len(chunk)
         if progress:
             progress(written, total)

@@ -11,6 +11,7 @@ from typing import Literal, Self
 from .assets import AssetStore
 from .domain.checkpoint import Checkpoint
 from .domain.errors import InvalidInput
+from .erasure import Eraser, ErasureReport
 from .exporter import Exporter
 from .importer import Importer
 from .infrastructure.cache import SessionCache
@@ -26,6 +27,7 @@ from .projections.audit import AuditProjection, AuditTimeline
 from .projections.database import (
     ProjectionDatabase,
     RefreshedReads,
+    SQLiteDatabase,
     open_database,
 )
 from .projections.projection import Projection
@@ -85,7 +87,7 @@ class SessionTrail:
         readable: ProjectionDatabase = self.read_models
         if projections == "inline":
             readable = RefreshedReads(self.read_models, self.projections.refresh)
-        cache = SessionCache(cache_size)
+        self._cache = cache = SessionCache(cache_size)
         self.sessions = SessionRepository(
             self.store, cache, SessionIndex(readable, skips), after_write=after_write
         )
@@ -96,6 +98,7 @@ class SessionTrail:
             self.store, signing_key(settings.env.get("CIPHER_KEY"))
         )
         self.exporter = Exporter(self.store, QAReads(readable))
+        self._eraser = Eraser(self.store, self.projections, cache.clear, self._compact)
         self.importer = Importer(self.store, self.sessions, after_write, cache.evict)
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
@@ -115,6 +118,16 @@ class SessionTrail:
         the log still holds every head it saw; `report.problems` names each
         stream's first bad record (`problem.error()` is its ChecksumMismatch)."""
         return self._auditor.verify(since_checkpoint, progress)
+
+    def erase_user(self, user_id: str, *, actor: str = "system") -> ErasureReport:
+        """Crypto-shred everything `user_id` wrote: their content reads "[erased]"
+        everywhere, the audit trail and the hash chains stay (see erasure.py)."""
+        return self._eraser.erase_user(user_id, actor=actor)
+
+    def _compact(self) -> bool:
+        if isinstance(self.read_models, SQLiteDatabase):
+            return self.read_models.truncate_wal()
+        return True
 
     @property
     def url(self) -> str:

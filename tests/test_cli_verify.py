@@ -6,7 +6,7 @@ import json
 import sqlite3
 from pathlib import Path
 
-from support.cli import failure, invoke
+from support.cli import failure, invoke, invoke_json
 
 import sessiontrail
 from sessiontrail.domain.session import stream_id
@@ -57,3 +57,21 @@ def test_bad_checkpoint_files_are_clear_errors(tmp_path: Path) -> None:
     bogus = tmp_path / "bogus.json"
     bogus.write_text('{"position": "soon"}')
     assert "checkpoint." in failure("--db", url, "verify", "--since", str(bogus))
+
+
+def test_erase_user_asks_first_then_reports(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("chat", user_id="alice")
+        session.append_message(role="user", content="secret")
+        trail.sessions.save(session)
+    declined = invoke("--db", url, "erase-user", "alice", input="n\n")
+    assert declined.exit_code == 1  # aborted: nothing erased
+    assert (
+        invoke_json("--db", url, "show", "chat")["messages"][0]["content"] == "secret"
+    )
+    done = invoke("--db", url, "erase-user", "alice", "--yes", "--actor", "dpo")
+    assert done.exit_code == 0 and "erased alice" in done.stdout
+    assert invoke_json("--db", url, "show", "chat")["messages"][0]["content"] == (
+        "[erased]"
+    )

@@ -1,0 +1,192 @@
+"""Per-user erasure (crypto-shredding): after `erase_user`, none of the user's
+plaintext is anywhere in the database files or tables, everyone else is untouched,
+and the log still verifies."""
+
+from __future__ import annotations
+
+import io
+import json
+from pathlib import Path
+
+import psycopg
+import pytest
+from support.postgres import PostgresServer
+
+import sessiontrail
+from sessiontrail import SessionTraceStep, SessionTrail
+from sessiontrail.domain.erasure import Erasure
+from sessiontrail.infrastructure import user_keys
+
+UserErased = Erasure.UserErased
+
+ERASED = "[erased]"
+
+
+def write_everything(trail: SessionTrail, user: str, messages: int = 3) -> None:
+    """Content of every kind, each carrying a marker with the user's name."""
+    mark = f"MARK-{user}"
+    repo = trail.sessions
+    session = sessiontrail.Session(
+        session_id=f"chat-{user}", user_id=user, title=f"{mark} title"
+    )
+    for number in range(messages):
+        session.append_message(
+            role="user", content=f"{mark} says {number}", metadata={"note": mark}
+        )
+    session.append_message(
+        role="assistant",
+        content=f"{mark} calls",
+        tool_calls=[{"id": "c1", "name": "lookup", "arguments": {"q": mark}}],
+    )
+    session.edit_title(f"{mark} renamed")
+    session.update_metadata({"topic": mark})
+    session.set_pending_question(
+        {
+            "tool_call_id": "c2",
+            "tool_name": "ask",
+            "question": f"{mark}?",
+            "options": [mark],
+        }
+    )
+    repo.save(session)
+    repo.append_token_usage(
+        session.session_id, {"model": "gpt-4o", "total_tokens": 42, "note": mark}
+    )
+    trail.qa.create_qa_entry(
+        session.session_id, f"{mark} asks", f"{mark} answer", user_id=user, context=mark
+    )
+    trail.qa.set_graph_context(session.session_id, f"{mark} graph", user_id=user)
+    trail.qa.append_agent_trace_step(
+        user,
+        session.session_id,
+        SessionTraceStep(trace_id="t1", memory_query=mark, method_params={"q": mark}),
+    )
+
+
+def check_erased(trail: SessionTrail) -> None:
+    """Alice's content reads as erased everywhere; Bob's as he wrote it."""
+    repo = trail.sessions
+    alice = repo.load("chat-alice", user_id="alice")
+    assert alice.title == ERASED and alice.metadata == {}
+    assert {m.content for m in alice.messages} == {ERASED}
+    assert alice.messages[-1].tool_calls == [] and alice.messages[0].metadata == {}
+    assert alice.pending_question.question == ERASED
+    assert alice.token_usage == [
+        {"model": "gpt-4o", "total_tokens": 42, "note": ERASED}
+    ]
+    assert [m.role for m in alice.messages][-2:] == ["user", "assistant"]  # structure
+    [summary] = repo.list(user_id="alice").items
+    assert (summary.title, summary.preview) == (ERASED, ERASED)
+    [entry] = trail.qa.get_all_qa_entries("chat-alice", user_id="alice")
+    assert (entry.question, entry.answer, entry.context) == (ERASED, ERASED, ERASED)
+    assert trail.qa.get_graph_context("chat-alice", user_id="alice") == ERASED
+    [step] = trail.qa.get_agent_trace_steps("alice", "chat-alice")
+    assert (step.memory_query, step.method_params) == (ERASED, {})
+    history = json.dumps(
+        [h.model_dump(mode="json") for h in repo.history("chat-alice")]
+    )
+    assert "MARK-alice" not in history
+    exported = io.StringIO()
+    trail.exporter.write(exported)
+    assert "MARK-alice" not in exported.getvalue()
+    assert "MARK-bob" in exported.getvalue()
+
+    bob = repo.load("chat-bob", user_id="bob")
+    assert bob.title == "MARK-bob renamed"
+    assert bob.messages[0].content == "MARK-bob says 0"
+    assert trail.qa.get_all_qa_entries("chat-bob", user_id="bob")[0].answer == (
+        "MARK-bob answer"
+    )
+    report = trail.verify()
+    assert report.ok, report.problems
+
+
+def test_erasure_on_sqlite_leaves_no_plaintext_in_any_file(tmp_path: Path) -> None:
+    path = tmp_path / "log.db"
+    with sessiontrail.connect(f"sqlite:///{path}") as trail:
+        write_everything(trail, "alice", messages=120)  # a snapshot at version 100
+        write_everything(trail, "bob")
+        files = lambda: b"".join(p.read_bytes() for p in tmp_path.glob("log.db*"))  # noqa: E731
+        assert b"MARK-alice" in files()  # the read models held it in plaintext
+        report = trail.erase_user("alice", actor="dpo@example.com")
+        assert report.had_key and report.log_compacted
+        assert set(report.read_models) == {"audit", "qa", "sessions", "usage"}
+        assert b"MARK-alice" not in files()  # main file, -wal, -shm: freed pages too
+        assert b"MARK-bob" in files()
+        check_erased(trail)
+        [erasure] = [e for e in trail.store.every_event() if isinstance(e, UserErased)]
+        assert (erasure.user_id, erasure.actor) == ("alice", "dpo@example.com")
+    with sessiontrail.connect(f"sqlite:///{path}") as reopened:
+        check_erased(reopened)
+
+
+def test_erasure_on_postgres_leaves_no_plaintext_in_any_table(
+    postgres_server: PostgresServer,
+) -> None:
+    schema = postgres_server.new_schema()
+    with sessiontrail.connect(postgres_server.url(schema)) as trail:
+        write_everything(trail, "alice", messages=120)
+        write_everything(trail, "bob")
+
+        def tables_text() -> str:
+            with psycopg.connect(postgres_server.dsn()) as db:
+                names = [
+                    row[0]
+                    for row in db.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = %s",
+                        (schema,),
+                    )
+                ]
+                dumps = [
+                    str(db.execute(f"SELECT t::text FROM {schema}.{name} t").fetchall())
+                    for name in names
+                ]
+            return "".join(dumps)
+
+        marker_hex = b"MARK-alice".hex()
+        assert "MARK-alice" in tables_text()
+        trail.erase_user("alice")
+        text = tables_text()
+        assert "MARK-alice" not in text and marker_hex not in text
+        assert "MARK-bob" in text
+        check_erased(trail)
+
+
+def test_another_process_stops_reading_within_the_cache_time(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = f"sqlite:///{tmp_path / 'log.db'}"
+    monkeypatch.setattr(user_keys, "KEY_CACHE_SECONDS", 0.0)
+    with sessiontrail.connect(url) as trail, sessiontrail.connect(url) as other:
+        write_everything(trail, "alice")
+        write_everything(trail, "bob")
+        assert other.sessions.load("chat-alice").title == "MARK-alice renamed"
+        trail.erase_user("alice")
+        other.sessions._cache.clear()
+        assert other.sessions.load("chat-alice").title == ERASED
+
+
+def test_a_user_can_write_again_after_erasure(url: str) -> None:
+    with sessiontrail.connect(url, key=sessiontrail.new_key()) as trail:
+        write_everything(trail, "alice")
+        trail.erase_user("alice")
+        session = trail.sessions.load("chat-alice", user_id="alice")
+        session.append_message(role="user", content="after")
+        trail.sessions.save(session)
+        trail.sessions._cache.clear()
+        reloaded = trail.sessions.load("chat-alice", user_id="alice")
+        assert [m.content for m in reloaded.messages][-2:] == [ERASED, "after"]
+        assert trail.verify().ok
+        again = trail.erase_user("alice")
+        assert again.had_key  # the new key
+        trail.sessions._cache.clear()
+        assert trail.sessions.load("chat-alice").messages[-1].content == ERASED
+
+
+def test_sessions_without_a_user_are_not_sealed(url: str) -> None:
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("anonymous")
+        session.append_message(role="user", content="MARK-anyone")
+        trail.sessions.save(session)
+        assert not trail.erase_user("anyone").had_key
+        assert trail.sessions.load("anonymous").messages[0].content == "MARK-anyone"
