@@ -181,6 +181,13 @@ class SessionStore(Application[UUID]):
         with storage_errors(f"read stream {stream}"):
             return self.recorder.select_events(stream, gt=after, limit=limit)
 
+    def snapshot_records(self, stream: UUID) -> Sequence[StoredEvent]:
+        """The stored snapshots of a stream (undecoded), oldest first."""
+        if self.snapshots is None:
+            return []
+        with storage_errors(f"read the snapshots of {stream}"):
+            return self.snapshots.recorder.select_events(stream)
+
     def last_record(self, stream: UUID) -> StoredEvent | None:
         with storage_errors(f"read stream {stream}"):
             found = self.recorder.select_events(stream, desc=True, limit=1)

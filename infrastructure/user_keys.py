@@ -130,11 +130,12 @@ class PostgresKeys:
             )
             deleted = bool(cursor.rowcount)
         with self._datastore.get_connection() as connection:
-            connection.autocommit = True
+            previous = connection.autocommit  # eventsourcing's pool: already True
+            connection.autocommit = True  # VACUUM cannot run inside a transaction
             try:
                 connection.execute(SQL("VACUUM FULL {}").format(self._table))
             finally:
-                connection.autocommit = False
+                connection.autocommit = previous
         return deleted
 
 

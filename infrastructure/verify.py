@@ -11,12 +11,14 @@ import hashlib
 import hmac
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
+from typing import Any, cast
 from uuid import UUID
 
 from pydantic import ValidationError
 
 from ..domain.checkpoint import Checkpoint, CheckpointRecord, RootHash
 from ..domain.errors import ChecksumMismatch, InvalidInput, SessiontrailError
+from ..domain.event_model import SnapshotModel
 from ..domain.qa import QASession
 from ..domain.session import Session
 from ..domain.values import Value
@@ -118,6 +120,8 @@ class LogAuditor:
         total = self._store.head()
         for stream in self._streams():
             counted, legacy, problem = self._walk(stream)
+            if problem is None:
+                problem = self._snapshot_problem(stream)
             streams, events, unchained = (
                 streams + 1,
                 events + counted,
@@ -203,6 +207,42 @@ class LogAuditor:
                 )
             if len(page) < PAGE:
                 return expected - 1, legacy, None
+
+    def _snapshot_problem(self, stream: UUID) -> StreamProblem | None:
+        """Each stored snapshot must equal the state its events replay to: a load
+        starts from the snapshot, so an edited one would change what is read."""
+        records = self._store.snapshot_records(stream)
+        if not records:
+            return None
+        wanted = {record.originator_version: record for record in records}
+        aggregate: Any = None
+        try:
+            for event in self._store.iter_events(stream):
+                aggregate = event.mutate(aggregate)
+                record = wanted.pop(event.originator_version, None)
+                if record is None:
+                    continue
+                stored = cast(SnapshotModel, self._store.mapper.to_domain_event(record))
+                if stored.state != type(stored).take(aggregate).state:
+                    return StreamProblem(
+                        stream=stream,
+                        version=event.originator_version,
+                        problem="its snapshot differs from replaying the log",
+                    )
+                if not wanted:
+                    return None
+        except SessiontrailError as exc:
+            return StreamProblem(
+                stream=stream,
+                version=0,
+                problem=f"cannot replay to its snapshots: {exc}",
+            )
+        version = min(wanted)
+        return StreamProblem(
+            stream=stream,
+            version=version,
+            problem="a snapshot past the end of its stream",
+        )
 
     def _against(
         self, checkpoint: Checkpoint, problems: dict[UUID, StreamProblem]

@@ -30,6 +30,10 @@ class RawEvents:
         self._table = table
         self._id = as_id
 
+    def of(self, table: str) -> RawEvents:
+        """The same access to another table of records (the snapshots)."""
+        return RawEvents(self._execute, self._p, table, self._id)
+
     def sql(self, statement: str, *params: Any) -> list[tuple[Any, ...]]:
         return self._execute(
             statement.replace("?", self._p).format(t=self._table), params
@@ -105,7 +109,7 @@ def setup(
 
 def record(trail: SessionTrail, sessions: int = 3, messages: int = 6) -> None:
     for number in range(sessions):
-        session = trail.sessions.load_or_create(f"s{number}", user_id="alice")
+        session = trail.sessions.load_or_create(f"s{number}")  # unsealed: readable
         for index in range(messages):
             session.append_message(role="user", content=f"message {index}")
             trail.sessions.save(session)  # one save per message: a chain of saves
@@ -266,3 +270,53 @@ def test_ten_thousand_events_verify_clean(trail: SessionTrail) -> None:
     assert report.ok, report.problems
     assert report.events >= 100 * 101
     assert seen[-1][0] == report.events
+
+
+SNAPSHOTS = {
+    "stored_events": "stored_snapshots",
+    "sessiontrail_events": "sessiontrail_snapshots",
+}
+
+
+def test_an_edited_snapshot_is_named(setup: tuple[str, RawEvents]) -> None:
+    """Loads start from the newest snapshot, so verify replays the log to it."""
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("long")
+        for index in range(105):
+            session.append_message(role="user", content=f"line {index}")
+        trail.sessions.save(session)  # a snapshot at version 100
+        assert trail.verify().ok
+    snapshots = raw.of(SNAPSHOTS[raw._table])
+    stream = stream_id("long")
+    topic, state = snapshots.row(stream, 100)
+    _, body = unframe(state)
+    text = zlib.decompress(body[1:])
+    assert b"line 7" in text
+    forged = bytes([COMPRESSED]) + zlib.compress(text.replace(b"line 7", b"line X"))
+    snapshots.put(stream, 100, topic, frame(forged))
+    with sessiontrail.connect(url) as fresh:
+        assert fresh.sessions.load("long").messages[7].content == "line X"  # misleads
+        stream_, version, problem = only_problem(fresh)
+        assert (stream_, version) == (stream, 100) and "snapshot differs" in problem
+
+
+def test_an_undecodable_record_is_named_and_skipped(
+    setup: tuple[str, RawEvents],
+) -> None:
+    url, raw = setup
+    with sessiontrail.connect(url) as trail:
+        record(trail)
+    topic, state = raw.row(S1, 3)
+    value, _ = unframe(state)
+    raw.put(S1, 3, topic, frame(b"\x00not json at all", value))
+    with sessiontrail.connect(url) as fresh:
+        with pytest.raises(ChecksumMismatch) as caught:
+            fresh.sessions.load("s1")
+        assert (caught.value.stream, caught.value.version) == (str(S1), 3)
+        assert "cannot decode" in caught.value.problem
+        assert fresh.sessions.load("s2") is not None  # other sessions unaffected
+        status = fresh.projections.rebuild("sessions")
+        assert status.skipped == 1  # the read model skips and counts it
+        assert len(fresh.sessions.list().items) == 3
+        assert only_problem(fresh)[:2] == (S1, 3)  # and verify names it
