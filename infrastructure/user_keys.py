@@ -27,11 +27,16 @@ from eventsourcing.postgres import PostgresAggregateRecorder
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
+from ..domain.errors import KeyRequired
 from ..domain.personal import kind, placeholders
 
 KEY_CACHE_SECONDS = 5.0
 TABLE = "st_user_keys"
 NONCE = 12
+RAW, WRAPPED = (
+    b"\x00",
+    b"\x01",
+)  # how a data key is stored: as is, or under the master key
 
 
 class KeyTable(Protocol):
@@ -273,26 +278,31 @@ class UserKeys:
         return key_id, key
 
     def _wrap(self, user_id: str, key_id: str) -> bytes:
+        """A new data key as stored: RAW + key, or WRAPPED + nonce + sealed key."""
         key = AESGCM.generate_key(256)
         if self._master is None:
-            return key
+            return RAW + key
         nonce = os.urandom(NONCE)
-        return nonce + self._master.encrypt(nonce, key, _aad(user_id, key_id))
+        return WRAPPED + nonce + self._master.encrypt(nonce, key, _aad(user_id, key_id))
 
-    def _unwrap(self, user_id: str, key_id: str, wrapped: bytes) -> bytes:
+    def _unwrap(self, user_id: str, key_id: str, stored: bytes) -> bytes:
+        form, body = stored[:1], stored[1:]
+        if form == RAW:
+            return body  # made before a master key was configured
         if self._master is None:
-            return wrapped
+            raise KeyRequired(f"the data key of {user_id!r} is wrapped: give the key")
         try:
             return self._master.decrypt(
-                wrapped[:NONCE], wrapped[NONCE:], _aad(user_id, key_id)
+                body[:NONCE], body[NONCE:], _aad(user_id, key_id)
             )
         except InvalidTag:
-            raise SealBroken(f"the data key of {user_id!r} does not open") from None
+            raise KeyRequired(
+                f"the key does not open the data key of {user_id!r}"
+            ) from None
 
 
 class SealBroken(Exception):
-    """A sealed value or a wrapped key failed authentication (the mapper names the
-    record it belongs to)."""
+    """A sealed value failed authentication (the mapper names its record)."""
 
 
 def _aad(user_id: str, key_id: str) -> bytes:
