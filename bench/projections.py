@@ -13,17 +13,11 @@ Writes `--sessions` sessions of `--messages` messages and one usage record each
 
 from __future__ import annotations
 
-import argparse
 import statistics
-import sys
-import tempfile
 import time
-from collections.abc import Callable, Iterator
-from pathlib import Path
+from collections.abc import Callable
 
-sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
-
-from support.postgres import running
+from harness import main
 
 import sessiontrail
 from sessiontrail.projections.sessions import SessionsProjection
@@ -113,28 +107,5 @@ def measure(url: str, sessions: int, messages: int) -> list[str]:
     return lines
 
 
-def databases(backend: str) -> Iterator[tuple[str, str]]:
-    with tempfile.TemporaryDirectory() as directory:
-        if backend in ("sqlite", "both"):
-            yield "sqlite", f"sqlite:///{Path(directory) / 'bench.db'}"
-        if backend in ("postgres", "both"):
-            with running() as server:
-                yield "postgresql", server.url(server.new_schema())
-
-
-def main() -> None:
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--sessions", type=int, default=10_000)
-    parser.add_argument("--messages", type=int, default=3)
-    parser.add_argument(
-        "--backend", choices=("sqlite", "postgres", "both"), default="both"
-    )
-    options = parser.parse_args()
-    for name, url in databases(options.backend):
-        print(f"{name}: {options.sessions} sessions x {options.messages} messages")
-        for line in measure(url, options.sessions, options.messages):
-            print(line, flush=True)
-
-
 if __name__ == "__main__":
-    main()
+    main(measure, sessions=10_000, messages=3)
