@@ -87,7 +87,10 @@ class SessiontrailPeer(bench_peers.Peer):
     def versions() -> dict[str, str]:
         from importlib.metadata import version
 
-        return {"sessiontrail": version("sessiontrail"), "eventsourcing": version("eventsourcing")}
+        return {
+            "sessiontrail": version("sessiontrail"),
+            "eventsourcing": version("eventsourcing"),
+        }
 
 
 bench_peers.PEERS[SessiontrailPeer.name] = SessiontrailPeer
