@@ -77,7 +77,7 @@ def _parse_usage(record: JsonObject | str) -> JsonObject:
     if isinstance(record, str):
         try:
             record = json.loads(record)
-        except json.JSONDecodeError as exc:
+        except ValueError as exc:  # bad JSON, or an integer too long to convert
             raise InvalidInput(f"record: not valid JSON ({exc})") from None
         if not isinstance(record, dict):
             raise InvalidInput("record: must be a JSON object")

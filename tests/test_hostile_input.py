@@ -3,6 +3,7 @@ or refused with InvalidInput naming the field, and then nothing was written."""
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from collections.abc import Callable, Iterator
@@ -207,8 +208,14 @@ def test_title_edits(shared: SessionTrail, title):
     attempt(shared, "title", write, check)
 
 
+json_texts = st.one_of(
+    st.builds(json.dumps, json_like),
+    st.just("1" * 1_000_000),  # an integer past Python's conversion limit
+)
+
+
 @FUZZ
-@given(record=object_or_anything)
+@given(record=st.one_of(object_or_anything, json_texts))
 def test_token_usage(shared: SessionTrail, record):
     session_id = fresh(shared)
 
@@ -217,7 +224,8 @@ def test_token_usage(shared: SessionTrail, record):
 
     def check(_: object) -> None:
         shared.sessions._cache.evict(session_id)
-        assert shared.sessions.load(session_id).token_usage == [record]
+        expected = json.loads(record) if isinstance(record, str) else record
+        assert shared.sessions.load(session_id).token_usage == [expected]
 
     attempt(shared, "record", write, check)
 
