@@ -6,6 +6,7 @@ is re-run on every replay, so it holds no checks, no clock and no I/O.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Annotated, Any, ClassVar, Self
@@ -274,6 +275,20 @@ class Session(BaseAggregate[UUID]):
         """Record a command's event, once what it records is within the limits."""
         check_payload(kwargs)
         super().trigger_event(event_class, **kwargs)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Session:
+        """An independent copy in O(messages) pointer copies: messages, pending
+        questions and events are immutable values and are shared; the mutable
+        containers (lists, metadata, usage records) are copied. The cache copies
+        on every save and load, so this is on the hot path."""
+        twin = object.__new__(type(self))
+        state = dict(self.__dict__)
+        state["messages"] = list(self.messages)
+        state["_pending_events"] = list(self._pending_events)
+        state["metadata"] = copy.deepcopy(self.metadata, memo)
+        state["token_usage"] = copy.deepcopy(self.token_usage, memo)
+        twin.__dict__.update(state)
+        return twin
 
     # -- views -------------------------------------------------------------------
 

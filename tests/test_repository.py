@@ -452,3 +452,29 @@ def test_long_sessions_load_through_snapshots(
     snapshots = list(trail.store.snapshots.get(s.id))
     assert [snap.originator_version for snap in snapshots] == [100, 200]
     assert trail.sessions.at("long", version=150).messages[-1].content == "m148"
+
+
+def test_what_a_caller_does_to_a_loaded_session_never_reaches_the_cache(
+    trail: SessionTrail,
+) -> None:
+    """The cache hands out copies (shallow where values are immutable): editing
+    any container of a loaded session leaves the next load untouched."""
+    session = trail.sessions.load_or_create("mine")
+    session.append_message(role="user", content="hello")
+    session.update_metadata({"nested": {"depth": 1}})
+    trail.sessions.save(session)
+    trail.sessions.append_token_usage("mine", {"usage": {"tokens": 3}})
+
+    loaded = trail.sessions.load("mine")
+    loaded.messages.append(loaded.messages[0])
+    loaded.metadata["nested"]["depth"] = 2
+    loaded.metadata["extra"] = True
+    loaded.token_usage[0]["usage"]["tokens"] = 99
+    loaded.append_message(role="user", content="unsaved")
+
+    again = trail.sessions.load("mine")
+    assert [m.content for m in again.messages] == ["hello"]
+    assert again.metadata == {"nested": {"depth": 1}}
+    assert again.token_usage == [{"usage": {"tokens": 3}}]
+    assert not again.pending_events
+    assert again.messages[0] is loaded.messages[0]  # immutable values are shared
