@@ -131,6 +131,11 @@ class SQLiteDatabase(ProjectionDatabase):
             )
             connection.execute("PRAGMA journal_mode=WAL")
             connection.execute("PRAGMA secure_delete=ON")  # freed pages are zeroed
+            # Read models are derived: their commits need not fsync. Rows and
+            # positions commit together, so a power loss can only roll both back
+            # (the next catch-up re-applies them); and the events' own FULL
+            # commits fsync the shared write-ahead log, these frames included.
+            connection.execute("PRAGMA synchronous=NORMAL")
         return cls(connection, file_write_lock(path))
 
     def truncate_wal(self) -> bool:
