@@ -8,33 +8,19 @@ timing the latest 20 messages from the transcript read model, a full load from
 storage (snapshot + the events after it; the in-process cache is bypassed) and all
 messages from the read model. Lists: 1,000, 10,000 and 100,000 sessions (--quick:
 1,000 and 3,000), timing the first page of 50 against a raw indexed query on the
-same table in the same run. Medians of REPEATS calls; ratios are what matter.
+same table in the same run. Medians of 50 calls (10 full loads, 5 all-message
+reads); ratios are what matter.
 """
 
 from __future__ import annotations
 
 import argparse
 import json
-import statistics
-import time
-from collections.abc import Callable
 from pathlib import Path
 
-from harness import databases
+from harness import databases, median_ms, raw_first_page
 
 import sessiontrail
-from sessiontrail.projections.sessions import SessionsProjection
-
-REPEATS = 30
-
-
-def median_ms(call: Callable[[], object], repeats: int = REPEATS) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def long_sessions(url: str, sizes: list[int]) -> list[dict[str, float]]:
@@ -66,20 +52,6 @@ def long_sessions(url: str, sizes: list[int]) -> list[dict[str, float]]:
                 }
             )
     return rows
-
-
-def raw_first_page(trail: sessiontrail.SessionTrail) -> Callable[[], object]:
-    def query() -> object:
-        with trail.read_models.read() as cur:
-            tables, _ = SessionsProjection.live(cur)
-            return cur.execute(
-                "SELECT session_id, user_id, title, pinned, model, message_count, "
-                "created_at, updated_at, version, deleted, preview "
-                f"FROM {tables.table('sessions')} WHERE deleted = 0 "
-                "ORDER BY updated_at DESC, session_id DESC LIMIT 50"
-            ).fetchall()
-
-    return query
 
 
 def long_lists(url: str, sizes: list[int]) -> list[dict[str, float]]:

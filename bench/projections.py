@@ -13,17 +13,13 @@ Writes `--sessions` sessions of `--messages` messages and one usage record each
 
 from __future__ import annotations
 
-import statistics
 import time
-from collections.abc import Callable
 
-from harness import main
+from harness import main, median_ms, raw_first_page
 
 import sessiontrail
-from sessiontrail.projections.sessions import SessionsProjection
 
 READ_MODELS = ("sessions", "usage", "audit")
-REPEATS = 50
 
 
 def write(url: str, sessions: int, messages: int) -> None:
@@ -39,31 +35,6 @@ def write(url: str, sessions: int, messages: int) -> None:
             trail.sessions.append_token_usage(
                 session.session_id, {"prompt_tokens": 10, "completion_tokens": 5}
             )
-
-
-def median_ms(call: Callable[[], object]) -> float:
-    times = []
-    for _ in range(REPEATS):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
-
-
-def raw_first_page(trail: sessiontrail.SessionTrail) -> Callable[[], object]:
-    """The baseline: the same page as one indexed query on the same table."""
-
-    def query() -> object:
-        with trail.read_models.read() as cur:
-            tables, _ = SessionsProjection.live(cur)
-            return cur.execute(
-                "SELECT session_id, user_id, title, pinned, model, message_count, "
-                "created_at, updated_at, version, deleted, preview "
-                f"FROM {tables.table('sessions')} WHERE deleted = 0 "
-                "ORDER BY updated_at DESC, session_id DESC LIMIT 50"
-            ).fetchall()
-
-    return query
 
 
 def measure(url: str, sessions: int, messages: int) -> list[str]:
