@@ -9,6 +9,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
+import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
 from datetime import datetime
@@ -80,6 +81,7 @@ class SessionStore(Application[UUID]):
         super().__init__(env=env)
         self._write_lock = write_lock or contextlib.nullcontext()
         self._heads = ChainHeads(self.recorder)
+        self._recent = threading.local()  # this thread's last committed insert
         settings = dict(env or {})
         with storage_errors("open the user key table"):
             table = key_table(
@@ -157,6 +159,8 @@ class SessionStore(Application[UUID]):
             linked = self._heads.link(records)
             positions = self.recorder.insert_events(linked)
         self._heads.remember(linked)
+        if positions:
+            self._recent.last = list(zip(positions, events, strict=True))
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(event.originator_id, event.originator_version)
@@ -266,6 +270,17 @@ class SessionStore(Application[UUID]):
         with storage_errors(f"read stream {stream}"):
             found = list(self.events.get(stream, gt=version - 1, lte=version))
         return cast(EventModel, found[0]) if found else None
+
+    def take_recent(self, position: int) -> list[tuple[int, EventModel]] | None:
+        """The events this thread's last insert committed, if it ended at
+        `position` (once): inline catch-up applies them without reading back."""
+        recent: list[tuple[int, EventModel]] | None = getattr(
+            self._recent, "last", None
+        )
+        self._recent.last = None
+        if recent and recent[-1][0] == position:
+            return recent
+        return None
 
     def head(self) -> int:
         """The newest notification id in the log (0 when empty)."""

@@ -62,6 +62,28 @@ def save_position(cur: Cursor, table: str, generation: Generation) -> None:
     )
 
 
+def apply_events(
+    cur: Cursor,
+    generations: Sequence[Generation],
+    events: Sequence[tuple[int, EventModel | None]],
+    *,
+    guarded: bool = False,
+) -> None:
+    """Apply each (position, event) to every generation not yet past it; None is
+    an event that could not be read: skipped and counted."""
+    for position, event in events:
+        for generation in generations:
+            if position <= generation.position:
+                continue
+            generation.position = position
+            if event is None:
+                generation.skipped += 1
+            elif not guarded:
+                generation.projection.apply(event, cur, position)
+            elif not _applied_alone(cur, generation, event, position):
+                generation.skipped += 1
+
+
 class BatchApplier:
     """Reads the notifications after a position and folds them into generations."""
 
@@ -84,17 +106,8 @@ class BatchApplier:
         guarded: bool = False,
     ) -> None:
         """Apply each notification to every generation not yet past it."""
-        for notification, event in self._decoded(notifications):
-            for generation in generations:
-                if notification.id <= generation.position:
-                    continue
-                generation.position = notification.id
-                if event is None:
-                    generation.skipped += 1
-                elif not guarded:
-                    generation.projection.apply(event, cur, notification.id)
-                elif not _applied_alone(cur, generation, event, notification.id):
-                    generation.skipped += 1
+        decoded = [(n.id, event) for n, event in self._decoded(notifications)]
+        apply_events(cur, generations, decoded, guarded=guarded)
 
     def _decoded(
         self, notifications: Sequence[Notification]

@@ -23,6 +23,7 @@ from collections.abc import Sequence
 from typing import Literal
 
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
+from ..domain.event_model import EventModel
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
 from .batches import (
@@ -32,6 +33,7 @@ from .batches import (
     REGISTRY_COLUMNS,
     BatchApplier,
     Generation,
+    apply_events,
     live_rows,
     save_position,
 )
@@ -120,14 +122,44 @@ class ProjectionRunner:
         """
         if until is not None and until <= self._applied:
             return self._applied
-        if until is not None and until <= self._reached():
+        recent = None if until is None else self._store.take_recent(until)
+        if recent is None and until is not None and until <= self._reached():
             return self._applied
         with self._lock:
+            if recent is not None and self._apply_recent(recent):
+                return self._applied
             while True:
                 reached, more = self._catch_up_batch(until)
                 self._applied = max(self._applied, reached)
                 if not more:
                     return reached
+
+    def _apply_recent(self, recent: list[tuple[int, EventModel]]) -> bool:
+        """A write's own events, applied without reading them back: only when every
+        live generation is exactly at the event before them (else, or if a handler
+        fails, the caller catches up from the log as usual)."""
+        try:
+            with self._database.write() as cur:
+                generations = self._current(cur)
+                first = recent[0][0]
+                if not generations or any(
+                    generation.position != first - 1 for generation in generations
+                ):
+                    return False
+                apply_events(cur, generations, list(recent))
+                for generation in generations:
+                    save_position(cur, LIVE, generation)
+                self._sweep(cur)
+        except BATCH_FAILURES:
+            return False
+        self._applied = max(self._applied, recent[-1][0])
+        return True
+
+    def _sweep(self, cur: Cursor) -> None:
+        """Now and then, drop generations retired long enough ago."""
+        if time.monotonic() > self._next_sweep:
+            self._next_sweep = time.monotonic() + SWEEP_EVERY
+            drop_retired(cur, self._classes, older_than=RETIRED_KEPT)
 
     def _reached(self) -> int:
         """Read (not lock) the position every current projection is at; remember it."""
@@ -172,9 +204,7 @@ class ProjectionRunner:
             self._applier.apply(cur, generations, notifications, guarded=guarded)
             for generation in generations:
                 save_position(cur, LIVE, generation)
-            if time.monotonic() > self._next_sweep:
-                self._next_sweep = time.monotonic() + SWEEP_EVERY
-                drop_retired(cur, self._classes, older_than=RETIRED_KEPT)
+            self._sweep(cur)
             reached = min(generation.position for generation in generations)
             return reached, len(notifications) == BATCH_SIZE
 
