@@ -17,7 +17,7 @@ import time
 from collections.abc import Sequence
 from typing import Any
 
-from pydantic import BaseModel, ValidationError
+from pydantic import BaseModel, TypeAdapter, ValidationError
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.ports import Order
@@ -122,8 +122,9 @@ class SessionIndex:
                 rows += _select_moved(
                     cur, tables, listing, walk.last, limit + 1, position
                 )
-        rows = _sorted(rows, listing)[: limit + 1]
-        items = self._summaries(row[0] for row in rows[:limit])
+        if walk is not None:  # current and moved rows: merge them by key
+            rows = _sorted(rows, listing)[: limit + 1]
+        items = self._summaries([row[0] for row in rows[:limit]])
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1][1]
@@ -159,7 +160,7 @@ class SessionIndex:
                 None,
                 offset,
             )
-        return self._summaries(row[0] for row in rows)
+        return self._summaries([row[0] for row in rows])
 
     def messages(
         self,
@@ -200,8 +201,13 @@ class SessionIndex:
                 self._skips.row(SessionsProjection.name, f"message of {session_id!r}")
         return MessagePage(items=items, before=page[0][0] if more and page else None)
 
-    def _summaries(self, rows: Any) -> builtins.list[SessionSummary]:
-        """Rows as summaries; a row that no longer validates is skipped, counted."""
+    def _summaries(self, rows: Sequence[Any]) -> builtins.list[SessionSummary]:
+        """Rows as summaries, validated in one pass; if one no longer validates,
+        row by row, and that row is skipped and counted."""
+        try:
+            return _SUMMARIES.validate_python([_fields(row) for row in rows])
+        except (ValidationError, ValueError, OverflowError, TypeError):
+            pass
         summaries = []
         for row in rows:
             try:
@@ -211,20 +217,27 @@ class SessionIndex:
         return summaries
 
 
+def _fields(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "session_id": row[0],
+        "user_id": row[1],
+        "title": row[2],
+        "pinned": bool(row[3]),
+        "model": row[4],
+        "message_count": row[5],
+        "created_at": moment(row[6]),
+        "updated_at": moment(row[7]),
+        "version": row[8],
+        "deleted": bool(row[9]),
+        "preview": row[10],
+    }
+
+
 def _summary(row: Sequence[Any]) -> SessionSummary:
-    return SessionSummary(
-        session_id=row[0],
-        user_id=row[1],
-        title=row[2],
-        pinned=bool(row[3]),
-        model=row[4],
-        message_count=row[5],
-        created_at=moment(row[6]),
-        updated_at=moment(row[7]),
-        version=row[8],
-        deleted=bool(row[9]),
-        preview=row[10],
-    )
+    return SessionSummary(**_fields(row))
+
+
+_SUMMARIES = TypeAdapter(list[SessionSummary])
 
 
 def _where(
