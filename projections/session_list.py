@@ -193,13 +193,25 @@ class SessionIndex:
             ).fetchall()
         more = last_n is not None and len(rows) > last_n
         page = list(reversed(rows[:last_n] if last_n is not None else rows))
+        items = self._messages([text for _, text in page], session_id)
+        return MessagePage(items=items, before=page[0][0] if more and page else None)
+
+    def _messages(
+        self, texts: builtins.list[str], session_id: str
+    ) -> builtins.list[Message]:
+        """Stored message JSON decoded in one pass (one JSON array); if one no
+        longer validates, one by one, and that one is skipped and counted."""
+        try:
+            return _MESSAGES.validate_json("[" + ",".join(texts) + "]")
+        except ValidationError:
+            pass
         items: builtins.list[Message] = []
-        for _, text in page:
+        for text in texts:
             try:
                 items.append(Message.model_validate_json(text))
             except ValidationError:
                 self._skips.row(SessionsProjection.name, f"message of {session_id!r}")
-        return MessagePage(items=items, before=page[0][0] if more and page else None)
+        return items
 
     def _summaries(self, rows: Sequence[Any]) -> builtins.list[SessionSummary]:
         """Rows as summaries, validated in one pass; if one no longer validates,
@@ -238,6 +250,7 @@ def _summary(row: Sequence[Any]) -> SessionSummary:
 
 
 _SUMMARIES = TypeAdapter(list[SessionSummary])
+_MESSAGES = TypeAdapter(list[Message])
 
 
 def _where(
