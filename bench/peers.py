@@ -4,9 +4,11 @@
     /tmp/peers-venv/bin/python bench/peers.py --peers sessiontrail,openai,adk_db,raw_wal
     /tmp/peers-venv/bin/python bench/peers.py --scale 0.05 --repeats 1     # smoke
 
-This imports `../shared/peers/bench_peers.py` unchanged, registers one more
-`Peer`, and runs its `main()`; every cell (and every W4 writer process) re-runs
-this file, so the new peer exists there too. Every flag of the harness applies.
+This imports the team's peer harness (bench/peer_harness/bench_peers.py, a
+verbatim copy of ../shared/peers so that a clean checkout has it), registers one
+more `Peer`, and runs its `main()`; every cell (and every W4 writer process)
+re-runs this file, so the new peer exists there too. Every flag of the harness
+applies. The harness imports the other peers' packages only when they run.
 
 How sessiontrail is driven, as its users would: SQLite file, WAL, synchronous
 FULL, inline read models (each append brings them up to date before returning).
@@ -23,10 +25,10 @@ import threading
 from pathlib import Path
 from typing import Any
 
-HARNESS = Path(__file__).resolve().parents[2] / "shared" / "peers"
+HARNESS = Path(__file__).resolve().parent / "peer_harness"
 sys.path.insert(0, str(HARNESS))
 
-import bench_peers  # noqa: E402 - the harness lives outside the project
+import bench_peers  # noqa: E402 - the harness is a script, not a package
 
 import sessiontrail  # noqa: E402
 

@@ -1,0 +1,214 @@
+"""Every benchmark in one command, and the issue-9 targets marked met or not.
+
+    .venv/bin/python bench/all.py            # full: ~15 minutes here
+    .venv/bin/python bench/all.py --quick    # smoke: ~16 s here (CI runs it)
+
+Writes each benchmark's output into bench/results/DATE[-quick]/ and prints the
+targets table (also saved as targets.txt). The peer harness runs under
+$PEERS_PYTHON (default /tmp/peers-venv/bin/python from bench/peers_setup.sh) when
+it exists, with every peer; otherwise under this Python with only sessiontrail
+and raw_wal (the others need the peers' packages), and rows that compare with a
+missing peer say n/a. Ratios come from one run; absolute numbers are noise here.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime
+import json
+import os
+import subprocess
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+BENCH = Path(__file__).resolve().parent
+PEERS_PYTHON = Path(os.environ.get("PEERS_PYTHON", "/tmp/peers-venv/bin/python"))
+
+
+def run(name: str, command: list[str], out: Path) -> str:
+    """Run one benchmark, keep its stdout in out/NAME.txt, and return it."""
+    print(f"== {name}: {' '.join(command)}", flush=True)
+    done = subprocess.run(command, capture_output=True, text=True, check=False)
+    (out / f"{name}.txt").write_text(done.stdout)
+    if done.returncode != 0:
+        (out / f"{name}.err").write_text(done.stderr)
+        raise SystemExit(f"{name} failed ({done.returncode}): see {out / name}.err")
+    return done.stdout
+
+
+def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
+    python = sys.executable
+    full_peers = PEERS_PYTHON.exists()
+    peers = "sessiontrail,openai,adk_db,adk_sqlite,raw_wal"
+    peer_args = ["--peers", peers if full_peers else "sessiontrail,raw_wal"]
+    peer_args += ["--scale", "0.05", "--repeats", "1"] if quick else ["--repeats", "3"]
+    size = ["--sessions", "300"] if quick else ["--sessions", "10000"]
+    return [
+        (
+            "peers",
+            [
+                str(PEERS_PYTHON) if full_peers else python,
+                str(BENCH / "peers.py"),
+                *peer_args,
+                "--json-out",
+                str(out / "peers.json"),
+            ],
+        ),
+        (
+            "flatness",
+            [python, str(BENCH / "flatness.py"), "--backend", "sqlite"]
+            + ["--json-out", str(out / "flatness.json")]
+            + (["--quick"] if quick else []),
+        ),
+        (
+            "projections",
+            [python, str(BENCH / "projections.py"), *size, "--backend", "sqlite"],
+        ),
+        (
+            "verify",
+            [python, str(BENCH / "verify.py"), "--backend", "sqlite"]
+            + (["--sessions", "50", "--messages", "5"] if quick else []),
+        ),
+    ]
+
+
+Row = tuple[str, str, str, str]  # workload, target, measured, verdict
+
+
+def _verdict(ok: bool | None) -> str:
+    return "n/a" if ok is None else ("met" if ok else "NOT met")
+
+
+def targets(out: Path) -> list[Row]:
+    """The rows of issue 9's table this run can judge."""
+    peers: dict[str, Any] = json.loads((out / "peers.json").read_text())["results"]
+    flat = json.loads((out / "flatness.json").read_text())["sqlite"]
+
+    def median(peer: str, workload: str, key: str) -> float | None:
+        value = peers.get(peer, {}).get(workload, {}).get(key)
+        return None if value is None else float(value)
+
+    rows: list[Row] = []
+
+    def ratio_row(
+        name: str,
+        target: str,
+        ours: float | None,
+        theirs: float | None,
+        test: Callable[[float], bool],
+    ) -> None:
+        if ours is None or theirs is None:
+            rows.append((name, target, "peer missing", _verdict(None)))
+            return
+        value = ours / theirs
+        rows.append(
+            (
+                name,
+                target,
+                f"{ours:.4g} / {theirs:.4g} = {value:.2f}x",
+                _verdict(test(value)),
+            )
+        )
+
+    appends = median("sessiontrail", "w1", "appends_per_s")
+    ratio_row(
+        "W1 appends/s vs openai",
+        ">= 1x",
+        appends,
+        median("openai", "w1", "appends_per_s"),
+        lambda r: r >= 1,
+    )
+    ratio_row(
+        "W1 appends/s vs raw_wal",
+        ">= 0.5x",
+        appends,
+        median("raw_wal", "w1", "appends_per_s"),
+        lambda r: r >= 0.5,
+    )
+    ratio_row(
+        "W2 load all vs raw",
+        "<= 2x",
+        median("sessiontrail", "w2", "load_all_ms"),
+        median("raw_wal", "w2", "load_all_ms"),
+        lambda r: r <= 2,
+    )
+    ratio_row(
+        "W2 latest 20 vs openai",
+        "<= 1.2x",
+        median("sessiontrail", "w2", "recent20_ms"),
+        median("openai", "w2", "recent20_ms"),
+        lambda r: r <= 1.2,
+    )
+    loads = flat["loads"]
+    sizes = f"{loads[-1]['messages']:.0f} vs {loads[0]['messages']:.0f} messages"
+    ratio_row(
+        f"latest 20: {sizes}",
+        "<= 2x",
+        loads[-1]["latest_20_ms"],
+        loads[0]["latest_20_ms"],
+        lambda r: r <= 2,
+    )
+    ratio_row(
+        f"load: {sizes}",
+        "<= 2x",
+        loads[-1]["load_from_storage_ms"],
+        loads[0]["load_from_storage_ms"],
+        lambda r: r <= 2,
+    )
+    lists = flat["lists"]
+    first = lists[0]
+    ratio_row(
+        "list first page vs raw query",
+        "<= 3x",
+        first["first_page_ms"],
+        first["raw_query_ms"],
+        lambda r: r <= 3,
+    )
+    ratio_row(
+        f"list: {lists[-1]['sessions']:.0f} vs {lists[0]['sessions']:.0f} sessions",
+        "<= 2x",
+        lists[-1]["first_page_ms"],
+        first["first_page_ms"],
+        lambda r: r <= 2,
+    )
+    w4 = peers.get("sessiontrail", {}).get("w4")
+    if w4 is not None:
+        modes = [mode for run in w4["runs"] for mode in run.values()]
+        clean = [
+            mode["stored"] == mode["expected"]
+            and not (mode["failed_calls"] or mode["retries"] or mode["duplicates"])
+            for mode in modes
+        ]
+        rows.append(
+            (
+                "W4 writers on one session",
+                "all stored, no retry",
+                f"{sum(clean)}/{len(clean)} runs x modes clean",
+                _verdict(all(clean)),
+            )
+        )
+    return rows
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--quick", action="store_true", help="smoke sizes (CI)")
+    parser.add_argument("--out", type=Path, help="results directory")
+    options = parser.parse_args()
+    day = datetime.date.today().isoformat()
+    out = options.out or BENCH / "results" / (day + ("-quick" if options.quick else ""))
+    out.mkdir(parents=True, exist_ok=True)
+    for name, command in steps(options.quick, out):
+        run(name, command, out)
+    rows = targets(out)
+    width = max(len(row[0]) for row in rows)
+    lines = [f"{'workload':<{width}}  {'target':<20}  {'measured':<34}  verdict"]
+    lines += [f"{w:<{width}}  {t:<20}  {m:<34}  {v}" for w, t, m, v in rows]
+    (out / "targets.txt").write_text("\n".join(lines) + "\n")
+    print("\n".join(lines))
+
+
+if __name__ == "__main__":
+    main()
