@@ -1,7 +1,7 @@
 """Every benchmark in one command, and the issue-9 targets marked met or not.
 
     .venv/bin/python bench/all.py            # full: ~15 minutes here
-    .venv/bin/python bench/all.py --quick    # smoke: ~16 s here (CI runs it)
+    .venv/bin/python bench/all.py --quick    # smoke: ~30 s here (CI runs it)
 
 Writes each benchmark's output into bench/results/DATE[-quick]/ and prints the
 targets table (also saved as targets.txt). The peer harness runs under
@@ -70,6 +70,11 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             "verify",
             [python, str(BENCH / "verify.py"), "--backend", "sqlite"]
             + (["--sessions", "50", "--messages", "5"] if quick else []),
+        ),
+        (
+            "pg_scaling",
+            [python, str(BENCH / "pg_scaling.py"), "--json-out", str(out / "pg.json")]
+            + (["--writers", "4", "--appends", "5"] if quick else []),
         ),
     ]
 
@@ -172,6 +177,14 @@ def targets(out: Path) -> list[Row]:
         lists[-1]["first_page_ms"],
         first["first_page_ms"],
         lambda r: r <= 2,
+    )
+    pg = json.loads((out / "pg.json").read_text())
+    ratio_row(
+        f"PostgreSQL {pg['writers']} writers vs 1",
+        ">= 3x",
+        pg["many_writers"],
+        pg["one_writer"],
+        lambda r: r >= 3,
     )
     w4 = peers.get("sessiontrail", {}).get("w4")
     if w4 is not None:
