@@ -4,12 +4,15 @@ and printing each measurement's lines as they come."""
 from __future__ import annotations
 
 import argparse
+import json
+import os
 import statistics
 import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -18,7 +21,9 @@ from support.postgres import running
 import sessiontrail
 from sessiontrail.projections.sessions import SessionsProjection
 
-Measure = Callable[[str, int, int], list[str]]
+Figures = dict[str, Any]
+Measure = Callable[[str, int, int], tuple[list[str], Figures]]
+"""(URL, sessions, messages) -> the lines to print and the figures for --json-out."""
 
 
 def databases(backend: str) -> Iterator[tuple[str, str]]:
@@ -31,19 +36,39 @@ def databases(backend: str) -> Iterator[tuple[str, str]]:
                 yield "postgresql", server.url(server.new_schema())
 
 
+def postgres_cpu_seconds() -> float:
+    """CPU time (user + system) used so far by every `postgres` process here.
+
+    Counts any PostgreSQL server on the machine, not just the benchmark's."""
+    ticks = 0
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            name, fields = stat.read_text().rsplit(")", 1)
+        except OSError:  # the process ended while we looked
+            continue
+        if name.endswith("(postgres"):
+            ticks += int(fields.split()[11]) + int(fields.split()[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def main(measure: Measure, sessions: int, messages: int) -> None:
-    """`--sessions N --messages M --backend sqlite|postgres|both`, then measure."""
+    """`--sessions N --messages M --backend sqlite|postgres|both [--json-out F]`,
+    then measure on each backend; F holds each backend's figures by its name."""
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=sessions)
     parser.add_argument("--messages", type=int, default=messages)
     parser.add_argument(
         "--backend", choices=("sqlite", "postgres", "both"), default="both"
     )
+    parser.add_argument("--json-out", type=Path)
     options = parser.parse_args()
+    figures = {}
     for name, url in databases(options.backend):
         print(f"{name}: {options.sessions} sessions x {options.messages} messages")
-        for line in measure(url, options.sessions, options.messages):
-            print(line, flush=True)
+        lines, figures[name] = measure(url, options.sessions, options.messages)
+        print("\n".join(lines), flush=True)
+    if options.json_out:
+        options.json_out.write_text(json.dumps(figures, indent=1) + "\n")
 
 
 def median_ms(call: Callable[[], object], repeats: int = 50) -> float:

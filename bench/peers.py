@@ -37,11 +37,12 @@ class SessiontrailPeer(bench_peers.Peer):
     """sessiontrail on a SQLite file, through its public API."""
 
     name = "sessiontrail"
+    mode: sessiontrail.Mode = "inline"
     blocking = True  # plain sqlite3 underneath: W4 tasks run appends in threads
 
     async def open(self) -> None:
         self.url = f"sqlite:///{Path(self.dirpath) / 'sessiontrail.db'}"
-        self.trail = sessiontrail.connect(self.url)
+        self.trail = sessiontrail.connect(self.url, projections=self.mode)
         self._trails = [self.trail]
 
     async def close(self) -> None:
@@ -54,7 +55,7 @@ class SessiontrailPeer(bench_peers.Peer):
         return (self.trail, session, threading.Lock())
 
     async def handle(self, session_id: str) -> Any:
-        trail = sessiontrail.connect(self.url)
+        trail = sessiontrail.connect(self.url, projections=self.mode)
         self._trails.append(trail)
         session = trail.sessions.load(session_id, user_id=bench_peers.USER)
         return (trail, session, threading.Lock())
@@ -95,7 +96,30 @@ class SessiontrailPeer(bench_peers.Peer):
         }
 
 
-bench_peers.PEERS[SessiontrailPeer.name] = SessiontrailPeer
+class SessiontrailWorkerPeer(SessiontrailPeer):
+    """The same, with read models left to a worker: saves write events only.
+
+    Reads first bring the read models up to date in this process (what the worker
+    would have done), so they show every acknowledged append."""
+
+    name = "sessiontrail_worker"
+    mode = "worker"
+
+    async def load_all(self, session_id: str) -> list[str]:
+        self.trail.projections.catch_up()
+        return await super().load_all(session_id)
+
+    async def load_recent(self, session_id: str, n: int) -> list[str]:
+        self.trail.projections.catch_up()
+        return await super().load_recent(session_id, n)
+
+    async def list_sessions(self) -> int:
+        self.trail.projections.catch_up()
+        return await super().list_sessions()
+
+
+for peer in (SessiontrailPeer, SessiontrailWorkerPeer):
+    bench_peers.PEERS[peer.name] = peer
 bench_peers.__file__ = __file__  # cells re-run this file, which registers the peer
 
 if __name__ == "__main__":

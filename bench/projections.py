@@ -15,7 +15,7 @@ from __future__ import annotations
 
 import time
 
-from harness import main, median_ms, raw_first_page
+from harness import Figures, main, median_ms, raw_first_page
 
 import sessiontrail
 
@@ -37,7 +37,7 @@ def write(url: str, sessions: int, messages: int) -> None:
             )
 
 
-def measure(url: str, sessions: int, messages: int) -> list[str]:
+def measure(url: str, sessions: int, messages: int) -> tuple[list[str], Figures]:
     lines = []
     started = time.perf_counter()
     write(url, sessions, messages)
@@ -49,14 +49,17 @@ def measure(url: str, sessions: int, messages: int) -> list[str]:
         started = time.perf_counter()
         trail.projections.catch_up()
         elapsed = time.perf_counter() - started
+        catch_up_rate = events / elapsed
         lines.append(
             f"  catch-up, all read models: {events} events in {elapsed:.2f} s "
             f"= {events / elapsed:,.0f} events/s"
         )
+        rebuilds = {}
         for name in READ_MODELS:
             started = time.perf_counter()
             trail.projections.rebuild(name)
             elapsed = time.perf_counter() - started
+            rebuilds[name] = events / elapsed
             lines.append(
                 f"  rebuild {name:<8}: {events / elapsed:>9,.0f} events/s "
                 f"({elapsed:.2f} s)"
@@ -75,7 +78,15 @@ def measure(url: str, sessions: int, messages: int) -> list[str]:
             f"one user's first page: {user:.2f} ms"
         )
         assert all(s.lag == 0 for s in trail.projections.status())
-    return lines
+    figures = {
+        "events": events,
+        "catch_up_events_per_s": catch_up_rate,
+        "rebuild_events_per_s": rebuilds,
+        "list_first_page_ms": first,
+        "raw_query_ms": raw,
+        "list_cursor_page_ms": later,
+    }
+    return lines, figures
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from harness import main
+from harness import Figures, main
 
 import sessiontrail
 from sessiontrail.infrastructure.verify import PAGE
@@ -57,7 +57,7 @@ def timed(call: Callable[[], T]) -> tuple[T, float]:
     return result, time.perf_counter() - started
 
 
-def measure(url: str, sessions: int, messages: int) -> list[str]:
+def measure(url: str, sessions: int, messages: int) -> tuple[list[str], Figures]:
     write(url, sessions, messages)
     with sessiontrail.connect(url, projections="worker") as trail:
         checkpoint, taking = timed(trail.checkpoint)
@@ -66,7 +66,13 @@ def measure(url: str, sessions: int, messages: int) -> list[str]:
         anchored, against = timed(lambda: trail.verify(checkpoint))
         assert report.ok and anchored.ok
     events = report.events
-    return [
+    figures = {
+        "events": events,
+        "raw_rows_per_s": rows / raw,
+        "verify_events_per_s": events / plain,
+        "verify_since_events_per_s": events / against,
+    }
+    lines = [
         f"  {events} events in {sessions + 1} streams; checkpoint took {taking:.2f} s",
         f"  raw pass over the rows: {rows / raw:>10,.0f} rows/s",
         f"  verify:                 {events / plain:>10,.0f} events/s "
@@ -74,6 +80,7 @@ def measure(url: str, sessions: int, messages: int) -> list[str]:
         f"  verify --since:         {events / against:>10,.0f} events/s "
         f"({against / raw:.2f}x the raw pass)",
     ]
+    return lines, figures
 
 
 if __name__ == "__main__":

@@ -40,7 +40,7 @@ from .infrastructure.verify import StreamProblem, VerifyReport
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
 from .qa import SessionQAUpdate
-from .trail import SessionTrail, connect
+from .trail import Mode, SessionTrail, connect
 from .transcripts import ListOptions, SessionRecord
 
 __all__ = [
@@ -58,6 +58,7 @@ __all__ = [
     "ListOptions",
     "Message",
     "MessagePage",
+    "Mode",
     "Page",
     "PendingQuestion",
     "ProjectionStatus",
