@@ -46,6 +46,11 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
     peer_args = ["--peers", peers if full_peers else f"{ours},raw_wal"]
     peer_args += ["--scale", "0.05", "--repeats", "1"] if quick else ["--repeats", "3"]
     size = ["--sessions", "300"] if quick else ["--sessions", "10000"]
+    plot = [
+        python,
+        str(BENCH / "plot.py"),
+        *(str(out / f"flatness.{kind}") for kind in ("json", "png")),
+    ]
     return [
         (
             "peers",
@@ -63,6 +68,7 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             + ["--json-out", str(out / "flatness.json")]
             + (["--quick"] if quick else []),
         ),
+        *([] if quick else [("plot", plot)]),
         (
             "projections",
             [
