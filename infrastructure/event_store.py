@@ -38,6 +38,7 @@ from ..domain.key_check import KEY_CHECK_STREAM, KeyCheck
 from ..domain.qa import QASession
 from ..domain.session import Session
 from .chain import ChainHeads
+from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
 from .memory import MEMORY_NAME
@@ -101,7 +102,7 @@ class SessionStore(Application[UUID]):
 
     def load(self, stream: UUID, version: int | None = None) -> Session | None:
         """The stored session (at `version`, if given); None for an empty stream."""
-        with storage_errors(f"load stream {stream}"):
+        with storage_errors(f"load stream {stream}"), gc_paused():
             try:
                 session: Session = self.repository.get(stream, version=version)
             except AggregateNotFoundError:
@@ -110,7 +111,7 @@ class SessionStore(Application[UUID]):
 
     def load_qa(self, stream: UUID) -> QASession | None:
         """The stored Q&A session of a stream; None for an empty stream."""
-        with storage_errors(f"load stream {stream}"):
+        with storage_errors(f"load stream {stream}"), gc_paused():
             try:
                 qa: QASession = self.repository.get(stream)
             except AggregateNotFoundError:
