@@ -25,6 +25,8 @@ from eventsourcing.persistence import (
     RecordConflictError,
     StoredEvent,
 )
+from eventsourcing.postgres import PostgresApplicationRecorder
+from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType
 
 from ..domain.errors import (
@@ -281,6 +283,16 @@ class SessionStore(Application[UUID]):
         self._recent.last = None
         if recent and recent[-1][0] == position:
             return recent
+        return None
+
+    def head_query(self) -> str | None:
+        """SQL for `head` where the read models share the log's database (SQLite,
+        PostgreSQL), so a read can check it in its own snapshot; None in memory."""
+        table = getattr(self.recorder, "events_table_name", None)
+        if isinstance(self.recorder, SQLiteApplicationRecorder):
+            return f"SELECT MAX(rowid) FROM {table}"
+        if isinstance(self.recorder, PostgresApplicationRecorder):
+            return f"SELECT MAX(notification_id) FROM {table}"
         return None
 
     def head(self) -> int:

@@ -296,21 +296,37 @@ def open_database(settings: Settings) -> ProjectionDatabase:
 
 
 class RefreshedReads(ProjectionDatabase):
-    """A database whose reads first call `refresh` (inline mode's catch-up check)."""
+    """A database whose reads first make sure the read models hold every committed
+    event (inline mode: a writer killed before its catch-up leaves no stale reads).
+
+    `lagging(cur)` says, inside the read's transaction, which head the read models
+    are behind (None when current); the read then catches up to it and reads anew.
+    """
 
     def __init__(
-        self, database: ProjectionDatabase, refresh: Callable[[], None]
+        self,
+        database: ProjectionDatabase,
+        lagging: Callable[[Cursor], int | None],
+        catch_up: Callable[[int], object],
     ) -> None:
         self.dialect = database.dialect
         self._database = database
-        self._refresh = refresh
+        self._lagging = lagging
+        self._catch_up = catch_up
 
     def write(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._database.write()
 
-    def read(self) -> contextlib.AbstractContextManager[Cursor]:
-        self._refresh()
-        return self._database.read()
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Cursor]:
+        with self._database.read() as cur:
+            head = self._lagging(cur)
+            if head is None:
+                yield cur
+                return
+        self._catch_up(head)
+        with self._database.read() as cur:
+            yield cur
 
     def close(self) -> None:
         self._database.close()

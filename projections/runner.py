@@ -174,10 +174,24 @@ class ProjectionRunner:
         self._applied = max(self._applied, min(positions, default=0))
         return self._applied
 
-    def refresh(self) -> None:
-        """Catch up if the log has moved past the read models: what inline reads do
-        first, so a writer killed before its own catch-up leaves no stale reads."""
-        self.catch_up(self._store.head())
+    def lagging(self, cur: Cursor) -> int | None:
+        """The log's head if the live read models may be behind it, else None: read
+        in `cur`'s snapshot where the log shares their database (one query), else
+        asked of the store."""
+        log_head = self._store.head_query()
+        if log_head is None:
+            head = self._store.head()
+            return head if head > self._applied else None
+        mine = " OR ".join("(name = ? AND version = ?)" for _ in self._classes)
+        [(head, reached)] = cur.execute(
+            f"SELECT ({log_head}), (SELECT MIN(position) FROM {LIVE} WHERE {mine})",
+            [
+                value
+                for name, cls in self._classes.items()
+                for value in (name, cls.version)
+            ],
+        ).fetchall()
+        return head if reached is not None and (head or 0) > reached else None
 
     def _catch_up_batch(self, until: int | None) -> tuple[int, bool]:
         """One transaction: lock the live positions, apply the next batch.

@@ -86,7 +86,9 @@ class SessionTrail:
         after_write = self.projections.catch_up if projections == "inline" else None
         readable: ProjectionDatabase = self.read_models
         if projections == "inline":
-            readable = RefreshedReads(self.read_models, self.projections.refresh)
+            readable = RefreshedReads(
+                self.read_models, self.projections.lagging, self.projections.catch_up
+            )
         self._cache = cache = SessionCache(cache_size)
         self.sessions = SessionRepository(
             self.store, cache, SessionIndex(readable, skips), after_write=after_write
