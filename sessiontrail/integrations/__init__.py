@@ -1,0 +1,1 @@
+"""Adapters that plug sessiontrail into agent frameworks, each behind its extra."""

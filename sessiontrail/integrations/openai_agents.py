@@ -1,0 +1,200 @@
+"""OpenAI Agents SDK sessions kept in sessiontrail (the `openai-agents` extra).
+
+    trail = await sessiontrail.aio.connect("sqlite:///chats.db")
+    result = await Runner.run(agent, "hi", session=TrailSession("chat-1", trail))
+
+Each input item is one message of the session: its role, text and tool call as
+sessiontrail sees them (so lists, `show`, audit and erasure work as for any
+session), and the item itself, verbatim, in the message's metadata, which is what
+`get_items` gives back. Messages other writers appended (a person in a UI) come
+back as the equivalent items. `pop_item` and `clear_session` are events that take
+messages out of the transcript; `history` still shows them, `at` brings them back.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from agents.items import TResponseInputItem
+from agents.memory import SessionSettings
+
+from ..aio import AsyncSessionTrail
+from ..domain.errors import InvalidInput, SessionNotFound
+from ..domain.session import Session
+from ..domain.values import Message
+from ..trail import SessionTrail
+
+ITEM_KEY = "openai_item"
+"""The message metadata key that holds the SDK's item as it was given."""
+
+ROLES = {"user": "user", "assistant": "assistant", "system": "system"}
+ROLES["developer"] = "system"
+
+
+class TrailSession:
+    """The SDK's `Session` protocol over one sessiontrail session.
+
+    `user_id` scopes it to that user's session (another user's id is "no items");
+    `actor` names the writer in the audit trail.
+    """
+
+    def __init__(
+        self,
+        session_id: str,
+        trail: AsyncSessionTrail,
+        *,
+        user_id: str | None = None,
+        actor: str = "runtime",
+        session_settings: SessionSettings | None = None,
+    ) -> None:
+        self.session_id = session_id
+        self.session_settings = session_settings
+        self._trail = trail
+        self._user_id = user_id
+        self._actor = actor
+
+    async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
+        """The latest `limit` items, oldest first (all when None, as the SDK's
+        SQLiteSession: also for a negative limit); read from the transcript read
+        model, so O(limit) whatever the session's length."""
+        if limit is None and self.session_settings is not None:
+            limit = self.session_settings.limit
+        last = None if limit is None or limit < 0 else limit
+        return await self._trail.run(self._read, last)
+
+    async def add_items(self, items: list[TResponseInputItem]) -> None:
+        """Append the items in order, in one save; none is stored if one is bad."""
+        if items:
+            messages = [_message(item, number) for number, item in enumerate(items)]
+            await self._trail.run(self._append, messages)
+
+    async def pop_item(self) -> TResponseInputItem | None:
+        """Take the newest item out of the transcript and return it (None if empty)."""
+        return await self._trail.run(self._pop)
+
+    async def clear_session(self) -> None:
+        """Take every item out of the transcript; the session itself stays."""
+        await self._trail.run(self._clear)
+
+    # -- in the trail's threads ------------------------------------------------
+
+    def _read(self, trail: SessionTrail, last: int | None) -> list[TResponseInputItem]:
+        try:
+            page = trail.sessions.messages(
+                self.session_id, last_n=last, user_id=self._user_id
+            )
+        except SessionNotFound:
+            return []
+        items = [item for message in page.items for item in _items(message)]
+        return items if last is None else items[len(items) - last :]
+
+    def _append(self, trail: SessionTrail, messages: list[dict[str, Any]]) -> None:
+        session = self._load(trail)
+        if session is None:
+            session = Session(
+                session_id=self.session_id, user_id=self._user_id, actor=self._actor
+            )
+        for fields in messages:
+            session.append_message(**fields, actor=self._actor)
+        trail.sessions.save(session)
+
+    def _pop(self, trail: SessionTrail) -> TResponseInputItem | None:
+        session = self._load(trail)
+        if session is None or not session.messages:
+            return None
+        last = session.messages[-1]
+        session.truncate(len(session.messages) - 1, actor=self._actor)
+        trail.sessions.save(session)
+        return _items(last)[-1]
+
+    def _clear(self, trail: SessionTrail) -> None:
+        session = self._load(trail)
+        if session is not None and session.messages:
+            session.truncate(0, actor=self._actor)
+            trail.sessions.save(session)
+
+    def _load(self, trail: SessionTrail) -> Session | None:
+        return trail.sessions.try_load(self.session_id, user_id=self._user_id)
+
+
+def _message(item: Any, number: int) -> dict[str, Any]:
+    """The append_message fields of one item; InvalidInput naming it if it is
+    not a JSON object."""
+    if not isinstance(item, Mapping):
+        raise InvalidInput(
+            f"items[{number}]: expected an input item (a dict), "
+            f"got {type(item).__name__}"
+        )
+    try:
+        verbatim = json.loads(json.dumps(item))
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"items[{number}]: not JSON: {error}") from None
+    fields: dict[str, Any] = {"metadata": {ITEM_KEY: verbatim}}
+    kind = item.get("type", "message")
+    call_id = item.get("call_id")
+    if kind == "message" and item.get("role") in ROLES:
+        fields["role"] = ROLES[item["role"]]
+        fields["content"] = _text(item.get("content"))
+    elif kind == "function_call":
+        fields["role"] = "assistant"
+        fields["tool_calls"] = [
+            {
+                "id": str(call_id or item.get("id") or f"call-{number}"),
+                "name": str(item.get("name") or "function"),
+                "arguments": str(item.get("arguments") or ""),
+            }
+        ]
+    elif isinstance(call_id, str) and call_id and kind.endswith("_output"):
+        fields["role"] = "tool"
+        fields["tool_call_id"] = call_id
+        fields["content"] = _text(item.get("output"))
+    elif kind == "reasoning":
+        fields["role"] = "assistant"
+        fields["reasoning"] = _text(item.get("summary"))
+    else:  # other tool calls and results, kept whole in the metadata
+        fields["role"] = "assistant"
+    return fields
+
+
+def _text(value: Any) -> str:
+    """The text of a content field: a string, or the texts of its parts."""
+    if isinstance(value, str):
+        return value
+    if isinstance(value, Sequence):
+        parts = [part.get("text") for part in value if isinstance(part, Mapping)]
+        return "\n".join(part for part in parts if isinstance(part, str))
+    return "" if value is None else json.dumps(value)
+
+
+def _items(message: Message) -> list[TResponseInputItem]:
+    """The items a message stands for: the stored one, or, for a message another
+    writer appended (or whose item was erased), its equivalent."""
+    stored = message.metadata.get(ITEM_KEY)
+    if isinstance(stored, dict):
+        return [stored]  # type: ignore[list-item]
+    if message.role == "tool":
+        return [
+            {
+                "type": "function_call_output",
+                "call_id": message.tool_call_id or "",
+                "output": message.content,
+            }
+        ]
+    items: list[Any] = []
+    if message.content or not message.tool_calls:
+        items.append({"role": message.role, "content": message.content})
+    for call in message.tool_calls or []:
+        arguments = call.arguments
+        items.append(
+            {
+                "type": "function_call",
+                "call_id": call.id,
+                "name": call.name,
+                "arguments": arguments
+                if isinstance(arguments, str)
+                else json.dumps(arguments),
+            }
+        )
+    return items

@@ -1,0 +1,295 @@
+"""The OpenAI Agents SDK adapter, driven by the real SDK (a scripted model, no
+network) and through every method of the SDK's Session protocol."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+import pytest
+from agents import Agent, Runner, function_tool
+from agents.memory import Session as SessionProtocol
+from agents.memory import SessionSettings
+from agents.testing import ScriptedModel, assistant_message, function_call
+
+import sessiontrail
+from sessiontrail import ConcurrencyConflict, InvalidInput, aio
+from sessiontrail.integrations.openai_agents import TrailSession
+
+T = TypeVar("T")
+
+ITEMS: list[Any] = [
+    {"role": "user", "content": "What's the weather in Paris?"},
+    {"role": "developer", "content": "Answer briefly."},
+    {
+        "type": "message",
+        "role": "user",
+        "content": [
+            {"type": "input_text", "text": "and this picture?"},
+            {"type": "input_image", "image_url": "https://example.com/a.png"},
+        ],
+    },
+    {
+        "type": "reasoning",
+        "id": "rs_1",
+        "summary": [{"type": "summary_text", "text": "Need the weather tool."}],
+        "encrypted_content": "gAAAA...",
+    },
+    {
+        "type": "function_call",
+        "id": "fc_1",
+        "call_id": "call_1",
+        "name": "weather",
+        "arguments": '{"city": "Paris"}',
+        "status": "completed",
+    },
+    {"type": "function_call_output", "call_id": "call_1", "output": "18C, sunny"},
+    {
+        "type": "web_search_call",
+        "id": "ws_1",
+        "status": "completed",
+        "action": {"type": "search", "query": "paris weather"},
+    },
+    {
+        "type": "computer_call_output",
+        "call_id": "cc_1",
+        "output": {"type": "computer_screenshot", "image_url": "data:,"},
+    },
+    {
+        "type": "message",
+        "id": "msg_1",
+        "role": "assistant",
+        "status": "completed",
+        "content": [
+            {"type": "output_text", "text": "18C and sunny.", "annotations": []}
+        ],
+    },
+]
+
+
+def with_trail(
+    url: str, scenario: Callable[[aio.AsyncSessionTrail], Awaitable[T]]
+) -> T:
+    async def run() -> T:
+        async with await aio.connect(url) as trail:
+            return await scenario(trail)
+
+    return asyncio.run(run())
+
+
+def test_a_runner_stores_its_conversation_and_continues_it(url: str) -> None:
+    @function_tool
+    def weather(city: str) -> str:
+        """The weather in a city."""
+        return f"18C in {city}"
+
+    model = ScriptedModel(
+        [
+            [function_call("weather", {"city": "Paris"}, call_id="call_1")],
+            [assistant_message("It is 18C in Paris.")],
+            [assistant_message("You asked about Paris.")],
+        ]
+    )
+    agent = Agent(name="helper", model=model, tools=[weather])
+
+    async def scenario(trail: aio.AsyncSessionTrail) -> tuple[str, str, list[Any]]:
+        session = TrailSession("chat-1", trail, user_id="ann")
+        first = await Runner.run(agent, "Weather in Paris?", session=session)
+        again = TrailSession("chat-1", trail, user_id="ann")  # a new process would
+        second = await Runner.run(agent, "What did I ask?", session=again)
+        return first.final_output, second.final_output, await again.get_items()
+
+    first, second, items = with_trail(url, scenario)
+    assert (first, second) == ("It is 18C in Paris.", "You asked about Paris.")
+    last_input = model.last_call.input if model.last_call else []
+    assert isinstance(last_input, list)
+    assert last_input[: len(items) - 1] == items[:-1]  # run 2 saw run 1's items
+    assert [item.get("type", "message") for item in items] == [
+        "message",
+        "function_call",
+        "function_call_output",
+        "message",
+        "message",
+        "message",
+    ]
+    with sessiontrail.connect(url) as trail:
+        stored = trail.sessions.load("chat-1", user_id="ann")
+        assert stored is not None
+        assert [m.role for m in stored.messages] == [
+            "user",
+            "assistant",
+            "tool",
+            "assistant",
+            "user",
+            "assistant",
+        ]
+        assert (
+            stored.messages[1].tool_calls
+            and stored.messages[1].tool_calls[0].name == "weather"
+        )
+        assert stored.messages[2].content == "18C in Paris"
+        assert trail.sessions.list(user_id="ann").items[0].message_count == 6
+        assert {entry.actor for entry in trail.sessions.history("chat-1")} == {
+            "runtime"
+        }
+        assert trail.verify().ok
+
+
+def test_every_item_type_comes_back_unchanged(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> list[Any]:
+        session = TrailSession("chat-1", trail)
+        await session.add_items(ITEMS[:4])
+        await session.add_items(ITEMS[4:])
+        return await TrailSession("chat-1", trail).get_items()
+
+    assert with_trail(url, scenario) == ITEMS
+
+
+def test_limits_give_the_latest_items_in_order(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> dict[str, list[Any]]:
+        session = TrailSession("chat-1", trail)
+        await session.add_items(ITEMS)
+        settings = SessionSettings(limit=2)
+        return {
+            "3": await session.get_items(limit=3),
+            "0": await session.get_items(limit=0),
+            "-1": await session.get_items(limit=-1),
+            "99": await session.get_items(limit=99),
+            "settings": await TrailSession(
+                "chat-1", trail, session_settings=settings
+            ).get_items(),
+            "override": await TrailSession(
+                "chat-1", trail, session_settings=settings
+            ).get_items(limit=1),
+        }
+
+    got = with_trail(url, scenario)
+    assert got["3"] == ITEMS[-3:]
+    assert got["0"] == []
+    assert got["-1"] == got["99"] == ITEMS
+    assert got["settings"] == ITEMS[-2:]
+    assert got["override"] == ITEMS[-1:]
+
+
+def test_pop_and_clear_are_events_not_deletes(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> tuple[Any, ...]:
+        session = TrailSession("chat-1", trail)
+        await session.add_items(ITEMS[:3])
+        popped = await session.pop_item()
+        after_pop = await session.get_items()
+        await session.clear_session()
+        after_clear = await session.get_items()
+        await session.add_items(ITEMS[:1])
+        return popped, after_pop, after_clear, await session.get_items()
+
+    popped, after_pop, after_clear, refilled = with_trail(url, scenario)
+    assert popped == ITEMS[2]
+    assert after_pop == ITEMS[:2]
+    assert after_clear == []
+    assert refilled == ITEMS[:1]
+    with sessiontrail.connect(url) as trail:
+        events = [entry.event for entry in trail.sessions.history("chat-1")]
+        assert events.count("TranscriptTruncated") == 2
+        before_pop = trail.sessions.at("chat-1", version=4)  # started + 3 appends
+        assert before_pop is not None
+        assert [m.metadata["openai_item"] for m in before_pop.messages] == ITEMS[:3]
+
+
+def test_empty_and_unknown_sessions(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> tuple[Any, ...]:
+        session = TrailSession("never-saved", trail)
+        await session.add_items([])
+        await session.clear_session()
+        return (
+            await session.get_items(),
+            await session.get_items(limit=5),
+            await session.pop_item(),
+        )
+
+    assert with_trail(url, scenario) == ([], [], None)
+    with sessiontrail.connect(url) as trail:
+        assert not trail.sessions.exists("never-saved")
+
+
+def test_another_users_session_is_no_items(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> tuple[Any, ...]:
+        await TrailSession("chat-1", trail, user_id="ann").add_items(ITEMS[:2])
+        bob = TrailSession("chat-1", trail, user_id="bob")
+        seen = await bob.get_items(), await bob.pop_item()
+        await bob.clear_session()
+        with pytest.raises(ConcurrencyConflict, match="already in use"):
+            await bob.add_items(ITEMS[2:3])
+        return (*seen, await TrailSession("chat-1", trail, user_id="ann").get_items())
+
+    assert with_trail(url, scenario) == ([], None, ITEMS[:2])
+
+
+def test_a_bad_item_stores_nothing(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> None:
+        await TrailSession("chat-1", trail).add_items([ITEMS[0], "not an item"])  # type: ignore[list-item]
+
+    with pytest.raises(InvalidInput, match=r"items\[1\]"):
+        with_trail(url, scenario)
+
+    async def not_json(trail: aio.AsyncSessionTrail) -> None:
+        await TrailSession("chat-1", trail).add_items(
+            [{"role": "user", "content": {1, 2}}]
+        )  # type: ignore[list-item]
+
+    with pytest.raises(InvalidInput, match=r"items\[0\]: not JSON"):
+        with_trail(url, not_json)
+    with sessiontrail.connect(url) as trail:
+        assert not trail.sessions.exists("chat-1")
+
+
+def test_messages_other_writers_append_read_as_items(url: str) -> None:
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("chat-1")
+        session.append_message(role="user", content="typed in the UI")
+        session.append_message(
+            role="assistant",
+            tool_calls=[{"id": "c1", "name": "lookup", "arguments": {"q": "x"}}],
+        )
+        session.append_message(role="tool", content="found", tool_call_id="c1")
+        trail.sessions.save(session)
+
+    async def scenario(trail: aio.AsyncSessionTrail) -> list[Any]:
+        return await TrailSession("chat-1", trail).get_items()
+
+    assert with_trail(url, scenario) == [
+        {"role": "user", "content": "typed in the UI"},
+        {
+            "type": "function_call",
+            "call_id": "c1",
+            "name": "lookup",
+            "arguments": '{"q": "x"}',
+        },
+        {"type": "function_call_output", "call_id": "c1", "output": "found"},
+    ]
+
+
+def test_racing_runners_keep_every_item(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> list[Any]:
+        async def writer(name: str) -> None:
+            session = TrailSession("chat-1", trail)
+            for turn in range(10):
+                await session.add_items([{"role": "user", "content": f"{name}-{turn}"}])
+
+        await asyncio.gather(writer("a"), writer("b"), writer("c"))
+        return await TrailSession("chat-1", trail).get_items()
+
+    items = with_trail(url, scenario)
+    contents = [item["content"] for item in items]
+    assert sorted(contents) == sorted(f"{w}-{t}" for w in "abc" for t in range(10))
+    for name in "abc":
+        assert [c for c in contents if c.startswith(name)] == [
+            f"{name}-{t}" for t in range(10)
+        ]
+
+
+def test_it_is_an_sdk_session(tmp_path: Any) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> bool:
+        return isinstance(TrailSession("chat-1", trail), SessionProtocol)
+
+    assert with_trail(f"sqlite:///{tmp_path / 't.db'}", scenario)
