@@ -87,6 +87,16 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             + (["--sessions", "50", "--messages", "5"] if quick else []),
         ),
         (
+            "adapters",
+            [
+                python,
+                str(BENCH / "adapters.py"),
+                "--json-out",
+                str(out / "adapters.json"),
+            ]
+            + (["--sessions", "5", "--items", "10"] if quick else []),
+        ),
+        (
             "pg_scaling",
             [python, str(BENCH / "pg_scaling.py"), "--json-out", str(out / "pg.json")]
             + (["--writers", "1,4", "--appends", "40"] if quick else []),
@@ -215,6 +225,20 @@ def targets(out: Path) -> list[Row]:
             _verdict(slowest[1] >= 20_000),
         )
     )
+    adapters = json.loads((out / "adapters.json").read_text())
+    ours, theirs = (
+        adapters["openai"]["sessiontrail"],
+        adapters["openai"]["openai_sqlite"],
+    )
+    for key, label in (("appends_per_s", "appends/s"), ("latest_20_ms", "latest 20")):
+        rows.append(
+            (
+                f"OpenAI adapter vs SQLiteSession, {label}",
+                "(issue 10: reported)",
+                f"{ours[key]:.4g} / {theirs[key]:.4g} = {ours[key] / theirs[key]:.2f}x",
+                "info",
+            )
+        )
     for peer, mode in (("sessiontrail", "inline"), ("sessiontrail_worker", "worker")):
         w4 = peers.get(peer, {}).get("w4")
         if w4 is None:
