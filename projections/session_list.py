@@ -23,6 +23,7 @@ from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.ports import Order
 from ..domain.session import stream_id
 from ..domain.values import Message, MessagePage, Page, SessionSummary
+from ..infrastructure.gc_pause import gc_paused
 from .columns import moment
 from .database import Cursor, ProjectionDatabase
 from .sessions import MOVES_KEPT, SessionsProjection
@@ -202,7 +203,8 @@ class SessionIndex:
         """Stored message JSON decoded in one pass (one JSON array); if one no
         longer validates, one by one, and that one is skipped and counted."""
         try:
-            return _MESSAGES.validate_json("[" + ",".join(texts) + "]")
+            with gc_paused():  # a long transcript is many objects at once
+                return _MESSAGES.validate_json("[" + ",".join(texts) + "]")
         except ValidationError:
             pass
         items: builtins.list[Message] = []
