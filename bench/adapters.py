@@ -2,6 +2,10 @@
 
     .venv/bin/python bench/adapters.py [--sessions 20] [--items 100] [--json-out F]
 
+Google ADK: `TrailSessionService` against ADK's `SqliteSessionService`: sessions
+created, then `append_event` of one user event at a time round-robin (appends/s),
+`get_session(num_recent_events=20)` and `list_sessions` of the user (median ms).
+
 OpenAI Agents SDK: `TrailSession` (sessiontrail on a SQLite file, inline read
 models) against the SDK's `SQLiteSession` on a file of its own: `add_items` of one
 item at a time round-robin over the sessions (appends/s), then `get_items(limit=20)`
@@ -24,10 +28,20 @@ from typing import Any
 
 from agents import SQLiteSession
 from agents.memory import Session as SdkSession
+from google.adk.events.event import Event
+from google.adk.sessions.base_session_service import (
+    BaseSessionService,
+    GetSessionConfig,
+)
+from google.adk.sessions.sqlite_session_service import SqliteSessionService
+from google.genai import types
 
 import sessiontrail
 from sessiontrail import aio
+from sessiontrail.integrations.adk import TrailSessionService
 from sessiontrail.integrations.openai_agents import TrailSession
+
+APP, USER = "bench", "user"
 
 
 async def appends_per_s(sessions: list[SdkSession], items: int) -> float:
@@ -69,6 +83,63 @@ async def openai_rows(directory: Path, count: int, items: int) -> dict[str, Any]
     return results
 
 
+async def adk_measure(
+    service: BaseSessionService, count: int, items: int
+) -> dict[str, float]:
+    sessions = [
+        await service.create_session(app_name=APP, user_id=USER, session_id=f"s{n}")
+        for n in range(count)
+    ]
+    began = time.perf_counter()
+    for turn in range(items):
+        for session in sessions:
+            text = types.Content(role="user", parts=[types.Part(text=f"turn {turn}")])
+            await service.append_event(
+                session, Event(invocation_id="i", author="user", content=text)
+            )
+    rate = count * items / (time.perf_counter() - began)
+
+    def latest() -> Awaitable[Any]:
+        return service.get_session(
+            app_name=APP,
+            user_id=USER,
+            session_id="s0",
+            config=GetSessionConfig(num_recent_events=20),
+        )
+
+    return {
+        "appends_per_s": rate,
+        "latest_20_ms": await median_ms(latest),
+        "list_ms": await median_ms(
+            lambda: service.list_sessions(app_name=APP, user_id=USER), repeats=10
+        ),
+    }
+
+
+async def many_listed_ms(service: BaseSessionService, sessions: int) -> float:
+    """`list_sessions` of one user with `sessions` sessions (median of 3, ms)."""
+    for number in range(sessions):
+        await service.create_session(
+            app_name=APP, user_id="many", session_id=f"m{number}"
+        )
+    return await median_ms(
+        lambda: service.list_sessions(app_name=APP, user_id="many"), repeats=3
+    )
+
+
+async def adk_rows(
+    directory: Path, count: int, items: int, listed: int
+) -> dict[str, Any]:
+    theirs = SqliteSessionService(str(directory / "adk.db"))
+    results = {"adk_sqlite": await adk_measure(theirs, count, items)}
+    results["adk_sqlite"]["many_list_ms"] = await many_listed_ms(theirs, listed)
+    async with await aio.connect(f"sqlite:///{directory / 'trail-adk.db'}") as trail:
+        ours = TrailSessionService(trail)
+        results["sessiontrail"] = await adk_measure(ours, count, items)
+        results["sessiontrail"]["many_list_ms"] = await many_listed_ms(ours, listed)
+    return {"listed_sessions": listed, **results}
+
+
 def facade_rows(directory: Path, appends: int) -> dict[str, float]:
     """Appends/s of one session through the sync API and through `aio`."""
     with sessiontrail.connect(f"sqlite:///{directory / 'sync.db'}") as trail:
@@ -98,11 +169,15 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--items", type=int, default=100)
+    parser.add_argument("--listed", type=int, default=2000, help="ADK list size")
     parser.add_argument("--json-out", type=Path)
     options = parser.parse_args()
     with tempfile.TemporaryDirectory() as directory:
         openai = asyncio.run(
             openai_rows(Path(directory), options.sessions, options.items)
+        )
+        adk = asyncio.run(
+            adk_rows(Path(directory), options.sessions, options.items, options.listed)
         )
         facade = facade_rows(Path(directory), options.sessions * options.items)
     theirs, ours = openai["openai_sqlite"], openai["sessiontrail"]
@@ -116,13 +191,30 @@ def main() -> None:
     ratios = [ours[key] / theirs[key] for key in ("appends_per_s", "latest_20_ms")]
     ratios.append(ours["all_ms"] / theirs["all_ms"])
     print("  ratio (ours/theirs)  {:>10.2f}x {:>12.2f}x {:>7.2f}x".format(*ratios))
+    many = f"list {adk['listed_sessions']} ms"
+    heading = ("Google ADK", "appends/s", "latest 20 ms", "list ms", many)
+    print("{:<22} {:>10} {:>13} {:>8} {:>16}".format(*heading))
+    keys = ("appends_per_s", "latest_20_ms", "list_ms", "many_list_ms")
+    for name in ("adk_sqlite", "sessiontrail"):
+        print(
+            "  {:<20} {:>10,.0f} {:>13.2f} {:>8.2f} {:>16.1f}".format(
+                name, *(adk[name][key] for key in keys)
+            )
+        )
+    ours, theirs = adk["sessiontrail"], adk["adk_sqlite"]
+    ratios = [ours[key] / theirs[key] for key in keys]
+    print(
+        "  ratio (ours/theirs)  {:>10.2f}x {:>12.2f}x {:>7.2f}x {:>15.2f}x".format(
+            *ratios
+        )
+    )
     print(
         f"async facade: {facade['aio_appends_per_s']:,.0f} appends/s vs sync "
         f"{facade['sync_appends_per_s']:,.0f} = "
         f"{facade['aio_appends_per_s'] / facade['sync_appends_per_s']:.2f}x"
     )
     if options.json_out:
-        document = {"openai": openai, "facade": facade}
+        document = {"openai": openai, "adk": adk, "facade": facade}
         options.json_out.write_text(json.dumps(document, indent=1) + "\n")
 
 

@@ -94,7 +94,9 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
                 "--json-out",
                 str(out / "adapters.json"),
             ]
-            + (["--sessions", "5", "--items", "10"] if quick else []),
+            + (
+                ["--sessions", "5", "--items", "10", "--listed", "100"] if quick else []
+            ),
         ),
         (
             "pg_scaling",
@@ -226,16 +228,21 @@ def targets(out: Path) -> list[Row]:
         )
     )
     adapters = json.loads((out / "adapters.json").read_text())
-    ours, theirs = (
-        adapters["openai"]["sessiontrail"],
-        adapters["openai"]["openai_sqlite"],
-    )
-    for key, label in (("appends_per_s", "appends/s"), ("latest_20_ms", "latest 20")):
+    listed = adapters["adk"]["listed_sessions"]
+    for framework, theirs_name, key, label in (
+        ("openai", "openai_sqlite", "appends_per_s", "appends/s"),
+        ("openai", "openai_sqlite", "latest_20_ms", "latest 20"),
+        ("adk", "adk_sqlite", "appends_per_s", "appends/s"),
+        ("adk", "adk_sqlite", "latest_20_ms", "latest 20"),
+        ("adk", "adk_sqlite", "many_list_ms", f"list {listed}"),
+    ):
+        ours = adapters[framework]["sessiontrail"][key]
+        theirs = adapters[framework][theirs_name][key]
         rows.append(
             (
-                f"OpenAI adapter vs SQLiteSession, {label}",
+                f"{framework} adapter vs its SQLite store, {label}",
                 "(issue 10: reported)",
-                f"{ours[key]:.4g} / {theirs[key]:.4g} = {ours[key] / theirs[key]:.2f}x",
+                f"{ours:.4g} / {theirs:.4g} = {ours / theirs:.2f}x",
                 "info",
             )
         )

@@ -23,6 +23,7 @@ from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
+from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.database import (
     ProjectionDatabase,
@@ -46,6 +47,7 @@ READ_MODELS: tuple[type[Projection], ...] = (
     UsageProjection,
     AuditProjection,
     QAProjection,
+    AdkProjection,
 )
 
 Mode = Literal["inline", "worker"]
@@ -104,6 +106,7 @@ class SessionTrail:
         self.importer = Importer(self.store, self.sessions, after_write, cache.evict)
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
+        self.adk = AdkReads(readable)  # what the ADK adapter reads
 
     def checkpoint(self) -> Checkpoint:
         """Anchor the log: every stream's head now, under one root hash (signed

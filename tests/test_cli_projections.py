@@ -32,7 +32,7 @@ def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
     listed = invoke("--db", url, "projections", "status", "--json")
     assert listed.exit_code == 0, listed.stderr
     statuses = {s["name"]: s for s in json.loads(listed.stdout)}
-    assert set(statuses) == {"audit", "qa", "sessions", "usage"}
+    assert set(statuses) == {"adk", "audit", "qa", "sessions", "usage"}
     assert statuses["sessions"]["lag"] == 6
     assert statuses["sessions"]["state"] == "behind"
 
@@ -47,10 +47,12 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
     line = failure("--db", url, "projections", "rebuild", "sessions", "nope")
     assert (
-        line == "error: name: no projection 'nope' (known: audit, qa, sessions, usage)"
+        line == "error: name: no projection 'nope' "
+        "(known: adk, audit, qa, sessions, usage)"
     )
     status = invoke("--db", url, "projections", "status", "--json")
     assert {s["name"]: s["position"] for s in json.loads(status.stdout)} == {
+        "adk": 0,
         "audit": 0,
         "qa": 0,
         "sessions": 0,

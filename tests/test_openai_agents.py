@@ -293,3 +293,18 @@ def test_it_is_an_sdk_session(tmp_path: Any) -> None:
         return isinstance(TrailSession("chat-1", trail), SessionProtocol)
 
     assert with_trail(f"sqlite:///{tmp_path / 't.db'}", scenario)
+
+
+def test_an_erased_users_items_read_as_erased(url: str) -> None:
+    async def write(trail: aio.AsyncSessionTrail) -> None:
+        await TrailSession("chat-1", trail, user_id="ann").add_items(ITEMS[:2])
+
+    async def read(trail: aio.AsyncSessionTrail) -> list[Any]:
+        await trail.erase_user("ann")
+        return await TrailSession("chat-1", trail, user_id="ann").get_items()
+
+    with_trail(url, write)
+    assert with_trail(url, read) == [
+        {"role": "user", "content": "[erased]"},
+        {"role": "system", "content": "[erased]"},
+    ]

@@ -127,7 +127,8 @@ def test_a_schema_change_is_rebuilt_while_writers_append(trail: SessionTrail):
 
     assert failures == []
     assert listed == sorted(listed), "a reader saw sessions disappear mid-rebuild"
-    assert trail.projections.status()[2].state == "newer"  # old code leaves it alone
+    statuses = {status.name: status for status in trail.projections.status()}
+    assert statuses["sessions"].state == "newer"  # old code leaves it alone
     newer.catch_up()
     live = newer.rows("sessions")
     newer.rebuild("sessions")  # from scratch, after every write

@@ -136,5 +136,5 @@ def test_an_unknown_event_type_is_a_clear_error_naming_it(
     with pytest.raises(VersionIncompatible, match=r"Session\.Renamed"):
         trail.sessions.history("chat")
     trail.projections.catch_up()
-    assert [s.skipped for s in trail.projections.status()] == [1, 1, 1, 1]
+    assert {s.skipped for s in trail.projections.status()} == {1}  # in each
     assert [s.session_id for s in trail.sessions.list().items] == ["chat"]

@@ -1,0 +1,244 @@
+"""Google ADK sessions' index and state, derived from the log by ADK's prefix rules.
+
+The ADK adapter (`sessiontrail.integrations.adk`) starts each ADK session with
+metadata `{"adk": {"app", "session", "state"}}` and writes each ADK event as a
+message whose metadata holds `{"adk": {"event", "state_delta", "timestamp"}}`. From
+those this read model keeps, in log order:
+- `adk_sessions`: per ADK session its app, user, id, own (unprefixed) state and
+  last update time, sorted for `list_sessions`;
+- `adk_state`: "app:" keys (shared by the app's sessions, user '') and "user:" keys
+  (shared by one user's sessions in the app), stored without their prefix.
+"temp:" keys never reach the log. No google-adk import here: it is all JSON.
+"""
+
+from __future__ import annotations
+
+import json
+from functools import singledispatchmethod
+from typing import Any
+
+from ..domain.event_model import EventModel
+from ..domain.session import Session
+from .database import Cursor, ProjectionDatabase
+from .projection import Projection, Table
+
+ADK = "adk"
+"""The metadata key of what the adapter records."""
+APP, USER, TEMP = "app:", "user:", "temp:"
+
+
+def split_state(state: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+    """(app, user, session) parts of a state delta, prefixes removed; temp dropped."""
+    app, user, own = {}, {}, {}
+    for key, value in state.items():
+        if key.startswith(APP):
+            app[key.removeprefix(APP)] = value
+        elif key.startswith(USER):
+            user[key.removeprefix(USER)] = value
+        elif not key.startswith(TEMP):
+            own[key] = value
+    return app, user, own
+
+
+class AdkProjection(Projection):
+    """Folds the adapter's session starts and event messages into index and state."""
+
+    name = "adk"
+    version = 1
+    tables = (
+        Table(
+            "adk_sessions",
+            "stream TEXT PRIMARY KEY, app {key} NOT NULL, user_id {key} NOT NULL, "
+            "session_id {key} NOT NULL, state TEXT NOT NULL, "
+            "updated_at DOUBLE PRECISION NOT NULL, deleted SMALLINT NOT NULL",
+            indexes=("app, deleted, updated_at, user_id, session_id",),
+        ),
+        Table(
+            "adk_state",
+            "app {key} NOT NULL, user_id {key} NOT NULL, key TEXT NOT NULL, "
+            "value TEXT NOT NULL, PRIMARY KEY (app, user_id, key)",
+        ),
+    )
+
+    @singledispatchmethod
+    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
+        """Other events do not touch ADK sessions."""
+
+    @apply.register
+    def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
+        recorded = event.metadata.get(ADK)
+        if not isinstance(recorded, dict) or event.user_id is None:
+            return
+        app, session_id = recorded.get("app"), recorded.get("session")
+        state = recorded.get("state")
+        if not (isinstance(app, str) and isinstance(session_id, str)):
+            return
+        app_part, user_part, own = split_state(state if isinstance(state, dict) else {})
+        cur.execute(
+            f"INSERT INTO {self.table('adk_sessions')} (stream, app, user_id, "
+            "session_id, state, updated_at, deleted) VALUES (?, ?, ?, ?, ?, ?, 0) "
+            "ON CONFLICT (stream) DO NOTHING",
+            (
+                str(event.originator_id),
+                app,
+                event.user_id,
+                session_id,
+                json.dumps(own),
+                event.timestamp.timestamp(),
+            ),
+        )
+        self._share(cur, app, event.user_id, app_part, user_part)
+
+    @apply.register
+    def _appended(
+        self, event: Session.MessageAppended, cur: Cursor, position: int
+    ) -> None:
+        recorded = event.message.metadata.get(ADK)
+        if not isinstance(recorded, dict):
+            return
+        stream = str(event.originator_id)
+        row = cur.execute(
+            f"SELECT app, user_id, state FROM {self.table('adk_sessions')} "
+            "WHERE stream = ?",
+            (stream,),
+        ).fetchone()
+        if row is None:
+            return
+        app, user_id, state = row
+        delta = recorded.get("state_delta")
+        app_part, user_part, own = split_state(delta if isinstance(delta, dict) else {})
+        when = recorded.get("timestamp")
+        cur.execute(
+            f"UPDATE {self.table('adk_sessions')} SET state = ?, "
+            "updated_at = ? WHERE stream = ?",
+            (
+                json.dumps({**json.loads(state), **own}),
+                when if isinstance(when, int | float) else event.timestamp.timestamp(),
+                stream,
+            ),
+        )
+        self._share(cur, app, user_id, app_part, user_part)
+
+    @apply.register
+    def _deleted(
+        self, event: Session.SessionDeleted, cur: Cursor, position: int
+    ) -> None:
+        self._mark(cur, event, deleted=True)
+
+    @apply.register
+    def _restored(
+        self, event: Session.SessionRestored, cur: Cursor, position: int
+    ) -> None:
+        self._mark(cur, event, deleted=False)
+
+    def _mark(self, cur: Cursor, event: Session.Event, *, deleted: bool) -> None:
+        cur.execute(
+            f"UPDATE {self.table('adk_sessions')} SET deleted = ? WHERE stream = ?",
+            (int(deleted), str(event.originator_id)),
+        )
+
+    def _share(
+        self,
+        cur: Cursor,
+        app: str,
+        user_id: str,
+        app_part: dict[str, Any],
+        user_part: dict[str, Any],
+    ) -> None:
+        """Upsert the app- and user-scoped keys (app keys under user '')."""
+        rows = [("", key, value) for key, value in app_part.items()]
+        rows += [(user_id, key, value) for key, value in user_part.items()]
+        cur.executemany(
+            f"INSERT INTO {self.table('adk_state')} AS s (app, user_id, key, value) "
+            "VALUES (?, ?, ?, ?) "
+            "ON CONFLICT (app, user_id, key) DO UPDATE SET value = excluded.value",
+            [(app, user, key, json.dumps(value)) for user, key, value in rows],
+        )
+
+
+class AdkReads:
+    """What the ADK adapter reads: sessions with their state, and shared state."""
+
+    def __init__(self, database: ProjectionDatabase) -> None:
+        self._database = database
+
+    def session(
+        self, app: str, user_id: str, session_id: str
+    ) -> tuple[dict[str, Any], float] | None:
+        """A live session's merged state (ADK's prefixes) and update time."""
+        with self._database.read() as cur:
+            tables, _ = AdkProjection.live(cur)
+            row = cur.execute(
+                f"SELECT state, updated_at FROM {tables.table('adk_sessions')} "
+                "WHERE app = ? AND user_id = ? AND session_id = ? AND deleted = 0",
+                (app, user_id, session_id),
+            ).fetchone()
+            if row is None:
+                return None
+            shared = _shared(cur, tables, app, user_id)
+        return _merged(json.loads(row[0]), *shared.get_pair(user_id)), float(row[1])
+
+    def sessions(
+        self, app: str, user_id: str | None
+    ) -> list[tuple[str, str, dict[str, Any], float]]:
+        """(user, session id, merged state, updated_at) of the app's live sessions
+        (one user's, or everyone's), least recently updated first, as ADK lists."""
+        user_filter = "" if user_id is None else " AND user_id = ?"
+        with self._database.read() as cur:
+            tables, _ = AdkProjection.live(cur)
+            rows = cur.execute(
+                f"SELECT user_id, session_id, state, updated_at "
+                f"FROM {tables.table('adk_sessions')} "
+                f"WHERE app = ? AND deleted = 0{user_filter} "
+                "ORDER BY updated_at, user_id, session_id",
+                (app,) if user_id is None else (app, user_id),
+            ).fetchall()
+            shared = _shared(cur, tables, app, user_id)
+        return [
+            (user, session_id, _merged(json.loads(state), *shared.get_pair(user)), at)
+            for user, session_id, state, at in rows
+        ]
+
+    def user_state(self, app: str, user_id: str) -> dict[str, Any]:
+        """The user's "user:" keys in the app, without the prefix."""
+        with self._database.read() as cur:
+            tables, _ = AdkProjection.live(cur)
+            return _shared(cur, tables, app, user_id).users.get(user_id, {})
+
+
+class _Shared:
+    """An app's "app:" keys and some users' "user:" keys."""
+
+    def __init__(self) -> None:
+        self.app: dict[str, Any] = {}
+        self.users: dict[str, dict[str, Any]] = {}
+
+    def get_pair(self, user_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
+        return self.app, self.users.get(user_id, {})
+
+
+def _shared(
+    cur: Cursor, tables: AdkProjection, app: str, user_id: str | None
+) -> _Shared:
+    """The app's shared keys and those of `user_id` (every user's when None)."""
+    users = "" if user_id is None else " AND user_id IN ('', ?)"
+    shared = _Shared()
+    for user, key, value in cur.execute(
+        f"SELECT user_id, key, value FROM {tables.table('adk_state')} "
+        f"WHERE app = ?{users}",
+        (app,) if user_id is None else (app, user_id),
+    ).fetchall():
+        scope = shared.app if user == "" else shared.users.setdefault(user, {})
+        scope[key] = json.loads(value)
+    return shared
+
+
+def _merged(
+    own: dict[str, Any], app: dict[str, Any], user: dict[str, Any]
+) -> dict[str, Any]:
+    """A session's state as ADK shows it: its own keys, then app: and user: ones."""
+    return (
+        own
+        | {APP + key: value for key, value in app.items()}
+        | {USER + key: value for key, value in user.items()}
+    )

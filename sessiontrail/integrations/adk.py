@@ -1,0 +1,260 @@
+"""Google ADK sessions kept in sessiontrail (the `adk` extra).
+
+    trail = await sessiontrail.aio.connect("sqlite:///chats.db")
+    service = TrailSessionService(trail)
+    runner = Runner(agent=agent, app_name="travel", session_service=service)
+
+An ADK session is a sessiontrail session (id "APP/USER/SESSION", owned by USER)
+that starts with its app, id and initial state in its metadata; each ADK event is
+one message (role, text, tool calls as sessiontrail sees them) whose metadata keeps
+the event itself and its state delta. The "adk" read model (projections/adk.py)
+derives session, "user:" and "app:" state from those by ADK's prefix rules;
+"temp:" keys are never stored. Appends merge on write: two runners appending to
+one session both keep their events, and no caller sees `StaleSessionError`.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+from uuid import uuid4
+
+from google.adk.errors.already_exists_error import AlreadyExistsError
+from google.adk.errors.session_not_found_error import SessionNotFoundError
+from google.adk.events.event import Event
+from google.adk.sessions.base_session_service import (
+    BaseSessionService,
+    GetSessionConfig,
+    ListSessionsResponse,
+)
+from google.adk.sessions.session import Session as AdkSession
+from google.genai import types
+from pydantic import JsonValue
+
+from ..aio import AsyncSessionTrail
+from ..domain.errors import InvalidInput
+from ..domain.session import Session
+from ..domain.values import Message
+from ..projections.adk import ADK, TEMP
+from ..trail import SessionTrail
+
+
+def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
+    """The sessiontrail id of an ADK session: ADK scopes ids by app and user."""
+    return f"{app_name}/{user_id}/{session_id}"
+
+
+class TrailSessionService(BaseSessionService):
+    """ADK's session service over a sessiontrail log; `actor` names the writer in
+    the audit trail."""
+
+    def __init__(self, trail: AsyncSessionTrail, *, actor: str = "runtime") -> None:
+        self._trail = trail
+        self._actor = actor
+
+    async def create_session(
+        self,
+        *,
+        app_name: str,
+        user_id: str,
+        state: dict[str, Any] | None = None,
+        session_id: str | None = None,
+    ) -> AdkSession:
+        """A new session with `state` split by prefix (temp: keys dropped);
+        AlreadyExistsError if the user already has this id in the app."""
+        chosen = (session_id or "").strip() or uuid4().hex
+        kept = {k: v for k, v in (state or {}).items() if not k.startswith(TEMP)}
+        return await self._trail.run(
+            self._create, app_name, user_id, chosen, _json(kept, "state")
+        )
+
+    async def get_session(
+        self,
+        *,
+        app_name: str,
+        user_id: str,
+        session_id: str,
+        config: GetSessionConfig | None = None,
+    ) -> AdkSession | None:
+        """The session with its merged state and events (the latest
+        `num_recent_events`, those at or after `after_timestamp`); None if absent."""
+        return await self._trail.run(
+            self._get, app_name, user_id, session_id.strip(), config
+        )
+
+    async def list_sessions(
+        self, *, app_name: str, user_id: str | None = None
+    ) -> ListSessionsResponse:
+        """The app's sessions (one user's, or all), least recently updated first,
+        with their state and no events: one indexed query on the read model."""
+        rows = await self._trail.run(
+            lambda trail: trail.adk.sessions(app_name, user_id)
+        )
+        return ListSessionsResponse(
+            sessions=[
+                AdkSession(
+                    id=session_id,
+                    app_name=app_name,
+                    user_id=user,
+                    state=state,
+                    last_update_time=updated_at,
+                )
+                for user, session_id, state, updated_at in rows
+            ]
+        )
+
+    async def delete_session(
+        self, *, app_name: str, user_id: str, session_id: str
+    ) -> None:
+        """A soft delete (a SessionDeleted event): ADK no longer sees it; the log,
+        `history` and `sessiontrail show --deleted` still do."""
+        key = trail_session_id(app_name, user_id, session_id.strip())
+        await self._trail.sessions.delete(key, user_id=user_id, actor=self._actor)
+
+    async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
+        """The user's "user:" keys in the app, without the prefix."""
+        return await self._trail.run(
+            lambda trail: trail.adk.user_state(app_name, user_id)
+        )
+
+    async def append_event(self, session: AdkSession, event: Event) -> Event:
+        """Store the event (its temp: keys trimmed) as one message of the session,
+        merging with other writers; SessionNotFoundError if it is not stored."""
+        if event.partial:
+            return event
+        event = await super().append_event(session=session, event=event)
+        await self._trail.run(self._append, session, event)
+        session.last_update_time = event.timestamp
+        return event
+
+    # -- in the trail's threads ------------------------------------------------
+
+    def _create(
+        self,
+        trail: SessionTrail,
+        app_name: str,
+        user_id: str,
+        session_id: str,
+        state: dict[str, Any],
+    ) -> AdkSession:
+        key = trail_session_id(app_name, user_id, session_id)
+        if trail.sessions.try_load(key) is not None:
+            raise AlreadyExistsError(f"Session with id {session_id} already exists.")
+        marker: dict[str, JsonValue] = {
+            "app": app_name,
+            "session": session_id,
+            "state": state,
+        }
+        trail.sessions.save(
+            Session(
+                session_id=key,
+                user_id=user_id,
+                title=session_id,
+                metadata={ADK: marker},
+                actor=self._actor,
+            )
+        )
+        created = self._get(trail, app_name, user_id, session_id, None)
+        assert created is not None, "a saved session is readable (inline)"
+        return created
+
+    def _get(
+        self,
+        trail: SessionTrail,
+        app_name: str,
+        user_id: str,
+        session_id: str,
+        config: GetSessionConfig | None,
+    ) -> AdkSession | None:
+        found = trail.adk.session(app_name, user_id, session_id)
+        if found is None:
+            return None
+        state, updated_at = found
+        recent = None if config is None else config.num_recent_events
+        events: list[Event] = []
+        if recent != 0:
+            key = trail_session_id(app_name, user_id, session_id)
+            page = trail.sessions.messages(key, last_n=recent, user_id=user_id)
+            events = [_event(message) for message in page.items]
+        if config is not None and config.after_timestamp is not None:
+            after = config.after_timestamp
+            events = [event for event in events if event.timestamp >= after]
+        return AdkSession(
+            id=session_id,
+            app_name=app_name,
+            user_id=user_id,
+            state=state,
+            events=events,
+            last_update_time=updated_at,
+        )
+
+    def _append(self, trail: SessionTrail, session: AdkSession, event: Event) -> None:
+        key = trail_session_id(session.app_name, session.user_id, session.id)
+        stored = trail.sessions.try_load(key, user_id=session.user_id)
+        if stored is None or ADK not in stored.metadata:
+            raise SessionNotFoundError(f"Session {session.id} not found.")
+        if event.id and any(message.id == event.id for message in stored.messages):
+            return  # a re-delivered event is stored once
+        delta = dict(event.actions.state_delta) if event.actions else {}
+        recorded: dict[str, JsonValue] = {
+            "event": event.model_dump(mode="json", exclude_none=True),
+            "state_delta": _json(delta, "state_delta"),
+            "timestamp": event.timestamp,
+        }
+        stored.append_message(
+            **_message_fields(event), metadata={ADK: recorded}, actor=self._actor
+        )
+        trail.sessions.save(stored)
+
+
+def _json(value: dict[str, Any], name: str) -> dict[str, Any]:
+    """`value` as JSON data; InvalidInput naming `name` if it is not JSON."""
+    try:
+        decoded: dict[str, Any] = json.loads(json.dumps(value))
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"{name}: not JSON: {error}") from None
+    return decoded
+
+
+def _message_fields(event: Event) -> dict[str, Any]:
+    """The message an event is: the user's or the agent's text, tool calls and
+    tool results; the event id as the message id (so re-deliveries dedupe)."""
+    parts = event.content.parts if event.content and event.content.parts else []
+    text = "\n".join(part.text for part in parts if part.text)
+    calls = [part.function_call for part in parts if part.function_call]
+    results = [part.function_response for part in parts if part.function_response]
+    fields: dict[str, Any] = {"content": text, "id": event.id or None}
+    if event.author == "user" and not results:
+        fields["role"] = "user"
+    elif results:
+        fields["role"] = "tool"
+        fields["tool_call_id"] = results[0].id or results[0].name or "function"
+        if not text:
+            fields["content"] = json.dumps(results[0].response or {})
+    else:
+        fields["role"] = "assistant"
+        fields["tool_calls"] = [
+            {
+                "id": call.id or f"{event.id}-{number}",
+                "name": call.name or "function",
+                "arguments": call.args or {},
+            }
+            for number, call in enumerate(calls)
+        ] or None
+    return fields
+
+
+def _event(message: Message) -> Event:
+    """The ADK event a message stands for: the stored one, or for a message another
+    writer appended (or whose content was erased), its equivalent."""
+    recorded = message.metadata.get(ADK)
+    if isinstance(recorded, dict) and isinstance(recorded.get("event"), dict):
+        return Event.model_validate(recorded["event"])
+    role = "user" if message.role == "user" else "model"
+    return Event(
+        id=message.id,
+        invocation_id="",
+        author="user" if message.role == "user" else "sessiontrail",
+        content=types.Content(role=role, parts=[types.Part(text=message.content)]),
+        timestamp=message.created_at.timestamp(),
+    )
