@@ -9,7 +9,14 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from . import cli_audit, cli_debug, cli_inspect, cli_projections, cli_transfer
+from . import (
+    cli_audit,
+    cli_debug,
+    cli_inspect,
+    cli_projections,
+    cli_serve,
+    cli_transfer,
+)
 from .cli_options import Options, options
 from .demo import run_demo
 from .domain.errors import SessiontrailError
@@ -39,7 +46,12 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(cli_projections.app, name="projections")
-for command in (*cli_inspect.COMMANDS, *cli_debug.COMMANDS, *cli_audit.COMMANDS):
+for command in (
+    *cli_inspect.COMMANDS,
+    *cli_debug.COMMANDS,
+    *cli_audit.COMMANDS,
+    *cli_serve.COMMANDS,
+):
     app.command()(command)
 for transfer, name in cli_transfer.COMMANDS:
     app.command(name)(transfer)

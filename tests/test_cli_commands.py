@@ -4,13 +4,11 @@ and the installed executable working against real SQLite and PostgreSQL."""
 from __future__ import annotations
 
 import json
-import shutil
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from support.cli import failure, invoke
+from support.cli import executable, failure, invoke
 from support.postgres import PostgresServer
 
 from sessiontrail.demo import DEMO_ID
@@ -65,12 +63,6 @@ def test_debug_shows_the_traceback(tmp_path: Path) -> None:
 
     with pytest.raises(SessionNotFound):
         invoke("--db", f"sqlite:///{tmp_path / 'a.db'}", "--debug", "show", "x")
-
-
-def executable() -> str:
-    """The `sessiontrail` script pip installed beside this interpreter."""
-    found = Path(sys.executable).parent / "sessiontrail"
-    return str(found) if found.exists() else shutil.which("sessiontrail") or "missing"
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

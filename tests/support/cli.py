@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import json
+import shutil
+import sys
+from pathlib import Path
 from typing import Any
 
 from typer.testing import CliRunner, Result
@@ -31,3 +34,9 @@ def failure(*args: str) -> str:
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
     return lines[0]
+
+
+def executable() -> str:
+    """The `sessiontrail` script pip installed beside this interpreter."""
+    found = Path(sys.executable).parent / "sessiontrail"
+    return str(found) if found.exists() else shutil.which("sessiontrail") or "missing"

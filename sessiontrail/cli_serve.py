@@ -1,0 +1,78 @@
+"""`sessiontrail serve`: the HTTP API (needs the `server` extra), and `token`."""
+
+from __future__ import annotations
+
+import json
+import logging
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from .cli_options import options
+from .domain.errors import InvalidInput
+from .server.auth import Tokens, digest, new_token
+from .trail import connect
+
+
+def serve(
+    ctx: typer.Context,
+    tokens: Annotated[
+        Path,
+        typer.Option(
+            "--tokens",
+            envvar="SESSIONTRAIL_TOKENS",
+            help="JSON file of hashed bearer tokens (see `sessiontrail token`).",
+        ),
+    ],
+    host: Annotated[str, typer.Option(help="Interface to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="TCP port (0: any free one).")] = 8000,
+    private_docs: Annotated[
+        bool, typer.Option("--private-docs", help="No /docs or /openapi.json.")
+    ] = False,
+    max_body: Annotated[
+        int, typer.Option(help="Largest request body accepted, in bytes.")
+    ] = 1_000_000,
+) -> None:
+    """Serve the HTTP API (/v1) until interrupted; logs one JSON line per request.
+
+    Example: sessiontrail --db postgresql://localhost/chats serve --tokens tokens.json
+    """
+    import uvicorn
+
+    from .server.app import create_app
+
+    allowed = Tokens.load(tokens)
+    if port < 0 or port > 65535:
+        raise InvalidInput(f"port: must be 0..65535, got {port}")
+    logging.basicConfig(level=logging.INFO, format="%(message)s")
+    with connect(options(ctx).db) as trail:
+        app = create_app(
+            trail, allowed, public_docs=not private_docs, max_body_bytes=max_body
+        )
+        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+
+
+def token(
+    user_id: Annotated[
+        str | None, typer.Argument(help="The user the token acts as.")
+    ] = None,
+    admin: Annotated[bool, typer.Option("--admin", help="An admin token.")] = False,
+) -> None:
+    """Make a bearer token: prints the token (give it to the client) and the entry
+    to add to the tokens file (it holds only the token's hash).
+
+    Example: sessiontrail token ann
+    """
+    if (user_id is None) == (not admin):
+        raise InvalidInput("give a USER_ID or --admin (not both)")
+    made = new_token()
+    entry = {
+        "sha256": digest(made),
+        **({"admin": True} if admin else {"user_id": user_id}),
+    }
+    typer.echo(f"token: {made}")
+    typer.echo(f"tokens file entry: {json.dumps(entry)}")
+
+
+COMMANDS = (serve, token)

@@ -1,0 +1,1 @@
+"""The HTTP API: `create_app(trail, tokens)`, served by `sessiontrail serve`."""

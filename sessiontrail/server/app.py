@@ -1,0 +1,485 @@
+"""The HTTP API (`sessiontrail serve`): the public API over REST, per-user tokens,
+ETags for people's edits, idempotent retries and a live change feed.
+
+Endpoints are plain functions (FastAPI runs them in its thread pool) calling one
+SessionTrail; every request names its caller by a bearer token, and a user's
+request sees only that user's sessions: another user's session is a 404, exactly
+like a missing one.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Awaitable, Callable, Iterator
+from datetime import datetime
+from typing import Annotated, Any, Literal
+
+from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse, StreamingResponse
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from ..domain.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    SessionNotFound,
+    StorageUnavailable,
+)
+from ..domain.session import Session
+from ..domain.values import HistoryEntry, Message, MessagePage, PendingQuestion
+from ..projections.audit import AuditPage
+from ..trail import SessionTrail
+from .auth import Caller, Tokens
+
+logger = logging.getLogger("sessiontrail.http")
+
+IDEMPOTENCY = uuid.UUID("5b0c3f0e-8a7e-4c55-9d2a-7f3f3b1d2c11")
+"""Namespace of the ids derived from Idempotency-Key headers."""
+DEFAULT_MAX_BODY = 1_000_000
+
+
+class SessionOut(BaseModel):
+    """A session as the API shows it (no messages: page through those)."""
+
+    session_id: str
+    user_id: str | None
+    title: str
+    pinned: bool
+    model: str
+    metadata: dict[str, JsonValue]
+    message_count: int
+    version: int
+    deleted: bool
+    pending_question: PendingQuestion | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, session: Session) -> SessionOut:
+        return cls(
+            **session.summary().model_dump(exclude={"preview"}),
+            metadata=session.metadata,
+            pending_question=session.pending_question,
+        )
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str | None = Field(None, min_length=1, max_length=256)
+    title: str = ""
+    model: str = ""
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class SessionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = None
+    pinned: bool | None = None
+    metadata: dict[str, JsonValue] | None = None
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Literal["system", "user", "assistant", "tool"]
+    content: str = ""
+    tool_calls: list[dict[str, JsonValue]] | None = None
+    tool_call_id: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Appended(BaseModel):
+    message: Message
+    version: int
+
+
+def caller(
+    request: Request, authorization: Annotated[str | None, Header()] = None
+) -> Caller:
+    """The request's caller by its bearer token; 401 without a known one."""
+    scheme, _, token = (authorization or "").partition(" ")
+    tokens: Tokens = request.app.state.tokens
+    found = tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
+    if found is None:
+        raise _Unauthorized
+    return found
+
+
+Who = Annotated[Caller, Depends(caller)]
+
+
+def create_app(
+    trail: SessionTrail,
+    tokens: Tokens,
+    *,
+    public_docs: bool = True,
+    max_body_bytes: int = DEFAULT_MAX_BODY,
+    poll_interval: float = 0.25,
+) -> FastAPI:
+    """The API over `trail`; `public_docs` serves /docs and /openapi.json without a
+    token; bodies over `max_body_bytes` get 413; the change feed polls the log
+    every `poll_interval` seconds."""
+    app = FastAPI(
+        title="sessiontrail",
+        version="1",
+        docs_url="/docs" if public_docs else None,
+        redoc_url=None,
+        openapi_url="/openapi.json" if public_docs else None,
+    )
+    _errors(app)
+    _limits_and_logs(app, max_body_bytes)
+
+    app.state.tokens = tokens
+
+    def owned(who: Caller, session_id: str) -> Session:
+        """The caller's live session, else 404 (another user's looks missing)."""
+        session = trail.sessions.try_load(session_id, user_id=_scope(who))
+        if session is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        return session
+
+    def tagged(response: Response, session: Session) -> SessionOut:
+        response.headers["ETag"] = f'"{session.version}"'
+        return SessionOut.of(session)
+
+    @app.get("/health", tags=["service"])
+    def health() -> dict[str, str]:
+        """Liveness and storage reachability; no token needed."""
+        trail.store.head()
+        return {"status": "ok"}
+
+    @app.post("/v1/sessions", status_code=201, tags=["sessions"])
+    def create_session(
+        body: SessionIn,
+        who: Who,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> SessionOut:
+        """Start a session (an id is generated when none is given); with an
+        Idempotency-Key, a retry returns the session the first request made."""
+        user = _owner(who)
+        session_id = (
+            body.session_id or _derived(who, idempotency_key) or uuid.uuid4().hex
+        )
+        existing = trail.sessions.try_load(session_id, user_id=user)
+        if existing is not None and idempotency_key and not body.session_id:
+            response.status_code = 200
+            return tagged(response, existing)
+        session = Session(
+            session_id=session_id,
+            user_id=user,
+            title=body.title,
+            model=body.model,
+            metadata=body.metadata,
+            actor=_actor(who),
+        )
+        try:
+            trail.sessions.save(session)
+        except ConcurrencyConflict:
+            raise _Conflict(f"session id {session_id!r} is already in use") from None
+        return tagged(response, session)
+
+    @app.get("/v1/sessions", tags=["sessions"])
+    def list_sessions(
+        who: Who,
+        limit: Annotated[int, Query(ge=1, le=500)] = 50,
+        cursor: str | None = None,
+        include_deleted: bool = False,
+        user_id: str | None = None,
+    ) -> dict[str, Any]:
+        """A page of sessions, newest first; pass `next_cursor` back for more.
+        Admins list everyone's (or one user's with `user_id`)."""
+        scope = user_id if who.admin else who.user_id
+        page = trail.sessions.list(
+            user_id=scope, limit=limit, cursor=cursor, include_deleted=include_deleted
+        )
+        return page.model_dump(mode="json")
+
+    @app.get("/v1/sessions/{session_id}", tags=["sessions"])
+    def get_session(session_id: str, who: Who, response: Response) -> SessionOut:
+        """The session; its version is the ETag."""
+        return tagged(response, owned(who, session_id))
+
+    @app.patch("/v1/sessions/{session_id}", tags=["sessions"])
+    def patch_session(
+        session_id: str,
+        body: SessionPatch,
+        who: Who,
+        response: Response,
+        if_match: Annotated[str | None, Header()] = None,
+    ) -> Any:
+        """Edit title, pin and metadata keys (null removes a key). With If-Match
+        on an older version: 412 and the current session; without: the
+        repository's merge rules decide."""
+        session = owned(who, session_id)
+        if if_match is not None and if_match.strip('W/"') != str(session.version):
+            current = SessionOut.of(session).model_dump(mode="json")
+            return JSONResponse(
+                current, status_code=412, headers={"ETag": f'"{session.version}"'}
+            )
+        actor = _actor(who)
+        if body.title is not None:
+            session.edit_title(body.title, actor=actor)
+        if body.pinned is not None:
+            session.set_pinned(body.pinned, actor=actor)
+        if body.metadata is not None:
+            session.update_metadata(body.metadata, actor=actor)
+        trail.sessions.save(session)
+        return tagged(response, session)
+
+    @app.delete("/v1/sessions/{session_id}", status_code=204, tags=["sessions"])
+    def delete_session(session_id: str, who: Who) -> None:
+        """Soft delete (a SessionDeleted event); restore undoes it."""
+        owned(who, session_id)
+        trail.sessions.delete(session_id, user_id=_scope(who), actor=_actor(who))
+
+    @app.post("/v1/sessions/{session_id}/restore", tags=["sessions"])
+    def restore_session(session_id: str, who: Who, response: Response) -> SessionOut:
+        """Undo a soft delete."""
+        if not trail.sessions.restore(
+            session_id, user_id=_scope(who), actor=_actor(who)
+        ):
+            raise SessionNotFound(f"no deleted session {session_id!r}")
+        return tagged(response, owned(who, session_id))
+
+    @app.post("/v1/sessions/{session_id}/messages", status_code=201, tags=["messages"])
+    def append_message(
+        session_id: str,
+        body: MessageIn,
+        who: Who,
+        response: Response,
+        idempotency_key: Annotated[str | None, Header()] = None,
+    ) -> Appended:
+        """Append a message (never needs If-Match: appends merge). With an
+        Idempotency-Key the message id derives from it, so a retry returns the
+        first result and stores nothing twice."""
+        session = owned(who, session_id)
+        message_id = _derived(who, idempotency_key, session_id)
+        if message_id is not None:
+            for message in session.messages:
+                if message.id == message_id:
+                    response.status_code = 200
+                    response.headers["ETag"] = f'"{session.version}"'
+                    return Appended(message=message, version=session.version)
+        message = session.append_message(
+            **body.model_dump(exclude_none=True), id=message_id, actor=_actor(who)
+        )
+        trail.sessions.save(session)
+        response.headers["ETag"] = f'"{session.version}"'
+        return Appended(message=message, version=session.version)
+
+    @app.get("/v1/sessions/{session_id}/messages", tags=["messages"])
+    def messages(
+        session_id: str,
+        who: Who,
+        last_n: Annotated[int | None, Query(ge=0)] = None,
+        before: Annotated[int | None, Query(ge=1)] = None,
+        limit: Annotated[int | None, Query(ge=0)] = None,
+    ) -> MessagePage:
+        """The last `last_n` messages, or `limit` before position `before`."""
+        return trail.sessions.messages(
+            session_id, last_n=last_n, before=before, limit=limit, user_id=_scope(who)
+        )
+
+    @app.get("/v1/sessions/{session_id}/history", tags=["sessions"])
+    def history(
+        session_id: str,
+        who: Who,
+        actor: str | None = None,
+        since: datetime | None = None,
+        until: datetime | None = None,
+    ) -> list[HistoryEntry]:
+        """The audit timeline of one session, filtered by actor and [since, until)."""
+        entries = trail.sessions.history(session_id, user_id=_scope(who))
+        return [
+            entry
+            for entry in entries
+            if (actor is None or entry.actor == actor)
+            and (since is None or entry.timestamp >= since)
+            and (until is None or entry.timestamp < until)
+        ]
+
+    @app.get("/v1/events", tags=["feed"])
+    def events(
+        who: Who,
+        after: Annotated[int, Query(ge=0)] = 0,
+        limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    ) -> AuditPage:
+        """Every event the caller may see after log position `after`, in log order;
+        pass `next_after` back (or use /v1/events/stream)."""
+        return trail.audit.entries(user_id=_scope(who), after=after, limit=limit)
+
+    @app.get("/v1/events/stream", tags=["feed"])
+    def stream(
+        who: Who,
+        after: Annotated[int, Query(ge=0)] = 0,
+        last_event_id: Annotated[str | None, Header()] = None,
+    ) -> StreamingResponse:
+        """The same as Server-Sent Events, live: each event's `id` is its log
+        position, so a reconnect with Last-Event-ID resumes exactly after it."""
+        start = (
+            int(last_event_id) if last_event_id and last_event_id.isdigit() else after
+        )
+        feed = _feed(trail, _scope(who), start, poll_interval)
+        return StreamingResponse(feed, media_type="text/event-stream")
+
+    @app.get("/v1/projections", tags=["admin"])
+    def projections(who: Who) -> list[dict[str, Any]]:
+        """Read-model status (admin)."""
+        _admin(who)
+        return [status.model_dump(mode="json") for status in trail.projections.status()]
+
+    @app.post("/v1/verify", tags=["admin"])
+    def verify(who: Who) -> dict[str, Any]:
+        """Re-walk every hash chain (admin)."""
+        _admin(who)
+        report = trail.verify()
+        return {
+            "ok": report.ok,
+            "streams": report.streams,
+            "events": report.events,
+            "problems": [str(problem.error()) for problem in report.problems],
+        }
+
+    return app
+
+
+def _feed(
+    trail: SessionTrail, user_id: str | None, after: int, poll_interval: float
+) -> Iterator[str]:
+    """SSE lines for every visible event after `after`, then new ones as they come;
+    a comment line now and then keeps proxies from closing an idle stream."""
+    position, idle = after, 0.0
+    while True:
+        page = trail.audit.entries(user_id=user_id, after=position, limit=500)
+        for entry in page.items:
+            position = entry.position
+            data = entry.model_dump_json()
+            yield f"id: {position}\nevent: {entry.event}\ndata: {data}\n\n"
+        if page.items:
+            idle = 0.0
+            continue
+        time.sleep(poll_interval)
+        idle += poll_interval
+        if idle >= 15:
+            idle = 0.0
+            yield ": keep-alive\n\n"
+
+
+def _scope(who: Caller) -> str | None:
+    """The user whose sessions a request sees (None: an admin sees all)."""
+    return None if who.admin else who.user_id
+
+
+def _owner(who: Caller) -> str | None:
+    return who.user_id
+
+
+def _actor(who: Caller) -> str:
+    return "admin" if who.admin else "user"
+
+
+def _admin(who: Caller) -> None:
+    if not who.admin:
+        raise _Forbidden("an admin token is required")
+
+
+def _derived(who: Caller, key: str | None, *scope: str) -> str | None:
+    """An id that is the same for the same caller, key and target: what makes a
+    retried POST find its first result."""
+    if not key:
+        return None
+    if len(key) > 200:
+        raise InvalidInput("Idempotency-Key: at most 200 characters")
+    return uuid.uuid5(IDEMPOTENCY, json.dumps([who.user_id, key, *scope])).hex
+
+
+class _Unauthorized(Exception):
+    """No token, or one this server does not know."""
+
+
+class _Conflict(Exception):
+    """The id is already taken."""
+
+
+class _Forbidden(Exception):
+    """A user token asked for an admin operation."""
+
+
+def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
+    return JSONResponse({"detail": detail}, status_code=status, headers=headers)
+
+
+def _errors(app: FastAPI) -> None:
+    """The error model as HTTP: one JSON body with `detail` naming what is wrong."""
+
+    @app.exception_handler(_Unauthorized)
+    def unauthorized(request: Request, exc: _Unauthorized) -> JSONResponse:
+        return _problem(
+            401, "a valid bearer token is required", **{"WWW-Authenticate": "Bearer"}
+        )
+
+    @app.exception_handler(SessionNotFound)
+    def not_found(request: Request, exc: SessionNotFound) -> JSONResponse:
+        return _problem(404, str(exc))
+
+    @app.exception_handler(InvalidInput)
+    def invalid(request: Request, exc: InvalidInput) -> JSONResponse:
+        return _problem(422, str(exc))
+
+    @app.exception_handler(_Forbidden)
+    def forbidden(request: Request, exc: _Forbidden) -> JSONResponse:
+        return _problem(403, str(exc))
+
+    @app.exception_handler(_Conflict)
+    def conflict(request: Request, exc: _Conflict) -> JSONResponse:
+        return _problem(409, str(exc))
+
+    @app.exception_handler(ConcurrencyConflict)
+    def busy(request: Request, exc: ConcurrencyConflict) -> JSONResponse:
+        return _problem(409, str(exc))
+
+    @app.exception_handler(StorageUnavailable)
+    def down(request: Request, exc: StorageUnavailable) -> JSONResponse:
+        logger.warning("storage unavailable: %s", exc)
+        return _problem(503, "storage unavailable; retry", **{"Retry-After": "1"})
+
+    @app.exception_handler(RequestValidationError)
+    def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
+        problems = [
+            ".".join(str(part) for part in error["loc"]) + ": " + error["msg"]
+            for error in exc.errors()
+        ]
+        return _problem(422, "; ".join(problems))
+
+
+def _limits_and_logs(app: FastAPI, max_body_bytes: int) -> None:
+    """413 for bodies over the limit; one structured access-log line per request,
+    without message content."""
+
+    @app.middleware("http")
+    async def limit_and_log(
+        request: Request, call_next: Callable[[Request], Awaitable[Response]]
+    ) -> Response:
+        started = time.perf_counter()
+        length = request.headers.get("content-length")
+        if length is not None and (
+            not length.isdigit() or int(length) > max_body_bytes
+        ):
+            response: Response = _problem(413, f"body over {max_body_bytes} bytes")
+        else:
+            response = await call_next(request)
+        route = request.scope.get("route")
+        logger.info(
+            json.dumps(
+                {
+                    "method": request.method,
+                    "path": getattr(route, "path", request.url.path),
+                    "status": response.status_code,
+                    "ms": round(1000 * (time.perf_counter() - started), 2),
+                }
+            )
+        )
+        return response

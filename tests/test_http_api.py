@@ -1,0 +1,250 @@
+"""The HTTP API in process (httpx through FastAPI's TestClient), on every backend:
+authentication, per-user isolation, ETags and 412, idempotent retries, the JSON
+change feed, validation and storage errors."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from support.http import bearer, write_tokens
+
+import sessiontrail
+from sessiontrail import SessionTrail
+from sessiontrail.server.app import create_app
+from sessiontrail.server.auth import Tokens
+
+
+@pytest.fixture
+def client(trail: SessionTrail, tmp_path: Path) -> Iterator[TestClient]:
+    tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
+    with TestClient(create_app(trail, tokens)) as opened:
+        yield opened
+
+
+def make(client: TestClient, user: str, session_id: str, **body: object) -> dict:
+    response = client.post(
+        "/v1/sessions", json={"session_id": session_id, **body}, headers=bearer(user)
+    )
+    assert response.status_code == 201, response.text
+    return response.json()
+
+
+def say(
+    client: TestClient, user: str, session_id: str, text: str, **headers: str
+) -> object:
+    return client.post(
+        f"/v1/sessions/{session_id}/messages",
+        json={"role": "user", "content": text},
+        headers={**bearer(user), **headers},
+    )
+
+
+def test_no_token_or_a_bad_one_is_401_except_health_and_docs(
+    client: TestClient,
+) -> None:
+    for headers in ({}, {"Authorization": "Bearer nope"}, {"Authorization": "Basic x"}):
+        response = client.get("/v1/sessions", headers=headers)
+        assert response.status_code == 401
+        assert response.headers["WWW-Authenticate"] == "Bearer"
+    assert client.get("/health").json() == {"status": "ok"}
+    assert client.get("/openapi.json").status_code == 200
+
+
+def test_docs_can_be_private(trail: SessionTrail, tmp_path: Path) -> None:
+    tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
+    with TestClient(create_app(trail, tokens, public_docs=False)) as client:
+        assert client.get("/openapi.json").status_code == 404
+        assert client.get("/docs").status_code == 404
+
+
+def test_a_session_through_the_api(client: TestClient) -> None:
+    made = make(client, "ann", "chat-1", title="Trip", metadata={"lang": "en"})
+    assert (made["title"], made["version"], made["user_id"]) == ("Trip", 1, "ann")
+    first = say(client, "ann", "chat-1", "hello")
+    assert first.status_code == 201 and first.headers["ETag"] == '"2"'
+    say(client, "ann", "chat-1", "again")
+    page = client.get("/v1/sessions/chat-1/messages?last_n=1", headers=bearer("ann"))
+    assert [m["content"] for m in page.json()["items"]] == ["again"]
+    got = client.get("/v1/sessions/chat-1", headers=bearer("ann"))
+    assert got.headers["ETag"] == '"3"' and got.json()["message_count"] == 2
+    listed = client.get("/v1/sessions", headers=bearer("ann")).json()
+    assert [s["session_id"] for s in listed["items"]] == ["chat-1"]
+    history = client.get(
+        "/v1/sessions/chat-1/history?actor=user", headers=bearer("ann")
+    )
+    assert [e["event"] for e in history.json()] == [
+        "Started",
+        "MessageAppended",
+        "MessageAppended",
+    ]
+    assert (
+        client.delete("/v1/sessions/chat-1", headers=bearer("ann")).status_code == 204
+    )
+    assert client.get("/v1/sessions/chat-1", headers=bearer("ann")).status_code == 404
+    restored = client.post("/v1/sessions/chat-1/restore", headers=bearer("ann"))
+    assert restored.status_code == 200 and restored.json()["deleted"] is False
+
+
+def test_another_users_session_is_404_everywhere(client: TestClient) -> None:
+    make(client, "ann", "chat-1")
+    say(client, "ann", "chat-1", "private")
+    for method, path, body in (
+        ("GET", "/v1/sessions/chat-1", None),
+        ("PATCH", "/v1/sessions/chat-1", {"title": "mine now"}),
+        ("DELETE", "/v1/sessions/chat-1", None),
+        ("POST", "/v1/sessions/chat-1/restore", None),
+        ("POST", "/v1/sessions/chat-1/messages", {"role": "user", "content": "x"}),
+        ("GET", "/v1/sessions/chat-1/messages", None),
+        ("GET", "/v1/sessions/chat-1/history", None),
+    ):
+        response = client.request(method, path, json=body, headers=bearer("bob"))
+        assert response.status_code == 404, (method, path, response.text)
+    assert client.get("/v1/sessions", headers=bearer("bob")).json()["items"] == []
+    assert client.get("/v1/events", headers=bearer("bob")).json()["items"] == []
+    ann = client.get("/v1/sessions/chat-1/messages", headers=bearer("ann")).json()
+    assert [m["content"] for m in ann["items"]] == ["private"]  # bob changed nothing
+    admin = client.get("/v1/sessions", headers=bearer("admin")).json()
+    assert [s["session_id"] for s in admin["items"]] == ["chat-1"]
+    assert client.post("/v1/verify", headers=bearer("ann")).status_code == 403
+    assert client.post("/v1/verify", headers=bearer("admin")).json()["ok"] is True
+    assert {
+        p["name"] for p in client.get("/v1/projections", headers=bearer("admin")).json()
+    } >= {"sessions"}
+
+
+def test_a_stale_if_match_is_412_with_the_current_session(client: TestClient) -> None:
+    etag = client.post(
+        "/v1/sessions", json={"session_id": "chat-1"}, headers=bearer("ann")
+    ).headers["ETag"]
+    say(client, "ann", "chat-1", "the runtime wrote meanwhile")
+    stale = client.patch(
+        "/v1/sessions/chat-1",
+        json={"title": "Renamed"},
+        headers={**bearer("ann"), "If-Match": etag},
+    )
+    assert stale.status_code == 412
+    assert stale.json()["message_count"] == 1 and stale.json()["title"] == ""
+    fresh = client.patch(
+        "/v1/sessions/chat-1",
+        json={"title": "Renamed", "pinned": True, "metadata": {"k": "v"}},
+        headers={**bearer("ann"), "If-Match": stale.headers["ETag"]},
+    )
+    assert fresh.status_code == 200
+    assert (
+        fresh.json()["title"],
+        fresh.json()["pinned"],
+        fresh.json()["metadata"],
+    ) == ("Renamed", True, {"k": "v"})
+    merged = client.patch(
+        "/v1/sessions/chat-1", json={"metadata": {"k": None}}, headers=bearer("ann")
+    )
+    assert merged.json()["metadata"] == {} and merged.json()["message_count"] == 1
+
+
+def test_a_retried_post_with_the_same_key_writes_once(client: TestClient) -> None:
+    first = client.post(
+        "/v1/sessions", json={}, headers={**bearer("ann"), "Idempotency-Key": "k1"}
+    )
+    again = client.post(
+        "/v1/sessions", json={}, headers={**bearer("ann"), "Idempotency-Key": "k1"}
+    )
+    assert (first.status_code, again.status_code) == (201, 200)
+    session_id = first.json()["session_id"]
+    assert again.json()["session_id"] == session_id
+    sent = say(client, "ann", session_id, "once", **{"Idempotency-Key": "m1"})
+    retried = say(client, "ann", session_id, "once", **{"Idempotency-Key": "m1"})
+    other = say(client, "ann", session_id, "twice", **{"Idempotency-Key": "m2"})
+    assert (sent.status_code, retried.status_code, other.status_code) == (201, 200, 201)
+    assert sent.json() == retried.json()
+    page = client.get(
+        f"/v1/sessions/{session_id}/messages", headers=bearer("ann")
+    ).json()
+    assert [m["content"] for m in page["items"]] == ["once", "twice"]
+    bobs = client.post(
+        "/v1/sessions", json={}, headers={**bearer("bob"), "Idempotency-Key": "k1"}
+    )
+    assert bobs.status_code == 201 and bobs.json()["session_id"] != session_id
+
+
+def test_bad_input_is_422_naming_the_field_and_writes_nothing(
+    client: TestClient,
+) -> None:
+    make(client, "ann", "chat-1")
+    bad_role = client.post(
+        "/v1/sessions/chat-1/messages",
+        json={"role": "robot", "content": "x"},
+        headers=bearer("ann"),
+    )
+    assert bad_role.status_code == 422 and "role" in bad_role.json()["detail"]
+    bad_limit = client.get("/v1/sessions?limit=0", headers=bearer("ann"))
+    assert bad_limit.status_code == 422 and "limit" in bad_limit.json()["detail"]
+    unknown = client.patch(
+        "/v1/sessions/chat-1", json={"colour": "red"}, headers=bearer("ann")
+    )
+    assert unknown.status_code == 422 and "colour" in unknown.json()["detail"]
+    long_id = client.post(
+        "/v1/sessions", json={"session_id": "x" * 300}, headers=bearer("ann")
+    )
+    assert long_id.status_code == 422 and "session_id" in long_id.json()["detail"]
+    taken = client.post(
+        "/v1/sessions", json={"session_id": "chat-1"}, headers=bearer("bob")
+    )
+    assert taken.status_code == 409
+    assert (
+        client.get("/v1/sessions/chat-1", headers=bearer("ann")).json()["version"] == 1
+    )
+
+
+def test_a_body_over_the_limit_is_413(trail: SessionTrail, tmp_path: Path) -> None:
+    tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
+    with TestClient(create_app(trail, tokens, max_body_bytes=1000)) as client:
+        make(client, "ann", "chat-1")
+        response = say(client, "ann", "chat-1", "x" * 2000)
+        assert response.status_code == 413
+        assert (
+            client.get("/v1/sessions/chat-1", headers=bearer("ann")).json()[
+                "message_count"
+            ]
+            == 0
+        )
+
+
+def test_the_change_feed_pages_every_visible_event_once(client: TestClient) -> None:
+    make(client, "ann", "a")
+    make(client, "bob", "b")
+    for number in range(5):
+        say(client, "ann", "a", f"m{number}")
+        say(client, "bob", "b", f"n{number}")
+    seen, after = [], 0
+    while True:
+        page = client.get(
+            f"/v1/events?after={after}&limit=2", headers=bearer("ann")
+        ).json()
+        seen += page["items"]
+        if page["next_after"] is None:
+            break
+        after = page["next_after"]
+    positions = [entry["position"] for entry in seen]
+    assert positions == sorted(set(positions)) and len(positions) == 6
+    assert {entry["session_id"] for entry in seen} == {"a"}
+
+
+def test_storage_down_is_503_with_retry_after(tmp_path: Path) -> None:
+    path = tmp_path / "trail.db"
+    with sessiontrail.connect(f"sqlite:///{path}?lock_timeout=1") as trail:
+        tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
+        with TestClient(create_app(trail, tokens)) as client:
+            make(client, "ann", "chat-1")
+            holder = sqlite3.connect(path, isolation_level=None)
+            holder.execute("BEGIN EXCLUSIVE")  # another process holds the database
+            try:
+                response = say(client, "ann", "chat-1", "blocked")
+            finally:
+                holder.close()
+            assert response.status_code == 503
+            assert response.headers["Retry-After"] == "1"
+            assert say(client, "ann", "chat-1", "later").status_code == 201
