@@ -35,10 +35,10 @@ def serving(url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
     """The installed `sessiontrail serve` until the block ends; its log file."""
     port, log = free_port(), tmp_path / "serve.log"
     tokens = write_tokens(tmp_path / "tokens.json")
+    command = [executable(), "--db", url, "serve", "--tokens", str(tokens)]
     with log.open("w") as output:
         process = subprocess.Popen(
-            [executable(), "--db", url, "serve", "--tokens", str(tokens)]
-            + ["--port", str(port)],
+            [*command, "--port", str(port)],
             stdout=output,
             stderr=subprocess.STDOUT,
         )
