@@ -4,6 +4,7 @@ change feed, validation and storage errors."""
 
 from __future__ import annotations
 
+import importlib.util
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
@@ -248,3 +249,86 @@ def test_storage_down_is_503_with_retry_after(tmp_path: Path) -> None:
             assert response.status_code == 503
             assert response.headers["Retry-After"] == "1"
             assert say(client, "ann", "chat-1", "later").status_code == 201
+
+
+def test_what_hangs_off_a_session(client: TestClient) -> None:
+    make(client, "ann", "chat-1")
+    ann = bearer("ann")
+    question = {"tool_call_id": "c1", "tool_name": "ask", "question": "Which city?"}
+    asked = client.put(
+        "/v1/sessions/chat-1/pending-question", json=question, headers=ann
+    )
+    assert asked.json()["pending_question"]["question"] == "Which city?"
+    resolved = client.delete("/v1/sessions/chat-1/pending-question", headers=ann)
+    assert resolved.json()["pending_question"] is None
+    say(client, "ann", "chat-1", "later gone")
+    then = client.get("/v1/sessions/chat-1/at?version=1", headers=ann).json()
+    assert then["session"]["version"] == 1 and then["messages"] == []
+    assert client.get("/v1/sessions/chat-1/at", headers=ann).status_code == 422
+    usage = {"model": "gpt-4o", "input_tokens": 7, "output_tokens": 3}
+    assert (
+        client.post("/v1/sessions/chat-1/usage", json=usage, headers=ann).status_code
+        == 204
+    )
+    totals = client.get("/v1/sessions/chat-1/usage", headers=ann).json()["totals"]
+    assert totals["input_tokens"] == 7 and totals["records"] == 1
+    made = client.post(
+        "/v1/sessions/chat-1/qa", json={"question": "q?", "answer": "a."}, headers=ann
+    )
+    qa_id = made.json()["qa_id"]
+    patched = client.patch(
+        f"/v1/sessions/chat-1/qa/{qa_id}", json={"feedback_score": 5}, headers=ann
+    )
+    assert patched.status_code == 204
+    bad_score = client.patch(
+        f"/v1/sessions/chat-1/qa/{qa_id}", json={"feedback_score": 9}, headers=ann
+    )
+    assert (
+        bad_score.status_code == 422 and "feedback_score" in bad_score.json()["detail"]
+    )
+    entries = client.get("/v1/sessions/chat-1/qa", headers=ann).json()
+    assert [(e["question"], e["feedback_score"]) for e in entries] == [("q?", 5)]
+    assert (
+        client.put(
+            "/v1/sessions/chat-1/graph-context", json={"context": "g"}, headers=ann
+        ).status_code
+        == 204
+    )
+    assert client.get("/v1/sessions/chat-1/graph-context", headers=ann).json() == {
+        "context": "g"
+    }
+    step = {"trace_id": "t1", "origin_function": "search", "status": "ok"}
+    assert (
+        client.post("/v1/sessions/chat-1/traces", json=step, headers=ann).status_code
+        == 201
+    )
+    steps = client.get("/v1/sessions/chat-1/traces?last_n=5", headers=ann).json()
+    assert [s["trace_id"] for s in steps] == ["t1"]
+    assert (
+        client.delete(f"/v1/sessions/chat-1/qa/{qa_id}", headers=ann).status_code == 204
+    )
+    assert client.get("/v1/sessions/chat-1/qa", headers=ann).json() == []
+    for method, path, body in (
+        ("PUT", "/v1/sessions/chat-1/pending-question", question),
+        ("GET", "/v1/sessions/chat-1/at?version=1", None),
+        ("POST", "/v1/sessions/chat-1/usage", usage),
+        ("GET", "/v1/sessions/chat-1/usage", None),
+        ("POST", "/v1/sessions/chat-1/qa", {"question": "q", "answer": "a"}),
+        ("GET", "/v1/sessions/chat-1/qa", None),
+        ("GET", "/v1/sessions/chat-1/graph-context", None),
+        ("GET", "/v1/sessions/chat-1/traces", None),
+    ):
+        response = client.request(method, path, json=body, headers=bearer("bob"))
+        assert response.status_code == 404, (method, path, response.text)
+
+
+def test_the_committed_openapi_schema_is_current() -> None:
+    spec = importlib.util.spec_from_file_location(
+        "export_openapi", Path(__file__).parent.parent / "scripts" / "export_openapi.py"
+    )
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    assert module.TARGET.read_text() == module.schema(), (
+        "docs/openapi.json is stale: run scripts/export_openapi.py"
+    )

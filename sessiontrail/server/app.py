@@ -17,7 +17,7 @@ from collections.abc import Awaitable, Callable, Iterator
 from datetime import datetime
 from typing import Annotated, Any, Literal
 
-from fastapi import Depends, FastAPI, Header, Query, Request, Response
+from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
@@ -29,41 +29,28 @@ from ..domain.errors import (
     StorageUnavailable,
 )
 from ..domain.session import Session
-from ..domain.values import HistoryEntry, Message, MessagePage, PendingQuestion
+from ..domain.values import HistoryEntry, Message, MessagePage
 from ..projections.audit import AuditPage
 from ..trail import SessionTrail
+from .access import (
+    Conflict,
+    Forbidden,
+    SessionOut,
+    Unauthorized,
+    Who,
+    actor_of,
+    owned_session,
+    scope,
+    tagged,
+)
 from .auth import Caller, Tokens
+from .session_parts import add_session_parts
 
 logger = logging.getLogger("sessiontrail.http")
 
 IDEMPOTENCY = uuid.UUID("5b0c3f0e-8a7e-4c55-9d2a-7f3f3b1d2c11")
 """Namespace of the ids derived from Idempotency-Key headers."""
 DEFAULT_MAX_BODY = 1_000_000
-
-
-class SessionOut(BaseModel):
-    """A session as the API shows it (no messages: page through those)."""
-
-    session_id: str
-    user_id: str | None
-    title: str
-    pinned: bool
-    model: str
-    metadata: dict[str, JsonValue]
-    message_count: int
-    version: int
-    deleted: bool
-    pending_question: PendingQuestion | None
-    created_at: datetime
-    updated_at: datetime
-
-    @classmethod
-    def of(cls, session: Session) -> SessionOut:
-        return cls(
-            **session.summary().model_dump(exclude={"preview"}),
-            metadata=session.metadata,
-            pending_question=session.pending_question,
-        )
 
 
 class SessionIn(BaseModel):
@@ -95,21 +82,6 @@ class Appended(BaseModel):
     version: int
 
 
-def caller(
-    request: Request, authorization: Annotated[str | None, Header()] = None
-) -> Caller:
-    """The request's caller by its bearer token; 401 without a known one."""
-    scheme, _, token = (authorization or "").partition(" ")
-    tokens: Tokens = request.app.state.tokens
-    found = tokens.caller(token.strip()) if scheme.lower() == "bearer" else None
-    if found is None:
-        raise _Unauthorized
-    return found
-
-
-Who = Annotated[Caller, Depends(caller)]
-
-
 def create_app(
     trail: SessionTrail,
     tokens: Tokens,
@@ -130,19 +102,12 @@ def create_app(
     )
     _errors(app)
     _limits_and_logs(app, max_body_bytes)
+    add_session_parts(app, trail)
 
     app.state.tokens = tokens
 
     def owned(who: Caller, session_id: str) -> Session:
-        """The caller's live session, else 404 (another user's looks missing)."""
-        session = trail.sessions.try_load(session_id, user_id=_scope(who))
-        if session is None:
-            raise SessionNotFound(f"no session {session_id!r}")
-        return session
-
-    def tagged(response: Response, session: Session) -> SessionOut:
-        response.headers["ETag"] = f'"{session.version}"'
-        return SessionOut.of(session)
+        return owned_session(trail, who, session_id)
 
     @app.get("/health", tags=["service"])
     def health() -> dict[str, str]:
@@ -159,7 +124,7 @@ def create_app(
     ) -> SessionOut:
         """Start a session (an id is generated when none is given); with an
         Idempotency-Key, a retry returns the session the first request made."""
-        user = _owner(who)
+        user = who.user_id
         session_id = (
             body.session_id or _derived(who, idempotency_key) or uuid.uuid4().hex
         )
@@ -173,12 +138,12 @@ def create_app(
             title=body.title,
             model=body.model,
             metadata=body.metadata,
-            actor=_actor(who),
+            actor=actor_of(who),
         )
         try:
             trail.sessions.save(session)
         except ConcurrencyConflict:
-            raise _Conflict(f"session id {session_id!r} is already in use") from None
+            raise Conflict(f"session id {session_id!r} is already in use") from None
         return tagged(response, session)
 
     @app.get("/v1/sessions", tags=["sessions"])
@@ -219,7 +184,7 @@ def create_app(
             return JSONResponse(
                 current, status_code=412, headers={"ETag": f'"{session.version}"'}
             )
-        actor = _actor(who)
+        actor = actor_of(who)
         if body.title is not None:
             session.edit_title(body.title, actor=actor)
         if body.pinned is not None:
@@ -233,13 +198,13 @@ def create_app(
     def delete_session(session_id: str, who: Who) -> None:
         """Soft delete (a SessionDeleted event); restore undoes it."""
         owned(who, session_id)
-        trail.sessions.delete(session_id, user_id=_scope(who), actor=_actor(who))
+        trail.sessions.delete(session_id, user_id=scope(who), actor=actor_of(who))
 
     @app.post("/v1/sessions/{session_id}/restore", tags=["sessions"])
     def restore_session(session_id: str, who: Who, response: Response) -> SessionOut:
         """Undo a soft delete."""
         if not trail.sessions.restore(
-            session_id, user_id=_scope(who), actor=_actor(who)
+            session_id, user_id=scope(who), actor=actor_of(who)
         ):
             raise SessionNotFound(f"no deleted session {session_id!r}")
         return tagged(response, owned(who, session_id))
@@ -264,7 +229,7 @@ def create_app(
                     response.headers["ETag"] = f'"{session.version}"'
                     return Appended(message=message, version=session.version)
         message = session.append_message(
-            **body.model_dump(exclude_none=True), id=message_id, actor=_actor(who)
+            **body.model_dump(exclude_none=True), id=message_id, actor=actor_of(who)
         )
         trail.sessions.save(session)
         response.headers["ETag"] = f'"{session.version}"'
@@ -280,7 +245,7 @@ def create_app(
     ) -> MessagePage:
         """The last `last_n` messages, or `limit` before position `before`."""
         return trail.sessions.messages(
-            session_id, last_n=last_n, before=before, limit=limit, user_id=_scope(who)
+            session_id, last_n=last_n, before=before, limit=limit, user_id=scope(who)
         )
 
     @app.get("/v1/sessions/{session_id}/history", tags=["sessions"])
@@ -292,7 +257,7 @@ def create_app(
         until: datetime | None = None,
     ) -> list[HistoryEntry]:
         """The audit timeline of one session, filtered by actor and [since, until)."""
-        entries = trail.sessions.history(session_id, user_id=_scope(who))
+        entries = trail.sessions.history(session_id, user_id=scope(who))
         return [
             entry
             for entry in entries
@@ -309,7 +274,7 @@ def create_app(
     ) -> AuditPage:
         """Every event the caller may see after log position `after`, in log order;
         pass `next_after` back (or use /v1/events/stream)."""
-        return trail.audit.entries(user_id=_scope(who), after=after, limit=limit)
+        return trail.audit.entries(user_id=scope(who), after=after, limit=limit)
 
     @app.get("/v1/events/stream", tags=["feed"])
     def stream(
@@ -322,7 +287,7 @@ def create_app(
         start = (
             int(last_event_id) if last_event_id and last_event_id.isdigit() else after
         )
-        feed = _feed(trail, _scope(who), start, poll_interval)
+        feed = _feed(trail, scope(who), start, poll_interval)
         return StreamingResponse(feed, media_type="text/event-stream")
 
     @app.get("/v1/projections", tags=["admin"])
@@ -368,22 +333,9 @@ def _feed(
             yield ": keep-alive\n\n"
 
 
-def _scope(who: Caller) -> str | None:
-    """The user whose sessions a request sees (None: an admin sees all)."""
-    return None if who.admin else who.user_id
-
-
-def _owner(who: Caller) -> str | None:
-    return who.user_id
-
-
-def _actor(who: Caller) -> str:
-    return "admin" if who.admin else "user"
-
-
 def _admin(who: Caller) -> None:
     if not who.admin:
-        raise _Forbidden("an admin token is required")
+        raise Forbidden("an admin token is required")
 
 
 def _derived(who: Caller, key: str | None, *scope: str) -> str | None:
@@ -396,18 +348,6 @@ def _derived(who: Caller, key: str | None, *scope: str) -> str | None:
     return uuid.uuid5(IDEMPOTENCY, json.dumps([who.user_id, key, *scope])).hex
 
 
-class _Unauthorized(Exception):
-    """No token, or one this server does not know."""
-
-
-class _Conflict(Exception):
-    """The id is already taken."""
-
-
-class _Forbidden(Exception):
-    """A user token asked for an admin operation."""
-
-
 def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
@@ -415,8 +355,8 @@ def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
 def _errors(app: FastAPI) -> None:
     """The error model as HTTP: one JSON body with `detail` naming what is wrong."""
 
-    @app.exception_handler(_Unauthorized)
-    def unauthorized(request: Request, exc: _Unauthorized) -> JSONResponse:
+    @app.exception_handler(Unauthorized)
+    def unauthorized(request: Request, exc: Unauthorized) -> JSONResponse:
         return _problem(
             401, "a valid bearer token is required", **{"WWW-Authenticate": "Bearer"}
         )
@@ -429,12 +369,12 @@ def _errors(app: FastAPI) -> None:
     def invalid(request: Request, exc: InvalidInput) -> JSONResponse:
         return _problem(422, str(exc))
 
-    @app.exception_handler(_Forbidden)
-    def forbidden(request: Request, exc: _Forbidden) -> JSONResponse:
+    @app.exception_handler(Forbidden)
+    def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
         return _problem(403, str(exc))
 
-    @app.exception_handler(_Conflict)
-    def conflict(request: Request, exc: _Conflict) -> JSONResponse:
+    @app.exception_handler(Conflict)
+    def conflict(request: Request, exc: Conflict) -> JSONResponse:
         return _problem(409, str(exc))
 
     @app.exception_handler(ConcurrencyConflict)

@@ -1,0 +1,94 @@
+"""Who a request is from, and what it may see: the pieces every route shares."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+from fastapi import Depends, Request, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, JsonValue
+
+from ..domain.errors import SessionNotFound
+from ..domain.session import Session
+from ..domain.values import PendingQuestion
+from ..trail import SessionTrail
+from .auth import Caller, Tokens
+
+
+class SessionOut(BaseModel):
+    """A session as the API shows it (no messages: page through those)."""
+
+    session_id: str
+    user_id: str | None
+    title: str
+    pinned: bool
+    model: str
+    metadata: dict[str, JsonValue]
+    message_count: int
+    version: int
+    deleted: bool
+    pending_question: PendingQuestion | None
+    created_at: datetime
+    updated_at: datetime
+
+    @classmethod
+    def of(cls, session: Session) -> SessionOut:
+        return cls(
+            **session.summary().model_dump(exclude={"preview"}),
+            metadata=session.metadata,
+            pending_question=session.pending_question,
+        )
+
+
+BEARER = HTTPBearer(auto_error=False, description="A token from `sessiontrail token`.")
+
+
+def caller(
+    request: Request,
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)],
+) -> Caller:
+    """The request's caller by its bearer token; 401 without a known one."""
+    tokens: Tokens = request.app.state.tokens
+    found = None if credentials is None else tokens.caller(credentials.credentials)
+    if found is None:
+        raise Unauthorized
+    return found
+
+
+Who = Annotated[Caller, Depends(caller)]
+
+
+def owned_session(trail: SessionTrail, who: Caller, session_id: str) -> Session:
+    """The caller's live session, else 404 (another user's looks missing)."""
+    session = trail.sessions.try_load(session_id, user_id=scope(who))
+    if session is None:
+        raise SessionNotFound(f"no session {session_id!r}")
+    return session
+
+
+def tagged(response: Response, session: Session) -> SessionOut:
+    """The session's view, its version set as the response's ETag."""
+    response.headers["ETag"] = f'"{session.version}"'
+    return SessionOut.of(session)
+
+
+def scope(who: Caller) -> str | None:
+    """The user whose sessions a request sees (None: an admin sees all)."""
+    return None if who.admin else who.user_id
+
+
+def actor_of(who: Caller) -> str:
+    return "admin" if who.admin else "user"
+
+
+class Unauthorized(Exception):
+    """No token, or one this server does not know."""
+
+
+class Conflict(Exception):
+    """The id is already taken."""
+
+
+class Forbidden(Exception):
+    """A user token asked for an admin operation."""
