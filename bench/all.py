@@ -99,6 +99,11 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             ),
         ),
         (
+            "http",
+            [python, str(BENCH / "http_load.py"), "--json-out", str(out / "http.json")]
+            + (["--seconds", "0.5", "--clients", "1,4"] if quick else []),
+        ),
+        (
             "pg_scaling",
             [python, str(BENCH / "pg_scaling.py"), "--json-out", str(out / "pg.json")]
             + (["--writers", "1,4", "--appends", "40"] if quick else []),
@@ -246,6 +251,10 @@ def targets(out: Path) -> list[Row]:
                 "info",
             )
         )
+    http = json.loads((out / "http.json").read_text())
+    for kind, by_clients in http.items():
+        rates = ", ".join(f"{n} clients {rate:,.0f}" for n, rate in by_clients.items())
+        rows.append((f"HTTP {kind}, requests/s", "(issue 11: reported)", rates, "info"))
     for peer, mode in (("sessiontrail", "inline"), ("sessiontrail_worker", "worker")):
         w4 = peers.get(peer, {}).get("w4")
         if w4 is None:

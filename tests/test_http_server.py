@@ -5,11 +5,9 @@ change feed delivering every event exactly once across a reconnect."""
 
 from __future__ import annotations
 
-import socket
 import sqlite3
 import subprocess
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -18,47 +16,10 @@ import httpx
 import psycopg
 import pytest
 from support.cli import executable
-from support.http import bearer, write_tokens
+from support.http import bearer, serving
 from support.postgres import PostgresServer
 
 RUNTIME_APPENDS, UI_RENAMES = 30, 8
-
-
-def free_port() -> int:
-    with socket.socket() as probe:
-        probe.bind(("127.0.0.1", 0))
-        return int(probe.getsockname()[1])
-
-
-@contextmanager
-def serving(url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
-    """The installed `sessiontrail serve` until the block ends; its log file."""
-    port, log = free_port(), tmp_path / "serve.log"
-    tokens = write_tokens(tmp_path / "tokens.json")
-    command = [executable(), "--db", url, "serve", "--tokens", str(tokens)]
-    with log.open("w") as output:
-        process = subprocess.Popen(
-            [*command, "--port", str(port)],
-            stdout=output,
-            stderr=subprocess.STDOUT,
-        )
-    try:
-        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
-        deadline = time.monotonic() + 60
-        while True:
-            assert process.poll() is None, log.read_text()
-            try:
-                if client.get("/health").status_code == 200:
-                    break
-            except httpx.TransportError:
-                pass
-            assert time.monotonic() < deadline, "the server did not come up"
-            time.sleep(0.1)
-        yield client, log
-        client.close()
-    finally:
-        process.terminate()
-        process.wait(timeout=30)
 
 
 def feed_positions(client: httpx.Client, after: int, want: int) -> list[int]:

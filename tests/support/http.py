@@ -3,9 +3,17 @@
 from __future__ import annotations
 
 import json
+import socket
+import subprocess
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
+import httpx
+
 from sessiontrail.server.auth import digest
+from support.cli import executable
 
 TOKENS = {"ann": "ann-token-0123456789", "bob": "bob-token-0123456789"}
 ADMIN = "admin-token-0123456789"
@@ -25,3 +33,40 @@ def bearer(user: str) -> dict[str, str]:
     """The Authorization header of a user ("admin" for the admin token)."""
     token = ADMIN if user == "admin" else TOKENS[user]
     return {"Authorization": f"Bearer {token}"}
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return int(probe.getsockname()[1])
+
+
+@contextmanager
+def serving(url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
+    """The installed `sessiontrail serve` until the block ends; its log file."""
+    port, log = free_port(), tmp_path / "serve.log"
+    tokens = write_tokens(tmp_path / "tokens.json")
+    command = [executable(), "--db", url, "serve", "--tokens", str(tokens)]
+    with log.open("w") as output:
+        process = subprocess.Popen(
+            [*command, "--port", str(port)],
+            stdout=output,
+            stderr=subprocess.STDOUT,
+        )
+    try:
+        client = httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30)
+        deadline = time.monotonic() + 60
+        while True:
+            assert process.poll() is None, log.read_text()
+            try:
+                if client.get("/health").status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.1)
+        yield client, log
+        client.close()
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
