@@ -112,11 +112,12 @@ def exercise(client: httpx.Client, log: Path, hold_storage: object) -> None:
     after = 0
     while True:
         page = client.get(f"/v1/events?after={after}", headers=ann).json()
+        assert {entry["session_id"] for entry in page["items"]} <= {"chat"}
         every += [entry["position"] for entry in page["items"]]
         if page["next_after"] is None:
             break
         after = page["next_after"]
-    assert every and all(entry for entry in every)
+    assert len(every) == 1 + 1 + RUNTIME_APPENDS + UI_RENAMES  # none of bob's
     half = len(every) // 2
     first_half = feed_positions(client, 0, half)
     rest = feed_positions(client, first_half[-1], len(every) - half)  # reconnect
