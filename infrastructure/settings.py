@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import parse_qs, unquote, urlsplit
+from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
 
 from ..domain.errors import InvalidInput
 
@@ -39,7 +39,8 @@ _POSTGRES_DEFAULTS = {
 
 @dataclass(frozen=True)
 class Settings:
-    """Where the log lives and how eventsourcing reaches it."""
+    """Where the log lives and how eventsourcing reaches it; `url` is for display
+    (a password in it reads ***: it goes to logs and error messages)."""
 
     url: str
     backend: Backend
@@ -51,8 +52,19 @@ def resolve_url(url: str | None) -> str:
     return url or os.environ.get(URL_VARIABLE) or DEFAULT_URL
 
 
+def redacted(url: str) -> str:
+    """The URL with its password, if any, replaced by ***."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    user, _, host = parts.netloc.rpartition("@")
+    return urlunsplit(parts._replace(netloc=f"{user.split(':')[0]}:***@{host}"))
+
+
 def parse_url(url: str) -> Settings:
-    """Turn a database URL into settings; an unusable URL is InvalidInput."""
+    """Turn a database URL into settings; an unusable URL is InvalidInput (whose
+    message shows the URL without its password)."""
+    shown = redacted(url)
     parts = urlsplit(url)
     options = {key: values[-1] for key, values in parse_qs(parts.query).items()}
     if parts.scheme == "memory":
@@ -67,9 +79,9 @@ def parse_url(url: str) -> Settings:
             url, "sqlite", _sqlite_env(url, parts.netloc, parts.path, options)
         )
     if parts.scheme in ("postgresql", "postgres"):
-        return Settings(url, "postgresql", _postgres_env(url, options))
+        return Settings(shown, "postgresql", _postgres_env(url, options))
     raise InvalidInput(
-        f"url: unsupported database URL {url!r}; use sqlite:///PATH, "
+        f"url: unsupported database URL {shown!r}; use sqlite:///PATH, "
         "postgresql://USER@HOST:PORT/DB or memory://"
     )
 
@@ -93,15 +105,15 @@ def _sqlite_env(
 
 
 def _postgres_env(url: str, options: dict[str, str]) -> dict[str, str]:
-    parts = urlsplit(url)
+    parts, shown = urlsplit(url), redacted(url)
     try:
         port = parts.port or 5432
     except ValueError:
-        raise InvalidInput(f"url: {url!r} has an invalid port") from None
+        raise InvalidInput(f"url: {shown!r} has an invalid port") from None
     database = unquote(parts.path.lstrip("/"))
     if not database:
-        raise InvalidInput(f"url: {url!r} names no database; add /DBNAME")
-    _reject_options(url, options, _POSTGRES_OPTIONS)
+        raise InvalidInput(f"url: {shown!r} names no database; add /DBNAME")
+    _reject_options(shown, options, _POSTGRES_OPTIONS)
     env = {
         "PERSISTENCE_MODULE": "eventsourcing.postgres",
         "POSTGRES_DBNAME": database,

@@ -11,10 +11,9 @@ from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from .cli_options import options
+from .cli_options import open_log, options
 from .domain.errors import InvalidInput
 from .infrastructure.verify import VerifyReport, checkpoint_from_json
-from .trail import connect
 
 console = Console()
 notes = Console(stderr=True)
@@ -32,7 +31,7 @@ def checkpoint(
 
     Example: sessiontrail checkpoint -o checkpoint-2026-11-24.json
     """
-    with connect(options(ctx).db) as trail:
+    with open_log(options(ctx).db) as trail:
         taken = trail.checkpoint()
     text = taken.model_dump_json(indent=1)
     if output is None:
@@ -71,7 +70,7 @@ def verify(
                 f"--since: cannot read {str(since)!r}: {exc.strerror}"
             ) from None
     with (
-        connect(options(ctx).db) as trail,
+        open_log(options(ctx).db) as trail,
         Progress(
             *Progress.get_default_columns()[:-1],
             MofNCompleteColumn(),
@@ -128,7 +127,7 @@ def erase_user(
     """
     if not yes:
         typer.confirm(f"Erase everything {user_id!r} wrote, for good?", abort=True)
-    with connect(options(ctx).db) as trail:
+    with open_log(options(ctx).db) as trail:
         report = trail.erase_user(user_id, actor=actor)
     if report.had_key:
         rebuilt = ", ".join(report.read_models)

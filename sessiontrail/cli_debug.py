@@ -11,12 +11,11 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_options import options
+from .cli_options import open_log, options
 from .domain.errors import InvalidInput, SessionNotFound
 from .domain.session import Session
 from .domain.summaries import summarize
 from .render import message_text
-from .trail import connect
 
 console = Console()
 
@@ -97,7 +96,7 @@ def replay(
     Example: sessiontrail replay chat-42 --until 12 --no-pause
     """
     opts = options(ctx)
-    with connect(opts.db) as trail:
+    with open_log(opts.db) as trail:
         before: Session | None = None
         for entry, after in trail.sessions.replay(
             session_id, until=until, user_id=opts.user
@@ -133,7 +132,7 @@ def diff(
     if first > second:
         raise InvalidInput("versions: give the older one first")
     opts = options(ctx)
-    with connect(opts.db) as trail:
+    with open_log(opts.db) as trail:
         old = trail.sessions.at(session_id, version=first, user_id=opts.user)
         new = trail.sessions.at(session_id, version=second, user_id=opts.user)
     if old is None or new is None:

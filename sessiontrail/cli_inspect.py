@@ -11,11 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_options import options
+from .cli_options import open_log, options
 from .domain.errors import InvalidInput, SessionNotFound
 from .domain.values import Message
 from .render import timeline_table, transcript_table
-from .trail import connect
 
 console = Console()
 
@@ -49,7 +48,7 @@ def ls(
     Example: sessiontrail --user alice ls --limit 10
     """
     opts = options(ctx)
-    with connect(opts.db) as trail:
+    with open_log(opts.db) as trail:
         page = trail.sessions.list(
             user_id=opts.user,
             limit=limit,
@@ -97,7 +96,7 @@ def show(
     Example: sessiontrail show chat-42 --at 7
     """
     opts = options(ctx)
-    with connect(opts.db) as trail:
+    with open_log(opts.db) as trail:
         repo = trail.sessions
         if at is None:
             session = repo.try_load(session_id, user_id=opts.user)
@@ -142,7 +141,7 @@ def history(
     """
     opts = options(ctx)
     start = None if since is None else _moment(since, "--since")
-    with connect(opts.db) as trail:
+    with open_log(opts.db) as trail:
         entries = trail.sessions.history(session_id, user_id=opts.user)
     entries = [
         entry
@@ -163,7 +162,7 @@ def stats(ctx: typer.Context, as_json: Json = False) -> None:
     Example: sessiontrail stats --json
     """
     opts = options(ctx)
-    with connect(opts.db) as trail:
+    with open_log(opts.db) as trail:
         summaries = trail.sessions.list_paginated(
             user_id=opts.user, include_deleted=True
         )

@@ -3,8 +3,13 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import typer
+
+from .domain.errors import InvalidInput
+from .infrastructure.settings import parse_url, resolve_url
+from .trail import Mode, SessionTrail, connect
 
 
 @dataclass(frozen=True)
@@ -21,3 +26,17 @@ def options(ctx: typer.Context) -> Options:
     """The options the top-level callback stored on the context."""
     found = ctx.find_object(Options)
     return found if found is not None else Options(None, None)
+
+
+def open_log(db: str | None, mode: Mode = "inline") -> SessionTrail:
+    """Connect for a command that reads an existing log: a SQLite path with no
+    file behind it is an error (a typo would otherwise create an empty log)."""
+    settings = parse_url(resolve_url(db))
+    if settings.backend == "sqlite":
+        path = Path(settings.env["SQLITE_DBNAME"])
+        if not path.exists():
+            raise InvalidInput(
+                f"db: no SQLite database at {path}; check --db / $SESSIONTRAIL_URL "
+                "(only demo, import and serve create one)"
+            )
+    return connect(db, projections=mode)

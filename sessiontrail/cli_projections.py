@@ -13,9 +13,8 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
-from .cli_options import options
+from .cli_options import open_log, options
 from .domain.values import ProjectionStatus
-from .trail import connect
 
 app = typer.Typer(no_args_is_help=True, help="Read models: lag, rebuilds, the worker.")
 console = Console()
@@ -57,7 +56,7 @@ def status(
 
     Example: sessiontrail projections status --json
     """
-    with connect(options(ctx).db, projections="worker") as trail:
+    with open_log(options(ctx).db, "worker") as trail:
         statuses = trail.projections.status()
     if as_json:
         print(json.dumps([s.model_dump() | {"state": s.state} for s in statuses]))
@@ -74,7 +73,7 @@ def rebuild(
 
     Example: sessiontrail projections rebuild sessions usage
     """
-    with connect(options(ctx).db, projections="worker") as trail:
+    with open_log(options(ctx).db, "worker") as trail:
         for name in names:
             trail.projections.projection(name)  # unknown names fail before any work
         for name in names:
@@ -114,7 +113,7 @@ def run(
 
     for signum in (signal.SIGINT, signal.SIGTERM):
         signal.signal(signum, request_stop)
-    with connect(options(ctx).db, projections="worker") as trail:
+    with open_log(options(ctx).db, "worker") as trail:
         console.print(f"following {trail.url}; stop with Ctrl-C")
         trail.projections.run(stop, poll_interval=poll_interval)
         reached = min(s.position for s in trail.projections.status())

@@ -54,25 +54,37 @@ def serve(
 
 
 def token(
+    tokens: Annotated[
+        Path,
+        typer.Option(
+            "--tokens",
+            envvar="SESSIONTRAIL_TOKENS",
+            help="Tokens file to add the new token's hash to (created if absent).",
+        ),
+    ],
     user_id: Annotated[
         str | None, typer.Argument(help="The user the token acts as.")
     ] = None,
     admin: Annotated[bool, typer.Option("--admin", help="An admin token.")] = False,
 ) -> None:
-    """Make a bearer token: prints the token (give it to the client) and the entry
-    to add to the tokens file (it holds only the token's hash).
+    """Make a bearer token: adds its hash to the tokens file and prints the token
+    (give it to the client; it is not stored anywhere).
 
-    Example: sessiontrail token ann
+    Example: sessiontrail token ann --tokens tokens.json
     """
     if (user_id is None) == (not admin):
         raise InvalidInput("give a USER_ID or --admin (not both)")
+    entries = []
+    if tokens.exists():
+        Tokens.load(tokens)  # a broken file is refused before anything is added
+        entries = json.loads(tokens.read_text())
     made = new_token()
-    entry = {
-        "sha256": digest(made),
-        **({"admin": True} if admin else {"user_id": user_id}),
-    }
-    typer.echo(f"token: {made}")
-    typer.echo(f"tokens file entry: {json.dumps(entry)}")
+    who = {"admin": True} if admin else {"user_id": user_id}
+    entries.append({"sha256": digest(made), **who})
+    partial = tokens.with_name(tokens.name + ".partial")
+    partial.write_text(json.dumps(entries, indent=1) + "\n")
+    partial.replace(tokens)
+    typer.echo(made)
 
 
 COMMANDS = (serve, token)

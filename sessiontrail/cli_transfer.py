@@ -12,7 +12,7 @@ import typer
 from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from .cli_options import options
+from .cli_options import open_log, options
 from .domain.errors import InvalidInput
 from .exporter import ExportFormat
 from .trail import connect
@@ -75,7 +75,7 @@ def export(
     if bool(session_ids) == everything:
         raise InvalidInput("sessions: name sessions to export, or give --all")
     opts = options(ctx)
-    with connect(opts.db) as trail, _output(output) as out, _progress() as progress:
+    with open_log(opts.db) as trail, _output(output) as out, _progress() as progress:
         task = progress.add_task(
             "export", total=trail.store.head() if everything else None
         )

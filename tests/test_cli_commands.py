@@ -11,6 +11,7 @@ import pytest
 from support.cli import executable, failure, invoke
 from support.postgres import PostgresServer
 
+import sessiontrail
 from sessiontrail.demo import DEMO_ID
 
 COMMANDS = [
@@ -33,7 +34,7 @@ COMMANDS = [
 DOWN = "postgresql://nobody@127.0.0.1:9/trail?connect_timeout=2"
 
 
-@pytest.mark.parametrize("command", COMMANDS, ids=" ".join)
+@pytest.mark.parametrize("command", [*COMMANDS, ["serve"], ["token"]], ids=" ".join)
 def test_every_command_explains_itself_with_an_example(command: list[str]) -> None:
     words = command[:2] if command[0] == "projections" else command[:1]
     result = invoke(*words, "--help")
@@ -53,16 +54,31 @@ def test_a_database_that_is_down_is_one_red_line(
 
 @pytest.mark.parametrize("command", [c for c in COMMANDS if "x" in c], ids=" ".join)
 def test_an_unknown_session_is_one_red_line(command: list[str], tmp_path: Path) -> None:
-    assert failure("--db", f"sqlite:///{tmp_path / 'a.db'}", *command) == (
-        "error: no session 'x'"
-    )
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    sessiontrail.connect(url).close()
+    assert failure("--db", url, *command) == "error: no session 'x'"
+
+
+READERS = [c for c in COMMANDS if c[0] not in ("demo", "import")]
+
+
+@pytest.mark.parametrize("command", READERS, ids=" ".join)
+def test_reading_a_sqlite_file_that_is_not_there_creates_nothing(
+    command: list[str], tmp_path: Path
+) -> None:
+    missing = tmp_path / "typo.db"
+    line = failure("--db", f"sqlite:///{missing}", *command)
+    assert line.startswith(f"error: db: no SQLite database at {missing}")
+    assert not missing.exists()
 
 
 def test_debug_shows_the_traceback(tmp_path: Path) -> None:
     from sessiontrail import SessionNotFound
 
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    sessiontrail.connect(url).close()
     with pytest.raises(SessionNotFound):
-        invoke("--db", f"sqlite:///{tmp_path / 'a.db'}", "--debug", "show", "x")
+        invoke("--db", url, "--debug", "show", "x")
 
 
 def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:

@@ -45,6 +45,7 @@ def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
 
 def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
     url = f"sqlite:///{tmp_path / 'x.db'}"
+    sessiontrail.connect(url).close()
     line = failure("--db", url, "projections", "rebuild", "sessions", "nope")
     assert (
         line == "error: name: no projection 'nope' "

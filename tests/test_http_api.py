@@ -11,12 +11,13 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from support.cli import failure, invoke
 from support.http import bearer, write_tokens
 
 import sessiontrail
 from sessiontrail import SessionTrail
 from sessiontrail.server.app import create_app
-from sessiontrail.server.auth import Tokens
+from sessiontrail.server.auth import Caller, Tokens
 
 
 @pytest.fixture
@@ -332,3 +333,15 @@ def test_the_committed_openapi_schema_is_current() -> None:
     assert module.TARGET.read_text() == module.schema(), (
         "docs/openapi.json is stale: run scripts/export_openapi.py"
     )
+
+
+def test_the_token_command_adds_a_hash_and_prints_the_token(tmp_path: Path) -> None:
+    tokens = tmp_path / "tokens.json"
+    made = invoke("token", "ann", "--tokens", str(tokens)).stdout.strip()
+    admin = invoke("token", "--admin", "--tokens", str(tokens)).stdout.strip()
+    loaded = Tokens.load(tokens)
+    assert loaded.caller(made) == Caller("ann") and loaded.caller(admin) == Caller(
+        None, True
+    )
+    assert made not in tokens.read_text() and admin not in tokens.read_text()
+    assert failure("token", "--tokens", str(tokens)).startswith("error: give a USER_ID")

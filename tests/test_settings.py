@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 import sessiontrail
-from sessiontrail import InvalidInput
+from sessiontrail import InvalidInput, StorageUnavailable
 from sessiontrail.infrastructure.settings import parse_url, resolve_url
 
 
@@ -103,3 +103,22 @@ def test_an_unreachable_database_is_storage_unavailable(
 ) -> None:
     with pytest.raises(sessiontrail.StorageUnavailable):
         sessiontrail.connect(url.format(tmp=tmp_path))
+
+
+def test_a_password_never_shows_in_the_url_or_its_errors() -> None:
+    settings = parse_url("postgresql://trail:s3cret@db.internal:5432/chats?pool_size=3")
+    assert settings.url == "postgresql://trail:***@db.internal:5432/chats?pool_size=3"
+    assert settings.env["POSTGRES_PASSWORD"] == "s3cret"
+    for bad in (
+        "postgresql://trail:s3cret@db.internal:99999/chats",
+        "postgresql://trail:s3cret@db.internal:5432/",
+        "postgresql://trail:s3cret@db.internal:5432/chats?colour=red",
+    ):
+        with pytest.raises(InvalidInput) as raised:
+            parse_url(bad)
+        assert "s3cret" not in str(raised.value) and "***" in str(raised.value)
+    with pytest.raises(StorageUnavailable) as down:
+        sessiontrail.connect(
+            "postgresql://trail:s3cret@127.0.0.1:1/chats?connect_timeout=1"
+        )
+    assert "s3cret" not in str(down.value)

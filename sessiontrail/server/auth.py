@@ -1,8 +1,8 @@
 """Bearer tokens for the HTTP API, kept only as SHA-256 hashes.
 
 A tokens file is JSON: `[{"sha256": HEX, "user_id": "ann"}, {"sha256": HEX,
-"admin": true}]`; `sessiontrail serve --new-token USER` prints a fresh token and
-the line to add. A user token sees that user's sessions only; an admin token reads
+"admin": true}]`; `sessiontrail token USER --tokens FILE` adds one and prints the
+token. A user token sees that user's sessions only; an admin token reads
 across users and runs verify and projection operations.
 """
 
