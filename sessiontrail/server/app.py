@@ -352,6 +352,16 @@ def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 
 
+STATUS: dict[type[Exception], int] = {
+    SessionNotFound: 404,
+    InvalidInput: 422,
+    Forbidden: 403,
+    Conflict: 409,
+    ConcurrencyConflict: 409,  # still conflicting after the merge retries
+}
+"""Errors whose message is the whole answer, and their status."""
+
+
 def _errors(app: FastAPI) -> None:
     """The error model as HTTP: one JSON body with `detail` naming what is wrong."""
 
@@ -361,25 +371,12 @@ def _errors(app: FastAPI) -> None:
             401, "a valid bearer token is required", **{"WWW-Authenticate": "Bearer"}
         )
 
-    @app.exception_handler(SessionNotFound)
-    def not_found(request: Request, exc: SessionNotFound) -> JSONResponse:
-        return _problem(404, str(exc))
+    def plain(request: Request, exc: Exception) -> JSONResponse:
+        status = next(STATUS[kind] for kind in type(exc).__mro__ if kind in STATUS)
+        return _problem(status, str(exc))
 
-    @app.exception_handler(InvalidInput)
-    def invalid(request: Request, exc: InvalidInput) -> JSONResponse:
-        return _problem(422, str(exc))
-
-    @app.exception_handler(Forbidden)
-    def forbidden(request: Request, exc: Forbidden) -> JSONResponse:
-        return _problem(403, str(exc))
-
-    @app.exception_handler(Conflict)
-    def conflict(request: Request, exc: Conflict) -> JSONResponse:
-        return _problem(409, str(exc))
-
-    @app.exception_handler(ConcurrencyConflict)
-    def busy(request: Request, exc: ConcurrencyConflict) -> JSONResponse:
-        return _problem(409, str(exc))
+    for error in STATUS:
+        app.add_exception_handler(error, plain)
 
     @app.exception_handler(StorageUnavailable)
     def down(request: Request, exc: StorageUnavailable) -> JSONResponse:
