@@ -47,10 +47,16 @@ P = ParamSpec("P")
 
 
 class Threads:
-    """Runs blocking calls in a private pool and waits for them without blocking."""
+    """Runs blocking calls in worker threads and waits for them without blocking:
+    a private pool of `workers` threads, or with None the event loop's default
+    executor (shared, so there is nothing to shut down)."""
 
-    def __init__(self, workers: int) -> None:
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sessiontrail")
+    def __init__(self, workers: int | None) -> None:
+        self._pool = (
+            None
+            if workers is None
+            else ThreadPoolExecutor(workers, thread_name_prefix="sessiontrail")
+        )
 
     async def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`call(*args, **kwargs)` in a worker thread; on cancellation, wait for it
@@ -69,7 +75,8 @@ class Threads:
         return done.result()
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 class Offloaded(Generic[T]):
@@ -99,11 +106,15 @@ class Offloaded(Generic[T]):
 class AsyncSessionTrail:
     """An open session log for asyncio code: the attributes of `SessionTrail`
     (`sessions`, `qa`, `projections`, ...) with coroutine methods. Close it (or
-    use `async with`) when done; `sync` is the underlying SessionTrail."""
+    use `async with`) when done; `sync` is the underlying SessionTrail, which
+    close() closes too unless `owns_trail` is False (see `over`)."""
 
-    def __init__(self, trail: SessionTrail, threads: Threads) -> None:
+    def __init__(
+        self, trail: SessionTrail, threads: Threads, *, owns_trail: bool = True
+    ) -> None:
         self.sync = trail
         self._threads = threads
+        self._owns_trail = owns_trail
         self.sessions: Offloaded[SessionRepository] = Offloaded(trail.sessions, threads)
         self.transcripts: Offloaded[TranscriptStore] = Offloaded(
             trail.transcripts, threads
@@ -157,11 +168,13 @@ class AsyncSessionTrail:
         return self.sync.backend
 
     async def close(self) -> None:
-        """Wait for running calls, then release the connections; idempotent."""
+        """Wait for running calls, then release the connections (a trail it does
+        not own stays open); idempotent."""
         if not self._closed:
             self._closed = True
             await asyncio.to_thread(self._threads.shutdown)
-            self.sync.close()
+            if self._owns_trail:
+                self.sync.close()
 
     async def __aenter__(self) -> Self:
         return self
@@ -199,3 +212,13 @@ async def connect(
         pool.shutdown()
         raise
     return AsyncSessionTrail(trail, pool)
+
+
+def over(trail: SessionTrail) -> AsyncSessionTrail:
+    """An async facade over a sync trail the caller keeps: its calls run in the
+    event loop's default executor, and its close() leaves the trail open (closing
+    the trail is the caller's job). Costs no threads of its own, so make one per
+    use freely."""
+    if not isinstance(trail, SessionTrail):
+        raise TypeError(f"trail: expected a SessionTrail, got {type(trail).__name__}")
+    return AsyncSessionTrail(trail, Threads(None), owns_trail=False)
