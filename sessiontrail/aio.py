@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -103,7 +104,26 @@ class Offloaded(Generic[T]):
         return f"Offloaded({self._target!r})"
 
 
-class AsyncSessionTrail:
+class AsyncClosing(ABC):
+    """`async with` for what has an async `close()`: closed on leaving the block."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release what it holds; idempotent."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class AsyncSessionTrail(AsyncClosing):
     """An open session log for asyncio code: the attributes of `SessionTrail`
     (`sessions`, `qa`, `projections`, ...) with coroutine methods. Close it (or
     use `async with`) when done; `sync` is the underlying SessionTrail, which
@@ -175,17 +195,6 @@ class AsyncSessionTrail:
             await asyncio.to_thread(self._threads.shutdown)
             if self._owns_trail:
                 self.sync.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     def __repr__(self) -> str:
         return f"AsyncSessionTrail({self.url!r})"

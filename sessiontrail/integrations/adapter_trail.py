@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
-from ..aio import DEFAULT_THREADS, AsyncSessionTrail, Threads, over
+from ..aio import DEFAULT_THREADS, AsyncClosing, AsyncSessionTrail, Threads, over
 from ..domain.errors import InvalidInput
 from ..trail import SessionTrail, connect
 
@@ -76,3 +76,14 @@ class AdapterTrail:
             self._closed = True
             if self._owned:
                 await self.trail.close()
+
+
+class ClosesWhatItOpened(AsyncClosing):
+    """`close()` and `async with` for an adapter whose log is `self._trail`."""
+
+    _trail: AdapterTrail
+
+    async def close(self) -> None:
+        """Close the log if this adapter opened it from a URL (a trail passed in
+        stays open); later calls raise RuntimeError. Idempotent."""
+        await self._trail.close()

@@ -20,8 +20,7 @@ The trail may also be a sync trail or a URL (`TrailSessionService(
 from __future__ import annotations
 
 import json
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 from uuid import uuid4
 
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -41,7 +40,7 @@ from ..domain.session import Session
 from ..domain.values import Message
 from ..projections.adk import ADK, TEMP
 from ..trail import SessionTrail
-from .adapter_trail import AdapterTrail, TrailArgument
+from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
 
 
 def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
@@ -49,7 +48,7 @@ def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
     return f"{app_name}/{user_id}/{session_id}"
 
 
-class TrailSessionService(BaseSessionService):
+class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
     """ADK's session service over a sessiontrail log: an async trail, a sync trail,
     or a database URL it opens (and `close()` closes; a trail passed in stays the
     caller's). `actor` names the writer in the audit trail."""
@@ -57,22 +56,6 @@ class TrailSessionService(BaseSessionService):
     def __init__(self, trail: TrailArgument, *, actor: str = "runtime") -> None:
         self._trail = AdapterTrail(trail, "TrailSessionService")
         self._actor = actor
-
-    async def close(self) -> None:
-        """Close the log if this service opened it from a URL (a trail passed in
-        stays open); later calls raise RuntimeError. Idempotent."""
-        await self._trail.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     async def create_session(
         self,

@@ -18,8 +18,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from types import TracebackType
-from typing import Any, Self
+from typing import Any
 
 from agents.items import TResponseInputItem
 from agents.memory import SessionSettings
@@ -32,7 +31,7 @@ from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.session import Session
 from ..domain.values import Message
 from ..trail import SessionTrail
-from .adapter_trail import AdapterTrail, TrailArgument
+from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
 
 ITEM_KEY = "openai_item"
 """The message metadata key that holds the SDK's item as it was given."""
@@ -41,7 +40,7 @@ ROLES = {"user": "user", "assistant": "assistant", "system": "system"}
 ROLES["developer"] = "system"
 
 
-class TrailSession:
+class TrailSession(ClosesWhatItOpened):
     """The SDK's `Session` protocol over one sessiontrail session.
 
     `trail` is an async trail, a sync trail, or a database URL the session opens
@@ -93,22 +92,6 @@ class TrailSession:
     async def clear_session(self) -> None:
         """Take every item out of the transcript; the session itself stays."""
         await self._trail.run(self._clear)
-
-    async def close(self) -> None:
-        """Close the log if this session opened it from a URL (a trail passed in
-        stays open); later calls raise RuntimeError. Idempotent."""
-        await self._trail.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
 
     # -- in the trail's threads ------------------------------------------------
 
