@@ -27,7 +27,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
-from eventsourcing.utils import Environment, EnvType
+from eventsourcing.utils import Environment, EnvType, get_topic
 
 from ..domain.errors import (
     ChecksumMismatch,
@@ -245,13 +245,21 @@ class SessionStore(Application[UUID]):
                 continue  # another trail wrote it first: check that one
             return
 
-    def every_event(self, batch: int = 1000) -> Iterator[EventModel]:
-        """Every event of every stream in log order, read `batch` at a time."""
-        after = 0
+    def every_event(
+        self,
+        batch: int = 1000,
+        *,
+        after: int = 0,
+        types: Sequence[type[EventModel]] = (),
+    ) -> Iterator[EventModel]:
+        """Every event of every stream in log order, read `batch` at a time: those
+        after the position `after`, and only of `types` when given (filtered by the
+        database, so only those are read and decoded)."""
+        topics = [get_topic(event_type) for event_type in types]
         while True:
             with storage_errors("read the notification log"):
                 notifications = self.recorder.select_notifications(
-                    start=after, limit=batch, inclusive_of_start=False
+                    start=after, limit=batch, topics=topics, inclusive_of_start=False
                 )
                 events = [
                     cast(EventModel, self.mapper.to_domain_event(n))

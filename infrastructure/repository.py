@@ -316,6 +316,24 @@ class SessionRepository:
             self._write(session)
         self._cache.put(session)
 
+    def create(self, session: Session) -> None:
+        """Store a session never saved before, without merging: if its id is
+        already stored (by anyone, deleted or not, a moment earlier included),
+        ConcurrencyConflict and nothing is written. The stream's first version is
+        the guard, so of several processes creating one id exactly one succeeds."""
+        pending = list(session.pending_events) if isinstance(session, Session) else []
+        if not pending or not isinstance(pending[0], Session.Started):
+            raise InvalidInput("session: expected a new Session, never saved")
+        with self._locks.hold(session.session_id):
+            try:
+                position = self._store.record(session)
+            except StreamMoved:
+                raise ConcurrencyConflict(
+                    f"session id {session.session_id!r} is already in use"
+                ) from None
+            self._caught_up(session, position)
+        self._cache.put(session)
+
     def save_and_cache(self, session: Session) -> None:
         """`save`, but a failure is logged and the session is cached anyway."""
         try:
@@ -431,7 +449,11 @@ class SessionRepository:
 
     def _write(self, session: Session) -> None:
         """Append, then bring inline read models up to the write (read-your-writes)."""
-        position = self._append(session)
+        self._caught_up(session, self._append(session))
+
+    def _caught_up(self, session: Session, position: int | None) -> None:
+        """Bring inline read models up to a write that reached `position`; a
+        failure is logged: the write is stored, the read models catch up later."""
         if position is not None and self._after_write is not None:
             try:
                 self._after_write(position)

@@ -8,9 +8,11 @@ from __future__ import annotations
 
 import json
 from functools import singledispatchmethod
+from typing import cast
 
 from ..domain.event_model import EventModel
 from ..domain.qa import QASession, SessionQAEntry, SessionTraceStep, qa_stream_id
+from ..infrastructure.event_store import SessionStore
 from .database import Cursor, ProjectionDatabase
 from .projection import Projection, Table
 
@@ -130,8 +132,10 @@ class QAProjection(Projection):
 class QAReads:
     """O(result) reads of the Q&A read model."""
 
-    def __init__(self, database: ProjectionDatabase) -> None:
+    def __init__(self, database: ProjectionDatabase, store: SessionStore) -> None:
+        """`store` is the log, for what the read model has not reached yet."""
         self._database = database
+        self._store = store
 
     def entries(
         self, user_id: str, session_id: str, last_n: int | None
@@ -180,11 +184,19 @@ class QAReads:
         return [str(row[0]) for row in reversed(rows)]
 
     def streams(self) -> list[tuple[str, str]]:
-        """Every (user, session) that ever had Q&A, for prune."""
+        """Every (user, session) with a Q&A stream in the log at the time of the
+        call, sorted: the read model's, and those started after the position it has
+        reached (a worker may lag behind), read from the log itself. Costs
+        O(Q&A streams + log events after that position): none in inline mode."""
         with self._database.read() as cur:
-            tables, _ = QAProjection.live(cur)
+            tables, position = QAProjection.live(cur)
             rows = cur.execute(
-                f"SELECT user_id, session_id FROM {tables.table('qa_streams')} "
-                "ORDER BY user_id, session_id"
+                f"SELECT user_id, session_id FROM {tables.table('qa_streams')}"
             ).fetchall()
-        return [(row[0], row[1]) for row in rows]
+        found = {(str(row[0]), str(row[1])) for row in rows}
+        for event in self._store.every_event(
+            after=position, types=[QASession.QASessionStarted]
+        ):
+            started = cast(QASession.QASessionStarted, event)
+            found.add((started.user_id, started.session_id))
+        return sorted(found)

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
@@ -47,10 +48,16 @@ P = ParamSpec("P")
 
 
 class Threads:
-    """Runs blocking calls in a private pool and waits for them without blocking."""
+    """Runs blocking calls in worker threads and waits for them without blocking:
+    a private pool of `workers` threads, or with None the event loop's default
+    executor (shared, so there is nothing to shut down)."""
 
-    def __init__(self, workers: int) -> None:
-        self._pool = ThreadPoolExecutor(workers, thread_name_prefix="sessiontrail")
+    def __init__(self, workers: int | None) -> None:
+        self._pool = (
+            None
+            if workers is None
+            else ThreadPoolExecutor(workers, thread_name_prefix="sessiontrail")
+        )
 
     async def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`call(*args, **kwargs)` in a worker thread; on cancellation, wait for it
@@ -69,7 +76,8 @@ class Threads:
         return done.result()
 
     def shutdown(self) -> None:
-        self._pool.shutdown(wait=True)
+        if self._pool is not None:
+            self._pool.shutdown(wait=True)
 
 
 class Offloaded(Generic[T]):
@@ -96,14 +104,37 @@ class Offloaded(Generic[T]):
         return f"Offloaded({self._target!r})"
 
 
-class AsyncSessionTrail:
+class AsyncClosing(ABC):
+    """`async with` for what has an async `close()`: closed on leaving the block."""
+
+    @abstractmethod
+    async def close(self) -> None:
+        """Release what it holds; idempotent."""
+
+    async def __aenter__(self) -> Self:
+        return self
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        await self.close()
+
+
+class AsyncSessionTrail(AsyncClosing):
     """An open session log for asyncio code: the attributes of `SessionTrail`
     (`sessions`, `qa`, `projections`, ...) with coroutine methods. Close it (or
-    use `async with`) when done; `sync` is the underlying SessionTrail."""
+    use `async with`) when done; `sync` is the underlying SessionTrail, which
+    close() closes too unless `owns_trail` is False (see `over`)."""
 
-    def __init__(self, trail: SessionTrail, threads: Threads) -> None:
+    def __init__(
+        self, trail: SessionTrail, threads: Threads, *, owns_trail: bool = True
+    ) -> None:
         self.sync = trail
         self._threads = threads
+        self._owns_trail = owns_trail
         self.sessions: Offloaded[SessionRepository] = Offloaded(trail.sessions, threads)
         self.transcripts: Offloaded[TranscriptStore] = Offloaded(
             trail.transcripts, threads
@@ -157,22 +188,13 @@ class AsyncSessionTrail:
         return self.sync.backend
 
     async def close(self) -> None:
-        """Wait for running calls, then release the connections; idempotent."""
+        """Wait for running calls, then release the connections (a trail it does
+        not own stays open); idempotent."""
         if not self._closed:
             self._closed = True
             await asyncio.to_thread(self._threads.shutdown)
-            self.sync.close()
-
-    async def __aenter__(self) -> Self:
-        return self
-
-    async def __aexit__(
-        self,
-        exc_type: type[BaseException] | None,
-        exc: BaseException | None,
-        traceback: TracebackType | None,
-    ) -> None:
-        await self.close()
+            if self._owns_trail:
+                self.sync.close()
 
     def __repr__(self) -> str:
         return f"AsyncSessionTrail({self.url!r})"
@@ -199,3 +221,13 @@ async def connect(
         pool.shutdown()
         raise
     return AsyncSessionTrail(trail, pool)
+
+
+def over(trail: SessionTrail) -> AsyncSessionTrail:
+    """An async facade over a sync trail the caller keeps: its calls run in the
+    event loop's default executor, and its close() leaves the trail open (closing
+    the trail is the caller's job). Costs no threads of its own, so make one per
+    use freely."""
+    if not isinstance(trail, SessionTrail):
+        raise TypeError(f"trail: expected a SessionTrail, got {type(trail).__name__}")
+    return AsyncSessionTrail(trail, Threads(None), owns_trail=False)

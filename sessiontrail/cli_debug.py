@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 import time
 from typing import Annotated, Any
 
@@ -91,10 +92,12 @@ def replay(
 ) -> None:
     """Step through a session event by event, showing what each one changed.
 
-    Enter shows the next event; q or Ctrl-D stops.
+    Enter shows the next event; q or Ctrl-D stops. When input is not a terminal
+    (a pipe, a file, a job), nobody can press Enter: it runs as with --no-pause.
 
     Example: sessiontrail replay chat-42 --until 12 --no-pause
     """
+    pause = pause and sys.stdin.isatty()
     opts = options(ctx)
     with open_log(opts.db) as trail:
         before: Session | None = None

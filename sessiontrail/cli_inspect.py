@@ -14,6 +14,7 @@ from rich.table import Table
 from .cli_options import open_log, options
 from .domain.errors import InvalidInput, SessionNotFound
 from .domain.values import Message
+from .infrastructure.repository import SessionRepository
 from .render import timeline_table, transcript_table
 
 console = Console()
@@ -105,6 +106,8 @@ def show(
         else:
             moment = _moment(at, "--at")
             session = repo.at(session_id, at=moment, user_id=opts.user)
+            if session is None:
+                _not_yet(repo, session_id, moment, opts.user)
         if session is None:
             raise SessionNotFound(f"no session {session_id!r}")
         messages: list[Message] = list(session.messages)
@@ -122,6 +125,19 @@ def show(
         f"{session.title or '(untitled)'} · {session.session_id} · v{session.version}"
     )
     console.print(transcript_table(messages, title=escape(title)))
+
+
+def _not_yet(
+    repo: SessionRepository, session_id: str, moment: datetime, user: str | None
+) -> None:
+    """SessionNotFound saying when the session was created, if it was, after
+    `moment` (another user's session stays unknown)."""
+    first = repo.at(session_id, version=1, user_id=user)
+    if first is not None:
+        raise SessionNotFound(
+            f"session {session_id!r} did not exist yet at {moment.isoformat()}; "
+            f"it was created at {first.created_at.isoformat()}"
+        )
 
 
 def history(

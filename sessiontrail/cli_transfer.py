@@ -2,41 +2,21 @@
 
 from __future__ import annotations
 
-import contextlib
-import sys
-from collections.abc import Iterator
 from pathlib import Path
-from typing import Annotated, TextIO
+from typing import Annotated
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 
 from .cli_options import open_log, options
 from .domain.errors import InvalidInput
+from .export_output import STDOUT, export_output
 from .exporter import ExportFormat
 from .trail import connect
 
 console = Console(stderr=True)
-
-
-@contextlib.contextmanager
-def _output(path: Path | None) -> Iterator[TextIO]:
-    """The file to write (stdout when none), replaced only once it is complete."""
-    if path is None:
-        yield sys.stdout
-        return
-    partial = path.with_name(path.name + ".partial")
-    try:
-        with partial.open("w", encoding="utf-8") as file:
-            yield file
-        partial.replace(path)
-    except OSError as exc:
-        raise InvalidInput(
-            f"--output: cannot write {str(path)!r}: {exc.strerror}"
-        ) from None
-    finally:
-        partial.unlink(missing_ok=True)
 
 
 def _progress() -> Progress:
@@ -64,18 +44,32 @@ def export(
         ),
     ] = "jsonl",
     output: Annotated[
-        Path | None,
-        typer.Option("--output", "-o", help="File to write (default stdout)."),
+        str | None,
+        typer.Option(
+            "--output",
+            "-o",
+            metavar="FILE",
+            help="File to write, replaced only once complete and created readable "
+            "by you alone (0600); a symlink, device or FIFO there is refused. "
+            "- or none: standard output.",
+        ),
     ] = None,
 ) -> None:
     """Write sessions out: their events as JSON lines (for import), JSON or Markdown.
+
+    An export holds the sessions' content decrypted, even from an encrypted log:
+    keep it as safe as the database.
 
     Example: sessiontrail export --all -o backup.jsonl
     """
     if bool(session_ids) == everything:
         raise InvalidInput("sessions: name sessions to export, or give --all")
     opts = options(ctx)
-    with open_log(opts.db) as trail, _output(output) as out, _progress() as progress:
+    with (
+        open_log(opts.db) as trail,
+        export_output(output) as out,
+        _progress() as progress,
+    ):
         task = progress.add_task(
             "export", total=trail.store.head() if everything else None
         )
@@ -86,8 +80,8 @@ def export(
             user_id=opts.user,
             progress=lambda done: progress.update(task, completed=done),
         )
-    if output is not None:
-        console.print(f"exported {written} events to {output}")
+    if output not in (None, STDOUT):
+        console.print(f"exported {written} events to {escape(output)}")
 
 
 def import_(

@@ -177,7 +177,10 @@ class QAService:
 
     @validated
     def prune(self, *, actor: Actor = "system") -> None:
-        """Empty every Q&A session of every user; the store keeps working after."""
+        """Empty every Q&A session of every user in the log at the call (also
+        those a lagging worker has not applied yet); the store keeps working after.
+        Costs one write per stream with content, plus reading the log after the
+        read model's position."""
         for user, session_id in self._reads.streams():
             self._repository.change(
                 user, session_id, lambda qa: qa.clear("prune", actor)

@@ -97,11 +97,13 @@ class SessionTrail:
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
-        self.qa = QAService(QARepository(self.store, after_write), QAReads(readable))
+        self.qa = QAService(
+            QARepository(self.store, after_write), QAReads(readable, self.store)
+        )
         self._auditor = LogAuditor(
             self.store, signing_key(settings.env.get("CIPHER_KEY"))
         )
-        self.exporter = Exporter(self.store, QAReads(readable))
+        self.exporter = Exporter(self.store, QAReads(readable, self.store))
         self._eraser = Eraser(self.store, self.projections, cache.clear, self._compact)
         self.importer = Importer(self.store, self.sessions, after_write, cache.evict)
         self.usage = UsageLedger(readable)

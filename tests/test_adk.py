@@ -4,7 +4,9 @@ model) and through every method of BaseSessionService, on every backend."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import AsyncGenerator, Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
@@ -16,10 +18,12 @@ from google.adk.events.event import Event
 from google.adk.events.event_actions import EventActions
 from google.adk.runners import Runner
 from google.adk.sessions.base_session_service import GetSessionConfig
+from google.adk.sessions.in_memory_session_service import InMemorySessionService
+from google.adk.sessions.sqlite_session_service import SqliteSessionService
 from google.genai import types
 
 import sessiontrail
-from sessiontrail import aio
+from sessiontrail import SessionTrail, aio
 from sessiontrail.integrations.adk import TrailSessionService, trail_session_id
 
 T = TypeVar("T")
@@ -398,3 +402,121 @@ def test_framework_sessions_are_sessions_for_the_cli(url: str) -> None:
             (trail_session_id(APP, "ann", "s"), "s", 1)
         ]
         assert trail.verify().ok
+
+
+ROUNDS = 40
+"""Rounds of a create race: one suffices when the race is lost, a few make the
+race likely to be hit at all."""
+
+
+def race_creates(services: list[Any]) -> list[tuple[int, bool]]:
+    """Each service in its own thread (and event loop) creates the same ids, one
+    id per round, all starting together. Per round: how many creates succeeded,
+    and whether the stored state is the winner's alone."""
+    barrier = threading.Barrier(len(services))
+    winners: list[list[str]] = [[] for _ in range(ROUNDS)]
+
+    def contender(service: Any, name: str) -> None:
+        async def run() -> None:
+            for number in range(ROUNDS):
+                barrier.wait(timeout=60)  # a blocked loop: it has nothing else to do
+                try:
+                    await service.create_session(
+                        app_name=APP,
+                        user_id="ann",
+                        session_id=f"s{number}",
+                        state={"by": name},
+                    )
+                except AlreadyExistsError:
+                    continue
+                winners[number].append(name)
+
+        asyncio.run(run())
+
+    threads = [
+        threading.Thread(target=contender, args=(service, f"c{number}"))
+        for number, service in enumerate(services)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=120)
+        assert not thread.is_alive(), "a contender hung"
+
+    async def states() -> list[dict[str, Any] | None]:
+        found = [
+            await services[0].get_session(
+                app_name=APP, user_id="ann", session_id=f"s{number}"
+            )
+            for number in range(ROUNDS)
+        ]
+        return [None if session is None else session.state for session in found]
+
+    stored = asyncio.run(states())
+    return [
+        (len(won), len(won) == 1 and stored[number] == {"by": won[0]})
+        for number, won in enumerate(winners)
+    ]
+
+
+def test_racing_creates_of_one_id_have_one_winner_as_in_adk(
+    trail: SessionTrail, other_trail: SessionTrail, tmp_path: Path
+) -> None:
+    """Two processes (two trails) create one id at once: one succeeds, the other
+    gets AlreadyExistsError, as with ADK's own services; nothing is merged."""
+    adk_sqlite = [SqliteSessionService(str(tmp_path / "adk.db")) for _ in range(2)]
+    adk_memory = InMemorySessionService()
+    expected = [(1, True)] * ROUNDS
+    assert race_creates(adk_sqlite) == expected
+    assert race_creates([adk_memory, adk_memory]) == expected
+    ours = [TrailSessionService(trail), TrailSessionService(other_trail)]
+    assert race_creates(ours) == expected
+    for number in range(ROUNDS):
+        starts = [
+            entry.event
+            for entry in trail.sessions.history(
+                trail_session_id(APP, "ann", f"s{number}")
+            )
+        ]
+        assert starts == ["Started"]  # one stream start, nothing merged into it
+
+
+def test_a_sync_trail_works_and_stays_the_callers(trail: SessionTrail) -> None:
+    async def scenario() -> Any:
+        service = TrailSessionService(trail)
+        await service.create_session(app_name=APP, user_id="ann", session_id="s")
+        await service.close()
+        with pytest.raises(RuntimeError, match="TrailSessionService is closed"):
+            await service.list_sessions(app_name=APP)
+        return await TrailSessionService(trail).get_session(
+            app_name=APP, user_id="ann", session_id="s"
+        )
+
+    found = asyncio.run(scenario())
+    assert found is not None and found.id == "s"
+    assert trail.sessions.exists(trail_session_id(APP, "ann", "s"))  # still open
+
+
+def test_a_url_is_opened_and_closed_by_the_service(
+    url: str, trail: SessionTrail
+) -> None:
+    """`trail` keeps a memory:// log alive and reads what the service wrote."""
+
+    async def scenario() -> None:
+        async with TrailSessionService(url) as service:
+            await service.create_session(app_name=APP, user_id="ann", session_id="s")
+        with pytest.raises(RuntimeError, match="TrailSessionService is closed"):
+            await service.delete_session(app_name=APP, user_id="ann", session_id="s")
+
+    asyncio.run(scenario())
+    assert trail.sessions.exists(trail_session_id(APP, "ann", "s"))
+
+
+@pytest.mark.parametrize("wrong", [None, Path("adk.db"), 42])
+def test_anything_but_a_trail_or_url_is_refused_when_constructed(wrong: Any) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^TrailSessionService: trail must be an async trail .* or a "
+        r"database URL such as 'sqlite:///chats.db'; got ",
+    ):
+        TrailSessionService(wrong)

@@ -168,3 +168,22 @@ def test_close_waits_for_running_calls_and_is_idempotent(tmp_path: Path) -> None
         return stored
 
     assert asyncio.run(scenario()) == 1
+
+
+def test_over_a_sync_trail_runs_its_calls_and_leaves_it_open(
+    trail: sessiontrail.SessionTrail,
+) -> None:
+    async def use() -> bool:
+        async with aio.over(trail) as facade:
+            session = await facade.sessions.load_or_create("chat-1")
+            session.append_message(role="user", content="hello")
+            await facade.sessions.save(session)
+        return await aio.over(trail).sessions.exists("chat-1")
+
+    assert asyncio.run(use())
+    assert trail.sessions.exists("chat-1")  # closing the facade left it open
+
+
+def test_over_refuses_what_is_not_a_sync_trail() -> None:
+    with pytest.raises(TypeError, match="trail: expected a SessionTrail, got str"):
+        aio.over("sqlite:///chats.db")  # type: ignore[arg-type]

@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
+import pty
+import subprocess
 from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from support.cli import failure, invoke, invoke_json
+from support.cli import executable, failure, invoke, invoke_json
 
 import sessiontrail
 
@@ -112,13 +115,52 @@ def test_replay_steps_through_every_event_with_its_changes(db: str, tmp_path: Pa
     assert "v2" in short.stdout and "v3" not in short.stdout
 
 
-def test_replay_waits_for_enter_between_steps(db: str):
-    result = invoke("--db", db, "replay", "s0", input="\n\n")  # then input ends
+def replay_on_a_terminal(db: str, typed: bytes) -> str:
+    """Run `sessiontrail replay s0` with a real terminal (a pty) as its input,
+    type `typed` into it, and return what it printed."""
+    terminal, its_input = pty.openpty()
+    process = subprocess.Popen(
+        [executable(), "--db", db, "replay", "s0"],
+        stdin=its_input,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+    )
+    os.close(its_input)
+    try:
+        os.write(terminal, typed)
+        out, err = process.communicate(timeout=120)
+    finally:
+        os.close(terminal)
+    assert process.returncode == 0, err.decode()
+    return out.decode()
+
+
+def test_replay_on_a_terminal_waits_for_enter_between_steps(db: str):
+    shown = replay_on_a_terminal(db, b"\n\n\x04")  # Enter twice, then Ctrl-D
+    assert "v3" in shown
+    assert "v4" not in shown  # it stopped at the third prompt
+    quit_early = replay_on_a_terminal(db, b"q\n")
+    assert "v1" in quit_early and "v2" not in quit_early
+
+
+def test_replay_without_a_terminal_runs_through_as_with_no_pause(db: str):
+    result = invoke("--db", db, "replay", "s0", input="")  # a pipe, already ended
     assert result.exit_code == 0, result.stderr
-    assert "v3" in result.stdout
-    assert "v4" not in result.stdout  # it stopped at the third prompt
-    quit_early = invoke("--db", db, "replay", "s0", input="q\n")
-    assert "v1" in quit_early.stdout and "v2" not in quit_early.stdout
+    assert result.stdout == invoke("--db", db, "replay", "s0", "--no-pause").stdout
+    assert "v4" in result.stdout
+
+
+def test_show_at_a_time_before_the_session_says_when_it_was_created(db: str):
+    line = failure("--db", db, "show", "s0", "--at", "2000-01-01T00:00:00")
+    created = datetime.fromisoformat(
+        invoke_json("--db", db, "show", "s0", "--at", "1")["session"]["created_at"]
+    )
+    assert line == (
+        "error: session 's0' did not exist yet at 2000-01-01T00:00:00+00:00; "
+        f"it was created at {created.isoformat()}"
+    )
+    refused = failure("--db", db, "--user", "bob", "show", "s0", "--at", "2000-01-01")
+    assert refused == "error: no session 's0'"  # another user's: still unknown
 
 
 def test_diff_shows_what_changed_between_two_versions(db: str, tmp_path: Path):

@@ -4,17 +4,21 @@ network) and through every method of the SDK's Session protocol."""
 from __future__ import annotations
 
 import asyncio
+import threading
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Any, TypeVar
 
 import pytest
 from agents import Agent, Runner, function_tool
+from agents.extensions.memory import EncryptedSession
 from agents.memory import Session as SessionProtocol
-from agents.memory import SessionSettings
+from agents.memory import SessionSettings, SQLiteSession
 from agents.testing import ScriptedModel, assistant_message, function_call
+from cryptography.fernet import Fernet
 
 import sessiontrail
-from sessiontrail import ConcurrencyConflict, InvalidInput, aio
+from sessiontrail import ConcurrencyConflict, InvalidInput, SessionTrail, aio
 from sessiontrail.integrations.openai_agents import TrailSession
 
 T = TypeVar("T")
@@ -146,30 +150,84 @@ def test_every_item_type_comes_back_unchanged(url: str) -> None:
     assert with_trail(url, scenario) == ITEMS
 
 
-def test_limits_give_the_latest_items_in_order(url: str) -> None:
-    async def scenario(trail: aio.AsyncSessionTrail) -> dict[str, list[Any]]:
-        session = TrailSession("chat-1", trail)
-        await session.add_items(ITEMS)
-        settings = SessionSettings(limit=2)
-        return {
-            "3": await session.get_items(limit=3),
-            "0": await session.get_items(limit=0),
-            "-1": await session.get_items(limit=-1),
-            "99": await session.get_items(limit=99),
-            "settings": await TrailSession(
-                "chat-1", trail, session_settings=settings
-            ).get_items(),
-            "override": await TrailSession(
-                "chat-1", trail, session_settings=settings
-            ).get_items(limit=1),
-        }
+LIMITS = [None, 0, -1, -6, -100, 1, 5, 6, 7, 10, 11, 12, 100]
+"""Every kind of limit on a session of six items: none, zero, negative, fewer,
+equal, more (up to twice as many and beyond)."""
 
-    got = with_trail(url, scenario)
-    assert got["3"] == ITEMS[-3:]
-    assert got["0"] == []
-    assert got["-1"] == got["99"] == ITEMS
-    assert got["settings"] == ITEMS[-2:]
-    assert got["override"] == ITEMS[-1:]
+SETTINGS: list[Any] = [
+    None,
+    SessionSettings(),
+    SessionSettings(limit=2),
+    {"limit": 4},
+    SessionSettings(limit=0),
+    SessionSettings(limit=-1),
+    SessionSettings(limit=9),
+]
+"""What a session may be constructed with; a dict is coerced, as the SDK does."""
+
+
+async def every_read(make: Callable[[Any], Any]) -> dict[str, list[Any]]:
+    """Six items stored, then `get_items(limit)` under every settings and limit."""
+    await make(None).add_items(ITEMS[:6])
+    return {
+        f"settings={settings!r} limit={limit!r}": await make(settings).get_items(limit)
+        for settings in SETTINGS
+        for limit in LIMITS
+    }
+
+
+def test_limits_read_as_the_sdks_sqlite_session(url: str, tmp_path: Path) -> None:
+    async def sdk() -> dict[str, list[Any]]:
+        opened: list[SQLiteSession] = []
+
+        def make(settings: Any) -> SQLiteSession:
+            session = SQLiteSession(
+                "chat-1", tmp_path / "sdk.db", session_settings=settings
+            )
+            opened.append(session)
+            return session
+
+        try:
+            return await every_read(make)
+        finally:
+            for session in opened:
+                session.close()
+
+    async def ours(trail: aio.AsyncSessionTrail) -> dict[str, list[Any]]:
+        return await every_read(
+            lambda settings: TrailSession("chat-1", trail, session_settings=settings)
+        )
+
+    expected = asyncio.run(sdk())
+    assert expected["settings=None limit=10"] == ITEMS[:6]  # the SDK's own answer
+    assert with_trail(url, ours) == expected
+
+
+def test_the_sdks_encrypted_session_reads_through_it_as_through_sqlite(
+    url: str, tmp_path: Path
+) -> None:
+    """EncryptedSession widens its read window past unreadable items (here plain
+    ones stored after the encrypted ones), asking for more items than exist."""
+    key = Fernet.generate_key().decode("ascii")
+
+    async def latest_two(underlying: Any) -> list[Any]:
+        encrypted = EncryptedSession("chat-1", underlying, encryption_key=key)
+        await encrypted.add_items(ITEMS[:3])
+        await underlying.add_items(ITEMS[3:6])
+        return await encrypted.get_items(limit=2)
+
+    async def sdk() -> list[Any]:
+        sqlite = SQLiteSession("chat-1", tmp_path / "sdk.db")
+        try:
+            return await latest_two(sqlite)
+        finally:
+            sqlite.close()
+
+    async def ours(trail: aio.AsyncSessionTrail) -> list[Any]:
+        return await latest_two(TrailSession("chat-1", trail))
+
+    assert asyncio.run(sdk()) == ITEMS[1:3]
+    assert with_trail(url, ours) == ITEMS[1:3]
 
 
 def test_pop_and_clear_are_events_not_deletes(url: str) -> None:
@@ -308,3 +366,67 @@ def test_an_erased_users_items_read_as_erased(url: str) -> None:
         {"role": "user", "content": "[erased]"},
         {"role": "system", "content": "[erased]"},
     ]
+
+
+def pool_threads() -> int:
+    """Threads of async trails' own pools now running in this process."""
+    return sum(t.name.startswith("sessiontrail") for t in threading.enumerate())
+
+
+def test_a_sync_trail_works_and_stays_the_callers(trail: SessionTrail) -> None:
+    async def scenario() -> list[Any]:
+        session = TrailSession("chat-1", trail)
+        await session.add_items(ITEMS[:2])
+        await session.close()
+        with pytest.raises(RuntimeError, match="TrailSession is closed"):
+            await session.get_items()
+        return await TrailSession("chat-1", trail).get_items()
+
+    assert asyncio.run(scenario()) == ITEMS[:2]
+    stored = trail.sessions.load("chat-1")  # the caller's trail is still open
+    assert stored is not None and len(stored.messages) == 2
+
+
+def test_an_async_trail_stays_open_after_the_session_closes(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> bool:
+        async with TrailSession("chat-1", trail) as session:
+            await session.add_items(ITEMS[:1])
+        return await trail.sessions.exists("chat-1")
+
+    assert with_trail(url, scenario)
+
+
+def test_a_url_is_opened_and_closed_by_the_session(
+    url: str, trail: SessionTrail
+) -> None:
+    """`trail` keeps a memory:// log alive and reads what the session wrote."""
+    before = pool_threads()
+
+    async def scenario() -> int:
+        async with TrailSession("chat-1", url) as session:
+            await session.add_items(ITEMS[:2])
+            during = pool_threads()
+        with pytest.raises(RuntimeError, match="TrailSession is closed"):
+            await session.add_items(ITEMS[2:3])
+        return during
+
+    assert asyncio.run(scenario()) > before
+    assert pool_threads() == before  # closed: its threads are gone
+    stored = trail.sessions.load("chat-1")
+    assert stored is not None
+    assert [m.metadata["openai_item"] for m in stored.messages] == ITEMS[:2]
+
+
+@pytest.mark.parametrize("wrong", [None, Path("chats.db"), 42, {"url": "x"}])
+def test_anything_but_a_trail_or_url_is_refused_when_constructed(wrong: Any) -> None:
+    with pytest.raises(
+        TypeError,
+        match=r"^TrailSession: trail must be an async trail .*, a trail .* or a "
+        r"database URL such as 'sqlite:///chats.db'; got ",
+    ):
+        TrailSession("chat-1", wrong)
+
+
+def test_an_empty_url_is_invalid_input() -> None:
+    with pytest.raises(InvalidInput, match="trail: an empty URL"):
+        TrailSession("chat-1", " ")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import pytest
 
+import sessiontrail
 from sessiontrail import InvalidInput, SessionNotFound, SessionTrail
 from sessiontrail.domain.qa import GraphElementIds, SessionTraceStep, qa_stream_id
 from sessiontrail.qa import SessionQAUpdate
@@ -202,6 +203,35 @@ def test_prune_empties_everything_and_the_store_keeps_working(trail: SessionTrai
     assert questions(trail.qa.get_all_qa_entries("s", user_id="alice")) == ["q0"]
     trail.qa.prune()
     trail.qa.prune()  # nothing left: writes nothing
+
+
+def test_prune_covers_streams_a_lagging_worker_has_not_reached(url: str):
+    """Worker mode: the read model knows one stream; two more are only in the log
+    when prune runs. Once the worker applies what prune wrote, all are empty."""
+    with sessiontrail.connect(url, projections="worker") as trail:
+        ask(trail, 1, user_id="alice")
+        trail.projections.catch_up()  # the worker reaches alice's stream
+        ask(trail, 2, session_id="t", user_id="bob")
+        trail.qa.set_graph_context("g", "graph", user_id="carol")
+        trail.qa.prune()
+        trail.projections.catch_up()
+        for user, session in (("alice", "s"), ("bob", "t"), ("carol", "g")):
+            assert trail.qa.get_all_qa_entries(session, user_id=user) == []
+            assert trail.qa.get_graph_context(session, user_id=user) is None
+            assert trail.qa.history(session, user_id=user)[-1].event == (
+                "QASessionCleared"
+            )
+
+
+def test_a_session_export_holds_qa_a_lagging_worker_has_not_reached(url: str):
+    with sessiontrail.connect(url, projections="worker") as trail:
+        trail.sessions.save(trail.sessions.load_or_create("s", user_id="alice"))
+        ask(trail, 1, user_id="alice")
+        exported = list(trail.exporter.events(["s"]))
+    assert [(e.stream, e.event) for e in exported][-2:] == [
+        ("qa", "QASession.QASessionStarted"),
+        ("qa", "QASession.QAEntryAdded"),
+    ]
 
 
 def test_users_and_sessions_are_isolated(trail: SessionTrail):

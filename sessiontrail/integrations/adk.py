@@ -11,6 +11,10 @@ the event itself and its state delta. The "adk" read model (projections/adk.py)
 derives session, "user:" and "app:" state from those by ADK's prefix rules;
 "temp:" keys are never stored. Appends merge on write: two runners appending to
 one session both keep their events, and no caller sees `StaleSessionError`.
+Creating a session is atomic: of several callers creating one id, one succeeds.
+
+The trail may also be a sync trail or a URL (`TrailSessionService(
+"sqlite:///chats.db")`, opened and closed by the service: see adapter_trail.py).
 """
 
 from __future__ import annotations
@@ -31,12 +35,12 @@ from google.adk.sessions.session import Session as AdkSession
 from google.genai import types
 from pydantic import JsonValue
 
-from ..aio import AsyncSessionTrail
-from ..domain.errors import InvalidInput
+from ..domain.errors import ConcurrencyConflict, InvalidInput
 from ..domain.session import Session
 from ..domain.values import Message
 from ..projections.adk import ADK, TEMP
 from ..trail import SessionTrail
+from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
 
 
 def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
@@ -44,12 +48,13 @@ def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
     return f"{app_name}/{user_id}/{session_id}"
 
 
-class TrailSessionService(BaseSessionService):
-    """ADK's session service over a sessiontrail log; `actor` names the writer in
-    the audit trail."""
+class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
+    """ADK's session service over a sessiontrail log: an async trail, a sync trail,
+    or a database URL it opens (and `close()` closes; a trail passed in stays the
+    caller's). `actor` names the writer in the audit trail."""
 
-    def __init__(self, trail: AsyncSessionTrail, *, actor: str = "runtime") -> None:
-        self._trail = trail
+    def __init__(self, trail: TrailArgument, *, actor: str = "runtime") -> None:
+        self._trail = AdapterTrail(trail, "TrailSessionService")
         self._actor = actor
 
     async def create_session(
@@ -109,7 +114,9 @@ class TrailSessionService(BaseSessionService):
         """A soft delete (a SessionDeleted event): ADK no longer sees it; the log,
         `history` and `sessiontrail show --deleted` still do."""
         key = trail_session_id(app_name, user_id, session_id.strip())
-        await self._trail.sessions.delete(key, user_id=user_id, actor=self._actor)
+        await self._trail.run(
+            lambda trail: trail.sessions.delete(key, user_id=user_id, actor=self._actor)
+        )
 
     async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
         """The user's "user:" keys in the app, without the prefix."""
@@ -138,22 +145,24 @@ class TrailSessionService(BaseSessionService):
         state: dict[str, Any],
     ) -> AdkSession:
         key = trail_session_id(app_name, user_id, session_id)
-        if trail.sessions.try_load(key) is not None:
-            raise AlreadyExistsError(f"Session with id {session_id} already exists.")
         marker: dict[str, JsonValue] = {
             "app": app_name,
             "session": session_id,
             "state": state,
         }
-        trail.sessions.save(
-            Session(
-                session_id=key,
-                user_id=user_id,
-                title=session_id,
-                metadata={ADK: marker},
-                actor=self._actor,
-            )
+        new = Session(
+            session_id=key,
+            user_id=user_id,
+            title=session_id,
+            metadata={ADK: marker},
+            actor=self._actor,
         )
+        try:
+            trail.sessions.create(new)  # atomic: no check-then-save window
+        except ConcurrencyConflict:
+            raise AlreadyExistsError(
+                f"Session with id {session_id} already exists."
+            ) from None
         created = self._get(trail, app_name, user_id, session_id, None)
         assert created is not None, "a saved session is readable (inline)"
         return created

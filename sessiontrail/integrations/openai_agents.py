@@ -3,6 +3,9 @@
     trail = await sessiontrail.aio.connect("sqlite:///chats.db")
     result = await Runner.run(agent, "hi", session=TrailSession("chat-1", trail))
 
+The trail may also be a sync trail or a URL (`TrailSession("chat-1",
+"sqlite:///chats.db")`, opened and closed by the session: see adapter_trail.py).
+
 Each input item is one message of the session: its role, text and tool call as
 sessiontrail sees them (so lists, `show`, audit and erasure work as for any
 session), and the item itself, verbatim, in the message's metadata, which is what
@@ -19,12 +22,16 @@ from typing import Any
 
 from agents.items import TResponseInputItem
 from agents.memory import SessionSettings
+from agents.memory.session_settings import (
+    coerce_session_settings,
+    resolve_session_limit,
+)
 
-from ..aio import AsyncSessionTrail
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.session import Session
 from ..domain.values import Message
 from ..trail import SessionTrail
+from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
 
 ITEM_KEY = "openai_item"
 """The message metadata key that holds the SDK's item as it was given."""
@@ -33,39 +40,47 @@ ROLES = {"user": "user", "assistant": "assistant", "system": "system"}
 ROLES["developer"] = "system"
 
 
-class TrailSession:
+class TrailSession(ClosesWhatItOpened):
     """The SDK's `Session` protocol over one sessiontrail session.
 
-    `user_id` scopes it to that user's session (another user's id is "no items");
-    `actor` names the writer in the audit trail.
+    `trail` is an async trail, a sync trail, or a database URL the session opens
+    (and `close()` closes; a trail passed in stays the caller's). `user_id` scopes
+    it to that user's session (another user's id is "no items"); `actor` names the
+    writer in the audit trail; `session_settings` (or a dict of them) sets the
+    default `get_items` limit, as for the SDK's SQLiteSession.
     """
 
     def __init__(
         self,
         session_id: str,
-        trail: AsyncSessionTrail,
+        trail: TrailArgument,
         *,
         user_id: str | None = None,
         actor: str = "runtime",
-        session_settings: SessionSettings | None = None,
+        session_settings: SessionSettings | dict[str, Any] | None = None,
     ) -> None:
         self.session_id = session_id
-        self.session_settings = session_settings
-        self._trail = trail
+        self.session_settings = (
+            SessionSettings()
+            if session_settings is None
+            else coerce_session_settings(session_settings)
+        )
+        self._trail = AdapterTrail(trail, "TrailSession")
         self._user_id = user_id
         self._actor = actor
 
     async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
-        """The latest `limit` items, oldest first (all when None, as the SDK's
-        SQLiteSession: also for a negative limit); read from the transcript read
-        model, so O(limit) whatever the session's length."""
-        if limit is None and self.session_settings is not None:
-            limit = self.session_settings.limit
+        """The latest `limit` items, oldest first, as the SDK's SQLiteSession gives
+        them: `session_settings.limit` when None, all when that is None too or the
+        limit is negative, none for 0; read from the transcript read model, so
+        O(limit) whatever the session's length."""
+        limit = resolve_session_limit(limit, self.session_settings)
         last = None if limit is None or limit < 0 else limit
         return await self._trail.run(self._read, last)
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         """Append the items in order, in one save; none is stored if one is bad."""
+        self._trail.check_open()  # also for no items, as SQLiteSession
         if items:
             messages = [_message(item, number) for number, item in enumerate(items)]
             await self._trail.run(self._append, messages)
@@ -88,7 +103,9 @@ class TrailSession:
         except SessionNotFound:
             return []
         items = [item for message in page.items for item in _items(message)]
-        return items if last is None else items[len(items) - last :]
+        # A message can stand for several items, never for none: the last `last`
+        # messages hold at least the last `last` items (all, when fewer).
+        return items if last is None else items[max(len(items) - last, 0) :]
 
     def _append(self, trail: SessionTrail, messages: list[dict[str, Any]]) -> None:
         session = self._load(trail)
