@@ -33,6 +33,13 @@ def serve(
     max_body: Annotated[
         int, typer.Option(help="Largest request body accepted, in bytes.")
     ] = 1_000_000,
+    read_timeout: Annotated[
+        float,
+        typer.Option(
+            help="Seconds a client has to send a whole request (headers and body); "
+            "slower connections are closed."
+        ),
+    ] = 30.0,
 ) -> None:
     """Serve the HTTP API (/v1) until interrupted; logs one JSON line per request.
 
@@ -41,16 +48,31 @@ def serve(
     import uvicorn
 
     from .server.app import create_app
+    from .server.limits import KEEP_ALIVE_SECONDS, timed_protocol
 
     allowed = Tokens.load(tokens)
     if port < 0 or port > 65535:
         raise InvalidInput(f"port: must be 0..65535, got {port}")
+    if max_body < 0:
+        raise InvalidInput(f"max-body: must be >= 0, got {max_body}")
+    if not 0 < read_timeout <= 3600:
+        raise InvalidInput(
+            f"read-timeout: must be in (0, 3600] seconds, got {read_timeout}"
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with connect(options(ctx).db) as trail:
         app = create_app(
             trail, allowed, public_docs=not private_docs, max_body_bytes=max_body
         )
-        uvicorn.run(app, host=host, port=port, access_log=False, log_level="info")
+        uvicorn.run(
+            app,
+            host=host,
+            port=port,
+            http=timed_protocol(read_timeout),
+            timeout_keep_alive=KEEP_ALIVE_SECONDS,
+            access_log=False,
+            log_level="info",
+        )
 
 
 def token(

@@ -44,6 +44,7 @@ from .access import (
     tagged,
 )
 from .auth import Caller, Tokens
+from .limits import BodyLimit
 from .session_parts import add_session_parts
 
 logger = logging.getLogger("sessiontrail.http")
@@ -393,21 +394,16 @@ def _errors(app: FastAPI) -> None:
 
 
 def _limits_and_logs(app: FastAPI, max_body_bytes: int) -> None:
-    """413 for bodies over the limit; one structured access-log line per request,
-    without message content."""
+    """413 for bodies over the limit, however they are sent; one structured
+    access-log line per request, without message content."""
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
 
     @app.middleware("http")
-    async def limit_and_log(
+    async def log(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (
-            not length.isdigit() or int(length) > max_body_bytes
-        ):
-            response: Response = _problem(413, f"body over {max_body_bytes} bytes")
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         route = request.scope.get("route")
         logger.info(
             json.dumps(
