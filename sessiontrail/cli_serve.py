@@ -88,6 +88,10 @@ def token(
         str | None, typer.Argument(help="The user the token acts as.")
     ] = None,
     admin: Annotated[bool, typer.Option("--admin", help="An admin token.")] = False,
+    name: Annotated[
+        str | None,
+        typer.Option(help="An admin token's name: its writes read `admin:NAME`."),
+    ] = None,
 ) -> None:
     """Make a bearer token: adds its hash to the tokens file and prints the token
     (give it to the client; it is not stored anywhere).
@@ -96,13 +100,18 @@ def token(
     """
     if (user_id is None) == (not admin):
         raise InvalidInput("give a USER_ID or --admin (not both)")
+    if name is not None and not admin:
+        raise InvalidInput("--name: only admin tokens have a name")
     entries = []
     if tokens.exists():
         Tokens.load(tokens)  # a broken file is refused before anything is added
         entries = json.loads(tokens.read_text())
     made = new_token()
     who = {"admin": True} if admin else {"user_id": user_id}
+    if name is not None:
+        who["name"] = name
     entries.append({"sha256": digest(made), **who})
+    Tokens.parse(entries, tokens)  # a bad --name is refused before the file changes
     partial = tokens.with_name(tokens.name + ".partial")
     partial.write_text(json.dumps(entries, indent=1) + "\n")
     partial.replace(tokens)
