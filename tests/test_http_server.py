@@ -22,6 +22,8 @@ from support.cli import executable
 from support.http import TOKENS, bearer, serve, serving
 from support.postgres import PostgresServer
 
+from sessiontrail.infrastructure.user_keys import KEY_CACHE_SECONDS
+
 RUNTIME_APPENDS, UI_RENAMES = 30, 8
 
 
@@ -288,3 +290,29 @@ def test_a_client_too_slow_to_send_its_request_is_cut_off(tmp_path: Path) -> Non
             served.client.get("/v1/sessions", headers=bearer("ann")).json()["items"]
             == []
         )  # nothing was written, and a prompt client is served
+
+
+def test_an_erasure_by_another_process_reaches_the_running_server(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    with serve(url, tmp_path) as served:
+        ann = bearer("ann")
+        made = {"session_id": "chat", "title": "Ann's secret trip"}
+        served.client.post("/v1/sessions", json=made, headers=ann)
+        title = lambda: served.client.get("/v1/sessions/chat", headers=ann).json()[  # noqa: E731
+            "title"
+        ]
+        assert title() == "Ann's secret trip"  # now in the server's cache
+        erased = subprocess.run(
+            [executable(), "--db", url, "erase-user", "ann", "--yes"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert erased.returncode == 0, erased.stderr
+        started = time.monotonic()
+        while title() != "[erased]":
+            assert time.monotonic() - started < 15, "still served after 15 s"
+            time.sleep(0.2)
+        assert time.monotonic() - started <= KEY_CACHE_SECONDS + 1
