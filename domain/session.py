@@ -30,7 +30,7 @@ from pydantic import (
 from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel, SnapshotModel
 from .limits import MAX_TITLE_CHARS, check_payload
-from .personal import MESSAGE, QUESTION, TEXT_VALUES, Spec
+from .personal import MESSAGE, QUESTION, USAGE, Spec
 from .validation import (
     Actor,
     JsonObject,
@@ -177,7 +177,7 @@ class Session(BaseAggregate[UUID]):
             aggregate.pending_question = None
 
     class TokenUsageRecorded(Event):
-        personal: ClassVar[Spec] = {"record": TEXT_VALUES}
+        personal: ClassVar[Spec] = {"record": USAGE}
         class_version = 2  # v2 added `model`: the session's model at the time
 
         record: dict[str, JsonValue]
@@ -203,7 +203,7 @@ class Session(BaseAggregate[UUID]):
             "state": ("title", "metadata"),
             "state.messages.*": MESSAGE,
             "state.pending_question": QUESTION,
-            "state.token_usage.*": TEXT_VALUES,
+            "state.token_usage.*": USAGE,
         }
 
         state: SessionState

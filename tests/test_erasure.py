@@ -71,9 +71,7 @@ def check_erased(trail: SessionTrail) -> None:
     assert {m.content for m in alice.messages} == {ERASED}
     assert alice.messages[-1].tool_calls == [] and alice.messages[0].metadata == {}
     assert alice.pending_question.question == ERASED
-    assert alice.token_usage == [
-        {"model": "gpt-4o", "total_tokens": 42, "note": ERASED}
-    ]
+    assert alice.token_usage == [{"model": "gpt-4o", "total_tokens": 42}]
     assert [m.role for m in alice.messages][-2:] == ["user", "assistant"]  # structure
     [summary] = repo.list(user_id="alice").items
     assert (summary.title, summary.preview) == (ERASED, ERASED)
@@ -189,3 +187,33 @@ def test_sessions_without_a_user_are_not_sealed(url: str) -> None:
         trail.sessions.save(session)
         assert not trail.erase_user("anyone").had_key
         assert trail.sessions.load("anonymous").messages[0].content == "MARK-anyone"
+
+
+def test_names_in_a_usage_record_are_erased_and_its_token_counts_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    record = {
+        "model": "gpt-4o",
+        "total_tokens": 42,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "MARK-alice-key": 5,
+        "nested": {"MARK-alice-inner": 1},
+    }
+    with sessiontrail.connect(f"sqlite:///{path}") as trail:
+        trail.sessions.save(sessiontrail.Session(session_id="s", user_id="alice"))
+        trail.sessions.append_token_usage("s", record)
+        assert trail.usage.records("s")[0].record == record  # round-trips whole
+        files = lambda: b"".join(p.read_bytes() for p in tmp_path.glob("log.db*"))  # noqa: E731
+        assert b"MARK-alice" in files()
+        trail.erase_user("alice")
+        assert b"MARK-alice" not in files()  # the names too, events included
+        kept = {"model": "gpt-4o", "total_tokens": 42}
+        kept["prompt_tokens_details"] = {"cached_tokens": 2}
+        assert trail.usage.records("s")[0].record == kept
+        totals = trail.usage.session_totals("s")
+        assert totals == {
+            "prompt_tokens_details.cached_tokens": 2,
+            "records": 1,
+            "total_tokens": 42,
+        }
