@@ -33,7 +33,9 @@ from .limits import MAX_TITLE_CHARS, check_payload
 from .personal import MESSAGE, QUESTION, USAGE, Spec
 from .validation import (
     Actor,
+    ItemId,
     JsonObject,
+    MessageIn,
     ModelName,
     SessionId,
     Title,
@@ -356,7 +358,7 @@ class Session(BaseAggregate[UUID]):
         role: Role,
         content: StrictStr = "",
         *,
-        id: StrictStr | None = None,
+        id: ItemId | None = None,
         reasoning: StrictStr | None = None,
         content_parts: list[JsonObject] | None = None,
         tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None = None,
@@ -398,7 +400,7 @@ class Session(BaseAggregate[UUID]):
 
     @validated
     def replace_messages(
-        self, messages: list[Message], *, actor: Actor = "runtime"
+        self, messages: list[MessageIn], *, actor: Actor = "runtime"
     ) -> None:
         """Make the transcript equal `messages` with the fewest events: truncate to
         the longest common prefix, append the rest. Equal lists write nothing."""

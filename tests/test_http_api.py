@@ -494,3 +494,32 @@ def test_only_an_admin_erases_a_user_and_is_recorded_as_its_actor(
         e for e in trail.store.every_event() if type(e).__name__ == "UserErased"
     ]
     assert record.actor == ADMIN_ACTOR
+
+
+@pytest.mark.parametrize(
+    "bad", ["a\x00b", "tab\there", "line\n", "esc\x1b[31m", "del\x7f"]
+)
+def test_control_characters_in_item_ids_are_refused_naming_the_field(
+    client: TestClient, trail: SessionTrail, bad: str
+) -> None:
+    make(client, "ann", "chat-1")
+    ann = bearer("ann")
+    qa = client.post(
+        "/v1/sessions/chat-1/qa",
+        json={"question": "q", "answer": "a", "qa_id": bad},
+        headers=ann,
+    )
+    assert qa.status_code == 422 and "qa_id" in qa.json()["detail"]
+    step = client.post(
+        "/v1/sessions/chat-1/traces", json={"trace_id": bad}, headers=ann
+    )
+    assert step.status_code == 422 and "trace_id" in step.json()["detail"]
+    session = trail.sessions.load("chat-1")
+    with pytest.raises(sessiontrail.InvalidInput, match="^id: "):
+        session.append_message(role="user", content="x", id=bad)
+    message = sessiontrail.Message(id=bad, role="user")
+    with pytest.raises(sessiontrail.InvalidInput, match=r"^messages\.0: .*\bid\b"):
+        trail.sessions.overwrite("chat-1", [message])
+    assert trail.qa.get_all_qa_entries("chat-1", user_id="ann") == []
+    assert trail.qa.get_agent_trace_steps("ann", "chat-1") == []
+    assert [e.event for e in trail.sessions.history("chat-1")] == ["Started"]
