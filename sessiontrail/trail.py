@@ -126,10 +126,14 @@ class SessionTrail:
         stream's first bad record (`problem.error()` is its ChecksumMismatch)."""
         return self._auditor.verify(since_checkpoint, progress)
 
-    def erase_user(self, user_id: str, *, actor: str = "system") -> ErasureReport:
+    def erase_user(
+        self, user_id: str, *, actor: str = "system", wait: float = 0.0
+    ) -> ErasureReport:
         """Crypto-shred everything `user_id` wrote: their content reads "[erased]"
-        everywhere, the audit trail and the hash chains stay (see erasure.py)."""
-        return self._eraser.erase_user(user_id, actor=actor)
+        everywhere, the audit trail and the hash chains stay (see erasure.py).
+        On SQLite, `wait` up to that many seconds for other connections' reads to
+        end, so no file keeps the erased bytes (`report.log_compacted`)."""
+        return self._eraser.erase_user(user_id, actor=actor, wait=wait)
 
     def _key_stamp(self, session: Session) -> object:
         """What a cached session is only served while it holds: its user's key."""

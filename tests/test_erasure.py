@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
+import subprocess
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
+from support.cli import executable
 from support.postgres import PostgresServer
 
 import sessiontrail
@@ -217,3 +221,47 @@ def test_names_in_a_usage_record_are_erased_and_its_token_counts_kept(
             "records": 1,
             "total_tokens": 42,
         }
+
+
+def test_erase_user_waits_for_another_connections_read_to_leave_no_bytes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    url = f"sqlite:///{path}"
+    with sessiontrail.connect(url) as trail:
+        write_everything(trail, "alice")
+    files = lambda: b"".join(p.read_bytes() for p in tmp_path.glob("log.db*"))  # noqa: E731
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a read, held
+    gave_up = invoke_cli(url, "erase-user", "alice", "--yes", "--wait", "0.3")
+    assert gave_up.returncode == 1
+    assert "still reading" in gave_up.stderr and "0.3 s" in gave_up.stderr
+    assert b"MARK-alice" in files()  # the held read keeps the old pages
+    waiting = subprocess.Popen(
+        [executable(), "--db", url, "erase-user", "alice", "--yes", "--wait", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def erasures() -> int:
+        with sqlite3.connect(path) as db:
+            query = "SELECT count(*) FROM stored_events WHERE topic LIKE '%UserErased'"
+            return int(db.execute(query).fetchone()[0])
+
+    deadline = time.monotonic() + 60
+    while erasures() < 2:  # the second erasure is recorded: it now waits
+        assert time.monotonic() < deadline and waiting.poll() is None
+        time.sleep(0.05)
+    reader.rollback()
+    reader.close()
+    _, errors = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, errors
+    assert b"MARK-alice" not in files()
+
+
+def invoke_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [executable(), "--db", url, *args], capture_output=True, text=True, timeout=120
+    )

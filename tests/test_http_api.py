@@ -515,7 +515,7 @@ def test_control_characters_in_item_ids_are_refused_naming_the_field(
     )
     assert step.status_code == 422 and "trace_id" in step.json()["detail"]
     session = trail.sessions.load("chat-1")
-    with pytest.raises(sessiontrail.InvalidInput, match="^id: "):
+    with pytest.raises(sessiontrail.InvalidInput, match=r"^id: "):
         session.append_message(role="user", content="x", id=bad)
     message = sessiontrail.Message(id=bad, role="user")
     with pytest.raises(sessiontrail.InvalidInput, match=r"^messages\.0: .*\bid\b"):
