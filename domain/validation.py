@@ -37,8 +37,9 @@ R = TypeVar("R")
 
 
 def _printable(value: str) -> str:
-    """Reject control characters, which break logs, URLs and terminals."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    """Reject control characters (C0, DEL and C1), which break logs, URLs and
+    terminals."""
+    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in value):
         raise ValueError("must not contain control characters")
     return value
 
