@@ -107,7 +107,7 @@ def token(
         Tokens.load(tokens)  # a broken file is refused before anything is added
         entries = json.loads(tokens.read_text())
     made = new_token()
-    who = {"admin": True} if admin else {"user_id": user_id}
+    who: dict[str, object] = {"admin": True} if admin else {"user_id": user_id}
     if name is not None:
         who["name"] = name
     entries.append({"sha256": digest(made), **who})
