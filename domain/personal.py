@@ -6,6 +6,11 @@ of a list. Sealing replaces those fields of one object by a single sealed value
 under the key SEALED; opening puts them back, or, once the user's key is gone,
 puts a placeholder of the same JSON type ("[erased]", {}, [], 0, False). Ids,
 roles, versions and times are not personal: the structure survives erasure.
+
+A token-usage record is free-form, so its names are the caller's words as much as
+its values: everything in it is sealed, names included (under one hidden field),
+except token counts under the names providers use and its `model`. After erasure
+such a record keeps its counts (the ledger's totals stay right) and nothing else.
 """
 
 from __future__ import annotations
@@ -14,11 +19,39 @@ from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal
 
 SEALED = "\u00a7sealed"  # "§sealed": no model has such a field, so it cannot clash
-TEXT_VALUES: Literal["text values"] = "text values"  # a dict's string values...
-NOT_PERSONAL = frozenset({"model"})  # ...but these: a usage record's model name
+USAGE: Literal["usage record"] = "usage record"  # all of it but COUNTERS
+COUNTERS = frozenset(
+    {
+        "prompt_tokens",
+        "completion_tokens",
+        "total_tokens",
+        "input_tokens",
+        "output_tokens",
+        "cached_tokens",
+        "reasoning_tokens",
+        "audio_tokens",
+        "cache_creation_input_tokens",
+        "cache_read_input_tokens",
+        "prompt_token_count",
+        "candidates_token_count",
+        "total_token_count",
+        "cached_content_token_count",
+        "thoughts_token_count",
+        "tool_use_prompt_token_count",
+        "requests",
+        "cost",
+        "prompt_tokens_details",
+        "completion_tokens_details",
+        "input_tokens_details",
+        "output_tokens_details",
+    }
+)
+"""Names of token counts (OpenAI, Anthropic, Gemini, the Agents SDK): a number
+under one of these, or an object of only such numbers, is not personal."""
+HIDDEN = "\u00a7fields"  # the one field a usage record's personal entries hide in
 ERASED = "[erased]"
 
-Fields = tuple[str, ...] | Literal["text values"]
+Fields = tuple[str, ...] | Literal["usage record"]
 Spec = Mapping[str, Fields]
 Seal = Callable[[dict[str, Any]], dict[str, Any]]
 Open = Callable[[dict[str, Any]], dict[str, Any]]
@@ -60,15 +93,16 @@ def seal_state(state: dict[str, Any], spec: Spec, seal: Seal) -> None:
     value (fields that are None or absent stay as they are)."""
     for path, fields in spec.items():
         for holder in _objects(state, path):
-            names = (
-                [
-                    k
-                    for k, v in holder.items()
-                    if isinstance(v, str) and k not in NOT_PERSONAL
-                ]
-                if fields == TEXT_VALUES
-                else [name for name in fields if holder.get(name) is not None]
-            )
+            if fields == USAGE:
+                hidden = {
+                    name: holder.pop(name)
+                    for name in list(holder)
+                    if not _counter(name, holder[name])
+                }
+                if hidden:
+                    holder[SEALED] = seal({HIDDEN: hidden})
+                continue
+            names = [name for name in fields if holder.get(name) is not None]
             if names:
                 holder[SEALED] = seal({name: holder.pop(name) for name in names})
 
@@ -79,7 +113,21 @@ def open_state(state: dict[str, Any], spec: Spec, open_: Open) -> None:
         for holder in _objects(state, path):
             sealed = holder.pop(SEALED, None)
             if isinstance(sealed, dict):
-                holder.update(open_(sealed))
+                opened = open_(sealed)
+                hidden = opened.pop(HIDDEN, {})
+                holder.update(opened)
+                holder.update(hidden)
+
+
+def _counter(name: str, value: Any) -> bool:
+    """Whether a usage record's entry is a token count (kept in the clear)."""
+    if name == "model":
+        return isinstance(value, str)
+    if name not in COUNTERS or isinstance(value, bool):
+        return False
+    if isinstance(value, dict):
+        return all(_counter(inner, item) for inner, item in value.items())
+    return isinstance(value, int | float)
 
 
 def _objects(state: Any, path: str) -> Iterator[dict[str, Any]]:

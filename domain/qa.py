@@ -10,7 +10,7 @@ the chat, nor another user's Q&A.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any, ClassVar, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
 from eventsourcing.domain import BaseAggregate
@@ -20,6 +20,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 from .event_model import CreatedEventModel, EventModel, SnapshotModel
 from .limits import check_payload
 from .personal import QA_ENTRY, TRACE_STEP, Spec
+from .validation import printable_field
 from .values import Value
 
 QA_NAMESPACE = UUID("0b7c53e2-61a4-5f0e-8d2c-9e4f7a1b3c55")
@@ -70,6 +71,10 @@ class SessionTraceStep(Value):
     method_return_value: JsonValue = None
     error_message: str = ""
     session_feedback: str = ""
+
+
+TraceStepIn = Annotated[SessionTraceStep, printable_field("trace_id")]
+"""A trace step as input: its id is one line, as every id is."""
 
 
 class QAState(BaseModel):

@@ -30,10 +30,12 @@ from pydantic import (
 from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel, SnapshotModel
 from .limits import MAX_TITLE_CHARS, check_payload
-from .personal import MESSAGE, QUESTION, TEXT_VALUES, Spec
+from .personal import MESSAGE, QUESTION, USAGE, Spec
 from .validation import (
     Actor,
+    ItemId,
     JsonObject,
+    MessageIn,
     ModelName,
     SessionId,
     Title,
@@ -177,7 +179,7 @@ class Session(BaseAggregate[UUID]):
             aggregate.pending_question = None
 
     class TokenUsageRecorded(Event):
-        personal: ClassVar[Spec] = {"record": TEXT_VALUES}
+        personal: ClassVar[Spec] = {"record": USAGE}
         class_version = 2  # v2 added `model`: the session's model at the time
 
         record: dict[str, JsonValue]
@@ -203,7 +205,7 @@ class Session(BaseAggregate[UUID]):
             "state": ("title", "metadata"),
             "state.messages.*": MESSAGE,
             "state.pending_question": QUESTION,
-            "state.token_usage.*": TEXT_VALUES,
+            "state.token_usage.*": USAGE,
         }
 
         state: SessionState
@@ -356,7 +358,7 @@ class Session(BaseAggregate[UUID]):
         role: Role,
         content: StrictStr = "",
         *,
-        id: StrictStr | None = None,
+        id: ItemId | None = None,
         reasoning: StrictStr | None = None,
         content_parts: list[JsonObject] | None = None,
         tool_calls: Sequence[ToolCall | Mapping[str, Any]] | None = None,
@@ -398,7 +400,7 @@ class Session(BaseAggregate[UUID]):
 
     @validated
     def replace_messages(
-        self, messages: list[Message], *, actor: Actor = "runtime"
+        self, messages: list[MessageIn], *, actor: Actor = "runtime"
     ) -> None:
         """Make the transcript equal `messages` with the fewest events: truncate to
         the longest common prefix, append the rest. Equal lists write nothing."""

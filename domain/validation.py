@@ -9,7 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from typing import Annotated, ParamSpec, TypeVar
+from typing import Annotated, Any, ParamSpec, TypeVar
 
 from pydantic import (
     AfterValidator,
@@ -30,14 +30,16 @@ from .limits import (
     MAX_TITLE_CHARS,
     nesting_within_limit,
 )
+from .values import Message
 
 P = ParamSpec("P")
 R = TypeVar("R")
 
 
 def _printable(value: str) -> str:
-    """Reject control characters, which break logs, URLs and terminals."""
-    if any(ord(char) < 32 or ord(char) == 127 for char in value):
+    """Reject control characters (C0, DEL and C1), which break logs, URLs and
+    terminals."""
+    if any(ord(char) < 32 or 127 <= ord(char) < 160 for char in value):
         raise ValueError("must not contain control characters")
     return value
 
@@ -49,6 +51,30 @@ SessionId = Annotated[
     AfterValidator(_printable),
 ]
 UserId = SessionId
+ItemId = Annotated[
+    str,
+    Strict(),
+    StringConstraints(min_length=1, max_length=MAX_ID_CHARS),
+    AfterValidator(_printable),
+]
+"""A message, Q&A entry or trace id: one line, as every id is."""
+
+
+def printable_field(name: str) -> AfterValidator:
+    """For a value object given as input: refuse control characters in its `name`
+    (checked on the way in only: stored events are never checked against it)."""
+
+    def check(value: Any) -> Any:
+        try:
+            _printable(getattr(value, name))
+        except ValueError as exc:
+            raise ValueError(f"{name} {exc}") from None
+        return value
+
+    return AfterValidator(check)
+
+
+MessageIn = Annotated[Message, printable_field("id")]
 Title = Annotated[
     str,
     Strict(),

@@ -1,4 +1,11 @@
-"""The memory tier: a bounded LRU of session copies, safe to share between threads."""
+"""The memory tier: a bounded LRU of session copies, safe to share between threads.
+
+Each copy is cached with a stamp (the id of its user's data key), checked on every
+hit: once the user is erased, by this process or another, the stamp no longer
+matches and the copy is dropped rather than served. The check reads the key
+through the key cache (user_keys.py), so it costs a dictionary lookup, and one
+indexed query per user every KEY_CACHE_SECONDS.
+"""
 
 from __future__ import annotations
 
@@ -9,25 +16,47 @@ from collections.abc import Callable
 
 from ..domain.session import Session
 
+Stamp = Callable[[Session], object]
+UNKNOWN = object()
+"""A stamp that cannot be read now (storage down): the copy is served, so the
+cache still answers through an outage, as it always has."""
+
+
+def _unstamped(session: Session) -> object:
+    return None
+
 
 class SessionCache:
-    """Keeps private copies, so no caller's later edits leak into what others load."""
+    """Keeps private copies, so no caller's later edits leak into what others load.
 
-    def __init__(self, max_size: int) -> None:
+    `stamp(session)` says what must still hold for a cached copy to be served
+    (the trail passes its user's current key id)."""
+
+    def __init__(self, max_size: int, stamp: Stamp = _unstamped) -> None:
         if max_size < 0:
             raise ValueError("cache size must be >= 0")
         self.max_size = max_size
-        self._sessions: OrderedDict[str, Session] = OrderedDict()
+        self._stamp = stamp
+        self._sessions: OrderedDict[str, tuple[Session, object]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, session_id: str) -> Session | None:
-        """A copy of the cached session, or None; marks it recently used."""
+        """A copy of the cached session, or None (also when its stamp changed, as
+        it does when its user is erased); marks it recently used."""
         with self._lock:
-            session = self._sessions.get(session_id)
-            if session is None:
-                return None
-            self._sessions.move_to_end(session_id)
-            return copy.deepcopy(session)
+            entry = self._sessions.get(session_id)
+        if entry is None:
+            return None
+        now = self._stamp(entry[0])
+        if now is not UNKNOWN and now != entry[1]:
+            with self._lock:
+                if self._sessions.get(session_id) is entry:
+                    del self._sessions[session_id]
+            return None
+        with self._lock:
+            if session_id in self._sessions:
+                self._sessions.move_to_end(session_id)
+        return copy.deepcopy(entry[0])
 
     def put(self, session: Session) -> None:
         """Cache a copy, evicting the least recently used beyond the bound."""
@@ -51,13 +80,14 @@ class SessionCache:
         if self.max_size == 0:
             return
         stored = copy.deepcopy(session)
+        stamp = self._stamp(stored)
         with self._lock:
-            cached = self._sessions.get(session.session_id)
-            if cached is None and not add:
+            entry = self._sessions.get(session.session_id)
+            if entry is None and not add:
                 return
-            if cached is not None and not replace(cached):
+            if entry is not None and not replace(entry[0]):
                 return
-            self._sessions[session.session_id] = stored
+            self._sessions[session.session_id] = (stored, stamp)
             self._sessions.move_to_end(session.session_id)
             while len(self._sessions) > self.max_size:
                 self._sessions.popitem(last=False)

@@ -30,6 +30,7 @@ from ..domain.session import Session, stream_id
 from ..domain.validation import (
     Actor,
     JsonObject,
+    MessageIn,
     ModelName,
     SessionId,
     Title,
@@ -38,7 +39,6 @@ from ..domain.validation import (
 )
 from ..domain.values import (
     HistoryEntry,
-    Message,
     MessagePage,
     Page,
     SessionSummary,
@@ -381,7 +381,7 @@ class SessionRepository:
     def overwrite(
         self,
         session_id: SessionId,
-        messages: builtins.list[Message],
+        messages: builtins.list[MessageIn],
         *,
         title: Title | None = None,
         metadata: JsonObject | None = None,

@@ -227,6 +227,15 @@ class UserKeys:
             ) from None
         return dict(fields)
 
+    def key_id(self, user_id: str) -> str | None:
+        """The id of the user's current key (None: they have none), as of at
+        most KEY_CACHE_SECONDS ago: what tells a cache the user was erased."""
+        cached = self._fresh(user_id)
+        if cached is not None:
+            return cached[0]
+        found = self._fetch(user_id)
+        return None if found is None else found[0]
+
     def destroy(self, user_id: str) -> bool:
         """Destroy the user's key (crypto-shredding); True if there was one."""
         found = self._table.get(user_id)

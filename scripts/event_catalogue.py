@@ -129,7 +129,9 @@ def page(classes: list[type[EventModel]], examples: dict[str, Any]) -> str:
         personal = sorted(
             (f"{path}." if path else "") + field
             for path, spec in cls.personal.items()
-            for field in (spec if isinstance(spec, tuple) else ("* (text values)",))
+            for field in (
+                spec if isinstance(spec, tuple) else ("* (all but token counts)",)
+            )
         )
         lines += [f"- topic: `{name}`", f"- class_version: {cls.class_version}"]
         if personal:

@@ -119,6 +119,13 @@ def erase_user(
     user_id: Annotated[str, typer.Argument(help="The user whose content to erase.")],
     yes: Annotated[bool, typer.Option("--yes", help="Do not ask to confirm.")] = False,
     actor: Annotated[str, typer.Option(help="Who asked (kept in the log).")] = "system",
+    wait: Annotated[
+        float,
+        typer.Option(
+            help="SQLite: seconds to wait for other connections' reads to end, so "
+            "no file keeps the erased bytes (fails if they have not ended by then)."
+        ),
+    ] = 0.0,
 ) -> None:
     """Crypto-shred a user's content: it reads "[erased]" everywhere from now on;
     the audit trail and hash chains stay. Rebuilds every read model; irreversible.
@@ -128,12 +135,22 @@ def erase_user(
     if not yes:
         typer.confirm(f"Erase everything {user_id!r} wrote, for good?", abort=True)
     with open_log(options(ctx).db) as trail:
-        report = trail.erase_user(user_id, actor=actor)
+        report = trail.erase_user(user_id, actor=actor, wait=wait)
     if report.had_key:
         rebuilt = ", ".join(report.read_models)
         console.print(f"[green]erased[/] {escape(user_id)}; rebuilt {rebuilt}")
     else:
         console.print(f"nothing of {escape(user_id)} was sealed; erasure recorded")
+    if not report.log_compacted:
+        held = (
+            "another connection is still reading the SQLite file, so its old pages "
+            "(the erased bytes among them) stay on disk until that read ends and a "
+            "checkpoint runs"
+        )
+        if wait > 0:
+            typer.echo(f"error: {held}: still so after waiting {wait:g} s", err=True)
+            raise typer.Exit(1)
+        console.print(f"[yellow]note:[/] {held}; give --wait SECONDS to wait for it")
 
 
 COMMANDS = (checkpoint, verify)

@@ -17,14 +17,20 @@ from .domain.qa import (
     QASession,
     SessionQAEntry,
     SessionTraceStep,
+    TraceStepIn,
     new_qa_id,
 )
-from .domain.validation import Actor, JsonObject, SessionId, UserId, validated
+from .domain.validation import (
+    Actor,
+    ItemId,
+    JsonObject,
+    SessionId,
+    UserId,
+    validated,
+)
 from .domain.values import HistoryEntry, Value, utc_now
 from .infrastructure.qa_repository import QARepository
 from .projections.qa import QAReads
-
-QAId = Annotated[str, Field(min_length=1, max_length=256)]
 
 
 class SessionQAUpdate(Value):
@@ -77,7 +83,7 @@ class QAService:
         *,
         user_id: UserId | None = None,
         context: StrictStr | None = None,
-        qa_id: QAId | None = None,
+        qa_id: ItemId | None = None,
         used_graph_element_ids: GraphElementIds | None = None,
         memify_metadata: JsonObject | None = None,
         actor: Actor = "runtime",
@@ -134,7 +140,7 @@ class QAService:
     def update_qa_entry(
         self,
         session_id: SessionId,
-        qa_id: QAId,
+        qa_id: ItemId,
         updates: SessionQAUpdate,
         *,
         user_id: UserId | None = None,
@@ -152,7 +158,7 @@ class QAService:
     def delete_qa_entry(
         self,
         session_id: SessionId,
-        qa_id: QAId,
+        qa_id: ItemId,
         *,
         user_id: UserId | None = None,
         actor: Actor = "user",
@@ -211,7 +217,7 @@ class QAService:
         self,
         user_id: UserId | None,
         session_id: SessionId,
-        step: SessionTraceStep,
+        step: TraceStepIn,
         *,
         actor: Actor = "runtime",
     ) -> str:

@@ -10,15 +10,17 @@ from typing import Literal, Self
 
 from .assets import AssetStore
 from .domain.checkpoint import Checkpoint
-from .domain.errors import InvalidInput
+from .domain.errors import InvalidInput, StorageUnavailable
+from .domain.session import Session
 from .erasure import Eraser, ErasureReport
 from .exporter import Exporter
 from .importer import Importer
-from .infrastructure.cache import SessionCache
+from .infrastructure.cache import UNKNOWN, SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.first_open import opening
 from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
 from .infrastructure.locks import file_write_lock
+from .infrastructure.mapper import content_owner
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
@@ -91,7 +93,7 @@ class SessionTrail:
             readable = RefreshedReads(
                 self.read_models, self.projections.lagging, self.projections.catch_up
             )
-        self._cache = cache = SessionCache(cache_size)
+        self._cache = cache = SessionCache(cache_size, self._key_stamp)
         self.sessions = SessionRepository(
             self.store, cache, SessionIndex(readable, skips), after_write=after_write
         )
@@ -126,10 +128,25 @@ class SessionTrail:
         stream's first bad record (`problem.error()` is its ChecksumMismatch)."""
         return self._auditor.verify(since_checkpoint, progress)
 
-    def erase_user(self, user_id: str, *, actor: str = "system") -> ErasureReport:
+    def erase_user(
+        self, user_id: str, *, actor: str = "system", wait: float = 0.0
+    ) -> ErasureReport:
         """Crypto-shred everything `user_id` wrote: their content reads "[erased]"
-        everywhere, the audit trail and the hash chains stay (see erasure.py)."""
-        return self._eraser.erase_user(user_id, actor=actor)
+        everywhere, the audit trail and the hash chains stay (see erasure.py).
+        On SQLite, `wait` up to that many seconds for other connections' reads to
+        end, so no file keeps the erased bytes (`report.log_compacted`)."""
+        return self._eraser.erase_user(user_id, actor=actor, wait=wait)
+
+    def _key_stamp(self, session: Session) -> object:
+        """What a cached session is only served while it holds: its user's key."""
+        owner = content_owner(session.user_id)
+        if owner is None:
+            return None
+        try:
+            with storage_errors(f"read the key of {owner!r}"):
+                return self.store.keys.key_id(owner)
+        except StorageUnavailable:
+            return UNKNOWN
 
     def _compact(self) -> bool:
         if isinstance(self.read_models, SQLiteDatabase):

@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import io
 import json
+import sqlite3
+import subprocess
+import time
 from pathlib import Path
 
 import psycopg
 import pytest
+from support.cli import executable
 from support.postgres import PostgresServer
 
 import sessiontrail
@@ -71,9 +75,7 @@ def check_erased(trail: SessionTrail) -> None:
     assert {m.content for m in alice.messages} == {ERASED}
     assert alice.messages[-1].tool_calls == [] and alice.messages[0].metadata == {}
     assert alice.pending_question.question == ERASED
-    assert alice.token_usage == [
-        {"model": "gpt-4o", "total_tokens": 42, "note": ERASED}
-    ]
+    assert alice.token_usage == [{"model": "gpt-4o", "total_tokens": 42}]
     assert [m.role for m in alice.messages][-2:] == ["user", "assistant"]  # structure
     [summary] = repo.list(user_id="alice").items
     assert (summary.title, summary.preview) == (ERASED, ERASED)
@@ -152,7 +154,7 @@ def test_erasure_on_postgres_leaves_no_plaintext_in_any_table(
         check_erased(trail)
 
 
-def test_another_process_stops_reading_within_the_cache_time(
+def test_another_process_stops_reading_within_the_key_cache_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
@@ -161,8 +163,7 @@ def test_another_process_stops_reading_within_the_cache_time(
         write_everything(trail, "alice")
         write_everything(trail, "bob")
         assert other.sessions.load("chat-alice").title == "MARK-alice renamed"
-        trail.erase_user("alice")
-        other.sessions._cache.clear()
+        trail.erase_user("alice")  # `other` has chat-alice in its session cache
         assert other.sessions.load("chat-alice").title == ERASED
 
 
@@ -190,3 +191,77 @@ def test_sessions_without_a_user_are_not_sealed(url: str) -> None:
         trail.sessions.save(session)
         assert not trail.erase_user("anyone").had_key
         assert trail.sessions.load("anonymous").messages[0].content == "MARK-anyone"
+
+
+def test_names_in_a_usage_record_are_erased_and_its_token_counts_kept(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    record = {
+        "model": "gpt-4o",
+        "total_tokens": 42,
+        "prompt_tokens_details": {"cached_tokens": 2},
+        "MARK-alice-key": 5,
+        "nested": {"MARK-alice-inner": 1},
+    }
+    with sessiontrail.connect(f"sqlite:///{path}") as trail:
+        trail.sessions.save(sessiontrail.Session(session_id="s", user_id="alice"))
+        trail.sessions.append_token_usage("s", record)
+        assert trail.usage.records("s")[0].record == record  # round-trips whole
+        files = lambda: b"".join(p.read_bytes() for p in tmp_path.glob("log.db*"))  # noqa: E731
+        assert b"MARK-alice" in files()
+        trail.erase_user("alice")
+        assert b"MARK-alice" not in files()  # the names too, events included
+        kept = {"model": "gpt-4o", "total_tokens": 42}
+        kept["prompt_tokens_details"] = {"cached_tokens": 2}
+        assert trail.usage.records("s")[0].record == kept
+        totals = trail.usage.session_totals("s")
+        assert totals == {
+            "prompt_tokens_details.cached_tokens": 2,
+            "records": 1,
+            "total_tokens": 42,
+        }
+
+
+def test_erase_user_waits_for_another_connections_read_to_leave_no_bytes(
+    tmp_path: Path,
+) -> None:
+    path = tmp_path / "log.db"
+    url = f"sqlite:///{path}"
+    with sessiontrail.connect(url) as trail:
+        write_everything(trail, "alice")
+    files = lambda: b"".join(p.read_bytes() for p in tmp_path.glob("log.db*"))  # noqa: E731
+    reader = sqlite3.connect(path, isolation_level=None)
+    reader.execute("BEGIN")
+    reader.execute("SELECT count(*) FROM sqlite_master").fetchone()  # a read, held
+    gave_up = invoke_cli(url, "erase-user", "alice", "--yes", "--wait", "0.3")
+    assert gave_up.returncode == 1
+    assert "still reading" in gave_up.stderr and "0.3 s" in gave_up.stderr
+    assert b"MARK-alice" in files()  # the held read keeps the old pages
+    waiting = subprocess.Popen(
+        [executable(), "--db", url, "erase-user", "alice", "--yes", "--wait", "60"],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+    def erasures() -> int:
+        with sqlite3.connect(path) as db:
+            query = "SELECT count(*) FROM stored_events WHERE topic LIKE '%UserErased'"
+            return int(db.execute(query).fetchone()[0])
+
+    deadline = time.monotonic() + 60
+    while erasures() < 2:  # the second erasure is recorded: it now waits
+        assert time.monotonic() < deadline and waiting.poll() is None
+        time.sleep(0.05)
+    reader.rollback()
+    reader.close()
+    _, errors = waiting.communicate(timeout=60)
+    assert waiting.returncode == 0, errors
+    assert b"MARK-alice" not in files()
+
+
+def invoke_cli(url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [executable(), "--db", url, *args], capture_output=True, text=True, timeout=120
+    )

@@ -12,12 +12,12 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from support.cli import failure, invoke
-from support.http import bearer, write_tokens
+from support.http import ADMIN, bearer, write_tokens
 
 import sessiontrail
 from sessiontrail import SessionTrail
 from sessiontrail.server.app import create_app
-from sessiontrail.server.auth import Caller, Tokens
+from sessiontrail.server.auth import Caller, Tokens, digest
 
 
 @pytest.fixture
@@ -75,9 +75,7 @@ def test_a_session_through_the_api(client: TestClient) -> None:
     assert got.headers["ETag"] == '"3"' and got.json()["message_count"] == 2
     listed = client.get("/v1/sessions", headers=bearer("ann")).json()
     assert [s["session_id"] for s in listed["items"]] == ["chat-1"]
-    history = client.get(
-        "/v1/sessions/chat-1/history?actor=user", headers=bearer("ann")
-    )
+    history = client.get("/v1/sessions/chat-1/history?actor=ann", headers=bearer("ann"))
     assert [e["event"] for e in history.json()] == [
         "Started",
         "MessageAppended",
@@ -340,8 +338,188 @@ def test_the_token_command_adds_a_hash_and_prints_the_token(tmp_path: Path) -> N
     made = invoke("token", "ann", "--tokens", str(tokens)).stdout.strip()
     admin = invoke("token", "--admin", "--tokens", str(tokens)).stdout.strip()
     loaded = Tokens.load(tokens)
-    assert loaded.caller(made) == Caller("ann") and loaded.caller(admin) == Caller(
-        None, True
-    )
+    assert loaded.caller(made) == Caller("ann")
+    assert loaded.caller(admin) == Caller(None, True, digest(admin)[:8])
     assert made not in tokens.read_text() and admin not in tokens.read_text()
     assert failure("token", "--tokens", str(tokens)).startswith("error: give a USER_ID")
+
+
+ADMIN_ACTOR = f"admin:{digest(ADMIN)[:8]}"
+
+
+def test_every_write_records_the_token_user_as_its_actor(
+    client: TestClient, trail: SessionTrail
+) -> None:
+    ann = bearer("ann")
+    make(client, "ann", "chat-1")
+    question = {"tool_call_id": "c1", "tool_name": "ask", "question": "Which?"}
+    writes = [
+        ("PATCH", "/v1/sessions/chat-1", {"title": "T", "pinned": True}),
+        ("POST", "/v1/sessions/chat-1/messages", {"role": "user", "content": "hi"}),
+        ("PUT", "/v1/sessions/chat-1/pending-question", question),
+        ("DELETE", "/v1/sessions/chat-1/pending-question", None),
+        ("POST", "/v1/sessions/chat-1/usage", {"total_tokens": 3}),
+        (
+            "POST",
+            "/v1/sessions/chat-1/qa",
+            {"question": "q", "answer": "a", "qa_id": "e"},
+        ),
+        ("PATCH", "/v1/sessions/chat-1/qa/e", {"feedback_score": 4}),
+        ("DELETE", "/v1/sessions/chat-1/qa/e", None),
+        ("PUT", "/v1/sessions/chat-1/graph-context", {"context": "g"}),
+        ("POST", "/v1/sessions/chat-1/traces", {"trace_id": "t1"}),
+        ("DELETE", "/v1/sessions/chat-1", None),
+        ("POST", "/v1/sessions/chat-1/restore", None),
+    ]
+    for method, path, body in writes:
+        response = client.request(method, path, json=body, headers=ann)
+        assert response.status_code < 300, (method, path, response.text)
+    session_actors = [entry.actor for entry in trail.sessions.history("chat-1")]
+    qa_actors = [entry.actor for entry in trail.qa.history("chat-1", user_id="ann")]
+    assert len(session_actors) == 9 and set(session_actors) == {"ann"}
+    assert set(qa_actors) - {"system"} == {"ann"} and len(qa_actors) >= 5
+    renamed = client.patch(
+        "/v1/sessions/chat-1", json={"title": "by admin"}, headers=bearer("admin")
+    )
+    assert renamed.status_code == 200
+    assert trail.sessions.history("chat-1")[-1].actor == ADMIN_ACTOR
+
+
+def test_an_admin_token_made_with_a_name_writes_as_that_name(
+    trail: SessionTrail, tmp_path: Path
+) -> None:
+    tokens = tmp_path / "tokens.json"
+    made = invoke("token", "--admin", "--name", "dana", "--tokens", str(tokens))
+    with TestClient(create_app(trail, Tokens.load(tokens))) as client:
+        admin = {"Authorization": f"Bearer {made.stdout.strip()}"}
+        trail.sessions.save(sessiontrail.Session(session_id="s", user_id="ann"))
+        client.patch("/v1/sessions/s", json={"pinned": True}, headers=admin)
+    assert trail.sessions.history("s")[-1].actor == "admin:dana"
+    assert failure(
+        "token", "--admin", "--name", "a\nb", "--tokens", str(tokens)
+    ).startswith("error: tokens file")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/events?after={n}",
+        "/v1/sessions/chat-1/at?version={n}",
+        "/v1/sessions/chat-1/messages?last_n={n}",
+        "/v1/sessions/chat-1/messages?before={n}&limit=1",
+        "/v1/sessions/chat-1/messages?before=1&limit={n}",
+        "/v1/sessions/chat-1/traces?last_n={n}",
+        "/v1/sessions/chat-1/qa?last_n={n}",
+        "/v1/events/stream?after={n}",
+    ],
+)
+def test_an_integer_past_64_bits_in_a_query_is_422_naming_it(
+    client: TestClient, path: str
+) -> None:
+    make(client, "ann", "chat-1")
+    response = client.get(path.format(n=2**63), headers=bearer("ann"))
+    assert response.status_code == 422, response.text
+    name = path.split("{n}")[0].rsplit("?", 1)[-1].rsplit("&", 1)[-1].rstrip("=")
+    assert name in response.json()["detail"]
+
+
+def test_a_huge_last_event_id_is_422(client: TestClient) -> None:
+    response = client.get(
+        "/v1/events/stream",
+        headers={**bearer("ann"), "Last-Event-ID": "9" * 5000},
+    )
+    assert response.status_code == 422 and "Last-Event-ID" in response.text
+
+
+def test_if_match_star_or_a_list_naming_the_version_matches(
+    client: TestClient,
+) -> None:
+    for number, if_match in enumerate(("*", '"1", "2"', 'W/"2"')):
+        make(client, "ann", f"chat-{number}")
+        say(client, "ann", f"chat-{number}", "moves the version to 2")
+        renamed = client.patch(
+            f"/v1/sessions/chat-{number}",
+            json={"title": "renamed"},
+            headers={**bearer("ann"), "If-Match": if_match},
+        )
+        assert renamed.status_code == 200, (if_match, renamed.text)
+    stale = client.patch(
+        "/v1/sessions/chat-0",
+        json={"title": "late"},
+        headers={**bearer("ann"), "If-Match": '"1", "2"'},
+    )
+    assert stale.status_code == 412
+
+
+def test_an_idempotency_key_reused_with_another_body_is_422(
+    client: TestClient,
+) -> None:
+    make(client, "ann", "chat-1")
+    key = {"Idempotency-Key": "k1"}
+    assert say(client, "ann", "chat-1", "first", **key).status_code == 201
+    again = say(client, "ann", "chat-1", "first", **key)
+    other = say(client, "ann", "chat-1", "something else", **key)
+    assert again.status_code == 200
+    assert other.status_code == 422 and "Idempotency-Key" in other.json()["detail"]
+    started = client.post(
+        "/v1/sessions", json={"title": "A"}, headers={**bearer("ann"), **key}
+    )
+    retried = client.post(
+        "/v1/sessions", json={"title": "A"}, headers={**bearer("ann"), **key}
+    )
+    reused = client.post(
+        "/v1/sessions", json={"title": "B"}, headers={**bearer("ann"), **key}
+    )
+    assert (started.status_code, retried.status_code) == (201, 200)
+    assert reused.status_code == 422 and "Idempotency-Key" in reused.json()["detail"]
+    messages = client.get("/v1/sessions/chat-1/messages", headers=bearer("ann"))
+    assert [m["content"] for m in messages.json()["items"]] == ["first"]
+
+
+def test_only_an_admin_erases_a_user_and_is_recorded_as_its_actor(
+    client: TestClient, trail: SessionTrail
+) -> None:
+    make(client, "ann", "chat-1", title="Ann's secret trip")
+    refused = client.post("/v1/users/ann/erase", headers=bearer("ann"))
+    assert refused.status_code == 403
+    assert (
+        client.get("/v1/sessions/chat-1", headers=bearer("ann")).json()["title"]
+        == "Ann's secret trip"
+    )
+    erased = client.post("/v1/users/ann/erase", headers=bearer("admin"))
+    assert erased.status_code == 200 and erased.json()["had_key"] is True
+    got = client.get("/v1/sessions/chat-1", headers=bearer("ann")).json()
+    assert got["title"] == "[erased]"
+    [record] = [
+        e for e in trail.store.every_event() if type(e).__name__ == "UserErased"
+    ]
+    assert record.actor == ADMIN_ACTOR
+
+
+@pytest.mark.parametrize(
+    "bad", ["a\x00b", "tab\there", "line\n", "esc\x1b[31m", "del\x7f"]
+)
+def test_control_characters_in_item_ids_are_refused_naming_the_field(
+    client: TestClient, trail: SessionTrail, bad: str
+) -> None:
+    make(client, "ann", "chat-1")
+    ann = bearer("ann")
+    qa = client.post(
+        "/v1/sessions/chat-1/qa",
+        json={"question": "q", "answer": "a", "qa_id": bad},
+        headers=ann,
+    )
+    assert qa.status_code == 422 and "qa_id" in qa.json()["detail"]
+    step = client.post(
+        "/v1/sessions/chat-1/traces", json={"trace_id": bad}, headers=ann
+    )
+    assert step.status_code == 422 and "trace_id" in step.json()["detail"]
+    session = trail.sessions.load("chat-1")
+    with pytest.raises(sessiontrail.InvalidInput, match=r"^id: "):
+        session.append_message(role="user", content="x", id=bad)
+    message = sessiontrail.Message(id=bad, role="user")
+    with pytest.raises(sessiontrail.InvalidInput, match=r"^messages\.0: .*\bid\b"):
+        trail.sessions.overwrite("chat-1", [message])
+    assert trail.qa.get_all_qa_entries("chat-1", user_id="ann") == []
+    assert trail.qa.get_agent_trace_steps("ann", "chat-1") == []
+    assert [e.event for e in trail.sessions.history("chat-1")] == ["Started"]

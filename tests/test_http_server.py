@@ -5,9 +5,12 @@ change feed delivering every event exactly once across a reconnect."""
 
 from __future__ import annotations
 
+import select
+import socket
 import sqlite3
 import subprocess
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
@@ -16,8 +19,10 @@ import httpx
 import psycopg
 import pytest
 from support.cli import executable
-from support.http import bearer, serving
+from support.http import TOKENS, bearer, serve, serving
 from support.postgres import PostgresServer
+
+from sessiontrail.infrastructure.user_keys import KEY_CACHE_SECONDS
 
 RUNTIME_APPENDS, UI_RENAMES = 30, 8
 
@@ -180,3 +185,134 @@ def test_serve_refuses_a_missing_tokens_file(args: list[str], tmp_path: Path) ->
     )
     assert done.returncode == 1
     assert "tokens file /nonexistent.json" in done.stderr
+
+
+def resident_bytes(pid: int) -> int:
+    """The process's resident memory, from /proc."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) * 1024
+    raise AssertionError("no VmRSS")
+
+
+def send_chunked(port: int, path: str, total: int) -> tuple[bytes, int]:
+    """POST a JSON message of `total` bytes with Transfer-Encoding: chunked, as
+    fast as the server takes it, until it answers; (its answer, bytes sent)."""
+    head = (
+        f"POST {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {TOKENS['ann']}\r\n"
+        "Content-Type: application/json\r\nTransfer-Encoding: chunked\r\n\r\n"
+    ).encode()
+    piece = b"x" * 65536
+    chunks = [b'{"role": "user", "content": "'] + [piece] * (total // len(piece))
+    frames = [b"%x\r\n%s\r\n" % (len(chunk), chunk) for chunk in chunks]
+    frames += [b'2\r\n"}\r\n0\r\n\r\n']
+    sent, answer = 0, b""
+    with socket.create_connection(("127.0.0.1", port), timeout=30) as sock:
+        sock.sendall(head)
+        pending = memoryview(b"".join(frames[:1]))
+        frames = frames[1:]
+        deadline = time.monotonic() + 120
+        while time.monotonic() < deadline:
+            readable, writable, _ = select.select([sock], [sock], [], 1)
+            if readable:
+                break
+            if writable and (pending or frames):
+                if not pending:
+                    pending = memoryview(frames.pop(0))
+                try:
+                    count = sock.send(pending)
+                except OSError:
+                    break  # the server closed its end
+                sent += count
+                pending = pending[count:]
+        try:
+            while b"\r\n\r\n" not in answer:
+                more = sock.recv(65536)
+                if not more:
+                    break
+                answer += more
+        except OSError:
+            pass
+    return answer, sent
+
+
+def test_a_chunked_body_over_the_limit_is_413_and_is_not_held(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    with serve(url, tmp_path, "--max-body", "100000") as served:
+        ann = bearer("ann")
+        served.client.post("/v1/sessions", json={"session_id": "chat"}, headers=ann)
+        before = resident_bytes(served.process.pid)
+        answer, sent = send_chunked(
+            served.port, "/v1/sessions/chat/messages", 200_000_000
+        )
+        grown = resident_bytes(served.process.pid) - before
+        assert answer.startswith(b"HTTP/1.1 413"), answer[:200]
+        assert sent < 20_000_000  # it stopped reading at the limit
+        assert grown < 20_000_000, f"the server grew by {grown} bytes"
+        got = served.client.get("/v1/sessions/chat", headers=ann).json()
+        assert got["message_count"] == 0 and got["version"] == 1
+
+
+def closed_within(sock: socket.socket, seconds: float) -> float:
+    """How long until the server closed `sock` (fails past `seconds`)."""
+    started = time.monotonic()
+    sock.settimeout(seconds)
+    try:
+        while sock.recv(4096):
+            pass
+    except TimeoutError:
+        raise AssertionError(f"still open after {seconds} s") from None
+    except ConnectionResetError:
+        pass
+    return time.monotonic() - started
+
+
+def test_a_client_too_slow_to_send_its_request_is_cut_off(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    with serve(url, tmp_path, "--read-timeout", "1") as served:
+        address = ("127.0.0.1", served.port)
+        with socket.create_connection(address) as silent:
+            assert closed_within(silent, 10) < 5  # connected, sent nothing
+        with socket.create_connection(address) as partial_headers:
+            partial_headers.sendall(b"GET /health HTTP/1.1\r\nHost: x\r\nAcc")
+            assert closed_within(partial_headers, 10) < 5
+        with socket.create_connection(address) as partial_body:
+            partial_body.sendall(
+                b"POST /v1/sessions HTTP/1.1\r\nHost: x\r\n"
+                b"Authorization: Bearer " + TOKENS["ann"].encode() + b"\r\n"
+                b"Content-Type: application/json\r\nContent-Length: 100\r\n\r\n{"
+            )
+            assert closed_within(partial_body, 10) < 5
+        assert (
+            served.client.get("/v1/sessions", headers=bearer("ann")).json()["items"]
+            == []
+        )  # nothing was written, and a prompt client is served
+
+
+def test_an_erasure_by_another_process_reaches_the_running_server(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    with serve(url, tmp_path) as served:
+        ann = bearer("ann")
+        made = {"session_id": "chat", "title": "Ann's secret trip"}
+        served.client.post("/v1/sessions", json=made, headers=ann)
+        title = lambda: served.client.get("/v1/sessions/chat", headers=ann).json()[  # noqa: E731
+            "title"
+        ]
+        assert title() == "Ann's secret trip"  # now in the server's cache
+        erased = subprocess.run(
+            [executable(), "--db", url, "erase-user", "ann", "--yes"],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert erased.returncode == 0, erased.stderr
+        started = time.monotonic()
+        while title() != "[erased]":
+            assert time.monotonic() - started < 15, "still served after 15 s"
+            time.sleep(0.2)
+        assert time.monotonic() - started <= KEY_CACHE_SECONDS + 1

@@ -15,6 +15,10 @@ from ..domain.values import PendingQuestion
 from ..trail import SessionTrail
 from .auth import Caller, Tokens
 
+BIGINT = 2**63 - 1
+"""The largest integer a query parameter may hold: log positions, versions and
+counts are 64-bit in every database; beyond, 422 rather than an overflow."""
+
 
 class SessionOut(BaseModel):
     """A session as the API shows it (no messages: page through those)."""
@@ -79,7 +83,8 @@ def scope(who: Caller) -> str | None:
 
 
 def actor_of(who: Caller) -> str:
-    return "admin" if who.admin else "user"
+    """The actor a caller's writes are recorded under (see auth.py)."""
+    return who.actor
 
 
 class Unauthorized(Exception):

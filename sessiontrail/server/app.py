@@ -20,7 +20,7 @@ from typing import Annotated, Any, Literal
 from fastapi import FastAPI, Header, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from ..domain.errors import (
     ConcurrencyConflict,
@@ -30,9 +30,11 @@ from ..domain.errors import (
 )
 from ..domain.session import Session
 from ..domain.values import HistoryEntry, Message, MessagePage
+from ..erasure import ErasureReport
 from ..projections.audit import AuditPage
 from ..trail import SessionTrail
 from .access import (
+    BIGINT,
     Conflict,
     Forbidden,
     SessionOut,
@@ -44,6 +46,7 @@ from .access import (
     tagged,
 )
 from .auth import Caller, Tokens
+from .limits import BodyLimit
 from .session_parts import add_session_parts
 
 logger = logging.getLogger("sessiontrail.http")
@@ -130,6 +133,14 @@ def create_app(
         )
         existing = trail.sessions.try_load(session_id, user_id=user)
         if existing is not None and idempotency_key and not body.session_id:
+            first = trail.sessions.at(session_id, version=1, user_id=user)
+            assert first is not None, "a stored session has a first version"
+            if (first.title, first.model, first.metadata) != (
+                body.title,
+                body.model,
+                body.metadata,
+            ):
+                raise _reused(idempotency_key)
             response.status_code = 200
             return tagged(response, existing)
         session = Session(
@@ -179,7 +190,7 @@ def create_app(
         on an older version: 412 and the current session; without: the
         repository's merge rules decide."""
         session = owned(who, session_id)
-        if if_match is not None and if_match.strip('W/"') != str(session.version):
+        if if_match is not None and not _matches(if_match, session.version):
             current = SessionOut.of(session).model_dump(mode="json")
             return JSONResponse(
                 current, status_code=412, headers={"ETag": f'"{session.version}"'}
@@ -222,15 +233,15 @@ def create_app(
         first result and stores nothing twice."""
         session = owned(who, session_id)
         message_id = _derived(who, idempotency_key, session_id)
-        if message_id is not None:
-            for message in session.messages:
-                if message.id == message_id:
-                    response.status_code = 200
-                    response.headers["ETag"] = f'"{session.version}"'
-                    return Appended(message=message, version=session.version)
-        message = session.append_message(
-            **body.model_dump(exclude_none=True), id=message_id, actor=actor_of(who)
-        )
+        fields = body.model_dump(exclude_none=True)
+        for message in session.messages if message_id is not None else []:
+            if message.id == message_id:
+                if not _same_message(fields, message):
+                    raise _reused(idempotency_key)
+                response.status_code = 200
+                response.headers["ETag"] = f'"{session.version}"'
+                return Appended(message=message, version=session.version)
+        message = session.append_message(**fields, id=message_id, actor=actor_of(who))
         trail.sessions.save(session)
         response.headers["ETag"] = f'"{session.version}"'
         return Appended(message=message, version=session.version)
@@ -239,9 +250,9 @@ def create_app(
     def messages(
         session_id: str,
         who: Who,
-        last_n: Annotated[int | None, Query(ge=0)] = None,
-        before: Annotated[int | None, Query(ge=1)] = None,
-        limit: Annotated[int | None, Query(ge=0)] = None,
+        last_n: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
+        before: Annotated[int | None, Query(ge=1, le=BIGINT)] = None,
+        limit: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
     ) -> MessagePage:
         """The last `last_n` messages, or `limit` before position `before`."""
         return trail.sessions.messages(
@@ -269,7 +280,7 @@ def create_app(
     @app.get("/v1/events", tags=["feed"])
     def events(
         who: Who,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=BIGINT)] = 0,
         limit: Annotated[int, Query(ge=1, le=1000)] = 100,
     ) -> AuditPage:
         """Every event the caller may see after log position `after`, in log order;
@@ -279,14 +290,16 @@ def create_app(
     @app.get("/v1/events/stream", tags=["feed"])
     def stream(
         who: Who,
-        after: Annotated[int, Query(ge=0)] = 0,
+        after: Annotated[int, Query(ge=0, le=BIGINT)] = 0,
         last_event_id: Annotated[str | None, Header()] = None,
     ) -> StreamingResponse:
         """The same as Server-Sent Events, live: each event's `id` is its log
         position, so a reconnect with Last-Event-ID resumes exactly after it."""
-        start = (
-            int(last_event_id) if last_event_id and last_event_id.isdigit() else after
-        )
+        start = after
+        if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
+            if len(last_event_id) > len(str(BIGINT)) or int(last_event_id) > BIGINT:
+                raise InvalidInput(f"Last-Event-ID: at most {BIGINT}")
+            start = int(last_event_id)
         feed = _feed(trail, scope(who), start, poll_interval)
         return StreamingResponse(feed, media_type="text/event-stream")
 
@@ -295,6 +308,14 @@ def create_app(
         """Read-model status (admin)."""
         _admin(who)
         return [status.model_dump(mode="json") for status in trail.projections.status()]
+
+    @app.post("/v1/users/{user_id}/erase", tags=["admin"])
+    def erase(user_id: str, who: Who) -> ErasureReport:
+        """Crypto-shred everything the user wrote (admin): their content reads
+        "[erased]" everywhere from now on, this server's caches included; the
+        erasure is recorded with the admin as its actor. Irreversible."""
+        _admin(who)
+        return trail.erase_user(user_id, actor=actor_of(who))
 
     @app.post("/v1/verify", tags=["admin"])
     def verify(who: Who) -> dict[str, Any]:
@@ -333,6 +354,15 @@ def _feed(
             yield ": keep-alive\n\n"
 
 
+def _matches(if_match: str, version: int) -> bool:
+    """Whether an If-Match header names this version: `*` (any current session,
+    RFC 9110) or a list of entity tags, one of them this version's."""
+    tags = [tag.strip() for tag in if_match.split(",")]
+    return "*" in tags or any(
+        tag.removeprefix("W/").strip('"') == str(version) for tag in tags
+    )
+
+
 def _admin(who: Caller) -> None:
     if not who.admin:
         raise Forbidden("an admin token is required")
@@ -346,6 +376,23 @@ def _derived(who: Caller, key: str | None, *scope: str) -> str | None:
     if len(key) > 200:
         raise InvalidInput("Idempotency-Key: at most 200 characters")
     return uuid.uuid5(IDEMPOTENCY, json.dumps([who.user_id, key, *scope])).hex
+
+
+def _same_message(fields: dict[str, Any], message: Message) -> bool:
+    """Whether a retried append's body would make the message stored first."""
+    try:
+        retried = Message(**fields, id=message.id, created_at=message.created_at)
+    except ValidationError:
+        return False
+    return retried == message
+
+
+def _reused(key: str | None) -> InvalidInput:
+    """A retry whose body is not the first request's: the key was reused."""
+    return InvalidInput(
+        f"Idempotency-Key: {key!r} was already used for a different request; "
+        "use a new key for a new request"
+    )
 
 
 def _problem(status: int, detail: str, **headers: str) -> JSONResponse:
@@ -383,6 +430,11 @@ def _errors(app: FastAPI) -> None:
         logger.warning("storage unavailable: %s", exc)
         return _problem(503, "storage unavailable; retry", **{"Retry-After": "1"})
 
+    @app.exception_handler(Exception)
+    def broken(request: Request, exc: Exception) -> JSONResponse:
+        logger.error("unexpected error", exc_info=exc)
+        return _problem(500, "internal error; it is logged on the server")
+
     @app.exception_handler(RequestValidationError)
     def unprocessable(request: Request, exc: RequestValidationError) -> JSONResponse:
         problems = [
@@ -393,21 +445,16 @@ def _errors(app: FastAPI) -> None:
 
 
 def _limits_and_logs(app: FastAPI, max_body_bytes: int) -> None:
-    """413 for bodies over the limit; one structured access-log line per request,
-    without message content."""
+    """413 for bodies over the limit, however they are sent; one structured
+    access-log line per request, without message content."""
+    app.add_middleware(BodyLimit, limit=max_body_bytes)
 
     @app.middleware("http")
-    async def limit_and_log(
+    async def log(
         request: Request, call_next: Callable[[Request], Awaitable[Response]]
     ) -> Response:
         started = time.perf_counter()
-        length = request.headers.get("content-length")
-        if length is not None and (
-            not length.isdigit() or int(length) > max_body_bytes
-        ):
-            response: Response = _problem(413, f"body over {max_body_bytes} bytes")
-        else:
-            response = await call_next(request)
+        response = await call_next(request)
         route = request.scope.get("route")
         logger.info(
             json.dumps(

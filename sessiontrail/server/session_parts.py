@@ -16,7 +16,15 @@ from ..domain.values import Message, PendingQuestion
 from ..projections.usage import UsageRecord
 from ..qa import SessionQAUpdate
 from ..trail import SessionTrail
-from .access import SessionOut, Who, actor_of, owned_session, scope, tagged
+from .access import (
+    BIGINT,
+    SessionOut,
+    Who,
+    actor_of,
+    owned_session,
+    scope,
+    tagged,
+)
 
 
 class SessionAt(BaseModel):
@@ -75,7 +83,7 @@ def add_session_parts(app: FastAPI, trail: SessionTrail) -> None:
     def at(
         session_id: str,
         who: Who,
-        version: Annotated[int | None, Query(ge=1)] = None,
+        version: Annotated[int | None, Query(ge=1, le=BIGINT)] = None,
         time: datetime | None = None,
     ) -> SessionAt:
         """The session as it was at a version or a moment (give one)."""
@@ -122,7 +130,9 @@ def add_session_parts(app: FastAPI, trail: SessionTrail) -> None:
 
     @app.get("/v1/sessions/{session_id}/qa", tags=["qa"])
     def qa_entries(
-        session_id: str, who: Who, last_n: Annotated[int | None, Query(ge=0)] = None
+        session_id: str,
+        who: Who,
+        last_n: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
     ) -> list[SessionQAEntry]:
         """The Q&A entries, oldest first (the last `last_n` when given)."""
         user = owner(who, session_id)
@@ -180,7 +190,9 @@ def add_session_parts(app: FastAPI, trail: SessionTrail) -> None:
 
     @app.get("/v1/sessions/{session_id}/traces", tags=["qa"])
     def steps(
-        session_id: str, who: Who, last_n: Annotated[int | None, Query(ge=0)] = None
+        session_id: str,
+        who: Who,
+        last_n: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
     ) -> list[SessionTraceStep]:
         """The trace steps, oldest first (the last `last_n` when given)."""
         user = owner(who, session_id)

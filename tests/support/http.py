@@ -8,6 +8,7 @@ import subprocess
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
@@ -41,12 +42,23 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
+@dataclass
+class Served:
+    """A running `sessiontrail serve`: a client on its port, its log, its process."""
+
+    client: httpx.Client
+    log: Path
+    process: subprocess.Popen[bytes]
+    port: int
+
+
 @contextmanager
-def serving(url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
-    """The installed `sessiontrail serve` until the block ends; its log file."""
+def serve(url: str, tmp_path: Path, *options: str) -> Iterator[Served]:
+    """The installed `sessiontrail serve` (with extra `options`) until the block
+    ends."""
     port, log = free_port(), tmp_path / "serve.log"
     tokens = write_tokens(tmp_path / "tokens.json")
-    command = [executable(), "--db", url, "serve", "--tokens", str(tokens)]
+    command = [executable(), "--db", url, "serve", "--tokens", str(tokens), *options]
     with log.open("w") as output:
         process = subprocess.Popen(
             [*command, "--port", str(port)],
@@ -65,8 +77,15 @@ def serving(url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
                 pass
             assert time.monotonic() < deadline, "the server did not come up"
             time.sleep(0.1)
-        yield client, log
+        yield Served(client, log, process, port)
         client.close()
     finally:
         process.terminate()
         process.wait(timeout=30)
+
+
+@contextmanager
+def serving(url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
+    """The installed `sessiontrail serve` until the block ends; its log file."""
+    with serve(url, tmp_path) as served:
+        yield served.client, served.log
