@@ -49,11 +49,9 @@ def _advisory_lock(env: dict[str, str]) -> Iterator[None]:
         autocommit=True,
     ) as connection:
         # Another process may be opening the whole log first: wait for it as long
-        # as a statement may run, not as briefly as for a row lock.
-        bounds = postgres_bounds(env)
-        apply_bounds(
-            connection, {**bounds, "lock_timeout": bounds["statement_timeout"]}
-        )
+        # as a statement may run (statement_timeout), not as briefly as for a row
+        # lock (lock_timeout 0 leaves the statement's bound alone in charge).
+        apply_bounds(connection, {**postgres_bounds(env), "lock_timeout": 0})
         connection.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
         yield
 
