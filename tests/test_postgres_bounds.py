@@ -43,13 +43,10 @@ def open_trail(server: PostgresServer, schema: str, options: str) -> SessionTrai
     return sessiontrail.connect(f"{server.url(schema)}&{options}")
 
 
-def saving(trail: SessionTrail, session_id: str) -> float:
-    """Seconds one save of a new message takes (raising what the save raised)."""
+def save_a_message(trail: SessionTrail, session_id: str) -> None:
     session = trail.sessions.load_or_create(session_id)
     session.append_message(role="user", content="hello")
-    started = time.monotonic()
     trail.sessions.save(session)
-    return time.monotonic() - started
 
 
 def failing_within(seconds: float, call: Callable[[], object]) -> StorageUnavailable:
@@ -70,7 +67,7 @@ def test_a_save_waiting_for_the_events_lock_fails_within_lock_timeout(
 ) -> None:
     with open_trail(postgres_server, schema, f"lock_timeout={BOUND}") as trail:
         raw.execute(f"LOCK TABLE {schema}.{EVENTS} IN EXCLUSIVE MODE")
-        error = failing_within(BOUND + SLACK, lambda: saving(trail, "blocked"))
+        error = failing_within(BOUND + SLACK, lambda: save_a_message(trail, "blocked"))
         assert "lock timeout" in str(error)
         raw.rollback()
         assert trail.sessions.exists("blocked") is False  # nothing was written
@@ -83,7 +80,7 @@ def test_a_slow_insert_fails_within_statement_timeout(
 ) -> None:
     with open_trail(postgres_server, schema, f"statement_timeout={BOUND}") as trail:
         sleep_on(raw, f"{schema}.{EVENTS}", "INSERT")
-        error = failing_within(BOUND + SLACK, lambda: saving(trail, "slow"))
+        error = failing_within(BOUND + SLACK, lambda: save_a_message(trail, "slow"))
         assert "statement timeout" in str(error)
 
 
@@ -94,7 +91,7 @@ def test_a_slow_read_model_update_fails_within_statement_timeout(
 ) -> None:
     url = f"{postgres_server.url(schema)}&statement_timeout={BOUND}"
     with sessiontrail.connect(url, projections="worker") as trail:
-        saving(trail, "written")
+        save_a_message(trail, "written")
         sleep_on(raw, f"{schema}.st_projections", "UPDATE")
         error = failing_within(BOUND + SLACK, trail.projections.catch_up)
         assert "statement timeout" in str(error)
@@ -107,7 +104,7 @@ def test_a_read_model_update_waiting_for_a_row_lock_fails_within_lock_timeout(
 ) -> None:
     url = f"{postgres_server.url(schema)}&lock_timeout={BOUND}"
     with sessiontrail.connect(url, projections="worker") as trail:
-        saving(trail, "written")
+        save_a_message(trail, "written")
         raw.execute(f"SELECT * FROM {schema}.st_projections FOR UPDATE")
         error = failing_within(BOUND + SLACK, trail.projections.catch_up)
         assert "lock timeout" in str(error)
@@ -128,7 +125,9 @@ def test_a_transaction_left_open_on_the_events_lock_is_cut_and_frees_it(
             with datastore.transaction(commit=True) as cursor:
                 cursor.execute(f"LOCK TABLE {schema}.{EVENTS} IN EXCLUSIVE MODE")
                 # ...and stop here, as a process frozen mid-save would.
-                saves = outcomes_within(BOUND + SLACK, lambda: saving(other, "after"))
+                saves = outcomes_within(
+                    BOUND + SLACK, lambda: save_a_message(other, "after")
+                )
                 outcomes.extend(saves)
 
         with pytest.raises(PersistenceError):  # the stopped transaction was cut
@@ -146,7 +145,7 @@ def test_a_read_model_transaction_left_open_is_cut_and_frees_its_rows(
         sessiontrail.connect(url, projections="worker") as stuck,
         sessiontrail.connect(url, projections="worker") as other,
     ):
-        saving(other, "written")
+        save_a_message(other, "written")
         outcomes: list[BaseException | None] = []
 
         def lock_and_stop() -> None:
