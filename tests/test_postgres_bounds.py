@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 
 import psycopg
 import pytest
@@ -47,6 +48,15 @@ def save_a_message(trail: SessionTrail, session_id: str) -> None:
     session = trail.sessions.load_or_create(session_id)
     session.append_message(role="user", content="hello")
     trail.sessions.save(session)
+
+
+@contextmanager
+def behind(server: PostgresServer, schema: str, options: str) -> Iterator[SessionTrail]:
+    """A trail whose read models lag one save (worker mode: saves leave them)."""
+    url = f"{server.url(schema)}&{options}"
+    with sessiontrail.connect(url, projections="worker") as trail:
+        save_a_message(trail, "written")
+        yield trail
 
 
 def failing_within(seconds: float, call: Callable[[], object]) -> StorageUnavailable:
@@ -89,9 +99,7 @@ def test_a_slow_read_model_update_fails_within_statement_timeout(
     schema: str,
     raw: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    url = f"{postgres_server.url(schema)}&statement_timeout={BOUND}"
-    with sessiontrail.connect(url, projections="worker") as trail:
-        save_a_message(trail, "written")
+    with behind(postgres_server, schema, f"statement_timeout={BOUND}") as trail:
         sleep_on(raw, f"{schema}.st_projections", "UPDATE")
         error = failing_within(BOUND + SLACK, trail.projections.catch_up)
         assert "statement timeout" in str(error)
@@ -102,9 +110,7 @@ def test_a_read_model_update_waiting_for_a_row_lock_fails_within_lock_timeout(
     schema: str,
     raw: psycopg.Connection[tuple[object, ...]],
 ) -> None:
-    url = f"{postgres_server.url(schema)}&lock_timeout={BOUND}"
-    with sessiontrail.connect(url, projections="worker") as trail:
-        save_a_message(trail, "written")
+    with behind(postgres_server, schema, f"lock_timeout={BOUND}") as trail:
         raw.execute(f"SELECT * FROM {schema}.st_projections FOR UPDATE")
         error = failing_within(BOUND + SLACK, trail.projections.catch_up)
         assert "lock timeout" in str(error)
