@@ -18,6 +18,9 @@ from contextlib import contextmanager
 
 import psycopg
 
+from .postgres_store import apply_bounds
+from .settings import POSTGRES_FACTORY, postgres_bounds
+
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
 
 
@@ -25,7 +28,7 @@ ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
 def opening(env: dict[str, str]) -> Iterator[None]:
     """Make the database ready for eventsourcing to open it, racing processes safe."""
     module = env.get("PERSISTENCE_MODULE")
-    if module == "eventsourcing.postgres":
+    if module == POSTGRES_FACTORY:
         with _advisory_lock(env):
             yield
         return
@@ -45,6 +48,10 @@ def _advisory_lock(env: dict[str, str]) -> Iterator[None]:
         connect_timeout=int(env["POSTGRES_CONNECT_TIMEOUT"]),
         autocommit=True,
     ) as connection:
+        # Another process may be opening the whole log first: wait for it as long
+        # as a statement may run (statement_timeout), not as briefly as for a row
+        # lock (lock_timeout 0 leaves the statement's bound alone in charge).
+        apply_bounds(connection, {**postgres_bounds(env), "lock_timeout": 0})
         connection.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
         yield
 

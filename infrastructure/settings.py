@@ -8,6 +8,7 @@ into each other.
 from __future__ import annotations
 
 import os
+import re
 from dataclasses import dataclass, field
 from typing import Literal
 from urllib.parse import parse_qs, unquote, urlsplit, urlunsplit
@@ -18,23 +19,50 @@ DEFAULT_URL = "sqlite:///sessiontrail.db"
 URL_VARIABLE = "SESSIONTRAIL_URL"
 
 Backend = Literal["memory", "sqlite", "postgresql"]
+POSTGRES_FACTORY = "sessiontrail.infrastructure.postgres_store:Factory"
 
-_SQLITE_OPTIONS = {"lock_timeout": "SQLITE_LOCK_TIMEOUT"}
-_POSTGRES_OPTIONS = {
-    "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
-    "connect_timeout": "POSTGRES_CONNECT_TIMEOUT",
-    "pool_size": "POSTGRES_POOL_SIZE",
-    "max_overflow": "POSTGRES_MAX_OVERFLOW",
-    "schema": "POSTGRES_SCHEMA",
-    "host": "POSTGRES_HOST",
+OptionKind = Literal["text", "count", "whole seconds", "seconds"]
+
+_SQLITE_OPTIONS: dict[str, tuple[str, OptionKind]] = {
+    # eventsourcing reads SQLite's busy timeout as whole seconds.
+    "lock_timeout": ("SQLITE_LOCK_TIMEOUT", "whole seconds"),
+}
+_POSTGRES_OPTIONS: dict[str, tuple[str, OptionKind]] = {
+    "lock_timeout": ("POSTGRES_LOCK_TIMEOUT", "seconds"),
+    "statement_timeout": ("POSTGRES_STATEMENT_TIMEOUT", "seconds"),
+    "idle_in_transaction_timeout": (
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
+        "seconds",
+    ),
+    "connect_timeout": ("POSTGRES_CONNECT_TIMEOUT", "whole seconds"),
+    "pool_size": ("POSTGRES_POOL_SIZE", "count"),
+    "max_overflow": ("POSTGRES_MAX_OVERFLOW", "count"),
+    "schema": ("POSTGRES_SCHEMA", "text"),
+    "host": ("POSTGRES_HOST", "text"),
 }
 _POSTGRES_DEFAULTS = {
     "POSTGRES_LOCK_TIMEOUT": "5",
+    "POSTGRES_STATEMENT_TIMEOUT": "30",
+    "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
     "POSTGRES_CONNECT_TIMEOUT": "10",
     "POSTGRES_POOL_SIZE": "5",
     "POSTGRES_MAX_OVERFLOW": "10",
     "POSTGRES_PRE_PING": "y",
 }
+POSTGRES_BOUNDS = {
+    "statement_timeout": "POSTGRES_STATEMENT_TIMEOUT",
+    "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
+    "idle_in_transaction_session_timeout": (
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"
+    ),
+}
+"""Each PostgreSQL server setting that bounds a wait, and the key holding its
+seconds in a Settings' env."""
+
+_WHOLE = re.compile(r"[0-9]+")
+_DECIMAL = re.compile(r"[0-9]+(\.[0-9]*)?|\.[0-9]+")
+SHORTEST_BOUND = 0.001  # PostgreSQL counts these in milliseconds; 0 means "none"
+LONGEST_BOUND = 86_400.0  # a day: anything longer is no bound in practice
 
 
 @dataclass(frozen=True)
@@ -100,7 +128,7 @@ def _sqlite_env(
         "SQLITE_DBNAME": unquote(path[1:]),
     }
     env["SQLITE_LOCK_TIMEOUT"] = "10"
-    env.update({_SQLITE_OPTIONS[key]: value for key, value in options.items()})
+    env.update({_SQLITE_OPTIONS[key][0]: value for key, value in options.items()})
     return env
 
 
@@ -115,7 +143,7 @@ def _postgres_env(url: str, options: dict[str, str]) -> dict[str, str]:
         raise InvalidInput(f"url: {shown!r} names no database; add /DBNAME")
     _reject_options(shown, options, _POSTGRES_OPTIONS)
     env = {
-        "PERSISTENCE_MODULE": "eventsourcing.postgres",
+        "PERSISTENCE_MODULE": POSTGRES_FACTORY,
         "POSTGRES_DBNAME": database,
         "POSTGRES_HOST": unquote(parts.hostname or "localhost"),
         "POSTGRES_PORT": str(port),
@@ -123,11 +151,21 @@ def _postgres_env(url: str, options: dict[str, str]) -> dict[str, str]:
         "POSTGRES_PASSWORD": unquote(parts.password or ""),
         **_POSTGRES_DEFAULTS,
     }
-    env.update({_POSTGRES_OPTIONS[key]: value for key, value in options.items()})
+    env.update({_POSTGRES_OPTIONS[key][0]: value for key, value in options.items()})
     return env
 
 
-def _reject_options(url: str, options: dict[str, str], known: dict[str, str]) -> None:
+def postgres_bounds(env: dict[str, str]) -> dict[str, int]:
+    """The server settings every PostgreSQL connection gets, in milliseconds:
+    statement, lock and idle-in-transaction timeouts (never 0, which is none)."""
+    return {
+        name: round(float(env[key]) * 1000) for name, key in POSTGRES_BOUNDS.items()
+    }
+
+
+def _reject_options(
+    url: str, options: dict[str, str], known: dict[str, tuple[str, OptionKind]]
+) -> None:
     unknown = sorted(set(options) - set(known))
     if unknown:
         allowed = ", ".join(sorted(known)) or "none"
@@ -136,7 +174,24 @@ def _reject_options(url: str, options: dict[str, str], known: dict[str, str]) ->
             f"(allowed: {allowed})"
         )
     for key, value in options.items():
-        if key not in ("schema", "host") and not value.isdigit():
-            raise InvalidInput(
-                f"url: option {key} must be a whole number, got {value!r}"
-            )
+        _check_option(key, value, known[key][1])
+
+
+def _check_option(key: str, value: str, kind: OptionKind) -> None:
+    """InvalidInput naming the option unless its value fits its kind; a timeout of
+    0 is refused because PostgreSQL and SQLite read 0 as "wait forever"."""
+    whole = _WHOLE.fullmatch(value) is not None
+    if kind == "count" and not whole:
+        raise InvalidInput(f"url: option {key} must be a whole number, got {value!r}")
+    if kind == "whole seconds" and not (whole and int(value) >= 1):
+        raise InvalidInput(
+            f"url: option {key} must be a whole number of seconds, at least 1, "
+            f"got {value!r}"
+        )
+    if kind == "seconds" and not (
+        _DECIMAL.fullmatch(value) and SHORTEST_BOUND <= float(value) <= LONGEST_BOUND
+    ):
+        raise InvalidInput(
+            f"url: option {key} must be a number of seconds from {SHORTEST_BOUND} "
+            f"to {LONGEST_BOUND:,.0f}, got {value!r}"
+        )

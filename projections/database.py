@@ -9,6 +9,7 @@ read models in an in-memory SQLite database, shared by name like its event log.
 from __future__ import annotations
 
 import contextlib
+import functools
 import sqlite3
 import threading
 from abc import ABC, abstractmethod
@@ -20,7 +21,8 @@ import psycopg_pool
 
 from ..domain.errors import StorageUnavailable
 from ..infrastructure.locks import file_write_lock
-from ..infrastructure.settings import Settings
+from ..infrastructure.postgres_store import apply_bounds
+from ..infrastructure.settings import Settings, postgres_bounds
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]
@@ -229,7 +231,12 @@ class MemoryDatabase(ProjectionDatabase):
 
 
 class PostgresDatabase(ProjectionDatabase):
-    """A psycopg pool on the log's database and schema; row locks order writers."""
+    """A psycopg pool on the log's database and schema; row locks order writers.
+
+    Its connections carry the URL's statement, lock and idle-in-transaction
+    timeouts, like the event store's: a wait on a row lock, a slow statement or a
+    transaction left open past its bound ends in StorageUnavailable.
+    """
 
     dialect: Dialect = "postgresql"
 
@@ -249,29 +256,26 @@ class PostgresDatabase(ProjectionDatabase):
             max_size=int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]),
             timeout=float(env["POSTGRES_CONNECT_TIMEOUT"]),
             check=psycopg_pool.ConnectionPool.check_connection,
+            configure=functools.partial(apply_bounds, bounds=postgres_bounds(env)),
             open=False,
         )
-        self._lock_timeout = env["POSTGRES_LOCK_TIMEOUT"]
         with _storage_errors("open the read-model pool"):
             self._pool.open(wait=True, timeout=float(env["POSTGRES_CONNECT_TIMEOUT"]))
 
     @contextlib.contextmanager
-    def _transaction(self, setup: str, action: str) -> Iterator[Cursor]:
+    def _transaction(self, setup: str | None, action: str) -> Iterator[Cursor]:
         with (
             _storage_errors(action),
             self._pool.connection() as connection,
             connection.transaction(),
             connection.cursor() as cursor,
         ):
-            cursor.execute(setup)
+            if setup:
+                cursor.execute(setup)
             yield Cursor(cursor, "postgresql")
 
     def write(self) -> contextlib.AbstractContextManager[Cursor]:
-        # lock_timeout bounds waits on row locks, as SQLite's busy timeout does.
-        return self._transaction(
-            f"SET LOCAL lock_timeout = '{int(self._lock_timeout)}s'",
-            "update read models",
-        )
+        return self._transaction(None, "update read models")
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(

@@ -9,7 +9,11 @@ import pytest
 
 import sessiontrail
 from sessiontrail import InvalidInput, StorageUnavailable
-from sessiontrail.infrastructure.settings import parse_url, resolve_url
+from sessiontrail.infrastructure.settings import (
+    parse_url,
+    postgres_bounds,
+    resolve_url,
+)
 
 
 def test_sqlite_urls_name_relative_and_absolute_files() -> None:
@@ -29,6 +33,53 @@ def test_postgres_url_sets_pool_and_lock_timeout() -> None:
     assert settings.env["POSTGRES_DBNAME"] == "trails"
     assert settings.env["POSTGRES_POOL_SIZE"] == "8"
     assert int(settings.env["POSTGRES_LOCK_TIMEOUT"]) > 0
+
+
+def test_postgres_connections_are_bounded_by_default() -> None:
+    env = parse_url("postgresql://bob@db.example/trails").env
+    assert postgres_bounds(env) == {
+        "statement_timeout": 30_000,
+        "lock_timeout": 5_000,
+        "idle_in_transaction_session_timeout": 10_000,
+    }
+
+
+def test_postgres_bounds_take_fractional_seconds_from_the_url() -> None:
+    env = parse_url(
+        "postgresql://bob@db.example/trails?statement_timeout=2.5"
+        "&lock_timeout=.25&idle_in_transaction_timeout=7."
+    ).env
+    assert postgres_bounds(env) == {
+        "statement_timeout": 2_500,
+        "lock_timeout": 250,
+        "idle_in_transaction_session_timeout": 7_000,
+    }
+
+
+@pytest.mark.parametrize(
+    "option",
+    [
+        "statement_timeout=0",
+        "lock_timeout=0.0001",
+        "idle_in_transaction_timeout=-1",
+        "statement_timeout=1e3",
+        "lock_timeout=soon",
+        "statement_timeout=90000",
+    ],
+)
+def test_a_postgres_bound_that_is_none_or_no_number_is_refused(option: str) -> None:
+    name = option.split("=")[0]
+    with pytest.raises(InvalidInput, match=f"option {name} must be a number of sec"):
+        parse_url(f"postgresql://bob@db.example/trails?{option}")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["sqlite:///x.db?lock_timeout=0", "postgresql://u@h/db?connect_timeout=0"],
+)
+def test_a_whole_second_bound_of_zero_is_refused(url: str) -> None:
+    with pytest.raises(InvalidInput, match="whole number of seconds, at least 1"):
+        parse_url(url)
 
 
 @pytest.mark.parametrize(
