@@ -8,6 +8,7 @@ cannot make old events unreadable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
@@ -22,11 +23,14 @@ MAX_MODEL_CHARS = 256
 MAX_TEXT_CHARS = 1_000_000  # any one string: a message, an answer, a trace value
 MAX_EVENT_CHARS = 4_000_000  # all the strings one event records, together
 MAX_JSON_DEPTH = 32  # nesting of metadata, tool arguments, trace parameters
+MIN_INTEGER = -(2**63)  # integers: what a 64-bit signed integer holds, which
+MAX_INTEGER = 2**63 - 1  # every database column, JSON reader and sum can take
 
 
 def check_payload(payload: Mapping[str, Any]) -> None:
     """InvalidInput naming the field if what an event would record breaks a limit:
-    a string that is not valid Unicode (a lone surrogate), too long, too deep."""
+    a string that is not valid Unicode (a lone surrogate), too long, too deep; an
+    integer past 64 bits; a number that is not finite (NaN, infinity)."""
     budget = [MAX_EVENT_CHARS]
     for name, value in payload.items():
         _check(value, name, 0, budget)
@@ -48,6 +52,8 @@ def nesting_within_limit(value: Any) -> Any:
 def _check(value: Any, path: str, depth: int, budget: list[int]) -> None:
     if isinstance(value, str):
         _check_text(value, path, budget)
+    elif isinstance(value, int | float):
+        _check_number(value, path)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _check(getattr(value, name), f"{path}.{name}", depth, budget)
@@ -61,6 +67,18 @@ def _check(value: Any, path: str, depth: int, budget: list[int]) -> None:
         else:
             for index, item in enumerate(value):
                 _check(item, f"{path}.{index}", depth + 1, budget)
+
+
+def _check_number(value: float, path: str) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not MIN_INTEGER <= value <= MAX_INTEGER:
+        raise InvalidInput(
+            f"{path}: integers must lie between {MIN_INTEGER:,} and "
+            f"{MAX_INTEGER:,} (64 bits)"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{path}: must be a finite number, not {value}")
 
 
 def _check_text(text: str, path: str, budget: list[int]) -> None:
