@@ -23,6 +23,7 @@ from .domain.event_model import CreatedEventModel, EventModel
 from .domain.session import Session
 from .domain.validation import Actor, ModelName, SessionId, UserId, validated
 from .domain.values import Value
+from .import_checks import check_imported, check_owner
 from .infrastructure.event_store import SessionStore
 from .infrastructure.mapper import content_owner
 from .infrastructure.portable import PortableEvent, StreamOwner
@@ -161,7 +162,9 @@ class Importer:
         for where, record in records():
             try:
                 portable = PortableEvent.model_validate(record)
+                check_owner(portable)
                 event = portable.to_event()
+                check_imported(event)
             except ValidationError as exc:
                 raise InvalidInput(
                     f"{where}: {InvalidInput.from_validation(exc)}"
