@@ -14,7 +14,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 MAX_ID_CHARS = 256  # session, user, message and Q&A ids
 MAX_TITLE_CHARS = 256
@@ -33,7 +33,27 @@ def check_payload(payload: Mapping[str, Any]) -> None:
     integer past 64 bits; a number that is not finite (NaN, infinity)."""
     budget = [MAX_EVENT_CHARS]
     for name, value in payload.items():
-        _check(value, name, 0, budget)
+        _check(value, shown(name), 0, budget)
+
+
+def check_unicode(fields: Mapping[str, Any]) -> None:
+    """InvalidInput naming the field if a string or key anywhere in these JSON
+    fields is not valid Unicode (a lone surrogate): checked before any other
+    message could echo such a string. Iterative, so any depth is safe."""
+    pending: list[tuple[Any, str]] = []
+    for name, value in fields.items():
+        _unicode(str(name), "a field name")
+        pending.append((value, shown(name)))
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            _unicode(item, path)
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                _unicode(str(key), f"{path} (a key)")
+                pending.append((child, f"{path}.{shown(key)}"))
+        elif isinstance(item, list | tuple):
+            pending.extend((child, f"{path}.{i}") for i, child in enumerate(item))
 
 
 def nesting_within_limit(value: Any) -> Any:
@@ -63,7 +83,7 @@ def _check(value: Any, path: str, depth: int, budget: list[int]) -> None:
         if isinstance(value, Mapping):
             for key, item in value.items():
                 _check_text(str(key), f"{path} (a key)", budget)
-                _check(item, f"{path}.{key}", depth + 1, budget)
+                _check(item, f"{path}.{shown(key)}", depth + 1, budget)
         else:
             for index, item in enumerate(value):
                 _check(item, f"{path}.{index}", depth + 1, budget)
@@ -91,6 +111,10 @@ def _check_text(text: str, path: str, budget: list[int]) -> None:
         raise InvalidInput(
             f"{path}: the event would record over {MAX_EVENT_CHARS:,} characters"
         )
+    _unicode(text, path)
+
+
+def _unicode(text: str, path: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:
