@@ -336,7 +336,9 @@ def test_importing_a_poison_event_elsewhere_is_refused(
         poisoned.exporter.write(out)
     with sessiontrail.connect(f"sqlite:///{tmp_path / 'other.db'}") as other:
         message = refused(
-            other, "line 5: record.t", lambda: other.importer.import_file(export)
+            other,
+            "line 5: payload.record.t",
+            lambda: other.importer.import_file(export),
         )
         assert "64 bits" in message
 
