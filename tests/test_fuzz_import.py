@@ -379,3 +379,17 @@ def test_a_stream_no_export_holds_is_refused_at_its_line(
         message = refusal(trail, write(tmp_path / "in.jsonl", lines))
         assert message == expected
         assert trail.store.head() == 0
+
+
+def test_an_odd_key_is_quoted_escaped_and_short_in_the_error(
+    original: list[dict[str, Any]], tmp_path: Path
+) -> None:
+    """An error message never carries a key's control characters (a terminal
+    would obey them) nor all of a huge key."""
+    line = json.loads(json.dumps(original[0]))
+    line["\x1b[2J\nspoof: ok" + "k" * 1000] = 1
+    with sessiontrail.connect("memory://") as trail:
+        message = refusal(trail, write(tmp_path / "in.jsonl", [line]))
+        assert message is not None
+        assert message.startswith("line 1: \\x1b[2J\\nspoof: ok")
+        assert message.isprintable() and len(message) < 200, message
