@@ -119,10 +119,13 @@ class BatchApplier:
     def _decoded(
         self, notifications: Sequence[Notification]
     ) -> Iterator[tuple[Notification, EventModel | None]]:
-        """Each notification with its event; None for one that cannot be read."""
+        """Each notification with its event; None for one that cannot be read
+        (whatever decoding raised, short of the database failing: opening a
+        user's sealed fields reads their key)."""
         for notification in notifications:
             try:
-                event = self._store.mapper.to_domain_event(notification)
+                with storage_errors(f"decode notification {notification.id}"):
+                    event = self._store.mapper.to_domain_event(notification)
             except Exception as exc:
                 if is_outage(exc):
                     raise
