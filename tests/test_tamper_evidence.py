@@ -373,17 +373,28 @@ def test_an_undecodable_record_is_named_and_skipped(
 # -- loads check the chain over what they read ------------------------------------
 
 
+def load_refused(trail: SessionTrail, session_id: str) -> tuple[str, int, str]:
+    """Loading the session raises ChecksumMismatch: its (stream, version, problem)."""
+    with pytest.raises(ChecksumMismatch) as caught:
+        trail.sessions.try_load(session_id)
+    return caught.value.stream, caught.value.version, caught.value.problem
+
+
+def swap(raw: Raw, stream: UUID, version: int) -> None:
+    """Swap the stored records at `version` and the one after it."""
+    first, second = raw.row(stream, version), raw.row(stream, version + 1)
+    raw.put(stream, version, *second)
+    raw.put(stream, version + 1, *first)
+
+
 def test_a_load_refuses_two_swapped_records(any_log: tuple[str, Raw]) -> None:
     url, raw = any_log
     with sessiontrail.connect(url, cache_size=0) as trail:
         record(trail)
-        third, fourth = raw.row(S1, 3), raw.row(S1, 4)
-        raw.put(S1, 3, *fourth)
-        raw.put(S1, 4, *third)
-        with pytest.raises(ChecksumMismatch) as caught:
-            trail.sessions.try_load("s1")
-        assert (caught.value.stream, caught.value.version) == (str(S1), 3)
-        assert "does not match its checksum" in caught.value.problem
+        swap(raw, S1, 3)
+        stream, version, problem = load_refused(trail, "s1")
+        assert (stream, version) == (str(S1), 3)
+        assert "does not match its checksum" in problem
         with pytest.raises(ChecksumMismatch):
             trail.sessions.history("s1")  # every fold of the stream checks
         assert len(trail.sessions.try_load("s2").messages) == 6  # others unaffected
@@ -396,9 +407,7 @@ def test_a_load_refuses_a_record_copied_from_another_stream(
     with sessiontrail.connect(url, cache_size=0) as trail:
         record(trail)
         raw.put(S1, 3, *raw.row(stream_id("s2"), 3))
-        with pytest.raises(ChecksumMismatch) as caught:
-            trail.sessions.try_load("s1")
-        assert (caught.value.stream, caught.value.version) == (str(S1), 3)
+        assert load_refused(trail, "s1")[:2] == (str(S1), 3)
 
 
 def test_a_load_names_a_deleted_middle_record(any_log: tuple[str, Raw]) -> None:
@@ -406,10 +415,8 @@ def test_a_load_names_a_deleted_middle_record(any_log: tuple[str, Raw]) -> None:
     with sessiontrail.connect(url, cache_size=0) as trail:
         record(trail)
         raw.delete(S1, 3)
-        with pytest.raises(ChecksumMismatch) as caught:
-            trail.sessions.try_load("s1")
-        assert (caught.value.stream, caught.value.version) == (str(S1), 3)
-        assert caught.value.problem.startswith("missing")
+        stream, version, problem = load_refused(trail, "s1")
+        assert (stream, version) == (str(S1), 3) and problem.startswith("missing")
 
 
 LONG = stream_id("long")
@@ -430,12 +437,8 @@ def test_a_load_from_a_snapshot_checks_the_records_after_it(
     with sessiontrail.connect(url, cache_size=0) as trail:
         long_session(trail)
         assert len(trail.sessions.try_load("long").messages) == 105
-        first, second = raw.row(LONG, 102), raw.row(LONG, 103)
-        raw.put(LONG, 102, *second)
-        raw.put(LONG, 103, *first)
-        with pytest.raises(ChecksumMismatch) as caught:
-            trail.sessions.try_load("long")
-        assert (caught.value.stream, caught.value.version) == (str(LONG), 102)
+        swap(raw, LONG, 102)
+        assert load_refused(trail, "long")[:2] == (str(LONG), 102)
 
 
 def test_a_load_from_a_snapshot_checks_the_first_record_after_it(
@@ -447,9 +450,7 @@ def test_a_load_from_a_snapshot_checks_the_first_record_after_it(
     with sessiontrail.connect(url, cache_size=0) as trail:
         long_session(trail)
         raw.put(LONG, 101, *raw.row(stream_id("long"), 102))
-        with pytest.raises(ChecksumMismatch) as caught:
-            trail.sessions.try_load("long")
-        assert (caught.value.stream, caught.value.version) == (str(LONG), 101)
+        assert load_refused(trail, "long")[:2] == (str(LONG), 101)
 
 
 def test_a_load_from_a_snapshot_names_its_missing_version(
@@ -459,7 +460,5 @@ def test_a_load_from_a_snapshot_names_its_missing_version(
     with sessiontrail.connect(url, cache_size=0) as trail:
         long_session(trail)
         raw.delete(LONG, 100)
-        with pytest.raises(ChecksumMismatch) as caught:
-            trail.sessions.try_load("long")
-        assert (caught.value.stream, caught.value.version) == (str(LONG), 100)
-        assert caught.value.problem.startswith("missing")
+        stream, version, problem = load_refused(trail, "long")
+        assert (stream, version) == (str(LONG), 100) and problem.startswith("missing")
