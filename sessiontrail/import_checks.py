@@ -17,47 +17,64 @@ from collections.abc import Mapping
 from functools import cache
 from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, create_model
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    create_model,
+)
 
 from .domain.errors import InvalidInput, shown
 from .domain.event_model import EventModel
 from .domain.limits import check_payload, check_unicode
-from .domain.qa import QASession
+from .domain.qa import QASession, SessionTraceStep, TraceStepIn
 from .domain.session import Session, SessionStart
 from .domain.validation import (
     Actor,
+    ItemId,
     JsonObject,
+    MessageIn,
     ModelName,
     SessionId,
     Title,
     UserId,
 )
 from .infrastructure.portable import PortableEvent
-from .qa import QAId, SessionQAUpdate
+from .qa import SessionQAUpdate
 
 _QUIET = ConfigDict(extra="ignore", allow_inf_nan=False)
 _EntryIn = create_model(
     "QAEntryIn",
     __config__=_QUIET,
-    id=(QAId, ...),
+    id=(ItemId, ...),
     session_id=(SessionId, ...),
     user_id=(UserId, ...),
     feedback_score=(Annotated[int, Field(ge=1, le=5)] | None, None),
     memify_metadata=(JsonObject | None, None),
 )
-_StepIn = create_model(
-    "TraceStepIn", __config__=_QUIET, trace_id=(str, Field(min_length=1))
-)
+
+
+def _trace_id_given(step: SessionTraceStep) -> SessionTraceStep:
+    if not step.trace_id:
+        raise ValueError("trace_id must not be empty")
+    return step
+
+
 _FIELDS: dict[type[EventModel], dict[str, Any]] = {
+    Session.MessageAppended: {"message": MessageIn},
     Session.TitleEdited: {"title": Title, "source": Actor},
     Session.MetadataEdited: {"changes": JsonObject},
     Session.ModelChanged: {"model": ModelName},
     Session.TokenUsageRecorded: {"record": JsonObject, "model": ModelName},
     QASession.QASessionStarted: {"user_id": UserId, "session_id": SessionId},
     QASession.QAEntryAdded: {"entry": _EntryIn},
-    QASession.QAEntryUpdated: {"qa_id": QAId, "changes": SessionQAUpdate},
-    QASession.QAEntryDeleted: {"qa_id": QAId},
-    QASession.TraceStepRecorded: {"step": _StepIn},
+    QASession.QAEntryUpdated: {"qa_id": ItemId, "changes": SessionQAUpdate},
+    QASession.QAEntryDeleted: {"qa_id": ItemId},
+    QASession.TraceStepRecorded: {
+        "step": Annotated[TraceStepIn, AfterValidator(_trace_id_given)]
+    },
 }
 
 

@@ -317,6 +317,11 @@ ISSUE_CASES = {
         10**309,
         "payload.message.metadata.n: integers must lie between",
     ),
+    "a message id with ESC": (
+        (2, "payload", "message", "id"),
+        "m\x1b[2J",
+        "payload.message: Value error, id must not contain control characters",
+    ),
     "a version given as text": (
         (1, "version"),
         "2",

@@ -309,7 +309,7 @@ def test_verify_export_and_erasure_work_with_a_poison_event(
     assert json.loads(out.getvalue())["events"][-1]["payload"]["record"]["t"] == HUGE
     report = poisoned.erase_user("bob")
     assert report.read_models == ["adk", "audit", "qa", "sessions", "usage"]
-    assert skipped(poisoned)["usage"] == 1  # every read model rebuilt: skipped again
+    assert len(poisoned.sessions.list().items) == 2  # every read model rebuilt
 
 
 def test_the_cli_works_on_a_log_holding_a_poison_event(
