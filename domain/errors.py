@@ -69,6 +69,18 @@ class InvalidInput(SessiontrailError, ValueError):
             parts = list(error["loc"])
             if parts and isinstance(parts[0], int) and parts[0] < len(parameters):
                 parts[0] = parameters[parts[0]]
-            location = ".".join(str(part) for part in parts) or exc.title.lower()
+            location = ".".join(shown(part) for part in parts) or exc.title.lower()
             problems.append(f"{location}: {error['msg']}")
         return cls("; ".join(problems))
+
+
+SHOWN_CHARS = 64
+
+
+def shown(name: object) -> str:
+    """A field name or key as a message may quote it: on one line, with control
+    and other unprintable characters escaped, at most SHOWN_CHARS characters."""
+    text = str(name)
+    if not text.isprintable():
+        text = text.encode("unicode_escape", "backslashreplace").decode("ascii")
+    return text if len(text) <= SHOWN_CHARS else text[: SHOWN_CHARS - 1] + "…"

@@ -18,6 +18,8 @@ from eventsourcing.domain import (
 )
 from pydantic import BaseModel, ConfigDict
 
+from .errors import ChecksumMismatch, SessiontrailError
+
 ENVELOPE_FIELDS = frozenset(
     {"originator_id", "originator_version", "timestamp", "originator_topic", "actor"}
 )
@@ -43,6 +45,23 @@ class EventModel(Recorded, CanMutateAggregate[UUID]):
 
     personal: ClassVar[Mapping[str, Any]] = {}
     actor: str
+
+    def mutate(self, aggregate: Any) -> Any:
+        """Apply this event (eventsourcing's fold step). A stored event that does
+        not apply to its stream (an update of an entry that is not there, a version
+        out of sequence) is ChecksumMismatch naming it: its stream cannot be read,
+        and every reader reports that stream alone, whatever the event raised."""
+        try:
+            return super().mutate(aggregate)
+        except SessiontrailError:
+            raise
+        except Exception as exc:
+            raise ChecksumMismatch(
+                str(self.originator_id),
+                self.originator_version,
+                f"{type(self).__qualname__} does not apply to its stream: "
+                f"{type(exc).__name__}: {exc}",
+            ) from exc
 
     def json_payload(self) -> dict[str, Any]:
         """The event's own fields as JSON values: what timelines show."""

@@ -8,12 +8,13 @@ cannot make old events unreadable.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from typing import Any
 
 from pydantic import BaseModel
 
-from .errors import InvalidInput
+from .errors import InvalidInput, shown
 
 MAX_ID_CHARS = 256  # session, user, message and Q&A ids
 MAX_TITLE_CHARS = 256
@@ -22,14 +23,37 @@ MAX_MODEL_CHARS = 256
 MAX_TEXT_CHARS = 1_000_000  # any one string: a message, an answer, a trace value
 MAX_EVENT_CHARS = 4_000_000  # all the strings one event records, together
 MAX_JSON_DEPTH = 32  # nesting of metadata, tool arguments, trace parameters
+MIN_INTEGER = -(2**63)  # integers: what a 64-bit signed integer holds, which
+MAX_INTEGER = 2**63 - 1  # every database column, JSON reader and sum can take
 
 
 def check_payload(payload: Mapping[str, Any]) -> None:
     """InvalidInput naming the field if what an event would record breaks a limit:
-    a string that is not valid Unicode (a lone surrogate), too long, too deep."""
+    a string that is not valid Unicode (a lone surrogate), too long, too deep; an
+    integer past 64 bits; a number that is not finite (NaN, infinity)."""
     budget = [MAX_EVENT_CHARS]
     for name, value in payload.items():
-        _check(value, name, 0, budget)
+        _check(value, shown(name), 0, budget)
+
+
+def check_unicode(fields: Mapping[str, Any]) -> None:
+    """InvalidInput naming the field if a string or key anywhere in these JSON
+    fields is not valid Unicode (a lone surrogate): checked before any other
+    message could echo such a string. Iterative, so any depth is safe."""
+    pending: list[tuple[Any, str]] = []
+    for name, value in fields.items():
+        _unicode(str(name), "a field name")
+        pending.append((value, shown(name)))
+    while pending:
+        item, path = pending.pop()
+        if isinstance(item, str):
+            _unicode(item, path)
+        elif isinstance(item, Mapping):
+            for key, child in item.items():
+                _unicode(str(key), f"{path} (a key)")
+                pending.append((child, f"{path}.{shown(key)}"))
+        elif isinstance(item, list | tuple):
+            pending.extend((child, f"{path}.{i}") for i, child in enumerate(item))
 
 
 def nesting_within_limit(value: Any) -> Any:
@@ -48,6 +72,8 @@ def nesting_within_limit(value: Any) -> Any:
 def _check(value: Any, path: str, depth: int, budget: list[int]) -> None:
     if isinstance(value, str):
         _check_text(value, path, budget)
+    elif isinstance(value, int | float):
+        _check_number(value, path)
     elif isinstance(value, BaseModel):
         for name in type(value).model_fields:
             _check(getattr(value, name), f"{path}.{name}", depth, budget)
@@ -57,10 +83,22 @@ def _check(value: Any, path: str, depth: int, budget: list[int]) -> None:
         if isinstance(value, Mapping):
             for key, item in value.items():
                 _check_text(str(key), f"{path} (a key)", budget)
-                _check(item, f"{path}.{key}", depth + 1, budget)
+                _check(item, f"{path}.{shown(key)}", depth + 1, budget)
         else:
             for index, item in enumerate(value):
                 _check(item, f"{path}.{index}", depth + 1, budget)
+
+
+def _check_number(value: float, path: str) -> None:
+    if isinstance(value, bool):
+        return
+    if isinstance(value, int) and not MIN_INTEGER <= value <= MAX_INTEGER:
+        raise InvalidInput(
+            f"{path}: integers must lie between {MIN_INTEGER:,} and "
+            f"{MAX_INTEGER:,} (64 bits)"
+        )
+    if isinstance(value, float) and not math.isfinite(value):
+        raise InvalidInput(f"{path}: must be a finite number, not {value}")
 
 
 def _check_text(text: str, path: str, budget: list[int]) -> None:
@@ -73,6 +111,10 @@ def _check_text(text: str, path: str, budget: list[int]) -> None:
         raise InvalidInput(
             f"{path}: the event would record over {MAX_EVENT_CHARS:,} characters"
         )
+    _unicode(text, path)
+
+
+def _unicode(text: str, path: str) -> None:
     try:
         text.encode("utf-8")
     except UnicodeEncodeError as exc:

@@ -9,7 +9,7 @@ from __future__ import annotations
 import copy
 from collections.abc import Mapping, Sequence
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Self
+from typing import Any, ClassVar, Self
 from uuid import UUID, uuid5
 
 from eventsourcing.domain import BaseAggregate, CanInitAggregate
@@ -20,19 +20,18 @@ from pydantic import (
     ConfigDict,
     JsonValue,
     NonNegativeInt,
-    Strict,
     StrictBool,
     StrictStr,
-    StringConstraints,
     ValidationError,
 )
 
 from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel, SnapshotModel
-from .limits import MAX_TITLE_CHARS, check_payload
+from .limits import check_payload
 from .personal import MESSAGE, QUESTION, USAGE, Spec
 from .validation import (
     Actor,
+    InitialTitle,
     ItemId,
     JsonObject,
     MessageIn,
@@ -59,7 +58,7 @@ def stream_id(session_id: str) -> UUID:
     return uuid5(SESSION_NAMESPACE, session_id)
 
 
-class _SessionStart(BaseModel):
+class SessionStart(BaseModel):
     """What a new session may be started with; checked once, at creation."""
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
@@ -67,7 +66,7 @@ class _SessionStart(BaseModel):
     session_id: SessionId
     model: ModelName = ""
     user_id: UserId | None = None
-    title: Annotated[str, Strict(), StringConstraints(max_length=MAX_TITLE_CHARS)] = ""
+    title: InitialTitle = ""
     metadata: JsonObject | None = None
     actor: Actor = "runtime"
 
@@ -265,7 +264,7 @@ class Session(BaseAggregate[UUID]):
     ) -> Self:
         """Check the starting values before the `Started` event exists."""
         try:
-            start = _SessionStart.model_validate(kwargs)
+            start = SessionStart.model_validate(kwargs)
         except ValidationError as exc:
             raise InvalidInput.from_validation(exc) from None
         values = start.model_dump()

@@ -81,6 +81,13 @@ Title = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_TITLE_CHARS),
     AfterValidator(_printable),
 ]
+InitialTitle = Annotated[
+    str,
+    Strict(),
+    StringConstraints(max_length=MAX_TITLE_CHARS),
+    AfterValidator(_printable),
+]
+"""A new session's title: may be empty (edit_title's `Title` may not)."""
 Actor = Annotated[
     str,
     Strict(),

@@ -17,6 +17,8 @@ from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, StoredEvent
 
+from ..domain.errors import ChecksumMismatch
+
 MARK = b"\x00\x01"  # JSON never starts with NUL, so unmarked records are legacy
 DIGEST_SIZE = 32
 GENESIS = bytes(DIGEST_SIZE)
@@ -69,6 +71,63 @@ def link(stored: StoredEvent, previous: bytes) -> tuple[StoredEvent, bytes]:
         state=frame(body, value),
     )
     return linked, value
+
+
+class ChainWalk:
+    """Checks one stream's records against the chain as they are read, in order.
+
+    From the start (`after=0`) every record is checked from GENESIS. After a
+    version (a load from a snapshot at `after`) the first record read must be that
+    version itself: its stored chain value anchors the rest. Raises
+    ChecksumMismatch at the first record missing, reordered, inserted (from this
+    stream or another), altered, or stripped of its chain value.
+    """
+
+    def __init__(self, stream: UUID, after: int = 0) -> None:
+        self.stream = stream
+        self.anchor = after
+        self.expected = after if after else 1  # the next version to be read
+        self.value: bytes | None = GENESIS if not after else None
+        self.chained = False  # a chained record was seen: legacy ones may not follow
+        self.unchained = 0  # legacy records checked (hashed, without a stored value)
+
+    def check(self, record: StoredEvent) -> bool:
+        """Check the next record; False for the anchor (read, not to be folded)."""
+        version = record.originator_version
+        if version != self.expected:
+            self._fail(f"missing (the next stored record is version {version})")
+        stored, body = unframe(record.state)
+        anchor = version == self.anchor
+        if anchor:
+            self.value = stored
+        elif stored is None:
+            if self.chained:
+                self._fail("has no checksum, after records that have one")
+            self.unchained += 1
+            self.value = self._next(record, body)
+        elif self.value is not None and stored != self._next(record, body):
+            self._fail("does not match its checksum: altered, reordered or inserted")
+        else:
+            self.value = stored
+        self.chained = self.chained or stored is not None
+        self.expected += 1
+        return not anchor
+
+    def finish(self) -> None:
+        """After the last record: the anchor must have been there."""
+        if self.anchor and self.expected == self.anchor:
+            self._fail("missing (its stream ends before it)")
+
+    def _next(self, record: StoredEvent, body: bytes) -> bytes | None:
+        """The chain value `record` should have; None when the one before is unknown."""
+        if self.value is None:
+            return None
+        return digest(
+            self.value, self.stream, record.originator_version, record.topic, body
+        )
+
+    def _fail(self, problem: str) -> None:
+        raise ChecksumMismatch(str(self.stream), self.expected, problem)
 
 
 class ChainHeads:

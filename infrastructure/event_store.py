@@ -20,6 +20,7 @@ import psycopg
 from eventsourcing.application import AggregateNotFoundError, Application
 from eventsourcing.domain import EventSourcingError
 from eventsourcing.persistence import (
+    EventStore,
     IntegrityError,
     Mapper,
     RecordConflictError,
@@ -40,6 +41,7 @@ from ..domain.key_check import KEY_CHECK_STREAM, KeyCheck
 from ..domain.qa import QASession
 from ..domain.session import Session
 from .chain import ChainHeads
+from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
@@ -96,6 +98,10 @@ class SessionStore(Application[UUID]):
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the explicit mapping, never os.environ: trails must not leak."""
         return Environment(name, {"IS_SNAPSHOTTING_ENABLED": "y", **(env or {})})
+
+    def construct_event_store(self) -> EventStore[UUID]:
+        """Loads check each stream's hash chain over what they read."""
+        return CheckedEventStore(mapper=self.mapper, recorder=self.recorder)
 
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(

@@ -22,7 +22,7 @@ from ..domain.event_model import SnapshotModel
 from ..domain.qa import QASession
 from ..domain.session import Session
 from ..domain.values import Value
-from .chain import GENESIS, digest, unframe
+from .chain import ChainWalk
 from .event_store import SessionStore
 
 PAGE = 1000
@@ -175,38 +175,19 @@ class LogAuditor:
 
     def _walk(self, stream: UUID) -> tuple[int, int, StreamProblem | None]:
         """(records, unchained records, first problem) of one stream's chain."""
-        value, expected, chained, legacy = GENESIS, 1, False, 0
-        while True:
-            page = self._store.records(stream, after=expected - 1, limit=PAGE)
-            for record in page:
-                version = record.originator_version
-                if version != expected:
-                    problem = f"missing (the next stored record is version {version})"
-                    return (
-                        expected - 1,
-                        legacy,
-                        StreamProblem(stream=stream, version=expected, problem=problem),
-                    )
-                stored, body = unframe(record.state)
-                value = digest(value, stream, version, record.topic, body)
-                if stored is None and chained:
-                    problem = "has no checksum, after records that have one"
-                elif stored is not None and stored != value:
-                    problem = (
-                        "does not match its checksum: altered, reordered or inserted"
-                    )
-                else:
-                    chained = chained or stored is not None
-                    legacy += stored is None
-                    expected += 1
-                    continue
-                return (
-                    version - 1,
-                    legacy,
-                    StreamProblem(stream=stream, version=version, problem=problem),
-                )
-            if len(page) < PAGE:
-                return expected - 1, legacy, None
+        walk = ChainWalk(stream)
+        try:
+            while True:
+                page = self._store.records(stream, after=walk.expected - 1, limit=PAGE)
+                for record in page:
+                    walk.check(record)
+                if len(page) < PAGE:
+                    return walk.expected - 1, walk.unchained, None
+        except ChecksumMismatch as exc:
+            problem = StreamProblem(
+                stream=stream, version=exc.version, problem=exc.problem
+            )
+            return walk.expected - 1, walk.unchained, problem
 
     def _snapshot_problem(self, stream: UUID) -> StreamProblem | None:
         """Each stored snapshot must equal the state its events replay to: a load

@@ -3,8 +3,10 @@
 The registry (`st_projections` for live generations, `st_projection_builds` for
 rebuilds in progress) holds each generation's position; a batch applies the
 notifications after it and moves it on, in the caller's transaction. An event
-whose content a handler cannot hold fails the batch, which the caller redoes
-`guarded`: each event in a savepoint, so only that event is skipped and counted.
+a handler fails on, whatever it raises short of a database outage, fails the
+batch (`EventRejected`), which the caller redoes `guarded`: each event in a
+savepoint, so only that event is skipped and counted. No stored event can stop a
+read model; an outage stops the batch, which is retried.
 """
 
 from __future__ import annotations
@@ -14,12 +16,10 @@ from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 from eventsourcing.persistence import Notification
-from pydantic import ValidationError
 
-from ..domain.errors import SessiontrailError
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
-from .database import EVENT_FAILURES, Cursor, RowRejected
+from .database import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
 
 logger = logging.getLogger(__name__)
@@ -30,7 +30,14 @@ REGISTRY_COLUMNS = (
     "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
     "position BIGINT NOT NULL, skipped BIGINT NOT NULL"
 )
-BATCH_FAILURES: tuple[type[Exception], ...] = (RowRejected, *EVENT_FAILURES[4:])
+
+
+class EventRejected(Exception):
+    """A handler failed on an event (not an outage): the batch is redone event by
+    event so that only that event is skipped. Never leaves the runner."""
+
+
+BATCH_FAILURES: tuple[type[Exception], ...] = (EventRejected, RowRejected)
 """What makes a batch worth redoing event by event (unlike an outage)."""
 
 
@@ -79,7 +86,7 @@ def apply_events(
             if event is None:
                 generation.skipped += 1
             elif not guarded:
-                generation.projection.apply(event, cur, position)
+                _apply(cur, generation, event, position)
             elif not _applied_alone(cur, generation, event, position):
                 generation.skipped += 1
 
@@ -112,11 +119,16 @@ class BatchApplier:
     def _decoded(
         self, notifications: Sequence[Notification]
     ) -> Iterator[tuple[Notification, EventModel | None]]:
-        """Each notification with its event; None for one that cannot be read."""
+        """Each notification with its event; None for one that cannot be read
+        (whatever decoding raised, short of the database failing: opening a
+        user's sealed fields reads their key)."""
         for notification in notifications:
             try:
-                event = self._store.mapper.to_domain_event(notification)
-            except (SessiontrailError, ValidationError, ValueError) as exc:
+                with storage_errors(f"decode notification {notification.id}"):
+                    event = self._store.mapper.to_domain_event(notification)
+            except Exception as exc:
+                if is_outage(exc):
+                    raise
                 logger.warning(
                     "read models skip notification %d (stream %s v%d): %s",
                     notification.id,
@@ -129,20 +141,40 @@ class BatchApplier:
             yield notification, event if isinstance(event, EventModel) else None
 
 
+def _apply(
+    cur: Cursor, generation: Generation, event: EventModel, position: int
+) -> None:
+    """Apply one event; EventRejected if the handler fails other than by an outage."""
+    try:
+        generation.projection.apply(event, cur, position)
+    except Exception as exc:
+        if is_outage(exc):
+            raise
+        raise EventRejected(
+            f"read model {generation.projection.name} failed on notification "
+            f"{position} ({type(event).__name__}): {type(exc).__name__}: {exc}"
+        ) from exc
+
+
 def _applied_alone(
     cur: Cursor, generation: Generation, event: EventModel, position: int
 ) -> bool:
-    """Apply one event inside a savepoint; False (and undone) if its content fails."""
+    """Apply one event inside a savepoint; False (and undone) if its handler fails
+    with anything but an outage. The rollback is itself a check that the database
+    still answers: if it does not, that failure is raised, and nothing is skipped."""
     cur.execute("SAVEPOINT apply_one")
     try:
         generation.projection.apply(event, cur, position)
-    except EVENT_FAILURES as exc:
+    except Exception as exc:
+        if is_outage(exc):
+            raise
         cur.execute("ROLLBACK TO SAVEPOINT apply_one")
         logger.error(
-            "read model %s skips notification %d (%s): %s",
+            "read model %s skips notification %d (%s): %s: %s",
             generation.projection.name,
             position,
             type(event).__name__,
+            type(exc).__name__,
             exc,
         )
         return False

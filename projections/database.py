@@ -18,6 +18,7 @@ from typing import Any, Literal
 
 import psycopg
 import psycopg_pool
+from eventsourcing import persistence
 
 from ..domain.errors import StorageUnavailable
 from ..infrastructure.locks import file_write_lock
@@ -64,28 +65,42 @@ class Cursor:
         return "" if self.dialect == "sqlite" else " FOR UPDATE"
 
 
-EVENT_FAILURES: tuple[type[Exception], ...] = (
+ROW_FAILURES: tuple[type[Exception], ...] = (
     sqlite3.IntegrityError,
     sqlite3.DataError,
     psycopg.IntegrityError,
     psycopg.DataError,
-    ValueError,
-    KeyError,
-    TypeError,
 )
-"""What applying one event can raise because of that event's content (unlike an
-outage, retrying will not help): the runner skips such an event, counted."""
+"""The database refusing a row (a constraint, a value out of range): the row's
+fault, not an outage."""
+OUTAGES: tuple[type[Exception], ...] = (
+    StorageUnavailable,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    persistence.OperationalError,  # eventsourcing's wrappers of the two above
+    persistence.InterfaceError,
+    persistence.ConnectionUnavailableError,
+)
 
 
 class RowRejected(StorageUnavailable):
     """The database refused a row a handler wrote (a constraint, a bad value)."""
 
 
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` is the database failing (retry later) rather than something
+    about the data being applied (skip that event, counted): a lost connection, a
+    lock or statement timeout, a locked or unreadable file."""
+    return isinstance(exc, OUTAGES) and not isinstance(exc, RowRejected)
+
+
 @contextlib.contextmanager
 def _storage_errors(action: str) -> Iterator[None]:
     try:
         yield
-    except EVENT_FAILURES[:4] as exc:
+    except ROW_FAILURES as exc:
         raise RowRejected(f"{action}: {exc}") from exc
     except (sqlite3.Error, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
         raise StorageUnavailable(f"{action}: {exc}") from exc

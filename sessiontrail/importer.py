@@ -10,19 +10,19 @@ interruption finish the job and a repeated import write nothing.
 from __future__ import annotations
 
 import json
+import sys
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from pydantic import ValidationError
-
 from .domain.errors import InvalidInput
 from .domain.event_model import CreatedEventModel, EventModel
 from .domain.session import Session
 from .domain.validation import Actor, ModelName, SessionId, UserId, validated
 from .domain.values import Value
+from .import_checks import imported_event
 from .infrastructure.event_store import SessionStore
 from .infrastructure.mapper import content_owner
 from .infrastructure.portable import PortableEvent, StreamOwner
@@ -160,12 +160,7 @@ class Importer:
         plans: dict[UUID, _Plan] = {}
         for where, record in records():
             try:
-                portable = PortableEvent.model_validate(record)
-                event = portable.to_event()
-            except ValidationError as exc:
-                raise InvalidInput(
-                    f"{where}: {InvalidInput.from_validation(exc)}"
-                ) from None
+                portable, event = imported_event(record)
             except InvalidInput as exc:
                 raise InvalidInput(f"{where}: {exc}") from None
             label = f"{where}: {portable.stream} stream of {portable.session_id!r}"
@@ -175,23 +170,9 @@ class Importer:
                 )
             plan = plans.get(event.originator_id)
             if plan is None:
-                if (
-                    not isinstance(event, CreatedEventModel)
-                    or StreamOwner.of_start(event) != portable.owner
-                ):
-                    raise InvalidInput(
-                        f"{label}: must start with its own start event at version 1"
-                    )
-                plan = plans[event.originator_id] = _Plan(
-                    portable.owner,
-                    self._store.stream_version(event.originator_id),
-                    event,
-                )
-            elif event.originator_version != plan.last.originator_version + 1:
-                raise InvalidInput(
-                    f"{label}: version {event.originator_version} follows "
-                    f"{plan.last.originator_version}; versions must be consecutive"
-                )
+                plan = plans[event.originator_id] = self._start(portable, event, label)
+            else:
+                _continues(plan, portable, event, label)
             plan.last = event
             if event.originator_version == plan.stored:
                 self._same_as_stored(event, label)
@@ -202,6 +183,19 @@ class Importer:
                     f"{plan.owner.stream} stream of {plan.owner.session_id!r}",
                 )
         return plans
+
+    def _start(self, portable: PortableEvent, event: EventModel, label: str) -> _Plan:
+        """The plan of a stream's first line: its own start event, at version 1."""
+        if (
+            not isinstance(event, CreatedEventModel)
+            or event.originator_version != 1
+            or StreamOwner.of_start(event) != portable.owner
+        ):
+            raise InvalidInput(
+                f"{label}: must start with its own start event at version 1"
+            )
+        stored = self._store.stream_version(event.originator_id)
+        return _Plan(portable.owner, stored, event)
 
     def _same_as_stored(self, event: EventModel, label: str) -> None:
         stored = self._store.event_at(event.originator_id, event.originator_version)
@@ -239,6 +233,25 @@ class Importer:
             sessions=[session_id],
             written=session.version,
             already_present=0,
+        )
+
+
+def _continues(
+    plan: _Plan, portable: PortableEvent, event: EventModel, label: str
+) -> None:
+    """A later line of a stream: the same owner, no second start, the next version."""
+    if portable.owner != plan.owner:
+        raise InvalidInput(
+            f"{label}: user_id {portable.user_id!r}, but the stream belongs to "
+            f"{plan.owner.user_id!r}"
+        )
+    version = event.originator_version
+    if isinstance(event, CreatedEventModel):
+        raise InvalidInput(f"{label}: a start event at version {version}")
+    if version != plan.last.originator_version + 1:
+        raise InvalidInput(
+            f"{label}: version {version} follows {plan.last.originator_version}; "
+            "versions must be consecutive"
         )
 
 
@@ -303,7 +316,7 @@ def _detect(path: Path) -> tuple[ImportKind, Records]:
         raise InvalidInput(f"file: {str(path)!r} is not UTF-8 text") from None
     if not start:
         raise InvalidInput(f"file: {str(path)!r} is empty")
-    if start[0] == "{" and _is_object(first_line):
+    if start[0] == "{" and first_line[:1] == "{" and first_line[-1:] == "}":
         records = _lines(path)
     elif start[0] in "[{":
         records = _document(path)
@@ -321,11 +334,11 @@ def _detect(path: Path) -> tuple[ImportKind, Records]:
     )
 
 
-def _is_object(line: str) -> bool:
-    try:
-        return isinstance(json.loads(line), dict)
-    except ValueError:
-        return False
+def _json_problem(exc: ValueError) -> str:
+    """Why text is not JSON this reads, in words users know."""
+    if "integer string conversion" in str(exc):
+        return f"a number longer than {sys.get_int_max_str_digits():,} digits"
+    return str(exc)
 
 
 def _lines(path: Path) -> Records:
@@ -337,7 +350,9 @@ def _lines(path: Path) -> Records:
                 try:
                     yield f"line {number}", json.loads(line)
                 except ValueError as exc:
-                    raise InvalidInput(f"line {number}: not JSON: {exc}") from None
+                    raise InvalidInput(
+                        f"line {number}: not JSON: {_json_problem(exc)}"
+                    ) from None
 
     return read
 
@@ -346,7 +361,9 @@ def _document(path: Path) -> Records:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except ValueError as exc:
-        raise InvalidInput(f"file: {str(path)!r} is not valid JSON: {exc}") from None
+        raise InvalidInput(
+            f"file: {str(path)!r} is not valid JSON: {_json_problem(exc)}"
+        ) from None
     if isinstance(document, Mapping):
         for key in ("events", "messages"):
             if isinstance(document.get(key), list):

@@ -219,11 +219,6 @@ def test_a_chunked_body_past_the_limit_is_refused(client: TestClient) -> None:
     assert log_head(client) == before
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="integers past 64 bits in JSON values are refused at the door by the "
-    "number-limits change made beside this one; remove this mark when it lands",
-)
 @pytest.mark.parametrize("where", ["metadata", "usage"])
 def test_an_integer_past_64_bits_in_a_json_value_is_422(
     client: TestClient, where: str

@@ -4,14 +4,15 @@ with database access would, and `verify` names the stream and version."""
 from __future__ import annotations
 
 import sqlite3
+import uuid
 import zlib
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 from uuid import UUID
 
 import psycopg
 import pytest
+from eventsourcing.persistence import StoredEvent
 from support.postgres import PostgresServer
 
 import sessiontrail
@@ -19,6 +20,7 @@ from sessiontrail import ChecksumMismatch, SessionTrail
 from sessiontrail.domain.session import stream_id
 from sessiontrail.infrastructure.chain import digest, frame, unframe
 from sessiontrail.infrastructure.mapper import COMPRESSED
+from sessiontrail.infrastructure.memory import _shared as memory_recorders
 
 
 class RawEvents:
@@ -76,22 +78,55 @@ class RawEvents:
         )
 
 
-@pytest.fixture(params=["sqlite", "postgres"])
-def setup(
-    request: pytest.FixtureRequest, tmp_path: Path
-) -> Iterator[tuple[str, RawEvents]]:
-    if request.param == "sqlite":
+class MemoryEvents:
+    """The same access to a shared in-memory log (memory://NAME): its records in
+    eventsourcing's in-memory recorder."""
+
+    def __init__(self, name: str) -> None:
+        self._name = name
+
+    def _recorder(self) -> Any:
+        return memory_recorders[self._name]["application"]
+
+    def _index(self, stream: UUID) -> dict[int, int]:
+        index: dict[int, int] = self._recorder()._stored_events_index[str(stream)]
+        return index
+
+    def row(self, stream: UUID, version: int) -> tuple[str, bytes]:
+        stored = self._recorder()._stored_events[self._index(stream)[version]]
+        return stored.topic, bytes(stored.state)
+
+    def put(self, stream: UUID, version: int, topic: str, state: bytes) -> None:
+        events = self._recorder()._stored_events
+        events[self._index(stream)[version]] = StoredEvent(
+            stream, version, topic, state
+        )
+
+    def delete(self, stream: UUID, version: int) -> None:
+        del self._index(stream)[version]
+
+
+Raw = RawEvents | MemoryEvents
+
+
+def raw_access(
+    backend: str, request: pytest.FixtureRequest, tmp_path: Path
+) -> tuple[str, Any]:
+    """A fresh log's URL and direct access to its stored events."""
+    if backend == "memory":
+        name = uuid.uuid4().hex
+        return f"memory://{name}", MemoryEvents(name)
+    if backend == "sqlite":
         path = tmp_path / "log.db"
 
         def on_sqlite(statement: str, params: tuple[Any, ...]) -> list[tuple[Any, ...]]:
             with sqlite3.connect(path) as db:
                 return db.execute(statement, params).fetchall()
 
-        yield (
+        return (
             f"sqlite:///{path}",
             RawEvents(on_sqlite, "?", "stored_events", lambda s: s.hex),
         )
-        return
     server: PostgresServer = request.getfixturevalue("postgres_server")
     schema = server.new_schema()
 
@@ -101,10 +136,23 @@ def setup(
             cursor = db.execute(statement, params)
             return cursor.fetchall() if cursor.description else []
 
-    yield (
+    return (
         server.url(schema),
         RawEvents(on_postgres, "%s", "sessiontrail_events", lambda s: s),
     )
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def setup(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, RawEvents]:
+    url, raw = raw_access(request.param, request, tmp_path)
+    return url, raw
+
+
+@pytest.fixture(params=["memory", "sqlite", "postgres"])
+def any_log(request: pytest.FixtureRequest, tmp_path: Path) -> tuple[str, Raw]:
+    """`setup` on every backend: the tests of what a load checks."""
+    url, raw = raw_access(request.param, request, tmp_path)
+    return url, raw
 
 
 def record(trail: SessionTrail, sessions: int = 3, messages: int = 6) -> None:
@@ -314,9 +362,103 @@ def test_an_undecodable_record_is_named_and_skipped(
         with pytest.raises(ChecksumMismatch) as caught:
             fresh.sessions.load("s1")
         assert (caught.value.stream, caught.value.version) == (str(S1), 3)
-        assert "cannot decode" in caught.value.problem
+        assert "does not match its checksum" in caught.value.problem  # loads check
         assert fresh.sessions.load("s2") is not None  # other sessions unaffected
         status = fresh.projections.rebuild("sessions")
         assert status.skipped == 1  # the read model skips and counts it
         assert len(fresh.sessions.list().items) == 3
         assert only_problem(fresh)[:2] == (S1, 3)  # and verify names it
+
+
+# -- loads check the chain over what they read ------------------------------------
+
+
+def load_refused(trail: SessionTrail, session_id: str) -> tuple[str, int, str]:
+    """Loading the session raises ChecksumMismatch: its (stream, version, problem)."""
+    with pytest.raises(ChecksumMismatch) as caught:
+        trail.sessions.try_load(session_id)
+    return caught.value.stream, caught.value.version, caught.value.problem
+
+
+def swap(raw: Raw, stream: UUID, version: int) -> None:
+    """Swap the stored records at `version` and the one after it."""
+    first, second = raw.row(stream, version), raw.row(stream, version + 1)
+    raw.put(stream, version, *second)
+    raw.put(stream, version + 1, *first)
+
+
+def test_a_load_refuses_two_swapped_records(any_log: tuple[str, Raw]) -> None:
+    url, raw = any_log
+    with sessiontrail.connect(url, cache_size=0) as trail:
+        record(trail)
+        swap(raw, S1, 3)
+        stream, version, problem = load_refused(trail, "s1")
+        assert (stream, version) == (str(S1), 3)
+        assert "does not match its checksum" in problem
+        with pytest.raises(ChecksumMismatch):
+            trail.sessions.history("s1")  # every fold of the stream checks
+        assert len(trail.sessions.try_load("s2").messages) == 6  # others unaffected
+
+
+def test_a_load_refuses_a_record_copied_from_another_stream(
+    any_log: tuple[str, Raw],
+) -> None:
+    url, raw = any_log
+    with sessiontrail.connect(url, cache_size=0) as trail:
+        record(trail)
+        raw.put(S1, 3, *raw.row(stream_id("s2"), 3))
+        assert load_refused(trail, "s1")[:2] == (str(S1), 3)
+
+
+def test_a_load_names_a_deleted_middle_record(any_log: tuple[str, Raw]) -> None:
+    url, raw = any_log
+    with sessiontrail.connect(url, cache_size=0) as trail:
+        record(trail)
+        raw.delete(S1, 3)
+        stream, version, problem = load_refused(trail, "s1")
+        assert (stream, version) == (str(S1), 3) and problem.startswith("missing")
+
+
+LONG = stream_id("long")
+
+
+def long_session(trail: SessionTrail) -> None:
+    """105 messages in one save: a snapshot at version 100, five events after it."""
+    session = trail.sessions.load_or_create("long")
+    for index in range(105):
+        session.append_message(role="user", content=f"line {index}")
+    trail.sessions.save(session)
+
+
+def test_a_load_from_a_snapshot_checks_the_records_after_it(
+    any_log: tuple[str, Raw],
+) -> None:
+    url, raw = any_log
+    with sessiontrail.connect(url, cache_size=0) as trail:
+        long_session(trail)
+        assert len(trail.sessions.try_load("long").messages) == 105
+        swap(raw, LONG, 102)
+        assert load_refused(trail, "long")[:2] == (str(LONG), 102)
+
+
+def test_a_load_from_a_snapshot_checks_the_first_record_after_it(
+    any_log: tuple[str, Raw],
+) -> None:
+    """The snapshot's version anchors the chain: the record right after it is
+    checked against that version's stored chain value."""
+    url, raw = any_log
+    with sessiontrail.connect(url, cache_size=0) as trail:
+        long_session(trail)
+        raw.put(LONG, 101, *raw.row(stream_id("long"), 102))
+        assert load_refused(trail, "long")[:2] == (str(LONG), 101)
+
+
+def test_a_load_from_a_snapshot_names_its_missing_version(
+    any_log: tuple[str, Raw],
+) -> None:
+    url, raw = any_log
+    with sessiontrail.connect(url, cache_size=0) as trail:
+        long_session(trail)
+        raw.delete(LONG, 100)
+        stream, version, problem = load_refused(trail, "long")
+        assert (stream, version) == (str(LONG), 100) and problem.startswith("missing")

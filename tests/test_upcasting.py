@@ -13,6 +13,7 @@ from eventsourcing.utils import get_topic
 
 import sessiontrail
 from sessiontrail import Session, SessionTrail, VersionIncompatible
+from sessiontrail.infrastructure.chain import frame, link
 
 FIXTURE = Path(__file__).parent / "fixtures" / "v1-log.db"
 """Written by sessiontrail at commit 13317de, when TokenUsageRecorded was v1 (no
@@ -96,9 +97,11 @@ def store_raw(
     topic: str,
     state: dict[str, object],
 ) -> None:
-    trail.store.recorder.insert_events(
-        [StoredEvent(stream, version, topic, json.dumps(state).encode())]
-    )
+    """Store a record as a newer sessiontrail would: framed, in its stream's chain."""
+    body = bytes([0]) + json.dumps(state).encode()  # flags: neither packed nor sealed
+    record = StoredEvent(stream, version, topic, frame(body))
+    linked, _ = link(record, trail.store.chain_value(stream, version - 1))
+    trail.store.recorder.insert_events([linked])
 
 
 def test_an_event_newer_than_the_code_is_a_clear_error(
