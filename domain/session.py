@@ -157,6 +157,20 @@ class Session(BaseAggregate[UUID]):
                     aggregate.metadata[key] = value
             aggregate.metadata_version = self.metadata_version
 
+    class EditDropped(Event):
+        """A title, pin or metadata edit that a save did not apply (stale copy).
+
+        The edit was based on metadata another writer had changed since, and the
+        stored edit won. It changes no state: it keeps the attempt, and who made
+        it (`actor`), in the history. `based_on` is the metadata_version the edit
+        was made on."""
+
+        personal: ClassVar[Spec] = {"": ("changes",)}
+
+        edit: str
+        changes: dict[str, JsonValue]
+        based_on: int
+
     class ModelChanged(Event):
         model: str
 

@@ -139,6 +139,31 @@ class HistoryEntry(Value):
         )
 
 
+class DroppedEdit(Value):
+    """A title, pin or metadata edit a save did not apply: another writer had
+    changed the metadata since the copy it was made on, and the stored edit won.
+    The history records it as the EditDropped event at `version`."""
+
+    edit: str
+    changes: dict[str, JsonValue]
+    actor: str
+    version: int
+
+
+class SaveResult(Value):
+    """What a save did not apply: `dropped`, oldest first.
+
+    Falsy when every edit was stored (as the None `save` once returned), truthy
+    when some were dropped: `if trail.sessions.save(s): ...` asks "was anything
+    of mine dropped?".
+    """
+
+    dropped: list[DroppedEdit] = Field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.dropped)
+
+
 class Page(Value):
     """One page of a session list; pass `next_cursor` back for the next one."""
 
