@@ -47,6 +47,7 @@ from .values import (
     Role,
     SessionSummary,
     ToolCall,
+    is_same_message,
     preview,
 )
 
@@ -416,15 +417,21 @@ class Session(BaseAggregate[UUID]):
         self, messages: list[MessageIn], *, actor: Actor = "runtime"
     ) -> None:
         """Make the transcript equal `messages` with the fewest events: truncate to
-        the longest common prefix, append the rest. Equal lists write nothing."""
-        ids = [message.id for message in messages]
-        if len(ids) != len(set(ids)):
-            raise InvalidInput("messages: two messages share an id")
+        the longest common prefix, append the rest. Equal lists write nothing.
+
+        A message whose id the caller did not give (one built without `id=`, or
+        from a mapping) is the stored message at its position when it equals it
+        on every field it gives but the time: re-saving a whole transcript built
+        anew appends only what is new, and stored messages keep their ids.
+        """
         keep = 0
         for stored, given in zip(self.messages, messages, strict=False):
-            if stored != given:
+            if not is_same_message(stored, given):
                 break
             keep += 1
+        ids = [m.id for m in self.messages[:keep]] + [m.id for m in messages[keep:]]
+        if len(ids) != len(set(ids)):
+            raise InvalidInput("messages: two messages share an id")
         self.truncate(keep, actor=actor)
         for message in messages[keep:]:
             self.trigger_event(self.MessageAppended, message=message, actor=actor)

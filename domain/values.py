@@ -73,6 +73,15 @@ class Message(Value):
         return self
 
 
+def is_same_message(stored: Message, given: Message) -> bool:
+    """Whether `given` stands for `stored`: equal, or, when the caller gave no id,
+    equal on every field the caller gave (its time aside)."""
+    if "id" in given.model_fields_set:
+        return stored == given
+    given_fields = given.model_fields_set - {"created_at"}
+    return all(getattr(stored, name) == getattr(given, name) for name in given_fields)
+
+
 PREVIEW_LENGTH = 120
 
 

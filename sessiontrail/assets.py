@@ -68,7 +68,9 @@ class AssetStore:
         self._projections = projections
 
     def save(self, asset: SessionAsset) -> None:
-        """Overwrite the session with the asset, recorded as the fewest events."""
+        """Overwrite the session with the asset, recorded as the fewest events
+        against the stored session (messages built without ids match the stored
+        ones at their positions by their fields, as in `transcripts.save`)."""
         if not isinstance(asset, SessionAsset):
             raise InvalidInput(
                 f"asset: expected a SessionAsset, got {type(asset).__name__}"
@@ -76,10 +78,11 @@ class AssetStore:
         nulls = sorted(key for key, value in asset.state.items() if value is None)
         if nulls:
             raise InvalidInput(f"state: null values are not stored: {', '.join(nulls)}")
-        stored = self._repository.try_load(asset.id)
         title = asset.title or None
-        if title is None and stored is not None and stored.title:
-            raise InvalidInput("title: a stored title cannot be cleared")
+        if title is None:  # read the stored title, not a cached copy's
+            stored = self._repository.load_merged(asset.id)
+            if stored is not None and stored.title:
+                raise InvalidInput("title: a stored title cannot be cleared")
         self._repository.overwrite(
             asset.id, asset.messages, title=title, metadata=asset.state
         )
