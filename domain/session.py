@@ -19,7 +19,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     JsonValue,
-    NonNegativeInt,
     StrictBool,
     StrictStr,
     ValidationError,
@@ -31,6 +30,7 @@ from .limits import check_payload
 from .personal import MESSAGE, QUESTION, USAGE, Spec
 from .validation import (
     Actor,
+    Count,
     InitialTitle,
     ItemId,
     JsonObject,
@@ -404,7 +404,7 @@ class Session(BaseAggregate[UUID]):
         return message
 
     @validated
-    def truncate(self, keep: NonNegativeInt, *, actor: Actor = "runtime") -> None:
+    def truncate(self, keep: Count, *, actor: Actor = "runtime") -> None:
         """Keep the first `keep` messages and drop the rest; no event if none drop."""
         removed = [message.id for message in self.messages[keep:]]
         if removed:

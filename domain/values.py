@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from uuid import uuid4
 
 from pydantic import (
@@ -13,9 +13,11 @@ from pydantic import (
     Field,
     JsonValue,
     StrictStr,
+    ValidationError,
     model_validator,
 )
 
+from .errors import InvalidInput
 from .event_model import EventModel
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -40,6 +42,18 @@ class Value(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Arguments(Value):
+    """A value built only to be passed to a call (options, an update, an asset):
+    a bad field is InvalidInput naming it, as the call's own arguments are. Not
+    for values stored in events, which are decoded without running this."""
+
+    def __init__(self, **fields: Any) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation(exc) from None
 
 
 class ToolCall(Value):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, cast
 
-from pydantic import AwareDatetime, Field, NonNegativeInt, PositiveInt, StrictBool
+from pydantic import AwareDatetime, Field, StrictBool
 
 from ..domain.errors import (
     ConcurrencyConflict,
@@ -29,9 +29,11 @@ from ..domain.ports import Order, SessionReads
 from ..domain.session import Session, stream_id
 from ..domain.validation import (
     Actor,
+    Count,
     JsonObject,
     MessageIn,
     ModelName,
+    Position,
     SessionId,
     Title,
     UserId,
@@ -198,8 +200,8 @@ class SessionRepository:
     @validated
     def list_paginated(
         self,
-        offset: NonNegativeInt = 0,
-        limit: NonNegativeInt | None = None,
+        offset: Count = 0,
+        limit: Count | None = None,
         *,
         user_id: UserId | None = None,
         order: Order = "updated_desc",
@@ -221,9 +223,9 @@ class SessionRepository:
         self,
         session_id: SessionId,
         *,
-        last_n: NonNegativeInt | None = None,
-        before: PositiveInt | None = None,
-        limit: NonNegativeInt | None = None,
+        last_n: Count | None = None,
+        before: Position | None = None,
+        limit: Count | None = None,
         user_id: UserId | None = None,
     ) -> MessagePage:
         """The last `last_n` messages (all if None), or `limit` before a position.
@@ -263,7 +265,7 @@ class SessionRepository:
         self,
         session_id: SessionId,
         *,
-        until: PositiveInt | None = None,
+        until: Position | None = None,
         user_id: UserId | None = None,
     ) -> Iterator[tuple[HistoryEntry, Session]]:
         """Each event, oldest first, with a copy of the session right after it."""
@@ -280,7 +282,7 @@ class SessionRepository:
         self,
         session_id: SessionId,
         *,
-        version: PositiveInt | None = None,
+        version: Position | None = None,
         at: AwareDatetime | None = None,
         user_id: UserId | None = None,
     ) -> Session | None:
@@ -373,7 +375,7 @@ class SessionRepository:
         metadata: JsonObject | None = None,
         user_id: UserId | None = None,
         actor: Actor = "user",
-        if_version: NonNegativeInt | None = None,
+        if_version: Count | None = None,
     ) -> Session:
         """A person's edit of the title, pin and metadata keys (None removes a key),
         applied to the newest stored state: it is never dropped, and a concurrent

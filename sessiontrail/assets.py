@@ -14,12 +14,12 @@ from pydantic import Field, JsonValue
 from .domain.errors import InvalidInput, SessionNotFound
 from .domain.session import Session
 from .domain.validation import SessionId, validated
-from .domain.values import Message, SyncStatus, Value
+from .domain.values import Arguments, Message, SyncStatus, Value
 from .infrastructure.repository import SessionRepository
 from .projections.runner import ProjectionRunner
 
 
-class SessionAsset(Value):
+class SessionAsset(Arguments):
     """A whole session as seed 4 stores it; `version` is the log's, set on load.
 
     `created_at`, `updated_at` and `version` are the store's to set: `save` ignores

@@ -7,15 +7,15 @@ stored transcript into the given one, so `history` shows what changed.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import NonNegativeInt, SkipValidation, ValidationError
+from pydantic import SkipValidation, ValidationError
 
 from .domain.errors import InvalidInput
-from .domain.validation import SessionId, validated
-from .domain.values import Message, SessionSummary, Value
+from .domain.validation import Count, SessionId, validated
+from .domain.values import Arguments, Message, SessionSummary, Value
 from .infrastructure.repository import SessionRepository
 
 
@@ -28,11 +28,11 @@ class SessionRecord(Value):
     updated_at: datetime
 
 
-class ListOptions(Value):
+class ListOptions(Arguments):
     """An offset window: past the end is empty, `limit=None` means all."""
 
-    offset: NonNegativeInt = 0
-    limit: NonNegativeInt | None = None
+    offset: Count = 0
+    limit: Count | None = None
 
 
 def _record(summary: SessionSummary) -> SessionRecord:
@@ -93,7 +93,9 @@ class TranscriptStore:
         caller read the transcript, and missing from `messages`, is removed by
         that truncation — visible in `history`, recoverable with `at`.
         """
-        if isinstance(messages, str | bytes | Mapping):
+        if not isinstance(messages, Iterable) or isinstance(
+            messages, str | bytes | Mapping
+        ):
             raise InvalidInput("messages: expected a list of messages")
         self._repository.overwrite(id, as_messages(messages))
 
