@@ -22,7 +22,7 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
-from pydantic import PositiveFloat, StrictStr
+from pydantic import NonNegativeFloat, StrictStr
 
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
 from ..domain.event_model import EventModel
@@ -333,7 +333,7 @@ class ProjectionRunner:
     # -- worker ------------------------------------------------------------------------
 
     @validated
-    def run(self, stop: threading.Event, poll_interval: PositiveFloat = 0.5) -> None:
+    def run(self, stop: threading.Event, poll_interval: NonNegativeFloat = 0.5) -> None:
         """Keep every projection current until `stop` is set (the worker mode)."""
         self.upgrade()
         while not stop.is_set():
