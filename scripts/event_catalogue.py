@@ -19,10 +19,9 @@ from typing import Any
 from freezegun import freeze_time
 
 import sessiontrail
-from sessiontrail import Session
+from sessiontrail import Session, SessionQAUpdate
 from sessiontrail.domain.event_model import ENVELOPE_FIELDS, EventModel
 from sessiontrail.domain.qa import SessionTraceStep
-from sessiontrail.qa import SessionQAUpdate
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DIGEST = re.compile(r'"[0-9a-f]{64}"')

@@ -7,7 +7,6 @@ with sessiontrail.connect("sqlite:///trail.db") as trail:
     trail.sessions.save(s)
 """
 
-from .assets import SessionAsset, SessionMeta
 from .domain.checkpoint import Checkpoint
 from .domain.errors import (
     ChecksumMismatch,
@@ -34,16 +33,17 @@ from .domain.values import (
     SyncStatus,
     ToolCall,
 )
-from .exporter import ExportFormat
-from .importer import ImportReport
 from .infrastructure.keys import new_key
 from .infrastructure.repository import SessionRepository
 from .infrastructure.verify import StreamProblem, VerifyReport
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
-from .qa import SessionQAUpdate
+from .stores.assets import SessionAsset, SessionMeta
+from .stores.qa import SessionQAUpdate
+from .stores.transcripts import ListOptions, SessionRecord
 from .trail import Mode, SessionTrail, connect
-from .transcripts import ListOptions, SessionRecord
+from .transfer.export import ExportFormat
+from .transfer.importer import ImportReport
 
 __all__ = [
     "AuditEntry",

@@ -10,14 +10,10 @@ from typing import Literal, Self
 
 from pydantic import StrictStr
 
-from .assets import AssetStore
 from .domain.checkpoint import Checkpoint
 from .domain.errors import StorageUnavailable
 from .domain.session import Session
 from .domain.validation import Count, Url, validated
-from .erasure import Eraser, ErasureReport
-from .exporter import Exporter
-from .importer import Importer
 from .infrastructure.cache import UNKNOWN, SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.first_open import opening
@@ -28,6 +24,7 @@ from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
+from .privacy.erasure import Eraser, ErasureReport
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.database import (
@@ -43,8 +40,11 @@ from .projections.session_list import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
 from .projections.usage import UsageLedger, UsageProjection
-from .qa import QAService
-from .transcripts import TranscriptStore
+from .stores.assets import AssetStore
+from .stores.qa import QAService
+from .stores.transcripts import TranscriptStore
+from .transfer.export import Exporter
+from .transfer.importer import Importer
 
 DEFAULT_CACHE_SIZE = 1000
 READ_MODELS: tuple[type[Projection], ...] = (
@@ -136,7 +136,7 @@ class SessionTrail:
         self, user_id: str, *, actor: str = "system", wait: float = 0.0
     ) -> ErasureReport:
         """Crypto-shred everything `user_id` wrote: their content reads "[erased]"
-        everywhere, the audit trail and the hash chains stay (see erasure.py).
+        everywhere, the audit trail and the hash chains stay (see privacy/erasure.py).
         On SQLite, `wait` up to that many seconds for other connections' reads to
         end, so no file keeps the erased bytes (`report.log_compacted`)."""
         return self._eraser.erase_user(user_id, actor=actor, wait=wait)

@@ -39,9 +39,9 @@ from sessiontrail import (
     SessiontrailError,
     aio,
 )
-from sessiontrail.assets import SessionAsset
 from sessiontrail.integrations.adk import TrailSessionService
 from sessiontrail.integrations.openai_agents import TrailSession
+from sessiontrail.stores.assets import SessionAsset
 
 Errors = tuple[type[BaseException], ...]
 DOCUMENTED: Errors = (SessiontrailError,)

@@ -7,7 +7,7 @@ import pytest
 import sessiontrail
 from sessiontrail import InvalidInput, SessionNotFound, SessionTrail
 from sessiontrail.domain.qa import GraphElementIds, SessionTraceStep, qa_stream_id
-from sessiontrail.qa import SessionQAUpdate
+from sessiontrail.stores.qa import SessionQAUpdate
 
 
 def ask(trail: SessionTrail, count: int, session_id: str = "s", **kw) -> list[str]:

@@ -30,7 +30,7 @@ from ..domain.errors import (
 )
 from ..domain.session import Session
 from ..domain.values import HistoryEntry, Message, MessagePage
-from ..erasure import ErasureReport
+from ..privacy.erasure import ErasureReport
 from ..projections.audit import AuditPage
 from ..trail import SessionTrail
 from .access import (

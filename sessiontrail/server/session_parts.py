@@ -14,7 +14,7 @@ from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.qa import SessionQAEntry, SessionTraceStep
 from ..domain.values import Message, PendingQuestion
 from ..projections.usage import UsageRecord
-from ..qa import SessionQAUpdate
+from ..stores.qa import SessionQAUpdate
 from ..trail import SessionTrail
 from .access import (
     BIGINT,

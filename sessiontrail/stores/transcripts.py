@@ -13,10 +13,10 @@ from typing import Any
 
 from pydantic import SkipValidation, ValidationError
 
-from .domain.errors import InvalidInput
-from .domain.validation import Count, SessionId, validated
-from .domain.values import Arguments, Message, SessionSummary, Value
-from .infrastructure.repository import SessionRepository
+from ..domain.errors import InvalidInput
+from ..domain.validation import Count, SessionId, validated
+from ..domain.values import Arguments, Message, SessionSummary, Value
+from ..infrastructure.repository import SessionRepository
 
 
 class SessionRecord(Value):

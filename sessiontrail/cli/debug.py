@@ -12,10 +12,10 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
-from .cli_options import open_log, options
-from .domain.errors import InvalidInput, SessionNotFound
-from .domain.session import Session
-from .domain.summaries import summarize
+from ..domain.errors import InvalidInput, SessionNotFound
+from ..domain.session import Session
+from ..domain.summaries import summarize
+from .options import open_log, options
 from .render import message_text
 
 console = Console()

@@ -9,17 +9,10 @@ from rich.console import Console
 from rich.markup import escape
 from typer.core import TyperGroup
 
-from . import (
-    cli_audit,
-    cli_debug,
-    cli_inspect,
-    cli_projections,
-    cli_serve,
-    cli_transfer,
-)
-from .cli_options import Options, options
+from ..domain.errors import SessiontrailError
+from . import audit, debug, projections, serve, sessions, transfer
 from .demo import run_demo
-from .domain.errors import SessiontrailError
+from .options import Options, options
 
 errors = Console(stderr=True)
 
@@ -45,17 +38,17 @@ app = typer.Typer(
     add_completion=False,
     pretty_exceptions_enable=False,
 )
-app.add_typer(cli_projections.app, name="projections")
+app.add_typer(projections.app, name="projections")
 for command in (
-    *cli_inspect.COMMANDS,
-    *cli_debug.COMMANDS,
-    *cli_audit.COMMANDS,
-    *cli_serve.COMMANDS,
+    *sessions.COMMANDS,
+    *debug.COMMANDS,
+    *audit.COMMANDS,
+    *serve.COMMANDS,
 ):
     app.command()(command)
-for transfer, name in cli_transfer.COMMANDS:
-    app.command(name)(transfer)
-app.command("erase-user")(cli_audit.erase_user)
+for move, name in transfer.COMMANDS:
+    app.command(name)(move)
+app.command("erase-user")(audit.erase_user)
 
 
 @app.callback()

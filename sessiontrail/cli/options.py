@@ -7,9 +7,9 @@ from pathlib import Path
 
 import typer
 
-from .domain.errors import InvalidInput
-from .infrastructure.settings import parse_url, resolve_url
-from .trail import Mode, SessionTrail, connect
+from ..domain.errors import InvalidInput
+from ..infrastructure.settings import parse_url, resolve_url
+from ..trail import Mode, SessionTrail, connect
 
 
 @dataclass(frozen=True)

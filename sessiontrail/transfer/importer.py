@@ -17,16 +17,16 @@ from pathlib import Path
 from typing import Any, Literal
 from uuid import UUID
 
-from .domain.errors import InvalidInput
-from .domain.event_model import CreatedEventModel, EventModel
-from .domain.session import Session
-from .domain.validation import Actor, ModelName, SessionId, UserId, validated
-from .domain.values import Value
+from ..domain.errors import InvalidInput
+from ..domain.event_model import CreatedEventModel, EventModel
+from ..domain.session import Session
+from ..domain.validation import Actor, ModelName, SessionId, UserId, validated
+from ..domain.values import Value
+from ..infrastructure.event_store import SessionStore
+from ..infrastructure.mapper import content_owner
+from ..infrastructure.repository import SessionRepository
 from .import_checks import imported_event
-from .infrastructure.event_store import SessionStore
-from .infrastructure.mapper import content_owner
-from .infrastructure.portable import PortableEvent, StreamOwner
-from .infrastructure.repository import SessionRepository
+from .portable import PortableEvent, StreamOwner
 
 ImportKind = Literal["events", "messages"]
 Records = Callable[[], Iterator[tuple[str, Any]]]

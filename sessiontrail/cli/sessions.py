@@ -11,10 +11,10 @@ from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from .cli_options import open_log, options
-from .domain.errors import InvalidInput, SessionNotFound
-from .domain.values import Message
-from .infrastructure.repository import SessionRepository
+from ..domain.errors import InvalidInput, SessionNotFound
+from ..domain.values import Message
+from ..infrastructure.repository import SessionRepository
+from .options import open_log, options
 from .render import timeline_table, transcript_table
 
 console = Console()

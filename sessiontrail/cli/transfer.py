@@ -10,11 +10,11 @@ from rich.console import Console
 from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 
-from .cli_options import open_log, options
-from .domain.errors import InvalidInput
-from .export_output import STDOUT, export_output
-from .exporter import ExportFormat
-from .trail import connect
+from ..domain.errors import InvalidInput
+from ..trail import connect
+from ..transfer.export import ExportFormat
+from ..transfer.export_output import STDOUT, export_output
+from .options import open_log, options
 
 console = Console(stderr=True)
 

@@ -14,10 +14,10 @@ import threading
 
 from rich.console import Console
 
-from .domain.qa import SessionTraceStep
-from .domain.session import Session
+from ..domain.qa import SessionTraceStep
+from ..domain.session import Session
+from ..trail import SessionTrail, connect
 from .render import timeline_table, transcript_table
-from .trail import SessionTrail, connect
 
 DEMO_ID = "demo-trip"
 DEMO_USER = "alice"

@@ -21,11 +21,11 @@ from typing import Annotated
 
 from pydantic import Field
 
-from .domain.erasure import Erasure
-from .domain.validation import Actor, UserId, validated
-from .domain.values import Value
-from .infrastructure.event_store import SessionStore
-from .projections.runner import ProjectionRunner
+from ..domain.erasure import Erasure
+from ..domain.validation import Actor, UserId, validated
+from ..domain.values import Value
+from ..infrastructure.event_store import SessionStore
+from ..projections.runner import ProjectionRunner
 
 MAX_WAIT = 3600.0
 COMPACT_RETRY_SECONDS = 0.1

@@ -9,10 +9,10 @@ from typing import Annotated
 
 import typer
 
-from .cli_options import options
-from .domain.errors import InvalidInput
-from .server.auth import Tokens, digest, new_token
-from .trail import connect
+from ..domain.errors import InvalidInput
+from ..server.auth import Tokens, digest, new_token
+from ..trail import connect
+from .options import options
 
 
 def serve(
@@ -47,8 +47,8 @@ def serve(
     """
     import uvicorn
 
-    from .server.app import create_app
-    from .server.limits import KEEP_ALIVE_SECONDS, timed_protocol
+    from ..server.app import create_app
+    from ..server.limits import KEEP_ALIVE_SECONDS, timed_protocol
 
     allowed = Tokens.load(tokens)
     if port < 0 or port > 65535:

@@ -26,12 +26,12 @@ from pydantic import (
     create_model,
 )
 
-from .domain.errors import InvalidInput, shown
-from .domain.event_model import EventModel
-from .domain.limits import check_payload, check_unicode
-from .domain.qa import QASession, SessionTraceStep, TraceStepIn
-from .domain.session import Session, SessionStart
-from .domain.validation import (
+from ..domain.errors import InvalidInput, shown
+from ..domain.event_model import EventModel
+from ..domain.limits import check_payload, check_unicode
+from ..domain.qa import QASession, SessionTraceStep, TraceStepIn
+from ..domain.session import Session, SessionStart
+from ..domain.validation import (
     Actor,
     ItemId,
     JsonObject,
@@ -41,8 +41,8 @@ from .domain.validation import (
     Title,
     UserId,
 )
-from .infrastructure.portable import PortableEvent
-from .qa import SessionQAUpdate
+from ..stores.qa import SessionQAUpdate
+from .portable import PortableEvent
 
 _QUIET = ConfigDict(extra="ignore", allow_inf_nan=False)
 _EntryIn = create_model(

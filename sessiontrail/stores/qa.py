@@ -10,8 +10,8 @@ from typing import Annotated, Any
 
 from pydantic import Field, JsonValue, StrictStr
 
-from .domain.errors import InvalidInput
-from .domain.qa import (
+from ..domain.errors import InvalidInput
+from ..domain.qa import (
     DEFAULT_USER,
     GraphElementIds,
     QASession,
@@ -20,7 +20,7 @@ from .domain.qa import (
     TraceStepIn,
     new_qa_id,
 )
-from .domain.validation import (
+from ..domain.validation import (
     Actor,
     Count,
     ItemId,
@@ -29,9 +29,9 @@ from .domain.validation import (
     UserId,
     validated,
 )
-from .domain.values import Arguments, HistoryEntry, utc_now
-from .infrastructure.qa_repository import QARepository
-from .projections.qa import QAReads
+from ..domain.values import Arguments, HistoryEntry, utc_now
+from ..infrastructure.qa_repository import QARepository
+from ..projections.qa import QAReads
 
 
 class SessionQAUpdate(Arguments):

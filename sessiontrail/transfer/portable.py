@@ -24,7 +24,7 @@ from ..domain.errors import InvalidInput, SessiontrailError
 from ..domain.event_model import CreatedEventModel, EventModel
 from ..domain.qa import QASession, qa_stream_id
 from ..domain.session import Session, stream_id
-from .mapper import upcast
+from ..infrastructure.mapper import upcast
 
 StreamKind = Literal["session", "qa"]
 AGGREGATES: dict[StreamKind, type[Session] | type[QASession]] = {

@@ -11,12 +11,12 @@ from datetime import datetime
 
 from pydantic import Field, JsonValue
 
-from .domain.errors import InvalidInput, SessionNotFound
-from .domain.session import Session
-from .domain.validation import SessionId, validated
-from .domain.values import Arguments, Message, SyncStatus, Value
-from .infrastructure.repository import SessionRepository
-from .projections.runner import ProjectionRunner
+from ..domain.errors import InvalidInput, SessionNotFound
+from ..domain.session import Session
+from ..domain.validation import SessionId, validated
+from ..domain.values import Arguments, Message, SyncStatus, Value
+from ..infrastructure.repository import SessionRepository
+from ..projections.runner import ProjectionRunner
 
 
 class SessionAsset(Arguments):

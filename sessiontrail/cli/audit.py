@@ -11,9 +11,9 @@ from rich.markup import escape
 from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
-from .cli_options import open_log, options
-from .domain.errors import InvalidInput
-from .infrastructure.verify import VerifyReport, checkpoint_from_json
+from ..domain.errors import InvalidInput
+from ..infrastructure.verify import VerifyReport, checkpoint_from_json
+from .options import open_log, options
 
 console = Console()
 notes = Console(stderr=True)

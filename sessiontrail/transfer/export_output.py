@@ -22,7 +22,7 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import TextIO
 
-from .domain.errors import InvalidInput
+from ..domain.errors import InvalidInput
 
 STDOUT = "-"
 """The target that means standard output."""

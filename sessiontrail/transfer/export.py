@@ -10,14 +10,14 @@ import json
 from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, Protocol, cast, runtime_checkable
 
-from .domain.errors import SessionNotFound
-from .domain.event_model import EventModel
-from .domain.session import Session, stream_id
-from .domain.validation import SessionId, UserId, validated
-from .infrastructure.event_store import SessionStore
-from .infrastructure.portable import PortableEvent, StreamOwner
-from .projections.qa import QAReads
-from .render import markdown_transcript
+from ..domain.errors import SessionNotFound
+from ..domain.event_model import EventModel
+from ..domain.session import Session, stream_id
+from ..domain.validation import SessionId, UserId, validated
+from ..infrastructure.event_store import SessionStore
+from ..projections.qa import QAReads
+from .markdown import markdown_transcript
+from .portable import PortableEvent, StreamOwner
 
 ExportFormat = Literal["jsonl", "json", "md"]
 EXPORT_FORMATS: tuple[ExportFormat, ...] = ("jsonl", "json", "md")

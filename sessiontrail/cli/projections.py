@@ -13,8 +13,8 @@ from rich.console import Console
 from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColumn
 from rich.table import Table
 
-from .cli_options import open_log, options
-from .domain.values import ProjectionStatus
+from ..domain.values import ProjectionStatus
+from .options import open_log, options
 
 app = typer.Typer(no_args_is_help=True, help="Read models: lag, rebuilds, the worker.")
 console = Console()
