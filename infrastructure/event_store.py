@@ -40,12 +40,12 @@ from ..domain.event_model import EventModel
 from ..domain.key_check import KEY_CHECK_STREAM, KeyCheck
 from ..domain.qa import QASession
 from ..domain.session import Session
+from .backends.memory import MEMORY_NAME
 from .chain import ChainHeads
 from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
-from .memory import MEMORY_NAME
 from .stream_ids import stream_ids
 from .user_keys import UserKeys, key_table
 

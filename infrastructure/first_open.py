@@ -18,7 +18,7 @@ from contextlib import contextmanager
 
 import psycopg
 
-from .postgres_store import apply_bounds
+from .backends.postgres_store import apply_bounds
 from .settings import POSTGRES_FACTORY, postgres_bounds
 
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own

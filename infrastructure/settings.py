@@ -19,7 +19,8 @@ DEFAULT_URL = "sqlite:///sessiontrail.db"
 URL_VARIABLE = "SESSIONTRAIL_URL"
 
 Backend = Literal["memory", "sqlite", "postgresql"]
-POSTGRES_FACTORY = "sessiontrail.infrastructure.postgres_store:Factory"
+POSTGRES_FACTORY = "sessiontrail.infrastructure.backends.postgres_store:Factory"
+MEMORY_FACTORY = "sessiontrail.infrastructure.backends.memory:MemoryFactory"
 
 OptionKind = Literal["text", "count", "whole seconds", "seconds"]
 
@@ -98,7 +99,7 @@ def parse_url(url: str) -> Settings:
     if parts.scheme == "memory":
         _reject_options(url, options, {})
         env = {
-            "PERSISTENCE_MODULE": "sessiontrail.infrastructure.memory:MemoryFactory",
+            "PERSISTENCE_MODULE": MEMORY_FACTORY,
             "MEMORY_NAME": parts.netloc + parts.path,
         }
         return Settings(url, "memory", env)

@@ -19,7 +19,7 @@ from eventsourcing.persistence import Notification
 
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
-from .database import Cursor, RowRejected, is_outage
+from ..infrastructure.sql import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
 
 logger = logging.getLogger(__name__)

@@ -29,6 +29,7 @@ from ..domain.event_model import EventModel
 from ..domain.validation import Count, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
+from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .batches import (
     BATCH_FAILURES,
     BATCH_SIZE,
@@ -40,7 +41,6 @@ from .batches import (
     live_rows,
     save_position,
 )
-from .database import Cursor, ProjectionDatabase
 from .projection import LIVE, Projection, Table
 from .rebuild import RETIRED, RETIRED_KEPT, Progress, Rebuilder, drop_retired
 from .skips import Skips

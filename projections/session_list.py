@@ -24,8 +24,8 @@ from ..domain.ports import Order
 from ..domain.session import stream_id
 from ..domain.values import Message, MessagePage, Page, SessionSummary
 from ..infrastructure.gc_pause import gc_paused
+from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import moment
-from .database import Cursor, ProjectionDatabase
 from .sessions import MOVES_KEPT, SessionsProjection
 from .skips import Skips
 

@@ -23,16 +23,16 @@ from .infrastructure.mapper import content_owner
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
-from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
-from .privacy.erasure import Eraser, ErasureReport
-from .projections.adk import AdkProjection, AdkReads
-from .projections.audit import AuditProjection, AuditTimeline
-from .projections.database import (
+from .infrastructure.sql import (
     ProjectionDatabase,
     RefreshedReads,
     SQLiteDatabase,
     open_database,
 )
+from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
+from .privacy.erasure import Eraser, ErasureReport
+from .projections.adk import AdkProjection, AdkReads
+from .projections.audit import AuditProjection, AuditTimeline
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner

@@ -40,7 +40,7 @@ from eventsourcing.utils import EnvType, retry, strtobool
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from .settings import postgres_bounds
+from ..settings import postgres_bounds
 
 CUT_BY_A_BOUND = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 """What PostgreSQL raises when statement_timeout or lock_timeout cuts a wait."""

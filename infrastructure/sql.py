@@ -21,9 +21,9 @@ import psycopg_pool
 from eventsourcing import persistence
 
 from ..domain.errors import StorageUnavailable
-from ..infrastructure.locks import file_write_lock
-from ..infrastructure.postgres_store import apply_bounds
-from ..infrastructure.settings import Settings, postgres_bounds
+from .backends.postgres_store import apply_bounds
+from .locks import file_write_lock
+from .settings import Settings, postgres_bounds
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]

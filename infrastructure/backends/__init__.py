@@ -1,0 +1,1 @@
+"""Which database a URL names: one module per kind of database."""
