@@ -36,7 +36,7 @@ from .projections.audit import AuditProjection, AuditTimeline
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner
-from .projections.session_list import SessionIndex
+from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
 from .projections.usage import UsageLedger, UsageProjection
