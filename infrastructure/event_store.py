@@ -12,7 +12,6 @@ import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from datetime import datetime
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
@@ -24,7 +23,6 @@ from eventsourcing.persistence import (
     IntegrityError,
     Mapper,
     RecordConflictError,
-    StoredEvent,
 )
 from eventsourcing.postgres import PostgresApplicationRecorder
 from eventsourcing.sqlite import SQLiteApplicationRecorder
@@ -46,7 +44,6 @@ from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
-from .stream_ids import stream_ids
 from .user_keys import UserKeys, key_table
 
 logger = logging.getLogger(__name__)
@@ -184,45 +181,6 @@ class SessionStore(Application[UUID]):
             else None
         )
 
-    def stream_ids(self, after: UUID | None, limit: int) -> list[UUID]:
-        """Up to `limit` stream ids after `after`, in id order."""
-        with storage_errors("list the streams"):
-            return stream_ids(self.recorder, after, limit)
-
-    def records(self, stream: UUID, after: int, limit: int) -> Sequence[StoredEvent]:
-        """Stored records (undecoded) of a stream after a version, oldest first."""
-        with storage_errors(f"read stream {stream}"):
-            return self.recorder.select_events(stream, gt=after, limit=limit)
-
-    def snapshot_records(self, stream: UUID) -> Sequence[StoredEvent]:
-        """The stored snapshots of a stream (undecoded), oldest first."""
-        if self.snapshots is None:
-            return []
-        with storage_errors(f"read the snapshots of {stream}"):
-            return self.snapshots.recorder.select_events(stream)
-
-    def last_record(self, stream: UUID) -> StoredEvent | None:
-        with storage_errors(f"read stream {stream}"):
-            found = self.recorder.select_events(stream, desc=True, limit=1)
-        return found[0] if found else None
-
-    def chain_value(self, stream: UUID, version: int) -> bytes:
-        """The chain value of a stream's record at `version`, read from the
-        database (never from what this process remembers writing)."""
-        with storage_errors(f"read stream {stream}"):
-            return self._heads.stored_value(stream, version)
-
-    def iter_events(self, stream: UUID, page: int = 100) -> Iterator[EventModel]:
-        """A stream's events, oldest first, decoded a page at a time."""
-        after = 0
-        while True:
-            records = self.records(stream, after, page)
-            for record in records:
-                yield cast(EventModel, self.mapper.to_domain_event(record))
-            if len(records) < page:
-                return
-            after = records[-1].originator_version
-
     def check_key(self) -> None:
         """Fail with KeyRequired unless the configured key (or its absence) fits
         the log; the first trail opened with a key writes the record checked."""
@@ -276,18 +234,6 @@ class SessionStore(Application[UUID]):
                 return
             after = notifications[-1].id
 
-    def stream_version(self, stream: UUID) -> int:
-        """The stream's last version (0 when it has no events)."""
-        with storage_errors(f"read stream {stream}"):
-            last = list(self.events.get(stream, desc=True, limit=1))
-        return last[0].originator_version if last else 0
-
-    def event_at(self, stream: UUID, version: int) -> EventModel | None:
-        """One event of a stream, or None."""
-        with storage_errors(f"read stream {stream}"):
-            found = list(self.events.get(stream, gt=version - 1, lte=version))
-        return cast(EventModel, found[0]) if found else None
-
     def take_recent(self, position: int) -> list[tuple[int, EventModel]] | None:
         """The events this thread's last insert committed, if it ended at
         `position` (once): inline catch-up applies them without reading back."""
@@ -333,6 +279,18 @@ class SessionStore(Application[UUID]):
             )
         return stored == pending
 
+    def stream_version(self, stream: UUID) -> int:
+        """The stream's last version (0 when it has no events)."""
+        with storage_errors(f"read stream {stream}"):
+            last = list(self.events.get(stream, desc=True, limit=1))
+        return last[0].originator_version if last else 0
+
+    def chain_value(self, stream: UUID, version: int) -> bytes:
+        """The chain value of a stream's record at `version`, read from the
+        database (never from what this process remembers writing)."""
+        with storage_errors(f"read stream {stream}"):
+            return self._heads.stored_value(stream, version)
+
     def _snapshot(self, stream: UUID, version: int) -> None:
         """Best effort: the events are committed; no snapshot only costs replay."""
         try:
@@ -343,17 +301,3 @@ class SessionStore(Application[UUID]):
             logger.warning(
                 "snapshot of %s at %d failed", stream, version, exc_info=True
             )
-
-    def stream_events(self, stream: UUID) -> list[Session.Event]:
-        """Every event of one stream, oldest first."""
-        with storage_errors(f"read stream {stream}"):
-            return [cast(Session.Event, event) for event in self.events.get(stream)]
-
-    def version_at(self, stream: UUID, moment: datetime) -> int | None:
-        """The last version recorded at or before `moment`; None if none was."""
-        version = None
-        for event in self.stream_events(stream):
-            if event.timestamp > moment:
-                break
-            version = event.originator_version
-        return version

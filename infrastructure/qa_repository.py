@@ -18,6 +18,7 @@ from ..domain.qa import QASession, qa_stream_id
 from ..domain.values import HistoryEntry
 from .event_store import SessionStore, StreamMoved
 from .locks import KeyedLocks
+from .log_reader import LogReader
 
 logger = logging.getLogger(__name__)
 T = TypeVar("T")
@@ -28,9 +29,13 @@ class QARepository:
     """The Q&A streams of (user, session) pairs; `after_write(position)` per write."""
 
     def __init__(
-        self, store: SessionStore, after_write: Callable[[int], object] | None
+        self,
+        store: SessionStore,
+        reader: LogReader,
+        after_write: Callable[[int], object] | None,
     ) -> None:
         self._store = store
+        self._reader = reader
         self._after_write = after_write
         self._locks = KeyedLocks()
 
@@ -73,7 +78,7 @@ class QARepository:
 
     def history(self, user_id: str, session_id: str) -> list[HistoryEntry]:
         """Every Q&A event of (user, session), oldest first."""
-        events = self._store.stream_events(qa_stream_id(user_id, session_id))
+        events = self._reader.stream_events(qa_stream_id(user_id, session_id))
         if not events:
             raise SessionNotFound(f"no Q&A for session {session_id!r}")
         return [HistoryEntry.of(event) for event in events]

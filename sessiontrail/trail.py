@@ -17,11 +17,14 @@ from .domain.validation import Count, Url, validated
 from .infrastructure.cache import UNKNOWN, SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.first_open import opening
+from .infrastructure.history import SessionHistory
 from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
 from .infrastructure.locks import file_write_lock
+from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
+from .infrastructure.session_writer import SessionWriter
 from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
 from .infrastructure.sql import (
     ProjectionDatabase,
@@ -97,20 +100,28 @@ class SessionTrail:
                 self.read_models, self.projections.lagging, self.projections.catch_up
             )
         self._cache = cache = SessionCache(cache_size, self._key_stamp)
+        reader = LogReader(self.store)
         self.sessions = SessionRepository(
-            self.store, cache, SessionIndex(readable, skips), after_write=after_write
+            self.store,
+            cache,
+            SessionIndex(readable, skips),
+            SessionWriter(self.store, after_write),
+            SessionHistory(self.store, reader),
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
         self.qa = QAService(
-            QARepository(self.store, after_write), QAReads(readable, self.store)
+            QARepository(self.store, reader, after_write),
+            QAReads(readable, self.store),
         )
         self._auditor = LogAuditor(
-            self.store, signing_key(settings.env.get("CIPHER_KEY"))
+            self.store, reader, signing_key(settings.env.get("CIPHER_KEY"))
         )
-        self.exporter = Exporter(self.store, QAReads(readable, self.store))
+        self.exporter = Exporter(self.store, reader, QAReads(readable, self.store))
         self._eraser = Eraser(self.store, self.projections, cache.clear, self._compact)
-        self.importer = Importer(self.store, self.sessions, after_write, cache.evict)
+        self.importer = Importer(
+            self.store, reader, self.sessions, after_write, cache.evict
+        )
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
         self.adk = AdkReads(readable)  # what the ADK adapter reads

@@ -11,10 +11,10 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, Protocol, cast, runtime_checkable
 
 from ..domain.errors import SessionNotFound
-from ..domain.event_model import EventModel
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..infrastructure.event_store import SessionStore
+from ..infrastructure.log_reader import LogReader
 from ..projections.qa import QAReads
 from .markdown import markdown_transcript
 from .portable import PortableEvent, StreamOwner
@@ -34,8 +34,11 @@ class TextSink(Protocol):
 class Exporter:
     """Reads sessions' streams (and their Q&A streams) as portable events."""
 
-    def __init__(self, store: SessionStore, qa_reads: QAReads) -> None:
+    def __init__(
+        self, store: SessionStore, reader: LogReader, qa_reads: QAReads
+    ) -> None:
         self._store = store
+        self._reader = reader
         self._qa_reads = qa_reads
 
     @validated
@@ -106,9 +109,7 @@ class Exporter:
                 yield PortableEvent.of(event, owner)
 
     def _session(self, session_id: str, user_id: str | None) -> Iterator[PortableEvent]:
-        events = cast(
-            list[EventModel], self._store.stream_events(stream_id(session_id))
-        )
+        events = self._reader.stream_events(stream_id(session_id))
         owner = StreamOwner.of_start(events[0]) if events else None
         if owner is None or (user_id is not None and owner.user_id != user_id):
             raise SessionNotFound(f"no session {session_id!r}")
@@ -118,8 +119,8 @@ class Exporter:
             if qa_session != session_id or user_id not in (None, qa_user):
                 continue
             qa_owner = StreamOwner(stream="qa", session_id=session_id, user_id=qa_user)
-            for event in self._store.stream_events(qa_owner.stream_uuid):
-                yield PortableEvent.of(cast(EventModel, event), qa_owner)
+            for event in self._reader.stream_events(qa_owner.stream_uuid):
+                yield PortableEvent.of(event, qa_owner)
 
 
 def _replayed(events: list[PortableEvent]) -> list[Session]:

@@ -19,6 +19,7 @@ from ..domain.session import Session
 from ..domain.validation import Actor, ModelName, SessionId, UserId, validated
 from ..domain.values import Value
 from ..infrastructure.event_store import SessionStore
+from ..infrastructure.log_reader import LogReader
 from ..infrastructure.mapper import content_owner
 from ..infrastructure.repository import SessionRepository
 from .chat import chat_message
@@ -45,6 +46,7 @@ class Importer:
     def __init__(
         self,
         store: SessionStore,
+        reader: LogReader,
         repository: SessionRepository,
         after_write: Callable[[int], object] | None,
         forget: Callable[[str], None],
@@ -52,7 +54,7 @@ class Importer:
         """`after_write(position)` brings inline read models up; `forget(session_id)`
         drops a cached copy of a session the import extended."""
         self._store = store
-        self._planner = ImportPlanner(store)
+        self._planner = ImportPlanner(store, reader)
         self._repository = repository
         self._after_write = after_write
         self._forget = forget

@@ -14,6 +14,7 @@ from uuid import UUID
 from ..domain.errors import InvalidInput
 from ..domain.event_model import CreatedEventModel, EventModel
 from ..infrastructure.event_store import SessionStore
+from ..infrastructure.log_reader import LogReader
 from .import_checks import imported_event
 from .portable import PortableEvent, StreamOwner
 from .sniffing import Records
@@ -31,8 +32,9 @@ class StreamPlan:
 class ImportPlanner:
     """Checks an import file against the database it is to be imported into."""
 
-    def __init__(self, store: SessionStore) -> None:
+    def __init__(self, store: SessionStore, reader: LogReader) -> None:
         self._store = store
+        self._reader = reader
 
     def plan(self, records: Records, user_id: str | None) -> dict[UUID, StreamPlan]:
         """First pass: every line valid and every stream consistent; nothing written."""
@@ -79,7 +81,7 @@ class ImportPlanner:
         return StreamPlan(portable.owner, stored, event)
 
     def _same_as_stored(self, event: EventModel, label: str) -> None:
-        stored = self._store.event_at(event.originator_id, event.originator_version)
+        stored = self._reader.event_at(event.originator_id, event.originator_version)
         if stored != event:
             raise InvalidInput(
                 f"{label}: the database holds a different event at version "
