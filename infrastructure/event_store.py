@@ -1,7 +1,10 @@
 """The event store: an eventsourcing Application holding every session stream.
 
-This is the one edge where eventsourcing's and the drivers' errors become ours:
-a conflicting append is `StreamMoved`, any other storage failure `StorageUnavailable`.
+It appends (sealing, chaining and inserting events in one transaction), loads
+aggregates, and reads the log's head and its notifications in order, each on
+the database its backend names (`backends/`). This is the one edge where
+eventsourcing's and the drivers' errors become ours: a conflicting append is
+`StreamMoved`, any other storage failure `StorageUnavailable`.
 """
 
 from __future__ import annotations
@@ -11,7 +14,6 @@ import logging
 import sqlite3
 import threading
 from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
@@ -22,10 +24,9 @@ from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
     Mapper,
+    Notification,
     RecordConflictError,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType, get_topic
 
 from ..domain.errors import (
@@ -38,13 +39,13 @@ from ..domain.event_model import EventModel
 from ..domain.key_check import KEY_CHECK_STREAM, KeyCheck
 from ..domain.qa import QASession
 from ..domain.session import Session
-from .backends.memory import MEMORY_NAME
+from .backends import Backend
 from .chain import ChainHeads
 from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
-from .user_keys import UserKeys, key_table
+from .user_keys import UserKeys
 
 logger = logging.getLogger(__name__)
 
@@ -67,8 +68,8 @@ def storage_errors(action: str) -> Iterator[None]:
 
 
 class SessionStore(Application[UUID]):
-    """Every session and Q&A stream in one eventsourcing application; snapshots
-    every 100 events."""
+    """Every session and Q&A stream in one eventsourcing application, on the
+    database `backend` names; snapshots every 100 events."""
 
     name = "sessiontrail"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
@@ -76,20 +77,15 @@ class SessionStore(Application[UUID]):
         QASession: SNAPSHOT_INTERVAL,
     }
 
-    def __init__(
-        self, env: EnvType, write_lock: AbstractContextManager[Any] | None = None
-    ) -> None:
-        """`write_lock` is held around each append (see locks.file_write_lock)."""
-        super().__init__(env=env)
-        self._write_lock = write_lock or contextlib.nullcontext()
+    def __init__(self, backend: Backend) -> None:
+        super().__init__(env=backend.env)
+        self.backend = backend
+        self._write_lock = backend.write_lock()
         self._heads = ChainHeads(self.recorder)
         self._recent = threading.local()  # this thread's last committed insert
-        settings = dict(env or {})
         with storage_errors("open the user key table"):
-            table = key_table(
-                self.recorder, settings.get(MEMORY_NAME, ""), self._write_lock
-            )
-        self.keys = UserKeys(table, master_key(settings.get("CIPHER_KEY")))
+            table = backend.key_table(self.recorder)
+        self.keys = UserKeys(table, master_key(backend.env.get("CIPHER_KEY")))
         cast(PydanticMapper, self.mapper).keys = self.keys
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
@@ -221,10 +217,8 @@ class SessionStore(Application[UUID]):
         database, so only those are read and decoded)."""
         topics = [get_topic(event_type) for event_type in types]
         while True:
+            notifications = self.notifications(after, batch, topics)
             with storage_errors("read the notification log"):
-                notifications = self.recorder.select_notifications(
-                    start=after, limit=batch, topics=topics, inclusive_of_start=False
-                )
                 events = [
                     cast(EventModel, self.mapper.to_domain_event(n))
                     for n in notifications
@@ -245,20 +239,18 @@ class SessionStore(Application[UUID]):
             return recent
         return None
 
-    def head_query(self) -> str | None:
-        """SQL for `head` where the read models share the log's database (SQLite,
-        PostgreSQL), so a read can check it in its own snapshot; None in memory."""
-        table = getattr(self.recorder, "events_table_name", None)
-        if isinstance(self.recorder, SQLiteApplicationRecorder):
-            return f"SELECT MAX(rowid) FROM {table}"
-        if isinstance(self.recorder, PostgresApplicationRecorder):
-            return f"SELECT MAX(notification_id) FROM {table}"
-        return None
-
     def head(self) -> int:
         """The newest notification id in the log (0 when empty)."""
         with storage_errors("read the notification log"):
-            return self.recorder.max_notification_id() or 0
+            return self.backend.head(self.recorder)
+
+    def notifications(
+        self, after: int, limit: int, topics: Sequence[str] = ()
+    ) -> Sequence[Notification]:
+        """Up to `limit` notifications after the position `after`, in log order
+        (undecoded; only of `topics` when given)."""
+        with storage_errors("read the notification log"):
+            return self.backend.notifications(self.recorder, after, limit, topics)
 
     def holds(self, session: Session) -> bool:
         """Whether the session's pending events are already stored, exactly.

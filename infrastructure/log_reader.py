@@ -15,7 +15,6 @@ from eventsourcing.persistence import StoredEvent
 
 from ..domain.event_model import EventModel
 from .event_store import SessionStore, storage_errors
-from .stream_ids import stream_ids
 
 
 class LogReader:
@@ -27,7 +26,7 @@ class LogReader:
     def stream_ids(self, after: UUID | None, limit: int) -> list[UUID]:
         """Up to `limit` stream ids after `after`, in id order."""
         with storage_errors("list the streams"):
-            return stream_ids(self._store.recorder, after, limit)
+            return self._store.backend.stream_ids(self._store.recorder, after, limit)
 
     def records(self, stream: UUID, after: int, limit: int) -> Sequence[StoredEvent]:
         """Stored records (undecoded) of a stream after a version, oldest first."""

@@ -99,10 +99,7 @@ class BatchApplier:
 
     def notifications(self, after: int) -> Sequence[Notification]:
         """The next batch of the log after `after`, in id order."""
-        with storage_errors("read the notification log"):
-            return self._store.recorder.select_notifications(
-                start=after, limit=BATCH_SIZE, inclusive_of_start=False
-            )
+        return self._store.notifications(after, BATCH_SIZE)
 
     def apply(
         self,

@@ -183,7 +183,7 @@ class ProjectionRunner:
         """The log's head if the live read models may be behind it, else None: read
         in `cur`'s snapshot where the log shares their database (one query), else
         asked of the store."""
-        log_head = self._store.head_query()
+        log_head = self._database.log_head
         if log_head is None:
             head = self._store.head()
             return head if head > self._applied else None

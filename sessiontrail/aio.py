@@ -29,7 +29,7 @@ from .domain.checkpoint import Checkpoint
 from .domain.errors import InvalidInput
 from .domain.validation import Count, Url, validated
 from .infrastructure.repository import SessionRepository
-from .infrastructure.settings import Backend
+from .infrastructure.settings import BackendName
 from .infrastructure.verify import VerifyReport
 from .privacy.erasure import ErasureReport
 from .projections.audit import AuditTimeline
@@ -189,7 +189,7 @@ class AsyncSessionTrail(AsyncClosing):
         return self.sync.url
 
     @property
-    def backend(self) -> Backend:
+    def backend(self) -> BackendName:
         return self.sync.backend
 
     async def close(self) -> None:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from threading import RLock
 from types import TracebackType
 from typing import Literal, Self
 
@@ -14,28 +13,23 @@ from .domain.checkpoint import Checkpoint
 from .domain.errors import StorageUnavailable
 from .domain.session import Session
 from .domain.validation import Count, Url, validated
+from .infrastructure.backends import backend_for, parse_url
 from .infrastructure.cache import UNKNOWN, SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
-from .infrastructure.first_open import opening
 from .infrastructure.history import SessionHistory
 from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
-from .infrastructure.locks import file_write_lock
 from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.session_writer import SessionWriter
-from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
-from .infrastructure.sql import (
-    ProjectionDatabase,
-    RefreshedReads,
-    SQLiteDatabase,
-    open_database,
-)
+from .infrastructure.settings import BackendName, Settings, resolve_url
+from .infrastructure.sql import ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
 from .privacy.erasure import Eraser, ErasureReport
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
+from .projections.inline import RefreshedReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner
@@ -79,12 +73,11 @@ class SessionTrail:
     ) -> None:
         self.settings = settings
         skips = Skips()
-        with storage_errors(f"open {settings.url}"), opening(settings.env):
-            self.store = SessionStore(
-                env=settings.env, write_lock=_write_lock(settings)
-            )
+        backend = backend_for(settings)
+        with storage_errors(f"open {settings.url}"), backend.opening():
+            self.store = SessionStore(backend)
             self.store.check_key()
-            self.read_models = open_database(settings)
+            self.read_models = backend.open_read_models(self.store.recorder)
             self.projections = ProjectionRunner(
                 self.store, self.read_models, READ_MODELS, skips, projections
             )
@@ -118,7 +111,9 @@ class SessionTrail:
             self.store, reader, signing_key(settings.env.get("CIPHER_KEY"))
         )
         self.exporter = Exporter(self.store, reader, QAReads(readable, self.store))
-        self._eraser = Eraser(self.store, self.projections, cache.clear, self._compact)
+        self._eraser = Eraser(
+            self.store, self.projections, cache.clear, self.read_models.compact
+        )
         self.importer = Importer(
             self.store, reader, self.sessions, after_write, cache.evict
         )
@@ -163,17 +158,12 @@ class SessionTrail:
         except StorageUnavailable:
             return UNKNOWN
 
-    def _compact(self) -> bool:
-        if isinstance(self.read_models, SQLiteDatabase):
-            return self.read_models.truncate_wal()
-        return True
-
     @property
     def url(self) -> str:
         return self.settings.url
 
     @property
-    def backend(self) -> Backend:
+    def backend(self) -> BackendName:
         return self.settings.backend
 
     def close(self) -> None:
@@ -196,12 +186,6 @@ class SessionTrail:
 
     def __repr__(self) -> str:
         return f"SessionTrail({self.url!r})"
-
-
-def _write_lock(settings: Settings) -> RLock | None:
-    if settings.backend == "sqlite":
-        return file_write_lock(settings.env["SQLITE_DBNAME"])
-    return None
 
 
 @validated

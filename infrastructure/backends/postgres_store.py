@@ -11,7 +11,7 @@ in two ways.
   on a unix socket (loopback TCP grows its buffer, so there it seldom shows).
   Outside the pipeline psycopg flushes until everything is sent.
 - Every connection gets the URL's statement, lock and idle-in-transaction timeouts
-  (`settings.postgres_bounds`), and a statement or lock wait cut by one fails at
+  (`postgres_bounds`), and a statement or lock wait cut by one fails at
   once: eventsourcing retries its operational errors 10 times, which turned a 5 s
   lock timeout into a 52 s wait.
 """
@@ -40,8 +40,15 @@ from eventsourcing.utils import EnvType, retry, strtobool
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from ..settings import postgres_bounds
-
+POSTGRES_BOUNDS = {
+    "statement_timeout": "POSTGRES_STATEMENT_TIMEOUT",
+    "lock_timeout": "POSTGRES_LOCK_TIMEOUT",
+    "idle_in_transaction_session_timeout": (
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT"
+    ),
+}
+"""Each PostgreSQL server setting that bounds a wait, and the key holding its
+seconds in a Settings' env."""
 CUT_BY_A_BOUND = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 """What PostgreSQL raises when statement_timeout or lock_timeout cuts a wait."""
 
@@ -49,6 +56,14 @@ CUT_BY_A_BOUND = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 class BoundExceeded(PersistenceError):
     """A statement or a lock wait ran past its bound (not retried: it would only
     wait as long again)."""
+
+
+def postgres_bounds(env: Mapping[str, str]) -> dict[str, int]:
+    """The server settings every PostgreSQL connection gets, in milliseconds:
+    statement, lock and idle-in-transaction timeouts (never 0, which is none)."""
+    return {
+        name: round(float(env[key]) * 1000) for name, key in POSTGRES_BOUNDS.items()
+    }
 
 
 def apply_bounds(

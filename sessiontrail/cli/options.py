@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
-from pathlib import Path
 
 import typer
 
 from ..domain.errors import InvalidInput
-from ..infrastructure.settings import parse_url, resolve_url
+from ..infrastructure.backends import backend_for, parse_url
+from ..infrastructure.settings import resolve_url
 from ..trail import Mode, SessionTrail, connect
 
 
@@ -31,12 +31,10 @@ def options(ctx: typer.Context) -> Options:
 def open_log(db: str | None, mode: Mode = "inline") -> SessionTrail:
     """Connect for a command that reads an existing log: a SQLite path with no
     file behind it is an error (a typo would otherwise create an empty log)."""
-    settings = parse_url(resolve_url(db))
-    if settings.backend == "sqlite":
-        path = Path(settings.env["SQLITE_DBNAME"])
-        if not path.exists():
-            raise InvalidInput(
-                f"db: no SQLite database at {path}; check --db / $SESSIONTRAIL_URL "
-                "(only demo, import and serve create one)"
-            )
+    absent = backend_for(parse_url(resolve_url(db))).absent()
+    if absent is not None:
+        raise InvalidInput(
+            f"db: {absent}; check --db / $SESSIONTRAIL_URL "
+            "(only demo, import and serve create one)"
+        )
     return connect(db, projections=mode)
