@@ -12,8 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
@@ -50,6 +49,8 @@ from .user_keys import UserKeys
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 100
+Committed = Callable[[Sequence[tuple[int, EventModel]]], None]
+"""Told, in the appending thread, each (position, event) an append committed."""
 
 
 class StreamMoved(ConcurrencyConflict):
@@ -82,7 +83,7 @@ class SessionStore(Application[UUID]):
         self.backend = backend
         self._write_lock = backend.write_lock()
         self._heads = ChainHeads(self.recorder)
-        self._recent = threading.local()  # this thread's last committed insert
+        self._committed: list[Committed] = []
         with storage_errors("open the user key table"):
             table = backend.key_table(self.recorder)
         self.keys = UserKeys(table, master_key(backend.env.get("CIPHER_KEY")))
@@ -162,11 +163,19 @@ class SessionStore(Application[UUID]):
             positions = self.recorder.insert_events(linked)
         self._heads.remember(linked)
         if positions:
-            self._recent.last = list(zip(positions, events, strict=True))
+            committed = list(zip(positions, events, strict=True))
+            for listener in self._committed:
+                listener(committed)
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(event.originator_id, event.originator_version)
         return positions[-1] if positions else None
+
+    def on_commit(self, listener: Committed) -> None:
+        """Tell `listener` what each append of this store committed, right after
+        the commit, in the appending thread (inline read models use it); it must
+        not raise: the append is already stored."""
+        self._committed.append(listener)
 
     def record_aggregate(self, aggregate: Any) -> int | None:
         """Append any aggregate's pending events (checkpoints, the key check)."""
@@ -227,17 +236,6 @@ class SessionStore(Application[UUID]):
             if len(notifications) < batch:
                 return
             after = notifications[-1].id
-
-    def take_recent(self, position: int) -> list[tuple[int, EventModel]] | None:
-        """The events this thread's last insert committed, if it ended at
-        `position` (once): inline catch-up applies them without reading back."""
-        recent: list[tuple[int, EventModel]] | None = getattr(
-            self._recent, "last", None
-        )
-        self._recent.last = None
-        if recent and recent[-1][0] == position:
-            return recent
-        return None
 
     def head(self) -> int:
         """The newest notification id in the log (0 when empty)."""

@@ -1,13 +1,43 @@
-"""The inline mode's read path: reads first make sure the read models hold every
-committed event, so a writer killed between its commit and its catch-up never
-leaves a stale list behind."""
+"""The inline mode: read models current on every write and every read.
+
+A write's own events reach the read models without being read back: the store
+tells `RecentWrites` what each append committed, and the runner's catch-up to
+that append's position applies them (when every read model is right before
+them). Reads first make sure the read models hold every committed event
+(`RefreshedReads`), so a writer killed between its commit and its catch-up
+never leaves a stale list behind.
+"""
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+import threading
+from collections.abc import Callable, Iterator, Sequence
 
+from ..domain.event_model import EventModel
 from ..infrastructure.sql import Cursor, ProjectionDatabase
+
+Recent = list[tuple[int, EventModel]]
+"""A write's events, each with its position in the log."""
+
+
+class RecentWrites:
+    """The events this thread's last append committed (a store's on_commit
+    listener), handed once to the catch-up that follows it."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def remember(self, committed: Sequence[tuple[int, EventModel]]) -> None:
+        self._local.last = list(committed)
+
+    def take(self, position: int) -> Recent | None:
+        """This thread's last committed append, if it ended at `position` (once)."""
+        recent: Recent | None = getattr(self._local, "last", None)
+        self._local.last = None
+        if recent and recent[-1][0] == position:
+            return recent
+        return None
 
 
 class RefreshedReads(ProjectionDatabase):

@@ -25,7 +25,6 @@ from typing import Literal
 from pydantic import NonNegativeFloat, StrictStr
 
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
-from ..domain.event_model import EventModel
 from ..domain.validation import Count, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
@@ -41,6 +40,7 @@ from .batches import (
     live_rows,
     save_position,
 )
+from .inline import Recent, RecentWrites
 from .projection import LIVE, Projection, Table
 from .rebuild import RETIRED, RETIRED_KEPT, Progress, Rebuilder, drop_retired
 from .skips import Skips
@@ -68,7 +68,9 @@ class ProjectionRunner:
         skips: Skips,
         mode: Literal["inline", "worker"] = "inline",
     ) -> None:
-        """`mode` is the writers' mode in this process, reported by sync_status."""
+        """`mode` is the writers' mode in this process, reported by sync_status;
+        inline, the runner applies each write's own events as the store tells
+        it what the write committed (see inline.py)."""
         self._store = store
         self._skips = skips
         self.mode = mode
@@ -76,6 +78,9 @@ class ProjectionRunner:
         self._applier = BatchApplier(store)
         self._rebuilder = Rebuilder(database, self._applier)
         self._classes = {projection.name: projection for projection in projections}
+        self._recent = RecentWrites()
+        if mode == "inline":
+            store.on_commit(self._recent.remember)
         self._lock = threading.Lock()
         self._applied = 0  # every current live generation is known to be here
         self._next_sweep = 0.0
@@ -127,7 +132,7 @@ class ProjectionRunner:
         """
         if until is not None and until <= self._applied:
             return self._applied
-        recent = None if until is None else self._store.take_recent(until)
+        recent = None if until is None else self._recent.take(until)
         if recent is None and until is not None and until <= self._reached():
             return self._applied
         with self._lock:
@@ -139,7 +144,7 @@ class ProjectionRunner:
                 if not more:
                     return reached
 
-    def _apply_recent(self, recent: list[tuple[int, EventModel]]) -> bool:
+    def _apply_recent(self, recent: Recent) -> bool:
         """A write's own events, applied without reading them back: only when every
         live generation is exactly at the event before them (else, or if a handler
         fails, the caller catches up from the log as usual)."""
