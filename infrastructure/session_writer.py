@@ -9,8 +9,6 @@ brings the inline read models up to it (read-your-writes).
 from __future__ import annotations
 
 import logging
-import random
-import time
 from collections.abc import Callable
 from typing import cast
 
@@ -18,18 +16,16 @@ from ..domain.errors import (
     ConcurrencyConflict,
     InvalidInput,
     SessionNotFound,
-    SessiontrailError,
 )
 from ..domain.merge import rebase
 from ..domain.session import Session, stream_id
 from ..domain.validation import JsonObject
 from ..domain.values import DroppedEdit, Message, SaveResult
+from .appends import AfterWrite, attempts, caught_up, gave_up
 from .event_store import SessionStore, StreamMoved
 from .locks import KeyedLocks
 
 logger = logging.getLogger(__name__)
-
-MAX_SAVE_ATTEMPTS = 64
 
 
 def visible(session: Session | None, user_id: str | None) -> Session | None:
@@ -44,9 +40,7 @@ def visible(session: Session | None, user_id: str | None) -> Session | None:
 class SessionWriter:
     """Appends chat sessions' events, merging with concurrent writers."""
 
-    def __init__(
-        self, store: SessionStore, after_write: Callable[[int], object] | None
-    ) -> None:
+    def __init__(self, store: SessionStore, after_write: AfterWrite | None) -> None:
         """`after_write(position)` runs after each write (inline read models)."""
         self._store = store
         self._after_write = after_write
@@ -58,7 +52,7 @@ class SessionWriter:
         edits the merge dropped."""
         with self._locks.hold(session.session_id):
             position, stored = self._append(session, redo=None)
-            self._caught_up(session, position)
+            caught_up(self._after_write, position, f"save {session.session_id!r}")
         return SaveResult(
             dropped=[
                 DroppedEdit(
@@ -85,7 +79,7 @@ class SessionWriter:
                 raise ConcurrencyConflict(
                     f"session id {session.session_id!r} is already in use"
                 ) from None
-            self._caught_up(session, position)
+            caught_up(self._after_write, position, f"save {session.session_id!r}")
 
     def edit(
         self,
@@ -206,21 +200,8 @@ class SessionWriter:
         with self._locks.hold(session_id):
             head = edit(self._store.load(stream_id(session_id)))
             position, _ = self._append(head, redo=edit)
-            self._caught_up(head, position)
+            caught_up(self._after_write, position, f"save {session_id!r}")
         return head
-
-    def _caught_up(self, session: Session, position: int | None) -> None:
-        """Bring inline read models up to a write that reached `position`; a
-        failure is logged: the write is stored, the read models catch up later."""
-        if position is not None and self._after_write is not None:
-            try:
-                self._after_write(position)
-            except SessiontrailError:
-                logger.warning(
-                    "save %r is stored; its read models lag until the next catch-up",
-                    session.session_id,
-                    exc_info=True,
-                )
 
     def _append(
         self, session: Session, redo: Callable[[Session], Session] | None
@@ -231,7 +212,7 @@ class SessionWriter:
         Returns the notification id reached (None if there was nothing to write)
         and the events stored.
         """
-        for attempt in range(MAX_SAVE_ATTEMPTS):
+        for _ in attempts():
             pending = [cast(Session.Event, event) for event in session.pending_events]
             try:
                 return self._store.record(session), pending
@@ -246,22 +227,13 @@ class SessionWriter:
                 else:
                     head = redo(head)
                 _adopt(session, head)
-                _backoff(attempt)
-        raise ConcurrencyConflict(
-            f"save {session.session_id!r}: still conflicting after "
-            f"{MAX_SAVE_ATTEMPTS} attempts"
-        )
+        raise gave_up(f"save {session.session_id!r}")
 
 
 def _adopt(target: Session, source: Session) -> None:
     """Make `target` the merged state in place, as the caller's object must become."""
     target.__dict__.clear()
     target.__dict__.update(source.__dict__)
-
-
-def _backoff(attempt: int) -> None:
-    """Random, growing pause so racing writers stop colliding in lockstep."""
-    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
 
 
 def _rebase(session: Session, head: Session) -> None:
