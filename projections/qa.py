@@ -13,10 +13,8 @@ from typing import cast
 from ..domain.event_model import EventModel
 from ..domain.qa import QASession, SessionQAEntry, SessionTraceStep, qa_stream_id
 from ..infrastructure.event_store import SessionStore
-from ..infrastructure.sql import Cursor, ProjectionDatabase
+from ..infrastructure.sql import NO_LIMIT, Cursor, ProjectionDatabase
 from .projection import Projection, Table
-
-NO_LIMIT = 2**62
 
 
 class QAProjection(Projection):

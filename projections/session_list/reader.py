@@ -21,14 +21,12 @@ from ...domain.ports import Order
 from ...domain.session import stream_id
 from ...domain.values import Message, MessagePage, Page, SessionSummary
 from ...infrastructure.gc_pause import gc_paused
-from ...infrastructure.sql import ProjectionDatabase
+from ...infrastructure.sql import NO_LIMIT, ProjectionDatabase
 from ..columns import moment
 from ..sessions import SessionsProjection
 from ..skips import Skips
 from .cursor import Listing, Walk, decode, encode
 from .keyset import by_key, select_current, select_moved
-
-NO_LIMIT = 2**62
 
 
 class SessionIndex:

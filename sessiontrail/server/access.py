@@ -10,15 +10,17 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, JsonValue
 
 from ..domain.errors import SessionNotFound
+from ..domain.limits import MAX_INTEGER
 from ..domain.session import Session
 from ..domain.values import PendingQuestion
 from ..trail import SessionTrail
 from .auth import Caller, Tokens
 from .errors import Unauthorized
 
-BIGINT = 2**63 - 1
+BIGINT = MAX_INTEGER
 """The largest integer a query parameter may hold: log positions, versions and
-counts are 64-bit in every database; beyond, 422 rather than an overflow."""
+counts are 64-bit in every database (the domain's limit); beyond, 422 rather than
+an overflow."""
 
 
 class SessionOut(BaseModel):

@@ -11,11 +11,10 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from uuid import UUID
 
 from ..domain.errors import InvalidInput
 from ..domain.event_model import EventModel
-from ..domain.session import Session
+from ..domain.session import Session, stream_id
 from ..domain.validation import Actor, ModelName, SessionId, UserId, validated
 from ..domain.values import Value
 from ..infrastructure.event_store import SessionStore
@@ -24,7 +23,7 @@ from ..infrastructure.mapper import content_owner
 from ..infrastructure.repository import SessionRepository
 from .chat import chat_message
 from .planning import ImportPlanner
-from .portable import PortableEvent, StreamOwner
+from .portable import PortableEvent
 from .sniffing import ImportKind, Records, detect
 
 Progress = Callable[[int, int], None]
@@ -137,7 +136,7 @@ class Importer:
         model: str,
         actor: str,
     ) -> ImportReport:
-        if self._store.stream_version(_session_stream(session_id)):
+        if self._store.stream_version(stream_id(session_id)):
             raise InvalidInput(
                 f"session_id: {session_id!r} already exists; choose another id"
             )
@@ -158,9 +157,3 @@ class Importer:
             written=session.version,
             already_present=0,
         )
-
-
-def _session_stream(session_id: str) -> UUID:
-    return StreamOwner(
-        stream="session", session_id=session_id, user_id=None
-    ).stream_uuid

@@ -3,12 +3,12 @@ through the transcript."""
 
 from __future__ import annotations
 
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
-from ...domain.values import Message, MessagePage
+from ...domain.values import Message, MessagePage, Role
 from ..access import BIGINT, Trail, Who, actor_of, owned_session, scope
 from ..idempotency import derived_id, reused
 
@@ -17,7 +17,7 @@ router = APIRouter(tags=["messages"])
 
 class MessageIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    role: Literal["system", "user", "assistant", "tool"]
+    role: Role
     content: str = ""
     tool_calls: list[dict[str, JsonValue]] | None = None
     tool_call_id: str | None = None

@@ -12,6 +12,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ...domain.errors import ConcurrencyConflict, SessionNotFound
+from ...domain.limits import MAX_ID_CHARS
 from ...domain.session import Session
 from ...domain.values import HistoryEntry
 from ..access import SessionOut, Trail, Who, actor_of, owned_session, scope, tagged
@@ -23,7 +24,7 @@ router = APIRouter(tags=["sessions"])
 
 class SessionIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    session_id: str | None = Field(None, min_length=1, max_length=256)
+    session_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
     title: str = ""
     model: str = ""
     metadata: dict[str, JsonValue] = Field(default_factory=dict)
