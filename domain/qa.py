@@ -13,12 +13,10 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.domain import BaseAggregate
-from eventsourcing.utils import get_topic
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
-from .event_model import CreatedEventModel, EventModel, SnapshotModel
-from .limits import check_payload
+from .aggregate import Aggregate, AggregateSnapshot
+from .event_model import CreatedEventModel, EventModel
 from .personal import QA_ENTRY, TRACE_STEP, Spec
 from .validation import printable_field
 from .values import Value
@@ -91,7 +89,7 @@ class QAState(BaseModel):
     trace_steps: list[SessionTraceStep]
 
 
-class QASession(BaseAggregate[UUID]):
+class QASession(Aggregate):
     """The Q&A, graph context and trace of one (user, session)."""
 
     class Event(EventModel):
@@ -153,7 +151,7 @@ class QASession(BaseAggregate[UUID]):
             aggregate.graph_context = None
             aggregate.trace_steps.clear()
 
-    class Snapshot(SnapshotModel):
+    class Snapshot(AggregateSnapshot):
         personal: ClassVar[Spec] = {
             "state": ("graph_context",),
             "state.entries.*": QA_ENTRY,
@@ -161,38 +159,6 @@ class QASession(BaseAggregate[UUID]):
         }
 
         state: QAState
-
-        @classmethod
-        def take(cls, aggregate: Any) -> Self:
-            assert isinstance(aggregate, QASession)
-            return cls(
-                originator_id=aggregate.id,
-                originator_version=aggregate.version,
-                timestamp=cls.create_timestamp(),
-                topic=get_topic(type(aggregate)),
-                state=QAState(
-                    created_on=aggregate.created_on,
-                    modified_on=aggregate.modified_on,
-                    user_id=aggregate.user_id,
-                    session_id=aggregate.session_id,
-                    entries=list(aggregate.entries.values()),
-                    graph_context=aggregate.graph_context,
-                    trace_steps=aggregate.trace_steps,
-                ),
-            )
-
-        def mutate(self, _: None) -> QASession:
-            qa = QASession.__new__(QASession)
-            qa.__base_init__(
-                self.originator_id, self.originator_version, self.state.created_on
-            )
-            qa.__dict__["_modified_on"] = self.state.modified_on
-            qa.user_id = self.state.user_id
-            qa.session_id = self.state.session_id
-            qa.entries = {entry.id: entry for entry in self.state.entries}
-            qa.graph_context = self.state.graph_context
-            qa.trace_steps = list(self.state.trace_steps)
-            return qa
 
     def __init__(self, user_id: str, session_id: str, actor: str = "runtime") -> None:
         self.user_id = user_id
@@ -212,10 +178,25 @@ class QASession(BaseAggregate[UUID]):
             cls.QASessionStarted, user_id=user_id, session_id=session_id, actor="system"
         )
 
-    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
-        """Record a command's event, once what it records is within the limits."""
-        check_payload(kwargs)
-        super().trigger_event(event_class, **kwargs)
+    def to_state(self) -> QAState:
+        """Every attribute, typed: what a snapshot stores."""
+        return QAState(
+            created_on=self.created_on,
+            modified_on=self.modified_on,
+            user_id=self.user_id,
+            session_id=self.session_id,
+            entries=list(self.entries.values()),
+            graph_context=self.graph_context,
+            trace_steps=self.trace_steps,
+        )
+
+    def _restore(self, state: QAState) -> None:
+        """Take a snapshot's attributes (copies of its containers)."""
+        self.user_id = state.user_id
+        self.session_id = state.session_id
+        self.entries = {entry.id: entry for entry in state.entries}
+        self.graph_context = state.graph_context
+        self.trace_steps = list(state.trace_steps)
 
     @property
     def has_content(self) -> bool:
