@@ -1,6 +1,10 @@
 """Seed 5's Q&A session: per (user, session), Q&A entries, graph context and agent
 trace steps, as one event stream of its own.
 
+Like `Session`, it guards its own rules: each command validates its input (a bad
+value is InvalidInput naming it, and no event exists), decides, and triggers an
+event whose `apply` only assigns what was recorded.
+
 It is a sibling of the chat Session's stream, keyed by (user, session): seed 5 owns
 entries by user ("default" when none is given) while seed 1's chat has one owner,
 so the same session id may hold Q&A of several users; clearing one never touches
@@ -13,13 +17,22 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    SerializerFunctionWrapHandler,
+    StrictStr,
+    model_serializer,
+)
 
 from .aggregate import Aggregate, AggregateSnapshot
+from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel
 from .personal import QA_ENTRY, TRACE_STEP, Spec
-from .validation import printable_field
-from .values import Value
+from .validation import Actor, ItemId, JsonObject, printable_field, validated
+from .values import Arguments, Value, utc_now
 
 QA_NAMESPACE = UUID("0b7c53e2-61a4-5f0e-8d2c-9e4f7a1b3c55")
 DEFAULT_USER = "default"
@@ -73,6 +86,54 @@ class SessionTraceStep(Value):
 
 TraceStepIn = Annotated[SessionTraceStep, printable_field("trace_id")]
 """A trace step as input: its id is one line, as every id is."""
+ClearReason = Literal["delete_session", "prune"]
+
+
+class SessionQAUpdate(Arguments):
+    """A three-state update: a field left out stays, None clears it, a value sets it.
+
+    Clearing `question` or `answer` makes it "" (an entry always has both).
+    """
+
+    question: str | None = None
+    answer: str | None = None
+    context: str | None = None
+    feedback_text: str | None = None
+    feedback_score: Annotated[int, Field(ge=1, le=5)] | None = None
+    used_graph_element_ids: GraphElementIds | None = None
+    memify_metadata: dict[str, JsonValue] | None = None
+
+    def changes(self) -> dict[str, Any]:
+        """The fields given, as stored JSON values."""
+        given = self.model_dump(mode="json", include=self.model_fields_set)
+        for name in ("question", "answer"):
+            if name in given and given[name] is None:
+                given[name] = ""
+        return given
+
+
+class QAEntryChanges(Value):
+    """What one update of an entry set, as recorded: only the fields it names are
+    stored and assigned (None clears one). Structure only: the limits are
+    SessionQAUpdate's, checked before the event exists."""
+
+    question: str = ""
+    answer: str = ""
+    context: str | None = None
+    feedback_text: str | None = None
+    feedback_score: int | None = None
+    used_graph_element_ids: GraphElementIds | None = None
+    memify_metadata: dict[str, JsonValue] | None = None
+
+    @model_serializer(mode="wrap")
+    def _named_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
+        dumped: dict[str, Any] = handler(self)
+        return {name: dumped[name] for name in dumped if name in self.model_fields_set}
+
+    def applied_to(self, entry: SessionQAEntry) -> SessionQAEntry:
+        """The entry with these fields set, as they were recorded."""
+        named = {name: getattr(self, name) for name in self.model_fields_set}
+        return entry.model_copy(update=named)
 
 
 class QAState(BaseModel):
@@ -111,13 +172,11 @@ class QASession(Aggregate):
         personal: ClassVar[Spec] = {"": ("changes",)}
 
         qa_id: str
-        changes: dict[str, JsonValue]
+        changes: QAEntryChanges
 
         def apply(self, aggregate: QASession) -> None:
             entry = aggregate.entries[self.qa_id]
-            aggregate.entries[self.qa_id] = SessionQAEntry.model_validate(
-                {**entry.model_dump(), **self.changes}
-            )
+            aggregate.entries[self.qa_id] = self.changes.applied_to(entry)
 
     class QAEntryDeleted(Event):
         qa_id: str
@@ -144,7 +203,7 @@ class QASession(Aggregate):
     class QASessionCleared(Event):
         """Everything emptied (delete_session or prune); the stream stays usable."""
 
-        reason: Literal["delete_session", "prune"]
+        reason: ClearReason
 
         def apply(self, aggregate: QASession) -> None:
             aggregate.entries.clear()
@@ -202,38 +261,88 @@ class QASession(Aggregate):
     def has_content(self) -> bool:
         return bool(self.entries or self.graph_context is not None or self.trace_steps)
 
-    # Commands: callers validate input first (sessiontrail.qa); these only decide.
+    # Commands: each validates its input, decides, and triggers its event.
 
-    def add_entry(self, entry: SessionQAEntry, actor: str) -> None:
+    @validated
+    def add_entry(
+        self,
+        question: StrictStr,
+        answer: StrictStr,
+        *,
+        qa_id: ItemId | None = None,
+        context: StrictStr | None = None,
+        used_graph_element_ids: GraphElementIds | None = None,
+        memify_metadata: JsonObject | None = None,
+        actor: Actor = "runtime",
+    ) -> SessionQAEntry:
+        """Add a question and its answer (an id is made when none is given);
+        InvalidInput if the id is already an entry here. Returns the entry."""
+        entry_id = qa_id or new_qa_id()
+        if entry_id in self.entries:
+            raise InvalidInput(f"qa_id: {entry_id!r} is already an entry here")
+        entry = SessionQAEntry(
+            id=entry_id,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            question=question,
+            answer=answer,
+            context=context,
+            created_at=utc_now(),
+            used_graph_element_ids=used_graph_element_ids,
+            memify_metadata=memify_metadata,
+        )
         self.trigger_event(self.QAEntryAdded, entry=entry, actor=actor)
+        return entry
 
-    def update_entry(self, qa_id: str, changes: dict[str, Any], actor: str) -> bool:
-        """Record only the fields that really change; False for an unknown entry."""
+    @validated
+    def update_entry(
+        self, qa_id: ItemId, updates: SessionQAUpdate, *, actor: Actor = "user"
+    ) -> bool:
+        """Set the fields `updates` gives, recording only those that really
+        change; False (and no event) for an unknown entry."""
         entry = self.entries.get(qa_id)
         if entry is None:
             return False
         stored = entry.model_dump(mode="json")
-        effective = {k: v for k, v in changes.items() if stored.get(k) != v}
+        effective = {
+            name: value
+            for name, value in updates.changes().items()
+            if stored.get(name) != value
+        }
         if effective:
             self.trigger_event(
-                self.QAEntryUpdated, qa_id=qa_id, changes=effective, actor=actor
+                self.QAEntryUpdated,
+                qa_id=qa_id,
+                changes=QAEntryChanges.model_validate(effective),
+                actor=actor,
             )
         return True
 
-    def delete_entry(self, qa_id: str, actor: str) -> bool:
+    @validated
+    def delete_entry(self, qa_id: ItemId, *, actor: Actor = "user") -> bool:
+        """Delete an entry; False (and no event) for an unknown one."""
         if qa_id not in self.entries:
             return False
         self.trigger_event(self.QAEntryDeleted, qa_id=qa_id, actor=actor)
         return True
 
-    def set_graph_context(self, context: str, actor: str) -> None:
+    @validated
+    def set_graph_context(
+        self, context: StrictStr, *, actor: Actor = "runtime"
+    ) -> None:
+        """Store (or replace) the knowledge-graph context; no event if unchanged."""
         if context != self.graph_context:
             self.trigger_event(self.GraphContextSet, context=context, actor=actor)
 
-    def record_step(self, step: SessionTraceStep, actor: str) -> None:
+    @validated
+    def record_step(self, step: TraceStepIn, *, actor: Actor = "runtime") -> None:
+        """Append one agent trace step; its trace_id must not be empty."""
+        if not step.trace_id:
+            raise InvalidInput("step.trace_id: must not be empty")
         self.trigger_event(self.TraceStepRecorded, step=step, actor=actor)
 
-    def clear(self, reason: Literal["delete_session", "prune"], actor: str) -> bool:
+    @validated
+    def clear(self, reason: ClearReason, *, actor: Actor = "user") -> bool:
         """Empty everything; False (and no event) if there was nothing."""
         if not self.has_content:
             return False

@@ -80,7 +80,9 @@ class QAProjection(Projection):
         ).fetchone()
         if row is None:
             return
-        entry = SessionQAEntry.model_validate({**json.loads(row[0]), **event.changes})
+        entry = SessionQAEntry.model_validate(
+            {**json.loads(row[0]), **event.changes.model_dump(mode="json")}
+        )
         cur.execute(
             f"UPDATE {self.table('qa_entries')} SET entry = ? "
             "WHERE stream = ? AND qa_id = ?",

@@ -18,7 +18,12 @@ from .domain.errors import (
     StorageUnavailable,
     VersionIncompatible,
 )
-from .domain.qa import GraphElementIds, SessionQAEntry, SessionTraceStep
+from .domain.qa import (
+    GraphElementIds,
+    SessionQAEntry,
+    SessionQAUpdate,
+    SessionTraceStep,
+)
 from .domain.session import Session
 from .domain.values import (
     DroppedEdit,
@@ -39,7 +44,6 @@ from .infrastructure.verify import StreamProblem, VerifyReport
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
 from .stores.assets import SessionAsset, SessionMeta
-from .stores.qa import SessionQAUpdate
 from .stores.transcripts import ListOptions, SessionRecord
 from .trail import Mode, SessionTrail, connect
 from .transfer.export import ExportFormat

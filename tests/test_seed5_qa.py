@@ -5,9 +5,8 @@ from __future__ import annotations
 import pytest
 
 import sessiontrail
-from sessiontrail import InvalidInput, SessionNotFound, SessionTrail
+from sessiontrail import InvalidInput, SessionNotFound, SessionQAUpdate, SessionTrail
 from sessiontrail.domain.qa import GraphElementIds, SessionTraceStep, qa_stream_id
-from sessiontrail.stores.qa import SessionQAUpdate
 
 
 def ask(trail: SessionTrail, count: int, session_id: str = "s", **kw) -> list[str]:

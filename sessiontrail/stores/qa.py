@@ -6,16 +6,14 @@
 
 from __future__ import annotations
 
-from typing import Annotated, Any
+from pydantic import StrictStr
 
-from pydantic import Field, JsonValue, StrictStr
-
-from ..domain.errors import InvalidInput
 from ..domain.qa import (
     DEFAULT_USER,
     GraphElementIds,
     QASession,
     SessionQAEntry,
+    SessionQAUpdate,
     SessionTraceStep,
     TraceStepIn,
     new_qa_id,
@@ -29,32 +27,9 @@ from ..domain.validation import (
     UserId,
     validated,
 )
-from ..domain.values import Arguments, HistoryEntry, utc_now
+from ..domain.values import HistoryEntry
 from ..infrastructure.qa_repository import QARepository
 from ..projections.qa import QAReads
-
-
-class SessionQAUpdate(Arguments):
-    """A three-state update: a field left out stays, None clears it, a value sets it.
-
-    Clearing `question` or `answer` makes it "" (an entry always has both).
-    """
-
-    question: str | None = None
-    answer: str | None = None
-    context: str | None = None
-    feedback_text: str | None = None
-    feedback_score: Annotated[int, Field(ge=1, le=5)] | None = None
-    used_graph_element_ids: GraphElementIds | None = None
-    memify_metadata: dict[str, JsonValue] | None = None
-
-    def changes(self) -> dict[str, Any]:
-        """The fields given, as stored JSON values."""
-        given = self.model_dump(mode="json", include=self.model_fields_set)
-        for name in ("question", "answer"):
-            if name in given and given[name] is None:
-                given[name] = ""
-        return given
 
 
 def _user(user_id: str | None) -> str:
@@ -83,26 +58,21 @@ class QAService:
         actor: Actor = "runtime",
     ) -> str:
         """Store one Q&A entry; returns its id (generated when not given)."""
-        user = _user(user_id)
-        entry = SessionQAEntry(
-            id=qa_id or new_qa_id(),
-            session_id=session_id,
-            user_id=user,
-            question=question,
-            answer=answer,
-            context=context,
-            created_at=utc_now(),
-            used_graph_element_ids=used_graph_element_ids,
-            memify_metadata=memify_metadata,
-        )
+        entry_id = qa_id or new_qa_id()  # the same id on every attempt
 
-        def add(qa: QASession) -> None:
-            if entry.id in qa.entries:
-                raise InvalidInput(f"qa_id: {entry.id!r} is already an entry here")
-            qa.add_entry(entry, actor)
+        def add(qa: QASession) -> str:
+            entry = qa.add_entry(
+                question,
+                answer,
+                qa_id=entry_id,
+                context=context,
+                used_graph_element_ids=used_graph_element_ids,
+                memify_metadata=memify_metadata,
+                actor=actor,
+            )
+            return entry.id
 
-        self._repository.change(user, session_id, add)
-        return entry.id
+        return self._repository.change(_user(user_id), session_id, add)
 
     @validated
     def get_latest_qa_entries(
@@ -141,11 +111,10 @@ class QAService:
         actor: Actor = "user",
     ) -> bool:
         """Apply the fields `updates` gives; False, writing nothing, if no entry."""
-        changes = updates.changes()
         return self._repository.change(
             _user(user_id),
             session_id,
-            lambda qa: qa.update_entry(qa_id, changes, actor),
+            lambda qa: qa.update_entry(qa_id, updates, actor=actor),
         )
 
     @validated
@@ -159,7 +128,7 @@ class QAService:
     ) -> bool:
         """True if the entry was there and is now deleted."""
         return self._repository.change(
-            _user(user_id), session_id, lambda qa: qa.delete_entry(qa_id, actor)
+            _user(user_id), session_id, lambda qa: qa.delete_entry(qa_id, actor=actor)
         )
 
     @validated
@@ -172,7 +141,9 @@ class QAService:
     ) -> bool:
         """Empty the Q&A session (entries, graph context, steps); True if it had any."""
         return self._repository.change(
-            _user(user_id), session_id, lambda qa: qa.clear("delete_session", actor)
+            _user(user_id),
+            session_id,
+            lambda qa: qa.clear("delete_session", actor=actor),
         )
 
     @validated
@@ -183,7 +154,7 @@ class QAService:
         read model's position."""
         for user, session_id in self._reads.streams():
             self._repository.change(
-                user, session_id, lambda qa: qa.clear("prune", actor)
+                user, session_id, lambda qa: qa.clear("prune", actor=actor)
             )
 
     @validated
@@ -197,7 +168,9 @@ class QAService:
     ) -> None:
         """Store (or overwrite) the knowledge-graph snapshot of the session."""
         self._repository.change(
-            _user(user_id), session_id, lambda qa: qa.set_graph_context(context, actor)
+            _user(user_id),
+            session_id,
+            lambda qa: qa.set_graph_context(context, actor=actor),
         )
 
     @validated
@@ -216,10 +189,8 @@ class QAService:
         actor: Actor = "runtime",
     ) -> str:
         """Append one trace step; returns the caller's trace_id."""
-        if not step.trace_id:
-            raise InvalidInput("step.trace_id: must not be empty")
         self._repository.change(
-            _user(user_id), session_id, lambda qa: qa.record_step(step, actor)
+            _user(user_id), session_id, lambda qa: qa.record_step(step, actor=actor)
         )
         return step.trace_id
 

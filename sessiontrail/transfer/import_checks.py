@@ -29,7 +29,7 @@ from pydantic import (
 from ..domain.errors import InvalidInput, shown
 from ..domain.event_model import EventModel
 from ..domain.limits import check_payload, check_unicode
-from ..domain.qa import QASession, SessionTraceStep, TraceStepIn
+from ..domain.qa import QASession, SessionQAUpdate, SessionTraceStep, TraceStepIn
 from ..domain.session import Session, SessionStart
 from ..domain.validation import (
     Actor,
@@ -41,7 +41,6 @@ from ..domain.validation import (
     Title,
     UserId,
 )
-from ..stores.qa import SessionQAUpdate
 from .portable import PortableEvent
 
 _QUIET = ConfigDict(extra="ignore", allow_inf_nan=False)

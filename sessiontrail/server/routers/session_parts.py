@@ -11,10 +11,9 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from ...domain.errors import InvalidInput, SessionNotFound
-from ...domain.qa import SessionQAEntry, SessionTraceStep
+from ...domain.qa import SessionQAEntry, SessionQAUpdate, SessionTraceStep
 from ...domain.values import Message, PendingQuestion
 from ...projections.usage import UsageRecord
-from ...stores.qa import SessionQAUpdate
 from ...trail import SessionTrail
 from ..access import (
     BIGINT,
