@@ -41,9 +41,10 @@ from .batches import (
     save_position,
 )
 from .inline import Recent, RecentWrites
-from .projection import LIVE, Projection, Table
+from .projection import LIVE, Projection
 from .rebuild import RETIRED, RETIRED_KEPT, Progress, Rebuilder, drop_retired
 from .skips import Skips
+from .status import live_table_rows, statuses, sync_status
 
 logger = logging.getLogger(__name__)
 
@@ -250,43 +251,17 @@ class ProjectionRunner:
     def sync_status(self) -> SyncStatus:
         """Seed 4's sync status: in_sync, behind, or offline (database unreachable)."""
         try:
-            statuses = self.status()
+            return sync_status(self.status(), self.mode)
         except StorageUnavailable:
             return SyncStatus(
                 state="offline", mode=self.mode, last_synced_position=0, pending=0
             )
-        current = [s for s in statuses if s.live_version == s.version] or statuses
-        position = min(s.position for s in current)
-        head = max(s.head for s in current)
-        in_sync = all(s.state == "in_sync" for s in statuses)
-        return SyncStatus(
-            state="in_sync" if in_sync else "behind",
-            mode=self.mode,
-            last_synced_position=position,
-            pending=max(0, head - position),
-        )
 
     def status(self) -> list[ProjectionStatus]:
         """Per projection: versions, position, head, lag and skipped events."""
         with self._database.read() as cur:
             live = live_rows(cur, lock=False)
-        head = self._store.head()
-        statuses = []
-        for name, projection_class in sorted(self._classes.items()):
-            _, version, position, skipped = live.get(name, (0, 0, 0, 0))
-            statuses.append(
-                ProjectionStatus(
-                    name=name,
-                    version=projection_class.version,
-                    live_version=version,
-                    position=position,
-                    head=head,
-                    lag=max(0, head - position),
-                    skipped=skipped,
-                    unreadable_rows=self._skips.rows(name),
-                )
-            )
-        return statuses
+        return statuses(self._classes, live, self._store.head(), self._skips)
 
     @validated
     def rows(self, name: StrictStr) -> dict[str, list[tuple[object, ...]]]:
@@ -294,16 +269,7 @@ class ProjectionRunner:
         for checking that two generations (inline, worker, rebuilt) agree."""
         projection_class = self.projection(name)
         with self._database.read() as cur:
-            projection, _ = projection_class.live(cur)
-            return {
-                table.name: cur.execute(
-                    f"SELECT * FROM {projection.table(table.name)} ORDER BY "
-                    + ", ".join(
-                        str(i + 1) for i in range(_width(cur, projection, table))
-                    )
-                ).fetchall()
-                for table in projection_class.tables
-            }
+            return live_table_rows(cur, projection_class)
 
     @validated
     def projection(self, name: StrictStr) -> type[Projection]:
@@ -347,9 +313,3 @@ class ProjectionRunner:
             except SessiontrailError:
                 logger.warning("projection catch-up failed; retrying", exc_info=True)
             stop.wait(poll_interval)
-
-
-def _width(cur: Cursor, projection: Projection, table: Table) -> int:
-    """How many columns one of a projection's tables has."""
-    cur.execute(f"SELECT * FROM {projection.table(table.name)} WHERE 1 = 0")
-    return len(cur.description)
