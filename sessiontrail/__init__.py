@@ -41,6 +41,7 @@ from .domain.values import (
 from .infrastructure.keys import new_key
 from .infrastructure.repository import SessionRepository
 from .infrastructure.verify import StreamProblem, VerifyReport
+from .privacy.erasure import ErasureReport
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
 from .stores.assets import SessionAsset, SessionMeta
@@ -56,6 +57,7 @@ __all__ = [
     "ChecksumMismatch",
     "ConcurrencyConflict",
     "DroppedEdit",
+    "ErasureReport",
     "ExportFormat",
     "GraphElementIds",
     "HistoryEntry",
