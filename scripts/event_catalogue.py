@@ -16,6 +16,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from freezegun import freeze_time
 
 import sessiontrail
@@ -43,8 +44,8 @@ def event_classes() -> list[type[EventModel]]:
 
 
 def topic(cls: type) -> str:
-    module = cls.__module__.replace("sessiontrail.", "")
-    return f"{module}:{cls.__qualname__}"
+    """The topic stored with each event of `cls` (what an operator finds in a row)."""
+    return get_topic(cls)
 
 
 def scenario() -> dict[str, dict[str, Any]]:
