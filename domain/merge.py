@@ -7,6 +7,8 @@ The rules, per event kind:
 - metadata-group edits (title, pin, metadata) carry the metadata_version they produce;
   if another writer moved metadata_version since this writer's edits were based, the
   stored, newer human edit wins and this writer's metadata edits are dropped;
+- LangGraph checkpoints, pending writes and clearings are appends: all are kept
+  (LangGraph's own savers keep both branches of two runs on one thread);
 - model and pending-question changes are last-writer-wins; resolving a question only
   resolves the question it answered;
 - nothing is written into a session that was deleted meanwhile or that turned out to
@@ -124,4 +126,7 @@ _RULES: dict[type[Session.Event], Callable[[Session.Event, Session], bool]] = {
     Session.ModelChanged: _changes_model,
     Session.SessionDeleted: _is_live,
     Session.SessionRestored: _is_deleted,
+    Session.CheckpointSaved: _always,
+    Session.WritesSaved: _always,
+    Session.CheckpointsCleared: _always,
 }

@@ -1,0 +1,403 @@
+"""What the LangGraph savers do, on a sync trail: the one implementation behind
+`TrailSaver` and `AsyncTrailSaver` (sessiontrail.integrations.langgraph).
+
+Writes go through the session repository (so they merge, are sealed with the
+owner's key and reach the read models); reads go to the "langgraph" read model
+(projections/langgraph.py). Where LangGraph's SQLite and PostgreSQL savers differ,
+this does what the PostgreSQL one does: channel values stored per (channel,
+version) beside the checkpoint (strings, numbers, booleans and None inline), a
+re-saved checkpoint keeps its first parent, the "writes" metadata key is
+dropped, metadata filters match by containment.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any, cast
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+    get_checkpoint_id,
+    get_serializable_checkpoint_metadata,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
+from pydantic import TypeAdapter, ValidationError
+
+from ..domain.errors import InvalidInput
+from ..domain.limits import MAX_TITLE_CHARS
+from ..domain.session import Session, stream_id
+from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
+from ..domain.validation import SessionId
+from ..projections.langgraph import Search, StoredCheckpoint
+from ..trail import SessionTrail
+from .langgraph_messages import mirror
+
+LANGGRAPH_KEYS = (
+    "source",
+    "step",
+    "parents",
+    "run_id",
+    "counters_since_delta_snapshot",
+)
+"""Metadata keys LangGraph itself writes: structure, kept through erasure; every
+other key is the app's (and the run config's) and personal."""
+CHECKPOINT_FORMAT = 4
+"""The checkpoint format langgraph 1.x writes, given to an erased checkpoint."""
+SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionId)
+INLINE = (str, int, float, bool, type(None))
+"""Channel values kept inside the checkpoint, as the PostgreSQL saver does."""
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a call's config names: a thread, a namespace, maybe a checkpoint, and
+    the user it acts for (None: any)."""
+
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str | None
+    user_id: str | None
+
+    @classmethod
+    def of(cls, config: RunnableConfig, user_key: str) -> Target:
+        """InvalidInput naming the field if the config does not name a thread."""
+        configurable = (
+            config.get("configurable") if isinstance(config, Mapping) else None
+        )
+        if not isinstance(configurable, Mapping):
+            raise InvalidInput("config: needs 'configurable' with a thread_id")
+        thread_id = configurable.get("thread_id")
+        if thread_id is None or thread_id == "":
+            raise InvalidInput("config.configurable.thread_id: required")
+        user_id = configurable.get(user_key)
+        if user_id is not None and not isinstance(user_id, str):
+            raise InvalidInput(
+                f"config.configurable.{user_key}: must be a string (the user id)"
+            )
+        return cls(
+            thread_id=str(thread_id),
+            checkpoint_ns=str(configurable.get("checkpoint_ns") or ""),
+            checkpoint_id=configurable.get("checkpoint_id") or None,
+            user_id=user_id,
+        )
+
+    @property
+    def session_id(self) -> str:
+        """The session this thread's namespace is; InvalidInput if it cannot be
+        (too long with its namespace, or holding control characters)."""
+        session_id = thread_session_id(self.thread_id, self.checkpoint_ns)
+        try:
+            return SESSION_ID.validate_python(session_id)
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"]
+            raise InvalidInput(
+                f"config.configurable.thread_id: cannot name a session "
+                f"{session_id!r}: {problem}"
+            ) from None
+
+    def config(self, checkpoint_id: str | None) -> RunnableConfig:
+        """The config LangGraph's savers return for a checkpoint of this thread."""
+        return {
+            "configurable": {
+                "thread_id": self.thread_id,
+                "checkpoint_ns": self.checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+            }
+        }
+
+
+class ThreadLog:
+    """The saver's work: each method takes the sync trail to run on first."""
+
+    def __init__(
+        self,
+        serde: SerializerProtocol,
+        *,
+        user_key: str,
+        messages_channel: str | None,
+        actor: str,
+    ) -> None:
+        self.serde = serde
+        self.user_key = user_key
+        self.messages_channel = messages_channel
+        self.actor = actor
+
+    # -- reads ----------------------------------------------------------------------
+
+    def get_tuple(
+        self, trail: SessionTrail, config: RunnableConfig
+    ) -> CheckpointTuple | None:
+        """The checkpoint the config names, or the thread's latest; None if none."""
+        target = Target.of(config, self.user_key)
+        stored = trail.langgraph.get(
+            target.thread_id,
+            target.checkpoint_ns,
+            target.checkpoint_id,
+            target.user_id,
+        )
+        return None if stored is None else self._loaded(stored)
+
+    def list(
+        self,
+        trail: SessionTrail,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> list[CheckpointTuple]:
+        """Checkpoints newest first: of the config's thread (its namespace only if
+        the config names one), or of every thread; see LangGraph's `list`."""
+        search = Search(
+            metadata=_json_object(filter, "filter") if filter else None,
+            before=None if before is None else get_checkpoint_id(before),
+            limit=_limit(limit),
+        )
+        if config is not None:
+            target = Target.of(config, self.user_key)
+            named_ns = config["configurable"].get("checkpoint_ns")
+            search = Search(
+                thread_id=target.thread_id,
+                checkpoint_ns=None if named_ns is None else str(named_ns),
+                checkpoint_id=target.checkpoint_id,
+                user_id=target.user_id,
+                metadata=search.metadata,
+                before=search.before,
+                limit=search.limit,
+            )
+        return [self._loaded(stored) for stored in trail.langgraph.search(search)]
+
+    def _loaded(self, stored: StoredCheckpoint) -> CheckpointTuple:
+        thread = Target(stored.thread_id, stored.checkpoint_ns, None, None)
+        return CheckpointTuple(
+            config=thread.config(stored.checkpoint_id),
+            checkpoint=self._checkpoint(stored),
+            metadata=cast(CheckpointMetadata, stored.metadata),
+            parent_config=thread.config(stored.parent_checkpoint_id)
+            if stored.parent_checkpoint_id
+            else None,
+            pending_writes=[
+                (task_id, channel, self._value(kind, data))
+                for task_id, channel, kind, data in stored.writes
+            ],
+        )
+
+    def _checkpoint(self, stored: StoredCheckpoint) -> Checkpoint:
+        """The stored checkpoint with its values; an erased one as an empty
+        checkpoint of the same id and time."""
+        if stored.checkpoint is None:
+            return {
+                "v": CHECKPOINT_FORMAT,
+                "id": stored.checkpoint_id,
+                "ts": datetime.fromtimestamp(stored.saved_at, UTC).isoformat(),
+                "channel_values": {},
+                "channel_versions": {},
+                "versions_seen": {},
+                "updated_channels": None,
+            }
+        checkpoint: Checkpoint = self._value(*stored.checkpoint)
+        values = dict(checkpoint.get("channel_values") or {})
+        for channel, kind, data in stored.values:
+            if kind != "empty":
+                values[channel] = self._value(kind, data)
+        return {**checkpoint, "channel_values": values}
+
+    def _value(self, kind: str, data: str) -> Any:
+        return self.serde.loads_typed((kind, base64.b64decode(data)))
+
+    # -- writes ---------------------------------------------------------------------
+
+    def put(
+        self,
+        trail: SessionTrail,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Record a checkpoint (its parent: the config's checkpoint) and the values
+        of the channels in `new_versions`; mirror its messages."""
+        target = Target.of(config, self.user_key)
+        inline, stored = _split_values(checkpoint["channel_values"])
+        values = [
+            ChannelValue.pack(
+                self.serde.dumps_typed(stored[channel]),
+                channel=channel,
+                version=str(version),
+            )
+            for channel, version in new_versions.items()
+            if channel in stored
+        ]
+        merged = _json_object(
+            get_serializable_checkpoint_metadata(config, metadata), "metadata"
+        )
+        record = {
+            "parent_checkpoint_id": target.checkpoint_id,
+            "checkpoint": Serialized.pack(
+                self.serde.dumps_typed({**checkpoint, "channel_values": inline})
+            ),
+            "channel_versions": {
+                channel: str(version)
+                for channel, version in checkpoint["channel_versions"].items()
+            },
+            "values": values,
+            "metadata": {k: v for k, v in merged.items() if k in LANGGRAPH_KEYS},
+            "app_metadata": {
+                k: v for k, v in merged.items() if k not in LANGGRAPH_KEYS
+            },
+        }
+        conversation = (
+            None
+            if self.messages_channel is None
+            else checkpoint["channel_values"].get(self.messages_channel)
+        )
+
+        def change(session: Session) -> None:
+            session.save_checkpoint(checkpoint["id"], **record, actor=self.actor)
+            if isinstance(conversation, list):
+                mirror(session, conversation, self.actor)
+
+        self._save(trail, target, change)
+        return target.config(checkpoint["id"])
+
+    def put_writes(
+        self,
+        trail: SessionTrail,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> None:
+        """Record a task's writes on the config's checkpoint: a batch of only
+        special channels (error, interrupt, ...) replaces what their slots held,
+        any other keeps slots already written; a batch that changes nothing is
+        not recorded."""
+        target = Target.of(config, self.user_key)
+        if target.checkpoint_id is None:
+            raise InvalidInput("config.configurable.checkpoint_id: required")
+        checkpoint_id = target.checkpoint_id
+        items = [
+            TaskWrite.pack(
+                self.serde.dumps_typed(value),
+                idx=WRITES_IDX_MAP.get(channel, number),
+                channel=channel,
+            )
+            for number, (channel, value) in enumerate(writes)
+        ]
+        replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        held = trail.langgraph.writes(
+            target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
+        )
+        if all(_kept(held.get(item.idx), item, replace) for item in items):
+            return
+        self._save(
+            trail,
+            target,
+            lambda session: session.save_writes(
+                checkpoint_id,
+                task_id,
+                items,
+                task_path=task_path,
+                replace=replace,
+                actor=self.actor,
+            ),
+        )
+
+    def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
+        """Soft-delete every namespace's session of the thread: LangGraph sees
+        nothing of it; the log keeps it (`sessiontrail restore` brings it back)."""
+        thread_id = str(thread_id)
+        for checkpoint_ns in trail.langgraph.namespaces(thread_id):
+            trail.sessions.delete(
+                thread_session_id(thread_id, checkpoint_ns), actor=self.actor
+            )
+
+    def _save(
+        self, trail: SessionTrail, target: Target, change: Callable[[Session], None]
+    ) -> None:
+        """Apply `change` to the thread's session (created, or reopened afresh if
+        it was deleted) and save it, merging with other writers."""
+        session_id = target.session_id
+        session = trail.sessions.try_load(session_id, user_id=target.user_id)
+        if session is None:
+            session = self._reopened(trail, target) or Session(
+                session_id=session_id,
+                user_id=target.user_id,
+                title=_title(target),
+                actor=self.actor,
+            )
+        change(session)
+        trail.sessions.save(session)
+
+    def _reopened(self, trail: SessionTrail, target: Target) -> Session | None:
+        """A deleted thread's session restored and emptied, its id used again (as
+        LangGraph's savers start afresh after delete_thread); None if it is not
+        a deleted session of this user."""
+        head = trail.store.load(stream_id(target.session_id))
+        if head is None or not head.deleted:
+            return None
+        if target.user_id is not None and head.user_id != target.user_id:
+            return None
+        head.restore(actor=self.actor)
+        head.clear_checkpoints(actor=self.actor)
+        head.truncate(0, actor=self.actor)
+        return head
+
+
+def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(kept inline, stored per version), as the PostgreSQL saver splits them: a
+    delta snapshot is stored, with True inline to mark it."""
+    inline: dict[str, Any] = {}
+    stored: dict[str, Any] = {}
+    for channel, value in values.items():
+        if isinstance(value, _DeltaSnapshot):
+            stored[channel], inline[channel] = value, True
+        elif isinstance(value, INLINE):
+            inline[channel] = value
+        else:
+            stored[channel] = value
+    return inline, stored
+
+
+def _kept(held: tuple[str, str, str] | None, item: TaskWrite, replace: bool) -> bool:
+    """Whether writing `item` into a slot holding `held` would change nothing."""
+    if held is None:
+        return False
+    return not replace or held == (item.channel, item.type, "".join(item.data))
+
+
+def _json_object(value: Any, name: str) -> dict[str, Any]:
+    """`value` as a JSON object (tuples become lists); InvalidInput naming the
+    field otherwise."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{name}: must be a mapping, got {type(value).__name__}")
+    try:
+        decoded: dict[str, Any] = json.loads(json.dumps(dict(value)))
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"{name}: not JSON: {error}") from None
+    return decoded
+
+
+def _limit(limit: int | None) -> int | None:
+    if limit is not None and (
+        not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
+    ):
+        raise InvalidInput(f"limit: must be a whole number >= 0, got {limit!r}")
+    return limit
+
+
+def _title(target: Target) -> str:
+    """A thread session's title: its thread id (and namespace)."""
+    title = target.thread_id
+    if target.checkpoint_ns:
+        title += f" ({target.checkpoint_ns})"
+    return title[:MAX_TITLE_CHARS]

@@ -1,0 +1,139 @@
+"""A LangGraph thread's conversation as its session's transcript.
+
+The `messages` channel of a checkpoint holds LangChain messages; the session's
+transcript is made to equal it, message for message, with the fewest events:
+the messages both share from the start stay, the rest of the transcript is
+truncated (kept in history), the checkpoint's remaining messages are appended.
+A message's LangChain id is its sessiontrail id. What a message becomes:
+
+- `human` -> user, `ai` (and its chunks) -> assistant, `system` -> system,
+  `tool` -> tool (with `tool_call_id`; `status` "error" -> tool_success False),
+  a `chat` message -> its role if it is one of those four;
+- `content`: the text (a list of content blocks: its text blocks, joined by new
+  lines, and the blocks themselves as `content_parts`);
+- an `ai` message's `tool_calls` as tool calls (id, name, arguments);
+- metadata `{"langgraph": {"type": ..., "name": ...}}` (name when set).
+
+Other values (function messages, plain dicts, strings) are not mirrored, nor is a
+second message with an id already seen in the list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import BaseMessage
+
+from ..domain.session import Session
+from ..domain.values import Message
+
+LANGGRAPH = "langgraph"
+"""The message metadata key of what the mirror records."""
+ROLES = {"human": "user", "ai": "assistant", "AIMessageChunk": "assistant"}
+ROLES |= {role: role for role in ("system", "tool", "user", "assistant")}
+COMPARED = (
+    "role",
+    "content",
+    "content_parts",
+    "tool_calls",
+    "tool_call_id",
+    "tool_success",
+    "metadata",
+)
+"""What makes a stored message the same as a checkpoint's (not its time)."""
+
+
+def mirror(session: Session, values: Sequence[Any], actor: str) -> None:
+    """Make the session's transcript the conversation in `values`."""
+    given, seen = [], set()
+    for fields in map(message_fields, values):
+        if fields is not None and (fields["id"] is None or fields["id"] not in seen):
+            given.append(fields)
+            seen.add(fields["id"])
+    keep = 0
+    for stored, fields in zip(session.messages, given, strict=False):
+        if not _same(stored, fields):
+            break
+        keep += 1
+    session.truncate(keep, actor=actor)
+    for fields in given[keep:]:
+        session.append_message(**fields, actor=actor)
+
+
+def _same(stored: Message, fields: dict[str, Any]) -> bool:
+    """Whether a stored message is the one these fields describe."""
+    if fields["id"] is not None and fields["id"] != stored.id:
+        return False
+    return all(_plain(getattr(stored, name)) == fields[name] for name in COMPARED)
+
+
+def _plain(value: Any) -> Any:
+    """A stored field as the mirror builds it (tool calls as dicts)."""
+    if isinstance(value, list) and value and hasattr(value[0], "model_dump"):
+        return [item.model_dump() for item in value]
+    return value
+
+
+def message_fields(value: Any) -> dict[str, Any] | None:
+    """The `append_message` arguments a LangChain message becomes; None when it
+    is not a message the transcript can hold."""
+    if not isinstance(value, BaseMessage):
+        return None
+    role = ROLES.get(
+        getattr(value, "role", None) if value.type == "chat" else value.type
+    )
+    if role is None or (role == "tool" and not getattr(value, "tool_call_id", None)):
+        return None
+    text, parts = _content(value.content)
+    recorded: dict[str, Any] = {"type": value.type}
+    if value.name:
+        recorded["name"] = value.name
+    calls = getattr(value, "tool_calls", None) if role == "assistant" else None
+    status = getattr(value, "status", None)
+    return {
+        "id": value.id or None,
+        "role": role,
+        "content": text,
+        "content_parts": parts,
+        "tool_calls": [_call(call, value.id, n) for n, call in enumerate(calls)]
+        if calls
+        else None,
+        "tool_call_id": getattr(value, "tool_call_id", None)
+        if role == "tool"
+        else None,
+        "tool_success": None if role != "tool" else status != "error",
+        "metadata": {LANGGRAPH: recorded},
+    }
+
+
+def _content(content: str | list[Any]) -> tuple[str, list[dict[str, Any]] | None]:
+    """A message's text, and its content blocks when it has a list of them."""
+    if isinstance(content, str):
+        return content, None
+    blocks = [
+        {"type": "text", "text": block} if isinstance(block, str) else _json(block)
+        for block in content
+    ]
+    text = "\n".join(
+        block["text"]
+        for block in blocks
+        if block.get("type") == "text" and isinstance(block.get("text"), str)
+    )
+    return text, blocks
+
+
+def _call(call: dict[str, Any], message_id: str | None, number: int) -> dict[str, Any]:
+    """One tool call (an id is made from the message's when it has none)."""
+    return {
+        "id": call.get("id") or f"{message_id or 'call'}-{number}",
+        "name": call.get("name") or "tool",
+        "arguments": _json(call.get("args") or {}),
+    }
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A JSON object of `value` (what is not JSON becomes its text)."""
+    decoded = json.loads(json.dumps(value, default=str))
+    return decoded if isinstance(decoded, dict) else {"value": decoded}
