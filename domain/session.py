@@ -232,8 +232,12 @@ class Session(BaseAggregate[UUID]):
         replace: bool
 
     class CheckpointsCleared(Event):
-        """The thread's checkpoints and pending writes so far are gone for LangGraph
-        (its id was used again after the thread was deleted); the log keeps them."""
+        """The thread's checkpoints and pending writes recorded up to
+        `through_version` are gone for LangGraph (its id was used again after the
+        thread was deleted); the log keeps them. Later ones stay, so a writer
+        merged after another's fresh start clears nothing of it."""
+
+        through_version: int
 
     class Snapshot(SnapshotModel):
         personal: ClassVar[Spec] = {
@@ -605,4 +609,6 @@ class Session(BaseAggregate[UUID]):
     def clear_checkpoints(self, *, actor: Actor = "runtime") -> None:
         """Start the thread afresh: its checkpoints and writes so far are gone for
         LangGraph (history and `at` still show them)."""
-        self.trigger_event(self.CheckpointsCleared, actor=actor)
+        self.trigger_event(
+            self.CheckpointsCleared, through_version=self.version, actor=actor
+        )

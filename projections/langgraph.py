@@ -15,6 +15,9 @@ whose events were copied from another carries that thread's checkpoints along.
 - `lg_writes`: by (checkpoint, task, slot); a batch of only special channels
   replaces what a slot held, any other batch leaves filled slots alone.
 
+Each row notes `saved_by`, the stream version of the event that stored it, so a
+clearing (a deleted thread's id used again) removes exactly what came before it.
+
 Erased content (the owner's key destroyed) reads as "[erased]": such a checkpoint
 is kept with no content, its values and writes are not. No langgraph import here:
 values stay as their serializer wrote them.
@@ -52,13 +55,14 @@ class LangGraphProjection(Projection):
             "stream TEXT NOT NULL, checkpoint_id {key} NOT NULL, "
             "parent_checkpoint_id TEXT, type TEXT NOT NULL, data TEXT NOT NULL, "
             "versions TEXT NOT NULL, metadata TEXT NOT NULL, "
-            "saved_at DOUBLE PRECISION NOT NULL, PRIMARY KEY (stream, checkpoint_id)",
+            "saved_at DOUBLE PRECISION NOT NULL, saved_by INTEGER NOT NULL, "
+            "PRIMARY KEY (stream, checkpoint_id)",
             indexes=("checkpoint_id",),
         ),
         Table(
             "lg_values",
             "stream TEXT NOT NULL, channel TEXT NOT NULL, version TEXT NOT NULL, "
-            "type TEXT NOT NULL, data TEXT NOT NULL, "
+            "type TEXT NOT NULL, data TEXT NOT NULL, saved_by INTEGER NOT NULL, "
             "PRIMARY KEY (stream, channel, version)",
         ),
         Table(
@@ -66,6 +70,7 @@ class LangGraphProjection(Projection):
             "stream TEXT NOT NULL, checkpoint_id {key} NOT NULL, "
             "task_id {key} NOT NULL, idx INTEGER NOT NULL, task_path TEXT NOT NULL, "
             "channel TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, "
+            "saved_by INTEGER NOT NULL, "
             "PRIMARY KEY (stream, checkpoint_id, task_id, idx)",
         ),
     )
@@ -92,10 +97,10 @@ class LangGraphProjection(Projection):
         erased = event.checkpoint.erased
         cur.execute(
             f"INSERT INTO {self.table('lg_checkpoints')} VALUES "
-            "(?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, checkpoint_id) DO UPDATE "
+            "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, checkpoint_id) DO UPDATE "
             "SET type = excluded.type, data = excluded.data, "
             "versions = excluded.versions, metadata = excluded.metadata, "
-            "saved_at = excluded.saved_at",
+            "saved_at = excluded.saved_at, saved_by = excluded.saved_by",
             (
                 stream,
                 event.checkpoint_id,
@@ -105,13 +110,21 @@ class LangGraphProjection(Projection):
                 json.dumps(event.channel_versions),
                 json.dumps({**event.app_metadata, **event.metadata}),
                 event.timestamp.timestamp(),
+                event.originator_version,
             ),
         )
         cur.executemany(
-            f"INSERT INTO {self.table('lg_values')} VALUES (?, ?, ?, ?, ?) "
+            f"INSERT INTO {self.table('lg_values')} VALUES (?, ?, ?, ?, ?, ?) "
             "ON CONFLICT (stream, channel, version) DO NOTHING",
             [
-                (stream, value.channel, value.version, value.type, "".join(value.data))
+                (
+                    stream,
+                    value.channel,
+                    value.version,
+                    value.type,
+                    "".join(value.data),
+                    event.originator_version,
+                )
                 for value in event.values
                 if not value.erased
             ],
@@ -121,13 +134,14 @@ class LangGraphProjection(Projection):
     def _writes(self, event: Session.WritesSaved, cur: Cursor, position: int) -> None:
         conflict = (
             "DO UPDATE SET channel = excluded.channel, type = excluded.type, "
-            "data = excluded.data"
+            "data = excluded.data, saved_by = excluded.saved_by"
             if event.replace
             else "DO NOTHING"
         )
         stream = str(event.originator_id)
         cur.executemany(
-            f"INSERT INTO {self.table('lg_writes')} VALUES (?, ?, ?, ?, ?, ?, ?, ?) "
+            f"INSERT INTO {self.table('lg_writes')} "
+            "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
             f"ON CONFLICT (stream, checkpoint_id, task_id, idx) {conflict}",
             [
                 (
@@ -139,6 +153,7 @@ class LangGraphProjection(Projection):
                     write.channel,
                     write.type,
                     "".join(write.data),
+                    event.originator_version,
                 )
                 for write in event.writes
                 if not write.erased
@@ -151,8 +166,8 @@ class LangGraphProjection(Projection):
     ) -> None:
         for table in ("lg_checkpoints", "lg_values", "lg_writes"):
             cur.execute(
-                f"DELETE FROM {self.table(table)} WHERE stream = ?",
-                (str(event.originator_id),),
+                f"DELETE FROM {self.table(table)} WHERE stream = ? AND saved_by <= ?",
+                (str(event.originator_id), event.through_version),
             )
 
     @apply.register

@@ -1,0 +1,374 @@
+"""A LangGraph thread as a sessiontrail session, on every backend: its
+conversation is the session's transcript, its owner is the config's user (others
+see nothing), delete_thread is a soft delete, erasure empties its checkpoints and
+the log still verifies; bad input is refused with nothing written."""
+
+from __future__ import annotations
+
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
+from langgraph.types import Command
+from support.langgraph import approval_graph, chat_graph, checkpoint, config
+
+import sessiontrail
+from sessiontrail import ConcurrencyConflict, InvalidInput, SessionTrail
+from sessiontrail.domain.session import Session
+from sessiontrail.domain.threads import thread_of, thread_session_id
+from sessiontrail.integrations.langgraph import TrailSaver
+from sessiontrail.integrations.langgraph_log import ThreadLog
+from sessiontrail.projections import database
+
+ANN = {"configurable": {"thread_id": "t1", "user_id": "ann"}}
+BOB = {"configurable": {"thread_id": "t1", "user_id": "bob"}}
+SESSION = "langgraph/t1"
+
+
+@pytest.fixture
+def saver(trail: SessionTrail) -> TrailSaver:
+    return TrailSaver(trail)
+
+
+def say(graph: Any, text: str, run: dict[str, Any] = ANN) -> None:
+    graph.invoke({"messages": [HumanMessage(text, id=f"h-{text}")]}, run)
+
+
+def transcript(trail: SessionTrail, session_id: str = SESSION) -> list[Any]:
+    session = trail.sessions.load(session_id)
+    assert session is not None
+    return [
+        (m.role, m.content, m.tool_calls and m.tool_calls[0].name, m.tool_call_id)
+        for m in session.messages
+    ]
+
+
+# -- the session a thread is -----------------------------------------------------------
+
+
+def test_a_thread_is_a_session_owned_by_the_configs_user(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    say(chat_graph(saver), "hi")
+    session = trail.sessions.load(SESSION, user_id="ann")
+    assert session is not None and session.title == "t1"
+    [summary] = trail.sessions.list(user_id="ann").items
+    assert summary.session_id == SESSION
+    assert trail.sessions.list(user_id="bob").items == []
+
+
+def test_thread_ids_map_to_distinct_session_ids() -> None:
+    pairs = [("a/b", ""), ("a", "b"), ("a%2Fb", ""), ("x", "node:1|inner:2")]
+    ids = [thread_session_id(thread, ns) for thread, ns in pairs]
+    assert len(set(ids)) == len(ids)
+    assert [thread_of(session_id) for session_id in ids] == pairs
+    assert thread_of("chat-42") is None
+
+
+def test_the_conversation_is_the_sessions_transcript(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    graph = chat_graph(saver)
+    say(graph, "hi")
+    say(graph, "weather?")
+    assert transcript(trail) == [
+        ("user", "hi", None, None),
+        ("assistant", "answer 1", None, None),
+        ("user", "weather?", None, None),
+        ("assistant", "", "weather", None),
+        ("tool", "18C, sunny", None, "c3"),
+        ("assistant", "answer 5", None, None),
+    ]
+    session = trail.sessions.load(SESSION)
+    assert session is not None and session.messages[0].id == "h-hi"
+
+
+def test_each_step_appends_only_the_new_messages(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    graph = chat_graph(saver)
+    say(graph, "hi")
+    say(graph, "again")
+    appended = [
+        entry.payload["message"]["id"]
+        for entry in trail.sessions.history(SESSION)
+        if entry.event == "MessageAppended"
+    ]
+    assert appended == ["h-hi", "a1", "h-again", "a3"]
+
+
+def test_removed_messages_leave_the_transcript(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    graph = chat_graph(saver)
+    say(graph, "hi")
+    say(graph, "forget")
+    assert [text for _, text, _, _ in transcript(trail)] == ["forget", "forgotten"]
+    events = [entry.event for entry in trail.sessions.history(SESSION)]
+    assert "TranscriptTruncated" in events  # history keeps what was removed
+
+
+def test_a_fork_makes_the_transcript_the_forks_conversation(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    graph = chat_graph(saver)
+    say(graph, "hi")
+    first_turn = graph.get_state(ANN).config
+    say(graph, "more")
+    graph.invoke({"messages": [HumanMessage("other", id="h-other")]}, first_turn)
+    assert [text for _, text, _, _ in transcript(trail)] == [
+        "hi",
+        "answer 1",
+        "other",
+        "answer 3",
+    ]
+
+
+def test_checkpoints_stay_out_of_the_session_state(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    approval_graph(TrailSaver(trail, messages_channel=None)).invoke(
+        {"log": ["in"]}, ANN
+    )
+    session = trail.sessions.load(SESSION)
+    assert session is not None
+    events = trail.sessions.history(SESSION)
+    assert {entry.event for entry in events} == {
+        "Started",
+        "CheckpointSaved",
+        "WritesSaved",
+    }
+    fresh = Session(session_id=SESSION, user_id="ann", title="t1")
+    state = session.to_state().model_dump(exclude={"created_on", "modified_on"})
+    assert state == fresh.to_state().model_dump(exclude={"created_on", "modified_on"})
+    assert session.version == len(events)
+
+
+# -- users -----------------------------------------------------------------------------
+
+
+def test_another_users_thread_reads_as_missing(saver: TrailSaver) -> None:
+    graph = approval_graph(saver)
+    graph.invoke({"log": ["in"]}, ANN)
+    assert saver.get_tuple(BOB) is None
+    assert list(saver.list(BOB)) == []
+    assert graph.get_state(BOB).values == {}
+    assert saver.get_tuple({"configurable": {"thread_id": "t1"}}) is not None
+
+
+def test_writing_into_another_users_thread_is_refused(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    graph = approval_graph(saver)
+    graph.invoke({"log": ["in"]}, ANN)
+    before = len(trail.sessions.history(SESSION))
+    with pytest.raises(ConcurrencyConflict, match="already in use"):
+        saver.put(
+            {**BOB, "configurable": {**BOB["configurable"], "checkpoint_ns": ""}},
+            checkpoint(),
+            {},
+            {},
+        )
+    assert len(trail.sessions.history(SESSION)) == before
+
+
+# -- delete_thread ---------------------------------------------------------------------
+
+
+def test_delete_thread_is_a_soft_delete(saver: TrailSaver, trail: SessionTrail) -> None:
+    approval_graph(saver).invoke({"log": ["in"]}, ANN)
+    saver.delete_thread("t1")
+    assert saver.get_tuple(ANN) is None
+    assert trail.sessions.load(SESSION) is None
+    assert trail.sessions.history(SESSION)[-1].event == "SessionDeleted"
+
+
+def test_restoring_a_deleted_thread_brings_its_checkpoints_back(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    graph = approval_graph(saver)
+    graph.invoke({"log": ["in"]}, ANN)
+    saver.delete_thread("t1")
+    assert trail.sessions.restore(SESSION)
+    assert graph.invoke(Command(resume="yes"), ANN)["n"] == 10
+
+
+def test_a_thread_id_used_again_after_delete_starts_afresh(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    graph = chat_graph(saver)
+    say(graph, "old")
+    saver.delete_thread("t1")
+    say(graph, "new")
+    assert [text for _, text, _, _ in transcript(trail)] == ["new", "answer 1"]
+    assert [s.metadata["step"] for s in graph.get_state_history(ANN)] == [1, 0, -1]
+
+
+def test_writers_reopening_a_deleted_thread_at_once_keep_every_checkpoint(
+    saver: TrailSaver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saver.put(config("t1"), checkpoint(), {"step": 0}, {})
+    saver.delete_thread("t1")
+    both_reopened = threading.Barrier(2, timeout=30)
+    reopened = ThreadLog._reopened
+
+    def in_step(log: ThreadLog, trail: SessionTrail, target: Any) -> Any:
+        head = reopened(log, trail, target)
+        both_reopened.wait()  # each found it deleted: one will merge onto the other
+        return head
+
+    monkeypatch.setattr(ThreadLog, "_reopened", in_step)
+    fresh = [checkpoint(), checkpoint()]
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda new: saver.put(config("t1"), new, {"step": 0}, {}), fresh))
+    found = {item.checkpoint["id"] for item in saver.list(config("t1"))}
+    assert found == {new["id"] for new in fresh}
+
+
+# -- erasure ---------------------------------------------------------------------------
+
+
+def test_an_erased_users_checkpoints_read_as_empty_and_the_log_verifies(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    graph = chat_graph(saver)
+    say(graph, "my secret")
+    shape = [
+        (s.metadata["step"], s.metadata["source"]) for s in graph.get_state_history(ANN)
+    ]
+    trail.erase_user("ann")
+    found = saver.get_tuple(ANN)
+    assert found is not None
+    assert found.checkpoint["channel_values"] == {}
+    assert found.pending_writes == []
+    assert [
+        (s.metadata["step"], s.metadata["source"]) for s in graph.get_state_history(ANN)
+    ] == shape
+    assert {text for _, text, _, _ in transcript(trail)} == {"[erased]"}
+    assert trail.verify().ok
+
+
+def test_the_apps_metadata_is_erased_and_langgraphs_kept(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    run = {**ANN, "metadata": {"topic": "my secret"}}
+    approval_graph(saver).invoke({"log": ["in"]}, run)
+    assert saver.get_tuple(ANN).metadata["topic"] == "my secret"  # type: ignore[union-attr]
+    trail.erase_user("ann")
+    metadata = saver.get_tuple(ANN).metadata  # type: ignore[union-attr]
+    assert set(metadata) == {"source", "step", "parents"}
+
+
+# -- reads -----------------------------------------------------------------------------
+
+
+def test_worker_mode_reads_its_own_writes(url: str) -> None:
+    with sessiontrail.connect(url, projections="worker") as trail:
+        graph = approval_graph(TrailSaver(trail))
+        graph.invoke({"log": ["in"]}, ANN)
+        assert graph.invoke(Command(resume="yes"), ANN)["n"] == 10
+        assert len(list(graph.get_state_history(ANN))) == 5
+        lagging = {s.name for s in trail.projections.status() if s.lag > 0}
+        assert "langgraph" not in lagging and "sessions" in lagging
+
+
+def test_reading_the_latest_checkpoint_costs_the_same_however_long_the_thread(
+    saver: TrailSaver, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    rows = threading.local()
+    fetch_all = database.Cursor.fetchall
+
+    def counted(cursor: database.Cursor) -> list[tuple[Any, ...]]:
+        found = fetch_all(cursor)
+        rows.count = getattr(rows, "count", 0) + len(found)
+        return found
+
+    monkeypatch.setattr(database.Cursor, "fetchall", counted)
+
+    def rows_read(steps: int) -> int:
+        graph = approval_graph(saver)
+        thread = {"configurable": {"thread_id": f"long-{steps}"}}
+        for number in range(steps):
+            graph.invoke({"log": [str(number)]}, thread)
+            graph.invoke(Command(resume="y"), thread)
+        rows.count = 0
+        assert saver.get_tuple(thread) is not None
+        return int(rows.count)
+
+    assert rows_read(1) == rows_read(8)
+
+
+def test_values_never_use_pickle_unless_configured(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    unpicklable_by_msgpack = threading.Lock()
+    with pytest.raises(TypeError):
+        saver.put(
+            config("t1"),
+            checkpoint({"lock": [unpicklable_by_msgpack]}),
+            {},
+            {"lock": 1},
+        )
+    assert trail.sessions.load(SESSION) is None
+    pickling = TrailSaver(trail, serde=JsonPlusSerializer(pickle_fallback=True))
+    value = [frozenset({1})]
+    pickling.put(config("t1"), checkpoint({"v": value}), {}, {"v": 1})
+    found = pickling.get_tuple(config("t1"))
+    assert found is not None and found.checkpoint["channel_values"]["v"] == value
+
+
+# -- bad input -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("run", "field"),
+    [
+        ({}, "configurable"),
+        ({"configurable": {}}, "thread_id"),
+        ({"configurable": {"thread_id": "t", "user_id": 7}}, "user_id"),
+        ({"configurable": {"thread_id": "x" * 300}}, "thread_id"),
+        ({"configurable": {"thread_id": "line\nbreak"}}, "thread_id"),
+    ],
+)
+def test_a_config_that_names_no_thread_is_refused(
+    saver: TrailSaver, trail: SessionTrail, run: dict[str, Any], field: str
+) -> None:
+    with pytest.raises(InvalidInput, match=field):
+        saver.put(run, checkpoint(), {}, {})
+    assert trail.sessions.list().items == []
+
+
+def test_metadata_that_is_not_json_is_refused(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    with pytest.raises(InvalidInput, match="metadata"):
+        saver.put(config("t1"), checkpoint(), {"when": object()}, {})  # type: ignore[typeddict-unknown-key]
+    assert trail.sessions.list().items == []
+
+
+def test_put_writes_needs_a_checkpoint_id(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    with pytest.raises(InvalidInput, match="checkpoint_id"):
+        saver.put_writes(config("t1"), [("a", 1)], "task")
+    assert trail.sessions.list().items == []
+
+
+@pytest.mark.parametrize("limit", [-1, "3", True])
+def test_a_bad_limit_is_refused(saver: TrailSaver, limit: Any) -> None:
+    with pytest.raises(InvalidInput, match="limit"):
+        list(saver.list(None, limit=limit))
+
+
+def test_bad_options_are_refused_when_the_saver_is_made(trail: SessionTrail) -> None:
+    with pytest.raises(InvalidInput, match="user_key"):
+        TrailSaver(trail, user_key="")
+    with pytest.raises(InvalidInput, match="messages_channel"):
+        TrailSaver(trail, messages_channel="")
+    with pytest.raises(InvalidInput, match="actor"):
+        TrailSaver(trail, actor="")
+    with pytest.raises(TypeError, match="trail must be"):
+        TrailSaver(42)  # type: ignore[arg-type]
