@@ -240,7 +240,7 @@ class ThreadLog:
         merged = _json_object(
             get_serializable_checkpoint_metadata(config, metadata), "metadata"
         )
-        record = {
+        record: dict[str, Any] = {
             "parent_checkpoint_id": target.checkpoint_id,
             "checkpoint": Serialized.pack(
                 self.serde.dumps_typed({**checkpoint, "channel_values": inline})

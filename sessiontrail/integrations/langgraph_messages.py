@@ -81,9 +81,8 @@ def message_fields(value: Any) -> dict[str, Any] | None:
     is not a message the transcript can hold."""
     if not isinstance(value, BaseMessage):
         return None
-    role = ROLES.get(
-        getattr(value, "role", None) if value.type == "chat" else value.type
-    )
+    kind = str(getattr(value, "role", "")) if value.type == "chat" else value.type
+    role = ROLES.get(kind)
     if role is None or (role == "tool" and not getattr(value, "tool_call_id", None)):
         return None
     text, parts = _content(value.content)
