@@ -337,26 +337,28 @@ def _select(
 def _loaded(
     cur: Cursor, tables: LangGraphProjection, row: tuple[Any, ...]
 ) -> StoredCheckpoint:
-    """A checkpoint row with its channel values (at its versions) and writes."""
+    """A checkpoint row with its channel values and writes, in one query of point
+    lookups by primary key (one per channel, one range for the writes)."""
     thread_id, checkpoint_ns, stream, checkpoint_id, parent = row[:5]
     kind, data, versions, metadata, saved_at = row[5:]
-    pairs = list(json.loads(versions).items())
-    values: list[tuple[str, str, str]] = []
-    if pairs and kind != ERASED:
-        match = " OR ".join("(channel = ? AND version = ?)" for _ in pairs)
-        values = [
-            (channel, kind_, data_)
-            for channel, kind_, data_ in cur.execute(
-                f"SELECT channel, type, data FROM {tables.table('lg_values')} "
-                f"WHERE stream = ? AND ({match})",
-                [stream, *(item for pair in pairs for item in pair)],
-            ).fetchall()
-        ]
-    writes = cur.execute(
-        f"SELECT task_path, task_id, idx, channel, type, data "
-        f"FROM {tables.table('lg_writes')} WHERE stream = ? AND checkpoint_id = ?",
-        (stream, checkpoint_id),
+    pairs = list(json.loads(versions).items()) if kind != ERASED else []
+    lookups = [
+        f"SELECT 0, channel, type, data, '', '', 0 FROM {tables.table('lg_values')} "
+        "WHERE stream = ? AND channel = ? AND version = ?"
+    ] * len(pairs)
+    lookups.append(
+        f"SELECT 1, channel, type, data, task_path, task_id, idx "
+        f"FROM {tables.table('lg_writes')} WHERE stream = ? AND checkpoint_id = ?"
+    )
+    params = [item for pair in pairs for item in (stream, *pair)]
+    found = cur.execute(
+        " UNION ALL ".join(lookups), [*params, stream, checkpoint_id]
     ).fetchall()
+    writes = sorted(
+        (path, task, idx, channel, kind_, data_)
+        for is_write, channel, kind_, data_, path, task, idx in found
+        if is_write
+    )
     return StoredCheckpoint(
         thread_id=thread_id,
         checkpoint_ns=checkpoint_ns,
@@ -365,12 +367,14 @@ def _loaded(
         checkpoint=None if kind == ERASED else (kind, data),
         saved_at=float(saved_at),
         metadata=json.loads(metadata),
-        values=values,
+        values=[
+            (channel, kind_, data_)
+            for is_write, channel, kind_, data_, *_ in found
+            if not is_write
+        ],
         writes=[
-            (task_id, channel, kind_, data_)
-            for _, task_id, _, channel, kind_, data_ in sorted(
-                writes, key=lambda write: (write[0], write[1], write[2])
-            )
+            (task, channel, kind_, data_)
+            for _, task, _, channel, kind_, data_ in writes
         ],
     )
 

@@ -24,7 +24,7 @@ import json
 from collections.abc import Sequence
 from typing import Any
 
-from langchain_core.messages import BaseMessage
+from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, ToolMessage
 
 from ..domain.session import Session
 from ..domain.values import Message
@@ -32,17 +32,8 @@ from ..domain.values import Message
 LANGGRAPH = "langgraph"
 """The message metadata key of what the mirror records."""
 ROLES = {"human": "user", "ai": "assistant", "AIMessageChunk": "assistant"}
-ROLES |= {role: role for role in ("system", "tool", "user", "assistant")}
-COMPARED = (
-    "role",
-    "content",
-    "content_parts",
-    "tool_calls",
-    "tool_call_id",
-    "tool_success",
-    "metadata",
-)
-"""What makes a stored message the same as a checkpoint's (not its time)."""
+ROLES |= {"system": "system", "tool": "tool"}
+ROLES |= {"user": "user", "assistant": "assistant"}  # a chat message's roles
 
 
 def mirror(session: Session, values: Sequence[Any], actor: str) -> None:
@@ -57,54 +48,57 @@ def mirror(session: Session, values: Sequence[Any], actor: str) -> None:
         if not _same(stored, fields):
             break
         keep += 1
-    session.truncate(keep, actor=actor)
+    if keep < len(session.messages):
+        session.truncate(keep, actor=actor)
     for fields in given[keep:]:
         session.append_message(**fields, actor=actor)
 
 
 def _same(stored: Message, fields: dict[str, Any]) -> bool:
-    """Whether a stored message is the one these fields describe."""
+    """Whether a stored message is the one these fields describe (its time
+    aside); the cheap comparisons first, as most messages are unchanged."""
     if fields["id"] is not None and fields["id"] != stored.id:
         return False
-    return all(_plain(getattr(stored, name)) == fields[name] for name in COMPARED)
-
-
-def _plain(value: Any) -> Any:
-    """A stored field as the mirror builds it (tool calls as dicts)."""
-    if isinstance(value, list) and value and hasattr(value[0], "model_dump"):
-        return [item.model_dump() for item in value]
-    return value
+    if stored.content != fields["content"] or stored.role != fields["role"]:
+        return False
+    calls = [(c.id, c.name, c.arguments) for c in stored.tool_calls or ()]
+    given = [(c["id"], c["name"], c["arguments"]) for c in fields["tool_calls"] or ()]
+    return (
+        calls == given
+        and (stored.tool_calls is None) == (fields["tool_calls"] is None)
+        and stored.content_parts == fields["content_parts"]
+        and stored.tool_call_id == fields["tool_call_id"]
+        and stored.tool_success == fields["tool_success"]
+        and stored.metadata == fields["metadata"]
+    )
 
 
 def message_fields(value: Any) -> dict[str, Any] | None:
     """The `append_message` arguments a LangChain message becomes; None when it
-    is not a message the transcript can hold."""
+    is not a message the transcript can hold. (Attributes are read only where
+    the message's type has them: a missing one is slow on these models.)"""
     if not isinstance(value, BaseMessage):
         return None
-    kind = str(getattr(value, "role", "")) if value.type == "chat" else value.type
-    role = ROLES.get(kind)
-    if role is None or (role == "tool" and not getattr(value, "tool_call_id", None)):
+    fields: dict[str, Any] = {"id": value.id or None, "tool_calls": None}
+    fields["tool_call_id"] = fields["tool_success"] = None
+    if isinstance(value, ToolMessage):
+        fields["tool_call_id"] = value.tool_call_id or None
+        fields["tool_success"] = value.status != "error"
+    elif isinstance(value, AIMessage) and value.tool_calls:
+        fields["tool_calls"] = [
+            _call(call, value.id, number)
+            for number, call in enumerate(value.tool_calls)
+        ]
+    role = ROLES.get(value.role if isinstance(value, ChatMessage) else value.type)
+    if role is None or (role == "tool") != (fields["tool_call_id"] is not None):
         return None
-    text, parts = _content(value.content)
+    fields["role"] = role
+    fields["content"], fields["content_parts"] = _content(value.content)
     recorded: dict[str, Any] = {"type": value.type}
     if value.name:
         recorded["name"] = value.name
-    calls = getattr(value, "tool_calls", None) if role == "assistant" else None
-    status = getattr(value, "status", None)
-    return {
-        "id": value.id or None,
-        "role": role,
-        "content": text,
-        "content_parts": parts,
-        "tool_calls": [_call(call, value.id, n) for n, call in enumerate(calls)]
-        if calls
-        else None,
-        "tool_call_id": getattr(value, "tool_call_id", None)
-        if role == "tool"
-        else None,
-        "tool_success": None if role != "tool" else status != "error",
-        "metadata": {LANGGRAPH: recorded},
-    }
+    fields["metadata"] = {LANGGRAPH: recorded}
+    return fields
 
 
 def _content(content: str | list[Any]) -> tuple[str, list[dict[str, Any]] | None]:
