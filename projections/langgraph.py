@@ -53,7 +53,7 @@ class LangGraphProjection(Projection):
         Table(
             "lg_checkpoints",
             "stream TEXT NOT NULL, checkpoint_id {key} NOT NULL, "
-            "parent_checkpoint_id TEXT, type TEXT NOT NULL, data TEXT NOT NULL, "
+            "parent_checkpoint_id TEXT, type TEXT NOT NULL, data {bytes} NOT NULL, "
             "versions TEXT NOT NULL, metadata TEXT NOT NULL, "
             "saved_at DOUBLE PRECISION NOT NULL, saved_by INTEGER NOT NULL, "
             "PRIMARY KEY (stream, checkpoint_id)",
@@ -62,14 +62,14 @@ class LangGraphProjection(Projection):
         Table(
             "lg_values",
             "stream TEXT NOT NULL, channel TEXT NOT NULL, version TEXT NOT NULL, "
-            "type TEXT NOT NULL, data TEXT NOT NULL, saved_by INTEGER NOT NULL, "
+            "type TEXT NOT NULL, data {bytes} NOT NULL, saved_by INTEGER NOT NULL, "
             "PRIMARY KEY (stream, channel, version)",
         ),
         Table(
             "lg_writes",
             "stream TEXT NOT NULL, checkpoint_id {key} NOT NULL, "
             "task_id {key} NOT NULL, idx INTEGER NOT NULL, task_path TEXT NOT NULL, "
-            "channel TEXT NOT NULL, type TEXT NOT NULL, data TEXT NOT NULL, "
+            "channel TEXT NOT NULL, type TEXT NOT NULL, data {bytes} NOT NULL, "
             "saved_by INTEGER NOT NULL, "
             "PRIMARY KEY (stream, checkpoint_id, task_id, idx)",
         ),
@@ -105,8 +105,7 @@ class LangGraphProjection(Projection):
                 stream,
                 event.checkpoint_id,
                 event.parent_checkpoint_id,
-                ERASED if erased else event.checkpoint.type,
-                "" if erased else "".join(event.checkpoint.data),
+                *((ERASED, b"") if erased else event.checkpoint.unpack()),
                 json.dumps(event.channel_versions),
                 json.dumps({**event.app_metadata, **event.metadata}),
                 event.timestamp.timestamp(),
@@ -121,8 +120,7 @@ class LangGraphProjection(Projection):
                     stream,
                     value.channel,
                     value.version,
-                    value.type,
-                    "".join(value.data),
+                    *value.unpack(),
                     event.originator_version,
                 )
                 for value in event.values
@@ -151,8 +149,7 @@ class LangGraphProjection(Projection):
                     write.idx,
                     event.task_path,
                     write.channel,
-                    write.type,
-                    "".join(write.data),
+                    *write.unpack(),
                     event.originator_version,
                 )
                 for write in event.writes
@@ -191,7 +188,7 @@ class LangGraphProjection(Projection):
 
 @dataclass(frozen=True)
 class StoredCheckpoint:
-    """One checkpoint as stored: values and writes as (type, bytes) in base64.
+    """One checkpoint as stored: values and writes as their serializer's bytes.
 
     `checkpoint` is None once its owner was erased; `writes` are in LangGraph's
     order (task path, task id, slot).
@@ -201,11 +198,11 @@ class StoredCheckpoint:
     checkpoint_ns: str
     checkpoint_id: str
     parent_checkpoint_id: str | None
-    checkpoint: tuple[str, str] | None
+    checkpoint: tuple[str, bytes] | None
     saved_at: float
     metadata: dict[str, Any]
-    values: list[tuple[str, str, str]] = field(default_factory=list)
-    writes: list[tuple[str, str, str, str]] = field(default_factory=list)
+    values: list[tuple[str, str, bytes]] = field(default_factory=list)
+    writes: list[tuple[str, str, str, bytes]] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -297,7 +294,7 @@ class LangGraphReads:
 
     def writes(
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, task_id: str
-    ) -> dict[int, tuple[str, str, str]]:
+    ) -> dict[int, tuple[str, str, bytes]]:
         """A task's stored writes on a checkpoint: slot -> (channel, type, data)."""
         stream = str(stream_id(thread_session_id(thread_id, checkpoint_ns)))
         with self._database.read() as cur:
@@ -307,7 +304,7 @@ class LangGraphReads:
                 "WHERE stream = ? AND checkpoint_id = ? AND task_id = ?",
                 (stream, checkpoint_id, task_id),
             ).fetchall()
-        return {row[0]: (row[1], row[2], row[3]) for row in rows}
+        return {row[0]: (row[1], row[2], bytes(row[3])) for row in rows}
 
 
 def _select(

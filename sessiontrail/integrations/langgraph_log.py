@@ -12,7 +12,6 @@ dropped, metadata filters match by containment.
 
 from __future__ import annotations
 
-import base64
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
@@ -38,6 +37,7 @@ from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session, stream_id
 from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
 from ..domain.validation import SessionId
+from ..infrastructure.gc_pause import gc_paused
 from ..projections.langgraph import Search, StoredCheckpoint
 from ..trail import SessionTrail
 from .langgraph_messages import mirror
@@ -145,7 +145,10 @@ class ThreadLog:
             target.checkpoint_id,
             target.user_id,
         )
-        return None if stored is None else self._loaded(stored)
+        if stored is None:
+            return None
+        with gc_paused():  # decoding builds many objects, none of them cycles
+            return self._loaded(stored)
 
     def list(
         self,
@@ -174,7 +177,9 @@ class ThreadLog:
                 before=search.before,
                 limit=search.limit,
             )
-        return [self._loaded(stored) for stored in trail.langgraph.search(search)]
+        found = trail.langgraph.search(search)
+        with gc_paused():
+            return [self._loaded(stored) for stored in found]
 
     def _loaded(self, stored: StoredCheckpoint) -> CheckpointTuple:
         thread = Target(stored.thread_id, stored.checkpoint_ns, None, None)
@@ -211,8 +216,8 @@ class ThreadLog:
                 values[channel] = self._value(kind, data)
         return {**checkpoint, "channel_values": values}
 
-    def _value(self, kind: str, data: str) -> Any:
-        return self.serde.loads_typed((kind, base64.b64decode(data)))
+    def _value(self, kind: str, data: bytes) -> Any:
+        return self.serde.loads_typed((kind, bytes(data)))
 
     # -- writes ---------------------------------------------------------------------
 
@@ -368,11 +373,11 @@ def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, 
     return inline, stored
 
 
-def _kept(held: tuple[str, str, str] | None, item: TaskWrite, replace: bool) -> bool:
+def _kept(held: tuple[str, str, bytes] | None, item: TaskWrite, replace: bool) -> bool:
     """Whether writing `item` into a slot holding `held` would change nothing."""
     if held is None:
         return False
-    return not replace or held == (item.channel, item.type, "".join(item.data))
+    return not replace or held == (item.channel, *item.unpack())
 
 
 def _json_object(value: Any, name: str) -> dict[str, Any]:

@@ -25,6 +25,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, ToolMessage
+from langchain_core.messages.tool import ToolCall
 
 from ..domain.session import Session
 from ..domain.values import Message
@@ -117,7 +118,7 @@ def _content(content: str | list[Any]) -> tuple[str, list[dict[str, Any]] | None
     return text, blocks
 
 
-def _call(call: dict[str, Any], message_id: str | None, number: int) -> dict[str, Any]:
+def _call(call: ToolCall, message_id: str | None, number: int) -> dict[str, Any]:
     """One tool call (an id is made from the message's when it has none)."""
     return {
         "id": call.get("id") or f"{message_id or 'call'}-{number}",
