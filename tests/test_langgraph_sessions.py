@@ -128,6 +128,19 @@ def test_a_fork_makes_the_transcript_the_forks_conversation(
     ]
 
 
+def test_writes_that_change_nothing_record_no_event(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    saved = checkpoint()
+    saver.put(config("t1"), saved, {"step": 0}, {})
+    target = config("t1", checkpoint_id=saved["id"])
+    for _ in range(3):
+        saver.put_writes(target, [("a", 1), ("b", 2)], "task")
+        saver.put_writes(target, [("__error__", "boom")], "task")
+    events = [entry.event for entry in trail.sessions.history(SESSION)]
+    assert events.count("WritesSaved") == 2
+
+
 def test_checkpoints_stay_out_of_the_session_state(
     saver: TrailSaver, trail: SessionTrail
 ) -> None:
@@ -250,6 +263,19 @@ def test_an_erased_users_checkpoints_read_as_empty_and_the_log_verifies(
     ] == shape
     assert {text for _, text, _, _ in transcript(trail)} == {"[erased]"}
     assert trail.verify().ok
+
+
+def test_a_checkpoint_saved_again_after_erasure_reads_its_new_values(
+    saver: TrailSaver, trail: SessionTrail
+) -> None:
+    saved = checkpoint({"notes": ["secret"]}, versions={"notes": "0001.5"})
+    saver.put(config("t1", user_id="ann"), saved, {"step": 0}, {"notes": "0001.5"})
+    trail.erase_user("ann")
+    saved["channel_values"] = {"notes": ["written again"]}
+    saver.put(config("t1", user_id="ann"), saved, {"step": 0}, {"notes": "0001.5"})
+    found = saver.get_tuple(config("t1"))
+    assert found is not None
+    assert found.checkpoint["channel_values"] == {"notes": ["written again"]}
 
 
 def test_the_apps_metadata_is_erased_and_langgraphs_kept(
