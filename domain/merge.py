@@ -6,7 +6,10 @@ The rules, per event kind:
 - a truncation removes the messages it named, so it never removes a concurrent append;
 - metadata-group edits (title, pin, metadata) carry the metadata_version they produce;
   if another writer moved metadata_version since this writer's edits were based, the
-  stored, newer human edit wins and this writer's metadata edits are dropped;
+  stored, newer human edit wins and this writer's metadata edits are dropped; each
+  dropped edit is recorded as an EditDropped event (it changes no state), so the
+  history keeps both and the save can tell its caller what it did not apply;
+- an EditDropped already pending is kept (it records what happened);
 - LangGraph checkpoints, pending writes and clearings are appends: all are kept
   (LangGraph's own savers keep both branches of two runs on one thread);
 - model and pending-question changes are last-writer-wins; resolving a question only
@@ -20,6 +23,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from datetime import datetime
 
+from pydantic import JsonValue
+
 from .errors import ConcurrencyConflict, SessionNotFound
 from .session import Session
 
@@ -27,8 +32,8 @@ from .session import Session
 def rebase(writer: Session, head: Session) -> list[Session.Event]:
     """Re-apply `writer`'s pending events onto `head` (the stored state, no pending).
 
-    `head` gets the surviving events as its own pending events; the dropped ones are
-    returned so the caller can report them.
+    `head` gets the surviving events as its own pending events, and an EditDropped
+    event in place of each dropped metadata edit; the dropped events are returned.
     """
     pending = [
         event for event in writer.pending_events if isinstance(event, Session.Event)
@@ -44,6 +49,7 @@ def rebase(writer: Session, head: Session) -> list[Session.Event]:
         keep = _RULES.get(type(event), _always)
         if isinstance(event, Session.METADATA_EVENTS) and metadata_is_stale:
             dropped.append(event)
+            _record_dropped(event, head)
         elif keep(event, head):
             _reapply(event, head)
         else:
@@ -73,11 +79,42 @@ def _metadata_base(pending: list[Session.Event]) -> int | None:
 
 
 def _reapply(event: Session.Event, head: Session) -> None:
-    """Trigger the same event on the head; its time never goes before the head's."""
-    timestamp: datetime = max(event.timestamp, head.modified_on)
+    """Trigger the same event on the head."""
     head.trigger_event(
-        type(event), timestamp=timestamp, actor=event.actor, **event.payload()
+        type(event),
+        timestamp=_not_before(event, head),
+        actor=event.actor,
+        **event.payload(),
     )
+
+
+def _not_before(event: Session.Event, head: Session) -> datetime:
+    """The event's time, or the head's when later: a stream never goes back in time."""
+    return max(event.timestamp, head.modified_on)
+
+
+def _record_dropped(event: Session.Event, head: Session) -> None:
+    """Note on the head what a dropped metadata edit tried, who tried it, and the
+    metadata_version it was made on."""
+    assert isinstance(event, Session.METADATA_EVENTS)
+    head.trigger_event(
+        Session.EditDropped,
+        timestamp=_not_before(event, head),
+        actor=event.actor,
+        edit=type(event).__name__,
+        changes=_attempted(event),
+        based_on=event.metadata_version - 1,
+    )
+
+
+def _attempted(event: Session.Event) -> dict[str, JsonValue]:
+    """What a metadata-group edit set, in the words of the session's fields."""
+    if isinstance(event, Session.TitleEdited):
+        return {"title": event.title}
+    if isinstance(event, Session.PinChanged):
+        return {"pinned": event.pinned}
+    assert isinstance(event, Session.MetadataEdited)
+    return {"metadata": event.changes}
 
 
 def _always(event: Session.Event, head: Session) -> bool:

@@ -19,7 +19,6 @@ from pydantic import (
     BaseModel,
     ConfigDict,
     JsonValue,
-    NonNegativeInt,
     StrictBool,
     StrictStr,
     ValidationError,
@@ -32,6 +31,7 @@ from .personal import MESSAGE, QUESTION, SERIALIZED, USAGE, Spec
 from .threads import ChannelValue, Serialized, TaskWrite
 from .validation import (
     Actor,
+    Count,
     InitialTitle,
     ItemId,
     JsonObject,
@@ -48,6 +48,7 @@ from .values import (
     Role,
     SessionSummary,
     ToolCall,
+    is_same_message,
     preview,
 )
 
@@ -157,6 +158,20 @@ class Session(BaseAggregate[UUID]):
                 else:
                     aggregate.metadata[key] = value
             aggregate.metadata_version = self.metadata_version
+
+    class EditDropped(Event):
+        """A title, pin or metadata edit that a save did not apply (stale copy).
+
+        The edit was based on metadata another writer had changed since, and the
+        stored edit won. It changes no state: it keeps the attempt, and who made
+        it (`actor`), in the history. `based_on` is the metadata_version the edit
+        was made on."""
+
+        personal: ClassVar[Spec] = {"": ("changes",)}
+
+        edit: str
+        changes: dict[str, JsonValue]
+        based_on: int
 
     class ModelChanged(Event):
         model: str
@@ -429,7 +444,7 @@ class Session(BaseAggregate[UUID]):
         return message
 
     @validated
-    def truncate(self, keep: NonNegativeInt, *, actor: Actor = "runtime") -> None:
+    def truncate(self, keep: Count, *, actor: Actor = "runtime") -> None:
         """Keep the first `keep` messages and drop the rest; no event if none drop."""
         removed = [message.id for message in self.messages[keep:]]
         if removed:
@@ -442,15 +457,21 @@ class Session(BaseAggregate[UUID]):
         self, messages: list[MessageIn], *, actor: Actor = "runtime"
     ) -> None:
         """Make the transcript equal `messages` with the fewest events: truncate to
-        the longest common prefix, append the rest. Equal lists write nothing."""
-        ids = [message.id for message in messages]
-        if len(ids) != len(set(ids)):
-            raise InvalidInput("messages: two messages share an id")
+        the longest common prefix, append the rest. Equal lists write nothing.
+
+        A message whose id the caller did not give (one built without `id=`, or
+        from a mapping) is the stored message at its position when it equals it
+        on every field it gives but the time: re-saving a whole transcript built
+        anew appends only what is new, and stored messages keep their ids.
+        """
         keep = 0
         for stored, given in zip(self.messages, messages, strict=False):
-            if stored != given:
+            if not is_same_message(stored, given):
                 break
             keep += 1
+        ids = [m.id for m in self.messages[:keep]] + [m.id for m in messages[keep:]]
+        if len(ids) != len(set(ids)):
+            raise InvalidInput("messages: two messages share an id")
         self.truncate(keep, actor=actor)
         for message in messages[keep:]:
             self.trigger_event(self.MessageAppended, message=message, actor=actor)

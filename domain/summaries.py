@@ -30,6 +30,8 @@ def summarize(event: str, payload: dict[str, Any]) -> str:
             return "pinned" if p["pinned"] else "unpinned"
         case "MetadataEdited":
             return "metadata " + ", ".join(sorted(p["changes"]))
+        case "EditDropped":
+            return f"{p['edit']} not applied: a newer edit was stored"
         case "ModelChanged":
             return f"model → {p['model']}"
         case "QuestionPending":

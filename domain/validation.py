@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import functools
 import inspect
-from collections.abc import Callable
-from typing import Annotated, Any, ParamSpec, TypeVar
+from collections.abc import Awaitable, Callable
+from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
 from pydantic import (
     AfterValidator,
     BeforeValidator,
     ConfigDict,
+    Field,
     JsonValue,
     Strict,
     StringConstraints,
@@ -94,6 +95,18 @@ Actor = Annotated[
     StringConstraints(strip_whitespace=True, min_length=1, max_length=MAX_ACTOR_CHARS),
     AfterValidator(_printable),
 ]
+
+
+def _encodable(value: str) -> str:
+    """Reject lone surrogates: no file or host name holds one."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        raise ValueError(f"not valid Unicode at position {exc.start}") from None
+    return value
+
+
+Url = Annotated[str, Strict(), AfterValidator(_printable), AfterValidator(_encodable)]
 ModelName = Annotated[
     str,
     Strict(),
@@ -102,19 +115,41 @@ ModelName = Annotated[
 ]
 JsonObject = Annotated[dict[str, JsonValue], BeforeValidator(nesting_within_limit)]
 
+MAX_ARGUMENT_INT = 2**53 - 1
+"""The largest count, position or version a call takes: far past any real one,
+and small enough that a read model's arithmetic on it (`n + 1`) still fits a
+database integer (a larger one would fail in the driver, not at the door)."""
+Count = Annotated[int, Field(ge=0, le=MAX_ARGUMENT_INT)]
+Position = Annotated[int, Field(ge=1, le=MAX_ARGUMENT_INT)]
+
 _CALL_CONFIG = ConfigDict(arbitrary_types_allowed=True, allow_inf_nan=False)
 
 
 def validated(func: Callable[P, R]) -> Callable[P, R]:
-    """Check a call's arguments against its annotations; failures are InvalidInput."""
+    """Check a call's arguments against its annotations; failures are InvalidInput
+    (for a coroutine function, raised when it is awaited, where pydantic checks)."""
     checked = validate_call(config=_CALL_CONFIG)(func)
     parameters = list(inspect.signature(func).parameters)
+
+    def refused(exc: ValidationError) -> InvalidInput:
+        return InvalidInput.from_validation(exc, parameters)
+
+    if inspect.iscoroutinefunction(func):
+
+        @functools.wraps(func)
+        async def awaited(*args: P.args, **kwargs: P.kwargs) -> Any:
+            try:
+                return await cast(Awaitable[Any], checked(*args, **kwargs))
+            except ValidationError as exc:
+                raise refused(exc) from None
+
+        return cast(Callable[P, R], awaited)
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return checked(*args, **kwargs)
         except ValidationError as exc:
-            raise InvalidInput.from_validation(exc, parameters) from None
+            raise refused(exc) from None
 
     return wrapper

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from typing import Literal, Self
+from typing import Any, Literal, Self
 from uuid import uuid4
 
 from pydantic import (
@@ -13,9 +13,11 @@ from pydantic import (
     Field,
     JsonValue,
     StrictStr,
+    ValidationError,
     model_validator,
 )
 
+from .errors import InvalidInput
 from .event_model import EventModel
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -40,6 +42,18 @@ class Value(BaseModel):
     """
 
     model_config = ConfigDict(extra="forbid", frozen=True, allow_inf_nan=False)
+
+
+class Arguments(Value):
+    """A value built only to be passed to a call (options, an update, an asset):
+    a bad field is InvalidInput naming it, as the call's own arguments are. Not
+    for values stored in events, which are decoded without running this."""
+
+    def __init__(self, **fields: Any) -> None:
+        try:
+            super().__init__(**fields)
+        except ValidationError as exc:
+            raise InvalidInput.from_validation(exc) from None
 
 
 class ToolCall(Value):
@@ -71,6 +85,15 @@ class Message(Value):
         if self.tool_calls and self.role != "assistant":
             raise ValueError("only assistant messages carry tool_calls")
         return self
+
+
+def is_same_message(stored: Message, given: Message) -> bool:
+    """Whether `given` stands for `stored`: equal, or, when the caller gave no id,
+    equal on every field the caller gave (its time aside)."""
+    if "id" in given.model_fields_set:
+        return stored == given
+    given_fields = given.model_fields_set - {"created_at"}
+    return all(getattr(stored, name) == getattr(given, name) for name in given_fields)
 
 
 PREVIEW_LENGTH = 120
@@ -137,6 +160,31 @@ class HistoryEntry(Value):
             actor=event.actor,
             payload=event.json_payload(),
         )
+
+
+class DroppedEdit(Value):
+    """A title, pin or metadata edit a save did not apply: another writer had
+    changed the metadata since the copy it was made on, and the stored edit won.
+    The history records it as the EditDropped event at `version`."""
+
+    edit: str
+    changes: dict[str, JsonValue]
+    actor: str
+    version: int
+
+
+class SaveResult(Value):
+    """What a save did not apply: `dropped`, oldest first.
+
+    Falsy when every edit was stored (as the None `save` once returned), truthy
+    when some were dropped: `if trail.sessions.save(s): ...` asks "was anything
+    of mine dropped?".
+    """
+
+    dropped: list[DroppedEdit] = Field(default_factory=list)
+
+    def __bool__(self) -> bool:
+        return bool(self.dropped)
 
 
 class Page(Value):

@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable, Iterator
 from typing import Annotated, cast
 
-from pydantic import AwareDatetime, Field, NonNegativeInt, PositiveInt
+from pydantic import AwareDatetime, Field, StrictBool
 
 from ..domain.errors import (
     ConcurrencyConflict,
@@ -29,18 +29,22 @@ from ..domain.ports import Order, SessionReads
 from ..domain.session import Session, stream_id
 from ..domain.validation import (
     Actor,
+    Count,
     JsonObject,
     MessageIn,
     ModelName,
+    Position,
     SessionId,
     Title,
     UserId,
     validated,
 )
 from ..domain.values import (
+    DroppedEdit,
     HistoryEntry,
     MessagePage,
     Page,
+    SaveResult,
     SessionSummary,
 )
 from .cache import SessionCache
@@ -196,8 +200,8 @@ class SessionRepository:
     @validated
     def list_paginated(
         self,
-        offset: NonNegativeInt = 0,
-        limit: NonNegativeInt | None = None,
+        offset: Count = 0,
+        limit: Count | None = None,
         *,
         user_id: UserId | None = None,
         order: Order = "updated_desc",
@@ -219,9 +223,9 @@ class SessionRepository:
         self,
         session_id: SessionId,
         *,
-        last_n: NonNegativeInt | None = None,
-        before: PositiveInt | None = None,
-        limit: NonNegativeInt | None = None,
+        last_n: Count | None = None,
+        before: Position | None = None,
+        limit: Count | None = None,
         user_id: UserId | None = None,
     ) -> MessagePage:
         """The last `last_n` messages (all if None), or `limit` before a position.
@@ -261,7 +265,7 @@ class SessionRepository:
         self,
         session_id: SessionId,
         *,
-        until: PositiveInt | None = None,
+        until: Position | None = None,
         user_id: UserId | None = None,
     ) -> Iterator[tuple[HistoryEntry, Session]]:
         """Each event, oldest first, with a copy of the session right after it."""
@@ -278,7 +282,7 @@ class SessionRepository:
         self,
         session_id: SessionId,
         *,
-        version: PositiveInt | None = None,
+        version: Position | None = None,
         at: AwareDatetime | None = None,
         user_id: UserId | None = None,
     ) -> Session | None:
@@ -301,20 +305,35 @@ class SessionRepository:
 
     # -- writes ------------------------------------------------------------------
 
-    def save(self, session: Session) -> None:
+    def save(self, session: Session) -> SaveResult:
         """Append the session's new events, merging with concurrent writers; cache it.
 
         After a save that wrote, the caller's object is the merged, stored state (a
-        save with nothing new touches no storage). On failure it raises, the cache
-        is untouched and the object keeps its unsaved events.
+        save with nothing new touches no storage). The result lists the caller's
+        title, pin and metadata edits the merge dropped because they were made on
+        a copy whose metadata another writer has changed since (each is recorded
+        as an EditDropped event); it is falsy when there are none. On failure it
+        raises, the cache is untouched and the object keeps its unsaved events.
         """
         if not isinstance(session, Session):
             raise InvalidInput(
                 f"session: expected a Session, got {type(session).__name__}"
             )
         with self._locks.hold(session.session_id):
-            self._write(session)
+            stored = self._write(session)
         self._cache.put(session)
+        return SaveResult(
+            dropped=[
+                DroppedEdit(
+                    edit=event.edit,
+                    changes=event.changes,
+                    actor=event.actor,
+                    version=event.originator_version,
+                )
+                for event in stored
+                if isinstance(event, Session.EditDropped)
+            ]
+        )
 
     def create(self, session: Session) -> None:
         """Store a session never saved before, without merging: if its id is
@@ -334,15 +353,60 @@ class SessionRepository:
             self._caught_up(session, position)
         self._cache.put(session)
 
-    def save_and_cache(self, session: Session) -> None:
-        """`save`, but a failure is logged and the session is cached anyway."""
+    def save_and_cache(self, session: Session) -> SaveResult | None:
+        """`save`, but a failure is logged and the session is cached anyway (the
+        result is then None)."""
         try:
-            self.save(session)
+            return self.save(session)
         except InvalidInput:
             raise
         except SessiontrailError:
             logger.exception("save %r failed; caching it unsaved", session.session_id)
             self._cache.put(session)
+            return None
+
+    @validated
+    def edit(
+        self,
+        session_id: SessionId,
+        *,
+        title: Title | None = None,
+        pinned: StrictBool | None = None,
+        metadata: JsonObject | None = None,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+        if_version: Count | None = None,
+    ) -> Session:
+        """A person's edit of the title, pin and metadata keys (None removes a key),
+        applied to the newest stored state: it is never dropped, and a concurrent
+        edit of other metadata keys is kept. Returns the stored session;
+        SessionNotFound if it is absent, deleted or another user's. With
+        `if_version`, ConcurrencyConflict (nothing written) unless the stored
+        session is still at that version.
+
+        Use it for an edit made now, not on a copy loaded earlier: `save` of such
+        a copy drops its metadata edits when another writer changed the metadata
+        meanwhile (no human edit is clobbered by a stale one).
+        """
+
+        def apply(session: Session) -> None:
+            if if_version is not None and session.version != if_version:
+                raise ConcurrencyConflict(
+                    f"if_version: {session_id!r} is at version {session.version}, "
+                    f"not {if_version}"
+                )
+            if title is not None:
+                session.edit_title(title, actor=actor)
+            if pinned is not None:
+                session.set_pinned(pinned, actor=actor)
+            if metadata is not None:
+                session.update_metadata(metadata, actor=actor)
+
+        edited = self._change(session_id, user_id, apply)
+        if edited is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        self._cache.put(edited)
+        return edited
 
     @validated
     def delete(
@@ -366,15 +430,20 @@ class SessionRepository:
         actor: Actor = "user",
     ) -> bool:
         """Undo a soft delete; False if the session is not deleted (or not theirs)."""
-        with self._locks.hold(session_id):
-            head = self._store.load(stream_id(session_id))
+
+        def undelete(head: Session | None) -> Session:
             if head is None or not head.deleted:
-                return False
+                raise SessionNotFound(f"no deleted session {session_id!r}")
             if user_id is not None and head.user_id != user_id:
-                return False
+                raise SessionNotFound(f"no deleted session {session_id!r}")
             head.restore(actor=actor)
-            self._write(head)
-        self._cache.put(head)
+            return head
+
+        try:
+            restored = self._fresh(session_id, undelete)
+        except SessionNotFound:
+            return False
+        self._cache.put(restored)
         return True
 
     @validated
@@ -392,12 +461,17 @@ class SessionRepository:
         metadata, when given), atomically, with the fewest events; creates it when
         absent and restores it when deleted. Returns the stored session.
 
-        The given state is authoritative: a message stored meanwhile by another
-        writer and missing from `messages` is removed by a TranscriptTruncated
-        event, visible in `history` and recoverable with `at`.
+        The events are worked out against the newest stored state, under the
+        session's lock, and again if another process wrote first. A message given
+        without an id (a plain mapping, or a Message built without `id=`) is the
+        stored message at its position when every field it gives is equal, so
+        re-saving the whole transcript appends only what is new. The given state
+        is authoritative: a message stored meanwhile by another writer and missing
+        from `messages` is removed by a TranscriptTruncated event, visible in
+        `history` and recoverable with `at`.
         """
-        with self._locks.hold(session_id):
-            head = self._store.load(stream_id(session_id))
+
+        def replace(head: Session | None) -> Session:
             if head is not None and user_id is not None and head.user_id != user_id:
                 raise SessionNotFound(f"no session {session_id!r}")
             if head is None:
@@ -409,9 +483,11 @@ class SessionRepository:
             if metadata is not None:
                 gone = {key: None for key in head.metadata if key not in metadata}
                 head.update_metadata({**metadata, **gone}, actor=actor)
-            self._write(head)
-        self._cache.put(head)
-        return head
+            return head
+
+        stored = self._fresh(session_id, replace)
+        self._cache.put(stored)
+        return stored
 
     @validated
     def append_token_usage(
@@ -435,21 +511,43 @@ class SessionRepository:
     def _change(
         self, session_id: str, user_id: str | None, command: Callable[[Session], None]
     ) -> Session | None:
-        """Run a command on the stored head and save it; None if not visible."""
+        """Run a command on the newest stored head and save it (see `_fresh`);
+        None if the session is not visible."""
+
+        def run(head: Session | None) -> Session:
+            visible = _visible(head, user_id)
+            if visible is None:
+                raise SessionNotFound(f"no session {session_id!r}")
+            command(visible)
+            return visible
+
+        try:
+            return self._fresh(session_id, run)
+        except SessionNotFound:
+            return None
+
+    def _fresh(
+        self, session_id: str, edit: Callable[[Session | None], Session]
+    ) -> Session:
+        """`edit` the stored head (None: no such stream) under the session's lock
+        and append what it did. If another process appended first, `edit` its new
+        head instead of rebasing: an edit made now applies to the newest state,
+        so the merge never drops it as stale."""
         with self._locks.hold(session_id):
-            head = _visible(self._store.load(stream_id(session_id)), user_id)
-            if head is None:
-                return None
-            command(head)
-            try:
-                self._write(head)
-            except SessionNotFound:
-                return None
+            head = edit(self._store.load(stream_id(session_id)))
+            self._write(head, redo=edit)
         return head
 
-    def _write(self, session: Session) -> None:
-        """Append, then bring inline read models up to the write (read-your-writes)."""
-        self._caught_up(session, self._append(session))
+    def _write(
+        self, session: Session, redo: Callable[[Session], Session] | None = None
+    ) -> builtins.list[Session.Event]:
+        """Append, then bring inline read models up to the write (read-your-writes).
+
+        Returns the events stored.
+        """
+        position, stored = self._append(session, redo)
+        self._caught_up(session, position)
+        return stored
 
     def _caught_up(self, session: Session, position: int | None) -> None:
         """Bring inline read models up to a write that reached `position`; a
@@ -464,32 +562,45 @@ class SessionRepository:
                     exc_info=True,
                 )
 
-    def _append(self, session: Session) -> int | None:
-        """Append; if another writer got there first, rebase onto its head, retry.
+    def _append(
+        self, session: Session, redo: Callable[[Session], Session] | None
+    ) -> tuple[int | None, builtins.list[Session.Event]]:
+        """Append; if another writer got there first, rebase onto its head (or,
+        given `redo`, run it on that head), then retry.
 
-        Returns the notification id reached (None if there was nothing to write).
+        Returns the notification id reached (None if there was nothing to write)
+        and the events stored.
         """
         for attempt in range(MAX_SAVE_ATTEMPTS):
+            pending = [cast(Session.Event, event) for event in session.pending_events]
             try:
-                return self._store.record(session)
+                return self._store.record(session), pending
             except StreamMoved:
                 head = self._store.load(session.id)
                 assert head is not None, "a stream that moved on has a head"
                 if self._store.holds(session):  # an earlier attempt did commit
                     _adopt(session, head)
-                    return self._store.head()
-                dropped = rebase(session, head)
-                if dropped:
-                    logger.info(
-                        "save %r: kept the stored edits over %s",
-                        session.session_id,
-                        ", ".join(type(event).__name__ for event in dropped),
-                    )
+                    return self._store.head(), pending
+                if redo is None:
+                    _rebase(session, head)
+                else:
+                    head = redo(head)
                 _adopt(session, head)
                 _backoff(attempt)
         raise ConcurrencyConflict(
             f"save {session.session_id!r}: still conflicting after "
             f"{MAX_SAVE_ATTEMPTS} attempts"
+        )
+
+
+def _rebase(session: Session, head: Session) -> None:
+    """Re-apply the session's pending events onto the head by the merge rules."""
+    dropped = rebase(session, head)
+    if dropped:
+        logger.info(
+            "save %r: kept the stored edits over %s",
+            session.session_id,
+            ", ".join(type(event).__name__ for event in dropped),
         )
 
 

@@ -10,13 +10,13 @@ from datetime import datetime
 from functools import singledispatchmethod
 from typing import Annotated, Any
 
-from pydantic import AwareDatetime, Field, NonNegativeInt
+from pydantic import AwareDatetime, Field
 
 from ..domain.event_model import EventModel
 from ..domain.qa import QASession
 from ..domain.session import Session
 from ..domain.summaries import summarize
-from ..domain.validation import Actor, SessionId, UserId, validated
+from ..domain.validation import Actor, Count, SessionId, UserId, validated
 from ..domain.values import Value
 from .columns import micros, moment
 from .database import Cursor, ProjectionDatabase
@@ -130,7 +130,7 @@ class AuditTimeline:
         actor: Actor | None = None,
         since: AwareDatetime | None = None,
         until: AwareDatetime | None = None,
-        after: NonNegativeInt | None = None,
+        after: Count | None = None,
         limit: Annotated[int, Field(ge=1, le=MAX_AUDIT_PAGE)] = 100,
     ) -> AuditPage:
         """Events oldest first, filtered by session, user, actor and [since, until)."""

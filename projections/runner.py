@@ -22,8 +22,11 @@ import time
 from collections.abc import Sequence
 from typing import Literal
 
+from pydantic import NonNegativeFloat, StrictStr
+
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
 from ..domain.event_model import EventModel
+from ..domain.validation import Count, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
 from .batches import (
@@ -98,6 +101,7 @@ class ProjectionRunner:
                         (name, projection_class.version),
                     )
 
+    @validated
     def upgrade(self, progress: Progress | None = None) -> list[str]:
         """Rebuild each projection whose live tables an older version built.
 
@@ -114,7 +118,8 @@ class ProjectionRunner:
 
     # -- catching up -------------------------------------------------------------------
 
-    def catch_up(self, until: int | None = None) -> int:
+    @validated
+    def catch_up(self, until: Count | None = None) -> int:
         """Apply every notification up to the head; a no-op if already at `until`.
 
         Returns the position every current projection has reached. Inline mode
@@ -278,7 +283,8 @@ class ProjectionRunner:
             )
         return statuses
 
-    def rows(self, name: str) -> dict[str, list[tuple[object, ...]]]:
+    @validated
+    def rows(self, name: StrictStr) -> dict[str, list[tuple[object, ...]]]:
         """The live rows of a read model, table by table, sorted: for diagnosis and
         for checking that two generations (inline, worker, rebuilt) agree."""
         projection_class = self.projection(name)
@@ -294,7 +300,8 @@ class ProjectionRunner:
                 for table in projection_class.tables
             }
 
-    def projection(self, name: str) -> type[Projection]:
+    @validated
+    def projection(self, name: StrictStr) -> type[Projection]:
         """The projection called `name`; InvalidInput naming the known ones if none."""
         projection_class = self._classes.get(name)
         if projection_class is None:
@@ -310,7 +317,10 @@ class ProjectionRunner:
         with self._database.write() as cur:
             drop_retired(cur, self._classes, older_than=-1.0)
 
-    def rebuild(self, name: str, progress: Progress | None = None) -> ProjectionStatus:
+    @validated
+    def rebuild(
+        self, name: StrictStr, progress: Progress | None = None
+    ) -> ProjectionStatus:
         """Build a new generation from the whole log beside the live one, then swap.
 
         Readers keep the live generation until one transaction catches the new one
@@ -322,7 +332,8 @@ class ProjectionRunner:
 
     # -- worker ------------------------------------------------------------------------
 
-    def run(self, stop: threading.Event, poll_interval: float = 0.5) -> None:
+    @validated
+    def run(self, stop: threading.Event, poll_interval: NonNegativeFloat = 0.5) -> None:
         """Keep every projection current until `stop` is set (the worker mode)."""
         self.upgrade()
         while not stop.is_set():

@@ -70,6 +70,12 @@ def scenario() -> dict[str, dict[str, Any]]:
         )
         session.resolve_question()
         trail.sessions.save(session)
+        stale = trail.sessions.load_merged("chat-42")
+        assert stale is not None
+        session.edit_title("Rome, May 2026")
+        trail.sessions.save(session)
+        stale.edit_title("Rome trip")  # made on a copy from before that rename
+        trail.sessions.save(stale)  # dropped: EditDropped
         trail.sessions.append_token_usage(
             "chat-42", {"model": "gpt-4.1", "input_tokens": 812, "output_tokens": 64}
         )

@@ -22,12 +22,14 @@ from .domain.errors import (
 from .domain.qa import GraphElementIds, SessionQAEntry, SessionTraceStep
 from .domain.session import Session
 from .domain.values import (
+    DroppedEdit,
     HistoryEntry,
     Message,
     MessagePage,
     Page,
     PendingQuestion,
     ProjectionStatus,
+    SaveResult,
     SessionSummary,
     SyncStatus,
     ToolCall,
@@ -49,6 +51,7 @@ __all__ = [
     "Checkpoint",
     "ChecksumMismatch",
     "ConcurrencyConflict",
+    "DroppedEdit",
     "ExportFormat",
     "GraphElementIds",
     "HistoryEntry",
@@ -62,6 +65,7 @@ __all__ = [
     "Page",
     "PendingQuestion",
     "ProjectionStatus",
+    "SaveResult",
     "Session",
     "SessionAsset",
     "SessionMeta",

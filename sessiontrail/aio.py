@@ -23,9 +23,12 @@ from concurrent.futures import ThreadPoolExecutor
 from types import TracebackType
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 
+from pydantic import PositiveInt, StrictStr
+
 from .assets import AssetStore
 from .domain.checkpoint import Checkpoint
 from .domain.errors import InvalidInput
+from .domain.validation import Count, Url, validated
 from .erasure import ErasureReport
 from .exporter import Exporter
 from .importer import Importer
@@ -158,6 +161,8 @@ class AsyncSessionTrail(AsyncClosing):
     ) -> T:
         """`call(trail, *args, **kwargs)` with the sync trail, in one worker thread:
         several sync calls as one step (e.g. load, change, save)."""
+        if not callable(call):
+            raise InvalidInput(f"call: expected a function, got {type(call).__name__}")
         return await self._threads.run(call, self.sync, *args, **kwargs)
 
     async def checkpoint(self) -> Checkpoint:
@@ -200,18 +205,17 @@ class AsyncSessionTrail(AsyncClosing):
         return f"AsyncSessionTrail({self.url!r})"
 
 
+@validated
 async def connect(
-    url: str | None = None,
+    url: Url | None = None,
     *,
-    cache_size: int = DEFAULT_CACHE_SIZE,
+    cache_size: Count = DEFAULT_CACHE_SIZE,
     projections: Mode = "inline",
-    key: str | None = None,
-    threads: int = DEFAULT_THREADS,
+    key: StrictStr | None = None,
+    threads: PositiveInt = DEFAULT_THREADS,
 ) -> AsyncSessionTrail:
     """Open the log at `url` for asyncio code; the arguments of
     `sessiontrail.connect`, plus `threads`: how many storage calls run at once."""
-    if threads < 1:
-        raise InvalidInput(f"threads: must be >= 1, got {threads}")
     pool = Threads(threads)
     try:
         trail = await pool.run(

@@ -14,12 +14,12 @@ from pydantic import Field, JsonValue
 from .domain.errors import InvalidInput, SessionNotFound
 from .domain.session import Session
 from .domain.validation import SessionId, validated
-from .domain.values import Message, SyncStatus, Value
+from .domain.values import Arguments, Message, SyncStatus, Value
 from .infrastructure.repository import SessionRepository
 from .projections.runner import ProjectionRunner
 
 
-class SessionAsset(Value):
+class SessionAsset(Arguments):
     """A whole session as seed 4 stores it; `version` is the log's, set on load.
 
     `created_at`, `updated_at` and `version` are the store's to set: `save` ignores
@@ -68,7 +68,9 @@ class AssetStore:
         self._projections = projections
 
     def save(self, asset: SessionAsset) -> None:
-        """Overwrite the session with the asset, recorded as the fewest events."""
+        """Overwrite the session with the asset, recorded as the fewest events
+        against the stored session (messages built without ids match the stored
+        ones at their positions by their fields, as in `transcripts.save`)."""
         if not isinstance(asset, SessionAsset):
             raise InvalidInput(
                 f"asset: expected a SessionAsset, got {type(asset).__name__}"
@@ -76,10 +78,11 @@ class AssetStore:
         nulls = sorted(key for key, value in asset.state.items() if value is None)
         if nulls:
             raise InvalidInput(f"state: null values are not stored: {', '.join(nulls)}")
-        stored = self._repository.try_load(asset.id)
         title = asset.title or None
-        if title is None and stored is not None and stored.title:
-            raise InvalidInput("title: a stored title cannot be cleared")
+        if title is None:  # read the stored title, not a cached copy's
+            stored = self._repository.load_merged(asset.id)
+            if stored is not None and stored.title:
+                raise InvalidInput("title: a stored title cannot be cleared")
         self._repository.overwrite(
             asset.id, asset.messages, title=title, metadata=asset.state
         )

@@ -8,11 +8,12 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Iterator, Sequence
-from typing import Literal, TextIO, cast
+from typing import Literal, Protocol, cast, runtime_checkable
 
 from .domain.errors import SessionNotFound
 from .domain.event_model import EventModel
 from .domain.session import Session, stream_id
+from .domain.validation import SessionId, UserId, validated
 from .infrastructure.event_store import SessionStore
 from .infrastructure.portable import PortableEvent, StreamOwner
 from .projections.qa import QAReads
@@ -23,6 +24,13 @@ EXPORT_FORMATS: tuple[ExportFormat, ...] = ("jsonl", "json", "md")
 Progress = Callable[[int], None]
 
 
+@runtime_checkable
+class TextSink(Protocol):
+    """Where an export is written: an open text file, `sys.stdout`, a StringIO."""
+
+    def write(self, text: str, /) -> object: ...
+
+
 class Exporter:
     """Reads sessions' streams (and their Q&A streams) as portable events."""
 
@@ -30,8 +38,12 @@ class Exporter:
         self._store = store
         self._qa_reads = qa_reads
 
+    @validated
     def events(
-        self, session_ids: Sequence[str] | None = None, *, user_id: str | None = None
+        self,
+        session_ids: Sequence[SessionId] | None = None,
+        *,
+        user_id: UserId | None = None,
     ) -> Iterator[PortableEvent]:
         """The named sessions' events (None: the whole log, in log order); with
         `user_id`, only that user's streams, and another user's session is unknown."""
@@ -41,13 +53,14 @@ class Exporter:
         for session_id in session_ids:
             yield from self._session(session_id, user_id)
 
+    @validated
     def write(
         self,
-        out: TextIO,
-        session_ids: Sequence[str] | None = None,
+        out: TextSink,
+        session_ids: Sequence[SessionId] | None = None,
         *,
         format: ExportFormat = "jsonl",
-        user_id: str | None = None,
+        user_id: UserId | None = None,
         progress: Progress | None = None,
     ) -> int:
         """Write the export to `out`; returns how many events it holds."""

@@ -314,6 +314,8 @@ def _detect(path: Path) -> tuple[ImportKind, Records]:
         raise InvalidInput(f"file: cannot read {str(path)!r}: {exc.strerror}") from None
     except UnicodeDecodeError:
         raise InvalidInput(f"file: {str(path)!r} is not UTF-8 text") from None
+    except ValueError as exc:  # a NUL or a lone surrogate: no file has that name
+        raise InvalidInput(f"path: not a file name: {exc}") from None
     if not start:
         raise InvalidInput(f"file: {str(path)!r} is empty")
     if start[0] == "{" and first_line[:1] == "{" and first_line[-1:] == "}":

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Annotated, Any
 
-from pydantic import Field, JsonValue, NonNegativeInt, StrictStr, ValidationError
+from pydantic import Field, JsonValue, StrictStr
 
 from .domain.errors import InvalidInput
 from .domain.qa import (
@@ -22,18 +22,19 @@ from .domain.qa import (
 )
 from .domain.validation import (
     Actor,
+    Count,
     ItemId,
     JsonObject,
     SessionId,
     UserId,
     validated,
 )
-from .domain.values import HistoryEntry, Value, utc_now
+from .domain.values import Arguments, HistoryEntry, utc_now
 from .infrastructure.qa_repository import QARepository
 from .projections.qa import QAReads
 
 
-class SessionQAUpdate(Value):
+class SessionQAUpdate(Arguments):
     """A three-state update: a field left out stays, None clears it, a value sets it.
 
     Clearing `question` or `answer` makes it "" (an entry always has both).
@@ -46,13 +47,6 @@ class SessionQAUpdate(Value):
     feedback_score: Annotated[int, Field(ge=1, le=5)] | None = None
     used_graph_element_ids: GraphElementIds | None = None
     memify_metadata: dict[str, JsonValue] | None = None
-
-    def __init__(self, **fields: Any) -> None:
-        """Bad values (a score of 0 or 6) are InvalidInput, before anything runs."""
-        try:
-            super().__init__(**fields)
-        except ValidationError as exc:
-            raise InvalidInput.from_validation(exc) from None
 
     def changes(self) -> dict[str, Any]:
         """The fields given, as stored JSON values."""
@@ -115,7 +109,7 @@ class QAService:
         self,
         session_id: SessionId,
         *,
-        last_n: NonNegativeInt,
+        last_n: Count,
         user_id: UserId | None = None,
     ) -> list[SessionQAEntry]:
         """The trailing `last_n` entries, oldest first; `last_n=0` gives none."""
@@ -235,7 +229,7 @@ class QAService:
         user_id: UserId | None,
         session_id: SessionId,
         *,
-        last_n: NonNegativeInt | None = None,
+        last_n: Count | None = None,
     ) -> list[SessionTraceStep]:
         """Trace steps oldest first; the trailing `last_n` when given."""
         return self._reads.steps(_user(user_id), session_id, last_n)

@@ -8,10 +8,13 @@ from threading import RLock
 from types import TracebackType
 from typing import Literal, Self
 
+from pydantic import StrictStr
+
 from .assets import AssetStore
 from .domain.checkpoint import Checkpoint
-from .domain.errors import InvalidInput, StorageUnavailable
+from .domain.errors import StorageUnavailable
 from .domain.session import Session
+from .domain.validation import Count, Url, validated
 from .erasure import Eraser, ErasureReport
 from .exporter import Exporter
 from .importer import Importer
@@ -135,6 +138,7 @@ class SessionTrail:
         when a key is configured). Keep the result outside the database."""
         return self._auditor.checkpoint()
 
+    @validated
     def verify(
         self,
         since_checkpoint: Checkpoint | None = None,
@@ -207,12 +211,13 @@ def _write_lock(settings: Settings) -> RLock | None:
     return None
 
 
+@validated
 def connect(
-    url: str | None = None,
+    url: Url | None = None,
     *,
-    cache_size: int = DEFAULT_CACHE_SIZE,
+    cache_size: Count = DEFAULT_CACHE_SIZE,
     projections: Mode = "inline",
-    key: str | None = None,
+    key: StrictStr | None = None,
 ) -> SessionTrail:
     """Open the log at `url` (sqlite:///PATH, postgresql://..., memory://[NAME]).
 
@@ -221,12 +226,6 @@ def connect(
     `key` (else $SESSIONTRAIL_KEY): encrypt payloads at rest with AES-GCM; a log
     that holds encrypted records cannot be opened without it (KeyRequired).
     """
-    if cache_size < 0:
-        raise InvalidInput("cache_size: must be >= 0")
-    if projections not in ("inline", "worker"):
-        raise InvalidInput(
-            f"projections: must be 'inline' or 'worker', got {projections!r}"
-        )
     settings = parse_url(resolve_url(url))
     master = resolve_key(key)
     env = {**settings.env, **COMPRESSOR_ENV, **(key_env(master) if master else {})}

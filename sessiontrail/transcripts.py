@@ -7,18 +7,16 @@ stored transcript into the given one, so `history` shows what changed.
 from __future__ import annotations
 
 import builtins
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from pydantic import NonNegativeInt, SkipValidation, ValidationError
+from pydantic import SkipValidation, ValidationError
 
 from .domain.errors import InvalidInput
-from .domain.validation import SessionId, validated
-from .domain.values import Message, SessionSummary, Value
+from .domain.validation import Count, SessionId, validated
+from .domain.values import Arguments, Message, SessionSummary, Value
 from .infrastructure.repository import SessionRepository
-
-_GENERATED = ("id", "created_at")
 
 
 class SessionRecord(Value):
@@ -30,11 +28,11 @@ class SessionRecord(Value):
     updated_at: datetime
 
 
-class ListOptions(Value):
+class ListOptions(Arguments):
     """An offset window: past the end is empty, `limit=None` means all."""
 
-    offset: NonNegativeInt = 0
-    limit: NonNegativeInt | None = None
+    offset: Count = 0
+    limit: Count | None = None
 
 
 def _record(summary: SessionSummary) -> SessionRecord:
@@ -46,15 +44,10 @@ def _record(summary: SessionSummary) -> SessionRecord:
     )
 
 
-def as_messages(
-    items: Sequence[Message | Mapping[str, Any]], stored: Sequence[Message]
-) -> list[Message]:
-    """Messages from Message objects or plain mappings (`{"role", "content"}`).
-
-    A mapping without an id that matches the stored message at its position on
-    every field it gives is that stored message (same id and time), so re-saving
-    a list of plain dicts appends only what is new.
-    """
+def as_messages(items: Sequence[Message | Mapping[str, Any]]) -> list[Message]:
+    """Messages from Message objects or plain mappings (`{"role", "content"}`),
+    each bad one named by its index. A mapping without an id is matched to the
+    stored message at its position when saved (see `Session.replace_messages`)."""
     messages = []
     for index, item in enumerate(items):
         if isinstance(item, Message):
@@ -62,11 +55,6 @@ def as_messages(
             continue
         if not isinstance(item, Mapping):
             raise InvalidInput(f"messages.{index}: expected a message or a mapping")
-        if index < len(stored) and "id" not in item:
-            known = stored[index].model_dump()
-            if all(known.get(k) == v for k, v in item.items() if k not in _GENERATED):
-                messages.append(stored[index])
-                continue
         try:
             messages.append(Message.model_validate(dict(item)))
         except ValidationError as exc:
@@ -97,16 +85,19 @@ class TranscriptStore:
 
         Creates the session when absent (an id deleted before is restored, its
         history continuing) and keeps `created_at`. Recorded as: truncate to the
-        longest common prefix with the stored transcript, then append the rest.
+        longest common prefix with the stored transcript, then append the rest;
+        a message given without an id (a mapping, or a Message built without
+        `id=`) is the stored one at its position when its fields are equal, so
+        saving the whole transcript each turn records only the new messages.
         The list is authoritative: a message another writer stored since the
         caller read the transcript, and missing from `messages`, is removed by
         that truncation — visible in `history`, recoverable with `at`.
         """
-        if isinstance(messages, str | bytes | Mapping):
+        if not isinstance(messages, Iterable) or isinstance(
+            messages, str | bytes | Mapping
+        ):
             raise InvalidInput("messages: expected a list of messages")
-        stored = self._repository.try_load(id)
-        current = stored.messages if stored is not None else []
-        self._repository.overwrite(id, as_messages(messages, current))
+        self._repository.overwrite(id, as_messages(messages))
 
     def list(self) -> builtins.list[SessionRecord]:
         """Every live session, newest last (by updated_at)."""

@@ -145,3 +145,31 @@ def test_creating_a_session_another_writer_created_first_merges_into_it() -> Non
     assert [type(e) for e in dropped] == [Session.Started]
     assert [m.content for m in head.messages] == ["first", "twin"]
     assert head.model == "gpt"
+
+
+def test_each_dropped_metadata_edit_is_recorded_without_changing_state() -> None:
+    head, writer = stored(), stored()
+    head.update_metadata({"theirs": 1})
+    head.collect_events()
+    writer.edit_title("Mine", actor="ann")
+    writer.update_metadata({"mine": 2}, actor="ann")
+    rebase(writer, head)
+    recorded = [
+        (e.edit, e.changes, e.based_on, e.actor)
+        for e in head.pending_events
+        if isinstance(e, Session.EditDropped)
+    ]
+    assert recorded == [
+        ("TitleEdited", {"title": "Mine"}, 0, "ann"),
+        ("MetadataEdited", {"metadata": {"mine": 2}}, 1, "ann"),
+    ]
+    assert (head.title, head.metadata, head.metadata_version) == ("", {"theirs": 1}, 1)
+
+
+def test_other_dropped_events_are_not_recorded_as_dropped_edits() -> None:
+    head, writer = stored(), stored()
+    writer.append_message(role="user", content="retried", id="r1")
+    head.append_message(role="user", content="retried", id="r1")
+    head.collect_events()
+    rebase(writer, head)
+    assert head.pending_events == []

@@ -41,6 +41,7 @@ def test_stale_runtime_keeps_the_users_title_and_its_own_message(
         "MessageAppended",
         "TitleEdited",
         "MessageAppended",
+        "EditDropped",  # the stale rename is kept in the history, not applied
     ]
 
 

@@ -48,11 +48,29 @@ class Model:
 
     def apply_save(
         self, pending: list[Session.Event], base_metadata_version: int
-    ) -> None:
+    ) -> list[tuple[str, dict[str, Any]]]:
+        """Apply a save; the metadata edits it drops, each as (event, what it set)."""
         edits_metadata = any(isinstance(e, Session.METADATA_EVENTS) for e in pending)
         stale = edits_metadata and base_metadata_version != self.metadata_version
         for event in pending:
             self._apply(event, stale)
+        if not stale:
+            return []
+        return [
+            (type(event).__name__, _what_it_set(event))
+            for event in pending
+            if isinstance(event, Session.METADATA_EVENTS)
+        ]
+
+    def apply_fresh_edit(self, key: str, value: Any) -> None:
+        """`sessions.edit`: applied to the newest state, never dropped."""
+        if value is None and key in self.metadata:
+            del self.metadata[key]
+        elif value is not None and self.metadata.get(key) != value:
+            self.metadata[key] = value
+        else:
+            return
+        self.metadata_version += 1
 
     def _apply(self, event: Session.Event, stale: bool) -> None:
         if isinstance(event, Session.MessageAppended):
@@ -80,6 +98,15 @@ class Model:
                 else:
                     self.metadata[key] = value
             self.metadata_version += 1
+
+
+def _what_it_set(event: Session.Event) -> dict[str, Any]:
+    if isinstance(event, Session.TitleEdited):
+        return {"title": event.title}
+    if isinstance(event, Session.PinChanged):
+        return {"pinned": event.pinned}
+    assert isinstance(event, Session.MetadataEdited)
+    return {"metadata": event.changes}
 
 
 @dataclass
@@ -172,8 +199,19 @@ def merge_machine(new_url: Callable[[], str]) -> type[RuleBasedStateMachine]:
             h = self.handles[number]
             pending = list(h.session.pending_events)
             before = self.stored().version
-            h.trail.sessions.save(h.session)
-            self.model.apply_save(pending, h.base_metadata_version)
+            result = h.trail.sessions.save(h.session)
+            expected_drops = self.model.apply_save(pending, h.base_metadata_version)
+            reported = [(edit.edit, edit.changes) for edit in result.dropped]
+            assert reported == expected_drops
+            assert bool(result) == bool(expected_drops)
+            history = h.trail.sessions.history(SESSION)
+            for edit in result.dropped:  # the log keeps each attempt, by version
+                entry = history[edit.version - 1]
+                assert entry.event == "EditDropped"
+                assert (entry.payload["edit"], entry.payload["changes"]) == (
+                    edit.edit,
+                    edit.changes,
+                )
             stored = self.stored()
             assert stored.version >= before
             assert not h.session.pending_events
@@ -182,6 +220,18 @@ def merge_machine(new_url: Callable[[], str]) -> type[RuleBasedStateMachine]:
                 assert h.session.to_state() == stored.to_state()
             h.base_metadata_version = h.session.metadata_version
             self.model.version = stored.version
+
+        @precondition(lambda self: self.handles)
+        @rule(
+            number=handle,
+            key=st.sampled_from(["k1", "k2"]),
+            value=st.sampled_from([None, 1, "v"]),
+        )
+        def edit_now(self, number: int, key: str, value: Any) -> None:
+            """A person's edit made now (not on the handle's copy) always lands."""
+            self.handles[number].trail.sessions.edit(SESSION, metadata={key: value})
+            self.model.apply_fresh_edit(key, value)
+            self.model.version = self.stored().version
 
         def stored(self) -> Session:
             session = self.handles[0].trail.store.load(stream_id(SESSION))

@@ -45,7 +45,11 @@ class AdapterTrail:
                 raise InvalidInput(
                     "trail: an empty URL; give one such as sqlite:///chats.db"
                 )
-            self.trail = AsyncSessionTrail(connect(trail), Threads(DEFAULT_THREADS))
+            try:
+                opened = connect(trail)
+            except InvalidInput as exc:  # named as the adapter's parameter
+                raise InvalidInput(f"trail: {exc}") from None
+            self.trail = AsyncSessionTrail(opened, Threads(DEFAULT_THREADS))
         else:
             raise TypeError(
                 f"{adapter}: trail must be an async trail "

@@ -33,10 +33,12 @@ from google.adk.sessions.base_session_service import (
 )
 from google.adk.sessions.session import Session as AdkSession
 from google.genai import types
-from pydantic import JsonValue
+from pydantic import JsonValue, SkipValidation, StrictStr
 
 from ..domain.errors import ConcurrencyConflict, InvalidInput
+from ..domain.limits import MAX_ID_CHARS
 from ..domain.session import Session
+from ..domain.validation import Actor, SessionId, UserId, validated
 from ..domain.values import Message
 from ..projections.adk import ADK, TEMP
 from ..trail import SessionTrail
@@ -45,7 +47,13 @@ from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
 
 def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
     """The sessiontrail id of an ADK session: ADK scopes ids by app and user."""
-    return f"{app_name}/{user_id}/{session_id}"
+    key = f"{app_name}/{user_id}/{session_id}"
+    if len(key) > MAX_ID_CHARS:
+        raise InvalidInput(
+            f"app_name/user_id/session_id: at most {MAX_ID_CHARS - 2} characters "
+            "together"
+        )
+    return key
 
 
 class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
@@ -53,17 +61,21 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
     or a database URL it opens (and `close()` closes; a trail passed in stays the
     caller's). `actor` names the writer in the audit trail."""
 
-    def __init__(self, trail: TrailArgument, *, actor: str = "runtime") -> None:
+    @validated
+    def __init__(
+        self, trail: SkipValidation[TrailArgument], *, actor: Actor = "runtime"
+    ) -> None:
         self._trail = AdapterTrail(trail, "TrailSessionService")
         self._actor = actor
 
+    @validated
     async def create_session(
         self,
         *,
-        app_name: str,
-        user_id: str,
+        app_name: SessionId,
+        user_id: UserId,
         state: dict[str, Any] | None = None,
-        session_id: str | None = None,
+        session_id: StrictStr | None = None,
     ) -> AdkSession:
         """A new session with `state` split by prefix (temp: keys dropped);
         AlreadyExistsError if the user already has this id in the app."""
@@ -73,12 +85,13 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             self._create, app_name, user_id, chosen, _json(kept, "state")
         )
 
+    @validated
     async def get_session(
         self,
         *,
-        app_name: str,
-        user_id: str,
-        session_id: str,
+        app_name: SessionId,
+        user_id: UserId,
+        session_id: SessionId,
         config: GetSessionConfig | None = None,
     ) -> AdkSession | None:
         """The session with its merged state and events (the latest
@@ -87,8 +100,9 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             self._get, app_name, user_id, session_id.strip(), config
         )
 
+    @validated
     async def list_sessions(
-        self, *, app_name: str, user_id: str | None = None
+        self, *, app_name: SessionId, user_id: UserId | None = None
     ) -> ListSessionsResponse:
         """The app's sessions (one user's, or all), least recently updated first,
         with their state and no events: one indexed query on the read model."""
@@ -108,8 +122,9 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             ]
         )
 
+    @validated
     async def delete_session(
-        self, *, app_name: str, user_id: str, session_id: str
+        self, *, app_name: SessionId, user_id: UserId, session_id: SessionId
     ) -> None:
         """A soft delete (a SessionDeleted event): ADK no longer sees it; the log,
         `history` and `sessiontrail show --deleted` still do."""
@@ -118,12 +133,16 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             lambda trail: trail.sessions.delete(key, user_id=user_id, actor=self._actor)
         )
 
-    async def get_user_state(self, *, app_name: str, user_id: str) -> dict[str, Any]:
+    @validated
+    async def get_user_state(
+        self, *, app_name: SessionId, user_id: UserId
+    ) -> dict[str, Any]:
         """The user's "user:" keys in the app, without the prefix."""
         return await self._trail.run(
             lambda trail: trail.adk.user_state(app_name, user_id)
         )
 
+    @validated
     async def append_event(self, session: AdkSession, event: Event) -> Event:
         """Store the event (its temp: keys trimmed) as one message of the session,
         merging with other writers; SessionNotFoundError if it is not stored."""

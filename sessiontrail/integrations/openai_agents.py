@@ -26,9 +26,17 @@ from agents.memory.session_settings import (
     coerce_session_settings,
     resolve_session_limit,
 )
+from pydantic import SkipValidation, StrictInt
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.session import Session
+from ..domain.validation import (
+    MAX_ARGUMENT_INT,
+    Actor,
+    SessionId,
+    UserId,
+    validated,
+)
 from ..domain.values import Message
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
@@ -50,13 +58,14 @@ class TrailSession(ClosesWhatItOpened):
     default `get_items` limit, as for the SDK's SQLiteSession.
     """
 
+    @validated
     def __init__(
         self,
-        session_id: str,
-        trail: TrailArgument,
+        session_id: SessionId,
+        trail: SkipValidation[TrailArgument],
         *,
-        user_id: str | None = None,
-        actor: str = "runtime",
+        user_id: UserId | None = None,
+        actor: Actor = "runtime",
         session_settings: SessionSettings | dict[str, Any] | None = None,
     ) -> None:
         self.session_id = session_id
@@ -69,18 +78,23 @@ class TrailSession(ClosesWhatItOpened):
         self._user_id = user_id
         self._actor = actor
 
-    async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
+    @validated
+    async def get_items(
+        self, limit: StrictInt | None = None
+    ) -> list[TResponseInputItem]:
         """The latest `limit` items, oldest first, as the SDK's SQLiteSession gives
         them: `session_settings.limit` when None, all when that is None too or the
         limit is negative, none for 0; read from the transcript read model, so
         O(limit) whatever the session's length."""
         limit = resolve_session_limit(limit, self.session_settings)
-        last = None if limit is None or limit < 0 else limit
+        last = None if limit is None or limit < 0 else min(limit, MAX_ARGUMENT_INT)
         return await self._trail.run(self._read, last)
 
     async def add_items(self, items: list[TResponseInputItem]) -> None:
         """Append the items in order, in one save; none is stored if one is bad."""
         self._trail.check_open()  # also for no items, as SQLiteSession
+        if not isinstance(items, Sequence) or isinstance(items, str | bytes):
+            raise InvalidInput("items: expected a list of input items")
         if items:
             messages = [_message(item, number) for number, item in enumerate(items)]
             await self._trail.run(self._append, messages)

@@ -186,24 +186,34 @@ def create_app(
         response: Response,
         if_match: Annotated[str | None, Header()] = None,
     ) -> Any:
-        """Edit title, pin and metadata keys (null removes a key). With If-Match
-        on an older version: 412 and the current session; without: the
-        repository's merge rules decide."""
-        session = owned(who, session_id)
-        if if_match is not None and not _matches(if_match, session.version):
-            current = SessionOut.of(session).model_dump(mode="json")
-            return JSONResponse(
-                current, status_code=412, headers={"ETag": f'"{session.version}"'}
+        """Edit title, pin and metadata keys (null removes a key), on the newest
+        stored state: keys others edited meanwhile stay. With If-Match not naming
+        the current version (checked again as the edit is stored): 412 and the
+        current session, nothing written."""
+        expected = None
+        if if_match is not None:
+            session = owned(who, session_id)
+            if not _matches(if_match, session.version):
+                return _precondition_failed(session)
+            expected = session.version
+        try:
+            edited = trail.sessions.edit(
+                session_id,
+                title=body.title,
+                pinned=body.pinned,
+                metadata=body.metadata,
+                user_id=scope(who),
+                actor=actor_of(who),
+                if_version=expected,
             )
-        actor = actor_of(who)
-        if body.title is not None:
-            session.edit_title(body.title, actor=actor)
-        if body.pinned is not None:
-            session.set_pinned(body.pinned, actor=actor)
-        if body.metadata is not None:
-            session.update_metadata(body.metadata, actor=actor)
-        trail.sessions.save(session)
-        return tagged(response, session)
+        except ConcurrencyConflict:
+            if expected is None:
+                raise
+            current = trail.sessions.load_merged(session_id, user_id=scope(who))
+            if current is None:
+                raise SessionNotFound(f"no session {session_id!r}") from None
+            return _precondition_failed(current)
+        return tagged(response, edited)
 
     @app.delete("/v1/sessions/{session_id}", status_code=204, tags=["sessions"])
     def delete_session(session_id: str, who: Who) -> None:
@@ -366,6 +376,15 @@ def _matches(if_match: str, version: int) -> bool:
 def _admin(who: Caller) -> None:
     if not who.admin:
         raise Forbidden("an admin token is required")
+
+
+def _precondition_failed(current: Session) -> JSONResponse:
+    """412 with the current session and its ETag, for the client to show and retry."""
+    return JSONResponse(
+        SessionOut.of(current).model_dump(mode="json"),
+        status_code=412,
+        headers={"ETag": f'"{current.version}"'},
+    )
 
 
 def _derived(who: Caller, key: str | None, *scope: str) -> str | None:
