@@ -36,7 +36,8 @@ from .projections.database import (
     SQLiteDatabase,
     open_database,
 )
-from .projections.langgraph import LangGraphProjection, LangGraphReads
+from .projections.langgraph import LangGraphProjection
+from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner

@@ -390,6 +390,14 @@ def test_a_bad_limit_is_refused(saver: TrailSaver, limit: Any) -> None:
         list(saver.list(None, limit=limit))
 
 
+@pytest.mark.parametrize("current", ["v2", "", object(), True, 1.5])
+def test_next_version_refuses_what_is_not_a_version(
+    saver: TrailSaver, current: Any
+) -> None:
+    with pytest.raises(InvalidInput, match="current"):
+        saver.get_next_version(current, None)
+
+
 def test_bad_options_are_refused_when_the_saver_is_made(trail: SessionTrail) -> None:
     with pytest.raises(InvalidInput, match="user_key"):
         TrailSaver(trail, user_key="")
@@ -397,5 +405,7 @@ def test_bad_options_are_refused_when_the_saver_is_made(trail: SessionTrail) -> 
         TrailSaver(trail, messages_channel="")
     with pytest.raises(InvalidInput, match="actor"):
         TrailSaver(trail, actor="")
+    with pytest.raises(InvalidInput, match="serde"):
+        TrailSaver(trail, serde=object())  # type: ignore[arg-type]
     with pytest.raises(TypeError, match="trail must be"):
         TrailSaver(42)  # type: ignore[arg-type]

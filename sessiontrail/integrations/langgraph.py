@@ -38,8 +38,8 @@ from pydantic import TypeAdapter, ValidationError
 from ..aio import Threads
 from ..domain.errors import InvalidInput
 from ..domain.validation import Actor
-from ..trail import SessionTrail, connect
-from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
+from ..trail import SessionTrail
+from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument, opened
 from .langgraph_log import ThreadLog
 
 __all__ = ["AsyncTrailSaver", "TrailSaver"]
@@ -61,6 +61,12 @@ class _TrailCheckpointer(BaseCheckpointSaver[str]):
         messages_channel: str | None,
         actor: str,
     ) -> None:
+        untyped = all(hasattr(serde, name) for name in ("dumps", "loads"))
+        if not (serde is None or isinstance(serde, SerializerProtocol) or untyped):
+            raise InvalidInput(
+                "serde: must be a LangGraph serializer (dumps_typed and loads_typed, "
+                f"or dumps and loads), got {type(serde).__name__}"
+            )
         super().__init__(serde=serde)
         if not isinstance(user_key, str) or not user_key:
             raise InvalidInput("user_key: must be a config key (a non-empty string)")
@@ -192,10 +198,12 @@ class _TrailCheckpointer(BaseCheckpointSaver[str]):
         zero-padded counter (so versions sort as text) and a random fraction."""
         if current is None:
             number = 0
-        elif isinstance(current, int):
+        elif isinstance(current, int) and not isinstance(current, bool):
             number = current
-        else:
+        elif isinstance(current, str) and current.split(".")[0].isdigit():
             number = int(current.split(".")[0])
+        else:
+            raise InvalidInput(f"current: not a channel version: {current!r:.40}")
         return f"{number + 1:032}.{random.random():016}"
 
 
@@ -229,11 +237,7 @@ class TrailSaver(_TrailCheckpointer):
         if isinstance(trail, SessionTrail):
             self._trail, self._owned = trail, False
         elif isinstance(trail, str):
-            if not trail.strip():
-                raise InvalidInput(
-                    "trail: an empty URL; give one such as sqlite:///chats.db"
-                )
-            self._trail, self._owned = connect(trail), True
+            self._trail, self._owned = opened(trail), True
         else:
             raise TypeError(
                 "TrailSaver: trail must be a trail (sessiontrail.connect(url)) or a "

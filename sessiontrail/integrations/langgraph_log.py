@@ -12,11 +12,8 @@ dropped, metadata filters match by containment.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
-from typing import Any, cast
+from typing import Any
 
 from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import (
@@ -25,22 +22,30 @@ from langgraph.checkpoint.base import (
     Checkpoint,
     CheckpointMetadata,
     CheckpointTuple,
-    get_checkpoint_id,
-    get_serializable_checkpoint_metadata,
 )
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
-from pydantic import TypeAdapter, ValidationError
 
 from ..domain.errors import InvalidInput
 from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session, stream_id
 from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
-from ..domain.validation import SessionId
-from ..infrastructure.gc_pause import gc_paused
-from ..projections.langgraph import Search, StoredCheckpoint
+from ..projections.langgraph_reads import Search
 from ..trail import SessionTrail
+from .langgraph_input import (
+    Target,
+    before_of,
+    checkpoint_of,
+    json_object,
+    limit_of,
+    metadata_of,
+    text,
+    thread_id_of,
+    versions_of,
+    writes_of,
+)
 from .langgraph_messages import mirror
+from .langgraph_tuples import checkpoint_tuples
 
 LANGGRAPH_KEYS = (
     "source",
@@ -51,69 +56,8 @@ LANGGRAPH_KEYS = (
 )
 """Metadata keys LangGraph itself writes: structure, kept through erasure; every
 other key is the app's (and the run config's) and personal."""
-CHECKPOINT_FORMAT = 4
-"""The checkpoint format langgraph 1.x writes, given to an erased checkpoint."""
-SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionId)
 INLINE = (str, int, float, bool, type(None))
 """Channel values kept inside the checkpoint, as the PostgreSQL saver does."""
-
-
-@dataclass(frozen=True)
-class Target:
-    """What a call's config names: a thread, a namespace, maybe a checkpoint, and
-    the user it acts for (None: any)."""
-
-    thread_id: str
-    checkpoint_ns: str
-    checkpoint_id: str | None
-    user_id: str | None
-
-    @classmethod
-    def of(cls, config: RunnableConfig, user_key: str) -> Target:
-        """InvalidInput naming the field if the config does not name a thread."""
-        configurable = (
-            config.get("configurable") if isinstance(config, Mapping) else None
-        )
-        if not isinstance(configurable, Mapping):
-            raise InvalidInput("config: needs 'configurable' with a thread_id")
-        thread_id = configurable.get("thread_id")
-        if thread_id is None or thread_id == "":
-            raise InvalidInput("config.configurable.thread_id: required")
-        user_id = configurable.get(user_key)
-        if user_id is not None and not isinstance(user_id, str):
-            raise InvalidInput(
-                f"config.configurable.{user_key}: must be a string (the user id)"
-            )
-        return cls(
-            thread_id=str(thread_id),
-            checkpoint_ns=str(configurable.get("checkpoint_ns") or ""),
-            checkpoint_id=configurable.get("checkpoint_id") or None,
-            user_id=user_id,
-        )
-
-    @property
-    def session_id(self) -> str:
-        """The session this thread's namespace is; InvalidInput if it cannot be
-        (too long with its namespace, or holding control characters)."""
-        session_id = thread_session_id(self.thread_id, self.checkpoint_ns)
-        try:
-            return SESSION_ID.validate_python(session_id)
-        except ValidationError as exc:
-            problem = exc.errors()[0]["msg"]
-            raise InvalidInput(
-                f"config.configurable.thread_id: cannot name a session "
-                f"{session_id!r}: {problem}"
-            ) from None
-
-    def config(self, checkpoint_id: str | None) -> RunnableConfig:
-        """The config LangGraph's savers return for a checkpoint of this thread."""
-        return {
-            "configurable": {
-                "thread_id": self.thread_id,
-                "checkpoint_ns": self.checkpoint_ns,
-                "checkpoint_id": checkpoint_id,
-            }
-        }
 
 
 class ThreadLog:
@@ -147,8 +91,7 @@ class ThreadLog:
         )
         if stored is None:
             return None
-        with gc_paused():  # decoding builds many objects, none of them cycles
-            return self._loaded(stored)
+        return checkpoint_tuples(self.serde, [stored])[0]
 
     def list(
         self,
@@ -161,63 +104,23 @@ class ThreadLog:
         """Checkpoints newest first: of the config's thread (its namespace only if
         the config names one), or of every thread; see LangGraph's `list`."""
         search = Search(
-            metadata=_json_object(filter, "filter") if filter else None,
-            before=None if before is None else get_checkpoint_id(before),
-            limit=_limit(limit),
+            metadata=None if filter is None else json_object(filter, "filter"),
+            before=before_of(before),
+            limit=limit_of(limit),
         )
         if config is not None:
             target = Target.of(config, self.user_key)
             named_ns = config["configurable"].get("checkpoint_ns")
             search = Search(
                 thread_id=target.thread_id,
-                checkpoint_ns=None if named_ns is None else str(named_ns),
+                checkpoint_ns=text(named_ns, "config.checkpoint_ns"),
                 checkpoint_id=target.checkpoint_id,
                 user_id=target.user_id,
                 metadata=search.metadata,
                 before=search.before,
                 limit=search.limit,
             )
-        found = trail.langgraph.search(search)
-        with gc_paused():
-            return [self._loaded(stored) for stored in found]
-
-    def _loaded(self, stored: StoredCheckpoint) -> CheckpointTuple:
-        thread = Target(stored.thread_id, stored.checkpoint_ns, None, None)
-        return CheckpointTuple(
-            config=thread.config(stored.checkpoint_id),
-            checkpoint=self._checkpoint(stored),
-            metadata=cast(CheckpointMetadata, stored.metadata),
-            parent_config=thread.config(stored.parent_checkpoint_id)
-            if stored.parent_checkpoint_id
-            else None,
-            pending_writes=[
-                (task_id, channel, self._value(kind, data))
-                for task_id, channel, kind, data in stored.writes
-            ],
-        )
-
-    def _checkpoint(self, stored: StoredCheckpoint) -> Checkpoint:
-        """The stored checkpoint with its values; an erased one as an empty
-        checkpoint of the same id and time."""
-        if stored.checkpoint is None:
-            return {
-                "v": CHECKPOINT_FORMAT,
-                "id": stored.checkpoint_id,
-                "ts": datetime.fromtimestamp(stored.saved_at, UTC).isoformat(),
-                "channel_values": {},
-                "channel_versions": {},
-                "versions_seen": {},
-                "updated_channels": None,
-            }
-        checkpoint: Checkpoint = self._value(*stored.checkpoint)
-        values = dict(checkpoint.get("channel_values") or {})
-        for channel, kind, data in stored.values:
-            if kind != "empty":
-                values[channel] = self._value(kind, data)
-        return {**checkpoint, "channel_values": values}
-
-    def _value(self, kind: str, data: bytes) -> Any:
-        return self.serde.loads_typed((kind, bytes(data)))
+        return checkpoint_tuples(self.serde, trail.langgraph.search(search))
 
     # -- writes ---------------------------------------------------------------------
 
@@ -232,6 +135,9 @@ class ThreadLog:
         """Record a checkpoint (its parent: the config's checkpoint) and the values
         of the channels in `new_versions`; mirror its messages."""
         target = Target.of(config, self.user_key)
+        checkpoint = checkpoint_of(checkpoint)
+        new_versions = versions_of(new_versions, "new_versions")
+        merged = metadata_of(config, metadata)
         inline, stored = _split_values(checkpoint["channel_values"])
         values = [
             ChannelValue.pack(
@@ -242,9 +148,6 @@ class ThreadLog:
             for channel, version in new_versions.items()
             if channel in stored
         ]
-        merged = _json_object(
-            get_serializable_checkpoint_metadata(config, metadata), "metadata"
-        )
         record: dict[str, Any] = {
             "parent_checkpoint_id": target.checkpoint_id,
             "checkpoint": Serialized.pack(
@@ -290,6 +193,10 @@ class ThreadLog:
         if target.checkpoint_id is None:
             raise InvalidInput("config.configurable.checkpoint_id: required")
         checkpoint_id = target.checkpoint_id
+        writes = writes_of(writes)
+        task_id, task_path = text(task_id, "task_id"), text(task_path, "task_path")
+        if not task_id:
+            raise InvalidInput("task_id: required")
         items = [
             TaskWrite.pack(
                 self.serde.dumps_typed(value),
@@ -320,7 +227,7 @@ class ThreadLog:
     def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
         """Soft-delete every namespace's session of the thread: LangGraph sees
         nothing of it; the log keeps it (`sessiontrail restore` brings it back)."""
-        thread_id = str(thread_id)
+        thread_id = thread_id_of(thread_id, "thread_id")
         for checkpoint_ns in trail.langgraph.namespaces(thread_id):
             trail.sessions.delete(
                 thread_session_id(thread_id, checkpoint_ns), actor=self.actor
@@ -378,26 +285,6 @@ def _kept(held: tuple[str, str, bytes] | None, item: TaskWrite, replace: bool) -
     if held is None:
         return False
     return not replace or held == (item.channel, *item.unpack())
-
-
-def _json_object(value: Any, name: str) -> dict[str, Any]:
-    """`value` as a JSON object (tuples become lists); InvalidInput naming the
-    field otherwise."""
-    if not isinstance(value, Mapping):
-        raise InvalidInput(f"{name}: must be a mapping, got {type(value).__name__}")
-    try:
-        decoded: dict[str, Any] = json.loads(json.dumps(dict(value)))
-    except (TypeError, ValueError) as error:
-        raise InvalidInput(f"{name}: not JSON: {error}") from None
-    return decoded
-
-
-def _limit(limit: int | None) -> int | None:
-    if limit is not None and (
-        not isinstance(limit, int) or isinstance(limit, bool) or limit < 0
-    ):
-        raise InvalidInput(f"limit: must be a whole number >= 0, got {limit!r}")
-    return limit
 
 
 def _title(target: Target) -> str:
