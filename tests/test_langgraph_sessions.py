@@ -161,6 +161,28 @@ def test_checkpoints_stay_out_of_the_session_state(
     assert session.version == len(events)
 
 
+def test_an_exported_thread_resumes_in_the_log_it_is_imported_into(
+    saver: TrailSaver, trail: SessionTrail, tmp_path: Path
+) -> None:
+    say(chat_graph(saver), "weather?")
+    exported = tmp_path / "thread.jsonl"
+    with exported.open("w") as out:
+        trail.exporter.write(out, [SESSION])
+    with sessiontrail.connect(f"sqlite:///{tmp_path / 'other.db'}") as other:
+        other.importer.import_file(exported)
+        graph = chat_graph(TrailSaver(other))
+        say(graph, "more")  # the copied events carry the checkpoints along
+        assert [text for _, text, _, _ in transcript(other)] == [
+            "weather?",
+            "",
+            "18C, sunny",
+            "answer 3",
+            "more",
+            "answer 5",
+        ]
+        assert other.verify().ok
+
+
 # -- users -----------------------------------------------------------------------------
 
 
