@@ -5,6 +5,7 @@ the log still verifies; bad input is refused with nothing written."""
 
 from __future__ import annotations
 
+import copy
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
@@ -367,6 +368,24 @@ def test_values_never_use_pickle_unless_configured(
     pickling.put(config("t1"), checkpoint({"v": value}), {}, {"v": 1})
     found = pickling.get_tuple(config("t1"))
     assert found is not None and found.checkpoint["channel_values"]["v"] == value
+
+
+class Counting(JsonPlusSerializer):
+    """LangGraph's serializer, counting what it writes."""
+
+    written = 0
+
+    def dumps_typed(self, obj: Any) -> tuple[str, bytes]:
+        self.written += 1
+        return super().dumps_typed(obj)
+
+
+def test_a_copy_of_the_saver_writes_with_its_own_serializer(saver: TrailSaver) -> None:
+    clone = copy.copy(saver)  # what LangGraph's with_allowlist makes
+    clone.serde = Counting()
+    clone.put(config("t1"), checkpoint({"n": [1]}), {}, {"n": 1})
+    assert clone.serde.written == 2  # the checkpoint and its one value
+    assert not isinstance(saver.serde, Counting)
 
 
 # -- bad input -------------------------------------------------------------------------
