@@ -9,6 +9,7 @@ import copy
 import itertools
 import threading
 from concurrent.futures import ThreadPoolExecutor
+from fractions import Fraction
 from pathlib import Path
 from typing import Any
 
@@ -354,20 +355,18 @@ def test_reading_a_checkpoint_costs_the_same_however_long_the_thread(
 def test_values_never_use_pickle_unless_configured(
     saver: TrailSaver, trail: SessionTrail
 ) -> None:
-    unpicklable_by_msgpack = threading.Lock()
-    with pytest.raises(TypeError):
-        saver.put(
-            config("t1"),
-            checkpoint({"lock": [unpicklable_by_msgpack]}),
-            {},
-            {"lock": 1},
-        )
+    value = [Fraction(1, 3)]  # what msgpack cannot write and pickle can
+    with pytest.raises(InvalidInput, match=r"channel_values\.third"):
+        saver.put(config("t1"), checkpoint({"third": value}), {}, {"third": 1})
     assert trail.sessions.load(SESSION) is None
     pickling = TrailSaver(trail, serde=JsonPlusSerializer(pickle_fallback=True))
-    value = [frozenset({1})]
-    pickling.put(config("t1"), checkpoint({"v": value}), {}, {"v": 1})
+    pickling.put(config("t1"), checkpoint({"third": value}), {}, {"third": 1})
     found = pickling.get_tuple(config("t1"))
-    assert found is not None and found.checkpoint["channel_values"]["v"] == value
+    assert found is not None and found.checkpoint["channel_values"]["third"] == value
+    [saved] = [
+        e for e in trail.sessions.history(SESSION) if e.event == "CheckpointSaved"
+    ]
+    assert saved.payload["values"][0]["type"] == "pickle"
 
 
 class Counting(JsonPlusSerializer):

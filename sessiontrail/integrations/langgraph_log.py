@@ -141,7 +141,7 @@ class ThreadLog:
         inline, stored = _split_values(checkpoint["channel_values"])
         values = [
             ChannelValue.pack(
-                self.serde.dumps_typed(stored[channel]),
+                self._dumped(stored[channel], f"checkpoint.channel_values.{channel}"),
                 channel=channel,
                 version=str(version),
             )
@@ -151,7 +151,7 @@ class ThreadLog:
         record: dict[str, Any] = {
             "parent_checkpoint_id": target.checkpoint_id,
             "checkpoint": Serialized.pack(
-                self.serde.dumps_typed({**checkpoint, "channel_values": inline})
+                self._dumped({**checkpoint, "channel_values": inline}, "checkpoint")
             ),
             "channel_versions": {
                 channel: str(version)
@@ -199,7 +199,7 @@ class ThreadLog:
             raise InvalidInput("task_id: required")
         items = [
             TaskWrite.pack(
-                self.serde.dumps_typed(value),
+                self._dumped(value, f"writes.{number}"),
                 idx=WRITES_IDX_MAP.get(channel, number),
                 channel=channel,
             )
@@ -232,6 +232,16 @@ class ThreadLog:
             trail.sessions.delete(
                 thread_session_id(thread_id, checkpoint_ns), actor=self.actor
             )
+
+    def _dumped(self, value: Any, name: str) -> tuple[str, bytes]:
+        """The serializer's (type, bytes) for a value; InvalidInput naming it if
+        the serializer cannot write it (pickle is off unless configured)."""
+        try:
+            return self.serde.dumps_typed(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"{name}: the serializer cannot write it: {exc}"
+            ) from None
 
     def _save(
         self, trail: SessionTrail, target: Target, change: Callable[[Session], None]
