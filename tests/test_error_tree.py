@@ -40,6 +40,7 @@ from sessiontrail import (
     aio,
 )
 from sessiontrail.assets import SessionAsset
+from sessiontrail.domain.threads import Serialized, TaskWrite
 from sessiontrail.integrations.adk import TrailSessionService
 from sessiontrail.integrations.langgraph import AsyncTrailSaver, TrailSaver
 from sessiontrail.integrations.openai_agents import TrailSession
@@ -158,6 +159,17 @@ def samples(trail: SessionTrail, tmp_path: Path) -> dict[str, Callable[[], Any]]
             "question": "?",
         },
         "changes": lambda: {"k": 1},
+        "checkpoint_id": lambda: "cp-1",
+        "parent_checkpoint_id": lambda: None,
+        "checkpoint.save_checkpoint": lambda: Serialized.pack(("msgpack", b"\x01")),
+        "channel_versions": lambda: {"n": "1"},
+        "values": lambda: [],
+        "metadata": lambda: {"step": 0},
+        "app_metadata": lambda: {},
+        "task_id": lambda: "task",
+        "writes.save_writes": lambda: [
+            TaskWrite.pack(("msgpack", b"\x01"), idx=0, channel="n")
+        ],
     }
 
 
