@@ -10,6 +10,8 @@ The rules, per event kind:
   dropped edit is recorded as an EditDropped event (it changes no state), so the
   history keeps both and the save can tell its caller what it did not apply;
 - an EditDropped already pending is kept (it records what happened);
+- LangGraph checkpoints, pending writes and clearings are appends: all are kept
+  (LangGraph's own savers keep both branches of two runs on one thread);
 - model and pending-question changes are last-writer-wins; resolving a question only
   resolves the question it answered;
 - nothing is written into a session that was deleted meanwhile or that turned out to
@@ -173,4 +175,7 @@ RULES: dict[type[Session.Event], Rule] = {
     Session.TokenUsageRecorded: _always,
     Session.SessionDeleted: _is_live,
     Session.SessionRestored: _is_deleted,
+    Session.CheckpointSaved: _always,
+    Session.WritesSaved: _always,
+    Session.CheckpointsCleared: _always,
 }

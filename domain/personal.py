@@ -67,6 +67,10 @@ TRACE_STEP = (
     "error_message",
     "session_feedback",
 )
+SERIALIZED = (
+    "type",
+    "data",
+)  # a LangGraph checkpoint's value, as its serializer wrote it
 PLACEHOLDERS: dict[str, Any] = {"s": ERASED, "o": {}, "a": [], "n": 0, "b": False}
 
 

@@ -29,7 +29,8 @@ from .aggregate import Aggregate, AggregateSnapshot
 from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel
 from .limits import check_payload
-from .personal import MESSAGE, QUESTION, USAGE, Spec
+from .personal import MESSAGE, QUESTION, SERIALIZED, USAGE, Spec
+from .threads import ChannelValue, Serialized, TaskWrite
 from .validation import (
     Actor,
     Count,
@@ -215,6 +216,45 @@ class Session(Aggregate):
     class SessionRestored(Event):
         def apply(self, aggregate: Session) -> None:
             aggregate.deleted = False
+
+    # LangGraph threads: what they record lives in the log and the "langgraph" read
+    # model, never in the session's state (these events change only its version).
+
+    class CheckpointSaved(Event):
+        """LangGraph saved a checkpoint of the thread this session is."""
+
+        personal: ClassVar[Spec] = {
+            "checkpoint": SERIALIZED,
+            "values.*": SERIALIZED,
+            "": ("app_metadata",),
+        }
+
+        checkpoint_id: str
+        parent_checkpoint_id: str | None
+        checkpoint: Serialized
+        channel_versions: dict[str, str]
+        values: list[ChannelValue]
+        metadata: dict[str, JsonValue]
+        app_metadata: dict[str, JsonValue]
+
+    class WritesSaved(Event):
+        """LangGraph saved a task's pending writes on a checkpoint of the thread."""
+
+        personal: ClassVar[Spec] = {"writes.*": SERIALIZED}
+
+        checkpoint_id: str
+        task_id: str
+        task_path: str
+        writes: list[TaskWrite]
+        replace: bool
+
+    class CheckpointsCleared(Event):
+        """The thread's checkpoints and pending writes recorded up to
+        `through_version` are gone for LangGraph (its id was used again after the
+        thread was deleted); the log keeps them. Later ones stay, so a writer
+        merged after another's fresh start clears nothing of it."""
+
+        through_version: int
 
     class Snapshot(AggregateSnapshot):
         personal: ClassVar[Spec] = {
@@ -516,3 +556,65 @@ class Session(Aggregate):
         """Undo a soft delete."""
         if self.deleted:
             self.trigger_event(self.SessionRestored, actor=actor)
+
+    # -- LangGraph threads (the saver in sessiontrail.integrations.langgraph) ---------
+
+    @validated
+    def save_checkpoint(
+        self,
+        checkpoint_id: ItemId,
+        *,
+        parent_checkpoint_id: ItemId | None,
+        checkpoint: Serialized,
+        channel_versions: dict[StrictStr, StrictStr],
+        values: list[ChannelValue],
+        metadata: JsonObject,
+        app_metadata: JsonObject,
+        actor: Actor = "runtime",
+    ) -> None:
+        """Record a checkpoint of the thread: the checkpoint as the serializer wrote
+        it, the channel values that changed with it, LangGraph's own metadata keys
+        (structure) and the app's (personal)."""
+        self.trigger_event(
+            self.CheckpointSaved,
+            checkpoint_id=checkpoint_id,
+            parent_checkpoint_id=parent_checkpoint_id,
+            checkpoint=checkpoint,
+            channel_versions=channel_versions,
+            values=values,
+            metadata=metadata,
+            app_metadata=app_metadata,
+            actor=actor,
+        )
+
+    @validated
+    def save_writes(
+        self,
+        checkpoint_id: ItemId,
+        task_id: ItemId,
+        writes: list[TaskWrite],
+        *,
+        task_path: StrictStr = "",
+        replace: StrictBool = False,
+        actor: Actor = "runtime",
+    ) -> None:
+        """Record a task's pending writes on a checkpoint (saved or not yet): with
+        `replace` they take over slots already written, else those keep theirs."""
+        if writes:
+            self.trigger_event(
+                self.WritesSaved,
+                checkpoint_id=checkpoint_id,
+                task_id=task_id,
+                task_path=task_path,
+                writes=writes,
+                replace=replace,
+                actor=actor,
+            )
+
+    @validated
+    def clear_checkpoints(self, *, actor: Actor = "runtime") -> None:
+        """Start the thread afresh: its checkpoints and writes so far are gone for
+        LangGraph (history and `at` still show them)."""
+        self.trigger_event(
+            self.CheckpointsCleared, through_version=self.version, actor=actor
+        )

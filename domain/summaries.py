@@ -45,5 +45,16 @@ def summarize(event: str, payload: dict[str, Any]) -> str:
             )
             model = record.get("model") or p.get("model") or "usage"
             return clip(f"{model}: {figures}", 60)
+        case "CheckpointSaved":
+            outline = p["metadata"]
+            return clip(
+                f"checkpoint {p['checkpoint_id']} "
+                f"({outline.get('source', '-')}, step {outline.get('step', '-')})"
+            )
+        case "WritesSaved":
+            channels = ", ".join(write["channel"] for write in p["writes"])
+            return clip(f"task {p['task_id']} wrote {channels}")
+        case "CheckpointsCleared":
+            return f"checkpoints cleared (up to v{p['through_version']})"
         case _:
             return event.removeprefix("Session").lower() if not p else clip(str(p), 60)

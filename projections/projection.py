@@ -30,6 +30,8 @@ class Table:
 
 KEY_TEXT = {"sqlite": "TEXT", "postgresql": 'TEXT COLLATE "C"'}
 """Text that sorts by code point on both databases, as keyset cursors need."""
+BYTES = {"sqlite": "BLOB", "postgresql": "BYTEA"}
+"""Raw bytes on both databases."""
 
 
 LIVE = "st_projections"
@@ -66,7 +68,9 @@ class Projection:
         """Create this generation's tables and indexes (empty)."""
         for table in self.tables:
             physical = self.table(table.name)
-            columns = table.columns.format(key=KEY_TEXT[cur.dialect])
+            columns = table.columns.format(
+                key=KEY_TEXT[cur.dialect], bytes=BYTES[cur.dialect]
+            )
             cur.execute(f"CREATE TABLE {physical} ({columns})")
             for number, columns in enumerate(table.indexes):
                 cur.execute(

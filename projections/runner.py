@@ -69,9 +69,7 @@ class ProjectionRunner:
         skips: Skips,
         mode: Literal["inline", "worker"] = "inline",
     ) -> None:
-        """`mode` is the writers' mode in this process, reported by sync_status;
-        inline, the runner applies each write's own events as the store tells
-        it what the write committed (see inline.py)."""
+        """`mode` is the writers' mode in this process, reported by sync_status."""
         self._store = store
         self._skips = skips
         self.mode = mode
@@ -79,9 +77,8 @@ class ProjectionRunner:
         self._applier = BatchApplier(store)
         self._rebuilder = Rebuilder(database, self._applier)
         self._classes = {projection.name: projection for projection in projections}
-        self._recent = RecentWrites()
-        if mode == "inline":
-            store.on_commit(self._recent.remember)
+        self._recent = RecentWrites()  # what catch_up(until) may apply from memory
+        store.on_commit(self._recent.remember)
         self._lock = threading.Lock()
         self._applied = 0  # every current live generation is known to be here
         self._next_sweep = 0.0

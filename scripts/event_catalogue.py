@@ -23,6 +23,7 @@ import sessiontrail
 from sessiontrail import Session, SessionQAUpdate
 from sessiontrail.domain.event_model import ENVELOPE_FIELDS, EventModel
 from sessiontrail.domain.qa import SessionTraceStep
+from sessiontrail.domain.threads import ChannelValue, Serialized, TaskWrite
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DIGEST = re.compile(r'"[0-9a-f]{64}"')
@@ -80,6 +81,7 @@ def scenario() -> dict[str, dict[str, Any]]:
         )
         trail.sessions.delete("chat-42")
         trail.sessions.restore("chat-42")
+        langgraph_thread(trail)
         qa = trail.qa
         qa.create_qa_entry(
             "chat-42", "Best month?", "May.", user_id="ann", qa_id="qa-1"
@@ -98,6 +100,36 @@ def scenario() -> dict[str, dict[str, Any]]:
         for event in trail.store.every_event():
             examples.setdefault(topic(type(event)), event.json_payload())
     return examples
+
+
+def langgraph_thread(trail: sessiontrail.SessionTrail) -> None:
+    """What the LangGraph saver records for a thread: a checkpoint, a task's
+    pending writes, and a fresh start (values as its serializer's bytes)."""
+    thread = Session(session_id="langgraph/t1", user_id="ann", title="t1")
+    checkpoint_id = "1f0c2a8e-3b1d-6c4e-8000-2d8b1e0c4a93"
+    thread.save_checkpoint(
+        checkpoint_id,
+        parent_checkpoint_id=None,
+        checkpoint=Serialized.pack(("msgpack", b"\x81\xa1v\x04")),
+        channel_versions={"messages": "00000000000000000000000000000001.0.5"},
+        values=[
+            ChannelValue.pack(
+                ("msgpack", b"\x91\xa2hi"),
+                channel="messages",
+                version="00000000000000000000000000000001.0.5",
+            )
+        ],
+        metadata={"source": "input", "step": -1, "parents": {}},
+        app_metadata={"user_id": "ann"},
+    )
+    thread.save_writes(
+        checkpoint_id,
+        "5b3f1e7a-0c4d-4e2a-9f61-7d2c8e1b4a05",
+        [TaskWrite.pack(("msgpack", b"\xa2ok"), idx=0, channel="messages")],
+        task_path="~__pregel_pull, assistant",
+    )
+    thread.clear_checkpoints()
+    trail.sessions.save(thread)
 
 
 def type_name(annotation: Any) -> str:

@@ -10,6 +10,6 @@ if [ ! -x .venv/bin/python ]; then
 fi
 if [ ! -f "$stamp" ] || [ pyproject.toml -nt "$stamp" ]; then
   .venv/bin/python -m pip install --quiet --upgrade pip
-  .venv/bin/python -m pip install --quiet -e ".[dev,openai-agents,adk,server]"
+  .venv/bin/python -m pip install --quiet -e ".[dev,openai-agents,adk,server,langgraph]"
   touch "$stamp"
 fi

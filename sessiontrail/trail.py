@@ -30,6 +30,8 @@ from .privacy.erasure import Eraser, ErasureReport
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.inline import RefreshedReads
+from .projections.langgraph import LangGraphProjection
+from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner
@@ -50,6 +52,7 @@ READ_MODELS: tuple[type[Projection], ...] = (
     AuditProjection,
     QAProjection,
     AdkProjection,
+    LangGraphProjection,
 )
 
 Mode = Literal["inline", "worker"]
@@ -120,6 +123,22 @@ class SessionTrail:
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
         self.adk = AdkReads(readable)  # what the ADK adapter reads
+        self.langgraph = LangGraphReads(  # what the LangGraph saver reads
+            readable
+            if projections == "inline"
+            else self._caught_up(LangGraphProjection, skips)
+        )
+
+    def _caught_up(
+        self, projection: type[Projection], skips: Skips
+    ) -> ProjectionDatabase:
+        """Reads of one read model that first bring it up to the log's head, for
+        an adapter that must read its own writes in worker mode too (the worker
+        applies the other read models; either applies each event once)."""
+        runner = ProjectionRunner(
+            self.store, self.read_models, (projection,), skips, "worker"
+        )
+        return RefreshedReads(self.read_models, runner.lagging, runner.catch_up)
 
     def checkpoint(self) -> Checkpoint:
         """Anchor the log: every stream's head now, under one root hash (signed

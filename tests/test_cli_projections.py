@@ -32,7 +32,7 @@ def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
     listed = invoke("--db", url, "projections", "status", "--json")
     assert listed.exit_code == 0, listed.stderr
     statuses = {s["name"]: s for s in json.loads(listed.stdout)}
-    assert set(statuses) == {"adk", "audit", "qa", "sessions", "usage"}
+    assert set(statuses) == {"adk", "audit", "langgraph", "qa", "sessions", "usage"}
     assert statuses["sessions"]["lag"] == 6
     assert statuses["sessions"]["state"] == "behind"
 
@@ -49,12 +49,13 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
     line = failure("--db", url, "projections", "rebuild", "sessions", "nope")
     assert (
         line == "error: name: no projection 'nope' "
-        "(known: adk, audit, qa, sessions, usage)"
+        "(known: adk, audit, langgraph, qa, sessions, usage)"
     )
     status = invoke("--db", url, "projections", "status", "--json")
     assert {s["name"]: s["position"] for s in json.loads(status.stdout)} == {
         "adk": 0,
         "audit": 0,
+        "langgraph": 0,
         "qa": 0,
         "sessions": 0,
         "usage": 0,

@@ -22,4 +22,6 @@ def test_python_block_runs(
     code: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.chdir(tmp_path)
-    exec(compile(code, "<docs>", "exec"), {"__name__": "__docs__"})
+    # dont_inherit: run as a reader's file would, without this module's
+    # `from __future__ import annotations` (LangGraph reads state annotations)
+    exec(compile(code, "<docs>", "exec", dont_inherit=True), {"__name__": "__docs__"})

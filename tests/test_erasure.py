@@ -112,7 +112,14 @@ def test_erasure_on_sqlite_leaves_no_plaintext_in_any_file(tmp_path: Path) -> No
         assert b"MARK-alice" in files()  # the read models held it in plaintext
         report = trail.erase_user("alice", actor="dpo@example.com")
         assert report.had_key and report.log_compacted
-        assert set(report.read_models) == {"adk", "audit", "qa", "sessions", "usage"}
+        assert set(report.read_models) == {
+            "adk",
+            "audit",
+            "langgraph",
+            "qa",
+            "sessions",
+            "usage",
+        }
         assert b"MARK-alice" not in files()  # main file, -wal, -shm: freed pages too
         assert b"MARK-bob" in files()
         check_erased(trail)

@@ -237,6 +237,7 @@ def test_a_poison_event_is_skipped_and_counted_by_its_read_model_alone(
     assert skipped(poisoned) == {
         "adk": 0,
         "audit": 0,
+        "langgraph": 0,
         "qa": 0,
         "sessions": 0,
         "usage": 1,
@@ -308,7 +309,14 @@ def test_verify_export_and_erasure_work_with_a_poison_event(
     assert poisoned.exporter.write(out, format="json") == 5
     assert json.loads(out.getvalue())["events"][-1]["payload"]["record"]["t"] == HUGE
     report = poisoned.erase_user("bob")
-    assert report.read_models == ["adk", "audit", "qa", "sessions", "usage"]
+    assert report.read_models == [
+        "adk",
+        "audit",
+        "langgraph",
+        "qa",
+        "sessions",
+        "usage",
+    ]
     assert len(poisoned.sessions.list().items) == 2  # every read model rebuilt
 
 

@@ -14,7 +14,7 @@ from support.workers import catch_up_in_worker
 import sessiontrail
 from sessiontrail import SessionTrail
 
-READ_MODELS = ("adk", "audit", "qa", "sessions", "usage")
+READ_MODELS = ("adk", "audit", "langgraph", "qa", "sessions", "usage")
 
 
 def write_backlog(trail: SessionTrail, sessions: int, messages: int) -> None:
@@ -140,7 +140,7 @@ def test_unreadable_events_are_skipped_and_counted_not_fatal(trail: SessionTrail
 
 def test_rebuilding_an_unknown_read_model_names_the_known_ones(trail: SessionTrail):
     with pytest.raises(
-        sessiontrail.InvalidInput, match="adk, audit, qa, sessions, usage"
+        sessiontrail.InvalidInput, match="adk, audit, langgraph, qa, sessions, usage"
     ):
         trail.projections.rebuild("nope")
 
@@ -159,7 +159,14 @@ def test_an_event_a_read_model_cannot_hold_is_skipped_alone(trail: SessionTrail)
     write_backlog(trail, 2, 1)
 
     skipped = {s.name: s.skipped for s in trail.projections.status()}
-    assert skipped == {"adk": 0, "audit": 0, "qa": 0, "sessions": 1, "usage": 0}
+    assert skipped == {
+        "adk": 0,
+        "audit": 0,
+        "langgraph": 0,
+        "qa": 0,
+        "sessions": 1,
+        "usage": 0,
+    }
     assert all(s.lag == 0 for s in trail.projections.status())
     assert [s.session_id for s in trail.sessions.list().items] == ["s1", "s0"]
     assert len(trail.audit.entries().items) == trail.store.head()

@@ -24,6 +24,17 @@ T = TypeVar("T")
 P = ParamSpec("P")
 
 
+def opened(url: str) -> SessionTrail:
+    """The log at `url`, opened for an adapter: a bad URL is InvalidInput naming
+    the adapter's `trail` parameter."""
+    if not url.strip():
+        raise InvalidInput("trail: an empty URL; give one such as sqlite:///chats.db")
+    try:
+        return connect(url)
+    except InvalidInput as exc:  # named as the adapter's parameter
+        raise InvalidInput(f"trail: {exc}") from None
+
+
 class AdapterTrail:
     """The async trail an adapter's calls run on, and whether the adapter owns it.
 
@@ -41,15 +52,7 @@ class AdapterTrail:
         elif isinstance(trail, SessionTrail):
             self.trail = over(trail)
         elif isinstance(trail, str):
-            if not trail.strip():
-                raise InvalidInput(
-                    "trail: an empty URL; give one such as sqlite:///chats.db"
-                )
-            try:
-                opened = connect(trail)
-            except InvalidInput as exc:  # named as the adapter's parameter
-                raise InvalidInput(f"trail: {exc}") from None
-            self.trail = AsyncSessionTrail(opened, Threads(DEFAULT_THREADS))
+            self.trail = AsyncSessionTrail(opened(trail), Threads(DEFAULT_THREADS))
         else:
             raise TypeError(
                 f"{adapter}: trail must be an async trail "

@@ -1,0 +1,203 @@
+"""TrailSaver beside LangGraph's SqliteSaver, call for call, in one run.
+
+    .venv/bin/python bench/langgraph_saver.py [--threads 10] [--turns 20] [--json-out F]
+
+A scripted chat graph (no model: each turn a user message, an assistant tool call,
+the tool's answer, the assistant's reply) runs `--turns` turns on each of
+`--threads` threads against a recording saver; every `put` and `put_writes` it
+made is then replayed, in order, into SqliteSaver (a file, WAL, as
+`SqliteSaver.from_conn_string` opens it) and into TrailSaver (sessiontrail on a
+SQLite file of its own, inline read models, threads owned by a user so their
+content is sealed), and after each `put` the thread's latest checkpoint is read
+back with `get_tuple`, as LangGraph does at the start of each step. Reported:
+median ms per `put`, per `get_tuple` of the latest checkpoint and per
+`put_writes`, and each ratio (ours/theirs). Targets: `get_tuple` <= 1.5x,
+`put` <= 2x. Both commit every call with one fsync (FULL synchronous). Also
+reported: sessiontrail's own smallest write (one message appended and saved) on
+the same log, the floor under every `put`.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sqlite3
+import statistics
+import tempfile
+import time
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import BaseCheckpointSaver
+from langgraph.checkpoint.memory import InMemorySaver
+from langgraph.checkpoint.sqlite import SqliteSaver
+from langgraph.graph import END, START, MessagesState, StateGraph
+
+import sessiontrail
+from sessiontrail.integrations.langgraph import TrailSaver
+
+TARGETS = {"put": 2.0, "get_tuple": 1.5}
+Call = tuple[str, tuple[Any, ...]]
+
+
+class Recorder(InMemorySaver):
+    """An in-memory saver that also keeps every write call, in order."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.calls: list[Call] = []
+
+    def put(self, config: Any, checkpoint: Any, metadata: Any, versions: Any) -> Any:
+        self.calls.append(("put", (config, checkpoint, metadata, versions)))
+        return super().put(config, checkpoint, metadata, versions)
+
+    def put_writes(
+        self, config: Any, writes: Any, task_id: str, task_path: str = ""
+    ) -> None:
+        self.calls.append(("put_writes", (config, writes, task_id, task_path)))
+        super().put_writes(config, writes, task_id, task_path)
+
+
+def chat(checkpointer: BaseCheckpointSaver[Any]) -> Any:
+    """Each turn: a tool call, the tool's answer, then a reply."""
+
+    def assistant(state: MessagesState) -> dict[str, Any]:
+        number = len(state["messages"])
+        if isinstance(state["messages"][-1], HumanMessage):
+            call = {
+                "name": "lookup",
+                "args": {"q": f"turn {number}"},
+                "id": f"c{number}",
+            }
+            return {"messages": [AIMessage("", tool_calls=[call], id=f"a{number}")]}
+        return {"messages": [AIMessage(f"reply {number} " * 20, id=f"a{number}")]}
+
+    def tool(state: MessagesState) -> dict[str, Any]:
+        call = state["messages"][-1].tool_calls[0]  # type: ignore[attr-defined]
+        found = ToolMessage(
+            "result " * 40, tool_call_id=call["id"], id=f"t{call['id']}"
+        )
+        return {"messages": [found]}
+
+    def route(state: MessagesState) -> str:
+        return "tool" if getattr(state["messages"][-1], "tool_calls", None) else END
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("assistant", assistant)
+    builder.add_node("tool", tool)
+    builder.add_edge(START, "assistant")
+    builder.add_conditional_edges("assistant", route, ["tool", END])
+    builder.add_edge("tool", "assistant")
+    return builder.compile(checkpointer=checkpointer)
+
+
+def record(threads: int, turns: int) -> list[Call]:
+    """The saver calls of the whole workload, threads interleaved by turn."""
+    recorder = Recorder()
+    graph = chat(recorder)
+    for turn in range(turns):
+        for thread in range(threads):
+            config = {"configurable": {"thread_id": f"t{thread}", "user_id": "ann"}}
+            text = f"question {turn} " * 10
+            graph.invoke({"messages": [HumanMessage(text, id=f"h{turn}")]}, config)
+    return recorder.calls
+
+
+def replay(saver: BaseCheckpointSaver[Any], calls: Sequence[Call]) -> dict[str, float]:
+    """Median ms of each call kind, replaying `calls` into `saver`."""
+    times: dict[str, list[float]] = {"put": [], "get_tuple": [], "put_writes": []}
+
+    def timed(kind: str, call: Callable[[], Any]) -> Any:
+        began = time.perf_counter()
+        result = call()
+        times[kind].append(time.perf_counter() - began)
+        return result
+
+    for kind, args in calls:
+        if kind == "put":
+            stored = timed("put", lambda args=args: saver.put(*args))
+            latest: RunnableConfig = {
+                "configurable": {
+                    "thread_id": stored["configurable"]["thread_id"],
+                    "user_id": "ann",
+                }
+            }
+            found = timed("get_tuple", lambda latest=latest: saver.get_tuple(latest))
+            assert found is not None
+        else:
+            timed("put_writes", lambda args=args: saver.put_writes(*args))
+    return {kind: 1000 * statistics.median(spent) for kind, spent in times.items()}
+
+
+def append_ms(trail: sessiontrail.SessionTrail, appends: int = 500) -> float:
+    """Median ms of sessiontrail's own smallest write on the same log: one short
+    message appended to a user's session and saved (what every `put` builds on)."""
+    session = trail.sessions.load_or_create("floor", user_id="ann")
+    spent = []
+    for _ in range(appends):
+        began = time.perf_counter()
+        session.append_message(role="user", content="hello")
+        trail.sessions.save(session)
+        spent.append(time.perf_counter() - began)
+    return 1000 * statistics.median(spent)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--threads", type=int, default=10)
+    parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--json-out", type=Path)
+    options = parser.parse_args()
+    calls = record(options.threads, options.turns)
+    with tempfile.TemporaryDirectory() as directory:
+        folder = Path(directory)
+        connection = sqlite3.connect(folder / "lg.db", check_same_thread=False)
+        theirs = replay(SqliteSaver(connection), calls)
+        connection.close()
+        with sessiontrail.connect(f"sqlite:///{folder / 'trail.db'}") as trail:
+            ours = replay(TrailSaver(trail), calls)
+            floor = append_ms(trail)
+    ratios = {kind: ours[kind] / theirs[kind] for kind in theirs}
+    puts = sum(1 for kind, _ in calls if kind == "put")
+    print(
+        f"{options.threads} threads x {options.turns} turns: {puts} puts, "
+        f"{len(calls) - puts} put_writes (median ms per call)"
+    )
+    print(
+        "{:<14} {:>12} {:>12} {:>8}  target".format(
+            "call", "SqliteSaver", "TrailSaver", "ratio"
+        )
+    )
+    for kind in theirs:
+        target = TARGETS.get(kind)
+        verdict = (
+            ""
+            if target is None
+            else (f"<= {target}x {'met' if ratios[kind] <= target else 'NOT met'}")
+        )
+        print(
+            f"{kind:<14} {theirs[kind]:>12.3f} {ours[kind]:>12.3f} "
+            f"{ratios[kind]:>7.2f}x  {verdict}"
+        )
+    print(
+        f"sessiontrail's own message append on this log: {floor:.3f} ms "
+        f"({floor / theirs['put']:.2f}x a SqliteSaver put)"
+    )
+    if options.json_out:
+        options.json_out.write_text(
+            json.dumps(
+                {
+                    "sqlite_saver": theirs,
+                    "trail_saver": ours,
+                    "ratios": ratios,
+                    "append_ms": floor,
+                }
+            )
+        )
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,84 @@
+"""LangGraph threads kept as sessions: the session id of a thread, and the values
+its checkpoint and pending-write events hold.
+
+A thread's checkpoints live in the namespace LangGraph gives them ("" for the
+graph itself, "node:<task id>" and deeper for subgraphs); each (thread, namespace)
+is one session, whose id says which: `langgraph/<thread>` or
+`langgraph/<thread>/<namespace>`, with "%" and "/" in the thread id escaped so no
+two pairs share an id. Values are stored as LangGraph's serializer wrote them (a
+type tag and bytes, never re-interpreted), base64 in pieces no longer than any
+one stored string may be.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Self
+
+from .limits import MAX_TEXT_CHARS
+from .personal import ERASED
+from .values import Value
+
+THREAD_PREFIX = "langgraph/"
+"""Session ids of LangGraph threads start with this."""
+
+
+def thread_session_id(thread_id: str, checkpoint_ns: str = "") -> str:
+    """The session of one namespace of a thread (the graph's own: "")."""
+    escaped = thread_id.replace("%", "%25").replace("/", "%2F")
+    suffix = f"/{checkpoint_ns}" if checkpoint_ns else ""
+    return f"{THREAD_PREFIX}{escaped}{suffix}"
+
+
+def thread_of(session_id: str) -> tuple[str, str] | None:
+    """(thread id, namespace) of a thread's session id; None for other sessions."""
+    if not session_id.startswith(THREAD_PREFIX):
+        return None
+    escaped, _, checkpoint_ns = session_id.removeprefix(THREAD_PREFIX).partition("/")
+    thread_id = escaped.replace("%2F", "/").replace("%25", "%")
+    if not thread_id or thread_session_id(thread_id, checkpoint_ns) != session_id:
+        return None
+    return thread_id, checkpoint_ns
+
+
+class Serialized(Value):
+    """A value as the saver's serializer wrote it: its type tag and its bytes.
+
+    Both are personal: once the user is erased, `type` reads "[erased]".
+    """
+
+    type: str
+    data: list[str]
+
+    @classmethod
+    def pack(cls, typed: tuple[str, bytes | None], **fields: object) -> Self:
+        """From a serializer's (type, bytes) pair (bytes may be None: none)."""
+        text = base64.b64encode(typed[1] or b"").decode("ascii")
+        pieces = [
+            text[start : start + MAX_TEXT_CHARS]
+            for start in range(0, len(text), MAX_TEXT_CHARS)
+        ]
+        return cls.model_validate({"type": typed[0], "data": pieces, **fields})
+
+    def unpack(self) -> tuple[str, bytes]:
+        """The (type, bytes) pair the serializer reads back."""
+        return self.type, base64.b64decode("".join(self.data))
+
+    @property
+    def erased(self) -> bool:
+        """Whether its user was erased (the bytes are gone)."""
+        return self.type == ERASED
+
+
+class ChannelValue(Serialized):
+    """One channel's value at one version, stored beside a checkpoint."""
+
+    channel: str
+    version: str
+
+
+class TaskWrite(Serialized):
+    """One pending write of a task: its slot (`idx`), channel and value."""
+
+    idx: int
+    channel: str

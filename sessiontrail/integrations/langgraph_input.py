@@ -1,0 +1,176 @@
+"""The LangGraph savers' door: what each argument must be, checked before
+anything is read or written, so bad input is InvalidInput naming the argument
+(LangGraph's own savers fail later, with whatever error the value causes)."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, cast
+from uuid import UUID
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    ChannelVersions,
+    Checkpoint,
+    get_serializable_checkpoint_metadata,
+)
+from pydantic import TypeAdapter, ValidationError
+
+from ..domain.errors import InvalidInput
+from ..domain.limits import MAX_INTEGER, check_unicode
+from ..domain.threads import thread_session_id
+from ..domain.validation import SessionId
+
+SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionId)
+
+
+@dataclass(frozen=True)
+class Target:
+    """What a call's config names: a thread, a namespace, maybe a checkpoint, and
+    the user it acts for (None: any)."""
+
+    thread_id: str
+    checkpoint_ns: str
+    checkpoint_id: str | None
+    user_id: str | None
+
+    @classmethod
+    def of(cls, config: Any, user_key: str, name: str = "config") -> Target:
+        """InvalidInput naming the field if the config does not name a thread."""
+        configurable = (
+            config.get("configurable") if isinstance(config, Mapping) else None
+        )
+        if not isinstance(configurable, Mapping):
+            raise InvalidInput(f"{name}: needs 'configurable' with a thread_id")
+        user_id = text(configurable.get(user_key), f"{name}.configurable.{user_key}")
+        return cls(
+            thread_id=thread_id_of(configurable.get("thread_id"), f"{name}.thread_id"),
+            checkpoint_ns=text(configurable.get("checkpoint_ns") or "", name),
+            checkpoint_id=text(configurable.get("checkpoint_id"), name) or None,
+            user_id=user_id,
+        )
+
+    @property
+    def session_id(self) -> str:
+        """The session this thread's namespace is; InvalidInput if it cannot be
+        (too long with its namespace, or holding control characters)."""
+        session_id = thread_session_id(self.thread_id, self.checkpoint_ns)
+        try:
+            return SESSION_ID.validate_python(session_id)
+        except ValidationError as exc:
+            problem = exc.errors()[0]["msg"]
+            raise InvalidInput(
+                f"config.configurable.thread_id: cannot name a session "
+                f"{session_id!r}: {problem}"
+            ) from None
+
+    def config(self, checkpoint_id: str | None) -> RunnableConfig:
+        """The config LangGraph's savers return for a checkpoint of this thread."""
+        return {
+            "configurable": {
+                "thread_id": self.thread_id,
+                "checkpoint_ns": self.checkpoint_ns,
+                "checkpoint_id": checkpoint_id,
+            }
+        }
+
+
+def thread_id_of(value: Any, name: str) -> str:
+    """A thread id as LangGraph keys threads: a string (a number or UUID as text)."""
+    if isinstance(value, bool) or not isinstance(value, str | int | UUID):
+        raise InvalidInput(f"{name}: must be a string, got {type(value).__name__}")
+    if value == "":
+        raise InvalidInput(f"{name}: required")
+    return text(str(value), name)
+
+
+def text(value: Any, name: str) -> str:
+    """A string argument in valid Unicode (None stays None for optional ones)."""
+    if value is not None and not isinstance(value, str):
+        raise InvalidInput(f"{name}: must be a string, got {type(value).__name__}")
+    if value is not None:
+        check_unicode({name: value})
+    return cast(str, value)
+
+
+def checkpoint_of(value: Any) -> Checkpoint:
+    """A checkpoint: an id, and its channel values and versions as mappings."""
+    if not isinstance(value, Mapping) or not isinstance(value.get("id"), str):
+        raise InvalidInput("checkpoint: must be a checkpoint (a mapping with an id)")
+    if not value["id"]:
+        raise InvalidInput("checkpoint: its id is empty")
+    if not isinstance(value.get("channel_values"), Mapping):
+        raise InvalidInput("checkpoint: channel_values must be a mapping")
+    versions_of(value.get("channel_versions"), "checkpoint.channel_versions")
+    return cast(Checkpoint, value)
+
+
+def versions_of(value: Any, name: str) -> ChannelVersions:
+    """Channel versions: channel name -> a string or a number."""
+    if not isinstance(value, Mapping) or not all(
+        isinstance(channel, str)
+        and isinstance(version, str | int | float)
+        and not isinstance(version, bool)
+        for channel, version in value.items()
+    ):
+        raise InvalidInput(f"{name}: must map channel names to versions")
+    return cast(ChannelVersions, value)
+
+
+def writes_of(value: Any) -> list[tuple[str, Any]]:
+    """Pending writes: (channel, value) pairs."""
+    if isinstance(value, str | bytes) or not isinstance(value, Sequence):
+        raise InvalidInput("writes: must be a list of (channel, value) pairs")
+    pairs = list(value)
+    if not all(
+        isinstance(pair, Sequence) and len(pair) == 2 and isinstance(pair[0], str)
+        for pair in pairs
+    ):
+        raise InvalidInput("writes: must be a list of (channel, value) pairs")
+    return [(channel, written) for channel, written in pairs]
+
+
+def json_object(value: Any, name: str) -> dict[str, Any]:
+    """`value` as a JSON object (tuples become lists)."""
+    if not isinstance(value, Mapping):
+        raise InvalidInput(f"{name}: must be a mapping, got {type(value).__name__}")
+    try:
+        decoded: dict[str, Any] = json.loads(json.dumps(dict(value), allow_nan=False))
+    except (TypeError, ValueError) as error:
+        raise InvalidInput(f"{name}: not JSON: {error}") from None
+    return decoded
+
+
+def metadata_of(config: RunnableConfig, metadata: Any) -> dict[str, Any]:
+    """A checkpoint's metadata with the run config's keys merged in, as every
+    LangGraph saver stores it (and, as the PostgreSQL one, without `writes`)."""
+    if not isinstance(metadata, Mapping):
+        raise InvalidInput(
+            f"metadata: must be a mapping, got {type(metadata).__name__}"
+        )
+    if not isinstance(config.get("metadata") or {}, Mapping):
+        raise InvalidInput("config.metadata: must be a mapping")
+    merged = get_serializable_checkpoint_metadata(config, cast(Any, dict(metadata)))
+    return json_object(merged, "metadata")
+
+
+def limit_of(limit: Any) -> int | None:
+    if limit is not None and (
+        not isinstance(limit, int)
+        or isinstance(limit, bool)
+        or not 0 <= limit <= MAX_INTEGER
+    ):
+        raise InvalidInput(f"limit: must be a whole number >= 0, got {limit!r}")
+    return None if limit is None else int(limit)
+
+
+def before_of(before: Any) -> str | None:
+    """The checkpoint id `before` names (a config), or None."""
+    if before is None:
+        return None
+    configurable = before.get("configurable") if isinstance(before, Mapping) else None
+    if not isinstance(configurable, Mapping):
+        raise InvalidInput("before: must be a config naming a checkpoint_id")
+    return text(configurable.get("checkpoint_id"), "before.checkpoint_id")

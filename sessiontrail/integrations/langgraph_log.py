@@ -1,0 +1,305 @@
+"""What the LangGraph savers do, on a sync trail: the one implementation behind
+`TrailSaver` and `AsyncTrailSaver` (sessiontrail.integrations.langgraph).
+
+Writes go through the session repository (so they merge, are sealed with the
+owner's key and reach the read models); reads go to the "langgraph" read model
+(projections/langgraph.py). Where LangGraph's SQLite and PostgreSQL savers differ,
+this does what the PostgreSQL one does: channel values stored per (channel,
+version) beside the checkpoint (strings, numbers, booleans and None inline), a
+re-saved checkpoint keeps its first parent, the "writes" metadata key is
+dropped, metadata filters match by containment.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from typing import Any
+
+from langchain_core.runnables import RunnableConfig
+from langgraph.checkpoint.base import (
+    WRITES_IDX_MAP,
+    ChannelVersions,
+    Checkpoint,
+    CheckpointMetadata,
+    CheckpointTuple,
+)
+from langgraph.checkpoint.serde.base import SerializerProtocol
+from langgraph.checkpoint.serde.types import _DeltaSnapshot
+
+from ..domain.errors import InvalidInput
+from ..domain.limits import MAX_TITLE_CHARS
+from ..domain.session import Session, stream_id
+from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
+from ..projections.langgraph_reads import Search
+from ..trail import SessionTrail
+from .langgraph_input import (
+    Target,
+    before_of,
+    checkpoint_of,
+    json_object,
+    limit_of,
+    metadata_of,
+    text,
+    thread_id_of,
+    versions_of,
+    writes_of,
+)
+from .langgraph_messages import mirror
+from .langgraph_tuples import checkpoint_tuples
+
+LANGGRAPH_KEYS = (
+    "source",
+    "step",
+    "parents",
+    "run_id",
+    "counters_since_delta_snapshot",
+)
+"""Metadata keys LangGraph itself writes: structure, kept through erasure; every
+other key is the app's (and the run config's) and personal."""
+INLINE = (str, int, float, bool, type(None))
+"""Channel values kept inside the checkpoint, as the PostgreSQL saver does."""
+
+
+class ThreadLog:
+    """The saver's work: each method takes the sync trail to run on first."""
+
+    def __init__(
+        self,
+        serde: SerializerProtocol,
+        *,
+        user_key: str,
+        messages_channel: str | None,
+        actor: str,
+    ) -> None:
+        self.serde = serde
+        self.user_key = user_key
+        self.messages_channel = messages_channel
+        self.actor = actor
+
+    # -- reads ----------------------------------------------------------------------
+
+    def get_tuple(
+        self, trail: SessionTrail, config: RunnableConfig
+    ) -> CheckpointTuple | None:
+        """The checkpoint the config names, or the thread's latest; None if none."""
+        target = Target.of(config, self.user_key)
+        stored = trail.langgraph.get(
+            target.thread_id,
+            target.checkpoint_ns,
+            target.checkpoint_id,
+            target.user_id,
+        )
+        if stored is None:
+            return None
+        return checkpoint_tuples(self.serde, [stored])[0]
+
+    def list(
+        self,
+        trail: SessionTrail,
+        config: RunnableConfig | None,
+        filter: dict[str, Any] | None,
+        before: RunnableConfig | None,
+        limit: int | None,
+    ) -> list[CheckpointTuple]:
+        """Checkpoints newest first: of the config's thread (its namespace only if
+        the config names one), or of every thread; see LangGraph's `list`."""
+        search = Search(
+            metadata=None if filter is None else json_object(filter, "filter"),
+            before=before_of(before),
+            limit=limit_of(limit),
+        )
+        if config is not None:
+            target = Target.of(config, self.user_key)
+            named_ns = config["configurable"].get("checkpoint_ns")
+            search = Search(
+                thread_id=target.thread_id,
+                checkpoint_ns=text(named_ns, "config.checkpoint_ns"),
+                checkpoint_id=target.checkpoint_id,
+                user_id=target.user_id,
+                metadata=search.metadata,
+                before=search.before,
+                limit=search.limit,
+            )
+        return checkpoint_tuples(self.serde, trail.langgraph.search(search))
+
+    # -- writes ---------------------------------------------------------------------
+
+    def put(
+        self,
+        trail: SessionTrail,
+        config: RunnableConfig,
+        checkpoint: Checkpoint,
+        metadata: CheckpointMetadata,
+        new_versions: ChannelVersions,
+    ) -> RunnableConfig:
+        """Record a checkpoint (its parent: the config's checkpoint) and the values
+        of the channels in `new_versions`; mirror its messages."""
+        target = Target.of(config, self.user_key)
+        checkpoint = checkpoint_of(checkpoint)
+        new_versions = versions_of(new_versions, "new_versions")
+        merged = metadata_of(config, metadata)
+        inline, stored = _split_values(checkpoint["channel_values"])
+        values = [
+            ChannelValue.pack(
+                self._dumped(stored[channel], f"checkpoint.channel_values.{channel}"),
+                channel=channel,
+                version=str(version),
+            )
+            for channel, version in new_versions.items()
+            if channel in stored
+        ]
+        record: dict[str, Any] = {
+            "parent_checkpoint_id": target.checkpoint_id,
+            "checkpoint": Serialized.pack(
+                self._dumped({**checkpoint, "channel_values": inline}, "checkpoint")
+            ),
+            "channel_versions": {
+                channel: str(version)
+                for channel, version in checkpoint["channel_versions"].items()
+            },
+            "values": values,
+            "metadata": {k: v for k, v in merged.items() if k in LANGGRAPH_KEYS},
+            "app_metadata": {
+                k: v for k, v in merged.items() if k not in LANGGRAPH_KEYS
+            },
+        }
+        conversation = (
+            None
+            if self.messages_channel is None
+            else checkpoint["channel_values"].get(self.messages_channel)
+        )
+
+        def change(session: Session) -> None:
+            session.save_checkpoint(checkpoint["id"], **record, actor=self.actor)
+            if isinstance(conversation, list):
+                mirror(session, conversation, self.actor)
+
+        self._save(trail, target, change)
+        return target.config(checkpoint["id"])
+
+    def put_writes(
+        self,
+        trail: SessionTrail,
+        config: RunnableConfig,
+        writes: Sequence[tuple[str, Any]],
+        task_id: str,
+        task_path: str,
+    ) -> None:
+        """Record a task's writes on the config's checkpoint: a batch of only
+        special channels (error, interrupt, ...) replaces what their slots held,
+        any other keeps slots already written; a batch that changes nothing is
+        not recorded."""
+        target = Target.of(config, self.user_key)
+        if target.checkpoint_id is None:
+            raise InvalidInput("config.configurable.checkpoint_id: required")
+        checkpoint_id = target.checkpoint_id
+        writes = writes_of(writes)
+        task_id, task_path = text(task_id, "task_id"), text(task_path, "task_path")
+        if not task_id:
+            raise InvalidInput("task_id: required")
+        items = [
+            TaskWrite.pack(
+                self._dumped(value, f"writes.{number}"),
+                idx=WRITES_IDX_MAP.get(channel, number),
+                channel=channel,
+            )
+            for number, (channel, value) in enumerate(writes)
+        ]
+        replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        held = trail.langgraph.writes(
+            target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
+        )
+        if all(_kept(held.get(item.idx), item, replace) for item in items):
+            return
+        self._save(
+            trail,
+            target,
+            lambda session: session.save_writes(
+                checkpoint_id,
+                task_id,
+                items,
+                task_path=task_path,
+                replace=replace,
+                actor=self.actor,
+            ),
+        )
+
+    def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
+        """Soft-delete every namespace's session of the thread: LangGraph sees
+        nothing of it; the log keeps it (`sessiontrail restore` brings it back)."""
+        thread_id = thread_id_of(thread_id, "thread_id")
+        for checkpoint_ns in trail.langgraph.namespaces(thread_id):
+            trail.sessions.delete(
+                thread_session_id(thread_id, checkpoint_ns), actor=self.actor
+            )
+
+    def _dumped(self, value: Any, name: str) -> tuple[str, bytes]:
+        """The serializer's (type, bytes) for a value; InvalidInput naming it if
+        the serializer cannot write it (pickle is off unless configured)."""
+        try:
+            return self.serde.dumps_typed(value)
+        except (TypeError, ValueError) as exc:
+            raise InvalidInput(
+                f"{name}: the serializer cannot write it: {exc}"
+            ) from None
+
+    def _save(
+        self, trail: SessionTrail, target: Target, change: Callable[[Session], None]
+    ) -> None:
+        """Apply `change` to the thread's session (created, or reopened afresh if
+        it was deleted) and save it, merging with other writers."""
+        session_id = target.session_id
+        session = trail.sessions.try_load(session_id, user_id=target.user_id)
+        if session is None:
+            session = self._reopened(trail, target) or Session(
+                session_id=session_id,
+                user_id=target.user_id,
+                title=_title(target),
+                actor=self.actor,
+            )
+        change(session)
+        trail.sessions.save(session)
+
+    def _reopened(self, trail: SessionTrail, target: Target) -> Session | None:
+        """A deleted thread's session restored and emptied, its id used again (as
+        LangGraph's savers start afresh after delete_thread); None if it is not
+        a deleted session of this user."""
+        head = trail.store.load(stream_id(target.session_id))
+        if head is None or not head.deleted:
+            return None
+        if target.user_id is not None and head.user_id != target.user_id:
+            return None
+        head.restore(actor=self.actor)
+        head.clear_checkpoints(actor=self.actor)
+        head.truncate(0, actor=self.actor)
+        return head
+
+
+def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
+    """(kept inline, stored per version), as the PostgreSQL saver splits them: a
+    delta snapshot is stored, with True inline to mark it."""
+    inline: dict[str, Any] = {}
+    stored: dict[str, Any] = {}
+    for channel, value in values.items():
+        if isinstance(value, _DeltaSnapshot):
+            stored[channel], inline[channel] = value, True
+        elif isinstance(value, INLINE):
+            inline[channel] = value
+        else:
+            stored[channel] = value
+    return inline, stored
+
+
+def _kept(held: tuple[str, str, bytes] | None, item: TaskWrite, replace: bool) -> bool:
+    """Whether writing `item` into a slot holding `held` would change nothing."""
+    if held is None:
+        return False
+    return not replace or held == (item.channel, *item.unpack())
+
+
+def _title(target: Target) -> str:
+    """A thread session's title: its thread id (and namespace)."""
+    title = target.thread_id
+    if target.checkpoint_ns:
+        title += f" ({target.checkpoint_ns})"
+    return title[:MAX_TITLE_CHARS]

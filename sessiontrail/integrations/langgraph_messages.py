@@ -1,0 +1,133 @@
+"""A LangGraph thread's conversation as its session's transcript.
+
+The `messages` channel of a checkpoint holds LangChain messages; the session's
+transcript is made to equal it, message for message, with the fewest events:
+the messages both share from the start stay, the rest of the transcript is
+truncated (kept in history), the checkpoint's remaining messages are appended.
+A message's LangChain id is its sessiontrail id. What a message becomes:
+
+- `human` -> user, `ai` (and its chunks) -> assistant, `system` -> system,
+  `tool` -> tool (with `tool_call_id`; `status` "error" -> tool_success False),
+  a `chat` message -> its role if it is one of those four;
+- `content`: the text (a list of content blocks: its text blocks, joined by new
+  lines, and the blocks themselves as `content_parts`);
+- an `ai` message's `tool_calls` as tool calls (id, name, arguments);
+- metadata `{"langgraph": {"type": ..., "name": ...}}` (name when set).
+
+Other values (function messages, plain dicts, strings) are not mirrored, nor is a
+second message with an id already seen in the list.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from typing import Any
+
+from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, ToolMessage
+from langchain_core.messages.tool import ToolCall
+
+from ..domain.session import Session
+from ..domain.values import Message
+
+LANGGRAPH = "langgraph"
+"""The message metadata key of what the mirror records."""
+ROLES = {"human": "user", "ai": "assistant", "AIMessageChunk": "assistant"}
+ROLES |= {"system": "system", "tool": "tool"}
+ROLES |= {"user": "user", "assistant": "assistant"}  # a chat message's roles
+
+
+def mirror(session: Session, values: Sequence[Any], actor: str) -> None:
+    """Make the session's transcript the conversation in `values`."""
+    given, seen = [], set()
+    for fields in map(message_fields, values):
+        if fields is not None and (fields["id"] is None or fields["id"] not in seen):
+            given.append(fields)
+            seen.add(fields["id"])
+    keep = 0
+    for stored, fields in zip(session.messages, given, strict=False):
+        if not _same(stored, fields):
+            break
+        keep += 1
+    if keep < len(session.messages):
+        session.truncate(keep, actor=actor)
+    for fields in given[keep:]:
+        session.append_message(**fields, actor=actor)
+
+
+def _same(stored: Message, fields: dict[str, Any]) -> bool:
+    """Whether a stored message is the one these fields describe (its time
+    aside); the cheap comparisons first, as most messages are unchanged."""
+    if fields["id"] is not None and fields["id"] != stored.id:
+        return False
+    if stored.content != fields["content"] or stored.role != fields["role"]:
+        return False
+    calls = [(c.id, c.name, c.arguments) for c in stored.tool_calls or ()]
+    given = [(c["id"], c["name"], c["arguments"]) for c in fields["tool_calls"] or ()]
+    return (
+        calls == given
+        and (stored.tool_calls is None) == (fields["tool_calls"] is None)
+        and stored.content_parts == fields["content_parts"]
+        and stored.tool_call_id == fields["tool_call_id"]
+        and stored.tool_success == fields["tool_success"]
+        and stored.metadata == fields["metadata"]
+    )
+
+
+def message_fields(value: Any) -> dict[str, Any] | None:
+    """The `append_message` arguments a LangChain message becomes; None when it
+    is not a message the transcript can hold. (Attributes are read only where
+    the message's type has them: a missing one is slow on these models.)"""
+    if not isinstance(value, BaseMessage):
+        return None
+    fields: dict[str, Any] = {"id": value.id or None, "tool_calls": None}
+    fields["tool_call_id"] = fields["tool_success"] = None
+    if isinstance(value, ToolMessage):
+        fields["tool_call_id"] = value.tool_call_id or None
+        fields["tool_success"] = value.status != "error"
+    elif isinstance(value, AIMessage) and value.tool_calls:
+        fields["tool_calls"] = [
+            _call(call, value.id, number)
+            for number, call in enumerate(value.tool_calls)
+        ]
+    role = ROLES.get(value.role if isinstance(value, ChatMessage) else value.type)
+    if role is None or (role == "tool") != (fields["tool_call_id"] is not None):
+        return None
+    fields["role"] = role
+    fields["content"], fields["content_parts"] = _content(value.content)
+    recorded: dict[str, Any] = {"type": value.type}
+    if value.name:
+        recorded["name"] = value.name
+    fields["metadata"] = {LANGGRAPH: recorded}
+    return fields
+
+
+def _content(content: str | list[Any]) -> tuple[str, list[dict[str, Any]] | None]:
+    """A message's text, and its content blocks when it has a list of them."""
+    if isinstance(content, str):
+        return content, None
+    blocks = [
+        {"type": "text", "text": block} if isinstance(block, str) else _json(block)
+        for block in content
+    ]
+    text = "\n".join(
+        block["text"]
+        for block in blocks
+        if block.get("type") == "text" and isinstance(block.get("text"), str)
+    )
+    return text, blocks
+
+
+def _call(call: ToolCall, message_id: str | None, number: int) -> dict[str, Any]:
+    """One tool call (an id is made from the message's when it has none)."""
+    return {
+        "id": call.get("id") or f"{message_id or 'call'}-{number}",
+        "name": call.get("name") or "tool",
+        "arguments": _json(call.get("args") or {}),
+    }
+
+
+def _json(value: Any) -> dict[str, Any]:
+    """A JSON object of `value` (what is not JSON becomes its text)."""
+    decoded = json.loads(json.dumps(value, default=str))
+    return decoded if isinstance(decoded, dict) else {"value": decoded}
