@@ -14,25 +14,29 @@ the chat, nor another user's Q&A.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
 from pydantic import (
     BaseModel,
     ConfigDict,
-    Field,
-    JsonValue,
-    SerializerFunctionWrapHandler,
     StrictStr,
-    model_serializer,
 )
 
 from .aggregate import Aggregate, AggregateSnapshot
 from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel
 from .personal import QA_ENTRY, TRACE_STEP, Spec
-from .validation import Actor, ItemId, JsonObject, printable_field, validated
-from .values import Arguments, Value, utc_now
+from .qa_values import (
+    GraphElementIds,
+    QAEntryChanges,
+    SessionQAEntry,
+    SessionQAUpdate,
+    SessionTraceStep,
+    TraceStepIn,
+)
+from .validation import Actor, ItemId, JsonObject, validated
+from .values import utc_now
 
 QA_NAMESPACE = UUID("0b7c53e2-61a4-5f0e-8d2c-9e4f7a1b3c55")
 DEFAULT_USER = "default"
@@ -47,93 +51,7 @@ def new_qa_id() -> str:
     return uuid4().hex
 
 
-class GraphElementIds(Value):
-    """The knowledge-graph nodes and edges an answer used."""
-
-    node_ids: list[str] = Field(default_factory=list)
-    edge_ids: list[str] = Field(default_factory=list)
-
-
-class SessionQAEntry(Value):
-    """One question and its answer, with the feedback it got (stored form)."""
-
-    id: str
-    session_id: str
-    user_id: str
-    question: str
-    answer: str
-    context: str | None = None
-    created_at: datetime
-    feedback_text: str | None = None
-    feedback_score: int | None = None
-    used_graph_element_ids: GraphElementIds | None = None
-    memify_metadata: dict[str, JsonValue] | None = None
-
-
-class SessionTraceStep(Value):
-    """One agent step: what ran, with which memory, and what came of it."""
-
-    trace_id: str
-    origin_function: str = ""
-    status: str = ""
-    memory_query: str = ""
-    memory_context: str = ""
-    method_params: dict[str, JsonValue] = Field(default_factory=dict)
-    method_return_value: JsonValue = None
-    error_message: str = ""
-    session_feedback: str = ""
-
-
-TraceStepIn = Annotated[SessionTraceStep, printable_field("trace_id")]
-"""A trace step as input: its id is one line, as every id is."""
 ClearReason = Literal["delete_session", "prune"]
-
-
-class SessionQAUpdate(Arguments):
-    """A three-state update: a field left out stays, None clears it, a value sets it.
-
-    Clearing `question` or `answer` makes it "" (an entry always has both).
-    """
-
-    question: str | None = None
-    answer: str | None = None
-    context: str | None = None
-    feedback_text: str | None = None
-    feedback_score: Annotated[int, Field(ge=1, le=5)] | None = None
-    used_graph_element_ids: GraphElementIds | None = None
-    memify_metadata: dict[str, JsonValue] | None = None
-
-    def changes(self) -> dict[str, Any]:
-        """The fields given, as stored JSON values."""
-        given = self.model_dump(mode="json", include=self.model_fields_set)
-        for name in ("question", "answer"):
-            if name in given and given[name] is None:
-                given[name] = ""
-        return given
-
-
-class QAEntryChanges(Value):
-    """What one update of an entry set, as recorded: only the fields it names are
-    stored and assigned (None clears one). Structure only: the limits are
-    SessionQAUpdate's, checked before the event exists."""
-
-    question: str = ""
-    answer: str = ""
-    context: str | None = None
-    feedback_text: str | None = None
-    feedback_score: int | None = None
-    used_graph_element_ids: GraphElementIds | None = None
-    memify_metadata: dict[str, JsonValue] | None = None
-
-    @model_serializer(mode="wrap")
-    def _named_only(self, handler: SerializerFunctionWrapHandler) -> dict[str, Any]:
-        dumped: dict[str, Any] = handler(self)
-        return {name: dumped[name] for name in dumped if name in self.model_fields_set}
-
-    def applied_to(self, entry: SessionQAEntry) -> SessionQAEntry:
-        """The entry with these fields set, as they were recorded."""
-        named = {name: getattr(self, name) for name in self.model_fields_set}
-        return entry.model_copy(update=named)
 
 
 class QAState(BaseModel):

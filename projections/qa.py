@@ -11,7 +11,8 @@ from functools import singledispatchmethod
 from typing import cast
 
 from ..domain.event_model import EventModel
-from ..domain.qa import QASession, SessionQAEntry, SessionTraceStep, qa_stream_id
+from ..domain.qa import QASession, qa_stream_id
+from ..domain.qa_values import SessionQAEntry, SessionTraceStep
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.sql import NO_LIMIT, Cursor, ProjectionDatabase
 from .projection import Projection, Table

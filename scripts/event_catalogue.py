@@ -22,7 +22,7 @@ from freezegun import freeze_time
 import sessiontrail
 from sessiontrail import Session, SessionQAUpdate
 from sessiontrail.domain.event_model import ENVELOPE_FIELDS, EventModel
-from sessiontrail.domain.qa import SessionTraceStep
+from sessiontrail.domain.qa_values import SessionTraceStep
 from sessiontrail.domain.threads import ChannelValue, Serialized, TaskWrite
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"

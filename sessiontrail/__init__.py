@@ -18,7 +18,7 @@ from .domain.errors import (
     StorageUnavailable,
     VersionIncompatible,
 )
-from .domain.qa import (
+from .domain.qa_values import (
     GraphElementIds,
     SessionQAEntry,
     SessionQAUpdate,

@@ -6,9 +6,9 @@ from __future__ import annotations
 import pytest
 
 from sessiontrail import InvalidInput
-from sessiontrail.domain.qa import (
+from sessiontrail.domain.qa import QASession
+from sessiontrail.domain.qa_values import (
     GraphElementIds,
-    QASession,
     SessionQAUpdate,
     SessionTraceStep,
 )

@@ -6,7 +6,8 @@ import pytest
 
 import sessiontrail
 from sessiontrail import InvalidInput, SessionNotFound, SessionQAUpdate, SessionTrail
-from sessiontrail.domain.qa import GraphElementIds, SessionTraceStep, qa_stream_id
+from sessiontrail.domain.qa import qa_stream_id
+from sessiontrail.domain.qa_values import GraphElementIds, SessionTraceStep
 
 
 def ask(trail: SessionTrail, count: int, session_id: str = "s", **kw) -> list[str]:

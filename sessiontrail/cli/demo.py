@@ -14,7 +14,7 @@ import threading
 
 from rich.console import Console
 
-from ..domain.qa import SessionTraceStep
+from ..domain.qa_values import SessionTraceStep
 from ..domain.session import Session
 from ..trail import SessionTrail, connect
 from .render import timeline_table, transcript_table

@@ -8,15 +8,13 @@ from __future__ import annotations
 
 from pydantic import StrictStr
 
-from ..domain.qa import (
-    DEFAULT_USER,
+from ..domain.qa import DEFAULT_USER, QASession, new_qa_id
+from ..domain.qa_values import (
     GraphElementIds,
-    QASession,
     SessionQAEntry,
     SessionQAUpdate,
     SessionTraceStep,
     TraceStepIn,
-    new_qa_id,
 )
 from ..domain.validation import (
     Actor,

@@ -29,7 +29,8 @@ from pydantic import (
 from ..domain.errors import InvalidInput, shown
 from ..domain.event_model import EventModel
 from ..domain.limits import check_payload, check_unicode
-from ..domain.qa import QASession, SessionQAUpdate, SessionTraceStep, TraceStepIn
+from ..domain.qa import QASession
+from ..domain.qa_values import SessionQAUpdate, SessionTraceStep, TraceStepIn
 from ..domain.session import Session, SessionStart
 from ..domain.validation import (
     Actor,

@@ -11,7 +11,7 @@ from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, JsonValue
 
 from ...domain.errors import InvalidInput, SessionNotFound
-from ...domain.qa import SessionQAEntry, SessionQAUpdate, SessionTraceStep
+from ...domain.qa_values import SessionQAEntry, SessionQAUpdate, SessionTraceStep
 from ...domain.values import Message, PendingQuestion
 from ...projections.usage import UsageRecord
 from ...trail import SessionTrail
