@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import multiprocessing
 import threading
+import time
 
 import pytest
 from support.workers import append_messages
@@ -82,7 +83,7 @@ def test_racing_threads_on_two_trails_lose_no_append(
     seed = trail.sessions.load_or_create("race")
     trail.sessions.save(seed)
     writers, per_writer = 4, 10
-    barrier = threading.Barrier(writers)
+    barrier = threading.Barrier(writers, timeout=60)
     errors: list[BaseException] = []
 
     def write(number: int) -> None:
@@ -96,11 +97,15 @@ def test_racing_threads_on_two_trails_lose_no_append(
         except BaseException as exc:  # reported below, never swallowed
             errors.append(exc)
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
+    threads = [
+        threading.Thread(target=write, args=(n,), daemon=True) for n in range(writers)
+    ]
     for thread in threads:
         thread.start()
+    deadline = time.monotonic() + 120
     for thread in threads:
-        thread.join()
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+    assert not any(thread.is_alive() for thread in threads), "a writer hangs"
     assert errors == []
     contents = [m.content for m in trail.sessions.load_merged("race").messages]
     assert sorted(contents) == sorted(
