@@ -9,9 +9,9 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import psycopg
+from support.deadlines import wait_until
 from support.postgres import PostgresServer
 from support.records import payload
-from support.waiting import wait_until
 from support.workers import append_without_read_models
 
 import sessiontrail

@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from support.waiting import wait_until
+from support.deadlines import wait_until
 
 import sessiontrail
 from sessiontrail import SessionTrail, SessiontrailError, StorageUnavailable

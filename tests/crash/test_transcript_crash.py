@@ -8,7 +8,7 @@ import signal
 import time
 
 import pytest
-from support.waiting import wait_until
+from support.deadlines import wait_until
 from support.workers import TRANSCRIPTS, overwrite_transcripts_forever
 
 from sessiontrail import SessionTrail
