@@ -24,11 +24,10 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 # The default run is the same every time (derandomize: a fixed seed), and long
-# enough that the merge state machine catches a broken stale-edit rule whatever
-# that seed turns out to be: with random seeds, 50 examples of up to 100 steps
-# caught each of three such breaks in at least 197 of 200 tries (30 of up to 30
-# steps, the old setting: as few as 123 of 200). --slow explores instead: random
-# seeds, ten times the examples, twice the steps.
+# enough to catch a broken stale-edit rule in the merge state machine whatever that
+# seed turns out to be (measured in tests/test_merge_properties.py, where memory
+# runs twice these examples). --slow explores instead: new random examples, ten
+# times as many, of up to twice the steps.
 settings.register_profile(
     "ci", max_examples=50, stateful_step_count=100, deadline=None, derandomize=True
 )
