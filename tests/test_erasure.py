@@ -125,6 +125,9 @@ def test_erasure_on_sqlite_leaves_no_plaintext_in_any_file(tmp_path: Path) -> No
         check_erased(trail)
         [erasure] = [e for e in trail.store.every_event() if isinstance(e, UserErased)]
         assert (erasure.user_id, erasure.actor) == ("alice", "dpo@example.com")
+    with sqlite3.connect(path) as db:
+        keys = db.execute(f"SELECT user_id FROM {user_keys.TABLE}").fetchall()
+    assert keys == [("bob",)]  # alice's key row is gone, not just forgotten
     with sessiontrail.connect(f"sqlite:///{path}") as reopened:
         check_erased(reopened)
 
@@ -159,6 +162,11 @@ def test_erasure_on_postgres_leaves_no_plaintext_in_any_table(
         assert "MARK-alice" not in text and marker_hex not in text
         assert "MARK-bob" in text
         check_erased(trail)
+    with psycopg.connect(postgres_server.dsn()) as db:
+        keys = db.execute(f"SELECT user_id FROM {schema}.{user_keys.TABLE}").fetchall()
+    assert keys == [("bob",)]  # alice's key row is gone, not just forgotten
+    with sessiontrail.connect(postgres_server.url(schema)) as reopened:
+        check_erased(reopened)  # a fresh process has no memory of alice's key
 
 
 def test_another_process_stops_reading_within_the_key_cache_time(
