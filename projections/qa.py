@@ -22,7 +22,7 @@ class QAProjection(Projection):
     """Folds QASession events; other streams' events are not its business."""
 
     name = "qa"
-    version = 1
+    version = 2  # 2: graph context stored as a JSON string, so NUL survives PostgreSQL
     tables = (
         Table(
             "qa_entries",
@@ -106,7 +106,7 @@ class QAProjection(Projection):
         cur.execute(
             f"INSERT INTO {self.table('qa_context')} (stream, context) VALUES (?, ?) "
             "ON CONFLICT (stream) DO UPDATE SET context = excluded.context",
-            (str(event.originator_id), event.context),
+            (str(event.originator_id), json.dumps(event.context)),
         )
 
     @apply.register
@@ -146,6 +146,8 @@ class QAReads:
         return [SessionQAEntry.model_validate_json(row) for row in rows]
 
     def graph_context(self, user_id: str, session_id: str) -> str | None:
+        """The stream's graph context, stored JSON-encoded: PostgreSQL text cannot
+        hold the NUL character a context may contain."""
         stream = str(qa_stream_id(user_id, session_id))
         with self._database.read() as cur:
             tables, _ = QAProjection.live(cur)
@@ -153,7 +155,7 @@ class QAReads:
                 f"SELECT context FROM {tables.table('qa_context')} WHERE stream = ?",
                 (stream,),
             ).fetchone()
-        return None if row is None else str(row[0])
+        return None if row is None else str(json.loads(row[0]))
 
     def steps(
         self, user_id: str, session_id: str, last_n: int | None

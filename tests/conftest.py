@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,9 +23,16 @@ def pytest_addoption(parser: pytest.Parser) -> None:
     )
 
 
-settings.register_profile("ci", max_examples=30, stateful_step_count=30, deadline=None)
+# The default run is the same every time (derandomize: a fixed seed), and long
+# enough to catch a broken stale-edit rule in the merge state machine whatever that
+# seed turns out to be (measured in tests/test_merge_properties.py, where memory
+# runs twice these examples). --slow explores instead: new random examples, ten
+# times as many, of up to twice the steps.
 settings.register_profile(
-    "slow", max_examples=2000, stateful_step_count=50, deadline=None
+    "ci", max_examples=50, stateful_step_count=100, deadline=None, derandomize=True
+)
+settings.register_profile(
+    "slow", max_examples=500, stateful_step_count=200, deadline=None
 )
 
 
@@ -41,6 +49,49 @@ def pytest_collection_modifyitems(
     for item in items:
         if "slow" in item.keywords:
             item.add_marker(skip)
+
+
+READ_MODEL_LOGGER = "sessiontrail.projections"
+EXPECTED = "expect_read_model_warnings"
+
+
+class _Records(logging.Handler):
+    """Keeps every record it is given."""
+
+    def __init__(self) -> None:
+        super().__init__(logging.WARNING)
+        self.records: list[logging.LogRecord] = []
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.records.append(record)
+
+
+@pytest.fixture(autouse=True)
+def read_models_apply_every_event(request: pytest.FixtureRequest) -> Iterator[None]:
+    """Fail a test during which the read models warned: an event or row they could
+    not handle, skipped, or a batch redone event by event.
+
+    A handler that breaks on good events (one that inserts twice, say) would
+    otherwise pass: the redone batch skips the event and carries on. Tests that
+    plant bad events or rows, or break storage, say so with the marker
+    `expect_read_model_warnings`.
+    """
+    handler = _Records()
+    logger = logging.getLogger(READ_MODEL_LOGGER)
+    logger.addHandler(handler)
+    try:
+        yield
+    finally:
+        logger.removeHandler(handler)
+    if handler.records and request.node.get_closest_marker(EXPECTED) is None:
+        said = "\n".join(
+            f"  {record.name}: {record.getMessage()}" for record in handler.records[:5]
+        )
+        pytest.fail(
+            f"the read models warned {len(handler.records)} time(s) in a test not "
+            f"marked {EXPECTED}:\n{said}",
+            pytrace=False,
+        )
 
 
 @pytest.fixture(scope="session")

@@ -36,17 +36,19 @@ def test_overlapping_pauses_in_threads_resume_after_the_last() -> None:
     def first() -> None:
         with gc_paused():
             entered.set()
-            release_first.wait(10)
-        first_done.set()
+            released = release_first.wait(10)
+        if released:  # else the main thread fails the test
+            first_done.set()
 
     thread = threading.Thread(target=first)
     thread.start()
-    entered.wait(10)
+    assert entered.wait(10), "the first pause never began"
     with gc_paused():
         release_first.set()
-        first_done.wait(10)
+        assert first_done.wait(10), "the first pause did not end while this one ran"
         assert not gc.isenabled()  # the first ended; this one still runs
-    thread.join()
+    thread.join(timeout=10)
+    assert not thread.is_alive()
     assert gc.isenabled()
 
 

@@ -10,7 +10,7 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from support.cli import invoke
 
@@ -59,6 +59,8 @@ objects = st.one_of(st.dictionaries(texts, anything, max_size=3), anything)
 text_or_anything = st.one_of(st.text(max_size=30), anything)
 object_or_anything = st.one_of(st.dictionaries(st.text(max_size=8), json_like), objects)
 
+LISTED_USERS = ["ann", "bob"]
+
 FUZZ = settings(
     suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large]
 )
@@ -66,8 +68,14 @@ FUZZ = settings(
 
 @pytest.fixture(scope="module")
 def shared() -> Iterator[SessionTrail]:
-    """One in-memory trail for the whole module: hypothesis runs many examples."""
+    """One in-memory trail for the whole module: hypothesis runs many examples.
+
+    It starts with sessions of two users, so that listings by user have something
+    to leave out."""
     with sessiontrail.connect("memory://hostile") as trail:
+        for number, user_id in enumerate(LISTED_USERS * 2):
+            session_id = f"{user_id}-{number}"
+            trail.sessions.save(sessiontrail.Session(session_id, user_id=user_id))
         yield trail
 
 
@@ -110,6 +118,7 @@ def fresh(trail: SessionTrail) -> str:
     model=text_or_anything,
     title=text_or_anything,
 )
+@example(session_id="chat", user_id="ann", model="gpt-4o", title="Hello")  # accepted
 def test_starting_a_session(session_id, user_id, model, title):
     with sessiontrail.connect("memory://") as trail:  # ids repeat across examples
 
@@ -283,14 +292,34 @@ def test_trace_steps(shared: SessionTrail, params, returned, query):
 @FUZZ
 @given(
     cursor=st.one_of(st.none(), anything),
-    limit=st.one_of(st.integers(-3, 2000), anything),
-    user_id=st.one_of(st.none(), text_or_anything),
+    limit=st.one_of(st.integers(1, 5), st.integers(-3, 2000), anything),
+    user_id=st.one_of(st.none(), st.sampled_from(LISTED_USERS), text_or_anything),
 )
+@example(cursor=None, limit=1, user_id=None)  # the accepting path, every run
+@example(cursor=None, limit=3, user_id="ann")
 def test_listing(shared: SessionTrail, cursor, limit, user_id):
     def write() -> sessiontrail.Page:
         return shared.sessions.list(limit=limit, cursor=cursor, user_id=user_id)
 
-    attempt(shared, "cursor|limit|user_id", write, lambda page: None)
+    def check(page: sessiontrail.Page) -> None:
+        """The page is the listing's first `limit` sessions (no cursor a list did
+        not return is accepted), all the user's; its cursor continues right after."""
+        assert cursor is None, f"a made-up cursor was accepted: {cursor!r}"
+        size = len(page.items)
+        listed = shared.sessions.list_paginated(user_id=user_id)
+        assert page.items == listed[:size]
+        assert size == min(int(limit), len(listed))
+        if user_id is not None:
+            assert {item.user_id for item in page.items} <= {user_id}
+        if page.next_cursor is None:
+            assert size == len(listed)
+        else:
+            rest = shared.sessions.list(
+                limit=limit, cursor=page.next_cursor, user_id=user_id
+            )
+            assert rest.items == listed[size : 2 * size]
+
+    attempt(shared, "cursor|limit|user_id", write, check)
 
 
 @settings(max_examples=15, suppress_health_check=[HealthCheck.too_slow])

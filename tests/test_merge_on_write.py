@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import threading
 
 import pytest
+from support.deadlines import outcomes_within
 from support.workers import append_messages
 
 from sessiontrail import SessionTrail
@@ -82,26 +84,18 @@ def test_racing_threads_on_two_trails_lose_no_append(
     seed = trail.sessions.load_or_create("race")
     trail.sessions.save(seed)
     writers, per_writer = 4, 10
-    barrier = threading.Barrier(writers)
-    errors: list[BaseException] = []
+    barrier = threading.Barrier(writers, timeout=60)
 
     def write(number: int) -> None:
         repo = (trail if number % 2 else other_trail).sessions
-        try:
-            barrier.wait()
-            for i in range(per_writer):
-                s = repo.load_merged("race")
-                s.append_message(role="user", content=f"w{number}-{i}")
-                repo.save(s)
-        except BaseException as exc:  # reported below, never swallowed
-            errors.append(exc)
+        barrier.wait()
+        for i in range(per_writer):
+            s = repo.load_merged("race")
+            s.append_message(role="user", content=f"w{number}-{i}")
+            repo.save(s)
 
-    threads = [threading.Thread(target=write, args=(n,)) for n in range(writers)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
+    calls = [functools.partial(write, number) for number in range(writers)]
+    assert outcomes_within(120, *calls) == [None] * writers
     contents = [m.content for m in trail.sessions.load_merged("race").messages]
     assert sorted(contents) == sorted(
         f"w{n}-{i}" for n in range(writers) for i in range(per_writer)

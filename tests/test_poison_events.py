@@ -230,6 +230,7 @@ def skipped(trail: SessionTrail) -> dict[str, int]:
     return {status.name: status.skipped for status in trail.projections.status()}
 
 
+@pytest.mark.expect_read_model_warnings
 def test_a_poison_event_is_skipped_and_counted_by_its_read_model_alone(
     poisoned: SessionTrail,
 ) -> None:
@@ -245,6 +246,7 @@ def test_a_poison_event_is_skipped_and_counted_by_its_read_model_alone(
     assert all(status.lag == 0 for status in poisoned.projections.status())
 
 
+@pytest.mark.expect_read_model_warnings
 def test_other_users_list_read_and_write_after_a_poison_event(
     poisoned: SessionTrail,
 ) -> None:
@@ -258,6 +260,7 @@ def test_other_users_list_read_and_write_after_a_poison_event(
     assert [m.content for m in page.items] == ["still here"]
 
 
+@pytest.mark.expect_read_model_warnings
 def test_the_poisoned_session_still_loads_and_replays(poisoned: SessionTrail) -> None:
     with sessiontrail.connect(poisoned.url) as fresh:  # nothing cached
         assert fresh.sessions.load("bob-chat").token_usage == [{"t": HUGE}]
@@ -268,18 +271,21 @@ def test_the_poisoned_session_still_loads_and_replays(poisoned: SessionTrail) ->
         assert fresh.usage.records("bob-chat", user_id="bob") == []  # skipped there
 
 
+@pytest.mark.expect_read_model_warnings
 def test_a_trail_opens_on_a_log_holding_a_poison_event(poisoned: SessionTrail) -> None:
     with sessiontrail.connect(poisoned.url) as reopened:  # catches up as it opens
         assert len(reopened.sessions.list().items) == 2
         assert skipped(reopened)["usage"] == 1
 
 
+@pytest.mark.expect_read_model_warnings
 def test_a_worker_skips_a_poison_event(poisoned: SessionTrail) -> None:
     with sessiontrail.connect(poisoned.url, projections="worker") as worker:
         assert worker.projections.catch_up() == worker.store.head()
         assert skipped(worker)["usage"] == 1
 
 
+@pytest.mark.expect_read_model_warnings
 def test_the_inline_catch_up_skips_a_poison_event_its_own_write_stored(
     trail: SessionTrail,
 ) -> None:
@@ -294,6 +300,7 @@ def test_the_inline_catch_up_skips_a_poison_event_its_own_write_stored(
     assert skipped(trail)["usage"] == 1
 
 
+@pytest.mark.expect_read_model_warnings
 def test_rebuilding_usage_skips_a_poison_event(poisoned: SessionTrail) -> None:
     poisoned.sessions.append_token_usage("bob-chat", {"t": 2})
     status = poisoned.projections.rebuild("usage")
@@ -320,6 +327,7 @@ def test_verify_export_and_erasure_work_with_a_poison_event(
     assert len(poisoned.sessions.list().items) == 2  # every read model rebuilt
 
 
+@pytest.mark.expect_read_model_warnings
 def test_the_cli_works_on_a_log_holding_a_poison_event(
     poisoned: SessionTrail, tmp_path: Path
 ) -> None:
@@ -351,6 +359,7 @@ def test_importing_a_poison_event_elsewhere_is_refused(
         assert "64 bits" in message
 
 
+@pytest.mark.expect_read_model_warnings
 def test_the_http_api_serves_everyone_after_a_poison_event(
     poisoned: SessionTrail, client: TestClient
 ) -> None:
@@ -375,6 +384,7 @@ def test_the_http_api_serves_everyone_after_a_poison_event(
     assert said.status_code == 201, said.text
 
 
+@pytest.mark.expect_read_model_warnings
 def test_the_adk_read_model_skips_a_poison_event(trail: SessionTrail) -> None:
     async def create() -> None:
         async with await aio.connect(trail.url) as opened:

@@ -5,9 +5,11 @@ from __future__ import annotations
 import json
 import multiprocessing
 import threading
-import time
+from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 import psycopg
+from support.deadlines import wait_until
 from support.postgres import PostgresServer
 from support.records import payload
 from support.workers import append_without_read_models
@@ -42,15 +44,16 @@ def test_a_worker_following_eight_writers_misses_and_repeats_nothing(
             for writer in writers:
                 writer.start()
             reports = [results.get(timeout=300) for _ in writers]
-            deadline = time.monotonic() + 60
-            while worker.projections.sync_status().state != "in_sync":
-                assert time.monotonic() < deadline, "the worker fell behind for good"
-                time.sleep(0.05)
+            wait_until(
+                lambda: worker.projections.sync_status().state == "in_sync",
+                "the worker catching up with the writers",
+            )
         finally:
             stop.set()
             follower.join(timeout=60)
             for writer in writers:
                 writer.join(timeout=60)
+        assert not follower.is_alive()
         assert reports == ["ok"] * WRITERS
 
         log = worker.store.recorder.select_notifications(start=1, limit=10**6)
@@ -68,8 +71,9 @@ def test_a_worker_following_eight_writers_misses_and_repeats_nothing(
 def test_an_event_that_commits_late_is_not_skipped(postgres_server: PostgresServer):
     """A writer holding id N open while a later writer waits: N is applied, not lost.
 
-    eventsourcing's recorder locks the events table for each insert, so the later
-    writer cannot take id N+1 and commit first; without that, a reader at N+1
+    The test's own transaction inserts id N and stays open. eventsourcing's recorder
+    locks the events table for each insert, so the later writer waits behind it
+    rather than taking id N+1 and committing first; without that, a reader at N+1
     would pass over N for good (the "high water mark" bug of other stores).
     """
     schema = postgres_server.new_schema()
@@ -85,22 +89,27 @@ def test_an_event_that_commits_late_is_not_skipped(postgres_server: PostgresServ
         state = payload(template.state)
         state["message"]["id"], state["message"]["content"] = "m2", "late"
 
-        with psycopg.connect(postgres_server.dsn(), autocommit=False) as raw:
+        with (
+            psycopg.connect(postgres_server.dsn(), autocommit=False) as raw,
+            psycopg.connect(postgres_server.dsn(), autocommit=True) as watcher,
+        ):
             raw.execute(f"SET search_path TO {schema}")
-            raw.execute("LOCK TABLE sessiontrail_events IN EXCLUSIVE MODE")
             late_id = raw.execute(
                 "INSERT INTO sessiontrail_events "
                 "(originator_id, originator_version, topic, state) "
                 "VALUES (%s, 3, %s, %s) RETURNING notification_id",
                 (slow.id, template.topic, json.dumps(state).encode()),
             ).fetchone()[0]
-            later = threading.Thread(target=append_one, args=(trail, "other"))
-            later.start()
-            time.sleep(0.5)  # the later writer is now waiting behind id N
-            trail.projections.catch_up()
-            assert trail.projections.status()[0].position < late_id
-            raw.commit()
-        later.join(timeout=30)
+            with ThreadPoolExecutor(1) as pool:
+                later = pool.submit(append_one, trail, "other")
+                wait_until(
+                    lambda: later.done() or lock_waiters(watcher, schema) > 0,
+                    "the later writer waiting behind id N (or done)",
+                )
+                trail.projections.catch_up()
+                assert trail.projections.status()[0].position < late_id
+                raw.commit()
+                later.result(timeout=30)
 
         trail.projections.catch_up()
         positions = [e.position for e in trail.audit.entries().items]
@@ -109,6 +118,15 @@ def test_an_event_that_commits_late_is_not_skipped(postgres_server: PostgresServ
             "first",
             "late",
         ]
+
+
+def lock_waiters(db: psycopg.Connection[Any], schema: str) -> int:
+    """How many transactions wait for a lock on the schema's events table."""
+    [(waiting,)] = db.execute(
+        "SELECT COUNT(*) FROM pg_locks WHERE NOT granted AND relation = %s::regclass",
+        (f"{schema}.sessiontrail_events",),
+    ).fetchall()
+    return int(waiting)
 
 
 def append_one(trail: sessiontrail.SessionTrail, session_id: str) -> None:

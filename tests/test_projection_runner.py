@@ -125,6 +125,7 @@ def store_raw_event(trail: SessionTrail, topic: str, state: bytes) -> None:
     trail.store.recorder.insert_events([StoredEvent(uuid.uuid4(), 1, topic, state)])
 
 
+@pytest.mark.expect_read_model_warnings
 def test_unreadable_events_are_skipped_and_counted_not_fatal(trail: SessionTrail):
     write_backlog(trail, 1, 1)
     store_raw_event(trail, "sessiontrail.domain.session:Session.Vanished", b"{}")
@@ -150,6 +151,7 @@ def test_unknown_projection_mode_is_rejected(url: str):
         sessiontrail.connect(url, projections="eventually")  # type: ignore[arg-type]
 
 
+@pytest.mark.expect_read_model_warnings
 def test_an_event_a_read_model_cannot_hold_is_skipped_alone(trail: SessionTrail):
     write_backlog(trail, 1, 1)
     started = trail.store.recorder.select_notifications(start=1, limit=1)[0]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
+from support.deadlines import wait_until
 
 import sessiontrail
 from sessiontrail import SessionTrail, SessiontrailError, StorageUnavailable
@@ -98,11 +99,14 @@ def test_a_schema_change_is_rebuilt_while_writers_append(trail: SessionTrail):
     failures: list[BaseException] = []
 
     def write() -> None:
-        number = 0
-        while not stop.is_set():
-            chat(trail, f"during{number}", 2)
-            written.append(f"during{number}")
-            number += 1
+        try:
+            number = 0
+            while not stop.is_set():
+                chat(trail, f"during{number}", 2)
+                written.append(f"during{number}")
+                number += 1
+        except BaseException as exc:  # reported below
+            failures.append(exc)
 
     def read() -> None:
         try:
@@ -111,20 +115,22 @@ def test_a_schema_change_is_rebuilt_while_writers_append(trail: SessionTrail):
         except BaseException as exc:  # reported below
             failures.append(exc)
 
+    def written_or_failed(count: int) -> bool:
+        return len(written) >= count or bool(failures)
+
     threads = [threading.Thread(target=write), threading.Thread(target=read)]
     for thread in threads:
         thread.start()
     try:
-        while len(written) < 3:
-            pass
+        wait_until(lambda: written_or_failed(3), "sessions written before the rebuild")
         newer.rebuild("sessions")
-        while len(written) < 6:
-            pass
+        wait_until(lambda: written_or_failed(6), "sessions written after the rebuild")
     finally:
         stop.set()
         for thread in threads:
             thread.join(timeout=60)
 
+    assert not any(thread.is_alive() for thread in threads)
     assert failures == []
     assert listed == sorted(listed), "a reader saw sessions disappear mid-rebuild"
     statuses = {status.name: status for status in trail.projections.status()}

@@ -10,6 +10,7 @@ from eventsourcing.persistence import OperationalError
 from freezegun import freeze_time
 
 from sessiontrail import (
+    ConcurrencyConflict,
     InvalidInput,
     PendingQuestion,
     Session,
@@ -180,7 +181,7 @@ def test_a_new_session_cannot_take_another_users_id(trail: SessionTrail) -> None
     intruder = trail.sessions.load_or_create("chat", user_id="bob")
     assert intruder.version == 1  # bob sees no session "chat": a fresh one
     intruder.append_message(role="user", content="mine now?")
-    with pytest.raises(Exception, match="already in use"):
+    with pytest.raises(ConcurrencyConflict, match="already in use"):
         trail.sessions.save(intruder)
     assert [m.content for m in trail.sessions.load_merged("chat").messages] == ["hello"]
 

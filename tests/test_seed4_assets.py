@@ -81,6 +81,7 @@ def test_delete_then_load_is_not_found_and_unknown_delete_is_not_found(
     assert trail.assets.list() == []
 
 
+@pytest.mark.expect_read_model_warnings
 def test_list_skips_a_row_it_cannot_read_and_counts_it(trail: SessionTrail):
     trail.assets.save(asset("good", "hi"))
     trail.assets.save(asset("bad", "hi"))

@@ -167,6 +167,14 @@ def test_graph_context_is_set_overwritten_and_read(trail: SessionTrail):
     assert trail.qa.get_graph_context("s") == "second"
 
 
+@pytest.mark.parametrize("context", ["a\x00b", "", "line\nbreak \u00e9 \U0001f600"])
+def test_graph_context_round_trips_any_text_on_every_backend(
+    trail: SessionTrail, context: str
+):
+    trail.qa.set_graph_context("s", context)
+    assert trail.qa.get_graph_context("s") == context
+
+
 def test_trace_steps_are_oldest_first_with_last_n(trail: SessionTrail):
     for number in range(4):
         step = SessionTraceStep(

@@ -349,6 +349,7 @@ def test_an_edited_snapshot_is_named(setup: tuple[str, RawEvents]) -> None:
         assert (stream_, version) == (stream, 100) and "snapshot differs" in problem
 
 
+@pytest.mark.expect_read_model_warnings
 def test_an_undecodable_record_is_named_and_skipped(
     setup: tuple[str, RawEvents],
 ) -> None:

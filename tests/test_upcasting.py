@@ -128,6 +128,7 @@ def test_an_event_newer_than_the_code_is_a_clear_error(
         other_trail.sessions.load("chat")
 
 
+@pytest.mark.expect_read_model_warnings
 def test_an_unknown_event_type_is_a_clear_error_naming_it(
     trail: SessionTrail, other_trail: SessionTrail
 ):

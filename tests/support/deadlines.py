@@ -1,4 +1,5 @@
-"""Calls that must finish by a deadline: a hang fails the test instead of the run."""
+"""Calls that must finish, and conditions that must come true, by a deadline: a
+hang fails the test instead of the run."""
 
 from __future__ import annotations
 
@@ -36,3 +37,18 @@ def outcomes_within(
     if stuck:
         pytest.fail(f"call(s) {stuck} still running after {seconds} s")
     return outcomes
+
+
+POLL = 0.01
+"""Seconds between looks at a condition: short next to any wait, long enough not
+to hog a core."""
+
+
+def wait_until(condition: Callable[[], object], what: str, timeout: float = 60) -> None:
+    """Return once `condition()` is true; fail the test, naming `what`, if it is
+    still false after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            pytest.fail(f"gave up after {timeout} s waiting for {what}")
+        time.sleep(POLL)
