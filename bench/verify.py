@@ -18,6 +18,7 @@ from typing import TypeVar
 from harness import Figures, main
 
 import sessiontrail
+from sessiontrail.infrastructure.log_reader import LogReader
 from sessiontrail.infrastructure.verify import PAGE
 
 T = TypeVar("T")
@@ -36,12 +37,13 @@ def raw_pass(trail: sessiontrail.SessionTrail) -> int:
     """Every stored row read once, page by page, nothing checked: the floor."""
     count = 0
     after = None
+    reader = LogReader(trail.store)
     while True:
-        streams = trail.store.stream_ids(after, PAGE)
+        streams = reader.stream_ids(after, PAGE)
         for stream in streams:
             version = 0
             while True:
-                rows = trail.store.records(stream, after=version, limit=PAGE)
+                rows = reader.records(stream, after=version, limit=PAGE)
                 count += len(rows)
                 if len(rows) < PAGE:
                     break

@@ -16,6 +16,9 @@ The rules, per event kind:
   resolves the question it answered;
 - nothing is written into a session that was deleted meanwhile or that turned out to
   be someone else's.
+
+`RULES` names the rule of every Session event type: a new event type needs one
+(tests/test_merge.py fails until it has), so none is kept by default unawares.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ def rebase(writer: Session, head: Session) -> list[Session.Event]:
     )
     dropped: list[Session.Event] = []
     for event in pending:
-        keep = _RULES.get(type(event), _always)
+        keep = RULES[type(event)]
         if isinstance(event, Session.METADATA_EVENTS) and metadata_is_stale:
             dropped.append(event)
             _record_dropped(event, head)
@@ -155,12 +158,21 @@ def _is_live(event: Session.Event, head: Session) -> bool:
     return not head.deleted
 
 
-_RULES: dict[type[Session.Event], Callable[[Session.Event, Session], bool]] = {
+Rule = Callable[[Session.Event, Session], bool]
+"""Whether a pending event is re-applied on the stored head (else dropped)."""
+
+RULES: dict[type[Session.Event], Rule] = {
     Session.Started: _never,
     Session.MessageAppended: _new_message,
     Session.TranscriptTruncated: _still_truncates,
-    Session.QuestionResolved: _same_question,
+    Session.TitleEdited: _always,  # metadata edits: unless stale, checked above
+    Session.PinChanged: _always,
+    Session.MetadataEdited: _always,
+    Session.EditDropped: _always,
     Session.ModelChanged: _changes_model,
+    Session.QuestionPending: _always,  # the last writer's question wins
+    Session.QuestionResolved: _same_question,
+    Session.TokenUsageRecorded: _always,
     Session.SessionDeleted: _is_live,
     Session.SessionRestored: _is_deleted,
     Session.CheckpointSaved: _always,

@@ -1,6 +1,10 @@
 """Seed 5's Q&A session: per (user, session), Q&A entries, graph context and agent
 trace steps, as one event stream of its own.
 
+Like `Session`, it guards its own rules: each command validates its input (a bad
+value is InvalidInput naming it, and no event exists), decides, and triggers an
+event whose `apply` only assigns what was recorded.
+
 It is a sibling of the chat Session's stream, keyed by (user, session): seed 5 owns
 entries by user ("default" when none is given) while seed 1's chat has one owner,
 so the same session id may hold Q&A of several users; clearing one never touches
@@ -10,18 +14,29 @@ the chat, nor another user's Q&A.
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated, Any, ClassVar, Literal, Self
+from typing import ClassVar, Literal, Self
 from uuid import UUID, uuid4, uuid5
 
-from eventsourcing.domain import BaseAggregate
-from eventsourcing.utils import get_topic
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    StrictStr,
+)
 
-from .event_model import CreatedEventModel, EventModel, SnapshotModel
-from .limits import check_payload
+from .aggregate import Aggregate, AggregateSnapshot
+from .errors import InvalidInput
+from .event_model import CreatedEventModel, EventModel
 from .personal import QA_ENTRY, TRACE_STEP, Spec
-from .validation import printable_field
-from .values import Value
+from .qa_values import (
+    GraphElementIds,
+    QAEntryChanges,
+    SessionQAEntry,
+    SessionQAUpdate,
+    SessionTraceStep,
+    TraceStepIn,
+)
+from .validation import Actor, ItemId, JsonObject, validated
+from .values import utc_now
 
 QA_NAMESPACE = UUID("0b7c53e2-61a4-5f0e-8d2c-9e4f7a1b3c55")
 DEFAULT_USER = "default"
@@ -36,45 +51,7 @@ def new_qa_id() -> str:
     return uuid4().hex
 
 
-class GraphElementIds(Value):
-    """The knowledge-graph nodes and edges an answer used."""
-
-    node_ids: list[str] = Field(default_factory=list)
-    edge_ids: list[str] = Field(default_factory=list)
-
-
-class SessionQAEntry(Value):
-    """One question and its answer, with the feedback it got (stored form)."""
-
-    id: str
-    session_id: str
-    user_id: str
-    question: str
-    answer: str
-    context: str | None = None
-    created_at: datetime
-    feedback_text: str | None = None
-    feedback_score: int | None = None
-    used_graph_element_ids: GraphElementIds | None = None
-    memify_metadata: dict[str, JsonValue] | None = None
-
-
-class SessionTraceStep(Value):
-    """One agent step: what ran, with which memory, and what came of it."""
-
-    trace_id: str
-    origin_function: str = ""
-    status: str = ""
-    memory_query: str = ""
-    memory_context: str = ""
-    method_params: dict[str, JsonValue] = Field(default_factory=dict)
-    method_return_value: JsonValue = None
-    error_message: str = ""
-    session_feedback: str = ""
-
-
-TraceStepIn = Annotated[SessionTraceStep, printable_field("trace_id")]
-"""A trace step as input: its id is one line, as every id is."""
+ClearReason = Literal["delete_session", "prune"]
 
 
 class QAState(BaseModel):
@@ -91,7 +68,7 @@ class QAState(BaseModel):
     trace_steps: list[SessionTraceStep]
 
 
-class QASession(BaseAggregate[UUID]):
+class QASession(Aggregate):
     """The Q&A, graph context and trace of one (user, session)."""
 
     class Event(EventModel):
@@ -113,13 +90,11 @@ class QASession(BaseAggregate[UUID]):
         personal: ClassVar[Spec] = {"": ("changes",)}
 
         qa_id: str
-        changes: dict[str, JsonValue]
+        changes: QAEntryChanges
 
         def apply(self, aggregate: QASession) -> None:
             entry = aggregate.entries[self.qa_id]
-            aggregate.entries[self.qa_id] = SessionQAEntry.model_validate(
-                {**entry.model_dump(), **self.changes}
-            )
+            aggregate.entries[self.qa_id] = self.changes.applied_to(entry)
 
     class QAEntryDeleted(Event):
         qa_id: str
@@ -146,14 +121,14 @@ class QASession(BaseAggregate[UUID]):
     class QASessionCleared(Event):
         """Everything emptied (delete_session or prune); the stream stays usable."""
 
-        reason: Literal["delete_session", "prune"]
+        reason: ClearReason
 
         def apply(self, aggregate: QASession) -> None:
             aggregate.entries.clear()
             aggregate.graph_context = None
             aggregate.trace_steps.clear()
 
-    class Snapshot(SnapshotModel):
+    class Snapshot(AggregateSnapshot):
         personal: ClassVar[Spec] = {
             "state": ("graph_context",),
             "state.entries.*": QA_ENTRY,
@@ -161,38 +136,6 @@ class QASession(BaseAggregate[UUID]):
         }
 
         state: QAState
-
-        @classmethod
-        def take(cls, aggregate: Any) -> Self:
-            assert isinstance(aggregate, QASession)
-            return cls(
-                originator_id=aggregate.id,
-                originator_version=aggregate.version,
-                timestamp=cls.create_timestamp(),
-                topic=get_topic(type(aggregate)),
-                state=QAState(
-                    created_on=aggregate.created_on,
-                    modified_on=aggregate.modified_on,
-                    user_id=aggregate.user_id,
-                    session_id=aggregate.session_id,
-                    entries=list(aggregate.entries.values()),
-                    graph_context=aggregate.graph_context,
-                    trace_steps=aggregate.trace_steps,
-                ),
-            )
-
-        def mutate(self, _: None) -> QASession:
-            qa = QASession.__new__(QASession)
-            qa.__base_init__(
-                self.originator_id, self.originator_version, self.state.created_on
-            )
-            qa.__dict__["_modified_on"] = self.state.modified_on
-            qa.user_id = self.state.user_id
-            qa.session_id = self.state.session_id
-            qa.entries = {entry.id: entry for entry in self.state.entries}
-            qa.graph_context = self.state.graph_context
-            qa.trace_steps = list(self.state.trace_steps)
-            return qa
 
     def __init__(self, user_id: str, session_id: str, actor: str = "runtime") -> None:
         self.user_id = user_id
@@ -212,47 +155,112 @@ class QASession(BaseAggregate[UUID]):
             cls.QASessionStarted, user_id=user_id, session_id=session_id, actor="system"
         )
 
-    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
-        """Record a command's event, once what it records is within the limits."""
-        check_payload(kwargs)
-        super().trigger_event(event_class, **kwargs)
+    def to_state(self) -> QAState:
+        """Every attribute, typed: what a snapshot stores."""
+        return QAState(
+            created_on=self.created_on,
+            modified_on=self.modified_on,
+            user_id=self.user_id,
+            session_id=self.session_id,
+            entries=list(self.entries.values()),
+            graph_context=self.graph_context,
+            trace_steps=self.trace_steps,
+        )
+
+    def _restore(self, state: QAState) -> None:
+        """Take a snapshot's attributes (copies of its containers)."""
+        self.user_id = state.user_id
+        self.session_id = state.session_id
+        self.entries = {entry.id: entry for entry in state.entries}
+        self.graph_context = state.graph_context
+        self.trace_steps = list(state.trace_steps)
 
     @property
     def has_content(self) -> bool:
         return bool(self.entries or self.graph_context is not None or self.trace_steps)
 
-    # Commands: callers validate input first (sessiontrail.qa); these only decide.
+    # Commands: each validates its input, decides, and triggers its event.
 
-    def add_entry(self, entry: SessionQAEntry, actor: str) -> None:
+    @validated
+    def add_entry(
+        self,
+        question: StrictStr,
+        answer: StrictStr,
+        *,
+        qa_id: ItemId | None = None,
+        context: StrictStr | None = None,
+        used_graph_element_ids: GraphElementIds | None = None,
+        memify_metadata: JsonObject | None = None,
+        actor: Actor = "runtime",
+    ) -> SessionQAEntry:
+        """Add a question and its answer (an id is made when none is given);
+        InvalidInput if the id is already an entry here. Returns the entry."""
+        entry_id = qa_id or new_qa_id()
+        if entry_id in self.entries:
+            raise InvalidInput(f"qa_id: {entry_id!r} is already an entry here")
+        entry = SessionQAEntry(
+            id=entry_id,
+            session_id=self.session_id,
+            user_id=self.user_id,
+            question=question,
+            answer=answer,
+            context=context,
+            created_at=utc_now(),
+            used_graph_element_ids=used_graph_element_ids,
+            memify_metadata=memify_metadata,
+        )
         self.trigger_event(self.QAEntryAdded, entry=entry, actor=actor)
+        return entry
 
-    def update_entry(self, qa_id: str, changes: dict[str, Any], actor: str) -> bool:
-        """Record only the fields that really change; False for an unknown entry."""
+    @validated
+    def update_entry(
+        self, qa_id: ItemId, updates: SessionQAUpdate, *, actor: Actor = "user"
+    ) -> bool:
+        """Set the fields `updates` gives, recording only those that really
+        change; False (and no event) for an unknown entry."""
         entry = self.entries.get(qa_id)
         if entry is None:
             return False
         stored = entry.model_dump(mode="json")
-        effective = {k: v for k, v in changes.items() if stored.get(k) != v}
+        effective = {
+            name: value
+            for name, value in updates.changes().items()
+            if stored.get(name) != value
+        }
         if effective:
             self.trigger_event(
-                self.QAEntryUpdated, qa_id=qa_id, changes=effective, actor=actor
+                self.QAEntryUpdated,
+                qa_id=qa_id,
+                changes=QAEntryChanges.model_validate(effective),
+                actor=actor,
             )
         return True
 
-    def delete_entry(self, qa_id: str, actor: str) -> bool:
+    @validated
+    def delete_entry(self, qa_id: ItemId, *, actor: Actor = "user") -> bool:
+        """Delete an entry; False (and no event) for an unknown one."""
         if qa_id not in self.entries:
             return False
         self.trigger_event(self.QAEntryDeleted, qa_id=qa_id, actor=actor)
         return True
 
-    def set_graph_context(self, context: str, actor: str) -> None:
+    @validated
+    def set_graph_context(
+        self, context: StrictStr, *, actor: Actor = "runtime"
+    ) -> None:
+        """Store (or replace) the knowledge-graph context; no event if unchanged."""
         if context != self.graph_context:
             self.trigger_event(self.GraphContextSet, context=context, actor=actor)
 
-    def record_step(self, step: SessionTraceStep, actor: str) -> None:
+    @validated
+    def record_step(self, step: TraceStepIn, *, actor: Actor = "runtime") -> None:
+        """Append one agent trace step; its trace_id must not be empty."""
+        if not step.trace_id:
+            raise InvalidInput("step.trace_id: must not be empty")
         self.trigger_event(self.TraceStepRecorded, step=step, actor=actor)
 
-    def clear(self, reason: Literal["delete_session", "prune"], actor: str) -> bool:
+    @validated
+    def clear(self, reason: ClearReason, *, actor: Actor = "user") -> bool:
         """Empty everything; False (and no event) if there was nothing."""
         if not self.has_content:
             return False

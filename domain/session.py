@@ -1,7 +1,9 @@
 """The Session aggregate: one chat/agent session, one event stream.
 
 A public command validates its input, then triggers an event; the event's `apply`
-is re-run on every replay, so it holds no checks, no clock and no I/O.
+is re-run on every replay, so it holds no checks, no clock and no I/O. The events
+are nested in the aggregate, and their stored topics name this module: they stay
+here (see docs/schema-evolution.md before moving one).
 """
 
 from __future__ import annotations
@@ -12,8 +14,7 @@ from datetime import datetime
 from typing import Any, ClassVar, Self
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import BaseAggregate, CanInitAggregate
-from eventsourcing.utils import get_topic
+from eventsourcing.domain import CanInitAggregate
 from pydantic import (
     AwareDatetime,
     BaseModel,
@@ -24,8 +25,9 @@ from pydantic import (
     ValidationError,
 )
 
+from .aggregate import Aggregate, AggregateSnapshot
 from .errors import InvalidInput
-from .event_model import CreatedEventModel, EventModel, SnapshotModel
+from .event_model import CreatedEventModel, EventModel
 from .limits import check_payload
 from .personal import MESSAGE, QUESTION, SERIALIZED, USAGE, Spec
 from .threads import ChannelValue, Serialized, TaskWrite
@@ -94,7 +96,7 @@ class SessionState(BaseModel):
     token_usage: list[dict[str, JsonValue]]
 
 
-class Session(BaseAggregate[UUID]):
+class Session(Aggregate):
     """A session's state is what its events say; commands append new events."""
 
     class Event(EventModel):
@@ -254,7 +256,7 @@ class Session(BaseAggregate[UUID]):
 
         through_version: int
 
-    class Snapshot(SnapshotModel):
+    class Snapshot(AggregateSnapshot):
         personal: ClassVar[Spec] = {
             "state": ("title", "metadata"),
             "state.messages.*": MESSAGE,
@@ -263,22 +265,6 @@ class Session(BaseAggregate[UUID]):
         }
 
         state: SessionState
-
-        @classmethod
-        def take(cls, aggregate: Any) -> Self:
-            assert isinstance(aggregate, Session)
-            return cls(
-                originator_id=aggregate.id,
-                originator_version=aggregate.version,
-                timestamp=cls.create_timestamp(),
-                topic=get_topic(type(aggregate)),
-                state=aggregate.to_state(),
-            )
-
-        def mutate(self, _: None) -> Session:
-            return Session.from_state(
-                self.originator_id, self.originator_version, self.state
-            )
 
     METADATA_EVENTS = (TitleEdited, PinChanged, MetadataEdited)
 
@@ -327,23 +313,20 @@ class Session(BaseAggregate[UUID]):
         check_payload(values)
         return super()._create(event_class, id=id, **values)
 
-    def trigger_event(self, event_class: type[Any], **kwargs: Any) -> None:
-        """Record a command's event, once what it records is within the limits."""
-        check_payload(kwargs)
-        super().trigger_event(event_class, **kwargs)
-
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
         """An independent copy in O(messages) pointer copies: messages, pending
-        questions and events are immutable values and are shared; the mutable
-        containers (lists, metadata, usage records) are copied. The cache copies
-        on every save and load, so this is on the hot path."""
+        questions and events are immutable values and are shared; every list (the
+        transcript, the unsaved events) is copied, the metadata and the usage
+        records deeply. The cache copies on every save and load, so this is on
+        the hot path."""
         twin = object.__new__(type(self))
-        state = dict(self.__dict__)
-        state["messages"] = list(self.messages)
-        state["_pending_events"] = list(self._pending_events)
+        state = {
+            name: list(value) if isinstance(value, list) else value
+            for name, value in vars(self).items()
+        }
         state["metadata"] = copy.deepcopy(self.metadata, memo)
         state["token_usage"] = copy.deepcopy(self.token_usage, memo)
-        twin.__dict__.update(state)
+        vars(twin).update(state)
         return twin
 
     # -- views -------------------------------------------------------------------
@@ -391,18 +374,20 @@ class Session(BaseAggregate[UUID]):
             token_usage=self.token_usage,
         )
 
-    @classmethod
-    def from_state(cls, stream: UUID, version: int, state: SessionState) -> Session:
-        """Rebuild a session from a snapshot's state, without replaying events."""
-        session = cls.__new__(cls)
-        session.__base_init__(stream, version, state.created_on)
-        session.__dict__.update(dict(state))
-        session.__dict__["_created_on"] = session.__dict__.pop("created_on")
-        session.__dict__["_modified_on"] = session.__dict__.pop("modified_on")
-        session.metadata = dict(state.metadata)
-        session.messages = list(state.messages)
-        session.token_usage = list(state.token_usage)
-        return session
+    def _restore(self, state: SessionState) -> None:
+        """Take a snapshot's attributes (copies of its containers)."""
+        self.session_id = state.session_id
+        self.user_id = state.user_id
+        self.model = state.model
+        self.title = state.title
+        self.pinned = state.pinned
+        self.title_version = state.title_version
+        self.metadata_version = state.metadata_version
+        self.metadata = dict(state.metadata)
+        self.messages = list(state.messages)
+        self.pending_question = state.pending_question
+        self.deleted = state.deleted
+        self.token_usage = list(state.token_usage)
 
     # -- transcript commands (actor "runtime" by default) ----------------------------
 

@@ -19,6 +19,7 @@ from pydantic import (
 
 from .errors import InvalidInput
 from .event_model import EventModel
+from .limits import MAX_ID_CHARS
 
 Role = Literal["system", "user", "assistant", "tool"]
 
@@ -67,7 +68,9 @@ class ToolCall(Value):
 class Message(Value):
     """One transcript entry; `id` identifies it across merges and retries."""
 
-    id: str = Field(default_factory=new_message_id, min_length=1, max_length=256)
+    id: str = Field(
+        default_factory=new_message_id, min_length=1, max_length=MAX_ID_CHARS
+    )
     role: Role
     content: StrictStr = ""
     reasoning: StrictStr | None = None

@@ -1,7 +1,10 @@
 """The event store: an eventsourcing Application holding every session stream.
 
-This is the one edge where eventsourcing's and the drivers' errors become ours:
-a conflicting append is `StreamMoved`, any other storage failure `StorageUnavailable`.
+It appends (sealing, chaining and inserting events in one transaction), loads
+aggregates, and reads the log's head and its notifications in order, each on
+the database its backend names (`backends/`). This is the one edge where
+eventsourcing's and the drivers' errors become ours: a conflicting append is
+`StreamMoved`, any other storage failure `StorageUnavailable`.
 """
 
 from __future__ import annotations
@@ -9,10 +12,7 @@ from __future__ import annotations
 import contextlib
 import logging
 import sqlite3
-import threading
-from collections.abc import Iterator, Mapping, Sequence
-from contextlib import AbstractContextManager
-from datetime import datetime
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
@@ -23,11 +23,9 @@ from eventsourcing.persistence import (
     EventStore,
     IntegrityError,
     Mapper,
+    Notification,
     RecordConflictError,
-    StoredEvent,
 )
-from eventsourcing.postgres import PostgresApplicationRecorder
-from eventsourcing.sqlite import SQLiteApplicationRecorder
 from eventsourcing.utils import Environment, EnvType, get_topic
 
 from ..domain.errors import (
@@ -40,18 +38,19 @@ from ..domain.event_model import EventModel
 from ..domain.key_check import KEY_CHECK_STREAM, KeyCheck
 from ..domain.qa import QASession
 from ..domain.session import Session
+from .backends import Backend
 from .chain import ChainHeads
 from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
-from .memory import MEMORY_NAME
-from .stream_ids import stream_ids
-from .user_keys import UserKeys, key_table
+from .user_keys import UserKeys
 
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 100
+Committed = Callable[[Sequence[tuple[int, EventModel]]], None]
+"""Told, in the appending thread, each (position, event) an append committed."""
 
 
 class StreamMoved(ConcurrencyConflict):
@@ -70,8 +69,8 @@ def storage_errors(action: str) -> Iterator[None]:
 
 
 class SessionStore(Application[UUID]):
-    """Every session and Q&A stream in one eventsourcing application; snapshots
-    every 100 events."""
+    """Every session and Q&A stream in one eventsourcing application, on the
+    database `backend` names; snapshots every 100 events."""
 
     name = "sessiontrail"
     snapshotting_intervals: ClassVar[dict[type[Any], int]] = {
@@ -79,20 +78,15 @@ class SessionStore(Application[UUID]):
         QASession: SNAPSHOT_INTERVAL,
     }
 
-    def __init__(
-        self, env: EnvType, write_lock: AbstractContextManager[Any] | None = None
-    ) -> None:
-        """`write_lock` is held around each append (see locks.file_write_lock)."""
-        super().__init__(env=env)
-        self._write_lock = write_lock or contextlib.nullcontext()
+    def __init__(self, backend: Backend) -> None:
+        super().__init__(env=backend.env)
+        self.backend = backend
+        self._write_lock = backend.write_lock()
         self._heads = ChainHeads(self.recorder)
-        self._recent = threading.local()  # this thread's last committed insert
-        settings = dict(env or {})
+        self._committed: list[Committed] = []
         with storage_errors("open the user key table"):
-            table = key_table(
-                self.recorder, settings.get(MEMORY_NAME, ""), self._write_lock
-            )
-        self.keys = UserKeys(table, master_key(settings.get("CIPHER_KEY")))
+            table = backend.key_table(self.recorder)
+        self.keys = UserKeys(table, master_key(backend.env.get("CIPHER_KEY")))
         cast(PydanticMapper, self.mapper).keys = self.keys
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
@@ -169,11 +163,19 @@ class SessionStore(Application[UUID]):
             positions = self.recorder.insert_events(linked)
         self._heads.remember(linked)
         if positions:
-            self._recent.last = list(zip(positions, events, strict=True))
+            committed = list(zip(positions, events, strict=True))
+            for listener in self._committed:
+                listener(committed)
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(event.originator_id, event.originator_version)
         return positions[-1] if positions else None
+
+    def on_commit(self, listener: Committed) -> None:
+        """Tell `listener` what each append of this store committed, right after
+        the commit, in the appending thread (inline read models use it); it must
+        not raise: the append is already stored."""
+        self._committed.append(listener)
 
     def record_aggregate(self, aggregate: Any) -> int | None:
         """Append any aggregate's pending events (checkpoints, the key check)."""
@@ -183,45 +185,6 @@ class SessionStore(Application[UUID]):
             if events
             else None
         )
-
-    def stream_ids(self, after: UUID | None, limit: int) -> list[UUID]:
-        """Up to `limit` stream ids after `after`, in id order."""
-        with storage_errors("list the streams"):
-            return stream_ids(self.recorder, after, limit)
-
-    def records(self, stream: UUID, after: int, limit: int) -> Sequence[StoredEvent]:
-        """Stored records (undecoded) of a stream after a version, oldest first."""
-        with storage_errors(f"read stream {stream}"):
-            return self.recorder.select_events(stream, gt=after, limit=limit)
-
-    def snapshot_records(self, stream: UUID) -> Sequence[StoredEvent]:
-        """The stored snapshots of a stream (undecoded), oldest first."""
-        if self.snapshots is None:
-            return []
-        with storage_errors(f"read the snapshots of {stream}"):
-            return self.snapshots.recorder.select_events(stream)
-
-    def last_record(self, stream: UUID) -> StoredEvent | None:
-        with storage_errors(f"read stream {stream}"):
-            found = self.recorder.select_events(stream, desc=True, limit=1)
-        return found[0] if found else None
-
-    def chain_value(self, stream: UUID, version: int) -> bytes:
-        """The chain value of a stream's record at `version`, read from the
-        database (never from what this process remembers writing)."""
-        with storage_errors(f"read stream {stream}"):
-            return self._heads.stored_value(stream, version)
-
-    def iter_events(self, stream: UUID, page: int = 100) -> Iterator[EventModel]:
-        """A stream's events, oldest first, decoded a page at a time."""
-        after = 0
-        while True:
-            records = self.records(stream, after, page)
-            for record in records:
-                yield cast(EventModel, self.mapper.to_domain_event(record))
-            if len(records) < page:
-                return
-            after = records[-1].originator_version
 
     def check_key(self) -> None:
         """Fail with KeyRequired unless the configured key (or its absence) fits
@@ -263,10 +226,8 @@ class SessionStore(Application[UUID]):
         database, so only those are read and decoded)."""
         topics = [get_topic(event_type) for event_type in types]
         while True:
+            notifications = self.notifications(after, batch, topics)
             with storage_errors("read the notification log"):
-                notifications = self.recorder.select_notifications(
-                    start=after, limit=batch, topics=topics, inclusive_of_start=False
-                )
                 events = [
                     cast(EventModel, self.mapper.to_domain_event(n))
                     for n in notifications
@@ -276,43 +237,18 @@ class SessionStore(Application[UUID]):
                 return
             after = notifications[-1].id
 
-    def stream_version(self, stream: UUID) -> int:
-        """The stream's last version (0 when it has no events)."""
-        with storage_errors(f"read stream {stream}"):
-            last = list(self.events.get(stream, desc=True, limit=1))
-        return last[0].originator_version if last else 0
-
-    def event_at(self, stream: UUID, version: int) -> EventModel | None:
-        """One event of a stream, or None."""
-        with storage_errors(f"read stream {stream}"):
-            found = list(self.events.get(stream, gt=version - 1, lte=version))
-        return cast(EventModel, found[0]) if found else None
-
-    def take_recent(self, position: int) -> list[tuple[int, EventModel]] | None:
-        """The events this thread's last insert committed, if it ended at
-        `position` (once): inline catch-up applies them without reading back."""
-        recent: list[tuple[int, EventModel]] | None = getattr(
-            self._recent, "last", None
-        )
-        self._recent.last = None
-        if recent and recent[-1][0] == position:
-            return recent
-        return None
-
-    def head_query(self) -> str | None:
-        """SQL for `head` where the read models share the log's database (SQLite,
-        PostgreSQL), so a read can check it in its own snapshot; None in memory."""
-        table = getattr(self.recorder, "events_table_name", None)
-        if isinstance(self.recorder, SQLiteApplicationRecorder):
-            return f"SELECT MAX(rowid) FROM {table}"
-        if isinstance(self.recorder, PostgresApplicationRecorder):
-            return f"SELECT MAX(notification_id) FROM {table}"
-        return None
-
     def head(self) -> int:
         """The newest notification id in the log (0 when empty)."""
         with storage_errors("read the notification log"):
-            return self.recorder.max_notification_id() or 0
+            return self.backend.head(self.recorder)
+
+    def notifications(
+        self, after: int, limit: int, topics: Sequence[str] = ()
+    ) -> Sequence[Notification]:
+        """Up to `limit` notifications after the position `after`, in log order
+        (undecoded; only of `topics` when given)."""
+        with storage_errors("read the notification log"):
+            return self.backend.notifications(self.recorder, after, limit, topics)
 
     def holds(self, session: Session) -> bool:
         """Whether the session's pending events are already stored, exactly.
@@ -333,6 +269,18 @@ class SessionStore(Application[UUID]):
             )
         return stored == pending
 
+    def stream_version(self, stream: UUID) -> int:
+        """The stream's last version (0 when it has no events)."""
+        with storage_errors(f"read stream {stream}"):
+            last = list(self.events.get(stream, desc=True, limit=1))
+        return last[0].originator_version if last else 0
+
+    def chain_value(self, stream: UUID, version: int) -> bytes:
+        """The chain value of a stream's record at `version`, read from the
+        database (never from what this process remembers writing)."""
+        with storage_errors(f"read stream {stream}"):
+            return self._heads.stored_value(stream, version)
+
     def _snapshot(self, stream: UUID, version: int) -> None:
         """Best effort: the events are committed; no snapshot only costs replay."""
         try:
@@ -343,17 +291,3 @@ class SessionStore(Application[UUID]):
             logger.warning(
                 "snapshot of %s at %d failed", stream, version, exc_info=True
             )
-
-    def stream_events(self, stream: UUID) -> list[Session.Event]:
-        """Every event of one stream, oldest first."""
-        with storage_errors(f"read stream {stream}"):
-            return [cast(Session.Event, event) for event in self.events.get(stream)]
-
-    def version_at(self, stream: UUID, moment: datetime) -> int | None:
-        """The last version recorded at or before `moment`; None if none was."""
-        version = None
-        for event in self.stream_events(stream):
-            if event.timestamp > moment:
-                break
-            version = event.originator_version
-        return version

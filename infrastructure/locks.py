@@ -1,8 +1,8 @@
-"""In-process locks: one per session id (dropped when unused), one per SQLite file."""
+"""In-process locks: one per session id, dropped when unused (a SQLite file's
+write lock is the SQLite backend's: `backends/sqlite.py`)."""
 
 from __future__ import annotations
 
-import os
 import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -34,20 +34,3 @@ class KeyedLocks:
     def __len__(self) -> int:
         with self._guard:
             return len(self._locks)
-
-
-_file_guard = threading.Lock()
-_file_locks: dict[str, threading.RLock] = {}
-
-
-def file_write_lock(path: str) -> threading.RLock:
-    """The one in-process lock for writes to a SQLite file, shared by every trail.
-
-    Event appends and read-model updates take it, so threads of one process queue
-    here, fairly, instead of polling SQLite's busy handler against each other
-    (which can starve a writer for seconds); other processes still meet at
-    SQLite's own lock.
-    """
-    key = os.path.realpath(path)
-    with _file_guard:
-        return _file_locks.setdefault(key, threading.RLock())

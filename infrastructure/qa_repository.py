@@ -7,30 +7,31 @@ appended first.
 
 from __future__ import annotations
 
-import logging
-import random
-import time
 from collections.abc import Callable
 from typing import TypeVar
 
-from ..domain.errors import ConcurrencyConflict, SessionNotFound, SessiontrailError
+from ..domain.errors import SessionNotFound
 from ..domain.qa import QASession, qa_stream_id
 from ..domain.values import HistoryEntry
+from .appends import AfterWrite, attempts, caught_up, gave_up
 from .event_store import SessionStore, StreamMoved
 from .locks import KeyedLocks
+from .log_reader import LogReader
 
-logger = logging.getLogger(__name__)
 T = TypeVar("T")
-MAX_ATTEMPTS = 64
 
 
 class QARepository:
     """The Q&A streams of (user, session) pairs; `after_write(position)` per write."""
 
     def __init__(
-        self, store: SessionStore, after_write: Callable[[int], object] | None
+        self,
+        store: SessionStore,
+        reader: LogReader,
+        after_write: AfterWrite | None,
     ) -> None:
         self._store = store
+        self._reader = reader
         self._after_write = after_write
         self._locks = KeyedLocks()
 
@@ -41,7 +42,7 @@ class QARepository:
         what it decided; a stream is only created by a command that writes."""
         stream = qa_stream_id(user_id, session_id)
         with self._locks.hold(str(stream)):
-            for attempt in range(MAX_ATTEMPTS):
+            for _ in attempts():
                 head = self._store.load_qa(stream)
                 if head is None:
                     head = QASession.start(user_id, session_id)
@@ -54,26 +55,14 @@ class QARepository:
                 try:
                     position = self._store.record(head)
                 except StreamMoved:
-                    time.sleep(random.uniform(0, min(0.05, 0.0005 * 2**attempt)))
                     continue
-                if position is not None and self._after_write is not None:
-                    try:
-                        self._after_write(position)
-                    except SessiontrailError:
-                        logger.warning(
-                            "Q&A of %r is stored; read models lag until the next "
-                            "catch-up",
-                            session_id,
-                            exc_info=True,
-                        )
+                caught_up(self._after_write, position, f"Q&A of {session_id!r}")
                 return result
-        raise ConcurrencyConflict(
-            f"Q&A of {session_id!r}: still conflicting after {MAX_ATTEMPTS} attempts"
-        )
+        raise gave_up(f"Q&A of {session_id!r}")
 
     def history(self, user_id: str, session_id: str) -> list[HistoryEntry]:
         """Every Q&A event of (user, session), oldest first."""
-        events = self._store.stream_events(qa_stream_id(user_id, session_id))
+        events = self._reader.stream_events(qa_stream_id(user_id, session_id))
         if not events:
             raise SessionNotFound(f"no Q&A for session {session_id!r}")
         return [HistoryEntry.of(event) for event in events]

@@ -1,11 +1,12 @@
 """Per-user data keys: what seals a user's content, and what erasure destroys.
 
 One random 256-bit key per user, in the table `st_user_keys` of the events
-database (a dict for memory://), wrapped with AES-GCM under the master key when
-one is configured. Destroying a user's key is crypto-shredding: their sealed
-fields can never be opened again, while the records (and their hash chains) stay.
-Keys are cached per process for KEY_CACHE_SECONDS, so another process stops
-opening an erased user's content within that time.
+database (a dict for memory://; each backend keeps its own), wrapped with
+AES-GCM under the master key when one is configured. Destroying a user's key is
+crypto-shredding: their sealed fields can never be opened again, while the
+records (and their hash chains) stay. Keys are cached per process for
+KEY_CACHE_SECONDS, so another process stops opening an erased user's content
+within that time.
 """
 
 from __future__ import annotations
@@ -16,22 +17,17 @@ import threading
 import time
 import uuid
 from collections.abc import Callable
-from contextlib import AbstractContextManager, nullcontext
-from typing import Any, ClassVar, Protocol
+from typing import Any, Protocol
 
 import pydantic_core
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from eventsourcing.persistence import AggregateRecorder
-from eventsourcing.postgres import PostgresAggregateRecorder
-from eventsourcing.sqlite import SQLiteAggregateRecorder
-from psycopg.sql import SQL, Identifier
 
 from ..domain.errors import KeyRequired
 from ..domain.personal import kind, placeholders
 
 KEY_CACHE_SECONDS = 5.0
-TABLE = "st_user_keys"
+KEYS_TABLE = "st_user_keys"
 NONCE = 12
 RAW, WRAPPED = (
     b"\x00",
@@ -40,7 +36,7 @@ RAW, WRAPPED = (
 
 
 class KeyTable(Protocol):
-    """Where wrapped data keys live."""
+    """Where wrapped data keys live (each backend has its own: `backends/`)."""
 
     def get(self, user_id: str) -> tuple[str, bytes] | None:
         """The user's (key id, wrapped key), if they have one."""
@@ -49,133 +45,6 @@ class KeyTable(Protocol):
         """Store a key unless the user has one already (the first writer wins)."""
 
     def delete(self, user_id: str) -> bool: ...
-
-
-class SQLiteKeys:
-    """The key table in the SQLite file; deletes overwrite the freed bytes."""
-
-    def __init__(self, recorder: SQLiteAggregateRecorder, lock: Any) -> None:
-        self._datastore = recorder.datastore
-        self._lock = lock
-        with self._lock, self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                f"CREATE TABLE IF NOT EXISTS {TABLE} "
-                "(user_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
-                "wrapped BLOB NOT NULL)"
-            )
-
-    def get(self, user_id: str) -> tuple[str, bytes] | None:
-        with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                f"SELECT key_id, wrapped FROM {TABLE} WHERE user_id = ?", (user_id,)
-            )
-            row = cursor.fetchone()
-        return None if row is None else (str(row[0]), bytes(row[1]))
-
-    def add(self, user_id: str, key_id: str, wrapped: bytes) -> None:
-        with self._lock, self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                f"INSERT INTO {TABLE} (user_id, key_id, wrapped) VALUES (?, ?, ?) "
-                "ON CONFLICT (user_id) DO NOTHING",
-                (user_id, key_id, wrapped),
-            )
-
-    def delete(self, user_id: str) -> bool:
-        with self._lock, self._datastore.transaction(commit=True) as cursor:
-            cursor.execute("PRAGMA secure_delete = ON")
-            cursor.execute(f"DELETE FROM {TABLE} WHERE user_id = ?", (user_id,))
-            cursor.execute("SELECT changes()")
-            row = cursor.fetchone()
-            return bool(row and row[0])
-
-
-class PostgresKeys:
-    """The key table in the events schema; a delete is followed by VACUUM FULL,
-    which rewrites the table so the dead row's bytes leave the data files."""
-
-    def __init__(self, recorder: PostgresAggregateRecorder) -> None:
-        self._datastore = recorder.datastore
-        self._table = SQL("{}.{}").format(
-            Identifier(self._datastore.schema), Identifier(TABLE)
-        )
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                SQL(
-                    "CREATE TABLE IF NOT EXISTS {} "
-                    "(user_id text PRIMARY KEY, key_id text NOT NULL, "
-                    "wrapped bytea NOT NULL)"
-                ).format(self._table)
-            )
-
-    def get(self, user_id: str) -> tuple[str, bytes] | None:
-        with self._datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                SQL("SELECT key_id, wrapped FROM {} WHERE user_id = %s").format(
-                    self._table
-                ),
-                (user_id,),
-            )
-            row = cursor.fetchone()
-        return None if row is None else (row["key_id"], bytes(row["wrapped"]))
-
-    def add(self, user_id: str, key_id: str, wrapped: bytes) -> None:
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                SQL(
-                    "INSERT INTO {} (user_id, key_id, wrapped) VALUES (%s, %s, %s) "
-                    "ON CONFLICT (user_id) DO NOTHING"
-                ).format(self._table),
-                (user_id, key_id, wrapped),
-            )
-
-    def delete(self, user_id: str) -> bool:
-        with self._datastore.transaction(commit=True) as cursor:
-            cursor.execute(
-                SQL("DELETE FROM {} WHERE user_id = %s").format(self._table), (user_id,)
-            )
-            deleted = bool(cursor.rowcount)
-        with self._datastore.get_connection() as connection:
-            previous = connection.autocommit  # eventsourcing's pool: already True
-            connection.autocommit = True  # VACUUM cannot run inside a transaction
-            try:
-                connection.execute(SQL("VACUUM FULL {}").format(self._table))
-            finally:
-                connection.autocommit = previous
-        return deleted
-
-
-class MemoryKeys:
-    """Keys of a memory:// log (shared by every trail on the same name)."""
-
-    _shared: ClassVar[dict[str, dict[str, tuple[str, bytes]]]] = {}
-    _guard: ClassVar[threading.Lock] = threading.Lock()
-
-    def __init__(self, name: str) -> None:
-        with self._guard:
-            self._keys = self._shared.setdefault(name, {}) if name else {}
-
-    def get(self, user_id: str) -> tuple[str, bytes] | None:
-        return self._keys.get(user_id)
-
-    def add(self, user_id: str, key_id: str, wrapped: bytes) -> None:
-        with self._guard:
-            self._keys.setdefault(user_id, (key_id, wrapped))
-
-    def delete(self, user_id: str) -> bool:
-        with self._guard:
-            return self._keys.pop(user_id, None) is not None
-
-
-def key_table(
-    recorder: AggregateRecorder,
-    memory_name: str,
-    lock: AbstractContextManager[Any] | None,
-) -> KeyTable:
-    if isinstance(recorder, SQLiteAggregateRecorder):
-        return SQLiteKeys(recorder, lock or nullcontext())
-    if isinstance(recorder, PostgresAggregateRecorder):
-        return PostgresKeys(recorder)
-    return MemoryKeys(memory_name)
 
 
 class UserKeys:

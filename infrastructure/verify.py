@@ -24,6 +24,7 @@ from ..domain.session import Session
 from ..domain.values import Value
 from .chain import ChainWalk
 from .event_store import SessionStore
+from .log_reader import LogReader
 
 PAGE = 1000
 HEADS_PER_EVENT = 2000
@@ -69,8 +70,11 @@ def signing_key(master: str | None) -> bytes | None:
 class LogAuditor:
     """Takes checkpoints of the log and verifies the log against its chains."""
 
-    def __init__(self, store: SessionStore, key: bytes | None) -> None:
+    def __init__(
+        self, store: SessionStore, reader: LogReader, key: bytes | None
+    ) -> None:
         self._store = store
+        self._reader = reader
         self._key = key
 
     def checkpoint(self) -> Checkpoint:
@@ -83,7 +87,7 @@ class LogAuditor:
         for stream in self._streams():
             if stream == record.id:
                 continue
-            last = self._store.last_record(stream)
+            last = self._reader.last_record(stream)
             if last is None:
                 continue
             version = last.originator_version
@@ -153,7 +157,7 @@ class LogAuditor:
     def _label(self, stream: UUID) -> str:
         """'session chat-42', 'Q&A of chat-42 (alice)', ...; '' if unreadable."""
         try:
-            first = next(self._store.iter_events(stream, page=1), None)
+            first = next(self._reader.iter_events(stream, page=1), None)
         except SessiontrailError:
             return ""
         if isinstance(first, Session.Started):
@@ -167,7 +171,7 @@ class LogAuditor:
     def _streams(self) -> Iterator[UUID]:
         after: UUID | None = None
         while True:
-            page = self._store.stream_ids(after, PAGE)
+            page = self._reader.stream_ids(after, PAGE)
             yield from page
             if len(page) < PAGE:
                 return
@@ -178,7 +182,7 @@ class LogAuditor:
         walk = ChainWalk(stream)
         try:
             while True:
-                page = self._store.records(stream, after=walk.expected - 1, limit=PAGE)
+                page = self._reader.records(stream, after=walk.expected - 1, limit=PAGE)
                 for record in page:
                     walk.check(record)
                 if len(page) < PAGE:
@@ -192,13 +196,13 @@ class LogAuditor:
     def _snapshot_problem(self, stream: UUID) -> StreamProblem | None:
         """Each stored snapshot must equal the state its events replay to: a load
         starts from the snapshot, so an edited one would change what is read."""
-        records = self._store.snapshot_records(stream)
+        records = self._reader.snapshot_records(stream)
         if not records:
             return None
         wanted = {record.originator_version: record for record in records}
         aggregate: Any = None
         try:
-            for event in self._store.iter_events(stream):
+            for event in self._reader.iter_events(stream):
                 aggregate = event.mutate(aggregate)
                 record = wanted.pop(event.originator_version, None)
                 if record is None:
@@ -231,7 +235,7 @@ class LogAuditor:
         """Every head the checkpoint saw must still be in the log, unchanged."""
         root = RootHash()
         sealed: CheckpointRecord.Sealed | None = None
-        for event in self._store.iter_events(checkpoint.stream):
+        for event in self._reader.iter_events(checkpoint.stream):
             if isinstance(event, CheckpointRecord.HeadsListed):
                 for stream, version, value in event.heads:
                     root.add(stream, version, bytes.fromhex(value))
@@ -254,7 +258,7 @@ class LogAuditor:
     def _head_problem(
         self, stream: UUID, version: int, value: bytes
     ) -> StreamProblem | None:
-        last = self._store.last_record(stream)
+        last = self._reader.last_record(stream)
         end = 0 if last is None else last.originator_version
         if end < version:
             return StreamProblem(

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..domain.event_model import EventModel
 from ..domain.session import Session
-from .database import Cursor, ProjectionDatabase
+from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .projection import Projection, Table
 
 ADK = "adk"

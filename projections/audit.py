@@ -18,8 +18,8 @@ from ..domain.session import Session
 from ..domain.summaries import summarize
 from ..domain.validation import Actor, Count, SessionId, UserId, validated
 from ..domain.values import Value
+from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
-from .database import Cursor, ProjectionDatabase
 from .projection import Projection, Table
 
 MAX_AUDIT_PAGE = 1000

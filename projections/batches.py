@@ -19,7 +19,7 @@ from eventsourcing.persistence import Notification
 
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
-from .database import Cursor, RowRejected, is_outage
+from ..infrastructure.sql import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
 
 logger = logging.getLogger(__name__)
@@ -99,10 +99,7 @@ class BatchApplier:
 
     def notifications(self, after: int) -> Sequence[Notification]:
         """The next batch of the log after `after`, in id order."""
-        with storage_errors("read the notification log"):
-            return self._store.recorder.select_notifications(
-                start=after, limit=BATCH_SIZE, inclusive_of_start=False
-            )
+        return self._store.notifications(after, BATCH_SIZE)
 
     def apply(
         self,

@@ -34,7 +34,7 @@ from ..domain.event_model import EventModel
 from ..domain.personal import ERASED
 from ..domain.session import Session
 from ..domain.threads import thread_of
-from .database import Cursor
+from ..infrastructure.sql import Cursor
 from .projection import Projection, Table
 
 

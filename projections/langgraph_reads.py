@@ -13,7 +13,7 @@ from typing import Any
 from ..domain.personal import ERASED
 from ..domain.session import stream_id
 from ..domain.threads import thread_session_id
-from .database import Cursor, ProjectionDatabase
+from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .langgraph import LangGraphProjection
 
 

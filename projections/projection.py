@@ -16,7 +16,7 @@ from typing import ClassVar, Self
 
 from ..domain.errors import StorageUnavailable
 from ..domain.event_model import EventModel
-from .database import Cursor
+from ..infrastructure.sql import Cursor
 
 
 @dataclass(frozen=True)

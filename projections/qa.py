@@ -11,12 +11,11 @@ from functools import singledispatchmethod
 from typing import cast
 
 from ..domain.event_model import EventModel
-from ..domain.qa import QASession, SessionQAEntry, SessionTraceStep, qa_stream_id
+from ..domain.qa import QASession, qa_stream_id
+from ..domain.qa_values import SessionQAEntry, SessionTraceStep
 from ..infrastructure.event_store import SessionStore
-from .database import Cursor, ProjectionDatabase
+from ..infrastructure.sql import NO_LIMIT, Cursor, ProjectionDatabase
 from .projection import Projection, Table
-
-NO_LIMIT = 2**62
 
 
 class QAProjection(Projection):
@@ -82,7 +81,9 @@ class QAProjection(Projection):
         ).fetchone()
         if row is None:
             return
-        entry = SessionQAEntry.model_validate({**json.loads(row[0]), **event.changes})
+        entry = SessionQAEntry.model_validate(
+            {**json.loads(row[0]), **event.changes.model_dump(mode="json")}
+        )
         cur.execute(
             f"UPDATE {self.table('qa_entries')} SET entry = ? "
             "WHERE stream = ? AND qa_id = ?",

@@ -14,6 +14,7 @@ import time
 from collections.abc import Callable, Mapping
 
 from ..domain.errors import SessiontrailError
+from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .batches import (
     BATCH_FAILURES,
     BATCH_SIZE,
@@ -23,7 +24,6 @@ from .batches import (
     live_rows,
     save_position,
 )
-from .database import Cursor, ProjectionDatabase
 from .projection import LIVE, Projection
 
 logger = logging.getLogger(__name__)

@@ -25,10 +25,10 @@ from typing import Literal
 from pydantic import NonNegativeFloat, StrictStr
 
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
-from ..domain.event_model import EventModel
 from ..domain.validation import Count, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
+from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .batches import (
     BATCH_FAILURES,
     BATCH_SIZE,
@@ -40,10 +40,11 @@ from .batches import (
     live_rows,
     save_position,
 )
-from .database import Cursor, ProjectionDatabase
-from .projection import LIVE, Projection, Table
+from .inline import Recent, RecentWrites
+from .projection import LIVE, Projection
 from .rebuild import RETIRED, RETIRED_KEPT, Progress, Rebuilder, drop_retired
 from .skips import Skips
+from .status import live_table_rows, statuses, sync_status
 
 logger = logging.getLogger(__name__)
 
@@ -76,6 +77,8 @@ class ProjectionRunner:
         self._applier = BatchApplier(store)
         self._rebuilder = Rebuilder(database, self._applier)
         self._classes = {projection.name: projection for projection in projections}
+        self._recent = RecentWrites()  # what catch_up(until) may apply from memory
+        store.on_commit(self._recent.remember)
         self._lock = threading.Lock()
         self._applied = 0  # every current live generation is known to be here
         self._next_sweep = 0.0
@@ -127,7 +130,7 @@ class ProjectionRunner:
         """
         if until is not None and until <= self._applied:
             return self._applied
-        recent = None if until is None else self._store.take_recent(until)
+        recent = None if until is None else self._recent.take(until)
         if recent is None and until is not None and until <= self._reached():
             return self._applied
         with self._lock:
@@ -139,7 +142,7 @@ class ProjectionRunner:
                 if not more:
                     return reached
 
-    def _apply_recent(self, recent: list[tuple[int, EventModel]]) -> bool:
+    def _apply_recent(self, recent: Recent) -> bool:
         """A write's own events, applied without reading them back: only when every
         live generation is exactly at the event before them (else, or if a handler
         fails, the caller catches up from the log as usual)."""
@@ -183,7 +186,7 @@ class ProjectionRunner:
         """The log's head if the live read models may be behind it, else None: read
         in `cur`'s snapshot where the log shares their database (one query), else
         asked of the store."""
-        log_head = self._store.head_query()
+        log_head = self._database.log_head
         if log_head is None:
             head = self._store.head()
             return head if head > self._applied else None
@@ -245,43 +248,17 @@ class ProjectionRunner:
     def sync_status(self) -> SyncStatus:
         """Seed 4's sync status: in_sync, behind, or offline (database unreachable)."""
         try:
-            statuses = self.status()
+            return sync_status(self.status(), self.mode)
         except StorageUnavailable:
             return SyncStatus(
                 state="offline", mode=self.mode, last_synced_position=0, pending=0
             )
-        current = [s for s in statuses if s.live_version == s.version] or statuses
-        position = min(s.position for s in current)
-        head = max(s.head for s in current)
-        in_sync = all(s.state == "in_sync" for s in statuses)
-        return SyncStatus(
-            state="in_sync" if in_sync else "behind",
-            mode=self.mode,
-            last_synced_position=position,
-            pending=max(0, head - position),
-        )
 
     def status(self) -> list[ProjectionStatus]:
         """Per projection: versions, position, head, lag and skipped events."""
         with self._database.read() as cur:
             live = live_rows(cur, lock=False)
-        head = self._store.head()
-        statuses = []
-        for name, projection_class in sorted(self._classes.items()):
-            _, version, position, skipped = live.get(name, (0, 0, 0, 0))
-            statuses.append(
-                ProjectionStatus(
-                    name=name,
-                    version=projection_class.version,
-                    live_version=version,
-                    position=position,
-                    head=head,
-                    lag=max(0, head - position),
-                    skipped=skipped,
-                    unreadable_rows=self._skips.rows(name),
-                )
-            )
-        return statuses
+        return statuses(self._classes, live, self._store.head(), self._skips)
 
     @validated
     def rows(self, name: StrictStr) -> dict[str, list[tuple[object, ...]]]:
@@ -289,16 +266,7 @@ class ProjectionRunner:
         for checking that two generations (inline, worker, rebuilt) agree."""
         projection_class = self.projection(name)
         with self._database.read() as cur:
-            projection, _ = projection_class.live(cur)
-            return {
-                table.name: cur.execute(
-                    f"SELECT * FROM {projection.table(table.name)} ORDER BY "
-                    + ", ".join(
-                        str(i + 1) for i in range(_width(cur, projection, table))
-                    )
-                ).fetchall()
-                for table in projection_class.tables
-            }
+            return live_table_rows(cur, projection_class)
 
     @validated
     def projection(self, name: StrictStr) -> type[Projection]:
@@ -342,9 +310,3 @@ class ProjectionRunner:
             except SessiontrailError:
                 logger.warning("projection catch-up failed; retrying", exc_info=True)
             stop.wait(poll_interval)
-
-
-def _width(cur: Cursor, projection: Projection, table: Table) -> int:
-    """How many columns one of a projection's tables has."""
-    cur.execute(f"SELECT * FROM {projection.table(table.name)} WHERE 1 = 0")
-    return len(cur.description)

@@ -20,8 +20,8 @@ from typing import Any
 from ..domain.event_model import EventModel
 from ..domain.session import Session
 from ..domain.values import Message, preview
+from ..infrastructure.sql import Cursor
 from .columns import MICROSECOND, micros
-from .database import Cursor
 from .projection import Projection, Table
 
 MOVES_KEPT = timedelta(hours=2)

@@ -21,8 +21,8 @@ from ..domain.event_model import EventModel
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
+from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
-from .database import Cursor, ProjectionDatabase
 from .projection import Projection, Table
 
 

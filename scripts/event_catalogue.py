@@ -16,14 +16,14 @@ import re
 from pathlib import Path
 from typing import Any
 
+from eventsourcing.utils import get_topic
 from freezegun import freeze_time
 
 import sessiontrail
-from sessiontrail import Session
+from sessiontrail import Session, SessionQAUpdate
 from sessiontrail.domain.event_model import ENVELOPE_FIELDS, EventModel
-from sessiontrail.domain.qa import SessionTraceStep
+from sessiontrail.domain.qa_values import SessionTraceStep
 from sessiontrail.domain.threads import ChannelValue, Serialized, TaskWrite
-from sessiontrail.qa import SessionQAUpdate
 
 DOCS = Path(__file__).resolve().parent.parent / "docs"
 DIGEST = re.compile(r'"[0-9a-f]{64}"')
@@ -45,8 +45,8 @@ def event_classes() -> list[type[EventModel]]:
 
 
 def topic(cls: type) -> str:
-    module = cls.__module__.replace("sessiontrail.", "")
-    return f"{module}:{cls.__qualname__}"
+    """The topic stored with each event of `cls` (what an operator finds in a row)."""
+    return get_topic(cls)
 
 
 def scenario() -> dict[str, dict[str, Any]]:

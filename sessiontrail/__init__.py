@@ -7,7 +7,6 @@ with sessiontrail.connect("sqlite:///trail.db") as trail:
     trail.sessions.save(s)
 """
 
-from .assets import SessionAsset, SessionMeta
 from .domain.checkpoint import Checkpoint
 from .domain.errors import (
     ChecksumMismatch,
@@ -19,7 +18,12 @@ from .domain.errors import (
     StorageUnavailable,
     VersionIncompatible,
 )
-from .domain.qa import GraphElementIds, SessionQAEntry, SessionTraceStep
+from .domain.qa_values import (
+    GraphElementIds,
+    SessionQAEntry,
+    SessionQAUpdate,
+    SessionTraceStep,
+)
 from .domain.session import Session
 from .domain.values import (
     DroppedEdit,
@@ -34,16 +38,17 @@ from .domain.values import (
     SyncStatus,
     ToolCall,
 )
-from .exporter import ExportFormat
-from .importer import ImportReport
 from .infrastructure.keys import new_key
 from .infrastructure.repository import SessionRepository
 from .infrastructure.verify import StreamProblem, VerifyReport
+from .privacy.erasure import ErasureReport
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
-from .qa import SessionQAUpdate
+from .stores.assets import SessionAsset, SessionMeta
+from .stores.transcripts import ListOptions, SessionRecord
 from .trail import Mode, SessionTrail, connect
-from .transcripts import ListOptions, SessionRecord
+from .transfer.export import ExportFormat
+from .transfer.importer import ImportReport
 
 __all__ = [
     "AuditEntry",
@@ -52,6 +57,7 @@ __all__ = [
     "ChecksumMismatch",
     "ConcurrencyConflict",
     "DroppedEdit",
+    "ErasureReport",
     "ExportFormat",
     "GraphElementIds",
     "HistoryEntry",

@@ -25,23 +25,23 @@ from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
 
 from pydantic import PositiveInt, StrictStr
 
-from .assets import AssetStore
 from .domain.checkpoint import Checkpoint
 from .domain.errors import InvalidInput
 from .domain.validation import Count, Url, validated
-from .erasure import ErasureReport
-from .exporter import Exporter
-from .importer import Importer
 from .infrastructure.repository import SessionRepository
-from .infrastructure.settings import Backend
+from .infrastructure.settings import BackendName
 from .infrastructure.verify import VerifyReport
+from .privacy.erasure import ErasureReport
 from .projections.audit import AuditTimeline
 from .projections.runner import ProjectionRunner
 from .projections.usage import UsageLedger
-from .qa import QAService
+from .stores.assets import AssetStore
+from .stores.qa import QAService
+from .stores.transcripts import TranscriptStore
 from .trail import DEFAULT_CACHE_SIZE, Mode, SessionTrail
 from .trail import connect as connect_sync
-from .transcripts import TranscriptStore
+from .transfer.export import Exporter
+from .transfer.importer import Importer
 
 DEFAULT_THREADS = 8
 """Storage calls one trail runs at once; more wait their turn in the pool."""
@@ -189,7 +189,7 @@ class AsyncSessionTrail(AsyncClosing):
         return self.sync.url
 
     @property
-    def backend(self) -> Backend:
+    def backend(self) -> BackendName:
         return self.sync.backend
 
     async def close(self) -> None:

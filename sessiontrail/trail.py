@@ -4,49 +4,46 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
-from threading import RLock
 from types import TracebackType
 from typing import Literal, Self
 
 from pydantic import StrictStr
 
-from .assets import AssetStore
 from .domain.checkpoint import Checkpoint
 from .domain.errors import StorageUnavailable
 from .domain.session import Session
 from .domain.validation import Count, Url, validated
-from .erasure import Eraser, ErasureReport
-from .exporter import Exporter
-from .importer import Importer
+from .infrastructure.backends import backend_for, parse_url
 from .infrastructure.cache import UNKNOWN, SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
-from .infrastructure.first_open import opening
+from .infrastructure.history import SessionHistory
 from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
-from .infrastructure.locks import file_write_lock
+from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
-from .infrastructure.settings import Backend, Settings, parse_url, resolve_url
+from .infrastructure.session_writer import SessionWriter
+from .infrastructure.settings import BackendName, Settings, resolve_url
+from .infrastructure.sql import ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
+from .privacy.erasure import Eraser, ErasureReport
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
-from .projections.database import (
-    ProjectionDatabase,
-    RefreshedReads,
-    SQLiteDatabase,
-    open_database,
-)
+from .projections.inline import RefreshedReads
 from .projections.langgraph import LangGraphProjection
 from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner
-from .projections.session_list import SessionIndex
+from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
 from .projections.usage import UsageLedger, UsageProjection
-from .qa import QAService
-from .transcripts import TranscriptStore
+from .stores.assets import AssetStore
+from .stores.qa import QAService
+from .stores.transcripts import TranscriptStore
+from .transfer.export import Exporter
+from .transfer.importer import Importer
 
 DEFAULT_CACHE_SIZE = 1000
 READ_MODELS: tuple[type[Projection], ...] = (
@@ -79,12 +76,11 @@ class SessionTrail:
     ) -> None:
         self.settings = settings
         skips = Skips()
-        with storage_errors(f"open {settings.url}"), opening(settings.env):
-            self.store = SessionStore(
-                env=settings.env, write_lock=_write_lock(settings)
-            )
+        backend = backend_for(settings)
+        with storage_errors(f"open {settings.url}"), backend.opening():
+            self.store = SessionStore(backend)
             self.store.check_key()
-            self.read_models = open_database(settings)
+            self.read_models = backend.open_read_models(self.store.recorder)
             self.projections = ProjectionRunner(
                 self.store, self.read_models, READ_MODELS, skips, projections
             )
@@ -100,20 +96,30 @@ class SessionTrail:
                 self.read_models, self.projections.lagging, self.projections.catch_up
             )
         self._cache = cache = SessionCache(cache_size, self._key_stamp)
+        reader = LogReader(self.store)
         self.sessions = SessionRepository(
-            self.store, cache, SessionIndex(readable, skips), after_write=after_write
+            self.store,
+            cache,
+            SessionIndex(readable, skips),
+            SessionWriter(self.store, after_write),
+            SessionHistory(self.store, reader),
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
         self.qa = QAService(
-            QARepository(self.store, after_write), QAReads(readable, self.store)
+            QARepository(self.store, reader, after_write),
+            QAReads(readable, self.store),
         )
         self._auditor = LogAuditor(
-            self.store, signing_key(settings.env.get("CIPHER_KEY"))
+            self.store, reader, signing_key(settings.env.get("CIPHER_KEY"))
         )
-        self.exporter = Exporter(self.store, QAReads(readable, self.store))
-        self._eraser = Eraser(self.store, self.projections, cache.clear, self._compact)
-        self.importer = Importer(self.store, self.sessions, after_write, cache.evict)
+        self.exporter = Exporter(self.store, reader, QAReads(readable, self.store))
+        self._eraser = Eraser(
+            self.store, self.projections, cache.clear, self.read_models.compact
+        )
+        self.importer = Importer(
+            self.store, reader, self.sessions, after_write, cache.evict
+        )
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
         self.adk = AdkReads(readable)  # what the ADK adapter reads
@@ -155,7 +161,7 @@ class SessionTrail:
         self, user_id: str, *, actor: str = "system", wait: float = 0.0
     ) -> ErasureReport:
         """Crypto-shred everything `user_id` wrote: their content reads "[erased]"
-        everywhere, the audit trail and the hash chains stay (see erasure.py).
+        everywhere, the audit trail and the hash chains stay (see privacy/erasure.py).
         On SQLite, `wait` up to that many seconds for other connections' reads to
         end, so no file keeps the erased bytes (`report.log_compacted`)."""
         return self._eraser.erase_user(user_id, actor=actor, wait=wait)
@@ -171,17 +177,12 @@ class SessionTrail:
         except StorageUnavailable:
             return UNKNOWN
 
-    def _compact(self) -> bool:
-        if isinstance(self.read_models, SQLiteDatabase):
-            return self.read_models.truncate_wal()
-        return True
-
     @property
     def url(self) -> str:
         return self.settings.url
 
     @property
-    def backend(self) -> Backend:
+    def backend(self) -> BackendName:
         return self.settings.backend
 
     def close(self) -> None:
@@ -204,12 +205,6 @@ class SessionTrail:
 
     def __repr__(self) -> str:
         return f"SessionTrail({self.url!r})"
-
-
-def _write_lock(settings: Settings) -> RLock | None:
-    if settings.backend == "sqlite":
-        return file_write_lock(settings.env["SQLITE_DBNAME"])
-    return None
 
 
 @validated

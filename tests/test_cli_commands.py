@@ -12,7 +12,7 @@ from support.cli import executable, failure, invoke
 from support.postgres import PostgresServer
 
 import sessiontrail
-from sessiontrail.demo import DEMO_ID
+from sessiontrail.cli.demo import DEMO_ID
 
 COMMANDS = [
     ["demo"],

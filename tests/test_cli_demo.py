@@ -8,7 +8,7 @@ import pytest
 from support.cli import failure, invoke
 
 import sessiontrail
-from sessiontrail.demo import DEMO_ID, DEMO_USER
+from sessiontrail.cli.demo import DEMO_ID, DEMO_USER
 
 
 def test_demo_records_both_writers_and_prints_the_merge(

@@ -125,7 +125,7 @@ def test_erasure_on_sqlite_leaves_no_plaintext_in_any_file(tmp_path: Path) -> No
         [erasure] = [e for e in trail.store.every_event() if isinstance(e, UserErased)]
         assert (erasure.user_id, erasure.actor) == ("alice", "dpo@example.com")
     with sqlite3.connect(path) as db:
-        keys = db.execute(f"SELECT user_id FROM {user_keys.TABLE}").fetchall()
+        keys = db.execute(f"SELECT user_id FROM {user_keys.KEYS_TABLE}").fetchall()
     assert keys == [("bob",)]  # alice's key row is gone, not just forgotten
     with sessiontrail.connect(f"sqlite:///{path}") as reopened:
         check_erased(reopened)
@@ -162,7 +162,8 @@ def test_erasure_on_postgres_leaves_no_plaintext_in_any_table(
         assert "MARK-bob" in text
         check_erased(trail)
     with psycopg.connect(postgres_server.dsn()) as db:
-        keys = db.execute(f"SELECT user_id FROM {schema}.{user_keys.TABLE}").fetchall()
+        query = f"SELECT user_id FROM {schema}.{user_keys.KEYS_TABLE}"
+        keys = db.execute(query).fetchall()
     assert keys == [("bob",)]  # alice's key row is gone, not just forgotten
     with sessiontrail.connect(postgres_server.url(schema)) as reopened:
         check_erased(reopened)  # a fresh process has no memory of alice's key

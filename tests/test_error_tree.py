@@ -39,11 +39,11 @@ from sessiontrail import (
     SessiontrailError,
     aio,
 )
-from sessiontrail.assets import SessionAsset
 from sessiontrail.domain.threads import Serialized, TaskWrite
 from sessiontrail.integrations.adk import TrailSessionService
 from sessiontrail.integrations.langgraph import AsyncTrailSaver, TrailSaver
 from sessiontrail.integrations.openai_agents import TrailSession
+from sessiontrail.stores.assets import SessionAsset
 
 Errors = tuple[type[BaseException], ...]
 DOCUMENTED: Errors = (SessiontrailError,)

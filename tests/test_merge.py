@@ -7,7 +7,7 @@ import copy
 import pytest
 
 from sessiontrail import ConcurrencyConflict, Session, SessionNotFound
-from sessiontrail.domain.merge import rebase
+from sessiontrail.domain.merge import RULES, rebase
 
 
 def stored() -> Session:
@@ -173,3 +173,14 @@ def test_other_dropped_events_are_not_recorded_as_dropped_edits() -> None:
     head.collect_events()
     rebase(writer, head)
     assert head.pending_events == []
+
+
+def test_every_session_event_has_a_merge_rule() -> None:
+    events = {
+        cls
+        for cls in vars(Session).values()
+        if isinstance(cls, type)
+        and issubclass(cls, Session.Event)
+        and cls is not Session.Event
+    }
+    assert sorted(cls.__qualname__ for cls in events - set(RULES)) == []

@@ -19,7 +19,7 @@ from support.postgres import PostgresServer
 
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
-from sessiontrail.infrastructure.first_open import ADVISORY_KEY
+from sessiontrail.infrastructure.backends.postgres import ADVISORY_KEY
 
 BOUND = 1.0  # seconds: the timeout under test
 SLACK = 4.0  # seconds a loaded machine may add; eventsourcing's 10 retries add 9+

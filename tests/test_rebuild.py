@@ -10,10 +10,10 @@ from support.deadlines import wait_until
 import sessiontrail
 from sessiontrail import SessionTrail, SessiontrailError, StorageUnavailable
 from sessiontrail.domain.session import Session
+from sessiontrail.infrastructure.sql import Cursor
 from sessiontrail.projections import runner as runner_module
 from sessiontrail.projections.audit import AuditProjection
 from sessiontrail.projections.batches import BatchApplier
-from sessiontrail.projections.database import Cursor
 from sessiontrail.projections.projection import Table
 from sessiontrail.projections.qa import QAProjection
 from sessiontrail.projections.rebuild import Rebuilder

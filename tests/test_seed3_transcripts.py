@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from sessiontrail import InvalidInput, Message, SessionTrail
-from sessiontrail.transcripts import ListOptions
+from sessiontrail.stores.transcripts import ListOptions
 
 HELLO = [{"role": "user", "content": "hello"}, {"role": "assistant", "content": "hi"}]
 

@@ -6,7 +6,7 @@ import pytest
 
 import sessiontrail
 from sessiontrail import InvalidInput, Message, SessionNotFound, SessionTrail
-from sessiontrail.assets import SessionAsset
+from sessiontrail.stores.assets import SessionAsset
 
 
 def asset(asset_id: str, *contents: str, **fields) -> SessionAsset:

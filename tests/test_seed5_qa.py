@@ -5,9 +5,9 @@ from __future__ import annotations
 import pytest
 
 import sessiontrail
-from sessiontrail import InvalidInput, SessionNotFound, SessionTrail
-from sessiontrail.domain.qa import GraphElementIds, SessionTraceStep, qa_stream_id
-from sessiontrail.qa import SessionQAUpdate
+from sessiontrail import InvalidInput, SessionNotFound, SessionQAUpdate, SessionTrail
+from sessiontrail.domain.qa import qa_stream_id
+from sessiontrail.domain.qa_values import GraphElementIds, SessionTraceStep
 
 
 def ask(trail: SessionTrail, count: int, session_id: str = "s", **kw) -> list[str]:

@@ -9,11 +9,9 @@ import pytest
 
 import sessiontrail
 from sessiontrail import InvalidInput, StorageUnavailable
-from sessiontrail.infrastructure.settings import (
-    parse_url,
-    postgres_bounds,
-    resolve_url,
-)
+from sessiontrail.infrastructure.backends import parse_url
+from sessiontrail.infrastructure.backends.postgres_store import postgres_bounds
+from sessiontrail.infrastructure.settings import resolve_url
 
 
 def test_sqlite_urls_name_relative_and_absolute_files() -> None:

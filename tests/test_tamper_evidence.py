@@ -18,9 +18,9 @@ from support.postgres import PostgresServer
 import sessiontrail
 from sessiontrail import ChecksumMismatch, SessionTrail
 from sessiontrail.domain.session import stream_id
+from sessiontrail.infrastructure.backends.memory import _shared as memory_recorders
 from sessiontrail.infrastructure.chain import digest, frame, unframe
 from sessiontrail.infrastructure.mapper import COMPRESSED
-from sessiontrail.infrastructure.memory import _shared as memory_recorders
 
 
 class RawEvents:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import pytest
 
 from sessiontrail import InvalidInput, Message, Session, SessionTrail
-from sessiontrail.assets import SessionAsset
+from sessiontrail.stores.assets import SessionAsset
 
 TURNS = [
     ("user", "plan a trip"),

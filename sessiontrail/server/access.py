@@ -3,21 +3,24 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, cast
 
 from fastapi import Depends, Request, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, JsonValue
 
 from ..domain.errors import SessionNotFound
+from ..domain.limits import MAX_INTEGER
 from ..domain.session import Session
 from ..domain.values import PendingQuestion
 from ..trail import SessionTrail
 from .auth import Caller, Tokens
+from .errors import Unauthorized
 
-BIGINT = 2**63 - 1
+BIGINT = MAX_INTEGER
 """The largest integer a query parameter may hold: log positions, versions and
-counts are 64-bit in every database; beyond, 422 rather than an overflow."""
+counts are 64-bit in every database (the domain's limit); beyond, 422 rather than
+an overflow."""
 
 
 class SessionOut(BaseModel):
@@ -63,6 +66,14 @@ def caller(
 Who = Annotated[Caller, Depends(caller)]
 
 
+def trail_of(request: Request) -> SessionTrail:
+    """The trail the app serves (`create_app` puts it in the app's state)."""
+    return cast(SessionTrail, request.app.state.trail)
+
+
+Trail = Annotated[SessionTrail, Depends(trail_of)]
+
+
 def owned_session(trail: SessionTrail, who: Caller, session_id: str) -> Session:
     """The caller's live session, else 404 (another user's looks missing)."""
     session = trail.sessions.try_load(session_id, user_id=scope(who))
@@ -85,15 +96,3 @@ def scope(who: Caller) -> str | None:
 def actor_of(who: Caller) -> str:
     """The actor a caller's writes are recorded under (see auth.py)."""
     return who.actor
-
-
-class Unauthorized(Exception):
-    """No token, or one this server does not know."""
-
-
-class Conflict(Exception):
-    """The id is already taken."""
-
-
-class Forbidden(Exception):
-    """A user token asked for an admin operation."""

@@ -1,0 +1,248 @@
+"""PostgreSQL: the events (eventsourcing's recorder, changed in `postgres_store.py`),
+the users' keys and the read models in one database and schema.
+
+- Opening: concurrent CREATE ... IF NOT EXISTS fails ("tuple concurrently
+  updated"), so a session-level advisory lock lets one process create the tables
+  while the others wait, then find them there.
+- Every connection, the read models' pool and that lock's included, carries the
+  URL's statement, lock and idle-in-transaction timeouts (`postgres_bounds`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import functools
+import os
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+import psycopg
+import psycopg_pool
+from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
+from eventsourcing.postgres import PostgresAggregateRecorder
+from psycopg.sql import SQL, Identifier
+
+from ...domain.errors import InvalidInput
+from ..settings import Options, Settings, checked_options, redacted
+from ..sql import Cursor, ProjectionDatabase, sql_errors
+from ..user_keys import KEYS_TABLE
+from .base import Backend
+from .postgres_store import apply_bounds, postgres_bounds
+
+ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
+FACTORY = "sessiontrail.infrastructure.backends.postgres_store:Factory"
+
+_OPTIONS: Options = {
+    "lock_timeout": ("POSTGRES_LOCK_TIMEOUT", "seconds"),
+    "statement_timeout": ("POSTGRES_STATEMENT_TIMEOUT", "seconds"),
+    "idle_in_transaction_timeout": (
+        "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT",
+        "seconds",
+    ),
+    "connect_timeout": ("POSTGRES_CONNECT_TIMEOUT", "whole seconds"),
+    "pool_size": ("POSTGRES_POOL_SIZE", "count"),
+    "max_overflow": ("POSTGRES_MAX_OVERFLOW", "count"),
+    "schema": ("POSTGRES_SCHEMA", "text"),
+    "host": ("POSTGRES_HOST", "text"),
+}
+_DEFAULTS = {
+    "POSTGRES_LOCK_TIMEOUT": "5",
+    "POSTGRES_STATEMENT_TIMEOUT": "30",
+    "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "10",
+    "POSTGRES_CONNECT_TIMEOUT": "10",
+    "POSTGRES_POOL_SIZE": "5",
+    "POSTGRES_MAX_OVERFLOW": "10",
+    "POSTGRES_PRE_PING": "y",
+}
+
+
+class PostgresBackend(Backend):
+    """A log in a PostgreSQL database: `postgresql://user:pw@host:port/db?...`."""
+
+    name = "postgresql"
+    schemes = ("postgresql", "postgres")
+
+    @classmethod
+    def parse(cls, url: str) -> Settings:
+        parts, shown = urlsplit(url), redacted(url)
+        try:
+            port = parts.port or 5432
+        except ValueError:
+            raise InvalidInput(f"url: {shown!r} has an invalid port") from None
+        database = unquote(parts.path.lstrip("/"))
+        if not database:
+            raise InvalidInput(f"url: {shown!r} names no database; add /DBNAME")
+        options = checked_options(url, _OPTIONS)
+        env = {
+            "PERSISTENCE_MODULE": FACTORY,
+            "POSTGRES_DBNAME": database,
+            "POSTGRES_HOST": unquote(parts.hostname or "localhost"),
+            "POSTGRES_PORT": str(port),
+            "POSTGRES_USER": unquote(
+                parts.username or os.environ.get("USER", "postgres")
+            ),
+            "POSTGRES_PASSWORD": unquote(parts.password or ""),
+            **_DEFAULTS,
+            **options,
+        }
+        return Settings(shown, cls.name, env)
+
+    @contextlib.contextmanager
+    def opening(self) -> Iterator[None]:
+        """Hold the advisory lock while eventsourcing creates the tables."""
+        with psycopg.connect(**_connecting(self.env), autocommit=True) as connection:
+            # Another process may be opening the whole log first: wait for it as
+            # long as a statement may run (statement_timeout), not as briefly as
+            # for a row lock (lock_timeout 0 leaves the statement's bound alone).
+            apply_bounds(connection, {**postgres_bounds(self.env), "lock_timeout": 0})
+            connection.execute("SELECT pg_advisory_lock(%s)", (ADVISORY_KEY,))
+            yield
+
+    def key_table(self, recorder: AggregateRecorder) -> PostgresKeys:
+        assert isinstance(recorder, PostgresAggregateRecorder)
+        return PostgresKeys(recorder)
+
+    def stream_ids(
+        self, recorder: AggregateRecorder, after: UUID | None, limit: int
+    ) -> list[UUID]:
+        assert isinstance(recorder, PostgresAggregateRecorder)
+        statement = SQL(
+            "SELECT DISTINCT originator_id FROM {schema}.{table} "
+            "WHERE originator_id > %s ORDER BY originator_id LIMIT %s"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (after or UUID(int=0), limit))
+            return [row["originator_id"] for row in cursor.fetchall()]
+
+    def open_read_models(self, recorder: ApplicationRecorder) -> PostgresDatabase:
+        assert isinstance(recorder, PostgresAggregateRecorder)
+        return PostgresDatabase(
+            self.env,
+            log_head=f"SELECT MAX(notification_id) FROM {recorder.events_table_name}",
+        )
+
+
+def _connecting(env: dict[str, str]) -> dict[str, Any]:
+    """psycopg's connection arguments for the database the settings name."""
+    return {
+        "host": env["POSTGRES_HOST"],
+        "port": env["POSTGRES_PORT"],
+        "dbname": env["POSTGRES_DBNAME"],
+        "user": env["POSTGRES_USER"],
+        "password": env["POSTGRES_PASSWORD"],
+        "connect_timeout": int(env["POSTGRES_CONNECT_TIMEOUT"]),
+    }
+
+
+class PostgresKeys:
+    """The key table in the events schema; a delete is followed by VACUUM FULL,
+    which rewrites the table so the dead row's bytes leave the data files."""
+
+    def __init__(self, recorder: PostgresAggregateRecorder) -> None:
+        self._datastore = recorder.datastore
+        self._table = SQL("{}.{}").format(
+            Identifier(self._datastore.schema), Identifier(KEYS_TABLE)
+        )
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "CREATE TABLE IF NOT EXISTS {} "
+                    "(user_id text PRIMARY KEY, key_id text NOT NULL, "
+                    "wrapped bytea NOT NULL)"
+                ).format(self._table)
+            )
+
+    def get(self, user_id: str) -> tuple[str, bytes] | None:
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                SQL("SELECT key_id, wrapped FROM {} WHERE user_id = %s").format(
+                    self._table
+                ),
+                (user_id,),
+            )
+            row = cursor.fetchone()
+        return None if row is None else (row["key_id"], bytes(row["wrapped"]))
+
+    def add(self, user_id: str, key_id: str, wrapped: bytes) -> None:
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL(
+                    "INSERT INTO {} (user_id, key_id, wrapped) VALUES (%s, %s, %s) "
+                    "ON CONFLICT (user_id) DO NOTHING"
+                ).format(self._table),
+                (user_id, key_id, wrapped),
+            )
+
+    def delete(self, user_id: str) -> bool:
+        with self._datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                SQL("DELETE FROM {} WHERE user_id = %s").format(self._table), (user_id,)
+            )
+            deleted = bool(cursor.rowcount)
+        with self._datastore.get_connection() as connection:
+            previous = connection.autocommit  # eventsourcing's pool: already True
+            connection.autocommit = True  # VACUUM cannot run inside a transaction
+            try:
+                connection.execute(SQL("VACUUM FULL {}").format(self._table))
+            finally:
+                connection.autocommit = previous
+        return deleted
+
+
+class PostgresDatabase(ProjectionDatabase):
+    """A psycopg pool on the log's database and schema; row locks order writers.
+
+    Its connections carry the URL's statement, lock and idle-in-transaction
+    timeouts, like the event store's: a wait on a row lock, a slow statement or a
+    transaction left open past its bound ends in StorageUnavailable.
+    """
+
+    dialect = "postgresql"
+
+    def __init__(self, env: dict[str, str], log_head: str | None) -> None:
+        schema = env.get("POSTGRES_SCHEMA", "public") or "public"
+        timeout = float(env["POSTGRES_CONNECT_TIMEOUT"])
+        self.log_head = log_head
+        self._pool = psycopg_pool.ConnectionPool(
+            kwargs={
+                **_connecting(env),
+                "options": f"-c search_path={schema}",
+            },
+            min_size=1,
+            max_size=int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]),
+            timeout=timeout,
+            check=psycopg_pool.ConnectionPool.check_connection,
+            configure=functools.partial(apply_bounds, bounds=postgres_bounds(env)),
+            open=False,
+        )
+        with sql_errors("open the read-model pool"):
+            self._pool.open(wait=True, timeout=timeout)
+
+    @contextlib.contextmanager
+    def _transaction(self, setup: str | None, action: str) -> Iterator[Cursor]:
+        with (
+            sql_errors(action),
+            self._pool.connection() as connection,
+            connection.transaction(),
+            connection.cursor() as cursor,
+        ):
+            if setup:
+                cursor.execute(setup)
+            yield Cursor(cursor, "postgresql")
+
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._transaction(None, "update read models")
+
+    def read(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._transaction(
+            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
+            "read read models",
+        )
+
+    def close(self) -> None:
+        self._pool.close()

@@ -1,0 +1,253 @@
+"""SQLite: one file holds the events, the users' keys and the read models.
+
+- Opening: eventsourcing switches a new file to WAL on its first connection, and
+  that switch fails at once with "database is locked" when another process
+  switches or writes at the same moment. The file is switched here first, waiting
+  that out.
+- Writes: threads of one process take one lock per file (`file_write_lock`)
+  around appends, key writes and read-model updates, so they queue fairly here
+  instead of polling SQLite's busy handler against each other (which can starve
+  a writer for seconds); other processes meet at SQLite's own lock.
+- Compaction: freed pages are zeroed (`secure_delete`), and truncating the
+  write-ahead log makes the erased bytes leave the files.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import random
+import sqlite3
+import threading
+import time
+from collections.abc import Iterator
+from typing import Any
+from urllib.parse import unquote, urlsplit
+from uuid import UUID
+
+from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder
+
+from ...domain.errors import InvalidInput
+from ..settings import Options, Settings, checked_options
+from ..sql import Cursor, ProjectionDatabase, sql_errors
+from ..user_keys import KEYS_TABLE
+from .base import Backend
+
+_OPTIONS: Options = {
+    # eventsourcing reads SQLite's busy timeout as whole seconds.
+    "lock_timeout": ("SQLITE_LOCK_TIMEOUT", "whole seconds"),
+}
+
+_file_guard = threading.Lock()
+_file_locks: dict[str, threading.RLock] = {}
+
+
+def file_write_lock(path: str) -> threading.RLock:
+    """The one in-process lock for writes to a SQLite file, shared by every trail."""
+    key = os.path.realpath(path)
+    with _file_guard:
+        return _file_locks.setdefault(key, threading.RLock())
+
+
+class SQLiteBackend(Backend):
+    """A log in one SQLite file: `sqlite:///relative.db`, `sqlite:////abs.db`."""
+
+    name = "sqlite"
+    schemes = ("sqlite",)
+
+    @classmethod
+    def parse(cls, url: str) -> Settings:
+        parts = urlsplit(url)
+        if parts.netloc or not parts.path.startswith("/") or parts.path == "/":
+            raise InvalidInput(
+                f"url: {url!r} names no file; "
+                "use sqlite:///relative.db or sqlite:////abs.db"
+            )
+        env = {
+            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "SQLITE_DBNAME": unquote(parts.path[1:]),
+            "SQLITE_LOCK_TIMEOUT": "10",
+            **checked_options(url, _OPTIONS),
+        }
+        return Settings(url, cls.name, env)
+
+    @property
+    def path(self) -> str:
+        return self.env["SQLITE_DBNAME"]
+
+    @property
+    def timeout(self) -> float:
+        """Seconds a write waits for another process's lock on the file."""
+        return float(self.env["SQLITE_LOCK_TIMEOUT"])
+
+    @contextlib.contextmanager
+    def opening(self) -> Iterator[None]:
+        _switch_to_wal(self.path, self.timeout)
+        yield
+
+    def absent(self) -> str | None:
+        return (
+            None if os.path.exists(self.path) else f"no SQLite database at {self.path}"
+        )
+
+    def write_lock(self) -> threading.RLock:
+        return file_write_lock(self.path)
+
+    def key_table(self, recorder: AggregateRecorder) -> SQLiteKeys:
+        assert isinstance(recorder, SQLiteAggregateRecorder)
+        return SQLiteKeys(recorder, self.write_lock())
+
+    def stream_ids(
+        self, recorder: AggregateRecorder, after: UUID | None, limit: int
+    ) -> list[UUID]:
+        assert isinstance(recorder, SQLiteAggregateRecorder)
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT DISTINCT originator_id FROM {recorder.events_table_name} "
+                "WHERE originator_id > ? ORDER BY originator_id LIMIT ?",
+                ("" if after is None else after.hex, limit),  # stored as 32 hex digits
+            )
+            return [UUID(row[0]) for row in cursor.fetchall()]
+
+    def open_read_models(self, recorder: ApplicationRecorder) -> SQLiteDatabase:
+        assert isinstance(recorder, SQLiteAggregateRecorder)
+        return SQLiteDatabase.open_file(
+            self.path,
+            self.timeout,
+            log_head=f"SELECT MAX(rowid) FROM {recorder.events_table_name}",
+        )
+
+
+def _switch_to_wal(path: str, timeout: float) -> None:
+    """Put the file in WAL mode (a no-op once it is), retrying while it is locked."""
+    deadline = time.monotonic() + timeout
+    while True:
+        connection = sqlite3.connect(path, timeout=timeout)
+        try:
+            mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
+            if mode.lower() == "wal":
+                return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+        finally:
+            connection.close()
+        if time.monotonic() > deadline:
+            raise sqlite3.OperationalError(f"could not switch {path} to WAL mode")
+        time.sleep(random.uniform(0.005, 0.05))
+
+
+class SQLiteKeys:
+    """The key table in the SQLite file; deletes overwrite the freed bytes."""
+
+    def __init__(self, recorder: SQLiteAggregateRecorder, lock: Any) -> None:
+        self._datastore = recorder.datastore
+        self._lock = lock
+        with self._lock, self._datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"CREATE TABLE IF NOT EXISTS {KEYS_TABLE} "
+                "(user_id TEXT PRIMARY KEY, key_id TEXT NOT NULL, "
+                "wrapped BLOB NOT NULL)"
+            )
+
+    def get(self, user_id: str) -> tuple[str, bytes] | None:
+        with self._datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                f"SELECT key_id, wrapped FROM {KEYS_TABLE} WHERE user_id = ?",
+                (user_id,),
+            )
+            row = cursor.fetchone()
+        return None if row is None else (str(row[0]), bytes(row[1]))
+
+    def add(self, user_id: str, key_id: str, wrapped: bytes) -> None:
+        with self._lock, self._datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"INSERT INTO {KEYS_TABLE} (user_id, key_id, wrapped) "
+                "VALUES (?, ?, ?) ON CONFLICT (user_id) DO NOTHING",
+                (user_id, key_id, wrapped),
+            )
+
+    def delete(self, user_id: str) -> bool:
+        with self._lock, self._datastore.transaction(commit=True) as cursor:
+            cursor.execute("PRAGMA secure_delete = ON")
+            cursor.execute(f"DELETE FROM {KEYS_TABLE} WHERE user_id = ?", (user_id,))
+            cursor.execute("SELECT changes()")
+            row = cursor.fetchone()
+            return bool(row and row[0])
+
+
+class SQLiteDatabase(ProjectionDatabase):
+    """One connection per open trail, serialised in process by a lock.
+
+    `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two processes never
+    apply the same notifications; the busy timeout waits out the other one.
+    """
+
+    dialect = "sqlite"
+
+    def __init__(
+        self,
+        connection: sqlite3.Connection,
+        lock: threading.RLock | None = None,
+        log_head: str | None = None,
+    ) -> None:
+        """`lock` serialises this connection; file databases share the file's lock."""
+        self._connection = connection
+        self._lock = lock or threading.RLock()
+        self.log_head = log_head
+
+    @classmethod
+    def open_file(
+        cls, path: str, timeout: float, log_head: str | None = None
+    ) -> SQLiteDatabase:
+        with sql_errors(f"open {path}"):
+            connection = sqlite3.connect(
+                path, timeout=timeout, isolation_level=None, check_same_thread=False
+            )
+            connection.execute("PRAGMA journal_mode=WAL")
+            connection.execute("PRAGMA secure_delete=ON")  # freed pages are zeroed
+            # Read models are derived: their commits need not fsync. Rows and
+            # positions commit together, so a power loss can only roll both back
+            # (the next catch-up re-applies them); and the events' own FULL
+            # commits fsync the shared write-ahead log, these frames included.
+            connection.execute("PRAGMA synchronous=NORMAL")
+        return cls(connection, file_write_lock(path), log_head)
+
+    @classmethod
+    def in_memory(cls) -> SQLiteDatabase:
+        """A private in-memory database (memory:// logs keep read models in one)."""
+        return cls(
+            sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+        )
+
+    def compact(self) -> bool:
+        """Checkpoint the write-ahead log and truncate it to nothing; False if a
+        reader elsewhere still needs it (it then shrinks at a later checkpoint)."""
+        with self._lock, sql_errors("checkpoint the write-ahead log"):
+            busy, _, _ = self._connection.execute(
+                "PRAGMA wal_checkpoint(TRUNCATE)"
+            ).fetchone()
+        return bool(busy == 0)
+
+    @contextlib.contextmanager
+    def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:
+        with self._lock, sql_errors(action):
+            cursor = self._connection.cursor()
+            cursor.execute(begin)
+            try:
+                yield Cursor(cursor, "sqlite")
+            except BaseException:
+                self._connection.rollback()
+                raise
+            self._connection.commit()
+
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._transaction("BEGIN IMMEDIATE", "update read models")
+
+    def read(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._transaction("BEGIN", "read read models")
+
+    def close(self) -> None:
+        with self._lock:
+            self._connection.close()

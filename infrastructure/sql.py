@@ -1,0 +1,135 @@
+"""SQL on the read models' database: one small interface over SQLite and PostgreSQL.
+
+So each projection writes its SQL once: `?` placeholders (turned into `%s` for
+psycopg), `write()` for an exclusive transaction, `read()` for a consistent
+snapshot. Each backend opens its own kind (`backends/`); failures are mapped here,
+once: a row the database refuses is the row's fault (`RowRejected`), anything else
+an outage (`StorageUnavailable`).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sqlite3
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from typing import Any, Literal
+
+import psycopg
+import psycopg_pool
+from eventsourcing import persistence
+
+from ..domain.errors import StorageUnavailable
+
+Dialect = Literal["sqlite", "postgresql"]
+Params = Sequence[Any]
+NO_LIMIT = 2**62
+"""A LIMIT that means none (both databases want a number there)."""
+
+
+class Cursor:
+    """A DB-API cursor that takes `?` placeholders on either database."""
+
+    def __init__(self, cursor: Any, dialect: Dialect) -> None:
+        self._cursor = cursor
+        self.dialect = dialect
+
+    def _sql(self, sql: str) -> str:
+        return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        self._cursor.execute(self._sql(sql), params)
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if rows:
+            self._cursor.executemany(self._sql(sql), rows)
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._cursor.fetchone()
+        return row
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self._cursor.fetchall())
+
+    @property
+    def description(self) -> Sequence[Any]:
+        """The columns of the last result."""
+        return tuple(self._cursor.description or ())
+
+    @property
+    def for_update(self) -> str:
+        """The row-lock suffix of a SELECT (SQLite's write lock covers the file)."""
+        return "" if self.dialect == "sqlite" else " FOR UPDATE"
+
+
+ROW_FAILURES: tuple[type[Exception], ...] = (
+    sqlite3.IntegrityError,
+    sqlite3.DataError,
+    psycopg.IntegrityError,
+    psycopg.DataError,
+)
+"""The database refusing a row (a constraint, a value out of range): the row's
+fault, not an outage."""
+OUTAGES: tuple[type[Exception], ...] = (
+    StorageUnavailable,
+    sqlite3.OperationalError,
+    psycopg.OperationalError,
+    psycopg.InterfaceError,
+    psycopg_pool.PoolTimeout,
+    persistence.OperationalError,  # eventsourcing's wrappers of the two above
+    persistence.InterfaceError,
+    persistence.ConnectionUnavailableError,
+)
+
+
+class RowRejected(StorageUnavailable):
+    """The database refused a row a handler wrote (a constraint, a bad value)."""
+
+
+def is_outage(exc: BaseException) -> bool:
+    """Whether `exc` is the database failing (retry later) rather than something
+    about the data being applied (skip that event, counted): a lost connection, a
+    lock or statement timeout, a locked or unreadable file."""
+    return isinstance(exc, OUTAGES) and not isinstance(exc, RowRejected)
+
+
+@contextlib.contextmanager
+def sql_errors(action: str) -> Iterator[None]:
+    """Re-raise a refused row as RowRejected, any other failure of the database
+    as StorageUnavailable."""
+    try:
+        yield
+    except ROW_FAILURES as exc:
+        raise RowRejected(f"{action}: {exc}") from exc
+    except (sqlite3.Error, psycopg.Error, psycopg_pool.PoolTimeout) as exc:
+        raise StorageUnavailable(f"{action}: {exc}") from exc
+
+
+class ProjectionDatabase(ABC):
+    """Transactions on the database that holds the read models.
+
+    `log_head` is SQL reading the log's newest notification id where the read
+    models share the log's database, so a read can compare the two in one
+    snapshot; None where they do not (memory://).
+    """
+
+    dialect: Dialect
+    log_head: str | None = None
+
+    @abstractmethod
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A transaction that excludes other writers of the same rows; commits."""
+
+    @abstractmethod
+    def read(self) -> contextlib.AbstractContextManager[Cursor]:
+        """A read-only transaction over one consistent snapshot."""
+
+    def compact(self) -> bool:
+        """Give the bytes of dropped rows back so no file keeps them (an erasure
+        asks); False if a reader elsewhere still holds them. Nothing by default."""
+        return True
+
+    @abstractmethod
+    def close(self) -> None:
+        """Release connections; idempotent."""

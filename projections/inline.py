@@ -1,0 +1,77 @@
+"""The inline mode: read models current on every write and every read.
+
+A write's own events reach the read models without being read back: the store
+tells `RecentWrites` what each append committed, and the runner's catch-up to
+that append's position applies them (when every read model is right before
+them). Reads first make sure the read models hold every committed event
+(`RefreshedReads`), so a writer killed between its commit and its catch-up
+never leaves a stale list behind.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import threading
+from collections.abc import Callable, Iterator, Sequence
+
+from ..domain.event_model import EventModel
+from ..infrastructure.sql import Cursor, ProjectionDatabase
+
+Recent = list[tuple[int, EventModel]]
+"""A write's events, each with its position in the log."""
+
+
+class RecentWrites:
+    """The events this thread's last append committed (a store's on_commit
+    listener), handed once to the catch-up that follows it."""
+
+    def __init__(self) -> None:
+        self._local = threading.local()
+
+    def remember(self, committed: Sequence[tuple[int, EventModel]]) -> None:
+        self._local.last = list(committed)
+
+    def take(self, position: int) -> Recent | None:
+        """This thread's last committed append, if it ended at `position` (once)."""
+        recent: Recent | None = getattr(self._local, "last", None)
+        self._local.last = None
+        if recent and recent[-1][0] == position:
+            return recent
+        return None
+
+
+class RefreshedReads(ProjectionDatabase):
+    """A database whose reads first catch the read models up when they lag.
+
+    `lagging(cur)` says, inside the read's transaction, which head the read models
+    are behind (None when current); the read then catches up to it and reads anew.
+    """
+
+    def __init__(
+        self,
+        database: ProjectionDatabase,
+        lagging: Callable[[Cursor], int | None],
+        catch_up: Callable[[int], object],
+    ) -> None:
+        self.dialect = database.dialect
+        self.log_head = database.log_head
+        self._database = database
+        self._lagging = lagging
+        self._catch_up = catch_up
+
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._database.write()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Cursor]:
+        with self._database.read() as cur:
+            head = self._lagging(cur)
+            if head is None:
+                yield cur
+                return
+        self._catch_up(head)
+        with self._database.read() as cur:
+            yield cur
+
+    def close(self) -> None:
+        self._database.close()

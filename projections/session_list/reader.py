@@ -1,0 +1,198 @@
+"""Reads of the session index and transcript: list pages and transcript pages.
+
+A cursor pins its walk to the index as it was at the first page (position P):
+rows unchanged since P are paged by their current sort key, rows changed since P
+by their key before their first change after P (from `session_moves`), and rows
+created after P are left out. So walking every page yields each session that
+existed at P exactly once, however many writes happen during the walk.
+"""
+
+from __future__ import annotations
+
+import builtins
+import time
+from collections.abc import Sequence
+from typing import Any
+
+from pydantic import TypeAdapter, ValidationError
+
+from ...domain.errors import SessionNotFound
+from ...domain.ports import Order
+from ...domain.session import stream_id
+from ...domain.values import Message, MessagePage, Page, SessionSummary
+from ...infrastructure.gc_pause import gc_paused
+from ...infrastructure.sql import NO_LIMIT, ProjectionDatabase
+from ..columns import moment
+from ..sessions import SessionsProjection
+from ..skips import Skips
+from .cursor import Listing, Walk, decode, encode
+from .keyset import by_key, select_current, select_moved
+
+
+class SessionIndex:
+    """Session lists and transcript pages from the `sessions` projection."""
+
+    def __init__(self, database: ProjectionDatabase, skips: Skips) -> None:
+        self._database = database
+        self._skips = skips
+
+    def list(
+        self,
+        *,
+        user_id: str | None,
+        limit: int,
+        cursor: str | None,
+        order: Order,
+        pinned_first: bool,
+        include_deleted: bool,
+    ) -> Page:
+        listing = Listing(
+            user_id=user_id,
+            order=order,
+            pinned_first=pinned_first,
+            include_deleted=include_deleted,
+        )
+        walk = None if cursor is None else decode(cursor, listing)
+        with self._database.read() as cur:
+            tables, position = SessionsProjection.live(cur)
+            if walk is None:
+                rows = select_current(cur, tables, listing, None, limit + 1, None)
+                issued = time.time()
+            else:
+                position, issued = walk.position, walk.issued
+                rows = select_current(
+                    cur, tables, listing, walk.last, limit + 1, position
+                )
+                rows += select_moved(
+                    cur, tables, listing, walk.last, limit + 1, position
+                )
+        if walk is not None:  # current and moved rows: merge them by key
+            rows = by_key(rows, listing)[: limit + 1]
+        items = self._summaries([row[0] for row in rows[:limit]])
+        next_cursor = None
+        if len(rows) > limit:
+            last = rows[limit - 1][1]
+            next_cursor = encode(
+                Walk(listing=listing, position=position, issued=issued, last=last)
+            )
+        return Page(items=items, next_cursor=next_cursor)
+
+    def list_paginated(
+        self,
+        *,
+        offset: int,
+        limit: int | None,
+        user_id: str | None,
+        order: Order,
+        pinned_first: bool,
+        include_deleted: bool,
+    ) -> builtins.list[SessionSummary]:
+        listing = Listing(
+            user_id=user_id,
+            order=order,
+            pinned_first=pinned_first,
+            include_deleted=include_deleted,
+        )
+        with self._database.read() as cur:
+            tables, _ = SessionsProjection.live(cur)
+            rows = select_current(
+                cur,
+                tables,
+                listing,
+                None,
+                NO_LIMIT if limit is None else limit,
+                None,
+                offset,
+            )
+        return self._summaries([row[0] for row in rows])
+
+    def messages(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None,
+        last_n: int | None,
+        before: int | None,
+    ) -> MessagePage:
+        stream = str(stream_id(session_id))
+        with self._database.read() as cur:
+            tables, _ = SessionsProjection.live(cur)
+            owner = cur.execute(
+                f"SELECT user_id, deleted FROM {tables.table('sessions')} "
+                "WHERE stream = ?",
+                (stream,),
+            ).fetchone()
+            if owner is None or owner[1] or user_id not in (None, owner[0]):
+                raise SessionNotFound(f"no session {session_id!r}")
+            bound = "" if before is None else " AND position < ?"
+            rows = cur.execute(
+                f"SELECT position, message FROM {tables.table('messages')} "
+                f"WHERE stream = ?{bound} "
+                "ORDER BY position DESC LIMIT ?",
+                (
+                    stream,
+                    *(() if before is None else (before,)),
+                    NO_LIMIT if last_n is None else last_n + 1,
+                ),
+            ).fetchall()
+        more = last_n is not None and len(rows) > last_n
+        page = list(reversed(rows[:last_n] if last_n is not None else rows))
+        items = self._messages([text for _, text in page], session_id)
+        return MessagePage(items=items, before=page[0][0] if more and page else None)
+
+    def _messages(
+        self, texts: builtins.list[str], session_id: str
+    ) -> builtins.list[Message]:
+        """Stored message JSON decoded in one pass (one JSON array); if one no
+        longer validates, one by one, and that one is skipped and counted."""
+        try:
+            with gc_paused():  # a long transcript is many objects at once
+                return _MESSAGES.validate_json("[" + ",".join(texts) + "]")
+        except ValidationError:
+            pass
+        items: builtins.list[Message] = []
+        for text in texts:
+            try:
+                items.append(Message.model_validate_json(text))
+            except ValidationError:
+                self._skips.row(SessionsProjection.name, f"message of {session_id!r}")
+        return items
+
+    def _summaries(self, rows: Sequence[Any]) -> builtins.list[SessionSummary]:
+        """Rows as summaries, validated in one pass; if one no longer validates,
+        row by row, and that row is skipped and counted."""
+        try:
+            return _SUMMARIES.validate_python([_fields(row) for row in rows])
+        except (ValidationError, ValueError, OverflowError, TypeError):
+            pass
+        summaries = []
+        for row in rows:
+            try:
+                summaries.append(_summary(row))
+            except (ValidationError, ValueError, OverflowError, TypeError):
+                self._skips.row(SessionsProjection.name, f"index row {row[0]!r}")
+        return summaries
+
+
+def _fields(row: Sequence[Any]) -> dict[str, Any]:
+    return {
+        "session_id": row[0],
+        "user_id": row[1],
+        "title": row[2],
+        "pinned": bool(row[3]),
+        "model": row[4],
+        "message_count": row[5],
+        "created_at": moment(row[6]),
+        "updated_at": moment(row[7]),
+        "version": row[8],
+        "deleted": bool(row[9]),
+        "preview": row[10],
+    }
+
+
+def _summary(row: Sequence[Any]) -> SessionSummary:
+    return SessionSummary(**_fields(row))
+
+
+_SUMMARIES = TypeAdapter(list[SessionSummary])
+_MESSAGES = TypeAdapter(list[Message])

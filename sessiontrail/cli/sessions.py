@@ -1,0 +1,215 @@
+"""`sessiontrail ls | show | history | stats`: looking at sessions (public API)."""
+
+from __future__ import annotations
+
+import json
+from datetime import UTC, datetime
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+from rich.table import Table
+
+from ..domain.errors import InvalidInput, SessionNotFound
+from ..domain.values import Message
+from ..infrastructure.repository import SessionRepository
+from .options import open_log, options
+from .render import timeline_table, transcript_table
+
+console = Console()
+
+Json = Annotated[bool, typer.Option("--json", help="Print JSON instead of a table.")]
+
+
+def _moment(text: str, option: str) -> datetime:
+    """An ISO 8601 time; without a zone it is UTC."""
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise InvalidInput(f"{option}: not an ISO 8601 time: {text!r}") from None
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def _print_json(value: Any) -> None:
+    print(json.dumps(value, ensure_ascii=False))
+
+
+def ls(
+    ctx: typer.Context,
+    limit: Annotated[int, typer.Option(help="Sessions per page.")] = 20,
+    cursor: Annotated[str | None, typer.Option(help="Continue a listing.")] = None,
+    include_deleted: Annotated[
+        bool, typer.Option("--all", help="Include deleted sessions.")
+    ] = False,
+    as_json: Json = False,
+) -> None:
+    """Sessions, most recently updated first.
+
+    Example: sessiontrail --user alice ls --limit 10
+    """
+    opts = options(ctx)
+    with open_log(opts.db) as trail:
+        page = trail.sessions.list(
+            user_id=opts.user,
+            limit=limit,
+            cursor=cursor,
+            include_deleted=include_deleted,
+        )
+    if as_json:
+        _print_json(page.model_dump(mode="json"))
+        return
+    table = Table(title="Sessions")
+    table.add_column("title", ratio=2)
+    table.add_column("pinned")
+    table.add_column("messages", justify="right")
+    table.add_column("model", ratio=1)
+    table.add_column("updated (UTC)", no_wrap=True)
+    table.add_column("id", ratio=2, overflow="fold")
+    for summary in page.items:
+        table.add_row(
+            escape(summary.title or "(untitled)"),
+            "yes" if summary.pinned else "",
+            str(summary.message_count),
+            escape(summary.model),
+            summary.updated_at.strftime("%Y-%m-%d %H:%M"),
+            escape(summary.session_id)
+            + (" [red](deleted)[/]" if summary.deleted else ""),
+        )
+    console.print(table)
+    if page.next_cursor:
+        console.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
+
+
+def show(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(help="The session to show.")],
+    last: Annotated[
+        int | None, typer.Option(help="Only the last N messages.", min=0)
+    ] = None,
+    at: Annotated[
+        str | None, typer.Option(help="As it was at a VERSION or ISO TIMESTAMP.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """A session's transcript: roles coloured, tool calls and results folded.
+
+    Example: sessiontrail show chat-42 --at 7
+    """
+    opts = options(ctx)
+    with open_log(opts.db) as trail:
+        repo = trail.sessions
+        if at is None:
+            session = repo.try_load(session_id, user_id=opts.user)
+        elif at.isdigit():
+            session = repo.at(session_id, version=int(at), user_id=opts.user)
+        else:
+            moment = _moment(at, "--at")
+            session = repo.at(session_id, at=moment, user_id=opts.user)
+            if session is None:
+                _not_yet(repo, session_id, moment, opts.user)
+        if session is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        messages: list[Message] = list(session.messages)
+        if last is not None:
+            messages = messages[len(messages) - last :] if last else []
+    if as_json:
+        _print_json(
+            {
+                "session": session.summary().model_dump(mode="json"),
+                "messages": [m.model_dump(mode="json") for m in messages],
+            }
+        )
+        return
+    title = (
+        f"{session.title or '(untitled)'} · {session.session_id} · v{session.version}"
+    )
+    console.print(transcript_table(messages, title=escape(title)))
+
+
+def _not_yet(
+    repo: SessionRepository, session_id: str, moment: datetime, user: str | None
+) -> None:
+    """SessionNotFound saying when the session was created, if it was, after
+    `moment` (another user's session stays unknown)."""
+    first = repo.at(session_id, version=1, user_id=user)
+    if first is not None:
+        raise SessionNotFound(
+            f"session {session_id!r} did not exist yet at {moment.isoformat()}; "
+            f"it was created at {first.created_at.isoformat()}"
+        )
+
+
+def history(
+    ctx: typer.Context,
+    session_id: Annotated[
+        str, typer.Argument(help="The session whose events to list.")
+    ],
+    actor: Annotated[str | None, typer.Option(help="Only this actor's events.")] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only events at or after this ISO time.")
+    ] = None,
+    as_json: Json = False,
+) -> None:
+    """The audit timeline: version, time, actor, event and what it changed.
+
+    Example: sessiontrail history chat-42 --actor alice@web
+    """
+    opts = options(ctx)
+    start = None if since is None else _moment(since, "--since")
+    with open_log(opts.db) as trail:
+        entries = trail.sessions.history(session_id, user_id=opts.user)
+    entries = [
+        entry
+        for entry in entries
+        if (actor is None or entry.actor == actor)
+        and (start is None or entry.timestamp >= start)
+    ]
+    if as_json:
+        _print_json([entry.model_dump(mode="json") for entry in entries])
+        return
+    console.print(timeline_table(entries, title=f"History of {escape(session_id)}"))
+
+
+def stats(ctx: typer.Context, as_json: Json = False) -> None:
+    """Live sessions and their messages, events of every session (deleted ones
+    included, Q&A streams not), and token totals by model.
+
+    Example: sessiontrail stats --json
+    """
+    opts = options(ctx)
+    with open_log(opts.db) as trail:
+        summaries = trail.sessions.list_paginated(
+            user_id=opts.user, include_deleted=True
+        )
+        live = [summary for summary in summaries if not summary.deleted]
+        sessions = len(live)
+        messages = sum(summary.message_count for summary in live)
+        events = sum(summary.version for summary in summaries)
+        usage = trail.usage.model_totals(user_id=opts.user)
+    if as_json:
+        _print_json(
+            {
+                "sessions": sessions,
+                "messages": messages,
+                "events": events,
+                "usage_by_model": usage,
+            }
+        )
+        return
+    console.print(
+        f"{sessions} sessions, {messages} messages; "
+        f"{events} session events (deleted sessions included)"
+    )
+    table = Table(title="Token usage by model")
+    table.add_column("model")
+    table.add_column("totals")
+    for model, totals in usage.items():
+        table.add_row(
+            escape(model or "(none)"),
+            ", ".join(f"{field} {value:g}" for field, value in totals.items()),
+        )
+    console.print(table)
+
+
+COMMANDS = (ls, show, history, stats)

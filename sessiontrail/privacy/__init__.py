@@ -1,0 +1,1 @@
+"""Privacy: erasing a user (crypto-shredding their content everywhere)."""

@@ -1,0 +1,91 @@
+"""`trail.erase_user`: crypto-shred one user's content, everywhere it is stored.
+
+Steps, in order: destroy the user's data key (their sealed fields now read as
+"[erased]"), record `UserErased`, drop cached sessions, rebuild every read model
+from the log (so no row keeps their plaintext), drop the old read-model tables at
+once, and on SQLite truncate the write-ahead log. Freed SQLite pages are zeroed
+(`secure_delete`); on PostgreSQL the old tables' files are removed by DROP TABLE.
+
+On SQLite the erased bytes leave the files at the checkpoint that truncates the
+write-ahead log: while another connection holds a read transaction begun before
+the erasure, SQLite keeps the old pages it may need (in the main file and the
+log), so that checkpoint waits for the read to end. `wait` retries it for that
+long; `log_compacted` says whether it happened.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from typing import Annotated
+
+from pydantic import Field
+
+from ..domain.erasure import Erasure
+from ..domain.validation import Actor, UserId, validated
+from ..domain.values import Value
+from ..infrastructure.event_store import SessionStore
+from ..projections.runner import ProjectionRunner
+
+MAX_WAIT = 3600.0
+COMPACT_RETRY_SECONDS = 0.1
+
+
+class ErasureReport(Value):
+    """What an erasure did."""
+
+    user_id: str
+    had_key: bool  # False: nothing of theirs was ever sealed (or already erased)
+    read_models: list[str]
+    log_compacted: bool  # SQLite: no file holds the erased bytes any more
+
+
+class Eraser:
+    """Carries out erasures for one trail."""
+
+    def __init__(
+        self,
+        store: SessionStore,
+        projections: ProjectionRunner,
+        forget_cached: Callable[[], None],
+        compact: Callable[[], bool],
+    ) -> None:
+        self._store = store
+        self._projections = projections
+        self._forget_cached = forget_cached
+        self._compact = compact
+
+    @validated
+    def erase_user(
+        self,
+        user_id: UserId,
+        *,
+        actor: Actor = "system",
+        wait: Annotated[float, Field(ge=0, le=MAX_WAIT)] = 0.0,
+    ) -> ErasureReport:
+        """Destroy `user_id`'s content key and purge their plaintext from the read
+        models; the events stay (and `verify` still passes), their content reads
+        as "[erased]". Costs a rebuild of every read model. `wait`: seconds to
+        wait for other connections' reads to end so the files can be compacted."""
+        had_key = self._store.keys.destroy(user_id)
+        self._store.record_aggregate(Erasure.record(user_id, actor))
+        self._forget_cached()
+        rebuilt = [status.name for status in self._projections.status()]
+        for name in rebuilt:
+            self._projections.rebuild(name)
+        self._projections.drop_retired_now()
+        return ErasureReport(
+            user_id=user_id,
+            had_key=had_key,
+            read_models=rebuilt,
+            log_compacted=self._compacted_within(wait),
+        )
+
+    def _compacted_within(self, wait: float) -> bool:
+        """Compact, retrying until it succeeds or `wait` seconds have passed."""
+        deadline = time.monotonic() + wait
+        while not self._compact():
+            if time.monotonic() >= deadline:
+                return False
+            time.sleep(COMPACT_RETRY_SECONDS)
+        return True

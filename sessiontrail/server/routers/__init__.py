@@ -1,0 +1,2 @@
+"""The HTTP API's routes, one router per part: sessions, messages, what hangs off
+one session, the change feed, and the admin and service routes."""

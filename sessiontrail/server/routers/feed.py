@@ -1,0 +1,75 @@
+"""`/v1/events`: the change feed, every event the caller may see in log order, as
+pages or live as Server-Sent Events (resumable by Last-Event-ID)."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Annotated
+
+from fastapi import APIRouter, Header, Query, Request
+from fastapi.responses import StreamingResponse
+
+from ...domain.errors import InvalidInput
+from ...projections.audit import AuditPage
+from ...trail import SessionTrail
+from ..access import BIGINT, Trail, Who, scope
+
+router = APIRouter(tags=["feed"])
+KEEP_ALIVE_SECONDS = 15
+"""How long an idle stream goes before a comment line keeps proxies from
+closing it."""
+
+
+@router.get("/v1/events")
+def events(
+    who: Who,
+    trail: Trail,
+    after: Annotated[int, Query(ge=0, le=BIGINT)] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+) -> AuditPage:
+    """Every event the caller may see after log position `after`, in log order;
+    pass `next_after` back (or use /v1/events/stream)."""
+    return trail.audit.entries(user_id=scope(who), after=after, limit=limit)
+
+
+@router.get("/v1/events/stream")
+def stream(
+    request: Request,
+    who: Who,
+    trail: Trail,
+    after: Annotated[int, Query(ge=0, le=BIGINT)] = 0,
+    last_event_id: Annotated[str | None, Header()] = None,
+) -> StreamingResponse:
+    """The same as Server-Sent Events, live: each event's `id` is its log
+    position, so a reconnect with Last-Event-ID resumes exactly after it."""
+    start = after
+    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
+        if len(last_event_id) > len(str(BIGINT)) or int(last_event_id) > BIGINT:
+            raise InvalidInput(f"Last-Event-ID: at most {BIGINT}")
+        start = int(last_event_id)
+    poll_interval: float = request.app.state.poll_interval
+    feed = _feed(trail, scope(who), start, poll_interval)
+    return StreamingResponse(feed, media_type="text/event-stream")
+
+
+def _feed(
+    trail: SessionTrail, user_id: str | None, after: int, poll_interval: float
+) -> Iterator[str]:
+    """SSE lines for every visible event after `after`, then new ones as they come;
+    a comment line now and then keeps proxies from closing an idle stream."""
+    position, idle = after, 0.0
+    while True:
+        page = trail.audit.entries(user_id=user_id, after=position, limit=500)
+        for entry in page.items:
+            position = entry.position
+            data = entry.model_dump_json()
+            yield f"id: {position}\nevent: {entry.event}\ndata: {data}\n\n"
+        if page.items:
+            idle = 0.0
+            continue
+        time.sleep(poll_interval)
+        idle += poll_interval
+        if idle >= KEEP_ALIVE_SECONDS:
+            idle = 0.0
+            yield ": keep-alive\n\n"

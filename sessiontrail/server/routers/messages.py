@@ -1,0 +1,81 @@
+"""`/v1/sessions/{id}/messages`: append a message (idempotent retries) and page
+through the transcript."""
+
+from __future__ import annotations
+
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
+
+from ...domain.values import Message, MessagePage, Role
+from ..access import BIGINT, Trail, Who, actor_of, owned_session, scope
+from ..idempotency import derived_id, reused
+
+router = APIRouter(tags=["messages"])
+
+
+class MessageIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    role: Role
+    content: str = ""
+    tool_calls: list[dict[str, JsonValue]] | None = None
+    tool_call_id: str | None = None
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class Appended(BaseModel):
+    message: Message
+    version: int
+
+
+@router.post("/v1/sessions/{session_id}/messages", status_code=201)
+def append_message(
+    session_id: str,
+    body: MessageIn,
+    who: Who,
+    trail: Trail,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> Appended:
+    """Append a message (never needs If-Match: appends merge). With an
+    Idempotency-Key the message id derives from it, so a retry returns the
+    first result and stores nothing twice."""
+    session = owned_session(trail, who, session_id)
+    message_id = derived_id(who, idempotency_key, session_id)
+    fields = body.model_dump(exclude_none=True)
+    for message in session.messages if message_id is not None else []:
+        if message.id == message_id:
+            if not _same_message(fields, message):
+                raise reused(idempotency_key)
+            response.status_code = 200
+            response.headers["ETag"] = f'"{session.version}"'
+            return Appended(message=message, version=session.version)
+    message = session.append_message(**fields, id=message_id, actor=actor_of(who))
+    trail.sessions.save(session)
+    response.headers["ETag"] = f'"{session.version}"'
+    return Appended(message=message, version=session.version)
+
+
+@router.get("/v1/sessions/{session_id}/messages")
+def messages(
+    session_id: str,
+    who: Who,
+    trail: Trail,
+    last_n: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
+    before: Annotated[int | None, Query(ge=1, le=BIGINT)] = None,
+    limit: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
+) -> MessagePage:
+    """The last `last_n` messages, or `limit` before position `before`."""
+    return trail.sessions.messages(
+        session_id, last_n=last_n, before=before, limit=limit, user_id=scope(who)
+    )
+
+
+def _same_message(fields: dict[str, Any], message: Message) -> bool:
+    """Whether a retried append's body would make the message stored first."""
+    try:
+        retried = Message(**fields, id=message.id, created_at=message.created_at)
+    except ValidationError:
+        return False
+    return retried == message

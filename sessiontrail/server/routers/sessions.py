@@ -1,0 +1,196 @@
+"""`/v1/sessions`: start, list, read, edit (ETags, 412), delete and restore a
+session, and its audit timeline."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Query, Response
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, ConfigDict, Field, JsonValue
+
+from ...domain.errors import ConcurrencyConflict, SessionNotFound
+from ...domain.limits import MAX_ID_CHARS
+from ...domain.session import Session
+from ...domain.values import HistoryEntry
+from ..access import SessionOut, Trail, Who, actor_of, owned_session, scope, tagged
+from ..errors import Conflict
+from ..idempotency import derived_id, reused
+
+router = APIRouter(tags=["sessions"])
+
+
+class SessionIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    session_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
+    title: str = ""
+    model: str = ""
+    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+
+
+class SessionPatch(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    title: str | None = None
+    pinned: bool | None = None
+    metadata: dict[str, JsonValue] | None = None
+
+
+@router.post("/v1/sessions", status_code=201)
+def create_session(
+    body: SessionIn,
+    who: Who,
+    trail: Trail,
+    response: Response,
+    idempotency_key: Annotated[str | None, Header()] = None,
+) -> SessionOut:
+    """Start a session (an id is generated when none is given); with an
+    Idempotency-Key, a retry returns the session the first request made."""
+    user = who.user_id
+    session_id = body.session_id or derived_id(who, idempotency_key) or uuid.uuid4().hex
+    existing = trail.sessions.try_load(session_id, user_id=user)
+    if existing is not None and idempotency_key and not body.session_id:
+        first = trail.sessions.at(session_id, version=1, user_id=user)
+        assert first is not None, "a stored session has a first version"
+        if (first.title, first.model, first.metadata) != (
+            body.title,
+            body.model,
+            body.metadata,
+        ):
+            raise reused(idempotency_key)
+        response.status_code = 200
+        return tagged(response, existing)
+    session = Session(
+        session_id=session_id,
+        user_id=user,
+        title=body.title,
+        model=body.model,
+        metadata=body.metadata,
+        actor=actor_of(who),
+    )
+    try:
+        trail.sessions.save(session)
+    except ConcurrencyConflict:
+        raise Conflict(f"session id {session_id!r} is already in use") from None
+    return tagged(response, session)
+
+
+@router.get("/v1/sessions")
+def list_sessions(
+    who: Who,
+    trail: Trail,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    cursor: str | None = None,
+    include_deleted: bool = False,
+    user_id: str | None = None,
+) -> dict[str, Any]:
+    """A page of sessions, newest first; pass `next_cursor` back for more.
+    Admins list everyone's (or one user's with `user_id`)."""
+    scope = user_id if who.admin else who.user_id
+    page = trail.sessions.list(
+        user_id=scope, limit=limit, cursor=cursor, include_deleted=include_deleted
+    )
+    return page.model_dump(mode="json")
+
+
+@router.get("/v1/sessions/{session_id}")
+def get_session(
+    session_id: str, who: Who, trail: Trail, response: Response
+) -> SessionOut:
+    """The session; its version is the ETag."""
+    return tagged(response, owned_session(trail, who, session_id))
+
+
+@router.patch("/v1/sessions/{session_id}")
+def patch_session(
+    session_id: str,
+    body: SessionPatch,
+    who: Who,
+    trail: Trail,
+    response: Response,
+    if_match: Annotated[str | None, Header()] = None,
+) -> Any:
+    """Edit title, pin and metadata keys (null removes a key), on the newest
+    stored state: keys others edited meanwhile stay. With If-Match not naming
+    the current version (checked again as the edit is stored): 412 and the
+    current session, nothing written."""
+    expected = None
+    if if_match is not None:
+        session = owned_session(trail, who, session_id)
+        if not _matches(if_match, session.version):
+            return _precondition_failed(session)
+        expected = session.version
+    try:
+        edited = trail.sessions.edit(
+            session_id,
+            title=body.title,
+            pinned=body.pinned,
+            metadata=body.metadata,
+            user_id=scope(who),
+            actor=actor_of(who),
+            if_version=expected,
+        )
+    except ConcurrencyConflict:
+        if expected is None:
+            raise
+        current = trail.sessions.load_merged(session_id, user_id=scope(who))
+        if current is None:
+            raise SessionNotFound(f"no session {session_id!r}") from None
+        return _precondition_failed(current)
+    return tagged(response, edited)
+
+
+@router.delete("/v1/sessions/{session_id}", status_code=204)
+def delete_session(session_id: str, who: Who, trail: Trail) -> None:
+    """Soft delete (a SessionDeleted event); restore undoes it."""
+    owned_session(trail, who, session_id)
+    trail.sessions.delete(session_id, user_id=scope(who), actor=actor_of(who))
+
+
+@router.post("/v1/sessions/{session_id}/restore")
+def restore_session(
+    session_id: str, who: Who, trail: Trail, response: Response
+) -> SessionOut:
+    """Undo a soft delete."""
+    if not trail.sessions.restore(session_id, user_id=scope(who), actor=actor_of(who)):
+        raise SessionNotFound(f"no deleted session {session_id!r}")
+    return tagged(response, owned_session(trail, who, session_id))
+
+
+@router.get("/v1/sessions/{session_id}/history")
+def history(
+    session_id: str,
+    who: Who,
+    trail: Trail,
+    actor: str | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+) -> list[HistoryEntry]:
+    """The audit timeline of one session, filtered by actor and [since, until)."""
+    entries = trail.sessions.history(session_id, user_id=scope(who))
+    return [
+        entry
+        for entry in entries
+        if (actor is None or entry.actor == actor)
+        and (since is None or entry.timestamp >= since)
+        and (until is None or entry.timestamp < until)
+    ]
+
+
+def _matches(if_match: str, version: int) -> bool:
+    """Whether an If-Match header names this version: `*` (any current session,
+    RFC 9110) or a list of entity tags, one of them this version's."""
+    tags = [tag.strip() for tag in if_match.split(",")]
+    return "*" in tags or any(
+        tag.removeprefix("W/").strip('"') == str(version) for tag in tags
+    )
+
+
+def _precondition_failed(current: Session) -> JSONResponse:
+    """412 with the current session and its ETag, for the client to show and retry."""
+    return JSONResponse(
+        SessionOut.of(current).model_dump(mode="json"),
+        status_code=412,
+        headers={"ETag": f'"{current.version}"'},
+    )

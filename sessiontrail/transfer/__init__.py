@@ -1,0 +1,1 @@
+"""Export and import: moving sessions between databases, or out to read."""

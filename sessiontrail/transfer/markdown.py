@@ -1,0 +1,38 @@
+"""A session as Markdown, for reading and sharing (`export --format md`)."""
+
+from __future__ import annotations
+
+import json
+
+from ..domain.session import Session
+from ..domain.values import Message
+
+
+def _markdown_message(message: Message) -> str:
+    """A message as a Markdown block: who and when, the text, then any tool calls."""
+    head = f"**{message.role}** · {message.created_at:%Y-%m-%d %H:%M:%S} UTC"
+    if message.role == "tool":
+        outcome = {True: "ok", False: "failed", None: "done"}[message.tool_success]
+        head += f" · result of `{message.tool_call_id}` ({outcome})"
+    parts = [head]
+    if message.content:
+        parts.append(message.content)
+    for call in message.tool_calls or []:
+        arguments = json.dumps(call.arguments, ensure_ascii=False)
+        parts.append(f"→ calls `{call.name}` (`{call.id}`): `{arguments}`")
+    return "\n\n".join(parts)
+
+
+def markdown_transcript(session: Session) -> str:
+    """A whole session as Markdown, for reading and sharing (not for import)."""
+    facts = [f"`{session.session_id}`", f"version {session.version}"]
+    if session.user_id:
+        facts.append(f"user {session.user_id}")
+    if session.model:
+        facts.append(f"model {session.model}")
+    facts += ["pinned"] * session.pinned + ["deleted"] * session.deleted
+    blocks = [f"# {session.title or '(untitled)'}", " · ".join(facts)]
+    blocks += [_markdown_message(message) for message in session.messages]
+    if session.pending_question:
+        blocks.append(f"*waiting for an answer:* {session.pending_question.question}")
+    return "\n\n".join(blocks)
