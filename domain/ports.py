@@ -5,6 +5,7 @@ from __future__ import annotations
 import builtins
 from typing import Literal, Protocol
 
+from .search import SearchHit, SessionFilter
 from .values import MessagePage, Page, SessionSummary
 
 Order = Literal["updated_desc", "updated_asc"]
@@ -22,6 +23,7 @@ class SessionReads(Protocol):
         order: Order,
         pinned_first: bool,
         include_deleted: bool,
+        filters: SessionFilter = ...,
     ) -> Page: ...
 
     def list_paginated(
@@ -33,7 +35,12 @@ class SessionReads(Protocol):
         order: Order,
         pinned_first: bool,
         include_deleted: bool,
+        filters: SessionFilter = ...,
     ) -> builtins.list[SessionSummary]: ...
+
+    def search(
+        self, text: str, *, user_id: str | None, include_deleted: bool, limit: int
+    ) -> builtins.list[SearchHit]: ...
 
     def messages(
         self,

@@ -18,6 +18,7 @@ from pydantic import AwareDatetime, Field, StrictBool
 
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
 from ..domain.ports import Order, SessionReads
+from ..domain.search import SearchHit, SearchText, session_filter
 from ..domain.session import Session, stream_id
 from ..domain.validation import (
     Actor,
@@ -144,11 +145,21 @@ class SessionRepository:
         order: Order = "updated_desc",
         pinned_first: bool = False,
         include_deleted: bool = False,
+        text: SearchText | None = None,
+        model: ModelName | None = None,
+        pinned: StrictBool | None = None,
+        metadata: JsonObject | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
     ) -> Page:
         """One page of sessions (newest first by default) from the session index.
 
         Pass `next_cursor` back for the next page; walking every page yields each
         session that existed at the first page exactly once, while writes go on.
+        Filters (all must hold, each served by an index): `text` every word in
+        the title or in one message, `model`, `pinned`, `metadata` top-level keys
+        equal to these values, `since`/`until` last updated in [since, until).
+        The order stays the list's; `search` ranks by relevance instead.
         """
         return self._reads.list(
             user_id=user_id,
@@ -157,6 +168,23 @@ class SessionRepository:
             order=order,
             pinned_first=pinned_first,
             include_deleted=include_deleted,
+            filters=session_filter(text, model, pinned, metadata, since, until),
+        )
+
+    @validated
+    def search(
+        self,
+        text: SearchText,
+        *,
+        user_id: UserId | None = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20,
+        include_deleted: bool = False,
+    ) -> builtins.list[SearchHit]:
+        """The sessions whose title or one message holds every word of `text`,
+        best match first (bm25 on SQLite, ts_rank on PostgreSQL; ties newest
+        first), each with its matching message ids and a snippet."""
+        return self._reads.search(
+            text, user_id=user_id, include_deleted=include_deleted, limit=limit
         )
 
     @validated

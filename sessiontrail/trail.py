@@ -35,6 +35,7 @@ from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner
+from .projections.search import SearchProjection
 from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
@@ -53,6 +54,7 @@ READ_MODELS: tuple[type[Projection], ...] = (
     QAProjection,
     AdkProjection,
     LangGraphProjection,
+    SearchProjection,
 )
 
 Mode = Literal["inline", "worker"]
@@ -100,7 +102,7 @@ class SessionTrail:
         self.sessions = SessionRepository(
             self.store,
             cache,
-            SessionIndex(readable, skips),
+            SessionIndex(readable, skips, keyed="CIPHER_KEY" in settings.env),
             SessionWriter(self.store, after_write),
             SessionHistory(self.store, reader),
         )
