@@ -44,6 +44,29 @@ SearchText = Annotated[str, Strict(), AfterValidator(_checked)]
 """Search text as an argument: it must hold a word (InvalidInput names it)."""
 
 
+def parse_meta(items: list[str]) -> dict[str, JsonValue] | None:
+    """`KEY=VALUE` texts (the CLI's --meta, the HTTP `meta` parameter) as a
+    metadata filter: VALUE is read as JSON when it is a JSON scalar (`3`, `true`,
+    `"3"`), else as text; None when there are none."""
+    if not items:
+        return None
+    wanted: dict[str, JsonValue] = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals or not key:
+            raise InvalidInput(f"meta: {item!r} is not KEY=VALUE")
+        wanted[key] = _scalar(text)
+    return wanted
+
+
+def _scalar(text: str) -> JsonValue:
+    try:
+        value: JsonValue = json.loads(text)
+    except ValueError:
+        return text
+    return value if not isinstance(value, dict | list) else text
+
+
 class SessionFilter(Value):
     """Which sessions a list keeps: every given condition holds.
 

@@ -12,6 +12,8 @@
 
 Its own projection, apart from the session index, so search can be rebuilt (and
 changed) without touching lists. A message removed by a truncation leaves it.
+Under a master key the trail registers `SealedSearchProjection` instead, which
+keeps no words and no metadata values (sealed content stays sealed).
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import re
 import sqlite3
 from collections.abc import Iterable
 from functools import singledispatchmethod
+from typing import ClassVar
 
 from pydantic import JsonValue
 
@@ -67,6 +70,7 @@ class SearchProjection(Projection):
 
     name = "search"
     version = 1
+    keeps_content: ClassVar[bool] = True
     tables = (
         Table(  # built by `create`: its columns differ by database
             "search_docs",
@@ -163,7 +167,7 @@ class SearchProjection(Projection):
         self._set_metadata(cur, str(event.originator_id), event.changes)
 
     def _add(self, cur: Cursor, stream: str, message_id: str, body: str) -> None:
-        if not body:
+        if not body or not self.keeps_content:
             return
         docs = self.table("search_docs")
         if cur.dialect == "sqlite":
@@ -202,6 +206,8 @@ class SearchProjection(Projection):
         self, cur: Cursor, stream: str, changes: dict[str, JsonValue]
     ) -> None:
         """Apply top-level metadata changes; a None value removes the key."""
+        if not self.keeps_content:
+            return
         table = self.table("search_metadata")
         for key, value in changes.items():
             cur.execute(
@@ -212,3 +218,11 @@ class SearchProjection(Projection):
                     f"INSERT INTO {table} (stream, key, value) VALUES (?, ?, ?)",
                     (stream, key, canonical(value)),
                 )
+
+
+class SealedSearchProjection(SearchProjection):
+    """The search read model of a trail under a master key: its tables exist but
+    hold no words and no metadata values, so no plaintext of sealed content lands
+    in them; reads refuse text and metadata filters (see session_list/reader.py)."""
+
+    keeps_content = False

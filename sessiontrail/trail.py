@@ -35,7 +35,7 @@ from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner
-from .projections.search import SearchProjection
+from .projections.search import SealedSearchProjection, SearchProjection
 from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
@@ -60,6 +60,16 @@ READ_MODELS: tuple[type[Projection], ...] = (
 Mode = Literal["inline", "worker"]
 
 
+def _read_models(keyed: bool) -> tuple[type[Projection], ...]:
+    """The read models of a trail; under a master key, search keeps no content."""
+    if not keyed:
+        return READ_MODELS
+    return tuple(
+        SealedSearchProjection if model is SearchProjection else model
+        for model in READ_MODELS
+    )
+
+
 class SessionTrail:
     """An open session log: `sessions` is the repository; close it when done.
 
@@ -78,13 +88,14 @@ class SessionTrail:
     ) -> None:
         self.settings = settings
         skips = Skips()
+        keyed = "CIPHER_KEY" in settings.env
         backend = backend_for(settings)
         with storage_errors(f"open {settings.url}"), backend.opening():
             self.store = SessionStore(backend)
             self.store.check_key()
             self.read_models = backend.open_read_models(self.store.recorder)
             self.projections = ProjectionRunner(
-                self.store, self.read_models, READ_MODELS, skips, projections
+                self.store, self.read_models, _read_models(keyed), skips, projections
             )
             self.projections.prepare()
         self._closed = False
@@ -102,7 +113,7 @@ class SessionTrail:
         self.sessions = SessionRepository(
             self.store,
             cache,
-            SessionIndex(readable, skips, keyed="CIPHER_KEY" in settings.env),
+            SessionIndex(readable, skips, keyed=keyed),
             SessionWriter(self.store, after_write),
             SessionHistory(self.store, reader),
         )

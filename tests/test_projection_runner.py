@@ -14,7 +14,7 @@ from support.workers import catch_up_in_worker
 import sessiontrail
 from sessiontrail import SessionTrail
 
-READ_MODELS = ("adk", "audit", "langgraph", "qa", "sessions", "usage")
+READ_MODELS = ("adk", "audit", "langgraph", "qa", "search", "sessions", "usage")
 
 
 def write_backlog(trail: SessionTrail, sessions: int, messages: int) -> None:
@@ -141,7 +141,8 @@ def test_unreadable_events_are_skipped_and_counted_not_fatal(trail: SessionTrail
 
 def test_rebuilding_an_unknown_read_model_names_the_known_ones(trail: SessionTrail):
     with pytest.raises(
-        sessiontrail.InvalidInput, match="adk, audit, langgraph, qa, sessions, usage"
+        sessiontrail.InvalidInput,
+        match="adk, audit, langgraph, qa, search, sessions, usage",
     ):
         trail.projections.rebuild("nope")
 
@@ -166,6 +167,7 @@ def test_an_event_a_read_model_cannot_hold_is_skipped_alone(trail: SessionTrail)
         "audit": 0,
         "langgraph": 0,
         "qa": 0,
+        "search": 0,
         "sessions": 1,
         "usage": 0,
     }

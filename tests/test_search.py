@@ -275,3 +275,12 @@ def test_search_under_a_master_key_is_refused_naming_the_limit(url: str):
         assert [s.session_id for s in keyed.sessions.list(model="gpt-4o").items] == [
             "a"
         ]
+
+
+def test_under_a_master_key_the_search_read_model_keeps_no_content(url: str):
+    with sessiontrail.connect(url, key=sessiontrail.new_key()) as keyed:
+        start(keyed, "a", "secret word", title="hidden", metadata={"env": "prod"})
+
+        rows = keyed.projections.rows("search")
+
+    assert all(table == [] for name, table in rows.items() if name != "search_config")

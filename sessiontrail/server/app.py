@@ -16,12 +16,13 @@ import logging
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 from ..trail import SessionTrail
 from .auth import Tokens
 from .errors import add_error_handlers
 from .limits import BodyLimit
+from .query import known_query_only
 from .routers import admin, feed, messages, session_parts, sessions
 
 logger = logging.getLogger("sessiontrail.http")
@@ -46,6 +47,7 @@ def create_app(
         docs_url="/docs" if public_docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if public_docs else None,
+        dependencies=[Depends(known_query_only)],
     )
     add_error_handlers(app)
     _limits_and_logs(app, max_body_bytes)
