@@ -150,4 +150,38 @@ def diff(
         console.print(f"  {line}")
 
 
-COMMANDS = (replay, diff)
+def fork(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(help="The session to fork.")],
+    at_version: Annotated[
+        int | None, typer.Option(help="Fork it as it was at this version.", min=1)
+    ] = None,
+    new_id: Annotated[
+        str | None, typer.Option(help="The new session's id (default: a new one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A new session equal to SESSION_ID as it was at a version (now by default);
+    the source is untouched and the fork's history names it.
+
+    Example: sessiontrail fork chat-42 --at-version 3
+    """
+    opts = options(ctx)
+    with open_log(opts.db) as trail:
+        made = trail.sessions.fork(
+            session_id,
+            at_version=at_version,
+            new_id=new_id,
+            user_id=opts.user,
+            actor="cli",
+        )
+    if as_json:
+        print(json.dumps(made.summary().model_dump(mode="json"), ensure_ascii=False))
+        return
+    console.print(
+        f"forked [bold]{escape(session_id)}[/] v{at_version or 'now'} → "
+        f"[bold]{escape(made.session_id)}[/] ({len(made.messages)} messages)"
+    )
+
+
+COMMANDS = (replay, diff, fork)

@@ -38,6 +38,13 @@ class SessionPatch(BaseModel):
     metadata: dict[str, JsonValue] | None = None
 
 
+class ForkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at_version: int | None = Field(None, ge=1)
+    at: datetime | None = None
+    new_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
+
+
 @router.post("/v1/sessions", status_code=201)
 def create_session(
     body: SessionIn,
@@ -128,6 +135,27 @@ def search_sessions(
     return trail.sessions.search(
         text, user_id=scope, limit=limit, include_deleted=include_deleted
     )
+
+
+@router.post("/v1/sessions/{session_id}/fork", status_code=201)
+def fork_session(
+    session_id: str, body: ForkIn, who: Who, trail: Trail, response: Response
+) -> SessionOut:
+    """A new session equal to this one at `at_version` (or the moment `at`, or
+    now); its first event, Forked, names the source and version. `new_id` in use
+    is a 409 and nothing is written."""
+    try:
+        fork = trail.sessions.fork(
+            session_id,
+            at_version=body.at_version,
+            at=body.at,
+            new_id=body.new_id,
+            user_id=scope(who),
+            actor=actor_of(who),
+        )
+    except ConcurrencyConflict:
+        raise Conflict(f"session id {body.new_id!r} is already in use") from None
+    return tagged(response, fork)
 
 
 @router.get("/v1/sessions/{session_id}")
