@@ -23,7 +23,8 @@ from .auth import Tokens
 from .errors import add_error_handlers
 from .limits import BodyLimit
 from .query import known_query_only
-from .routers import admin, feed, messages, session_parts, sessions
+from .routers import admin, feed, me, messages, session_parts, sessions
+from .viewer import router as viewer
 
 logger = logging.getLogger("sessiontrail.http")
 
@@ -54,7 +55,7 @@ def create_app(
     app.state.trail = trail
     app.state.tokens = tokens
     app.state.poll_interval = poll_interval
-    for part in (session_parts, admin, sessions, messages, feed):
+    for part in (session_parts, admin, sessions, messages, feed, me, viewer):
         app.include_router(part.router)
     return app
 
