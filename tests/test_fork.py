@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import asyncio
 from pathlib import Path
+from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
@@ -191,3 +193,27 @@ def test_a_fork_survives_export_and_import(tmp_path: Path):
     with sessiontrail.connect(f"sqlite:///{target}") as trail:
         first = trail.sessions.history("fork")[0]
         assert (first.event, first.payload["source_version"]) == ("Forked", 4)
+
+
+def test_an_openai_agents_session_forked_is_usable_by_the_sdk(url: str):
+    pytest.importorskip("agents")
+    from sessiontrail.integrations.openai_agents import TrailSession
+
+    async def run() -> list[Any]:
+        with sessiontrail.connect(url) as trail:
+            original = TrailSession("run", trail)
+            await original.add_items(
+                [
+                    {"role": "user", "content": "plan a trip"},
+                    {"role": "assistant", "content": "where to?"},
+                    {"role": "user", "content": "Lisbon"},
+                ]
+            )
+            trail.sessions.fork("run", at_version=3, new_id="run-b")
+            forked = TrailSession("run-b", trail)
+            await forked.add_items([{"role": "user", "content": "Porto"}])
+            return await forked.get_items()
+
+    items = asyncio.run(run())
+
+    assert [item["content"] for item in items] == ["plan a trip", "where to?", "Porto"]
