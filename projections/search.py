@@ -96,7 +96,7 @@ class SearchProjection(Projection):
             self._create_words(cur)
         else:
             cur.execute(
-                f"CREATE TABLE {docs} (doc BIGSERIAL PRIMARY KEY, "
+                f"CREATE TABLE {docs} (doc BIGINT PRIMARY KEY, "
                 "stream TEXT NOT NULL, message_id TEXT NOT NULL, "
                 "body TEXT NOT NULL, words TSVECTOR NOT NULL)"
             )
@@ -138,7 +138,7 @@ class SearchProjection(Projection):
     @apply.register
     def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
         stream = str(event.originator_id)
-        self._add(cur, stream, TITLE, event.title)
+        self._add(cur, position, stream, TITLE, event.title)
         self._set_metadata(cur, stream, event.metadata)
 
     @apply.register
@@ -146,13 +146,15 @@ class SearchProjection(Projection):
         self, event: Session.MessageAppended, cur: Cursor, position: int
     ) -> None:
         message = event.message
-        self._add(cur, str(event.originator_id), message.id, searchable(message))
+        self._add(
+            cur, position, str(event.originator_id), message.id, searchable(message)
+        )
 
     @apply.register
     def _titled(self, event: Session.TitleEdited, cur: Cursor, position: int) -> None:
         stream = str(event.originator_id)
         self._remove(cur, stream, [TITLE])
-        self._add(cur, stream, TITLE, event.title)
+        self._add(cur, position, stream, TITLE, event.title)
 
     @apply.register
     def _truncated(
@@ -166,26 +168,29 @@ class SearchProjection(Projection):
     ) -> None:
         self._set_metadata(cur, str(event.originator_id), event.changes)
 
-    def _add(self, cur: Cursor, stream: str, message_id: str, body: str) -> None:
+    def _add(
+        self, cur: Cursor, position: int, stream: str, message_id: str, body: str
+    ) -> None:
+        """A document numbered by the log position of the event that wrote it
+        (each event writes at most one), so a rebuild numbers it the same."""
         if not body or not self.keeps_content:
             return
         docs = self.table("search_docs")
         if cur.dialect == "sqlite":
-            row = cur.execute(
-                f"INSERT INTO {docs} (stream, message_id) VALUES (?, ?) RETURNING doc",
-                (stream, message_id),
-            ).fetchone()
-            assert row is not None, "INSERT ... RETURNING returns the row"
+            cur.execute(
+                f"INSERT INTO {docs} (doc, stream, message_id) VALUES (?, ?, ?)",
+                (position, stream, message_id),
+            )
             cur.execute(
                 f"INSERT INTO {self.table('search_words')} (rowid, body) VALUES (?, ?)",
-                (row[0], body),
+                (position, body),
             )
         else:
             cur.execute(
-                f"INSERT INTO {docs} (stream, message_id, body, words) "
-                "SELECT ?, ?, ?, to_tsvector(language::regconfig, ?) "
+                f"INSERT INTO {docs} (doc, stream, message_id, body, words) "
+                "SELECT ?, ?, ?, ?, to_tsvector(language::regconfig, ?) "
                 f"FROM {self.table('search_config')}",
-                (stream, message_id, body, body),
+                (position, stream, message_id, body, body),
             )
 
     def _remove(self, cur: Cursor, stream: str, message_ids: Iterable[str]) -> None:

@@ -55,8 +55,8 @@ def bulk_rows(trail: SessionTrail) -> None:
             (BULK,),
         )
         cur.execute(
-            f"INSERT INTO {docs} (stream, message_id, body, words) "
-            "SELECT 'x' || i, 'm', 'filler', to_tsvector('simple', 'filler') "
+            f"INSERT INTO {docs} (doc, stream, message_id, body, words) "
+            "SELECT -i, 'x' || i, 'm', 'filler', to_tsvector('simple', 'filler') "
             "FROM generate_series(1, ?) i",
             (BULK,),
         )

@@ -130,6 +130,7 @@ def test_a_bad_token_shows_a_clear_message(page: Page):
     sign_in(page, "not-a-token")
 
     expect(page.get_by_role("alert")).to_contain_text("not accepted")
+    expect(page.get_by_role("button", name="Sign out")).to_be_hidden()
     shot(page, "sign-in-error")
 
 
@@ -143,6 +144,7 @@ def test_search_finds_a_session_by_a_word_in_its_300th_message(page: Page):
 
     expect(page.locator("mark").first).to_have_text(WORD_OF_THE_300TH)
     expect(page.locator(".session")).to_have_count(1)
+    expect(page.get_by_role("button", name="More sessions")).to_be_hidden()
     shot(page, "search")
     page.get_by_role("link", name="Trip to Portugal").click()
     expect(page.locator(".message.matched")).to_contain_text("message 300")
