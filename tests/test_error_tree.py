@@ -150,6 +150,7 @@ def samples(trail: SessionTrail, tmp_path: Path) -> dict[str, Callable[[], Any]]
         "out": io.StringIO,
         "role": lambda: "user",
         "keep": lambda: 1,
+        "text": lambda: "hi",
         "title": lambda: "Walk",
         "pinned": lambda: True,
         "model": lambda: "gpt",
