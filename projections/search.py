@@ -41,6 +41,9 @@ _LANGUAGE = re.compile(r"[a-z_][a-z0-9_]*")
 _DELETE_CHUNK = 500
 TITLE = ""
 """The message id of a session's title document."""
+MAX_INDEXED_CHARS = 100_000
+"""How much of one title or message is searchable: PostgreSQL refuses a
+`tsvector` over 1 MiB, and a longer text makes a poor snippet anyway."""
 
 
 def language() -> str:
@@ -175,6 +178,7 @@ class SearchProjection(Projection):
         (each event writes at most one), so a rebuild numbers it the same."""
         if not body or not self.keeps_content:
             return
+        body = body[:MAX_INDEXED_CHARS]
         docs = self.table("search_docs")
         if cur.dialect == "sqlite":
             cur.execute(
