@@ -80,6 +80,20 @@ class UserKeys:
 
         return seal
 
+    @property
+    def master_set(self) -> bool:
+        """Whether data keys are wrapped under a master key (then read models seal)."""
+        return self._master is not None
+
+    def seal_if_kept(
+        self, user_id: str
+    ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        """Like `seal`, but None if the user has no key (erased): what read models
+        use, which must never give an erased user a new key."""
+        if self._fresh(user_id) is None and self._fetch(user_id) is None:
+            return None
+        return self.seal(user_id)
+
     def open(self, sealed: dict[str, Any]) -> dict[str, Any]:
         """The sealed fields, or their placeholders if the user's key is destroyed."""
         user_id, key_id = str(sealed.get("k", "")), str(sealed.get("i", ""))

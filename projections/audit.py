@@ -98,6 +98,8 @@ class AuditProjection(Projection):
     def _record(self, event: EventModel, cur: Cursor, position: int) -> None:
         name = type(event).__name__
         payload = event.json_payload()
+        stream = str(event.originator_id)
+        owner = cur.sealer.owner(cur, self.table("audit_sessions"), stream)
         cur.execute(
             f"INSERT INTO {self.table('audit')} (position, session_id, user_id, "
             "version, at, actor, event, summary) "
@@ -109,8 +111,8 @@ class AuditProjection(Projection):
                 micros(event.timestamp),
                 event.actor,
                 name,
-                summarize(name, payload),
-                str(event.originator_id),
+                cur.sealer.text(owner, summarize(name, payload)),
+                stream,
             ),
         )
 
@@ -162,6 +164,7 @@ class AuditTimeline:
                 "ORDER BY position LIMIT ?",
                 (*params, limit + 1),
             ).fetchall()
+            sealer = cur.sealer
         items = [
             AuditEntry(
                 position=row[0],
@@ -171,7 +174,7 @@ class AuditTimeline:
                 timestamp=moment(row[4]),
                 actor=row[5],
                 event=row[6],
-                summary=row[7],
+                summary=sealer.open_text(row[7]),
             )
             for row in rows[:limit]
         ]

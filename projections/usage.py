@@ -18,12 +18,16 @@ from pydantic import JsonValue
 
 from ..domain.errors import SessionNotFound
 from ..domain.event_model import EventModel
+from ..domain.personal import USAGE, Spec
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
 from .projection import Projection, Table
+
+RECORD_FIELDS: Spec = {"": USAGE}
+"""A stored record's personal entries, as the log seals them."""
 
 
 class UsageRecord(Value):
@@ -100,13 +104,13 @@ class UsageProjection(Projection):
         self, event: Session.TokenUsageRecorded, cur: Cursor, position: int
     ) -> None:
         row = cur.execute(
-            f"SELECT session_id, model FROM {self.table('usage_sessions')} "
+            f"SELECT session_id, model, user_id FROM {self.table('usage_sessions')} "
             "WHERE stream = ?",
             (str(event.originator_id),),
         ).fetchone()
         if row is None:
             return
-        session_id, session_model = row
+        session_id, session_model, owner = row
         own = event.record.get("model")
         model = own if isinstance(own, str) and own else event.model or session_model
         cur.execute(
@@ -118,7 +122,9 @@ class UsageProjection(Projection):
                 session_id,
                 model,
                 micros(event.timestamp),
-                json.dumps(event.record),
+                json.dumps(event.record)
+                if not cur.sealer.active
+                else cur.sealer.state(owner, dict(event.record), RECORD_FIELDS),
             ),
         )
         totals = [
@@ -159,12 +165,13 @@ class UsageLedger:
                 "ORDER BY position",
                 (stream,),
             ).fetchall()
+            sealer = cur.sealer
         return [
             UsageRecord(
                 session_id=row[0],
                 recorded_at=moment(row[1]),
                 model=row[2],
-                record=json.loads(row[3]),
+                record=json.loads(sealer.open_state(row[3], RECORD_FIELDS)),
             )
             for row in rows
         ]
@@ -203,7 +210,11 @@ class UsageLedger:
                     "WHERE s.user_id = ?",
                     (user_id,),
                 ).fetchall()
-                rows = sorted(_summed(records))
+                opened = [
+                    (model, cur.sealer.open_state(text, RECORD_FIELDS))
+                    for model, text in records
+                ]
+                rows = sorted(_summed(opened))
         totals: dict[str, dict[str, float | int]] = {}
         for model, field, total in rows:
             totals.setdefault(model, {})[field] = _number(total)

@@ -22,6 +22,8 @@ from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
+from .infrastructure.sealed_columns import ColumnSealer
+from .infrastructure.sealed_database import SealedDatabase
 from .infrastructure.session_writer import SessionWriter
 from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import ProjectionDatabase
@@ -81,6 +83,10 @@ class SessionTrail:
             self.store = SessionStore(backend)
             self.store.check_key()
             self.read_models = backend.open_read_models(self.store.recorder)
+            if self.store.keys.master_set:
+                sealer = ColumnSealer(self.store.keys)
+                sealer.prepare()
+                self.read_models = SealedDatabase(self.read_models, sealer)
             self.projections = ProjectionRunner(
                 self.store, self.read_models, READ_MODELS, skips, projections
             )
