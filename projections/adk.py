@@ -13,6 +13,7 @@ those this read model keeps, in log order:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
@@ -58,6 +59,33 @@ class AdkProjection(Projection):
             "value TEXT NOT NULL, PRIMARY KEY (app, user_id, key)",
         ),
     )
+
+    owners = "adk_sessions"
+    per_stream = ("adk_sessions",)
+
+    def owned_streams(self, cur: Cursor, user_id: str) -> list[str]:
+        """Every session of each app the user has sessions in: "app:" keys are
+        shared, so an app's keys are replayed from all of its sessions (the
+        erased user's writes drop out, the value before theirs shows again)."""
+        sessions, shared = self.table("adk_sessions"), self.table("adk_state")
+        rows = cur.execute(
+            f"SELECT stream FROM {sessions} WHERE app IN "
+            f"(SELECT app FROM {sessions} WHERE user_id = ? "
+            f"UNION SELECT app FROM {shared} WHERE user_id = ?)",
+            (user_id, user_id),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """The streams' sessions, and the shared keys of their apps."""
+        sessions, shared = self.table("adk_sessions"), self.table("adk_state")
+        cur.execute(
+            f"DELETE FROM {shared} WHERE app IN "
+            f"(SELECT app FROM {sessions} WHERE user_id = ? "
+            f"UNION SELECT app FROM {shared} WHERE user_id = ?)",
+            (user_id, user_id),
+        )
+        super().forget(cur, user_id, streams)
 
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:

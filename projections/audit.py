@@ -6,6 +6,7 @@ cross streams — everything an actor did, everything in a time range — by ind
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Annotated, Any
@@ -68,6 +69,14 @@ class AuditProjection(Projection):
             "stream TEXT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT",
         ),
     )
+
+    owners = "audit_sessions"
+    per_stream = ("audit_sessions",)
+
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """The user's entries (each names its stream's owner), then their streams."""
+        cur.execute(f"DELETE FROM {self.table('audit')} WHERE user_id = ?", (user_id,))
+        super().forget(cur, user_id, streams)
 
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:

@@ -14,9 +14,11 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from ..domain.erasure import Erasure
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
@@ -109,9 +111,49 @@ class BatchApplier:
         *,
         guarded: bool = False,
     ) -> None:
-        """Apply each notification to every generation not yet past it."""
+        """Apply each notification to every generation not yet past it; at a
+        user's erasure, rewrite that user's rows first (`erase`)."""
         decoded = [(n.id, event) for n, event in self._decoded(notifications)]
-        apply_events(cur, generations, decoded, guarded=guarded)
+        start = 0
+        for index, (position, event) in enumerate(decoded):
+            if isinstance(event, Erasure.UserErased):
+                reached = [generation.position for generation in generations]
+                apply_events(
+                    cur, generations, decoded[start : index + 1], guarded=guarded
+                )
+                passing = [
+                    generation
+                    for generation, before in zip(generations, reached, strict=True)
+                    if before < position
+                ]
+                self.erase(cur, passing, event.user_id, guarded=guarded)
+                start = index + 1
+        apply_events(cur, generations, decoded[start:], guarded=guarded)
+
+    def erase(
+        self,
+        cur: Cursor,
+        generations: Sequence[Generation],
+        user_id: str,
+        *,
+        guarded: bool = False,
+    ) -> None:
+        """Rewrite `user_id`'s rows in each generation to what its position of the
+        log now gives: delete them, then replay their streams' events (their key
+        is gone, so they read erased) through the same handlers. O(the user's
+        rows and events), in the caller's transaction: readers see all or none."""
+        for generation in generations:
+            projection = generation.projection
+            streams = projection.owned_streams(cur, user_id)
+            if not streams:
+                continue
+            projection.forget(cur, user_id, streams)
+            notifications = self._store.stream_notifications(
+                [UUID(stream) for stream in streams], generation.position
+            )
+            replay = [(n.id, event) for n, event in self._decoded(notifications)]
+            again = Generation(projection, generation.version, 0, 0)
+            apply_events(cur, [again], replay, guarded=guarded)
 
     def _decoded(
         self, notifications: Sequence[Notification]

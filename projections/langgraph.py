@@ -75,6 +75,9 @@ class LangGraphProjection(Projection):
         ),
     )
 
+    owners = "lg_threads"
+    per_stream = ("lg_checkpoints", "lg_values", "lg_writes", "lg_threads")
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Other events do not touch LangGraph threads."""

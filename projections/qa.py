@@ -47,6 +47,9 @@ class QAProjection(Projection):
         ),
     )
 
+    owners = "qa_streams"
+    per_stream = ("qa_entries", "qa_context", "qa_steps", "qa_streams")
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Chat events do not change Q&A."""

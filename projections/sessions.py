@@ -71,6 +71,9 @@ class SessionsProjection(Projection):
         ),
     )
 
+    owners = "sessions"
+    per_stream = ("messages", "session_moves", "sessions")
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         if isinstance(event, Session.Event):  # other streams are not sessions

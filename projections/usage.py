@@ -9,7 +9,7 @@ own `model` field, else the model the event names, else the session's model then
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -24,7 +24,7 @@ from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
-from .projection import Projection, Table
+from .projection import STREAMS_PER_STATEMENT, Projection, Table
 
 RECORD_FIELDS: Spec = {"": USAGE}
 """A stored record's personal entries, as the log seals them."""
@@ -78,6 +78,42 @@ class UsageProjection(Projection):
             "total DOUBLE PRECISION NOT NULL, PRIMARY KEY (scope, key, field)",
         ),
     )
+
+    owners = "usage_sessions"
+    per_stream = ("usage_records", "usage_sessions")
+
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """The streams' records and session totals; their numbers taken off the
+        model totals (the replay adds back what the erased records keep)."""
+        records, totals = self.table("usage_records"), self.table("usage_totals")
+        taken: dict[tuple[str, str], float] = {}
+        sessions: set[str] = set()
+        for start in range(0, len(streams), STREAMS_PER_STATEMENT):
+            chunk = streams[start:][:STREAMS_PER_STATEMENT]
+            for session_id, model, text in cur.execute(
+                f"SELECT session_id, model, record FROM {records} "
+                f"WHERE stream IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall():
+                sessions.add(session_id)
+                record = json.loads(cur.sealer.open_state(text, RECORD_FIELDS))
+                for field, value in [("records", 1.0), *numeric_fields(record)]:
+                    taken[model, field] = taken.get((model, field), 0.0) + value
+        cur.executemany(
+            f"UPDATE {totals} SET total = total - ? "
+            "WHERE scope = 'model' AND key = ? AND field = ?",
+            [(value, model, field) for (model, field), value in taken.items()],
+        )
+        cur.executemany(  # a name only the erased records had goes with them
+            f"DELETE FROM {totals} "
+            "WHERE scope = 'model' AND key = ? AND field = ? AND total = 0",
+            list(taken),
+        )
+        cur.executemany(
+            f"DELETE FROM {totals} WHERE scope = 'session' AND key = ?",
+            [(session_id,) for session_id in sorted(sessions)],
+        )
+        super().forget(cur, user_id, streams)
 
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import psycopg
 from support.langgraph import checkpoint, config
 from support.postgres import PostgresServer
-from test_erasure import disk, write_everything
+from test_erasure import check_erased, disk, write_everything
 
 import sessiontrail
 from sessiontrail import SessionTrail, aio
@@ -134,3 +134,11 @@ def test_without_a_key_the_postgres_tables_hold_the_markers(
     schema = postgres_server.new_schema()
     write_all(postgres_server.url(schema), None)
     assert "MARK-alice renamed" in tables_text(postgres_server, schema)
+
+
+def test_under_a_key_an_erased_user_reads_erased_everywhere(url: str) -> None:
+    with sessiontrail.connect(url, key=KEY) as trail:
+        write_everything(trail, "alice")
+        write_everything(trail, "bob")
+        trail.erase_user("alice")
+        check_erased(trail)
