@@ -21,6 +21,7 @@ from eventsourcing.persistence import Notification
 from ..domain.erasure import Erasure
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
+from ..infrastructure.gc_pause import gc_paused
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
 
@@ -28,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 BUILDS = "st_projection_builds"
 BATCH_SIZE = 1000
+REBUILD_BATCH_SIZE = 5000
+"""A rebuild's batches are larger: fewer commits (each may checkpoint SQLite's
+write-ahead log) for a write lock held a fraction of a second each time."""
 REGISTRY_COLUMNS = (
     "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
     "position BIGINT NOT NULL, skipped BIGINT NOT NULL"
@@ -99,9 +103,11 @@ class BatchApplier:
     def __init__(self, store: SessionStore) -> None:
         self._store = store
 
-    def notifications(self, after: int) -> Sequence[Notification]:
+    def notifications(
+        self, after: int, limit: int = BATCH_SIZE
+    ) -> Sequence[Notification]:
         """The next batch of the log after `after`, in id order."""
-        return self._store.notifications(after, BATCH_SIZE)
+        return self._store.notifications(after, limit)
 
     def apply(
         self,
@@ -112,7 +118,19 @@ class BatchApplier:
         guarded: bool = False,
     ) -> None:
         """Apply each notification to every generation not yet past it; at a
-        user's erasure, rewrite that user's rows first (`erase`)."""
+        user's erasure, rewrite that user's rows first (`erase`). The collector
+        waits meanwhile: a batch's decoded events are many objects, no cycles."""
+        with gc_paused():
+            self._apply(cur, generations, notifications, guarded=guarded)
+
+    def _apply(
+        self,
+        cur: Cursor,
+        generations: Sequence[Generation],
+        notifications: Sequence[Notification],
+        *,
+        guarded: bool,
+    ) -> None:
         decoded = [(n.id, event) for n, event in self._decoded(notifications)]
         start = 0
         for index, (position, event) in enumerate(decoded):
