@@ -33,6 +33,7 @@ from pydantic import BaseModel
 
 from ..domain.personal import ERASED, SEALED, Seal, Spec, open_state, seal_state
 from ..domain.qa import DEFAULT_USER
+from . import search_tokens
 from .user_keys import UserKeys
 
 if TYPE_CHECKING:
@@ -126,6 +127,26 @@ class ColumnSealer:
             return data
         opened = self.open_text(data[len(BLOB_TOKEN) :].decode())
         return b"" if opened == ERASED else base64.b64decode(opened)
+
+    def tokens(self, owner: str | None, text: str) -> list[str]:
+        """The keyed search tokens of `text`'s words under `owner`'s key; none
+        without a master key, for anonymous content, or once the key is gone."""
+        key = self._token_key(owner)
+        return [] if key is None else search_tokens.tokens(key, text)
+
+    def token(self, owner: str | None, word: str) -> str | None:
+        """The token one word (normalised here) has under `owner`'s key; None when
+        it has no tokens, or the word is not one word."""
+        key = self._token_key(owner)
+        found = search_tokens.words(word)
+        if key is None or len(found) != 1:
+            return None
+        return search_tokens.token(key, found[0])
+
+    def _token_key(self, owner: str | None) -> bytes | None:
+        if self._keys is None or owner in (None, DEFAULT_USER):
+            return None
+        return self._keys.token_key(str(owner))
 
     def _seal(self, owner: str | None) -> Seal | None:
         if self._keys is None:

@@ -26,7 +26,7 @@ from pydantic import NonNegativeFloat, StrictStr
 
 from ..domain.erasure import Erasure
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
-from ..domain.validation import Count, validated
+from ..domain.validation import Count, UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.sql import Cursor, ProjectionDatabase
@@ -284,7 +284,8 @@ class ProjectionRunner:
 
     # -- rebuild -----------------------------------------------------------------------
 
-    def erase_builds(self, user_id: str) -> list[str]:
+    @validated
+    def erase_builds(self, user_id: UserId) -> list[str]:
         """Rewrite `user_id`'s rows in each rebuild in progress (a new generation
         not yet live, maybe of another process) up to where it has got; it meets
         the erasure in the log later, before it can go live. Returns their names."""

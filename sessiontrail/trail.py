@@ -40,6 +40,7 @@ from .projections.runner import ProjectionRunner
 from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
+from .projections.title_tokens import SessionSearch, TitleTokensProjection
 from .projections.usage import UsageLedger, UsageProjection
 from .stores.assets import AssetStore
 from .stores.qa import QAService
@@ -55,6 +56,7 @@ READ_MODELS: tuple[type[Projection], ...] = (
     QAProjection,
     AdkProjection,
     LangGraphProjection,
+    TitleTokensProjection,
 )
 
 Mode = Literal["inline", "worker"]
@@ -128,6 +130,7 @@ class SessionTrail:
         )
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
+        self.search = SessionSearch(readable)  # words of titles, under a key
         self.adk = AdkReads(readable)  # what the ADK adapter reads
         self.langgraph = LangGraphReads(  # what the LangGraph saver reads
             readable
