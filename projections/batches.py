@@ -83,17 +83,18 @@ def apply_events(
     guarded: bool = False,
 ) -> None:
     """Apply each (position, event) to every generation not yet past it; None is
-    an event that could not be read: skipped and counted."""
+    an event that could not be read: skipped and counted. Unguarded, each
+    generation gets its part as one batch (`Projection.apply_batch`)."""
+    if not guarded:
+        for generation in generations:
+            _apply_batch(cur, generation, events)
+        return
     for position, event in events:
         for generation in generations:
             if position <= generation.position:
                 continue
             generation.position = position
-            if event is None:
-                generation.skipped += 1
-            elif not guarded:
-                _apply(cur, generation, event, position)
-            elif not _applied_alone(cur, generation, event, position):
+            if event is None or not _applied_alone(cur, generation, event, position):
                 generation.skipped += 1
 
 
@@ -198,19 +199,32 @@ class BatchApplier:
             yield notification, event if isinstance(event, EventModel) else None
 
 
-def _apply(
-    cur: Cursor, generation: Generation, event: EventModel, position: int
+def _apply_batch(
+    cur: Cursor,
+    generation: Generation,
+    events: Sequence[tuple[int, EventModel | None]],
 ) -> None:
-    """Apply one event; EventRejected if the handler fails other than by an outage."""
+    """Apply the events past the generation's position as one batch;
+    EventRejected if the handlers fail other than by an outage."""
+    todo = [
+        (position, event)
+        for position, event in events
+        if position > generation.position
+    ]
+    if not todo:
+        return
+    readable = [(position, event) for position, event in todo if event is not None]
     try:
-        generation.projection.apply(event, cur, position)
+        generation.projection.apply_batch(cur, readable)
     except Exception as exc:
         if is_outage(exc):
             raise
         raise EventRejected(
-            f"read model {generation.projection.name} failed on notification "
-            f"{position} ({type(event).__name__}): {type(exc).__name__}: {exc}"
+            f"read model {generation.projection.name} failed on notifications "
+            f"{todo[0][0]} to {todo[-1][0]}: {type(exc).__name__}: {exc}"
         ) from exc
+    generation.position = todo[-1][0]
+    generation.skipped += len(todo) - len(readable)
 
 
 def _applied_alone(

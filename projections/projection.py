@@ -94,6 +94,14 @@ class Projection:
         """Fold one event (at notification `position`) into this generation."""
         raise NotImplementedError
 
+    def apply_batch(
+        self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
+    ) -> None:
+        """Fold (position, event) pairs in log order: one at a time here; a read
+        model may read and write a batch's rows together instead."""
+        for position, event in events:
+            self.apply(event, cur, position)
+
     def owned_streams(self, cur: Cursor, user_id: str) -> list[str]:
         """The streams whose rows an erasure of `user_id` rewrites (by replaying
         their events once their key is gone)."""
