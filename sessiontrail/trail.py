@@ -92,13 +92,13 @@ class SessionTrail:
     ) -> None:
         self.settings = settings
         skips = Skips()
-        keyed = "CIPHER_KEY" in settings.env
         backend = backend_for(settings)
         with storage_errors(f"open {settings.url}"), backend.opening():
             self.store = SessionStore(backend)
             self.store.check_key()
             self.read_models = backend.open_read_models(self.store.recorder)
-            if self.store.keys.master_set:
+            keyed = self.store.keys.master_set
+            if keyed:
                 sealer = ColumnSealer(self.store.keys)
                 sealer.prepare()
                 self.read_models = SealedDatabase(self.read_models, sealer)
