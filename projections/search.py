@@ -21,7 +21,7 @@ from __future__ import annotations
 import os
 import re
 import sqlite3
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from functools import singledispatchmethod
 from typing import ClassVar
 
@@ -87,7 +87,14 @@ class SearchProjection(Projection):
             indexes=("key, value, stream",),
         ),
         Table("search_config", "language TEXT NOT NULL"),
+        Table(
+            "search_sessions",
+            "stream TEXT PRIMARY KEY, user_id TEXT",
+            indexes=("user_id",),
+        ),
     )
+    owners = "search_sessions"
+    per_stream = ("search_docs", "search_metadata", "search_sessions")
 
     def create(self, cur: Cursor) -> None:
         docs = self.table("search_docs")
@@ -130,6 +137,18 @@ class SearchProjection(Projection):
                 f"sqlite3 lacks ({exc})"
             ) from exc
 
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """An erasure's first step: the streams' words go with their documents."""
+        if cur.dialect == "sqlite":
+            docs, words = self.table("search_docs"), self.table("search_words")
+            for stream in streams:
+                cur.execute(
+                    f"DELETE FROM {words} WHERE rowid IN "
+                    f"(SELECT doc FROM {docs} WHERE stream = ?)",
+                    (stream,),
+                )
+        super().forget(cur, user_id, streams)
+
     def drop(self, cur: Cursor) -> None:
         super().drop(cur)
         cur.execute(f"DROP TABLE IF EXISTS {self.table('search_words')}")
@@ -141,6 +160,11 @@ class SearchProjection(Projection):
     @apply.register
     def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
         stream = str(event.originator_id)
+        cur.execute(
+            f"INSERT INTO {self.table('search_sessions')} (stream, user_id) "
+            "VALUES (?, ?) ON CONFLICT (stream) DO NOTHING",
+            (stream, event.user_id),
+        )
         self._add(cur, position, stream, TITLE, event.title)
         self._set_metadata(cur, stream, event.metadata)
 
