@@ -38,6 +38,7 @@ from .projections.runner import ProjectionRunner
 from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
+from .projections.transcript_index import TranscriptIds
 from .projections.usage import UsageLedger, UsageProjection
 from .stores.assets import AssetStore
 from .stores.qa import QAService
@@ -95,6 +96,7 @@ class SessionTrail:
             readable = RefreshedReads(
                 self.read_models, self.projections.lagging, self.projections.catch_up
             )
+        self.store.transcript_index = TranscriptIds(self.read_models)
         self._cache = cache = SessionCache(cache_size, self._key_stamp)
         reader = LogReader(self.store)
         self.sessions = SessionRepository(
