@@ -368,10 +368,18 @@ class Session(Aggregate):
         commands' id questions without reading the transcript, when it can."""
         stream, version = self.id, self.version
         self._index = None if index is None else (index, version)
+        count = self._message_count
         if not self._messages.loaded:
-            self._messages = LogFold(
-                load=lambda: transcript_of(log.events_until(stream, version))
-            )
+
+            def transcript() -> list[Message]:
+                held = None
+                if index is not None and count is not None:
+                    held = index.last(stream, version, count)
+                if held is None or len(held) != count:
+                    held = transcript_of(log.events_until(stream, version))
+                return held
+
+            self._messages = LogFold(load=transcript)
         if not self._usage.loaded:
             self._usage = LogFold(
                 load=lambda: usage_of(log.events_until(stream, version))

@@ -14,11 +14,15 @@ from __future__ import annotations
 from collections.abc import Collection
 from uuid import UUID
 
+from pydantic import TypeAdapter, ValidationError
+
 from ..domain.values import Message
+from ..infrastructure.gc_pause import gc_paused
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .sessions import SessionsProjection
 
 _CHUNK = 500  # ids per statement
+_MESSAGES = TypeAdapter(list[Message])
 
 
 class TranscriptIds:
@@ -57,7 +61,13 @@ class TranscriptIds:
                 "ORDER BY position DESC LIMIT ?",
                 (str(stream), count),
             ).fetchall()
-        return [Message.model_validate_json(row[0]) for row in reversed(rows)]
+        try:
+            with gc_paused():  # a whole transcript is many objects at once
+                return _MESSAGES.validate_json(
+                    "[" + ",".join(row[0] for row in reversed(rows)) + "]"
+                )
+        except ValidationError:
+            return None  # a row this code cannot read: the log can tell
 
 
 def _at(cur: Cursor, sessions: str, stream: UUID, version: int) -> bool:
