@@ -30,7 +30,6 @@ import asyncio
 import json
 import os
 import sqlite3
-import statistics
 import subprocess
 import sys
 import tempfile
@@ -40,6 +39,8 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
+from harness import median_ms
+
 HERE = Path(__file__).resolve()
 TEXT = (
     "The quick brown fox jumps over the lazy dog while the agent summarises the "
@@ -48,15 +49,6 @@ TEXT = (
 PER_SAVE = 100
 USER = "ann"
 TOKEN = "ann-token-0123456789"
-
-
-def median_ms(call: Callable[[], object], repeats: int) -> float:
-    times = []
-    for _ in range(repeats):
-        started = time.perf_counter()
-        call()
-        times.append(time.perf_counter() - started)
-    return statistics.median(times) * 1000
 
 
 def fill(trail: Any, session_id: str, size: int, metadata: Any = None) -> None:
@@ -201,7 +193,7 @@ def sqlite_sizes(path: str) -> dict[str, int]:
 def postgres_sizes(url: str) -> dict[str, int]:
     import psycopg
 
-    from sessiontrail.infrastructure.settings import parse_url
+    from sessiontrail.infrastructure.backends import parse_url
 
     env = parse_url(url).env
     schema = env.get("POSTGRES_SCHEMA", "public")

@@ -90,7 +90,7 @@ class SessionTrail:
         if projections == "inline":
             self.projections.upgrade()
             self.projections.catch_up()
-        after_write = self.projections.catch_up if projections == "inline" else None
+        after_write = self.projections.after_write if projections == "inline" else None
         readable: ProjectionDatabase = self.read_models
         if projections == "inline":
             readable = RefreshedReads(

@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sqlite3
+import zlib
 from collections.abc import Callable
 from pathlib import Path
 
@@ -13,9 +15,13 @@ from fastapi.testclient import TestClient
 from google.adk.events.event import Event
 from google.genai import types
 from support.http import bearer, write_tokens
+from support.records import payload
 
+import sessiontrail
 from sessiontrail import InvalidInput, SessionTrail
 from sessiontrail.domain.session import stream_id
+from sessiontrail.infrastructure.chain import frame
+from sessiontrail.infrastructure.mapper import COMPRESSED
 from sessiontrail.integrations.adk import TrailSessionService, trail_session_id
 from sessiontrail.integrations.openai_agents import TrailSession
 from sessiontrail.server.app import create_app
@@ -184,3 +190,62 @@ def test_copies_from_the_cache_read_their_transcripts_independently(
     first.append_message(role="user", content="only in the first")
     assert len(second.messages) == 110
     assert len(first.messages) == 111
+
+
+def test_a_snapshot_of_the_whole_session_written_before_still_loads(
+    tmp_path: Path,
+) -> None:
+    """Snapshots used to hold every message and usage record (class version 1):
+    one is read as its message count, the transcript comes from the log."""
+    url = f"sqlite:///{tmp_path / 'old.db'}"
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("old")
+        session.record_token_usage({"total_tokens": 5})
+        for number in range(104):
+            session.append_message(role="user", content=f"m{number}")
+        trail.sessions.save(session)  # a snapshot at version 100
+        held = [m.model_dump(mode="json") for m in session.messages[:98]]
+    connection = sqlite3.connect(tmp_path / "old.db")
+    with connection:
+        [(state,)] = connection.execute(
+            "SELECT state FROM stored_snapshots WHERE originator_version = 100"
+        ).fetchall()
+        old = payload(bytes(state))
+        assert old.pop("class_version") == 2
+        del old["state"]["message_count"]
+        old["state"].update(messages=held, token_usage=[{"total_tokens": 5}])
+        body = json.dumps(old).encode()
+        connection.execute(
+            "UPDATE stored_snapshots SET state = ? WHERE originator_version = 100",
+            (frame(bytes([COMPRESSED]) + zlib.compress(body)),),
+        )
+    connection.close()
+    with sessiontrail.connect(url, cache_size=0) as fresh:
+        loaded = fresh.sessions.load("old")
+        assert loaded is not None and loaded.message_count == 104
+        assert [m.content for m in loaded.messages] == [f"m{n}" for n in range(104)]
+        assert loaded.token_usage == [{"total_tokens": 5}]
+        assert fresh.verify().ok
+
+
+def test_a_truncation_merged_onto_a_newer_head_counts_what_it_removed(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    session = trail.sessions.load_or_create("cut")
+    for number in range(5):
+        session.append_message(role="user", content=f"m{number}")
+    trail.sessions.save(session)
+    third = session.messages[2].id
+    mine = trail.sessions.load("cut")
+    theirs = other_trail.sessions.load("cut")
+    assert mine is not None and theirs is not None
+    theirs.truncate(3)  # removes m3, m4
+    other_trail.sessions.save(theirs)
+    mine.truncate(2)  # named m2, m3, m4: only m2 is left to remove
+    trail.sessions.save(mine)
+    assert mine.message_count == 2
+    fresh = other_trail.sessions.at("cut", version=mine.version)
+    assert fresh is not None and fresh.message_count == 2
+    last = trail.sessions.history("cut")[-1]
+    assert last.event == "TranscriptTruncated"
+    assert last.payload == {"removed_ids": [third], "message_count": 2}
