@@ -85,8 +85,8 @@ def _reapply(event: Session.Event, head: Session) -> None:
     """Trigger the same event on the head (a truncation: of the messages it named
     that the head still holds, and the count they leave)."""
     if isinstance(event, Session.TranscriptTruncated):
-        held = head.held_ids(event.removed_ids)
-        head.remove_messages(
+        held = head._held(event.removed_ids)
+        head._remove_messages(
             [message_id for message_id in event.removed_ids if message_id in held],
             actor=event.actor,
             timestamp=_not_before(event, head),
@@ -139,12 +139,12 @@ def _new_message(event: Session.Event, head: Session) -> bool:
     assert isinstance(event, Session.MessageAppended)
     if "id" not in event.message.model_fields_set:
         return True
-    return not head.held_ids([event.message.id])
+    return not head._held([event.message.id])
 
 
 def _still_truncates(event: Session.Event, head: Session) -> bool:
     assert isinstance(event, Session.TranscriptTruncated)
-    return bool(head.held_ids(event.removed_ids))
+    return bool(head._held(event.removed_ids))
 
 
 def _same_question(event: Session.Event, head: Session) -> bool:

@@ -406,8 +406,13 @@ class Session(Aggregate):
         when this session was loaded; the usage read model serves reports)."""
         return self._usage.items()
 
-    def held_ids(self, ids: Collection[str]) -> set[str]:
-        """Which of `ids` are ids of messages in the transcript."""
+    @validated
+    def held_ids(self, ids: list[StrictStr]) -> set[str]:
+        """Which of `ids` are ids of messages in the transcript (without reading
+        the transcript when the transcript read model can tell)."""
+        return self._held(ids)
+
+    def _held(self, ids: Collection[str]) -> set[str]:
         wanted = set(ids)
         recent = self._messages.appended_since_load()
         if recent is not None and self._index is not None:
@@ -417,9 +422,14 @@ class Session(Aggregate):
                 return held | {m.id for m in recent if m.id in wanted}
         return {message.id for message in self.messages if message.id in wanted}
 
-    def last_messages(self, count: int) -> list[Message]:
+    @validated
+    def last_messages(self, count: Count) -> list[Message]:
         """The newest `count` messages, in order (fewer if the transcript is
-        shorter); without reading the log when they were appended since the load."""
+        shorter), without reading the whole transcript when they were appended
+        since the load or the transcript read model has them."""
+        return self._last(count)
+
+    def _last(self, count: int) -> list[Message]:
         if count <= 0:
             return []
         recent = self._messages.appended_since_load()
@@ -440,7 +450,8 @@ class Session(Aggregate):
     def updated_at(self) -> datetime:
         return self.modified_on
 
-    def summary(self, *, with_preview: bool = True) -> SessionSummary:
+    @validated
+    def summary(self, *, with_preview: StrictBool = True) -> SessionSummary:
         """The list view of this session (the preview of the last message reads
         the transcript unless it was appended since the load)."""
         return SessionSummary(
@@ -458,7 +469,7 @@ class Session(Aggregate):
         )
 
     def _preview(self) -> str:
-        last = self.last_messages(1)
+        last = self._last(1)
         return preview(last[0]) if last else ""
 
     def to_state(self) -> SessionState:
@@ -527,7 +538,7 @@ class Session(Aggregate):
             "metadata": metadata or {},
         }
         if id is not None:
-            if self.held_ids([id]):
+            if self._held([id]):
                 raise InvalidInput(f"id: message {id!r} is already in the transcript")
             fields["id"] = id
         if created_at is not None:
@@ -539,11 +550,11 @@ class Session(Aggregate):
     @validated
     def truncate(self, keep: Count, *, actor: Actor = "runtime") -> None:
         """Keep the first `keep` messages and drop the rest; no event if none drop."""
-        removed = [m.id for m in self.last_messages(self.message_count - keep)]
+        removed = [m.id for m in self._last(self.message_count - keep)]
         if removed:
-            self.remove_messages(removed, actor=actor)
+            self._remove_messages(removed, actor=actor)
 
-    def remove_messages(
+    def _remove_messages(
         self, ids: list[str], *, actor: str, timestamp: datetime | None = None
     ) -> None:
         """Take out these messages, all in the transcript (the merge rules and
