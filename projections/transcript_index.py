@@ -19,7 +19,7 @@ from pydantic import TypeAdapter, ValidationError
 from ..domain.values import Message
 from ..infrastructure.gc_pause import gc_paused
 from ..infrastructure.sql import Cursor, ProjectionDatabase
-from .sessions import SessionsProjection
+from .sessions import MESSAGE_FIELDS, SessionsProjection
 
 _CHUNK = 500  # ids per statement
 _MESSAGES = TypeAdapter(list[Message])
@@ -61,11 +61,11 @@ class TranscriptIds:
                 "ORDER BY position DESC LIMIT ?",
                 (str(stream), count),
             ).fetchall()
+            sealer = cur.sealer
+        texts = [sealer.open_state(row[0], MESSAGE_FIELDS) for row in reversed(rows)]
         try:
             with gc_paused():  # a whole transcript is many objects at once
-                return _MESSAGES.validate_json(
-                    "[" + ",".join(row[0] for row in reversed(rows)) + "]"
-                )
+                return _MESSAGES.validate_json("[" + ",".join(texts) + "]")
         except ValidationError:
             return None  # a row this code cannot read: the log can tell
 
