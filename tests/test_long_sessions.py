@@ -261,3 +261,22 @@ def test_a_long_qa_session_keeps_one_snapshot(trail: SessionTrail, url: str) -> 
         trail.qa.create_qa_entry("chat", f"q{number}", "a", user_id="ann")
     stored = trail.store.snapshots.recorder.select_events(qa_stream_id("ann", "chat"))
     assert [record.originator_version for record in stored] == [200]
+
+
+def test_a_loaded_session_of_an_encrypted_log_reads_its_sealed_transcript(
+    url: str,
+) -> None:
+    """With a key the transcript read model holds sealed rows: a loaded session
+    opens them (and asks them about ids) like the transcript pages do."""
+    key = sessiontrail.new_key()
+    with sessiontrail.connect(url, key=key) as trail:
+        session = trail.sessions.load_or_create("sealed", user_id="ann")
+        for number in range(120):
+            session.append_message(role="user", content=f"m{number}", id=f"id-{number}")
+        trail.sessions.save(session)
+    with sessiontrail.connect(url, key=key, cache_size=0) as fresh:
+        loaded = fresh.sessions.load("sealed", user_id="ann")
+        assert loaded is not None
+        assert loaded.held_ids(["id-7", "id-999"]) == {"id-7"}
+        assert [m.content for m in loaded.last_messages(2)] == ["m118", "m119"]
+        assert [m.content for m in loaded.messages] == [f"m{n}" for n in range(120)]
