@@ -41,9 +41,11 @@ def serve(
         ),
     ] = 30.0,
 ) -> None:
-    """Serve the HTTP API (/v1) until interrupted; logs one JSON line per request.
+    """Serve the HTTP API (/v1) until interrupted.
 
-    Example: sessiontrail --db postgresql://localhost/chats serve --tokens tokens.json
+    Logs one JSON line per request, without message content.
+
+    Example: sessiontrail --db postgresql:///chats serve --tokens tokens.json
     """
     import uvicorn
 
@@ -93,8 +95,9 @@ def token(
         typer.Option(help="An admin token's name: its writes read `admin:NAME`."),
     ] = None,
 ) -> None:
-    """Make a bearer token: adds its hash to the tokens file and prints the token
-    (give it to the client; it is not stored anywhere).
+    """Make a bearer token: its hash goes into the tokens file.
+
+    Prints the token: give it to the client; it is not stored anywhere.
 
     Example: sessiontrail token ann --tokens tokens.json
     """

@@ -92,7 +92,9 @@ def show(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """A session's transcript: roles coloured, tool calls and results folded.
+    """A session's transcript, with its pin and any pending question.
+
+    Roles are coloured; tool calls and results are folded into one line each.
 
     Example: sessiontrail show chat-42 --at 7
     """
@@ -151,7 +153,9 @@ def history(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """The audit timeline: version, time, actor, event and what it changed.
+    """A session's audit timeline: who changed what, and when.
+
+    One row per event: version, time, actor, event and what it changed.
 
     Example: sessiontrail history chat-42 --actor alice@web
     """
@@ -172,8 +176,10 @@ def history(
 
 
 def stats(ctx: typer.Context, as_json: Json = False) -> None:
-    """Live sessions and their messages, events of every session (deleted ones
-    included, Q&A streams not), and token totals by model.
+    """Counts of sessions, messages and events; token totals by model.
+
+    Sessions and messages count live sessions; events count every session's,
+    deleted ones included (Q&A streams not).
 
     Example: sessiontrail stats --json
     """
