@@ -51,6 +51,7 @@ def serve(
 
     from ..server.app import create_app
     from ..server.limits import KEEP_ALIVE_SECONDS, timed_protocol
+    from ..server.stopping import FeedEndingServer
 
     allowed = Tokens.load(tokens)
     if port < 0 or port > 65535:
@@ -66,7 +67,7 @@ def serve(
         app = create_app(
             trail, allowed, public_docs=not private_docs, max_body_bytes=max_body
         )
-        uvicorn.run(
+        config = uvicorn.Config(
             app,
             host=host,
             port=port,
@@ -75,6 +76,7 @@ def serve(
             access_log=False,
             log_level="info",
         )
+        FeedEndingServer(config, app).run()
 
 
 def token(
