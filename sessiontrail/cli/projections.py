@@ -116,10 +116,16 @@ def run(
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, request_stop)
-    with open_log(options(ctx).db, "worker") as trail:
-        console.print(f"following {trail.url}; stop with Ctrl-C")
-        trail.projections.run(stop, poll_interval=poll_interval)
-        reached = min(s.position for s in trail.projections.status())
+    previous = {
+        signum: signal.signal(signum, request_stop)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:  # the handlers are the worker's only while it runs
+        with open_log(options(ctx).db, "worker") as trail:
+            console.print(f"following {trail.url}; stop with Ctrl-C")
+            trail.projections.run(stop, poll_interval=poll_interval)
+            reached = min(s.position for s in trail.projections.status())
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     console.print(f"stopped at position {reached}")
