@@ -143,8 +143,8 @@ def show(
     )
     console.print(transcript_table(messages, title=escape(title)))
     if session.pending_question is not None:
-        question = session.pending_question.question
-        console.print(f"waiting for an answer: {escape(question)}", soft_wrap=True)
+        asked = session.pending_question.question
+        console.print(f"waiting for an answer: {escape(asked)}", soft_wrap=True)
 
 
 def _not_yet(
