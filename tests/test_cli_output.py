@@ -110,3 +110,14 @@ def test_ls_shows_no_user_column_for_one_user(db: str) -> None:
 def test_ls_shows_no_user_column_for_the_user_acting(db: str) -> None:
     record(db, "ann", "bob")
     assert " user " not in printed("--db", db, "--user", "bob", "ls")
+
+
+def test_the_next_page_command_leaves_a_database_from_the_environment_out(
+    db: str,
+) -> None:
+    record(db, "ann", "ann")
+    result = CliRunner().invoke(
+        app, ["ls", "--limit", "1"], env={"COLUMNS": "200", "SESSIONTRAIL_URL": db}
+    )
+    (more,) = [line for line in result.stdout.splitlines() if line.startswith("more")]
+    assert shlex.split(more)[1:5] == ["sessiontrail", "ls", "--limit", "1"]
