@@ -250,6 +250,14 @@ class SessionStore(Application[UUID]):
         with storage_errors("read the notification log"):
             return self.backend.notifications(self.recorder, after, limit, topics)
 
+    def stream_notifications(
+        self, streams: Sequence[UUID], until: int
+    ) -> list[Notification]:
+        """Every notification of `streams` up to the position `until`, in log order
+        (undecoded): what an erasure replays into the read models."""
+        with storage_errors("read the streams of an erasure"):
+            return self.backend.stream_notifications(self.recorder, streams, until)
+
     def holds(self, session: Session) -> bool:
         """Whether the session's pending events are already stored, exactly.
 

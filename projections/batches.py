@@ -14,11 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from ..domain.erasure import Erasure
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
+from ..infrastructure.gc_pause import gc_paused
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
 
@@ -26,6 +29,9 @@ logger = logging.getLogger(__name__)
 
 BUILDS = "st_projection_builds"
 BATCH_SIZE = 1000
+REBUILD_BATCH_SIZE = 5000
+"""A rebuild's batches are larger: fewer commits (each may checkpoint SQLite's
+write-ahead log) for a write lock held a fraction of a second each time."""
 REGISTRY_COLUMNS = (
     "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
     "position BIGINT NOT NULL, skipped BIGINT NOT NULL"
@@ -77,17 +83,18 @@ def apply_events(
     guarded: bool = False,
 ) -> None:
     """Apply each (position, event) to every generation not yet past it; None is
-    an event that could not be read: skipped and counted."""
+    an event that could not be read: skipped and counted. Unguarded, each
+    generation gets its part as one batch (`Projection.apply_batch`)."""
+    if not guarded:
+        for generation in generations:
+            _apply_batch(cur, generation, events)
+        return
     for position, event in events:
         for generation in generations:
             if position <= generation.position:
                 continue
             generation.position = position
-            if event is None:
-                generation.skipped += 1
-            elif not guarded:
-                _apply(cur, generation, event, position)
-            elif not _applied_alone(cur, generation, event, position):
+            if event is None or not _applied_alone(cur, generation, event, position):
                 generation.skipped += 1
 
 
@@ -97,9 +104,11 @@ class BatchApplier:
     def __init__(self, store: SessionStore) -> None:
         self._store = store
 
-    def notifications(self, after: int) -> Sequence[Notification]:
+    def notifications(
+        self, after: int, limit: int = BATCH_SIZE
+    ) -> Sequence[Notification]:
         """The next batch of the log after `after`, in id order."""
-        return self._store.notifications(after, BATCH_SIZE)
+        return self._store.notifications(after, limit)
 
     def apply(
         self,
@@ -109,9 +118,61 @@ class BatchApplier:
         *,
         guarded: bool = False,
     ) -> None:
-        """Apply each notification to every generation not yet past it."""
+        """Apply each notification to every generation not yet past it; at a
+        user's erasure, rewrite that user's rows first (`erase`). The collector
+        waits meanwhile: a batch's decoded events are many objects, no cycles."""
+        with gc_paused():
+            self._apply(cur, generations, notifications, guarded=guarded)
+
+    def _apply(
+        self,
+        cur: Cursor,
+        generations: Sequence[Generation],
+        notifications: Sequence[Notification],
+        *,
+        guarded: bool,
+    ) -> None:
         decoded = [(n.id, event) for n, event in self._decoded(notifications)]
-        apply_events(cur, generations, decoded, guarded=guarded)
+        start = 0
+        for index, (position, event) in enumerate(decoded):
+            if isinstance(event, Erasure.UserErased):
+                reached = [generation.position for generation in generations]
+                apply_events(
+                    cur, generations, decoded[start : index + 1], guarded=guarded
+                )
+                passing = [
+                    generation
+                    for generation, before in zip(generations, reached, strict=True)
+                    if before < position
+                ]
+                self.erase(cur, passing, event.user_id, guarded=guarded)
+                start = index + 1
+        apply_events(cur, generations, decoded[start:], guarded=guarded)
+
+    def erase(
+        self,
+        cur: Cursor,
+        generations: Sequence[Generation],
+        user_id: str,
+        *,
+        guarded: bool = False,
+    ) -> None:
+        """Rewrite `user_id`'s rows in each generation to what its position of the
+        log now gives: delete them, then replay their streams' events (their key
+        is gone, so they read erased) through the same handlers. O(the user's
+        rows and events), in the caller's transaction: readers see all or none."""
+        for generation in generations:
+            projection = generation.projection
+            streams = projection.owned_streams(cur, user_id)
+            if not streams:
+                continue
+            projection.forget(cur, user_id, streams)
+            notifications = self._store.stream_notifications(
+                [UUID(stream) for stream in streams], generation.position
+            )
+            replay = [(n.id, event) for n, event in self._decoded(notifications)]
+            again = Generation(projection, generation.version, 0, 0)
+            apply_events(cur, [again], replay, guarded=guarded)
 
     def _decoded(
         self, notifications: Sequence[Notification]
@@ -138,19 +199,32 @@ class BatchApplier:
             yield notification, event if isinstance(event, EventModel) else None
 
 
-def _apply(
-    cur: Cursor, generation: Generation, event: EventModel, position: int
+def _apply_batch(
+    cur: Cursor,
+    generation: Generation,
+    events: Sequence[tuple[int, EventModel | None]],
 ) -> None:
-    """Apply one event; EventRejected if the handler fails other than by an outage."""
+    """Apply the events past the generation's position as one batch;
+    EventRejected if the handlers fail other than by an outage."""
+    todo = [
+        (position, event)
+        for position, event in events
+        if position > generation.position
+    ]
+    if not todo:
+        return
+    readable = [(position, event) for position, event in todo if event is not None]
     try:
-        generation.projection.apply(event, cur, position)
+        generation.projection.apply_batch(cur, readable)
     except Exception as exc:
         if is_outage(exc):
             raise
         raise EventRejected(
-            f"read model {generation.projection.name} failed on notification "
-            f"{position} ({type(event).__name__}): {type(exc).__name__}: {exc}"
+            f"read model {generation.projection.name} failed on notifications "
+            f"{todo[0][0]} to {todo[-1][0]}: {type(exc).__name__}: {exc}"
         ) from exc
+    generation.position = todo[-1][0]
+    generation.skipped += len(todo) - len(readable)
 
 
 def _applied_alone(

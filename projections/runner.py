@@ -24,8 +24,9 @@ from typing import Literal
 
 from pydantic import NonNegativeFloat, StrictStr
 
+from ..domain.erasure import Erasure
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
-from ..domain.validation import Count, validated
+from ..domain.validation import Count, UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.sql import Cursor, ProjectionDatabase
@@ -150,9 +151,13 @@ class ProjectionRunner:
             with self._database.write() as cur:
                 generations = self._current(cur)
                 first = recent[0][0]
-                if not generations or any(
-                    generation.position != first - 1 for generation in generations
-                ):
+                if (
+                    not generations
+                    or any(
+                        generation.position != first - 1 for generation in generations
+                    )
+                    or any(isinstance(event, Erasure.UserErased) for _, event in recent)
+                ):  # an erasure replays from the log: the catch-up does it
                     return False
                 apply_events(cur, generations, list(recent))
                 for generation in generations:
@@ -278,6 +283,24 @@ class ProjectionRunner:
         return projection_class
 
     # -- rebuild -----------------------------------------------------------------------
+
+    @validated
+    def erase_builds(self, user_id: UserId) -> list[str]:
+        """Rewrite `user_id`'s rows in each rebuild in progress (a new generation
+        not yet live, maybe of another process) up to where it has got; it meets
+        the erasure in the log later, before it can go live. Returns their names."""
+        with self._database.write() as cur:
+            rows = cur.execute(
+                f"SELECT name, generation, version, position FROM {BUILDS} "
+                f"ORDER BY name{cur.for_update}"
+            ).fetchall()
+            builds = [
+                Generation(self._classes[name](number), version, position, 0)
+                for name, number, version, position in rows
+                if name in self._classes and self._classes[name].version == version
+            ]
+            self._applier.erase(cur, builds, user_id)
+        return [build.projection.name for build in builds]
 
     def drop_retired_now(self) -> None:
         """Drop every retired generation now, not after RETIRED_KEPT (an erasure

@@ -28,6 +28,9 @@ from ..settings import BackendName, Settings
 from ..sql import ProjectionDatabase
 from ..user_keys import KeyTable
 
+STREAMS_PER_QUERY = 500
+"""Stream ids named in one SQL statement (SQLite's limit on parameters is far)."""
+
 
 class Backend(ABC):
     """One database kind: what the event store, the key table and the read models
@@ -92,6 +95,21 @@ class Backend(ABC):
         return recorder.select_notifications(
             start=after, limit=limit, topics=topics, inclusive_of_start=False
         )
+
+    def stream_notifications(
+        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: int
+    ) -> list[Notification]:
+        """Every notification of `streams` up to the id `until`, in log order: what
+        an erasure replays. Here a walk of the log (memory://); the SQL backends
+        look the streams up by index."""
+        wanted = set(streams)
+        return [
+            notification
+            for notification in recorder.select_notifications(
+                start=1, limit=max(until, 1), stop=until
+            )
+            if notification.originator_id in wanted
+        ]
 
     @abstractmethod
     def open_read_models(self, recorder: ApplicationRecorder) -> ProjectionDatabase:

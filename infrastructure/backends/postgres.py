@@ -13,14 +13,18 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
 import psycopg
 import psycopg_pool
-from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    Notification,
+)
 from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
@@ -118,6 +122,32 @@ class PostgresBackend(Backend):
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, (after or UUID(int=0), limit))
             return [row["originator_id"] for row in cursor.fetchall()]
+
+    def stream_notifications(
+        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: int
+    ) -> list[Notification]:
+        assert isinstance(recorder, PostgresAggregateRecorder)
+        statement = SQL(
+            "SELECT notification_id, originator_id, originator_version, topic, state "
+            "FROM {schema}.{table} WHERE originator_id = ANY(%s) "
+            "AND notification_id <= %s"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=False) as cursor:
+            cursor.execute(statement, (list(streams), until))
+            found = [
+                Notification(
+                    id=row["notification_id"],
+                    originator_id=row["originator_id"],
+                    originator_version=row["originator_version"],
+                    topic=row["topic"],
+                    state=bytes(row["state"]),
+                )
+                for row in cursor.fetchall()
+            ]
+        return sorted(found, key=lambda notification: notification.id)
 
     def open_read_models(self, recorder: ApplicationRecorder) -> PostgresDatabase:
         assert isinstance(recorder, PostgresAggregateRecorder)
@@ -243,6 +273,30 @@ class PostgresDatabase(ProjectionDatabase):
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
             "read read models",
         )
+
+    def compact(self) -> bool:
+        """VACUUM every read-model table, so the old versions of rows an erasure
+        rewrote are no longer readable. Index cleanup is skipped (no read-model
+        index holds content), which keeps the cost to the pages changed since
+        the last vacuum; VACUUM FULL would rewrite whole tables under a lock."""
+        with sql_errors("vacuum the read models"), self._pool.connection() as conn:
+            previous = conn.autocommit
+            conn.autocommit = True  # VACUUM cannot run inside a transaction
+            try:
+                tables = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = "
+                        "current_schema() AND tablename LIKE 'st\\_%\\_g%'"
+                    ).fetchall()
+                ]
+                for table in tables:
+                    conn.execute(
+                        SQL("VACUUM (INDEX_CLEANUP OFF) {}").format(Identifier(table))
+                    )
+            finally:
+                conn.autocommit = previous
+        return True
 
     def close(self) -> None:
         self._pool.close()
