@@ -115,6 +115,17 @@ class SQLiteBackend(Backend):
             )
             return [UUID(row[0]) for row in cursor.fetchall()]
 
+    def prune_snapshots(
+        self, recorder: AggregateRecorder, stream: UUID, version: int
+    ) -> None:
+        assert isinstance(recorder, SQLiteAggregateRecorder)
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"DELETE FROM {recorder.events_table_name} "
+                "WHERE originator_id = ? AND originator_version < ?",
+                (stream.hex, version),  # stored as 32 hex digits
+            )
+
     def stream_notifications(
         self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: int
     ) -> list[Notification]:
