@@ -70,6 +70,12 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
         ),
         *([] if quick else [("plot", plot)]),
         (
+            "long_sessions",
+            [python, str(BENCH / "long_sessions.py")]
+            + ["--json-out", str(out / "long_sessions.json")]
+            + (["--quick"] if quick else ["--backend", "sqlite"]),
+        ),
+        (
             "projections",
             [
                 python,

@@ -82,7 +82,16 @@ def _metadata_base(pending: list[Session.Event]) -> int | None:
 
 
 def _reapply(event: Session.Event, head: Session) -> None:
-    """Trigger the same event on the head."""
+    """Trigger the same event on the head (a truncation: of the messages it named
+    that the head still holds, and the count they leave)."""
+    if isinstance(event, Session.TranscriptTruncated):
+        held = head._held(event.removed_ids)
+        head._remove_messages(
+            [message_id for message_id in event.removed_ids if message_id in held],
+            actor=event.actor,
+            timestamp=_not_before(event, head),
+        )
+        return
     head.trigger_event(
         type(event),
         timestamp=_not_before(event, head),
@@ -125,14 +134,17 @@ def _always(event: Session.Event, head: Session) -> bool:
 
 
 def _new_message(event: Session.Event, head: Session) -> bool:
+    """A message whose id was generated (not given) is new: generated ids are
+    random, so only given ids are looked up in the head's transcript."""
     assert isinstance(event, Session.MessageAppended)
-    return all(message.id != event.message.id for message in head.messages)
+    if "id" not in event.message.model_fields_set:
+        return True
+    return not head._held([event.message.id])
 
 
 def _still_truncates(event: Session.Event, head: Session) -> bool:
     assert isinstance(event, Session.TranscriptTruncated)
-    present = {message.id for message in head.messages}
-    return any(message_id in present for message_id in event.removed_ids)
+    return bool(head._held(event.removed_ids))
 
 
 def _same_question(event: Session.Event, head: Session) -> bool:

@@ -3,10 +3,12 @@
 from __future__ import annotations
 
 import builtins
+from collections.abc import Collection, Sequence
 from typing import Literal, Protocol
+from uuid import UUID
 
 from .search import SearchHit, SessionFilter
-from .values import MessagePage, Page, SessionSummary
+from .values import Message, MessagePage, Page, SessionSummary
 
 Order = Literal["updated_desc", "updated_asc"]
 
@@ -50,3 +52,31 @@ class SessionReads(Protocol):
         last_n: int | None,
         before: int | None,
     ) -> MessagePage: ...
+
+
+class SessionLog(Protocol):
+    """A stream's stored events: what a loaded session reads its transcript and
+    token usage from when a caller asks for them (its loaded state leaves them
+    out, so that loading and snapshots stay small however long the session)."""
+
+    def events_until(self, stream: UUID, version: int) -> Sequence[object]:
+        """The stream's events from the first to `version`, oldest first."""
+        ...
+
+
+class TranscriptIndex(Protocol):
+    """Id questions about a stored transcript, answered without reading it; each
+    answers None when it cannot tell for that version (the session then reads
+    its log)."""
+
+    def held_ids(
+        self, stream: UUID, version: int, ids: Collection[str]
+    ) -> set[str] | None:
+        """Which of `ids` the stream's transcript holds at `version`."""
+        ...
+
+    def last(
+        self, stream: UUID, version: int, count: int
+    ) -> builtins.list[Message] | None:
+        """The newest `count` messages of the transcript at `version`, in order."""
+        ...

@@ -9,7 +9,7 @@ here (see docs/schema-evolution.md before moving one).
 from __future__ import annotations
 
 import copy
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
 from uuid import UUID, uuid5
@@ -30,7 +30,9 @@ from .aggregate import Aggregate, AggregateSnapshot
 from .errors import InvalidInput
 from .event_model import CreatedEventModel, EventModel
 from .limits import check_payload
+from .log_fold import LogFold
 from .personal import MESSAGE, QUESTION, SERIALIZED, USAGE, Spec
+from .ports import SessionLog, TranscriptIndex
 from .threads import ChannelValue, Serialized, TaskWrite
 from .validation import (
     Actor,
@@ -84,7 +86,12 @@ class ForkStart(SessionStart):
 
 
 class SessionState(BaseModel):
-    """Every attribute of a Session, typed: what a snapshot stores."""
+    """What a Session decides and merges commands with, typed: what a snapshot
+    stores and a load restores. The transcript and the token-usage records are
+    not in it (they live in the log, read when asked for), so it stays small
+    however long the session; `message_count` is None only after a truncation
+    written before sessions counted their messages (then it is counted when
+    asked for)."""
 
     model_config = ConfigDict(extra="forbid")
 
@@ -98,10 +105,9 @@ class SessionState(BaseModel):
     title_version: int
     metadata_version: int
     metadata: dict[str, JsonValue]
-    messages: list[Message]
+    message_count: int | None
     pending_question: PendingQuestion | None
     deleted: bool
-    token_usage: list[dict[str, JsonValue]]
 
 
 class Session(Aggregate, created_event_name="Started"):
@@ -133,14 +139,27 @@ class Session(Aggregate, created_event_name="Started"):
         message: Message
 
         def apply(self, aggregate: Session) -> None:
-            aggregate.messages.append(self.message)
+            aggregate._messages.append(self.message)
+            if aggregate._message_count is not None:
+                aggregate._message_count += 1
 
     class TranscriptTruncated(Event):
+        class_version = 2  # v2 added `message_count`: how many messages it left
+
         removed_ids: list[str]
+        message_count: int | None
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["message_count"] = None  # v1 did not say: counted when asked
 
         def apply(self, aggregate: Session) -> None:
-            removed = set(self.removed_ids)
-            aggregate.messages = [m for m in aggregate.messages if m.id not in removed]
+            aggregate._messages.remove(frozenset(self.removed_ids))
+            aggregate._message_count = (
+                len(aggregate._messages.items())
+                if aggregate._messages.loaded
+                else self.message_count
+            )
 
     class TitleEdited(Event):
         personal: ClassVar[Spec] = {"": ("title",)}
@@ -223,7 +242,7 @@ class Session(Aggregate, created_event_name="Started"):
             state["model"] = ""  # v1 did not say; readers use the session's model
 
         def apply(self, aggregate: Session) -> None:
-            aggregate.token_usage.append(self.record)
+            aggregate._usage.append(self.record)
 
     class SessionDeleted(Event):
         def apply(self, aggregate: Session) -> None:
@@ -275,12 +294,19 @@ class Session(Aggregate, created_event_name="Started"):
     class Snapshot(AggregateSnapshot):
         personal: ClassVar[Spec] = {
             "state": ("title", "metadata"),
-            "state.messages.*": MESSAGE,
             "state.pending_question": QUESTION,
-            "state.token_usage.*": USAGE,
         }
+        class_version = 2  # v2 left out the transcript and the token usage
 
         state: SessionState
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            """A v1 snapshot held the whole transcript and every usage record: keep
+            their count; the session reads them from the log when asked."""
+            held = state["state"]
+            held["message_count"] = len(held.pop("messages"))
+            held.pop("token_usage")
 
     METADATA_EVENTS = (TitleEdited, PinChanged, MetadataEdited)
 
@@ -302,10 +328,12 @@ class Session(Aggregate, created_event_name="Started"):
         self.title_version = 0
         self.metadata_version = 0
         self.metadata: dict[str, JsonValue] = dict(metadata or {})
-        self.messages: list[Message] = []
+        self._messages: LogFold[Message] = LogFold([])
+        self._message_count: int | None = 0
         self.pending_question: PendingQuestion | None = None
         self.deleted = False
-        self.token_usage: list[dict[str, JsonValue]] = []
+        self._usage: LogFold[dict[str, JsonValue]] = LogFold([])
+        self._index: tuple[TranscriptIndex, int] | None = None
 
     @staticmethod
     def create_id(session_id: str) -> UUID:
@@ -338,22 +366,105 @@ class Session(Aggregate, created_event_name="Started"):
         return cls._create(cls.Forked, **start)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
-        """An independent copy in O(messages) pointer copies: messages, pending
-        questions and events are immutable values and are shared; every list (the
-        transcript, the unsaved events) is copied, the metadata and the usage
-        records deeply. The cache copies on every save and load, so this is on
-        the hot path."""
+        """An independent copy: messages, pending questions and events are
+        immutable values and are shared; every list (the transcript when held,
+        the unsaved events) is copied, the metadata deeply. A transcript not yet
+        read stays unread in both. The cache copies on every save and load, so
+        this is on the hot path."""
         twin = object.__new__(type(self))
         state = {
             name: list(value) if isinstance(value, list) else value
             for name, value in vars(self).items()
         }
         state["metadata"] = copy.deepcopy(self.metadata, memo)
-        state["token_usage"] = copy.deepcopy(self.token_usage, memo)
+        state["_messages"] = self._messages.copy()
+        usage = self._usage.copy()
+        if usage.loaded:
+            usage = LogFold(copy.deepcopy(usage.items(), memo))
+        state["_usage"] = usage
         vars(twin).update(state)
         return twin
 
+    def attach(self, log: SessionLog, index: TranscriptIndex | None = None) -> None:
+        """Read the transcript and the usage records from `log` when a caller asks
+        for them (a loaded session's state leaves them out): as of this version,
+        with what is applied after it replayed on top. `index` answers the
+        commands' id questions without reading the transcript, when it can."""
+        stream, version = self.id, self.version
+        self._index = None if index is None else (index, version)
+        count = self._message_count
+        if not self._messages.loaded:
+
+            def transcript() -> list[Message]:
+                held = None
+                if index is not None and count is not None:
+                    held = index.last(stream, version, count)
+                if held is None or len(held) != count:
+                    held = transcript_of(log.events_until(stream, version))
+                return held
+
+            self._messages = LogFold(load=transcript)
+        if not self._usage.loaded:
+            self._usage = LogFold(
+                load=lambda: usage_of(log.events_until(stream, version))
+            )
+
     # -- views -------------------------------------------------------------------
+
+    @property
+    def messages(self) -> list[Message]:
+        """The whole transcript, in order (read from the log on first use when
+        this session was loaded: O(length) once; commands need not read it)."""
+        return self._messages.items()
+
+    @property
+    def message_count(self) -> int:
+        """How many messages the transcript holds (known without reading it)."""
+        if self._message_count is None:
+            self._message_count = len(self.messages)
+        return self._message_count
+
+    @property
+    def token_usage(self) -> list[dict[str, JsonValue]]:
+        """Every token-usage record, oldest first (read from the log on first use
+        when this session was loaded; the usage read model serves reports)."""
+        return self._usage.items()
+
+    @validated
+    def held_ids(self, ids: list[StrictStr]) -> set[str]:
+        """Which of `ids` are ids of messages in the transcript (without reading
+        the transcript when the transcript read model can tell)."""
+        return self._held(ids)
+
+    def _held(self, ids: Collection[str]) -> set[str]:
+        wanted = set(ids)
+        recent = self._messages.appended_since_load()
+        if recent is not None and self._index is not None:
+            index, version = self._index
+            held = index.held_ids(self.id, version, wanted)
+            if held is not None:
+                return held | {m.id for m in recent if m.id in wanted}
+        return {message.id for message in self.messages if message.id in wanted}
+
+    @validated
+    def last_messages(self, count: Count) -> list[Message]:
+        """The newest `count` messages, in order (fewer if the transcript is
+        shorter), without reading the whole transcript when they were appended
+        since the load or the transcript read model has them."""
+        return self._last(count)
+
+    def _last(self, count: int) -> list[Message]:
+        if count <= 0:
+            return []
+        recent = self._messages.appended_since_load()
+        if recent is not None and len(recent) >= count:
+            return recent[len(recent) - count :]
+        if recent is not None and self._index is not None:
+            index, version = self._index
+            older = index.last(self.id, version, count - len(recent))
+            if older is not None:
+                return older + recent
+        return self.messages[-count:]
 
     @property
     def created_at(self) -> datetime:
@@ -363,21 +474,27 @@ class Session(Aggregate, created_event_name="Started"):
     def updated_at(self) -> datetime:
         return self.modified_on
 
-    def summary(self) -> SessionSummary:
-        """The list view of this session."""
+    @validated
+    def summary(self, *, with_preview: StrictBool = True) -> SessionSummary:
+        """The list view of this session (the preview of the last message reads
+        the transcript unless it was appended since the load)."""
         return SessionSummary(
             session_id=self.session_id,
             user_id=self.user_id,
             title=self.title,
             pinned=self.pinned,
             model=self.model,
-            message_count=len(self.messages),
+            message_count=self.message_count,
             created_at=self.created_at,
             updated_at=self.updated_at,
             version=self.version,
             deleted=self.deleted,
-            preview=preview(self.messages[-1]) if self.messages else "",
+            preview=self._preview() if with_preview else "",
         )
+
+    def _preview(self) -> str:
+        last = self._last(1)
+        return preview(last[0]) if last else ""
 
     def to_state(self) -> SessionState:
         """Every attribute, typed, for snapshots and copies."""
@@ -392,14 +509,14 @@ class Session(Aggregate, created_event_name="Started"):
             title_version=self.title_version,
             metadata_version=self.metadata_version,
             metadata=self.metadata,
-            messages=self.messages,
+            message_count=self._message_count,
             pending_question=self.pending_question,
             deleted=self.deleted,
-            token_usage=self.token_usage,
         )
 
     def _restore(self, state: SessionState) -> None:
-        """Take a snapshot's attributes (copies of its containers)."""
+        """Take a snapshot's attributes (copies of its containers); the transcript
+        and usage are read from the log once `attach` names it."""
         self.session_id = state.session_id
         self.user_id = state.user_id
         self.model = state.model
@@ -408,10 +525,12 @@ class Session(Aggregate, created_event_name="Started"):
         self.title_version = state.title_version
         self.metadata_version = state.metadata_version
         self.metadata = dict(state.metadata)
-        self.messages = list(state.messages)
+        self._message_count = state.message_count
+        self._messages = LogFold(load=_unattached)
         self.pending_question = state.pending_question
         self.deleted = state.deleted
-        self.token_usage = list(state.token_usage)
+        self._usage = LogFold(load=_unattached)
+        self._index = None
 
     # -- transcript commands (actor "runtime" by default) ----------------------------
 
@@ -443,7 +562,7 @@ class Session(Aggregate, created_event_name="Started"):
             "metadata": metadata or {},
         }
         if id is not None:
-            if any(message.id == id for message in self.messages):
+            if self._held([id]):
                 raise InvalidInput(f"id: message {id!r} is already in the transcript")
             fields["id"] = id
         if created_at is not None:
@@ -455,11 +574,23 @@ class Session(Aggregate, created_event_name="Started"):
     @validated
     def truncate(self, keep: Count, *, actor: Actor = "runtime") -> None:
         """Keep the first `keep` messages and drop the rest; no event if none drop."""
-        removed = [message.id for message in self.messages[keep:]]
+        removed = [m.id for m in self._last(self.message_count - keep)]
         if removed:
-            self.trigger_event(
-                self.TranscriptTruncated, removed_ids=removed, actor=actor
-            )
+            self._remove_messages(removed, actor=actor)
+
+    def _remove_messages(
+        self, ids: list[str], *, actor: str, timestamp: datetime | None = None
+    ) -> None:
+        """Take out these messages, all in the transcript (the merge rules and
+        `truncate` name only such ids): one TranscriptTruncated event."""
+        extra = {} if timestamp is None else {"timestamp": timestamp}
+        self.trigger_event(
+            self.TranscriptTruncated,
+            removed_ids=ids,
+            message_count=self.message_count - len(ids),
+            actor=actor,
+            **extra,
+        )
 
     @validated
     def replace_messages(
@@ -642,3 +773,26 @@ class Session(Aggregate, created_event_name="Started"):
         self.trigger_event(
             self.CheckpointsCleared, through_version=self.version, actor=actor
         )
+
+
+def transcript_of(events: Sequence[object]) -> list[Message]:
+    """The transcript a stream's events make, in order."""
+    messages: list[Message] = []
+    for event in events:
+        if isinstance(event, Session.MessageAppended):
+            messages.append(event.message)
+        elif isinstance(event, Session.TranscriptTruncated):
+            removed = set(event.removed_ids)
+            messages = [m for m in messages if m.id not in removed]
+    return messages
+
+
+def usage_of(events: Sequence[object]) -> list[dict[str, JsonValue]]:
+    """The token-usage records a stream's events hold, oldest first."""
+    return [e.record for e in events if isinstance(e, Session.TokenUsageRecorded)]
+
+
+def _unattached() -> list[Any]:
+    raise AssertionError(
+        "a session restored from a snapshot reads its log once attached"
+    )

@@ -36,6 +36,7 @@ from ..domain.errors import (
 )
 from ..domain.event_model import EventModel
 from ..domain.key_check import KEY_CHECK_STREAM, KeyCheck
+from ..domain.ports import TranscriptIndex
 from ..domain.qa import QASession
 from ..domain.session import Session
 from .backends import Backend
@@ -84,6 +85,8 @@ class SessionStore(Application[UUID]):
         self._write_lock = backend.write_lock()
         self._heads = ChainHeads(self.recorder)
         self._committed: list[Committed] = []
+        self.transcript_index: TranscriptIndex | None = None
+        """Set by the trail: answers loaded sessions' id questions (read models)."""
         with storage_errors("open the user key table"):
             table = backend.key_table(self.recorder)
         self.keys = UserKeys(table, master_key(backend.env.get("CIPHER_KEY")))
@@ -109,7 +112,14 @@ class SessionStore(Application[UUID]):
                 session: Session = self.repository.get(stream, version=version)
             except AggregateNotFoundError:
                 return None
+        session.attach(self, self.transcript_index)
         return session
+
+    def events_until(self, stream: UUID, version: int) -> list[EventModel]:
+        """The stream's events from the first to `version`, oldest first (what a
+        loaded session reads its transcript from, when asked)."""
+        with storage_errors(f"read stream {stream}"), gc_paused():
+            return cast(list[EventModel], list(self.events.get(stream, lte=version)))
 
     def load_qa(self, stream: UUID) -> QASession | None:
         """The stored Q&A session of a stream; None for an empty stream."""
@@ -289,13 +299,35 @@ class SessionStore(Application[UUID]):
         with storage_errors(f"read stream {stream}"):
             return self._heads.stored_value(stream, version)
 
+    def _take_snapshot(self, stream: UUID, version: int) -> None:
+        """eventsourcing's take_snapshot, but a session's message count is always
+        known in it: one whose log holds a truncation written before truncations
+        said what they left counts its transcript from the log, once."""
+        assert self.snapshots is not None
+        aggregate: Session | QASession = self.repository.get(stream, version=version)
+        if isinstance(aggregate, Session):
+            aggregate.attach(self, self.transcript_index)
+            aggregate.message_count  # noqa: B018 - counted (and kept) if unknown
+        self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
+
     def _snapshot(self, stream: UUID, version: int) -> None:
-        """Best effort: the events are committed; no snapshot only costs replay."""
+        """Best effort: the events are committed; no snapshot only costs replay.
+
+        Only the newest snapshot of a stream is kept (a load needs no other;
+        `at` and verify fold the events from the first), so the snapshots of a
+        session take the same room whatever its length."""
         try:
-            self.take_snapshot(stream, version=version)
+            self._take_snapshot(stream, version)
         except IntegrityError:
             pass  # another writer took the same snapshot first
         except EventSourcingError:
             logger.warning(
                 "snapshot of %s at %d failed", stream, version, exc_info=True
             )
+            return
+        assert self.snapshots is not None
+        try:
+            with self._write_lock, storage_errors(f"prune snapshots of {stream}"):
+                self.backend.prune_snapshots(self.snapshots.recorder, stream, version)
+        except StorageUnavailable:
+            logger.warning("pruning the snapshots of %s failed", stream, exc_info=True)

@@ -126,9 +126,13 @@ class ProjectionRunner:
     def catch_up(self, until: Count | None = None) -> int:
         """Apply every notification up to the head; a no-op if already at `until`.
 
-        Returns the position every current projection has reached. Inline mode
-        calls it after each write with the write's notification id.
+        Returns the position every current projection has reached.
         """
+        return self.after_write(until)
+
+    def after_write(self, until: int | None) -> int:
+        """`catch_up`, its argument unchecked: inline mode calls it after each
+        write with the notification id the store returned."""
         if until is not None and until <= self._applied:
             return self._applied
         recent = None if until is None else self._recent.take(until)
@@ -160,8 +164,12 @@ class ProjectionRunner:
                 ):  # an erasure replays from the log: the catch-up does it
                     return False
                 apply_events(cur, generations, list(recent))
-                for generation in generations:
-                    save_position(cur, LIVE, generation)
+                names = [generation.projection.name for generation in generations]
+                cur.execute(  # every one is now at the same position: one update
+                    f"UPDATE {LIVE} SET position = ? WHERE name IN "
+                    f"({', '.join('?' for _ in names)})",
+                    (recent[-1][0], *names),
+                )
                 self._sweep(cur)
         except BATCH_FAILURES:
             return False

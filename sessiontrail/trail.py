@@ -42,6 +42,7 @@ from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
 from .projections.title_tokens import SessionSearch, TitleTokensProjection
+from .projections.transcript_index import TranscriptIds
 from .projections.usage import UsageLedger, UsageProjection
 from .stores.assets import AssetStore
 from .stores.qa import QAService
@@ -110,12 +111,13 @@ class SessionTrail:
         if projections == "inline":
             self.projections.upgrade()
             self.projections.catch_up()
-        after_write = self.projections.catch_up if projections == "inline" else None
+        after_write = self.projections.after_write if projections == "inline" else None
         readable: ProjectionDatabase = self.read_models
         if projections == "inline":
             readable = RefreshedReads(
                 self.read_models, self.projections.lagging, self.projections.catch_up
             )
+        self.store.transcript_index = TranscriptIds(self.read_models)
         self._cache = cache = SessionCache(cache_size, self._key_stamp)
         reader = LogReader(self.store)
         self.sessions = SessionRepository(

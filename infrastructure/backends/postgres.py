@@ -123,6 +123,20 @@ class PostgresBackend(Backend):
             cursor.execute(statement, (after or UUID(int=0), limit))
             return [row["originator_id"] for row in cursor.fetchall()]
 
+    def prune_snapshots(
+        self, recorder: AggregateRecorder, stream: UUID, version: int
+    ) -> None:
+        assert isinstance(recorder, PostgresAggregateRecorder)
+        statement = SQL(
+            "DELETE FROM {schema}.{table} "
+            "WHERE originator_id = %s AND originator_version < %s"
+        ).format(
+            schema=Identifier(recorder.datastore.schema),
+            table=Identifier(recorder.events_table_name),
+        )
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(statement, (stream, version))
+
     def stream_notifications(
         self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: int
     ) -> list[Notification]:

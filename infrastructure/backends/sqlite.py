@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import sqlite3
@@ -37,11 +38,9 @@ from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
 from .base import STREAMS_PER_QUERY, Backend
+from .sqlite_store import BUSY_TIMEOUT, Factory
 
-_OPTIONS: Options = {
-    # eventsourcing reads SQLite's busy timeout as whole seconds.
-    "lock_timeout": ("SQLITE_LOCK_TIMEOUT", "whole seconds"),
-}
+_OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
 
 _file_guard = threading.Lock()
 _file_locks: dict[str, threading.RLock] = {}
@@ -69,11 +68,13 @@ class SQLiteBackend(Backend):
                 "use sqlite:///relative.db or sqlite:////abs.db"
             )
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": f"{Factory.__module__}:Factory",
             "SQLITE_DBNAME": unquote(parts.path[1:]),
-            "SQLITE_LOCK_TIMEOUT": "10",
+            BUSY_TIMEOUT: "10",
             **checked_options(url, _OPTIONS),
         }
+        # eventsourcing reads whole seconds; its factory here sets the exact ones.
+        env["SQLITE_LOCK_TIMEOUT"] = str(math.ceil(float(env[BUSY_TIMEOUT])))
         return Settings(url, cls.name, env)
 
     @property
@@ -83,7 +84,7 @@ class SQLiteBackend(Backend):
     @property
     def timeout(self) -> float:
         """Seconds a write waits for another process's lock on the file."""
-        return float(self.env["SQLITE_LOCK_TIMEOUT"])
+        return float(self.env[BUSY_TIMEOUT])
 
     @contextlib.contextmanager
     def opening(self) -> Iterator[None]:
@@ -113,6 +114,17 @@ class SQLiteBackend(Backend):
                 ("" if after is None else after.hex, limit),  # stored as 32 hex digits
             )
             return [UUID(row[0]) for row in cursor.fetchall()]
+
+    def prune_snapshots(
+        self, recorder: AggregateRecorder, stream: UUID, version: int
+    ) -> None:
+        assert isinstance(recorder, SQLiteAggregateRecorder)
+        with recorder.datastore.transaction(commit=True) as cursor:
+            cursor.execute(
+                f"DELETE FROM {recorder.events_table_name} "
+                "WHERE originator_id = ? AND originator_version < ?",
+                (stream.hex, version),  # stored as 32 hex digits
+            )
 
     def stream_notifications(
         self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: int

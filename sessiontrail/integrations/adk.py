@@ -221,7 +221,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         stored = trail.sessions.try_load(key, user_id=session.user_id)
         if stored is None or ADK not in stored.metadata:
             raise SessionNotFoundError(f"Session {session.id} not found.")
-        if event.id and any(message.id == event.id for message in stored.messages):
+        if event.id and stored.held_ids([event.id]):
             return  # a re-delivered event is stored once
         delta = dict(event.actions.state_delta) if event.actions else {}
         recorded: dict[str, JsonValue] = {

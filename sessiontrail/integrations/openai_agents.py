@@ -133,16 +133,16 @@ class TrailSession(ClosesWhatItOpened):
 
     def _pop(self, trail: SessionTrail) -> TResponseInputItem | None:
         session = self._load(trail)
-        if session is None or not session.messages:
+        newest = [] if session is None else session.last_messages(1)
+        if session is None or not newest:
             return None
-        last = session.messages[-1]
-        session.truncate(len(session.messages) - 1, actor=self._actor)
+        session.truncate(session.message_count - 1, actor=self._actor)
         trail.sessions.save(session)
-        return _items(last)[-1]
+        return _items(newest[0])[-1]
 
     def _clear(self, trail: SessionTrail) -> None:
         session = self._load(trail)
-        if session is not None and session.messages:
+        if session is not None and session.message_count:
             session.truncate(0, actor=self._actor)
             trail.sessions.save(session)
 

@@ -42,7 +42,7 @@ class SessionOut(BaseModel):
     @classmethod
     def of(cls, session: Session) -> SessionOut:
         return cls(
-            **session.summary().model_dump(exclude={"preview"}),
+            **session.summary(with_preview=False).model_dump(exclude={"preview"}),
             metadata=session.metadata,
             pending_question=session.pending_question,
         )

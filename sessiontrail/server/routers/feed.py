@@ -3,10 +3,11 @@ pages or live as Server-Sent Events (resumable by Last-Event-ID)."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Iterator
+import threading
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
@@ -49,15 +50,44 @@ def stream(
             raise InvalidInput(f"Last-Event-ID: at most {BIGINT}")
         start = int(last_event_id)
     poll_interval: float = request.app.state.poll_interval
-    feed = _feed(trail, scope(who), start, poll_interval)
-    return StreamingResponse(feed, media_type="text/event-stream")
+    server_stopping: threading.Event = request.app.state.stopping
+    gone = threading.Event()
+
+    def ended(seconds: float) -> bool:
+        return gone.wait(seconds) or server_stopping.is_set()
+
+    feed = _feed(trail, scope(who), start, poll_interval, ended)
+    return StreamingResponse(_until_gone(feed, gone), media_type="text/event-stream")
+
+
+async def _until_gone(
+    lines: Iterator[str], gone: threading.Event
+) -> AsyncIterator[str]:
+    """The feed's lines, each read in a worker thread. When the response ends (the
+    client left, or the server cancelled it), `gone` ends the feed's thread at
+    its next wait, not at its next keep-alive, so nothing holds the server."""
+    try:
+        while True:
+            line = await anyio.to_thread.run_sync(
+                next, lines, None, abandon_on_cancel=True
+            )
+            if line is None:
+                return
+            yield line
+    finally:
+        gone.set()
 
 
 def _feed(
-    trail: SessionTrail, user_id: str | None, after: int, poll_interval: float
+    trail: SessionTrail,
+    user_id: str | None,
+    after: int,
+    poll_interval: float,
+    ended: Callable[[float], bool],
 ) -> Iterator[str]:
     """SSE lines for every visible event after `after`, then new ones as they come;
-    a comment line now and then keeps proxies from closing an idle stream."""
+    a comment line now and then keeps proxies from closing an idle stream. Between
+    polls it waits with `ended(seconds)`, and stops when that says so."""
     position, idle = after, 0.0
     while True:
         page = trail.audit.entries(user_id=user_id, after=position, limit=500)
@@ -68,7 +98,8 @@ def _feed(
         if page.items:
             idle = 0.0
             continue
-        time.sleep(poll_interval)
+        if ended(poll_interval):
+            return
         idle += poll_interval
         if idle >= KEEP_ALIVE_SECONDS:
             idle = 0.0

@@ -44,13 +44,13 @@ def append_message(
     session = owned_session(trail, who, session_id)
     message_id = derived_id(who, idempotency_key, session_id)
     fields = body.model_dump(exclude_none=True)
-    for message in session.messages if message_id is not None else []:
-        if message.id == message_id:
-            if not _same_message(fields, message):
-                raise reused(idempotency_key)
-            response.status_code = 200
-            response.headers["ETag"] = f'"{session.version}"'
-            return Appended(message=message, version=session.version)
+    if message_id is not None and session.held_ids([message_id]):
+        message = next(m for m in session.messages if m.id == message_id)
+        if not _same_message(fields, message):
+            raise reused(idempotency_key)
+        response.status_code = 200
+        response.headers["ETag"] = f'"{session.version}"'
+        return Appended(message=message, version=session.version)
     message = session.append_message(**fields, id=message_id, actor=actor_of(who))
     trail.sessions.save(session)
     response.headers["ETag"] = f'"{session.version}"'
