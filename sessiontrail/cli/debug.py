@@ -130,8 +130,10 @@ def fork(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """A new session equal to SESSION_ID as it was at a version (now by default);
-    the source is untouched and the fork's history names it.
+    """A new session copied from a session as it was at a version.
+
+    The copy is SESSION_ID as it is now, or at --at-version; the source is
+    untouched and the fork's history names it.
 
     Example: sessiontrail fork chat-42 --at-version 3
     """
