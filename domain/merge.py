@@ -175,6 +175,7 @@ Rule = Callable[[Session.Event, Session], bool]
 
 RULES: dict[type[Session.Event], Rule] = {
     Session.Started: _never,
+    Session.Forked: _never,
     Session.MessageAppended: _new_message,
     Session.TranscriptTruncated: _still_truncates,
     Session.TitleEdited: _always,  # metadata edits: unless stale, checked above

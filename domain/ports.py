@@ -7,6 +7,7 @@ from collections.abc import Collection, Sequence
 from typing import Literal, Protocol
 from uuid import UUID
 
+from .search import SearchHit, SessionFilter
 from .values import Message, MessagePage, Page, SessionSummary
 
 Order = Literal["updated_desc", "updated_asc"]
@@ -24,6 +25,7 @@ class SessionReads(Protocol):
         order: Order,
         pinned_first: bool,
         include_deleted: bool,
+        filters: SessionFilter = ...,
     ) -> Page: ...
 
     def list_paginated(
@@ -35,7 +37,12 @@ class SessionReads(Protocol):
         order: Order,
         pinned_first: bool,
         include_deleted: bool,
+        filters: SessionFilter = ...,
     ) -> builtins.list[SessionSummary]: ...
+
+    def search(
+        self, text: str, *, user_id: str | None, include_deleted: bool, limit: int
+    ) -> builtins.list[SearchHit]: ...
 
     def messages(
         self,

@@ -19,6 +19,7 @@ from pydantic import (
     AwareDatetime,
     BaseModel,
     ConfigDict,
+    Field,
     JsonValue,
     StrictBool,
     StrictStr,
@@ -77,6 +78,13 @@ class SessionStart(BaseModel):
     actor: Actor = "runtime"
 
 
+class ForkStart(SessionStart):
+    """What a fork is started with: a session's start, and where it came from."""
+
+    source_id: SessionId
+    source_version: int = Field(ge=1)
+
+
 class SessionState(BaseModel):
     """What a Session decides and merges commands with, typed: what a snapshot
     stores and a load restores. The transcript and the token-usage records are
@@ -102,7 +110,7 @@ class SessionState(BaseModel):
     deleted: bool
 
 
-class Session(Aggregate):
+class Session(Aggregate, created_event_name="Started"):
     """A session's state is what its events say; commands append new events."""
 
     class Event(EventModel):
@@ -116,6 +124,14 @@ class Session(Aggregate):
         user_id: str | None
         title: str
         metadata: dict[str, JsonValue]
+
+    class Forked(Started):
+        """The first event of a fork: a session started as a copy of another
+        (`source_id`) as it was at `source_version`. What a `Started` does, and
+        says where it came from; the fork's messages follow as appends."""
+
+        source_id: str
+        source_version: int
 
     class MessageAppended(Event):
         personal: ClassVar[Spec] = {"message": MESSAGE}
@@ -332,14 +348,22 @@ class Session(Aggregate):
         **kwargs: Any,
     ) -> Self:
         """Check the starting values before the `Started` event exists."""
+        checks = ForkStart if event_class is cls.Forked else SessionStart
         try:
-            start = SessionStart.model_validate(kwargs)
+            start = checks.model_validate(kwargs)
         except ValidationError as exc:
             raise InvalidInput.from_validation(exc) from None
         values = start.model_dump()
         values["metadata"] = values["metadata"] or {}
         check_payload(values)
         return super()._create(event_class, id=id, **values)
+
+    @classmethod
+    def forked(cls, **start: Any) -> Self:
+        """A new session whose first event is `Forked` (the fields of
+        `ForkStart`); InvalidInput naming a bad one. Add the copied messages with
+        `replace_messages` before it is stored."""
+        return cls._create(cls.Forked, **start)
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
         """An independent copy: messages, pending questions and events are

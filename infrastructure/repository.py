@@ -11,13 +11,20 @@ from __future__ import annotations
 import builtins
 import json
 import logging
+import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
 from pydantic import AwareDatetime, Field, StrictBool
 
-from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
+from ..domain.errors import (
+    InvalidInput,
+    SessionNotFound,
+    SessiontrailError,
+    StorageUnavailable,
+)
 from ..domain.ports import Order, SessionReads
+from ..domain.search import SearchHit, SearchText, session_filter
 from ..domain.session import Session, stream_id
 from ..domain.validation import (
     Actor,
@@ -144,11 +151,21 @@ class SessionRepository:
         order: Order = "updated_desc",
         pinned_first: bool = False,
         include_deleted: bool = False,
+        text: SearchText | None = None,
+        model: ModelName | None = None,
+        pinned: StrictBool | None = None,
+        metadata: JsonObject | None = None,
+        since: AwareDatetime | None = None,
+        until: AwareDatetime | None = None,
     ) -> Page:
         """One page of sessions (newest first by default) from the session index.
 
         Pass `next_cursor` back for the next page; walking every page yields each
         session that existed at the first page exactly once, while writes go on.
+        Filters (all must hold, each served by an index): `text` every word in
+        the title or in one message, `model`, `pinned`, `metadata` top-level keys
+        equal to these values, `since`/`until` last updated in [since, until).
+        The order stays the list's; `search` ranks by relevance instead.
         """
         return self._reads.list(
             user_id=user_id,
@@ -157,6 +174,23 @@ class SessionRepository:
             order=order,
             pinned_first=pinned_first,
             include_deleted=include_deleted,
+            filters=session_filter(text, model, pinned, metadata, since, until),
+        )
+
+    @validated
+    def search(
+        self,
+        text: SearchText,
+        *,
+        user_id: UserId | None = None,
+        limit: Annotated[int, Field(ge=1, le=MAX_PAGE)] = 20,
+        include_deleted: bool = False,
+    ) -> builtins.list[SearchHit]:
+        """The sessions whose title or one message holds every word of `text`,
+        best match first (bm25 on SQLite, ts_rank on PostgreSQL; ties newest
+        first), each with its matching message ids and a snippet."""
+        return self._reads.search(
+            text, user_id=user_id, include_deleted=include_deleted, limit=limit
         )
 
     @validated
@@ -263,6 +297,49 @@ class SessionRepository:
         the guard, so of several processes creating one id exactly one succeeds."""
         self._writer.create(session)
         self._cache.put(session)
+
+    @validated
+    def fork(
+        self,
+        session_id: SessionId,
+        *,
+        at_version: Position | None = None,
+        at: AwareDatetime | None = None,
+        new_id: SessionId | None = None,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+    ) -> Session:
+        """A new session equal to `session_id` as it was at `at_version` or the
+        moment `at` (now, if neither): title, model, metadata, messages (same ids)
+        and a pending question; not its pin, usage records or history. Its first
+        event, `Forked`, names the source and version; the source is untouched.
+        `new_id` defaults to a fresh id; one already in use is ConcurrencyConflict
+        and nothing is written. Another user's session is SessionNotFound."""
+        if at_version is not None and at is not None:
+            raise InvalidInput("at_version/at: give at most one of them")
+        if at_version is None and at is None:
+            source = self.try_load(session_id, user_id=user_id)
+        else:
+            source = self.at(session_id, version=at_version, at=at, user_id=user_id)
+        if source is None or (source.deleted and at_version is None and at is None):
+            raise SessionNotFound(f"no session {session_id!r}")
+        if source.deleted:
+            raise InvalidInput(f"at_version/at: {session_id!r} was deleted then")
+        fork = Session.forked(
+            session_id=new_id or uuid.uuid4().hex,
+            model=source.model,
+            user_id=source.user_id,
+            title=source.title,
+            metadata=source.metadata,
+            actor=actor,
+            source_id=session_id,
+            source_version=source.version,
+        )
+        fork.replace_messages(source.messages, actor=actor)
+        if source.pending_question is not None:
+            fork.set_pending_question(source.pending_question, actor=actor)
+        self.create(fork)
+        return fork
 
     def save_and_cache(self, session: Session) -> SaveResult | None:
         """`save`, but a failure is logged and the session is cached anyway (the

@@ -36,7 +36,7 @@ class SessionsProjection(Projection):
     """Folds every session event into its index row; messages into the transcript."""
 
     name = "sessions"
-    version = 1
+    version = 2  # 2: an index for the model filter
     tables = (
         Table(
             "sessions",
@@ -52,6 +52,7 @@ class SessionsProjection(Projection):
                 "user_id, deleted, updated_at, session_id",
                 "deleted, pinned, updated_at, session_id",
                 "user_id, deleted, pinned, updated_at, session_id",
+                "deleted, model, updated_at, session_id",
             ),
         ),
         Table(

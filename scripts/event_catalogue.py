@@ -79,6 +79,7 @@ def scenario() -> dict[str, dict[str, Any]]:
         trail.sessions.append_token_usage(
             "chat-42", {"model": "gpt-4.1", "input_tokens": 812, "output_tokens": 64}
         )
+        trail.sessions.fork("chat-42", at_version=2, new_id="chat-42-b")
         trail.sessions.delete("chat-42")
         trail.sessions.restore("chat-42")
         langgraph_thread(trail)

@@ -7,4 +7,5 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/ensure-postgres.sh
+scripts/ensure-chromium.sh
 exec .venv/bin/pytest "$@"

@@ -124,6 +124,7 @@ class AsyncSessions(Offloaded[SessionRepository]):
     delete = offload(SessionRepository.delete)
     edit = offload(SessionRepository.edit)
     exists = offload(SessionRepository.exists)
+    fork = offload(SessionRepository.fork)
     history = offload(SessionRepository.history)
     list = offload(SessionRepository.list)
     list_paginated = offload(SessionRepository.list_paginated)
@@ -136,6 +137,7 @@ class AsyncSessions(Offloaded[SessionRepository]):
     restore = offload(SessionRepository.restore)
     save = offload(SessionRepository.save)
     save_and_cache = offload(SessionRepository.save_and_cache)
+    search = offload(SessionRepository.search)
     try_load = offload(SessionRepository.try_load)
 
 
@@ -181,6 +183,7 @@ class AsyncQA(Offloaded[QAService]):
 class AsyncProjections(Offloaded[ProjectionRunner]):
     """`trail.projections` for asyncio code: see ProjectionRunner."""
 
+    after_write = offload(ProjectionRunner.after_write)
     catch_up = offload(ProjectionRunner.catch_up)
     drop_retired_now = offload(ProjectionRunner.drop_retired_now)
     erase_builds = offload(ProjectionRunner.erase_builds)

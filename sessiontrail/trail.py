@@ -37,6 +37,7 @@ from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
 from .projections.runner import ProjectionRunner
+from .projections.search import SealedSearchProjection, SearchProjection
 from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
@@ -58,9 +59,20 @@ READ_MODELS: tuple[type[Projection], ...] = (
     AdkProjection,
     LangGraphProjection,
     TitleTokensProjection,
+    SearchProjection,
 )
 
 Mode = Literal["inline", "worker"]
+
+
+def _read_models(keyed: bool) -> tuple[type[Projection], ...]:
+    """The read models of a trail; under a master key, search keeps no content."""
+    if not keyed:
+        return READ_MODELS
+    return tuple(
+        SealedSearchProjection if model is SearchProjection else model
+        for model in READ_MODELS
+    )
 
 
 class SessionTrail:
@@ -86,12 +98,13 @@ class SessionTrail:
             self.store = SessionStore(backend)
             self.store.check_key()
             self.read_models = backend.open_read_models(self.store.recorder)
-            if self.store.keys.master_set:
+            keyed = self.store.keys.master_set
+            if keyed:
                 sealer = ColumnSealer(self.store.keys)
                 sealer.prepare()
                 self.read_models = SealedDatabase(self.read_models, sealer)
             self.projections = ProjectionRunner(
-                self.store, self.read_models, READ_MODELS, skips, projections
+                self.store, self.read_models, _read_models(keyed), skips, projections
             )
             self.projections.prepare()
         self._closed = False
@@ -110,7 +123,7 @@ class SessionTrail:
         self.sessions = SessionRepository(
             self.store,
             cache,
-            SessionIndex(readable, skips),
+            SessionIndex(readable, skips, keyed=keyed),
             SessionWriter(self.store, after_write),
             SessionHistory(self.store, reader),
         )

@@ -13,6 +13,7 @@ import pytest
 from support.cli import failure, invoke
 
 import sessiontrail
+from sessiontrail.projections.sessions import SessionsProjection
 
 WORKER = [sys.executable, "-c", "from sessiontrail.cli import main; main()"]
 
@@ -33,14 +34,18 @@ def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
     assert listed.exit_code == 0, listed.stderr
     statuses = {s["name"]: s for s in json.loads(listed.stdout)}
     assert set(statuses) == {
-        *("adk", "audit", "langgraph", "qa", "sessions", "title_tokens", "usage")
+        *("adk", "audit", "langgraph", "qa", "search", "sessions", "title_tokens"),
+        "usage",
     }
     assert statuses["sessions"]["lag"] == 6
     assert statuses["sessions"]["state"] == "behind"
 
     rebuilt = invoke("--db", url, "projections", "rebuild", "sessions")
     assert rebuilt.exit_code == 0, rebuilt.stderr
-    assert "rebuilt sessions v1 at position 6 (lag 0)" in rebuilt.stdout
+    assert (
+        f"rebuilt sessions v{SessionsProjection.version} at position 6 (lag 0)"
+        in rebuilt.stdout
+    )
     table = invoke("--db", url, "projections", "status").stdout
     assert "in_sync" in table and "behind" in table  # sessions rebuilt, others not
 
@@ -51,7 +56,7 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
     line = failure("--db", url, "projections", "rebuild", "sessions", "nope")
     assert (
         line == "error: name: no projection 'nope' "
-        "(known: adk, audit, langgraph, qa, sessions, title_tokens, usage)"
+        "(known: adk, audit, langgraph, qa, search, sessions, title_tokens, usage)"
     )
     status = invoke("--db", url, "projections", "status", "--json")
     assert {s["name"]: s["position"] for s in json.loads(status.stdout)} == {
@@ -59,6 +64,7 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
         "audit": 0,
         "langgraph": 0,
         "qa": 0,
+        "search": 0,
         "sessions": 0,
         "title_tokens": 0,
         "usage": 0,

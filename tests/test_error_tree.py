@@ -155,6 +155,7 @@ def samples(trail: SessionTrail, tmp_path: Path) -> dict[str, Callable[[], Any]]
         "out": io.StringIO,
         "role": lambda: "user",
         "keep": lambda: 1,
+        "text": lambda: "hi",
         "ids": lambda: ["m-1"],
         "count": lambda: 1,
         "title": lambda: "Walk",

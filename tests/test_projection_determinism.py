@@ -14,7 +14,7 @@ from hypothesis import strategies as st
 import sessiontrail
 from sessiontrail import ConcurrencyConflict, SessionNotFound, SessionTrail
 
-READ_MODELS = ("audit", "qa", "sessions", "usage")
+READ_MODELS = ("audit", "qa", "search", "sessions", "usage")
 SESSIONS = [("a", "alice"), ("b", "alice"), ("c", "bob"), ("d", None)]
 
 command = st.one_of(

@@ -24,9 +24,9 @@ from sessiontrail.projections.usage import UsageProjection
 
 
 class SessionsWithTitleLength(SessionsProjection):
-    """A schema change: version 2 adds a column to the session index."""
+    """A schema change: the next version adds a column to the session index."""
 
-    version = 2
+    version = SessionsProjection.version + 1
     tables = (
         Table(
             "sessions",

@@ -15,6 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ...domain.errors import InvalidInput
 from ...domain.ports import Order
+from ...domain.search import NO_FILTER, SessionFilter
 from ..sessions import MOVES_KEPT
 
 CURSOR_TTL = MOVES_KEPT / 2
@@ -28,6 +29,7 @@ class Listing(BaseModel):
     order: Order
     pinned_first: bool
     include_deleted: bool
+    filters: SessionFilter = NO_FILTER
 
     def sort_keys(self) -> list[tuple[str, bool]]:
         """The sort columns, each with whether it runs descending."""

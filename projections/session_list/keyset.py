@@ -10,8 +10,10 @@ from __future__ import annotations
 from typing import Any
 
 from ...infrastructure.sql import Cursor
+from ..search import SearchProjection
 from ..sessions import SessionsProjection
 from .cursor import Listing
+from .filters import matching_set, row_clauses
 
 COLUMNS = (
     "s.session_id, s.user_id, s.title, s.pinned, s.model, s.message_count, "
@@ -26,8 +28,10 @@ def _where(
     listing: Listing,
     columns: dict[str, str],
     last: dict[str, Any] | None,
+    matching: tuple[str, list[Any]] | None,
 ) -> tuple[list[str], list[Any]]:
-    """The filters of a listing, and the keyset condition past `last`."""
+    """The filters of a listing (`matching`: SQL of the streams the text and
+    metadata filters allow, as a condition), and the keyset condition past `last`."""
     clauses: list[str] = []
     params: list[Any] = []
     if listing.user_id is not None:
@@ -35,6 +39,12 @@ def _where(
         params.append(listing.user_id)
     if not listing.include_deleted:
         clauses.append(f"{columns['deleted']} = 0")
+    filtered, values = row_clauses(listing.filters, columns)
+    clauses += filtered
+    params += values
+    if matching is not None:
+        clauses.append(f"s.stream IN ({matching[0]})")
+        params += matching[1]
     if last is not None:
         alternatives = []
         equal: list[str] = []
@@ -80,15 +90,25 @@ def select_current(
     limit: int,
     unchanged_since: int | None,
     offset: int = 0,
+    search: SearchProjection | None = None,
 ) -> list[Row]:
-    """Rows by their current key; with `unchanged_since`, only rows not moved since."""
-    clauses, params = _where(listing, _CURRENT, last)
+    """Rows by their current key; with `unchanged_since`, only rows not moved since.
+    `search`: the search read model, for text and metadata filters; the streams
+    they match drive the query (CROSS JOIN keeps SQLite from walking every row
+    in list order and testing each)."""
+    clauses, params = _where(listing, _CURRENT, last, None)
     if unchanged_since is not None:
         clauses.append("s.position <= ?")
         params.append(unchanged_since)
+    source = f"{tables.table('sessions')} s"
+    matching = matching_set(cur, listing.filters, search)
+    if matching is not None:
+        source = f"({matching[0]}) f CROSS JOIN {source}"
+        clauses.append("s.stream = f.stream")
+        params = [*matching[1], *params]
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = cur.execute(
-        f"SELECT {COLUMNS} FROM {tables.table('sessions')} s{where} "
+        f"SELECT {COLUMNS} FROM {source}{where} "
         f"ORDER BY {_order(listing, _CURRENT)} LIMIT ? OFFSET ?",
         (*params, limit, offset),
     ).fetchall()
@@ -102,9 +122,11 @@ def select_moved(
     last: dict[str, Any],
     limit: int,
     since: int,
+    search: SearchProjection | None = None,
 ) -> list[Row]:
     """Rows changed after `since` that existed then, by their key at `since`."""
-    clauses, params = _where(listing, _AS_MOVED, last)
+    matching = matching_set(cur, listing.filters, search)
+    clauses, params = _where(listing, _AS_MOVED, last, matching)
     rows = cur.execute(
         f"SELECT {COLUMNS}, m.pinned, m.updated_at "
         f"FROM {tables.table('session_moves')} m "

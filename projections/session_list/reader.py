@@ -16,26 +16,39 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ...domain.errors import SessionNotFound
+from ...domain.errors import InvalidInput, SessionNotFound
 from ...domain.ports import Order
+from ...domain.search import NO_FILTER, SearchHit, SessionFilter
 from ...domain.session import stream_id
 from ...domain.values import Message, MessagePage, Page, SessionSummary
 from ...infrastructure.gc_pause import gc_paused
 from ...infrastructure.sealed_columns import ColumnSealer
-from ...infrastructure.sql import NO_LIMIT, ProjectionDatabase
+from ...infrastructure.sql import NO_LIMIT, Cursor, ProjectionDatabase
 from ..columns import moment
+from ..search import SearchProjection
 from ..sessions import MESSAGE_FIELDS, SessionsProjection
 from ..skips import Skips
 from .cursor import Listing, Walk, decode, encode
 from .keyset import by_key, select_current, select_moved
+from .search import find
+
+KEYED_SEARCH = (
+    "search by words and metadata is not available under a master key yet: "
+    "the search read model would hold words of sealed content"
+)
+"""Why a keyed trail refuses text and metadata filters (see docs/search.md)."""
 
 
 class SessionIndex:
     """Session lists and transcript pages from the `sessions` projection."""
 
-    def __init__(self, database: ProjectionDatabase, skips: Skips) -> None:
+    def __init__(
+        self, database: ProjectionDatabase, skips: Skips, *, keyed: bool = False
+    ) -> None:
+        """`keyed`: the log is sealed under a master key (search is refused)."""
         self._database = database
         self._skips = skips
+        self._keyed = keyed
 
     def list(
         self,
@@ -46,26 +59,31 @@ class SessionIndex:
         order: Order,
         pinned_first: bool,
         include_deleted: bool,
+        filters: SessionFilter = NO_FILTER,
     ) -> Page:
         listing = Listing(
             user_id=user_id,
             order=order,
             pinned_first=pinned_first,
             include_deleted=include_deleted,
+            filters=self._allowed(filters),
         )
         walk = None if cursor is None else decode(cursor, listing)
         with self._database.read() as cur:
             tables, position = SessionsProjection.live(cur)
+            search = _search_tables(cur, filters)
             if walk is None:
-                rows = select_current(cur, tables, listing, None, limit + 1, None)
+                rows = select_current(
+                    cur, tables, listing, None, limit + 1, None, search=search
+                )
                 issued = time.time()
             else:
                 position, issued = walk.position, walk.issued
                 rows = select_current(
-                    cur, tables, listing, walk.last, limit + 1, position
+                    cur, tables, listing, walk.last, limit + 1, position, search=search
                 )
                 rows += select_moved(
-                    cur, tables, listing, walk.last, limit + 1, position
+                    cur, tables, listing, walk.last, limit + 1, position, search
                 )
             sealer = cur.sealer
         if walk is not None:  # current and moved rows: merge them by key
@@ -88,12 +106,14 @@ class SessionIndex:
         order: Order,
         pinned_first: bool,
         include_deleted: bool,
+        filters: SessionFilter = NO_FILTER,
     ) -> builtins.list[SessionSummary]:
         listing = Listing(
             user_id=user_id,
             order=order,
             pinned_first=pinned_first,
             include_deleted=include_deleted,
+            filters=self._allowed(filters),
         )
         with self._database.read() as cur:
             tables, _ = SessionsProjection.live(cur)
@@ -105,9 +125,49 @@ class SessionIndex:
                 NO_LIMIT if limit is None else limit,
                 None,
                 offset,
+                _search_tables(cur, filters),
             )
             sealer = cur.sealer
         return self._summaries([row[0] for row in rows], sealer)
+
+    def search(
+        self, text: str, *, user_id: str | None, include_deleted: bool, limit: int
+    ) -> builtins.list[SearchHit]:
+        """The best `limit` sessions holding every word of `text` (see search.py)."""
+        self._allowed(SessionFilter(text=text))
+        with self._database.read() as cur:
+            sessions, _ = SessionsProjection.live(cur)
+            search, _ = SearchProjection.live(cur)
+            found = find(
+                cur,
+                sessions,
+                search,
+                text,
+                user_id=user_id,
+                include_deleted=include_deleted,
+                limit=limit,
+            )
+            sealer = cur.sealer
+        summaries = {
+            summary.session_id: summary
+            for summary in self._summaries([each.row for each in found], sealer)
+        }
+        return [
+            SearchHit(
+                session=summaries[each.row[0]],
+                message_ids=each.message_ids,
+                title_matched=each.title_matched,
+                snippet=each.snippet,
+            )
+            for each in found
+            if each.row[0] in summaries
+        ]
+
+    def _allowed(self, filters: SessionFilter) -> SessionFilter:
+        """`filters`, unless they search words or metadata of a keyed log."""
+        if self._keyed and filters.searches:
+            raise InvalidInput(f"text/metadata: {KEYED_SEARCH}")
+        return filters
 
     def messages(
         self,
@@ -181,6 +241,11 @@ class SessionIndex:
             except (ValidationError, ValueError, OverflowError, TypeError):
                 self._skips.row(SessionsProjection.name, f"index row {row[0]!r}")
         return summaries
+
+
+def _search_tables(cur: Cursor, filters: SessionFilter) -> SearchProjection | None:
+    """The live search generation, when the filters need it."""
+    return SearchProjection.live(cur)[0] if filters.searches else None
 
 
 def _opened(row: Sequence[Any], sealer: ColumnSealer) -> tuple[Any, ...]:

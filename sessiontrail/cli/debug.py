@@ -8,48 +8,17 @@ import time
 from typing import Annotated, Any
 
 import typer
-from pydantic import BaseModel
 from rich.console import Console
 from rich.markup import escape
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.session import Session
 from ..domain.summaries import summarize
+from ..domain.version_diff import changes, diff_json
 from .options import open_log, options
 from .render import message_text
 
 console = Console()
-
-FIELDS = ("title", "pinned", "model", "metadata", "pending_question", "deleted")
-
-
-def changes(before: Session | None, after: Session) -> dict[str, Any]:
-    """What differs from `before` to `after`: messages added and removed, fields."""
-    old_messages = {m.id: m for m in before.messages} if before else {}
-    new_ids = {m.id for m in after.messages}
-    fields = {}
-    for name in FIELDS:
-        old = getattr(before, name) if before else None
-        new = getattr(after, name)
-        if old != new and not (before is None and not new):
-            fields[name] = [_plain(old), _plain(new)]
-    return {
-        "added": [m for m in after.messages if m.id not in old_messages],
-        "removed": [m for key, m in old_messages.items() if key not in new_ids],
-        "fields": fields,
-    }
-
-
-def _plain(value: Any) -> Any:
-    return value.model_dump(mode="json") if isinstance(value, BaseModel) else value
-
-
-def _as_json(change: dict[str, Any]) -> dict[str, Any]:
-    return {
-        "added": [m.model_dump(mode="json") for m in change["added"]],
-        "removed": [m.model_dump(mode="json") for m in change["removed"]],
-        "fields": change["fields"],
-    }
 
 
 def _lines(change: dict[str, Any]) -> list[str]:
@@ -142,7 +111,7 @@ def diff(
         raise SessionNotFound(f"no session {session_id!r}")
     change = changes(old, new)
     if as_json:
-        print(json.dumps(_as_json(change), ensure_ascii=False))
+        print(json.dumps(diff_json(change), ensure_ascii=False))
         return
     lines = _lines(change) or ["no changes"]
     console.print(f"[bold]{escape(session_id)}[/] v{first} → v{second}")
@@ -150,4 +119,40 @@ def diff(
         console.print(f"  {line}")
 
 
-COMMANDS = (replay, diff)
+def fork(
+    ctx: typer.Context,
+    session_id: Annotated[str, typer.Argument(help="The session to fork.")],
+    at_version: Annotated[
+        int | None, typer.Option(help="Fork it as it was at this version.", min=1)
+    ] = None,
+    new_id: Annotated[
+        str | None, typer.Option(help="The new session's id (default: a new one).")
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
+) -> None:
+    """A new session copied from a session as it was at a version.
+
+    The copy is SESSION_ID as it is now, or at --at-version; the source is
+    untouched and the fork's history names it.
+
+    Example: sessiontrail fork chat-42 --at-version 3
+    """
+    opts = options(ctx)
+    with open_log(opts.db) as trail:
+        made = trail.sessions.fork(
+            session_id,
+            at_version=at_version,
+            new_id=new_id,
+            user_id=opts.user,
+            actor="cli",
+        )
+    if as_json:
+        print(json.dumps(made.summary().model_dump(mode="json"), ensure_ascii=False))
+        return
+    console.print(
+        f"forked [bold]{escape(session_id)}[/] v{at_version or 'now'} → "
+        f"[bold]{escape(made.session_id)}[/] ({len(made.messages)} messages)"
+    )
+
+
+COMMANDS = (replay, diff, fork)

@@ -12,6 +12,7 @@ from rich.markup import escape
 from rich.table import Table
 
 from ..domain.errors import InvalidInput, SessionNotFound
+from ..domain.search import parse_meta
 from ..domain.values import Message
 from ..infrastructure.repository import SessionRepository
 from .next_page import continue_command
@@ -48,11 +49,33 @@ def ls(
     include_deleted: Annotated[
         bool, typer.Option("--all", help="Include deleted sessions.")
     ] = False,
+    search: Annotated[
+        str | None,
+        typer.Option(help="Only sessions with every word in the title or a message."),
+    ] = None,
+    model: Annotated[str | None, typer.Option(help="Only this model's.")] = None,
+    pinned: Annotated[
+        bool | None, typer.Option("--pinned/--unpinned", help="Only (un)pinned ones.")
+    ] = None,
+    since: Annotated[
+        str | None, typer.Option(help="Only updated at or after this ISO time.")
+    ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only updated before this ISO time.")
+    ] = None,
+    meta: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="Only sessions whose metadata KEY equals VALUE (KEY=VALUE; "
+            "repeatable; VALUE read as JSON when it is a number, true, false, "
+            'null or "quoted").'
+        ),
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """Sessions, most recently updated first.
+    """Sessions, most recently updated first; the options filter them.
 
-    Example: sessiontrail --user alice ls --limit 10
+    Example: sessiontrail --user alice ls --search Lisbon --meta env=prod
     """
     opts = options(ctx)
     with open_log(opts.db) as trail:
@@ -61,6 +84,12 @@ def ls(
             limit=limit,
             cursor=cursor,
             include_deleted=include_deleted,
+            text=search,
+            model=model,
+            pinned=pinned,
+            metadata=parse_meta(meta or []),
+            since=None if since is None else _moment(since, "since"),
+            until=None if until is None else _moment(until, "until"),
         )
     if as_json:
         _print_json(page.model_dump(mode="json"))

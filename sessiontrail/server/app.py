@@ -17,13 +17,15 @@ import threading
 import time
 from collections.abc import Awaitable, Callable
 
-from fastapi import FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Request, Response
 
 from ..trail import SessionTrail
 from .auth import Tokens
 from .errors import add_error_handlers
 from .limits import BodyLimit
-from .routers import admin, feed, messages, session_parts, sessions
+from .query import known_query_only
+from .routers import admin, feed, me, messages, session_parts, sessions
+from .viewer import router as viewer
 
 logger = logging.getLogger("sessiontrail.http")
 
@@ -47,6 +49,7 @@ def create_app(
         docs_url="/docs" if public_docs else None,
         redoc_url=None,
         openapi_url="/openapi.json" if public_docs else None,
+        dependencies=[Depends(known_query_only)],
     )
     add_error_handlers(app)
     _limits_and_logs(app, max_body_bytes)
@@ -54,7 +57,7 @@ def create_app(
     app.state.tokens = tokens
     app.state.poll_interval = poll_interval
     app.state.stopping = threading.Event()  # set as the server stops: feeds end
-    for part in (session_parts, admin, sessions, messages, feed):
+    for part in (session_parts, admin, sessions, messages, feed, me, viewer):
         app.include_router(part.router)
     return app
 

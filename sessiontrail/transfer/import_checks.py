@@ -31,7 +31,7 @@ from ..domain.event_model import EventModel
 from ..domain.limits import check_payload, check_unicode
 from ..domain.qa import QASession
 from ..domain.qa_values import SessionQAUpdate, SessionTraceStep, TraceStepIn
-from ..domain.session import Session, SessionStart
+from ..domain.session import ForkStart, Session, SessionStart
 from ..domain.validation import (
     Actor,
     ItemId,
@@ -145,8 +145,10 @@ def _first_difference(given: Any, kept: Any, path: str) -> tuple[str, Any] | Non
 def _line_model(event_class: type[EventModel]) -> type[BaseModel]:
     """A line of `event_class` as the API would take it: ids, actor, and what
     the command behind the event takes."""
-    payload: type[BaseModel] = SessionStart
-    if event_class is not Session.Started:
+    payload: type[BaseModel] = (
+        ForkStart if event_class is Session.Forked else SessionStart
+    )
+    if not issubclass(event_class, Session.Started):
         fields: dict[str, Any] = {
             name: (kind, ...) for name, kind in _FIELDS.get(event_class, {}).items()
         }

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, JsonValue
 from ...domain.errors import InvalidInput, SessionNotFound
 from ...domain.qa_values import SessionQAEntry, SessionQAUpdate, SessionTraceStep
 from ...domain.values import Message, PendingQuestion
+from ...domain.version_diff import changes, diff_json
 from ...projections.usage import UsageRecord
 from ...trail import SessionTrail
 from ..access import (
@@ -96,6 +97,31 @@ def at(
     if then is None:
         raise SessionNotFound(f"no session {session_id!r} then")
     return SessionAt(session=SessionOut.of(then), messages=then.messages)
+
+
+class VersionDiff(BaseModel):
+    added: list[Message]
+    removed: list[Message]
+    fields: dict[str, list[JsonValue]]
+
+
+@router.get("/v1/sessions/{session_id}/diff", tags=["sessions"])
+def diff(
+    session_id: str,
+    who: Who,
+    trail: Trail,
+    first: Annotated[int, Query(alias="from", ge=1, le=BIGINT)],
+    second: Annotated[int, Query(alias="to", ge=1, le=BIGINT)],
+) -> VersionDiff:
+    """What changed from version `from` to version `to`: messages added and
+    removed, and each changed field as [before, after]."""
+    if first > second:
+        raise InvalidInput("from/to: give the older version first")
+    old = trail.sessions.at(session_id, version=first, user_id=scope(who))
+    new = trail.sessions.at(session_id, version=second, user_id=scope(who))
+    if old is None or new is None:
+        raise SessionNotFound(f"no session {session_id!r}")
+    return VersionDiff.model_validate(diff_json(changes(old, new)))
 
 
 @router.post("/v1/sessions/{session_id}/usage", status_code=204, tags=["usage"])

@@ -13,6 +13,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ...domain.errors import ConcurrencyConflict, SessionNotFound
 from ...domain.limits import MAX_ID_CHARS
+from ...domain.search import SearchHit, parse_meta
 from ...domain.session import Session
 from ...domain.values import HistoryEntry
 from ..access import SessionOut, Trail, Who, actor_of, owned_session, scope, tagged
@@ -35,6 +36,13 @@ class SessionPatch(BaseModel):
     title: str | None = None
     pinned: bool | None = None
     metadata: dict[str, JsonValue] | None = None
+
+
+class ForkIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    at_version: int | None = Field(None, ge=1)
+    at: datetime | None = None
+    new_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
 
 
 @router.post("/v1/sessions", status_code=201)
@@ -84,14 +92,70 @@ def list_sessions(
     cursor: str | None = None,
     include_deleted: bool = False,
     user_id: str | None = None,
+    search: str | None = None,
+    model: str | None = None,
+    pinned: bool | None = None,
+    since: datetime | None = None,
+    until: datetime | None = None,
+    meta: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
     """A page of sessions, newest first; pass `next_cursor` back for more.
-    Admins list everyone's (or one user's with `user_id`)."""
+    Admins list everyone's (or one user's with `user_id`). Filters, all of
+    which must hold: `search` (every word in the title or in one message),
+    `model`, `pinned`, `since`/`until` (last updated, ISO 8601 with a zone),
+    `meta=KEY=VALUE` (repeatable; VALUE as JSON if it is a JSON scalar)."""
     scope = user_id if who.admin else who.user_id
     page = trail.sessions.list(
-        user_id=scope, limit=limit, cursor=cursor, include_deleted=include_deleted
+        user_id=scope,
+        limit=limit,
+        cursor=cursor,
+        include_deleted=include_deleted,
+        text=search,
+        model=model,
+        pinned=pinned,
+        metadata=parse_meta(meta or []),
+        since=since,
+        until=until,
     )
     return page.model_dump(mode="json")
+
+
+@router.get("/v1/search")
+def search_sessions(
+    who: Who,
+    trail: Trail,
+    text: str,
+    limit: Annotated[int, Query(ge=1, le=500)] = 20,
+    include_deleted: bool = False,
+    user_id: str | None = None,
+) -> list[SearchHit]:
+    """The sessions whose title or one message holds every word of `text`,
+    best match first, with their matching message ids and a snippet."""
+    scope = user_id if who.admin else who.user_id
+    return trail.sessions.search(
+        text, user_id=scope, limit=limit, include_deleted=include_deleted
+    )
+
+
+@router.post("/v1/sessions/{session_id}/fork", status_code=201)
+def fork_session(
+    session_id: str, body: ForkIn, who: Who, trail: Trail, response: Response
+) -> SessionOut:
+    """A new session equal to this one at `at_version` (or the moment `at`, or
+    now); its first event, Forked, names the source and version. `new_id` in use
+    is a 409 and nothing is written."""
+    try:
+        fork = trail.sessions.fork(
+            session_id,
+            at_version=body.at_version,
+            at=body.at,
+            new_id=body.new_id,
+            user_id=scope(who),
+            actor=actor_of(who),
+        )
+    except ConcurrencyConflict:
+        raise Conflict(f"session id {body.new_id!r} is already in use") from None
+    return tagged(response, fork)
 
 
 @router.get("/v1/sessions/{session_id}")

@@ -1,0 +1,261 @@
+"""The search read model: words of titles and messages, and metadata values.
+
+- `search_docs`: one row per searchable text of a session: its title (message id
+  '') and each live message (content, tool names and arguments). On SQLite its
+  words are in an FTS5 table (`search_words`, rowid = doc) with the `unicode61`
+  tokenizer (diacritics folded); on PostgreSQL in a `tsvector` column under a GIN
+  index, parsed with the text search configuration the generation was built with
+  (`search_config`; $SESSIONTRAIL_SEARCH_LANGUAGE, `simple` by default, so ids
+  and code tokens match as written). Changing the language takes a rebuild.
+- `search_metadata`: each session's top-level metadata values (canonical JSON),
+  indexed by (key, value) for equality filters.
+
+Its own projection, apart from the session index, so search can be rebuilt (and
+changed) without touching lists. A message removed by a truncation leaves it.
+Under a master key the trail registers `SealedSearchProjection` instead, which
+keeps no words and no metadata values (sealed content stays sealed).
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import sqlite3
+from collections.abc import Iterable, Sequence
+from functools import singledispatchmethod
+from typing import ClassVar
+
+from pydantic import JsonValue
+
+from ..domain.errors import InvalidInput, StorageUnavailable
+from ..domain.event_model import EventModel
+from ..domain.search import canonical
+from ..domain.session import Session
+from ..domain.values import Message
+from ..infrastructure.sql import Cursor
+from .projection import Projection, Table
+
+LANGUAGE_ENV = "SESSIONTRAIL_SEARCH_LANGUAGE"
+DEFAULT_LANGUAGE = "simple"
+_LANGUAGE = re.compile(r"[a-z_][a-z0-9_]*")
+_DELETE_CHUNK = 500
+TITLE = ""
+"""The message id of a session's title document."""
+MAX_INDEXED_CHARS = 100_000
+"""How much of one title or message is searchable: PostgreSQL refuses a
+`tsvector` over 1 MiB, and a longer text makes a poor snippet anyway."""
+
+
+def language() -> str:
+    """The PostgreSQL text search configuration new generations are built with."""
+    name = os.environ.get(LANGUAGE_ENV, DEFAULT_LANGUAGE)
+    if not _LANGUAGE.fullmatch(name):
+        raise InvalidInput(
+            f"{LANGUAGE_ENV}: {name!r} is not a text search configuration name"
+        )
+    return name
+
+
+def searchable(message: Message) -> str:
+    """The text of a message that search finds: content, tool names, arguments."""
+    parts = [message.content]
+    for call in message.tool_calls or ():
+        arguments = call.arguments
+        parts += [
+            call.name,
+            arguments if isinstance(arguments, str) else canonical(arguments),
+        ]
+    return "\n".join(part for part in parts if part)
+
+
+class SearchProjection(Projection):
+    """Folds titles, messages and metadata of sessions into searchable rows."""
+
+    name = "search"
+    version = 1
+    keeps_content: ClassVar[bool] = True
+    tables = (
+        Table(  # built by `create`: its columns differ by database
+            "search_docs",
+            "doc, stream, message_id",
+            indexes=("stream, message_id",),
+        ),
+        Table(
+            "search_metadata",
+            "stream TEXT NOT NULL, key TEXT NOT NULL, value TEXT NOT NULL, "
+            "PRIMARY KEY (stream, key)",
+            indexes=("key, value, stream",),
+        ),
+        Table("search_config", "language TEXT NOT NULL"),
+        Table(
+            "search_sessions",
+            "stream TEXT PRIMARY KEY, user_id TEXT",
+            indexes=("user_id",),
+        ),
+    )
+    owners = "search_sessions"
+    per_stream = ("search_docs", "search_metadata", "search_sessions")
+
+    def create(self, cur: Cursor) -> None:
+        docs = self.table("search_docs")
+        if cur.dialect == "sqlite":
+            cur.execute(
+                f"CREATE TABLE {docs} (doc INTEGER PRIMARY KEY, "
+                "stream TEXT NOT NULL, message_id TEXT NOT NULL)"
+            )
+            self._create_words(cur)
+        else:
+            cur.execute(
+                f"CREATE TABLE {docs} (doc BIGINT PRIMARY KEY, "
+                "stream TEXT NOT NULL, message_id TEXT NOT NULL, "
+                "body TEXT NOT NULL, words TSVECTOR NOT NULL)"
+            )
+            cur.execute(f"CREATE INDEX {docs}_words ON {docs} USING GIN (words)")
+        cur.execute(f"CREATE INDEX {docs}_i0 ON {docs} (stream, message_id)")
+        for table in self.tables[1:]:
+            physical = self.table(table.name)
+            cur.execute(f"CREATE TABLE {physical} ({table.columns})")
+            for number, columns in enumerate(table.indexes):
+                cur.execute(
+                    f"CREATE INDEX {physical}_i{number} ON {physical} ({columns})"
+                )
+        cur.execute(
+            f"INSERT INTO {self.table('search_config')} (language) VALUES (?)",
+            (language(),),
+        )
+
+    def _create_words(self, cur: Cursor) -> None:
+        """SQLite: the FTS5 table of the documents' words (rowid = doc)."""
+        try:
+            cur.execute(
+                f"CREATE VIRTUAL TABLE {self.table('search_words')} USING fts5("
+                "body, tokenize = 'unicode61 remove_diacritics 2')"
+            )
+        except sqlite3.OperationalError as exc:
+            raise StorageUnavailable(
+                "search needs SQLite's FTS5 extension, which this Python's "
+                f"sqlite3 lacks ({exc})"
+            ) from exc
+
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """An erasure's first step: the streams' words go with their documents."""
+        if cur.dialect == "sqlite":
+            docs, words = self.table("search_docs"), self.table("search_words")
+            for stream in streams:
+                cur.execute(
+                    f"DELETE FROM {words} WHERE rowid IN "
+                    f"(SELECT doc FROM {docs} WHERE stream = ?)",
+                    (stream,),
+                )
+        super().forget(cur, user_id, streams)
+
+    def drop(self, cur: Cursor) -> None:
+        super().drop(cur)
+        cur.execute(f"DROP TABLE IF EXISTS {self.table('search_words')}")
+
+    @singledispatchmethod
+    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
+        """Other events change nothing searchable."""
+
+    @apply.register
+    def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
+        stream = str(event.originator_id)
+        cur.execute(
+            f"INSERT INTO {self.table('search_sessions')} (stream, user_id) "
+            "VALUES (?, ?) ON CONFLICT (stream) DO NOTHING",
+            (stream, event.user_id),
+        )
+        self._add(cur, position, stream, TITLE, event.title)
+        self._set_metadata(cur, stream, event.metadata)
+
+    @apply.register
+    def _appended(
+        self, event: Session.MessageAppended, cur: Cursor, position: int
+    ) -> None:
+        message = event.message
+        self._add(
+            cur, position, str(event.originator_id), message.id, searchable(message)
+        )
+
+    @apply.register
+    def _titled(self, event: Session.TitleEdited, cur: Cursor, position: int) -> None:
+        stream = str(event.originator_id)
+        self._remove(cur, stream, [TITLE])
+        self._add(cur, position, stream, TITLE, event.title)
+
+    @apply.register
+    def _truncated(
+        self, event: Session.TranscriptTruncated, cur: Cursor, position: int
+    ) -> None:
+        self._remove(cur, str(event.originator_id), event.removed_ids)
+
+    @apply.register
+    def _metadata(
+        self, event: Session.MetadataEdited, cur: Cursor, position: int
+    ) -> None:
+        self._set_metadata(cur, str(event.originator_id), event.changes)
+
+    def _add(
+        self, cur: Cursor, position: int, stream: str, message_id: str, body: str
+    ) -> None:
+        """A document numbered by the log position of the event that wrote it
+        (each event writes at most one), so a rebuild numbers it the same."""
+        if not body or not self.keeps_content:
+            return
+        body = body[:MAX_INDEXED_CHARS]
+        docs = self.table("search_docs")
+        if cur.dialect == "sqlite":
+            cur.execute(
+                f"INSERT INTO {docs} (doc, stream, message_id) VALUES (?, ?, ?)",
+                (position, stream, message_id),
+            )
+            cur.execute(
+                f"INSERT INTO {self.table('search_words')} (rowid, body) VALUES (?, ?)",
+                (position, body),
+            )
+        else:
+            cur.execute(
+                f"INSERT INTO {docs} (doc, stream, message_id, body, words) "
+                "SELECT ?, ?, ?, ?, to_tsvector(language::regconfig, ?) "
+                f"FROM {self.table('search_config')}",
+                (position, stream, message_id, body, body),
+            )
+
+    def _remove(self, cur: Cursor, stream: str, message_ids: Iterable[str]) -> None:
+        docs, words = self.table("search_docs"), self.table("search_words")
+        ids = list(message_ids)
+        for start in range(0, len(ids), _DELETE_CHUNK):
+            chunk = ids[start : start + _DELETE_CHUNK]
+            which = f"stream = ? AND message_id IN ({', '.join('?' * len(chunk))})"
+            if cur.dialect == "sqlite":
+                cur.execute(
+                    f"DELETE FROM {words} WHERE rowid IN "
+                    f"(SELECT doc FROM {docs} WHERE {which})",
+                    (stream, *chunk),
+                )
+            cur.execute(f"DELETE FROM {docs} WHERE {which}", (stream, *chunk))
+
+    def _set_metadata(
+        self, cur: Cursor, stream: str, changes: dict[str, JsonValue]
+    ) -> None:
+        """Apply top-level metadata changes; a None value removes the key."""
+        if not self.keeps_content:
+            return
+        table = self.table("search_metadata")
+        for key, value in changes.items():
+            cur.execute(
+                f"DELETE FROM {table} WHERE stream = ? AND key = ?", (stream, key)
+            )
+            if value is not None:
+                cur.execute(
+                    f"INSERT INTO {table} (stream, key, value) VALUES (?, ?, ?)",
+                    (stream, key, canonical(value)),
+                )
+
+
+class SealedSearchProjection(SearchProjection):
+    """The search read model of a trail under a master key: its tables exist but
+    hold no words and no metadata values, so no plaintext of sealed content lands
+    in them; reads refuse text and metadata filters (see session_list/reader.py)."""
+
+    keeps_content = False

@@ -1,0 +1,99 @@
+"""The SQL of a filtered list: each filter is served by an index.
+
+Text and metadata filters select a set of streams from the search read model
+(its FTS5 table or GIN index, its (key, value) index) that drives the list;
+model, pinned and the time range are conditions on the session index row.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ...domain.search import SessionFilter, canonical, words
+from ...infrastructure.sql import Cursor
+from ..columns import micros
+from ..search import SearchProjection
+
+Clauses = tuple[list[str], list[Any]]
+"""SQL conditions and their parameters."""
+
+
+def match_query(dialect: str, text: str) -> str:
+    """The text-search query for `text`: every word must match.
+
+    SQLite: each word an FTS5 phrase (so `call_42` matches as `call 42`
+    adjacent); PostgreSQL: the text itself for `plainto_tsquery`, so its parser
+    splits it exactly as it split the documents (`ERR-7731`)."""
+    found = words(text)
+    if dialect == "sqlite":
+        return " ".join(f'"{word}"' for word in found)
+    return text
+
+
+def search_language(cur: Cursor, search: SearchProjection) -> str:
+    """The text search configuration the live search generation was built with."""
+    row = cur.execute(
+        f"SELECT language FROM {search.table('search_config')}"
+    ).fetchone()
+    assert row is not None, "a search generation records its language"
+    return str(row[0])
+
+
+def _text_matches(
+    cur: Cursor, search: SearchProjection, text: str
+) -> tuple[str, list[Any]]:
+    """SQL of the streams with a document holding every word of `text`."""
+    docs, words_table = search.table("search_docs"), search.table("search_words")
+    query = match_query(cur.dialect, text)
+    if cur.dialect == "sqlite":
+        return (
+            f"SELECT DISTINCT d.stream FROM {words_table} JOIN {docs} d "
+            f"ON d.doc = {words_table}.rowid WHERE {words_table} MATCH ?",
+            [query],
+        )
+    return (
+        f"SELECT DISTINCT d.stream FROM {docs} d "
+        "WHERE d.words @@ plainto_tsquery(?::regconfig, ?)",
+        [search_language(cur, search), query],
+    )
+
+
+def matching_set(
+    cur: Cursor, filters: SessionFilter, search: SearchProjection | None
+) -> tuple[str, list[Any]] | None:
+    """SQL of the distinct streams matching the text and metadata filters (from
+    the search read model's indexes), or None when there are none. A filtered
+    list is driven by this set, so it costs the matches, not the sessions."""
+    if search is None or not filters.searches:
+        return None
+    parts: list[str] = []
+    params: list[Any] = []
+    if filters.text is not None:
+        sql, values = _text_matches(cur, search, filters.text)
+        parts.append(sql)
+        params += values
+    table = search.table("search_metadata")
+    for key, value in (filters.metadata or {}).items():
+        parts.append(f"SELECT DISTINCT stream FROM {table} WHERE key = ? AND value = ?")
+        params += [key, canonical(value)]
+    return " INTERSECT ".join(parts), params
+
+
+def row_clauses(filters: SessionFilter, columns: dict[str, str]) -> Clauses:
+    """The conditions of the filters on index row columns (`columns` maps the
+    sort keys to the row's current or as-moved columns)."""
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.model is not None:
+        clauses.append("s.model = ?")
+        params.append(filters.model)
+    if filters.pinned is not None:
+        clauses.append(f"{columns['pinned']} = ?")
+        params.append(int(filters.pinned))
+    if filters.since is not None:
+        clauses.append(f"{columns['updated_at']} >= ?")
+        params.append(micros(filters.since))
+    if filters.until is not None:
+        clauses.append(f"{columns['updated_at']} < ?")
+        params.append(micros(filters.until))
+    return clauses, params

@@ -1,0 +1,1 @@
+"""The web viewer: plain HTML, CSS and JavaScript served by `sessiontrail serve`."""

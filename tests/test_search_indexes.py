@@ -1,0 +1,126 @@
+"""Every list filter is served by an index: the query plans never walk every
+session (SQLite's EXPLAIN QUERY PLAN; PostgreSQL's EXPLAIN with sequential scans
+priced out, as they would be on a large table)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+
+from sessiontrail import SessionTrail
+from sessiontrail.infrastructure import sql
+from sessiontrail.projections.search import SearchProjection
+from sessiontrail.projections.sessions import SessionsProjection
+
+FILTERS: list[dict[str, Any]] = [
+    {"model": "m1"},
+    {"pinned": True},
+    {"text": "w3"},
+    {"metadata": {"env": "e1"}},
+    {"since": datetime(2020, 1, 1, tzinfo=UTC)},
+    {"text": "w3", "metadata": {"env": "e1"}, "model": "m3"},
+]
+
+
+BULK = 20_000
+"""PostgreSQL plans by table statistics: its tables get this many more rows."""
+
+
+@pytest.fixture
+def filled(trail: SessionTrail) -> SessionTrail:
+    for number in range(30):
+        session = trail.sessions.load_or_create(f"s{number}", model=f"m{number % 5}")
+        session.append_message(role="user", content=f"hello w{number}")
+        session.update_metadata({"env": f"e{number % 4}"})
+        trail.sessions.save(session)
+    if trail.backend == "postgresql":
+        bulk_rows(trail)
+    return trail
+
+
+def bulk_rows(trail: SessionTrail) -> None:
+    """Many more index rows (written straight into the read models), analysed,
+    so that the planner prices a walk of every session as it would in use."""
+    with trail.read_models.write() as cur:
+        sessions = SessionsProjection.live(cur)[0].table("sessions")
+        search = SearchProjection.live(cur)[0]
+        docs, metadata = search.table("search_docs"), search.table("search_metadata")
+        cur.execute(
+            f"INSERT INTO {sessions} SELECT 'x' || i, 'x' || i, NULL, '', 0, "
+            "'bulk', 1, 2, '', i, i, 0, 2, 0, 0 FROM generate_series(1, ?) i",
+            (BULK,),
+        )
+        cur.execute(
+            f"INSERT INTO {docs} (doc, stream, message_id, body, words) "
+            "SELECT -i, 'x' || i, 'm', 'filler', to_tsvector('simple', 'filler') "
+            "FROM generate_series(1, ?) i",
+            (BULK,),
+        )
+        cur.execute(
+            f"INSERT INTO {metadata} SELECT 'x' || i, 'env', '\"bulk\"' "
+            "FROM generate_series(1, ?) i",
+            (BULK,),
+        )
+        for table in (sessions, docs, metadata):
+            cur.execute(f"ANALYZE {table}")
+
+
+def list_query(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch, filters: dict[str, Any]
+) -> tuple[str, Any]:
+    """The SQL (and parameters) of a list page's rows under `filters`."""
+    seen: list[tuple[str, Any]] = []
+    execute = sql.Cursor.execute
+
+    def recording(self: sql.Cursor, statement: str, params: Any = ()) -> sql.Cursor:
+        if "st_sessions_g" in statement and "ORDER BY" in statement:
+            seen.append((statement, params))
+        return execute(self, statement, params)
+
+    monkeypatch.setattr(sql.Cursor, "execute", recording)
+    trail.sessions.list(**filters)
+    monkeypatch.undo()
+    [query] = seen
+    return query
+
+
+def plan(trail: SessionTrail, statement: str, params: Any) -> Iterator[str]:
+    with trail.read_models.read() as cur:
+        if cur.dialect == "sqlite":
+            rows = cur.execute("EXPLAIN QUERY PLAN " + statement, params).fetchall()
+            yield from (str(row[3]) for row in rows)
+        else:
+            rows = cur.execute("EXPLAIN " + statement, params).fetchall()
+            yield from (str(row[0]) for row in rows)
+
+
+@pytest.mark.parametrize("filters", FILTERS, ids=lambda f: "+".join(f))
+def test_a_filtered_list_never_walks_every_session(
+    filled: SessionTrail, monkeypatch: pytest.MonkeyPatch, filters: dict[str, Any]
+):
+    steps = list(plan(filled, *list_query(filled, monkeypatch, filters)))
+    shown = "\n".join(steps)
+
+    walks = [step for step in steps if walks_every_session(step)]
+    assert walks == [], shown
+    if "text" in filters:
+        assert "VIRTUAL TABLE INDEX" in shown or "_words" in shown, shown
+    if "metadata" in filters:
+        assert "search_metadata_g1_i0" in shown, shown
+
+
+def walks_every_session(step: str) -> bool:
+    """Whether a plan step reads the session index end to end: a scan of the
+    table, or of an index bounded only by `deleted` (every live session in list
+    order), on either database."""
+    return (
+        re.match(r"SCAN (s|st_sessions_g\d+)\b", step) is not None
+        or re.fullmatch(r"SEARCH s USING (COVERING )?INDEX \S+ \(deleted=\?\)", step)
+        is not None
+        or "Seq Scan" in step
+        or step.strip() == "Index Cond: (deleted = 0)"
+    )
