@@ -19,6 +19,7 @@ from eventsourcing.persistence import Notification
 
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
+from ..infrastructure.log_position import LOG_START, LogPosition, sequence_after
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
 
@@ -28,8 +29,14 @@ BUILDS = "st_projection_builds"
 BATCH_SIZE = 1000
 REGISTRY_COLUMNS = (
     "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
-    "position BIGINT NOT NULL, skipped BIGINT NOT NULL"
+    "position BIGINT NOT NULL, skipped BIGINT NOT NULL, "
+    "transaction_id BIGINT NOT NULL DEFAULT 0, "
+    "notification_id BIGINT NOT NULL DEFAULT 0"
 )
+"""`position` numbers the events applied (what readers and users see);
+(transaction_id, notification_id) is where in the log the generation is."""
+LOG_COLUMNS = ("transaction_id", "notification_id")
+"""Added to registries from before the log was read by (transaction id, id)."""
 
 
 class EventRejected(Exception):
@@ -49,40 +56,77 @@ class Generation:
     version: int
     position: int
     skipped: int
+    log: LogPosition = LOG_START
 
 
-def live_rows(cur: Cursor, *, lock: bool) -> dict[str, tuple[int, int, int, int]]:
-    """name -> (generation, version, position, skipped), locked in name order."""
+@dataclass(frozen=True)
+class RegistryRow:
+    """A projection's row in a registry table."""
+
+    generation: int
+    version: int
+    position: int
+    skipped: int
+    log: LogPosition
+
+
+def live_rows(cur: Cursor, *, lock: bool) -> dict[str, RegistryRow]:
+    """name -> its live generation's row, locked in name order."""
     suffix = cur.for_update if lock else ""
     rows = cur.execute(
-        f"SELECT name, generation, version, position, skipped FROM {LIVE} "
-        f"ORDER BY name{suffix}"
+        "SELECT name, generation, version, position, skipped, transaction_id, "
+        f"notification_id FROM {LIVE} ORDER BY name{suffix}"
     ).fetchall()
-    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+    return {
+        row[0]: RegistryRow(row[1], row[2], row[3], row[4], LogPosition(row[5], row[6]))
+        for row in rows
+    }
+
+
+def add_log_columns(cur: Cursor, table: str) -> None:
+    """Give a registry from before (transaction id, id) positions its two columns;
+    a stored position N was the notification id N: (0, N)."""
+    cur.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+    present = {column[0] for column in cur.description}
+    for column in LOG_COLUMNS:
+        if column not in present:
+            cur.execute(
+                f"ALTER TABLE {table} ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"
+            )
+    if LOG_COLUMNS[1] not in present:
+        cur.execute(f"UPDATE {table} SET notification_id = position")
 
 
 def save_position(cur: Cursor, table: str, generation: Generation) -> None:
     """Record where a generation has got to, in its registry table."""
     cur.execute(
-        f"UPDATE {table} SET position = ?, skipped = ? WHERE name = ?",
-        (generation.position, generation.skipped, generation.projection.name),
+        f"UPDATE {table} SET position = ?, skipped = ?, transaction_id = ?, "
+        "notification_id = ? WHERE name = ?",
+        (
+            generation.position,
+            generation.skipped,
+            *generation.log,
+            generation.projection.name,
+        ),
     )
 
 
 def apply_events(
     cur: Cursor,
     generations: Sequence[Generation],
-    events: Sequence[tuple[int, EventModel | None]],
+    events: Sequence[tuple[LogPosition, EventModel | None]],
     *,
     guarded: bool = False,
 ) -> None:
-    """Apply each (position, event) to every generation not yet past it; None is
-    an event that could not be read: skipped and counted."""
-    for position, event in events:
+    """Apply each (log position, event) to every generation not yet past it, as
+    its next numbered position; None is an event that could not be read:
+    skipped and counted."""
+    for log, event in events:
         for generation in generations:
-            if position <= generation.position:
+            if log <= generation.log:
                 continue
-            generation.position = position
+            generation.log = log
+            generation.position = position = sequence_after(generation.position, log)
             if event is None:
                 generation.skipped += 1
             elif not guarded:
@@ -97,29 +141,32 @@ class BatchApplier:
     def __init__(self, store: SessionStore) -> None:
         self._store = store
 
-    def notifications(self, after: int) -> Sequence[Notification]:
-        """The next batch of the log after `after`, in id order."""
+    def notifications(
+        self, after: LogPosition
+    ) -> Sequence[tuple[LogPosition, Notification]]:
+        """The next batch of the log after `after`, in log order."""
         return self._store.notifications(after, BATCH_SIZE)
 
     def apply(
         self,
         cur: Cursor,
         generations: Sequence[Generation],
-        notifications: Sequence[Notification],
+        notifications: Sequence[tuple[LogPosition, Notification]],
         *,
         guarded: bool = False,
     ) -> None:
         """Apply each notification to every generation not yet past it."""
-        decoded = [(n.id, event) for n, event in self._decoded(notifications)]
+        decoded = [(log, event) for (log, _), event in self._decoded(notifications)]
         apply_events(cur, generations, decoded, guarded=guarded)
 
     def _decoded(
-        self, notifications: Sequence[Notification]
-    ) -> Iterator[tuple[Notification, EventModel | None]]:
+        self, notifications: Sequence[tuple[LogPosition, Notification]]
+    ) -> Iterator[tuple[tuple[LogPosition, Notification], EventModel | None]]:
         """Each notification with its event; None for one that cannot be read
         (whatever decoding raised, short of the database failing: opening a
         user's sealed fields reads their key)."""
-        for notification in notifications:
+        for item in notifications:
+            _, notification = item
             try:
                 with storage_errors(f"decode notification {notification.id}"):
                     event = self._store.mapper.to_domain_event(notification)
@@ -133,9 +180,9 @@ class BatchApplier:
                     notification.originator_version,
                     exc,
                 )
-                yield notification, None
+                yield item, None
                 continue
-            yield notification, event if isinstance(event, EventModel) else None
+            yield item, event if isinstance(event, EventModel) else None
 
 
 def _apply(

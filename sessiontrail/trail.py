@@ -82,9 +82,15 @@ class SessionTrail:
             self.store.check_key()
             self.read_models = backend.open_read_models(self.store.recorder)
             self.projections = ProjectionRunner(
-                self.store, self.read_models, READ_MODELS, skips, projections
+                self.store,
+                self.read_models,
+                READ_MODELS,
+                skips,
+                projections,
+                wait=backend.wait_bound(),
             )
             self.projections.prepare()
+        self.store.after_opening()
         self._closed = False
         if projections == "inline":
             self.projections.upgrade()
@@ -93,7 +99,9 @@ class SessionTrail:
         readable: ProjectionDatabase = self.read_models
         if projections == "inline":
             readable = RefreshedReads(
-                self.read_models, self.projections.lagging, self.projections.catch_up
+                self.read_models,
+                self.projections.lagging,
+                lambda: self.projections.catch_up(),
             )
         self._cache = cache = SessionCache(cache_size, self._key_stamp)
         reader = LogReader(self.store)

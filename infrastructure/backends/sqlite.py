@@ -115,7 +115,10 @@ class SQLiteBackend(Backend):
         return SQLiteDatabase.open_file(
             self.path,
             self.timeout,
-            log_head=f"SELECT MAX(rowid) FROM {recorder.events_table_name}",
+            log_after=(
+                f"EXISTS (SELECT 1 FROM {recorder.events_table_name} "
+                "WHERE rowid > (SELECT p.n FROM ({position}) AS p))"
+            ),
         )
 
 
@@ -190,16 +193,16 @@ class SQLiteDatabase(ProjectionDatabase):
         self,
         connection: sqlite3.Connection,
         lock: threading.RLock | None = None,
-        log_head: str | None = None,
+        log_after: str | None = None,
     ) -> None:
         """`lock` serialises this connection; file databases share the file's lock."""
         self._connection = connection
         self._lock = lock or threading.RLock()
-        self.log_head = log_head
+        self.log_after = log_after
 
     @classmethod
     def open_file(
-        cls, path: str, timeout: float, log_head: str | None = None
+        cls, path: str, timeout: float, log_after: str | None = None
     ) -> SQLiteDatabase:
         with sql_errors(f"open {path}"):
             connection = sqlite3.connect(
@@ -212,7 +215,7 @@ class SQLiteDatabase(ProjectionDatabase):
             # (the next catch-up re-applies them); and the events' own FULL
             # commits fsync the shared write-ahead log, these frames included.
             connection.execute("PRAGMA synchronous=NORMAL")
-        return cls(connection, file_write_lock(path), log_head)
+        return cls(connection, file_write_lock(path), log_after)
 
     @classmethod
     def in_memory(cls) -> SQLiteDatabase:

@@ -19,6 +19,9 @@ router = APIRouter(tags=["feed"])
 KEEP_ALIVE_SECONDS = 15
 """How long an idle stream goes before a comment line keeps proxies from
 closing it."""
+RECHECK = (0.002, 0.1)
+"""Seconds between a stream's looks at read models still applying committed
+events: from the first to the second, doubling."""
 
 
 @router.get("/v1/events")
@@ -42,7 +45,8 @@ def stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """The same as Server-Sent Events, live: each event's `id` is its log
-    position, so a reconnect with Last-Event-ID resumes exactly after it."""
+    position (an opaque token), so a reconnect with Last-Event-ID resumes exactly
+    after it."""
     start = after
     if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
         if len(last_event_id) > len(str(BIGINT)) or int(last_event_id) > BIGINT:
@@ -56,20 +60,34 @@ def stream(
 def _feed(
     trail: SessionTrail, user_id: str | None, after: int, poll_interval: float
 ) -> Iterator[str]:
-    """SSE lines for every visible event after `after`, then new ones as they come;
-    a comment line now and then keeps proxies from closing an idle stream."""
-    position, idle = after, 0.0
+    """SSE lines for every visible event after `after`, then new ones as they come:
+    woken by the log's notifications (PostgreSQL), else every `poll_interval`;
+    while the read models have yet to apply committed events, it looks again
+    within milliseconds. A comment line now and then keeps proxies from closing an
+    idle stream."""
+    position, idle, pause = after, 0.0, RECHECK[0]
+    wakeups = trail.store.wakeups
     while True:
+        ticket = wakeups.ticket()
+        # Asked before the read: an event the read models apply after it is then
+        # seen by a look soon, and one committed after it wakes the wait.
+        applying = trail.projections.behind()
         page = trail.audit.entries(user_id=user_id, after=position, limit=500)
         for entry in page.items:
             position = entry.position
             data = entry.model_dump_json()
             yield f"id: {position}\nevent: {entry.event}\ndata: {data}\n\n"
         if page.items:
-            idle = 0.0
+            idle, pause = 0.0, RECHECK[0]
             continue
-        time.sleep(poll_interval)
-        idle += poll_interval
+        began = time.monotonic()
+        if applying:
+            time.sleep(pause)
+            pause = min(2 * pause, RECHECK[1])
+        else:
+            pause = RECHECK[0]
+            wakeups.wait(ticket, poll_interval)
+        idle += time.monotonic() - began
         if idle >= KEEP_ALIVE_SECONDS:
             idle = 0.0
             yield ": keep-alive\n\n"
