@@ -18,6 +18,7 @@ import psycopg
 import pytest
 import uvicorn
 from support.deadlines import wait_until
+from support.following import following
 from support.http import bearer, free_port, write_tokens
 from support.postgres import PostgresServer
 
@@ -117,22 +118,6 @@ def test_an_inline_save_waits_for_older_transactions_only_the_lock_bound(
         assert 0.5 <= waited < 5
         assert "read models lag until the next catch-up" in caplog.text
         assert [m.content for m in trail.sessions.messages("mine").items] == ["stored"]
-
-
-@contextmanager
-def following(trail: sessiontrail.SessionTrail, poll_interval: float) -> Iterator[None]:
-    stop = threading.Event()
-    thread = threading.Thread(
-        target=trail.projections.run,
-        args=(stop,),
-        kwargs={"poll_interval": poll_interval},
-    )
-    thread.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        thread.join(timeout=30)
 
 
 def listed(trail: sessiontrail.SessionTrail, session_id: str) -> int:

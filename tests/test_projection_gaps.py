@@ -6,14 +6,12 @@ from __future__ import annotations
 import json
 import multiprocessing
 import random
-import threading
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
 
 import psycopg
 from support.deadlines import wait_until
+from support.following import following
 from support.postgres import PostgresServer
 from support.records import payload
 from support.workers import append_without_read_models
@@ -24,23 +22,6 @@ from sessiontrail.infrastructure.log_position import LOG_START
 
 WRITERS = 8
 SAVES = 40
-
-
-@contextmanager
-def following(trail: sessiontrail.SessionTrail, poll_interval: float) -> Iterator[None]:
-    """The trail's projection worker in a thread until the block ends."""
-    stop = threading.Event()
-    follower = threading.Thread(
-        target=trail.projections.run,
-        args=(stop,),
-        kwargs={"poll_interval": poll_interval},
-    )
-    follower.start()
-    try:
-        yield
-    finally:
-        stop.set()
-        follower.join(timeout=60)
 
 
 def in_sync(trail: sessiontrail.SessionTrail) -> None:
