@@ -292,6 +292,19 @@ class SessionStore(Application[UUID]):
         self.wakeups.close()
         super().close()
 
+    def stream_notifications(
+        self, streams: Sequence[UUID], until: LogPosition
+    ) -> list[tuple[LogPosition, Notification]]:
+        """Every notification of `streams` up to the position `until`, in log order
+        (undecoded): what an erasure replays into the read models."""
+        with storage_errors("read the streams of an erasure"):
+            return self.backend.stream_notifications(self.recorder, streams, until)
+
+    def sequence_numbers(self, positions: Sequence[LogPosition]) -> list[int]:
+        """The number read models gave the event at each log position."""
+        with storage_errors("number the events of an erasure"):
+            return self.backend.sequence_numbers(self.recorder, positions)
+
     def holds(self, session: Session) -> bool:
         """Whether the session's pending events are already stored, exactly.
 

@@ -20,6 +20,7 @@ import psycopg_pool
 from eventsourcing import persistence
 
 from ..domain.errors import StorageUnavailable
+from .sealed_columns import PLAIN, ColumnSealer
 
 Dialect = Literal["sqlite", "postgresql"]
 Params = Sequence[Any]
@@ -28,7 +29,10 @@ NO_LIMIT = 2**62
 
 
 class Cursor:
-    """A DB-API cursor that takes `?` placeholders on either database."""
+    """A DB-API cursor that takes `?` placeholders on either database; `sealer`
+    seals and opens personal values (PLAIN unless a master key is set)."""
+
+    sealer: ColumnSealer = PLAIN
 
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cursor = cursor

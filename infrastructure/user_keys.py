@@ -21,12 +21,15 @@ from typing import Any, Protocol
 
 import pydantic_core
 from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
 from ..domain.errors import KeyRequired
 from ..domain.personal import kind, placeholders
 
 KEY_CACHE_SECONDS = 5.0
+TOKEN_KEY_INFO = b"sessiontrail search tokens"
 KEYS_TABLE = "st_user_keys"
 NONCE = 12
 RAW, WRAPPED = (
@@ -60,6 +63,7 @@ class UserKeys:
         self._master = AESGCM(master) if master else None
         self._current: dict[str, tuple[str, AESGCM, float]] = {}
         self._destroyed: set[str] = set()
+        self._token_keys: dict[str, bytes] = {}
         self._guard = threading.Lock()
 
     def seal(self, user_id: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
@@ -79,6 +83,28 @@ class UserKeys:
             }
 
         return seal
+
+    @property
+    def master_set(self) -> bool:
+        """Whether data keys are wrapped under a master key (then read models seal)."""
+        return self._master is not None
+
+    def seal_if_kept(
+        self, user_id: str
+    ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
+        """Like `seal`, but None if the user has no key (erased): what read models
+        use, which must never give an erased user a new key."""
+        if self._fresh(user_id) is None and self._fetch(user_id) is None:
+            return None
+        return self.seal(user_id)
+
+    def token_key(self, user_id: str) -> bytes | None:
+        """A key derived from the user's data key (HKDF) for keyed search tokens;
+        None if they have none (erased): their tokens then match nothing."""
+        if self._fresh(user_id) is None and self._fetch(user_id) is None:
+            return None
+        with self._guard:
+            return self._token_keys.get(user_id)
 
     def open(self, sealed: dict[str, Any]) -> dict[str, Any]:
         """The sealed fields, or their placeholders if the user's key is destroyed."""
@@ -111,6 +137,7 @@ class UserKeys:
         deleted = self._table.delete(user_id)
         with self._guard:
             self._current.pop(user_id, None)
+            self._token_keys.pop(user_id, None)
             if found is not None:
                 self._destroyed.add(found[0])
         return deleted
@@ -150,9 +177,11 @@ class UserKeys:
         if row is None:
             return None
         key_id, wrapped = row
-        key = AESGCM(self._unwrap(user_id, key_id, wrapped))
+        raw = self._unwrap(user_id, key_id, wrapped)
+        key = AESGCM(raw)
         with self._guard:
             self._current[user_id] = (key_id, key, time.monotonic())
+            self._token_keys[user_id] = _derive(raw, TOKEN_KEY_INFO)
         return key_id, key
 
     def _wrap(self, user_id: str, key_id: str) -> bytes:
@@ -181,6 +210,11 @@ class UserKeys:
 
 class SealBroken(Exception):
     """A sealed value failed authentication (the mapper names its record)."""
+
+
+def _derive(key: bytes, info: bytes) -> bytes:
+    """A 256-bit key for one purpose, derived from a data key (HKDF-SHA256)."""
+    return HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=info).derive(key)
 
 
 def _aad(user_id: str, key_id: str) -> bytes:

@@ -13,7 +13,7 @@ those this read model keeps, in log order:
 
 from __future__ import annotations
 
-import json
+from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
@@ -60,6 +60,33 @@ class AdkProjection(Projection):
         ),
     )
 
+    owners = "adk_sessions"
+    per_stream = ("adk_sessions",)
+
+    def owned_streams(self, cur: Cursor, user_id: str) -> list[str]:
+        """Every session of each app the user has sessions in: "app:" keys are
+        shared, so an app's keys are replayed from all of its sessions (the
+        erased user's writes drop out, the value before theirs shows again)."""
+        sessions, shared = self.table("adk_sessions"), self.table("adk_state")
+        rows = cur.execute(
+            f"SELECT stream FROM {sessions} WHERE app IN "
+            f"(SELECT app FROM {sessions} WHERE user_id = ? "
+            f"UNION SELECT app FROM {shared} WHERE user_id = ?)",
+            (user_id, user_id),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """The streams' sessions, and the shared keys of their apps."""
+        sessions, shared = self.table("adk_sessions"), self.table("adk_state")
+        cur.execute(
+            f"DELETE FROM {shared} WHERE app IN "
+            f"(SELECT app FROM {sessions} WHERE user_id = ? "
+            f"UNION SELECT app FROM {shared} WHERE user_id = ?)",
+            (user_id, user_id),
+        )
+        super().forget(cur, user_id, streams)
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Other events do not touch ADK sessions."""
@@ -83,7 +110,7 @@ class AdkProjection(Projection):
                 app,
                 event.user_id,
                 session_id,
-                json.dumps(own),
+                cur.sealer.json(event.user_id, own),
                 event.timestamp.timestamp(),
             ),
         )
@@ -105,6 +132,7 @@ class AdkProjection(Projection):
         if row is None:
             return
         app, user_id, state = row
+        stored = cur.sealer.open_json(state) or {}
         delta = recorded.get("state_delta")
         app_part, user_part, own = split_state(delta if isinstance(delta, dict) else {})
         when = recorded.get("timestamp")
@@ -112,7 +140,7 @@ class AdkProjection(Projection):
             f"UPDATE {self.table('adk_sessions')} SET state = ?, "
             "updated_at = ? WHERE stream = ?",
             (
-                json.dumps({**json.loads(state), **own}),
+                cur.sealer.json(user_id, {**stored, **own}),
                 when if isinstance(when, int | float) else event.timestamp.timestamp(),
                 stream,
             ),
@@ -145,14 +173,18 @@ class AdkProjection(Projection):
         app_part: dict[str, Any],
         user_part: dict[str, Any],
     ) -> None:
-        """Upsert the app- and user-scoped keys (app keys under user '')."""
+        """Upsert the app- and user-scoped keys (app keys under user ''), their
+        values sealed under the writing user's key."""
         rows = [("", key, value) for key, value in app_part.items()]
         rows += [(user_id, key, value) for key, value in user_part.items()]
         cur.executemany(
             f"INSERT INTO {self.table('adk_state')} AS s (app, user_id, key, value) "
             "VALUES (?, ?, ?, ?) "
             "ON CONFLICT (app, user_id, key) DO UPDATE SET value = excluded.value",
-            [(app, user, key, json.dumps(value)) for user, key, value in rows],
+            [
+                (app, user, key, cur.sealer.json(user_id, value))
+                for user, key, value in rows
+            ],
         )
 
 
@@ -176,7 +208,8 @@ class AdkReads:
             if row is None:
                 return None
             shared = _shared(cur, tables, app, user_id)
-        return _merged(json.loads(row[0]), *shared.get_pair(user_id)), float(row[1])
+            own = cur.sealer.open_json(row[0]) or {}
+        return _merged(own, *shared.get_pair(user_id)), float(row[1])
 
     def sessions(
         self, app: str, user_id: str | None
@@ -194,8 +227,14 @@ class AdkReads:
                 (app,) if user_id is None else (app, user_id),
             ).fetchall()
             shared = _shared(cur, tables, app, user_id)
+            sealer = cur.sealer
         return [
-            (user, session_id, _merged(json.loads(state), *shared.get_pair(user)), at)
+            (
+                user,
+                session_id,
+                _merged(sealer.open_json(state) or {}, *shared.get_pair(user)),
+                at,
+            )
             for user, session_id, state, at in rows
         ]
 
@@ -229,7 +268,7 @@ def _shared(
         (app,) if user_id is None else (app, user_id),
     ).fetchall():
         scope = shared.app if user == "" else shared.users.setdefault(user, {})
-        scope[key] = json.loads(value)
+        scope[key] = cur.sealer.open_json(value)
     return shared
 
 

@@ -6,8 +6,8 @@ cross streams — everything an actor did, everything in a time range — by ind
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime
-from functools import singledispatchmethod
 from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field
@@ -20,9 +20,13 @@ from ..domain.validation import Actor, Count, SessionId, UserId, validated
 from ..domain.values import Value
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
-from .projection import Projection, Table
+from .projection import STREAMS_PER_STATEMENT, Projection, Table
 
 MAX_AUDIT_PAGE = 1000
+
+
+STARTS = (Session.Started, QASession.QASessionStarted)
+"""The events that register whose a stream is."""
 
 
 class AuditEntry(Value):
@@ -69,50 +73,82 @@ class AuditProjection(Projection):
         ),
     )
 
-    @singledispatchmethod
-    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
-        self._record(event, cur, position)
+    owners = "audit_sessions"
+    per_stream = ("audit_sessions",)
 
-    @apply.register
-    def _started(self, event: Session.Started, cur: Cursor, position: int) -> None:
-        self._register(event, event.session_id, event.user_id, cur)
-        self._record(event, cur, position)
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """The user's entries (each names its stream's owner), then their streams."""
+        cur.execute(f"DELETE FROM {self.table('audit')} WHERE user_id = ?", (user_id,))
+        super().forget(cur, user_id, streams)
 
-    @apply.register
-    def _qa_started(
-        self, event: QASession.QASessionStarted, cur: Cursor, position: int
+    def apply_batch(
+        self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
     ) -> None:
-        self._register(event, event.session_id, event.user_id, cur)
-        self._record(event, cur, position)
-
-    def _register(
-        self, event: EventModel, session_id: str, user_id: str | None, cur: Cursor
-    ) -> None:
-        """Remember whose stream this is: later events name only the stream."""
-        cur.execute(
+        """The batch's stream owners read in one query per 500 streams, its rows
+        written with two executemany: what `apply` does event by event."""
+        owners = self._owners(cur, {str(event.originator_id) for _, event in events})
+        registered, rows = [], []
+        for position, event in events:
+            stream = str(event.originator_id)
+            if isinstance(event, STARTS) and stream not in owners:
+                owners[stream] = (event.session_id, event.user_id)
+                registered.append((stream, event.session_id, event.user_id))
+            owner = owners.get(stream)
+            if owner is not None:
+                rows.append(self._row(cur, event, position, *owner))
+        cur.executemany(
             f"INSERT INTO {self.table('audit_sessions')} (stream, session_id, user_id) "
             "VALUES (?, ?, ?) ON CONFLICT (stream) DO NOTHING",
-            (str(event.originator_id), session_id, user_id),
+            registered,
+        )
+        cur.executemany(
+            f"INSERT INTO {self.table('audit')} (position, session_id, user_id, "
+            "version, at, actor, event, summary) VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+            rows,
         )
 
-    def _record(self, event: EventModel, cur: Cursor, position: int) -> None:
+    def _owners(
+        self, cur: Cursor, streams: set[str]
+    ) -> dict[str, tuple[str, str | None]]:
+        """stream -> (session id, user id) of the registered ones among `streams`."""
+        ordered = sorted(streams)
+        owners: dict[str, tuple[str, str | None]] = {}
+        for start in range(0, len(ordered), STREAMS_PER_STATEMENT):
+            chunk = ordered[start:][:STREAMS_PER_STATEMENT]
+            for stream, session_id, user_id in cur.execute(
+                f"SELECT stream, session_id, user_id FROM "
+                f"{self.table('audit_sessions')} "
+                f"WHERE stream IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall():
+                owners[stream] = (session_id, user_id)
+        return owners
+
+    def _row(
+        self,
+        cur: Cursor,
+        event: EventModel,
+        position: int,
+        session_id: str,
+        user_id: str | None,
+    ) -> tuple[object, ...]:
+        """One entry's columns, its summary sealed under its owner's key."""
         name = type(event).__name__
-        payload = event.json_payload()
-        cur.execute(
-            f"INSERT INTO {self.table('audit')} (position, session_id, user_id, "
-            "version, at, actor, event, summary) "
-            "SELECT ?, session_id, user_id, ?, ?, ?, ?, ? "
-            f"FROM {self.table('audit_sessions')} WHERE stream = ?",
-            (
-                position,
-                event.originator_version,
-                micros(event.timestamp),
-                event.actor,
-                name,
-                summarize(name, payload),
-                str(event.originator_id),
-            ),
+        summary = summarize(name, event.json_payload())
+        return (
+            position,
+            session_id,
+            user_id,
+            event.originator_version,
+            micros(event.timestamp),
+            event.actor,
+            name,
+            cur.sealer.text(user_id, summary),
         )
+
+    def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
+        """One event: a batch of one."""
+        self.apply_batch(cur, [(position, event)])
 
 
 class AuditTimeline:
@@ -162,6 +198,7 @@ class AuditTimeline:
                 "ORDER BY position LIMIT ?",
                 (*params, limit + 1),
             ).fetchall()
+            sealer = cur.sealer
         items = [
             AuditEntry(
                 position=row[0],
@@ -171,7 +208,7 @@ class AuditTimeline:
                 timestamp=moment(row[4]),
                 actor=row[5],
                 event=row[6],
-                summary=row[7],
+                summary=sealer.open_text(row[7]),
             )
             for row in rows[:limit]
         ]

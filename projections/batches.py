@@ -14,11 +14,14 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
+from uuid import UUID
 
 from eventsourcing.persistence import Notification
 
+from ..domain.erasure import Erasure
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
+from ..infrastructure.gc_pause import gc_paused
 from ..infrastructure.log_position import LOG_START, LogPosition, sequence_after
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
@@ -27,6 +30,9 @@ logger = logging.getLogger(__name__)
 
 BUILDS = "st_projection_builds"
 BATCH_SIZE = 1000
+REBUILD_BATCH_SIZE = 5000
+"""A rebuild's batches are larger: fewer commits (each may checkpoint SQLite's
+write-ahead log) for a write lock held a fraction of a second each time."""
 REGISTRY_COLUMNS = (
     "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
     "position BIGINT NOT NULL, skipped BIGINT NOT NULL, "
@@ -120,19 +126,39 @@ def apply_events(
 ) -> None:
     """Apply each (log position, event) to every generation not yet past it, as
     its next numbered position; None is an event that could not be read:
-    skipped and counted."""
-    for log, event in events:
-        for generation in generations:
-            if log <= generation.log:
-                continue
-            generation.log = log
-            generation.position = position = sequence_after(generation.position, log)
-            if event is None:
-                generation.skipped += 1
-            elif not guarded:
-                _apply(cur, generation, event, position)
-            elif not _applied_alone(cur, generation, event, position):
-                generation.skipped += 1
+    skipped and counted. Unguarded, each generation gets its part as one batch
+    (`Projection.apply_batch`)."""
+    for generation in generations:
+        numbered: list[Numbered] = []
+        position = generation.position
+        for log, event in events:
+            if log > generation.log:
+                position = sequence_after(position, log)
+                numbered.append((log, position, event))
+        _apply_numbered(cur, generation, numbered, guarded=guarded)
+
+
+Numbered = tuple[LogPosition, int, EventModel | None]
+"""An event with its place in the log and the number it gets there."""
+
+
+def _apply_numbered(
+    cur: Cursor,
+    generation: Generation,
+    numbered: Sequence[Numbered],
+    *,
+    guarded: bool,
+) -> None:
+    """Apply numbered events to one generation and move it past them."""
+    if not numbered:
+        return
+    if not guarded:
+        _apply_batch(cur, generation, numbered)
+        return
+    for log, position, event in numbered:
+        generation.log, generation.position = log, position
+        if event is None or not _applied_alone(cur, generation, event, position):
+            generation.skipped += 1
 
 
 class BatchApplier:
@@ -142,10 +168,10 @@ class BatchApplier:
         self._store = store
 
     def notifications(
-        self, after: LogPosition
+        self, after: LogPosition, limit: int = BATCH_SIZE
     ) -> Sequence[tuple[LogPosition, Notification]]:
         """The next batch of the log after `after`, in log order."""
-        return self._store.notifications(after, BATCH_SIZE)
+        return self._store.notifications(after, limit)
 
     def apply(
         self,
@@ -155,9 +181,68 @@ class BatchApplier:
         *,
         guarded: bool = False,
     ) -> None:
-        """Apply each notification to every generation not yet past it."""
+        """Apply each notification to every generation not yet past it; at a
+        user's erasure, rewrite that user's rows first (`erase`). The collector
+        waits meanwhile: a batch's decoded events are many objects, no cycles."""
+        with gc_paused():
+            self._apply(cur, generations, notifications, guarded=guarded)
+
+    def _apply(
+        self,
+        cur: Cursor,
+        generations: Sequence[Generation],
+        notifications: Sequence[tuple[LogPosition, Notification]],
+        *,
+        guarded: bool,
+    ) -> None:
         decoded = [(log, event) for (log, _), event in self._decoded(notifications)]
-        apply_events(cur, generations, decoded, guarded=guarded)
+        start = 0
+        for index, (log, event) in enumerate(decoded):
+            if isinstance(event, Erasure.UserErased):
+                reached = [generation.log for generation in generations]
+                apply_events(
+                    cur, generations, decoded[start : index + 1], guarded=guarded
+                )
+                passing = [
+                    generation
+                    for generation, before in zip(generations, reached, strict=True)
+                    if before < log
+                ]
+                self.erase(cur, passing, event.user_id, guarded=guarded)
+                start = index + 1
+        apply_events(cur, generations, decoded[start:], guarded=guarded)
+
+    def erase(
+        self,
+        cur: Cursor,
+        generations: Sequence[Generation],
+        user_id: str,
+        *,
+        guarded: bool = False,
+    ) -> None:
+        """Rewrite `user_id`'s rows in each generation to what its position of the
+        log now gives: delete them, then replay their streams' events (their key
+        is gone, so they read erased) through the same handlers, each at the
+        number it had. O(the user's rows and events), in the caller's
+        transaction: readers see all or none."""
+        for generation in generations:
+            projection = generation.projection
+            streams = projection.owned_streams(cur, user_id)
+            if not streams:
+                continue
+            projection.forget(cur, user_id, streams)
+            found = self._store.stream_notifications(
+                [UUID(stream) for stream in streams], generation.log
+            )
+            numbers = self._store.sequence_numbers([log for log, _ in found])
+            replay = [
+                (log, number, event)
+                for ((log, _), event), number in zip(
+                    self._decoded(found), numbers, strict=True
+                )
+            ]
+            again = Generation(projection, generation.version, 0, 0)
+            _apply_numbered(cur, again, replay, guarded=guarded)
 
     def _decoded(
         self, notifications: Sequence[tuple[LogPosition, Notification]]
@@ -185,19 +270,26 @@ class BatchApplier:
             yield item, event if isinstance(event, EventModel) else None
 
 
-def _apply(
-    cur: Cursor, generation: Generation, event: EventModel, position: int
+def _apply_batch(
+    cur: Cursor, generation: Generation, numbered: Sequence[Numbered]
 ) -> None:
-    """Apply one event; EventRejected if the handler fails other than by an outage."""
+    """Apply numbered events as one batch and move the generation past them;
+    EventRejected if the handlers fail other than by an outage."""
+    readable = [
+        (position, event) for _, position, event in numbered if event is not None
+    ]
     try:
-        generation.projection.apply(event, cur, position)
+        generation.projection.apply_batch(cur, readable)
     except Exception as exc:
         if is_outage(exc):
             raise
         raise EventRejected(
-            f"read model {generation.projection.name} failed on notification "
-            f"{position} ({type(event).__name__}): {type(exc).__name__}: {exc}"
+            f"read model {generation.projection.name} failed on notifications "
+            f"{numbered[0][0].notification_id} to {numbered[-1][0].notification_id}: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
+    generation.log, generation.position = numbered[-1][0], numbered[-1][1]
+    generation.skipped += len(numbered) - len(readable)
 
 
 def _applied_alone(

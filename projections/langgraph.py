@@ -75,6 +75,9 @@ class LangGraphProjection(Projection):
         ),
     )
 
+    owners = "lg_threads"
+    per_stream = ("lg_checkpoints", "lg_values", "lg_writes", "lg_threads")
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Other events do not touch LangGraph threads."""
@@ -95,6 +98,8 @@ class LangGraphProjection(Projection):
     ) -> None:
         stream = str(event.originator_id)
         erased = event.checkpoint.erased
+        owner = self._owner(cur, stream)
+        kind, data = (ERASED, b"") if erased else event.checkpoint.unpack()
         cur.execute(
             f"INSERT INTO {self.table('lg_checkpoints')} VALUES "
             "(?, ?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (stream, checkpoint_id) DO UPDATE "
@@ -105,9 +110,10 @@ class LangGraphProjection(Projection):
                 stream,
                 event.checkpoint_id,
                 event.parent_checkpoint_id,
-                *((ERASED, b"") if erased else event.checkpoint.unpack()),
+                kind,
+                cur.sealer.blob(owner, data),
                 json.dumps(event.channel_versions),
-                json.dumps({**event.app_metadata, **event.metadata}),
+                cur.sealer.json(owner, {**event.app_metadata, **event.metadata}),
                 event.timestamp.timestamp(),
                 event.originator_version,
             ),
@@ -120,7 +126,8 @@ class LangGraphProjection(Projection):
                     stream,
                     value.channel,
                     value.version,
-                    *value.unpack(),
+                    value.unpack()[0],
+                    cur.sealer.blob(owner, value.unpack()[1]),
                     event.originator_version,
                 )
                 for value in event.values
@@ -137,6 +144,7 @@ class LangGraphProjection(Projection):
             else "DO NOTHING"
         )
         stream = str(event.originator_id)
+        owner = self._owner(cur, stream)
         cur.executemany(
             f"INSERT INTO {self.table('lg_writes')} "
             "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) "
@@ -149,7 +157,8 @@ class LangGraphProjection(Projection):
                     write.idx,
                     event.task_path,
                     write.channel,
-                    *write.unpack(),
+                    write.unpack()[0],
+                    cur.sealer.blob(owner, write.unpack()[1]),
                     event.originator_version,
                 )
                 for write in event.writes
@@ -178,6 +187,10 @@ class LangGraphProjection(Projection):
         self, event: Session.SessionRestored, cur: Cursor, position: int
     ) -> None:
         self._mark(cur, event, deleted=False)
+
+    def _owner(self, cur: Cursor, stream: str) -> str | None:
+        """Whose key seals this thread's values (None without a master key)."""
+        return cur.sealer.owner(cur, self.table("lg_threads"), stream)
 
     def _mark(self, cur: Cursor, event: Session.Event, *, deleted: bool) -> None:
         cur.execute(

@@ -108,7 +108,11 @@ class LangGraphReads:
                 limit=search.limit if wanted is None else None,
             )
             if wanted is not None:
-                rows = [row for row in rows if contains(json.loads(row[8]), wanted)]
+                rows = [
+                    row
+                    for row in rows
+                    if contains(cur.sealer.open_json(row[8]), wanted)
+                ]
                 rows = rows[: search.limit] if search.limit is not None else rows
             return [_loaded(cur, tables, row) for row in rows]
 
@@ -139,7 +143,10 @@ class LangGraphReads:
                 "AND t.deleted = 0",
                 (stream, checkpoint_id, task_id),
             ).fetchall()
-        return {row[0]: (row[1], row[2], bytes(row[3])) for row in rows}
+            sealer = cur.sealer
+        return {
+            row[0]: (row[1], row[2], sealer.open_blob(bytes(row[3]))) for row in rows
+        }
 
 
 def _select(
@@ -186,6 +193,8 @@ def _loaded(
     found = cur.execute(
         " UNION ALL ".join(lookups), [*params, stream, checkpoint_id]
     ).fetchall()
+    sealer = cur.sealer
+    found = [(*item[:3], sealer.open_blob(bytes(item[3])), *item[4:]) for item in found]
     writes = sorted(
         (path, task, idx, channel, kind_, data_)
         for is_write, channel, kind_, data_, path, task, idx in found
@@ -196,9 +205,9 @@ def _loaded(
         checkpoint_ns=checkpoint_ns,
         checkpoint_id=checkpoint_id,
         parent_checkpoint_id=parent,
-        checkpoint=None if kind == ERASED else (kind, data),
+        checkpoint=None if kind == ERASED else (kind, sealer.open_blob(bytes(data))),
         saved_at=float(saved_at),
-        metadata=json.loads(metadata),
+        metadata=sealer.open_json(metadata) or {},
         values=[
             (channel, kind_, data_)
             for is_write, channel, kind_, data_, *_ in found

@@ -11,6 +11,7 @@ event is applied exactly once.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
 
@@ -35,6 +36,9 @@ BYTES = {"sqlite": "BLOB", "postgresql": "BYTEA"}
 """Raw bytes on both databases."""
 
 
+STREAMS_PER_STATEMENT = 500
+"""Streams named in one DELETE of an erasure."""
+
 LIVE = "st_projections"
 """The registry: per projection, its live generation, version and position."""
 
@@ -45,6 +49,11 @@ class Projection:
     name: ClassVar[str]
     version: ClassVar[int]
     tables: ClassVar[tuple[Table, ...]]
+    owners: ClassVar[str | None] = None
+    """The table naming each stream's owner (`stream`, `user_id`): how an
+    erasure finds one user's rows. None: this read model holds none."""
+    per_stream: ClassVar[tuple[str, ...]] = ()
+    """The tables whose rows belong to one stream (a `stream` column)."""
 
     def __init__(self, generation: int) -> None:
         self.generation = generation
@@ -94,3 +103,33 @@ class Projection:
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Fold one event (at notification `position`) into this generation."""
         raise NotImplementedError
+
+    def apply_batch(
+        self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
+    ) -> None:
+        """Fold (position, event) pairs in log order: one at a time here; a read
+        model may read and write a batch's rows together instead."""
+        for position, event in events:
+            self.apply(event, cur, position)
+
+    def owned_streams(self, cur: Cursor, user_id: str) -> list[str]:
+        """The streams whose rows an erasure of `user_id` rewrites (by replaying
+        their events once their key is gone)."""
+        if self.owners is None:
+            return []
+        rows = cur.execute(
+            f"SELECT stream FROM {self.table(self.owners)} WHERE user_id = ?",
+            (user_id,),
+        ).fetchall()
+        return [str(row[0]) for row in rows]
+
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """Delete every row of `streams` (which `user_id` owns)."""
+        for start in range(0, len(streams), STREAMS_PER_STATEMENT):
+            chunk = streams[start:][:STREAMS_PER_STATEMENT]
+            marks = ", ".join("?" * len(chunk))
+            for table in self.per_stream:
+                cur.execute(
+                    f"DELETE FROM {self.table(table)} WHERE stream IN ({marks})",
+                    chunk,
+                )

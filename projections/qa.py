@@ -11,11 +11,16 @@ from functools import singledispatchmethod
 from typing import cast
 
 from ..domain.event_model import EventModel
+from ..domain.personal import ERASED, QA_ENTRY, TRACE_STEP, Spec
 from ..domain.qa import QASession, qa_stream_id
 from ..domain.qa_values import SessionQAEntry, SessionTraceStep
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.sql import NO_LIMIT, Cursor, ProjectionDatabase
 from .projection import Projection, Table
+
+ENTRY_FIELDS: Spec = {"": QA_ENTRY}
+STEP_FIELDS: Spec = {"": TRACE_STEP}
+"""A stored entry's and trace step's personal fields, as the log seals them."""
 
 
 class QAProjection(Projection):
@@ -42,6 +47,9 @@ class QAProjection(Projection):
         ),
     )
 
+    owners = "qa_streams"
+    per_stream = ("qa_entries", "qa_context", "qa_steps", "qa_streams")
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Chat events do not change Q&A."""
@@ -65,7 +73,7 @@ class QAProjection(Projection):
                 str(event.originator_id),
                 event.entry.id,
                 position,
-                event.entry.model_dump_json(),
+                cur.sealer.model(self._owner(cur, event), event.entry, ENTRY_FIELDS),
             ),
         )
 
@@ -81,13 +89,18 @@ class QAProjection(Projection):
         ).fetchone()
         if row is None:
             return
+        stored = json.loads(cur.sealer.open_state(row[0], ENTRY_FIELDS))
         entry = SessionQAEntry.model_validate(
-            {**json.loads(row[0]), **event.changes.model_dump(mode="json")}
+            {**stored, **event.changes.model_dump(mode="json")}
         )
         cur.execute(
             f"UPDATE {self.table('qa_entries')} SET entry = ? "
             "WHERE stream = ? AND qa_id = ?",
-            (entry.model_dump_json(), stream, event.qa_id),
+            (
+                cur.sealer.model(self._owner(cur, event), entry, ENTRY_FIELDS),
+                stream,
+                event.qa_id,
+            ),
         )
 
     @apply.register
@@ -106,7 +119,10 @@ class QAProjection(Projection):
         cur.execute(
             f"INSERT INTO {self.table('qa_context')} (stream, context) VALUES (?, ?) "
             "ON CONFLICT (stream) DO UPDATE SET context = excluded.context",
-            (str(event.originator_id), json.dumps(event.context)),
+            (
+                str(event.originator_id),
+                cur.sealer.json(self._owner(cur, event), event.context),
+            ),
         )
 
     @apply.register
@@ -116,7 +132,11 @@ class QAProjection(Projection):
         cur.execute(
             f"INSERT INTO {self.table('qa_steps')} (stream, position, step) "
             "VALUES (?, ?, ?)",
-            (str(event.originator_id), position, event.step.model_dump_json()),
+            (
+                str(event.originator_id),
+                position,
+                cur.sealer.model(self._owner(cur, event), event.step, STEP_FIELDS),
+            ),
         )
 
     @apply.register
@@ -128,6 +148,10 @@ class QAProjection(Projection):
                 f"DELETE FROM {self.table(table)} WHERE stream = ?",
                 (str(event.originator_id),),
             )
+
+    def _owner(self, cur: Cursor, event: QASession.Event) -> str | None:
+        """Whose key seals this stream's values (None without a master key)."""
+        return cur.sealer.owner(cur, self.table("qa_streams"), str(event.originator_id))
 
 
 class QAReads:
@@ -142,7 +166,9 @@ class QAReads:
         self, user_id: str, session_id: str, last_n: int | None
     ) -> list[SessionQAEntry]:
         """The trailing `last_n` entries (all when None), oldest first."""
-        rows = self._trailing("qa_entries", "entry", "seq", user_id, session_id, last_n)
+        rows = self._trailing(
+            "qa_entries", "entry", "seq", user_id, session_id, last_n, ENTRY_FIELDS
+        )
         return [SessionQAEntry.model_validate_json(row) for row in rows]
 
     def graph_context(self, user_id: str, session_id: str) -> str | None:
@@ -155,14 +181,18 @@ class QAReads:
                 f"SELECT context FROM {tables.table('qa_context')} WHERE stream = ?",
                 (stream,),
             ).fetchone()
-        return None if row is None else str(json.loads(row[0]))
+            sealer = cur.sealer
+        if row is None:
+            return None
+        context = sealer.open_json(row[0])
+        return ERASED if context is None else str(context)
 
     def steps(
         self, user_id: str, session_id: str, last_n: int | None
     ) -> list[SessionTraceStep]:
         """The trailing `last_n` trace steps (all when None), oldest first."""
         rows = self._trailing(
-            "qa_steps", "step", "position", user_id, session_id, last_n
+            "qa_steps", "step", "position", user_id, session_id, last_n, STEP_FIELDS
         )
         return [SessionTraceStep.model_validate_json(row) for row in rows]
 
@@ -174,8 +204,10 @@ class QAReads:
         user_id: str,
         session_id: str,
         last_n: int | None,
+        spec: Spec,
     ) -> list[str]:
-        """The last `last_n` values of a stream's column in `order`, oldest first."""
+        """The last `last_n` values of a stream's column in `order`, oldest first,
+        their fields `spec` names opened."""
         stream = str(qa_stream_id(user_id, session_id))
         with self._database.read() as cur:
             tables, _ = QAProjection.live(cur)
@@ -184,7 +216,8 @@ class QAReads:
                 f"ORDER BY {order} DESC LIMIT ?",
                 (stream, NO_LIMIT if last_n is None else last_n),
             ).fetchall()
-        return [str(row[0]) for row in reversed(rows)]
+            sealer = cur.sealer
+        return [sealer.open_state(str(row[0]), spec) for row in reversed(rows)]
 
     def streams(self) -> list[tuple[str, str]]:
         """Every (user, session) with a Q&A stream in the log at the time of the

@@ -17,8 +17,8 @@ from ..domain.errors import SessiontrailError
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .batches import (
     BATCH_FAILURES,
-    BATCH_SIZE,
     BUILDS,
+    REBUILD_BATCH_SIZE,
     BatchApplier,
     Generation,
     RegistryRow,
@@ -120,9 +120,11 @@ class Rebuilder:
                 )
             more = True
             while more:
-                notifications = self._applier.notifications(building.log)
+                notifications = self._applier.notifications(
+                    building.log, REBUILD_BATCH_SIZE
+                )
                 self._applier.apply(cur, [building], notifications, guarded=guarded)
-                more = len(notifications) == BATCH_SIZE
+                more = len(notifications) == REBUILD_BATCH_SIZE
                 if not swap:
                     break
             save_position(cur, BUILDS, building)

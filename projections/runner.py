@@ -26,8 +26,9 @@ from typing import Literal
 
 from pydantic import NonNegativeFloat, StrictStr
 
+from ..domain.erasure import Erasure
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
-from ..domain.validation import validated
+from ..domain.validation import UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.log_position import LOG_START, LogPosition
@@ -185,6 +186,8 @@ class ProjectionRunner:
                 base = generations[0].log
                 if any(generation.log != base for generation in generations):
                     return False
+                if any(isinstance(event, Erasure.UserErased) for _, event in recent):
+                    return False  # an erasure replays from the log: catch-ups do that
                 if not self._store.follows(base, first):
                     return False
                 apply_events(cur, generations, list(recent))
@@ -337,6 +340,30 @@ class ProjectionRunner:
         return projection_class
 
     # -- rebuild -----------------------------------------------------------------------
+
+    @validated
+    def erase_builds(self, user_id: UserId) -> list[str]:
+        """Rewrite `user_id`'s rows in each rebuild in progress (a new generation
+        not yet live, maybe of another process) up to where it has got; it meets
+        the erasure in the log later, before it can go live. Returns their names."""
+        with self._database.write() as cur:
+            rows = cur.execute(
+                "SELECT name, generation, version, position, transaction_id, "
+                f"notification_id FROM {BUILDS} ORDER BY name{cur.for_update}"
+            ).fetchall()
+            builds = [
+                Generation(
+                    self._classes[name](number),
+                    version,
+                    position,
+                    0,
+                    LogPosition(*log),
+                )
+                for name, number, version, position, *log in rows
+                if name in self._classes and self._classes[name].version == version
+            ]
+            self._applier.erase(cur, builds, user_id)
+        return [build.projection.name for build in builds]
 
     def drop_retired_now(self) -> None:
         """Drop every retired generation now, not after RETIRED_KEPT (an erasure

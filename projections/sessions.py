@@ -18,6 +18,7 @@ from functools import singledispatchmethod
 from typing import Any
 
 from ..domain.event_model import EventModel
+from ..domain.personal import MESSAGE
 from ..domain.session import Session
 from ..domain.values import Message, preview
 from ..infrastructure.sql import Cursor
@@ -27,6 +28,8 @@ from .projection import Projection, Table
 MOVES_KEPT = timedelta(hours=2)
 PRUNE_EVERY = 256  # notifications; pruning depends on the log only, not the clock
 _DELETE_CHUNK = 500
+MESSAGE_FIELDS = {"": MESSAGE}
+"""A stored message's personal fields, as the log seals them."""
 
 
 class SessionsProjection(Projection):
@@ -68,6 +71,9 @@ class SessionsProjection(Projection):
         ),
     )
 
+    owners = "sessions"
+    per_stream = ("messages", "session_moves", "sessions")
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         if isinstance(event, Session.Event):  # other streams are not sessions
@@ -86,7 +92,7 @@ class SessionsProjection(Projection):
                 str(event.originator_id),
                 event.session_id,
                 event.user_id,
-                event.title,
+                cur.sealer.text(event.user_id, event.title),
                 event.model,
                 at,
                 at,
@@ -101,12 +107,17 @@ class SessionsProjection(Projection):
         self, event: Session.MessageAppended, cur: Cursor, position: int
     ) -> None:
         message = event.message
+        owner = self._owner(cur, event)
         cur.execute(
             f"INSERT INTO {self.table('messages')} "
             "(stream, position, message_id, message) "
             f"SELECT stream, next_position, ?, ? FROM {self.table('sessions')} "
             "WHERE stream = ?",
-            (message.id, message.model_dump_json(), str(event.originator_id)),
+            (
+                message.id,
+                cur.sealer.model(owner, message, MESSAGE_FIELDS),
+                str(event.originator_id),
+            ),
         )
         self._touch(
             event,
@@ -114,7 +125,7 @@ class SessionsProjection(Projection):
             position,
             "message_count = message_count + 1, "
             "next_position = next_position + 1, preview = ?",
-            (preview(message),),
+            (cur.sealer.text(owner, preview(message)),),
         )
 
     @apply.register
@@ -135,19 +146,23 @@ class SessionsProjection(Projection):
             "ORDER BY position DESC LIMIT 1",
             (stream,),
         ).fetchone()
-        text = preview(Message.model_validate_json(last[0])) if last else ""
+        text = ""
+        if last:
+            opened = cur.sealer.open_state(last[0], MESSAGE_FIELDS)
+            text = preview(Message.model_validate_json(opened))
         self._touch(
             event,
             cur,
             position,
             f"message_count = (SELECT COUNT(*) FROM {self.table('messages')} "
             "WHERE stream = ?), preview = ?",
-            (stream, text),
+            (stream, cur.sealer.text(self._owner(cur, event), text)),
         )
 
     @apply.register
     def _titled(self, event: Session.TitleEdited, cur: Cursor, position: int) -> None:
-        self._touch(event, cur, position, "title = ?", (event.title,))
+        title = cur.sealer.text(self._owner(cur, event), event.title)
+        self._touch(event, cur, position, "title = ?", (title,))
 
     @apply.register
     def _pinned(self, event: Session.PinChanged, cur: Cursor, position: int) -> None:
@@ -168,6 +183,10 @@ class SessionsProjection(Projection):
         self, event: Session.SessionRestored, cur: Cursor, position: int
     ) -> None:
         self._touch(event, cur, position, "deleted = 0")
+
+    def _owner(self, cur: Cursor, event: Session.Event) -> str | None:
+        """Whose key seals this session's values (None without a master key)."""
+        return cur.sealer.owner(cur, self.table("sessions"), str(event.originator_id))
 
     def _touch(
         self,

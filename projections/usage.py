@@ -9,7 +9,7 @@ own `model` field, else the model the event names, else the session's model then
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from datetime import datetime
 from functools import singledispatchmethod
 from typing import Any
@@ -18,12 +18,16 @@ from pydantic import JsonValue
 
 from ..domain.errors import SessionNotFound
 from ..domain.event_model import EventModel
+from ..domain.personal import USAGE, Spec
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
-from .projection import Projection, Table
+from .projection import STREAMS_PER_STATEMENT, Projection, Table
+
+RECORD_FIELDS: Spec = {"": USAGE}
+"""A stored record's personal entries, as the log seals them."""
 
 
 class UsageRecord(Value):
@@ -75,6 +79,42 @@ class UsageProjection(Projection):
         ),
     )
 
+    owners = "usage_sessions"
+    per_stream = ("usage_records", "usage_sessions")
+
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """The streams' records and session totals; their numbers taken off the
+        model totals (the replay adds back what the erased records keep)."""
+        records, totals = self.table("usage_records"), self.table("usage_totals")
+        taken: dict[tuple[str, str], float] = {}
+        sessions: set[str] = set()
+        for start in range(0, len(streams), STREAMS_PER_STATEMENT):
+            chunk = streams[start:][:STREAMS_PER_STATEMENT]
+            for session_id, model, text in cur.execute(
+                f"SELECT session_id, model, record FROM {records} "
+                f"WHERE stream IN ({', '.join('?' * len(chunk))})",
+                chunk,
+            ).fetchall():
+                sessions.add(session_id)
+                record = json.loads(cur.sealer.open_state(text, RECORD_FIELDS))
+                for field, value in [("records", 1.0), *numeric_fields(record)]:
+                    taken[model, field] = taken.get((model, field), 0.0) + value
+        cur.executemany(
+            f"UPDATE {totals} SET total = total - ? "
+            "WHERE scope = 'model' AND key = ? AND field = ?",
+            [(value, model, field) for (model, field), value in taken.items()],
+        )
+        cur.executemany(  # a name only the erased records had goes with them
+            f"DELETE FROM {totals} "
+            "WHERE scope = 'model' AND key = ? AND field = ? AND total = 0",
+            list(taken),
+        )
+        cur.executemany(
+            f"DELETE FROM {totals} WHERE scope = 'session' AND key = ?",
+            [(session_id,) for session_id in sorted(sessions)],
+        )
+        super().forget(cur, user_id, streams)
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         """Other events do not change usage."""
@@ -100,13 +140,13 @@ class UsageProjection(Projection):
         self, event: Session.TokenUsageRecorded, cur: Cursor, position: int
     ) -> None:
         row = cur.execute(
-            f"SELECT session_id, model FROM {self.table('usage_sessions')} "
+            f"SELECT session_id, model, user_id FROM {self.table('usage_sessions')} "
             "WHERE stream = ?",
             (str(event.originator_id),),
         ).fetchone()
         if row is None:
             return
-        session_id, session_model = row
+        session_id, session_model, owner = row
         own = event.record.get("model")
         model = own if isinstance(own, str) and own else event.model or session_model
         cur.execute(
@@ -118,7 +158,9 @@ class UsageProjection(Projection):
                 session_id,
                 model,
                 micros(event.timestamp),
-                json.dumps(event.record),
+                json.dumps(event.record)
+                if not cur.sealer.active
+                else cur.sealer.state(owner, dict(event.record), RECORD_FIELDS),
             ),
         )
         totals = [
@@ -159,12 +201,13 @@ class UsageLedger:
                 "ORDER BY position",
                 (stream,),
             ).fetchall()
+            sealer = cur.sealer
         return [
             UsageRecord(
                 session_id=row[0],
                 recorded_at=moment(row[1]),
                 model=row[2],
-                record=json.loads(row[3]),
+                record=json.loads(sealer.open_state(row[3], RECORD_FIELDS)),
             )
             for row in rows
         ]
@@ -203,7 +246,11 @@ class UsageLedger:
                     "WHERE s.user_id = ?",
                     (user_id,),
                 ).fetchall()
-                rows = sorted(_summed(records))
+                opened = [
+                    (model, cur.sealer.open_state(text, RECORD_FIELDS))
+                    for model, text in records
+                ]
+                rows = sorted(_summed(opened))
         totals: dict[str, dict[str, float | int]] = {}
         for model, field, total in rows:
             totals.setdefault(model, {})[field] = _number(total)

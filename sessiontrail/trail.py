@@ -22,6 +22,8 @@ from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
+from .infrastructure.sealed_columns import ColumnSealer
+from .infrastructure.sealed_database import SealedDatabase
 from .infrastructure.session_writer import SessionWriter
 from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import ProjectionDatabase
@@ -38,6 +40,7 @@ from .projections.runner import ProjectionRunner
 from .projections.session_list.reader import SessionIndex
 from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
+from .projections.title_tokens import SessionSearch, TitleTokensProjection
 from .projections.usage import UsageLedger, UsageProjection
 from .stores.assets import AssetStore
 from .stores.qa import QAService
@@ -53,6 +56,7 @@ READ_MODELS: tuple[type[Projection], ...] = (
     QAProjection,
     AdkProjection,
     LangGraphProjection,
+    TitleTokensProjection,
 )
 
 Mode = Literal["inline", "worker"]
@@ -81,6 +85,10 @@ class SessionTrail:
             self.store = SessionStore(backend)
             self.store.check_key()
             self.read_models = backend.open_read_models(self.store.recorder)
+            if self.store.keys.master_set:
+                sealer = ColumnSealer(self.store.keys)
+                sealer.prepare()
+                self.read_models = SealedDatabase(self.read_models, sealer)
             self.projections = ProjectionRunner(
                 self.store,
                 self.read_models,
@@ -130,6 +138,7 @@ class SessionTrail:
         )
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
+        self.search = SessionSearch(readable)  # words of titles, under a key
         self.adk = AdkReads(readable)  # what the ADK adapter reads
         self.langgraph = LangGraphReads(  # what the LangGraph saver reads
             readable

@@ -32,7 +32,9 @@ def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
     listed = invoke("--db", url, "projections", "status", "--json")
     assert listed.exit_code == 0, listed.stderr
     statuses = {s["name"]: s for s in json.loads(listed.stdout)}
-    assert set(statuses) == {"adk", "audit", "langgraph", "qa", "sessions", "usage"}
+    assert set(statuses) == {
+        *("adk", "audit", "langgraph", "qa", "sessions", "title_tokens", "usage")
+    }
     assert statuses["sessions"]["lag"] == 6
     assert statuses["sessions"]["state"] == "behind"
 
@@ -49,7 +51,7 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
     line = failure("--db", url, "projections", "rebuild", "sessions", "nope")
     assert (
         line == "error: name: no projection 'nope' "
-        "(known: adk, audit, langgraph, qa, sessions, usage)"
+        "(known: adk, audit, langgraph, qa, sessions, title_tokens, usage)"
     )
     status = invoke("--db", url, "projections", "status", "--json")
     assert {s["name"]: s["position"] for s in json.loads(status.stdout)} == {
@@ -58,6 +60,7 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
         "langgraph": 0,
         "qa": 0,
         "sessions": 0,
+        "title_tokens": 0,
         "usage": 0,
     }
 

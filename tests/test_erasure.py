@@ -117,6 +117,7 @@ def test_erasure_on_sqlite_leaves_no_plaintext_in_any_file(tmp_path: Path) -> No
             "langgraph",
             "qa",
             "sessions",
+            "title_tokens",
             "usage",
         }
         assert b"MARK-alice" not in disk(tmp_path)  # main, -wal, -shm, freed pages

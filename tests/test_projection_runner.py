@@ -14,7 +14,15 @@ from support.workers import catch_up_in_worker
 import sessiontrail
 from sessiontrail import SessionTrail
 
-READ_MODELS = ("adk", "audit", "langgraph", "qa", "sessions", "usage")
+READ_MODELS = (
+    "adk",
+    "audit",
+    "langgraph",
+    "qa",
+    "sessions",
+    "title_tokens",
+    "usage",
+)
 
 
 def write_backlog(trail: SessionTrail, sessions: int, messages: int) -> None:
@@ -141,7 +149,8 @@ def test_unreadable_events_are_skipped_and_counted_not_fatal(trail: SessionTrail
 
 def test_rebuilding_an_unknown_read_model_names_the_known_ones(trail: SessionTrail):
     with pytest.raises(
-        sessiontrail.InvalidInput, match="adk, audit, langgraph, qa, sessions, usage"
+        sessiontrail.InvalidInput,
+        match="adk, audit, langgraph, qa, sessions, title_tokens, usage",
     ):
         trail.projections.rebuild("nope")
 
@@ -167,6 +176,7 @@ def test_an_event_a_read_model_cannot_hold_is_skipped_alone(trail: SessionTrail)
         "langgraph": 0,
         "qa": 0,
         "sessions": 1,
+        "title_tokens": 0,
         "usage": 0,
     }
     assert all(s.lag == 0 for s in trail.projections.status())

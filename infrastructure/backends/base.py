@@ -34,6 +34,9 @@ from ..wakeups import Wakeups
 Positioned = list[tuple[LogPosition, Notification]]
 """Notifications, each with its position in the log."""
 
+STREAMS_PER_QUERY = 500
+"""Stream ids named in one SQL statement (SQLite's limit on parameters is far)."""
+
 
 class Backend(ABC):
     """One database kind: what the event store, the key table and the read models
@@ -153,6 +156,29 @@ class Backend(ABC):
     def wakeups(self, recorder: ApplicationRecorder) -> Wakeups:
         """How followers wait for new events (by default: their poll interval)."""
         return Wakeups(None, "")
+
+    def stream_notifications(
+        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: LogPosition
+    ) -> Positioned:
+        """Every notification of `streams` up to the position `until`, in log
+        order: what an erasure replays. Here a walk of the log (memory://); the SQL
+        backends look the streams up by index."""
+        wanted = set(streams)
+        last = until.notification_id
+        return [
+            (LogPosition(0, notification.id), notification)
+            for notification in recorder.select_notifications(
+                start=1, limit=max(last, 1), stop=last
+            )
+            if notification.originator_id in wanted
+        ]
+
+    def sequence_numbers(
+        self, recorder: ApplicationRecorder, positions: Sequence[LogPosition]
+    ) -> list[int]:
+        """The number read models gave the event at each position (see
+        ../log_position.py): here, with ids in commit order, its id."""
+        return [position.notification_id for position in positions]
 
     @abstractmethod
     def open_read_models(self, recorder: ApplicationRecorder) -> ProjectionDatabase:

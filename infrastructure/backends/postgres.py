@@ -28,6 +28,7 @@ import psycopg_pool
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    Notification,
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresAggregateRecorder
@@ -188,6 +189,65 @@ class PostgresBackend(Backend):
         events = _events(recorder)
         return Wakeups(lambda: events.listening_connection(), events.channel_name)
 
+    def stream_notifications(
+        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: LogPosition
+    ) -> Positioned:
+        events = _events(recorder)
+        statement = SQL(
+            "SELECT transaction_id::text::bigint AS transaction_id, notification_id, "
+            "originator_id, originator_version, topic, state FROM {schema}.{table} "
+            "WHERE originator_id = ANY(%s) AND (transaction_id, notification_id) "
+            "<= (%s::text::xid8, %s) ORDER BY transaction_id, notification_id"
+        ).format(
+            schema=Identifier(events.datastore.schema),
+            table=Identifier(events.events_table_name),
+        )
+        with events.datastore.transaction(commit=False) as cursor:
+            cursor.execute(
+                statement, (list(streams), str(until.transaction_id), until[1])
+            )
+            return [
+                (
+                    LogPosition(row["transaction_id"], row["notification_id"]),
+                    Notification(
+                        id=row["notification_id"],
+                        originator_id=row["originator_id"],
+                        originator_version=row["originator_version"],
+                        topic=row["topic"],
+                        state=bytes(row["state"]),
+                    ),
+                )
+                for row in cursor.fetchall()
+            ]
+
+    def sequence_numbers(
+        self, recorder: ApplicationRecorder, positions: Sequence[LogPosition]
+    ) -> list[int]:
+        """A row with a transaction id is numbered after every row without one
+        (their last number is their highest id) and every row with one before it:
+        a count over the (transaction id, id) index per row."""
+        events = _events(recorder)
+        table = SQL("{}.{}").format(
+            Identifier(events.datastore.schema), Identifier(events.events_table_name)
+        )
+        statement = SQL(
+            "SELECT COALESCE((SELECT MAX(notification_id) FROM {table} WHERE "
+            "transaction_id = '0'::xid8), 0) + (SELECT COUNT(*) FROM {table} WHERE "
+            "transaction_id > '0'::xid8 AND (transaction_id, notification_id) "
+            "<= (%s::text::xid8, %s)) AS number"
+        ).format(table=table)
+        numbers = []
+        with events.datastore.transaction(commit=False) as cursor:
+            for position in positions:
+                if position.transaction_id == 0:
+                    numbers.append(position.notification_id)
+                    continue
+                cursor.execute(statement, (str(position.transaction_id), position[1]))
+                row = cursor.fetchone()
+                assert row is not None
+                numbers.append(int(row["number"]))
+        return numbers
+
     def open_read_models(self, recorder: ApplicationRecorder) -> PostgresDatabase:
         table = _events(recorder).events_table_name
         return PostgresDatabase(
@@ -328,6 +388,30 @@ class PostgresDatabase(ProjectionDatabase):
             "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
             "read read models",
         )
+
+    def compact(self) -> bool:
+        """VACUUM every read-model table, so the old versions of rows an erasure
+        rewrote are no longer readable. Index cleanup is skipped (no read-model
+        index holds content), which keeps the cost to the pages changed since
+        the last vacuum; VACUUM FULL would rewrite whole tables under a lock."""
+        with sql_errors("vacuum the read models"), self._pool.connection() as conn:
+            previous = conn.autocommit
+            conn.autocommit = True  # VACUUM cannot run inside a transaction
+            try:
+                tables = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT tablename FROM pg_tables WHERE schemaname = "
+                        "current_schema() AND tablename LIKE 'st\\_%\\_g%'"
+                    ).fetchall()
+                ]
+                for table in tables:
+                    conn.execute(
+                        SQL("VACUUM (INDEX_CLEANUP OFF) {}").format(Identifier(table))
+                    )
+            finally:
+                conn.autocommit = previous
+        return True
 
     def close(self) -> None:
         self._pool.close()

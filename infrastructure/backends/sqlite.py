@@ -20,19 +20,24 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
-from eventsourcing.persistence import AggregateRecorder, ApplicationRecorder
+from eventsourcing.persistence import (
+    AggregateRecorder,
+    ApplicationRecorder,
+    Notification,
+)
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from ...domain.errors import InvalidInput
+from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
-from .base import Backend
+from .base import STREAMS_PER_QUERY, Backend, Positioned
 
 _OPTIONS: Options = {
     # eventsourcing reads SQLite's busy timeout as whole seconds.
@@ -109,6 +114,35 @@ class SQLiteBackend(Backend):
                 ("" if after is None else after.hex, limit),  # stored as 32 hex digits
             )
             return [UUID(row[0]) for row in cursor.fetchall()]
+
+    def stream_notifications(
+        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: LogPosition
+    ) -> Positioned:
+        assert isinstance(recorder, SQLiteAggregateRecorder)
+        found: list[Notification] = []
+        with recorder.datastore.transaction(commit=False) as cursor:
+            for start in range(0, len(streams), STREAMS_PER_QUERY):
+                chunk = [stream.hex for stream in streams[start:][:STREAMS_PER_QUERY]]
+                cursor.execute(
+                    "SELECT rowid, originator_id, originator_version, topic, state "
+                    f"FROM {recorder.events_table_name} WHERE originator_id IN "
+                    f"({', '.join('?' * len(chunk))}) AND rowid <= ?",
+                    (*chunk, until.notification_id),
+                )
+                found += [
+                    Notification(
+                        id=row[0],
+                        originator_id=UUID(row[1]),
+                        originator_version=row[2],
+                        topic=row[3],
+                        state=bytes(row[4]),
+                    )
+                    for row in cursor.fetchall()
+                ]
+        found.sort(key=lambda notification: notification.id)
+        return [
+            (LogPosition(0, notification.id), notification) for notification in found
+        ]
 
     def open_read_models(self, recorder: ApplicationRecorder) -> SQLiteDatabase:
         assert isinstance(recorder, SQLiteAggregateRecorder)

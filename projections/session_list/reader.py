@@ -21,9 +21,10 @@ from ...domain.ports import Order
 from ...domain.session import stream_id
 from ...domain.values import Message, MessagePage, Page, SessionSummary
 from ...infrastructure.gc_pause import gc_paused
+from ...infrastructure.sealed_columns import ColumnSealer
 from ...infrastructure.sql import NO_LIMIT, ProjectionDatabase
 from ..columns import moment
-from ..sessions import SessionsProjection
+from ..sessions import MESSAGE_FIELDS, SessionsProjection
 from ..skips import Skips
 from .cursor import Listing, Walk, decode, encode
 from .keyset import by_key, select_current, select_moved
@@ -66,9 +67,10 @@ class SessionIndex:
                 rows += select_moved(
                     cur, tables, listing, walk.last, limit + 1, position
                 )
+            sealer = cur.sealer
         if walk is not None:  # current and moved rows: merge them by key
             rows = by_key(rows, listing)[: limit + 1]
-        items = self._summaries([row[0] for row in rows[:limit]])
+        items = self._summaries([row[0] for row in rows[:limit]], sealer)
         next_cursor = None
         if len(rows) > limit:
             last = rows[limit - 1][1]
@@ -104,7 +106,8 @@ class SessionIndex:
                 None,
                 offset,
             )
-        return self._summaries([row[0] for row in rows])
+            sealer = cur.sealer
+        return self._summaries([row[0] for row in rows], sealer)
 
     def messages(
         self,
@@ -135,9 +138,11 @@ class SessionIndex:
                     NO_LIMIT if last_n is None else last_n + 1,
                 ),
             ).fetchall()
+            sealer = cur.sealer
         more = last_n is not None and len(rows) > last_n
         page = list(reversed(rows[:last_n] if last_n is not None else rows))
-        items = self._messages([text for _, text in page], session_id)
+        texts = [sealer.open_state(text, MESSAGE_FIELDS) for _, text in page]
+        items = self._messages(texts, session_id)
         return MessagePage(items=items, before=page[0][0] if more and page else None)
 
     def _messages(
@@ -158,9 +163,13 @@ class SessionIndex:
                 self._skips.row(SessionsProjection.name, f"message of {session_id!r}")
         return items
 
-    def _summaries(self, rows: Sequence[Any]) -> builtins.list[SessionSummary]:
-        """Rows as summaries, validated in one pass; if one no longer validates,
-        row by row, and that row is skipped and counted."""
+    def _summaries(
+        self, rows: Sequence[Any], sealer: ColumnSealer
+    ) -> builtins.list[SessionSummary]:
+        """Rows as summaries (sealed values opened), validated in one pass; if one
+        no longer validates, row by row, and that row is skipped and counted."""
+        if sealer.active:
+            rows = [_opened(row, sealer) for row in rows]
         try:
             return _SUMMARIES.validate_python([_fields(row) for row in rows])
         except (ValidationError, ValueError, OverflowError, TypeError):
@@ -172,6 +181,17 @@ class SessionIndex:
             except (ValidationError, ValueError, OverflowError, TypeError):
                 self._skips.row(SessionsProjection.name, f"index row {row[0]!r}")
         return summaries
+
+
+def _opened(row: Sequence[Any], sealer: ColumnSealer) -> tuple[Any, ...]:
+    """An index row with its title and preview opened."""
+    return (
+        *row[:2],
+        sealer.open_text(row[2]),
+        *row[3:10],
+        sealer.open_text(row[10]),
+        *row[11:],
+    )
 
 
 def _fields(row: Sequence[Any]) -> dict[str, Any]:

@@ -128,7 +128,8 @@ def erase_user(
     ] = 0.0,
 ) -> None:
     """Crypto-shred a user's content: it reads "[erased]" everywhere from now on;
-    the audit trail and hash chains stay. Rebuilds every read model; irreversible.
+    the audit trail and hash chains stay. Rewrites only that user's read-model
+    rows; irreversible.
 
     Example: sessiontrail erase-user alice --actor dpo@example.com --yes
     """
@@ -137,8 +138,8 @@ def erase_user(
     with open_log(options(ctx).db) as trail:
         report = trail.erase_user(user_id, actor=actor, wait=wait)
     if report.had_key:
-        rebuilt = ", ".join(report.read_models)
-        console.print(f"[green]erased[/] {escape(user_id)}; rebuilt {rebuilt}")
+        rewritten = ", ".join(report.read_models)
+        console.print(f"[green]erased[/] {escape(user_id)} from {rewritten}")
     else:
         console.print(f"nothing of {escape(user_id)} was sealed; erasure recorded")
     if not report.log_compacted:

@@ -1,10 +1,16 @@
 """`trail.erase_user`: crypto-shred one user's content, everywhere it is stored.
 
 Steps, in order: destroy the user's data key (their sealed fields now read as
-"[erased]"), record `UserErased`, drop cached sessions, rebuild every read model
-from the log (so no row keeps their plaintext), drop the old read-model tables at
-once, and on SQLite truncate the write-ahead log. Freed SQLite pages are zeroed
-(`secure_delete`); on PostgreSQL the old tables' files are removed by DROP TABLE.
+"[erased]"), record `UserErased`, drop cached sessions, then bring the read
+models up to the erasure: where a generation meets `UserErased` in the log, its
+rows of that user's streams are deleted and those streams' events replayed
+(they now read erased), in the catch-up's one transaction, so readers see the
+whole erasure or none of it. The cost is that user's rows and events, not the
+log's size. Rebuilds in progress get the same rewrite up to where they are (and
+meet the erasure in the log before they can go live); retired generations are
+dropped at once. Then the files are compacted: on SQLite freed pages are zeroed
+(`secure_delete`) and the write-ahead log truncated; on PostgreSQL the
+read-model tables are vacuumed, so the rewritten rows' old versions are gone.
 
 On SQLite the erased bytes leave the files at the checkpoint that truncates the
 write-ahead log: while another connection holds a read transaction begun before
@@ -65,19 +71,19 @@ class Eraser:
     ) -> ErasureReport:
         """Destroy `user_id`'s content key and purge their plaintext from the read
         models; the events stay (and `verify` still passes), their content reads
-        as "[erased]". Costs a rebuild of every read model. `wait`: seconds to
+        as "[erased]". Costs O(that user's data). `wait`: seconds to
         wait for other connections' reads to end so the files can be compacted."""
         had_key = self._store.keys.destroy(user_id)
         self._store.record_aggregate(Erasure.record(user_id, actor))
         self._forget_cached()
-        rebuilt = [status.name for status in self._projections.status()]
-        for name in rebuilt:
-            self._projections.rebuild(name)
+        rewritten = [status.name for status in self._projections.status()]
+        self._projections.catch_up()  # the live generations meet the erasure
+        self._projections.erase_builds(user_id)
         self._projections.drop_retired_now()
         return ErasureReport(
             user_id=user_id,
             had_key=had_key,
-            read_models=rebuilt,
+            read_models=rewritten,
             log_compacted=self._compacted_within(wait),
         )
 

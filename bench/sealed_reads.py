@@ -1,0 +1,79 @@
+"""What sealed read models cost a read: the first list page and the latest 20
+messages, with and without a master key, in one run.
+
+    .venv/bin/python bench/sealed_reads.py [--sessions 1000] [--messages 40]
+                                           [--backend sqlite|postgres|both]
+
+Without a key the read models hold plaintext; with one, each title, preview and
+message is opened with its owner's data key (cached per process) on read.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
+from harness import Figures, main, median_ms
+
+import sessiontrail
+
+PAGE = 50
+LATEST = 20
+
+
+def write(trail: sessiontrail.SessionTrail, sessions: int, messages: int) -> None:
+    for number in range(sessions):
+        session = trail.sessions.load_or_create(
+            f"chat-{number:06d}", model="gpt-4o", user_id=f"user{number % 10}"
+        )
+        session.edit_title(f"A chat about topic {number}")
+        for turn in range(messages):
+            session.append_message(
+                role="user" if turn % 2 == 0 else "assistant",
+                content=f"turn {turn} of chat {number}, a sentence or two of text",
+            )
+        trail.sessions.save(session)
+
+
+def measure(url: str, sessions: int, messages: int) -> tuple[list[str], Figures]:
+    lines, figures = [], {}
+    for label, key in (("no key", None), ("key", sessiontrail.new_key())):
+        schema_url = url if key is None else _sibling(url)
+        with sessiontrail.connect(schema_url, key=key) as trail:
+            write(trail, sessions, messages)
+            page = median_ms(lambda: trail.sessions.list(limit=PAGE))
+            latest = median_ms(
+                lambda: trail.sessions.messages(
+                    f"chat-{sessions // 2:06d}", last_n=LATEST
+                )
+            )
+        figures[label] = {"first_page_ms": page, "latest_20_ms": latest}
+        lines.append(
+            f"  {label}: first list page ({PAGE}) {page:.3f} ms, "
+            f"latest {LATEST} messages {latest:.3f} ms"
+        )
+    plain, sealed = figures["no key"], figures["key"]
+    page_ratio = sealed["first_page_ms"] / plain["first_page_ms"]
+    latest_ratio = sealed["latest_20_ms"] / plain["latest_20_ms"]
+    lines.append(
+        f"  with a key: list page x{page_ratio:.2f}, "
+        f"latest messages x{latest_ratio:.2f}"
+    )
+    return lines, figures
+
+
+def _sibling(url: str) -> str:
+    """A second, empty database beside `url` (a keyed log needs its own)."""
+    if url.startswith("sqlite:///"):
+        return url.replace(".db", "-keyed.db")
+    base, _, schema = url.rpartition("schema=")
+    parts = urlsplit(url)
+    host = parse_qs(parts.query)["host"][0]
+    database = parts.path.lstrip("/")
+    with psycopg.connect(host=host, user=parts.username, dbname=database) as db:
+        db.execute(f"CREATE SCHEMA {schema}_keyed")
+    return f"{base}schema={schema}_keyed"
+
+
+if __name__ == "__main__":
+    main(measure, sessions=1000, messages=40)

@@ -1,0 +1,38 @@
+"""The read models' database with sealing cursors (only with a master key)."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from .sealed_columns import ColumnSealer
+from .sql import Cursor, ProjectionDatabase
+
+
+class SealedDatabase(ProjectionDatabase):
+    """The read models' database whose cursors seal with `sealer`: the one
+    change a master key makes to the read models."""
+
+    def __init__(self, database: ProjectionDatabase, sealer: ColumnSealer) -> None:
+        self.dialect = database.dialect
+        self.log_after = database.log_after
+        self._database = database
+        self.sealer = sealer
+
+    @contextlib.contextmanager
+    def write(self) -> Iterator[Cursor]:
+        with self._database.write() as cur:
+            cur.sealer = self.sealer
+            yield cur
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Cursor]:
+        with self._database.read() as cur:
+            cur.sealer = self.sealer
+            yield cur
+
+    def compact(self) -> bool:
+        return self._database.compact()
+
+    def close(self) -> None:
+        self._database.close()

@@ -1,0 +1,83 @@
+"""Erasure rewrites only the erased user's rows, in the live read models, and
+leaves them exactly as a rebuild from the erased log would: no rebuild runs, a
+rebuild in progress keeps no plaintext, and a reader sees all of it or none."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from test_erasure import write_everything
+from test_sealed_read_models import write_adk, write_langgraph
+
+import sessiontrail
+from sessiontrail import SessionTrail
+from sessiontrail.projections.batches import BatchApplier
+from sessiontrail.projections.projection import LIVE
+
+READ_MODELS = ("adk", "audit", "langgraph", "qa", "sessions", "usage")
+
+
+def write_users(url: str, trail: SessionTrail) -> None:
+    for user in ("alice", "bob"):
+        write_adk(url, None, user)
+        write_everything(trail, user)
+        write_langgraph(trail, user)
+
+
+def generations(trail: SessionTrail) -> dict[str, int]:
+    with trail.read_models.read() as cur:
+        rows = cur.execute(f"SELECT name, generation FROM {LIVE}").fetchall()
+    return {str(name): int(number) for name, number in rows}
+
+
+def every_row(trail: SessionTrail) -> dict[str, dict[str, list[tuple[object, ...]]]]:
+    return {name: trail.projections.rows(name) for name in READ_MODELS}
+
+
+def test_an_erasure_rewrites_the_live_generation_without_a_rebuild(url: str) -> None:
+    with sessiontrail.connect(url) as trail:
+        write_users(url, trail)
+        before = generations(trail)
+        trail.erase_user("alice")
+        assert generations(trail) == before
+        assert "MARK-alice" not in json.dumps(every_row(trail), default=str)
+        assert "MARK-bob" in json.dumps(every_row(trail), default=str)
+
+
+def test_an_erased_read_model_equals_a_rebuild_of_the_erased_log(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    with sessiontrail.connect(url) as trail:
+        write_users(url, trail)
+        trail.erase_user("alice")
+        erased = every_row(trail)
+        # the reference: the log replayed plainly (alice's events read erased)
+        monkeypatch.setattr(BatchApplier, "erase", lambda *args, **kwargs: None)
+        for name in READ_MODELS:
+            trail.projections.rebuild(name)
+        assert every_row(trail) == erased
+
+
+def test_a_rebuild_in_progress_keeps_no_plaintext_of_an_erased_user(url: str) -> None:
+    with sessiontrail.connect(url) as trail:
+        write_users(url, trail)
+        runner = trail.projections
+        rebuilder = runner._rebuilder
+        building = rebuilder.start(runner.projection("sessions"))
+        rebuilder.batch(building, swap=False)  # the whole (small) log, not live yet
+        with trail.read_models.read() as cur:
+            table = building.projection.table("sessions")
+            rows = cur.execute(f"SELECT title FROM {table}").fetchall()
+        titles = [row[0] for row in rows]
+        assert "MARK-alice renamed" in titles
+        trail.erase_user("alice")  # the build is not live: it stays a build
+        with trail.read_models.read() as cur:
+            rows = [
+                cur.execute(
+                    f"SELECT * FROM {building.projection.table(name)}"
+                ).fetchall()
+                for name in ("sessions", "messages")
+            ]
+        assert "MARK-alice" not in json.dumps(rows, default=str)
+        assert "MARK-bob" in json.dumps(rows, default=str)
