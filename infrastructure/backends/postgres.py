@@ -28,7 +28,6 @@ import psycopg_pool
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
-    Notification,
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresAggregateRecorder
@@ -192,33 +191,8 @@ class PostgresBackend(Backend):
     def stream_notifications(
         self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: LogPosition
     ) -> Positioned:
-        events = _events(recorder)
-        statement = SQL(
-            "SELECT transaction_id::text::bigint AS transaction_id, notification_id, "
-            "originator_id, originator_version, topic, state FROM {schema}.{table} "
-            "WHERE originator_id = ANY(%s) AND (transaction_id, notification_id) "
-            "<= (%s::text::xid8, %s) ORDER BY transaction_id, notification_id"
-        ).format(
-            schema=Identifier(events.datastore.schema),
-            table=Identifier(events.events_table_name),
-        )
-        with events.datastore.transaction(commit=False) as cursor:
-            cursor.execute(
-                statement, (list(streams), str(until.transaction_id), until[1])
-            )
-            return [
-                (
-                    LogPosition(row["transaction_id"], row["notification_id"]),
-                    Notification(
-                        id=row["notification_id"],
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
-                    ),
-                )
-                for row in cursor.fetchall()
-            ]
+        found: Positioned = _events(recorder).select_streams(streams, until)
+        return found
 
     def sequence_numbers(
         self, recorder: ApplicationRecorder, positions: Sequence[LogPosition]

@@ -32,6 +32,7 @@ import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
@@ -269,19 +270,25 @@ class EventsRecorder(PostgresApplicationRecorder):
             connection.cursor() as cursor,
         ):
             cursor.execute(statement, params, prepare=True)
-            return [
-                (
-                    LogPosition(row["transaction_id"], row["notification_id"]),
-                    Notification(
-                        id=row["notification_id"],
-                        originator_id=row["originator_id"],
-                        originator_version=row["originator_version"],
-                        topic=row["topic"],
-                        state=bytes(row["state"]),
-                    ),
-                )
-                for row in cursor.fetchall()
-            ]
+            return _positioned(cursor.fetchall())
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_streams(
+        self, streams: Sequence[UUID], until: LogPosition
+    ) -> list[tuple[LogPosition, Notification]]:
+        """Every row of `streams` up to `until`, in log order (an erasure's replay)."""
+        statement = SQL(
+            "SELECT transaction_id::text::bigint AS transaction_id, notification_id, "
+            "originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = ANY(%s) AND (transaction_id, notification_id) "
+            "<= (%s::text::xid8, %s) ORDER BY transaction_id, notification_id"
+        ).format(self._table)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(
+                statement,
+                (list(streams), str(until.transaction_id), until.notification_id),
+            ).fetchall()
+        return _positioned(rows)
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def follows(self, before: LogPosition, first: LogPosition) -> bool:
@@ -411,6 +418,23 @@ class EventsRecorder(PostgresApplicationRecorder):
                 connection.execute(self._create_index(concurrently=True))
             finally:
                 connection.execute("SELECT pg_advisory_unlock(%s)", (INDEX_BUILD_KEY,))
+
+
+def _positioned(rows: Sequence[DictRow]) -> list[tuple[LogPosition, Notification]]:
+    """Rows of the events table, each with its position in the log."""
+    return [
+        (
+            LogPosition(row["transaction_id"], row["notification_id"]),
+            Notification(
+                id=row["notification_id"],
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            ),
+        )
+        for row in rows
+    ]
 
 
 TRANSACTION_ID_COLUMN = SQL("transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id()")
