@@ -2,7 +2,9 @@
 
 Builds .typecheck/sessiontrail as a tree of symlinks mirroring the package-dir
 mapping in pyproject.toml (sessiontrail.domain -> domain/, ...) and runs mypy
-(strict, per pyproject.toml) on it. Usage: python scripts/typecheck.py
+(strict, per pyproject.toml) on it, and on the typed usage files in tests/typed/
+(calls a user writes, whose types the check must see). Usage: python
+scripts/typecheck.py
 """
 
 from __future__ import annotations
@@ -15,6 +17,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 TREE = ROOT / ".typecheck"
+TYPED_USAGE = ROOT / "tests" / "typed"
 
 
 def build_tree() -> None:
@@ -33,16 +36,12 @@ def build_tree() -> None:
 
 def main() -> int:
     build_tree()
-    command = [
-        sys.executable,
-        "-m",
-        "mypy",
-        "--config-file",
-        str(ROOT / "pyproject.toml"),
-        "-p",
-        "sessiontrail",
-    ]
-    return subprocess.run(command, cwd=TREE, check=False).returncode
+    mypy = [sys.executable, "-m", "mypy", "--config-file", str(ROOT / "pyproject.toml")]
+    usage = [str(path) for path in sorted(TYPED_USAGE.glob("*.py"))]
+    failed = 0
+    for target in (["-p", "sessiontrail"], usage):
+        failed |= subprocess.run([*mypy, *target], cwd=TREE, check=False).returncode
+    return failed
 
 
 if __name__ == "__main__":

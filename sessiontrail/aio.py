@@ -1,10 +1,11 @@
 """The async facade: the sync API's calls as coroutines, run in worker threads.
 
-    trail = await sessiontrail.aio.connect("sqlite:///chats.db")
-    session = await trail.sessions.load_or_create("chat-1")
-    session.append_message(role="user", content="hi")   # domain calls stay sync
-    await trail.sessions.save(session)
-    await trail.close()
+    async with sessiontrail.aio.connect("sqlite:///chats.db") as trail:
+        session = await trail.sessions.load_or_create("chat-1")
+        session.append_message(role="user", content="hi")  # domain calls stay sync
+        await trail.sessions.save(session)
+
+(`trail = await sessiontrail.aio.connect(url)` works too; then `await trail.close()`.)
 
 Every storage call runs in the trail's own thread pool, so the event loop never
 waits on a database; the sync API's locks and merge-on-write apply unchanged, so
@@ -16,95 +17,39 @@ then wholly stored or not at all, and nothing of it runs after the task is gone.
 from __future__ import annotations
 
 import asyncio
-import functools
 from abc import ABC, abstractmethod
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable, Coroutine, Generator
 from types import TracebackType
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar
+from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
 from pydantic import PositiveInt, StrictStr
 
+from .aio_parts import (
+    AsyncAssets,
+    AsyncAudit,
+    AsyncExporter,
+    AsyncImporter,
+    AsyncProjections,
+    AsyncQA,
+    AsyncSessions,
+    AsyncTranscripts,
+    AsyncUsage,
+    Threads,
+)
 from .domain.checkpoint import Checkpoint
 from .domain.errors import InvalidInput
 from .domain.validation import Count, Url, validated
-from .infrastructure.repository import SessionRepository
 from .infrastructure.settings import BackendName
 from .infrastructure.verify import VerifyReport
 from .privacy.erasure import ErasureReport
-from .projections.audit import AuditTimeline
-from .projections.runner import ProjectionRunner
-from .projections.usage import UsageLedger
-from .stores.assets import AssetStore
-from .stores.qa import QAService
-from .stores.transcripts import TranscriptStore
 from .trail import DEFAULT_CACHE_SIZE, Mode, SessionTrail
 from .trail import connect as connect_sync
-from .transfer.export import Exporter
-from .transfer.importer import Importer
 
 DEFAULT_THREADS = 8
 """Storage calls one trail runs at once; more wait their turn in the pool."""
 
 T = TypeVar("T")
 P = ParamSpec("P")
-
-
-class Threads:
-    """Runs blocking calls in worker threads and waits for them without blocking:
-    a private pool of `workers` threads, or with None the event loop's default
-    executor (shared, so there is nothing to shut down)."""
-
-    def __init__(self, workers: int | None) -> None:
-        self._pool = (
-            None
-            if workers is None
-            else ThreadPoolExecutor(workers, thread_name_prefix="sessiontrail")
-        )
-
-    async def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`call(*args, **kwargs)` in a worker thread; on cancellation, wait for it
-        to finish first (its result is dropped), then raise CancelledError."""
-        done = asyncio.get_running_loop().run_in_executor(
-            self._pool, functools.partial(call, *args, **kwargs)
-        )
-        cancelled: asyncio.CancelledError | None = None
-        while not done.done():
-            try:
-                await asyncio.wait({done})  # waiting, unlike awaiting, never cancels it
-            except asyncio.CancelledError as error:
-                cancelled = cancelled or error
-        if cancelled is not None:
-            raise cancelled
-        return done.result()
-
-    def shutdown(self) -> None:
-        if self._pool is not None:
-            self._pool.shutdown(wait=True)
-
-
-class Offloaded(Generic[T]):
-    """One part of the sync API (e.g. `trail.sessions`) whose methods are
-    coroutines here, with the same arguments and results; other attributes pass
-    through as they are."""
-
-    def __init__(self, target: T, threads: Threads) -> None:
-        self._target = target
-        self._threads = threads
-
-    def __getattr__(self, name: str) -> Any:
-        value = getattr(self._target, name)
-        if not callable(value):
-            return value
-
-        @functools.wraps(value)
-        async def offloaded(*args: Any, **kwargs: Any) -> Any:
-            return await self._threads.run(value, *args, **kwargs)
-
-        return offloaded
-
-    def __repr__(self) -> str:
-        return f"Offloaded({self._target!r})"
 
 
 class AsyncClosing(ABC):
@@ -138,19 +83,15 @@ class AsyncSessionTrail(AsyncClosing):
         self.sync = trail
         self._threads = threads
         self._owns_trail = owns_trail
-        self.sessions: Offloaded[SessionRepository] = Offloaded(trail.sessions, threads)
-        self.transcripts: Offloaded[TranscriptStore] = Offloaded(
-            trail.transcripts, threads
-        )
-        self.assets: Offloaded[AssetStore] = Offloaded(trail.assets, threads)
-        self.qa: Offloaded[QAService] = Offloaded(trail.qa, threads)
-        self.projections: Offloaded[ProjectionRunner] = Offloaded(
-            trail.projections, threads
-        )
-        self.exporter: Offloaded[Exporter] = Offloaded(trail.exporter, threads)
-        self.importer: Offloaded[Importer] = Offloaded(trail.importer, threads)
-        self.usage: Offloaded[UsageLedger] = Offloaded(trail.usage, threads)
-        self.audit: Offloaded[AuditTimeline] = Offloaded(trail.audit, threads)
+        self.sessions = AsyncSessions(trail.sessions, threads)
+        self.transcripts = AsyncTranscripts(trail.transcripts, threads)
+        self.assets = AsyncAssets(trail.assets, threads)
+        self.qa = AsyncQA(trail.qa, threads)
+        self.projections = AsyncProjections(trail.projections, threads)
+        self.exporter = AsyncExporter(trail.exporter, threads)
+        self.importer = AsyncImporter(trail.importer, threads)
+        self.usage = AsyncUsage(trail.usage, threads)
+        self.audit = AsyncAudit(trail.audit, threads)
         self._closed = False
 
     async def run(
@@ -205,17 +146,60 @@ class AsyncSessionTrail(AsyncClosing):
         return f"AsyncSessionTrail({self.url!r})"
 
 
+class Opening(Coroutine[Any, Any, AsyncSessionTrail]):
+    """What `connect` returns: await it for the trail (`trail = await
+    aio.connect(url)`), or open it with `async with aio.connect(url) as trail`,
+    which closes the trail on leaving the block, as `aiosqlite.connect` does."""
+
+    def __init__(self, opening: Coroutine[Any, Any, AsyncSessionTrail]) -> None:
+        self._opening = opening
+        self._trail: AsyncSessionTrail | None = None
+
+    def __await__(self) -> Generator[Any, None, AsyncSessionTrail]:
+        return self._opening.__await__()
+
+    def send(self, value: Any) -> Any:
+        return self._opening.send(value)
+
+    def throw(self, typ: Any, val: Any = None, tb: Any = None, /) -> Any:
+        return self._opening.throw(typ, val, tb)
+
+    def close(self) -> None:
+        self._opening.close()
+
+    async def __aenter__(self) -> AsyncSessionTrail:
+        self._trail = await self._opening
+        return self._trail
+
+    async def __aexit__(
+        self,
+        exc_type: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if self._trail is not None:
+            await self._trail.close()
+
+
 @validated
-async def connect(
+def connect(
     url: Url | None = None,
     *,
     cache_size: Count = DEFAULT_CACHE_SIZE,
     projections: Mode = "inline",
     key: StrictStr | None = None,
     threads: PositiveInt = DEFAULT_THREADS,
-) -> AsyncSessionTrail:
+) -> Opening:
     """Open the log at `url` for asyncio code; the arguments of
-    `sessiontrail.connect`, plus `threads`: how many storage calls run at once."""
+    `sessiontrail.connect`, plus `threads`: how many storage calls run at once.
+    Await the result, or use it in `async with` (see Opening); bad arguments are
+    refused here, before anything opens."""
+    return Opening(_open(url, cache_size, projections, key, threads))
+
+
+async def _open(
+    url: str | None, cache_size: int, projections: Mode, key: str | None, threads: int
+) -> AsyncSessionTrail:
     pool = Threads(threads)
     try:
         trail = await pool.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -38,6 +39,14 @@ settings.register_profile(
 
 def pytest_configure(config: pytest.Config) -> None:
     settings.load_profile("slow" if config.getoption("--slow") else "ci")
+    signal.signal(signal.SIGTERM, _interrupted)
+
+
+def _interrupted(signum: int, frame: object) -> None:
+    """SIGTERM (`timeout`, a CI runner, `kill`) stops the run as Ctrl-C does, so
+    fixtures tear down: the PostgreSQL server the tests started is stopped, not
+    left running."""
+    raise KeyboardInterrupt(f"stopped by signal {signum}")
 
 
 def pytest_collection_modifyitems(

@@ -4,6 +4,7 @@ waits, no lost writes from racing tasks, and cancellation that never halves a sa
 from __future__ import annotations
 
 import asyncio
+import inspect
 import sqlite3
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -187,3 +188,68 @@ def test_over_a_sync_trail_runs_its_calls_and_leaves_it_open(
 def test_over_refuses_what_is_not_a_sync_trail() -> None:
     with pytest.raises(TypeError, match="trail: expected a SessionTrail, got str"):
         aio.over("sqlite:///chats.db")  # type: ignore[arg-type]
+
+
+def test_async_with_connect_opens_and_closes_the_trail(url: str) -> None:
+    async def use() -> aio.AsyncSessionTrail:
+        async with aio.connect(url) as trail:
+            session = await trail.sessions.load_or_create("chat-1")
+            session.append_message(role="user", content="hello")
+            await trail.sessions.save(session)
+        return trail
+
+    trail = asyncio.run(use())
+    assert trail._closed  # closed on leaving the block
+    with sessiontrail.connect(url) as sync:
+        assert [m.content for m in sync.sessions.load("chat-1").messages] == ["hello"]
+
+
+def test_awaiting_connect_still_opens_the_trail(url: str) -> None:
+    async def use() -> bool:
+        trail = await aio.connect(url)
+        try:
+            return await trail.sessions.exists("nope")
+        finally:
+            await trail.close()
+
+    assert asyncio.run(use()) is False
+
+
+def test_connect_refuses_bad_arguments_at_the_call() -> None:
+    with pytest.raises(InvalidInput, match="threads"):
+        aio.connect("sqlite:///chats.db", threads=0)
+
+
+PARTS = [
+    "sessions",
+    "transcripts",
+    "assets",
+    "qa",
+    "projections",
+    "exporter",
+    "importer",
+    "usage",
+    "audit",
+]
+
+
+@pytest.mark.parametrize("part", PARTS)
+def test_every_public_method_is_a_coroutine_with_the_sync_signature(part: str) -> None:
+    trail = sessiontrail.connect("memory://signatures")
+    sync_part = getattr(trail, part)
+    facade = type(getattr(aio.over(trail), part))
+    public = {
+        name
+        for name in dir(type(sync_part))
+        if not name.startswith("_") and callable(getattr(type(sync_part), name))
+    }
+    declared = {name for name in vars(facade) if not name.startswith("_")}
+    assert declared == public
+    offloaded = getattr(aio.over(trail), part)
+    for name in public:
+        method = getattr(offloaded, name)
+        assert inspect.iscoroutinefunction(method), name
+        assert inspect.signature(method) == inspect.signature(
+            getattr(sync_part, name)
+        ), name
+    trail.close()

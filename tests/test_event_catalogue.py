@@ -3,19 +3,13 @@ generates: a changed or new event fails here until the script is re-run."""
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
 from types import ModuleType
 
-SCRIPT = Path(__file__).resolve().parent.parent / "scripts" / "event_catalogue.py"
+from support.scripts import load_script
 
 
 def catalogue() -> ModuleType:
-    spec = importlib.util.spec_from_file_location("event_catalogue", SCRIPT)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
+    return load_script("event_catalogue")
 
 
 def test_the_committed_catalogue_is_current() -> None:

@@ -6,28 +6,43 @@ import subprocess
 import sys
 import tomllib
 import zipfile
+from dataclasses import dataclass
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
-def test_the_wheel_installs_everything_under_sessiontrail(tmp_path: Path) -> None:
-    subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "wheel",
-            "--no-deps",
-            "--quiet",
-            "-w",
-            str(tmp_path),
-            str(ROOT),
-        ],
+@dataclass(frozen=True)
+class Built:
+    """The wheel pip built from this checkout, and everything the build printed."""
+
+    wheel: Path
+    output: str
+
+
+@pytest.fixture(scope="module")
+def built(tmp_path_factory: pytest.TempPathFactory) -> Built:
+    folder = tmp_path_factory.mktemp("wheel")
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "-w", str(folder), ROOT],
         check=True,
+        capture_output=True,
+        text=True,
         timeout=300,
     )
-    (wheel,) = tmp_path.glob("sessiontrail-*.whl")
+    (wheel,) = folder.glob("sessiontrail-*.whl")
+    return Built(wheel, result.stdout + result.stderr)
+
+
+def test_the_build_prints_no_deprecation_warning(built: Built) -> None:
+    warned = [line for line in built.output.splitlines() if "deprecat" in line.lower()]
+    assert warned == []
+
+
+def test_the_wheel_installs_everything_under_sessiontrail(built: Built) -> None:
+    wheel = built.wheel
     names = zipfile.ZipFile(wheel).namelist()
     top_level = {name.split("/")[0] for name in names}
     assert top_level == {"sessiontrail", wheel.name.split("-py3")[0] + ".dist-info"}

@@ -19,6 +19,8 @@ def test_sqlite_urls_name_relative_and_absolute_files() -> None:
     absolute = parse_url("sqlite:////var/lib/trail.db?lock_timeout=30")
     assert absolute.env["SQLITE_DBNAME"] == "/var/lib/trail.db"
     assert absolute.env["SQLITE_LOCK_TIMEOUT"] == "30"
+    fractional = parse_url("sqlite:///trail.db?lock_timeout=0.3").env
+    assert fractional["SQLITE_LOCK_TIMEOUT"] == "1"  # eventsourcing's whole seconds
 
 
 def test_postgres_url_sets_pool_and_lock_timeout() -> None:
@@ -73,11 +75,19 @@ def test_a_postgres_bound_that_is_none_or_no_number_is_refused(option: str) -> N
 
 @pytest.mark.parametrize(
     "url",
-    ["sqlite:///x.db?lock_timeout=0", "postgresql://u@h/db?connect_timeout=0"],
+    ["postgresql://u@h/db?connect_timeout=0"],
 )
 def test_a_whole_second_bound_of_zero_is_refused(url: str) -> None:
     with pytest.raises(InvalidInput, match="whole number of seconds, at least 1"):
         parse_url(url)
+
+
+@pytest.mark.parametrize("value", ["0", "0.0001", "soon", "1e3", "90000"])
+def test_a_sqlite_lock_timeout_that_is_none_or_no_number_is_refused(
+    value: str,
+) -> None:
+    with pytest.raises(InvalidInput, match="option lock_timeout must be a number of"):
+        parse_url(f"sqlite:///x.db?lock_timeout={value}")
 
 
 @pytest.mark.parametrize(
@@ -87,7 +97,7 @@ def test_a_whole_second_bound_of_zero_is_refused(url: str) -> None:
         ("sqlite://", "names no file"),
         ("sqlite://host/file.db", "names no file"),
         ("sqlite:///x.db?bogus=1", "unknown option"),
-        ("sqlite:///x.db?lock_timeout=soon", "whole number"),
+        ("sqlite:///x.db?lock_timeout=soon", "number of seconds"),
         ("postgresql://u@h:99999/db", "invalid port"),
         ("postgresql://u@h/", "names no database"),
         ("memory://x?pool_size=3", "unknown option"),

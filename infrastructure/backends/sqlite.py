@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import math
 import os
 import random
 import sqlite3
@@ -38,11 +39,9 @@ from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
 from .base import STREAMS_PER_QUERY, Backend, Positioned
+from .sqlite_store import BUSY_TIMEOUT, Factory
 
-_OPTIONS: Options = {
-    # eventsourcing reads SQLite's busy timeout as whole seconds.
-    "lock_timeout": ("SQLITE_LOCK_TIMEOUT", "whole seconds"),
-}
+_OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
 
 _file_guard = threading.Lock()
 _file_locks: dict[str, threading.RLock] = {}
@@ -70,11 +69,13 @@ class SQLiteBackend(Backend):
                 "use sqlite:///relative.db or sqlite:////abs.db"
             )
         env = {
-            "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+            "PERSISTENCE_MODULE": f"{Factory.__module__}:Factory",
             "SQLITE_DBNAME": unquote(parts.path[1:]),
-            "SQLITE_LOCK_TIMEOUT": "10",
+            BUSY_TIMEOUT: "10",
             **checked_options(url, _OPTIONS),
         }
+        # eventsourcing reads whole seconds; its factory here sets the exact ones.
+        env["SQLITE_LOCK_TIMEOUT"] = str(math.ceil(float(env[BUSY_TIMEOUT])))
         return Settings(url, cls.name, env)
 
     @property
@@ -84,7 +85,7 @@ class SQLiteBackend(Backend):
     @property
     def timeout(self) -> float:
         """Seconds a write waits for another process's lock on the file."""
-        return float(self.env["SQLITE_LOCK_TIMEOUT"])
+        return float(self.env[BUSY_TIMEOUT])
 
     @contextlib.contextmanager
     def opening(self) -> Iterator[None]:

@@ -26,8 +26,9 @@ def checkpoint(
         typer.Option("--output", "-o", help="File to write (default stdout)."),
     ] = None,
 ) -> None:
-    """Anchor the log: the head of every stream under one root hash, as JSON to
-    keep outside the database (signed when a key is configured).
+    """Anchor the log: every stream's head under one root hash.
+
+    Prints JSON to keep outside the database (signed when a key is configured).
 
     Example: sessiontrail checkpoint -o checkpoint-2026-11-24.json
     """
@@ -56,8 +57,10 @@ def verify(
     ] = None,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Re-walk every stream's hash chain (and the heads a checkpoint saw); exit
-    status 1 names each stream's first bad record.
+    """Re-walk every hash chain; exit status 1 if one is broken.
+
+    With --since, also the heads a checkpoint saw. A broken chain is named by its
+    stream and first bad record.
 
     Example: sessiontrail verify --since checkpoint-2026-11-24.json
     """
@@ -127,9 +130,10 @@ def erase_user(
         ),
     ] = 0.0,
 ) -> None:
-    """Crypto-shred a user's content: it reads "[erased]" everywhere from now on;
-    the audit trail and hash chains stay. Rewrites only that user's read-model
-    rows; irreversible.
+    """Crypto-shred a user's content (irreversible); the audit stays.
+
+    The content reads "[erased]" everywhere from now on; the audit trail and hash
+    chains stay. Rewrites only that user's read-model rows.
 
     Example: sessiontrail erase-user alice --actor dpo@example.com --yes
     """

@@ -90,7 +90,7 @@ def replay(
         bool, typer.Option("--pause/--no-pause", help="Wait for Enter between steps.")
     ] = True,
 ) -> None:
-    """Step through a session event by event, showing what each one changed.
+    """Step through a session event by event, showing each change.
 
     Enter shows the next event; q or Ctrl-D stops. When input is not a terminal
     (a pipe, a file, a job), nobody can press Enter: it runs as with --no-pause.

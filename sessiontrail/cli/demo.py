@@ -4,8 +4,8 @@ Two trails on one database stand for two processes. The runtime records a tool-u
 turn, a pending question and token usage while the UI, working from a copy loaded
 before any of that, renames and pins the chat. Neither waits for nor overwrites the
 other: both only append events, and every save merges with what the other stored.
-The runtime also keeps its trace steps and the turn's Q&A entry (seed 5) beside
-the chat, in the Q&A stream of (alice, the chat).
+The runtime also keeps its trace steps and the turn's Q&A entry (the Q&A and
+trace store) beside the chat, in the Q&A stream of (alice, the chat).
 """
 
 from __future__ import annotations

@@ -7,17 +7,17 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 from rich.markup import escape
-from typer.core import TyperGroup
 
 from ..domain.errors import SessiontrailError
 from . import audit, debug, projections, serve, sessions, transfer
 from .demo import run_demo
+from .help import Command, Group
 from .options import Options, options
 
 errors = Console(stderr=True)
 
 
-class FriendlyErrors(TyperGroup):
+class FriendlyErrors(Group):
     """Failures become one red line on stderr and exit status 1; `--debug` (or an
     error that is not ours) shows the traceback, which is a bug to report."""
 
@@ -45,10 +45,10 @@ for command in (
     *audit.COMMANDS,
     *serve.COMMANDS,
 ):
-    app.command()(command)
+    app.command(cls=Command)(command)
 for move, name in transfer.COMMANDS:
-    app.command(name)(move)
-app.command("erase-user")(audit.erase_user)
+    app.command(name, cls=Command)(move)
+app.command("erase-user", cls=Command)(audit.erase_user)
 
 
 @app.callback()
@@ -77,9 +77,9 @@ def global_options(
     ctx.obj = Options(db, user, debug)
 
 
-@app.command()
+@app.command(cls=Command)
 def demo(ctx: typer.Context) -> None:
-    """Record a chat written by an agent runtime and a UI at once; show the merge.
+    """Record a chat from an agent and a UI at once; show the merge.
 
     Example: sessiontrail demo   (re-running it shows the stored chat)
     """

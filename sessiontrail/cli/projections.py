@@ -14,9 +14,12 @@ from rich.progress import MofNCompleteColumn, Progress, TaskID, TimeElapsedColum
 from rich.table import Table
 
 from ..domain.values import ProjectionStatus
+from .help import Command, Group
 from .options import open_log, options
 
-app = typer.Typer(no_args_is_help=True, help="Read models: lag, rebuilds, the worker.")
+app = typer.Typer(
+    cls=Group, no_args_is_help=True, help="Read models: lag, rebuilds, the worker."
+)
 console = Console()
 
 STATE_STYLES = {
@@ -47,12 +50,12 @@ def _status_table(statuses: list[ProjectionStatus]) -> Table:
     return table
 
 
-@app.command()
+@app.command(cls=Command)
 def status(
     ctx: typer.Context,
     as_json: Annotated[bool, typer.Option("--json", help="Print JSON.")] = False,
 ) -> None:
-    """Where each read model stands against the log: position, lag, state.
+    """Where each read model stands: position, lag, state.
 
     Example: sessiontrail projections status --json
     """
@@ -64,12 +67,12 @@ def status(
         console.print(_status_table(statuses))
 
 
-@app.command()
+@app.command(cls=Command)
 def rebuild(
     ctx: typer.Context,
     names: Annotated[list[str], typer.Argument(help="Read models to rebuild.")],
 ) -> None:
-    """Rebuild read models from the log beside the live ones, then swap them in.
+    """Rebuild read models beside the live ones, then swap them in.
 
     Example: sessiontrail projections rebuild sessions usage
     """
@@ -95,14 +98,16 @@ def rebuild(
             )
 
 
-@app.command()
+@app.command(cls=Command)
 def run(
     ctx: typer.Context,
     poll_interval: Annotated[
         float, typer.Option(min=0, help="Seconds between polls when idle.")
     ] = 0.5,
 ) -> None:
-    """Keep every read model current (the worker); SIGINT or SIGTERM stop it cleanly.
+    """Keep every read model current (the worker) until stopped.
+
+    SIGINT or SIGTERM stop it cleanly, between batches.
 
     Example: sessiontrail --db postgresql://app@db/trail projections run
     """
@@ -111,10 +116,16 @@ def run(
     def request_stop(signum: int, frame: FrameType | None) -> None:
         stop.set()
 
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        signal.signal(signum, request_stop)
-    with open_log(options(ctx).db, "worker") as trail:
-        console.print(f"following {trail.url}; stop with Ctrl-C")
-        trail.projections.run(stop, poll_interval=poll_interval)
-        reached = min(s.position for s in trail.projections.status())
+    previous = {
+        signum: signal.signal(signum, request_stop)
+        for signum in (signal.SIGINT, signal.SIGTERM)
+    }
+    try:  # the handlers are the worker's only while it runs
+        with open_log(options(ctx).db, "worker") as trail:
+            console.print(f"following {trail.url}; stop with Ctrl-C")
+            trail.projections.run(stop, poll_interval=poll_interval)
+            reached = min(s.position for s in trail.projections.status())
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
     console.print(f"stopped at position {reached}")

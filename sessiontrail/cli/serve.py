@@ -41,14 +41,17 @@ def serve(
         ),
     ] = 30.0,
 ) -> None:
-    """Serve the HTTP API (/v1) until interrupted; logs one JSON line per request.
+    """Serve the HTTP API (/v1) until interrupted.
 
-    Example: sessiontrail --db postgresql://localhost/chats serve --tokens tokens.json
+    Logs one JSON line per request, without message content.
+
+    Example: sessiontrail --db postgresql:///chats serve --tokens tokens.json
     """
     import uvicorn
 
     from ..server.app import create_app
     from ..server.limits import KEEP_ALIVE_SECONDS, timed_protocol
+    from ..server.stopping import FeedEndingServer
 
     allowed = Tokens.load(tokens)
     if port < 0 or port > 65535:
@@ -64,7 +67,7 @@ def serve(
         app = create_app(
             trail, allowed, public_docs=not private_docs, max_body_bytes=max_body
         )
-        uvicorn.run(
+        config = uvicorn.Config(
             app,
             host=host,
             port=port,
@@ -73,6 +76,7 @@ def serve(
             access_log=False,
             log_level="info",
         )
+        FeedEndingServer(config, app).run()
 
 
 def token(
@@ -93,8 +97,9 @@ def token(
         typer.Option(help="An admin token's name: its writes read `admin:NAME`."),
     ] = None,
 ) -> None:
-    """Make a bearer token: adds its hash to the tokens file and prints the token
-    (give it to the client; it is not stored anywhere).
+    """Make a bearer token: its hash goes into the tokens file.
+
+    Prints the token: give it to the client; it is not stored anywhere.
 
     Example: sessiontrail token ann --tokens tokens.json
     """

@@ -14,6 +14,7 @@ from rich.table import Table
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.values import Message
 from ..infrastructure.repository import SessionRepository
+from .next_page import continue_command
 from .options import open_log, options
 from .render import timeline_table, transcript_table
 
@@ -33,6 +34,11 @@ def _moment(text: str, option: str) -> datetime:
 
 def _print_json(value: Any) -> None:
     print(json.dumps(value, ensure_ascii=False))
+
+
+def counted(number: int, noun: str) -> str:
+    """`1 session`, `2 sessions`, `0 sessions`."""
+    return f"{number:,} {noun}" + ("" if number == 1 else "s")
 
 
 def ls(
@@ -59,16 +65,21 @@ def ls(
     if as_json:
         _print_json(page.model_dump(mode="json"))
         return
+    several_users = opts.user is None and len({s.user_id for s in page.items}) > 1
     table = Table(title="Sessions")
     table.add_column("title", ratio=2)
+    if several_users:
+        table.add_column("user", ratio=1)
     table.add_column("pinned")
     table.add_column("messages", justify="right")
     table.add_column("model", ratio=1)
     table.add_column("updated (UTC)", no_wrap=True)
-    table.add_column("id", ratio=2, overflow="fold")
+    table.add_column("id", ratio=2, no_wrap=True, overflow="fold")  # copyable
     for summary in page.items:
+        owner = [escape(summary.user_id or "-")] if several_users else []
         table.add_row(
             escape(summary.title or "(untitled)"),
+            *owner,
             "yes" if summary.pinned else "",
             str(summary.message_count),
             escape(summary.model),
@@ -78,7 +89,7 @@ def ls(
         )
     console.print(table)
     if page.next_cursor:
-        console.print(f"more: --cursor {page.next_cursor}", soft_wrap=True)
+        console.print("more:", continue_command(ctx, page.next_cursor), soft_wrap=True)
 
 
 def show(
@@ -92,7 +103,9 @@ def show(
     ] = None,
     as_json: Json = False,
 ) -> None:
-    """A session's transcript: roles coloured, tool calls and results folded.
+    """A session's transcript, with its pin and any pending question.
+
+    Roles are coloured; tool calls and results are folded into one line each.
 
     Example: sessiontrail show chat-42 --at 7
     """
@@ -114,17 +127,24 @@ def show(
         if last is not None:
             messages = messages[len(messages) - last :] if last else []
     if as_json:
+        question = session.pending_question
+        pending = None if question is None else question.model_dump(mode="json")
         _print_json(
             {
                 "session": session.summary().model_dump(mode="json"),
+                "pending_question": pending,
                 "messages": [m.model_dump(mode="json") for m in messages],
             }
         )
         return
     title = (
         f"{session.title or '(untitled)'} · {session.session_id} · v{session.version}"
+        + (" · pinned" if session.pinned else "")
     )
     console.print(transcript_table(messages, title=escape(title)))
+    if session.pending_question is not None:
+        asked = session.pending_question.question
+        console.print(f"waiting for an answer: {escape(asked)}", soft_wrap=True)
 
 
 def _not_yet(
@@ -149,14 +169,20 @@ def history(
     since: Annotated[
         str | None, typer.Option(help="Only events at or after this ISO time.")
     ] = None,
+    until: Annotated[
+        str | None, typer.Option(help="Only events at or before this ISO time.")
+    ] = None,
     as_json: Json = False,
 ) -> None:
-    """The audit timeline: version, time, actor, event and what it changed.
+    """A session's audit timeline: who changed what, and when.
 
-    Example: sessiontrail history chat-42 --actor alice@web
+    One row per event: version, time, actor, event and what it changed.
+
+    Example: sessiontrail history chat-42 --actor alice@web --until 2026-11-24
     """
     opts = options(ctx)
     start = None if since is None else _moment(since, "--since")
+    end = None if until is None else _moment(until, "--until")
     with open_log(opts.db) as trail:
         entries = trail.sessions.history(session_id, user_id=opts.user)
     entries = [
@@ -164,6 +190,7 @@ def history(
         for entry in entries
         if (actor is None or entry.actor == actor)
         and (start is None or entry.timestamp >= start)
+        and (end is None or entry.timestamp <= end)
     ]
     if as_json:
         _print_json([entry.model_dump(mode="json") for entry in entries])
@@ -172,8 +199,10 @@ def history(
 
 
 def stats(ctx: typer.Context, as_json: Json = False) -> None:
-    """Live sessions and their messages, events of every session (deleted ones
-    included, Q&A streams not), and token totals by model.
+    """Counts of sessions, messages and events; token totals by model.
+
+    Sessions and messages count live sessions; events count every session's,
+    deleted ones included (Q&A streams not).
 
     Example: sessiontrail stats --json
     """
@@ -198,8 +227,8 @@ def stats(ctx: typer.Context, as_json: Json = False) -> None:
         )
         return
     console.print(
-        f"{sessions} sessions, {messages} messages; "
-        f"{events} session events (deleted sessions included)"
+        f"{counted(sessions, 'session')}, {counted(messages, 'message')}; "
+        f"{counted(events, 'session event')} (deleted sessions included)"
     )
     table = Table(title="Token usage by model")
     table.add_column("model")

@@ -55,7 +55,7 @@ def export(
         ),
     ] = None,
 ) -> None:
-    """Write sessions out: their events as JSON lines (for import), JSON or Markdown.
+    """Export sessions: JSON lines to re-import, JSON, or Markdown.
 
     An export holds the sessions' content decrypted, even from an encrypted log:
     keep it as safe as the database.
@@ -97,7 +97,9 @@ def import_(
         str, typer.Option(help="Model of a session made of messages.")
     ] = "",
 ) -> None:
-    """Load an export (JSON lines or JSON) or a chat, e.g. OpenAI-style messages.
+    """Load an export, or a chat of OpenAI-style messages.
+
+    An export is JSON lines or JSON, as `export` writes it.
 
     Events keep their versions, times and actors; streams already in the
     database are continued, so re-running an import writes nothing twice.

@@ -13,7 +13,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Concatenate, ParamSpec, TypeVar
 
-from ..aio import DEFAULT_THREADS, AsyncClosing, AsyncSessionTrail, Threads, over
+from ..aio import DEFAULT_THREADS, AsyncClosing, AsyncSessionTrail, over
+from ..aio_parts import Threads
 from ..domain.errors import InvalidInput
 from ..trail import SessionTrail, connect
 

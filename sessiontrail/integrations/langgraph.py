@@ -35,7 +35,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from pydantic import TypeAdapter, ValidationError
 
-from ..aio import Threads
+from ..aio_parts import Threads
 from ..domain.errors import InvalidInput
 from ..domain.validation import Actor
 from ..trail import SessionTrail

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import json
 import logging
+import threading
 import time
 from collections.abc import Awaitable, Callable
 
@@ -52,6 +53,7 @@ def create_app(
     app.state.trail = trail
     app.state.tokens = tokens
     app.state.poll_interval = poll_interval
+    app.state.stopping = threading.Event()  # set as the server stops: feeds end
     for part in (session_parts, admin, sessions, messages, feed):
         app.include_router(part.router)
     return app

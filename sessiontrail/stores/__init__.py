@@ -1,2 +1,3 @@
-"""The seed-compatible stores: whole transcripts (seed 3), session assets
-(seed 4) and Q&A, graph context and agent traces (seed 5), on the event log."""
+"""The store APIs on the event log: the transcript-store API (whole transcripts),
+the asset-store API (session assets) and the Q&A and trace store (Q&A, graph
+context and agent traces). Their source contracts: ../shared/seeds/3-*, 4-*, 5-*."""

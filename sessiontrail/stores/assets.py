@@ -1,4 +1,4 @@
-"""Seed 4's store: whole session assets (transcript, title, state), newest first.
+"""The asset-store API: whole session assets (transcript, title, state), newest first.
 
 An asset's `state` is the session's metadata: each key set, changed or dropped by
 a save is one MetadataEdited change, so state edits have an audit trail too.
@@ -20,7 +20,8 @@ from ..projections.runner import ProjectionRunner
 
 
 class SessionAsset(Arguments):
-    """A whole session as seed 4 stores it; `version` is the log's, set on load.
+    """A whole session as the asset-store API stores it; `version` is the log's,
+    set on load.
 
     `created_at`, `updated_at` and `version` are the store's to set: `save` ignores
     what the caller passes there.
@@ -59,7 +60,8 @@ def _asset(session: Session) -> SessionAsset:
 
 
 class AssetStore:
-    """save / load / list / delete / exists / sync_status with seed 4's semantics."""
+    """save / load / list / delete / exists / sync_status, as the asset-store API
+    defines them."""
 
     def __init__(
         self, repository: SessionRepository, projections: ProjectionRunner

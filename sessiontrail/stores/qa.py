@@ -1,7 +1,9 @@
-"""`trail.qa`: seed 5's calls — Q&A entries, graph context, agent trace steps.
+"""`trail.qa`: the Q&A and trace store's calls — Q&A entries, graph context, agent
+trace steps.
 
-`user_id=None` means "default" everywhere, as in the seed. Writes are events on the
-(user, session) Q&A stream; reads come from the `qa` read model, O(result).
+`user_id=None` means "default" everywhere, as that store defines it. Writes are
+events on the (user, session) Q&A stream; reads come from the `qa` read model,
+O(result).
 """
 
 from __future__ import annotations
@@ -35,7 +37,8 @@ def _user(user_id: str | None) -> str:
 
 
 class QAService:
-    """Seed 5 on the log: every mutation an event, every read a projection query."""
+    """The Q&A and trace store on the log: every mutation an event, every read a
+    projection query."""
 
     def __init__(self, repository: QARepository, reads: QAReads) -> None:
         self._repository = repository

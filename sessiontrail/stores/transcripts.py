@@ -1,4 +1,4 @@
-"""Seed 3's store: whole transcripts in, whole transcripts out, on the event log.
+"""The transcript-store API: whole transcripts in and out, on the event log.
 
 `save(id, messages)` overwrites, but is recorded as the fewest events that turn the
 stored transcript into the given one, so `history` shows what changed.
@@ -20,7 +20,7 @@ from ..infrastructure.repository import SessionRepository
 
 
 class SessionRecord(Value):
-    """What seed 3's list returns per session: no message content."""
+    """What the transcript store's list returns per session: no message content."""
 
     id: str
     message_count: int
@@ -64,7 +64,8 @@ def as_messages(items: Sequence[Message | Mapping[str, Any]]) -> list[Message]:
 
 
 class TranscriptStore:
-    """load / save / list / list_paginated / delete with seed 3's semantics."""
+    """load / save / list / list_paginated / delete, as the transcript-store API
+    defines them."""
 
     def __init__(self, repository: SessionRepository) -> None:
         self._repository = repository

@@ -3,14 +3,17 @@ pages or live as Server-Sent Events (resumable by Last-Event-ID)."""
 
 from __future__ import annotations
 
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated
 
+import anyio
 from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ...domain.errors import InvalidInput
+from ...infrastructure.wakeups import Wakeups
 from ...projections.audit import AuditPage
 from ...trail import SessionTrail
 from ..access import BIGINT, Trail, Who, scope
@@ -19,6 +22,8 @@ router = APIRouter(tags=["feed"])
 KEEP_ALIVE_SECONDS = 15
 """How long an idle stream goes before a comment line keeps proxies from
 closing it."""
+ENDED_CHECK = 0.1
+"""Seconds at most between a waiting stream's looks at whether it should stop."""
 RECHECK = (0.002, 0.1)
 """Seconds between a stream's looks at read models still applying committed
 events: from the first to the second, doubling."""
@@ -53,18 +58,46 @@ def stream(
             raise InvalidInput(f"Last-Event-ID: at most {BIGINT}")
         start = int(last_event_id)
     poll_interval: float = request.app.state.poll_interval
-    feed = _feed(trail, scope(who), start, poll_interval)
-    return StreamingResponse(feed, media_type="text/event-stream")
+    server_stopping: threading.Event = request.app.state.stopping
+    gone = threading.Event()
+
+    def ended(seconds: float) -> bool:
+        return gone.wait(seconds) or server_stopping.is_set()
+
+    feed = _feed(trail, scope(who), start, poll_interval, ended)
+    return StreamingResponse(_until_gone(feed, gone), media_type="text/event-stream")
+
+
+async def _until_gone(
+    lines: Iterator[str], gone: threading.Event
+) -> AsyncIterator[str]:
+    """The feed's lines, each read in a worker thread. When the response ends (the
+    client left, or the server cancelled it), `gone` ends the feed's thread at
+    its next wait, not at its next keep-alive, so nothing holds the server."""
+    try:
+        while True:
+            line = await anyio.to_thread.run_sync(
+                next, lines, None, abandon_on_cancel=True
+            )
+            if line is None:
+                return
+            yield line
+    finally:
+        gone.set()
 
 
 def _feed(
-    trail: SessionTrail, user_id: str | None, after: int, poll_interval: float
+    trail: SessionTrail,
+    user_id: str | None,
+    after: int,
+    poll_interval: float,
+    ended: Callable[[float], bool],
 ) -> Iterator[str]:
     """SSE lines for every visible event after `after`, then new ones as they come:
     woken by the log's notifications (PostgreSQL), else every `poll_interval`;
     while the read models have yet to apply committed events, it looks again
     within milliseconds. A comment line now and then keeps proxies from closing an
-    idle stream."""
+    idle stream. It stops at a wait when `ended(seconds)` says so."""
     position, idle, pause = after, 0.0, RECHECK[0]
     wakeups = trail.store.wakeups
     while True:
@@ -82,12 +115,28 @@ def _feed(
             continue
         began = time.monotonic()
         if applying:
-            time.sleep(pause)
+            if ended(pause):
+                return
             pause = min(2 * pause, RECHECK[1])
         else:
             pause = RECHECK[0]
-            wakeups.wait(ticket, poll_interval)
+            if _woken_or_ended(wakeups, ticket, poll_interval, ended):
+                return
         idle += time.monotonic() - began
         if idle >= KEEP_ALIVE_SECONDS:
             idle = 0.0
             yield ": keep-alive\n\n"
+
+
+def _woken_or_ended(
+    wakeups: Wakeups, ticket: int, seconds: float, ended: Callable[[float], bool]
+) -> bool:
+    """Wait up to `seconds` for a notification after `ticket`, looking at `ended`
+    every ENDED_CHECK seconds; True if the stream should stop."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or wakeups.wait(ticket, min(ENDED_CHECK, left)):
+            return ended(0)
+        if ended(0):
+            return True
