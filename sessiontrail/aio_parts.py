@@ -181,6 +181,7 @@ class AsyncQA(Offloaded[QAService]):
 class AsyncProjections(Offloaded[ProjectionRunner]):
     """`trail.projections` for asyncio code: see ProjectionRunner."""
 
+    behind = offload(ProjectionRunner.behind)
     catch_up = offload(ProjectionRunner.catch_up)
     drop_retired_now = offload(ProjectionRunner.drop_retired_now)
     erase_builds = offload(ProjectionRunner.erase_builds)
