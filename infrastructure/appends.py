@@ -14,11 +14,12 @@ import time
 from collections.abc import Callable, Iterator
 
 from ..domain.errors import ConcurrencyConflict, SessiontrailError
+from .log_position import LogPosition
 
 logger = logging.getLogger(__name__)
 
 MAX_ATTEMPTS = 64
-AfterWrite = Callable[[int], object]
+AfterWrite = Callable[[LogPosition], object]
 """Called with the log position a write reached (inline mode's catch-up)."""
 
 
@@ -35,7 +36,9 @@ def gave_up(what: str, limit: int = MAX_ATTEMPTS) -> ConcurrencyConflict:
     return ConcurrencyConflict(f"{what}: still conflicting after {limit} attempts")
 
 
-def caught_up(after_write: AfterWrite | None, position: int | None, what: str) -> None:
+def caught_up(
+    after_write: AfterWrite | None, position: LogPosition | None, what: str
+) -> None:
     """Bring inline read models up to a write that reached `position`; a failure
     is logged: the write is stored, and the read models catch up later."""
     if position is None or after_write is None:

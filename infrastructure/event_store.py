@@ -44,13 +44,14 @@ from .chain import ChainHeads
 from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
+from .log_position import LOG_START, LogPosition
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
 from .user_keys import UserKeys
 
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 100
-Committed = Callable[[Sequence[tuple[int, EventModel]]], None]
+Committed = Callable[[Sequence[tuple[LogPosition, EventModel]]], None]
 """Told, in the appending thread, each (position, event) an append committed."""
 
 
@@ -90,6 +91,8 @@ class SessionStore(Application[UUID]):
         with storage_errors("open the user key table"):
             table = backend.key_table(self.recorder)
         self.keys = UserKeys(table, master_key(backend.env.get("CIPHER_KEY")))
+        self.wakeups = backend.wakeups(self.recorder)
+        """Waits for new events: followers take a ticket, read, then wait."""
         cast(PydanticMapper, self.mapper).keys = self.keys
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
@@ -130,10 +133,10 @@ class SessionStore(Application[UUID]):
                 return None
         return qa
 
-    def record(self, session: Session | QASession) -> int | None:
+    def record(self, session: Session | QASession) -> LogPosition | None:
         """Append the session's pending events; they stay pending if this fails.
 
-        Returns the notification id of the last event appended (None if none was).
+        Returns the log position of the last event appended (None if none was).
         """
         events = list(session.pending_events)
         if not events:
@@ -148,7 +151,7 @@ class SessionStore(Application[UUID]):
 
     def append_imported(
         self, events: Sequence[EventModel], owners: Mapping[UUID, str | None]
-    ) -> int | None:
+    ) -> LogPosition | None:
         """Append events built elsewhere (an import), in one transaction; `owners`
         names each stream's user. Returns the last position (None if none)."""
         if not events:
@@ -160,7 +163,7 @@ class SessionStore(Application[UUID]):
         events: Sequence[Any],
         action: str,
         owners: Mapping[UUID, str | None] | None = None,
-    ) -> int | None:
+    ) -> LogPosition | None:
         """Seal, link the events into their streams' chains and insert them in one
         transaction; snapshot the streams that crossed a snapshot interval."""
         mapper = cast(PydanticMapper, self.mapper)
@@ -170,7 +173,7 @@ class SessionStore(Application[UUID]):
         ]
         with self._write_lock, storage_errors(action):
             linked = self._heads.link(records)
-            positions = self.recorder.insert_events(linked)
+            positions = self.backend.insert(self.recorder, linked)
         self._heads.remember(linked)
         if positions:
             committed = list(zip(positions, events, strict=True))
@@ -187,7 +190,7 @@ class SessionStore(Application[UUID]):
         not raise: the append is already stored."""
         self._committed.append(listener)
 
-    def record_aggregate(self, aggregate: Any) -> int | None:
+    def record_aggregate(self, aggregate: Any) -> LogPosition | None:
         """Append any aggregate's pending events (checkpoints, the key check)."""
         events = list(aggregate.collect_events())
         return (
@@ -228,24 +231,24 @@ class SessionStore(Application[UUID]):
         self,
         batch: int = 1000,
         *,
-        after: int = 0,
+        after: LogPosition = LOG_START,
         types: Sequence[type[EventModel]] = (),
     ) -> Iterator[EventModel]:
         """Every event of every stream in log order, read `batch` at a time: those
         after the position `after`, and only of `types` when given (filtered by the
-        database, so only those are read and decoded)."""
+        database, so only those are read and decoded). A one-off read: every event
+        committed before it is read once; one committed meanwhile may be or not."""
         topics = [get_topic(event_type) for event_type in types]
         while True:
-            notifications = self.notifications(after, batch, topics)
+            found = self.notifications(after, batch, topics, settled=False)
             with storage_errors("read the notification log"):
                 events = [
-                    cast(EventModel, self.mapper.to_domain_event(n))
-                    for n in notifications
+                    cast(EventModel, self.mapper.to_domain_event(n)) for _, n in found
                 ]
             yield from events
-            if len(notifications) < batch:
+            if len(found) < batch:
                 return
-            after = notifications[-1].id
+            after = found[-1][0]
 
     def head(self) -> int:
         """The newest notification id in the log (0 when empty)."""
@@ -253,20 +256,64 @@ class SessionStore(Application[UUID]):
             return self.backend.head(self.recorder)
 
     def notifications(
-        self, after: int, limit: int, topics: Sequence[str] = ()
-    ) -> Sequence[Notification]:
+        self,
+        after: LogPosition,
+        limit: int,
+        topics: Sequence[str] = (),
+        *,
+        settled: bool = True,
+    ) -> list[tuple[LogPosition, Notification]]:
         """Up to `limit` notifications after the position `after`, in log order
-        (undecoded; only of `topics` when given)."""
+        (undecoded; only of `topics` when given). `settled`: only those no later
+        commit can precede, what a follower of the log may apply (see
+        log_position.py); else every one committed."""
         with storage_errors("read the notification log"):
-            return self.backend.notifications(self.recorder, after, limit, topics)
+            return self.backend.notifications(
+                self.recorder, after, limit, topics, settled=settled
+            )
+
+    def head_position(self) -> LogPosition:
+        """The position of the last committed event in log order."""
+        with storage_errors("read the notification log"):
+            return self.backend.head_position(self.recorder)
+
+    def pending(self, after: LogPosition) -> int:
+        """How many committed events come after `after` in the log."""
+        with storage_errors("read the notification log"):
+            return self.backend.pending(self.recorder, after)
+
+    def moved_past(self, after: LogPosition) -> bool:
+        """Whether any committed event comes after `after` (one row read)."""
+        with storage_errors("read the notification log"):
+            return self.backend.pending(self.recorder, after, at_most=1) > 0
+
+    def follows(self, before: LogPosition, first: LogPosition) -> bool:
+        """Whether the event at `first` comes right after `before` in the log and
+        may be applied now (nothing can still commit between them)."""
+        with storage_errors("read the notification log"):
+            return self.backend.follows(self.recorder, before, first)
+
+    def after_opening(self) -> None:
+        """What the log needs once opened (see Backend.after_opening)."""
+        with storage_errors("prepare the log"):
+            self.backend.after_opening(self.recorder)
+
+    def close(self) -> None:
+        self.wakeups.close()
+        super().close()
 
     def stream_notifications(
-        self, streams: Sequence[UUID], until: int
-    ) -> list[Notification]:
+        self, streams: Sequence[UUID], until: LogPosition
+    ) -> list[tuple[LogPosition, Notification]]:
         """Every notification of `streams` up to the position `until`, in log order
         (undecoded): what an erasure replays into the read models."""
         with storage_errors("read the streams of an erasure"):
             return self.backend.stream_notifications(self.recorder, streams, until)
+
+    def sequence_numbers(self, positions: Sequence[LogPosition]) -> list[int]:
+        """The number read models gave the event at each log position."""
+        with storage_errors("number the events of an erasure"):
+            return self.backend.sequence_numbers(self.recorder, positions)
 
     def holds(self, session: Session) -> bool:
         """Whether the session's pending events are already stored, exactly.

@@ -15,7 +15,7 @@ class SealedDatabase(ProjectionDatabase):
 
     def __init__(self, database: ProjectionDatabase, sealer: ColumnSealer) -> None:
         self.dialect = database.dialect
-        self.log_head = database.log_head
+        self.log_after = database.log_after
         self._database = database
         self.sealer = sealer
 

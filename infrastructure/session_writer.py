@@ -24,6 +24,7 @@ from ..domain.values import DroppedEdit, Message, SaveResult
 from .appends import AfterWrite, attempts, caught_up, gave_up
 from .event_store import SessionStore, StreamMoved
 from .locks import KeyedLocks
+from .log_position import LogPosition
 
 logger = logging.getLogger(__name__)
 
@@ -205,7 +206,7 @@ class SessionWriter:
 
     def _append(
         self, session: Session, redo: Callable[[Session], Session] | None
-    ) -> tuple[int | None, list[Session.Event]]:
+    ) -> tuple[LogPosition | None, list[Session.Event]]:
         """Append; if another writer got there first, rebase onto its head (or,
         given `redo`, run it on that head), then retry.
 
@@ -221,7 +222,7 @@ class SessionWriter:
                 assert head is not None, "a stream that moved on has a head"
                 if self._store.holds(session):  # an earlier attempt did commit
                     _adopt(session, head)
-                    return self._store.head(), pending
+                    return self._store.head_position(), pending
                 if redo is None:
                     _rebase(session, head)
                 else:

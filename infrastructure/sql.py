@@ -113,13 +113,14 @@ def sql_errors(action: str) -> Iterator[None]:
 class ProjectionDatabase(ABC):
     """Transactions on the database that holds the read models.
 
-    `log_head` is SQL reading the log's newest notification id where the read
-    models share the log's database, so a read can compare the two in one
-    snapshot; None where they do not (memory://).
+    `log_after` is SQL, where the read models share the log's database, that is
+    true when the log holds an event after `{position}` (a query giving one row of
+    columns t and n: transaction id, notification id), so a read can compare the
+    two in one snapshot; None where they do not (memory://).
     """
 
     dialect: Dialect
-    log_head: str | None = None
+    log_after: str | None = None
 
     @abstractmethod
     def write(self) -> contextlib.AbstractContextManager[Cursor]:

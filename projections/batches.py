@@ -22,6 +22,7 @@ from ..domain.erasure import Erasure
 from ..domain.event_model import EventModel
 from ..infrastructure.event_store import SessionStore, storage_errors
 from ..infrastructure.gc_pause import gc_paused
+from ..infrastructure.log_position import LOG_START, LogPosition, sequence_after
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
 
@@ -34,8 +35,14 @@ REBUILD_BATCH_SIZE = 5000
 write-ahead log) for a write lock held a fraction of a second each time."""
 REGISTRY_COLUMNS = (
     "name TEXT PRIMARY KEY, generation INTEGER NOT NULL, version INTEGER NOT NULL, "
-    "position BIGINT NOT NULL, skipped BIGINT NOT NULL"
+    "position BIGINT NOT NULL, skipped BIGINT NOT NULL, "
+    "transaction_id BIGINT NOT NULL DEFAULT 0, "
+    "notification_id BIGINT NOT NULL DEFAULT 0"
 )
+"""`position` numbers the events applied (what readers and users see);
+(transaction_id, notification_id) is where in the log the generation is."""
+LOG_COLUMNS = ("transaction_id", "notification_id")
+"""Added to registries from before the log was read by (transaction id, id)."""
 
 
 class EventRejected(Exception):
@@ -55,47 +62,103 @@ class Generation:
     version: int
     position: int
     skipped: int
+    log: LogPosition = LOG_START
 
 
-def live_rows(cur: Cursor, *, lock: bool) -> dict[str, tuple[int, int, int, int]]:
-    """name -> (generation, version, position, skipped), locked in name order."""
+@dataclass(frozen=True)
+class RegistryRow:
+    """A projection's row in a registry table."""
+
+    generation: int
+    version: int
+    position: int
+    skipped: int
+    log: LogPosition
+
+
+def live_rows(cur: Cursor, *, lock: bool) -> dict[str, RegistryRow]:
+    """name -> its live generation's row, locked in name order."""
     suffix = cur.for_update if lock else ""
     rows = cur.execute(
-        f"SELECT name, generation, version, position, skipped FROM {LIVE} "
-        f"ORDER BY name{suffix}"
+        "SELECT name, generation, version, position, skipped, transaction_id, "
+        f"notification_id FROM {LIVE} ORDER BY name{suffix}"
     ).fetchall()
-    return {row[0]: (row[1], row[2], row[3], row[4]) for row in rows}
+    return {
+        row[0]: RegistryRow(row[1], row[2], row[3], row[4], LogPosition(row[5], row[6]))
+        for row in rows
+    }
+
+
+def add_log_columns(cur: Cursor, table: str) -> None:
+    """Give a registry from before (transaction id, id) positions its two columns;
+    a stored position N was the notification id N: (0, N)."""
+    cur.execute(f"SELECT * FROM {table} WHERE 1 = 0")
+    present = {column[0] for column in cur.description}
+    for column in LOG_COLUMNS:
+        if column not in present:
+            cur.execute(
+                f"ALTER TABLE {table} ADD COLUMN {column} BIGINT NOT NULL DEFAULT 0"
+            )
+    if LOG_COLUMNS[1] not in present:
+        cur.execute(f"UPDATE {table} SET notification_id = position")
 
 
 def save_position(cur: Cursor, table: str, generation: Generation) -> None:
     """Record where a generation has got to, in its registry table."""
     cur.execute(
-        f"UPDATE {table} SET position = ?, skipped = ? WHERE name = ?",
-        (generation.position, generation.skipped, generation.projection.name),
+        f"UPDATE {table} SET position = ?, skipped = ?, transaction_id = ?, "
+        "notification_id = ? WHERE name = ?",
+        (
+            generation.position,
+            generation.skipped,
+            *generation.log,
+            generation.projection.name,
+        ),
     )
 
 
 def apply_events(
     cur: Cursor,
     generations: Sequence[Generation],
-    events: Sequence[tuple[int, EventModel | None]],
+    events: Sequence[tuple[LogPosition, EventModel | None]],
     *,
     guarded: bool = False,
 ) -> None:
-    """Apply each (position, event) to every generation not yet past it; None is
-    an event that could not be read: skipped and counted. Unguarded, each
-    generation gets its part as one batch (`Projection.apply_batch`)."""
-    if not guarded:
-        for generation in generations:
-            _apply_batch(cur, generation, events)
+    """Apply each (log position, event) to every generation not yet past it, as
+    its next numbered position; None is an event that could not be read:
+    skipped and counted. Unguarded, each generation gets its part as one batch
+    (`Projection.apply_batch`)."""
+    for generation in generations:
+        numbered: list[Numbered] = []
+        position = generation.position
+        for log, event in events:
+            if log > generation.log:
+                position = sequence_after(position, log)
+                numbered.append((log, position, event))
+        _apply_numbered(cur, generation, numbered, guarded=guarded)
+
+
+Numbered = tuple[LogPosition, int, EventModel | None]
+"""An event with its place in the log and the number it gets there."""
+
+
+def _apply_numbered(
+    cur: Cursor,
+    generation: Generation,
+    numbered: Sequence[Numbered],
+    *,
+    guarded: bool,
+) -> None:
+    """Apply numbered events to one generation and move it past them."""
+    if not numbered:
         return
-    for position, event in events:
-        for generation in generations:
-            if position <= generation.position:
-                continue
-            generation.position = position
-            if event is None or not _applied_alone(cur, generation, event, position):
-                generation.skipped += 1
+    if not guarded:
+        _apply_batch(cur, generation, numbered)
+        return
+    for log, position, event in numbered:
+        generation.log, generation.position = log, position
+        if event is None or not _applied_alone(cur, generation, event, position):
+            generation.skipped += 1
 
 
 class BatchApplier:
@@ -105,16 +168,16 @@ class BatchApplier:
         self._store = store
 
     def notifications(
-        self, after: int, limit: int = BATCH_SIZE
-    ) -> Sequence[Notification]:
-        """The next batch of the log after `after`, in id order."""
+        self, after: LogPosition, limit: int = BATCH_SIZE
+    ) -> Sequence[tuple[LogPosition, Notification]]:
+        """The next batch of the log after `after`, in log order."""
         return self._store.notifications(after, limit)
 
     def apply(
         self,
         cur: Cursor,
         generations: Sequence[Generation],
-        notifications: Sequence[Notification],
+        notifications: Sequence[tuple[LogPosition, Notification]],
         *,
         guarded: bool = False,
     ) -> None:
@@ -128,22 +191,22 @@ class BatchApplier:
         self,
         cur: Cursor,
         generations: Sequence[Generation],
-        notifications: Sequence[Notification],
+        notifications: Sequence[tuple[LogPosition, Notification]],
         *,
         guarded: bool,
     ) -> None:
-        decoded = [(n.id, event) for n, event in self._decoded(notifications)]
+        decoded = [(log, event) for (log, _), event in self._decoded(notifications)]
         start = 0
-        for index, (position, event) in enumerate(decoded):
+        for index, (log, event) in enumerate(decoded):
             if isinstance(event, Erasure.UserErased):
-                reached = [generation.position for generation in generations]
+                reached = [generation.log for generation in generations]
                 apply_events(
                     cur, generations, decoded[start : index + 1], guarded=guarded
                 )
                 passing = [
                     generation
                     for generation, before in zip(generations, reached, strict=True)
-                    if before < position
+                    if before < log
                 ]
                 self.erase(cur, passing, event.user_id, guarded=guarded)
                 start = index + 1
@@ -159,28 +222,36 @@ class BatchApplier:
     ) -> None:
         """Rewrite `user_id`'s rows in each generation to what its position of the
         log now gives: delete them, then replay their streams' events (their key
-        is gone, so they read erased) through the same handlers. O(the user's
-        rows and events), in the caller's transaction: readers see all or none."""
+        is gone, so they read erased) through the same handlers, each at the
+        number it had. O(the user's rows and events), in the caller's
+        transaction: readers see all or none."""
         for generation in generations:
             projection = generation.projection
             streams = projection.owned_streams(cur, user_id)
             if not streams:
                 continue
             projection.forget(cur, user_id, streams)
-            notifications = self._store.stream_notifications(
-                [UUID(stream) for stream in streams], generation.position
+            found = self._store.stream_notifications(
+                [UUID(stream) for stream in streams], generation.log
             )
-            replay = [(n.id, event) for n, event in self._decoded(notifications)]
+            numbers = self._store.sequence_numbers([log for log, _ in found])
+            replay = [
+                (log, number, event)
+                for ((log, _), event), number in zip(
+                    self._decoded(found), numbers, strict=True
+                )
+            ]
             again = Generation(projection, generation.version, 0, 0)
-            apply_events(cur, [again], replay, guarded=guarded)
+            _apply_numbered(cur, again, replay, guarded=guarded)
 
     def _decoded(
-        self, notifications: Sequence[Notification]
-    ) -> Iterator[tuple[Notification, EventModel | None]]:
+        self, notifications: Sequence[tuple[LogPosition, Notification]]
+    ) -> Iterator[tuple[tuple[LogPosition, Notification], EventModel | None]]:
         """Each notification with its event; None for one that cannot be read
         (whatever decoding raised, short of the database failing: opening a
         user's sealed fields reads their key)."""
-        for notification in notifications:
+        for item in notifications:
+            _, notification = item
             try:
                 with storage_errors(f"decode notification {notification.id}"):
                     event = self._store.mapper.to_domain_event(notification)
@@ -194,26 +265,19 @@ class BatchApplier:
                     notification.originator_version,
                     exc,
                 )
-                yield notification, None
+                yield item, None
                 continue
-            yield notification, event if isinstance(event, EventModel) else None
+            yield item, event if isinstance(event, EventModel) else None
 
 
 def _apply_batch(
-    cur: Cursor,
-    generation: Generation,
-    events: Sequence[tuple[int, EventModel | None]],
+    cur: Cursor, generation: Generation, numbered: Sequence[Numbered]
 ) -> None:
-    """Apply the events past the generation's position as one batch;
+    """Apply numbered events as one batch and move the generation past them;
     EventRejected if the handlers fail other than by an outage."""
-    todo = [
-        (position, event)
-        for position, event in events
-        if position > generation.position
+    readable = [
+        (position, event) for _, position, event in numbered if event is not None
     ]
-    if not todo:
-        return
-    readable = [(position, event) for position, event in todo if event is not None]
     try:
         generation.projection.apply_batch(cur, readable)
     except Exception as exc:
@@ -221,10 +285,11 @@ def _apply_batch(
             raise
         raise EventRejected(
             f"read model {generation.projection.name} failed on notifications "
-            f"{todo[0][0]} to {todo[-1][0]}: {type(exc).__name__}: {exc}"
+            f"{numbered[0][0].notification_id} to {numbered[-1][0].notification_id}: "
+            f"{type(exc).__name__}: {exc}"
         ) from exc
-    generation.position = todo[-1][0]
-    generation.skipped += len(todo) - len(readable)
+    generation.log, generation.position = numbered[-1][0], numbered[-1][1]
+    generation.skipped += len(numbered) - len(readable)
 
 
 def _applied_alone(

@@ -15,9 +15,10 @@ import threading
 from collections.abc import Callable, Iterator, Sequence
 
 from ..domain.event_model import EventModel
+from ..infrastructure.log_position import LogPosition
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 
-Recent = list[tuple[int, EventModel]]
+Recent = list[tuple[LogPosition, EventModel]]
 """A write's events, each with its position in the log."""
 
 
@@ -28,10 +29,10 @@ class RecentWrites:
     def __init__(self) -> None:
         self._local = threading.local()
 
-    def remember(self, committed: Sequence[tuple[int, EventModel]]) -> None:
+    def remember(self, committed: Sequence[tuple[LogPosition, EventModel]]) -> None:
         self._local.last = list(committed)
 
-    def take(self, position: int) -> Recent | None:
+    def take(self, position: LogPosition) -> Recent | None:
         """This thread's last committed append, if it ended at `position` (once)."""
         recent: Recent | None = getattr(self._local, "last", None)
         self._local.last = None
@@ -43,18 +44,20 @@ class RecentWrites:
 class RefreshedReads(ProjectionDatabase):
     """A database whose reads first catch the read models up when they lag.
 
-    `lagging(cur)` says, inside the read's transaction, which head the read models
-    are behind (None when current); the read then catches up to it and reads anew.
+    `lagging(cur)` says, inside the read's transaction, whether the log holds
+    events the read models have not applied; the read then catches up (applying
+    what the log gives: a read never waits for other writers' transactions) and
+    reads anew.
     """
 
     def __init__(
         self,
         database: ProjectionDatabase,
-        lagging: Callable[[Cursor], int | None],
-        catch_up: Callable[[int], object],
+        lagging: Callable[[Cursor], bool],
+        catch_up: Callable[[], object],
     ) -> None:
         self.dialect = database.dialect
-        self.log_head = database.log_head
+        self.log_after = database.log_after
         self._database = database
         self._lagging = lagging
         self._catch_up = catch_up
@@ -65,11 +68,10 @@ class RefreshedReads(ProjectionDatabase):
     @contextlib.contextmanager
     def read(self) -> Iterator[Cursor]:
         with self._database.read() as cur:
-            head = self._lagging(cur)
-            if head is None:
+            if not self._lagging(cur):
                 yield cur
                 return
-        self._catch_up(head)
+        self._catch_up()
         with self._database.read() as cur:
             yield cur
 

@@ -17,6 +17,7 @@ from typing import ClassVar, Self
 
 from ..domain.errors import StorageUnavailable
 from ..domain.event_model import EventModel
+from ..infrastructure.log_position import LOG_START, LogPosition
 from ..infrastructure.sql import Cursor
 
 
@@ -68,6 +69,15 @@ class Projection:
                 f"read model {cls.name!r} does not exist; connect() creates it"
             )
         return cls(row[0]), int(row[1])
+
+    @classmethod
+    def live_log(cls, cur: Cursor) -> LogPosition:
+        """Where in the log the live generation is, in `cur`'s snapshot."""
+        row = cur.execute(
+            f"SELECT transaction_id, notification_id FROM {LIVE} WHERE name = ?",
+            (cls.name,),
+        ).fetchone()
+        return LOG_START if row is None else LogPosition(row[0], row[1])
 
     def table(self, name: str) -> str:
         """The physical table of this generation that handlers write to."""

@@ -225,7 +225,8 @@ class QAReads:
         reached (a worker may lag behind), read from the log itself. Costs
         O(Q&A streams + log events after that position): none in inline mode."""
         with self._database.read() as cur:
-            tables, position = QAProjection.live(cur)
+            tables, _ = QAProjection.live(cur)
+            position = QAProjection.live_log(cur)
             rows = cur.execute(
                 f"SELECT user_id, session_id FROM {tables.table('qa_streams')}"
             ).fetchall()

@@ -21,6 +21,7 @@ from .batches import (
     REBUILD_BATCH_SIZE,
     BatchApplier,
     Generation,
+    RegistryRow,
     live_rows,
     save_position,
 )
@@ -34,6 +35,8 @@ RETIRED_KEPT = 60.0
 
 Progress = Callable[[int, int], None]
 """Called as (position reached, head) while a rebuild runs."""
+Remaining = Callable[[Generation], int]
+"""How many committed events a generation has yet to apply."""
 
 
 class Rebuilder:
@@ -47,13 +50,13 @@ class Rebuilder:
         self,
         projection_class: type[Projection],
         progress: Progress | None,
-        head: Callable[[], int],
+        remaining: Remaining,
     ) -> None:
         """Fill a new generation from the whole log, then swap it in."""
         building = self.start(projection_class)
         while self.batch(building, swap=False):
             if progress is not None:
-                progress(building.position, head())
+                progress(building.position, building.position + remaining(building))
         self.batch(building, swap=True)
         if progress is not None:
             progress(building.position, building.position)
@@ -83,7 +86,8 @@ class Rebuilder:
             projection = projection_class(number)
             projection.create(cur)
             cur.execute(
-                f"INSERT INTO {BUILDS} VALUES (?, ?, ?, 0, 0)",
+                f"INSERT INTO {BUILDS} (name, generation, version, position, skipped) "
+                "VALUES (?, ?, ?, 0, 0)",
                 (name, number, projection_class.version),
             )
         return Generation(projection, projection_class.version, 0, 0)
@@ -94,11 +98,11 @@ class Rebuilder:
         Returns whether more notifications may follow. A batch an event's content
         breaks is redone event by event.
         """
-        reached = (building.position, building.skipped)
+        reached = (building.position, building.skipped, building.log)
         try:
             return self._batch(building, swap=swap, guarded=False)
         except BATCH_FAILURES:
-            building.position, building.skipped = reached  # rolled back with it
+            building.position, building.skipped, building.log = reached  # rolled back
             logger.warning("a rebuild batch failed; redoing it event by event")
             return self._batch(building, swap=swap, guarded=True)
 
@@ -117,7 +121,7 @@ class Rebuilder:
             more = True
             while more:
                 notifications = self._applier.notifications(
-                    building.position, REBUILD_BATCH_SIZE
+                    building.log, REBUILD_BATCH_SIZE
                 )
                 self._applier.apply(cur, [building], notifications, guarded=guarded)
                 more = len(notifications) == REBUILD_BATCH_SIZE
@@ -129,9 +133,7 @@ class Rebuilder:
             return more
 
 
-def _go_live(
-    cur: Cursor, building: Generation, old: tuple[int, int, int, int] | None
-) -> None:
+def _go_live(cur: Cursor, building: Generation, old: RegistryRow | None) -> None:
     """Name the new generation live (readers switch in one snapshot); retire the
     old one, whose tables stay for readers still on it."""
     projection = building.projection
@@ -140,23 +142,24 @@ def _go_live(
         building.version,
         building.position,
         building.skipped,
+        *building.log,
         projection.name,
     )
     if old is None:
         cur.execute(
-            f"INSERT INTO {LIVE} (generation, version, position, skipped, name) "
-            "VALUES (?, ?, ?, ?, ?)",
+            f"INSERT INTO {LIVE} (generation, version, position, skipped, "
+            "transaction_id, notification_id, name) VALUES (?, ?, ?, ?, ?, ?, ?)",
             values,
         )
     else:
         cur.execute(  # in place: writers waiting on this row see the new one
             f"UPDATE {LIVE} SET generation = ?, version = ?, position = ?, "
-            "skipped = ? WHERE name = ?",
+            "skipped = ?, transaction_id = ?, notification_id = ? WHERE name = ?",
             values,
         )
         cur.execute(
             f"INSERT INTO {RETIRED} (name, generation, retired_at) VALUES (?, ?, ?)",
-            (projection.name, old[0], time.time()),
+            (projection.name, old.generation, time.time()),
         )
     cur.execute(f"DELETE FROM {BUILDS} WHERE name = ?", (projection.name,))
 

@@ -7,11 +7,13 @@ applies each to the read models and moves the positions on, in one transaction:
 a crash loses the whole batch or none of it, and two processes never apply the
 same notification twice.
 
-PostgreSQL can commit inserts out of id order only if inserting transactions
-interleave; eventsourcing's recorder takes an EXCLUSIVE lock on the events table
-for each insert, so ids become visible in commit order and a reader that has seen
-id N will never later see an id below N appear. Gaps left by rolled-back inserts
-stay gaps and are safely passed over.
+The log is read in (transaction id, notification id) order, on PostgreSQL only
+below the oldest running transaction (infrastructure/log_position.py): a reader
+past a position never later sees an event appear behind it, though PostgreSQL
+writers take no table lock and commit out of id order. So a catch-up never waits
+for that horizon inside its transaction (it would hold the registry rows while
+another transaction, holding the horizon, waits for them): it applies what the
+log gives and commits; an inline writer waits for its own write outside, bounded.
 """
 
 from __future__ import annotations
@@ -26,9 +28,10 @@ from pydantic import NonNegativeFloat, StrictStr
 
 from ..domain.erasure import Erasure
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
-from ..domain.validation import Count, UserId, validated
+from ..domain.validation import UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
+from ..infrastructure.log_position import LOG_START, LogPosition
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .batches import (
     BATCH_FAILURES,
@@ -37,6 +40,7 @@ from .batches import (
     REGISTRY_COLUMNS,
     BatchApplier,
     Generation,
+    add_log_columns,
     apply_events,
     live_rows,
     save_position,
@@ -51,6 +55,11 @@ logger = logging.getLogger(__name__)
 
 SWEEP_EVERY = 10.0
 """Seconds between sweeps of retired generations, done by catch-ups."""
+STOP_CHECK = 0.1
+"""Seconds at most between a worker's checks of its stop event while it waits."""
+BEHIND_RECHECK = (0.0005, 0.02)
+"""Seconds between looks at a log whose next events wait for older transactions
+to end: from the first to the second, doubling."""
 
 
 class ProjectionRunner:
@@ -69,9 +78,15 @@ class ProjectionRunner:
         projections: Sequence[type[Projection]],
         skips: Skips,
         mode: Literal["inline", "worker"] = "inline",
+        wait: float = 5.0,
     ) -> None:
-        """`mode` is the writers' mode in this process, reported by sync_status."""
+        """`mode` is the writers' mode in this process, reported by sync_status;
+        inline, the runner applies each write's own events as the store tells it
+        what the write committed (see inline.py). `wait`: the longest an inline
+        catch-up waits for older transactions to end before its write's events
+        can be applied (the lock wait bound)."""
         self._store = store
+        self._wait = wait
         self._skips = skips
         self.mode = mode
         self._database = database
@@ -81,7 +96,8 @@ class ProjectionRunner:
         self._recent = RecentWrites()  # what catch_up(until) may apply from memory
         store.on_commit(self._recent.remember)
         self._lock = threading.Lock()
-        self._applied = 0  # every current live generation is known to be here
+        self._applied = LOG_START  # every current live generation is known to be here
+        self._sequence = 0  # ... and has numbered its events up to this one
         self._next_sweep = 0.0
 
     # -- setup ---------------------------------------------------------------------
@@ -91,6 +107,7 @@ class ProjectionRunner:
         with self._database.write() as cur:
             for table in (LIVE, BUILDS):
                 cur.execute(f"CREATE TABLE IF NOT EXISTS {table} ({REGISTRY_COLUMNS})")
+                add_log_columns(cur, table)
             cur.execute(
                 f"CREATE TABLE IF NOT EXISTS {RETIRED} (name TEXT NOT NULL, "
                 "generation INTEGER NOT NULL, retired_at DOUBLE PRECISION NOT NULL, "
@@ -101,7 +118,8 @@ class ProjectionRunner:
                 if name not in live:
                     projection_class(generation=1).create(cur)
                     cur.execute(
-                        f"INSERT INTO {LIVE} VALUES (?, 1, ?, 0, 0)",
+                        f"INSERT INTO {LIVE} (name, generation, version, position, "
+                        "skipped) VALUES (?, 1, ?, 0, 0)",
                         (name, projection_class.version),
                     )
 
@@ -123,45 +141,59 @@ class ProjectionRunner:
     # -- catching up -------------------------------------------------------------------
 
     @validated
-    def catch_up(self, until: Count | None = None) -> int:
-        """Apply every notification up to the head; a no-op if already at `until`.
+    def catch_up(self, until: LogPosition | None = None) -> int:
+        """Apply every notification the log gives now; with `until` (a write's log
+        position: inline mode), also wait until that write is applied.
 
+        The wait is for transactions older than the write to end (PostgreSQL), done
+        outside any transaction and bounded by the lock wait bound: past it,
+        StorageUnavailable (the write is stored; its read models catch up later).
         Returns the position every current projection has reached.
         """
         return self.after_write(until)
 
-    def after_write(self, until: int | None) -> int:
+    def after_write(self, until: LogPosition | None) -> int:
         """`catch_up`, its argument unchecked: inline mode calls it after each
         write with the notification id the store returned."""
         if until is not None and until <= self._applied:
-            return self._applied
+            return self._sequence
         recent = None if until is None else self._recent.take(until)
         if recent is None and until is not None and until <= self._reached():
-            return self._applied
+            return self._sequence
         with self._lock:
             if recent is not None and self._apply_recent(recent):
-                return self._applied
+                return self._sequence
+            deadline, pause = time.monotonic() + self._wait, BEHIND_RECHECK[0]
             while True:
                 reached, more = self._catch_up_batch(until)
-                self._applied = max(self._applied, reached)
-                if not more:
-                    return reached
+                if more:
+                    continue
+                if until is None or reached >= until:
+                    return self._sequence
+                if time.monotonic() > deadline:
+                    raise StorageUnavailable(
+                        f"read models: events before {until} still wait for older "
+                        f"transactions to end after {self._wait} s"
+                    )
+                time.sleep(pause)
+                pause = min(2 * pause, BEHIND_RECHECK[1])
 
     def _apply_recent(self, recent: Recent) -> bool:
         """A write's own events, applied without reading them back: only when every
-        live generation is exactly at the event before them (else, or if a handler
-        fails, the caller catches up from the log as usual)."""
+        live generation is exactly at the event before them in the log (else, or if
+        a handler fails, the caller catches up from the log as usual)."""
+        first = recent[0][0]
         try:
             with self._database.write() as cur:
                 generations = self._current(cur)
-                first = recent[0][0]
-                if (
-                    not generations
-                    or any(
-                        generation.position != first - 1 for generation in generations
-                    )
-                    or any(isinstance(event, Erasure.UserErased) for _, event in recent)
-                ):  # an erasure replays from the log: the catch-up does it
+                if not generations:
+                    return False
+                base = generations[0].log
+                if any(generation.log != base for generation in generations):
+                    return False
+                if any(isinstance(event, Erasure.UserErased) for _, event in recent):
+                    return False  # an erasure replays from the log: catch-ups do that
+                if not self._store.follows(base, first):
                     return False
                 apply_events(cur, generations, list(recent))
                 names = [generation.projection.name for generation in generations]
@@ -173,8 +205,14 @@ class ProjectionRunner:
                 self._sweep(cur)
         except BATCH_FAILURES:
             return False
-        self._applied = max(self._applied, recent[-1][0])
+        self._remember(generations)
         return True
+
+    def _remember(self, generations: list[Generation]) -> None:
+        """Every current generation is at least where the least advanced one is."""
+        lowest = min(generations, key=lambda generation: generation.log)
+        if lowest.log > self._applied:
+            self._applied, self._sequence = lowest.log, lowest.position
 
     def _sweep(self, cur: Cursor) -> None:
         """Now and then, drop generations retired long enough ago."""
@@ -182,39 +220,48 @@ class ProjectionRunner:
             self._next_sweep = time.monotonic() + SWEEP_EVERY
             drop_retired(cur, self._classes, older_than=RETIRED_KEPT)
 
-    def _reached(self) -> int:
-        """Read (not lock) the position every current projection is at; remember it."""
+    def _reached(self) -> LogPosition:
+        """Read (not lock) where every current projection is; remember it."""
         with self._database.read() as cur:
-            positions = [
-                position
-                for name, (_, version, position, _) in live_rows(
-                    cur, lock=False
-                ).items()
-                if name in self._classes and self._classes[name].version == version
+            current = [
+                row
+                for name, row in live_rows(cur, lock=False).items()
+                if name in self._classes and self._classes[name].version == row.version
             ]
-        self._applied = max(self._applied, min(positions, default=0))
+        if current:
+            lowest = min(current, key=lambda row: row.log)
+            if lowest.log > self._applied:
+                self._applied, self._sequence = lowest.log, lowest.position
         return self._applied
 
-    def lagging(self, cur: Cursor) -> int | None:
-        """The log's head if the live read models may be behind it, else None: read
-        in `cur`'s snapshot where the log shares their database (one query), else
-        asked of the store."""
-        log_head = self._database.log_head
-        if log_head is None:
-            head = self._store.head()
-            return head if head > self._applied else None
+    def behind(self) -> bool:
+        """Whether the log holds committed events the read models have not applied
+        (some may wait for older transactions to end)."""
+        return self._store.moved_past(self._reached())
+
+    def lagging(self, cur: Cursor) -> bool:
+        """Whether the live read models may be behind the log: read in `cur`'s
+        snapshot where the log shares their database (one query), else asked of
+        the store."""
         mine = " OR ".join("(name = ? AND version = ?)" for _ in self._classes)
-        [(head, reached)] = cur.execute(
-            f"SELECT ({log_head}), (SELECT MIN(position) FROM {LIVE} WHERE {mine})",
+        lowest = (
+            "SELECT transaction_id AS t, notification_id AS n FROM "
+            f"{LIVE} WHERE {mine} ORDER BY transaction_id, notification_id LIMIT 1"
+        )
+        log_after = self._database.log_after
+        if log_after is None:
+            return self._store.head_position() > self._applied
+        [(behind,)] = cur.execute(
+            "SELECT " + log_after.format(position=lowest),
             [
                 value
                 for name, cls in self._classes.items()
                 for value in (name, cls.version)
             ],
         ).fetchall()
-        return head if reached is not None and (head or 0) > reached else None
+        return bool(behind)
 
-    def _catch_up_batch(self, until: int | None) -> tuple[int, bool]:
+    def _catch_up_batch(self, until: LogPosition | None) -> tuple[LogPosition, bool]:
         """One transaction: lock the live positions, apply the next batch.
 
         If an event's content makes a handler fail, the batch is redone with each
@@ -227,32 +274,40 @@ class ProjectionRunner:
             logger.warning("a catch-up batch failed; redoing it event by event")
             return self._catch_up_once(until, guarded=True)
 
-    def _catch_up_once(self, until: int | None, *, guarded: bool) -> tuple[int, bool]:
+    def _catch_up_once(
+        self, until: LogPosition | None, *, guarded: bool
+    ) -> tuple[LogPosition, bool]:
         with self._database.write() as cur:
             generations = self._current(cur)
             if not generations:
                 return self._applied, False
-            start = min(generation.position for generation in generations)
+            start = min(generation.log for generation in generations)
             if until is not None and start >= until:
+                self._remember(generations)
                 return start, False
             notifications = self._applier.notifications(start)
             self._applier.apply(cur, generations, notifications, guarded=guarded)
             for generation in generations:
                 save_position(cur, LIVE, generation)
             self._sweep(cur)
-            reached = min(generation.position for generation in generations)
-            return reached, len(notifications) == BATCH_SIZE
+        self._remember(generations)
+        reached = min(generation.log for generation in generations)
+        return reached, len(notifications) == BATCH_SIZE
 
     def _current(self, cur: Cursor) -> list[Generation]:
         """The live generations this code may write: same projection version."""
         generations = []
-        for name, (number, version, position, skipped) in live_rows(
-            cur, lock=True
-        ).items():
+        for name, row in live_rows(cur, lock=True).items():
             projection_class = self._classes.get(name)
-            if projection_class is not None and projection_class.version == version:
+            if projection_class is not None and projection_class.version == row.version:
                 generations.append(
-                    Generation(projection_class(number), version, position, skipped)
+                    Generation(
+                        projection_class(row.generation),
+                        row.version,
+                        row.position,
+                        row.skipped,
+                        row.log,
+                    )
                 )
         return generations
 
@@ -268,10 +323,13 @@ class ProjectionRunner:
             )
 
     def status(self) -> list[ProjectionStatus]:
-        """Per projection: versions, position, head, lag and skipped events."""
+        """Per projection: versions, position, head, lag and skipped events.
+
+        `position` numbers the events a read model has applied; `lag` counts the
+        committed events after it and `head` is position + lag."""
         with self._database.read() as cur:
             live = live_rows(cur, lock=False)
-        return statuses(self._classes, live, self._store.head(), self._skips)
+        return statuses(self._classes, live, self._store.pending, self._skips)
 
     @validated
     def rows(self, name: StrictStr) -> dict[str, list[tuple[object, ...]]]:
@@ -299,12 +357,18 @@ class ProjectionRunner:
         the erasure in the log later, before it can go live. Returns their names."""
         with self._database.write() as cur:
             rows = cur.execute(
-                f"SELECT name, generation, version, position FROM {BUILDS} "
-                f"ORDER BY name{cur.for_update}"
+                "SELECT name, generation, version, position, transaction_id, "
+                f"notification_id FROM {BUILDS} ORDER BY name{cur.for_update}"
             ).fetchall()
             builds = [
-                Generation(self._classes[name](number), version, position, 0)
-                for name, number, version, position in rows
+                Generation(
+                    self._classes[name](number),
+                    version,
+                    position,
+                    0,
+                    LogPosition(*log),
+                )
+                for name, number, version, position, *log in rows
                 if name in self._classes and self._classes[name].version == version
             ]
             self._applier.erase(cur, builds, user_id)
@@ -326,18 +390,39 @@ class ProjectionRunner:
         up to the head and names it live; events appended meanwhile reach
         whichever generation is live when their writer catches up.
         """
-        self._rebuilder.run(self.projection(name), progress, self._store.head)
+        self._rebuilder.run(
+            self.projection(name),
+            progress,
+            lambda generation: self._store.pending(generation.log),
+        )
         return next(status for status in self.status() if status.name == name)
 
     # -- worker ------------------------------------------------------------------------
 
     @validated
     def run(self, stop: threading.Event, poll_interval: NonNegativeFloat = 0.5) -> None:
-        """Keep every projection current until `stop` is set (the worker mode)."""
+        """Keep every projection current until `stop` is set (the worker mode).
+
+        Woken by each insert's NOTIFY on PostgreSQL, else every `poll_interval`;
+        while committed events wait for older transactions to end, it looks again
+        within milliseconds (an abort sends no NOTIFY)."""
         self.upgrade()
+        wakeups, pause = self._store.wakeups, BEHIND_RECHECK[0]
         while not stop.is_set():
+            ticket = wakeups.ticket()
+            behind = False
             try:
                 self.catch_up()
+                behind = self._store.moved_past(self._applied)
             except SessiontrailError:
                 logger.warning("projection catch-up failed; retrying", exc_info=True)
-            stop.wait(poll_interval)
+            if behind:
+                stop.wait(pause)
+                pause = min(2 * pause, BEHIND_RECHECK[1])
+                continue
+            pause = BEHIND_RECHECK[0]
+            waited_until = time.monotonic() + poll_interval
+            while not stop.is_set() and time.monotonic() < waited_until:
+                slice_ = min(STOP_CHECK, waited_until - time.monotonic())
+                if wakeups.wait(ticket, max(0.0, slice_)):
+                    break

@@ -3,37 +3,44 @@ skips, seed 4's sync status, and a read model's rows for diagnosis."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Literal
 
 from ..domain.values import ProjectionStatus, SyncStatus
+from ..infrastructure.log_position import LOG_START, LogPosition
 from ..infrastructure.sql import Cursor
+from .batches import RegistryRow
 from .projection import Projection
 from .skips import Skips
-
-LiveRow = tuple[int, int, int, int]
-"""A registry row: generation, version, position, skipped."""
 
 
 def statuses(
     classes: Mapping[str, type[Projection]],
-    live: Mapping[str, LiveRow],
-    head: int,
+    live: Mapping[str, RegistryRow],
+    pending: Callable[[LogPosition], int],
     skips: Skips,
 ) -> list[ProjectionStatus]:
-    """Per projection this code knows, by name: where its live generation is."""
+    """Per projection this code knows, by name: where its live generation is.
+
+    `position` numbers the events it has applied; `lag` counts the committed events
+    after it in the log (`pending`), and `head` is position + lag."""
+    lags: dict[LogPosition, int] = {}
     found = []
     for name, projection_class in sorted(classes.items()):
-        _, version, position, skipped = live.get(name, (0, 0, 0, 0))
+        row = live.get(name)
+        log = LOG_START if row is None else row.log
+        if log not in lags:
+            lags[log] = pending(log)
+        position = 0 if row is None else row.position
         found.append(
             ProjectionStatus(
                 name=name,
                 version=projection_class.version,
-                live_version=version,
+                live_version=0 if row is None else row.version,
                 position=position,
-                head=head,
-                lag=max(0, head - position),
-                skipped=skipped,
+                head=position + lags[log],
+                lag=lags[log],
+                skipped=0 if row is None else row.skipped,
                 unreadable_rows=skips.rows(name),
             )
         )

@@ -184,6 +184,7 @@ class AsyncProjections(Offloaded[ProjectionRunner]):
     """`trail.projections` for asyncio code: see ProjectionRunner."""
 
     after_write = offload(ProjectionRunner.after_write)
+    behind = offload(ProjectionRunner.behind)
     catch_up = offload(ProjectionRunner.catch_up)
     drop_retired_now = offload(ProjectionRunner.drop_retired_now)
     erase_builds = offload(ProjectionRunner.erase_builds)

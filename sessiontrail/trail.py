@@ -104,9 +104,15 @@ class SessionTrail:
                 sealer.prepare()
                 self.read_models = SealedDatabase(self.read_models, sealer)
             self.projections = ProjectionRunner(
-                self.store, self.read_models, _read_models(keyed), skips, projections
+                self.store,
+                self.read_models,
+                _read_models(keyed),
+                skips,
+                projections,
+                wait=backend.wait_bound(),
             )
             self.projections.prepare()
+        self.store.after_opening()
         self._closed = False
         if projections == "inline":
             self.projections.upgrade()
@@ -115,7 +121,9 @@ class SessionTrail:
         readable: ProjectionDatabase = self.read_models
         if projections == "inline":
             readable = RefreshedReads(
-                self.read_models, self.projections.lagging, self.projections.catch_up
+                self.read_models,
+                self.projections.lagging,
+                lambda: self.projections.catch_up(),
             )
         self.store.transcript_index = TranscriptIds(self.read_models)
         self._cache = cache = SessionCache(cache_size, self._key_stamp)

@@ -22,11 +22,17 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     Notification,
+    StoredEvent,
 )
 
+from ..log_position import LogPosition
 from ..settings import BackendName, Settings
 from ..sql import ProjectionDatabase
 from ..user_keys import KeyTable
+from ..wakeups import Wakeups
+
+Positioned = list[tuple[LogPosition, Notification]]
+"""Notifications, each with its position in the log."""
 
 STREAMS_PER_QUERY = 500
 """Stream ids named in one SQL statement (SQLite's limit on parameters is far)."""
@@ -79,37 +85,100 @@ class Backend(ABC):
     ) -> list[UUID]:
         """Up to `limit` stream ids greater than `after` (None: from the first)."""
 
+    def wait_bound(self) -> float:
+        """The longest an inline save waits for older transactions to end before
+        its read models can apply it (where that can happen: PostgreSQL)."""
+        return 0.0
+
+    def after_opening(self, recorder: ApplicationRecorder) -> None:  # noqa: B027
+        """What the log needs once opened, outside `opening` (nothing by default)."""
+
     def head(self, recorder: ApplicationRecorder) -> int:
         """The newest notification id in the log (0 when empty)."""
         return recorder.max_notification_id() or 0
 
+    # The log in order (see ../log_position.py). By default ids are in commit
+    # order (one writer commits at a time): every position is (0, id).
+
+    def insert(
+        self, recorder: ApplicationRecorder, records: Sequence[StoredEvent]
+    ) -> list[LogPosition]:
+        """Insert in one transaction; each record's position."""
+        ids = recorder.insert_events(records) or ()
+        return [LogPosition(0, ident) for ident in ids]
+
     def notifications(
         self,
         recorder: ApplicationRecorder,
-        after: int,
+        after: LogPosition,
         limit: int,
         topics: Sequence[str] = (),
-    ) -> Sequence[Notification]:
-        """Up to `limit` notifications after the id `after`, in log order (only
-        of `topics` when given, filtered by the database)."""
-        return recorder.select_notifications(
-            start=after, limit=limit, topics=topics, inclusive_of_start=False
+        *,
+        settled: bool = True,
+    ) -> Positioned:
+        """Up to `limit` notifications after `after`, in log order (only of `topics`
+        when given, filtered by the database). `settled`: only those no later commit
+        can precede (what a follower of the log may apply); else every committed
+        one (a one-off read)."""
+        found = recorder.select_notifications(
+            start=after.notification_id,
+            limit=limit,
+            topics=topics,
+            inclusive_of_start=False,
         )
+        return [
+            (LogPosition(0, notification.id), notification) for notification in found
+        ]
+
+    def head_position(self, recorder: ApplicationRecorder) -> LogPosition:
+        """The position of the last committed notification in log order."""
+        return LogPosition(0, self.head(recorder))
+
+    def pending(
+        self,
+        recorder: ApplicationRecorder,
+        after: LogPosition,
+        at_most: int | None = None,
+    ) -> int:
+        """How many committed notifications come after `after` (ids may have gaps:
+        an estimate from above where they do), counting no further than `at_most`
+        (None: all)."""
+        count = max(0, self.head(recorder) - after.notification_id)
+        return count if at_most is None else min(count, at_most)
+
+    def follows(
+        self, recorder: ApplicationRecorder, before: LogPosition, first: LogPosition
+    ) -> bool:
+        """Whether `first` is the next position after `before` a follower may apply
+        now (nothing can still come between them)."""
+        return before == LogPosition(0, first.notification_id - 1)
+
+    def wakeups(self, recorder: ApplicationRecorder) -> Wakeups:
+        """How followers wait for new events (by default: their poll interval)."""
+        return Wakeups(None, "")
 
     def stream_notifications(
-        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: int
-    ) -> list[Notification]:
-        """Every notification of `streams` up to the id `until`, in log order: what
-        an erasure replays. Here a walk of the log (memory://); the SQL backends
-        look the streams up by index."""
+        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: LogPosition
+    ) -> Positioned:
+        """Every notification of `streams` up to the position `until`, in log
+        order: what an erasure replays. Here a walk of the log (memory://); the SQL
+        backends look the streams up by index."""
         wanted = set(streams)
+        last = until.notification_id
         return [
-            notification
+            (LogPosition(0, notification.id), notification)
             for notification in recorder.select_notifications(
-                start=1, limit=max(until, 1), stop=until
+                start=1, limit=max(last, 1), stop=last
             )
             if notification.originator_id in wanted
         ]
+
+    def sequence_numbers(
+        self, recorder: ApplicationRecorder, positions: Sequence[LogPosition]
+    ) -> list[int]:
+        """The number read models gave the event at each position (see
+        ../log_position.py): here, with ids in commit order, its id."""
+        return [position.notification_id for position in positions]
 
     @abstractmethod
     def prune_snapshots(
@@ -121,4 +190,5 @@ class Backend(ABC):
     @abstractmethod
     def open_read_models(self, recorder: ApplicationRecorder) -> ProjectionDatabase:
         """The read models' database, opened; where it is the log's own, its
-        `log_head` reads the log's head in a read's own snapshot."""
+        `log_after` tells whether the log moved past a position, in a read's own
+        snapshot."""

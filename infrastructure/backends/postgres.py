@@ -1,6 +1,11 @@
 """PostgreSQL: the events (eventsourcing's recorder, changed in `postgres_store.py`),
 the users' keys and the read models in one database and schema.
 
+- The log in order: rows are read in (transaction id, notification id) order, by
+  followers only below the oldest running transaction (../log_position.py); new
+  events are announced by a NOTIFY after each insert's commit, heard through one
+  listening connection per process (../wakeups.py).
+
 - Opening: concurrent CREATE ... IF NOT EXISTS fails ("tuple concurrently
   updated"), so a session-level advisory lock lets one process create the tables
   while the others wait, then find them there.
@@ -23,17 +28,19 @@ import psycopg_pool
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
-    Notification,
+    StoredEvent,
 )
 from eventsourcing.postgres import PostgresAggregateRecorder
 from psycopg.sql import SQL, Identifier
 
-from ...domain.errors import InvalidInput
+from ...domain.errors import InvalidInput, StorageUnavailable
+from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options, redacted
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
-from .base import Backend
-from .postgres_store import apply_bounds, postgres_bounds
+from ..wakeups import Wakeups
+from .base import Backend, Positioned
+from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
 FACTORY = "sessiontrail.infrastructure.backends.postgres_store:Factory"
@@ -137,38 +144,114 @@ class PostgresBackend(Backend):
         with recorder.datastore.transaction(commit=True) as cursor:
             cursor.execute(statement, (stream, version))
 
-    def stream_notifications(
-        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: int
-    ) -> list[Notification]:
-        assert isinstance(recorder, PostgresAggregateRecorder)
-        statement = SQL(
-            "SELECT notification_id, originator_id, originator_version, topic, state "
-            "FROM {schema}.{table} WHERE originator_id = ANY(%s) "
-            "AND notification_id <= %s"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
+    def wait_bound(self) -> float:
+        """The lock wait bound: waiting for older transactions is waiting for
+        their row locks to go, in effect."""
+        return float(self.env["POSTGRES_LOCK_TIMEOUT"])
+
+    def after_opening(self, recorder: ApplicationRecorder) -> None:
+        """Index a log from before transaction ids (outside the opening lock: the
+        index is built CONCURRENTLY, which waits for every older snapshot, and a
+        process waiting for that lock holds one)."""
+        _events(recorder).ensure_order_index()
+
+    def insert(
+        self, recorder: ApplicationRecorder, records: Sequence[StoredEvent]
+    ) -> list[LogPosition]:
+        events = _events(recorder)
+        ids = events.insert_events(records) or ()
+        positions = events.take_positions()
+        if [position.notification_id for position in positions] != list(ids):
+            raise StorageUnavailable("insert events: the positions were lost")
+        return positions
+
+    def notifications(
+        self,
+        recorder: ApplicationRecorder,
+        after: LogPosition,
+        limit: int,
+        topics: Sequence[str] = (),
+        *,
+        settled: bool = True,
+    ) -> Positioned:
+        found: Positioned = _events(recorder).select_in_order(
+            after, limit, topics, settled=settled
         )
-        with recorder.datastore.transaction(commit=False) as cursor:
-            cursor.execute(statement, (list(streams), until))
-            found = [
-                Notification(
-                    id=row["notification_id"],
-                    originator_id=row["originator_id"],
-                    originator_version=row["originator_version"],
-                    topic=row["topic"],
-                    state=bytes(row["state"]),
-                )
-                for row in cursor.fetchall()
-            ]
-        return sorted(found, key=lambda notification: notification.id)
+        return found
+
+    def head_position(self, recorder: ApplicationRecorder) -> LogPosition:
+        last: LogPosition = _events(recorder).head_position()
+        return last
+
+    def pending(
+        self,
+        recorder: ApplicationRecorder,
+        after: LogPosition,
+        at_most: int | None = None,
+    ) -> int:
+        count: int = _events(recorder).pending(after, at_most)
+        return count
+
+    def follows(
+        self, recorder: ApplicationRecorder, before: LogPosition, first: LogPosition
+    ) -> bool:
+        nothing_between: bool = _events(recorder).follows(before, first)
+        return nothing_between
+
+    def wakeups(self, recorder: ApplicationRecorder) -> Wakeups:
+        events = _events(recorder)
+        return Wakeups(lambda: events.listening_connection(), events.channel_name)
+
+    def stream_notifications(
+        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: LogPosition
+    ) -> Positioned:
+        found: Positioned = _events(recorder).select_streams(streams, until)
+        return found
+
+    def sequence_numbers(
+        self, recorder: ApplicationRecorder, positions: Sequence[LogPosition]
+    ) -> list[int]:
+        """A row with a transaction id is numbered after every row without one
+        (their last number is their highest id) and every row with one before it:
+        a count over the (transaction id, id) index per row."""
+        events = _events(recorder)
+        table = SQL("{}.{}").format(
+            Identifier(events.datastore.schema), Identifier(events.events_table_name)
+        )
+        statement = SQL(
+            "SELECT COALESCE((SELECT MAX(notification_id) FROM {table} WHERE "
+            "transaction_id = '0'::xid8), 0) + (SELECT COUNT(*) FROM {table} WHERE "
+            "transaction_id > '0'::xid8 AND (transaction_id, notification_id) "
+            "<= (%s::text::xid8, %s)) AS number"
+        ).format(table=table)
+        numbers = []
+        with events.datastore.transaction(commit=False) as cursor:
+            for position in positions:
+                if position.transaction_id == 0:
+                    numbers.append(position.notification_id)
+                    continue
+                cursor.execute(statement, (str(position.transaction_id), position[1]))
+                row = cursor.fetchone()
+                assert row is not None
+                numbers.append(int(row["number"]))
+        return numbers
 
     def open_read_models(self, recorder: ApplicationRecorder) -> PostgresDatabase:
-        assert isinstance(recorder, PostgresAggregateRecorder)
+        table = _events(recorder).events_table_name
         return PostgresDatabase(
             self.env,
-            log_head=f"SELECT MAX(notification_id) FROM {recorder.events_table_name}",
+            log_after=(
+                f"EXISTS (SELECT 1 FROM {table} WHERE (transaction_id, "
+                "notification_id) > "
+                "(SELECT p.t::text::xid8, p.n FROM ({position}) AS p))"
+            ),
         )
+
+
+def _events(recorder: ApplicationRecorder) -> EventsRecorder:
+    """The recorder this backend's factory makes."""
+    assert isinstance(recorder, EventsRecorder)
+    return recorder
 
 
 def _connecting(env: dict[str, str]) -> dict[str, Any]:
@@ -248,10 +331,10 @@ class PostgresDatabase(ProjectionDatabase):
 
     dialect = "postgresql"
 
-    def __init__(self, env: dict[str, str], log_head: str | None) -> None:
+    def __init__(self, env: dict[str, str], log_after: str | None) -> None:
         schema = env.get("POSTGRES_SCHEMA", "public") or "public"
         timeout = float(env["POSTGRES_CONNECT_TIMEOUT"])
-        self.log_head = log_head
+        self.log_after = log_after
         self._pool = psycopg_pool.ConnectionPool(
             kwargs={
                 **_connecting(env),
@@ -280,7 +363,13 @@ class PostgresDatabase(ProjectionDatabase):
             yield Cursor(cursor, "postgresql")
 
     def write(self) -> contextlib.AbstractContextManager[Cursor]:
-        return self._transaction(None, "update read models")
+        """Read models are derived: their commits need not wait for the disk
+        (as on SQLite). Rows and positions commit together, so a crash can only
+        roll both back, and the next catch-up applies those events again; not
+        waiting keeps the registry rows locked for less time."""
+        return self._transaction(
+            "SET LOCAL synchronous_commit TO off", "update read models"
+        )
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(

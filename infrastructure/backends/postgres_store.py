@@ -1,15 +1,23 @@
 """The event store on PostgreSQL: eventsourcing's recorder and datastore, changed
-in two ways.
+in three ways.
 
+- No table lock: eventsourcing locks the events table in EXCLUSIVE mode for each
+  insert so that ids become visible in commit order, which queues every writer of
+  every session on one lock held across round trips and the commit's flush. Each
+  row records its transaction's id instead, and followers read the log in
+  (transaction id, id) order below the oldest running transaction
+  (../log_position.py). NOTIFY moves out of the insert, after its commit: a
+  NOTIFY holds a database-wide lock from before its transaction's commit until the
+  commit is flushed, which would queue writers again.
 - Events are inserted with ordinary statements in one transaction, not in psycopg's
   pipeline mode. psycopg's pipeline (3.3.9, and its main branch today) stops
   sending once its command queue is empty even if libpq could not yet write the
   whole message (`PQflush()` answered "more to send"): the end of a large INSERT
   stays in the client's buffer while the client waits for the reply and the server
-  waits for the rest (`ClientRead`), for ever, holding the events table's EXCLUSIVE
-  lock. Any message larger than the socket's send buffer can do it: about 200 KB
-  on a unix socket (loopback TCP grows its buffer, so there it seldom shows).
-  Outside the pipeline psycopg flushes until everything is sent.
+  waits for the rest (`ClientRead`), for ever. Any message larger than the socket's
+  send buffer can do it: about 200 KB on a unix socket (loopback TCP grows its
+  buffer, so there it seldom shows). Outside the pipeline psycopg flushes until
+  everything is sent.
 - Every connection gets the URL's statement, lock and idle-in-transaction timeouts
   (`postgres_bounds`), and a statement or lock wait cut by one fails at
   once: eventsourcing retries its operational errors 10 times, which turned a 5 s
@@ -18,27 +26,37 @@ in two ways.
 
 from __future__ import annotations
 
+import logging
 import math
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
+from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
     InterfaceError,
+    Notification,
     OperationalError,
     PersistenceError,
     StoredEvent,
 )
 from eventsourcing.postgres import (
     BasePostgresFactory,
+    PostgresAggregateRecorder,
     PostgresApplicationRecorder,
     PostgresDatastore,
     PostgresFactory,
 )
 from eventsourcing.utils import EnvType, retry, strtobool
+from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
+
+from ..log_position import LogPosition
+
+logger = logging.getLogger(__name__)
 
 POSTGRES_BOUNDS = {
     "statement_timeout": "POSTGRES_STATEMENT_TIMEOUT",
@@ -84,6 +102,18 @@ class BoundedDatastore(PostgresDatastore):
     def __init__(self, bounds: Mapping[str, int], **options: Any) -> None:
         self._bounds = dict(bounds)  # read by after_connect_func, called below
         super().__init__(**options)
+        self._server = {
+            key: options[key] for key in ("dbname", "host", "port", "user", "password")
+        }
+        self._connect_timeout = max(1, math.ceil(float(options["connect_timeout"])))
+
+    def connect_alone(self) -> psycopg.Connection[Any]:
+        """A connection outside the pool (for LISTEN), autocommit, bounded."""
+        connection = psycopg.connect(
+            **self._server, autocommit=True, connect_timeout=self._connect_timeout
+        )
+        apply_bounds(connection, self._bounds)
+        return connection
 
     def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
         bounds = self._bounds
@@ -106,35 +136,321 @@ class BoundedDatastore(PostgresDatastore):
 
 
 class EventsRecorder(PostgresApplicationRecorder):
-    """eventsourcing's application recorder, inserting outside pipeline mode."""
+    """eventsourcing's application recorder without its table lock: each row
+    records its transaction's id, and the log is read in (transaction id, id)
+    order below the oldest running transaction (see log_position.py)."""
 
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        # Only the lock: the session's lock_timeout bounds its wait (eventsourcing
-        # also sets one in whole seconds, which would override a fractional bound).
-        self.lock_table_statements = [
-            SQL("LOCK TABLE {}.{} IN EXCLUSIVE MODE").format(
-                Identifier(datastore.schema), Identifier(events_table_name)
-            )
-        ]
+        self.lock_table_statements = []
+        self._inserted = threading.local()
+        self._table = SQL("{}.{}").format(
+            Identifier(datastore.schema), Identifier(events_table_name)
+        )
+        # One channel per log: two schemas of one database never wake each other.
+        self.channel_name = f"{datastore.schema or 'public'}.{events_table_name}"
+        self.order_index_name = f"{events_table_name}_order_idx"
+        self.sql_create_statements[self.create_table_statement_index] = SQL(
+            "CREATE TABLE IF NOT EXISTS {table} ("
+            "originator_id {originator_id_type} NOT NULL, "
+            "originator_version bigint NOT NULL, topic text, state bytea, "
+            "notification_id bigserial, {transaction_id}, "
+            "PRIMARY KEY (originator_id, originator_version)) WITH ("
+            "autovacuum_enabled = true, autovacuum_vacuum_threshold = 100000000, "
+            "autovacuum_vacuum_scale_factor = 0.5, "
+            "autovacuum_analyze_threshold = 1000, "
+            "autovacuum_analyze_scale_factor = 0.01)"
+        ).format(
+            table=self._table,
+            originator_id_type=Identifier(datastore.originator_id_type),
+            transaction_id=TRANSACTION_ID_COLUMN,
+        )
+        self.insert_events_statement += SQL(
+            ", transaction_id::text::bigint AS transaction_id"
+        )
+        self._follows_statement = SQL(
+            "SELECT %s::text::xid8 < pg_snapshot_xmin(pg_current_snapshot()) "
+            "AND NOT EXISTS (SELECT 1 FROM {} WHERE "
+            "(transaction_id, notification_id) > (%s::text::xid8, %s) AND "
+            "(transaction_id, notification_id) < (%s::text::xid8, %s)) AS follows"
+        ).format(self._table)
+
+    # -- writing -------------------------------------------------------------------
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Lock the table, notify, insert and read back the notification ids, in
-        one transaction (as eventsourcing does, without the pipeline)."""
+        """Insert in one transaction, then wake the log's listeners; returns the
+        notification ids (`take_positions` gives this thread each row's position).
+
+        The INSERT is the transaction's first statement, so its transaction id is
+        taken after the version it follows was committed: a stream's versions keep
+        their order in the log."""
         if not stored_events:
             return None
+        with self.datastore.get_connection() as connection:
+            with connection.transaction(), connection.cursor() as cursor:
+                self._insert_stored_events(cursor, stored_events)
+                rows = cursor.fetchall()
+            self._wake(connection)
+        self._inserted.positions = [
+            LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
+        ]
+        return [row["notification_id"] for row in rows]
+
+    def take_positions(self) -> list[LogPosition]:
+        """The positions of this thread's last insert (once)."""
+        positions: list[LogPosition] = getattr(self._inserted, "positions", [])
+        self._inserted.positions = []
+        return positions
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """eventsourcing's INSERT alone: no table lock, no NOTIFY in the transaction
+        (a NOTIFY holds a database-wide lock from just before its commit until the
+        commit is flushed, which would queue every writer again)."""
+        PostgresAggregateRecorder._insert_stored_events(
+            self, curs, stored_events, **kwargs
+        )
+
+    def _wake(self, connection: psycopg.Connection[DictRow]) -> None:
+        """NOTIFY the log's channel in a transaction of its own that does not wait
+        for its commit to reach the disk: a lost one only costs a listener a poll."""
+        try:
+            connection.execute(
+                SQL(
+                    "BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
+                ).format(Identifier(self.channel_name))
+            )
+        except psycopg.Error:
+            logger.warning("could not wake the log's listeners", exc_info=True)
+
+    def listening_connection(self) -> psycopg.Connection[Any]:
+        """A connection of its own (not the pool's) for LISTEN, autocommit."""
+        if isinstance(self.datastore, BoundedDatastore):
+            return self.datastore.connect_alone()
+        raise TypeError("the events recorder needs sessiontrail's datastore")
+
+    # -- reading in log order ----------------------------------------------------
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_in_order(
+        self,
+        after: LogPosition,
+        limit: int,
+        topics: Sequence[str] = (),
+        *,
+        settled: bool = True,
+    ) -> list[tuple[LogPosition, Notification]]:
+        """Up to `limit` rows after `after` in log order. `settled`: only rows of
+        transactions below the oldest one still running, which no later commit
+        can precede (consumers that follow the log); else every committed row
+        (a one-off read: rows committed before it are all there, in order)."""
+        clauses = [SQL("(transaction_id, notification_id) > (%s::text::xid8, %s)")]
+        params: list[Any] = [str(after.transaction_id), after.notification_id]
+        if settled:
+            clauses.append(
+                SQL("transaction_id < pg_snapshot_xmin(pg_current_snapshot())")
+            )
+        if topics:
+            clauses.append(SQL("topic = ANY(%s)"))
+            params.append(list(topics))
+        params.append(limit)
+        statement = SQL(
+            "SELECT transaction_id::text::bigint AS transaction_id, notification_id, "
+            "originator_id, originator_version, topic, state FROM {table} WHERE "
+            "{clauses} ORDER BY transaction_id, notification_id LIMIT %s"
+        ).format(table=self._table, clauses=SQL(" AND ").join(clauses))
         with (
             self.datastore.get_connection() as connection,
-            connection.transaction(),
             connection.cursor() as cursor,
         ):
-            self._insert_stored_events(cursor, stored_events, **kwargs)
-            return self._fetch_ids_after_insert_events(cursor, stored_events)
+            cursor.execute(statement, params, prepare=True)
+            return _positioned(cursor.fetchall())
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def select_streams(
+        self, streams: Sequence[UUID], until: LogPosition
+    ) -> list[tuple[LogPosition, Notification]]:
+        """Every row of `streams` up to `until`, in log order (an erasure's replay)."""
+        statement = SQL(
+            "SELECT transaction_id::text::bigint AS transaction_id, notification_id, "
+            "originator_id, originator_version, topic, state FROM {} "
+            "WHERE originator_id = ANY(%s) AND (transaction_id, notification_id) "
+            "<= (%s::text::xid8, %s) ORDER BY transaction_id, notification_id"
+        ).format(self._table)
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(
+                statement,
+                (list(streams), str(until.transaction_id), until.notification_id),
+            ).fetchall()
+        return _positioned(rows)
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def follows(self, before: LogPosition, first: LogPosition) -> bool:
+        """Whether no row lies between `before` and `first` and every transaction
+        older than `first`'s has ended (so none can still commit between them)."""
+        with self.datastore.get_connection() as connection:
+            row = connection.execute(
+                self._follows_statement,
+                (
+                    str(first.transaction_id),
+                    str(before.transaction_id),
+                    before.notification_id,
+                    str(first.transaction_id),
+                    first.notification_id,
+                ),
+                prepare=True,
+            ).fetchone()
+        return bool(row and row["follows"])
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def pending(self, after: LogPosition, at_most: int | None = None) -> int:
+        """How many committed rows come after `after` (settled or not), counting
+        no further than `at_most` (None: all)."""
+        with self.datastore.get_connection() as connection:
+            row = connection.execute(
+                SQL(
+                    "SELECT COUNT(*) FROM (SELECT 1 FROM {} WHERE "
+                    "(transaction_id, notification_id) > (%s::text::xid8, %s) "
+                    "LIMIT %s) AS after"
+                ).format(self._table),
+                (str(after.transaction_id), after.notification_id, at_most),
+                prepare=True,
+            ).fetchone()
+        assert row is not None
+        return int(row["count"])
+
+    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    def head_position(self) -> LogPosition:
+        """The last committed row's position in log order ((0, 0) when empty)."""
+        with self.datastore.get_connection() as connection:
+            row = connection.execute(
+                SQL(
+                    "SELECT transaction_id::text::bigint AS t, notification_id AS n "
+                    "FROM {} ORDER BY transaction_id DESC, notification_id DESC LIMIT 1"
+                ).format(self._table)
+            ).fetchone()
+        return LogPosition(0, 0) if row is None else LogPosition(row["t"], row["n"])
+
+    # -- creating and upgrading the table ----------------------------------------------
+
+    def create_table(self) -> None:
+        """Create the table and its index; on a table from before transaction ids,
+        add the column (no rewrite: old rows read 0, so they keep their order
+        before new ones) and leave the index to `ensure_order_index`."""
+        existed, upgraded = self._table_state()
+        if existed and not upgraded:
+            with self.datastore.transaction(commit=True) as cursor:
+                for statement in ADD_TRANSACTION_ID:
+                    cursor.execute(statement.format(table=self._table))
+        super().create_table()
+        if not existed:  # empty: indexed at once
+            with self.datastore.transaction(commit=True) as cursor:
+                cursor.execute(self._create_index(concurrently=False))
+
+    def _table_state(self) -> tuple[bool, bool]:
+        """Whether the table exists, and whether it has the transaction id column
+        (read from the catalog: an ALTER would lock the table even to do nothing)."""
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(
+                "SELECT a.attname FROM pg_attribute a JOIN pg_class c "
+                "ON c.oid = a.attrelid JOIN pg_namespace n ON n.oid = c.relnamespace "
+                "WHERE n.nspname = %s AND c.relname = %s AND a.attnum > 0 "
+                "AND NOT a.attisdropped",
+                (self.datastore.schema, self.events_table_name),
+            ).fetchall()
+        columns = {row["attname"] for row in rows}
+        return bool(columns), "transaction_id" in columns
+
+    def _create_index(self, *, concurrently: bool) -> Composed:
+        return SQL(
+            "CREATE INDEX {concurrently} IF NOT EXISTS {index} ON {table} "
+            "(transaction_id, notification_id)"
+        ).format(
+            concurrently=SQL("CONCURRENTLY" if concurrently else ""),
+            index=Identifier(self.order_index_name),
+            table=self._table,
+        )
+
+    def _order_index_valid(
+        self, connection: psycopg.Connection[DictRow]
+    ) -> bool | None:
+        """True if the index is there and usable, False if a build left it
+        invalid, None if it is missing."""
+        row = connection.execute(
+            "SELECT i.indisvalid AS valid FROM pg_index i "
+            "JOIN pg_class c ON c.oid = i.indexrelid "
+            "JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE c.relname = %s AND n.nspname = %s",
+            (self.order_index_name, self.datastore.schema),
+        ).fetchone()
+        return None if row is None else bool(row["valid"])
+
+    def ensure_order_index(self) -> None:
+        """Build the (transaction id, id) index of a table from before it, without
+        blocking writers (CONCURRENTLY): by one process at a time, never while
+        holding the lock that serialises opening (it would wait for the snapshot of
+        a process waiting on that lock). Until it is built, reads work, slowly."""
+        with self.datastore.get_connection() as connection:
+            if self._order_index_valid(connection):
+                return
+            row = connection.execute(
+                "SELECT pg_try_advisory_lock(%s) AS free", (INDEX_BUILD_KEY,)
+            ).fetchone()
+            if row is None or not row["free"]:
+                return  # another process is building it
+            try:
+                valid = self._order_index_valid(connection)
+                if valid:
+                    return
+                if valid is not None:  # a build cut short left it invalid
+                    connection.execute(
+                        SQL("DROP INDEX CONCURRENTLY IF EXISTS {}.{}").format(
+                            Identifier(self.datastore.schema),
+                            Identifier(self.order_index_name),
+                        )
+                    )
+                connection.execute(self._create_index(concurrently=True))
+            finally:
+                connection.execute("SELECT pg_advisory_unlock(%s)", (INDEX_BUILD_KEY,))
+
+
+def _positioned(rows: Sequence[DictRow]) -> list[tuple[LogPosition, Notification]]:
+    """Rows of the events table, each with its position in the log."""
+    return [
+        (
+            LogPosition(row["transaction_id"], row["notification_id"]),
+            Notification(
+                id=row["notification_id"],
+                originator_id=row["originator_id"],
+                originator_version=row["originator_version"],
+                topic=row["topic"],
+                state=bytes(row["state"]),
+            ),
+        )
+        for row in rows
+    ]
+
+
+TRANSACTION_ID_COLUMN = SQL("transaction_id xid8 NOT NULL DEFAULT pg_current_xact_id()")
+ADD_TRANSACTION_ID = (
+    SQL(
+        "ALTER TABLE {table} ADD COLUMN IF NOT EXISTS transaction_id xid8 "
+        "NOT NULL DEFAULT '0'"
+    ),
+    SQL(
+        "ALTER TABLE {table} ALTER COLUMN transaction_id "
+        "SET DEFAULT pg_current_xact_id()"
+    ),
+)
+"""Two steps in one transaction: a constant default gives old rows 0 without
+rewriting the table, then new rows get their transaction's id."""
+INDEX_BUILD_KEY = 0x5E55_7A12
 
 
 class Factory(PostgresFactory):

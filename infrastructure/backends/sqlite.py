@@ -34,10 +34,11 @@ from eventsourcing.persistence import (
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
 from ...domain.errors import InvalidInput
+from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
-from .base import STREAMS_PER_QUERY, Backend
+from .base import STREAMS_PER_QUERY, Backend, Positioned
 from .sqlite_store import BUSY_TIMEOUT, Factory
 
 _OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
@@ -127,8 +128,8 @@ class SQLiteBackend(Backend):
             )
 
     def stream_notifications(
-        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: int
-    ) -> list[Notification]:
+        self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: LogPosition
+    ) -> Positioned:
         assert isinstance(recorder, SQLiteAggregateRecorder)
         found: list[Notification] = []
         with recorder.datastore.transaction(commit=False) as cursor:
@@ -138,7 +139,7 @@ class SQLiteBackend(Backend):
                     "SELECT rowid, originator_id, originator_version, topic, state "
                     f"FROM {recorder.events_table_name} WHERE originator_id IN "
                     f"({', '.join('?' * len(chunk))}) AND rowid <= ?",
-                    (*chunk, until),
+                    (*chunk, until.notification_id),
                 )
                 found += [
                     Notification(
@@ -150,14 +151,20 @@ class SQLiteBackend(Backend):
                     )
                     for row in cursor.fetchall()
                 ]
-        return sorted(found, key=lambda notification: notification.id)
+        found.sort(key=lambda notification: notification.id)
+        return [
+            (LogPosition(0, notification.id), notification) for notification in found
+        ]
 
     def open_read_models(self, recorder: ApplicationRecorder) -> SQLiteDatabase:
         assert isinstance(recorder, SQLiteAggregateRecorder)
         return SQLiteDatabase.open_file(
             self.path,
             self.timeout,
-            log_head=f"SELECT MAX(rowid) FROM {recorder.events_table_name}",
+            log_after=(
+                f"EXISTS (SELECT 1 FROM {recorder.events_table_name} "
+                "WHERE rowid > (SELECT p.n FROM ({position}) AS p))"
+            ),
         )
 
 
@@ -232,16 +239,16 @@ class SQLiteDatabase(ProjectionDatabase):
         self,
         connection: sqlite3.Connection,
         lock: threading.RLock | None = None,
-        log_head: str | None = None,
+        log_after: str | None = None,
     ) -> None:
         """`lock` serialises this connection; file databases share the file's lock."""
         self._connection = connection
         self._lock = lock or threading.RLock()
-        self.log_head = log_head
+        self.log_after = log_after
 
     @classmethod
     def open_file(
-        cls, path: str, timeout: float, log_head: str | None = None
+        cls, path: str, timeout: float, log_after: str | None = None
     ) -> SQLiteDatabase:
         with sql_errors(f"open {path}"):
             connection = sqlite3.connect(
@@ -254,7 +261,7 @@ class SQLiteDatabase(ProjectionDatabase):
             # (the next catch-up re-applies them); and the events' own FULL
             # commits fsync the shared write-ahead log, these frames included.
             connection.execute("PRAGMA synchronous=NORMAL")
-        return cls(connection, file_write_lock(path), log_head)
+        return cls(connection, file_write_lock(path), log_after)
 
     @classmethod
     def in_memory(cls) -> SQLiteDatabase:

@@ -18,6 +18,7 @@ from ..domain.session import Session, stream_id
 from ..domain.validation import Actor, ModelName, SessionId, UserId, validated
 from ..domain.values import Value
 from ..infrastructure.event_store import SessionStore
+from ..infrastructure.log_position import LogPosition
 from ..infrastructure.log_reader import LogReader
 from ..infrastructure.mapper import content_owner
 from ..infrastructure.repository import SessionRepository
@@ -47,7 +48,7 @@ class Importer:
         store: SessionStore,
         reader: LogReader,
         repository: SessionRepository,
-        after_write: Callable[[int], object] | None,
+        after_write: Callable[[LogPosition], object] | None,
         forget: Callable[[str], None],
     ) -> None:
         """`after_write(position)` brings inline read models up; `forget(session_id)`
@@ -95,7 +96,7 @@ class Importer:
             for plan in plans.values()
         )
         written = 0
-        position: int | None = None
+        position: LogPosition | None = None
         chunk: list[EventModel] = []
         for _, record in records():
             event = PortableEvent.model_validate(record).to_event()

@@ -50,7 +50,10 @@ def find_bindir() -> Path:
 class PostgresServer:
     """Start with `start()`, stop with `stop()`; `url(schema)` gives a connect URL."""
 
-    def __init__(self) -> None:
+    def __init__(self, *, durable: bool = False) -> None:
+        """`durable`: fsync on, as an operator runs it (benchmarks); the tests run
+        without it: faster, and a crash of the machine loses nothing they need."""
+        self.durable = durable
         self.bindir = find_bindir()
         self.root = Path(tempfile.mkdtemp(prefix="sessiontrail-pg-"))
         self.data = self.root / "data"
@@ -111,8 +114,9 @@ class PostgresServer:
 
     def resume(self) -> None:
         """Start the server on its existing data directory."""
+        fsync = "on" if self.durable else "off"
         options = (
-            f"-k {self.socket_dir} -c listen_addresses='' -c fsync=off "
+            f"-k {self.socket_dir} -c listen_addresses='' -c fsync={fsync} "
             "-c max_connections=300 -c shared_buffers=64MB"
         )
         self._run(
@@ -156,9 +160,9 @@ class PostgresServer:
 
 
 @contextmanager
-def running() -> Iterator[PostgresServer]:
+def running(*, durable: bool = False) -> Iterator[PostgresServer]:
     """A started server, stopped and removed on exit (also when start fails)."""
-    server = PostgresServer()
+    server = PostgresServer(durable=durable)
     try:
         server.start()
         yield server

@@ -4,6 +4,7 @@ pages or live as Server-Sent Events (resumable by Last-Event-ID)."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import AsyncIterator, Callable, Iterator
 from typing import Annotated
 
@@ -12,6 +13,7 @@ from fastapi import APIRouter, Header, Query, Request
 from fastapi.responses import StreamingResponse
 
 from ...domain.errors import InvalidInput
+from ...infrastructure.wakeups import Wakeups
 from ...projections.audit import AuditPage
 from ...trail import SessionTrail
 from ..access import BIGINT, Trail, Who, scope
@@ -20,6 +22,11 @@ router = APIRouter(tags=["feed"])
 KEEP_ALIVE_SECONDS = 15
 """How long an idle stream goes before a comment line keeps proxies from
 closing it."""
+ENDED_CHECK = 0.1
+"""Seconds at most between a waiting stream's looks at whether it should stop."""
+RECHECK = (0.002, 0.1)
+"""Seconds between a stream's looks at read models still applying committed
+events: from the first to the second, doubling."""
 
 
 @router.get("/v1/events")
@@ -43,7 +50,8 @@ def stream(
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """The same as Server-Sent Events, live: each event's `id` is its log
-    position, so a reconnect with Last-Event-ID resumes exactly after it."""
+    position (an opaque token), so a reconnect with Last-Event-ID resumes exactly
+    after it."""
     start = after
     if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
         if len(last_event_id) > len(str(BIGINT)) or int(last_event_id) > BIGINT:
@@ -85,22 +93,50 @@ def _feed(
     poll_interval: float,
     ended: Callable[[float], bool],
 ) -> Iterator[str]:
-    """SSE lines for every visible event after `after`, then new ones as they come;
-    a comment line now and then keeps proxies from closing an idle stream. Between
-    polls it waits with `ended(seconds)`, and stops when that says so."""
-    position, idle = after, 0.0
+    """SSE lines for every visible event after `after`, then new ones as they come:
+    woken by the log's notifications (PostgreSQL), else every `poll_interval`;
+    while the read models have yet to apply committed events, it looks again
+    within milliseconds. A comment line now and then keeps proxies from closing an
+    idle stream. It stops at a wait when `ended(seconds)` says so."""
+    position, idle, pause = after, 0.0, RECHECK[0]
+    wakeups = trail.store.wakeups
     while True:
+        ticket = wakeups.ticket()
+        # Asked before the read: an event the read models apply after it is then
+        # seen by a look soon, and one committed after it wakes the wait.
+        applying = trail.projections.behind()
         page = trail.audit.entries(user_id=user_id, after=position, limit=500)
         for entry in page.items:
             position = entry.position
             data = entry.model_dump_json()
             yield f"id: {position}\nevent: {entry.event}\ndata: {data}\n\n"
         if page.items:
-            idle = 0.0
+            idle, pause = 0.0, RECHECK[0]
             continue
-        if ended(poll_interval):
-            return
-        idle += poll_interval
+        began = time.monotonic()
+        if applying:
+            if ended(pause):
+                return
+            pause = min(2 * pause, RECHECK[1])
+        else:
+            pause = RECHECK[0]
+            if _woken_or_ended(wakeups, ticket, poll_interval, ended):
+                return
+        idle += time.monotonic() - began
         if idle >= KEEP_ALIVE_SECONDS:
             idle = 0.0
             yield ": keep-alive\n\n"
+
+
+def _woken_or_ended(
+    wakeups: Wakeups, ticket: int, seconds: float, ended: Callable[[float], bool]
+) -> bool:
+    """Wait up to `seconds` for a notification after `ticket`, looking at `ended`
+    every ENDED_CHECK seconds; True if the stream should stop."""
+    deadline = time.monotonic() + seconds
+    while True:
+        left = deadline - time.monotonic()
+        if left <= 0 or wakeups.wait(ticket, min(ENDED_CHECK, left)):
+            return ended(0)
+        if ended(0):
+            return True
