@@ -196,12 +196,8 @@ class ProjectionRunner:
                 if not self._store.follows(base, first):
                     return False
                 apply_events(cur, generations, list(recent))
-                names = [generation.projection.name for generation in generations]
-                cur.execute(  # every one is now at the same position: one update
-                    f"UPDATE {LIVE} SET position = ? WHERE name IN "
-                    f"({', '.join('?' for _ in names)})",
-                    (recent[-1][0], *names),
-                )
+                for generation in generations:
+                    save_position(cur, LIVE, generation)
                 self._sweep(cur)
         except BATCH_FAILURES:
             return False
