@@ -96,6 +96,7 @@ def test_an_inline_save_waits_for_older_transactions_holding_no_read_model_lock(
             ]
 
 
+@pytest.mark.expect_read_model_warnings  # the save is stored; its read models lag
 def test_an_inline_save_waits_for_older_transactions_only_the_lock_bound(
     postgres_server: PostgresServer, caplog: pytest.LogCaptureFixture
 ) -> None:
