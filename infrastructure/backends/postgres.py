@@ -31,7 +31,7 @@ from eventsourcing.persistence import (
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresAggregateRecorder
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Composed, Identifier
 
 from ...domain.errors import InvalidInput, StorageUnavailable
 from ..log_position import LogPosition
@@ -120,12 +120,9 @@ class PostgresBackend(Backend):
     ) -> list[UUID]:
         assert isinstance(recorder, PostgresAggregateRecorder)
         statement = SQL(
-            "SELECT DISTINCT originator_id FROM {schema}.{table} "
+            "SELECT DISTINCT originator_id FROM {table} "
             "WHERE originator_id > %s ORDER BY originator_id LIMIT %s"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-        )
+        ).format(table=_table(recorder))
         with recorder.datastore.transaction(commit=False) as cursor:
             cursor.execute(statement, (after or UUID(int=0), limit))
             return [row["originator_id"] for row in cursor.fetchall()]
@@ -135,12 +132,8 @@ class PostgresBackend(Backend):
     ) -> None:
         assert isinstance(recorder, PostgresAggregateRecorder)
         statement = SQL(
-            "DELETE FROM {schema}.{table} "
-            "WHERE originator_id = %s AND originator_version < %s"
-        ).format(
-            schema=Identifier(recorder.datastore.schema),
-            table=Identifier(recorder.events_table_name),
-        )
+            "DELETE FROM {table} WHERE originator_id = %s AND originator_version < %s"
+        ).format(table=_table(recorder))
         with recorder.datastore.transaction(commit=True) as cursor:
             cursor.execute(statement, (stream, version))
 
@@ -215,9 +208,7 @@ class PostgresBackend(Backend):
         (their last number is their highest id) and every row with one before it:
         a count over the (transaction id, id) index per row."""
         events = _events(recorder)
-        table = SQL("{}.{}").format(
-            Identifier(events.datastore.schema), Identifier(events.events_table_name)
-        )
+        table = _table(events)
         statement = SQL(
             "SELECT COALESCE((SELECT MAX(notification_id) FROM {table} WHERE "
             "transaction_id = '0'::xid8), 0) + (SELECT COUNT(*) FROM {table} WHERE "
@@ -246,6 +237,13 @@ class PostgresBackend(Backend):
                 "(SELECT p.t::text::xid8, p.n FROM ({position}) AS p))"
             ),
         )
+
+
+def _table(recorder: PostgresAggregateRecorder) -> Composed:
+    """The recorder's table, qualified by its schema, for composed statements."""
+    return SQL("{}.{}").format(
+        Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
+    )
 
 
 def _events(recorder: ApplicationRecorder) -> EventsRecorder:
