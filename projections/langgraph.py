@@ -8,9 +8,8 @@ stream. So a session's checkpoints are whatever its own events say: a session
 whose events were copied from another carries that thread's checkpoints along.
 
 - `lg_threads`: per thread session, its thread id, namespace, owner and whether
-  it is deleted (filled from the session's `Started` event: its id names the
-  thread; a session started any other way, as a fork will be, needs its first
-  event registered the same way to be a thread LangGraph can read);
+  it is deleted (filled from the session's `Started` event, a fork's `Forked`
+  included: its id names the thread);
 - `lg_checkpoints`: a checkpoint (re-saving an id replaces it but keeps its
   parent), its channel versions and its metadata as JSON;
 - `lg_values`: channel values by (channel, version); the first stored stays;

@@ -26,7 +26,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
-from ..domain.errors import InvalidInput
+from ..domain.errors import ConcurrencyConflict, InvalidInput
 from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session, stream_id
 from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
@@ -231,6 +231,28 @@ class ThreadLog:
         for checkpoint_ns in trail.langgraph.namespaces(thread_id):
             trail.sessions.delete(
                 thread_session_id(thread_id, checkpoint_ns), actor=self.actor
+            )
+
+    def copy_thread(
+        self, trail: SessionTrail, source_thread_id: str, target_thread_id: str
+    ) -> None:
+        """Fork the session of each namespace of the source thread, as it is now,
+        into the target thread's: its checkpoints and pending writes, same ids.
+        ConcurrencyConflict, nothing written, if the target's id was ever used."""
+        source = thread_id_of(source_thread_id, "source_thread_id")
+        target = thread_id_of(target_thread_id, "target_thread_id")
+        namespaces = trail.langgraph.namespaces(source)
+        for checkpoint_ns in namespaces:
+            session_id = thread_session_id(target, checkpoint_ns)
+            if trail.store.stream_version(stream_id(session_id)):
+                raise ConcurrencyConflict(
+                    f"target_thread_id: thread {target!r} is already in use"
+                )
+        for checkpoint_ns in namespaces:
+            trail.sessions.fork(
+                thread_session_id(source, checkpoint_ns),
+                new_id=thread_session_id(target, checkpoint_ns),
+                actor=self.actor,
             )
 
     def _dumped(self, value: Any, name: str) -> tuple[str, bytes]:
