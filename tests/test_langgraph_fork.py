@@ -8,10 +8,9 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langgraph.graph import START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, interrupt
-from support.langgraph import Flaky, Flow, approval_graph
+from langgraph.types import Command
+from support.langgraph import Flaky, approval_graph, subgraph_graph
 
 from sessiontrail import ConcurrencyConflict, SessionTrail
 from sessiontrail.domain.threads import thread_of
@@ -152,16 +151,7 @@ def test_a_thread_forked_without_a_new_id_is_a_thread(
 def test_a_thread_copied_with_copy_thread_resumes_inside_a_subgraph(
     saver: TrailSaver,
 ) -> None:
-    def ask(state: Flow) -> dict[str, Any]:
-        return {"log": [f"inner:{interrupt('inner?')}"]}
-
-    inner = StateGraph(Flow)
-    inner.add_node("ask", ask)
-    inner.add_edge(START, "ask")
-    outer = StateGraph(Flow)
-    outer.add_node("sub", inner.compile())
-    outer.add_edge(START, "sub")
-    graph = outer.compile(checkpointer=saver)
+    graph = subgraph_graph(saver)
     graph.invoke({"log": ["in"]}, SOURCE)
 
     saver.copy_thread("t1", "t2")
