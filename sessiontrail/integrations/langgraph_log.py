@@ -39,6 +39,7 @@ from .langgraph_input import (
     json_object,
     limit_of,
     metadata_of,
+    session_of,
     text,
     thread_id_of,
     versions_of,
@@ -241,17 +242,17 @@ class ThreadLog:
         ConcurrencyConflict, nothing written, if the target's id was ever used."""
         source = thread_id_of(source_thread_id, "source_thread_id")
         target = thread_id_of(target_thread_id, "target_thread_id")
+        session_of(target, "", "target_thread_id")
         namespaces = trail.langgraph.namespaces(source)
-        for checkpoint_ns in namespaces:
-            session_id = thread_session_id(target, checkpoint_ns)
-            if trail.store.stream_version(stream_id(session_id)):
-                raise ConcurrencyConflict(
-                    f"target_thread_id: thread {target!r} is already in use"
-                )
-        for checkpoint_ns in namespaces:
+        targets = [session_of(target, ns, "target_thread_id") for ns in namespaces]
+        if any(trail.store.stream_version(stream_id(t)) for t in targets):
+            raise ConcurrencyConflict(
+                f"target_thread_id: thread {target!r} is already in use"
+            )
+        for checkpoint_ns, session_id in zip(namespaces, targets, strict=True):
             trail.sessions.fork(
                 thread_session_id(source, checkpoint_ns),
-                new_id=thread_session_id(target, checkpoint_ns),
+                new_id=session_id,
                 actor=self.actor,
             )
 
