@@ -1,4 +1,4 @@
-"""Writes to Q&A streams (seed 5): load the head, decide, append; retry on conflict.
+"""Writes to Q&A streams: load the head, decide, append; retry on conflict.
 
 Unlike chat saves there is nothing to merge: each call's decision (is the entry
 there? what changes?) is simply re-made on the newer head when another process

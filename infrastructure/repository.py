@@ -1,4 +1,5 @@
-"""SessionRepository: `trail.sessions`, seed 1's tiers on the event log.
+"""SessionRepository: `trail.sessions`, a session's cache, storage and writer tiers
+on the event log.
 
 cache -> storage -> the locked, merging writer. Reads go cache-first and fall back
 to the event store; writes go to the writer (`session_writer.py`) and then into
@@ -50,7 +51,7 @@ MAX_PAGE = 1000
 
 
 class SessionRepository:
-    """The session API of seeds 1 and 2, on the event log."""
+    """The session API (load, list, save, edit, history) on the event log."""
 
     def __init__(
         self,

@@ -1,4 +1,4 @@
-"""The Q&A read model (seed 5): entries, graph context and trace steps per stream.
+"""The Q&A read model: entries, graph context and trace steps per stream.
 
 Rows are keyed by the Q&A stream, which is derived from (user, session), so one
 user's or one session's rows can never answer for another's.
