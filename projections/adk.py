@@ -21,9 +21,9 @@ from ..domain.errors import InvalidInput
 from ..domain.event_model import EventModel
 from ..domain.limits import MAX_ID_CHARS
 from ..domain.session import Session
-from ..domain.session_ids import spellings
 from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
+from .columns import any_spelling
 from .projection import Projection, Table
 
 ADK = "adk"
@@ -236,16 +236,15 @@ class AdkReads:
         """(user, session id, merged state, updated_at) of the app's live sessions
         (one user's, or everyone's), least recently updated first, as ADK lists."""
         user_filter = "" if user_id is None else " AND user_id = ?"
-        apps = spellings(app)
+        apps, names = any_spelling("app", app)
         with self._database.read() as cur:
             tables, _ = AdkProjection.live(cur)
             rows = cur.execute(
                 f"SELECT user_id, session_id, state, updated_at "
                 f"FROM {tables.table('adk_sessions')} "
-                f"WHERE app IN ({', '.join('?' * len(apps))}) "
-                f"AND deleted = 0{user_filter} "
+                f"WHERE {apps} AND deleted = 0{user_filter} "
                 "ORDER BY updated_at, user_id, session_id",
-                (*apps,) if user_id is None else (*apps, user_id),
+                names if user_id is None else (*names, user_id),
             ).fetchall()
             shared = _shared(cur, tables, app, user_id)
             sealer = cur.sealer
@@ -280,13 +279,15 @@ class _Shared:
 def _shared(
     cur: Cursor, tables: AdkProjection, app: str, user_id: str | None
 ) -> _Shared:
-    """The app's shared keys and those of `user_id` (every user's when None)."""
+    """The app's shared keys (its name in any spelling) and those of `user_id`
+    (every user's when None)."""
     users = "" if user_id is None else " AND user_id IN ('', ?)"
+    apps, names = any_spelling("app", app)
     shared = _Shared()
     for user, key, value in cur.execute(
         f"SELECT user_id, key, value FROM {tables.table('adk_state')} "
-        f"WHERE app = ?{users}",
-        (app,) if user_id is None else (app, user_id),
+        f"WHERE {apps}{users}",
+        names if user_id is None else (*names, user_id),
     ).fetchall():
         scope = shared.app if user == "" else shared.users.setdefault(user, {})
         scope[key] = cur.sealer.open_json(value)

@@ -11,10 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.personal import ERASED
-from ..domain.session_ids import spellings
 from ..domain.threads import thread_session_id
 from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
+from .columns import any_spelling
 from .langgraph import LangGraphProjection
 
 
@@ -88,8 +88,11 @@ class LangGraphReads:
         a metadata filter matches as PostgreSQL's `@>` (containment) does."""
         where: list[str] = []
         params: list[Any] = []
+        if search.thread_id is not None:
+            thread, names = any_spelling("t.thread_id", search.thread_id)
+            where.append(thread)
+            params.extend(names)
         for column, value in (
-            ("t.thread_id", search.thread_id),
             ("t.checkpoint_ns", search.checkpoint_ns),
             ("c.checkpoint_id", search.checkpoint_id),
         ):
@@ -120,19 +123,17 @@ class LangGraphReads:
             return [_loaded(cur, tables, row) for row in rows]
 
     def namespaces(self, thread_id: str) -> list[str]:
-        """The live namespaces of a thread that hold anything, under the first
-        spelling of its id that has any (see domain/session_ids.py)."""
+        """The live namespaces of a thread that hold anything (its id in any
+        spelling)."""
+        thread, names = any_spelling("thread_id", thread_id)
         with self._database.read() as cur:
             tables, _ = LangGraphProjection.live(cur)
-            for spelling in spellings(thread_id):
-                rows = cur.execute(
-                    f"SELECT checkpoint_ns FROM {tables.table('lg_threads')} "
-                    "WHERE thread_id = ? AND deleted = 0 ORDER BY checkpoint_ns",
-                    (spelling,),
-                ).fetchall()
-                if rows:
-                    return [row[0] for row in rows]
-        return []
+            rows = cur.execute(
+                f"SELECT DISTINCT checkpoint_ns FROM {tables.table('lg_threads')} "
+                f"WHERE {thread} AND deleted = 0 ORDER BY checkpoint_ns",
+                names,
+            ).fetchall()
+        return [row[0] for row in rows]
 
     def writes(
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, task_id: str
