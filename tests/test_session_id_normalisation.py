@@ -52,7 +52,7 @@ def legacy(trail: SessionTrail, session_id: str, user_id: str | None = None) -> 
 
 def streams_holding(trail: SessionTrail, *spellings: str) -> list[str]:
     """Which of these spellings have a stream in the log."""
-    return [each for each in spellings if trail.store.has_stream(stream_id(each))]
+    return [each for each in spellings if trail.store.stream_version(stream_id(each))]
 
 
 # -- new sessions: one session under either spelling -----------------------------
