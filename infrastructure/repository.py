@@ -332,7 +332,7 @@ class SessionRepository:
         if source.deleted:
             raise InvalidInput(f"at_version/at: {session_id!r} was deleted then")
         fork = Session.forked(
-            session_id=new_id or fork_id(session_id),
+            session_id=new_id or fork_id(source.session_id),
             model=source.model,
             user_id=source.user_id,
             title=source.title,
@@ -344,9 +344,8 @@ class SessionRepository:
         fork.replace_messages(source.messages, actor=actor)
         if source.pending_question is not None:
             fork.set_pending_question(source.pending_question, actor=actor)
-        if thread_of(session_id) and thread_of(fork.session_id):
-            stream = stream_id(session_id)
-            events = self._store.events_until(stream, source.version)
+        if thread_of(source.session_id) and thread_of(fork.session_id):
+            events = self._store.events_until(source.id, source.version)
             fork.carry_checkpoints(events, actor=actor)
         self.create(fork)
         return fork

@@ -245,7 +245,7 @@ class ThreadLog:
         session_of(target, "", "target_thread_id")
         namespaces = trail.langgraph.namespaces(source)
         targets = [session_of(target, ns, "target_thread_id") for ns in namespaces]
-        if any(trail.store.stream_version(stream_id(t)) for t in targets):
+        if any(trail.store.stream_version(trail.store.ids.stream(t)) for t in targets):
             raise ConcurrencyConflict(
                 f"target_thread_id: thread {target!r} is already in use"
             )
