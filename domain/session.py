@@ -776,6 +776,31 @@ class Session(Aggregate, created_event_name="Started"):
             self.CheckpointsCleared, through_version=self.version, actor=actor
         )
 
+    @validated
+    def carry_checkpoints(
+        self, events: Sequence[object], *, actor: Actor = "runtime"
+    ) -> None:
+        """Record again here (a fork of a thread) the checkpoints and pending writes
+        that `events`, another thread's stream oldest first, leave standing: one
+        event each, in their order, contents as stored."""
+        for event in standing_checkpoints(events):
+            self.trigger_event(type(event), **event.payload(), actor=actor)
+
+
+def standing_checkpoints(
+    events: Sequence[object],
+) -> list[Session.CheckpointSaved | Session.WritesSaved]:
+    """The checkpoint and pending-write events of a thread's stream that no later
+    CheckpointsCleared removed (it clears those up to its `through_version`)."""
+    standing: list[Session.CheckpointSaved | Session.WritesSaved] = []
+    for event in events:
+        if isinstance(event, Session.CheckpointSaved | Session.WritesSaved):
+            standing.append(event)
+        elif isinstance(event, Session.CheckpointsCleared):
+            cleared = event.through_version
+            standing = [e for e in standing if e.originator_version > cleared]
+    return standing
+
 
 def transcript_of(events: Sequence[object]) -> list[Message]:
     """The transcript a stream's events make, in order."""

@@ -13,6 +13,7 @@ one stored string may be.
 from __future__ import annotations
 
 import base64
+import uuid
 from typing import Self
 
 from .limits import MAX_TEXT_CHARS
@@ -39,6 +40,14 @@ def thread_of(session_id: str) -> tuple[str, str] | None:
     if not thread_id or thread_session_id(thread_id, checkpoint_ns) != session_id:
         return None
     return thread_id, checkpoint_ns
+
+
+def fork_id(session_id: str) -> str:
+    """A fresh id for a fork of `session_id`: for a thread's session, the session
+    of a new thread in the same namespace, so the fork is a thread too."""
+    fresh = uuid.uuid4().hex
+    thread = thread_of(session_id)
+    return fresh if thread is None else thread_session_id(fresh, thread[1])
 
 
 class Serialized(Value):

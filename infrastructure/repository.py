@@ -12,7 +12,6 @@ from __future__ import annotations
 import builtins
 import json
 import logging
-import uuid
 from collections.abc import Iterator
 from typing import Annotated
 
@@ -27,6 +26,7 @@ from ..domain.errors import (
 from ..domain.ports import Order, SessionReads
 from ..domain.search import SearchHit, SearchText, session_filter
 from ..domain.session import Session, stream_id
+from ..domain.threads import fork_id, thread_of
 from ..domain.validation import (
     Actor,
     Count,
@@ -332,7 +332,7 @@ class SessionRepository:
         if source.deleted:
             raise InvalidInput(f"at_version/at: {session_id!r} was deleted then")
         fork = Session.forked(
-            session_id=new_id or uuid.uuid4().hex,
+            session_id=new_id or fork_id(source.session_id),
             model=source.model,
             user_id=source.user_id,
             title=source.title,
@@ -344,6 +344,9 @@ class SessionRepository:
         fork.replace_messages(source.messages, actor=actor)
         if source.pending_question is not None:
             fork.set_pending_question(source.pending_question, actor=actor)
+        if thread_of(source.session_id) and thread_of(fork.session_id):
+            events = self._store.events_until(source.id, source.version)
+            fork.carry_checkpoints(events, actor=actor)
         self.create(fork)
         return fork
 

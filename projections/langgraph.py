@@ -8,9 +8,8 @@ stream. So a session's checkpoints are whatever its own events say: a session
 whose events were copied from another carries that thread's checkpoints along.
 
 - `lg_threads`: per thread session, its thread id, namespace, owner and whether
-  it is deleted (filled from the session's `Started` event: its id names the
-  thread; a session started any other way, as a fork will be, needs its first
-  event registered the same way to be a thread LangGraph can read);
+  it is deleted (filled from the session's `Started` event, a fork's `Forked`
+  included: its id names the thread);
 - `lg_checkpoints`: a checkpoint (re-saving an id replaces it but keeps its
   parent), its channel versions and its metadata as JSON;
 - `lg_values`: channel values by (channel, version); the first stored stays;
@@ -28,14 +27,18 @@ values stay as their serializer wrote them.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator, Sequence
 from functools import singledispatchmethod
+from typing import TypeVar
 
 from ..domain.event_model import EventModel
 from ..domain.personal import ERASED
 from ..domain.session import Session
-from ..domain.threads import thread_of
+from ..domain.threads import Serialized, thread_of
 from ..infrastructure.sql import Cursor
 from .projection import Projection, Table
+
+S = TypeVar("S", bound=Serialized)
 
 
 class LangGraphProjection(Projection):
@@ -126,12 +129,11 @@ class LangGraphProjection(Projection):
                     stream,
                     value.channel,
                     value.version,
-                    value.unpack()[0],
-                    cur.sealer.blob(owner, value.unpack()[1]),
+                    kind,
+                    cur.sealer.blob(owner, data),
                     event.originator_version,
                 )
-                for value in event.values
-                if not value.erased
+                for value, (kind, data) in _unpacked(event.values)
             ],
         )
 
@@ -157,12 +159,11 @@ class LangGraphProjection(Projection):
                     write.idx,
                     event.task_path,
                     write.channel,
-                    write.unpack()[0],
-                    cur.sealer.blob(owner, write.unpack()[1]),
+                    kind,
+                    cur.sealer.blob(owner, data),
                     event.originator_version,
                 )
-                for write in event.writes
-                if not write.erased
+                for write, (kind, data) in _unpacked(event.writes)
             ],
         )
 
@@ -197,3 +198,10 @@ class LangGraphProjection(Projection):
             f"UPDATE {self.table('lg_threads')} SET deleted = ? WHERE stream = ?",
             (int(deleted), str(event.originator_id)),
         )
+
+
+def _unpacked(items: Sequence[S]) -> Iterator[tuple[S, tuple[str, bytes]]]:
+    """Each value its user still holds, with its (type, bytes), decoded once."""
+    for item in items:
+        if not item.erased:
+            yield item, item.unpack()

@@ -178,6 +178,7 @@ def samples(trail: SessionTrail, tmp_path: Path) -> dict[str, Callable[[], Any]]
         "writes.save_writes": lambda: [
             TaskWrite.pack(("msgpack", b"\x01"), idx=0, channel="n")
         ],
+        "events": lambda: [],
     }
 
 
@@ -489,6 +490,8 @@ def langgraph_samples(trail: SessionTrail, tmp_path: Path) -> dict[str, Any]:
         "writes": lambda: [("n", 2)],
         "task_id": lambda: "task",
         "thread_id": lambda: "walk",
+        "source_thread_id": lambda: "walk",
+        "target_thread_id": lambda: "walk-copy",
         "trail": lambda: trail,
     }
 

@@ -16,8 +16,14 @@ import pytest
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, StateSnapshot, interrupt
-from support.langgraph import Flaky, Flow, approval_graph, reference_saver
+from langgraph.types import Command, StateSnapshot
+from support.langgraph import (
+    Flaky,
+    Flow,
+    approval_graph,
+    reference_saver,
+    subgraph_graph,
+)
 
 from sessiontrail import SessionTrail, aio
 from sessiontrail.integrations.langgraph import AsyncTrailSaver, TrailSaver
@@ -170,16 +176,7 @@ def test_two_runs_on_one_thread_keep_both_branches(saver: TrailSaver) -> None:
 def test_a_subgraph_interrupt_resumes_inside_the_subgraph(
     saver: TrailSaver, trail: SessionTrail
 ) -> None:
-    def ask(state: Flow) -> dict[str, Any]:
-        return {"log": [f"inner:{interrupt('inner?')}"]}
-
-    inner = StateGraph(Flow)
-    inner.add_node("ask", ask)
-    inner.add_edge(START, "ask")
-    outer = StateGraph(Flow)
-    outer.add_node("sub", inner.compile())
-    outer.add_edge(START, "sub")
-    graph = outer.compile(checkpointer=saver)
+    graph = subgraph_graph(saver)
     graph.invoke({"log": ["in"]}, THREAD)
     namespaces = {
         found.config["configurable"]["checkpoint_ns"]

@@ -1,6 +1,6 @@
 """LangGraph's own conformance suite (langgraph-checkpoint-conformance) against
-AsyncTrailSaver, on every backend: every base capability passes, each on a fresh
-log, as the suite asks."""
+AsyncTrailSaver, on every backend: every base capability and copy_thread pass,
+each on a fresh log, as the suite asks."""
 
 from __future__ import annotations
 
@@ -10,7 +10,10 @@ from pathlib import Path
 
 import pytest
 from langgraph.checkpoint.conformance import checkpointer_test, validate
-from langgraph.checkpoint.conformance.capabilities import BASE_CAPABILITIES
+from langgraph.checkpoint.conformance.capabilities import (
+    BASE_CAPABILITIES,
+    Capability,
+)
 from langgraph.checkpoint.conformance.report import CapabilityReport
 from support.langgraph import url_of
 from support.postgres import PostgresServer
@@ -34,14 +37,15 @@ def conformance(
     return asyncio.run(validate(fresh_saver))
 
 
-def test_the_conformance_suite_passes_every_base_capability(
+def test_the_conformance_suite_passes_every_base_capability_and_copy_thread(
     backend: str, tmp_path: Path, request: pytest.FixtureRequest
 ) -> None:
     server = (
         request.getfixturevalue("postgres_server") if backend == "postgres" else None
     )
     report = conformance(backend, tmp_path, server)
-    results = {cap.value: report.results[cap.value] for cap in BASE_CAPABILITIES}
+    checked = BASE_CAPABILITIES | {Capability.COPY_THREAD}
+    results = {cap.value: report.results[cap.value] for cap in checked}
     assert {name: result.failures for name, result in results.items()} == {
         name: [] for name in results
     }

@@ -149,6 +149,11 @@ class _TrailCheckpointer(BaseCheckpointSaver[str]):
         """Delete the thread, every namespace (a soft delete: see the docs)."""
         self._log.delete_thread(self._sync(), thread_id)
 
+    def copy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """Make the target thread a copy of the source as it is now, every
+        namespace (see the docs on forks); ConcurrencyConflict if it is in use."""
+        self._log.copy_thread(self._sync(), source_thread_id, target_thread_id)
+
     # -- async --------------------------------------------------------------------
 
     async def aget_tuple(self, config: RunnableConfig) -> CheckpointTuple | None:
@@ -192,6 +197,10 @@ class _TrailCheckpointer(BaseCheckpointSaver[str]):
     async def adelete_thread(self, thread_id: str) -> None:
         """See delete_thread."""
         await self._run(self._log.delete_thread, thread_id)
+
+    async def acopy_thread(self, source_thread_id: str, target_thread_id: str) -> None:
+        """See copy_thread."""
+        await self._run(self._log.copy_thread, source_thread_id, target_thread_id)
 
     def get_next_version(self, current: str | None, channel: None) -> str:
         """The version after `current`, as LangGraph's own savers make them: a

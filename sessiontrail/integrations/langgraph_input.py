@@ -56,15 +56,9 @@ class Target:
     def session_id(self) -> str:
         """The session this thread's namespace is; InvalidInput if it cannot be
         (too long with its namespace, or holding control characters)."""
-        session_id = thread_session_id(self.thread_id, self.checkpoint_ns)
-        try:
-            return SESSION_ID.validate_python(session_id)
-        except ValidationError as exc:
-            problem = exc.errors()[0]["msg"]
-            raise InvalidInput(
-                f"config.configurable.thread_id: cannot name a session "
-                f"{session_id!r}: {problem}"
-            ) from None
+        return session_of(
+            self.thread_id, self.checkpoint_ns, "config.configurable.thread_id"
+        )
 
     def config(self, checkpoint_id: str | None) -> RunnableConfig:
         """The config LangGraph's savers return for a checkpoint of this thread."""
@@ -75,6 +69,19 @@ class Target:
                 "checkpoint_id": checkpoint_id,
             }
         }
+
+
+def session_of(thread_id: str, checkpoint_ns: str, name: str) -> str:
+    """The session of a thread's namespace; InvalidInput naming `name` if there
+    can be none (too long with its namespace, or holding control characters)."""
+    session_id = thread_session_id(thread_id, checkpoint_ns)
+    try:
+        return SESSION_ID.validate_python(session_id)
+    except ValidationError as exc:
+        problem = exc.errors()[0]["msg"]
+        raise InvalidInput(
+            f"{name}: cannot name a session {session_id!r}: {problem}"
+        ) from None
 
 
 def thread_id_of(value: Any, name: str) -> str:

@@ -38,21 +38,76 @@ ROLES |= {"user": "user", "assistant": "assistant"}  # a chat message's roles
 
 
 def mirror(session: Session, values: Sequence[Any], actor: str) -> None:
-    """Make the session's transcript the conversation in `values`."""
-    given, seen = [], set()
-    for fields in map(message_fields, values):
+    """Make the session's transcript the conversation in `values`. The messages
+    both still share from the start are recognised without converting them (a
+    conversation mostly grows: each step then costs O(new messages) conversions)."""
+    transcript = session.messages
+    seen: set[str | None] = set()
+    kept = 0
+    for stored, value in zip(transcript, values, strict=False):
+        if not _unchanged(stored, value) or value.id in seen:
+            break
+        seen.add(value.id)
+        kept += 1
+    given = []
+    for fields in map(message_fields, values[kept:]):
         if fields is not None and (fields["id"] is None or fields["id"] not in seen):
             given.append(fields)
             seen.add(fields["id"])
-    keep = 0
-    for stored, fields in zip(session.messages, given, strict=False):
+    keep = kept
+    for stored, fields in zip(transcript[kept:], given, strict=False):
         if not _same(stored, fields):
             break
         keep += 1
-    if keep < len(session.messages):
+    if keep < len(transcript):
         session.truncate(keep, actor=actor)
-    for fields in given[keep:]:
+    for fields in given[keep - kept :]:
         session.append_message(**fields, actor=actor)
+
+
+def _unchanged(stored: Message, value: Any) -> bool:
+    """Whether `value` is surely the stored message (what `message_fields` makes of
+    it is `_same` as it), judged from its attributes without converting it; False
+    when unsure (the caller converts it then)."""
+    if not isinstance(value, BaseMessage) or not value.id or value.id != stored.id:
+        return False
+    if not isinstance(value.content, str) or value.content != stored.content:
+        return False
+    role = ROLES.get(value.role if isinstance(value, ChatMessage) else value.type)
+    recorded: dict[str, Any] = {"type": value.type}
+    if value.name:
+        recorded["name"] = value.name
+    if (
+        role != stored.role
+        or stored.content_parts is not None
+        or stored.metadata != {LANGGRAPH: recorded}
+    ):
+        return False
+    if isinstance(value, ToolMessage):
+        return (
+            stored.tool_calls is None
+            and bool(value.tool_call_id)
+            and stored.tool_call_id == value.tool_call_id
+            and stored.tool_success == (value.status != "error")
+        )
+    if role == "tool" or stored.tool_call_id is not None:
+        return False
+    if stored.tool_success is not None:
+        return False
+    calls = value.tool_calls if isinstance(value, AIMessage) else []
+    if not calls:
+        return stored.tool_calls is None
+    held = stored.tool_calls or []
+    return len(held) == len(calls) and all(
+        isinstance(call.get("args") or {}, dict)
+        and (mine.id, mine.name, mine.arguments)
+        == (
+            call.get("id") or f"{value.id}-{number}",
+            call.get("name") or "tool",
+            call.get("args") or {},
+        )
+        for number, (mine, call) in enumerate(zip(held, calls, strict=True))
+    )
 
 
 def _same(stored: Message, fields: dict[str, Any]) -> bool:

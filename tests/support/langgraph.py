@@ -144,6 +144,21 @@ def approval_graph(checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph
     return builder.compile(checkpointer=checkpointer)
 
 
+def subgraph_graph(checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph:
+    """in -> sub (a subgraph whose one node asks, via interrupt) -> end."""
+
+    def ask(state: Flow) -> dict[str, Any]:
+        return {"log": [f"inner:{interrupt('inner?')}"]}
+
+    inner = StateGraph(Flow)
+    inner.add_node("ask", ask)
+    inner.add_edge(START, "ask")
+    outer = StateGraph(Flow)
+    outer.add_node("sub", inner.compile())
+    outer.add_edge(START, "sub")
+    return outer.compile(checkpointer=checkpointer)
+
+
 class Flaky:
     """Two nodes in one step; `flaky` fails until `fixed`; counts the calls."""
 
