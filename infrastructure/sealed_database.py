@@ -16,6 +16,7 @@ class SealedDatabase(ProjectionDatabase):
     def __init__(self, database: ProjectionDatabase, sealer: ColumnSealer) -> None:
         self.dialect = database.dialect
         self.log_after = database.log_after
+        self.shares_catch_ups = database.shares_catch_ups
         self._database = database
         self.sealer = sealer
 
@@ -24,6 +25,12 @@ class SealedDatabase(ProjectionDatabase):
         with self._database.write() as cur:
             cur.sealer = self.sealer
             yield cur
+
+    @contextlib.contextmanager
+    def applying(self) -> Iterator[tuple[Cursor, bool]]:
+        with self._database.applying() as (cur, alone):
+            cur.sealer = self.sealer
+            yield cur, alone
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Cursor]:

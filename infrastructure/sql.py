@@ -130,6 +130,20 @@ class ProjectionDatabase(ABC):
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         """A read-only transaction over one consistent snapshot."""
 
+    shares_catch_ups = False
+    """True where writers of several processes catch the read models up at once
+    (PostgreSQL): `applying` lets one apply every committed write while the others
+    wait for it, instead of each applying its own write in turn."""
+
+    @contextlib.contextmanager
+    def applying(self) -> Iterator[tuple[Cursor, bool]]:
+        """A write transaction to apply the log in, and whether this caller is the
+        one applier: False after another process applied meanwhile (it waited for
+        that one's commit), so the caller reads how far it got instead of queueing
+        to apply the same events again. Here always the one: `write()` excludes."""
+        with self.write() as cur:
+            yield cur, True
+
     def compact(self) -> bool:
         """Give the bytes of dropped rows back so no file keeps them (an erasure
         asks); False if a reader elsewhere still holds them. Nothing by default."""

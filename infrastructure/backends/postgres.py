@@ -319,6 +319,10 @@ class PostgresKeys:
         return deleted
 
 
+APPLIER = "hashtext('sessiontrail read models'), hashtext(current_schema())"
+"""The advisory lock one applier of a schema's log holds (two int4 keys)."""
+
+
 class PostgresDatabase(ProjectionDatabase):
     """A psycopg pool on the log's database and schema; row locks order writers.
 
@@ -368,6 +372,22 @@ class PostgresDatabase(ProjectionDatabase):
         return self._transaction(
             "SET LOCAL synchronous_commit TO off", "update read models"
         )
+
+    shares_catch_ups = True
+
+    @contextlib.contextmanager
+    def applying(self) -> Iterator[tuple[Cursor, bool]]:
+        """`write()`, first taking this schema's applier lock if it is free; if
+        not, waiting to share it, which the lock grants every waiter at once as
+        soon as the applier commits. A waiter takes no transaction id, so it
+        holds back no follower of the log (log_position.py) while it waits."""
+        with self.write() as cur:
+            [(alone,)] = cur.execute(
+                f"SELECT pg_try_advisory_xact_lock({APPLIER})"
+            ).fetchall()
+            if not alone:
+                cur.execute(f"SELECT pg_advisory_xact_lock_shared({APPLIER})")
+            yield cur, bool(alone)
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(
