@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .sealed_columns import ColumnSealer
 from .sql import Cursor, ProjectionDatabase
@@ -27,10 +27,10 @@ class SealedDatabase(ProjectionDatabase):
             yield cur
 
     @contextlib.contextmanager
-    def applying(self) -> Iterator[tuple[Cursor, bool]]:
-        with self._database.applying() as (cur, alone):
+    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
+        with self._database.applying(done) as (cur, apply):
             cur.sealer = self.sealer
-            yield cur, alone
+            yield cur, apply
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Cursor]:

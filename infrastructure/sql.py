@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import psycopg
@@ -136,11 +136,11 @@ class ProjectionDatabase(ABC):
     wait for it, instead of each applying its own write in turn."""
 
     @contextlib.contextmanager
-    def applying(self) -> Iterator[tuple[Cursor, bool]]:
-        """A write transaction to apply the log in, and whether this caller is the
-        one applier: False after another process applied meanwhile (it waited for
-        that one's commit), so the caller reads how far it got instead of queueing
-        to apply the same events again. Here always the one: `write()` excludes."""
+    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
+        """A write transaction to apply the log in, and whether to apply: False
+        when another process applied meanwhile and `done(cur)` says that covered
+        the caller (it waited for that one's commit instead of queueing to apply
+        the same events again). Here always True: `write()` excludes."""
         with self.write() as cur:
             yield cur, True
 

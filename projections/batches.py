@@ -105,15 +105,24 @@ def add_log_columns(cur: Cursor, table: str) -> None:
 
 def save_position(cur: Cursor, table: str, generation: Generation) -> None:
     """Record where a generation has got to, in its registry table."""
-    cur.execute(
+    save_positions(cur, table, [generation])
+
+
+def save_positions(cur: Cursor, table: str, generations: Sequence[Generation]) -> None:
+    """Record where each generation has got to: one batch of statements (on
+    PostgreSQL sent together, one round trip for every read model)."""
+    cur.executemany(
         f"UPDATE {table} SET position = ?, skipped = ?, transaction_id = ?, "
         "notification_id = ? WHERE name = ?",
-        (
-            generation.position,
-            generation.skipped,
-            *generation.log,
-            generation.projection.name,
-        ),
+        [
+            (
+                generation.position,
+                generation.skipped,
+                *generation.log,
+                generation.projection.name,
+            )
+            for generation in generations
+        ],
     )
 
 

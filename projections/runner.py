@@ -44,7 +44,7 @@ from .batches import (
     add_log_columns,
     apply_events,
     live_rows,
-    save_position,
+    save_positions,
 )
 from .inline import Recent, RecentWrites
 from .projection import LIVE, Projection
@@ -202,8 +202,7 @@ class ProjectionRunner:
                 if not self._store.follows(base, first):
                     return False
                 apply_events(cur, generations, list(recent))
-                for generation in generations:
-                    save_position(cur, LIVE, generation)
+                save_positions(cur, LIVE, generations)
                 self._sweep(cur)
         except BATCH_FAILURES:
             return False
@@ -286,13 +285,16 @@ class ProjectionRunner:
     def _catch_up_once(
         self, until: LogPosition | None, known: Known | None, *, guarded: bool
     ) -> tuple[LogPosition, bool]:
-        """Returns where the read models are and whether to go on at once: a full
-        batch, or another process applied meanwhile (it may have applied `until`;
-        if not, or when catching up to the head, this one tries again)."""
-        with self._database.applying() as (cur, alone):
-            if not alone:
-                reached = self._reached_in(cur)
-                return reached, until is None or reached < until
+        """Returns where the read models are and whether a full batch was applied
+        (go on at once). Where another process applies (PostgreSQL), this one
+        waits for it rather than queueing to apply the same events again."""
+
+        def covered(cur: Cursor) -> bool:
+            return until is not None and self._reached_in(cur) >= until
+
+        with self._database.applying(covered) as (cur, apply):
+            if not apply:
+                return self._applied, False
             generations = self._current(cur)
             if not generations:
                 return self._applied, False
@@ -301,11 +303,11 @@ class ProjectionRunner:
                 self._remember(generations)
                 return start, False
             notifications = self._applier.notifications(start)
-            self._applier.apply(
-                cur, generations, notifications, guarded=guarded, known=known
-            )
-            for generation in generations:
-                save_position(cur, LIVE, generation)
+            if notifications:
+                self._applier.apply(
+                    cur, generations, notifications, guarded=guarded, known=known
+                )
+                save_positions(cur, LIVE, generations)
             self._sweep(cur)
         self._remember(generations)
         reached = min(generation.log for generation in generations)

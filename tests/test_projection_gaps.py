@@ -14,7 +14,7 @@ from support.deadlines import wait_until
 from support.following import following
 from support.postgres import PostgresServer
 from support.records import payload
-from support.workers import append_without_read_models
+from support.workers import append_reading_own_writes, append_without_read_models
 
 import sessiontrail
 from sessiontrail.domain.session import stream_id
@@ -268,3 +268,54 @@ def test_writers_committing_out_of_id_order_with_aborts_reach_a_worker_once_each
         for name in followed:
             worker.projections.rebuild(name)
         assert {n: worker.projections.rows(n) for n in followed} == followed
+
+
+def test_inline_writers_committing_out_of_id_order_each_read_their_own_writes(
+    postgres_server: PostgresServer,
+):
+    """Inline writers in processes of their own, among transactions that commit
+    out of id order or abort: each save returns with its events in every read
+    model, and the read models hold each event once, in log order."""
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema)
+    with sessiontrail.connect(url) as trail:
+        template = message_template(trail)
+        streams = []
+        for n in range(CHAOS_STREAMS):
+            started = trail.sessions.load_or_create(f"chaos{n}", user_id="racer")
+            trail.sessions.save(started)
+            streams.append(started.id)
+        context = multiprocessing.get_context("spawn")
+        start = context.Barrier(WRITERS)
+        results: multiprocessing.queues.Queue[str] = context.Queue()
+        writers = [
+            context.Process(
+                target=append_reading_own_writes,
+                args=(url, f"s{n}", SAVES, start, results),
+            )
+            for n in range(WRITERS)
+        ]
+        report = {"committed": 0, "aborted": 0}
+        for writer in writers:
+            writer.start()
+        chaos(postgres_server, schema, streams, template, 29, report, [])
+        reports = [results.get(timeout=300) for _ in writers]
+        for writer in writers:
+            writer.join(timeout=60)
+        assert reports == ["ok"] * WRITERS
+
+        trail.projections.catch_up()  # the raw transactions' events
+        assert audited(trail) == log_order(trail)
+        counts = {
+            s.session_id: s.message_count
+            for s in trail.sessions.list(user_id="racer").items
+        }
+        assert [counts[f"s{n}"] for n in range(WRITERS)] == [SAVES] * WRITERS
+        assert (
+            sum(counts[f"chaos{n}"] for n in range(CHAOS_STREAMS))
+            == report["committed"]
+        )
+        followed = {n: trail.projections.rows(n) for n in ("sessions", "audit")}
+        for name in followed:
+            trail.projections.rebuild(name)
+        assert {n: trail.projections.rows(n) for n in followed} == followed

@@ -7,6 +7,7 @@ import multiprocessing.synchronize
 import threading
 
 import sessiontrail
+from sessiontrail.infrastructure.log_position import LogPosition
 
 
 def append_messages(url: str, session_id: str, contents: list[str]) -> int:
@@ -144,3 +145,37 @@ def overwrite_transcripts_forever(url: str) -> None:
         while True:
             trail.transcripts.save("flip", TRANSCRIPTS[turn % 2])
             turn += 1
+
+
+def append_reading_own_writes(
+    url: str,
+    session_id: str,
+    count: int,
+    start: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.queues.Queue[str],
+) -> None:
+    """Append `count` messages from an inline trail, one save each, and after each
+    save check in the read models' registry (no catch-up on the way) that every
+    read model is at or past the save's last event; report "ok" or what failed."""
+    try:
+        with sessiontrail.connect(url) as trail:
+            committed: list[LogPosition] = []
+            trail.store.on_commit(lambda events: committed.append(events[-1][0]))
+            session = trail.sessions.load_or_create(session_id, user_id="racer")
+            start.wait(timeout=60)
+            for number in range(count):
+                session.append_message(role="user", content=f"{session_id}/{number}")
+                trail.sessions.save(session)
+                with trail.read_models.read() as cur:
+                    rows = cur.execute(
+                        "SELECT name, transaction_id, notification_id "
+                        "FROM st_projections"
+                    ).fetchall()
+                behind = [
+                    name for name, *at in rows if LogPosition(*at) < committed[-1]
+                ]
+                if behind:
+                    raise AssertionError(f"save {number} not yet in {behind}")
+        results.put("ok")
+    except Exception as exc:  # reported to the parent, which fails the test
+        results.put(f"{type(exc).__name__}: {exc}")
