@@ -360,15 +360,19 @@ def test_inline_saves_that_commit_while_another_catches_up_take_one_more_catch_u
             session.append_message(role="user", content=f"from {number}")
             sessions.append(session)
         entered, release = threading.Event(), threading.Event()
-        applier = trails[0].projections._applier
-        apply = applier.apply
+        database = trails[0].read_models
+        transaction = database._transaction  # type: ignore[attr-defined]
 
-        def held(*args: object, **kwargs: object) -> None:
-            entered.set()
-            assert release.wait(timeout=30), "never released"
-            apply(*args, **kwargs)  # type: ignore[arg-type]
+        @contextlib.contextmanager
+        def held(setup: str | None, action: str) -> Iterator[object]:
+            """The first catch-up's transaction, held open before its commit."""
+            with transaction(setup, action) as cur:
+                yield cur
+                if action == "update read models" and not entered.is_set():
+                    entered.set()
+                    assert release.wait(timeout=30), "never released"
 
-        monkeypatch.setattr(applier, "apply", held)
+        monkeypatch.setattr(database, "_transaction", held)
         count_registry_commits(postgres_server, schema)
         first = threading.Thread(target=trails[0].sessions.save, args=(sessions[0],))
         first.start()
