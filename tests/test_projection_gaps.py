@@ -8,6 +8,7 @@ import multiprocessing
 import random
 import time
 import uuid
+from collections.abc import Callable
 
 import psycopg
 from support.deadlines import wait_until
@@ -51,16 +52,7 @@ def test_a_worker_following_eight_writers_misses_and_repeats_nothing(
 ):
     url = postgres_server.url(postgres_server.new_schema())
     with sessiontrail.connect(url, projections="worker") as worker:
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(WRITERS)
-        results: multiprocessing.queues.Queue[str] = context.Queue()
-        writers = [
-            context.Process(
-                target=append_without_read_models,
-                args=(url, f"s{n}", SAVES, start, results),
-            )
-            for n in range(WRITERS)
-        ]
+        writers, results = writer_processes(append_without_read_models, url)
         with following(worker, poll_interval=0):
             try:
                 for writer in writers:
@@ -76,10 +68,7 @@ def test_a_worker_following_eight_writers_misses_and_repeats_nothing(
         assert len(log_order(worker)) == WRITERS * (SAVES + 1)
         summaries = worker.sessions.list(user_id="racer").items
         assert sorted(s.message_count for s in summaries) == [SAVES] * WRITERS
-        followed = {n: worker.projections.rows(n) for n in ("sessions", "audit")}
-        for name in followed:
-            worker.projections.rebuild(name)
-        assert {n: worker.projections.rows(n) for n in followed} == followed
+        rebuilds_agree(worker)
 
 
 def insert_raw(
@@ -208,6 +197,39 @@ def chaos(
             conn.close()
 
 
+def chaos_streams(trail: sessiontrail.SessionTrail) -> list[uuid.UUID]:
+    """The streams `chaos` writes to, each started by `trail`."""
+    streams = []
+    for n in range(CHAOS_STREAMS):
+        started = trail.sessions.load_or_create(f"chaos{n}", user_id="racer")
+        trail.sessions.save(started)
+        streams.append(started.id)
+    return streams
+
+
+def writer_processes(
+    target: Callable[..., None], url: str
+) -> tuple[list[multiprocessing.Process], multiprocessing.queues.Queue[str]]:
+    """WRITERS processes (not started) each running `target(url, "s<n>", SAVES,
+    barrier, results)`, and the queue they report on."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(WRITERS)
+    results: multiprocessing.queues.Queue[str] = context.Queue()
+    writers = [
+        context.Process(target=target, args=(url, f"s{n}", SAVES, start, results))
+        for n in range(WRITERS)
+    ]
+    return writers, results  # type: ignore[return-value]
+
+
+def rebuilds_agree(trail: sessiontrail.SessionTrail) -> None:
+    """The sessions and audit read models equal what a rebuild of each gives."""
+    followed = {n: trail.projections.rows(n) for n in ("sessions", "audit")}
+    for name in followed:
+        trail.projections.rebuild(name)
+    assert {n: trail.projections.rows(n) for n in followed} == followed
+
+
 def test_writers_committing_out_of_id_order_with_aborts_reach_a_worker_once_each(
     postgres_server: PostgresServer,
 ):
@@ -215,21 +237,8 @@ def test_writers_committing_out_of_id_order_with_aborts_reach_a_worker_once_each
     url = postgres_server.url(schema)
     with sessiontrail.connect(url, projections="worker") as worker:
         template = message_template(worker)
-        streams = []
-        for n in range(CHAOS_STREAMS):
-            started = worker.sessions.load_or_create(f"chaos{n}", user_id="racer")
-            worker.sessions.save(started)
-            streams.append(started.id)
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(WRITERS)
-        results: multiprocessing.queues.Queue[str] = context.Queue()
-        writers = [
-            context.Process(
-                target=append_without_read_models,
-                args=(url, f"s{n}", SAVES, start, results),
-            )
-            for n in range(WRITERS)
-        ]
+        streams = chaos_streams(worker)
+        writers, results = writer_processes(append_without_read_models, url)
         report = {"committed": 0, "aborted": 0}
         commits: list[int] = []
         with following(worker, poll_interval=0.5):
@@ -264,10 +273,7 @@ def test_writers_committing_out_of_id_order_with_aborts_reach_a_worker_once_each
             == report["committed"]
         )
         assert [counts[f"s{n}"] for n in range(WRITERS)] == [SAVES] * WRITERS
-        followed = {n: worker.projections.rows(n) for n in ("sessions", "audit")}
-        for name in followed:
-            worker.projections.rebuild(name)
-        assert {n: worker.projections.rows(n) for n in followed} == followed
+        rebuilds_agree(worker)
 
 
 def test_inline_writers_committing_out_of_id_order_each_read_their_own_writes(
@@ -280,21 +286,8 @@ def test_inline_writers_committing_out_of_id_order_each_read_their_own_writes(
     url = postgres_server.url(schema)
     with sessiontrail.connect(url) as trail:
         template = message_template(trail)
-        streams = []
-        for n in range(CHAOS_STREAMS):
-            started = trail.sessions.load_or_create(f"chaos{n}", user_id="racer")
-            trail.sessions.save(started)
-            streams.append(started.id)
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(WRITERS)
-        results: multiprocessing.queues.Queue[str] = context.Queue()
-        writers = [
-            context.Process(
-                target=append_reading_own_writes,
-                args=(url, f"s{n}", SAVES, start, results),
-            )
-            for n in range(WRITERS)
-        ]
+        streams = chaos_streams(trail)
+        writers, results = writer_processes(append_reading_own_writes, url)
         report = {"committed": 0, "aborted": 0}
         for writer in writers:
             writer.start()
@@ -315,7 +308,4 @@ def test_inline_writers_committing_out_of_id_order_each_read_their_own_writes(
             sum(counts[f"chaos{n}"] for n in range(CHAOS_STREAMS))
             == report["committed"]
         )
-        followed = {n: trail.projections.rows(n) for n in ("sessions", "audit")}
-        for name in followed:
-            trail.projections.rebuild(name)
-        assert {n: trail.projections.rows(n) for n in followed} == followed
+        rebuilds_agree(trail)
