@@ -5,10 +5,13 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import multiprocessing.queues
+import multiprocessing.synchronize
 import random
 import time
 import uuid
 from collections.abc import Callable
+from typing import NamedTuple
 
 import psycopg
 from support.deadlines import wait_until
@@ -52,7 +55,7 @@ def test_a_worker_following_eight_writers_misses_and_repeats_nothing(
 ):
     url = postgres_server.url(postgres_server.new_schema())
     with sessiontrail.connect(url, projections="worker") as worker:
-        writers, results = writer_processes(append_without_read_models, url)
+        writers, _, results = writer_processes(append_without_read_models, url)
         with following(worker, poll_interval=0):
             try:
                 for writer in writers:
@@ -207,19 +210,27 @@ def chaos_streams(trail: sessiontrail.SessionTrail) -> list[uuid.UUID]:
     return streams
 
 
-def writer_processes(
-    target: Callable[..., None], url: str
-) -> tuple[list[multiprocessing.Process], multiprocessing.queues.Queue[str]]:
-    """WRITERS processes (not started) each running `target(url, "s<n>", SAVES,
-    barrier, results)`, and the queue they report on."""
+class Writers(NamedTuple):
+    """Writer processes (not started), the barrier that releases them together
+    (kept here: a started process drops its arguments, and a barrier no one
+    holds is gone before the children open it) and the queue they report on."""
+
+    processes: list[multiprocessing.Process]
+    start: multiprocessing.synchronize.Barrier
+    results: multiprocessing.queues.Queue[str]
+
+
+def writer_processes(target: Callable[..., None], url: str) -> Writers:
+    """WRITERS processes each running `target(url, "s<n>", SAVES, start,
+    results)`."""
     context = multiprocessing.get_context("spawn")
     start = context.Barrier(WRITERS)
     results: multiprocessing.queues.Queue[str] = context.Queue()
-    writers = [
+    processes = [
         context.Process(target=target, args=(url, f"s{n}", SAVES, start, results))
         for n in range(WRITERS)
     ]
-    return writers, results  # type: ignore[return-value]
+    return Writers(processes, start, results)  # type: ignore[arg-type]
 
 
 def rebuilds_agree(trail: sessiontrail.SessionTrail) -> None:
@@ -238,7 +249,7 @@ def test_writers_committing_out_of_id_order_with_aborts_reach_a_worker_once_each
     with sessiontrail.connect(url, projections="worker") as worker:
         template = message_template(worker)
         streams = chaos_streams(worker)
-        writers, results = writer_processes(append_without_read_models, url)
+        writers, _, results = writer_processes(append_without_read_models, url)
         report = {"committed": 0, "aborted": 0}
         commits: list[int] = []
         with following(worker, poll_interval=0.5):
@@ -287,7 +298,7 @@ def test_inline_writers_committing_out_of_id_order_each_read_their_own_writes(
     with sessiontrail.connect(url) as trail:
         template = message_template(trail)
         streams = chaos_streams(trail)
-        writers, results = writer_processes(append_reading_own_writes, url)
+        writers, _, results = writer_processes(append_reading_own_writes, url)
         report = {"committed": 0, "aborted": 0}
         for writer in writers:
             writer.start()
