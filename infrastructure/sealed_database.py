@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 
 from .sealed_columns import ColumnSealer
 from .sql import Cursor, ProjectionDatabase
@@ -16,6 +16,7 @@ class SealedDatabase(ProjectionDatabase):
     def __init__(self, database: ProjectionDatabase, sealer: ColumnSealer) -> None:
         self.dialect = database.dialect
         self.log_after = database.log_after
+        self.shares_catch_ups = database.shares_catch_ups
         self._database = database
         self.sealer = sealer
 
@@ -24,6 +25,12 @@ class SealedDatabase(ProjectionDatabase):
         with self._database.write() as cur:
             cur.sealer = self.sealer
             yield cur
+
+    @contextlib.contextmanager
+    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
+        with self._database.applying(done) as (cur, apply):
+            cur.sealer = self.sealer
+            yield cur, apply
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Cursor]:

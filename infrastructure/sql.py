@@ -12,7 +12,7 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any, Literal
 
 import psycopg
@@ -129,6 +129,20 @@ class ProjectionDatabase(ABC):
     @abstractmethod
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         """A read-only transaction over one consistent snapshot."""
+
+    shares_catch_ups = False
+    """True where writers of several processes catch the read models up at once
+    (PostgreSQL): `applying` lets one apply every committed write while the others
+    wait for it, instead of each applying its own write in turn."""
+
+    @contextlib.contextmanager
+    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
+        """A write transaction to apply the log in, and whether to apply: False
+        when another process applied meanwhile and `done(cur)` says that covered
+        the caller (it waited for that one's commit instead of queueing to apply
+        the same events again). Here always True: `write()` excludes."""
+        with self.write() as cur:
+            yield cur, True
 
     def compact(self) -> bool:
         """Give the bytes of dropped rows back so no file keeps them (an erasure

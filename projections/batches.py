@@ -12,7 +12,7 @@ read model; an outage stops the batch, which is retried.
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from uuid import UUID
 
@@ -105,15 +105,24 @@ def add_log_columns(cur: Cursor, table: str) -> None:
 
 def save_position(cur: Cursor, table: str, generation: Generation) -> None:
     """Record where a generation has got to, in its registry table."""
-    cur.execute(
+    save_positions(cur, table, [generation])
+
+
+def save_positions(cur: Cursor, table: str, generations: Sequence[Generation]) -> None:
+    """Record where each generation has got to: one batch of statements (on
+    PostgreSQL sent together, one round trip for every read model)."""
+    cur.executemany(
         f"UPDATE {table} SET position = ?, skipped = ?, transaction_id = ?, "
         "notification_id = ? WHERE name = ?",
-        (
-            generation.position,
-            generation.skipped,
-            *generation.log,
-            generation.projection.name,
-        ),
+        [
+            (
+                generation.position,
+                generation.skipped,
+                *generation.log,
+                generation.projection.name,
+            )
+            for generation in generations
+        ],
     )
 
 
@@ -161,6 +170,10 @@ def _apply_numbered(
             generation.skipped += 1
 
 
+Known = Mapping[LogPosition, EventModel]
+"""Events this process wrote, by their position: applied without decoding."""
+
+
 class BatchApplier:
     """Reads the notifications after a position and folds them into generations."""
 
@@ -180,22 +193,26 @@ class BatchApplier:
         notifications: Sequence[tuple[LogPosition, Notification]],
         *,
         guarded: bool = False,
+        known: Known | None = None,
     ) -> None:
         """Apply each notification to every generation not yet past it; at a
         user's erasure, rewrite that user's rows first (`erase`). The collector
-        waits meanwhile: a batch's decoded events are many objects, no cycles."""
+        waits meanwhile: a batch's decoded events are many objects, no cycles.
+        An event in `known` is taken from there rather than decoded."""
         with gc_paused():
-            self._apply(cur, generations, notifications, guarded=guarded)
+            self._apply(cur, generations, notifications, guarded, known or {})
 
     def _apply(
         self,
         cur: Cursor,
         generations: Sequence[Generation],
         notifications: Sequence[tuple[LogPosition, Notification]],
-        *,
         guarded: bool,
+        known: Known,
     ) -> None:
-        decoded = [(log, event) for (log, _), event in self._decoded(notifications)]
+        decoded = [
+            (log, event) for (log, _), event in self._decoded(notifications, known)
+        ]
         start = 0
         for index, (log, event) in enumerate(decoded):
             if isinstance(event, Erasure.UserErased):
@@ -245,13 +262,18 @@ class BatchApplier:
             _apply_numbered(cur, again, replay, guarded=guarded)
 
     def _decoded(
-        self, notifications: Sequence[tuple[LogPosition, Notification]]
+        self,
+        notifications: Sequence[tuple[LogPosition, Notification]],
+        known: Known | None = None,
     ) -> Iterator[tuple[tuple[LogPosition, Notification], EventModel | None]]:
-        """Each notification with its event; None for one that cannot be read
-        (whatever decoding raised, short of the database failing: opening a
-        user's sealed fields reads their key)."""
+        """Each notification with its event (from `known` if there); None for one
+        that cannot be read (whatever decoding raised, short of the database
+        failing: opening a user's sealed fields reads their key)."""
         for item in notifications:
-            _, notification = item
+            log, notification = item
+            if known and log in known:
+                yield item, known[log]
+                continue
             try:
                 with storage_errors(f"decode notification {notification.id}"):
                     event = self._store.mapper.to_domain_event(notification)

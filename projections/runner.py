@@ -40,10 +40,11 @@ from .batches import (
     REGISTRY_COLUMNS,
     BatchApplier,
     Generation,
+    Known,
     add_log_columns,
     apply_events,
     live_rows,
-    save_position,
+    save_positions,
 )
 from .inline import Recent, RecentWrites
 from .projection import LIVE, Projection
@@ -161,11 +162,16 @@ class ProjectionRunner:
         if recent is None and until is not None and until <= self._reached():
             return self._sequence
         with self._lock:
-            if recent is not None and self._apply_recent(recent):
+            if (
+                recent is not None
+                and not self._database.shares_catch_ups
+                and self._apply_recent(recent)
+            ):
                 return self._sequence
+            known = dict(recent or ())
             deadline, pause = time.monotonic() + self._wait, BEHIND_RECHECK[0]
             while True:
-                reached, more = self._catch_up_batch(until)
+                reached, more = self._catch_up_batch(until, known)
                 if more:
                     continue
                 if until is None or reached >= until:
@@ -196,8 +202,7 @@ class ProjectionRunner:
                 if not self._store.follows(base, first):
                     return False
                 apply_events(cur, generations, list(recent))
-                for generation in generations:
-                    save_position(cur, LIVE, generation)
+                save_positions(cur, LIVE, generations)
                 self._sweep(cur)
         except BATCH_FAILURES:
             return False
@@ -219,11 +224,15 @@ class ProjectionRunner:
     def _reached(self) -> LogPosition:
         """Read (not lock) where every current projection is; remember it."""
         with self._database.read() as cur:
-            current = [
-                row
-                for name, row in live_rows(cur, lock=False).items()
-                if name in self._classes and self._classes[name].version == row.version
-            ]
+            return self._reached_in(cur)
+
+    def _reached_in(self, cur: Cursor) -> LogPosition:
+        """`_reached` in `cur`'s transaction."""
+        current = [
+            row
+            for name, row in live_rows(cur, lock=False).items()
+            if name in self._classes and self._classes[name].version == row.version
+        ]
         if current:
             lowest = min(current, key=lambda row: row.log)
             if lowest.log > self._applied:
@@ -257,23 +266,35 @@ class ProjectionRunner:
         ).fetchall()
         return bool(behind)
 
-    def _catch_up_batch(self, until: LogPosition | None) -> tuple[LogPosition, bool]:
-        """One transaction: lock the live positions, apply the next batch.
+    def _catch_up_batch(
+        self, until: LogPosition | None, known: Known | None = None
+    ) -> tuple[LogPosition, bool]:
+        """One transaction: lock the live positions, apply the next batch (`known`:
+        events this process wrote, by position, used instead of decoding them).
 
         If an event's content makes a handler fail, the batch is redone with each
         event in a savepoint, so only that event is skipped (and counted): one bad
         event never stops the read models.
         """
         try:
-            return self._catch_up_once(until, guarded=False)
+            return self._catch_up_once(until, known, guarded=False)
         except BATCH_FAILURES:
             logger.warning("a catch-up batch failed; redoing it event by event")
-            return self._catch_up_once(until, guarded=True)
+            return self._catch_up_once(until, known, guarded=True)
 
     def _catch_up_once(
-        self, until: LogPosition | None, *, guarded: bool
+        self, until: LogPosition | None, known: Known | None, *, guarded: bool
     ) -> tuple[LogPosition, bool]:
-        with self._database.write() as cur:
+        """Returns where the read models are and whether a full batch was applied
+        (go on at once). Where another process applies (PostgreSQL), this one
+        waits for it rather than queueing to apply the same events again."""
+
+        def covered(cur: Cursor) -> bool:
+            return until is not None and self._reached_in(cur) >= until
+
+        with self._database.applying(covered) as (cur, apply):
+            if not apply:
+                return self._applied, False
             generations = self._current(cur)
             if not generations:
                 return self._applied, False
@@ -282,9 +303,11 @@ class ProjectionRunner:
                 self._remember(generations)
                 return start, False
             notifications = self._applier.notifications(start)
-            self._applier.apply(cur, generations, notifications, guarded=guarded)
-            for generation in generations:
-                save_position(cur, LIVE, generation)
+            if notifications:
+                self._applier.apply(
+                    cur, generations, notifications, guarded=guarded, known=known
+                )
+                save_positions(cur, LIVE, generations)
             self._sweep(cur)
         self._remember(generations)
         reached = min(generation.log for generation in generations)

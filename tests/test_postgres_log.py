@@ -4,6 +4,7 @@ notification is missed, and a log written before upgrades in place."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import logging
@@ -307,3 +308,93 @@ def test_an_export_holds_what_was_committed_though_an_older_transaction_is_open(
             ("later", 1),
             ("later", 2),
         ]
+
+
+def count_registry_commits(server: PostgresServer, schema: str) -> None:
+    """From now on, note the transaction of every change to the read models'
+    registry (a trigger writing to `registry_commits`)."""
+    with psycopg.connect(server.dsn(), options=f"-c search_path={schema}") as conn:
+        conn.execute("CREATE TABLE registry_commits (xid xid8 NOT NULL)")
+        conn.execute(
+            "CREATE FUNCTION note_registry_commit() RETURNS trigger LANGUAGE plpgsql "
+            "AS $$ BEGIN INSERT INTO registry_commits VALUES (pg_current_xact_id()); "
+            "RETURN NULL; END $$"
+        )
+        conn.execute(
+            "CREATE TRIGGER noted AFTER UPDATE ON st_projections FOR EACH STATEMENT "
+            "EXECUTE FUNCTION note_registry_commit()"
+        )
+
+
+def registry_commits(server: PostgresServer, schema: str) -> int:
+    with psycopg.connect(server.dsn()) as conn:
+        row = conn.execute(
+            f"SELECT count(DISTINCT xid) FROM {schema}.registry_commits"
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def lock_waiters(server: PostgresServer) -> int:
+    with psycopg.connect(server.dsn()) as conn:
+        row = conn.execute("SELECT count(*) FROM pg_locks WHERE NOT granted").fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_inline_saves_that_commit_while_another_catches_up_take_one_more_catch_up(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Writers of other sessions (other processes, here other trails) that commit
+    while one writer's catch-up holds the read models do not queue to apply their
+    own events one transaction each: once it commits, one catch-up applies them
+    all and the others see it done."""
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema)
+    with contextlib.ExitStack() as stack:
+        trails = [stack.enter_context(sessiontrail.connect(url)) for _ in range(4)]
+        sessions = []
+        for number, trail in enumerate(trails):
+            session = trail.sessions.load_or_create(f"s{number}", user_id="u")
+            trail.sessions.save(session)
+            session.append_message(role="user", content=f"from {number}")
+            sessions.append(session)
+        entered, release = threading.Event(), threading.Event()
+        database = trails[0].read_models
+        transaction = database._transaction  # type: ignore[attr-defined]
+
+        @contextlib.contextmanager
+        def held(setup: str | None, action: str) -> Iterator[object]:
+            """The first catch-up's transaction, held open before its commit."""
+            with transaction(setup, action) as cur:
+                yield cur
+                if action == "update read models" and not entered.is_set():
+                    entered.set()
+                    assert release.wait(timeout=30), "never released"
+
+        monkeypatch.setattr(database, "_transaction", held)
+        count_registry_commits(postgres_server, schema)
+        first = threading.Thread(target=trails[0].sessions.save, args=(sessions[0],))
+        first.start()
+        try:
+            assert entered.wait(timeout=30), "the first catch-up never started"
+            others = [
+                threading.Thread(target=trail.sessions.save, args=(session,))
+                for trail, session in zip(trails[1:], sessions[1:], strict=True)
+            ]
+            for other in others:
+                other.start()
+            wait_until(
+                lambda: lock_waiters(postgres_server) == len(others),
+                "the other saves are not all waiting for the first catch-up",
+                timeout=30,
+            )
+        finally:
+            release.set()
+        for thread in (first, *others):
+            thread.join(timeout=30)
+            assert not thread.is_alive()
+        assert registry_commits(postgres_server, schema) == 2
+        assert sorted(s.message_count for s in trails[3].sessions.list().items) == [
+            1
+        ] * len(trails)

@@ -5,16 +5,20 @@ from __future__ import annotations
 
 import json
 import multiprocessing
+import multiprocessing.queues
+import multiprocessing.synchronize
 import random
 import time
 import uuid
+from collections.abc import Callable
+from typing import NamedTuple
 
 import psycopg
 from support.deadlines import wait_until
 from support.following import following
 from support.postgres import PostgresServer
 from support.records import payload
-from support.workers import append_without_read_models
+from support.workers import append_reading_own_writes, append_without_read_models
 
 import sessiontrail
 from sessiontrail.domain.session import stream_id
@@ -51,16 +55,7 @@ def test_a_worker_following_eight_writers_misses_and_repeats_nothing(
 ):
     url = postgres_server.url(postgres_server.new_schema())
     with sessiontrail.connect(url, projections="worker") as worker:
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(WRITERS)
-        results: multiprocessing.queues.Queue[str] = context.Queue()
-        writers = [
-            context.Process(
-                target=append_without_read_models,
-                args=(url, f"s{n}", SAVES, start, results),
-            )
-            for n in range(WRITERS)
-        ]
+        writers, _, results = writer_processes(append_without_read_models, url)
         with following(worker, poll_interval=0):
             try:
                 for writer in writers:
@@ -76,10 +71,7 @@ def test_a_worker_following_eight_writers_misses_and_repeats_nothing(
         assert len(log_order(worker)) == WRITERS * (SAVES + 1)
         summaries = worker.sessions.list(user_id="racer").items
         assert sorted(s.message_count for s in summaries) == [SAVES] * WRITERS
-        followed = {n: worker.projections.rows(n) for n in ("sessions", "audit")}
-        for name in followed:
-            worker.projections.rebuild(name)
-        assert {n: worker.projections.rows(n) for n in followed} == followed
+        rebuilds_agree(worker)
 
 
 def insert_raw(
@@ -208,6 +200,47 @@ def chaos(
             conn.close()
 
 
+def chaos_streams(trail: sessiontrail.SessionTrail) -> list[uuid.UUID]:
+    """The streams `chaos` writes to, each started by `trail`."""
+    streams = []
+    for n in range(CHAOS_STREAMS):
+        started = trail.sessions.load_or_create(f"chaos{n}", user_id="racer")
+        trail.sessions.save(started)
+        streams.append(started.id)
+    return streams
+
+
+class Writers(NamedTuple):
+    """Writer processes (not started), the barrier that releases them together
+    (kept here: a started process drops its arguments, and a barrier no one
+    holds is gone before the children open it) and the queue they report on."""
+
+    processes: list[multiprocessing.Process]
+    start: multiprocessing.synchronize.Barrier
+    results: multiprocessing.queues.Queue[str]
+
+
+def writer_processes(target: Callable[..., None], url: str) -> Writers:
+    """WRITERS processes each running `target(url, "s<n>", SAVES, start,
+    results)`."""
+    context = multiprocessing.get_context("spawn")
+    start = context.Barrier(WRITERS)
+    results: multiprocessing.queues.Queue[str] = context.Queue()
+    processes = [
+        context.Process(target=target, args=(url, f"s{n}", SAVES, start, results))
+        for n in range(WRITERS)
+    ]
+    return Writers(processes, start, results)  # type: ignore[arg-type]
+
+
+def rebuilds_agree(trail: sessiontrail.SessionTrail) -> None:
+    """The sessions and audit read models equal what a rebuild of each gives."""
+    followed = {n: trail.projections.rows(n) for n in ("sessions", "audit")}
+    for name in followed:
+        trail.projections.rebuild(name)
+    assert {n: trail.projections.rows(n) for n in followed} == followed
+
+
 def test_writers_committing_out_of_id_order_with_aborts_reach_a_worker_once_each(
     postgres_server: PostgresServer,
 ):
@@ -215,21 +248,8 @@ def test_writers_committing_out_of_id_order_with_aborts_reach_a_worker_once_each
     url = postgres_server.url(schema)
     with sessiontrail.connect(url, projections="worker") as worker:
         template = message_template(worker)
-        streams = []
-        for n in range(CHAOS_STREAMS):
-            started = worker.sessions.load_or_create(f"chaos{n}", user_id="racer")
-            worker.sessions.save(started)
-            streams.append(started.id)
-        context = multiprocessing.get_context("spawn")
-        start = context.Barrier(WRITERS)
-        results: multiprocessing.queues.Queue[str] = context.Queue()
-        writers = [
-            context.Process(
-                target=append_without_read_models,
-                args=(url, f"s{n}", SAVES, start, results),
-            )
-            for n in range(WRITERS)
-        ]
+        streams = chaos_streams(worker)
+        writers, _, results = writer_processes(append_without_read_models, url)
         report = {"committed": 0, "aborted": 0}
         commits: list[int] = []
         with following(worker, poll_interval=0.5):
@@ -264,7 +284,39 @@ def test_writers_committing_out_of_id_order_with_aborts_reach_a_worker_once_each
             == report["committed"]
         )
         assert [counts[f"s{n}"] for n in range(WRITERS)] == [SAVES] * WRITERS
-        followed = {n: worker.projections.rows(n) for n in ("sessions", "audit")}
-        for name in followed:
-            worker.projections.rebuild(name)
-        assert {n: worker.projections.rows(n) for n in followed} == followed
+        rebuilds_agree(worker)
+
+
+def test_inline_writers_committing_out_of_id_order_each_read_their_own_writes(
+    postgres_server: PostgresServer,
+):
+    """Inline writers in processes of their own, among transactions that commit
+    out of id order or abort: each save returns with its events in every read
+    model, and the read models hold each event once, in log order."""
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema)
+    with sessiontrail.connect(url) as trail:
+        template = message_template(trail)
+        streams = chaos_streams(trail)
+        writers, _, results = writer_processes(append_reading_own_writes, url)
+        report = {"committed": 0, "aborted": 0}
+        for writer in writers:
+            writer.start()
+        chaos(postgres_server, schema, streams, template, 29, report, [])
+        reports = [results.get(timeout=300) for _ in writers]
+        for writer in writers:
+            writer.join(timeout=60)
+        assert reports == ["ok"] * WRITERS
+
+        trail.projections.catch_up()  # the raw transactions' events
+        assert audited(trail) == log_order(trail)
+        counts = {
+            s.session_id: s.message_count
+            for s in trail.sessions.list(user_id="racer").items
+        }
+        assert [counts[f"s{n}"] for n in range(WRITERS)] == [SAVES] * WRITERS
+        assert (
+            sum(counts[f"chaos{n}"] for n in range(CHAOS_STREAMS))
+            == report["committed"]
+        )
+        rebuilds_agree(trail)

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -319,6 +319,12 @@ class PostgresKeys:
         return deleted
 
 
+APPLIER = "hashtext('sessiontrail read models'), hashtext(current_schema())"
+"""The advisory lock one applier of a schema's log holds (two int4 keys)."""
+NO_FLUSH = "set_config('synchronous_commit', 'off', true)"
+"""`write()`'s setting, in the same statement as the applier lock."""
+
+
 class PostgresDatabase(ProjectionDatabase):
     """A psycopg pool on the log's database and schema; row locks order writers.
 
@@ -368,6 +374,30 @@ class PostgresDatabase(ProjectionDatabase):
         return self._transaction(
             "SET LOCAL synchronous_commit TO off", "update read models"
         )
+
+    shares_catch_ups = True
+
+    @contextlib.contextmanager
+    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
+        """`write()` holding this schema's applier lock if it is free. If not, wait
+        to share it, which the lock grants every waiter at once when the applier
+        commits, and ask `done`; if that applier did not do it, queue for the lock
+        itself (`done` is asked again once it is granted). A waiter takes no
+        transaction id, so it holds back no follower of the log while it waits."""
+        with self._transaction(None, "update read models") as cur:
+            [(alone,)] = cur.execute(
+                f"SELECT pg_try_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}"
+            ).fetchall()
+            if alone:
+                yield cur, True
+                return
+            cur.execute(f"SELECT pg_advisory_xact_lock_shared({APPLIER})")
+            if done(cur):
+                yield cur, False
+                return
+        with self._transaction(None, "update read models") as cur:
+            cur.execute(f"SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}")
+            yield cur, not done(cur)
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(

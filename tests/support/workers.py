@@ -5,8 +5,10 @@ from __future__ import annotations
 import multiprocessing.queues
 import multiprocessing.synchronize
 import threading
+from typing import Literal
 
 import sessiontrail
+from sessiontrail.infrastructure.log_position import LogPosition
 
 
 def append_messages(url: str, session_id: str, contents: list[str]) -> int:
@@ -117,16 +119,57 @@ def append_without_read_models(
     results: multiprocessing.queues.Queue[str],
 ) -> None:
     """Append `count` messages, one save each, from a worker-mode trail; report."""
+    _append_reporting(url, "worker", session_id, count, start, results)
+
+
+def append_reading_own_writes(
+    url: str,
+    session_id: str,
+    count: int,
+    start: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.queues.Queue[str],
+) -> None:
+    """Append `count` messages from an inline trail, one save each, and after each
+    save check in the read models' registry (no catch-up on the way) that every
+    read model is at or past the save's last event; report."""
+    _append_reporting(url, "inline", session_id, count, start, results)
+
+
+def _append_reporting(
+    url: str,
+    mode: Literal["inline", "worker"],
+    session_id: str,
+    count: int,
+    start: multiprocessing.synchronize.Barrier,
+    results: multiprocessing.queues.Queue[str],
+) -> None:
+    """Wait at the barrier, append one message per save; report "ok" or what
+    failed (inline: also a save that returned before its read models had it)."""
     try:
-        with sessiontrail.connect(url, projections="worker") as trail:
+        with sessiontrail.connect(url, projections=mode) as trail:
+            committed: list[LogPosition] = []
+            trail.store.on_commit(lambda events: committed.append(events[-1][0]))
             session = trail.sessions.load_or_create(session_id, user_id="racer")
             start.wait(timeout=60)
             for number in range(count):
                 session.append_message(role="user", content=f"{session_id}/{number}")
                 trail.sessions.save(session)
+                behind = [] if mode == "worker" else lagging(trail, committed[-1])
+                if behind:
+                    raise AssertionError(f"save {number} not yet in {behind}")
         results.put("ok")
     except Exception as exc:  # reported to the parent, which fails the test
         results.put(f"{type(exc).__name__}: {exc}")
+
+
+def lagging(trail: sessiontrail.SessionTrail, position: LogPosition) -> list[str]:
+    """The read models whose registry row is before `position` (read as it is:
+    no catch-up on the way)."""
+    with trail.read_models.read() as cur:
+        rows = cur.execute(
+            "SELECT name, transaction_id, notification_id FROM st_projections"
+        ).fetchall()
+    return [name for name, *at in rows if LogPosition(*at) < position]
 
 
 TRANSCRIPTS = (
