@@ -13,6 +13,7 @@ from ...domain.search import SessionFilter, canonical, words
 from ...infrastructure.sql import Cursor
 from ..columns import micros
 from ..search import SearchProjection
+from . import tokens
 
 Clauses = tuple[list[str], list[Any]]
 """SQL conditions and their parameters."""
@@ -40,9 +41,12 @@ def search_language(cur: Cursor, search: SearchProjection) -> str:
 
 
 def _text_matches(
-    cur: Cursor, search: SearchProjection, text: str
+    cur: Cursor, search: SearchProjection, text: str, user_id: str | None
 ) -> tuple[str, list[Any]]:
     """SQL of the streams with a document holding every word of `text`."""
+    if cur.sealer.active:
+        sql, params = tokens.text_matches(cur, search, text, user_id)
+        return f"SELECT DISTINCT stream FROM ({sql}) t", params
     docs, words_table = search.table("search_docs"), search.table("search_words")
     query = match_query(cur.dialect, text)
     if cur.dialect == "sqlite":
@@ -59,23 +63,35 @@ def _text_matches(
 
 
 def matching_set(
-    cur: Cursor, filters: SessionFilter, search: SearchProjection | None
+    cur: Cursor,
+    filters: SessionFilter,
+    search: SearchProjection | None,
+    user_id: str | None,
 ) -> tuple[str, list[Any]] | None:
     """SQL of the distinct streams matching the text and metadata filters (from
     the search read model's indexes), or None when there are none. A filtered
-    list is driven by this set, so it costs the matches, not the sessions."""
+    list is driven by this set, so it costs the matches, not the sessions.
+    Under a master key the words and values are matched by `user_id`'s tokens
+    (None: any owner's), see tokens.py."""
     if search is None or not filters.searches:
         return None
+    if cur.sealer.active:
+        tokens.check_keyed(cur, search)
     parts: list[str] = []
     params: list[Any] = []
     if filters.text is not None:
-        sql, values = _text_matches(cur, search, filters.text)
+        sql, values = _text_matches(cur, search, filters.text, user_id)
         parts.append(sql)
         params += values
     table = search.table("search_metadata")
     for key, value in (filters.metadata or {}).items():
-        parts.append(f"SELECT DISTINCT stream FROM {table} WHERE key = ? AND value = ?")
-        params += [key, canonical(value)]
+        if cur.sealer.active:
+            sql, values = tokens.metadata_matches(cur, search, key, value, user_id)
+        else:
+            sql = f"SELECT DISTINCT stream FROM {table} WHERE key = ? AND value = ?"
+            values = [key, canonical(value)]
+        parts.append(sql)
+        params += values
     return " INTERSECT ".join(parts), params
 
 

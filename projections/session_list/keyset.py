@@ -101,7 +101,7 @@ def select_current(
         clauses.append("s.position <= ?")
         params.append(unchanged_since)
     source = f"{tables.table('sessions')} s"
-    matching = matching_set(cur, listing.filters, search)
+    matching = matching_set(cur, listing.filters, search, listing.user_id)
     if matching is not None:
         source = f"({matching[0]}) f CROSS JOIN {source}"
         clauses.append("s.stream = f.stream")
@@ -125,7 +125,7 @@ def select_moved(
     search: SearchProjection | None = None,
 ) -> list[Row]:
     """Rows changed after `since` that existed then, by their key at `since`."""
-    matching = matching_set(cur, listing.filters, search)
+    matching = matching_set(cur, listing.filters, search, listing.user_id)
     clauses, params = _where(listing, _AS_MOVED, last, matching)
     rows = cur.execute(
         f"SELECT {COLUMNS}, m.pinned, m.updated_at "
