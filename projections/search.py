@@ -110,7 +110,7 @@ class SearchProjection(Projection):
             "search_tokens",
             "token TEXT NOT NULL, doc BIGINT NOT NULL, stream TEXT NOT NULL, "
             "PRIMARY KEY (token, doc)",
-            indexes=("stream, doc",),
+            indexes=("stream, token",),
         ),
     )
     owners = "search_sessions"
