@@ -24,9 +24,12 @@ from .filters import is_common, matching_set, matching_test, row_clauses
 
 COLUMNS = (
     "s.session_id, s.user_id, s.title, s.pinned, s.model, s.message_count, "
-    "s.created_at, s.updated_at, s.version, s.deleted, s.preview"
+    "s.created_at, s.updated_at, s.version, s.deleted, s.preview, "
+    "s.forked_from, s.forked_version"
 )
-"""A session index row as lists read it (see `reader.summary_fields`)."""
+"""A session index row as lists read it (see `reader._fields`)."""
+WIDTH = 13
+"""How many columns COLUMNS reads: what a query selects after them follows."""
 Row = tuple[tuple[Any, ...], dict[str, Any]]
 """A row with its sort key."""
 
@@ -210,7 +213,7 @@ def select_moved(
         f"ORDER BY {_order(listing, _AS_MOVED)} LIMIT ?",
         (since, since, since, *params, limit),
     ).fetchall()
-    return [(row[:11], _key(row[0], row[11], row[12])) for row in rows]
+    return [(row[:WIDTH], _key(row[0], row[WIDTH], row[WIDTH + 1])) for row in rows]
 
 
 def _key(session_id: str, pinned: int, updated_at: int) -> dict[str, Any]:

@@ -257,6 +257,8 @@ def _fields(row: Sequence[Any]) -> dict[str, Any]:
         "version": row[8],
         "deleted": bool(row[9]),
         "preview": row[10],
+        "forked_from": row[11],
+        "forked_version": row[12],
     }
 
 

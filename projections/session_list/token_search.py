@@ -14,7 +14,7 @@ from ...infrastructure.sql import Cursor
 from ..search import TITLE, SearchProjection, searchable
 from ..sessions import MESSAGE_FIELDS, SessionsProjection
 from . import tokens
-from .keyset import COLUMNS
+from .keyset import COLUMNS, WIDTH
 from .search import MARK, SNIPPET_WORDS, Found
 
 ELLIPSIS = "…"
@@ -47,20 +47,20 @@ def find_keyed(
     ).fetchall()
     if not rows:
         return []
-    documents = _documents(cur, search, text, user_id, [row[11] for row in rows])
+    documents = _documents(cur, search, text, user_id, [row[WIDTH] for row in rows])
     wanted = set(search_tokens.words(text))
     found = []
     for row in rows:
-        hits = documents.get(row[11], [])
+        hits = documents.get(row[WIDTH], [])
         first = TITLE if TITLE in hits or not hits else hits[0]
         shown = (
             cur.sealer.open_text(row[2])
             if first == TITLE
-            else _message_text(cur, sessions, row[11], first)
+            else _message_text(cur, sessions, row[WIDTH], first)
         )
         found.append(
             Found(
-                row=row[:11],
+                row=row[:WIDTH],
                 message_ids=[hit for hit in hits if hit != TITLE],
                 title_matched=TITLE in hits,
                 snippet=snippet(shown, wanted),
