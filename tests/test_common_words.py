@@ -36,6 +36,14 @@ def trail_of_words(url: str, request: pytest.FixtureRequest) -> Iterator[Session
         yield trail
 
 
+def skip_where_the_planner_chooses(trail: SessionTrail) -> None:
+    """PostgreSQL without a key: its planner walks or collects by its statistics
+    (test_search_indexes.py checks the plan)."""
+    keyed = bool(trail.projections.rows("search")["search_tokens"])
+    if trail.backend == "postgresql" and not keyed:
+        pytest.skip("PostgreSQL's planner chooses")
+
+
 def pages(trail: SessionTrail, **filters: object) -> list[list[str]]:
     """Every page of a filtered list, three at a time, as session ids."""
     found, cursor = [], None
@@ -71,11 +79,7 @@ def test_a_walked_list_gives_the_pages_the_matching_set_gives(
 def test_a_common_words_first_page_does_not_collect_every_match(
     trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if (
-        trail_of_words.backend == "postgresql"
-        and not trail_of_words.projections.rows("search")["search_tokens"]
-    ):
-        pytest.skip("PostgreSQL's planner chooses (test_search_indexes.py)")
+    skip_where_the_planner_chooses(trail_of_words)
     monkeypatch.setattr(filters, "COMMON", 1)
 
     def collect(*args: object) -> None:
@@ -97,3 +101,18 @@ def test_a_walk_that_does_not_fill_its_page_falls_back_to_the_matching_set(
     page = trail_of_words.sessions.list(text="lime", limit=3)
 
     assert [summary.session_id for summary in page.items] == ["s09", "s06", "s03"]
+
+
+def test_a_list_shorter_than_the_walks_budget_is_walked_whole(
+    trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skip_where_the_planner_chooses(trail_of_words)
+    monkeypatch.setattr(filters, "COMMON", 1)
+
+    def collect(*args: object) -> None:
+        raise AssertionError("a short list collected every match")
+
+    monkeypatch.setattr(keyset, "matching_set", collect)
+
+    page = trail_of_words.sessions.list(text="lime", user_id="alice", limit=50)
+    assert [summary.session_id for summary in page.items] == ["s09", "s03"]

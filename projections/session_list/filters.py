@@ -89,13 +89,8 @@ def matching_set(
         sql, values = _text_matches(cur, search, filters.text, user_id)
         parts.append(sql)
         params += values
-    table = search.table("search_metadata")
     for key, value in (filters.metadata or {}).items():
-        if cur.sealer.active:
-            sql, values = tokens.metadata_matches(cur, search, key, value, user_id)
-        else:
-            sql = f"SELECT DISTINCT stream FROM {table} WHERE key = ? AND value = ?"
-            values = [key, canonical(value)]
+        sql, values = _metadata_rows(cur, search, key, value, user_id)
         parts.append(sql)
         params += values
     return " INTERSECT ".join(parts), params
@@ -170,7 +165,8 @@ def _metadata_rows(
     value: JsonValue,
     user_id: str | None,
 ) -> tuple[str, list[Any]]:
-    """SQL of the metadata rows where `key` equals `value` (columns: stream)."""
+    """SQL of the metadata rows where `key` equals `value` (columns: stream; one
+    row per stream at most: a stream has one value per key)."""
     if cur.sealer.active:
         return tokens.metadata_matches(cur, search, key, value, user_id)
     return (

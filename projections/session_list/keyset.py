@@ -156,8 +156,9 @@ def _walk(
     offset: int,
 ) -> list[Row] | None:
     """The page by walking the list in order and testing each session against a
-    common text or metadata filter; None when the filter is not common, or
-    WALK_BUDGET sessions did not fill the page."""
+    common text or metadata filter; None when the filter is not common, or the
+    budget of sessions ran out before the page was full (a list shorter than the
+    budget is walked whole: its page is complete, however short)."""
     wanted = limit + offset
     test = matching_test(cur, listing.filters, search, listing.user_id)
     if test is None or search is None or wanted > WALK_MAX_ROWS:
@@ -181,7 +182,7 @@ def _walk(
         f"ORDER BY {order} LIMIT ? OFFSET ?",
         (*params, *test[1], limit, offset),
     ).fetchall()
-    if len(rows) < limit:
+    if len(rows) < limit and bound is not None:  # the budget ended the walk
         return None
     return [(row, _key(row[0], row[3], row[7])) for row in rows]
 

@@ -95,7 +95,7 @@ def metadata_matches(
     if not keys:
         return NOTHING.format(table=table), []
     return (
-        f"SELECT DISTINCT stream FROM {table} "
+        f"SELECT stream FROM {table} "
         f"WHERE key IN ({_marks(keys)}) AND value IN ({_marks(values)})",
         [*keys, *values],
     )
