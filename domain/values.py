@@ -143,6 +143,10 @@ class SessionSummary(Value):
     version: int
     deleted: bool
     preview: str = ""
+    forked_from: str | None = None
+    """The session this one was forked from (lists show it; None: not a fork)."""
+    forked_version: int | None = None
+    """The version of `forked_from` the fork copied."""
 
 
 class HistoryEntry(Value):

@@ -143,6 +143,12 @@ class ColumnSealer:
             return None
         return search_tokens.token(key, found[0])
 
+    def value_token(self, owner: str | None, value: str) -> str | None:
+        """The token of a whole value (not split into words, not normalised):
+        equality search on sealed metadata. None as for `token`."""
+        key = self._token_key(owner)
+        return None if key is None else search_tokens.token(key, value)
+
     def _token_key(self, owner: str | None) -> bytes | None:
         if self._keys is None or owner in (None, DEFAULT_USER):
             return None

@@ -8,7 +8,9 @@ those this read model keeps, in log order:
   last update time, sorted for `list_sessions`;
 - `adk_state`: "app:" keys (shared by the app's sessions, user '') and "user:" keys
   (shared by one user's sessions in the app), stored without their prefix.
-"temp:" keys never reach the log. No google-adk import here: it is all JSON.
+"temp:" keys never reach the log. A fork of an ADK session under an id the
+adapter makes (`trail_session_id(app, user, new id)`) is an ADK session of its
+own. No google-adk import here: it is all JSON.
 """
 
 from __future__ import annotations
@@ -48,7 +50,7 @@ class AdkProjection(Projection):
     """Folds the adapter's session starts and event messages into index and state."""
 
     name = "adk"
-    version = 1
+    version = 2  # 2: forks are ADK sessions under their own ids
     tables = (
         Table(
             "adk_sessions",
@@ -104,6 +106,12 @@ class AdkProjection(Projection):
         state = recorded.get("state")
         if not (isinstance(app, str) and isinstance(session_id, str)):
             return
+        forked = isinstance(event, Session.Forked)
+        if forked:  # a copy: its ADK id is its own, not the source's it recorded
+            scope = f"{app}/{event.user_id}/"
+            if not event.session_id.startswith(scope):
+                return  # forked under an id ADK cannot name
+            session_id = event.session_id.removeprefix(scope)
         app_part, user_part, own = split_state(state if isinstance(state, dict) else {})
         cur.execute(
             f"INSERT INTO {self.table('adk_sessions')} (stream, app, user_id, "
@@ -118,7 +126,8 @@ class AdkProjection(Projection):
                 event.timestamp.timestamp(),
             ),
         )
-        self._share(cur, app, event.user_id, app_part, user_part)
+        if not forked:  # app: and user: state is shared now, not copied from then
+            self._share(cur, app, event.user_id, app_part, user_part)
 
     @apply.register
     def _appended(

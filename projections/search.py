@@ -10,10 +10,15 @@
 - `search_metadata`: each session's top-level metadata values (canonical JSON),
   indexed by (key, value) for equality filters.
 
+- `search_tokens`: under a master key only, the keyed tokens of each document's
+  words (`infrastructure/search_tokens.py`: an HMAC per normalised word under a
+  key derived from the owner's data key), instead of its words.
+
 Its own projection, apart from the session index, so search can be rebuilt (and
 changed) without touching lists. A message removed by a truncation leaves it.
 Under a master key the trail registers `SealedSearchProjection` instead, which
-keeps no words and no metadata values (sealed content stays sealed).
+keeps tokens, not words, and metadata keys and values as tokens too (sealed
+content stays sealed; an erased user's replay writes none: their key is gone).
 """
 
 from __future__ import annotations
@@ -29,9 +34,11 @@ from pydantic import JsonValue
 
 from ..domain.errors import InvalidInput, StorageUnavailable
 from ..domain.event_model import EventModel
+from ..domain.qa import DEFAULT_USER
 from ..domain.search import canonical
 from ..domain.session import Session
 from ..domain.values import Message
+from ..infrastructure.sealed_columns import ANONYMOUS
 from ..infrastructure.sql import Cursor
 from .projection import Projection, Table
 
@@ -44,6 +51,12 @@ TITLE = ""
 MAX_INDEXED_CHARS = 100_000
 """How much of one title or message is searchable: PostgreSQL refuses a
 `tsvector` over 1 MiB, and a longer text makes a poor snippet anyway."""
+
+
+def token_owner(user_id: str | None) -> str:
+    """Whose key makes a session's search tokens: its user's, or for sessions of
+    no user the key of anonymous content."""
+    return ANONYMOUS if user_id in (None, DEFAULT_USER) else str(user_id)
 
 
 def language() -> str:
@@ -72,8 +85,9 @@ class SearchProjection(Projection):
     """Folds titles, messages and metadata of sessions into searchable rows."""
 
     name = "search"
-    version = 1
+    version = 2  # 2: keyed tokens under a master key (`search_tokens`)
     keeps_content: ClassVar[bool] = True
+    """False under a master key: tokens instead of words and metadata values."""
     tables = (
         Table(  # built by `create`: its columns differ by database
             "search_docs",
@@ -86,15 +100,26 @@ class SearchProjection(Projection):
             "PRIMARY KEY (stream, key)",
             indexes=("key, value, stream",),
         ),
-        Table("search_config", "language TEXT NOT NULL"),
+        Table("search_config", "language TEXT NOT NULL, keyed SMALLINT NOT NULL"),
         Table(
             "search_sessions",
             "stream TEXT PRIMARY KEY, user_id TEXT",
             indexes=("user_id",),
         ),
+        Table(
+            "search_tokens",
+            "token TEXT NOT NULL, doc BIGINT NOT NULL, stream TEXT NOT NULL, "
+            "PRIMARY KEY (token, doc)",
+            indexes=("stream, token",),
+        ),
     )
     owners = "search_sessions"
-    per_stream = ("search_docs", "search_metadata", "search_sessions")
+    per_stream = (
+        "search_tokens",
+        "search_docs",
+        "search_metadata",
+        "search_sessions",
+    )
 
     def create(self, cur: Cursor) -> None:
         docs = self.table("search_docs")
@@ -120,8 +145,9 @@ class SearchProjection(Projection):
                     f"CREATE INDEX {physical}_i{number} ON {physical} ({columns})"
                 )
         cur.execute(
-            f"INSERT INTO {self.table('search_config')} (language) VALUES (?)",
-            (language(),),
+            f"INSERT INTO {self.table('search_config')} (language, keyed) "
+            "VALUES (?, ?)",
+            (language(), int(not self.keeps_content)),
         )
 
     def _create_words(self, cur: Cursor) -> None:
@@ -168,6 +194,10 @@ class SearchProjection(Projection):
         self._add(cur, position, stream, TITLE, event.title)
         self._set_metadata(cur, stream, event.metadata)
 
+    def _owner(self, cur: Cursor, stream: str) -> str:
+        """The owner whose key makes `stream`'s tokens (under a master key)."""
+        return token_owner(cur.sealer.owner(cur, self.table("search_sessions"), stream))
+
     @apply.register
     def _appended(
         self, event: Session.MessageAppended, cur: Cursor, position: int
@@ -200,11 +230,13 @@ class SearchProjection(Projection):
     ) -> None:
         """A document numbered by the log position of the event that wrote it
         (each event writes at most one), so a rebuild numbers it the same."""
-        if not body or not self.keeps_content:
+        if not body:
             return
         body = body[:MAX_INDEXED_CHARS]
         docs = self.table("search_docs")
-        if cur.dialect == "sqlite":
+        if not self.keeps_content:
+            self._add_tokens(cur, position, stream, message_id, body)
+        elif cur.dialect == "sqlite":
             cur.execute(
                 f"INSERT INTO {docs} (doc, stream, message_id) VALUES (?, ?, ?)",
                 (position, stream, message_id),
@@ -221,12 +253,44 @@ class SearchProjection(Projection):
                 (position, stream, message_id, body, body),
             )
 
+    def _add_tokens(
+        self, cur: Cursor, position: int, stream: str, message_id: str, body: str
+    ) -> None:
+        """Under a master key: the document's row without its text, and the keyed
+        tokens of its words (none once the owner's key is gone)."""
+        docs = self.table("search_docs")
+        if cur.dialect == "sqlite":
+            cur.execute(
+                f"INSERT INTO {docs} (doc, stream, message_id) VALUES (?, ?, ?)",
+                (position, stream, message_id),
+            )
+        else:
+            cur.execute(
+                f"INSERT INTO {docs} (doc, stream, message_id, body, words) "
+                "VALUES (?, ?, ?, '', ''::tsvector)",
+                (position, stream, message_id),
+            )
+        cur.executemany(
+            f"INSERT INTO {self.table('search_tokens')} (token, doc, stream) "
+            "VALUES (?, ?, ?)",
+            [
+                (token, position, stream)
+                for token in cur.sealer.tokens(self._owner(cur, stream), body)
+            ],
+        )
+
     def _remove(self, cur: Cursor, stream: str, message_ids: Iterable[str]) -> None:
         docs, words = self.table("search_docs"), self.table("search_words")
+        tokens = self.table("search_tokens")
         ids = list(message_ids)
         for start in range(0, len(ids), _DELETE_CHUNK):
             chunk = ids[start : start + _DELETE_CHUNK]
             which = f"stream = ? AND message_id IN ({', '.join('?' * len(chunk))})"
+            cur.execute(
+                f"DELETE FROM {tokens} WHERE stream = ? AND doc IN "
+                f"(SELECT doc FROM {docs} WHERE {which})",
+                (stream, stream, *chunk),
+            )
             if cur.dialect == "sqlite":
                 cur.execute(
                     f"DELETE FROM {words} WHERE rowid IN "
@@ -238,24 +302,33 @@ class SearchProjection(Projection):
     def _set_metadata(
         self, cur: Cursor, stream: str, changes: dict[str, JsonValue]
     ) -> None:
-        """Apply top-level metadata changes; a None value removes the key."""
-        if not self.keeps_content:
-            return
+        """Apply top-level metadata changes; a None value removes the key. Under a
+        master key, key and value are stored as their owner's tokens (none once
+        the owner's key is gone)."""
         table = self.table("search_metadata")
-        for key, value in changes.items():
+        owner = None if self.keeps_content else self._owner(cur, stream)
+        for name, value in changes.items():
+            key: str | None = name
+            stored = None if value is None else canonical(value)
+            if owner is not None:
+                key = cur.sealer.value_token(owner, name)
+                stored = stored and cur.sealer.value_token(owner, stored)
+            if key is None:
+                return
             cur.execute(
                 f"DELETE FROM {table} WHERE stream = ? AND key = ?", (stream, key)
             )
-            if value is not None:
+            if stored is not None:
                 cur.execute(
                     f"INSERT INTO {table} (stream, key, value) VALUES (?, ?, ?)",
-                    (stream, key, canonical(value)),
+                    (stream, key, stored),
                 )
 
 
 class SealedSearchProjection(SearchProjection):
-    """The search read model of a trail under a master key: its tables exist but
-    hold no words and no metadata values, so no plaintext of sealed content lands
-    in them; reads refuse text and metadata filters (see session_list/reader.py)."""
+    """The search read model of a trail under a master key: documents hold keyed
+    tokens of their words, metadata keys and values are tokens, so no plaintext
+    of sealed content lands in it; reads match whole words only
+    (see session_list/tokens.py)."""
 
     keeps_content = False

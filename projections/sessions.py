@@ -1,6 +1,7 @@
 """The session index and the transcript pages: one projection, three tables.
 
-- `sessions`: one row per session, what lists show, sorted by keyset indexes.
+- `sessions`: one row per session, what lists show, sorted by keyset indexes;
+  a fork's row names its source session and version.
 - `messages`: the transcript by (stream, position); positions count appends and
   are never reused, so a page is an index range, not a replay.
 - `session_moves`: each row's sort key before each change, so a cursor can page
@@ -36,7 +37,7 @@ class SessionsProjection(Projection):
     """Folds every session event into its index row; messages into the transcript."""
 
     name = "sessions"
-    version = 2  # 2: an index for the model filter
+    version = 3  # 2: an index for the model filter; 3: where a fork came from
     tables = (
         Table(
             "sessions",
@@ -46,7 +47,8 @@ class SessionsProjection(Projection):
             "next_position INTEGER NOT NULL, preview TEXT NOT NULL, "
             "created_at BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
             "deleted SMALLINT NOT NULL, version INTEGER NOT NULL, "
-            "started_position BIGINT NOT NULL, position BIGINT NOT NULL",
+            "started_position BIGINT NOT NULL, position BIGINT NOT NULL, "
+            "forked_from TEXT, forked_version INTEGER",
             indexes=(
                 "deleted, updated_at, session_id",
                 "user_id, deleted, updated_at, session_id",
@@ -86,8 +88,9 @@ class SessionsProjection(Projection):
         cur.execute(
             f"INSERT INTO {self.table('sessions')} (stream, session_id, user_id, "
             "title, pinned, model, message_count, next_position, preview, "
-            "created_at, updated_at, deleted, version, started_position, position) "
-            "VALUES (?, ?, ?, ?, 0, ?, 0, 1, '', ?, ?, 0, ?, ?, ?) "
+            "created_at, updated_at, deleted, version, started_position, position, "
+            "forked_from, forked_version) "
+            "VALUES (?, ?, ?, ?, 0, ?, 0, 1, '', ?, ?, 0, ?, ?, ?, ?, ?) "
             "ON CONFLICT (stream) DO NOTHING",
             (
                 str(event.originator_id),
@@ -100,6 +103,11 @@ class SessionsProjection(Projection):
                 event.originator_version,
                 position,
                 position,
+                *(
+                    (event.source_id, event.source_version)
+                    if isinstance(event, Session.Forked)
+                    else (None, None)
+                ),
             ),
         )
 

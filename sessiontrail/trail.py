@@ -131,7 +131,7 @@ class SessionTrail:
         self.sessions = SessionRepository(
             self.store,
             cache,
-            SessionIndex(readable, skips, keyed=keyed),
+            SessionIndex(readable, skips),
             SessionWriter(self.store, after_write),
             SessionHistory(self.store, reader),
         )

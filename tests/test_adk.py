@@ -520,3 +520,42 @@ def test_anything_but_a_trail_or_url_is_refused_when_constructed(wrong: Any) -> 
         r"database URL such as 'sqlite:///chats.db'; got ",
     ):
         TrailSessionService(wrong)
+
+
+def test_a_forked_adk_session_reads_as_the_source_did_at_the_fork(url: str) -> None:
+    async def scenario(service: TrailSessionService) -> None:
+        session = await service.create_session(
+            app_name=APP, user_id="ann", session_id="trip", state={"city": "Lisbon"}
+        )
+        await service.append_event(session, event("user", "one", step=1))
+        await service.append_event(session, event("agent", "two", step=2))
+        then = await service.get_session(app_name=APP, user_id="ann", session_id="trip")
+        assert then is not None
+        await service.append_event(session, event("user", "three", step=3))
+
+        def fork(trail: SessionTrail) -> None:  # before the third event
+            source = trail_session_id(APP, "ann", "trip")
+            stored = trail.sessions.load(source, user_id="ann")
+            assert stored is not None
+            trail.sessions.fork(
+                source,
+                at_version=stored.version - 1,
+                new_id=trail_session_id(APP, "ann", "trip-b"),
+                user_id="ann",
+            )
+
+        await service._trail.run(fork)
+
+        fork = await service.get_session(
+            app_name=APP, user_id="ann", session_id="trip-b"
+        )
+
+        assert fork is not None
+        assert fork.id == "trip-b"
+        assert fork.state == then.state == {"city": "Lisbon", "step": 2}
+        assert [e.id for e in fork.events] == [e.id for e in then.events]
+        assert await texts(service, "ann", "trip-b") == ["one", "two"]
+        listed = await service.list_sessions(app_name=APP, user_id="ann")
+        assert sorted(s.id for s in listed.sessions) == ["trip", "trip-b"]
+
+    with_service(url, scenario)

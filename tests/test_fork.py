@@ -217,3 +217,41 @@ def test_an_openai_agents_session_forked_is_usable_by_the_sdk(url: str):
     items = asyncio.run(run())
 
     assert [item["content"] for item in items] == ["plan a trip", "where to?", "Porto"]
+
+
+def test_the_list_names_a_forks_source_and_version(trail: SessionTrail):
+    chat(trail, "src", 3)
+
+    trail.sessions.fork("src", at_version=4, new_id="fork")
+
+    fork, source = trail.sessions.list().items
+    assert (fork.forked_from, fork.forked_version) == ("src", 4)
+    assert (source.forked_from, source.forked_version) == (None, None)
+
+
+def test_the_http_list_names_a_forks_source(trail: SessionTrail, tmp_path: Path):
+    chat(trail, "src", 3, user_id="ann")
+    trail.sessions.fork("src", at_version=4, new_id="fork", user_id="ann")
+    tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
+    with TestClient(create_app(trail, tokens)) as client:
+        listed = client.get("/v1/sessions", headers=bearer("ann"))
+
+    assert listed.status_code == 200, listed.text
+    fork = listed.json()["items"][0]
+    assert (fork["session_id"], fork["forked_from"], fork["forked_version"]) == (
+        "fork",
+        "src",
+        4,
+    )
+
+
+def test_ls_shows_where_a_fork_came_from(tmp_path: Path):
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    with sessiontrail.connect(url) as trail:
+        chat(trail, "src", 3)
+        trail.sessions.fork("src", at_version=4, new_id="f")
+
+    result = invoke("--db", url, "ls")
+
+    assert result.exit_code == 0, result.stderr
+    assert "forked from src at v4" in " ".join(result.stdout.split())

@@ -79,7 +79,10 @@ def read_everything(trail: SessionTrail) -> str:
     latest = saver.get_tuple(config("thread-alice"))
     assert latest is not None
     writes = latest.pending_writes
-    return repr((summary, page, usage, audit, qa, context, steps, adk, latest, writes))
+    found = trail.sessions.search("says", user_id="alice")
+    listed = trail.sessions.list(text="calls", metadata={"topic": "MARK-alice"})
+    shown = (summary, page, usage, audit, qa, context, steps, adk, latest, writes)
+    return repr((*shown, found, listed))
 
 
 def test_a_key_keeps_every_marker_out_of_the_sqlite_files(tmp_path: Path) -> None:
@@ -93,6 +96,7 @@ def test_a_key_keeps_every_marker_out_of_the_sqlite_files(tmp_path: Path) -> Non
         assert part in shown
     for part in ("MARK-alice answer", "MARK-alice graph", "'plan': 'MARK-alice'"):
         assert part in shown
+    assert "MARK-alice **says** 0" in shown  # found by its keyed words
     assert "'app:motto': 'MARK-bob'" in shown and "'note': 'MARK-alice'" in shown
 
 

@@ -6,7 +6,6 @@ from datetime import timedelta
 
 import pytest
 
-import sessiontrail
 from sessiontrail import InvalidInput, SessionTrail
 
 
@@ -260,27 +259,3 @@ def test_search_survives_a_rebuild(trail: SessionTrail):
 
     assert ids(trail, text="pelican") == ["a"]
     assert ids(trail, metadata={"env": "prod"}) == ["a"]
-
-
-def test_search_under_a_master_key_is_refused_naming_the_limit(url: str):
-    with sessiontrail.connect(url, key=sessiontrail.new_key()) as keyed:
-        start(keyed, "a", "secret word", metadata={"env": "prod"})
-
-        with pytest.raises(InvalidInput, match="master key"):
-            keyed.sessions.list(text="secret")
-        with pytest.raises(InvalidInput, match="master key"):
-            keyed.sessions.list(metadata={"env": "prod"})
-        with pytest.raises(InvalidInput, match="master key"):
-            keyed.sessions.search("secret")
-        assert [s.session_id for s in keyed.sessions.list(model="gpt-4o").items] == [
-            "a"
-        ]
-
-
-def test_under_a_master_key_the_search_read_model_keeps_no_content(url: str):
-    with sessiontrail.connect(url, key=sessiontrail.new_key()) as keyed:
-        start(keyed, "a", "secret word", title="hidden", metadata={"env": "prod"})
-
-        rows = keyed.projections.rows("search")
-
-    assert rows["search_docs"] == rows["search_metadata"] == []

@@ -124,3 +124,15 @@ def walks_every_session(step: str) -> bool:
         or "Seq Scan" in step
         or step.strip() == "Index Cond: (deleted = 0)"
     )
+
+
+def test_a_common_words_list_walks_the_list_in_order_on_postgres(
+    filled: SessionTrail, monkeypatch: pytest.MonkeyPatch
+):
+    if filled.backend != "postgresql":
+        pytest.skip("SQLite counts the matches first (test_common_words.py)")
+    steps = list(plan(filled, *list_query(filled, monkeypatch, {"text": "filler"})))
+    shown = "\n".join(steps)
+
+    assert "Index Scan Backward" in shown, shown
+    assert not any("Sort" in step or "Bitmap" in step for step in steps), shown

@@ -1,18 +1,24 @@
 """The SQL of a filtered list: each filter is served by an index.
 
-Text and metadata filters select a set of streams from the search read model
-(its FTS5 table or GIN index, its (key, value) index) that drives the list;
-model, pinned and the time range are conditions on the session index row.
+Text and metadata filters are read two ways from the search read model (its
+FTS5 table or GIN index, its keyed tokens, its (key, value) index): as the set
+of matching streams, which drives the list when matches are few (`matching_set`),
+or as a test of one session, applied while walking the list in order when
+matches are many (`matching_test`, see keyset.py). Model, pinned and the time
+range are conditions on the session index row.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
+from pydantic import JsonValue
+
 from ...domain.search import SessionFilter, canonical, words
 from ...infrastructure.sql import Cursor
 from ..columns import micros
 from ..search import SearchProjection
+from . import tokens
 
 Clauses = tuple[list[str], list[Any]]
 """SQL conditions and their parameters."""
@@ -22,8 +28,9 @@ def match_query(dialect: str, text: str) -> str:
     """The text-search query for `text`: every word must match.
 
     SQLite: each word an FTS5 phrase (so `call_42` matches as `call 42`
-    adjacent); PostgreSQL: the text itself for `plainto_tsquery`, so its parser
-    splits it exactly as it split the documents (`ERR-7731`)."""
+    adjacent); PostgreSQL: the text itself for
+    `plainto_tsquery`, so its parser splits it exactly as it split the
+    documents (`ERR-7731`)."""
     found = words(text)
     if dialect == "sqlite":
         return " ".join(f'"{word}"' for word in found)
@@ -40,9 +47,12 @@ def search_language(cur: Cursor, search: SearchProjection) -> str:
 
 
 def _text_matches(
-    cur: Cursor, search: SearchProjection, text: str
+    cur: Cursor, search: SearchProjection, text: str, user_id: str | None
 ) -> tuple[str, list[Any]]:
     """SQL of the streams with a document holding every word of `text`."""
+    if cur.sealer.active:
+        sql, params = tokens.text_matches(cur, search, text, user_id)
+        return f"SELECT DISTINCT stream FROM ({sql}) t", params
     docs, words_table = search.table("search_docs"), search.table("search_words")
     query = match_query(cur.dialect, text)
     if cur.dialect == "sqlite":
@@ -51,31 +61,38 @@ def _text_matches(
             f"ON d.doc = {words_table}.rowid WHERE {words_table} MATCH ?",
             [query],
         )
-    return (
-        f"SELECT DISTINCT d.stream FROM {docs} d "
+    return (  # no DISTINCT: an IN subquery, which the planner may walk
+        f"SELECT d.stream FROM {docs} d "
         "WHERE d.words @@ plainto_tsquery(?::regconfig, ?)",
         [search_language(cur, search), query],
     )
 
 
 def matching_set(
-    cur: Cursor, filters: SessionFilter, search: SearchProjection | None
+    cur: Cursor,
+    filters: SessionFilter,
+    search: SearchProjection | None,
+    user_id: str | None,
 ) -> tuple[str, list[Any]] | None:
     """SQL of the distinct streams matching the text and metadata filters (from
     the search read model's indexes), or None when there are none. A filtered
-    list is driven by this set, so it costs the matches, not the sessions."""
+    list is driven by this set, so it costs the matches, not the sessions.
+    Under a master key the words and values are matched by `user_id`'s tokens
+    (None: any owner's), see tokens.py."""
     if search is None or not filters.searches:
         return None
+    if cur.sealer.active:
+        tokens.check_keyed(cur, search)
     parts: list[str] = []
     params: list[Any] = []
     if filters.text is not None:
-        sql, values = _text_matches(cur, search, filters.text)
+        sql, values = _text_matches(cur, search, filters.text, user_id)
         parts.append(sql)
         params += values
-    table = search.table("search_metadata")
     for key, value in (filters.metadata or {}).items():
-        parts.append(f"SELECT DISTINCT stream FROM {table} WHERE key = ? AND value = ?")
-        params += [key, canonical(value)]
+        sql, values = _metadata_rows(cur, search, key, value, user_id)
+        parts.append(sql)
+        params += values
     return " INTERSECT ".join(parts), params
 
 
@@ -97,3 +114,109 @@ def row_clauses(filters: SessionFilter, columns: dict[str, str]) -> Clauses:
         clauses.append(f"{columns['updated_at']} < ?")
         params.append(micros(filters.until))
     return clauses, params
+
+
+COMMON = 1000
+"""Matches (documents, metadata rows) from which a filter counts as common: a
+list then walks sessions in its order, testing each, instead of collecting
+every match first (see keyset.py)."""
+
+
+def is_common(
+    cur: Cursor,
+    filters: SessionFilter,
+    search: SearchProjection,
+    user_id: str | None,
+) -> bool:
+    """Whether every text and metadata filter matches at least COMMON documents
+    or rows (each counted up to COMMON only, by its index). Never for a text
+    filter on PostgreSQL's GIN index, which cannot count without collecting
+    every match: there the planner's statistics of the words choose."""
+    counts: list[tuple[str, list[Any]]] = []
+    if filters.text is not None:
+        if cur.sealer.active:
+            sql, params = tokens.text_matches(cur, search, filters.text, user_id)
+            counts.append((sql, params))
+        elif cur.dialect != "sqlite":
+            return False
+        else:
+            words_table = search.table("search_words")
+            counts.append(
+                (
+                    f"SELECT rowid FROM {words_table} WHERE {words_table} MATCH ?",
+                    [match_query(cur.dialect, filters.text)],
+                )
+            )
+    for key, value in (filters.metadata or {}).items():
+        counts.append(_metadata_rows(cur, search, key, value, user_id))
+    for sql, params in counts:
+        row = cur.execute(
+            f"SELECT COUNT(*) FROM ({sql} LIMIT ?) c", (*params, COMMON)
+        ).fetchone()
+        if row is None or row[0] < COMMON:
+            return False
+    return True
+
+
+def _metadata_rows(
+    cur: Cursor,
+    search: SearchProjection,
+    key: str,
+    value: JsonValue,
+    user_id: str | None,
+) -> tuple[str, list[Any]]:
+    """SQL of the metadata rows where `key` equals `value` (columns: stream; one
+    row per stream at most: a stream has one value per key)."""
+    if cur.sealer.active:
+        return tokens.metadata_matches(cur, search, key, value, user_id)
+    return (
+        f"SELECT stream FROM {search.table('search_metadata')} "
+        "WHERE key = ? AND value = ?",
+        [key, canonical(value)],
+    )
+
+
+def matching_test(
+    cur: Cursor,
+    filters: SessionFilter,
+    search: SearchProjection | None,
+    user_id: str | None,
+) -> tuple[str, list[Any]] | None:
+    """SQL condition that session index row `s` matches the text and metadata
+    filters, found by its stream in the search read model's indexes; None when
+    there are none."""
+    if search is None or not filters.searches:
+        return None
+    clauses: list[str] = []
+    params: list[Any] = []
+    if filters.text is not None:
+        sql, values = _text_test(cur, search, filters.text, user_id)
+        clauses.append(sql)
+        params += values
+    for key, value in (filters.metadata or {}).items():
+        sql, values = _metadata_rows(cur, search, key, value, user_id)
+        clauses.append(f"EXISTS ({sql} AND stream = s.stream)")
+        params += values
+    return " AND ".join(clauses), params
+
+
+def _text_test(
+    cur: Cursor, search: SearchProjection, text: str, user_id: str | None
+) -> tuple[str, list[Any]]:
+    """SQL condition that session `s` has a document holding every word."""
+    if cur.sealer.active:
+        sql, params = tokens.text_matches(cur, search, text, user_id)
+        return f"EXISTS ({sql} AND t.stream = s.stream)", params
+    docs = search.table("search_docs")
+    if cur.dialect == "sqlite":  # each of its documents looked up in FTS5 by rowid
+        words_table = search.table("search_words")
+        return (
+            f"EXISTS (SELECT 1 FROM {docs} d, {words_table} w "
+            f"WHERE d.stream = s.stream AND w.rowid = d.doc AND {words_table} MATCH ?)",
+            [match_query(cur.dialect, text)],
+        )
+    return (
+        f"EXISTS (SELECT 1 FROM {docs} d "
+        "WHERE d.stream = s.stream AND d.words @@ plainto_tsquery(?::regconfig, ?))",
+        [search_language(cur, search), text],
+    )

@@ -3,6 +3,13 @@
 Rows unchanged since a walk began are paged by their current sort key; rows
 changed since, by their key before their first change after it (kept in
 `session_moves`); merged by key for the page.
+
+A text or metadata filter is served one of two ways, with the same rows. When it
+matches few documents, the set of matching streams drives the query (its cost
+is the matches). When it matches many (a common word), collecting and sorting
+every match before the LIMIT would cost them all: the list is walked in its
+order instead, each session tested by its stream, up to WALK_BUDGET sessions;
+if that does not fill the page, the set drives the query after all.
 """
 
 from __future__ import annotations
@@ -13,13 +20,16 @@ from ...infrastructure.sql import Cursor
 from ..search import SearchProjection
 from ..sessions import SessionsProjection
 from .cursor import Listing
-from .filters import matching_set, row_clauses
+from .filters import is_common, matching_set, matching_test, row_clauses
 
 COLUMNS = (
     "s.session_id, s.user_id, s.title, s.pinned, s.model, s.message_count, "
-    "s.created_at, s.updated_at, s.version, s.deleted, s.preview"
+    "s.created_at, s.updated_at, s.version, s.deleted, s.preview, "
+    "s.forked_from, s.forked_version"
 )
-"""A session index row as lists read it (see `reader.summary_fields`)."""
+"""A session index row as lists read it (see `reader._fields`)."""
+WIDTH = 13
+"""How many columns COLUMNS reads: what a query selects after them follows."""
 Row = tuple[tuple[Any, ...], dict[str, Any]]
 """A row with its sort key."""
 
@@ -28,10 +38,9 @@ def _where(
     listing: Listing,
     columns: dict[str, str],
     last: dict[str, Any] | None,
-    matching: tuple[str, list[Any]] | None,
 ) -> tuple[list[str], list[Any]]:
-    """The filters of a listing (`matching`: SQL of the streams the text and
-    metadata filters allow, as a condition), and the keyset condition past `last`."""
+    """The row filters of a listing (text and metadata are the caller's), and the
+    keyset condition past `last`."""
     clauses: list[str] = []
     params: list[Any] = []
     if listing.user_id is not None:
@@ -42,23 +51,30 @@ def _where(
     filtered, values = row_clauses(listing.filters, columns)
     clauses += filtered
     params += values
-    if matching is not None:
-        clauses.append(f"s.stream IN ({matching[0]})")
-        params += matching[1]
     if last is not None:
-        alternatives = []
-        equal: list[str] = []
-        equal_params: list[Any] = []
-        for name, descending in listing.sort_keys():
-            column = columns[name]
-            alternatives.append(
-                " AND ".join([*equal, f"{column} {'<' if descending else '>'} ?"])
-            )
-            params.extend([*equal_params, last[name]])
-            equal.append(f"{column} = ?")
-            equal_params.append(last[name])
-        clauses.append("(" + " OR ".join(f"({a})" for a in alternatives) + ")")
+        past, values = _past(listing, columns, last)
+        clauses.append(past)
+        params += values
     return clauses, params
+
+
+def _past(
+    listing: Listing, columns: dict[str, str], key: dict[str, Any]
+) -> tuple[str, list[Any]]:
+    """The keyset condition: rows after `key` in the listing's order."""
+    alternatives = []
+    params: list[Any] = []
+    equal: list[str] = []
+    equal_params: list[Any] = []
+    for name, descending in listing.sort_keys():
+        column = columns[name]
+        alternatives.append(
+            " AND ".join([*equal, f"{column} {'<' if descending else '>'} ?"])
+        )
+        params.extend([*equal_params, key[name]])
+        equal.append(f"{column} = ?")
+        equal_params.append(key[name])
+    return "(" + " OR ".join(f"({a})" for a in alternatives) + ")", params
 
 
 def _order(listing: Listing, columns: dict[str, str]) -> str:
@@ -93,25 +109,81 @@ def select_current(
     search: SearchProjection | None = None,
 ) -> list[Row]:
     """Rows by their current key; with `unchanged_since`, only rows not moved since.
-    `search`: the search read model, for text and metadata filters; the streams
-    they match drive the query (CROSS JOIN keeps SQLite from walking every row
-    in list order and testing each)."""
-    clauses, params = _where(listing, _CURRENT, last, None)
+    `search`: the search read model, for text and metadata filters; a common
+    filter walks the list (`_walk`); otherwise on SQLite the streams they match
+    drive the query (CROSS JOIN keeps SQLite from walking every row in list
+    order and testing each), and PostgreSQL's planner picks either way by its
+    statistics of the words."""
+    clauses, params = _where(listing, _CURRENT, last)
     if unchanged_since is not None:
         clauses.append("s.position <= ?")
         params.append(unchanged_since)
+    walked = _walk(cur, tables, listing, search, (clauses, params), limit, offset)
+    if walked is not None:
+        return walked
     source = f"{tables.table('sessions')} s"
-    matching = matching_set(cur, listing.filters, search)
-    if matching is not None:
+    matching = matching_set(cur, listing.filters, search, listing.user_id)
+    if matching is not None and cur.dialect == "sqlite":
         source = f"({matching[0]}) f CROSS JOIN {source}"
         clauses.append("s.stream = f.stream")
         params = [*matching[1], *params]
+    elif matching is not None:
+        clauses.append(f"s.stream IN ({matching[0]})")
+        params += matching[1]
     where = f" WHERE {' AND '.join(clauses)}" if clauses else ""
     rows = cur.execute(
         f"SELECT {COLUMNS} FROM {source}{where} "
         f"ORDER BY {_order(listing, _CURRENT)} LIMIT ? OFFSET ?",
         (*params, limit, offset),
     ).fetchall()
+    return [(row, _key(row[0], row[3], row[7])) for row in rows]
+
+
+WALK_BUDGET = 10
+"""Sessions a walk may test per row it must return (plus WALK_EXTRA)."""
+WALK_EXTRA = 200
+WALK_MAX_ROWS = 1000
+"""Pages longer than this (with their offset) are never walked."""
+
+
+def _walk(
+    cur: Cursor,
+    tables: SessionsProjection,
+    listing: Listing,
+    search: SearchProjection | None,
+    where: tuple[list[str], list[Any]],
+    limit: int,
+    offset: int,
+) -> list[Row] | None:
+    """The page by walking the list in order and testing each session against a
+    common text or metadata filter; None when the filter is not common, or the
+    budget of sessions ran out before the page was full (a list shorter than the
+    budget is walked whole: its page is complete, however short)."""
+    wanted = limit + offset
+    test = matching_test(cur, listing.filters, search, listing.user_id)
+    if test is None or search is None or wanted > WALK_MAX_ROWS:
+        return None
+    if not is_common(cur, listing.filters, search, listing.user_id):
+        return None
+    clauses, params = list(where[0]), list(where[1])
+    sessions, order = tables.table("sessions"), _order(listing, _CURRENT)
+    condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
+    bound = cur.execute(  # the last session the walk may test
+        f"SELECT s.pinned, s.updated_at, s.session_id FROM {sessions} s{condition} "
+        f"ORDER BY {order} LIMIT 1 OFFSET ?",
+        (*params, wanted * WALK_BUDGET + WALK_EXTRA - 1),
+    ).fetchone()
+    if bound is not None:
+        past, values = _past(listing, _CURRENT, _key(bound[2], bound[0], bound[1]))
+        clauses.append(f"NOT {past}")
+        params += values
+    rows = cur.execute(
+        f"SELECT {COLUMNS} FROM {sessions} s WHERE {' AND '.join([*clauses, test[0]])} "
+        f"ORDER BY {order} LIMIT ? OFFSET ?",
+        (*params, *test[1], limit, offset),
+    ).fetchall()
+    if len(rows) < limit and bound is not None:  # the budget ended the walk
+        return None
     return [(row, _key(row[0], row[3], row[7])) for row in rows]
 
 
@@ -124,9 +196,13 @@ def select_moved(
     since: int,
     search: SearchProjection | None = None,
 ) -> list[Row]:
-    """Rows changed after `since` that existed then, by their key at `since`."""
-    matching = matching_set(cur, listing.filters, search)
-    clauses, params = _where(listing, _AS_MOVED, last, matching)
+    """Rows changed after `since` that existed then, by their key at `since`
+    (few: each tested against the text and metadata filters)."""
+    clauses, params = _where(listing, _AS_MOVED, last)
+    test = matching_test(cur, listing.filters, search, listing.user_id)
+    if test is not None:
+        clauses.append(test[0])
+        params += test[1]
     rows = cur.execute(
         f"SELECT {COLUMNS}, m.pinned, m.updated_at "
         f"FROM {tables.table('session_moves')} m "
@@ -138,7 +214,7 @@ def select_moved(
         f"ORDER BY {_order(listing, _AS_MOVED)} LIMIT ?",
         (since, since, since, *params, limit),
     ).fetchall()
-    return [(row[:11], _key(row[0], row[11], row[12])) for row in rows]
+    return [(row[:WIDTH], _key(row[0], row[WIDTH], row[WIDTH + 1])) for row in rows]
 
 
 def _key(session_id: str, pinned: int, updated_at: int) -> dict[str, Any]:

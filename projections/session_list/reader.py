@@ -16,7 +16,7 @@ from typing import Any
 
 from pydantic import TypeAdapter, ValidationError
 
-from ...domain.errors import InvalidInput, SessionNotFound
+from ...domain.errors import SessionNotFound
 from ...domain.ports import Order
 from ...domain.search import NO_FILTER, SearchHit, SessionFilter
 from ...domain.session import stream_id
@@ -31,24 +31,15 @@ from ..skips import Skips
 from .cursor import Listing, Walk, decode, encode
 from .keyset import by_key, select_current, select_moved
 from .search import find
-
-KEYED_SEARCH = (
-    "search by words and metadata is not available under a master key yet: "
-    "the search read model would hold words of sealed content"
-)
-"""Why a keyed trail refuses text and metadata filters (see docs/search.md)."""
+from .token_search import find_keyed
 
 
 class SessionIndex:
     """Session lists and transcript pages from the `sessions` projection."""
 
-    def __init__(
-        self, database: ProjectionDatabase, skips: Skips, *, keyed: bool = False
-    ) -> None:
-        """`keyed`: the log is sealed under a master key (search is refused)."""
+    def __init__(self, database: ProjectionDatabase, skips: Skips) -> None:
         self._database = database
         self._skips = skips
-        self._keyed = keyed
 
     def list(
         self,
@@ -66,7 +57,7 @@ class SessionIndex:
             order=order,
             pinned_first=pinned_first,
             include_deleted=include_deleted,
-            filters=self._allowed(filters),
+            filters=filters,
         )
         walk = None if cursor is None else decode(cursor, listing)
         with self._database.read() as cur:
@@ -113,7 +104,7 @@ class SessionIndex:
             order=order,
             pinned_first=pinned_first,
             include_deleted=include_deleted,
-            filters=self._allowed(filters),
+            filters=filters,
         )
         with self._database.read() as cur:
             tables, _ = SessionsProjection.live(cur)
@@ -133,12 +124,12 @@ class SessionIndex:
     def search(
         self, text: str, *, user_id: str | None, include_deleted: bool, limit: int
     ) -> builtins.list[SearchHit]:
-        """The best `limit` sessions holding every word of `text` (see search.py)."""
-        self._allowed(SessionFilter(text=text))
+        """The best `limit` sessions holding every word of `text` (see search.py;
+        under a master key, token_search.py: whole words, newest first)."""
         with self._database.read() as cur:
             sessions, _ = SessionsProjection.live(cur)
             search, _ = SearchProjection.live(cur)
-            found = find(
+            found = (find_keyed if cur.sealer.active else find)(
                 cur,
                 sessions,
                 search,
@@ -162,12 +153,6 @@ class SessionIndex:
             for each in found
             if each.row[0] in summaries
         ]
-
-    def _allowed(self, filters: SessionFilter) -> SessionFilter:
-        """`filters`, unless they search words or metadata of a keyed log."""
-        if self._keyed and filters.searches:
-            raise InvalidInput(f"text/metadata: {KEYED_SEARCH}")
-        return filters
 
     def messages(
         self,
@@ -272,6 +257,8 @@ def _fields(row: Sequence[Any]) -> dict[str, Any]:
         "version": row[8],
         "deleted": bool(row[9]),
         "preview": row[10],
+        "forked_from": row[11],
+        "forked_version": row[12],
     }
 
 

@@ -14,7 +14,7 @@ from ...infrastructure.sql import Cursor
 from ..search import TITLE, SearchProjection
 from ..sessions import SessionsProjection
 from .filters import match_query, search_language
-from .keyset import COLUMNS
+from .keyset import COLUMNS, WIDTH
 
 MARK = "**"
 """What surrounds each matched word in a snippet."""
@@ -59,15 +59,15 @@ def find(
     ).fetchall()
     if not rows:
         return []
-    streams = [row[11] for row in rows]
+    streams = [row[WIDTH] for row in rows]
     documents = _documents(cur, search, query, streams)
     found = []
     for row in rows:
-        hits = documents.get(row[11], [])
+        hits = documents.get(row[WIDTH], [])
         best = min(hits, key=lambda hit: hit[2]) if hits else (TITLE, "", 0.0)
         found.append(
             Found(
-                row=row[:11],
+                row=row[:WIDTH],
                 message_ids=[hit[0] for hit in hits if hit[0] != TITLE],
                 title_matched=any(hit[0] == TITLE for hit in hits),
                 snippet=best[1],

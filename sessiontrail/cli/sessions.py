@@ -13,7 +13,7 @@ from rich.table import Table
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.search import parse_meta
-from ..domain.values import Message
+from ..domain.values import Message, SessionSummary
 from ..infrastructure.repository import SessionRepository
 from .next_page import continue_command
 from .options import open_log, options
@@ -114,11 +114,20 @@ def ls(
             escape(summary.model),
             summary.updated_at.strftime("%Y-%m-%d %H:%M"),
             escape(summary.session_id)
-            + (" [red](deleted)[/]" if summary.deleted else ""),
+            + (" [red](deleted)[/]" if summary.deleted else "")
+            + _fork_note(summary),
         )
     console.print(table)
     if page.next_cursor:
         console.print("more:", continue_command(ctx, page.next_cursor), soft_wrap=True)
+
+
+def _fork_note(summary: SessionSummary) -> str:
+    """Where a fork came from, after its id (nothing for other sessions)."""
+    if summary.forked_from is None:
+        return ""
+    source = escape(summary.forked_from)
+    return f" [dim](forked from {source} at v{summary.forked_version})[/]"
 
 
 def show(

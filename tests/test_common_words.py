@@ -1,0 +1,118 @@
+"""A filter matching many sessions (a common word, a common metadata value) is
+served by walking the list in its order and testing each session, not by
+collecting every match first; the pages are exactly those the matching set
+gives. COMMON is lowered here so a few sessions count as many."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+from test_search import start
+
+import sessiontrail
+from sessiontrail import SessionTrail
+from sessiontrail.projections.session_list import filters, keyset
+
+KEY = sessiontrail.new_key()
+
+
+@pytest.fixture(params=["plain", "keyed"])
+def trail_of_words(url: str, request: pytest.FixtureRequest) -> Iterator[SessionTrail]:
+    """Twelve sessions: every one says kiwi, every third also lime; half are
+    alice's, some pinned, some tagged."""
+    key = KEY if request.param == "keyed" else None
+    with sessiontrail.connect(url, key=key) as trail:
+        for number in range(12):
+            words = ["kiwi"] + (["lime"] if number % 3 == 0 else [])
+            start(
+                trail,
+                f"s{number:02d}",
+                "hello",
+                " ".join(words),
+                user_id="alice" if number % 2 else None,
+                metadata={"env": "prod"} if number % 4 else None,
+            )
+        yield trail
+
+
+def skip_where_the_planner_chooses(trail: SessionTrail) -> None:
+    """PostgreSQL without a key: its planner walks or collects by its statistics
+    (test_search_indexes.py checks the plan)."""
+    keyed = bool(trail.projections.rows("search")["search_tokens"])
+    if trail.backend == "postgresql" and not keyed:
+        pytest.skip("PostgreSQL's planner chooses")
+
+
+def pages(trail: SessionTrail, **filters: object) -> list[list[str]]:
+    """Every page of a filtered list, three at a time, as session ids."""
+    found, cursor = [], None
+    while True:
+        page = trail.sessions.list(limit=3, cursor=cursor, **filters)  # type: ignore[arg-type]
+        found.append([summary.session_id for summary in page.items])
+        cursor = page.next_cursor
+        if cursor is None:
+            return found
+
+
+FILTERS = [
+    {"text": "kiwi"},
+    {"text": "lime kiwi"},
+    {"text": "kiwi", "user_id": "alice"},
+    {"text": "kiwi", "metadata": {"env": "prod"}},
+    {"metadata": {"env": "prod"}},
+]
+
+
+@pytest.mark.parametrize("query", FILTERS, ids=repr)
+def test_a_walked_list_gives_the_pages_the_matching_set_gives(
+    trail_of_words: SessionTrail,
+    query: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    by_set = pages(trail_of_words, **query)
+    monkeypatch.setattr(filters, "COMMON", 1)
+
+    assert pages(trail_of_words, **query) == by_set
+
+
+def test_a_common_words_first_page_does_not_collect_every_match(
+    trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skip_where_the_planner_chooses(trail_of_words)
+    monkeypatch.setattr(filters, "COMMON", 1)
+
+    def collect(*args: object) -> None:
+        raise AssertionError("the first page collected every match")
+
+    monkeypatch.setattr(keyset, "matching_set", collect)
+
+    page = trail_of_words.sessions.list(text="kiwi", limit=3)
+    assert [summary.session_id for summary in page.items] == ["s11", "s10", "s09"]
+
+
+def test_a_walk_that_does_not_fill_its_page_falls_back_to_the_matching_set(
+    trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(filters, "COMMON", 1)
+    monkeypatch.setattr(keyset, "WALK_BUDGET", 0)
+    monkeypatch.setattr(keyset, "WALK_EXTRA", 2)  # two sessions: s11, s10
+
+    page = trail_of_words.sessions.list(text="lime", limit=3)
+
+    assert [summary.session_id for summary in page.items] == ["s09", "s06", "s03"]
+
+
+def test_a_list_shorter_than_the_walks_budget_is_walked_whole(
+    trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skip_where_the_planner_chooses(trail_of_words)
+    monkeypatch.setattr(filters, "COMMON", 1)
+
+    def collect(*args: object) -> None:
+        raise AssertionError("a short list collected every match")
+
+    monkeypatch.setattr(keyset, "matching_set", collect)
+
+    page = trail_of_words.sessions.list(text="lime", user_id="alice", limit=50)
+    assert [summary.session_id for summary in page.items] == ["s09", "s03"]
