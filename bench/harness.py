@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -95,3 +98,16 @@ def raw_first_page(trail: sessiontrail.SessionTrail) -> Callable[[], object]:
             ).fetchall()
 
     return query
+
+
+def sibling(url: str, suffix: str) -> str:
+    """A second, empty database beside `url` (a keyed log needs its own)."""
+    if url.startswith("sqlite:///"):
+        return url.replace(".db", f"-{suffix}.db")
+    base, _, schema = url.rpartition("schema=")
+    parts = urlsplit(url)
+    host = parse_qs(parts.query)["host"][0]
+    database = parts.path.lstrip("/")
+    with psycopg.connect(host=host, user=parts.username, dbname=database) as db:
+        db.execute(f"CREATE SCHEMA {schema}_{suffix}")
+    return f"{base}schema={schema}_{suffix}"
