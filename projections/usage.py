@@ -22,9 +22,11 @@ from ..domain.personal import USAGE, Spec
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
+from ..infrastructure.sealed_columns import ColumnSealer
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
 from .projection import STREAMS_PER_STATEMENT, Projection, Table
+from .usage_batch import UsageBatch
 
 RECORD_FIELDS: Spec = {"": USAGE}
 """A stored record's personal entries, as the log seals them."""
@@ -147,8 +149,7 @@ class UsageProjection(Projection):
         if row is None:
             return
         session_id, session_model, owner = row
-        own = event.record.get("model")
-        model = own if isinstance(own, str) and own else event.model or session_model
+        model = self.record_model(event, session_model)
         cur.execute(
             f"INSERT INTO {self.table('usage_records')} (position, stream, "
             "session_id, model, recorded_at, record) VALUES (?, ?, ?, ?, ?, ?)",
@@ -158,14 +159,12 @@ class UsageProjection(Projection):
                 session_id,
                 model,
                 micros(event.timestamp),
-                json.dumps(event.record)
-                if not cur.sealer.active
-                else cur.sealer.state(owner, dict(event.record), RECORD_FIELDS),
+                self.stored_record(cur.sealer, owner, event),
             ),
         )
         totals = [
             (scope, key, field, value)
-            for field, value in [("records", 1.0), *numeric_fields(event.record)]
+            for field, value in self.counted(event)
             for scope, key in (("session", session_id), ("model", model))
         ]
         cur.executemany(
@@ -175,6 +174,34 @@ class UsageProjection(Projection):
             "DO UPDATE SET total = t.total + excluded.total",
             totals,
         )
+
+    def apply_batch(
+        self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
+    ) -> None:
+        """What `apply` does event by event, with the batch's rows and totals read
+        once and written with executemany (`UsageBatch`)."""
+        UsageBatch(self, cur).fold(events)
+
+    @staticmethod
+    def record_model(event: Session.TokenUsageRecorded, session_model: str) -> str:
+        """A record's model: its own `model` field, else the event's, else the
+        session's."""
+        own = event.record.get("model")
+        return own if isinstance(own, str) and own else event.model or session_model
+
+    @staticmethod
+    def stored_record(
+        sealer: ColumnSealer, owner: str | None, event: Session.TokenUsageRecorded
+    ) -> str:
+        """A record as its row holds it (sealed under a master key)."""
+        if not sealer.active:
+            return json.dumps(event.record)
+        return sealer.state(owner, dict(event.record), RECORD_FIELDS)
+
+    @staticmethod
+    def counted(event: Session.TokenUsageRecorded) -> list[tuple[str, float]]:
+        """What a record adds to its totals: one record, and each number in it."""
+        return [("records", 1.0), *numeric_fields(event.record)]
 
 
 def _number(value: float) -> float | int:
