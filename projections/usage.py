@@ -60,7 +60,7 @@ class UsageProjection(Projection):
     """Folds TokenUsageRecorded into records and totals; tracks session models."""
 
     name = "usage"
-    version = 1
+    version = 2  # 2: owners indexed by user, for erasure
     tables = (
         Table(
             "usage_records",
@@ -73,6 +73,7 @@ class UsageProjection(Projection):
             "usage_sessions",
             "stream TEXT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT, "
             "model TEXT NOT NULL",
+            indexes=("user_id",),
         ),
         Table(
             "usage_totals",
