@@ -11,6 +11,7 @@ event is applied exactly once.
 
 from __future__ import annotations
 
+import inspect
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import ClassVar, Self
@@ -111,6 +112,14 @@ class Projection:
         model may read and write a batch's rows together instead."""
         for position, event in events:
             self.apply(event, cur, position)
+
+    def handled_as(self, base: type[Projection]) -> bool:
+        """Whether this read model's events go to `base`'s handlers: a subclass
+        with an `apply` of its own is not, so a batch path written for `base`
+        would miss what it adds (it then applies a batch event by event)."""
+        return inspect.getattr_static(type(self), "apply") is inspect.getattr_static(
+            base, "apply"
+        )
 
     def owned_streams(self, cur: Cursor, user_id: str) -> list[str]:
         """The streams whose rows an erasure of `user_id` rewrites (by replaying

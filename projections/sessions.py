@@ -83,7 +83,10 @@ class SessionsProjection(Projection):
     ) -> None:
         """What `apply` does event by event, with the batch's rows read once and
         written with executemany (`SessionBatch`)."""
-        SessionBatch(self, cur).fold(events)
+        if self.handled_as(SessionsProjection):
+            SessionBatch(self, cur).fold(events)
+        else:
+            super().apply_batch(cur, events)
 
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:

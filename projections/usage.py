@@ -181,7 +181,10 @@ class UsageProjection(Projection):
     ) -> None:
         """What `apply` does event by event, with the batch's rows and totals read
         once and written with executemany (`UsageBatch`)."""
-        UsageBatch(self, cur).fold(events)
+        if self.handled_as(UsageProjection):
+            UsageBatch(self, cur).fold(events)
+        else:
+            super().apply_batch(cur, events)
 
     @staticmethod
     def record_model(event: Session.TokenUsageRecorded, session_model: str) -> str:
