@@ -11,16 +11,14 @@ is each pruning of old moves: both then see exactly what they would have seen.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
-from ..domain.event_model import EventModel
 from ..domain.session import Session
 from ..domain.values import preview
 from ..infrastructure.sql import Cursor
+from .batch_fold import BatchFold
 from .columns import micros
-from .projection import STREAMS_PER_STATEMENT
 
 if TYPE_CHECKING:
     from .sessions import SessionsProjection
@@ -48,35 +46,20 @@ Row = dict[str, Any]
 Changes = Callable[["SessionBatch", Row, Session.Event], Row]
 
 
-class SessionBatch:
+class SessionBatch(BatchFold):
     """The index rows, messages and moves one batch changes, until `flush`."""
 
     def __init__(self, projection: SessionsProjection, cur: Cursor) -> None:
+        super().__init__(projection, cur)
         self._projection = projection
-        self._cur = cur
         self._rows: dict[str, Row | None] = {}
         """stream -> its index row as the batch has made it (None: no row)."""
         self._changed: dict[str, Row] = {}
         self._messages: list[tuple[str, int, str, str]] = []
         self._moves: list[tuple[str, int, int, int, int, int]] = []
-        self._dispatch = inspect.getattr_static(
-            type(projection), "apply"
-        ).dispatcher.dispatch
-
-    def fold(self, events: Sequence[tuple[int, EventModel]]) -> None:
-        """Apply (position, event) pairs in log order, then write what they changed."""
-        sessions = [
-            (position, event)
-            for position, event in events
-            if isinstance(event, Session.Event)
-        ]
-        self._load(str(event.originator_id) for _, event in sessions)
-        for position, event in sessions:
-            self._fold_one(position, event)
-        self.flush()
 
     def _fold_one(self, position: int, event: Session.Event) -> None:
-        handler = self._dispatch(type(event)).__name__
+        handler = self.handled_by(event)
         if handler == "_started":
             self._start(position, event)
             return
@@ -167,18 +150,11 @@ class SessionBatch:
     def _load(self, streams: Iterable[str]) -> None:
         """Read the index rows of `streams` not yet known, 500 to a query."""
         wanted = sorted({stream for stream in streams if stream not in self._rows})
+        self._rows.update(dict.fromkeys(wanted))
         table = self._projection.table("sessions")
-        for start in range(0, len(wanted), STREAMS_PER_STATEMENT):
-            chunk = wanted[start:][:STREAMS_PER_STATEMENT]
-            for stream in chunk:
-                self._rows[stream] = None
-            rows = self._cur.execute(
-                f"SELECT {', '.join(COLUMNS)} FROM {table} "
-                f"WHERE stream IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall()
-            for values in rows:
-                self._rows[values[0]] = dict(zip(COLUMNS, values, strict=True))
+        select = f"SELECT {', '.join(COLUMNS)} FROM {table} WHERE stream"
+        for values in self.rows_of(select, wanted):
+            self._rows[values[0]] = dict(zip(COLUMNS, values, strict=True))
 
     def flush(self) -> None:
         """Write the messages, moves and rows changed so far."""

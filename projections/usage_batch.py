@@ -10,13 +10,12 @@ know is applied by its own handler once the batch so far is written.
 
 from __future__ import annotations
 
-import inspect
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable
 from typing import TYPE_CHECKING
 
-from ..domain.event_model import EventModel
 from ..domain.session import Session
 from ..infrastructure.sql import Cursor
+from .batch_fold import BatchFold
 from .columns import micros
 from .projection import STREAMS_PER_STATEMENT
 
@@ -31,34 +30,19 @@ FOLDED = frozenset({"apply", "_started", "_model", "_usage"})
 """The handlers of `UsageProjection.apply` (by name) this module does the work of."""
 
 
-class UsageBatch:
+class UsageBatch(BatchFold):
     """The session rows, records and totals one batch changes, until `flush`."""
 
     def __init__(self, projection: UsageProjection, cur: Cursor) -> None:
+        super().__init__(projection, cur)
         self._projection = projection
-        self._cur = cur
         self._rows: dict[str, Owner | None] = {}
         self._changed: dict[str, Owner] = {}
         self._records: list[tuple[object, ...]] = []
         self._added: list[tuple[Key, str, float]] = []
-        self._dispatch = inspect.getattr_static(
-            type(projection), "apply"
-        ).dispatcher.dispatch
-
-    def fold(self, events: Sequence[tuple[int, EventModel]]) -> None:
-        """Apply (position, event) pairs in log order, then write what they changed."""
-        sessions = [
-            (position, event)
-            for position, event in events
-            if isinstance(event, Session.Event)
-        ]
-        self._load(str(event.originator_id) for _, event in sessions)
-        for position, event in sessions:
-            self._fold_one(position, event)
-        self.flush()
 
     def _fold_one(self, position: int, event: Session.Event) -> None:
-        handler = self._dispatch(type(event)).__name__
+        handler = self.handled_by(event)
         stream = str(event.originator_id)
         if handler not in FOLDED:
             self.flush()
@@ -102,16 +86,11 @@ class UsageBatch:
     def _load(self, streams: Iterable[str]) -> None:
         """Read the session rows of `streams` not yet known, 500 to a query."""
         wanted = sorted({stream for stream in streams if stream not in self._rows})
+        self._rows.update(dict.fromkeys(wanted))
         table = self._projection.table("usage_sessions")
-        for start in range(0, len(wanted), STREAMS_PER_STATEMENT):
-            chunk = wanted[start:][:STREAMS_PER_STATEMENT]
-            self._rows.update(dict.fromkeys(chunk))
-            for values in self._cur.execute(
-                f"SELECT stream, session_id, user_id, model FROM {table} "
-                f"WHERE stream IN ({', '.join('?' * len(chunk))})",
-                chunk,
-            ).fetchall():
-                self._rows[values[0]] = list(values)
+        select = f"SELECT stream, session_id, user_id, model FROM {table} WHERE stream"
+        for values in self.rows_of(select, wanted):
+            self._rows[values[0]] = list(values)
 
     def _totals(self) -> dict[tuple[str, str, str], float]:
         """(scope, key, field) -> total summed in log order from what is stored."""
