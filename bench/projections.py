@@ -20,23 +20,16 @@ from __future__ import annotations
 
 import time
 
-from harness import Figures, main, median_ms, raw_first_page, sibling
+from harness import Figures, main, median_ms, raw_first_page, sibling, write_chats
 
 import sessiontrail
 
 
 def write(trail: sessiontrail.SessionTrail, sessions: int, messages: int) -> None:
+    write_chats(trail, sessions, messages, "")
     for number in range(sessions):
-        session = trail.sessions.load_or_create(
-            f"chat-{number:06d}", model="gpt-4o", user_id=f"user{number % 10}"
-        )
-        session.edit_title(f"A chat about topic {number}")
-        for turn in range(messages):
-            role = "user" if turn % 2 == 0 else "assistant"
-            session.append_message(role=role, content=f"turn {turn} of {number}")
-        trail.sessions.save(session)
         trail.sessions.append_token_usage(
-            session.session_id, {"prompt_tokens": 10, "completion_tokens": 5}
+            f"chat-{number:06d}", {"prompt_tokens": 10, "completion_tokens": 5}
         )
 
 
