@@ -13,6 +13,9 @@ import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import psycopg
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
@@ -95,3 +98,34 @@ def raw_first_page(trail: sessiontrail.SessionTrail) -> Callable[[], object]:
             ).fetchall()
 
     return query
+
+
+def write_chats(
+    trail: sessiontrail.SessionTrail, sessions: int, messages: int, words: str
+) -> None:
+    """`sessions` titled sessions of `messages` messages, over ten users; each
+    message says which turn of which chat it is, then `words`."""
+    for number in range(sessions):
+        session = trail.sessions.load_or_create(
+            f"chat-{number:06d}", model="gpt-4o", user_id=f"user{number % 10}"
+        )
+        session.edit_title(f"A chat about topic {number}")
+        for turn in range(messages):
+            session.append_message(
+                role="user" if turn % 2 == 0 else "assistant",
+                content=f"turn {turn} of chat {number}{words}",
+            )
+        trail.sessions.save(session)
+
+
+def sibling(url: str, suffix: str) -> str:
+    """A second, empty database beside `url` (a keyed log needs its own)."""
+    if url.startswith("sqlite:///"):
+        return url.replace(".db", f"-{suffix}.db")
+    base, _, schema = url.rpartition("schema=")
+    parts = urlsplit(url)
+    host = parse_qs(parts.query)["host"][0]
+    database = parts.path.lstrip("/")
+    with psycopg.connect(host=host, user=parts.username, dbname=database) as db:
+        db.execute(f"CREATE SCHEMA {schema}_{suffix}")
+    return f"{base}schema={schema}_{suffix}"

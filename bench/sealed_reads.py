@@ -10,10 +10,7 @@ message is opened with its owner's data key (cached per process) on read.
 
 from __future__ import annotations
 
-from urllib.parse import parse_qs, urlsplit
-
-import psycopg
-from harness import Figures, main, median_ms
+from harness import Figures, main, median_ms, sibling, write_chats
 
 import sessiontrail
 
@@ -21,26 +18,12 @@ PAGE = 50
 LATEST = 20
 
 
-def write(trail: sessiontrail.SessionTrail, sessions: int, messages: int) -> None:
-    for number in range(sessions):
-        session = trail.sessions.load_or_create(
-            f"chat-{number:06d}", model="gpt-4o", user_id=f"user{number % 10}"
-        )
-        session.edit_title(f"A chat about topic {number}")
-        for turn in range(messages):
-            session.append_message(
-                role="user" if turn % 2 == 0 else "assistant",
-                content=f"turn {turn} of chat {number}, a sentence or two of text",
-            )
-        trail.sessions.save(session)
-
-
 def measure(url: str, sessions: int, messages: int) -> tuple[list[str], Figures]:
     lines, figures = [], {}
     for label, key in (("no key", None), ("key", sessiontrail.new_key())):
-        schema_url = url if key is None else _sibling(url)
+        schema_url = url if key is None else sibling(url, "keyed")
         with sessiontrail.connect(schema_url, key=key) as trail:
-            write(trail, sessions, messages)
+            write_chats(trail, sessions, messages, ", a sentence or two of text")
             page = median_ms(lambda: trail.sessions.list(limit=PAGE))
             latest = median_ms(
                 lambda: trail.sessions.messages(
@@ -60,19 +43,6 @@ def measure(url: str, sessions: int, messages: int) -> tuple[list[str], Figures]
         f"latest messages x{latest_ratio:.2f}"
     )
     return lines, figures
-
-
-def _sibling(url: str) -> str:
-    """A second, empty database beside `url` (a keyed log needs its own)."""
-    if url.startswith("sqlite:///"):
-        return url.replace(".db", "-keyed.db")
-    base, _, schema = url.rpartition("schema=")
-    parts = urlsplit(url)
-    host = parse_qs(parts.query)["host"][0]
-    database = parts.path.lstrip("/")
-    with psycopg.connect(host=host, user=parts.username, dbname=database) as db:
-        db.execute(f"CREATE SCHEMA {schema}_keyed")
-    return f"{base}schema={schema}_keyed"
 
 
 if __name__ == "__main__":

@@ -50,19 +50,20 @@ class AdkProjection(Projection):
     """Folds the adapter's session starts and event messages into index and state."""
 
     name = "adk"
-    version = 2  # 2: forks are ADK sessions under their own ids
+    version = 3  # 2: forks are ADK sessions under their own ids; 3: owners indexed by user, for erasure
     tables = (
         Table(
             "adk_sessions",
             "stream TEXT PRIMARY KEY, app {key} NOT NULL, user_id {key} NOT NULL, "
             "session_id {key} NOT NULL, state TEXT NOT NULL, "
             "updated_at DOUBLE PRECISION NOT NULL, deleted SMALLINT NOT NULL",
-            indexes=("app, deleted, updated_at, user_id, session_id",),
+            indexes=("app, deleted, updated_at, user_id, session_id", "user_id"),
         ),
         Table(
             "adk_state",
             "app {key} NOT NULL, user_id {key} NOT NULL, key TEXT NOT NULL, "
             "value TEXT NOT NULL, PRIMARY KEY (app, user_id, key)",
+            indexes=("user_id",),
         ),
     )
 

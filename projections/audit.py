@@ -54,7 +54,7 @@ class AuditProjection(Projection):
     """One row per event, indexed by session, actor, user and time."""
 
     name = "audit"
-    version = 1
+    version = 2  # 2: owners indexed by user, for erasure
     tables = (
         Table(
             "audit",
@@ -71,6 +71,7 @@ class AuditProjection(Projection):
         Table(
             "audit_sessions",
             "stream TEXT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT",
+            indexes=("user_id",),
         ),
     )
 

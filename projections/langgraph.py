@@ -45,13 +45,13 @@ class LangGraphProjection(Projection):
     """Folds the saver's checkpoint and write events into LangGraph's tables."""
 
     name = "langgraph"
-    version = 1
+    version = 2  # 2: owners indexed by user, for erasure
     tables = (
         Table(
             "lg_threads",
             "stream TEXT PRIMARY KEY, thread_id {key} NOT NULL, "
             "checkpoint_ns {key} NOT NULL, user_id {key}, deleted SMALLINT NOT NULL",
-            indexes=("thread_id, checkpoint_ns",),
+            indexes=("thread_id, checkpoint_ns", "user_id"),
         ),
         Table(
             "lg_checkpoints",

@@ -27,7 +27,9 @@ class QAProjection(Projection):
     """Folds QASession events; other streams' events are not its business."""
 
     name = "qa"
-    version = 2  # 2: graph context stored as a JSON string, so NUL survives PostgreSQL
+    version = 3
+    """2: graph context stored as a JSON string, so NUL survives PostgreSQL;
+    3: owners indexed by user, for erasure."""
     tables = (
         Table(
             "qa_entries",
@@ -44,6 +46,7 @@ class QAProjection(Projection):
         Table(
             "qa_streams",
             "stream TEXT PRIMARY KEY, user_id TEXT NOT NULL, session_id TEXT NOT NULL",
+            indexes=("user_id",),
         ),
     )
 

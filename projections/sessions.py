@@ -14,6 +14,7 @@ preview depend on which messages a truncation really removed.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import timedelta
 from functools import singledispatchmethod
 from typing import Any
@@ -22,9 +23,11 @@ from ..domain.event_model import EventModel
 from ..domain.personal import MESSAGE
 from ..domain.session import Session
 from ..domain.values import Message, preview
+from ..infrastructure.sealed_columns import ColumnSealer
 from ..infrastructure.sql import Cursor
 from .columns import MICROSECOND, micros
 from .projection import Projection, Table
+from .session_batch import SessionBatch
 
 MOVES_KEPT = timedelta(hours=2)
 PRUNE_EVERY = 256  # notifications; pruning depends on the log only, not the clock
@@ -77,6 +80,16 @@ class SessionsProjection(Projection):
     owners = "sessions"
     per_stream = ("messages", "session_moves", "sessions")
 
+    def apply_batch(
+        self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
+    ) -> None:
+        """What `apply` does event by event, with the batch's rows read once and
+        written with executemany (`SessionBatch`)."""
+        if self.handled_as(SessionsProjection):
+            SessionBatch(self, cur).fold(events)
+        else:
+            super().apply_batch(cur, events)
+
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
         if isinstance(event, Session.Event):  # other streams are not sessions
@@ -124,7 +137,7 @@ class SessionsProjection(Projection):
             "WHERE stream = ?",
             (
                 message.id,
-                cur.sealer.model(owner, message, MESSAGE_FIELDS),
+                self.stored_message(cur.sealer, owner, message),
                 str(event.originator_id),
             ),
         )
@@ -222,8 +235,25 @@ class SessionsProjection(Projection):
             "WHERE stream = ?",
             (at, event.originator_version, position, *values, stream),
         )
-        if position % PRUNE_EVERY == 0:
-            cur.execute(
-                f"DELETE FROM {moves} WHERE moved_at < ?",
-                (at - MOVES_KEPT // MICROSECOND,),
-            )
+        if self.prunes(position):
+            self.prune(cur, event)
+
+    @staticmethod
+    def prunes(position: int) -> bool:
+        """Whether the event at `position` prunes old moves (every PRUNE_EVERY:
+        the log decides, not the clock, so every generation prunes alike)."""
+        return position % PRUNE_EVERY == 0
+
+    def prune(self, cur: Cursor, event: Session.Event) -> None:
+        """Drop the moves older than MOVES_KEPT before `event`."""
+        cur.execute(
+            f"DELETE FROM {self.table('session_moves')} WHERE moved_at < ?",
+            (micros(event.timestamp) - MOVES_KEPT // MICROSECOND,),
+        )
+
+    @staticmethod
+    def stored_message(
+        sealer: ColumnSealer, owner: str | None, message: Message
+    ) -> str:
+        """A transcript message as its row holds it (sealed under a master key)."""
+        return sealer.model(owner, message, MESSAGE_FIELDS)

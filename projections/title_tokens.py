@@ -30,11 +30,12 @@ class TitleTokensProjection(Projection):
     """Folds session starts and title edits into per-user keyed word tokens."""
 
     name = "title_tokens"
-    version = 1
+    version = 2  # 2: owners indexed by user, for erasure
     tables = (
         Table(
             "title_streams",
             "stream TEXT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT",
+            indexes=("user_id",),
         ),
         Table(
             "title_tokens",

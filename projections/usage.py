@@ -22,10 +22,12 @@ from ..domain.personal import USAGE, Spec
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
+from ..infrastructure.sealed_columns import ColumnSealer
 from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
 from .projection import STREAMS_PER_STATEMENT, Projection, Table
+from .usage_batch import UsageBatch
 
 RECORD_FIELDS: Spec = {"": USAGE}
 """A stored record's personal entries, as the log seals them."""
@@ -59,7 +61,7 @@ class UsageProjection(Projection):
     """Folds TokenUsageRecorded into records and totals; tracks session models."""
 
     name = "usage"
-    version = 1
+    version = 2  # 2: owners indexed by user, for erasure
     tables = (
         Table(
             "usage_records",
@@ -72,6 +74,7 @@ class UsageProjection(Projection):
             "usage_sessions",
             "stream TEXT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT, "
             "model TEXT NOT NULL",
+            indexes=("user_id",),
         ),
         Table(
             "usage_totals",
@@ -148,8 +151,7 @@ class UsageProjection(Projection):
         if row is None:
             return
         session_id, session_model, owner = row
-        own = event.record.get("model")
-        model = own if isinstance(own, str) and own else event.model or session_model
+        model = self.record_model(event, session_model)
         cur.execute(
             f"INSERT INTO {self.table('usage_records')} (position, stream, "
             "session_id, model, recorded_at, record) VALUES (?, ?, ?, ?, ?, ?)",
@@ -159,14 +161,12 @@ class UsageProjection(Projection):
                 session_id,
                 model,
                 micros(event.timestamp),
-                json.dumps(event.record)
-                if not cur.sealer.active
-                else cur.sealer.state(owner, dict(event.record), RECORD_FIELDS),
+                self.stored_record(cur.sealer, owner, event),
             ),
         )
         totals = [
             (scope, key, field, value)
-            for field, value in [("records", 1.0), *numeric_fields(event.record)]
+            for field, value in self.counted(event)
             for scope, key in (("session", session_id), ("model", model))
         ]
         cur.executemany(
@@ -176,6 +176,37 @@ class UsageProjection(Projection):
             "DO UPDATE SET total = t.total + excluded.total",
             totals,
         )
+
+    def apply_batch(
+        self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
+    ) -> None:
+        """What `apply` does event by event, with the batch's rows and totals read
+        once and written with executemany (`UsageBatch`)."""
+        if self.handled_as(UsageProjection):
+            UsageBatch(self, cur).fold(events)
+        else:
+            super().apply_batch(cur, events)
+
+    @staticmethod
+    def record_model(event: Session.TokenUsageRecorded, session_model: str) -> str:
+        """A record's model: its own `model` field, else the event's, else the
+        session's."""
+        own = event.record.get("model")
+        return own if isinstance(own, str) and own else event.model or session_model
+
+    @staticmethod
+    def stored_record(
+        sealer: ColumnSealer, owner: str | None, event: Session.TokenUsageRecorded
+    ) -> str:
+        """A record as its row holds it (sealed under a master key)."""
+        if not sealer.active:
+            return json.dumps(event.record)
+        return sealer.state(owner, dict(event.record), RECORD_FIELDS)
+
+    @staticmethod
+    def counted(event: Session.TokenUsageRecorded) -> list[tuple[str, float]]:
+        """What a record adds to its totals: one record, and each number in it."""
+        return [("records", 1.0), *numeric_fields(event.record)]
 
 
 def _number(value: float) -> float | int:

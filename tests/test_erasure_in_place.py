@@ -4,7 +4,10 @@ rebuild in progress keeps no plaintext, and a reader sees all of it or none."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import sqlite3
+from pathlib import Path
 
 import pytest
 from test_erasure import write_everything
@@ -12,6 +15,7 @@ from test_sealed_read_models import write_adk, write_langgraph
 
 import sessiontrail
 from sessiontrail import SessionTrail
+from sessiontrail.infrastructure.sql import Cursor, Params
 from sessiontrail.projections.batches import BatchApplier
 from sessiontrail.projections.projection import LIVE
 
@@ -81,3 +85,35 @@ def test_a_rebuild_in_progress_keeps_no_plaintext_of_an_erased_user(url: str) ->
             ]
         assert "MARK-alice" not in json.dumps(rows, default=str)
         assert "MARK-bob" in json.dumps(rows, default=str)
+
+
+class PlanningCursor(Cursor):
+    """Records SQLite's plan of each statement before running it."""
+
+    def __init__(self, connection: sqlite3.Connection) -> None:
+        super().__init__(connection.cursor(), "sqlite")
+        self.plans: list[str] = []
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        plan = super().execute(f"EXPLAIN QUERY PLAN {sql}", params).fetchall()
+        self.plans += [str(row[3]) for row in plan]
+        return super().execute(sql, params)
+
+
+def test_finding_a_users_streams_reads_an_index_in_every_read_model(
+    tmp_path: Path,
+) -> None:
+    # Only the user's own rows are read, so an erasure costs what they hold.
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    with sessiontrail.connect(url) as trail:
+        write_users(url, trail)
+        names = [status.name for status in trail.projections.status()]
+        classes = [trail.projections.projection(name) for name in names]
+    with contextlib.closing(sqlite3.connect(tmp_path / "trail.db")) as connection:
+        for projection_class in classes:
+            cur = PlanningCursor(connection)
+            projection, _ = projection_class.live(cur)
+            cur.plans.clear()
+            projection.owned_streams(cur, "alice")
+            scans = [plan for plan in cur.plans if plan.startswith("SCAN")]
+            assert scans == [], projection_class.name

@@ -229,6 +229,17 @@ def test_the_list_names_a_forks_source_and_version(trail: SessionTrail):
     assert (source.forked_from, source.forked_version) == (None, None)
 
 
+def test_a_rebuilt_list_still_names_a_forks_source(trail: SessionTrail):
+    chat(trail, "src", 3)
+    trail.sessions.fork("src", at_version=4, new_id="fork")
+
+    trail.projections.rebuild("sessions")
+
+    fork, source = trail.sessions.list().items
+    assert (fork.forked_from, fork.forked_version) == ("src", 4)
+    assert (source.forked_from, source.forked_version) == (None, None)
+
+
 def test_the_http_list_names_a_forks_source(trail: SessionTrail, tmp_path: Path):
     chat(trail, "src", 3, user_id="ann")
     trail.sessions.fork("src", at_version=4, new_id="fork", user_id="ann")

@@ -1,0 +1,61 @@
+"""What the batch paths of read models share: a batch folded in log order into
+rows kept in memory, written back once, each event sent to the work its handler
+would do (`handled_by`), and rows read 500 streams to a query."""
+
+from __future__ import annotations
+
+import inspect
+from abc import ABC, abstractmethod
+from collections.abc import Iterable, Iterator, Sequence
+from typing import Any
+
+from ..domain.event_model import EventModel
+from ..domain.session import Session
+from ..infrastructure.sql import Cursor
+from .projection import STREAMS_PER_STATEMENT, Projection
+
+
+class BatchFold(ABC):
+    """One batch of session events folded into a read model's rows."""
+
+    def __init__(self, projection: Projection, cur: Cursor) -> None:
+        self._cur = cur
+        self._dispatch = inspect.getattr_static(
+            type(projection), "apply"
+        ).dispatcher.dispatch
+
+    def fold(self, events: Sequence[tuple[int, EventModel]]) -> None:
+        """Apply (position, event) pairs in log order, then write what they changed."""
+        sessions = [
+            (position, event)
+            for position, event in events
+            if isinstance(event, Session.Event)
+        ]
+        self._load(str(event.originator_id) for _, event in sessions)
+        for position, event in sessions:
+            self._fold_one(position, event)
+        self.flush()
+
+    def handled_by(self, event: Session.Event) -> str:
+        """The name of the projection's handler that `apply` sends `event` to."""
+        return str(self._dispatch(type(event)).__name__)
+
+    def rows_of(self, select: str, streams: Sequence[str]) -> Iterator[tuple[Any, ...]]:
+        """The rows `select` (ending in `WHERE stream`) finds for `streams`."""
+        for start in range(0, len(streams), STREAMS_PER_STATEMENT):
+            chunk = streams[start:][:STREAMS_PER_STATEMENT]
+            yield from self._cur.execute(
+                f"{select} IN ({', '.join('?' * len(chunk))})", chunk
+            ).fetchall()
+
+    @abstractmethod
+    def _load(self, streams: Iterable[str]) -> None:
+        """Read the rows of `streams` not yet known."""
+
+    @abstractmethod
+    def _fold_one(self, position: int, event: Session.Event) -> None:
+        """Fold one event into the rows in memory."""
+
+    @abstractmethod
+    def flush(self) -> None:
+        """Write what the batch has changed so far."""
