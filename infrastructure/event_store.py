@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     Mapper,
     Notification,
     RecordConflictError,
+    StoredEvent,
 )
 from eventsourcing.utils import Environment, EnvType, get_topic
 
@@ -46,6 +47,7 @@ from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
 from .log_position import LOG_START, LogPosition
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
+from .sql import Cursor
 from .user_keys import UserKeys
 
 logger = logging.getLogger(__name__)
@@ -53,10 +55,18 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_INTERVAL = 100
 Committed = Callable[[Sequence[tuple[LogPosition, EventModel]]], None]
 """Told, in the appending thread, each (position, event) an append committed."""
+InAppend = Callable[[Cursor, Sequence[tuple[LogPosition, EventModel]]], None]
+"""Run in an append's own transaction, after its inserts, with each (position,
+event) it inserts (where the backend's read models share that transaction)."""
 
 
 class StreamMoved(ConcurrencyConflict):
     """Another writer appended to the stream first; the caller should rebase."""
+
+
+class AppendAlone(Exception):
+    """Raised by an `in_append` hook that cannot write its part: the append is
+    rolled back and done again without the hook."""
 
 
 @contextlib.contextmanager
@@ -86,6 +96,7 @@ class SessionStore(Application[UUID]):
         self._write_lock = backend.write_lock()
         self._heads = ChainHeads(self.recorder)
         self._committed: list[Committed] = []
+        self._in_append: InAppend | None = None
         self.transcript_index: TranscriptIndex | None = None
         """Set by the trail: answers loaded sessions' id questions (read models)."""
         with storage_errors("open the user key table"):
@@ -173,7 +184,7 @@ class SessionStore(Application[UUID]):
         ]
         with self._write_lock, storage_errors(action):
             linked = self._heads.link(records)
-            positions = self.backend.insert(self.recorder, linked)
+            positions = self._insert_linked(linked, events)
         self._heads.remember(linked)
         if positions:
             committed = list(zip(positions, events, strict=True))
@@ -183,6 +194,29 @@ class SessionStore(Application[UUID]):
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(event.originator_id, event.originator_version)
         return positions[-1] if positions else None
+
+    def _insert_linked(
+        self, linked: Sequence[StoredEvent], events: Sequence[Any]
+    ) -> list[LogPosition]:
+        """Insert in one transaction, running the `in_append` hook in it if set."""
+        hook = self._in_append
+        if hook is None:
+            return self.backend.insert(self.recorder, linked)
+
+        def within(cur: Cursor, positions: Sequence[LogPosition]) -> None:
+            hook(cur, list(zip(positions, events, strict=True)))
+
+        try:
+            return self.backend.insert_within(self.recorder, linked, within)
+        except AppendAlone:
+            return self.backend.insert(self.recorder, linked)
+
+    def in_append(self, hook: InAppend) -> None:
+        """Run `hook` inside each append's transaction, before it commits, where
+        the backend can (SQLite: inline read models write their rows there). If
+        it raises AppendAlone, the append is done again without it; anything
+        else it raises fails the append."""
+        self._in_append = hook
 
     def on_commit(self, listener: Committed) -> None:
         """Tell `listener` what each append of this store committed, right after
