@@ -156,6 +156,7 @@ class SessionStore(Application[UUID]):
             events,
             f"save session {session.session_id!r}",
             {session.id: content_owner(session.user_id)},
+            session,
         )
         session.pending_events.clear()
         return position
@@ -174,9 +175,11 @@ class SessionStore(Application[UUID]):
         events: Sequence[Any],
         action: str,
         owners: Mapping[UUID, str | None] | None = None,
+        source: Session | QASession | None = None,
     ) -> LogPosition | None:
         """Seal, link the events into their streams' chains and insert them in one
-        transaction; snapshot the streams that crossed a snapshot interval."""
+        transaction; snapshot the streams that crossed a snapshot interval (from
+        `source`, the aggregate that made them, when it is at that version)."""
         mapper = cast(PydanticMapper, self.mapper)
         records = [
             mapper.stored(event, (owners or {}).get(event.originator_id))
@@ -192,7 +195,7 @@ class SessionStore(Application[UUID]):
                 listener(committed)
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
-                self._snapshot(event.originator_id, event.originator_version)
+                self._snapshot(event.originator_id, event.originator_version, source)
         return positions[-1] if positions else None
 
     def _insert_linked(
@@ -380,25 +383,36 @@ class SessionStore(Application[UUID]):
         with storage_errors(f"read stream {stream}"):
             return self._heads.stored_value(stream, version)
 
-    def _take_snapshot(self, stream: UUID, version: int) -> None:
-        """eventsourcing's take_snapshot, but a session's message count is always
-        known in it: one whose log holds a truncation written before truncations
-        said what they left counts its transcript from the log, once."""
+    def _take_snapshot(
+        self, stream: UUID, version: int, source: Session | QASession | None
+    ) -> None:
+        """eventsourcing's take_snapshot, but of `source` when it is that stream
+        at that version (the writer's own object: its state is what a replay of
+        the stream gives, with no replay), and a session's message count is
+        always known in it: one whose log holds a truncation written before
+        truncations said what they left counts its transcript from the log, once."""
         assert self.snapshots is not None
-        aggregate: Session | QASession = self.repository.get(stream, version=version)
+        aggregate: Session | QASession
+        if source is not None and (source.id, source.version) == (stream, version):
+            aggregate = source  # loaded sessions are attached; new ones count
+        else:
+            aggregate = self.repository.get(stream, version=version)
+            if isinstance(aggregate, Session):
+                aggregate.attach(self, self.transcript_index)
         if isinstance(aggregate, Session):
-            aggregate.attach(self, self.transcript_index)
             aggregate.message_count  # noqa: B018 - counted (and kept) if unknown
         self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
 
-    def _snapshot(self, stream: UUID, version: int) -> None:
+    def _snapshot(
+        self, stream: UUID, version: int, source: Session | QASession | None = None
+    ) -> None:
         """Best effort: the events are committed; no snapshot only costs replay.
 
         Only the newest snapshot of a stream is kept (a load needs no other;
         `at` and verify fold the events from the first), so the snapshots of a
         session take the same room whatever its length."""
         try:
-            self._take_snapshot(stream, version)
+            self._take_snapshot(stream, version, source)
         except IntegrityError:
             pass  # another writer took the same snapshot first
         except EventSourcingError:

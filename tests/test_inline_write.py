@@ -9,9 +9,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eventsourcing.application import project_aggregate
 
 import sessiontrail
-from sessiontrail import StorageUnavailable
+from sessiontrail import Session, StorageUnavailable
+from sessiontrail.infrastructure.event_store import SNAPSHOT_INTERVAL
 from sessiontrail.infrastructure.sql import Cursor
 
 
@@ -60,3 +62,37 @@ def test_a_message_an_inline_save_removes_leaves_no_bytes_in_the_file(
             raw.execute("PRAGMA wal_checkpoint(TRUNCATE)")
         files = b"".join(path.read_bytes() for path in sorted(tmp_path.glob("log.db*")))
         assert b"MARK-alice" not in files
+
+
+def test_a_save_crossing_a_snapshot_interval_snapshots_without_a_replay(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The writer's object is the stream at that version: its state is what a
+    replay gives, so the snapshot is taken from it."""
+    with sessiontrail.connect(f"sqlite:///{tmp_path / 'log.db'}") as trail:
+        session = trail.sessions.load_or_create("chat", user_id="alice")
+        session.edit_title("Plan")
+        session.set_pinned(True)
+        session.update_metadata({"topic": "x"})
+        trail.sessions.save(session)
+        while session.version < SNAPSHOT_INTERVAL - 1:
+            session.append_message(role="user", content=f"m{session.version}")
+            trail.sessions.save(session)
+        session.set_pending_question(
+            {"tool_call_id": "q", "tool_name": "ask", "question": "?"}
+        )
+
+        def no_replay(*args: object, **kwargs: object) -> None:
+            raise AssertionError("the snapshot replayed the stream")
+
+        with monkeypatch.context() as patch:
+            patch.setattr(trail.store.repository, "get", no_replay)
+            trail.sessions.save(session)
+        assert trail.store.snapshots is not None
+        [snapshot] = trail.store.snapshots.get(session.id)
+        assert snapshot.originator_version == SNAPSHOT_INTERVAL
+        events = trail.store.events_until(session.id, SNAPSHOT_INTERVAL)
+        replayed = project_aggregate(None, events)
+        assert isinstance(replayed, Session)
+        assert snapshot.state == replayed.to_state()
+        assert replayed.pending_question is not None and replayed.pinned
