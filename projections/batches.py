@@ -316,3 +316,20 @@ def _applied_alone(
         return False
     cur.execute("RELEASE SAVEPOINT apply_one")
     return True
+
+
+def save_positions_alike(
+    cur: Cursor, table: str, generations: Sequence[Generation]
+) -> None:
+    """Record where generations have got to, one UPDATE per distinct place (after
+    a write's own events reach every read model, they mostly stand alike)."""
+    alike: dict[tuple[int, int, int, int], list[str]] = {}
+    for generation in generations:
+        place = (generation.position, generation.skipped, *generation.log)
+        alike.setdefault(place, []).append(generation.projection.name)
+    for (position, skipped, transaction_id, notification_id), names in alike.items():
+        cur.execute(
+            f"UPDATE {table} SET position = ?, skipped = ?, transaction_id = ?, "
+            f"notification_id = ? WHERE name IN ({', '.join('?' * len(names))})",
+            (position, skipped, transaction_id, notification_id, *names),
+        )

@@ -45,6 +45,7 @@ from .batches import (
     apply_events,
     live_rows,
     save_position,
+    save_positions_alike,
 )
 from .inline import Recent, RecentWrites
 from .projection import LIVE, Projection
@@ -235,8 +236,7 @@ class ProjectionRunner:
         if not self._store.follows(base, recent[0][0]):
             return None
         apply_events(cur, generations, recent)
-        for generation in generations:
-            save_position(cur, LIVE, generation)
+        save_positions_alike(cur, LIVE, generations)
         self._sweep(cur)
         return generations
 
