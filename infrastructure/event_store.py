@@ -25,6 +25,7 @@ from eventsourcing.persistence import (
     Mapper,
     Notification,
     RecordConflictError,
+    StoredEvent,
 )
 from eventsourcing.utils import Environment, EnvType, get_topic
 
@@ -47,6 +48,7 @@ from .keys import KEY_VARIABLE, master_key
 from .log_position import LOG_START, LogPosition
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
 from .session_ids import StoredIds
+from .sql import Cursor
 from .user_keys import UserKeys
 
 logger = logging.getLogger(__name__)
@@ -54,10 +56,18 @@ logger = logging.getLogger(__name__)
 SNAPSHOT_INTERVAL = 100
 Committed = Callable[[Sequence[tuple[LogPosition, EventModel]]], None]
 """Told, in the appending thread, each (position, event) an append committed."""
+InAppend = Callable[[Cursor, Sequence[tuple[LogPosition, EventModel]]], None]
+"""Run in an append's own transaction, after its inserts, with each (position,
+event) it inserts (where the backend's read models share that transaction)."""
 
 
 class StreamMoved(ConcurrencyConflict):
     """Another writer appended to the stream first; the caller should rebase."""
+
+
+class AppendAlone(Exception):
+    """Raised by an `in_append` hook that cannot write its part: the append is
+    rolled back and done again without the hook."""
 
 
 @contextlib.contextmanager
@@ -87,6 +97,7 @@ class SessionStore(Application[UUID]):
         self._write_lock = backend.write_lock()
         self._heads = ChainHeads(self.recorder)
         self._committed: list[Committed] = []
+        self._in_append: InAppend | None = None
         self.transcript_index: TranscriptIndex | None = None
         """Set by the trail: answers loaded sessions' id questions (read models)."""
         with storage_errors("open the user key table"):
@@ -148,6 +159,7 @@ class SessionStore(Application[UUID]):
             events,
             f"save session {session.session_id!r}",
             {session.id: content_owner(session.user_id)},
+            session,
         )
         session.pending_events.clear()
         return position
@@ -166,9 +178,11 @@ class SessionStore(Application[UUID]):
         events: Sequence[Any],
         action: str,
         owners: Mapping[UUID, str | None] | None = None,
+        source: Session | QASession | None = None,
     ) -> LogPosition | None:
         """Seal, link the events into their streams' chains and insert them in one
-        transaction; snapshot the streams that crossed a snapshot interval."""
+        transaction; snapshot the streams that crossed a snapshot interval (from
+        `source`, the aggregate that made them, when it is at that version)."""
         mapper = cast(PydanticMapper, self.mapper)
         records = [
             mapper.stored(event, (owners or {}).get(event.originator_id))
@@ -176,7 +190,7 @@ class SessionStore(Application[UUID]):
         ]
         with self._write_lock, storage_errors(action):
             linked = self._heads.link(records)
-            positions = self.backend.insert(self.recorder, linked)
+            positions = self._insert_linked(linked, events)
         self._heads.remember(linked)
         if positions:
             committed = list(zip(positions, events, strict=True))
@@ -184,8 +198,31 @@ class SessionStore(Application[UUID]):
                 listener(committed)
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
-                self._snapshot(event.originator_id, event.originator_version)
+                self._snapshot(event.originator_id, event.originator_version, source)
         return positions[-1] if positions else None
+
+    def _insert_linked(
+        self, linked: Sequence[StoredEvent], events: Sequence[Any]
+    ) -> list[LogPosition]:
+        """Insert in one transaction, running the `in_append` hook in it if set."""
+        hook = self._in_append
+        if hook is None:
+            return self.backend.insert(self.recorder, linked)
+
+        def within(cur: Cursor, positions: Sequence[LogPosition]) -> None:
+            hook(cur, list(zip(positions, events, strict=True)))
+
+        try:
+            return self.backend.insert_within(self.recorder, linked, within)
+        except AppendAlone:
+            return self.backend.insert(self.recorder, linked)
+
+    def in_append(self, hook: InAppend) -> None:
+        """Run `hook` inside each append's transaction, before it commits, where
+        the backend can (SQLite: inline read models write their rows there). If
+        it raises AppendAlone, the append is done again without it; anything
+        else it raises fails the append."""
+        self._in_append = hook
 
     def on_commit(self, listener: Committed) -> None:
         """Tell `listener` what each append of this store committed, right after
@@ -354,25 +391,36 @@ class SessionStore(Application[UUID]):
         with storage_errors(f"read stream {stream}"):
             return self._heads.stored_value(stream, version)
 
-    def _take_snapshot(self, stream: UUID, version: int) -> None:
-        """eventsourcing's take_snapshot, but a session's message count is always
-        known in it: one whose log holds a truncation written before truncations
-        said what they left counts its transcript from the log, once."""
+    def _take_snapshot(
+        self, stream: UUID, version: int, source: Session | QASession | None
+    ) -> None:
+        """eventsourcing's take_snapshot, but of `source` when it is that stream
+        at that version (the writer's own object: its state is what a replay of
+        the stream gives, with no replay), and a session's message count is
+        always known in it: one whose log holds a truncation written before
+        truncations said what they left counts its transcript from the log, once."""
         assert self.snapshots is not None
-        aggregate: Session | QASession = self.repository.get(stream, version=version)
+        aggregate: Session | QASession
+        if source is not None and (source.id, source.version) == (stream, version):
+            aggregate = source  # loaded sessions are attached; new ones count
+        else:
+            aggregate = self.repository.get(stream, version=version)
+            if isinstance(aggregate, Session):
+                aggregate.attach(self, self.transcript_index)
         if isinstance(aggregate, Session):
-            aggregate.attach(self, self.transcript_index)
             aggregate.message_count  # noqa: B018 - counted (and kept) if unknown
         self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
 
-    def _snapshot(self, stream: UUID, version: int) -> None:
+    def _snapshot(
+        self, stream: UUID, version: int, source: Session | QASession | None = None
+    ) -> None:
         """Best effort: the events are committed; no snapshot only costs replay.
 
         Only the newest snapshot of a stream is kept (a load needs no other;
         `at` and verify fold the events from the first), so the snapshots of a
         session take the same room whatever its length."""
         try:
-            self._take_snapshot(stream, version)
+            self._take_snapshot(stream, version, source)
         except IntegrityError:
             pass  # another writer took the same snapshot first
         except EventSourcingError:

@@ -121,6 +121,8 @@ class ProjectionDatabase(ABC):
 
     dialect: Dialect
     log_after: str | None = None
+    sealer: ColumnSealer = PLAIN
+    """What its cursors seal personal values with."""
 
     @abstractmethod
     def write(self) -> contextlib.AbstractContextManager[Cursor]:

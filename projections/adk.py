@@ -50,7 +50,7 @@ class AdkProjection(Projection):
     """Folds the adapter's session starts and event messages into index and state."""
 
     name = "adk"
-    version = 3  # 2: forks are ADK sessions under their own ids; 3: owners indexed by user, for erasure
+    version = 3  # 2: forks under their own ADK ids; 3: owners indexed by user
     tables = (
         Table(
             "adk_sessions",

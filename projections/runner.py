@@ -28,9 +28,10 @@ from pydantic import NonNegativeFloat, StrictStr
 
 from ..domain.erasure import Erasure
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
+from ..domain.event_model import EventModel
 from ..domain.validation import UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
-from ..infrastructure.event_store import SessionStore
+from ..infrastructure.event_store import AppendAlone, SessionStore
 from ..infrastructure.log_position import LOG_START, LogPosition
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .batches import (
@@ -96,6 +97,10 @@ class ProjectionRunner:
         self._classes = {projection.name: projection for projection in projections}
         self._recent = RecentWrites()  # what catch_up(until) may apply from memory
         store.on_commit(self._recent.remember)
+        self._in_append = threading.local()  # what the last append applied in it
+        if mode == "inline":
+            store.in_append(self._apply_in_append)
+            store.on_commit(self._applied_in_append)
         self._lock = threading.Lock()
         self._applied = LOG_START  # every current live generation is known to be here
         self._sequence = 0  # ... and has numbered its events up to this one
@@ -185,29 +190,60 @@ class ProjectionRunner:
                 pause = min(2 * pause, BEHIND_RECHECK[1])
 
     def _apply_recent(self, recent: Recent) -> bool:
-        """A write's own events, applied without reading them back: only when every
-        live generation is exactly at the event before them in the log (else, or if
-        a handler fails, the caller catches up from the log as usual)."""
-        first = recent[0][0]
+        """A write's own events, applied without reading them back, in a
+        transaction of the read models (see `_apply_here`; if a handler fails,
+        the caller catches up from the log as usual)."""
         try:
             with self._database.write() as cur:
-                generations = self._current(cur)
-                if not generations:
-                    return False
-                base = generations[0].log
-                if any(generation.log != base for generation in generations):
-                    return False
-                if any(isinstance(event, Erasure.UserErased) for _, event in recent):
-                    return False  # an erasure replays from the log: catch-ups do that
-                if not self._store.follows(base, first):
-                    return False
-                apply_events(cur, generations, list(recent))
-                save_positions(cur, LIVE, generations)
-                self._sweep(cur)
+                generations = self._apply_here(cur, recent)
         except BATCH_FAILURES:
+            return False
+        if generations is None:
             return False
         self._remember(generations)
         return True
+
+    def _apply_in_append(
+        self, cur: Cursor, recent: Sequence[tuple[LogPosition, EventModel]]
+    ) -> None:
+        """A write's own events, applied in its own transaction (SQLite): the rows
+        and positions commit with the events. If a handler fails, the append is
+        redone without them (AppendAlone) and the catch-up after the write
+        applies the events from the log, skipping only the bad one."""
+        cur.sealer = self._database.sealer
+        try:
+            generations = self._apply_here(cur, list(recent))
+        except BATCH_FAILURES as exc:
+            raise AppendAlone(str(exc)) from exc
+        self._in_append.applied = (recent[-1][0], generations)
+
+    def _applied_in_append(
+        self, committed: Sequence[tuple[LogPosition, EventModel]]
+    ) -> None:
+        """After an append's commit: the read models are where it applied them."""
+        applied = getattr(self._in_append, "applied", None)
+        self._in_append.applied = None
+        if applied is not None and applied[1] and applied[0] == committed[-1][0]:
+            self._remember(applied[1])
+
+    def _apply_here(self, cur: Cursor, recent: Recent) -> list[Generation] | None:
+        """Apply a write's own events in `cur`'s transaction and move the positions
+        past them, only when every live generation is exactly at the event before
+        them in the log; None (nothing written) when not."""
+        generations = self._current(cur)
+        if not generations:
+            return None
+        base = generations[0].log
+        if any(generation.log != base for generation in generations):
+            return None
+        if any(isinstance(event, Erasure.UserErased) for _, event in recent):
+            return None  # an erasure replays from the log: catch-ups do that
+        if not self._store.follows(base, recent[0][0]):
+            return None
+        apply_events(cur, generations, recent)
+        save_positions(cur, LIVE, generations)
+        self._sweep(cur)
+        return generations
 
     def _remember(self, generations: list[Generation]) -> None:
         """Every current generation is at least where the least advanced one is."""

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, ClassVar
 from uuid import UUID
@@ -27,12 +27,17 @@ from eventsourcing.persistence import (
 
 from ..log_position import LogPosition
 from ..settings import BackendName, Settings
-from ..sql import ProjectionDatabase
+from ..sql import Cursor, ProjectionDatabase
 from ..user_keys import KeyTable
 from ..wakeups import Wakeups
 
 Positioned = list[tuple[LogPosition, Notification]]
 """Notifications, each with its position in the log."""
+
+InTransaction = Callable[[Cursor, Sequence[LogPosition]], None]
+"""Run inside an append's own transaction, after its records are inserted, with
+their positions: where the read models share that transaction (SQLite), an
+inline write's read-model rows commit with its events."""
 
 STREAMS_PER_QUERY = 500
 """Stream ids named in one SQL statement (SQLite's limit on parameters is far)."""
@@ -106,6 +111,17 @@ class Backend(ABC):
         """Insert in one transaction; each record's position."""
         ids = recorder.insert_events(records) or ()
         return [LogPosition(0, ident) for ident in ids]
+
+    def insert_within(
+        self,
+        recorder: ApplicationRecorder,
+        records: Sequence[StoredEvent],
+        within: InTransaction,
+    ) -> list[LogPosition]:
+        """`insert`, and `within` in the same transaction before it commits, where
+        the read models live in it; elsewhere (by default) `within` is not called
+        and the read models catch up in a transaction of their own."""
+        return self.insert(recorder, records)
 
     def notifications(
         self,

@@ -30,16 +30,17 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     Notification,
+    StoredEvent,
 )
-from eventsourcing.sqlite import SQLiteAggregateRecorder
+from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor
 
 from ...domain.errors import InvalidInput
 from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
-from .base import STREAMS_PER_QUERY, Backend, Positioned
-from .sqlite_store import BUSY_TIMEOUT, Factory
+from .base import STREAMS_PER_QUERY, Backend, InTransaction, Positioned
+from .sqlite_store import BUSY_TIMEOUT, Factory, LogRecorder
 
 _OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
 
@@ -115,6 +116,25 @@ class SQLiteBackend(Backend):
                 ("" if after is None else after.hex, limit),  # stored as 32 hex digits
             )
             return [UUID(row[0]) for row in cursor.fetchall()]
+
+    def insert_within(
+        self,
+        recorder: ApplicationRecorder,
+        records: Sequence[StoredEvent],
+        within: InTransaction,
+    ) -> list[LogPosition]:
+        """The read models are in the log's file: `within` writes their rows on
+        the append's own connection, so they commit with the events (one commit,
+        fsynced) and no other connection's page cache goes stale."""
+        assert isinstance(recorder, LogRecorder)
+
+        def run(cursor: SQLiteCursor, ids: Sequence[int]) -> None:
+            raw = cursor.sqlite_cursor.connection.cursor()
+            raw.row_factory = None  # plain tuples, as on the read models' connection
+            within(Cursor(raw, "sqlite"), [LogPosition(0, ident) for ident in ids])
+
+        ids = recorder.insert_events(records, within=run) or ()
+        return [LogPosition(0, ident) for ident in ids]
 
     def prune_snapshots(
         self, recorder: AggregateRecorder, stream: UUID, version: int
