@@ -29,6 +29,7 @@ from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
 from .privacy.erasure import Eraser, ErasureReport
+from .privacy.purge import Purger
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.inline import RefreshedReads
@@ -128,12 +129,21 @@ class SessionTrail:
         self.store.transcript_index = TranscriptIds(self.read_models)
         self._cache = cache = SessionCache(cache_size, self._key_stamp)
         reader = LogReader(self.store)
+        writer = SessionWriter(self.store, after_write)
         self.sessions = SessionRepository(
             self.store,
             cache,
             SessionIndex(readable, skips, keyed=keyed),
-            SessionWriter(self.store, after_write),
+            writer,
             SessionHistory(self.store, reader),
+            Purger(
+                self.store,
+                reader,
+                writer.holding,
+                self.projections,
+                cache.evict,
+                self._truncate_log,
+            ),
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
@@ -197,6 +207,11 @@ class SessionTrail:
         On SQLite, `wait` up to that many seconds for other connections' reads to
         end, so no file keeps the erased bytes (`report.log_compacted`)."""
         return self._eraser.erase_user(user_id, actor=actor, wait=wait)
+
+    def _truncate_log(self) -> bool:
+        """SQLite: truncate the write-ahead log so it keeps no purged bytes
+        (False while a reader elsewhere holds it); nothing to do elsewhere."""
+        return self.backend != "sqlite" or self.read_models.compact()
 
     def _key_stamp(self, session: Session) -> object:
         """What a cached session is only served while it holds: its user's key."""
