@@ -157,7 +157,9 @@ def test_a_bad_reason_is_refused_and_nothing_is_purged(trail: SessionTrail) -> N
 def test_the_purge_record_says_who_when_why_and_how_much(trail: SessionTrail) -> None:
     write_everything(trail, "alice")
     report = trail.sessions.purge("chat-alice", actor="dpo", reason="user request")
-    [record] = [e for e in trail.store.every_event() if isinstance(e, Purge.SessionPurged)]
+    [record] = [
+        e for e in trail.store.every_event() if isinstance(e, Purge.SessionPurged)
+    ]
     assert (record.session_id, record.user_id, record.actor, record.reason) == (
         "chat-alice",
         "alice",
