@@ -30,6 +30,7 @@ class PurgedStream(Value):
     events: int
     snapshots: int
     chain: str = ""  # "" when the chain checked out; else its first problem
+    damaged_at: int = 0  # the version of that problem (0: none)
 
 
 class PurgeReport(Value):

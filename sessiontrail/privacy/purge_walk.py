@@ -42,6 +42,7 @@ class StreamWalk:
         self.last_version = 0
         self.last_hash = ""
         self.chain = ""
+        self.damaged_at = 0
         self.started: Session.Started | None = None
         self.usage: dict[str, dict[str, float]] = {}
         self._model = ""
@@ -68,6 +69,7 @@ class StreamWalk:
             events=self.events,
             snapshots=len(self._reader.snapshot_records(self.stream)),
             chain=self.chain,
+            damaged_at=self.damaged_at,
         )
 
     def _count(self, check: ChainWalk, record: StoredEvent) -> None:
@@ -77,7 +79,7 @@ class StreamWalk:
             try:
                 check.check(record)
             except ChecksumMismatch as exc:
-                self.chain = f"version {exc.version} {exc.problem}"
+                self.chain, self.damaged_at = exc.problem, exc.version
         stored, _ = unframe(record.state)
         value = stored if stored is not None else check.value
         self.last_hash = value.hex() if value is not None else ""
