@@ -6,11 +6,12 @@ from __future__ import annotations
 
 import zlib
 
+from test_tamper_evidence import S1, RawEvents, only_problem, record, setup
+
 import sessiontrail
 from sessiontrail import SessionTrail
 from sessiontrail.infrastructure.chain import digest, frame, unframe
 from sessiontrail.infrastructure.mapper import COMPRESSED
-from test_tamper_evidence import S1, RawEvents, only_problem, record, setup
 
 __all__ = ["setup"]  # the fixture: a SQLite or PostgreSQL log with raw access
 
