@@ -20,6 +20,7 @@ from .infrastructure.history import SessionHistory
 from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
 from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
+from .infrastructure.purge_watch import PurgeWatch
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.sealed_columns import ColumnSealer
@@ -127,7 +128,10 @@ class SessionTrail:
                 lambda: self.projections.catch_up(),
             )
         self.store.transcript_index = TranscriptIds(self.read_models)
-        self._cache = cache = SessionCache(cache_size, self._key_stamp)
+        self._cache = cache = SessionCache(
+            cache_size, self._key_stamp, lambda: watch.check()
+        )
+        watch = PurgeWatch(self.store, cache.evict)
         reader = LogReader(self.store)
         writer = SessionWriter(self.store, after_write)
         self.sessions = SessionRepository(
