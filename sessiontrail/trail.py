@@ -7,7 +7,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Literal, Self
 
-from pydantic import StrictStr
+from pydantic import StrictBool, StrictStr
 
 from .domain.checkpoint import Checkpoint
 from .domain.errors import StorageUnavailable
@@ -29,6 +29,7 @@ from .infrastructure.session_writer import SessionWriter
 from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
+from .privacy.compaction import CompactReport, compact
 from .privacy.erasure import Eraser, ErasureReport
 from .privacy.purge import Purger
 from .projections.adk import AdkProjection, AdkReads
@@ -211,6 +212,15 @@ class SessionTrail:
         On SQLite, `wait` up to that many seconds for other connections' reads to
         end, so no file keeps the erased bytes (`report.log_compacted`)."""
         return self._eraser.erase_user(user_id, actor=actor, wait=wait)
+
+    @validated
+    def compact(self, *, full: StrictBool = False) -> CompactReport:
+        """Give the disk back after purges; afterwards no file holds a purged
+        byte. SQLite: VACUUM, holding the write lock while it rewrites the file
+        (O(the remaining file)). PostgreSQL: VACUUM (ANALYZE), which blocks no
+        one but leaves the bytes in the table files; `full=True`: VACUUM FULL,
+        which removes them and locks each table while it rewrites it."""
+        return compact(self.read_models, full)
 
     def _truncate_log(self) -> bool:
         """SQLite: truncate the write-ahead log so it keeps no purged bytes
