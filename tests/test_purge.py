@@ -10,10 +10,10 @@ import sqlite3
 import time
 from pathlib import Path
 
-import psycopg
 import pytest
 from support.postgres import PostgresServer
 from test_erasure import disk, write_everything
+from test_sealed_read_models import tables_text
 
 import sessiontrail
 from sessiontrail import SessionTrail
@@ -104,26 +104,12 @@ def test_purge_on_postgres_leaves_no_content_in_any_table(
     postgres_server: PostgresServer,
 ) -> None:
     schema = postgres_server.new_schema()
-
-    def tables_text() -> str:
-        with psycopg.connect(postgres_server.dsn()) as db:
-            names = [
-                row[0]
-                for row in db.execute(
-                    "SELECT tablename FROM pg_tables WHERE schemaname = %s", (schema,)
-                )
-            ]
-            return "".join(
-                str(db.execute(f"SELECT t::text FROM {schema}.{name} t").fetchall())
-                for name in names
-            )
-
     with sessiontrail.connect(postgres_server.url(schema)) as trail:
         write_everything(trail, "alice", messages=120)
         write_everything(trail, "bob")
-        assert "MARK-alice" in tables_text()
+        assert "MARK-alice" in tables_text(postgres_server, schema)
         trail.sessions.purge("chat-alice", actor="dpo@example.com")
-        text = tables_text()
+        text = tables_text(postgres_server, schema)
         assert "MARK-alice" not in text and b"MARK-alice".hex() not in text
         assert "MARK-bob" in text
         check_purged(trail)
