@@ -20,6 +20,7 @@ class BatchFold(ABC):
 
     def __init__(self, projection: Projection, cur: Cursor) -> None:
         self._cur = cur
+        self._handler = projection
         self._dispatch = inspect.getattr_static(
             type(projection), "apply"
         ).dispatcher.dispatch
@@ -32,8 +33,13 @@ class BatchFold(ABC):
             if isinstance(event, Session.Event)
         ]
         self._load(str(event.originator_id) for _, event in sessions)
-        for position, event in sessions:
-            self._fold_one(position, event)
+        for position, event in events:
+            if isinstance(event, Session.Event):
+                self._fold_one(position, event)
+            else:  # another stream's event (a purge's record): its own handler
+                self.flush()
+                self._handler.apply(event, self._cur, position)
+                self._reload()
         self.flush()
 
     def handled_by(self, event: Session.Event) -> str:
@@ -51,6 +57,10 @@ class BatchFold(ABC):
     @abstractmethod
     def _load(self, streams: Iterable[str]) -> None:
         """Read the rows of `streams` not yet known."""
+
+    @abstractmethod
+    def _reload(self) -> None:
+        """Read again every row already read (a handler outside the batch ran)."""
 
     @abstractmethod
     def _fold_one(self, position: int, event: Session.Event) -> None:

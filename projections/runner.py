@@ -29,6 +29,7 @@ from pydantic import NonNegativeFloat, StrictStr
 from ..domain.erasure import Erasure
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
 from ..domain.event_model import EventModel
+from ..domain.purge import Purge
 from ..domain.validation import UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import AppendAlone, SessionStore
@@ -54,6 +55,10 @@ from .skips import Skips
 from .status import live_table_rows, statuses, sync_status
 
 logger = logging.getLogger(__name__)
+
+REPLAYED = (Erasure.UserErased, Purge.SessionPurged)
+"""Events whose read-model change reads the log beyond them (an erasure replays
+the user's streams; a purge forgets streams first): never applied from memory."""
 
 SWEEP_EVERY = 10.0
 """Seconds between sweeps of retired generations, done by catch-ups."""
@@ -236,8 +241,8 @@ class ProjectionRunner:
         base = generations[0].log
         if any(generation.log != base for generation in generations):
             return None
-        if any(isinstance(event, Erasure.UserErased) for _, event in recent):
-            return None  # an erasure replays from the log: catch-ups do that
+        if any(isinstance(event, REPLAYED) for _, event in recent):
+            return None  # erasures and purges: catch-ups do those
         if not self._store.follows(base, recent[0][0]):
             return None
         apply_events(cur, generations, recent)

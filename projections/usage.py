@@ -19,6 +19,7 @@ from pydantic import JsonValue
 from ..domain.errors import SessionNotFound
 from ..domain.event_model import EventModel
 from ..domain.personal import USAGE, Spec
+from ..domain.purge import Purge
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
@@ -207,6 +208,23 @@ class UsageProjection(Projection):
     def counted(event: Session.TokenUsageRecorded) -> list[tuple[str, float]]:
         """What a record adds to its totals: one record, and each number in it."""
         return [("records", 1.0), *numeric_fields(event.record)]
+
+    @apply.register
+    def _purged(self, event: Purge.SessionPurged, cur: Cursor, position: int) -> None:
+        """A purge took its records' numbers off the model totals (`forget`);
+        its record gives them back, so totals by model survive purges, and a
+        rebuild (which never sees the purged records) adds them the same way."""
+        cur.executemany(
+            f"INSERT INTO {self.table('usage_totals')} AS t (scope, key, field, total) "
+            "VALUES ('model', ?, ?, ?) "
+            "ON CONFLICT (scope, key, field) "
+            "DO UPDATE SET total = t.total + excluded.total",
+            [
+                (model, field, value)
+                for model, fields in sorted(event.usage.items())
+                for field, value in sorted(fields.items())
+            ],
+        )
 
 
 def _number(value: float) -> float | int:

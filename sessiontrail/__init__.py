@@ -18,6 +18,7 @@ from .domain.errors import (
     StorageUnavailable,
     VersionIncompatible,
 )
+from .domain.purge import PurgeReport
 from .domain.qa_values import (
     GraphElementIds,
     SessionQAEntry,
@@ -41,6 +42,8 @@ from .domain.values import (
 from .infrastructure.keys import new_key
 from .infrastructure.repository import SessionRepository
 from .infrastructure.verify import StreamProblem, VerifyReport
+from .infrastructure.verify_purges import PurgedEntry
+from .privacy.compaction import CompactReport
 from .privacy.erasure import ErasureReport
 from .projections.audit import AuditEntry, AuditPage
 from .projections.usage import UsageRecord
@@ -55,6 +58,7 @@ __all__ = [
     "AuditPage",
     "Checkpoint",
     "ChecksumMismatch",
+    "CompactReport",
     "ConcurrencyConflict",
     "DroppedEdit",
     "ErasureReport",
@@ -71,6 +75,8 @@ __all__ = [
     "Page",
     "PendingQuestion",
     "ProjectionStatus",
+    "PurgeReport",
+    "PurgedEntry",
     "SaveResult",
     "Session",
     "SessionAsset",

@@ -41,6 +41,7 @@ from .domain.errors import InvalidInput
 from .domain.validation import Count, Url, validated
 from .infrastructure.settings import BackendName
 from .infrastructure.verify import VerifyReport
+from .privacy.compaction import CompactReport
 from .privacy.erasure import ErasureReport
 from .trail import DEFAULT_CACHE_SIZE, Mode, SessionTrail
 from .trail import connect as connect_sync
@@ -124,6 +125,10 @@ class AsyncSessionTrail(AsyncClosing):
     async def erase_user(self, user_id: str, *, actor: str = "system") -> ErasureReport:
         """See SessionTrail.erase_user."""
         return await self._threads.run(self.sync.erase_user, user_id, actor=actor)
+
+    async def compact(self, *, full: bool = False) -> CompactReport:
+        """See SessionTrail.compact."""
+        return await self._threads.run(self.sync.compact, full=full)
 
     @property
     def url(self) -> str:

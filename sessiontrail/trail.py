@@ -7,7 +7,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Literal, Self
 
-from pydantic import StrictStr
+from pydantic import StrictBool, StrictStr
 
 from .domain.checkpoint import Checkpoint
 from .domain.errors import StorageUnavailable
@@ -20,6 +20,7 @@ from .infrastructure.history import SessionHistory
 from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
 from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
+from .infrastructure.purge_watch import PurgeWatch
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.sealed_columns import ColumnSealer
@@ -28,7 +29,9 @@ from .infrastructure.session_writer import SessionWriter
 from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
+from .privacy.compaction import CompactReport, compact
 from .privacy.erasure import Eraser, ErasureReport
+from .privacy.purge import Purger
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.inline import RefreshedReads
@@ -126,14 +129,26 @@ class SessionTrail:
                 lambda: self.projections.catch_up(),
             )
         self.store.transcript_index = TranscriptIds(self.read_models)
-        self._cache = cache = SessionCache(cache_size, self._key_stamp)
+        self._cache = cache = SessionCache(
+            cache_size, self._key_stamp, lambda: watch.check()
+        )
+        watch = PurgeWatch(self.store, cache.evict)
         reader = LogReader(self.store)
+        writer = SessionWriter(self.store, after_write)
         self.sessions = SessionRepository(
             self.store,
             cache,
             SessionIndex(readable, skips),
-            SessionWriter(self.store, after_write),
+            writer,
             SessionHistory(self.store, reader),
+            Purger(
+                self.store,
+                reader,
+                writer.holding,
+                self.projections,
+                cache.evict,
+                self._truncate_log,
+            ),
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
@@ -198,6 +213,20 @@ class SessionTrail:
         On SQLite, `wait` up to that many seconds for other connections' reads to
         end, so no file keeps the erased bytes (`report.log_compacted`)."""
         return self._eraser.erase_user(user_id, actor=actor, wait=wait)
+
+    @validated
+    def compact(self, *, full: StrictBool = False) -> CompactReport:
+        """Give the disk back after purges; afterwards no file holds a purged
+        byte. SQLite: VACUUM, holding the write lock while it rewrites the file
+        (O(the remaining file)). PostgreSQL: VACUUM (ANALYZE), which blocks no
+        one but leaves the bytes in the table files; `full=True`: VACUUM FULL,
+        which removes them and locks each table while it rewrites it."""
+        return compact(self.read_models, full)
+
+    def _truncate_log(self) -> bool:
+        """SQLite: truncate the write-ahead log so it keeps no purged bytes
+        (False while a reader elsewhere holds it); nothing to do elsewhere."""
+        return self.backend != "sqlite" or self.read_models.compact()
 
     def _key_stamp(self, session: Session) -> object:
         """What a cached session is only served while it holds: its user's key."""

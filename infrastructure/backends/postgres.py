@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -39,7 +39,8 @@ from ..settings import Options, Settings, checked_options, redacted
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
 from ..wakeups import Wakeups
-from .base import Backend, Positioned
+from .base import Backend, Positioned, Purged
+from .postgres_purge import purge
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
@@ -226,6 +227,20 @@ class PostgresBackend(Backend):
                 assert row is not None
                 numbers.append(int(row["number"]))
         return numbers
+
+    def purge(
+        self,
+        recorder: ApplicationRecorder,
+        snapshots: AggregateRecorder | None,
+        expected: Mapping[UUID, int],
+        records: Sequence[StoredEvent],
+    ) -> Purged:
+        table = None
+        if snapshots is not None:
+            assert isinstance(snapshots, PostgresAggregateRecorder)
+            table = _table(snapshots)
+        deleted, positions = purge(_events(recorder), table, expected, records)
+        return Purged(deleted, positions)
 
     def open_read_models(self, recorder: ApplicationRecorder) -> PostgresDatabase:
         table = _events(recorder).events_table_name
@@ -428,6 +443,38 @@ class PostgresDatabase(ProjectionDatabase):
             finally:
                 conn.autocommit = previous
         return True
+
+    def rewrite(self, full: bool) -> tuple[int, int]:
+        """VACUUM (ANALYZE) every table of the log's schema: the space of deleted
+        rows is reused and the tables stop growing, without blocking anyone, but
+        their bytes stay in the files. `full`: VACUUM FULL instead, which
+        rewrites each table in turn under an exclusive lock (its readers and
+        writers wait, at most the lock timeout, for that table's rewrite) and
+        removes the deleted rows' bytes from the table files."""
+        size = (
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        )
+        command = "VACUUM (FULL, ANALYZE) {}" if full else "VACUUM (ANALYZE) {}"
+        with sql_errors("compact the database"), self._pool.connection() as conn:
+            previous = conn.autocommit
+            conn.autocommit = True  # VACUUM cannot run inside a transaction
+            try:
+                before = int(conn.execute(size).fetchone()[0])
+                tables = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT tablename FROM pg_tables "
+                        "WHERE schemaname = current_schema() ORDER BY tablename"
+                    ).fetchall()
+                ]
+                for table in tables:
+                    conn.execute(SQL(command).format(Identifier(table)))
+                after = int(conn.execute(size).fetchone()[0])
+            finally:
+                conn.autocommit = previous
+        return before, after
 
     def close(self) -> None:
         self._pool.close()

@@ -21,7 +21,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -39,8 +39,8 @@ from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
-from .base import STREAMS_PER_QUERY, Backend, InTransaction, Positioned
-from .sqlite_store import BUSY_TIMEOUT, Factory, LogRecorder
+from .base import STREAMS_PER_QUERY, Backend, InTransaction, Positioned, Purged
+from .sqlite_store import BUSY_TIMEOUT, Factory, GuardedRecorder, LogRecorder
 
 _OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
 
@@ -176,6 +176,19 @@ class SQLiteBackend(Backend):
             (LogPosition(0, notification.id), notification) for notification in found
         ]
 
+    def purge(
+        self,
+        recorder: ApplicationRecorder,
+        snapshots: AggregateRecorder | None,
+        expected: Mapping[UUID, int],
+        records: Sequence[StoredEvent],
+    ) -> Purged:
+        assert isinstance(recorder, GuardedRecorder)
+        assert snapshots is None or isinstance(snapshots, SQLiteAggregateRecorder)
+        table = None if snapshots is None else snapshots.events_table_name
+        deleted, ids = recorder.purge(expected, table, records)
+        return Purged(deleted, [LogPosition(0, ident) for ident in ids])
+
     def open_read_models(self, recorder: ApplicationRecorder) -> SQLiteDatabase:
         assert isinstance(recorder, SQLiteAggregateRecorder)
         return SQLiteDatabase.open_file(
@@ -298,6 +311,36 @@ class SQLiteDatabase(ProjectionDatabase):
                 "PRAGMA wal_checkpoint(TRUNCATE)"
             ).fetchone()
         return bool(busy == 0)
+
+    def rewrite(self, full: bool) -> tuple[int, int]:
+        """Merge the search indexes (FTS5 keeps a deleted row's words in its
+        segments until a merge), then VACUUM: the file is rewritten without
+        free pages or stale copies of deleted rows, holding the write lock
+        throughout (readers go on), and the write-ahead log truncated. `full`
+        changes nothing here: VACUUM is always the whole file."""
+        with self._lock, sql_errors("compact the database"):
+            before = self._size()
+            words = self._connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'"
+            ).fetchall()
+            for (table,) in words:
+                self._connection.execute(
+                    f"INSERT INTO {table} ({table}) VALUES ('optimize')"
+                )
+            self._connection.execute("VACUUM")
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return before, self._size()
+
+    def _size(self) -> int:
+        """Bytes of the main file and its write-ahead log."""
+        (pages,) = self._connection.execute("PRAGMA page_count").fetchone()
+        (size,) = self._connection.execute("PRAGMA page_size").fetchone()
+        (name,) = self._connection.execute(
+            "SELECT file FROM pragma_database_list WHERE name = 'main'"
+        ).fetchone()
+        wal = f"{name}-wal"
+        return int(pages * size) + (os.path.getsize(wal) if os.path.exists(wal) else 0)
 
     @contextlib.contextmanager
     def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..domain.errors import SessiontrailError
-from . import audit, debug, projections, serve, sessions, transfer
+from . import audit, debug, projections, purge, serve, sessions, transfer
 from .demo import run_demo
 from .help import Command, Group
 from .options import Options, options
@@ -43,6 +43,7 @@ for command in (
     *sessions.COMMANDS,
     *debug.COMMANDS,
     *audit.COMMANDS,
+    *purge.COMMANDS,
     *serve.COMMANDS,
 ):
     app.command(cls=Command)(command)
