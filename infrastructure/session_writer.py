@@ -96,11 +96,7 @@ class SessionWriter:
         """A person's edit, made on the newest head (see SessionRepository.edit)."""
 
         def apply(session: Session) -> None:
-            if if_version is not None and session.version != if_version:
-                raise ConcurrencyConflict(
-                    f"if_version: {session_id!r} is at version {session.version}, "
-                    f"not {if_version}"
-                )
+            _check_version(session, if_version)
             if title is not None:
                 session.edit_title(title, actor=actor)
             if pinned is not None:
@@ -113,10 +109,20 @@ class SessionWriter:
             raise SessionNotFound(f"no session {session_id!r}")
         return edited
 
-    def delete(self, session_id: str, user_id: str | None, actor: str) -> bool:
+    def delete(
+        self,
+        session_id: str,
+        user_id: str | None,
+        actor: str,
+        if_version: int | None = None,
+    ) -> bool:
         """Soft-delete; False if the session was not there to delete."""
-        deleted = self._change(session_id, user_id, lambda s: s.delete(actor=actor))
-        return deleted is not None
+
+        def delete(session: Session) -> None:
+            _check_version(session, if_version)
+            session.delete(actor=actor)
+
+        return self._change(session_id, user_id, delete) is not None
 
     def restore(
         self, session_id: str, user_id: str | None, actor: str
@@ -229,6 +235,15 @@ class SessionWriter:
                     head = redo(head)
                 _adopt(session, head)
         raise gave_up(f"save {session.session_id!r}")
+
+
+def _check_version(session: Session, if_version: int | None) -> None:
+    """ConcurrencyConflict unless the session is at `if_version` (None: any)."""
+    if if_version is not None and session.version != if_version:
+        raise ConcurrencyConflict(
+            f"if_version: {session.session_id!r} is at version {session.version}, "
+            f"not {if_version}"
+        )
 
 
 def _adopt(target: Session, source: Session) -> None:

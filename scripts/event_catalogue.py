@@ -97,6 +97,7 @@ def scenario() -> dict[str, dict[str, Any]]:
         qa.delete_session("chat-42", user_id="ann")
         trail.checkpoint()
         trail.erase_user("nobody")
+        trail.retention.set(30, user_id="ann", actor="dpo@example.com")
         examples: dict[str, dict[str, Any]] = {}
         for event in trail.store.every_event():
             examples.setdefault(topic(type(event)), event.json_payload())

@@ -10,7 +10,7 @@ from typing import Literal, Self
 from pydantic import StrictStr
 
 from .domain.checkpoint import Checkpoint
-from .domain.errors import StorageUnavailable
+from .domain.errors import InvalidInput, StorageUnavailable
 from .domain.session import Session
 from .domain.validation import Count, Url, validated
 from .infrastructure.backends import backend_for, parse_url
@@ -22,6 +22,7 @@ from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
+from .infrastructure.retention_policy import PolicyStore
 from .infrastructure.sealed_columns import ColumnSealer
 from .infrastructure.sealed_database import SealedDatabase
 from .infrastructure.session_writer import SessionWriter
@@ -29,6 +30,7 @@ from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
 from .privacy.erasure import Eraser, ErasureReport
+from .privacy.retention import Retention
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.inline import RefreshedReads
@@ -36,6 +38,8 @@ from .projections.langgraph import LangGraphProjection
 from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
+from .projections.retention import RetentionProjection
+from .projections.retention_reads import RetentionReads
 from .projections.runner import ProjectionRunner
 from .projections.search import SealedSearchProjection, SearchProjection
 from .projections.session_list.reader import SessionIndex
@@ -60,6 +64,7 @@ READ_MODELS: tuple[type[Projection], ...] = (
     LangGraphProjection,
     TitleTokensProjection,
     SearchProjection,
+    RetentionProjection,
 )
 
 Mode = Literal["inline", "worker"]
@@ -151,6 +156,13 @@ class SessionTrail:
         self.importer = Importer(
             self.store, reader, self.sessions, after_write, cache.evict
         )
+        self.retention = Retention(
+            PolicyStore(self.store),
+            RetentionReads(readable),
+            self.sessions,
+            keyed=keyed,
+            purge=self._purge_expired,
+        )
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
         self.search = SessionSearch(readable)  # words of titles, under a key
@@ -197,6 +209,13 @@ class SessionTrail:
         On SQLite, `wait` up to that many seconds for other connections' reads to
         end, so no file keeps the erased bytes (`report.log_compacted`)."""
         return self._eraser.erase_user(user_id, actor=actor, wait=wait)
+
+    def _purge_expired(self, session_id: str, version: int, actor: str) -> bool:
+        """Purge a session a retention rule expired, if still at `version`."""
+        raise InvalidInput(
+            "action: purging is not available in this version; "
+            "set the rule with action='delete' (a soft delete)"
+        )
 
     def _key_stamp(self, session: Session) -> object:
         """What a cached session is only served while it holds: its user's key."""

@@ -230,6 +230,7 @@ PARTS = [
     "importer",
     "usage",
     "audit",
+    "retention",
 ]
 
 

@@ -324,6 +324,7 @@ def test_verify_export_and_erasure_work_with_a_poison_event(
         "audit",
         "langgraph",
         "qa",
+        "retention",
         "search",
         "sessions",
         "title_tokens",
