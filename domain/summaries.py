@@ -54,6 +54,13 @@ def summarize(event: str, payload: dict[str, Any]) -> str:
         case "WritesSaved":
             channels = ", ".join(write["channel"] for write in p["writes"])
             return clip(f"task {p['task_id']} wrote {channels}")
+        case "SessionPurged":
+            counts = ", ".join(
+                f"{'Q&A ' if s['kind'] == 'qa' else ''}{s['events']} events"
+                for s in p["streams"]
+            )
+            reason = f" (reason: {clip(p['reason'], 40)})" if p["reason"] else ""
+            return f"purged: {counts}{reason}"
         case "CheckpointsCleared":
             return f"checkpoints cleared (up to v{p['through_version']})"
         case _:

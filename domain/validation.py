@@ -89,6 +89,13 @@ InitialTitle = Annotated[
     AfterValidator(_printable),
 ]
 """A new session's title: may be empty (edit_title's `Title` may not)."""
+Reason = Annotated[
+    str,
+    Strict(),
+    StringConstraints(strip_whitespace=True, max_length=MAX_TITLE_CHARS),
+    AfterValidator(_printable),
+]
+"""Why a purge happened, in the operator's words (kept in plaintext; may be empty)."""
 Actor = Annotated[
     str,
     Strict(),

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 import hashlib
 from collections import OrderedDict
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from uuid import UUID
 
 from eventsourcing.persistence import AggregateRecorder, StoredEvent
@@ -58,19 +59,45 @@ def stream_of(record: StoredEvent) -> UUID:
     return found if isinstance(found, UUID) else UUID(found)
 
 
+@dataclass(frozen=True)
+class LinkedRecord(StoredEvent):
+    """A record to append, with the chain value of the record before it: the
+    append must still find that record stored, or the stream was purged (or
+    rewritten) since the writer read it, and the append is refused."""
+
+    previous: bytes = GENESIS
+
+
 def link(stored: StoredEvent, previous: bytes) -> tuple[StoredEvent, bytes]:
     """The record with its chain value filled in, and that value."""
     _, body = unframe(stored.state)
     value = digest(
         previous, stream_of(stored), stored.originator_version, stored.topic, body
     )
-    linked = StoredEvent(
+    linked = LinkedRecord(
         originator_id=stored.originator_id,
         originator_version=stored.originator_version,
         topic=stored.topic,
         state=frame(body, value),
+        previous=previous,
     )
     return linked, value
+
+
+def predecessors(records: Iterable[StoredEvent]) -> dict[tuple[UUID, int], bytes]:
+    """(stream, version) -> the chain value the record before it must hold, for
+    the first record of each stream in an append that does not start its stream
+    (the rest follow records of the same append)."""
+    needed: dict[tuple[UUID, int], bytes] = {}
+    seen: set[UUID] = set()
+    for record in records:
+        stream = stream_of(record)
+        if stream in seen:
+            continue
+        seen.add(stream)
+        if record.originator_version > 1 and isinstance(record, LinkedRecord):
+            needed[stream, record.originator_version] = record.previous
+    return needed
 
 
 class ChainWalk:
@@ -165,6 +192,11 @@ class ChainHeads:
                 self._heads.move_to_end(stream)
         while len(self._heads) > self._size:
             self._heads.popitem(last=False)
+
+    def forget(self, streams: Iterable[UUID]) -> None:
+        """Drop the remembered heads of streams that were purged."""
+        for stream in streams:
+            self._heads.pop(stream, None)
 
     def value_at(self, stream: UUID, version: int) -> bytes:
         """The chain value of a stream's record at `version` (GENESIS before 1)."""

@@ -175,14 +175,35 @@ class SessionStore(Application[UUID]):
             linked = self._heads.link(records)
             positions = self.backend.insert(self.recorder, linked)
         self._heads.remember(linked)
-        if positions:
-            committed = list(zip(positions, events, strict=True))
-            for listener in self._committed:
-                listener(committed)
+        self._tell(positions, events)
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(event.originator_id, event.originator_version)
         return positions[-1] if positions else None
+
+    def purge(self, expected: Mapping[UUID, int], record: Any) -> dict[UUID, int]:
+        """Delete the `expected` streams' records and snapshots (each stream must
+        still end at the version given: else StreamMoved, nothing deleted) and
+        append the aggregate `record`'s events, in one transaction; returns the
+        records deleted per stream."""
+        events = list(record.collect_events())
+        mapper = cast(PydanticMapper, self.mapper)
+        records = [mapper.stored(event, None) for event in events]
+        snapshots = self.snapshots.recorder if self.snapshots is not None else None
+        with self._write_lock, storage_errors("purge streams"):
+            linked = self._heads.link(records)
+            purged = self.backend.purge(self.recorder, snapshots, expected, linked)
+        self._heads.forget(expected)
+        self._heads.remember(linked)
+        self._tell(purged.positions, events)
+        return purged.deleted
+
+    def _tell(self, positions: Sequence[LogPosition], events: Sequence[Any]) -> None:
+        """Tell the listeners what an append committed."""
+        if positions:
+            committed = list(zip(positions, events, strict=True))
+            for listener in self._committed:
+                listener(committed)
 
     def on_commit(self, listener: Committed) -> None:
         """Tell `listener` what each append of this store committed, right after

@@ -13,7 +13,7 @@ import json
 import logging
 import uuid
 from collections.abc import Iterator
-from typing import Annotated
+from typing import Annotated, Protocol
 
 from pydantic import AwareDatetime, Field, StrictBool
 
@@ -24,6 +24,7 @@ from ..domain.errors import (
     StorageUnavailable,
 )
 from ..domain.ports import Order, SessionReads
+from ..domain.purge import PurgeReport
 from ..domain.search import SearchHit, SearchText, session_filter
 from ..domain.session import Session, stream_id
 from ..domain.validation import (
@@ -49,6 +50,14 @@ logger = logging.getLogger(__name__)
 MAX_PAGE = 1000
 
 
+class SessionPurger(Protocol):
+    """What carries out `purge` (sessiontrail/privacy/purge.py)."""
+
+    def purge(
+        self, session_id: str, *, user_id: str | None, actor: str, reason: str
+    ) -> PurgeReport: ...
+
+
 class SessionRepository:
     """The session API of seeds 1 and 2, on the event log."""
 
@@ -59,13 +68,16 @@ class SessionRepository:
         reads: SessionReads,
         writer: SessionWriter,
         history: SessionHistory,
+        purger: SessionPurger | None = None,
     ) -> None:
-        """`reads` serves lists and pages; `writer` appends; `history` travels."""
+        """`reads` serves lists and pages; `writer` appends; `history` travels;
+        `purger` deletes sessions for good."""
         self._store = store
         self._cache = cache
         self._reads = reads
         self._writer = writer
         self._history = history
+        self._purger = purger
 
     # -- reads: cache, then storage -----------------------------------------------
 
@@ -404,6 +416,24 @@ class SessionRepository:
         deleted = self._writer.delete(session_id, user_id, actor, if_version)
         self._cache.evict(session_id)
         return deleted
+
+    def purge(
+        self,
+        session_id: str,
+        *,
+        user_id: str | None = None,
+        actor: str = "user",
+        reason: str = "",
+    ) -> PurgeReport:
+        """Delete the session for good: its records, snapshots, Q&A and every
+        read model's rows; a `SessionPurged` record keeps who, when, why and how
+        much (see privacy/purge.py). SessionNotFound if it is not there or, with
+        `user_id`, another user's, alike."""
+        if self._purger is None:
+            raise SessionNotFound(f"no session {session_id!r}")
+        return self._purger.purge(
+            session_id, user_id=user_id, actor=actor, reason=reason
+        )
 
     @validated
     def restore(

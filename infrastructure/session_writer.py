@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from contextlib import AbstractContextManager
 from typing import cast
 
 from ..domain.errors import (
@@ -46,6 +47,10 @@ class SessionWriter:
         self._store = store
         self._after_write = after_write
         self._locks = KeyedLocks()
+
+    def holding(self, session_id: str) -> AbstractContextManager[None]:
+        """This process's lock of one session: writes of it wait while held."""
+        return self._locks.hold(session_id)
 
     def save(self, session: Session) -> SaveResult:
         """Append the session's new events, rebasing onto what others stored
@@ -225,7 +230,10 @@ class SessionWriter:
                 return self._store.record(session), pending
             except StreamMoved:
                 head = self._store.load(session.id)
-                assert head is not None, "a stream that moved on has a head"
+                if head is None:  # purged since it was read: nothing to merge onto
+                    raise SessionNotFound(
+                        f"session {session.session_id!r} was purged"
+                    ) from None
                 if self._store.holds(session):  # an earlier attempt did commit
                     _adopt(session, head)
                     return self._store.head_position(), pending

@@ -14,17 +14,19 @@ from datetime import UTC, datetime
 from typing import Any, cast
 from uuid import UUID
 
-from pydantic import ValidationError
+from pydantic import Field, ValidationError
 
 from ..domain.checkpoint import Checkpoint, CheckpointRecord, RootHash
 from ..domain.errors import ChecksumMismatch, InvalidInput, SessiontrailError
 from ..domain.event_model import SnapshotModel
+from ..domain.purge import Purge
 from ..domain.qa import QASession
 from ..domain.session import Session
 from ..domain.values import Value
 from .chain import ChainWalk
 from .event_store import SessionStore
 from .log_reader import LogReader
+from .verify_purges import PurgedEntry, PurgeLedger
 
 PAGE = 1000
 HEADS_PER_EVENT = 2000
@@ -52,6 +54,7 @@ class VerifyReport(Value):
     checkpoint: Checkpoint | None
     signature_checked: bool
     problems: list[StreamProblem]
+    purged: list[PurgedEntry] = Field(default_factory=list)  # not problems
 
     @property
     def ok(self) -> bool:
@@ -122,8 +125,9 @@ class LogAuditor:
         problems: dict[UUID, StreamProblem] = {}
         streams = events = unchained = 0
         total = self._store.head()
+        purges = PurgeLedger(self._store.mapper)
         for stream in self._streams():
-            counted, legacy, problem = self._walk(stream)
+            counted, legacy, problem = self._walk(stream, purges)
             if problem is None:
                 problem = self._snapshot_problem(stream)
             streams, events, unchained = (
@@ -135,10 +139,19 @@ class LogAuditor:
                 _note(problems, problem)
             if progress is not None:
                 progress(events, max(total, events))
+        for purged in purges.damaged:
+            _note(
+                problems,
+                StreamProblem(
+                    stream=purged.stream,
+                    version=purged.damaged_at,
+                    problem=f"damaged before its purge: {purged.chain}",
+                ),
+            )
         checked = False
         if since is not None:
             checked = self._check_signature(since, problems)
-            self._against(since, problems)
+            self._against(since, problems, purges)
         found = [
             problem.model_copy(update={"label": self._label(problem.stream)})
             for problem in sorted(
@@ -152,6 +165,7 @@ class LogAuditor:
             checkpoint=since,
             signature_checked=checked,
             problems=found,
+            purged=purges.entries,
         )
 
     def _label(self, stream: UUID) -> str:
@@ -164,6 +178,8 @@ class LogAuditor:
             return f"session {first.session_id}"
         if isinstance(first, QASession.QASessionStarted):
             return f"Q&A of {first.session_id} ({first.user_id})"
+        if isinstance(first, Purge.SessionPurged):
+            return f"purge of session {first.session_id}"
         if isinstance(first, CheckpointRecord.Taken):
             return f"checkpoint at position {first.position}"
         return type(first).__qualname__ if first is not None else ""
@@ -177,12 +193,16 @@ class LogAuditor:
                 return
             after = page[-1]
 
-    def _walk(self, stream: UUID) -> tuple[int, int, StreamProblem | None]:
+    def _walk(
+        self, stream: UUID, purges: PurgeLedger
+    ) -> tuple[int, int, StreamProblem | None]:
         """(records, unchained records, first problem) of one stream's chain."""
         walk = ChainWalk(stream)
         try:
             while True:
                 page = self._reader.records(stream, after=walk.expected - 1, limit=PAGE)
+                if page and walk.expected == 1:
+                    purges.note(page[0])
                 for record in page:
                     walk.check(record)
                 if len(page) < PAGE:
@@ -230,7 +250,10 @@ class LogAuditor:
         )
 
     def _against(
-        self, checkpoint: Checkpoint, problems: dict[UUID, StreamProblem]
+        self,
+        checkpoint: Checkpoint,
+        problems: dict[UUID, StreamProblem],
+        purges: PurgeLedger,
     ) -> None:
         """Every head the checkpoint saw must still be in the log, unchanged."""
         root = RootHash()
@@ -239,7 +262,9 @@ class LogAuditor:
             if isinstance(event, CheckpointRecord.HeadsListed):
                 for stream, version, value in event.heads:
                     root.add(stream, version, bytes.fromhex(value))
-                    found = self._head_problem(stream, version, bytes.fromhex(value))
+                    found = self._head_problem(
+                        stream, version, bytes.fromhex(value), purges
+                    )
                     if found is not None:
                         _note(problems, found)
             elif isinstance(event, CheckpointRecord.Sealed):
@@ -256,6 +281,25 @@ class LogAuditor:
         )
 
     def _head_problem(
+        self, stream: UUID, version: int, value: bytes, purges: PurgeLedger
+    ) -> StreamProblem | None:
+        """What is wrong with a head the checkpoint saw, unless a purge of the
+        stream accounts for it."""
+        problem = self._live_head_problem(stream, version, value)
+        if problem is None:
+            return None
+        verdict = purges.head_verdict(stream, version, value)
+        if verdict == "accounted":
+            return None
+        if verdict == "rewritten":
+            return StreamProblem(
+                stream=stream,
+                version=version,
+                problem="rewritten before its purge: the checkpoint saw another head",
+            )
+        return problem
+
+    def _live_head_problem(
         self, stream: UUID, version: int, value: bytes
     ) -> StreamProblem | None:
         last = self._reader.last_record(stream)

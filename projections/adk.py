@@ -76,6 +76,11 @@ class AdkProjection(Projection):
         ).fetchall()
         return [str(row[0]) for row in rows]
 
+    def forget_streams(self, cur: Cursor, streams: Sequence[str]) -> None:
+        """The streams' sessions; their apps' shared keys belong to the app and
+        user, not to one session, and stay."""
+        Projection.forget(self, cur, "", streams)
+
     def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
         """The streams' sessions, and the shared keys of their apps."""
         sessions, shared = self.table("adk_sessions"), self.table("adk_state")

@@ -13,6 +13,7 @@ from typing import Annotated, Any
 from pydantic import AwareDatetime, Field
 
 from ..domain.event_model import EventModel
+from ..domain.purge import Purge
 from ..domain.qa import QASession
 from ..domain.session import Session
 from ..domain.summaries import summarize
@@ -25,8 +26,9 @@ from .projection import STREAMS_PER_STATEMENT, Projection, Table
 MAX_AUDIT_PAGE = 1000
 
 
-STARTS = (Session.Started, QASession.QASessionStarted)
-"""The events that register whose a stream is."""
+STARTS = (Session.Started, QASession.QASessionStarted, Purge.SessionPurged)
+"""The events that register whose a stream is (a purge's record is shown in its
+session's timeline)."""
 
 
 class AuditEntry(Value):
@@ -80,6 +82,18 @@ class AuditProjection(Projection):
         """The user's entries (each names its stream's owner), then their streams."""
         cur.execute(f"DELETE FROM {self.table('audit')} WHERE user_id = ?", (user_id,))
         super().forget(cur, user_id, streams)
+
+    def forget_streams(self, cur: Cursor, streams: Sequence[str]) -> None:
+        """The entries of each stream's owner and session (a session's and its
+        Q&A stream's are the only streams of that pair) but earlier purges' own,
+        then the streams."""
+        owners = self._owners(cur, set(streams))
+        cur.executemany(
+            f"DELETE FROM {self.table('audit')} WHERE session_id = ? "
+            "AND COALESCE(user_id, '') = ? AND event <> 'SessionPurged'",
+            sorted({(session, user or "") for session, user in owners.values()}),
+        )
+        Projection.forget(self, cur, "", streams)
 
     def apply_batch(
         self, cur: Cursor, events: Sequence[tuple[int, EventModel]]

@@ -20,6 +20,7 @@ from eventsourcing.persistence import Notification
 
 from ..domain.erasure import Erasure
 from ..domain.event_model import EventModel
+from ..domain.purge import Purge
 from ..infrastructure.event_store import SessionStore, storage_errors
 from ..infrastructure.gc_pause import gc_paused
 from ..infrastructure.log_position import LOG_START, LogPosition, sequence_after
@@ -198,7 +199,14 @@ class BatchApplier:
         decoded = [(log, event) for (log, _), event in self._decoded(notifications)]
         start = 0
         for index, (log, event) in enumerate(decoded):
-            if isinstance(event, Erasure.UserErased):
+            if isinstance(event, Purge.SessionPurged):
+                apply_events(cur, generations, decoded[start:index], guarded=guarded)
+                streams = [str(purged.stream) for purged in event.streams]
+                for generation in generations:
+                    if generation.log < log:  # not past the purge yet
+                        generation.projection.forget_streams(cur, streams)
+                start = index  # the purge's own record is applied after
+            elif isinstance(event, Erasure.UserErased):
                 reached = [generation.log for generation in generations]
                 apply_events(
                     cur, generations, decoded[start : index + 1], guarded=guarded

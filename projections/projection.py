@@ -123,6 +123,11 @@ class Projection:
         ).fetchall()
         return [str(row[0]) for row in rows]
 
+    def forget_streams(self, cur: Cursor, streams: Sequence[str]) -> None:
+        """Delete every row of `streams`, which a purge deleted from the log (what
+        an erasure's `forget` does, less what concerns the user beyond them)."""
+        self.forget(cur, "", streams)
+
     def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
         """Delete every row of `streams` (which `user_id` owns)."""
         for start in range(0, len(streams), STREAMS_PER_STATEMENT):

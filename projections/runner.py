@@ -28,6 +28,7 @@ from pydantic import NonNegativeFloat, StrictStr
 
 from ..domain.erasure import Erasure
 from ..domain.errors import InvalidInput, SessiontrailError, StorageUnavailable
+from ..domain.purge import Purge
 from ..domain.validation import UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.event_store import SessionStore
@@ -52,6 +53,10 @@ from .skips import Skips
 from .status import live_table_rows, statuses, sync_status
 
 logger = logging.getLogger(__name__)
+
+REPLAYED = (Erasure.UserErased, Purge.SessionPurged)
+"""Events whose read-model change reads the log beyond them (an erasure replays
+the user's streams; a purge forgets streams first): never applied from memory."""
 
 SWEEP_EVERY = 10.0
 """Seconds between sweeps of retired generations, done by catch-ups."""
@@ -191,8 +196,8 @@ class ProjectionRunner:
                 base = generations[0].log
                 if any(generation.log != base for generation in generations):
                     return False
-                if any(isinstance(event, Erasure.UserErased) for _, event in recent):
-                    return False  # an erasure replays from the log: catch-ups do that
+                if any(isinstance(event, REPLAYED) for _, event in recent):
+                    return False  # erasures and purges: catch-ups do those
                 if not self._store.follows(base, first):
                     return False
                 apply_events(cur, generations, list(recent))

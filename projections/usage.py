@@ -19,6 +19,7 @@ from pydantic import JsonValue
 from ..domain.errors import SessionNotFound
 from ..domain.event_model import EventModel
 from ..domain.personal import USAGE, Spec
+from ..domain.purge import Purge
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
@@ -174,6 +175,23 @@ class UsageProjection(Projection):
             "ON CONFLICT (scope, key, field) "
             "DO UPDATE SET total = t.total + excluded.total",
             totals,
+        )
+
+    @apply.register
+    def _purged(self, event: Purge.SessionPurged, cur: Cursor, position: int) -> None:
+        """A purge took its records' numbers off the model totals (`forget`);
+        its record gives them back, so totals by model survive purges, and a
+        rebuild (which never sees the purged records) adds them the same way."""
+        cur.executemany(
+            f"INSERT INTO {self.table('usage_totals')} AS t (scope, key, field, total) "
+            "VALUES ('model', ?, ?, ?) "
+            "ON CONFLICT (scope, key, field) "
+            "DO UPDATE SET total = t.total + excluded.total",
+            [
+                (model, field, value)
+                for model, fields in sorted(event.usage.items())
+                for field, value in sorted(fields.items())
+            ],
         )
 
 

@@ -98,6 +98,10 @@ def scenario() -> dict[str, dict[str, Any]]:
         trail.checkpoint()
         trail.erase_user("nobody")
         trail.retention.set(30, user_id="ann", actor="dpo@example.com")
+        old = Session(session_id="chat-7", model="gpt-4o", user_id="ann")
+        old.append_message(role="user", content="Forget this chat", id="m1")
+        trail.sessions.save(old)
+        trail.sessions.purge("chat-7", actor="dpo", reason="user request")
         examples: dict[str, dict[str, Any]] = {}
         for event in trail.store.every_event():
             examples.setdefault(topic(type(event)), event.json_payload())

@@ -10,8 +10,8 @@ from typing import Literal, Self
 from pydantic import StrictStr
 
 from .domain.checkpoint import Checkpoint
-from .domain.errors import InvalidInput, StorageUnavailable
-from .domain.session import Session
+from .domain.errors import StorageUnavailable
+from .domain.session import Session, stream_id
 from .domain.validation import Count, Url, validated
 from .infrastructure.backends import backend_for, parse_url
 from .infrastructure.cache import UNKNOWN, SessionCache
@@ -30,6 +30,7 @@ from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
 from .privacy.erasure import Eraser, ErasureReport
+from .privacy.purge import Purger
 from .privacy.retention import Retention
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
@@ -133,12 +134,21 @@ class SessionTrail:
         self.store.transcript_index = TranscriptIds(self.read_models)
         self._cache = cache = SessionCache(cache_size, self._key_stamp)
         reader = LogReader(self.store)
+        writer = SessionWriter(self.store, after_write)
         self.sessions = SessionRepository(
             self.store,
             cache,
             SessionIndex(readable, skips, keyed=keyed),
-            SessionWriter(self.store, after_write),
+            writer,
             SessionHistory(self.store, reader),
+            Purger(
+                self.store,
+                reader,
+                writer.holding,
+                self.projections,
+                cache.evict,
+                self._truncate_log,
+            ),
         )
         self.transcripts = TranscriptStore(self.sessions)
         self.assets = AssetStore(self.sessions, self.projections)
@@ -161,7 +171,9 @@ class SessionTrail:
             RetentionReads(readable),
             self.sessions,
             keyed=keyed,
-            purge=self._purge_expired,
+            version_of=lambda session_id: self.store.stream_version(
+                stream_id(session_id)
+            ),
         )
         self.usage = UsageLedger(readable)
         self.audit = AuditTimeline(readable)
@@ -210,12 +222,10 @@ class SessionTrail:
         end, so no file keeps the erased bytes (`report.log_compacted`)."""
         return self._eraser.erase_user(user_id, actor=actor, wait=wait)
 
-    def _purge_expired(self, session_id: str, version: int, actor: str) -> bool:
-        """Purge a session a retention rule expired, if still at `version`."""
-        raise InvalidInput(
-            "action: purging is not available in this version; "
-            "set the rule with action='delete' (a soft delete)"
-        )
+    def _truncate_log(self) -> bool:
+        """SQLite: truncate the write-ahead log so it keeps no purged bytes
+        (False while a reader elsewhere holds it); nothing to do elsewhere."""
+        return self.backend != "sqlite" or self.read_models.compact()
 
     def _key_stamp(self, session: Session) -> object:
         """What a cached session is only served while it holds: its user's key."""

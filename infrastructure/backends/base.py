@@ -13,9 +13,9 @@ from __future__ import annotations
 
 import contextlib
 from abc import ABC, abstractmethod
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import AbstractContextManager
-from typing import Any, ClassVar
+from typing import Any, ClassVar, NamedTuple
 from uuid import UUID
 
 from eventsourcing.persistence import (
@@ -33,6 +33,15 @@ from ..wakeups import Wakeups
 
 Positioned = list[tuple[LogPosition, Notification]]
 """Notifications, each with its position in the log."""
+
+
+class Purged(NamedTuple):
+    """What a purge's transaction did: records deleted per stream, and the
+    positions of the records it inserted (the purge's own record)."""
+
+    deleted: dict[UUID, int]
+    positions: list[LogPosition]
+
 
 STREAMS_PER_QUERY = 500
 """Stream ids named in one SQL statement (SQLite's limit on parameters is far)."""
@@ -186,6 +195,19 @@ class Backend(ABC):
     ) -> None:
         """Delete the stream's snapshots older than `version`: the newest is all a
         load needs."""
+
+    @abstractmethod
+    def purge(
+        self,
+        recorder: ApplicationRecorder,
+        snapshots: AggregateRecorder | None,
+        expected: Mapping[UUID, int],
+        records: Sequence[StoredEvent],
+    ) -> Purged:
+        """In one transaction: delete every record and snapshot of the `expected`
+        streams, each of which must still end at the version given (else
+        eventsourcing's IntegrityError: a writer got in, nothing is deleted), and
+        insert `records`. Deleted bytes are overwritten where the database can."""
 
     @abstractmethod
     def open_read_models(self, recorder: ApplicationRecorder) -> ProjectionDatabase:

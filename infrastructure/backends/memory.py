@@ -7,13 +7,17 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from typing import ClassVar
+from collections.abc import Mapping, Sequence
+from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from uuid import UUID
 
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    IntegrityError,
+    Notification,
+    StoredEvent,
 )
 from eventsourcing.popo import (
     POPOAggregateRecorder,
@@ -21,9 +25,11 @@ from eventsourcing.popo import (
     POPOFactory,
 )
 
+from ..chain import predecessors, unframe
+from ..log_position import LogPosition
 from ..settings import Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase
-from .base import Backend
+from .base import Backend, Purged
 from .sqlite import SQLiteDatabase
 
 MEMORY_NAME = "MEMORY_NAME"
@@ -40,7 +46,7 @@ class MemoryFactory(POPOFactory):
         return self._recorder(purpose, POPOAggregateRecorder)
 
     def application_recorder(self) -> ApplicationRecorder:
-        recorder = self._recorder("application", POPOApplicationRecorder)
+        recorder = self._recorder("application", MemoryRecorder)
         assert isinstance(recorder, ApplicationRecorder)
         return recorder
 
@@ -53,6 +59,79 @@ class MemoryFactory(POPOFactory):
         with _shared_lock:
             recorders = _shared.setdefault(name, {})
             return recorders.setdefault(purpose, recorder_class())
+
+
+class MemoryRecorder(POPOApplicationRecorder):
+    """eventsourcing's in-memory log, with purges: a purged record's slot stays
+    (notification ids are list places) but is emptied and never listed again;
+    and an append continuing a stream must still find the record it follows."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self._purged: set[int] = set()
+
+    def _assert_uniqueness(
+        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        super()._assert_uniqueness(stored_events, **kwargs)
+        for (stream, version), previous in predecessors(stored_events).items():
+            found = self._stored_events_index.get(str(stream), {}).get(version - 1)
+            if found is None:
+                raise IntegrityError(f"stream {stream}: version {version - 1} is gone")
+            value, _ = unframe(self._stored_events[found].state)
+            if value is not None and value != previous:
+                raise IntegrityError(f"stream {stream}: version {version - 1} changed")
+
+    def purge(
+        self,
+        expected: Mapping[UUID, int],
+        snapshots: POPOAggregateRecorder | None,
+        records: Sequence[StoredEvent],
+    ) -> tuple[dict[UUID, int], list[int]]:
+        """Delete the streams (each must end at its expected version) and their
+        snapshots, and insert `records`, all under the lock; (deleted, ids)."""
+        with self._database_lock:
+            deleted: dict[UUID, int] = {}
+            for stream, last in expected.items():
+                versions = self._stored_events_index.get(str(stream), {})
+                if max(versions, default=0) != last:
+                    raise IntegrityError(f"stream {stream} moved on")
+                for place in versions.values():
+                    self._purged.add(place + 1)
+                    gone = self._stored_events[place]
+                    self._stored_events[place] = StoredEvent(
+                        gone.originator_id, gone.originator_version, gone.topic, b""
+                    )
+                deleted[stream] = len(versions)
+                self._stored_events_index.pop(str(stream), None)
+                if snapshots is not None:
+                    snapshots._stored_events_index.pop(str(stream), None)
+            self._assert_uniqueness(records)
+            ids = self._update_table(records) or []
+        self._notify_listeners()
+        return deleted, list(ids)
+
+    def select_notifications(
+        self,
+        start: int | None,
+        limit: int,
+        stop: int | None = None,
+        topics: Sequence[str] = (),
+        *,
+        inclusive_of_start: bool = True,
+    ) -> Sequence[Notification]:
+        """eventsourcing's, passing over purged records."""
+        found: list[Notification] = []
+        first = 1 if start is None else start + (0 if inclusive_of_start else 1)
+        while len(found) < limit:
+            page = super().select_notifications(
+                first, limit, stop, topics, inclusive_of_start=True
+            )
+            found += [n for n in page if n.id not in self._purged][: limit - len(found)]
+            if len(page) < limit:
+                break
+            first = page[-1].id + 1
+        return found
 
 
 class MemoryBackend(Backend):
@@ -94,6 +173,18 @@ class MemoryBackend(Backend):
 
     def open_read_models(self, recorder: ApplicationRecorder) -> MemoryDatabase:
         return MemoryDatabase(self.shared_name)
+
+    def purge(
+        self,
+        recorder: ApplicationRecorder,
+        snapshots: AggregateRecorder | None,
+        expected: Mapping[UUID, int],
+        records: Sequence[StoredEvent],
+    ) -> Purged:
+        assert isinstance(recorder, MemoryRecorder)
+        assert snapshots is None or isinstance(snapshots, POPOAggregateRecorder)
+        deleted, ids = recorder.purge(expected, snapshots, records)
+        return Purged(deleted, [LogPosition(0, ident) for ident in ids])
 
 
 class MemoryKeys:

@@ -18,7 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -39,7 +39,8 @@ from ..settings import Options, Settings, checked_options, redacted
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
 from ..wakeups import Wakeups
-from .base import Backend, Positioned
+from .base import Backend, Positioned, Purged
+from .postgres_purge import purge
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
@@ -226,6 +227,20 @@ class PostgresBackend(Backend):
                 assert row is not None
                 numbers.append(int(row["number"]))
         return numbers
+
+    def purge(
+        self,
+        recorder: ApplicationRecorder,
+        snapshots: AggregateRecorder | None,
+        expected: Mapping[UUID, int],
+        records: Sequence[StoredEvent],
+    ) -> Purged:
+        table = None
+        if snapshots is not None:
+            assert isinstance(snapshots, PostgresAggregateRecorder)
+            table = _table(snapshots)
+        deleted, positions = purge(_events(recorder), table, expected, records)
+        return Purged(deleted, positions)
 
     def open_read_models(self, recorder: ApplicationRecorder) -> PostgresDatabase:
         table = _events(recorder).events_table_name

@@ -55,6 +55,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ..log_position import LogPosition
+from .postgres_purge import guard
 
 logger = logging.getLogger(__name__)
 
@@ -201,6 +202,11 @@ class EventsRecorder(PostgresApplicationRecorder):
         ]
         return [row["notification_id"] for row in rows]
 
+    @property
+    def qualified_table(self) -> Composed:
+        """The events table, qualified by its schema."""
+        return self._table
+
     def take_positions(self) -> list[LogPosition]:
         """The positions of this thread's last insert (once)."""
         positions: list[LogPosition] = getattr(self._inserted, "positions", [])
@@ -213,6 +219,7 @@ class EventsRecorder(PostgresApplicationRecorder):
         """eventsourcing's INSERT alone: no table lock, no NOTIFY in the transaction
         (a NOTIFY holds a database-wide lock from just before its commit until the
         commit is flushed, which would queue every writer again)."""
+        guard(curs, self._table, stored_events)  # see postgres_purge.py
         PostgresAggregateRecorder._insert_stored_events(
             self, curs, stored_events, **kwargs
         )

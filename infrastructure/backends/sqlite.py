@@ -21,7 +21,7 @@ import random
 import sqlite3
 import threading
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     Notification,
+    StoredEvent,
 )
 from eventsourcing.sqlite import SQLiteAggregateRecorder
 
@@ -38,8 +39,8 @@ from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
-from .base import STREAMS_PER_QUERY, Backend, Positioned
-from .sqlite_store import BUSY_TIMEOUT, Factory
+from .base import STREAMS_PER_QUERY, Backend, Positioned, Purged
+from .sqlite_store import BUSY_TIMEOUT, Factory, GuardedRecorder
 
 _OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
 
@@ -155,6 +156,19 @@ class SQLiteBackend(Backend):
         return [
             (LogPosition(0, notification.id), notification) for notification in found
         ]
+
+    def purge(
+        self,
+        recorder: ApplicationRecorder,
+        snapshots: AggregateRecorder | None,
+        expected: Mapping[UUID, int],
+        records: Sequence[StoredEvent],
+    ) -> Purged:
+        assert isinstance(recorder, GuardedRecorder)
+        assert snapshots is None or isinstance(snapshots, SQLiteAggregateRecorder)
+        table = None if snapshots is None else snapshots.events_table_name
+        deleted, ids = recorder.purge(expected, table, records)
+        return Purged(deleted, [LogPosition(0, ident) for ident in ids])
 
     def open_read_models(self, recorder: ApplicationRecorder) -> SQLiteDatabase:
         assert isinstance(recorder, SQLiteAggregateRecorder)

@@ -1,18 +1,125 @@
-"""eventsourcing's SQLite factory with the busy timeout in fractional seconds: it
-reads SQLITE_LOCK_TIMEOUT as whole seconds, while sqlite3 waits any fraction, so
-`sqlite:///chats.db?lock_timeout=0.3` waits 0.3 s for another writer's lock."""
+"""eventsourcing's SQLite factory and recorder, as sessiontrail needs them.
+
+- The busy timeout in fractional seconds: eventsourcing reads SQLITE_LOCK_TIMEOUT
+  as whole seconds, while sqlite3 waits any fraction, so
+  `sqlite:///chats.db?lock_timeout=0.3` waits 0.3 s for another writer's lock.
+- Appends that continue a stream insert their first record only if the record
+  before it is still stored with the chain value it was linked to: a writer that
+  read the session before a purge cannot bring it back. The check is part of the
+  INSERT (one statement under the write lock, no read before the write).
+- Purges: the streams' records and snapshots deleted with `secure_delete` (the
+  freed bytes are zeroed) and the purge's record inserted, in one transaction.
+"""
 
 from __future__ import annotations
 
-from eventsourcing.sqlite import SQLiteFactory
+from collections.abc import Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.sqlite import (
+    SQLiteApplicationRecorder,
+    SQLiteCursor,
+    SQLiteDatastore,
+    SQLiteFactory,
+)
 from eventsourcing.utils import Environment, EnvType
+
+from ..chain import MARK, predecessors
 
 BUSY_TIMEOUT = "SESSIONTRAIL_SQLITE_BUSY_SECONDS"
 """The exact busy timeout, in seconds; SQLITE_LOCK_TIMEOUT holds it rounded up."""
 
 
+class GuardedRecorder(SQLiteApplicationRecorder):
+    """eventsourcing's SQLite log recorder with the stale-writer guard and purges."""
+
+    def __init__(
+        self, datastore: SQLiteDatastore, events_table_name: str = "stored_events"
+    ) -> None:
+        super().__init__(datastore, events_table_name)
+        table = self.events_table_name
+        self._guarded_insert = (
+            f"INSERT INTO {table} SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM "
+            f"{table} WHERE originator_id = ? AND originator_version = ? AND "
+            "(substr(state, 1, 2) <> ? OR substr(state, 3, 32) = ?))"
+        )
+
+    def _insert_events(
+        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+    ) -> Sequence[int] | None:
+        needed = predecessors(stored_events)
+        returning = []
+        for record in stored_events:
+            stream, row = UUID(str(record.originator_id)), _row(record)
+            previous = needed.get((stream, record.originator_version))
+            if previous is None:
+                c.execute(self.insert_events_statement, row)
+            else:
+                before = record.originator_version - 1
+                c.execute(
+                    self._guarded_insert, (*row, stream.hex, before, MARK, previous)
+                )
+                if c.sqlite_cursor.rowcount != 1:
+                    raise IntegrityError(f"stream {stream}: version {before} is gone")
+            returning.append(c.lastrowid)
+        return returning
+
+    def purge(
+        self,
+        expected: Mapping[UUID, int],
+        snapshots_table: str | None,
+        records: Sequence[StoredEvent],
+    ) -> tuple[dict[UUID, int], list[int]]:
+        """Delete the streams (each must end at its expected version) and their
+        snapshots, and insert `records`, in one transaction; (deleted, ids).
+
+        The records get ids after the highest before the delete: SQLite would
+        otherwise reuse the ids of deleted records at the log's end, ids which
+        the read models have already passed."""
+        deleted: dict[UUID, int] = {}
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("PRAGMA secure_delete = ON")  # per connection: zero freed bytes
+            c.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {self.events_table_name}")
+            top = int(c.fetchone()[0])
+            for stream, last in expected.items():
+                c.execute(
+                    f"DELETE FROM {self.events_table_name} WHERE originator_id = ? "
+                    "RETURNING originator_version",
+                    (stream.hex,),
+                )
+                versions = [row[0] for row in c.fetchall()]
+                if max(versions, default=0) != last:
+                    raise IntegrityError(f"stream {stream} moved on")
+                deleted[stream] = len(versions)
+                if snapshots_table is not None:
+                    c.execute(
+                        f"DELETE FROM {snapshots_table} WHERE originator_id = ?",
+                        (stream.hex,),
+                    )
+            ids = list(range(top + 1, top + 1 + len(records)))
+            c.executemany(
+                f"INSERT INTO {self.events_table_name} (rowid, originator_id, "
+                "originator_version, topic, state) VALUES (?, ?, ?, ?, ?)",
+                [
+                    (ident, *_row(record))
+                    for ident, record in zip(ids, records, strict=True)
+                ],
+            )
+        return deleted, ids
+
+
+def _row(record: StoredEvent) -> tuple[str, int, str, bytes]:
+    """A record's columns as the events table stores them (ids as 32 hex digits)."""
+    stream = UUID(str(record.originator_id))
+    return stream.hex, record.originator_version, record.topic, record.state
+
+
 class Factory(SQLiteFactory):
     """eventsourcing's SQLite factory; its connections wait the exact busy timeout."""
+
+    application_recorder_class = GuardedRecorder
 
     def __init__(self, env: Environment | EnvType | None) -> None:
         super().__init__(env)

@@ -104,6 +104,8 @@ def _show(report: VerifyReport) -> None:
     if report.checkpoint is not None:
         signed = ", signature checked" if report.signature_checked else ""
         checked += f"; against the checkpoint at {report.checkpoint.position}{signed}"
+    if report.purged:
+        checked += f"; {len(report.purged)} purged stream(s) accounted for"
     if report.ok:
         console.print(f"[green]verified[/] {checked}")
         return

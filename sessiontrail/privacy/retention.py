@@ -40,9 +40,8 @@ Batch = Annotated[int, Field(ge=1, le=MAX_BATCH)]
 MetadataText = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Progress = Callable[[int, int], None]
 """Told (sessions looked at, sessions in the ranges) after each page."""
-Purge = Callable[[str, int, str], bool]
-"""Purge a session (id, version it was selected at, actor): True if purged,
-False if it is gone or changed since (left alone)."""
+StreamVersion = Callable[[str], int]
+"""A session's last version in the log (0: no records), deleted or not."""
 KEYED_METADATA = (
     "retention rules for metadata are not available under a master key: "
     "metadata values are sealed content, and the rules would need them in plaintext"
@@ -98,14 +97,15 @@ class Retention:
         sessions: SessionRepository,
         *,
         keyed: bool,
-        purge: Purge,
+        version_of: StreamVersion,
     ) -> None:
-        """`keyed`: the log is sealed under a master key (no metadata rules)."""
+        """`keyed`: the log is sealed under a master key (no metadata rules);
+        `version_of`: a session's version read from the log, for purge's re-check."""
         self._policies = policies
         self._reads = reads
         self._sessions = sessions
         self._keyed = keyed
-        self._purge = purge
+        self._version_of = version_of
 
     def show(self) -> RetentionPolicyView:
         """The rules in force, most specific first."""
@@ -277,14 +277,17 @@ class Retention:
 
     def _expire(self, expiry: Expiry, actor: str) -> bool:
         """Expire one session if it is still at the version selected."""
-        if expiry.action == "purge":
-            return self._purge(expiry.session_id, expiry.version, actor)
         try:
-            return self._sessions.delete(
-                expiry.session_id, actor=actor, if_version=expiry.version
-            )
+            if expiry.action == "delete":
+                return self._sessions.delete(
+                    expiry.session_id, actor=actor, if_version=expiry.version
+                )
+            if self._version_of(expiry.session_id) != expiry.version:
+                return False
+            self._sessions.purge(expiry.session_id, actor=actor, reason=_reason(expiry))
         except (ConcurrencyConflict, SessionNotFound):
             return False
+        return True
 
     @staticmethod
     def _report(
@@ -303,3 +306,11 @@ class Retention:
             skipped=skipped,
             remaining=remaining,
         )
+
+
+def _reason(expiry: Expiry) -> str:
+    """What a purge by retention records as its reason."""
+    return (
+        f"retention rule {expiry.rule}: not updated since "
+        f"{expiry.updated_at:%Y-%m-%d %H:%M} UTC"
+    )
