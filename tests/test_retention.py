@@ -9,8 +9,12 @@ from freezegun import freeze_time
 from pydantic import JsonValue
 
 from sessiontrail import SessionTrail
-from sessiontrail.domain.errors import InvalidInput
+from sessiontrail.domain.errors import InvalidInput, SessionNotFound
+from sessiontrail.domain.purge import Purge
 from sessiontrail.domain.retention import Rule
+from sessiontrail.domain.session import stream_id
+
+SessionPurged = Purge.SessionPurged
 
 
 def write(
@@ -230,3 +234,47 @@ def test_soft_deleted_sessions_are_not_deleted_again(trail: SessionTrail) -> Non
     assert [h.event for h in trail.sessions.history("gone")].count(
         "SessionDeleted"
     ) == 1
+
+
+def test_a_purge_rule_purges_expired_sessions_with_a_record_of_why(
+    trail: SessionTrail,
+) -> None:
+    write(trail, "acme-old", days_ago=20, metadata={"tenant": "acme"})
+    write(trail, "acme-new", days_ago=2, metadata={"tenant": "acme"})
+    write(trail, "other-old", days_ago=20)
+    trail.retention.set(10, key="tenant", value="acme", action="purge")
+    report = trail.retention.apply()
+    assert (report.purged, report.deleted) == (1, 0)
+    assert trail.sessions.try_load("acme-old") is None
+    with pytest.raises(SessionNotFound):
+        trail.sessions.history("acme-old")
+    assert live_ids(trail) == {"acme-new", "other-old"}
+    [record] = [e for e in trail.store.every_event() if isinstance(e, SessionPurged)]
+    assert (record.session_id, record.actor) == ("acme-old", "retention")
+    assert record.reason.startswith("retention rule tenant=acme: not updated since")
+    assert trail.retention.apply(dry_run=True).expired == []  # its rows are gone
+    assert trail.verify().ok
+
+
+def test_a_purge_rule_purges_soft_deleted_sessions_too(trail: SessionTrail) -> None:
+    write(trail, "deleted-old", days_ago=50)
+    session = trail.sessions.load("deleted-old")
+    assert session is not None
+    with freeze_time(datetime.now(UTC) - timedelta(days=40)):
+        session.delete()  # a soft delete is an update too: this one is old
+    trail.sessions.save(session)
+    trail.retention.set(30, action="purge")
+    assert [e.session_id for e in trail.retention.apply().expired] == ["deleted-old"]
+    assert trail.store.stream_version(stream_id("deleted-old")) == 0
+
+
+def test_a_session_touched_after_the_dry_run_is_not_purged(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    write(trail, "touched", days_ago=40)
+    trail.retention.set(30, action="purge")
+    listed = trail.retention.apply(dry_run=True).expired
+    other_trail.sessions.edit("touched", title="still wanted")
+    report = trail.retention.expire(listed)
+    assert ([e.session_id for e in report.skipped], report.expired) == (["touched"], [])
+    assert trail.sessions.load("touched") is not None
