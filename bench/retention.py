@@ -1,7 +1,8 @@
 """Retention sweeps: `retention apply` costs the sessions it expires, not the log.
 
     .venv/bin/python bench/retention.py [--quick] [--backend sqlite|postgres|both]
-                                        [--action purge|delete]
+                                        [--action purge|delete] [--sessions N]
+                                        [--expired N] [--sizes SMALL LARGE]
 
 1. Headline: SESSIONS sessions (a start and one message each), a tenth of them
    last updated 40 days ago; a global 30-day rule. Times `apply --dry-run` (the
@@ -151,12 +152,19 @@ def main() -> None:
         "--backend", choices=("sqlite", "postgres", "both"), default="sqlite"
     )
     parser.add_argument("--action", choices=("purge", "delete"), default="purge")
+    parser.add_argument("--sessions", type=int, help="headline size (0: skip it)")
+    parser.add_argument("--expired", type=int, help="expired sessions, run 2")
+    parser.add_argument("--sizes", type=int, nargs=2, help="log sizes, run 2")
     options = parser.parse_args()
     action: Action = "purge" if options.action == "purge" else "delete"
-    sessions = 500 if options.quick else 100_000
-    expired = 50 if options.quick else 5_000
-    sizes = [2_000, 20_000] if options.quick else [100_000, 1_000_000]
-    for name, url in databases(options.backend):
+    sessions = options.sessions
+    if sessions is None:
+        sessions = 500 if options.quick else 100_000
+    expired = options.expired or (50 if options.quick else 5_000)
+    sizes = options.sizes or (
+        [2_000, 20_000] if options.quick else [100_000, 1_000_000]
+    )
+    for name, url in databases(options.backend) if sessions else ():
         print(f"{name}: {sessions:,} sessions, a tenth expired, action {action}")
         headline(url, sessions, action)
     print(f"cost against log size: {expired:,} expired sessions")
