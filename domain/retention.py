@@ -18,11 +18,13 @@ and on equal days a soft delete wins over a purge: the milder outcome.
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
+from datetime import datetime
 from typing import Literal
 from uuid import UUID, uuid5
 
-from eventsourcing.domain import BaseAggregate
+from pydantic import BaseModel, ConfigDict
 
+from .aggregate import Aggregate, AggregateSnapshot
 from .event_model import CreatedEventModel, EventModel
 from .search import canonical
 from .values import Value
@@ -110,7 +112,18 @@ def canonical_value(rule: Rule) -> str:
     return canonical(rule.value)
 
 
-class RetentionPolicy(BaseAggregate[UUID]):
+class PolicyState(BaseModel):
+    """Every attribute of the policy, typed: what its snapshot stores (the log
+    snapshots every stream at each hundredth version, this one included)."""
+
+    model_config = ConfigDict(extra="forbid")
+
+    created_on: datetime
+    modified_on: datetime
+    rules: list[Rule]
+
+
+class RetentionPolicy(Aggregate):
     """The retention policy's stream: started once, then one event per change."""
 
     class Event(EventModel):
@@ -125,8 +138,19 @@ class RetentionPolicy(BaseAggregate[UUID]):
         def apply(self, aggregate: RetentionPolicy) -> None:
             aggregate.rules = list(self.rules)
 
+    class Snapshot(AggregateSnapshot):
+        state: PolicyState
+
     def __init__(self, actor: str) -> None:
         self.rules: list[Rule] = []
+
+    def to_state(self) -> PolicyState:
+        return PolicyState(
+            created_on=self.created_on, modified_on=self.modified_on, rules=self.rules
+        )
+
+    def _restore(self, state: PolicyState) -> None:
+        self.rules = list(state.rules)
 
     @classmethod
     def start(cls, actor: str) -> RetentionPolicy:

@@ -58,6 +58,15 @@ def test_a_rule_is_stored_in_the_log_with_who_set_it_and_when(
     ]
 
 
+def test_the_policy_outlives_its_hundredth_change(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    for days in range(1, 102):  # the log snapshots a stream at version 100
+        trail.retention.set(days)
+    assert other_trail.retention.show().rules == [Rule(days=101)]
+    assert len(other_trail.retention.history()) == 101
+
+
 def test_setting_a_rule_again_replaces_the_rule_of_its_scope(
     trail: SessionTrail,
 ) -> None:
