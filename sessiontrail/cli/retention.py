@@ -7,7 +7,6 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from ..domain.errors import InvalidInput
@@ -15,6 +14,7 @@ from ..domain.retention import Action
 from ..privacy.retention import DEFAULT_BATCH, RetentionReport
 from .help import Command, Group
 from .options import open_log, options
+from .progress import progress_bar, reporter
 
 app = typer.Typer(
     cls=Group,
@@ -190,23 +190,14 @@ def apply(
     """
     with (
         open_log(_db(ctx)) as trail,
-        Progress(
-            *Progress.get_default_columns()[:-1],
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=notes,
-            transient=True,
-        ) as progress,
+        progress_bar(notes) as progress,
     ):
-        task = progress.add_task("retention", total=None)
         report = trail.retention.apply(
             dry_run=dry_run,
             limit=limit,
             batch=batch,
             actor=actor,
-            progress=lambda done, total: progress.update(
-                task, completed=done, total=total
-            ),
+            progress=reporter(progress, "retention"),
         )
     if as_json:
         print(report.model_dump_json())
