@@ -32,17 +32,30 @@ class SessionCache:
     `stamp(session)` says what must still hold for a cached copy to be served
     (the trail passes its user's current key id)."""
 
-    def __init__(self, max_size: int, stamp: Stamp = _unstamped) -> None:
+    def __init__(
+        self,
+        max_size: int,
+        stamp: Stamp = _unstamped,
+        before_hit: Callable[[], None] = lambda: None,
+    ) -> None:
+        """`before_hit()` runs before a cached copy is served: it may evict
+        (the trail's evicts what other processes purged)."""
         if max_size < 0:
             raise ValueError("cache size must be >= 0")
         self.max_size = max_size
         self._stamp = stamp
+        self._before_hit = before_hit
         self._sessions: OrderedDict[str, tuple[Session, object]] = OrderedDict()
         self._lock = threading.Lock()
 
     def get(self, session_id: str) -> Session | None:
         """A copy of the cached session, or None (also when its stamp changed, as
         it does when its user is erased); marks it recently used."""
+        with self._lock:
+            entry = self._sessions.get(session_id)
+        if entry is None:
+            return None
+        self._before_hit()
         with self._lock:
             entry = self._sessions.get(session_id)
         if entry is None:

@@ -34,5 +34,8 @@ class SealedDatabase(ProjectionDatabase):
     def compact(self) -> bool:
         return self._database.compact()
 
+    def rewrite(self, full: bool) -> tuple[int, int]:
+        return self._database.rewrite(full)
+
     def close(self) -> None:
         self._database.close()

@@ -135,6 +135,12 @@ class ProjectionDatabase(ABC):
         asks); False if a reader elsewhere still holds them. Nothing by default."""
         return True
 
+    def rewrite(self, full: bool) -> tuple[int, int]:
+        """Rewrite the database so deleted rows leave its files and the space
+        is given back (`sessiontrail compact`); its size in bytes before and
+        after. Nothing by default (memory://)."""
+        return 0, 0
+
     @abstractmethod
     def close(self) -> None:
         """Release connections; idempotent."""

@@ -7,7 +7,7 @@ from dataclasses import replace
 from types import TracebackType
 from typing import Literal, Self
 
-from pydantic import StrictStr
+from pydantic import StrictBool, StrictStr
 
 from .domain.checkpoint import Checkpoint
 from .domain.errors import StorageUnavailable
@@ -20,6 +20,7 @@ from .infrastructure.history import SessionHistory
 from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
 from .infrastructure.log_reader import LogReader
 from .infrastructure.mapper import content_owner
+from .infrastructure.purge_watch import PurgeWatch
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
 from .infrastructure.retention_policy import PolicyStore
@@ -29,6 +30,7 @@ from .infrastructure.session_writer import SessionWriter
 from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
+from .privacy.compaction import CompactReport, compact
 from .privacy.erasure import Eraser, ErasureReport
 from .privacy.purge import Purger
 from .privacy.retention import Retention
@@ -132,7 +134,10 @@ class SessionTrail:
                 lambda: self.projections.catch_up(),
             )
         self.store.transcript_index = TranscriptIds(self.read_models)
-        self._cache = cache = SessionCache(cache_size, self._key_stamp)
+        self._cache = cache = SessionCache(
+            cache_size, self._key_stamp, lambda: watch.check()
+        )
+        watch = PurgeWatch(self.store, cache.evict)
         reader = LogReader(self.store)
         writer = SessionWriter(self.store, after_write)
         self.sessions = SessionRepository(
@@ -221,6 +226,15 @@ class SessionTrail:
         On SQLite, `wait` up to that many seconds for other connections' reads to
         end, so no file keeps the erased bytes (`report.log_compacted`)."""
         return self._eraser.erase_user(user_id, actor=actor, wait=wait)
+
+    @validated
+    def compact(self, *, full: StrictBool = False) -> CompactReport:
+        """Give the disk back after purges; afterwards no file holds a purged
+        byte. SQLite: VACUUM, holding the write lock while it rewrites the file
+        (O(the remaining file)). PostgreSQL: VACUUM (ANALYZE), which blocks no
+        one but leaves the bytes in the table files; `full=True`: VACUUM FULL,
+        which removes them and locks each table while it rewrites it."""
+        return compact(self.read_models, full)
 
     def _truncate_log(self) -> bool:
         """SQLite: truncate the write-ahead log so it keeps no purged bytes

@@ -24,6 +24,7 @@ from google.genai import types
 
 import sessiontrail
 from sessiontrail import SessionTrail, aio
+from sessiontrail.domain.session import stream_id
 from sessiontrail.integrations.adk import TrailSessionService, trail_session_id
 
 T = TypeVar("T")
@@ -520,3 +521,28 @@ def test_anything_but_a_trail_or_url_is_refused_when_constructed(wrong: Any) -> 
         r"database URL such as 'sqlite:///chats.db'; got ",
     ):
         TrailSessionService(wrong)
+
+
+def test_delete_session_purges_when_asked(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> tuple[Any, ...]:
+        service = TrailSessionService(trail, delete="purge")
+        session = await service.create_session(
+            app_name=APP, user_id="ann", session_id="s"
+        )
+        await service.append_event(session, event("user", "forget me"))
+        await service.delete_session(app_name=APP, user_id="ann", session_id="s")
+        await service.delete_session(app_name=APP, user_id="ann", session_id="nope")
+        gone = await service.get_session(app_name=APP, user_id="ann", session_id="s")
+        listed = await service.list_sessions(app_name=APP, user_id="ann")
+        return gone, listed.sessions
+
+    async def run() -> tuple[Any, ...]:
+        async with await aio.connect(url) as trail:
+            return await scenario(trail)
+
+    assert asyncio.run(run()) == (None, [])
+    with sessiontrail.connect(url) as trail:  # nothing left but the purge record
+        key = trail_session_id(APP, "ann", "s")
+        assert trail.store.stream_version(stream_id(key)) == 0
+        [entry] = trail.audit.entries(session_id=key).items
+        assert entry.event == "SessionPurged"

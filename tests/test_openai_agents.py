@@ -430,3 +430,20 @@ def test_anything_but_a_trail_or_url_is_refused_when_constructed(wrong: Any) -> 
 def test_an_empty_url_is_invalid_input() -> None:
     with pytest.raises(InvalidInput, match="trail: an empty URL"):
         TrailSession("chat-1", " ")
+
+
+def test_clear_session_purges_when_asked(url: str) -> None:
+    async def scenario(trail: aio.AsyncSessionTrail) -> tuple[Any, ...]:
+        session = TrailSession("chat-1", trail, clear="purge")
+        await session.add_items(ITEMS[:3])
+        await session.clear_session()
+        await session.clear_session()  # nothing there: no error, as the SDK's
+        after_clear = await session.get_items()
+        await session.add_items(ITEMS[:1])
+        return after_clear, await session.get_items()
+
+    after_clear, refilled = with_trail(url, scenario)
+    assert after_clear == [] and refilled == ITEMS[:1]
+    with sessiontrail.connect(url) as trail:  # the old transcript is gone for good
+        events = [entry.event for entry in trail.sessions.history("chat-1")]
+        assert events == ["Started", "MessageAppended"]

@@ -7,6 +7,7 @@ from __future__ import annotations
 import io
 import json
 import sqlite3
+import time
 from pathlib import Path
 
 import psycopg
@@ -19,6 +20,7 @@ from sessiontrail import SessionTrail
 from sessiontrail.domain.errors import InvalidInput, SessionNotFound
 from sessiontrail.domain.purge import Purge
 from sessiontrail.domain.session import stream_id
+from sessiontrail.infrastructure import purge_watch
 
 
 def everything_of(trail: SessionTrail, user: str) -> object:
@@ -213,3 +215,17 @@ def test_usage_totals_by_model_survive_a_purge_and_a_rebuild(
     assert trail.usage.model_totals() == before
     trail.projections.rebuild("usage")
     assert trail.usage.model_totals() == before
+
+
+def test_another_process_stops_serving_a_purged_session_within_the_check_time(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(purge_watch, "PURGE_CHECK_SECONDS", 0.0)
+    with sessiontrail.connect(url) as trail, sessiontrail.connect(url) as other:
+        write_everything(trail, "alice")
+        assert other.sessions.load("chat-alice") is not None  # now in its cache
+        trail.sessions.purge("chat-alice")
+        deadline = time.monotonic() + 10
+        while other.sessions.load("chat-alice") is not None:
+            assert time.monotonic() < deadline, "still served from the cache"
+            time.sleep(0.01)

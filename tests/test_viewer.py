@@ -74,6 +74,10 @@ def fill_log(url: str) -> None:
         secret = trail.sessions.load_or_create("bob-secret", user_id="bob")
         secret.append_message(role="user", content="private")
         trail.sessions.save(secret)
+        old = trail.sessions.load_or_create("old-chat", user_id="ann")
+        old.append_message(role="user", content="forget this")
+        trail.sessions.save(old)
+        trail.sessions.purge("old-chat", actor="dpo", reason="user request")
 
 
 @pytest.fixture(scope="module")
@@ -231,6 +235,31 @@ def test_another_users_session_is_a_not_found_page(page: Page):
     expect(page.get_by_role("heading", name="Session not found")).to_be_visible()
     expect(page.get_by_text("private")).to_have_count(0)
     shot(page, "not-found")
+
+
+def test_a_purged_session_is_a_tombstone_in_its_audit_timeline(page: Page):
+    sign_in(page)
+    expect(page.get_by_role("heading", name="Sessions")).to_be_visible()
+
+    page.goto(page.url.split("#")[0] + "#/sessions/old-chat")
+
+    expect(page.get_by_role("heading", name="Session purged")).to_be_visible()
+    row = page.locator(".tombstone tbody tr")
+    expect(row).to_have_count(1)
+    expect(row).to_contain_text("SessionPurged")
+    expect(row).to_contain_text("dpo")
+    expect(row).to_contain_text("reason: user request")
+    expect(page.get_by_text("forget this")).to_have_count(0)
+    shot(page, "purged")
+
+
+def test_another_users_purged_session_is_a_not_found_page(page: Page):
+    sign_in(page, TOKENS["bob"])
+    expect(page.get_by_role("heading", name="Sessions")).to_be_visible()
+
+    page.goto(page.url.split("#")[0] + "#/sessions/old-chat")
+
+    expect(page.get_by_role("heading", name="Session not found")).to_be_visible()
 
 
 def test_readable_at_phone_width(page: Page):

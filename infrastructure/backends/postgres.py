@@ -414,5 +414,37 @@ class PostgresDatabase(ProjectionDatabase):
                 conn.autocommit = previous
         return True
 
+    def rewrite(self, full: bool) -> tuple[int, int]:
+        """VACUUM (ANALYZE) every table of the log's schema: the space of deleted
+        rows is reused and the tables stop growing, without blocking anyone, but
+        their bytes stay in the files. `full`: VACUUM FULL instead, which
+        rewrites each table in turn under an exclusive lock (its readers and
+        writers wait, at most the lock timeout, for that table's rewrite) and
+        removes the deleted rows' bytes from the table files."""
+        size = (
+            "SELECT COALESCE(SUM(pg_total_relation_size(c.oid)), 0)::bigint "
+            "FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
+            "WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+        )
+        command = "VACUUM (FULL, ANALYZE) {}" if full else "VACUUM (ANALYZE) {}"
+        with sql_errors("compact the database"), self._pool.connection() as conn:
+            previous = conn.autocommit
+            conn.autocommit = True  # VACUUM cannot run inside a transaction
+            try:
+                before = int(conn.execute(size).fetchone()[0])
+                tables = [
+                    row[0]
+                    for row in conn.execute(
+                        "SELECT tablename FROM pg_tables "
+                        "WHERE schemaname = current_schema() ORDER BY tablename"
+                    ).fetchall()
+                ]
+                for table in tables:
+                    conn.execute(SQL(command).format(Identifier(table)))
+                after = int(conn.execute(size).fetchone()[0])
+            finally:
+                conn.autocommit = previous
+        return before, after
+
     def close(self) -> None:
         self._pool.close()

@@ -293,6 +293,36 @@ class SQLiteDatabase(ProjectionDatabase):
             ).fetchone()
         return bool(busy == 0)
 
+    def rewrite(self, full: bool) -> tuple[int, int]:
+        """Merge the search indexes (FTS5 keeps a deleted row's words in its
+        segments until a merge), then VACUUM: the file is rewritten without
+        free pages or stale copies of deleted rows, holding the write lock
+        throughout (readers go on), and the write-ahead log truncated. `full`
+        changes nothing here: VACUUM is always the whole file."""
+        with self._lock, sql_errors("compact the database"):
+            before = self._size()
+            words = self._connection.execute(
+                "SELECT name FROM sqlite_master WHERE type = 'table' "
+                "AND sql LIKE 'CREATE VIRTUAL TABLE%fts5%'"
+            ).fetchall()
+            for (table,) in words:
+                self._connection.execute(
+                    f"INSERT INTO {table} ({table}) VALUES ('optimize')"
+                )
+            self._connection.execute("VACUUM")
+            self._connection.execute("PRAGMA wal_checkpoint(TRUNCATE)").fetchone()
+            return before, self._size()
+
+    def _size(self) -> int:
+        """Bytes of the main file and its write-ahead log."""
+        (pages,) = self._connection.execute("PRAGMA page_count").fetchone()
+        (size,) = self._connection.execute("PRAGMA page_size").fetchone()
+        (name,) = self._connection.execute(
+            "SELECT file FROM pragma_database_list WHERE name = 'main'"
+        ).fetchone()
+        wal = f"{name}-wal"
+        return int(pages * size) + (os.path.getsize(wal) if os.path.exists(wal) else 0)
+
     @contextlib.contextmanager
     def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:
         with self._lock, sql_errors(action):

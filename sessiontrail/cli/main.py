@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..domain.errors import SessiontrailError
-from . import audit, debug, projections, retention, serve, sessions, transfer
+from . import audit, debug, projections, purge, retention, serve, sessions, transfer
 from .demo import run_demo
 from .help import Command, Group
 from .options import Options, options
@@ -44,6 +44,7 @@ for command in (
     *sessions.COMMANDS,
     *debug.COMMANDS,
     *audit.COMMANDS,
+    *purge.COMMANDS,
     *serve.COMMANDS,
 ):
     app.command(cls=Command)(command)

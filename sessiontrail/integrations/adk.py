@@ -19,8 +19,9 @@ The trail may also be a sync trail or a URL (`TrailSessionService(
 
 from __future__ import annotations
 
+import contextlib
 import json
-from typing import Any
+from typing import Any, Literal
 from uuid import uuid4
 
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -35,7 +36,7 @@ from google.adk.sessions.session import Session as AdkSession
 from google.genai import types
 from pydantic import JsonValue, SkipValidation, StrictStr
 
-from ..domain.errors import ConcurrencyConflict, InvalidInput
+from ..domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
 from ..domain.limits import MAX_ID_CHARS
 from ..domain.session import Session
 from ..domain.validation import Actor, SessionId, UserId, validated
@@ -59,14 +60,21 @@ def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
 class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
     """ADK's session service over a sessiontrail log: an async trail, a sync trail,
     or a database URL it opens (and `close()` closes; a trail passed in stays the
-    caller's). `actor` names the writer in the audit trail."""
+    caller's). `actor` names the writer in the audit trail. `delete="purge"`
+    makes `delete_session` purge the session (gone from the log for good, a
+    purge record stays) instead of ADK's default here, a soft delete."""
 
     @validated
     def __init__(
-        self, trail: SkipValidation[TrailArgument], *, actor: Actor = "runtime"
+        self,
+        trail: SkipValidation[TrailArgument],
+        *,
+        actor: Actor = "runtime",
+        delete: Literal["soft", "purge"] = "soft",
     ) -> None:
         self._trail = AdapterTrail(trail, "TrailSessionService")
         self._actor = actor
+        self._delete = delete
 
     @validated
     async def create_session(
@@ -127,11 +135,18 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         self, *, app_name: SessionId, user_id: UserId, session_id: SessionId
     ) -> None:
         """A soft delete (a SessionDeleted event): ADK no longer sees it; the log,
-        `history` and `sessiontrail show --deleted` still do."""
+        `history` and `sessiontrail show --deleted` still do. With
+        `delete="purge"`, a purge: nothing of it stays but the purge record.
+        A session that is not there is no error, as in ADK's services."""
         key = trail_session_id(app_name, user_id, session_id.strip())
-        await self._trail.run(
-            lambda trail: trail.sessions.delete(key, user_id=user_id, actor=self._actor)
-        )
+        await self._trail.run(self._remove, key, user_id)
+
+    def _remove(self, trail: SessionTrail, key: str, user_id: str) -> None:
+        if self._delete == "soft":
+            trail.sessions.delete(key, user_id=user_id, actor=self._actor)
+            return
+        with contextlib.suppress(SessionNotFound):
+            trail.sessions.purge(key, user_id=user_id, actor=self._actor)
 
     @validated
     async def get_user_state(

@@ -16,9 +16,10 @@ messages out of the transcript; `history` still shows them, `at` brings them bac
 
 from __future__ import annotations
 
+import contextlib
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import Any, Literal
 
 from agents.items import TResponseInputItem
 from agents.memory import SessionSettings
@@ -55,7 +56,8 @@ class TrailSession(ClosesWhatItOpened):
     (and `close()` closes; a trail passed in stays the caller's). `user_id` scopes
     it to that user's session (another user's id is "no items"); `actor` names the
     writer in the audit trail; `session_settings` (or a dict of them) sets the
-    default `get_items` limit, as for the SDK's SQLiteSession.
+    default `get_items` limit, as for the SDK's SQLiteSession; `clear="purge"`
+    makes `clear_session` purge the session rather than empty its transcript.
     """
 
     @validated
@@ -67,6 +69,7 @@ class TrailSession(ClosesWhatItOpened):
         user_id: UserId | None = None,
         actor: Actor = "runtime",
         session_settings: SessionSettings | dict[str, Any] | None = None,
+        clear: Literal["truncate", "purge"] = "truncate",
     ) -> None:
         self.session_id = session_id
         self.session_settings = (
@@ -77,6 +80,7 @@ class TrailSession(ClosesWhatItOpened):
         self._trail = AdapterTrail(trail, "TrailSession")
         self._user_id = user_id
         self._actor = actor
+        self._clear_by = clear
 
     @validated
     async def get_items(
@@ -104,7 +108,9 @@ class TrailSession(ClosesWhatItOpened):
         return await self._trail.run(self._pop)
 
     async def clear_session(self) -> None:
-        """Take every item out of the transcript; the session itself stays."""
+        """Take every item out of the transcript; the session itself stays. With
+        `clear="purge"`, purge the session instead: nothing of it stays in the
+        log but the purge record; the next `add_items` starts it again."""
         await self._trail.run(self._clear)
 
     # -- in the trail's threads ------------------------------------------------
@@ -141,6 +147,12 @@ class TrailSession(ClosesWhatItOpened):
         return _items(newest[0])[-1]
 
     def _clear(self, trail: SessionTrail) -> None:
+        if self._clear_by == "purge":
+            with contextlib.suppress(SessionNotFound):
+                trail.sessions.purge(
+                    self.session_id, user_id=self._user_id, actor=self._actor
+                )
+            return
         session = self._load(trail)
         if session is not None and session.message_count:
             session.truncate(0, actor=self._actor)

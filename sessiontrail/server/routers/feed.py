@@ -35,10 +35,14 @@ def events(
     trail: Trail,
     after: Annotated[int, Query(ge=0, le=BIGINT)] = 0,
     limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    session_id: Annotated[str | None, Query(min_length=1)] = None,
 ) -> AuditPage:
-    """Every event the caller may see after log position `after`, in log order;
-    pass `next_after` back (or use /v1/events/stream)."""
-    return trail.audit.entries(user_id=scope(who), after=after, limit=limit)
+    """Every event the caller may see after log position `after`, in log order
+    (only of one session with `session_id`: a purged session's purge record
+    too); pass `next_after` back (or use /v1/events/stream)."""
+    return trail.audit.entries(
+        user_id=scope(who), session_id=session_id, after=after, limit=limit
+    )
 
 
 @router.get("/v1/events/stream")

@@ -12,7 +12,8 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue
 
 from ...domain.errors import ConcurrencyConflict, SessionNotFound
-from ...domain.limits import MAX_ID_CHARS
+from ...domain.limits import MAX_ID_CHARS, MAX_TITLE_CHARS
+from ...domain.purge import PurgeReport
 from ...domain.search import SearchHit, parse_meta
 from ...domain.session import Session
 from ...domain.values import HistoryEntry
@@ -205,11 +206,30 @@ def patch_session(
     return tagged(response, edited)
 
 
-@router.delete("/v1/sessions/{session_id}", status_code=204)
-def delete_session(session_id: str, who: Who, trail: Trail) -> None:
-    """Soft delete (a SessionDeleted event); restore undoes it."""
+@router.delete(
+    "/v1/sessions/{session_id}",
+    status_code=204,
+    responses={200: {"model": PurgeReport, "description": "Purged (purge=true)."}},
+)
+def delete_session(
+    session_id: str,
+    who: Who,
+    trail: Trail,
+    purge: bool = False,
+    reason: Annotated[str, Query(max_length=MAX_TITLE_CHARS)] = "",
+) -> Response:
+    """Soft delete (a SessionDeleted event); restore undoes it. `purge=true`:
+    delete it for good instead (its records, Q&A and read-model rows; a purge
+    record with `reason` stays in the log) and answer 200 with what went. The
+    owner's token or an admin's; another user's session is 404, like a missing one."""
+    if purge:
+        report = trail.sessions.purge(
+            session_id, user_id=scope(who), actor=actor_of(who), reason=reason
+        )
+        return JSONResponse(report.model_dump(mode="json"))
     owned_session(trail, who, session_id)
     trail.sessions.delete(session_id, user_id=scope(who), actor=actor_of(who))
+    return Response(status_code=204)
 
 
 @router.post("/v1/sessions/{session_id}/restore")

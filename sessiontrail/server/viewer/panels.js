@@ -1,7 +1,7 @@
 // The session page's other views: the audit timeline, a diff between two
 // versions, Q&A entries with the graph context, and the agent's trace steps.
 
-import { h, when } from "./dom.js";
+import { h, replace, when } from "./dom.js";
 import { json } from "./transcript.js";
 
 /** Every event: version, time, actor, what happened; a version jumps there. */
@@ -76,4 +76,22 @@ export function steps(traceSteps) {
     h("details", { class: "fold" }, h("summary", {}, "Parameters and result"),
       json({ method_params: step.method_params, method_return_value: step.method_return_value,
         memory_context: step.memory_context, session_feedback: step.session_feedback })))));
+}
+
+/** A purged session's page: nothing of it is left to show but its purge records. */
+export function tombstone(main, id, purges) {
+  document.title = `Purged: ${id} · sessiontrail`;
+  replace(main,
+    h("nav", { "aria-label": "Breadcrumb", class: "crumbs" }, h("a", { href: "#/" }, "Sessions"), " / ", h("span", {}, id)),
+    h("h1", {}, "Session purged"),
+    h("p", {}, "This session was deleted for good. Only the record of its purge stays in the log."),
+    h("table", { class: "timeline tombstone" },
+      h("caption", {}, "Its audit timeline"),
+      h("thead", {}, h("tr", {}, ["Time", "Actor", "Event", "What went"].map((name) => h("th", { scope: "col" }, name)))),
+      h("tbody", {}, purges.map((entry) => h("tr", {},
+        h("td", {}, when(entry.timestamp)),
+        h("td", {}, entry.actor),
+        h("td", {}, entry.event),
+        h("td", {}, entry.summary))))));
+  main.focus();
 }

@@ -2,10 +2,10 @@
 // audit timeline, a diff of two versions, Q&A and trace steps, "fork here",
 // and live updates from the change feed while someone writes to it.
 
-import { api } from "./api.js";
+import { api, ApiError } from "./api.js";
 import { h, replace, when } from "./dom.js";
 import { follow } from "./feed.js";
-import { difference, questions, steps, timeline } from "./panels.js";
+import { difference, questions, steps, timeline, tombstone } from "./panels.js";
 import { latestMessages, pendingQuestion, transcript, usage } from "./transcript.js";
 import { tabs } from "./tabs.js";
 
@@ -16,7 +16,14 @@ const TABS = [
 export async function sessionPage(id, { main, query, signal, say, carry, failed }) {
   const path = `/v1/sessions/${encodeURIComponent(id)}`;
   const call = (suffix, options = {}) => api(`${path}${suffix}`, { signal, ...options });
-  const state = { latest: await call(""), version: null, tab: query.get("tab") ?? "transcript" };
+  const latest = await call("").catch(async (error) => {
+    if (!(error instanceof ApiError) || error.status !== 404) throw error;
+    const purges = await purgesOf(id, signal);
+    if (!purges.length) throw error;
+    return null;
+  });
+  if (latest === null) return tombstone(main, id, await purgesOf(id, signal));
+  const state = { latest, version: null, tab: query.get("tab") ?? "transcript" };
   state.version = clampVersion(Number(query.get("v")) || state.latest.version, state.latest.version);
 
   const heading = h("h1", {});
@@ -159,4 +166,10 @@ export async function sessionPage(id, { main, query, signal, say, carry, failed 
 
 function clampVersion(version, latest) {
   return Math.min(Math.max(1, Math.trunc(version)), latest);
+}
+
+/** The purge records of a session id the caller may see (the audit timeline keeps them). */
+async function purgesOf(id, signal) {
+  const page = await api("/v1/events", { params: { session_id: id, limit: 1000 }, signal });
+  return page.items.filter((entry) => entry.event === "SessionPurged");
 }

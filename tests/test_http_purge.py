@@ -1,0 +1,66 @@
+"""`DELETE /v1/sessions/{id}?purge=true`: the owner or an admin purges; another
+user gets the same 404 as for a missing session; the soft delete is unchanged."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from support.http import bearer, write_tokens
+from test_http_api import make, say
+
+from sessiontrail import SessionTrail
+from sessiontrail.server.app import create_app
+from sessiontrail.server.auth import Tokens
+
+
+@pytest.fixture
+def client(trail: SessionTrail, tmp_path: Path) -> Iterator[TestClient]:
+    tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
+    with TestClient(create_app(trail, tokens)) as opened:
+        yield opened
+
+
+def test_the_owner_purges_their_session(client: TestClient) -> None:
+    make(client, "ann", "chat-1")
+    say(client, "ann", "chat-1", "forget me")
+    purged = client.delete(
+        "/v1/sessions/chat-1?purge=true&reason=asked", headers=bearer("ann")
+    )
+    assert purged.status_code == 200, purged.text
+    assert purged.json()["events"] == 2 and purged.json()["chain_ok"]
+    gone = client.get("/v1/sessions/chat-1", headers=bearer("ann"))
+    assert gone.status_code == 404
+    feed = client.get("/v1/events", headers=bearer("ann")).json()["items"]
+    assert [(e["event"], e["actor"]) for e in feed] == [("SessionPurged", "ann")]
+
+
+def test_another_users_purge_is_the_404_of_a_missing_session(
+    client: TestClient,
+) -> None:
+    make(client, "ann", "chat-1")
+    theirs = client.delete("/v1/sessions/chat-1?purge=true", headers=bearer("bob"))
+    missing = client.delete("/v1/sessions/chat-9?purge=true", headers=bearer("bob"))
+    assert theirs.status_code == missing.status_code == 404
+    assert theirs.json() == {
+        **missing.json(),
+        "detail": missing.json()["detail"].replace("chat-9", "chat-1"),
+    }
+    assert client.get("/v1/sessions/chat-1", headers=bearer("ann")).status_code == 200
+
+
+def test_an_admin_purges_anyones_session(client: TestClient) -> None:
+    make(client, "ann", "chat-1")
+    purged = client.delete("/v1/sessions/chat-1?purge=true", headers=bearer("admin"))
+    assert purged.status_code == 200
+    assert client.get("/v1/sessions/chat-1", headers=bearer("ann")).status_code == 404
+
+
+def test_without_purge_a_delete_stays_a_soft_delete(client: TestClient) -> None:
+    make(client, "ann", "chat-1")
+    deleted = client.delete("/v1/sessions/chat-1", headers=bearer("ann"))
+    assert deleted.status_code == 204
+    restored = client.post("/v1/sessions/chat-1/restore", headers=bearer("ann"))
+    assert restored.status_code == 200
