@@ -7,6 +7,7 @@
 1. Headline: SESSIONS sessions (a start and one message each), a tenth of them
    last updated 40 days ago; a global 30-day rule. Times `apply --dry-run` (the
    index ranges alone) and `apply`: seconds, ms per expired session.
+   On SQLite, the file's size before, after the sweep and after `compact`.
 2. Cost against log size: the same EXPIRED expired sessions in a log of SMALL
    events and in one of LARGE events (the rest recent sessions of ten events);
    ms per expired session in each and their ratio (target: <= 2x).
@@ -25,6 +26,7 @@ import statistics
 import time
 from datetime import UTC, datetime, timedelta
 from itertools import pairwise
+from pathlib import Path
 from uuid import UUID
 
 from freezegun import freeze_time
@@ -107,10 +109,20 @@ def sweep(url: str, action: Action, dry_run: bool) -> tuple[float, int, list[flo
     return took, len(report.expired), pages
 
 
+def file_mb(url: str) -> float:
+    """The SQLite file's size with its write-ahead log, in MB (0 elsewhere)."""
+    if not url.startswith("sqlite:///"):
+        return 0.0
+    path = Path(url.removeprefix("sqlite:///"))
+    wal = path.with_name(path.name + "-wal")
+    return (path.stat().st_size + (wal.stat().st_size if wal.exists() else 0)) / 1e6
+
+
 def headline(url: str, sessions: int, action: Action) -> None:
     expired = sessions // 10
     built = build(url, expired, 1, sessions * 2, 1)
     print(f"  built {sessions:,} sessions ({expired:,} expired) in {built:.1f} s")
+    before = file_mb(url)
     for dry_run in (True, False):
         took, count, pages = sweep(url, action, dry_run)
         what = "apply --dry-run" if dry_run else f"apply ({action})"
@@ -119,6 +131,16 @@ def headline(url: str, sessions: int, action: Action) -> None:
             f"{took * 1000 / max(count, 1):.3f} ms per expired session "
             f"(median page {statistics.median(pages):.3f} ms/session)",
             flush=True,
+        )
+    if before:
+        after = file_mb(url)
+        with sessiontrail.connect(url) as trail:
+            started = time.perf_counter()
+            trail.compact()
+            took = time.perf_counter() - started
+        print(
+            f"  file: {before:.1f} MB before, {after:.1f} MB after apply, "
+            f"{file_mb(url):.1f} MB after compact ({took:.2f} s)"
         )
 
 
