@@ -1,12 +1,12 @@
-"""Seed 5's Q&A session: per (user, session), Q&A entries, graph context and agent
+"""The Q&A session: per (user, session), Q&A entries, graph context and agent
 trace steps, as one event stream of its own.
 
 Like `Session`, it guards its own rules: each command validates its input (a bad
 value is InvalidInput naming it, and no event exists), decides, and triggers an
 event whose `apply` only assigns what was recorded.
 
-It is a sibling of the chat Session's stream, keyed by (user, session): seed 5 owns
-entries by user ("default" when none is given) while seed 1's chat has one owner,
+It is a sibling of the chat Session's stream, keyed by (user, session): the Q&A
+store owns entries by user ("default" when none is given) while a chat has one owner,
 so the same session id may hold Q&A of several users; clearing one never touches
 the chat, nor another user's Q&A.
 """

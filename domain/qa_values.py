@@ -1,4 +1,4 @@
-"""The values a Q&A session holds and the update its entries take (seed 5):
+"""The values a Q&A session holds and the update its entries take:
 entries, graph element ids, trace steps, and an update as given and as recorded.
 """
 

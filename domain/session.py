@@ -42,6 +42,7 @@ from .validation import (
     JsonObject,
     MessageIn,
     ModelName,
+    NewSessionId,
     SessionId,
     Title,
     UserId,
@@ -61,7 +62,8 @@ SESSION_NAMESPACE = UUID("6f0c2a8e-3b1d-5c4e-9a7f-2d8b1e0c4a93")
 
 
 def stream_id(session_id: str) -> UUID:
-    """The stream a session id lands in: the same id always gives the same stream."""
+    """The stream a session id lands in: the same id always gives the same stream.
+    Pass a stored spelling (see session_ids.py), not one a caller typed."""
     return uuid5(SESSION_NAMESPACE, session_id)
 
 
@@ -70,7 +72,7 @@ class SessionStart(BaseModel):
 
     model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
-    session_id: SessionId
+    session_id: NewSessionId
     model: ModelName = ""
     user_id: UserId | None = None
     title: InitialTitle = ""

@@ -31,6 +31,7 @@ from .limits import (
     MAX_TITLE_CHARS,
     nesting_within_limit,
 )
+from .session_ids import nfc
 from .values import Message
 
 P = ParamSpec("P")
@@ -45,20 +46,28 @@ def _printable(value: str) -> str:
     return value
 
 
-SessionId = Annotated[
+def _stored_as_nfc(value: str) -> str:
+    """A new session's id in NFC (see session_ids.py), still within the limit."""
+    value = nfc(value)
+    if len(value) > MAX_ID_CHARS:
+        raise ValueError(f"must have at most {MAX_ID_CHARS} characters in NFC")
+    return value
+
+
+OneLineId = Annotated[
     str,
     Strict(),
     StringConstraints(min_length=1, max_length=MAX_ID_CHARS),
     AfterValidator(_printable),
 ]
-UserId = SessionId
-ItemId = Annotated[
-    str,
-    Strict(),
-    StringConstraints(min_length=1, max_length=MAX_ID_CHARS),
-    AfterValidator(_printable),
-]
-"""A message, Q&A entry or trace id: one line, as every id is."""
+"""Any id: one line, as every id is (a message, Q&A entry or trace id as is)."""
+ItemId = OneLineId
+SessionId = OneLineId
+"""A session id as the caller spells it: looked up by `session_ids.stored_spelling`."""
+NewSessionId = Annotated[OneLineId, AfterValidator(_stored_as_nfc)]
+"""The id of a session being created: stored in NFC."""
+UserId = OneLineId
+"""A user id: compared exactly as given (never normalised), as keys are found."""
 
 
 def printable_field(name: str) -> AfterValidator:

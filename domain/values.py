@@ -236,7 +236,7 @@ class ProjectionStatus(Value):
 
 
 class SyncStatus(Value):
-    """Seed 4's sync status: how far the read models are behind the log.
+    """The asset store's sync status: how far the read models are behind the log.
 
     `offline`: the database could not be reached (positions are then 0).
     """

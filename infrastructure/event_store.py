@@ -46,6 +46,7 @@ from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
 from .log_position import LOG_START, LogPosition
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
+from .session_ids import StoredIds
 from .user_keys import UserKeys
 
 logger = logging.getLogger(__name__)
@@ -94,6 +95,8 @@ class SessionStore(Application[UUID]):
         self.wakeups = backend.wakeups(self.recorder)
         """Waits for new events: followers take a ticket, read, then wait."""
         cast(PydanticMapper, self.mapper).keys = self.keys
+        self.ids = StoredIds(lambda stream: self.has_stream(stream))
+        """Which stream a caller's session id names (see session_ids.py)."""
 
     def construct_env(self, name: str, env: EnvType | None = None) -> Environment:
         """Only the explicit mapping, never os.environ: trails must not leak."""
@@ -354,6 +357,11 @@ class SessionStore(Application[UUID]):
                 )
             )
         return stored == pending
+
+    def has_stream(self, stream: UUID) -> bool:
+        """Whether the stream has a record (read, not decoded: no key needed)."""
+        with storage_errors(f"read stream {stream}"):
+            return bool(self.recorder.select_events(stream, desc=True, limit=1))
 
     def stream_version(self, stream: UUID) -> int:
         """The stream's last version (0 when it has no events)."""

@@ -14,7 +14,7 @@ from uuid import UUID
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.event_model import EventModel
-from ..domain.session import Session, stream_id
+from ..domain.session import Session
 from ..domain.values import HistoryEntry
 from .event_store import SessionStore
 from .log_reader import LogReader
@@ -55,7 +55,7 @@ class SessionHistory:
         exist then, or is another user's."""
         if (version is None) == (at is None):
             raise InvalidInput("version/at: give exactly one of them")
-        stream = stream_id(session_id)
+        stream = self._store.ids.stream(session_id)
         if at is not None:
             version = self.version_at(stream, at)
             if version is None:
@@ -81,7 +81,7 @@ class SessionHistory:
     def _events(self, session_id: str, user_id: str | None) -> list[EventModel]:
         """The session's stream, read once; SessionNotFound unless it is a session
         (of `user_id`, when named)."""
-        events = self._reader.stream_events(stream_id(session_id))
+        events = self._reader.stream_events(self._store.ids.stream(session_id))
         owner = events[0] if events else None
         if not isinstance(owner, Session.Started) or (
             user_id is not None and owner.user_id != user_id

@@ -1,4 +1,4 @@
-"""Writes to Q&A streams (seed 5): load the head, decide, append; retry on conflict.
+"""Writes to Q&A streams: load the head, decide, append; retry on conflict.
 
 Unlike chat saves there is nothing to merge: each call's decision (is the entry
 there? what changes?) is simply re-made on the newer head when another process
@@ -40,6 +40,7 @@ class QARepository:
     ) -> T:
         """Run `command` on the stored Q&A session (a new one if none) and append
         what it decided; a stream is only created by a command that writes."""
+        session_id = self._store.ids.qa_session(user_id, session_id)
         stream = qa_stream_id(user_id, session_id)
         with self._locks.hold(str(stream)):
             for _ in attempts():
@@ -62,7 +63,9 @@ class QARepository:
 
     def history(self, user_id: str, session_id: str) -> list[HistoryEntry]:
         """Every Q&A event of (user, session), oldest first."""
-        events = self._reader.stream_events(qa_stream_id(user_id, session_id))
+        events = self._reader.stream_events(
+            self._store.ids.qa_stream(user_id, session_id)
+        )
         if not events:
             raise SessionNotFound(f"no Q&A for session {session_id!r}")
         return [HistoryEntry.of(event) for event in events]

@@ -1,4 +1,5 @@
-"""SessionRepository: `trail.sessions`, seed 1's tiers on the event log.
+"""SessionRepository: `trail.sessions`, a session's cache, storage and writer tiers
+on the event log.
 
 cache -> storage -> the locked, merging writer. Reads go cache-first and fall back
 to the event store; writes go to the writer (`session_writer.py`) and then into
@@ -59,7 +60,7 @@ class SessionPurger(Protocol):
 
 
 class SessionRepository:
-    """The session API of seeds 1 and 2, on the event log."""
+    """The session API (load, list, save, edit, history) on the event log."""
 
     def __init__(
         self,
@@ -101,7 +102,10 @@ class SessionRepository:
         self, session_id: SessionId, *, user_id: UserId | None = None
     ) -> Session | None:
         """Like `load`, but a storage failure raises StorageUnavailable."""
-        cached = self._cache.get(session_id)
+        cached = self._cache.get(session_id)  # cached under its stored spelling
+        if cached is None:
+            session_id = self._store.ids.session(session_id)
+            cached = self._cache.get(session_id)
         if cached is not None:
             return visible(cached, user_id)
         stored = visible(self._store.load(stream_id(session_id)), user_id)
@@ -132,12 +136,13 @@ class SessionRepository:
         Storage wins when strictly newer, or equally new and still carrying a pending
         question the cached copy lost. Storage failures fall back to the cache.
         """
-        cached = self._cache.get(session_id)
         try:
+            session_id = self._store.ids.session(session_id)
             stored = self._store.load(stream_id(session_id))
         except StorageUnavailable:
             logger.warning("load_merged %r: storage failed", session_id, exc_info=True)
             stored = None
+        cached = self._cache.get(session_id)
         if stored is None or (cached is not None and not _storage_wins(stored, cached)):
             return visible(cached, user_id)
         if stored.deleted:
@@ -149,7 +154,8 @@ class SessionRepository:
     @validated
     def exists(self, session_id: SessionId, *, user_id: UserId | None = None) -> bool:
         """Whether the session is stored, live and (if a user is named) theirs."""
-        return visible(self._store.load(stream_id(session_id)), user_id) is not None
+        stored = self._store.load(self._store.ids.stream(session_id))
+        return visible(stored, user_id) is not None
 
     # -- reads: read models ---------------------------------------------------------
 
@@ -244,7 +250,7 @@ class SessionRepository:
         if last_n is not None and limit is not None:
             raise InvalidInput("last_n/limit: give one of them (they mean the same)")
         return self._reads.messages(
-            session_id,
+            self._store.ids.session(session_id),
             user_id=user_id,
             last_n=last_n if limit is None else limit,
             before=before,
@@ -344,7 +350,7 @@ class SessionRepository:
             title=source.title,
             metadata=source.metadata,
             actor=actor,
-            source_id=session_id,
+            source_id=source.session_id,
             source_version=source.version,
         )
         fork.replace_messages(source.messages, actor=actor)
@@ -414,8 +420,8 @@ class SessionRepository:
         With `if_version`, ConcurrencyConflict (nothing written) unless the stored
         session is still at that version."""
         deleted = self._writer.delete(session_id, user_id, actor, if_version)
-        self._cache.evict(session_id)
-        return deleted
+        self._cache.evict(session_id if deleted is None else deleted.session_id)
+        return deleted is not None
 
     def purge(
         self,

@@ -78,13 +78,13 @@ class SessionWriter:
         pending = list(session.pending_events) if isinstance(session, Session) else []
         if not pending or not isinstance(pending[0], Session.Started):
             raise InvalidInput("session: expected a new Session, never saved")
+        if self._store.ids.session(session.session_id) != session.session_id:
+            raise _in_use(session)  # stored before ids were NFC, as spelt then
         with self._locks.hold(session.session_id):
             try:
                 position = self._store.record(session)
             except StreamMoved:
-                raise ConcurrencyConflict(
-                    f"session id {session.session_id!r} is already in use"
-                ) from None
+                raise _in_use(session) from None
             caught_up(self._after_write, position, f"save {session.session_id!r}")
 
     def edit(
@@ -120,14 +120,14 @@ class SessionWriter:
         user_id: str | None,
         actor: str,
         if_version: int | None = None,
-    ) -> bool:
-        """Soft-delete; False if the session was not there to delete."""
+    ) -> Session | None:
+        """Soft-delete; the stored session, or None if it was not there to delete."""
 
         def delete(session: Session) -> None:
             _check_version(session, if_version)
             session.delete(actor=actor)
 
-        return self._change(session_id, user_id, delete) is not None
+        return self._change(session_id, user_id, delete)
 
     def restore(
         self, session_id: str, user_id: str | None, actor: str
@@ -209,6 +209,7 @@ class SessionWriter:
         and append what it did. If another process appended first, `edit` its new
         head instead of rebasing: an edit made now applies to the newest state,
         so the merge never drops it as stale."""
+        session_id = self._store.ids.session(session_id)
         with self._locks.hold(session_id):
             head = edit(self._store.load(stream_id(session_id)))
             position, _ = self._append(head, redo=edit)
@@ -243,6 +244,10 @@ class SessionWriter:
                     head = redo(head)
                 _adopt(session, head)
         raise gave_up(f"save {session.session_id!r}")
+
+
+def _in_use(session: Session) -> ConcurrencyConflict:
+    return ConcurrencyConflict(f"session id {session.session_id!r} is already in use")
 
 
 def _check_version(session: Session, if_version: int | None) -> None:

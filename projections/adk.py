@@ -17,9 +17,13 @@ from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
 
+from ..domain.errors import InvalidInput
 from ..domain.event_model import EventModel
+from ..domain.limits import MAX_ID_CHARS
 from ..domain.session import Session
+from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
+from .columns import any_spelling
 from .projection import Projection, Table
 
 ADK = "adk"
@@ -193,26 +197,41 @@ class AdkProjection(Projection):
         )
 
 
+def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
+    """The sessiontrail id of an ADK session: ADK scopes ids by app and user."""
+    key = f"{app_name}/{user_id}/{session_id}"
+    if len(key) > MAX_ID_CHARS:
+        raise InvalidInput(
+            f"app_name/user_id/session_id: at most {MAX_ID_CHARS - 2} characters "
+            "together"
+        )
+    return key
+
+
 class AdkReads:
     """What the ADK adapter reads: sessions with their state, and shared state."""
 
-    def __init__(self, database: ProjectionDatabase) -> None:
+    def __init__(self, database: ProjectionDatabase, ids: StoredIds) -> None:
+        """`ids` finds the stored spelling of a session id in the log."""
         self._database = database
+        self._ids = ids
 
     def session(
         self, app: str, user_id: str, session_id: str
     ) -> tuple[dict[str, Any], float] | None:
-        """A live session's merged state (ADK's prefixes) and update time."""
+        """A live session's merged state (ADK's prefixes) and update time; the
+        session is the one its sessiontrail id names (any spelling of it)."""
+        stream = str(self._ids.stream(trail_session_id(app, user_id, session_id)))
         with self._database.read() as cur:
             tables, _ = AdkProjection.live(cur)
             row = cur.execute(
-                f"SELECT state, updated_at FROM {tables.table('adk_sessions')} "
-                "WHERE app = ? AND user_id = ? AND session_id = ? AND deleted = 0",
-                (app, user_id, session_id),
+                f"SELECT state, updated_at, app FROM {tables.table('adk_sessions')} "
+                "WHERE stream = ? AND user_id = ? AND deleted = 0",
+                (stream, user_id),
             ).fetchone()
             if row is None:
                 return None
-            shared = _shared(cur, tables, app, user_id)
+            shared = _shared(cur, tables, row[2], user_id)
             own = cur.sealer.open_json(row[0]) or {}
         return _merged(own, *shared.get_pair(user_id)), float(row[1])
 
@@ -222,14 +241,15 @@ class AdkReads:
         """(user, session id, merged state, updated_at) of the app's live sessions
         (one user's, or everyone's), least recently updated first, as ADK lists."""
         user_filter = "" if user_id is None else " AND user_id = ?"
+        apps, names = any_spelling("app", app)
         with self._database.read() as cur:
             tables, _ = AdkProjection.live(cur)
             rows = cur.execute(
                 f"SELECT user_id, session_id, state, updated_at "
                 f"FROM {tables.table('adk_sessions')} "
-                f"WHERE app = ? AND deleted = 0{user_filter} "
+                f"WHERE {apps} AND deleted = 0{user_filter} "
                 "ORDER BY updated_at, user_id, session_id",
-                (app,) if user_id is None else (app, user_id),
+                names if user_id is None else (*names, user_id),
             ).fetchall()
             shared = _shared(cur, tables, app, user_id)
             sealer = cur.sealer
@@ -264,13 +284,15 @@ class _Shared:
 def _shared(
     cur: Cursor, tables: AdkProjection, app: str, user_id: str | None
 ) -> _Shared:
-    """The app's shared keys and those of `user_id` (every user's when None)."""
+    """The app's shared keys (its name in any spelling) and those of `user_id`
+    (every user's when None)."""
     users = "" if user_id is None else " AND user_id IN ('', ?)"
+    apps, names = any_spelling("app", app)
     shared = _Shared()
     for user, key, value in cur.execute(
         f"SELECT user_id, key, value FROM {tables.table('adk_state')} "
-        f"WHERE app = ?{users}",
-        (app,) if user_id is None else (app, user_id),
+        f"WHERE {apps}{users}",
+        names if user_id is None else (*names, user_id),
     ).fetchall():
         scope = shared.app if user == "" else shared.users.setdefault(user, {})
         scope[key] = cur.sealer.open_json(value)

@@ -19,6 +19,7 @@ from ..domain.session import Session
 from ..domain.summaries import summarize
 from ..domain.validation import Actor, Count, SessionId, UserId, validated
 from ..domain.values import Value
+from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
 from .projection import STREAMS_PER_STATEMENT, Projection, Table
@@ -168,8 +169,10 @@ class AuditProjection(Projection):
 class AuditTimeline:
     """Queries of the audit read model, paged by log position."""
 
-    def __init__(self, database: ProjectionDatabase) -> None:
+    def __init__(self, database: ProjectionDatabase, ids: StoredIds) -> None:
+        """`ids` finds the stored spelling of a session id in the log."""
         self._database = database
+        self._ids = ids
 
     @validated
     def entries(
@@ -186,6 +189,8 @@ class AuditTimeline:
         """Events oldest first, filtered by session, user, actor and [since, until)."""
         clauses: list[str] = []
         params: list[Any] = []
+        if session_id is not None:
+            session_id = self._ids.session(session_id)
         for column, value in (
             ("session_id", session_id),
             ("user_id", user_id),

@@ -8,6 +8,8 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
+from ..domain.session_ids import spellings
+
 EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 MICROSECOND = timedelta(microseconds=1)
 
@@ -20,3 +22,11 @@ def micros(moment: datetime) -> int:
 def moment(value: int) -> datetime:
     """The UTC moment a `micros` column holds."""
     return EPOCH + value * MICROSECOND
+
+
+def any_spelling(column: str, name: str) -> tuple[str, tuple[str, ...]]:
+    """A condition (and its parameters) matching `column` to `name` in any of its
+    Unicode spellings (as given, NFC, NFD): an ADK app or a LangGraph thread is
+    found whichever form its id was stored or is asked in."""
+    names = spellings(name)
+    return f"{column} IN ({', '.join('?' * len(names))})", names

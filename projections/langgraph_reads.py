@@ -11,9 +11,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.personal import ERASED
-from ..domain.session import stream_id
 from ..domain.threads import thread_session_id
+from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
+from .columns import any_spelling
 from .langgraph import LangGraphProjection
 
 
@@ -59,8 +60,10 @@ class LangGraphReads:
     """What the LangGraph saver reads: O(1) indexed rows per checkpoint (its
     row, one value per channel, its writes), whatever the thread's length."""
 
-    def __init__(self, database: ProjectionDatabase) -> None:
+    def __init__(self, database: ProjectionDatabase, ids: StoredIds) -> None:
+        """`ids` finds the stored spelling of a thread's session id in the log."""
         self._database = database
+        self._ids = ids
 
     def get(
         self,
@@ -70,7 +73,7 @@ class LangGraphReads:
         user_id: str | None,
     ) -> StoredCheckpoint | None:
         """The checkpoint with that id, or the thread's latest (largest id)."""
-        stream = str(stream_id(thread_session_id(thread_id, checkpoint_ns)))
+        stream = str(self._ids.stream(thread_session_id(thread_id, checkpoint_ns)))
         where, params = ["c.stream = ?"], [stream]
         if checkpoint_id is not None:
             where.append("c.checkpoint_id = ?")
@@ -85,8 +88,11 @@ class LangGraphReads:
         a metadata filter matches as PostgreSQL's `@>` (containment) does."""
         where: list[str] = []
         params: list[Any] = []
+        if search.thread_id is not None:
+            thread, names = any_spelling("t.thread_id", search.thread_id)
+            where.append(thread)
+            params.extend(names)
         for column, value in (
-            ("t.thread_id", search.thread_id),
             ("t.checkpoint_ns", search.checkpoint_ns),
             ("c.checkpoint_id", search.checkpoint_id),
         ):
@@ -117,13 +123,15 @@ class LangGraphReads:
             return [_loaded(cur, tables, row) for row in rows]
 
     def namespaces(self, thread_id: str) -> list[str]:
-        """The live namespaces of a thread that hold anything."""
+        """The live namespaces of a thread that hold anything (its id in any
+        spelling)."""
+        thread, names = any_spelling("thread_id", thread_id)
         with self._database.read() as cur:
             tables, _ = LangGraphProjection.live(cur)
             rows = cur.execute(
-                f"SELECT checkpoint_ns FROM {tables.table('lg_threads')} "
-                "WHERE thread_id = ? AND deleted = 0 ORDER BY checkpoint_ns",
-                (thread_id,),
+                f"SELECT DISTINCT checkpoint_ns FROM {tables.table('lg_threads')} "
+                f"WHERE {thread} AND deleted = 0 ORDER BY checkpoint_ns",
+                names,
             ).fetchall()
         return [row[0] for row in rows]
 
@@ -132,7 +140,7 @@ class LangGraphReads:
     ) -> dict[int, tuple[str, str, bytes]]:
         """A task's stored writes on a checkpoint of a live thread: slot ->
         (channel, type, data)."""
-        stream = str(stream_id(thread_session_id(thread_id, checkpoint_ns)))
+        stream = str(self._ids.stream(thread_session_id(thread_id, checkpoint_ns)))
         with self._database.read() as cur:
             tables, _ = LangGraphProjection.live(cur)
             rows = cur.execute(

@@ -1,4 +1,4 @@
-"""The Q&A read model (seed 5): entries, graph context and trace steps per stream.
+"""The Q&A read model: entries, graph context and trace steps per stream.
 
 Rows are keyed by the Q&A stream, which is derived from (user, session), so one
 user's or one session's rows can never answer for another's.
@@ -12,7 +12,7 @@ from typing import cast
 
 from ..domain.event_model import EventModel
 from ..domain.personal import ERASED, QA_ENTRY, TRACE_STEP, Spec
-from ..domain.qa import QASession, qa_stream_id
+from ..domain.qa import QASession
 from ..domain.qa_values import SessionQAEntry, SessionTraceStep
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.sql import NO_LIMIT, Cursor, ProjectionDatabase
@@ -174,7 +174,7 @@ class QAReads:
     def graph_context(self, user_id: str, session_id: str) -> str | None:
         """The stream's graph context, stored JSON-encoded: PostgreSQL text cannot
         hold the NUL character a context may contain."""
-        stream = str(qa_stream_id(user_id, session_id))
+        stream = str(self._store.ids.qa_stream(user_id, session_id))
         with self._database.read() as cur:
             tables, _ = QAProjection.live(cur)
             row = cur.execute(
@@ -208,7 +208,7 @@ class QAReads:
     ) -> list[str]:
         """The last `last_n` values of a stream's column in `order`, oldest first,
         their fields `spec` names opened."""
-        stream = str(qa_stream_id(user_id, session_id))
+        stream = str(self._store.ids.qa_stream(user_id, session_id))
         with self._database.read() as cur:
             tables, _ = QAProjection.live(cur)
             rows = cur.execute(

@@ -315,7 +315,7 @@ class ProjectionRunner:
     # -- status ------------------------------------------------------------------------
 
     def sync_status(self) -> SyncStatus:
-        """Seed 4's sync status: in_sync, behind, or offline (database unreachable)."""
+        """The sync status: in_sync, behind, or offline (database unreachable)."""
         try:
             return sync_status(self.status(), self.mode)
         except StorageUnavailable:

@@ -1,5 +1,5 @@
 """Where read models stand against the log: each one's versions, position, lag and
-skips, seed 4's sync status, and a read model's rows for diagnosis."""
+skips, the sync status, and a read model's rows for diagnosis."""
 
 from __future__ import annotations
 
@@ -50,7 +50,7 @@ def statuses(
 def sync_status(
     found: Sequence[ProjectionStatus], mode: Literal["inline", "worker"]
 ) -> SyncStatus:
-    """Seed 4's sync status of these read models: in_sync or behind."""
+    """The sync status of these read models: in_sync or behind."""
     current = [s for s in found if s.live_version == s.version] or found
     position = min(s.position for s in current)
     head = max(s.head for s in current)

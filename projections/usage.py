@@ -23,6 +23,7 @@ from ..domain.purge import Purge
 from ..domain.session import Session, stream_id
 from ..domain.validation import SessionId, UserId, validated
 from ..domain.values import Value, one_line
+from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import micros, moment
 from .projection import STREAMS_PER_STATEMENT, Projection, Table
@@ -202,15 +203,17 @@ def _number(value: float) -> float | int:
 class UsageLedger:
     """Reads of the usage ledger: a session's records, totals by session and model."""
 
-    def __init__(self, database: ProjectionDatabase) -> None:
+    def __init__(self, database: ProjectionDatabase, ids: StoredIds) -> None:
+        """`ids` finds the stored spelling of a session id in the log."""
         self._database = database
+        self._ids = ids
 
     @validated
     def records(
         self, session_id: SessionId, *, user_id: UserId | None = None
     ) -> list[UsageRecord]:
         """Every usage record of the session, oldest first."""
-        stream = str(stream_id(session_id))
+        stream = str(self._ids.stream(session_id))
         with self._database.read() as cur:
             tables = _check_owner(cur, stream, session_id, user_id)
             rows = cur.execute(
@@ -235,6 +238,7 @@ class UsageLedger:
         self, session_id: SessionId, *, user_id: UserId | None = None
     ) -> dict[str, float | int]:
         """Field -> sum over the session's records (`records` counts them)."""
+        session_id = self._ids.session(session_id)
         with self._database.read() as cur:
             tables = _check_owner(cur, str(stream_id(session_id)), session_id, user_id)
             rows = cur.execute(

@@ -12,6 +12,7 @@ from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
+from .domain.errors import StorageUnavailable
 from .infrastructure.repository import SessionRepository
 from .privacy.retention import Retention
 from .projections.audit import AuditTimeline
@@ -39,13 +40,22 @@ class Threads:
             if workers is None
             else ThreadPoolExecutor(workers, thread_name_prefix="sessiontrail")
         )
+        self._shut = False
 
     async def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
         """`call(*args, **kwargs)` in a worker thread; on cancellation, wait for it
-        to finish first (its result is dropped), then raise CancelledError."""
-        done = asyncio.get_running_loop().run_in_executor(
-            self._pool, functools.partial(call, *args, **kwargs)
-        )
+        to finish first (its result is dropped), then raise CancelledError.
+        StorageUnavailable once the trail is closed."""
+        if self._shut:
+            raise _closed()
+        try:
+            done = asyncio.get_running_loop().run_in_executor(
+                self._pool, functools.partial(call, *args, **kwargs)
+            )
+        except RuntimeError:  # the pool shut down since the check above
+            if not self._shut:
+                raise
+            raise _closed() from None
         cancelled: asyncio.CancelledError | None = None
         while not done.done():
             try:
@@ -57,8 +67,14 @@ class Threads:
         return done.result()
 
     def shutdown(self) -> None:
+        """Wait for running calls; calls made after this are refused."""
+        self._shut = True
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+def _closed() -> StorageUnavailable:
+    return StorageUnavailable("the trail is closed; connect again to use it")
 
 
 class Offloaded(Generic[Part]):

@@ -180,14 +180,15 @@ class SessionTrail:
                 stream_id(session_id)
             ),
         )
-        self.usage = UsageLedger(readable)
-        self.audit = AuditTimeline(readable)
+        self.usage = UsageLedger(readable, self.store.ids)
+        self.audit = AuditTimeline(readable, self.store.ids)
         self.search = SessionSearch(readable)  # words of titles, under a key
-        self.adk = AdkReads(readable)  # what the ADK adapter reads
+        self.adk = AdkReads(readable, self.store.ids)  # what the ADK adapter reads
         self.langgraph = LangGraphReads(  # what the LangGraph saver reads
             readable
             if projections == "inline"
-            else self._caught_up(LangGraphProjection, skips)
+            else self._caught_up(LangGraphProjection, skips),
+            self.store.ids,
         )
 
     def _caught_up(

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 
 import sessiontrail
-from sessiontrail import InvalidInput, aio
+from sessiontrail import InvalidInput, StorageUnavailable, aio
 
 
 @contextmanager
@@ -169,6 +169,23 @@ def test_close_waits_for_running_calls_and_is_idempotent(tmp_path: Path) -> None
         return stored
 
     assert asyncio.run(scenario()) == 1
+
+
+@pytest.mark.parametrize("own_pool", [True, False], ids=["connect", "over"])
+def test_a_call_after_close_says_the_trail_is_closed(url: str, own_pool: bool) -> None:
+    async def after_close() -> None:
+        if own_pool:
+            trail = await aio.connect(url)
+            await trail.close()
+            await trail.sessions.load_or_create("chat-1")
+        else:
+            with sessiontrail.connect(url) as sync:
+                facade = aio.over(sync)
+                await facade.close()
+                await facade.sessions.exists("chat-1")
+
+    with pytest.raises(StorageUnavailable, match="the trail is closed"):
+        asyncio.run(after_close())
 
 
 def test_over_a_sync_trail_runs_its_calls_and_leaves_it_open(

@@ -68,7 +68,9 @@ def read_everything(trail: SessionTrail) -> str:
     summary = trail.sessions.list(user_id="alice").items
     page = trail.sessions.messages("chat-alice", user_id="alice")
     usage = trail.usage.records("chat-alice", user_id="alice")
-    audit = AuditTimeline(trail.read_models).entries(user_id="alice").items
+    audit = (
+        AuditTimeline(trail.read_models, trail.store.ids).entries(user_id="alice").items
+    )
     qa = trail.qa.get_all_qa_entries("chat-alice", user_id="alice")
     context = trail.qa.get_graph_context("chat-alice", user_id="alice")
     steps = trail.qa.get_agent_trace_steps("alice", "chat-alice")

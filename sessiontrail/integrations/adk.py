@@ -37,24 +37,13 @@ from google.genai import types
 from pydantic import JsonValue, SkipValidation, StrictStr
 
 from ..domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
-from ..domain.limits import MAX_ID_CHARS
 from ..domain.session import Session
-from ..domain.validation import Actor, SessionId, UserId, validated
+from ..domain.session_ids import nfc
+from ..domain.validation import Actor, NewSessionId, SessionId, UserId, validated
 from ..domain.values import Message
-from ..projections.adk import ADK, TEMP
+from ..projections.adk import ADK, TEMP, trail_session_id
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
-
-
-def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
-    """The sessiontrail id of an ADK session: ADK scopes ids by app and user."""
-    key = f"{app_name}/{user_id}/{session_id}"
-    if len(key) > MAX_ID_CHARS:
-        raise InvalidInput(
-            f"app_name/user_id/session_id: at most {MAX_ID_CHARS - 2} characters "
-            "together"
-        )
-    return key
 
 
 class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
@@ -80,14 +69,15 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
     async def create_session(
         self,
         *,
-        app_name: SessionId,
+        app_name: NewSessionId,
         user_id: UserId,
         state: dict[str, Any] | None = None,
         session_id: StrictStr | None = None,
     ) -> AdkSession:
         """A new session with `state` split by prefix (temp: keys dropped);
-        AlreadyExistsError if the user already has this id in the app."""
-        chosen = (session_id or "").strip() or uuid4().hex
+        AlreadyExistsError if the user already has this id in the app. The app
+        name and session id are stored in NFC, as every new session id is."""
+        chosen = nfc((session_id or "").strip()) or uuid4().hex
         kept = {k: v for k, v in (state or {}).items() if not k.startswith(TEMP)}
         return await self._trail.run(
             self._create, app_name, user_id, chosen, _json(kept, "state")

@@ -28,7 +28,7 @@ from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
 from ..domain.errors import InvalidInput
 from ..domain.limits import MAX_TITLE_CHARS
-from ..domain.session import Session, stream_id
+from ..domain.session import Session
 from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
 from ..projections.langgraph_reads import Search
 from ..trail import SessionTrail
@@ -264,7 +264,7 @@ class ThreadLog:
         """A deleted thread's session restored and emptied, its id used again (as
         LangGraph's savers start afresh after delete_thread); None if it is not
         a deleted session of this user."""
-        head = trail.store.load(stream_id(target.session_id))
+        head = trail.store.load(trail.store.ids.stream(target.session_id))
         if head is None or not head.deleted:
             return None
         if target.user_id is not None and head.user_id != target.user_id:

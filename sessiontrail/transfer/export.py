@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Literal, Protocol, cast, runtime_checkable
 
 from ..domain.errors import SessionNotFound
-from ..domain.session import Session, stream_id
+from ..domain.session import Session
 from ..domain.validation import SessionId, UserId, validated
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.log_reader import LogReader
@@ -109,16 +109,16 @@ class Exporter:
                 yield PortableEvent.of(event, owner)
 
     def _session(self, session_id: str, user_id: str | None) -> Iterator[PortableEvent]:
-        events = self._reader.stream_events(stream_id(session_id))
+        events = self._reader.stream_events(self._store.ids.stream(session_id))
         owner = StreamOwner.of_start(events[0]) if events else None
         if owner is None or (user_id is not None and owner.user_id != user_id):
             raise SessionNotFound(f"no session {session_id!r}")
         for event in events:
             yield PortableEvent.of(event, owner)
         for qa_user, qa_session in self._qa_reads.streams():
-            if qa_session != session_id or user_id not in (None, qa_user):
+            if qa_session != owner.session_id or user_id not in (None, qa_user):
                 continue
-            qa_owner = StreamOwner(stream="qa", session_id=session_id, user_id=qa_user)
+            qa_owner = StreamOwner(stream="qa", session_id=qa_session, user_id=qa_user)
             for event in self._reader.stream_events(qa_owner.stream_uuid):
                 yield PortableEvent.of(event, qa_owner)
 

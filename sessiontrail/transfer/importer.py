@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..domain.errors import InvalidInput
 from ..domain.event_model import EventModel
-from ..domain.session import Session, stream_id
+from ..domain.session import Session
 from ..domain.validation import Actor, ModelName, SessionId, UserId, validated
 from ..domain.values import Value
 from ..infrastructure.event_store import SessionStore
@@ -137,7 +137,7 @@ class Importer:
         model: str,
         actor: str,
     ) -> ImportReport:
-        if self._store.stream_version(stream_id(session_id)):
+        if self._store.has_stream(self._store.ids.stream(session_id)):
             raise InvalidInput(
                 f"session_id: {session_id!r} already exists; choose another id"
             )
@@ -154,7 +154,7 @@ class Importer:
         self._repository.save(session)
         return ImportReport(
             kind="messages",
-            sessions=[session_id],
+            sessions=[session.session_id],
             written=session.version,
             already_present=0,
         )

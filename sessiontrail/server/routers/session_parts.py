@@ -1,5 +1,5 @@
 """Routes for what hangs off one session: the pending question, the session as it
-was (`at`), token usage, Q&A entries, graph context and trace steps (seed 5).
+was (`at`), token usage, Q&A entries, graph context and trace steps.
 Each first checks the session is the caller's (else 404)."""
 
 from __future__ import annotations
