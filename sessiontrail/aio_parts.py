@@ -150,6 +150,7 @@ class AsyncSessions(Offloaded[SessionRepository]):
     load_or_create = offload(SessionRepository.load_or_create)
     messages = offload(SessionRepository.messages)
     overwrite = offload(SessionRepository.overwrite)
+    purge = offload(SessionRepository.purge)
     replay = offload(SessionRepository.replay)
     restore = offload(SessionRepository.restore)
     save = offload(SessionRepository.save)
