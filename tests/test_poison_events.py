@@ -240,6 +240,7 @@ def test_a_poison_event_is_skipped_and_counted_by_its_read_model_alone(
         "audit": 0,
         "langgraph": 0,
         "qa": 0,
+        "retention": 0,
         "search": 0,
         "sessions": 0,
         "title_tokens": 0,
