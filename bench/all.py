@@ -110,6 +110,10 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             + (["--seconds", "0.5", "--clients", "1,4"] if quick else []),
         ),
         (
+            "retention",
+            [python, str(BENCH / "retention.py")] + (["--quick"] if quick else []),
+        ),
+        (
             "pg_scaling",
             [python, str(BENCH / "pg_scaling.py"), "--json-out", str(out / "pg.json")]
             + (["--quick"] if quick else []),

@@ -417,9 +417,12 @@ class SessionRepository:
         *,
         user_id: UserId | None = None,
         actor: Actor = "user",
+        if_version: Count | None = None,
     ) -> bool:
-        """Soft-delete (a SessionDeleted event); False if it was not there to delete."""
-        deleted = self._writer.delete(session_id, user_id, actor)
+        """Soft-delete (a SessionDeleted event); False if it was not there to delete.
+        With `if_version`, ConcurrencyConflict (nothing written) unless the stored
+        session is still at that version."""
+        deleted = self._writer.delete(session_id, user_id, actor, if_version)
         self._cache.evict(session_id if deleted is None else deleted.session_id)
         return deleted is not None
 

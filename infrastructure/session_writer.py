@@ -101,11 +101,7 @@ class SessionWriter:
         """A person's edit, made on the newest head (see SessionRepository.edit)."""
 
         def apply(session: Session) -> None:
-            if if_version is not None and session.version != if_version:
-                raise ConcurrencyConflict(
-                    f"if_version: {session_id!r} is at version {session.version}, "
-                    f"not {if_version}"
-                )
+            _check_version(session, if_version)
             if title is not None:
                 session.edit_title(title, actor=actor)
             if pinned is not None:
@@ -119,10 +115,19 @@ class SessionWriter:
         return edited
 
     def delete(
-        self, session_id: str, user_id: str | None, actor: str
+        self,
+        session_id: str,
+        user_id: str | None,
+        actor: str,
+        if_version: int | None = None,
     ) -> Session | None:
         """Soft-delete; the stored session, or None if it was not there to delete."""
-        return self._change(session_id, user_id, lambda s: s.delete(actor=actor))
+
+        def delete(session: Session) -> None:
+            _check_version(session, if_version)
+            session.delete(actor=actor)
+
+        return self._change(session_id, user_id, delete)
 
     def restore(
         self, session_id: str, user_id: str | None, actor: str
@@ -243,6 +248,15 @@ class SessionWriter:
 
 def _in_use(session: Session) -> ConcurrencyConflict:
     return ConcurrencyConflict(f"session id {session.session_id!r} is already in use")
+
+
+def _check_version(session: Session, if_version: int | None) -> None:
+    """ConcurrencyConflict unless the session is at `if_version` (None: any)."""
+    if if_version is not None and session.version != if_version:
+        raise ConcurrencyConflict(
+            f"if_version: {session.session_id!r} is at version {session.version}, "
+            f"not {if_version}"
+        )
 
 
 def _adopt(target: Session, source: Session) -> None:

@@ -97,6 +97,7 @@ def scenario() -> dict[str, dict[str, Any]]:
         qa.delete_session("chat-42", user_id="ann")
         trail.checkpoint()
         trail.erase_user("nobody")
+        trail.retention.set(30, user_id="ann", actor="dpo@example.com")
         old = Session(session_id="chat-7", model="gpt-4o", user_id="ann")
         old.append_message(role="user", content="Forget this chat", id="m1")
         trail.sessions.save(old)

@@ -31,6 +31,7 @@ from .aio_parts import (
     AsyncImporter,
     AsyncProjections,
     AsyncQA,
+    AsyncRetention,
     AsyncSessions,
     AsyncTranscripts,
     AsyncUsage,
@@ -93,6 +94,7 @@ class AsyncSessionTrail(AsyncClosing):
         self.importer = AsyncImporter(trail.importer, threads)
         self.usage = AsyncUsage(trail.usage, threads)
         self.audit = AsyncAudit(trail.audit, threads)
+        self.retention = AsyncRetention(trail.retention, threads)
         self._closed = False
 
     async def run(

@@ -14,6 +14,7 @@ from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
 
 from .domain.errors import StorageUnavailable
 from .infrastructure.repository import SessionRepository
+from .privacy.retention import Retention
 from .projections.audit import AuditTimeline
 from .projections.runner import ProjectionRunner
 from .projections.usage import UsageLedger
@@ -241,3 +242,15 @@ class AsyncAudit(Offloaded[AuditTimeline]):
     """`trail.audit` for asyncio code: see AuditTimeline."""
 
     entries = offload(AuditTimeline.entries)
+
+
+class AsyncRetention(Offloaded[Retention]):
+    """`trail.retention` for asyncio code: see Retention (`progress` is called
+    from a worker thread)."""
+
+    apply = offload(Retention.apply)
+    expire = offload(Retention.expire)
+    history = offload(Retention.history)
+    set = offload(Retention.set)
+    show = offload(Retention.show)
+    unset = offload(Retention.unset)

@@ -11,7 +11,7 @@ from pydantic import StrictBool, StrictStr
 
 from .domain.checkpoint import Checkpoint
 from .domain.errors import StorageUnavailable
-from .domain.session import Session
+from .domain.session import Session, stream_id
 from .domain.validation import Count, Url, validated
 from .infrastructure.backends import backend_for, parse_url
 from .infrastructure.cache import UNKNOWN, SessionCache
@@ -23,6 +23,7 @@ from .infrastructure.mapper import content_owner
 from .infrastructure.purge_watch import PurgeWatch
 from .infrastructure.qa_repository import QARepository
 from .infrastructure.repository import SessionRepository
+from .infrastructure.retention_policy import PolicyStore
 from .infrastructure.sealed_columns import ColumnSealer
 from .infrastructure.sealed_database import SealedDatabase
 from .infrastructure.session_writer import SessionWriter
@@ -32,6 +33,7 @@ from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
 from .privacy.compaction import CompactReport, compact
 from .privacy.erasure import Eraser, ErasureReport
 from .privacy.purge import Purger
+from .privacy.retention import Retention
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.inline import RefreshedReads
@@ -39,6 +41,8 @@ from .projections.langgraph import LangGraphProjection
 from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
 from .projections.qa import QAProjection, QAReads
+from .projections.retention import RetentionProjection
+from .projections.retention_reads import RetentionReads
 from .projections.runner import ProjectionRunner
 from .projections.search import SealedSearchProjection, SearchProjection
 from .projections.session_list.reader import SessionIndex
@@ -63,6 +67,7 @@ READ_MODELS: tuple[type[Projection], ...] = (
     LangGraphProjection,
     TitleTokensProjection,
     SearchProjection,
+    RetentionProjection,
 )
 
 Mode = Literal["inline", "worker"]
@@ -165,6 +170,15 @@ class SessionTrail:
         )
         self.importer = Importer(
             self.store, reader, self.sessions, after_write, cache.evict
+        )
+        self.retention = Retention(
+            PolicyStore(self.store),
+            RetentionReads(readable),
+            self.sessions,
+            keyed=keyed,
+            version_of=lambda session_id: self.store.stream_version(
+                stream_id(session_id)
+            ),
         )
         self.usage = UsageLedger(readable, self.store.ids)
         self.audit = AuditTimeline(readable, self.store.ids)

@@ -247,6 +247,7 @@ PARTS = [
     "importer",
     "usage",
     "audit",
+    "retention",
 ]
 
 

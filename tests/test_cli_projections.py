@@ -34,8 +34,8 @@ def test_status_shows_lag_and_rebuild_catches_up(tmp_path: Path):
     assert listed.exit_code == 0, listed.stderr
     statuses = {s["name"]: s for s in json.loads(listed.stdout)}
     assert set(statuses) == {
-        *("adk", "audit", "langgraph", "qa", "search", "sessions", "title_tokens"),
-        "usage",
+        *("adk", "audit", "langgraph", "qa", "retention", "search", "sessions"),
+        *("title_tokens", "usage"),
     }
     assert statuses["sessions"]["lag"] == 6
     assert statuses["sessions"]["state"] == "behind"
@@ -56,7 +56,8 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
     line = failure("--db", url, "projections", "rebuild", "sessions", "nope")
     assert (
         line == "error: name: no projection 'nope' "
-        "(known: adk, audit, langgraph, qa, search, sessions, title_tokens, usage)"
+        "(known: adk, audit, langgraph, qa, retention, search, sessions, "
+        "title_tokens, usage)"
     )
     status = invoke("--db", url, "projections", "status", "--json")
     assert {s["name"]: s["position"] for s in json.loads(status.stdout)} == {
@@ -64,6 +65,7 @@ def test_rebuilding_an_unknown_read_model_fails_cleanly(tmp_path: Path):
         "audit": 0,
         "langgraph": 0,
         "qa": 0,
+        "retention": 0,
         "search": 0,
         "sessions": 0,
         "title_tokens": 0,

@@ -116,6 +116,7 @@ def test_erasure_on_sqlite_leaves_no_plaintext_in_any_file(tmp_path: Path) -> No
             "audit",
             "langgraph",
             "qa",
+            "retention",
             "search",
             "sessions",
             "title_tokens",

@@ -7,10 +7,12 @@ from __future__ import annotations
 import importlib.util
 import sqlite3
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from freezegun import freeze_time
 from support.cli import failure, invoke
 from support.http import ADMIN, bearer, write_tokens
 
@@ -523,3 +525,49 @@ def test_control_characters_in_item_ids_are_refused_naming_the_field(
     assert trail.qa.get_all_qa_entries("chat-1", user_id="ann") == []
     assert trail.qa.get_agent_trace_steps("ann", "chat-1") == []
     assert [e.event for e in trail.sessions.history("chat-1")] == ["Started"]
+
+
+def test_only_an_admin_sets_and_reads_retention_rules_recorded_as_its_actor(
+    client: TestClient, trail: SessionTrail
+) -> None:
+    rule = {"days": 30, "action": "purge", "key": "tenant", "value": "acme"}
+    assert (
+        client.put("/v1/retention/rules", json=rule, headers=bearer("ann")).status_code
+        == 403
+    )
+    assert client.get("/v1/retention", headers=bearer("ann")).status_code == 403
+    assert trail.retention.history() == []
+    done = client.put("/v1/retention/rules", json=rule, headers=bearer("admin"))
+    assert done.status_code == 200, done.text
+    shown = client.get("/v1/retention", headers=bearer("admin")).json()
+    assert shown["rules"] == [{**rule, "user_id": None}]
+    assert shown["set_by"] == ADMIN_ACTOR
+    bad = client.put("/v1/retention/rules", json={"days": 0}, headers=bearer("admin"))
+    assert bad.status_code == 422 and "days" in bad.text
+    removed = client.delete(
+        "/v1/retention/rules?key=tenant&value=acme", headers=bearer("admin")
+    )
+    assert removed.json() == {"removed": True}
+    history = client.get("/v1/retention/history", headers=bearer("admin")).json()
+    assert [change["actor"] for change in history] == [ADMIN_ACTOR] * 2
+
+
+def test_retention_apply_over_http_is_a_dry_run_unless_asked(
+    client: TestClient, trail: SessionTrail
+) -> None:
+    make(client, "ann", "chat-new")
+    with freeze_time(datetime.now(UTC) - timedelta(days=40)):
+        old = trail.sessions.load_or_create("chat-old", user_id="ann")
+        old.append_message(role="user", content="long ago")
+    trail.sessions.save(old)
+    trail.retention.set(30)
+    assert client.post("/v1/retention/apply", headers=bearer("ann")).status_code == 403
+    listed = client.post("/v1/retention/apply", headers=bearer("admin")).json()
+    assert listed["dry_run"] is True
+    assert [e["session_id"] for e in listed["expired"]] == ["chat-old"]
+    assert trail.sessions.load("chat-old") is not None
+    done = client.post("/v1/retention/apply?dry_run=false", headers=bearer("admin"))
+    assert [e["session_id"] for e in done.json()["expired"]] == ["chat-old"]
+    assert trail.sessions.load("chat-old") is None
+    assert trail.sessions.history("chat-old")[-1].actor == ADMIN_ACTOR
+    assert client.get("/v1/sessions/chat-new", headers=bearer("ann")).status_code == 200

@@ -19,6 +19,7 @@ READ_MODELS = (
     "audit",
     "langgraph",
     "qa",
+    "retention",
     "search",
     "sessions",
     "title_tokens",
@@ -151,7 +152,8 @@ def test_unreadable_events_are_skipped_and_counted_not_fatal(trail: SessionTrail
 def test_rebuilding_an_unknown_read_model_names_the_known_ones(trail: SessionTrail):
     with pytest.raises(
         sessiontrail.InvalidInput,
-        match="adk, audit, langgraph, qa, search, sessions, title_tokens, usage",
+        match="adk, audit, langgraph, qa, retention, search, sessions, "
+        "title_tokens, usage",
     ):
         trail.projections.rebuild("nope")
 
@@ -176,6 +178,7 @@ def test_an_event_a_read_model_cannot_hold_is_skipped_alone(trail: SessionTrail)
         "audit": 0,
         "langgraph": 0,
         "qa": 0,
+        "retention": 0,
         "search": 0,
         "sessions": 1,
         "title_tokens": 0,

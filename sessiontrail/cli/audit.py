@@ -8,12 +8,12 @@ from typing import Annotated
 import typer
 from rich.console import Console
 from rich.markup import escape
-from rich.progress import MofNCompleteColumn, Progress, TimeElapsedColumn
 from rich.table import Table
 
 from ..domain.errors import InvalidInput
 from ..infrastructure.verify import VerifyReport, checkpoint_from_json
 from .options import open_log, options
+from .progress import progress_bar, reporter
 
 console = Console()
 notes = Console(stderr=True)
@@ -74,20 +74,11 @@ def verify(
             ) from None
     with (
         open_log(options(ctx).db) as trail,
-        Progress(
-            *Progress.get_default_columns()[:-1],
-            MofNCompleteColumn(),
-            TimeElapsedColumn(),
-            console=notes,
-            transient=True,
-        ) as progress,
+        progress_bar(notes) as progress,
     ):
-        task = progress.add_task("verify", total=None)
         report = trail.verify(
             anchor,
-            progress=lambda done, total: progress.update(
-                task, completed=done, total=total
-            ),
+            progress=reporter(progress, "verify"),
         )
     if as_json:
         print(report.model_dump_json())

@@ -9,7 +9,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from ..domain.errors import SessiontrailError
-from . import audit, debug, projections, purge, serve, sessions, transfer
+from . import audit, debug, projections, purge, retention, serve, sessions, transfer
 from .demo import run_demo
 from .help import Command, Group
 from .options import Options, options
@@ -39,6 +39,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(projections.app, name="projections")
+app.add_typer(retention.app, name="retention")
 for command in (
     *sessions.COMMANDS,
     *debug.COMMANDS,

@@ -1,13 +1,16 @@
 """Service and admin routes: liveness (no token), and, for admin tokens only,
-read-model status, erasing a user and verifying the log."""
+read-model status, erasing a user, verifying the log and retention policies."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Query
 
+from ...domain.retention import Rule
+from ...domain.values import HistoryEntry
 from ...privacy.erasure import ErasureReport
+from ...privacy.retention import MAX_BATCH, RetentionPolicyView, RetentionReport
 from ..access import Trail, Who, actor_of
 from ..auth import Caller
 from ..errors import Forbidden
@@ -49,6 +52,66 @@ def verify(who: Who, trail: Trail) -> dict[str, Any]:
         "events": report.events,
         "problems": [str(problem.error()) for problem in report.problems],
     }
+
+
+@router.get("/v1/retention", tags=["admin"])
+def retention_policy(who: Who, trail: Trail) -> RetentionPolicyView:
+    """The retention rules in force, most specific first, and who set them (admin)."""
+    _admin(who)
+    return trail.retention.show()
+
+
+@router.get("/v1/retention/history", tags=["admin"])
+def retention_history(who: Who, trail: Trail) -> list[HistoryEntry]:
+    """Every change of the retention policy: who, when, which rules (admin)."""
+    _admin(who)
+    return trail.retention.history()
+
+
+@router.put("/v1/retention/rules", tags=["admin"])
+def set_retention_rule(rule: Rule, who: Who, trail: Trail) -> RetentionPolicyView:
+    """Set the rule of one scope (all sessions; `user_id`; or metadata `key` and
+    `value`), replacing that scope's rule; `days` null: never expires (admin).
+    Recorded with the admin as its actor."""
+    _admin(who)
+    return trail.retention.set(
+        rule.days,
+        action=rule.action,
+        user_id=rule.user_id,
+        key=rule.key,
+        value=rule.value,
+        actor=actor_of(who),
+    )
+
+
+@router.delete("/v1/retention/rules", tags=["admin"])
+def unset_retention_rule(
+    who: Who,
+    trail: Trail,
+    user_id: str | None = None,
+    key: str | None = None,
+    value: str | None = None,
+) -> dict[str, bool]:
+    """Remove the rule of one scope (no parameters: the global rule) (admin)."""
+    _admin(who)
+    removed = trail.retention.unset(
+        user_id=user_id, key=key, value=value, actor=actor_of(who)
+    )
+    return {"removed": removed}
+
+
+@router.post("/v1/retention/apply", tags=["admin"])
+def apply_retention(
+    who: Who,
+    trail: Trail,
+    dry_run: bool = True,
+    limit: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 1000,
+) -> RetentionReport:
+    """Expire (or with `dry_run`, the default, list) what the retention policy
+    says has expired, at most `limit` sessions per request: `remaining` says
+    whether to call again (admin)."""
+    _admin(who)
+    return trail.retention.apply(dry_run=dry_run, limit=limit, actor=actor_of(who))
 
 
 def _admin(who: Caller) -> None:
