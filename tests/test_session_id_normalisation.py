@@ -154,6 +154,26 @@ def test_a_legacy_session_deleted_by_nfc_is_gone_under_both(
     assert trail.sessions.load(NFD) is None and trail.sessions.load(NFC) is None
 
 
+def test_a_session_purged_by_the_other_spelling_is_gone_under_both(
+    trail: SessionTrail,
+) -> None:
+    trail.sessions.create(Session(session_id=NFC, title="old"))
+    assert trail.sessions.load(NFD) is not None  # now cached
+    report = trail.sessions.purge(NFD)
+    assert report.session_id == NFC
+    assert trail.sessions.load(NFD) is None and trail.sessions.load(NFC) is None
+    assert streams_holding(trail, NFC, NFD) == []
+
+
+def test_a_legacy_session_purged_by_nfc_is_gone_under_both(
+    trail: SessionTrail,
+) -> None:
+    legacy(trail, NFD)
+    trail.sessions.purge(NFC)
+    assert trail.sessions.load(NFD) is None and trail.sessions.load(NFC) is None
+    assert streams_holding(trail, NFC, NFD) == []
+
+
 def test_creating_the_nfc_id_of_a_legacy_session_is_a_conflict(
     trail: SessionTrail,
 ) -> None:

@@ -21,7 +21,7 @@ from contextlib import AbstractContextManager
 
 from ..domain.errors import SessionNotFound
 from ..domain.purge import Purge, PurgedStream, PurgeReport
-from ..domain.qa import DEFAULT_USER, qa_stream_id
+from ..domain.qa import DEFAULT_USER
 from ..domain.session import stream_id
 from ..domain.validation import Actor, Reason, SessionId, UserId, validated
 from ..infrastructure.appends import attempts, gave_up
@@ -67,7 +67,8 @@ class Purger:
         """Delete the session's records, snapshots and Q&A for good, and record
         who purged it, when and why. SessionNotFound if there is no such session
         or (with `user_id`) it is another user's, alike. A soft-deleted session
-        may be purged."""
+        may be purged. Either Unicode spelling of the id names it."""
+        session_id = self._store.ids.session(session_id)  # its stored spelling
         with self._hold(session_id):
             for _ in attempts(MAX_ATTEMPTS):
                 purged, record = self._walk(session_id, user_id, actor, reason)
@@ -107,7 +108,7 @@ class Purger:
             user_id is not None and (started is None or owner != user_id)
         ):
             raise SessionNotFound(f"no session {session_id!r}")
-        qa_stream = qa_stream_id(owner or DEFAULT_USER, session_id)
+        qa_stream = self._store.ids.qa_stream(owner or DEFAULT_USER, session_id)
         qa = StreamWalk(self._store, self._reader, qa_stream).walk(decode=False)
         purged = [session.purged("session")]
         if qa.events:
