@@ -18,6 +18,9 @@ from .projection import STREAMS_PER_STATEMENT, Projection
 class BatchFold(ABC):
     """One batch of session events folded into a read model's rows."""
 
+    _rows: dict[str, Any]
+    """stream -> its row as the batch has made it (None: the read model has none)."""
+
     def __init__(self, projection: Projection, cur: Cursor) -> None:
         self._cur = cur
         self._handler = projection
@@ -58,9 +61,11 @@ class BatchFold(ABC):
     def _load(self, streams: Iterable[str]) -> None:
         """Read the rows of `streams` not yet known."""
 
-    @abstractmethod
     def _reload(self) -> None:
         """Read again every row already read (a handler outside the batch ran)."""
+        known = list(self._rows)
+        self._rows.clear()
+        self._load(known)
 
     @abstractmethod
     def _fold_one(self, position: int, event: Session.Event) -> None:

@@ -153,11 +153,6 @@ class SessionBatch(BatchFold):
         owner = row["user_id"] if sealer.active else None
         return {"title": sealer.text(owner, event.title)}
 
-    def _reload(self) -> None:
-        known = list(self._rows)
-        self._rows.clear()
-        self._load(known)
-
     def _load(self, streams: Iterable[str]) -> None:
         """Read the index rows of `streams` not yet known, 500 to a query."""
         wanted = sorted({stream for stream in streams if stream not in self._rows})

@@ -83,11 +83,6 @@ class UsageBatch(BatchFold):
             self._added.append((("session", session_id), field, value))
             self._added.append((("model", model), field, value))
 
-    def _reload(self) -> None:
-        known = list(self._rows)
-        self._rows.clear()
-        self._load(known)
-
     def _load(self, streams: Iterable[str]) -> None:
         """Read the session rows of `streams` not yet known, 500 to a query."""
         wanted = sorted({stream for stream in streams if stream not in self._rows})
