@@ -428,9 +428,12 @@ class SessionStore(Application[UUID]):
             aggregate = self.repository.get(stream, version=version)
             if isinstance(aggregate, Session):
                 aggregate.attach(self, self.transcript_index)
+        snapshot = getattr(type(aggregate), "Snapshot", None)
+        if snapshot is None:
+            return  # a kind that keeps no snapshots (checkpoints, purge records)
         if isinstance(aggregate, Session):
             aggregate.message_count  # noqa: B018 - counted (and kept) if unknown
-        self.snapshots.put([type(aggregate).Snapshot.take(aggregate)])
+        self.snapshots.put([snapshot.take(aggregate)])
 
     def _snapshot(
         self, stream: UUID, version: int, source: Session | QASession | None = None

@@ -9,6 +9,7 @@ import sqlite3
 import zlib
 from collections.abc import Callable
 from pathlib import Path
+from uuid import uuid4
 
 import pytest
 from fastapi.testclient import TestClient
@@ -19,9 +20,11 @@ from support.records import payload
 
 import sessiontrail
 from sessiontrail import InvalidInput, SessionTrail
+from sessiontrail.domain.checkpoint import CheckpointRecord
 from sessiontrail.domain.qa import qa_stream_id
 from sessiontrail.domain.session import stream_id
 from sessiontrail.infrastructure.chain import frame
+from sessiontrail.infrastructure.event_store import SNAPSHOT_INTERVAL
 from sessiontrail.infrastructure.mapper import COMPRESSED
 from sessiontrail.integrations.adk import TrailSessionService, trail_session_id
 from sessiontrail.integrations.openai_agents import TrailSession
@@ -280,3 +283,16 @@ def test_a_loaded_session_of_an_encrypted_log_reads_its_sealed_transcript(
         assert loaded.held_ids(["id-7", "id-999"]) == {"id-7"}
         assert [m.content for m in loaded.last_messages(2)] == ["m118", "m119"]
         assert [m.content for m in loaded.messages] == [f"m{n}" for n in range(120)]
+
+
+def test_a_record_without_snapshots_passes_its_hundredth_version(
+    trail: SessionTrail,
+) -> None:
+    """A checkpoint of a log with ~200,000 streams lists 100 pages of heads: the
+    stream crosses the snapshot interval, and its kind keeps no snapshots."""
+    record = CheckpointRecord.start(position=0)
+    for page in range(SNAPSHOT_INTERVAL):
+        record.list_heads([(uuid4(), page + 1, bytes(32))])
+    trail.store.record_aggregate(record)  # no error after the commit
+
+    assert trail.store.stream_version(record.id) == SNAPSHOT_INTERVAL + 1
