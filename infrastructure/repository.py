@@ -55,7 +55,13 @@ class SessionPurger(Protocol):
     """What carries out `purge` (sessiontrail/privacy/purge.py)."""
 
     def purge(
-        self, session_id: str, *, user_id: str | None, actor: str, reason: str
+        self,
+        session_id: str,
+        *,
+        user_id: str | None,
+        actor: str,
+        reason: str,
+        if_version: int | None,
     ) -> PurgeReport: ...
 
 
@@ -433,15 +439,21 @@ class SessionRepository:
         user_id: str | None = None,
         actor: str = "user",
         reason: str = "",
+        if_version: int | None = None,
     ) -> PurgeReport:
         """Delete the session for good: its records, snapshots, Q&A and every
         read model's rows; a `SessionPurged` record keeps who, when, why and how
         much (see privacy/purge.py). SessionNotFound if it is not there or, with
-        `user_id`, another user's, alike."""
+        `user_id`, another user's, alike. With `if_version`, ConcurrencyConflict
+        (nothing deleted) unless the session is still at that version."""
         if self._purger is None:
             raise SessionNotFound(f"no session {session_id!r}")
         return self._purger.purge(
-            session_id, user_id=user_id, actor=actor, reason=reason
+            session_id,
+            user_id=user_id,
+            actor=actor,
+            reason=reason,
+            if_version=if_version,
         )
 
     @validated

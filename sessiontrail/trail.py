@@ -11,7 +11,7 @@ from pydantic import StrictBool, StrictStr
 
 from .domain.checkpoint import Checkpoint
 from .domain.errors import StorageUnavailable
-from .domain.session import Session, stream_id
+from .domain.session import Session
 from .domain.validation import Count, Url, validated
 from .infrastructure.backends import backend_for, parse_url
 from .infrastructure.cache import UNKNOWN, SessionCache
@@ -176,9 +176,6 @@ class SessionTrail:
             RetentionReads(readable),
             self.sessions,
             keyed=keyed,
-            version_of=lambda session_id: self.store.stream_version(
-                stream_id(session_id)
-            ),
         )
         self.usage = UsageLedger(readable, self.store.ids)
         self.audit = AuditTimeline(readable, self.store.ids)

@@ -17,7 +17,7 @@ from test_sealed_read_models import tables_text
 
 import sessiontrail
 from sessiontrail import SessionTrail
-from sessiontrail.domain.errors import InvalidInput, SessionNotFound
+from sessiontrail.domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
 from sessiontrail.domain.purge import Purge
 from sessiontrail.domain.session import stream_id
 from sessiontrail.infrastructure import purge_watch
@@ -175,6 +175,24 @@ def test_a_writer_that_loaded_the_session_before_its_purge_cannot_bring_it_back(
     with pytest.raises(SessionNotFound, match="was purged"):
         trail.sessions.save(stale)
     assert trail.store.stream_version(stream_id("chat-alice")) == 0
+
+
+def test_a_purge_at_a_version_the_session_has_left_deletes_nothing(
+    trail: SessionTrail,
+) -> None:
+    write_everything(trail, "alice")
+    seen = trail.sessions.load("chat-alice", user_id="alice")
+    assert seen is not None
+    trail.sessions.edit("chat-alice", title="written after the caller looked")
+
+    with pytest.raises(ConcurrencyConflict, match="not purged"):
+        trail.sessions.purge("chat-alice", if_version=seen.version)
+
+    kept = trail.sessions.load("chat-alice", user_id="alice")
+    assert kept is not None and kept.version == seen.version + 1
+    report = trail.sessions.purge("chat-alice", if_version=kept.version)
+    assert report.last_version == kept.version
+    assert trail.sessions.load("chat-alice", user_id="alice") is None
 
 
 def test_a_purged_id_starts_over_as_a_new_session(trail: SessionTrail) -> None:

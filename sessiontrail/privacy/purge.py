@@ -19,11 +19,11 @@ from __future__ import annotations
 from collections.abc import Callable
 from contextlib import AbstractContextManager
 
-from ..domain.errors import SessionNotFound
+from ..domain.errors import ConcurrencyConflict, SessionNotFound
 from ..domain.purge import Purge, PurgedStream, PurgeReport
 from ..domain.qa import DEFAULT_USER
 from ..domain.session import stream_id
-from ..domain.validation import Actor, Reason, SessionId, UserId, validated
+from ..domain.validation import Actor, Count, Reason, SessionId, UserId, validated
 from ..infrastructure.appends import attempts, gave_up
 from ..infrastructure.event_store import SessionStore, StreamMoved
 from ..infrastructure.log_reader import LogReader
@@ -63,15 +63,25 @@ class Purger:
         user_id: UserId | None = None,
         actor: Actor = "user",
         reason: Reason = "",
+        if_version: Count | None = None,
     ) -> PurgeReport:
         """Delete the session's records, snapshots and Q&A for good, and record
         who purged it, when and why. SessionNotFound if there is no such session
         or (with `user_id`) it is another user's, alike. A soft-deleted session
-        may be purged. Either Unicode spelling of the id names it."""
+        may be purged. Either Unicode spelling of the id names it. With
+        `if_version`, ConcurrencyConflict (nothing deleted) unless the session is
+        at that version when its records are deleted: a write that lands after
+        the caller looked is never purged unseen."""
         session_id = self._store.ids.session(session_id)  # its stored spelling
         with self._hold(session_id):
             for _ in attempts(MAX_ATTEMPTS):
                 purged, record = self._walk(session_id, user_id, actor, reason)
+                now = purged[0].last_version
+                if if_version is not None and now != if_version:
+                    raise ConcurrencyConflict(
+                        f"session {session_id!r} is at version {now}, "
+                        f"not {if_version}: not purged"
+                    )
                 expected = {stream.stream: stream.last_version for stream in purged}
                 try:
                     deleted = self._store.purge(expected, record)

@@ -40,8 +40,6 @@ Batch = Annotated[int, Field(ge=1, le=MAX_BATCH)]
 MetadataText = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Progress = Callable[[int, int], None]
 """Told (sessions looked at, sessions in the ranges) after each page."""
-StreamVersion = Callable[[str], int]
-"""A session's last version in the log (0: no records), deleted or not."""
 KEYED_METADATA = (
     "retention rules for metadata are not available under a master key: "
     "metadata values are sealed content, and the rules would need them in plaintext"
@@ -97,15 +95,12 @@ class Retention:
         sessions: SessionRepository,
         *,
         keyed: bool,
-        version_of: StreamVersion,
     ) -> None:
-        """`keyed`: the log is sealed under a master key (no metadata rules);
-        `version_of`: a session's version read from the log, for purge's re-check."""
+        """`keyed`: the log is sealed under a master key (no metadata rules)."""
         self._policies = policies
         self._reads = reads
         self._sessions = sessions
         self._keyed = keyed
-        self._version_of = version_of
 
     def show(self) -> RetentionPolicyView:
         """The rules in force, most specific first."""
@@ -282,9 +277,12 @@ class Retention:
                 return self._sessions.delete(
                     expiry.session_id, actor=actor, if_version=expiry.version
                 )
-            if self._version_of(expiry.session_id) != expiry.version:
-                return False
-            self._sessions.purge(expiry.session_id, actor=actor, reason=_reason(expiry))
+            self._sessions.purge(
+                expiry.session_id,
+                actor=actor,
+                reason=_reason(expiry),
+                if_version=expiry.version,
+            )
         except (ConcurrencyConflict, SessionNotFound):
             return False
         return True
