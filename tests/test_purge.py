@@ -17,7 +17,11 @@ from test_sealed_read_models import tables_text
 
 import sessiontrail
 from sessiontrail import SessionTrail
-from sessiontrail.domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
+from sessiontrail.domain.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    SessionNotFound,
+)
 from sessiontrail.domain.purge import Purge
 from sessiontrail.domain.session import stream_id
 from sessiontrail.infrastructure import purge_watch
