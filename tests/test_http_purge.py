@@ -64,3 +64,27 @@ def test_without_purge_a_delete_stays_a_soft_delete(client: TestClient) -> None:
     assert deleted.status_code == 204
     restored = client.post("/v1/sessions/chat-1/restore", headers=bearer("ann"))
     assert restored.status_code == 200
+
+
+@pytest.mark.parametrize("purge", ["true", "false"])
+def test_a_delete_with_an_old_if_match_is_412_and_deletes_nothing(
+    client: TestClient, purge: str
+) -> None:
+    make(client, "ann", "chat-1")
+    seen = client.get("/v1/sessions/chat-1", headers=bearer("ann")).headers["ETag"]
+    say(client, "ann", "chat-1", "written after the client looked")
+
+    refused = client.delete(
+        f"/v1/sessions/chat-1?purge={purge}",
+        headers={**bearer("ann"), "If-Match": seen},
+    )
+
+    assert refused.status_code == 412
+    now = client.get("/v1/sessions/chat-1", headers=bearer("ann"))
+    assert now.status_code == 200 and refused.headers["ETag"] == now.headers["ETag"]
+    done = client.delete(
+        f"/v1/sessions/chat-1?purge={purge}",
+        headers={**bearer("ann"), "If-Match": now.headers["ETag"]},
+    )
+    assert done.status_code == (200 if purge == "true" else 204)
+    assert client.get("/v1/sessions/chat-1", headers=bearer("ann")).status_code == 404

@@ -217,18 +217,42 @@ def delete_session(
     trail: Trail,
     purge: bool = False,
     reason: Annotated[str, Query(max_length=MAX_TITLE_CHARS)] = "",
+    if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Soft delete (a SessionDeleted event); restore undoes it. `purge=true`:
     delete it for good instead (its records, Q&A and read-model rows; a purge
     record with `reason` stays in the log) and answer 200 with what went. The
-    owner's token or an admin's; another user's session is 404, like a missing one."""
-    if purge:
-        report = trail.sessions.purge(
-            session_id, user_id=scope(who), actor=actor_of(who), reason=reason
+    owner's token or an admin's; another user's session is 404, like a missing one.
+    With If-Match not naming the current version (checked again as the delete
+    is stored): 412 and the current session, nothing deleted."""
+    expected = None
+    if if_match is not None:
+        session = owned_session(trail, who, session_id)
+        if not _matches(if_match, session.version):
+            return _precondition_failed(session)
+        expected = session.version
+    try:
+        if purge:
+            report = trail.sessions.purge(
+                session_id,
+                user_id=scope(who),
+                actor=actor_of(who),
+                reason=reason,
+                if_version=expected,
+            )
+            return JSONResponse(report.model_dump(mode="json"))
+        if expected is None:
+            owned_session(trail, who, session_id)
+        trail.sessions.delete(
+            session_id, user_id=scope(who), actor=actor_of(who), if_version=expected
         )
-        return JSONResponse(report.model_dump(mode="json"))
-    owned_session(trail, who, session_id)
-    trail.sessions.delete(session_id, user_id=scope(who), actor=actor_of(who))
+    except ConcurrencyConflict:
+        if expected is None:
+            raise
+        current = trail.sessions.load_merged(session_id, user_id=scope(who))
+        if current is None:
+            raise SessionNotFound(f"no session {session_id!r}") from None
+        return _precondition_failed(current)
     return Response(status_code=204)
 
 
