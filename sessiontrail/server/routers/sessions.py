@@ -4,6 +4,7 @@ session, and its audit timeline."""
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
@@ -17,7 +18,9 @@ from ...domain.purge import PurgeReport
 from ...domain.search import SearchHit, parse_meta
 from ...domain.session import Session
 from ...domain.values import HistoryEntry
+from ...trail import SessionTrail
 from ..access import SessionOut, Trail, Who, actor_of, owned_session, scope, tagged
+from ..auth import Caller
 from ..errors import Conflict
 from ..idempotency import derived_id, reused
 
@@ -180,13 +183,8 @@ def patch_session(
     stored state: keys others edited meanwhile stay. With If-Match not naming
     the current version (checked again as the edit is stored): 412 and the
     current session, nothing written."""
-    expected = None
-    if if_match is not None:
-        session = owned_session(trail, who, session_id)
-        if not _matches(if_match, session.version):
-            return _precondition_failed(session)
-        expected = session.version
-    try:
+
+    def edit(expected: int | None) -> Any:
         edited = trail.sessions.edit(
             session_id,
             title=body.title,
@@ -196,14 +194,9 @@ def patch_session(
             actor=actor_of(who),
             if_version=expected,
         )
-    except ConcurrencyConflict:
-        if expected is None:
-            raise
-        current = trail.sessions.load_merged(session_id, user_id=scope(who))
-        if current is None:
-            raise SessionNotFound(f"no session {session_id!r}") from None
-        return _precondition_failed(current)
-    return tagged(response, edited)
+        return tagged(response, edited)
+
+    return _conditional(trail, who, session_id, if_match, edit)
 
 
 @router.delete(
@@ -225,13 +218,8 @@ def delete_session(
     owner's token or an admin's; another user's session is 404, like a missing one.
     With If-Match not naming the current version (checked again as the delete
     is stored): 412 and the current session, nothing deleted."""
-    expected = None
-    if if_match is not None:
-        session = owned_session(trail, who, session_id)
-        if not _matches(if_match, session.version):
-            return _precondition_failed(session)
-        expected = session.version
-    try:
+
+    def delete(expected: int | None) -> Response:
         if purge:
             report = trail.sessions.purge(
                 session_id,
@@ -241,11 +229,34 @@ def delete_session(
                 if_version=expected,
             )
             return JSONResponse(report.model_dump(mode="json"))
-        if expected is None:
-            owned_session(trail, who, session_id)
+        owned_session(trail, who, session_id)
         trail.sessions.delete(
             session_id, user_id=scope(who), actor=actor_of(who), if_version=expected
         )
+        return Response(status_code=204)
+
+    response: Response = _conditional(trail, who, session_id, if_match, delete)
+    return response
+
+
+def _conditional(
+    trail: SessionTrail,
+    who: Caller,
+    session_id: str,
+    if_match: str | None,
+    write: Callable[[int | None], Any],
+) -> Any:
+    """`write` given the version If-Match names (None without If-Match). If-Match
+    naming another version: 412 with the current session, checked before and
+    again as the write is stored (`if_version`); nothing is written then."""
+    expected = None
+    if if_match is not None:
+        session = owned_session(trail, who, session_id)
+        if not _matches(if_match, session.version):
+            return _precondition_failed(session)
+        expected = session.version
+    try:
+        return write(expected)
     except ConcurrencyConflict:
         if expected is None:
             raise
@@ -253,7 +264,6 @@ def delete_session(
         if current is None:
             raise SessionNotFound(f"no session {session_id!r}") from None
         return _precondition_failed(current)
-    return Response(status_code=204)
 
 
 @router.post("/v1/sessions/{session_id}/restore")
