@@ -442,7 +442,9 @@ class SessionStore(Application[UUID]):
 
         Only the newest snapshot of a stream is kept (a load needs no other;
         `at` and verify fold the events from the first), so the snapshots of a
-        session take the same room whatever its length."""
+        session take the same room whatever its length. A snapshot whose stream
+        was purged while it was taken is deleted again: read after the snapshot
+        is stored, a purge either came later (and deleted it) or is seen here."""
         try:
             self._take_snapshot(stream, version, source)
         except IntegrityError:
@@ -456,5 +458,10 @@ class SessionStore(Application[UUID]):
         try:
             with self._write_lock, storage_errors(f"prune snapshots of {stream}"):
                 self.backend.prune_snapshots(self.snapshots.recorder, stream, version)
+            if self.stream_version(stream) < version:  # purged while it was taken
+                with self._write_lock, storage_errors(f"drop snapshot of {stream}"):
+                    self.backend.prune_snapshots(
+                        self.snapshots.recorder, stream, version + 1
+                    )
         except StorageUnavailable:
             logger.warning("pruning the snapshots of %s failed", stream, exc_info=True)

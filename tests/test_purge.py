@@ -199,6 +199,21 @@ def test_a_purge_at_a_version_the_session_has_left_deletes_nothing(
     assert trail.sessions.load("chat-alice", user_id="alice") is None
 
 
+def test_a_snapshot_taken_while_its_session_was_purged_does_not_stay(
+    trail: SessionTrail,
+) -> None:
+    """A writer whose events committed just before a purge takes its snapshot
+    after it, from its own object: that snapshot must not outlive the purge."""
+    write_everything(trail, "alice")
+    session = trail.sessions.load("chat-alice", user_id="alice")
+    assert session is not None and trail.store.snapshots is not None
+    trail.sessions.purge("chat-alice")
+
+    trail.store._snapshot(session.id, session.version, session)  # the late writer
+
+    assert list(trail.store.snapshots.get(session.id)) == []
+
+
 def test_a_purged_id_starts_over_as_a_new_session(trail: SessionTrail) -> None:
     write_everything(trail, "alice")
     trail.sessions.purge("chat-alice")

@@ -161,7 +161,13 @@ class MemoryBackend(Backend):
     def prune_snapshots(
         self, recorder: AggregateRecorder, stream: UUID, version: int
     ) -> None:
-        """Keeps them: each is small, and they go away with the process."""
+        """Forgets the stream's snapshots older than `version` (their objects stay
+        in the recorder's list, unreachable, until the process ends)."""
+        assert isinstance(recorder, POPOAggregateRecorder)
+        with recorder._database_lock:
+            versions = recorder._stored_events_index.get(str(stream), {})
+            for older in [kept for kept in versions if kept < version]:
+                del versions[older]
 
     def stream_ids(
         self, recorder: AggregateRecorder, after: UUID | None, limit: int
