@@ -398,3 +398,20 @@ def test_inline_saves_that_commit_while_another_catches_up_take_one_more_catch_u
         assert sorted(s.message_count for s in trails[3].sessions.list().items) == [
             1
         ] * len(trails)
+
+
+def test_a_process_opens_the_log_while_another_holds_an_insert_open(
+    postgres_server: PostgresServer,
+) -> None:
+    """Opening runs the log's set-up again; on a table that is already there it
+    must take no table lock an insert in progress holds against it."""
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema)
+    with sessiontrail.connect(url) as first:
+        first.sessions.create(sessiontrail.Session(session_id="s", user_id="u"))
+    with psycopg.connect(postgres_server.dsn()) as held:
+        held.execute(  # what an insert holds until it commits
+            f"LOCK TABLE {schema}.sessiontrail_events IN ROW EXCLUSIVE MODE"
+        )
+        with sessiontrail.connect(f"{url}&lock_timeout=1") as second:
+            assert second.sessions.load("s") is not None

@@ -355,10 +355,29 @@ class EventsRecorder(PostgresApplicationRecorder):
             with self.datastore.transaction(commit=True) as cursor:
                 for statement in ADD_TRANSACTION_ID:
                     cursor.execute(statement.format(table=self._table))
+        if existed:
+            self._leave_out_existing_index()
         super().create_table()
         if not existed:  # empty: indexed at once
             with self.datastore.transaction(commit=True) as cursor:
                 cursor.execute(self._create_index(concurrently=False))
+
+    def _leave_out_existing_index(self) -> None:
+        """eventsourcing's `CREATE UNIQUE INDEX IF NOT EXISTS` takes a SHARE lock on
+        the table before it finds the index there, so a process opening the log
+        would wait for every insert in progress (and fail at the lock timeout
+        behind a long one): left out when the catalog already has the index."""
+        with self.datastore.get_connection() as connection:
+            found = connection.execute(
+                "SELECT 1 FROM pg_indexes WHERE schemaname = %s AND indexname = %s",
+                (self.datastore.schema, self.notification_id_index_name),
+            ).fetchone()
+        if found is not None:
+            self.sql_create_statements = [
+                statement
+                for statement in self.sql_create_statements
+                if "CREATE UNIQUE INDEX" not in statement.as_string()
+            ]
 
     def _table_state(self) -> tuple[bool, bool]:
         """Whether the table exists, and whether it has the transaction id column
