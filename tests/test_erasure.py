@@ -15,6 +15,7 @@ import psycopg
 import pytest
 from support.cli import executable
 from support.postgres import PostgresServer
+from support.read_models import READ_MODELS
 
 import sessiontrail
 from sessiontrail import SessionTraceStep, SessionTrail
@@ -111,17 +112,7 @@ def test_erasure_on_sqlite_leaves_no_plaintext_in_any_file(tmp_path: Path) -> No
         assert b"MARK-alice" in disk(tmp_path)  # the read models held it in plaintext
         report = trail.erase_user("alice", actor="dpo@example.com")
         assert report.had_key and report.log_compacted
-        assert set(report.read_models) == {
-            "adk",
-            "audit",
-            "langgraph",
-            "qa",
-            "retention",
-            "search",
-            "sessions",
-            "title_tokens",
-            "usage",
-        }
+        assert set(report.read_models) == set(READ_MODELS)
         assert b"MARK-alice" not in disk(tmp_path)  # main, -wal, -shm, freed pages
         assert b"MARK-bob" in disk(tmp_path)
         check_erased(trail)
