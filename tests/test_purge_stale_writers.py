@@ -25,6 +25,13 @@ def started(trail: SessionTrail, user: str, *contents: str) -> Session:
     return session
 
 
+def loaded(trail: SessionTrail) -> Session:
+    """Alice's chat-7 as a writer of `trail` holds it."""
+    session = trail.sessions.load("chat-7", user_id="alice")
+    assert session is not None
+    return session
+
+
 def stored_contents(trail: SessionTrail) -> tuple[str | None, list[str]]:
     stored = trail.store.load(started_stream(trail))
     assert stored is not None
@@ -69,8 +76,7 @@ def test_a_stale_writer_does_not_write_into_another_users_new_session_of_that_id
     trail: SessionTrail, other_trail: SessionTrail
 ) -> None:
     started(trail, "alice", "one")
-    stale = trail.sessions.load("chat-7", user_id="alice")
-    assert stale is not None
+    stale = loaded(trail)
     other_trail.sessions.purge("chat-7", user_id="alice", actor="dpo")
     started(other_trail, "bob", "bob one")
 
@@ -85,8 +91,7 @@ def test_a_stale_writer_does_not_write_into_a_longer_new_session_of_its_user(
     trail: SessionTrail, other_trail: SessionTrail
 ) -> None:
     started(trail, "alice", "one")
-    stale = trail.sessions.load("chat-7", user_id="alice")
-    assert stale is not None
+    stale = loaded(trail)
     other_trail.sessions.purge("chat-7")
     started(other_trail, "alice", "new one", "new two", "new three")
 
@@ -123,8 +128,7 @@ def test_a_save_onto_a_shorter_new_session_of_that_id_is_purged_not_a_broken_cha
     trail: SessionTrail, other_trail: SessionTrail
 ) -> None:
     started(trail, "alice", "one", "two", "three")
-    stale = trail.sessions.load("chat-7", user_id="alice")
-    assert stale is not None
+    stale = loaded(trail)
     other_trail.sessions.purge("chat-7")
     started(other_trail, "alice")  # only its start: shorter than the stale copy
 
@@ -140,8 +144,7 @@ def test_a_purge_after_a_conflicting_save_reread_its_head_is_purged_not_a_broken
     """The save meets another writer's append, reads the new head, and (held
     here) the session is purged before it checks whether its events landed."""
     started(trail, "alice", "one")
-    stale = trail.sessions.load("chat-7", user_id="alice")
-    assert stale is not None
+    stale = loaded(trail)
     other_trail.sessions.edit("chat-7", title="moved on")
 
     before_first_call(
@@ -176,8 +179,8 @@ def test_a_purge_while_a_conflicting_save_rereads_its_head_is_purged_not_a_broke
     snapshot; (held here) the purge commits between reading the snapshot and
     reading the events after it."""
     started(trail, "alice", *(f"message {n}" for n in range(SNAPSHOT_INTERVAL)))
-    stale = trail.sessions.load("chat-7", user_id="alice")
-    assert stale is not None and trail.store.snapshots is not None
+    stale = loaded(trail)
+    assert trail.store.snapshots is not None
     other_trail.sessions.edit("chat-7", title="moved on")
 
     after_first_call(
@@ -196,15 +199,20 @@ def purges_seen_late(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(purge_watch, "PURGE_CHECK_SECONDS", 3600.0)
 
 
+def written_while_purged(trail: SessionTrail, other_trail: SessionTrail) -> Session:
+    """A copy `trail` caches, with a message added after another process purged it."""
+    started(trail, "alice", "one")
+    stale = loaded(trail)
+    other_trail.sessions.purge("chat-7")
+    stale.append_message(role="user", content="two")
+    return stale
+
+
 @pytest.mark.usefixtures("purges_seen_late")
 def test_a_save_that_finds_its_session_purged_drops_the_cached_copy(
     trail: SessionTrail, other_trail: SessionTrail
 ) -> None:
-    started(trail, "alice", "one")
-    stale = trail.sessions.load("chat-7", user_id="alice")
-    assert stale is not None
-    other_trail.sessions.purge("chat-7")
-    stale.append_message(role="user", content="two")
+    stale = written_while_purged(trail, other_trail)
     with pytest.raises(SessionNotFound, match="was purged"):
         trail.sessions.save(stale)
 
@@ -218,11 +226,7 @@ def test_a_save_that_finds_its_session_purged_drops_the_cached_copy(
 def test_save_and_cache_does_not_cache_a_session_found_purged(
     trail: SessionTrail, other_trail: SessionTrail
 ) -> None:
-    started(trail, "alice", "one")
-    stale = trail.sessions.load("chat-7", user_id="alice")
-    assert stale is not None
-    other_trail.sessions.purge("chat-7")
-    stale.append_message(role="user", content="two")
+    stale = written_while_purged(trail, other_trail)
 
     assert trail.sessions.save_and_cache(stale) is None
 
