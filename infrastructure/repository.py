@@ -304,13 +304,19 @@ class SessionRepository:
         title, pin and metadata edits the merge dropped because they were made on
         a copy whose metadata another writer has changed since (each is recorded
         as an EditDropped event); it is falsy when there are none. On failure it
-        raises, the cache is untouched and the object keeps its unsaved events.
+        raises, the cache is untouched and the object keeps its unsaved events;
+        but a session found purged (SessionNotFound) leaves the cache too, so the
+        next `load_or_create` starts a new one.
         """
         if not isinstance(session, Session):
             raise InvalidInput(
                 f"session: expected a Session, got {type(session).__name__}"
             )
-        result = self._writer.save(session)
+        try:
+            result = self._writer.save(session)
+        except SessionNotFound:
+            self._cache.evict(session.session_id)
+            raise
         self._cache.put(session)
         return result
 
@@ -370,11 +376,14 @@ class SessionRepository:
 
     def save_and_cache(self, session: Session) -> SaveResult | None:
         """`save`, but a failure is logged and the session is cached anyway (the
-        result is then None)."""
+        result is then None), unless it was purged: that is never cached again."""
         try:
             return self.save(session)
         except InvalidInput:
             raise
+        except SessionNotFound:
+            logger.warning("save %r: it was purged", session.session_id)
+            return None
         except SessiontrailError:
             logger.exception("save %r failed; caching it unsaved", session.session_id)
             self._cache.put(session)
