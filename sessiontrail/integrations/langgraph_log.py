@@ -45,6 +45,7 @@ from .langgraph_input import (
     versions_of,
     writes_of,
 )
+from .langgraph_memo import Recorded, Stamp
 from .langgraph_messages import mirror
 from .langgraph_tuples import checkpoint_tuples
 
@@ -71,11 +72,13 @@ class ThreadLog:
         user_key: str,
         messages_channel: str | None,
         actor: str,
+        recorded: Recorded,
     ) -> None:
         self.serde = serde
         self.user_key = user_key
         self.messages_channel = messages_channel
         self.actor = actor
+        self.recorded = recorded
 
     # -- reads ----------------------------------------------------------------------
 
@@ -170,12 +173,20 @@ class ThreadLog:
             else checkpoint["channel_values"].get(self.messages_channel)
         )
 
+        session_id = target.session_id
+        one_for_one = False
+
         def change(session: Session) -> None:
+            nonlocal one_for_one
+            known = self.recorded.mirrored(session_id, _stamp(session))
             session.save_checkpoint(checkpoint["id"], **record, actor=self.actor)
             if isinstance(conversation, list):
-                mirror(session, conversation, self.actor)
+                one_for_one = mirror(session, conversation, self.actor, known)
 
-        self._save(trail, target, change)
+        saved = self._save(trail, target, change)
+        self.recorded.put(session_id, checkpoint["id"])
+        if saved is not None and one_for_one and isinstance(conversation, list):
+            self.recorded.mirror(session_id, _stamp(saved), conversation)
         return target.config(checkpoint["id"])
 
     def put_writes(
@@ -207,9 +218,12 @@ class ThreadLog:
             for number, (channel, value) in enumerate(writes)
         ]
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        held = trail.langgraph.writes(
-            target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
-        )
+        session_id = target.session_id
+        held = self.recorded.writes(session_id, checkpoint_id, task_id)
+        if held is None:
+            held = trail.langgraph.writes(
+                target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
+            )
         if all(_kept(held.get(item.idx), item, replace) for item in items):
             return
         self._save(
@@ -224,15 +238,19 @@ class ThreadLog:
                 actor=self.actor,
             ),
         )
+        self.recorded.wrote(session_id, checkpoint_id, task_id, items, replace=replace)
 
     def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
         """Soft-delete every namespace's session of the thread: LangGraph sees
         nothing of it; the log keeps it (`sessiontrail restore` brings it back)."""
         thread_id = thread_id_of(thread_id, "thread_id")
-        for checkpoint_ns in trail.langgraph.namespaces(thread_id):
-            trail.sessions.delete(
-                thread_session_id(thread_id, checkpoint_ns), actor=self.actor
-            )
+        sessions = [
+            thread_session_id(thread_id, checkpoint_ns)
+            for checkpoint_ns in trail.langgraph.namespaces(thread_id)
+        ]
+        self.recorded.forget(sessions)
+        for session_id in sessions:
+            trail.sessions.delete(session_id, actor=self.actor)
 
     def copy_thread(
         self, trail: SessionTrail, source_thread_id: str, target_thread_id: str
@@ -268,12 +286,14 @@ class ThreadLog:
 
     def _save(
         self, trail: SessionTrail, target: Target, change: Callable[[Session], None]
-    ) -> None:
+    ) -> Session | None:
         """Apply `change` to the thread's session (created, or reopened afresh if
-        it was deleted) and save it, merging with other writers."""
+        it was deleted) and save it, merging with other writers. The session as
+        saved if no other writer's events were merged in, else None."""
         session_id = target.session_id
         session = trail.sessions.try_load(session_id, user_id=target.user_id)
         if session is None:
+            self.recorded.forget([session_id])
             session = self._reopened(trail, target) or Session(
                 session_id=session_id,
                 user_id=target.user_id,
@@ -281,7 +301,9 @@ class ThreadLog:
                 actor=self.actor,
             )
         change(session)
+        changed = session.version
         trail.sessions.save(session)
+        return session if session.version == changed else None
 
     def _reopened(self, trail: SessionTrail, target: Target) -> Session | None:
         """A deleted thread's session restored and emptied, its id used again (as
@@ -318,6 +340,11 @@ def _kept(held: tuple[str, str, bytes] | None, item: TaskWrite, replace: bool) -
     if held is None:
         return False
     return not replace or held == (item.channel, *item.unpack())
+
+
+def _stamp(session: Session) -> Stamp:
+    """The session's state at this moment, as the saver's memory keys it."""
+    return session.version, session.modified_on
 
 
 def _title(target: Target) -> str:
