@@ -26,12 +26,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
-from ..domain.errors import ConcurrencyConflict, InvalidInput
+from ..domain.errors import InvalidInput
 from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session
 from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
 from ..projections.langgraph_reads import Search
 from ..trail import SessionTrail
+from .langgraph_copy import copy_thread
 from .langgraph_input import (
     Target,
     before_of,
@@ -39,7 +40,6 @@ from .langgraph_input import (
     json_object,
     limit_of,
     metadata_of,
-    session_of,
     text,
     thread_id_of,
     versions_of,
@@ -255,24 +255,8 @@ class ThreadLog:
     def copy_thread(
         self, trail: SessionTrail, source_thread_id: str, target_thread_id: str
     ) -> None:
-        """Fork the session of each namespace of the source thread, as it is now,
-        into the target thread's: its checkpoints and pending writes, same ids.
-        ConcurrencyConflict, nothing written, if the target's id was ever used."""
-        source = thread_id_of(source_thread_id, "source_thread_id")
-        target = thread_id_of(target_thread_id, "target_thread_id")
-        session_of(target, "", "target_thread_id")
-        namespaces = trail.langgraph.namespaces(source)
-        targets = [session_of(target, ns, "target_thread_id") for ns in namespaces]
-        if any(trail.store.stream_version(trail.store.ids.stream(t)) for t in targets):
-            raise ConcurrencyConflict(
-                f"target_thread_id: thread {target!r} is already in use"
-            )
-        for checkpoint_ns, session_id in zip(namespaces, targets, strict=True):
-            trail.sessions.fork(
-                thread_session_id(source, checkpoint_ns),
-                new_id=session_id,
-                actor=self.actor,
-            )
+        """See langgraph_copy.py."""
+        copy_thread(trail, source_thread_id, target_thread_id, self.actor)
 
     def _dumped(self, value: Any, name: str) -> tuple[str, bytes]:
         """The serializer's (type, bytes) for a value; InvalidInput naming it if

@@ -32,8 +32,11 @@ Stamp = tuple[int, datetime]
 K = TypeVar("K", bound=Hashable)
 V = TypeVar("V")
 
-CHECKPOINTS_KEPT = 1_024
-TRANSCRIPTS_KEPT = 256
+CHECKPOINTS_KEPT = 256
+"""Checkpoints remembered with their writes: the latest of the threads running."""
+TRANSCRIPTS_KEPT = 64
+"""Conversations remembered: each keeps its message objects alive, and is of use
+only while its run goes on (a new run reads its messages back from the saver)."""
 
 
 class _Recent(Generic[K, V]):
