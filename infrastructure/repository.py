@@ -345,6 +345,30 @@ class SessionRepository:
         event, `Forked`, names the source and version; the source is untouched.
         `new_id` defaults to a fresh id; one already in use is ConcurrencyConflict
         and nothing is written. Another user's session is SessionNotFound."""
+        fork = self.forked(
+            session_id,
+            at_version=at_version,
+            at=at,
+            new_id=new_id,
+            user_id=user_id,
+            actor=actor,
+        )
+        self.create(fork)
+        return fork
+
+    @validated
+    def forked(
+        self,
+        session_id: SessionId,
+        *,
+        at_version: Position | None = None,
+        at: AwareDatetime | None = None,
+        new_id: SessionId | None = None,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+    ) -> Session:
+        """The session `fork` would store, not stored yet (its events pending),
+        for a caller that stores several in one transaction."""
         if at_version is not None and at is not None:
             raise InvalidInput("at_version/at: give at most one of them")
         if at_version is None and at is None:
@@ -371,7 +395,6 @@ class SessionRepository:
         if thread_of(source.session_id) and thread_of(fork.session_id):
             events = self._store.events_until(source.id, source.version)
             fork.carry_checkpoints(events, actor=actor)
-        self.create(fork)
         return fork
 
     def save_and_cache(self, session: Session) -> SaveResult | None:
