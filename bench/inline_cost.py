@@ -32,7 +32,7 @@ from pathlib import Path
 from typing import Any
 
 import sessiontrail
-from sessiontrail.projections import batches
+from sessiontrail.projections import batches, runner
 from sessiontrail.trail import READ_MODELS
 
 CONTENT = "x" * 40 + " lorem ipsum dolor sit amet consectetur adipiscing elit " * 3
@@ -51,8 +51,8 @@ def _table_owners() -> dict[str, str]:
 
 
 def _timed_handlers(spent: dict[str, float]) -> Callable[[], None]:
-    """Time each read model's batch of a save (`batches._apply_batch`); returns
-    what undoes it."""
+    """Time each read model's batch of a save (`batches._apply_batch`) and the
+    whole of the read models' part (`_apply_in_append`); returns what undoes it."""
     original = batches._apply_batch
 
     def timed(cur: Any, generation: Any, numbered: Any) -> None:
@@ -63,9 +63,20 @@ def _timed_handlers(spent: dict[str, float]) -> Callable[[], None]:
             spent[generation.projection.name] += time.process_time() - start
 
     batches._apply_batch = timed
+    in_append = runner.ProjectionRunner._apply_in_append
+
+    def timed_in_append(self: Any, cur: Any, recent: Any) -> None:
+        start = time.process_time()
+        try:
+            in_append(self, cur, recent)
+        finally:
+            spent["(all read models)"] += time.process_time() - start
+
+    runner.ProjectionRunner._apply_in_append = timed_in_append  # type: ignore[method-assign]
 
     def undo() -> None:
         batches._apply_batch = original
+        runner.ProjectionRunner._apply_in_append = in_append  # type: ignore[method-assign]
 
     return undo
 
@@ -85,6 +96,8 @@ def run_once(directory: str, sessions: int, messages: int) -> dict[str, Any]:
     """One W1 loop in a fresh file: CPU and pages per save."""
     with tempfile.TemporaryDirectory(dir=directory) as tmp:
         path = Path(tmp) / "trail.db"
+        spent: dict[str, float] = defaultdict(float)
+        undo = _timed_handlers(spent)  # before connect: it binds the runner's hook
         trail = sessiontrail.connect(f"sqlite:///{path}")
         handles = []
         for number in range(sessions):
@@ -96,8 +109,7 @@ def run_once(directory: str, sessions: int, messages: int) -> dict[str, Any]:
         pin.execute("SELECT count(*) FROM sqlite_master").fetchone()
         wal = Path(f"{path}-wal")
         start = wal.stat().st_size
-        spent: dict[str, float] = defaultdict(float)
-        undo = _timed_handlers(spent)
+        spent.clear()
         saves = sessions * messages
         try:
             begin = time.process_time()

@@ -56,11 +56,11 @@ class AuditProjection(Projection):
     """One row per event, indexed by session, actor, user and time."""
 
     name = "audit"
-    version = 2  # 2: owners indexed by user, for erasure
+    version = 3  # 2: owners indexed by user, for erasure; 3: keyed by rowid (SQLite)
     tables = (
         Table(
             "audit",
-            "position BIGINT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT, "
+            "position {position_key}, session_id TEXT NOT NULL, user_id TEXT, "
             "version INTEGER NOT NULL, at BIGINT NOT NULL, actor TEXT NOT NULL, "
             "event TEXT NOT NULL, summary TEXT NOT NULL",
             indexes=(

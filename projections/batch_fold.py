@@ -7,7 +7,7 @@ from __future__ import annotations
 import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from typing import Any, ClassVar
 
 from ..domain.event_model import EventModel
 from ..domain.session import Session
@@ -20,6 +20,9 @@ class BatchFold(ABC):
 
     _rows: dict[str, Any]
     """stream -> its row as the batch has made it (None: the read model has none)."""
+    ignored: ClassVar[frozenset[str]] = frozenset()
+    """The handlers (by name) whose events change nothing here: left out before
+    any row is read, so a batch of only those costs no statement."""
 
     def __init__(self, projection: Projection, cur: Cursor) -> None:
         self._cur = cur
@@ -30,6 +33,16 @@ class BatchFold(ABC):
 
     def fold(self, events: Sequence[tuple[int, EventModel]]) -> None:
         """Apply (position, event) pairs in log order, then write what they changed."""
+        events = [
+            (position, event)
+            for position, event in events
+            if not (
+                isinstance(event, Session.Event)
+                and self.handled_by(event) in self.ignored
+            )
+        ]
+        if not events:
+            return
         sessions = [
             (position, event)
             for position, event in events

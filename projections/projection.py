@@ -36,6 +36,9 @@ KEY_TEXT = {"sqlite": "TEXT", "postgresql": 'TEXT COLLATE "C"'}
 """Text that sorts by code point on both databases, as keyset cursors need."""
 BYTES = {"sqlite": "BLOB", "postgresql": "BYTEA"}
 """Raw bytes on both databases."""
+POSITION_KEY = {"sqlite": "INTEGER PRIMARY KEY", "postgresql": "BIGINT PRIMARY KEY"}
+"""A log position as a table's key; on SQLite the rowid itself, so the rows are
+stored in its order and it needs no index of its own."""
 
 
 STREAMS_PER_STATEMENT = 500
@@ -90,7 +93,9 @@ class Projection:
         for table in self.tables:
             physical = self.table(table.name)
             columns = table.columns.format(
-                key=KEY_TEXT[cur.dialect], bytes=BYTES[cur.dialect]
+                key=KEY_TEXT[cur.dialect],
+                bytes=BYTES[cur.dialect],
+                position_key=POSITION_KEY[cur.dialect],
             )
             cur.execute(f"CREATE TABLE {physical} ({columns})")
             for number, columns in enumerate(table.indexes):
@@ -110,9 +115,21 @@ class Projection:
         self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
     ) -> None:
         """Fold (position, event) pairs in log order: one at a time here; a read
-        model may read and write a batch's rows together instead."""
+        model may read and write a batch's rows together instead. Each event goes
+        straight to the handler its type picks: reaching `apply` through the
+        instance would build a new bound wrapper per event (singledispatchmethod)."""
+        own = next(
+            vars(klass)["apply"]
+            for klass in type(self).__mro__
+            if "apply" in vars(klass)
+        )
+        if "apply" in vars(self) or not isinstance(own, singledispatchmethod):
+            for position, event in events:
+                self.apply(event, cur, position)
+            return
+        handler = own.dispatcher.dispatch
         for position, event in events:
-            self.apply(event, cur, position)
+            handler(type(event))(self, event, cur, position)
 
     def handled_as(self, base: type[Projection]) -> bool:
         """Whether this read model's events go to `base`'s handlers: a subclass
