@@ -21,23 +21,24 @@ from __future__ import annotations
 import argparse
 import json
 import re
-import sqlite3
 import statistics
-import struct
+import sys
 import tempfile
 import time
 from collections import Counter, defaultdict
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 import sessiontrail
 from sessiontrail.projections import batches, runner
 from sessiontrail.trail import READ_MODELS
+from tests.support.wal_pages import pages_written
 
 CONTENT = "x" * 40 + " lorem ipsum dolor sit amet consectetur adipiscing elit " * 3
 """About the harness's 200-character message, with a few distinct words."""
-WAL_HEADER, FRAME_HEADER = 32, 24
 _PHYSICAL = re.compile(r"^(?:sqlite_autoindex_)?st_(.+?)_g\d+(?:_i\d+|_\d+|_[a-z]+)?$")
 
 
@@ -81,57 +82,32 @@ def _timed_handlers(spent: dict[str, float]) -> Callable[[], None]:
     return undo
 
 
-def _frames(wal: Path, start: int) -> Iterator[tuple[int, bool]]:
-    """(page number, is a commit frame) of each WAL frame from byte `start`."""
-    data = wal.read_bytes()
-    (page_size,) = struct.unpack(">I", data[8:12])
-    offset = max(start, WAL_HEADER)
-    while offset + FRAME_HEADER + page_size <= len(data):
-        page, size_after = struct.unpack(">II", data[offset : offset + 8])
-        yield page, size_after != 0
-        offset += FRAME_HEADER + page_size
-
-
 def run_once(directory: str, sessions: int, messages: int) -> dict[str, Any]:
     """One W1 loop in a fresh file: CPU and pages per save."""
-    with tempfile.TemporaryDirectory(dir=directory) as tmp:
-        path = Path(tmp) / "trail.db"
-        spent: dict[str, float] = defaultdict(float)
-        undo = _timed_handlers(spent)  # before connect: it binds the runner's hook
-        trail = sessiontrail.connect(f"sqlite:///{path}")
-        handles = []
-        for number in range(sessions):
-            session = sessiontrail.Session(session_id=f"s{number}", user_id="u")
-            trail.sessions.save(session)
-            handles.append(session)
-        pin = sqlite3.connect(path)  # holds the log's snapshot: no log reset
-        pin.execute("BEGIN")
-        pin.execute("SELECT count(*) FROM sqlite_master").fetchone()
-        wal = Path(f"{path}-wal")
-        start = wal.stat().st_size
-        spent.clear()
-        saves = sessions * messages
-        try:
-            begin = time.process_time()
-            for turn in range(messages):
-                for session in handles:
-                    session.append_message(role="user", content=f"{turn} {CONTENT}")
+    spent: dict[str, float] = defaultdict(float)
+    undo = _timed_handlers(spent)  # before connect: it binds the runner's hook
+    try:
+        with tempfile.TemporaryDirectory(dir=directory) as tmp:
+            path = Path(tmp) / "trail.db"
+            with sessiontrail.connect(f"sqlite:///{path}") as trail:
+                handles = []
+                for number in range(sessions):
+                    session = sessiontrail.Session(session_id=f"s{number}", user_id="u")
                     trail.sessions.save(session)
-            cpu = time.process_time() - begin
-        finally:
-            undo()
-        frames = list(_frames(wal, start))
-        pin.rollback()
-        pin.close()
-        trail.close()
-        reader = sqlite3.connect(path)
-        names = dict(reader.execute("SELECT pageno, name FROM dbstat"))
-        reader.close()
+                    handles.append(session)
+                spent.clear()
+                with pages_written(path) as by_table:
+                    begin = time.process_time()
+                    for turn in range(messages):
+                        for session in handles:
+                            text = f"{turn} {CONTENT}"
+                            session.append_message(role="user", content=text)
+                            trail.sessions.save(session)
+                    cpu = time.process_time() - begin
+    finally:
+        undo()
+    saves = sessions * messages
     owners = _table_owners()
-    by_table: Counter[str] = Counter()
-    for page, _ in frames:
-        name = names.get(page, "(free or new)")
-        by_table[name] += 1
     by_model: Counter[str] = Counter()
     for name, count in by_table.items():
         match = _PHYSICAL.match(name)
@@ -140,8 +116,7 @@ def run_once(directory: str, sessions: int, messages: int) -> dict[str, Any]:
         "saves": saves,
         "cpu_ms_per_save": 1000 * cpu / saves,
         "handler_cpu_ms_per_save": {k: 1000 * v / saves for k, v in spent.items()},
-        "commits_per_save": sum(commit for _, commit in frames) / saves,
-        "pages_per_save": len(frames) / saves,
+        "pages_per_save": by_table.total() / saves,
         "pages_per_save_by_model": {k: v / saves for k, v in by_model.items()},
         "pages_per_save_by_table": {k: v / saves for k, v in by_table.items()},
     }
