@@ -59,11 +59,12 @@ class AuditProjection(Projection):
     """One row per event, indexed by session, actor, user and time."""
 
     name = "audit"
-    version = 3  # 2: owners indexed by user, for erasure; 3: erasures shown
+    version = 4  # 2: owners indexed by user, for erasure; 3: erasures shown;
+    # 4: keyed by the position as the rowid (SQLite)
     tables = (
         Table(
             "audit",
-            "position BIGINT PRIMARY KEY, session_id TEXT NOT NULL, user_id TEXT, "
+            "position {position_key}, session_id TEXT NOT NULL, user_id TEXT, "
             "version INTEGER NOT NULL, at BIGINT NOT NULL, actor TEXT NOT NULL, "
             "event TEXT NOT NULL, summary TEXT NOT NULL",
             indexes=(

@@ -4,15 +4,15 @@ would do (`handled_by`), and rows read 500 streams to a query."""
 
 from __future__ import annotations
 
-import inspect
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
-from typing import Any
+from functools import singledispatchmethod
+from typing import Any, ClassVar
 
 from ..domain.event_model import EventModel
 from ..domain.session import Session
 from ..infrastructure.sql import Cursor
-from .projection import STREAMS_PER_STATEMENT, Projection
+from .projection import STREAMS_PER_STATEMENT, Projection, class_apply
 
 
 class BatchFold(ABC):
@@ -20,16 +20,29 @@ class BatchFold(ABC):
 
     _rows: dict[str, Any]
     """stream -> its row as the batch has made it (None: the read model has none)."""
+    ignored: ClassVar[frozenset[str]] = frozenset()
+    """The handlers (by name) whose events change nothing here: left out before
+    any row is read, so a batch of only those costs no statement."""
 
     def __init__(self, projection: Projection, cur: Cursor) -> None:
         self._cur = cur
         self._handler = projection
-        self._dispatch = inspect.getattr_static(
-            type(projection), "apply"
-        ).dispatcher.dispatch
+        apply = class_apply(type(projection))
+        assert isinstance(apply, singledispatchmethod)  # as `handled_as` checked
+        self._dispatch = apply.dispatcher.dispatch
 
     def fold(self, events: Sequence[tuple[int, EventModel]]) -> None:
         """Apply (position, event) pairs in log order, then write what they changed."""
+        events = [
+            (position, event)
+            for position, event in events
+            if not (
+                isinstance(event, Session.Event)
+                and self.handled_by(event) in self.ignored
+            )
+        ]
+        if not events:
+            return
         sessions = [
             (position, event)
             for position, event in events

@@ -3,7 +3,10 @@
 - `search_docs`: one row per searchable text of a session: its title (message id
   '') and each live message (content, tool names and arguments). On SQLite its
   words are in an FTS5 table (`search_words`, rowid = doc) with the `unicode61`
-  tokenizer (diacritics folded); on PostgreSQL in a `tsvector` column under a GIN
+  tokenizer (diacritics folded) whose text is the row's own `body` (external
+  content: FTS5 keeps no second copy, so a document is one row fewer to write;
+  a document's words leave FTS5 by a 'delete' naming the text it was given,
+  before its row goes); on PostgreSQL in a `tsvector` column under a GIN
   index, parsed with the text search configuration the generation was built with
   (`search_config`; $SESSIONTRAIL_SEARCH_LANGUAGE, `simple` by default, so ids
   and code tokens match as written). Changing the language takes a rebuild.
@@ -85,7 +88,8 @@ class SearchProjection(Projection):
     """Folds titles, messages and metadata of sessions into searchable rows."""
 
     name = "search"
-    version = 2  # 2: keyed tokens under a master key (`search_tokens`)
+    version = 3  # 2: keyed tokens under a master key (`search_tokens`);
+    # 3: on SQLite, FTS5 reads the text from `search_docs` (external content)
     keeps_content: ClassVar[bool] = True
     """False under a master key: tokens instead of words and metadata values."""
     tables = (
@@ -126,7 +130,7 @@ class SearchProjection(Projection):
         if cur.dialect == "sqlite":
             cur.execute(
                 f"CREATE TABLE {docs} (doc INTEGER PRIMARY KEY, "
-                "stream TEXT NOT NULL, message_id TEXT NOT NULL)"
+                "stream TEXT NOT NULL, message_id TEXT NOT NULL, body TEXT NOT NULL)"
             )
             self._create_words(cur)
         else:
@@ -151,11 +155,13 @@ class SearchProjection(Projection):
         )
 
     def _create_words(self, cur: Cursor) -> None:
-        """SQLite: the FTS5 table of the documents' words (rowid = doc)."""
+        """SQLite: the FTS5 table of the documents' words (rowid = doc), reading
+        their text from `search_docs`."""
         try:
             cur.execute(
                 f"CREATE VIRTUAL TABLE {self.table('search_words')} USING fts5("
-                "body, tokenize = 'unicode61 remove_diacritics 2')"
+                f"body, content = '{self.table('search_docs')}', content_rowid = "
+                "'doc', tokenize = 'unicode61 remove_diacritics 2')"
             )
         except sqlite3.OperationalError as exc:
             raise StorageUnavailable(
@@ -165,14 +171,8 @@ class SearchProjection(Projection):
 
     def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
         """An erasure's first step: the streams' words go with their documents."""
-        if cur.dialect == "sqlite":
-            docs, words = self.table("search_docs"), self.table("search_words")
-            for stream in streams:
-                cur.execute(
-                    f"DELETE FROM {words} WHERE rowid IN "
-                    f"(SELECT doc FROM {docs} WHERE stream = ?)",
-                    (stream,),
-                )
+        for stream in streams:
+            self._unindex(cur, "stream = ?", (stream,))
         super().forget(cur, user_id, streams)
 
     def drop(self, cur: Cursor) -> None:
@@ -238,8 +238,9 @@ class SearchProjection(Projection):
             self._add_tokens(cur, position, stream, message_id, body)
         elif cur.dialect == "sqlite":
             cur.execute(
-                f"INSERT INTO {docs} (doc, stream, message_id) VALUES (?, ?, ?)",
-                (position, stream, message_id),
+                f"INSERT INTO {docs} (doc, stream, message_id, body) "
+                "VALUES (?, ?, ?, ?)",
+                (position, stream, message_id, body),
             )
             cur.execute(
                 f"INSERT INTO {self.table('search_words')} (rowid, body) VALUES (?, ?)",
@@ -261,7 +262,8 @@ class SearchProjection(Projection):
         docs = self.table("search_docs")
         if cur.dialect == "sqlite":
             cur.execute(
-                f"INSERT INTO {docs} (doc, stream, message_id) VALUES (?, ?, ?)",
+                f"INSERT INTO {docs} (doc, stream, message_id, body) "
+                "VALUES (?, ?, ?, '')",
                 (position, stream, message_id),
             )
         else:
@@ -280,8 +282,7 @@ class SearchProjection(Projection):
         )
 
     def _remove(self, cur: Cursor, stream: str, message_ids: Iterable[str]) -> None:
-        docs, words = self.table("search_docs"), self.table("search_words")
-        tokens = self.table("search_tokens")
+        docs, tokens = self.table("search_docs"), self.table("search_tokens")
         ids = list(message_ids)
         for start in range(0, len(ids), _DELETE_CHUNK):
             chunk = ids[start : start + _DELETE_CHUNK]
@@ -291,13 +292,21 @@ class SearchProjection(Projection):
                 f"(SELECT doc FROM {docs} WHERE {which})",
                 (stream, stream, *chunk),
             )
-            if cur.dialect == "sqlite":
-                cur.execute(
-                    f"DELETE FROM {words} WHERE rowid IN "
-                    f"(SELECT doc FROM {docs} WHERE {which})",
-                    (stream, *chunk),
-                )
+            self._unindex(cur, which, (stream, *chunk))
             cur.execute(f"DELETE FROM {docs} WHERE {which}", (stream, *chunk))
+
+    def _unindex(self, cur: Cursor, which: str, values: Sequence[str]) -> None:
+        """SQLite: take the words of the documents `which` selects out of FTS5
+        (before their rows go: it is told the text each was indexed with). Under
+        a master key FTS5 holds no document, and must not be told of one."""
+        if cur.dialect != "sqlite" or not self.keeps_content:
+            return
+        words = self.table("search_words")
+        cur.execute(
+            f"INSERT INTO {words} ({words}, rowid, body) SELECT 'delete', doc, body "
+            f"FROM {self.table('search_docs')} WHERE {which}",
+            values,
+        )
 
     def _set_metadata(
         self, cur: Cursor, stream: str, changes: dict[str, JsonValue]

@@ -44,6 +44,8 @@ COLUMNS = (
 )
 """The index row's columns, in the order they are read and written."""
 
+STAMP = ("updated_at", "version", "position")
+"""The columns every change of a row sets."""
 Row = dict[str, Any]
 Changes = Callable[["SessionBatch", Row, Session.Event], Row]
 
@@ -57,6 +59,10 @@ class SessionBatch(BatchFold):
         self._rows: dict[str, Row | None] = {}
         """stream -> its index row as the batch has made it (None: no row)."""
         self._changed: dict[str, Row] = {}
+        self._assigned: dict[str, set[str] | None] = {}
+        """stream -> the columns the batch changed in its stored row (None: a new
+        row). Only those are written: SQLite rewrites the entries of every index
+        holding a column a statement assigns, even to the value it had."""
         self._messages: list[tuple[str, int, str, str]] = []
         self._moves: list[tuple[str, int, int, int, int, int]] = []
 
@@ -108,6 +114,7 @@ class SessionBatch(BatchFold):
         if isinstance(event, Session.Forked):
             row.update(forked_from=event.source_id, forked_version=event.source_version)
         self._rows[stream] = self._changed[stream] = row
+        self._assigned[stream] = None
 
     def _touch(
         self, row: Row, position: int, event: Session.Event, changes: Row
@@ -126,7 +133,11 @@ class SessionBatch(BatchFold):
         )
         row.update(changes)
         row.update(updated_at=at, version=event.originator_version, position=position)
-        self._changed[row["stream"]] = row
+        stream = row["stream"]
+        self._changed[stream] = row
+        assigned = self._assigned.setdefault(stream, set())
+        if assigned is not None:
+            assigned.update(changes, STAMP)
 
     def appended(self, row: Row, event: Session.Event) -> Row:
         assert isinstance(event, Session.MessageAppended)
@@ -183,10 +194,29 @@ class SessionBatch(BatchFold):
             f"ON CONFLICT (stream) DO UPDATE SET {updates}",
             [
                 tuple(row[column] for column in COLUMNS)
-                for row in self._changed.values()
+                for stream, row in self._changed.items()
+                if self._assigned[stream] is None
             ],
         )
-        self._messages, self._moves, self._changed = [], [], {}
+        for columns, values in self._updates().items():
+            self._cur.executemany(
+                f"UPDATE {table('sessions')} SET "
+                f"{', '.join(f'{column} = ?' for column in columns)} WHERE stream = ?",
+                values,
+            )
+        self._messages, self._moves, self._changed, self._assigned = [], [], {}, {}
+
+    def _updates(self) -> dict[tuple[str, ...], list[tuple[Any, ...]]]:
+        """The stored rows changed, grouped by the columns changed: per group,
+        each row's new values of those columns, then its stream."""
+        grouped: dict[tuple[str, ...], list[tuple[Any, ...]]] = {}
+        for stream, row in self._changed.items():
+            assigned = self._assigned[stream]
+            if assigned is not None:
+                columns = tuple(column for column in COLUMNS if column in assigned)
+                values = (*(row[column] for column in columns), stream)
+                grouped.setdefault(columns, []).append(values)
+        return grouped
 
 
 def _stamped(batch: SessionBatch, row: Row, event: Session.Event) -> Row:

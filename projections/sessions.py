@@ -6,7 +6,8 @@
   are never reused, so a page is an index range, not a replay.
 - `session_moves`: each row's sort key before each change, so a cursor can page
   through the list as it was when its walk began (see `session_list`). Kept for
-  `MOVES_KEPT` after the change, long enough for any live cursor.
+  `MOVES_KEPT` after the change, long enough for any live cursor. Keyed by the
+  log position of the change (one event changes one row at most).
 
 Index and transcript are one projection because the index's message count and
 preview depend on which messages a truncation really removed.
@@ -40,7 +41,8 @@ class SessionsProjection(Projection):
     """Folds every session event into its index row; messages into the transcript."""
 
     name = "sessions"
-    version = 3  # 2: an index for the model filter; 3: where a fork came from
+    version = 4  # 2: an index for the model filter; 3: where a fork came from;
+    # 4: moves keyed by their position (on SQLite the rowid)
     tables = (
         Table(
             "sessions",
@@ -62,11 +64,10 @@ class SessionsProjection(Projection):
         ),
         Table(
             "session_moves",
-            "stream TEXT NOT NULL, position BIGINT NOT NULL, "
+            "position {position_key}, stream TEXT NOT NULL, "
             "updated_at BIGINT NOT NULL, pinned SMALLINT NOT NULL, "
-            "deleted SMALLINT NOT NULL, moved_at BIGINT NOT NULL, "
-            "PRIMARY KEY (stream, position)",
-            indexes=("position", "moved_at"),
+            "deleted SMALLINT NOT NULL, moved_at BIGINT NOT NULL",
+            indexes=("stream, position", "moved_at"),
         ),
         Table(
             "messages",

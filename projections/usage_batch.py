@@ -26,12 +26,14 @@ Owner = list[str | None]
 """A session's row: [stream, session id, user id, model]."""
 Key = tuple[str, str]
 """A totals key: (scope, key)."""
-FOLDED = frozenset({"apply", "_started", "_model", "_usage"})
+FOLDED = frozenset({"_started", "_model", "_usage"})
 """The handlers of `UsageProjection.apply` (by name) this module does the work of."""
 
 
 class UsageBatch(BatchFold):
     """The session rows, records and totals one batch changes, until `flush`."""
+
+    ignored = frozenset({"apply"})  # the events `UsageProjection` has no handler for
 
     def __init__(self, projection: UsageProjection, cur: Cursor) -> None:
         super().__init__(projection, cur)

@@ -2,9 +2,16 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from sessiontrail import SessionNotFound, SessionTrail
+from sessiontrail.domain.session import Session
+from sessiontrail.infrastructure.log_position import LOG_START
+from sessiontrail.infrastructure.sql import Cursor, Params
+from sessiontrail.projections.batches import BatchApplier
+from sessiontrail.projections.usage import UsageProjection
 
 
 def start(trail: SessionTrail, session_id: str, model: str, user_id: str = "alice"):
@@ -73,3 +80,45 @@ def test_usage_is_private_to_its_user(trail: SessionTrail):
         trail.usage.records("a", user_id="bob")
     with pytest.raises(SessionNotFound):
         trail.usage.session_totals("missing")
+
+
+class Noting(Cursor):
+    """A cursor that notes each statement it runs (on the cursor it wraps)."""
+
+    def __init__(self, inner: Cursor) -> None:
+        super().__init__(None, inner.dialect)
+        self.sealer = inner.sealer
+        self._inner = inner
+        self.statements: list[str] = []
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        self.statements.append(sql)
+        return self._inner.execute(sql, params)
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if rows:
+            self.statements.append(sql)
+        self._inner.executemany(sql, rows)
+
+
+def test_appended_messages_cost_the_ledger_no_statement(trail: SessionTrail):
+    session = start(trail, "a", "gpt-4o")
+    session.append_message(role="user", content="hello")
+    session.append_message(role="assistant", content="hi")
+    trail.sessions.save(session)
+    applier = BatchApplier(trail.store)
+    appended = [
+        (log.notification_id, event)
+        for log, notification in applier.notifications(LOG_START)
+        if isinstance(
+            event := trail.store.mapper.to_domain_event(notification),
+            Session.MessageAppended,
+        )
+    ]
+
+    with trail.read_models.write() as cur:
+        noting = Noting(cur)
+        UsageProjection.live(cur)[0].apply_batch(noting, appended)
+
+    assert len(appended) == 2
+    assert noting.statements == []
