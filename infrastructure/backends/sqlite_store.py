@@ -31,6 +31,7 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
+    SQLiteTransaction,
 )
 from eventsourcing.utils import Environment, EnvType
 
@@ -57,12 +58,24 @@ class LogRecorder(SQLiteApplicationRecorder):
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Insert in one transaction (synchronous FULL: fsynced when it commits);
-        `within` runs in it after the inserts. Whatever it raises rolls all back."""
-        with self.datastore.transaction(commit=True) as cursor:
-            ids = self._insert_events(cursor, stored_events, **kwargs)
-            if within is not None:
-                within(cursor, [int(ident) for ident in ids or ()])
+        `within` runs in it after the inserts. Whatever it raises rolls all back.
+
+        The pool's writer connection and eventsourcing's transaction (which maps
+        the driver's errors) as `datastore.transaction` gives them, without its
+        three generator context managers: every save comes here."""
+        pool = self.datastore.pool
+        connection = pool.get_connection(is_writer=True)
+        try:
+            with SQLiteTransaction(connection, commit=True) as cursor:
+                try:
+                    ids = self._insert_events(cursor, stored_events, **kwargs)
+                    if within is not None:
+                        within(cursor, [int(ident) for ident in ids or ()])
+                finally:
+                    cursor.sqlite_cursor.close()
             return ids
+        finally:
+            pool.put_connection(connection)
 
 
 class Pool(SQLiteConnectionPool):
