@@ -119,7 +119,7 @@ class GuardedRecorder(LogRecorder):
         needed = predecessors(stored_events)
         returning = []
         for record in stored_events:
-            stream, row = UUID(str(record.originator_id)), _row(record)
+            stream, row = _stream(record), _row(record)
             previous = needed.get((stream, record.originator_version))
             if previous is None:
                 c.execute(self.insert_events_statement, row)
@@ -177,10 +177,15 @@ class GuardedRecorder(LogRecorder):
         return deleted, ids
 
 
+def _stream(record: StoredEvent) -> UUID:
+    """A record's stream (a UUID already, when the store made the record)."""
+    stream = record.originator_id
+    return stream if isinstance(stream, UUID) else UUID(str(stream))
+
+
 def _row(record: StoredEvent) -> tuple[str, int, str, bytes]:
     """A record's columns as the events table stores them (ids as 32 hex digits)."""
-    stream = UUID(str(record.originator_id))
-    return stream.hex, record.originator_version, record.topic, record.state
+    return _stream(record).hex, record.originator_version, record.topic, record.state
 
 
 class Factory(SQLiteFactory):
