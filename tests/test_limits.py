@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
+from support.json_values import nested, texts
 
 from sessiontrail import InvalidInput
 from sessiontrail.domain.limits import (
@@ -24,15 +25,6 @@ from sessiontrail.domain.limits import (
 )
 from sessiontrail.domain.values import Message, ToolCall
 
-characters = st.characters(exclude_categories=())
-texts = st.one_of(
-    st.text(characters, max_size=20),
-    st.builds(
-        lambda char, size: char * size,
-        characters,
-        st.sampled_from([MAX_TEXT_CHARS, MAX_TEXT_CHARS + 1]),
-    ),
-)
 numbers = st.one_of(
     st.integers(min_value=MIN_INTEGER - 2, max_value=MAX_INTEGER + 2),
     st.sampled_from([MIN_INTEGER - 1, MIN_INTEGER, MAX_INTEGER, MAX_INTEGER + 1]),
@@ -48,13 +40,6 @@ json_like = st.recursive(
     ),
     max_leaves=10,
 )
-
-
-def nested(depth: int) -> dict[str, Any]:
-    value: dict[str, Any] = {}
-    for _ in range(depth):
-        value = {"deeper": value}
-    return value
 
 
 # Models built unchecked, so that they may hold any value the walks must judge.
