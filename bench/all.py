@@ -63,6 +63,12 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             ],
         ),
         (
+            "save_cpu",
+            [str(PEERS_PYTHON) if full_peers else python, str(BENCH / "save_cpu.py")]
+            + (["--openai"] if full_peers else [])
+            + (["--messages", "5", "--rounds", "1"] if quick else []),
+        ),
+        (
             "flatness",
             [python, str(BENCH / "flatness.py"), "--backend", "sqlite"]
             + ["--json-out", str(out / "flatness.json")]

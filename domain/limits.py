@@ -30,7 +30,17 @@ MAX_INTEGER = 2**63 - 1  # every database column, JSON reader and sum can take
 def check_payload(payload: Mapping[str, Any]) -> None:
     """InvalidInput naming the field if what an event would record breaks a limit:
     a string that is not valid Unicode (a lone surrogate), too long, too deep; an
-    integer past 64 bits; a number that is not finite (NaN, infinity)."""
+    integer past 64 bits; a number that is not finite (NaN, infinity).
+
+    Every command's event passes here, so a first walk only asks whether all is
+    within the limits, naming nothing; the walk that names the field runs when
+    it is not."""
+    if not _within_limits(payload):
+        _refuse(payload)
+
+
+def _refuse(payload: Mapping[str, Any]) -> None:
+    """InvalidInput naming the first field of `payload` past a limit, if any."""
     budget = [MAX_EVENT_CHARS]
     for name, value in payload.items():
         _check(value, shown(name), 0, budget)
@@ -67,6 +77,62 @@ def nesting_within_limit(value: Any) -> Any:
             children = item.values() if isinstance(item, Mapping) else item
             pending.extend((child, depth + 1) for child in children)
     return value
+
+
+def _within_limits(payload: Mapping[str, Any]) -> bool:
+    """Whether `_check` would pass every value of `payload`: the same walk, with
+    no paths built, the common types told by their exact type, and the strings
+    collected and encoded once, together."""
+    texts: list[str] = []
+    pending = [(value, 0) for value in payload.values()]
+    while pending:
+        value, depth = pending.pop()
+        kind = type(value)
+        if kind is str:
+            texts.append(value)
+        elif value is None or kind is bool:
+            continue
+        elif kind is dict or kind is list or _container(value):
+            if depth >= MAX_JSON_DEPTH:
+                return False
+            if isinstance(value, Mapping):
+                texts.extend(str(key) for key in value)
+                value = value.values()
+            pending.extend((item, depth + 1) for item in value)
+        elif isinstance(value, str):
+            texts.append(value)
+        elif isinstance(value, int | float):
+            if not _number_fits(value):
+                return False
+        elif isinstance(value, BaseModel):
+            fields = type(value).__pydantic_fields__
+            pending.extend((getattr(value, name), depth) for name in fields)
+    if any(len(text) > MAX_TEXT_CHARS for text in texts):
+        return False
+    joined = "".join(texts)
+    if len(joined) > MAX_EVENT_CHARS:
+        return False
+    try:
+        joined.encode("utf-8")
+    except UnicodeEncodeError:
+        return False
+    return True
+
+
+def _container(value: Any) -> bool:
+    """Whether `_check` walks `value` as JSON (an object or an array)."""
+    return not isinstance(value, str | int | float | BaseModel) and isinstance(
+        value, Mapping | list | tuple
+    )
+
+
+def _number_fits(value: float) -> bool:
+    """Whether `_check_number` passes `value`."""
+    if isinstance(value, bool):
+        return True
+    if isinstance(value, int):
+        return MIN_INTEGER <= value <= MAX_INTEGER
+    return math.isfinite(value)
 
 
 def _check(value: Any, path: str, depth: int, budget: list[int]) -> None:

@@ -92,9 +92,10 @@ def placeholders(kinds: Mapping[str, str]) -> dict[str, Any]:
     return {name: PLACEHOLDERS[letter] for name, letter in kinds.items()}
 
 
-def seal_state(state: dict[str, Any], spec: Spec, seal: Seal) -> None:
+def seal_state(state: dict[str, Any], spec: Spec, seal: Seal) -> bool:
     """Replace the personal fields of each object named in `spec` by one sealed
-    value (fields that are None or absent stay as they are)."""
+    value (fields that are None or absent stay as they are); whether any was."""
+    sealed = False
     for path, fields in spec.items():
         for holder in _objects(state, path):
             if fields == USAGE:
@@ -105,10 +106,13 @@ def seal_state(state: dict[str, Any], spec: Spec, seal: Seal) -> None:
                 }
                 if hidden:
                     holder[SEALED] = seal({HIDDEN: hidden})
+                    sealed = True
                 continue
             names = [name for name in fields if holder.get(name) is not None]
             if names:
                 holder[SEALED] = seal({name: holder.pop(name) for name in names})
+                sealed = True
+    return sealed
 
 
 def open_state(state: dict[str, Any], spec: Spec, open_: Open) -> None:

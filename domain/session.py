@@ -8,7 +8,6 @@ here (see docs/schema-evolution.md before moving one).
 
 from __future__ import annotations
 
-import copy
 from collections.abc import Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
@@ -384,19 +383,20 @@ class Session(Aggregate, created_event_name="Started"):
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
         """An independent copy: messages, pending questions and events are
         immutable values and are shared; every list (the transcript when held,
-        the unsaved events) is copied, the metadata deeply. A transcript not yet
-        read stays unread in both. The cache copies on every save and load, so
-        this is on the hot path."""
+        the unsaved events) is copied, the metadata and the usage records deeply
+        (they are JSON: copied as such, without copy.deepcopy's memo). A
+        transcript not yet read stays unread in both. The cache copies on every
+        save and load, so this is on the hot path."""
         twin = object.__new__(type(self))
         state = {
             name: list(value) if isinstance(value, list) else value
             for name, value in vars(self).items()
         }
-        state["metadata"] = copy.deepcopy(self.metadata, memo)
+        state["metadata"] = _json_copy(self.metadata)
         state["_messages"] = self._messages.copy()
         usage = self._usage.copy()
         if usage.loaded:
-            usage = LogFold(copy.deepcopy(usage.items(), memo))
+            usage = LogFold([_json_copy(record) for record in usage.items()])
         state["_usage"] = usage
         vars(twin).update(state)
         return twin
@@ -837,3 +837,13 @@ def _unattached() -> list[Any]:
     raise AssertionError(
         "a session restored from a snapshot reads its log once attached"
     )
+
+
+def _json_copy(value: Any) -> Any:
+    """A deep copy of a JSON value: its objects and arrays copied, the rest shared
+    (strings, numbers, booleans and None are immutable)."""
+    if isinstance(value, dict):
+        return {key: _json_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_json_copy(item) for item in value]
+    return value

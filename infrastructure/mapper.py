@@ -23,7 +23,7 @@ from ..domain.qa import DEFAULT_USER, QASession
 from ..domain.session import Session
 from .chain import frame, unframe
 from .keys import KEY_VARIABLE
-from .user_keys import SealBroken, UserKeys
+from .user_keys import COMPRESS_FROM, SealBroken, UserKeys
 
 
 class JsonTranscoder(Transcoder):
@@ -53,7 +53,6 @@ def upcast(cls: type, state: dict[str, Any], from_version: int, where: str) -> N
 
 COMPRESSED = 1
 ENCRYPTED = 2
-COMPRESS_FROM = 256  # bytes: smaller payloads rarely shrink enough to pay
 
 
 class PydanticMapper(Mapper[UUID]):
@@ -62,6 +61,8 @@ class PydanticMapper(Mapper[UUID]):
     Stored bytes: the chain frame (chain.py) around one flags byte and the payload,
     compressed when that makes it smaller and encrypted when a key is configured;
     the flags say which, so records written before a key was set stay readable.
+    A record whose personal fields are sealed is not compressed whole: its sealed
+    values are ciphertext, compressed (when that pays) before they were sealed.
     """
 
     keys: UserKeys | None = None  # set by the store: seals users' personal fields
@@ -79,14 +80,16 @@ class PydanticMapper(Mapper[UUID]):
             mode="json", exclude={"originator_id", "originator_version"}
         )
         spec = getattr(type(model), "personal", None)
+        sealed = False
         if owner is not None and spec and self.keys is not None:
-            seal_state(state, spec, self.keys.seal(owner))
+            seal = self.keys.seal(owner, compress=True)
+            sealed = seal_state(state, spec, seal)
         class_version = getattr(type(model), "class_version", 1)
         if class_version > 1:
             state["class_version"] = class_version
         data = self.transcoder.encode(state)
         flags = 0
-        if self.compressor and len(data) >= COMPRESS_FROM:
+        if self.compressor and not sealed and len(data) >= COMPRESS_FROM:
             packed = self.compressor.compress(data)
             if len(packed) < len(data):
                 data, flags = packed, flags | COMPRESSED

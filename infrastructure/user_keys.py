@@ -16,6 +16,7 @@ import os
 import threading
 import time
 import uuid
+import zlib
 from collections.abc import Callable
 from typing import Any, Protocol
 
@@ -32,6 +33,9 @@ KEY_CACHE_SECONDS = 5.0
 TOKEN_KEY_INFO = b"sessiontrail search tokens"
 KEYS_TABLE = "st_user_keys"
 NONCE = 12
+PACKED = "z"
+"""In a sealed value: its fields were compressed (zlib) before they were encrypted."""
+COMPRESS_FROM = 256  # bytes: smaller payloads rarely shrink enough to pay
 RAW, WRAPPED = (
     b"\x00",
     b"\x01",
@@ -66,21 +70,30 @@ class UserKeys:
         self._token_keys: dict[str, bytes] = {}
         self._guard = threading.Lock()
 
-    def seal(self, user_id: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
-        """A function sealing a dict of fields for `user_id` (a key is made if none)."""
+    def seal(
+        self, user_id: str, *, compress: bool = False
+    ) -> Callable[[dict[str, Any]], dict[str, Any]]:
+        """A function sealing a dict of fields for `user_id` (a key is made if none).
+
+        `compress`: fields whose JSON is long enough are compressed before they
+        are encrypted (marked "z"), where it makes them smaller: ciphertext does
+        not compress, so a record holding sealed values is not compressed whole."""
         key_id, key = self._key_for_writing(user_id)
 
         def seal(fields: dict[str, Any]) -> dict[str, Any]:
+            plain = pydantic_core.to_json(fields)
+            packed = packed_if_smaller(plain) if compress else None
             nonce = os.urandom(NONCE)
-            sealed = key.encrypt(
-                nonce, pydantic_core.to_json(fields), _aad(user_id, key_id)
-            )
-            return {
+            sealed = key.encrypt(nonce, packed or plain, _aad(user_id, key_id))
+            value: dict[str, Any] = {
                 "k": user_id,
                 "i": key_id,
                 "t": {name: kind(value) for name, value in fields.items()},
                 "c": base64.b64encode(nonce + sealed).decode(),
             }
+            if packed is not None:
+                value[PACKED] = 1
+            return value
 
         return seal
 
@@ -115,8 +128,10 @@ class UserKeys:
         try:
             data = base64.b64decode(sealed["c"])
             plain = key.decrypt(data[:NONCE], data[NONCE:], _aad(user_id, key_id))
+            if sealed.get(PACKED):
+                plain = zlib.decompress(plain)
             fields = pydantic_core.from_json(plain)
-        except (InvalidTag, ValueError, KeyError) as exc:
+        except (InvalidTag, ValueError, KeyError, zlib.error) as exc:
             raise SealBroken(
                 f"a sealed field of {user_id!r} does not open: {exc}"
             ) from None
@@ -210,6 +225,14 @@ class UserKeys:
 
 class SealBroken(Exception):
     """A sealed value failed authentication (the mapper names its record)."""
+
+
+def packed_if_smaller(data: bytes) -> bytes | None:
+    """`data` compressed (zlib), when it is long enough and that makes it smaller."""
+    if len(data) < COMPRESS_FROM:
+        return None
+    packed = zlib.compress(data)
+    return packed if len(packed) < len(data) else None
 
 
 def _derive(key: bytes, info: bytes) -> bytes:

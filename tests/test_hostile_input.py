@@ -13,21 +13,12 @@ import pytest
 from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from support.cli import invoke
+from support.json_values import characters, nested, texts
 
 import sessiontrail
 from sessiontrail import InvalidInput, SessionTraceStep, SessionTrail
-from sessiontrail.domain.limits import MAX_JSON_DEPTH, MAX_TEXT_CHARS
+from sessiontrail.domain.limits import MAX_JSON_DEPTH
 
-# Any code point, lone surrogates and NUL included; and lengths around the limits.
-characters = st.characters(exclude_categories=())
-texts = st.one_of(
-    st.text(characters, max_size=40),
-    st.builds(
-        lambda char, size: char * size,
-        characters,
-        st.sampled_from([255, 256, 257, MAX_TEXT_CHARS, MAX_TEXT_CHARS + 1]),
-    ),
-)
 numbers = st.one_of(
     st.integers(), st.floats(allow_nan=True, allow_infinity=True), st.booleans()
 )
@@ -38,13 +29,6 @@ json_like = st.recursive(
     ),
     max_leaves=12,
 )
-
-
-def nested(depth: int) -> dict[str, Any]:
-    value: dict[str, Any] = {}
-    for _ in range(depth):
-        value = {"deeper": value}
-    return value
 
 
 not_json = st.sampled_from([b"bytes", {1, 2}, object(), 1j, math.nan, (1, 2)])

@@ -61,12 +61,24 @@ class LogRecorder(SQLiteApplicationRecorder):
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Insert in one transaction (synchronous FULL: fsynced when it commits);
-        `within` runs in it after the inserts. Whatever it raises rolls all back."""
-        with self.datastore.transaction(commit=True) as cursor:
-            ids = self._insert_events(cursor, stored_events, **kwargs)
-            if within is not None:
-                within(cursor, [int(ident) for ident in ids or ()])
+        `within` runs in it after the inserts. Whatever it raises rolls all back.
+
+        The pool's writer connection and eventsourcing's transaction (which maps
+        the driver's errors) as `datastore.transaction` gives them, without its
+        three generator context managers: every save comes here."""
+        pool = self.datastore.pool
+        connection = pool.get_connection(is_writer=True)
+        try:
+            with SQLiteTransaction(connection, commit=True) as cursor:
+                try:
+                    ids = self._insert_events(cursor, stored_events, **kwargs)
+                    if within is not None:
+                        within(cursor, [int(ident) for ident in ids or ()])
+                finally:
+                    cursor.sqlite_cursor.close()
             return ids
+        finally:
+            pool.put_connection(connection)
 
 
 class Pool(SQLiteConnectionPool):
@@ -110,7 +122,7 @@ class GuardedRecorder(LogRecorder):
         needed = predecessors(stored_events)
         returning = []
         for record in stored_events:
-            stream, row = UUID(str(record.originator_id)), _row(record)
+            stream, row = _stream(record), _row(record)
             previous = needed.get((stream, record.originator_version))
             if previous is None:
                 c.execute(self.insert_events_statement, row)
@@ -190,10 +202,15 @@ class _Immediate(SQLiteTransaction):
         return cursor
 
 
+def _stream(record: StoredEvent) -> UUID:
+    """A record's stream (a UUID already, when the store made the record)."""
+    stream = record.originator_id
+    return stream if isinstance(stream, UUID) else UUID(str(stream))
+
+
 def _row(record: StoredEvent) -> tuple[str, int, str, bytes]:
     """A record's columns as the events table stores them (ids as 32 hex digits)."""
-    stream = UUID(str(record.originator_id))
-    return stream.hex, record.originator_version, record.topic, record.state
+    return _stream(record).hex, record.originator_version, record.topic, record.state
 
 
 class Factory(SQLiteFactory):
