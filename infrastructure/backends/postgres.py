@@ -28,9 +28,11 @@ import psycopg_pool
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    Notification,
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresAggregateRecorder
+from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Composed, Identifier
 
 from ...domain.errors import InvalidInput, StorageUnavailable
@@ -40,6 +42,7 @@ from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
 from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
+from .postgres_checks import RecentUseChecks
 from .postgres_purge import purge
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
@@ -251,6 +254,14 @@ class PostgresBackend(Backend):
                 "notification_id) > "
                 "(SELECT p.t::text::xid8, p.n FROM ({position}) AS p))"
             ),
+            log_rows=(
+                "SELECT p.t, p.n, e.transaction_id::text::bigint, e.notification_id, "
+                "e.originator_id, e.originator_version, e.topic, e.state FROM "
+                f"({{position}}) AS p JOIN {table} AS e ON (e.transaction_id, "
+                "e.notification_id) > (p.t::text::xid8, p.n) WHERE e.transaction_id "
+                "< pg_snapshot_xmin(pg_current_snapshot()) "
+                "ORDER BY e.transaction_id, e.notification_id LIMIT ?"
+            ),
         )
 
 
@@ -340,6 +351,13 @@ NO_FLUSH = "set_config('synchronous_commit', 'off', true)"
 """`write()`'s setting, in the same statement as the applier lock."""
 
 
+def autocommitting(connection: psycopg.Connection[Any], bounds: dict[str, int]) -> None:
+    """A read-model connection: bounded, and in autocommit mode, as its
+    transactions begin and end with statements of their own."""
+    connection.autocommit = True
+    apply_bounds(connection, bounds)
+
+
 class PostgresDatabase(ProjectionDatabase):
     """A psycopg pool on the log's database and schema; row locks order writers.
 
@@ -350,10 +368,13 @@ class PostgresDatabase(ProjectionDatabase):
 
     dialect = "postgresql"
 
-    def __init__(self, env: dict[str, str], log_after: str | None) -> None:
+    def __init__(
+        self, env: dict[str, str], log_after: str | None, log_rows: str | None
+    ) -> None:
         schema = env.get("POSTGRES_SCHEMA", "public") or "public"
         timeout = float(env["POSTGRES_CONNECT_TIMEOUT"])
-        self.log_after = log_after
+        self.log_after, self.log_rows = log_after, log_rows
+        checks = RecentUseChecks()
         self._pool = psycopg_pool.ConnectionPool(
             kwargs={
                 **_connecting(env),
@@ -362,24 +383,35 @@ class PostgresDatabase(ProjectionDatabase):
             min_size=1,
             max_size=int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]),
             timeout=timeout,
-            check=psycopg_pool.ConnectionPool.check_connection,
-            configure=functools.partial(apply_bounds, bounds=postgres_bounds(env)),
+            check=checks.check,
+            reset=checks.reset,
+            configure=functools.partial(autocommitting, bounds=postgres_bounds(env)),
             open=False,
         )
         with sql_errors("open the read-model pool"):
             self._pool.open(wait=True, timeout=timeout)
 
     @contextlib.contextmanager
-    def _transaction(self, setup: str | None, action: str) -> Iterator[Cursor]:
+    def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:
+        """A transaction begun by `begin` (BEGIN, maybe with other statements
+        after it, sent as one message: one round trip where psycopg's own
+        transactions take two), positioned on the last statement's rows;
+        committed at the end, rolled back on any error."""
         with (
             sql_errors(action),
             self._pool.connection() as connection,
-            connection.transaction(),
             connection.cursor() as cursor,
         ):
-            if setup:
-                cursor.execute(setup)
-            yield Cursor(cursor, "postgresql")
+            cursor.execute(begin)
+            while cursor.nextset():
+                pass
+            try:
+                yield Cursor(cursor, "postgresql")
+            except BaseException:
+                if connection.info.transaction_status != TransactionStatus.UNKNOWN:
+                    connection.rollback()
+                raise
+            cursor.execute("COMMIT")
 
     def write(self) -> contextlib.AbstractContextManager[Cursor]:
         """Read models are derived: their commits need not wait for the disk
@@ -387,8 +419,24 @@ class PostgresDatabase(ProjectionDatabase):
         roll both back, and the next catch-up applies those events again; not
         waiting keeps the registry rows locked for less time."""
         return self._transaction(
-            "SET LOCAL synchronous_commit TO off", "update read models"
+            "BEGIN; SET LOCAL synchronous_commit TO off", "update read models"
         )
+
+    def logged(self, rows: Sequence[Sequence[Any]]) -> Positioned:
+        return [
+            (
+                LogPosition(transaction_id, notification_id),
+                Notification(
+                    id=notification_id,
+                    originator_id=stream,
+                    originator_version=version,
+                    topic=topic,
+                    state=bytes(state),
+                ),
+            )
+            for _, _, transaction_id, notification_id, *stored in rows
+            for stream, version, topic, state in [stored]
+        ]
 
     shares_catch_ups = True
 
@@ -399,10 +447,11 @@ class PostgresDatabase(ProjectionDatabase):
         commits, and ask `done`; if that applier did not do it, queue for the lock
         itself (`done` is asked again once it is granted). A waiter takes no
         transaction id, so it holds back no follower of the log while it waits."""
-        with self._transaction(None, "update read models") as cur:
-            [(alone,)] = cur.execute(
-                f"SELECT pg_try_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}"
-            ).fetchall()
+        with self._transaction(
+            f"BEGIN; SELECT pg_try_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}",
+            "update read models",
+        ) as cur:
+            [(alone,)] = cur.fetchall()
             if alone:
                 yield cur, True
                 return
@@ -410,14 +459,15 @@ class PostgresDatabase(ProjectionDatabase):
             if done(cur):
                 yield cur, False
                 return
-        with self._transaction(None, "update read models") as cur:
-            cur.execute(f"SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}")
+        with self._transaction(
+            f"BEGIN; SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}",
+            "update read models",
+        ) as cur:
             yield cur, not done(cur)
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(
-            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            "read read models",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "read read models"
         )
 
     def compact(self) -> bool:

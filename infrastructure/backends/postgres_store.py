@@ -55,6 +55,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ..log_position import LogPosition
+from .postgres_checks import RecentUseChecks
 from .postgres_purge import guard
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,11 @@ class BoundedDatastore(PostgresDatastore):
             key: options[key] for key in ("dbname", "host", "port", "user", "password")
         }
         self._connect_timeout = max(1, math.ceil(float(options["connect_timeout"])))
+        if self.pre_ping:
+            # eventsourcing's pre-ping checks every checkout (postgres_checks.py);
+            # its pool takes no other callbacks, so they are set on it here.
+            checks = RecentUseChecks()
+            self.pool._check, self.pool._reset = checks.check, checks.reset
 
     def connect_alone(self) -> psycopg.Connection[Any]:
         """A connection outside the pool (for LISTEN), autocommit, bounded."""
