@@ -41,6 +41,12 @@ class SealedDatabase(ProjectionDatabase):
     ) -> list[tuple[LogPosition, Notification]]:
         return self._database.logged(rows)
 
+    def announce_catch_ups(self) -> None:
+        self._database.announce_catch_ups()
+
+    def applied(self, cur: Cursor) -> None:
+        self._database.applied(cur)
+
     @contextlib.contextmanager
     def read(self) -> Iterator[Cursor]:
         with self._database.read() as cur:

@@ -160,6 +160,14 @@ class ProjectionDatabase(ABC):
         """The notifications in rows of `log_rows`, each with its position."""
         raise NotImplementedError
 
+    def announce_catch_ups(self) -> None:  # noqa: B027 (nothing by default)
+        """From now on, wake the log's listeners as a catch-up that applied events
+        commits (`applied`), and no longer after each insert: inline mode, where a
+        catch-up follows every insert. Nothing where nobody listens."""
+
+    def applied(self, cur: Cursor) -> None:  # noqa: B027 (nothing by default)
+        """`cur`'s transaction applies events of the log (see announce_catch_ups)."""
+
     shares_catch_ups = False
     """True where writers of several processes catch the read models up at once
     (PostgreSQL): `applying` lets one apply every committed write while the others

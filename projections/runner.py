@@ -110,6 +110,7 @@ class ProjectionRunner:
         if mode == "inline":
             store.in_append(self._apply_in_append)
             store.on_commit(self._applied_in_append)
+            database.announce_catch_ups()
         self._lock = threading.Lock()
         self._applied = LOG_START  # every current live generation is known to be here
         self._sequence = 0  # ... and has numbered its events up to this one
@@ -359,6 +360,7 @@ class ProjectionRunner:
                     cur, generations, notifications, guarded=guarded, known=known
                 )
                 save_positions(cur, LIVE, generations)
+                self._database.applied(cur)
             self._sweep(cur)
         self._remember(generations)
         reached = min(generation.log for generation in generations)

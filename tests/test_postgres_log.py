@@ -415,3 +415,44 @@ def test_a_process_opens_the_log_while_another_holds_an_insert_open(
         )
         with sessiontrail.connect(f"{url}&lock_timeout=1") as second:
             assert second.sessions.load("s") is not None
+
+
+def test_an_inline_save_wakes_the_log_listeners_once_its_read_models_hold_it(
+    postgres_server: PostgresServer,
+) -> None:
+    """Inline, the catch-up that applies a save's events sends the NOTIFY with its
+    commit (one per catch-up, however many saves it applies), not each insert:
+    a woken change feed finds the events in the read models."""
+    schema = postgres_server.new_schema()
+    with sessiontrail.connect(postgres_server.url(schema)) as trail:
+        session = trail.sessions.load_or_create("chat", user_id="u")
+        trail.sessions.save(session)
+        session.append_message(role="user", content="announced")
+        heard: list[str] = []
+        with (
+            psycopg.connect(postgres_server.dsn(), autocommit=True) as listener,
+            psycopg.connect(postgres_server.dsn()) as applier,
+        ):
+            listener.add_notify_handler(lambda notify: heard.append(notify.channel))
+            listener.execute(f'LISTEN "{schema}.sessiontrail_events"')
+            applier.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('sessiontrail read models'), "
+                "hashtext(%s))",
+                (schema,),
+            )
+            saving = threading.Thread(target=trail.sessions.save, args=(session,))
+            saving.start()
+            wait_until(
+                lambda: lock_waiters(postgres_server) == 1,
+                "the save's catch-up is not waiting for the read models",
+                timeout=30,
+            )
+            listener.execute("SELECT 1")  # delivers what was announced before it
+            heard_while_stored_only = list(heard)
+            applier.rollback()
+            saving.join(timeout=30)
+            assert not saving.is_alive()
+            listener.execute("SELECT 1")
+        assert heard_while_stored_only == []
+        assert heard == [f"{schema}.sessiontrail_events"]
+        assert trail.sessions.list(user_id="u").items[0].message_count == 1

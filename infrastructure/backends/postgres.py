@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -246,9 +247,11 @@ class PostgresBackend(Backend):
         return Purged(deleted, positions)
 
     def open_read_models(self, recorder: ApplicationRecorder) -> PostgresDatabase:
-        table = _events(recorder).events_table_name
+        events = _events(recorder)
+        table = events.events_table_name
         return PostgresDatabase(
             self.env,
+            events,
             log_after=(
                 f"EXISTS (SELECT 1 FROM {table} WHERE (transaction_id, "
                 "notification_id) > "
@@ -369,11 +372,19 @@ class PostgresDatabase(ProjectionDatabase):
     dialect = "postgresql"
 
     def __init__(
-        self, env: dict[str, str], log_after: str | None, log_rows: str | None
+        self,
+        env: dict[str, str],
+        events: EventsRecorder,
+        log_after: str | None,
+        log_rows: str | None,
     ) -> None:
         schema = env.get("POSTGRES_SCHEMA", "public") or "public"
         timeout = float(env["POSTGRES_CONNECT_TIMEOUT"])
         self.log_after, self.log_rows = log_after, log_rows
+        self._events = events
+        self._commit = threading.local()
+        """`.announcing`: this thread's transaction ends with a NOTIFY."""
+        self._announcing = False
         checks = RecentUseChecks()
         self._pool = psycopg_pool.ConnectionPool(
             kwargs={
@@ -405,13 +416,21 @@ class PostgresDatabase(ProjectionDatabase):
             cursor.execute(begin)
             while cursor.nextset():
                 pass
+            self._commit.announcing = False
             try:
                 yield Cursor(cursor, "postgresql")
             except BaseException:
                 if connection.info.transaction_status != TransactionStatus.UNKNOWN:
                     connection.rollback()
                 raise
-            cursor.execute("COMMIT")
+            if self._commit.announcing:
+                cursor.execute(
+                    SQL("NOTIFY {}; COMMIT").format(
+                        Identifier(self._events.channel_name)
+                    )
+                )
+            else:
+                cursor.execute("COMMIT")
 
     def write(self) -> contextlib.AbstractContextManager[Cursor]:
         """Read models are derived: their commits need not wait for the disk
@@ -437,6 +456,17 @@ class PostgresDatabase(ProjectionDatabase):
             for _, _, transaction_id, notification_id, *stored in rows
             for stream, version, topic, state in [stored]
         ]
+
+    def announce_catch_ups(self) -> None:
+        """The NOTIFY goes with the commit of the catch-up, in one message: that
+        commit does not wait for the disk (`write()`), so the database-wide lock a
+        NOTIFY holds from before its commit until then is held only briefly,
+        once per catch-up rather than once per insert."""
+        self._announcing = True
+        self._events.announces_inserts = False
+
+    def applied(self, cur: Cursor) -> None:
+        self._commit.announcing = self._announcing
 
     shares_catch_ups = True
 

@@ -152,6 +152,9 @@ class EventsRecorder(PostgresApplicationRecorder):
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.lock_table_statements = []
+        self.announces_inserts = True
+        """Whether each insert wakes the log's listeners (inline catch-ups may
+        do it instead: PostgresDatabase.announce_catch_ups)."""
         self._inserted = threading.local()
         self._table = SQL("{}.{}").format(
             Identifier(datastore.schema), Identifier(events_table_name)
@@ -202,7 +205,8 @@ class EventsRecorder(PostgresApplicationRecorder):
             with connection.transaction(), connection.cursor() as cursor:
                 self._insert_stored_events(cursor, stored_events)
                 rows = cursor.fetchall()
-            self._wake(connection)
+            if self.announces_inserts:
+                self._wake(connection)
         self._inserted.positions = [
             LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
         ]
