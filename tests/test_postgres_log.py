@@ -24,6 +24,7 @@ from support.http import bearer, free_port, write_tokens
 from support.postgres import PostgresServer
 
 import sessiontrail
+from sessiontrail.infrastructure.log_position import LOG_START
 from sessiontrail.server.app import create_app
 from sessiontrail.server.auth import Tokens
 
@@ -456,3 +457,37 @@ def test_an_inline_save_wakes_the_log_listeners_once_its_read_models_hold_it(
         assert heard_while_stored_only == []
         assert heard == [f"{schema}.sessiontrail_events"]
         assert trail.sessions.list(user_id="u").items[0].message_count == 1
+
+
+def order_index_reads(server: PostgresServer, schema: str) -> int:
+    with psycopg.connect(server.dsn()) as conn:
+        row = conn.execute(
+            "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE schemaname = %s "
+            "AND indexrelname = 'sessiontrail_events_order_idx'",
+            (schema,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_batch_of_a_long_log_reads_only_its_own_rows(
+    postgres_server: PostgresServer,
+) -> None:
+    """Read in log order off the (transaction id, id) index: a batch of 10 at the
+    start of 2,000 events reads about 10 index entries, not all 2,000 to sort."""
+    schema = postgres_server.new_schema()
+    with sessiontrail.connect(postgres_server.url(schema), projections="worker") as t:
+        with psycopg.connect(postgres_server.dsn()) as conn:
+            conn.execute(
+                f"INSERT INTO {schema}.sessiontrail_events (originator_id, "
+                "originator_version, topic, state) SELECT gen_random_uuid(), 1, "
+                "'unread', '\\x00' FROM generate_series(1, 2000)"
+            )
+        assert order_index_reads(postgres_server, schema) == 0
+        assert len(t.store.notifications(LOG_START, 10)) == 10
+        wait_until(
+            lambda: order_index_reads(postgres_server, schema) > 0,
+            "the statistics never showed the read",
+            timeout=30,
+        )
+        assert order_index_reads(postgres_server, schema) <= 20

@@ -257,12 +257,17 @@ class PostgresBackend(Backend):
                 "notification_id) > "
                 "(SELECT p.t::text::xid8, p.n FROM ({position}) AS p))"
             ),
+            # The position as two values computed once (not a join, whose rows
+            # would need sorting): the rows come off the index in log order, so
+            # a batch of a long backlog reads only its own rows.
             log_rows=(
-                "SELECT p.t, p.n, e.transaction_id::text::bigint, e.notification_id, "
-                "e.originator_id, e.originator_version, e.topic, e.state FROM "
-                f"({{position}}) AS p JOIN {table} AS e ON (e.transaction_id, "
-                "e.notification_id) > (p.t::text::xid8, p.n) WHERE e.transaction_id "
-                "< pg_snapshot_xmin(pg_current_snapshot()) "
+                "WITH p AS MATERIALIZED ({position}) SELECT (SELECT t FROM p), "
+                "(SELECT n FROM p), e.transaction_id::text::bigint, "
+                "e.notification_id, e.originator_id, e.originator_version, e.topic, "
+                f"e.state FROM {table} AS e WHERE (e.transaction_id, "
+                "e.notification_id) > ((SELECT t FROM p)::text::xid8, "
+                "(SELECT n FROM p)) AND e.transaction_id < "
+                "pg_snapshot_xmin(pg_current_snapshot()) "
                 "ORDER BY e.transaction_id, e.notification_id LIMIT ?"
             ),
         )

@@ -277,10 +277,13 @@ class EventsRecorder(PostgresApplicationRecorder):
             clauses.append(SQL("topic = ANY(%s)"))
             params.append(list(topics))
         params.append(limit)
+        # ORDER BY names the table's columns (e.), not the bigint output columns
+        # of the same names: then the rows come off the index in log order and a
+        # batch reads only its own rows, not every row after `after` to sort them.
         statement = SQL(
             "SELECT transaction_id::text::bigint AS transaction_id, notification_id, "
-            "originator_id, originator_version, topic, state FROM {table} WHERE "
-            "{clauses} ORDER BY transaction_id, notification_id LIMIT %s"
+            "originator_id, originator_version, topic, state FROM {table} AS e WHERE "
+            "{clauses} ORDER BY e.transaction_id, e.notification_id LIMIT %s"
         ).format(table=self._table, clauses=SQL(" AND ").join(clauses))
         with (
             self.datastore.get_connection() as connection,
