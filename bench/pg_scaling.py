@@ -13,7 +13,11 @@ on, as an operator runs it).
 
 Per point: saves/s; client CPU and server CPU per save (this server's processes
 only); lock wait per save, from sampling pg_locks every few milliseconds (the time
-backends spent waiting for a heavyweight lock, by lock type). Then the medians of
+backends spent waiting for a heavyweight lock, by lock type); where the database's
+client backends spent their time, per save, from sampling pg_stat_activity (state
+and wait event: running, waiting for their client inside a transaction, for an
+advisory lock, for a commit's flush); catch-ups that applied events, per save
+(from the registry's update count). Then the medians of
 the repeats, each curve's ratio to one writer, whether it never falls (every point
 >= 0.9x the best before it) and the ceiling two cores allow at one writer's CPU
 per save.
@@ -35,6 +39,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import psycopg
+from psycopg.sql import SQL, Identifier
 from support.postgres import PostgresServer, running
 
 WRITER = Path(__file__).resolve().parent / "pg_writer.py"
@@ -63,12 +68,17 @@ def server_cpu_seconds(server: PostgresServer) -> float:
 
 
 class LockWaits:
-    """Samples pg_locks in a thread: seconds backends spent waiting, by lock type."""
+    """Samples pg_locks and pg_stat_activity in a thread: seconds backends spent
+    waiting for a heavyweight lock, by lock type; and seconds client backends of
+    the database spent in each state and wait event (`active/-` is running or
+    runnable, `idle in transaction/ClientRead` a transaction waiting for its
+    client, `active/WALSync` a commit's flush ...)."""
 
     def __init__(self, dsn: str) -> None:
         self._dsn = dsn
         self._stop = threading.Event()
         self.seconds: dict[str, float] = {}
+        self.activity: dict[str, float] = {}
         self._thread = threading.Thread(target=self._sample)
 
     def __enter__(self) -> LockWaits:
@@ -87,13 +97,34 @@ class LockWaits:
                     "SELECT locktype, count(*) FROM pg_locks WHERE NOT granted "
                     "GROUP BY locktype"
                 ).fetchall()
+                states = conn.execute(
+                    "SELECT state || '/' || COALESCE(wait_event, '-'), count(*) "
+                    "FROM pg_stat_activity WHERE backend_type = 'client backend' "
+                    "AND datname = current_database() AND pid <> pg_backend_pid() "
+                    "AND state <> 'idle' GROUP BY 1"
+                ).fetchall()
                 now = time.monotonic()
-                for locktype, count in rows:
-                    self.seconds[locktype] = self.seconds.get(locktype, 0.0) + count * (
-                        now - last
-                    )
+                for found, sampled in ((rows, self.seconds), (states, self.activity)):
+                    for key, count in found:
+                        sampled[key] = sampled.get(key, 0.0) + count * (now - last)
                 last = now
                 self._stop.wait(0.003)
+
+
+def catch_ups(server: PostgresServer, url: str) -> float:
+    """Catch-ups that applied events so far in `url`'s schema: each updates its
+    registry row of every read model (the statistics of ended backends)."""
+    schema = url.rsplit("schema=", 1)[1]
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        [(updated,)] = conn.execute(
+            "SELECT COALESCE(SUM(n_tup_upd), 0) FROM pg_stat_user_tables "
+            "WHERE schemaname = %s AND relname = 'st_projections'",
+            (schema,),
+        ).fetchall()
+        [(models,)] = conn.execute(
+            SQL("SELECT count(*) FROM {}.st_projections").format(Identifier(schema))
+        ).fetchall()
+    return int(updated) / max(1, int(models))
 
 
 def point(
@@ -128,6 +159,7 @@ def point(
         line = process.stdout.readline()
         if line.strip() != "ready":
             raise SystemExit(f"a {tag} writer did not start: {line!r}")
+    updates = catch_ups(server, url)
     cpu = server_cpu_seconds(server)
     with LockWaits(server.dsn()) as waits:
         for process in processes:
@@ -142,6 +174,7 @@ def point(
     for process in processes:
         if process.wait(timeout=60):
             raise SystemExit(f"a {tag} writer failed")
+    updates = catch_ups(server, url) - updates
     lost = [r for r in reports if r["stored"] != r["saves"]]
     if lost:
         raise SystemExit(f"lost writes in {tag}: {lost}")
@@ -152,6 +185,8 @@ def point(
         "client_cpu_ms": 1000 * sum(r["client_cpu_s"] for r in reports) / saves,
         "server_cpu_ms": 1000 * cpu / saves,
         "lock_wait_ms": {k: 1000 * v / saves for k, v in waits.seconds.items()},
+        "activity_ms": {k: 1000 * v / saves for k, v in waits.activity.items()},
+        "catch_ups_per_save": updates / saves,
     }
 
 
@@ -184,20 +219,29 @@ def summary(points: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
     def median(key: str) -> dict[int, float]:
         return {n: statistics.median(p[key] for p in ps) for n, ps in points.items()}
 
-    curve = median("saves_per_s")
-    waits = {
-        n: {
-            k: statistics.median(p["lock_wait_ms"].get(k, 0.0) for p in ps)
-            for k in {k for p in ps for k in p["lock_wait_ms"]}
+    def medians(key: str) -> dict[int, dict[str, float]]:
+        return {
+            n: {
+                k: statistics.median(p[key].get(k, 0.0) for p in ps)
+                for k in {k for p in ps for k in p[key]}
+            }
+            for n, ps in points.items()
         }
-        for n, ps in points.items()
-    }
+
     return {
-        "saves_per_s": curve,
+        "saves_per_s": median("saves_per_s"),
         "client_cpu_ms": median("client_cpu_ms"),
         "server_cpu_ms": median("server_cpu_ms"),
-        "lock_wait_ms": waits,
+        "lock_wait_ms": medians("lock_wait_ms"),
+        "activity_ms": medians("activity_ms"),
+        "catch_ups_per_save": median("catch_ups_per_save"),
     }
+
+
+def busiest(activity: dict[str, float], shown: int = 4) -> str:
+    """The states backends spent most time in, per save."""
+    top = sorted(activity.items(), key=lambda item: -item[1])[:shown]
+    return ", ".join(f"{k} {v:.1f}" for k, v in top) or "none"
 
 
 def main() -> None:
@@ -253,6 +297,11 @@ def main() -> None:
                         f"{found['server_cpu_ms']:.2f} ms, lock wait/save {waits} ms",
                         flush=True,
                     )
+                    print(
+                        f"    catch-ups/save {found['catch_ups_per_save']:.2f}; "
+                        f"backends' ms/save: {busiest(found['activity_ms'])}",
+                        flush=True,
+                    )
     result: dict[str, Any] = {
         "fsync": options.fsync,
         "cores": cores,
@@ -288,6 +337,14 @@ def main() -> None:
                 for n, w in medians["lock_wait_ms"].items()
             )
         )
+        print(
+            "  catch-ups per save: "
+            + ", ".join(
+                f"{n}: {c:.2f}" for n, c in medians["catch_ups_per_save"].items()
+            )
+        )
+        for n, activity in medians["activity_ms"].items():
+            print(f"  {n} writers, backends' ms/save: {busiest(activity)}")
     if options.json_out:
         options.json_out.write_text(json.dumps(result, indent=1) + "\n")
 

@@ -3,8 +3,12 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
+from typing import Any
 
+from eventsourcing.persistence import Notification
+
+from .log_position import LogPosition
 from .sealed_columns import ColumnSealer
 from .sql import Cursor, ProjectionDatabase
 
@@ -15,7 +19,7 @@ class SealedDatabase(ProjectionDatabase):
 
     def __init__(self, database: ProjectionDatabase, sealer: ColumnSealer) -> None:
         self.dialect = database.dialect
-        self.log_after = database.log_after
+        self.log_after, self.log_rows = database.log_after, database.log_rows
         self.shares_catch_ups = database.shares_catch_ups
         self._database = database
         self.sealer = sealer
@@ -31,6 +35,17 @@ class SealedDatabase(ProjectionDatabase):
         with self._database.applying(done) as (cur, apply):
             cur.sealer = self.sealer
             yield cur, apply
+
+    def logged(
+        self, rows: Sequence[Sequence[Any]]
+    ) -> list[tuple[LogPosition, Notification]]:
+        return self._database.logged(rows)
+
+    def announce_catch_ups(self) -> None:
+        self._database.announce_catch_ups()
+
+    def applied(self, cur: Cursor) -> None:
+        self._database.applied(cur)
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Cursor]:

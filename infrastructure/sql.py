@@ -18,8 +18,10 @@ from typing import Any, Literal
 import psycopg
 import psycopg_pool
 from eventsourcing import persistence
+from eventsourcing.persistence import Notification
 
 from ..domain.errors import StorageUnavailable
+from .log_position import LogPosition
 from .sealed_columns import PLAIN, ColumnSealer
 
 Dialect = Literal["sqlite", "postgresql"]
@@ -48,6 +50,22 @@ class Cursor:
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
         if rows:
             self._cursor.executemany(self._sql(sql), rows)
+
+    def results(self, statements: Sequence[tuple[str, Params]]) -> list[list[Any]]:
+        """Each statement's rows, in turn. On PostgreSQL the statements go as one
+        message (one round trip, their values bound by the client), each with a
+        snapshot of its own; they run in order, as if sent one by one."""
+        if self.dialect == "sqlite":
+            return [self.execute(sql, params).fetchall() for sql, params in statements]
+        with psycopg.ClientCursor(self._cursor.connection) as client:
+            client.execute(
+                "; ".join(self._sql(sql) for sql, _ in statements),
+                [value for _, params in statements for value in params],
+            )
+            found = [client.fetchall() if client.description else []]
+            while client.nextset():
+                found.append(client.fetchall() if client.description else [])
+        return found
 
     def fetchone(self) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._cursor.fetchone()
@@ -121,6 +139,10 @@ class ProjectionDatabase(ABC):
 
     dialect: Dialect
     log_after: str | None = None
+    log_rows: str | None = None
+    """SQL, where the read models share the log's database, giving the log's
+    settled rows after `{position}` (as in `log_after`), at most `?` of them, in
+    log order: each that position's two columns, then what `logged` reads."""
     sealer: ColumnSealer = PLAIN
     """What its cursors seal personal values with."""
 
@@ -131,6 +153,20 @@ class ProjectionDatabase(ABC):
     @abstractmethod
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         """A read-only transaction over one consistent snapshot."""
+
+    def logged(
+        self, rows: Sequence[Sequence[Any]]
+    ) -> list[tuple[LogPosition, Notification]]:
+        """The notifications in rows of `log_rows`, each with its position."""
+        raise NotImplementedError
+
+    def announce_catch_ups(self) -> None:  # noqa: B027 (nothing by default)
+        """From now on, wake the log's listeners as a catch-up that applied events
+        commits (`applied`), and no longer after each insert: inline mode, where a
+        catch-up follows every insert. Nothing where nobody listens."""
+
+    def applied(self, cur: Cursor) -> None:  # noqa: B027 (nothing by default)
+        """`cur`'s transaction applies events of the log (see announce_catch_ups)."""
 
     shares_catch_ups = False
     """True where writers of several processes catch the read models up at once

@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass
+from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import Notification
@@ -77,13 +78,21 @@ class RegistryRow:
     log: LogPosition
 
 
+LIVE_ROWS = (
+    "SELECT name, generation, version, position, skipped, transaction_id, "
+    f"notification_id FROM {LIVE} ORDER BY name"
+)
+"""The live registry, in name order (the order rows are locked in)."""
+
+
 def live_rows(cur: Cursor, *, lock: bool) -> dict[str, RegistryRow]:
     """name -> its live generation's row, locked in name order."""
     suffix = cur.for_update if lock else ""
-    rows = cur.execute(
-        "SELECT name, generation, version, position, skipped, transaction_id, "
-        f"notification_id FROM {LIVE} ORDER BY name{suffix}"
-    ).fetchall()
+    return registry(cur.execute(LIVE_ROWS + suffix).fetchall())
+
+
+def registry(rows: Sequence[Sequence[Any]]) -> dict[str, RegistryRow]:
+    """name -> its row, from rows of LIVE_ROWS."""
     return {
         row[0]: RegistryRow(row[1], row[2], row[3], row[4], LogPosition(row[5], row[6]))
         for row in rows

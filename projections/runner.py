@@ -32,6 +32,7 @@ from ..domain.event_model import EventModel
 from ..domain.purge import Purge
 from ..domain.validation import UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
+from ..infrastructure.backends.base import Positioned
 from ..infrastructure.event_store import AppendAlone, SessionStore
 from ..infrastructure.log_position import LOG_START, LogPosition
 from ..infrastructure.sql import Cursor, ProjectionDatabase
@@ -39,13 +40,16 @@ from .batches import (
     BATCH_FAILURES,
     BATCH_SIZE,
     BUILDS,
+    LIVE_ROWS,
     REGISTRY_COLUMNS,
     BatchApplier,
     Generation,
     Known,
+    RegistryRow,
     add_log_columns,
     apply_events,
     live_rows,
+    registry,
     save_positions,
 )
 from .inline import Recent, RecentWrites
@@ -106,6 +110,7 @@ class ProjectionRunner:
         if mode == "inline":
             store.in_append(self._apply_in_append)
             store.on_commit(self._applied_in_append)
+            database.announce_catch_ups()
         self._lock = threading.Lock()
         self._applied = LOG_START  # every current live generation is known to be here
         self._sequence = 0  # ... and has numbered its events up to this one
@@ -289,23 +294,27 @@ class ProjectionRunner:
         """Whether the live read models may be behind the log: read in `cur`'s
         snapshot where the log shares their database (one query), else asked of
         the store."""
-        mine = " OR ".join("(name = ? AND version = ?)" for _ in self._classes)
-        lowest = (
-            "SELECT transaction_id AS t, notification_id AS n FROM "
-            f"{LIVE} WHERE {mine} ORDER BY transaction_id, notification_id LIMIT 1"
-        )
         log_after = self._database.log_after
         if log_after is None:
             return self._store.head_position() > self._applied
+        lowest, params = self._lowest()
         [(behind,)] = cur.execute(
-            "SELECT " + log_after.format(position=lowest),
-            [
-                value
-                for name, cls in self._classes.items()
-                for value in (name, cls.version)
-            ],
+            "SELECT " + log_after.format(position=lowest), params
         ).fetchall()
         return bool(behind)
+
+    def _lowest(self) -> tuple[str, list[object]]:
+        """A query of where the least advanced live generation this code writes
+        is in the log (columns t and n), and its parameters."""
+        mine = " OR ".join("(name = ? AND version = ?)" for _ in self._classes)
+        return (
+            "SELECT transaction_id AS t, notification_id AS n FROM "
+            f"{LIVE} WHERE {mine} ORDER BY transaction_id, notification_id LIMIT 1"
+        ), [
+            value
+            for name, cls in self._classes.items()
+            for value in (name, cls.version)
+        ]
 
     def _catch_up_batch(
         self, until: LogPosition | None, known: Known | None = None
@@ -336,28 +345,63 @@ class ProjectionRunner:
         with self._database.applying(covered) as (cur, apply):
             if not apply:
                 return self._applied, False
-            generations = self._current(cur)
+            generations, read = self._current_and_next(cur)
             if not generations:
                 return self._applied, False
             start = min(generation.log for generation in generations)
             if until is not None and start >= until:
                 self._remember(generations)
                 return start, False
-            notifications = self._applier.notifications(start)
+            notifications = (
+                read if read is not None else self._applier.notifications(start)
+            )
             if notifications:
                 self._applier.apply(
                     cur, generations, notifications, guarded=guarded, known=known
                 )
                 save_positions(cur, LIVE, generations)
+                self._database.applied(cur)
             self._sweep(cur)
         self._remember(generations)
         reached = min(generation.log for generation in generations)
         return reached, len(notifications) == BATCH_SIZE
 
+    def _current_and_next(
+        self, cur: Cursor
+    ) -> tuple[list[Generation], Positioned | None]:
+        """`_current`, and the next batch of the log after the least advanced of
+        them, read in the same round trip where the read models share the log's
+        database; None where they do not, or where a rebuild's swap moved the
+        registry between the two reads (the caller reads the log itself).
+
+        The log is read first: locking the registry rows gives this transaction
+        an id, below which a later read of the log would stop, leaving out the
+        writes that committed since it began."""
+        statement = self._database.log_rows
+        if statement is None:
+            return self._current(cur), None
+        lowest, params = self._lowest()
+        log, live = cur.results(
+            [
+                (statement.format(position=lowest), [*params, BATCH_SIZE]),
+                (LIVE_ROWS + cur.for_update, ()),
+            ]
+        )
+        generations = self._generations(registry(live))
+        if not generations or (
+            log and LogPosition(*log[0][:2]) != min(g.log for g in generations)
+        ):
+            return generations, None
+        return generations, self._database.logged(log)
+
     def _current(self, cur: Cursor) -> list[Generation]:
         """The live generations this code may write: same projection version."""
+        return self._generations(live_rows(cur, lock=True))
+
+    def _generations(self, live: dict[str, RegistryRow]) -> list[Generation]:
+        """Of the live registry rows, the generations this code may write."""
         generations = []
-        for name, row in live_rows(cur, lock=True).items():
+        for name, row in live.items():
             projection_class = self._classes.get(name)
             if projection_class is not None and projection_class.version == row.version:
                 generations.append(

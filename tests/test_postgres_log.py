@@ -24,6 +24,7 @@ from support.http import bearer, free_port, write_tokens
 from support.postgres import PostgresServer
 
 import sessiontrail
+from sessiontrail.infrastructure.log_position import LOG_START
 from sessiontrail.server.app import create_app
 from sessiontrail.server.auth import Tokens
 
@@ -415,3 +416,78 @@ def test_a_process_opens_the_log_while_another_holds_an_insert_open(
         )
         with sessiontrail.connect(f"{url}&lock_timeout=1") as second:
             assert second.sessions.load("s") is not None
+
+
+def test_an_inline_save_wakes_the_log_listeners_once_its_read_models_hold_it(
+    postgres_server: PostgresServer,
+) -> None:
+    """Inline, the catch-up that applies a save's events sends the NOTIFY with its
+    commit (one per catch-up, however many saves it applies), not each insert:
+    a woken change feed finds the events in the read models."""
+    schema = postgres_server.new_schema()
+    with sessiontrail.connect(postgres_server.url(schema)) as trail:
+        session = trail.sessions.load_or_create("chat", user_id="u")
+        trail.sessions.save(session)
+        session.append_message(role="user", content="announced")
+        heard: list[str] = []
+        with (
+            psycopg.connect(postgres_server.dsn(), autocommit=True) as listener,
+            psycopg.connect(postgres_server.dsn()) as applier,
+        ):
+            listener.add_notify_handler(lambda notify: heard.append(notify.channel))
+            listener.execute(f'LISTEN "{schema}.sessiontrail_events"')
+            applier.execute(
+                "SELECT pg_advisory_xact_lock(hashtext('sessiontrail read models'), "
+                "hashtext(%s))",
+                (schema,),
+            )
+            saving = threading.Thread(target=trail.sessions.save, args=(session,))
+            saving.start()
+            wait_until(
+                lambda: lock_waiters(postgres_server) == 1,
+                "the save's catch-up is not waiting for the read models",
+                timeout=30,
+            )
+            listener.execute("SELECT 1")  # delivers what was announced before it
+            heard_while_stored_only = list(heard)
+            applier.rollback()
+            saving.join(timeout=30)
+            assert not saving.is_alive()
+            listener.execute("SELECT 1")
+        assert heard_while_stored_only == []
+        assert heard == [f"{schema}.sessiontrail_events"]
+        assert trail.sessions.list(user_id="u").items[0].message_count == 1
+
+
+def order_index_reads(server: PostgresServer, schema: str) -> int:
+    with psycopg.connect(server.dsn()) as conn:
+        row = conn.execute(
+            "SELECT idx_tup_read FROM pg_stat_user_indexes WHERE schemaname = %s "
+            "AND indexrelname = 'sessiontrail_events_order_idx'",
+            (schema,),
+        ).fetchone()
+    assert row is not None
+    return int(row[0])
+
+
+def test_a_batch_of_a_long_log_reads_only_its_own_rows(
+    postgres_server: PostgresServer,
+) -> None:
+    """Read in log order off the (transaction id, id) index: a batch of 10 at the
+    start of 2,000 events reads about 10 index entries, not all 2,000 to sort."""
+    schema = postgres_server.new_schema()
+    with sessiontrail.connect(postgres_server.url(schema), projections="worker") as t:
+        with psycopg.connect(postgres_server.dsn()) as conn:
+            conn.execute(
+                f"INSERT INTO {schema}.sessiontrail_events (originator_id, "
+                "originator_version, topic, state) SELECT gen_random_uuid(), 1, "
+                "'unread', '\\x00' FROM generate_series(1, 2000)"
+            )
+        assert order_index_reads(postgres_server, schema) == 0
+        assert len(t.store.notifications(LOG_START, 10)) == 10
+        wait_until(
+            lambda: order_index_reads(postgres_server, schema) > 0,
+            "the statistics never showed the read",
+            timeout=30,
+        )
+        assert order_index_reads(postgres_server, schema) <= 20

@@ -18,6 +18,7 @@ from __future__ import annotations
 import contextlib
 import functools
 import os
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -28,9 +29,11 @@ import psycopg_pool
 from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
+    Notification,
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresAggregateRecorder
+from psycopg.pq import TransactionStatus
 from psycopg.sql import SQL, Composed, Identifier
 
 from ...domain.errors import InvalidInput, StorageUnavailable
@@ -40,6 +43,7 @@ from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE
 from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
+from .postgres_checks import RecentUseChecks
 from .postgres_purge import purge
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
@@ -243,13 +247,28 @@ class PostgresBackend(Backend):
         return Purged(deleted, positions)
 
     def open_read_models(self, recorder: ApplicationRecorder) -> PostgresDatabase:
-        table = _events(recorder).events_table_name
+        events = _events(recorder)
+        table = events.events_table_name
         return PostgresDatabase(
             self.env,
+            events,
             log_after=(
                 f"EXISTS (SELECT 1 FROM {table} WHERE (transaction_id, "
                 "notification_id) > "
                 "(SELECT p.t::text::xid8, p.n FROM ({position}) AS p))"
+            ),
+            # The position as two values computed once (not a join, whose rows
+            # would need sorting): the rows come off the index in log order, so
+            # a batch of a long backlog reads only its own rows.
+            log_rows=(
+                "WITH p AS MATERIALIZED ({position}) SELECT (SELECT t FROM p), "
+                "(SELECT n FROM p), e.transaction_id::text::bigint, "
+                "e.notification_id, e.originator_id, e.originator_version, e.topic, "
+                f"e.state FROM {table} AS e WHERE (e.transaction_id, "
+                "e.notification_id) > ((SELECT t FROM p)::text::xid8, "
+                "(SELECT n FROM p)) AND e.transaction_id < "
+                "pg_snapshot_xmin(pg_current_snapshot()) "
+                "ORDER BY e.transaction_id, e.notification_id LIMIT ?"
             ),
         )
 
@@ -340,6 +359,13 @@ NO_FLUSH = "set_config('synchronous_commit', 'off', true)"
 """`write()`'s setting, in the same statement as the applier lock."""
 
 
+def autocommitting(connection: psycopg.Connection[Any], bounds: dict[str, int]) -> None:
+    """A read-model connection: bounded, and in autocommit mode, as its
+    transactions begin and end with statements of their own."""
+    connection.autocommit = True
+    apply_bounds(connection, bounds)
+
+
 class PostgresDatabase(ProjectionDatabase):
     """A psycopg pool on the log's database and schema; row locks order writers.
 
@@ -350,10 +376,21 @@ class PostgresDatabase(ProjectionDatabase):
 
     dialect = "postgresql"
 
-    def __init__(self, env: dict[str, str], log_after: str | None) -> None:
+    def __init__(
+        self,
+        env: dict[str, str],
+        events: EventsRecorder,
+        log_after: str | None,
+        log_rows: str | None,
+    ) -> None:
         schema = env.get("POSTGRES_SCHEMA", "public") or "public"
         timeout = float(env["POSTGRES_CONNECT_TIMEOUT"])
-        self.log_after = log_after
+        self.log_after, self.log_rows = log_after, log_rows
+        self._events = events
+        self._commit = threading.local()
+        """`.announcing`: this thread's transaction ends with a NOTIFY."""
+        self._announcing = False
+        checks = RecentUseChecks()
         self._pool = psycopg_pool.ConnectionPool(
             kwargs={
                 **_connecting(env),
@@ -362,24 +399,43 @@ class PostgresDatabase(ProjectionDatabase):
             min_size=1,
             max_size=int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]),
             timeout=timeout,
-            check=psycopg_pool.ConnectionPool.check_connection,
-            configure=functools.partial(apply_bounds, bounds=postgres_bounds(env)),
+            check=checks.check,
+            reset=checks.reset,
+            configure=functools.partial(autocommitting, bounds=postgres_bounds(env)),
             open=False,
         )
         with sql_errors("open the read-model pool"):
             self._pool.open(wait=True, timeout=timeout)
 
     @contextlib.contextmanager
-    def _transaction(self, setup: str | None, action: str) -> Iterator[Cursor]:
+    def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:
+        """A transaction begun by `begin` (BEGIN, maybe with other statements
+        after it, sent as one message: one round trip where psycopg's own
+        transactions take two), positioned on the last statement's rows;
+        committed at the end, rolled back on any error."""
         with (
             sql_errors(action),
             self._pool.connection() as connection,
-            connection.transaction(),
             connection.cursor() as cursor,
         ):
-            if setup:
-                cursor.execute(setup)
-            yield Cursor(cursor, "postgresql")
+            cursor.execute(begin)
+            while cursor.nextset():
+                pass
+            self._commit.announcing = False
+            try:
+                yield Cursor(cursor, "postgresql")
+            except BaseException:
+                if connection.info.transaction_status != TransactionStatus.UNKNOWN:
+                    connection.rollback()
+                raise
+            if self._commit.announcing:
+                cursor.execute(
+                    SQL("NOTIFY {}; COMMIT").format(
+                        Identifier(self._events.channel_name)
+                    )
+                )
+            else:
+                cursor.execute("COMMIT")
 
     def write(self) -> contextlib.AbstractContextManager[Cursor]:
         """Read models are derived: their commits need not wait for the disk
@@ -387,8 +443,35 @@ class PostgresDatabase(ProjectionDatabase):
         roll both back, and the next catch-up applies those events again; not
         waiting keeps the registry rows locked for less time."""
         return self._transaction(
-            "SET LOCAL synchronous_commit TO off", "update read models"
+            "BEGIN; SET LOCAL synchronous_commit TO off", "update read models"
         )
+
+    def logged(self, rows: Sequence[Sequence[Any]]) -> Positioned:
+        return [
+            (
+                LogPosition(transaction_id, notification_id),
+                Notification(
+                    id=notification_id,
+                    originator_id=stream,
+                    originator_version=version,
+                    topic=topic,
+                    state=bytes(state),
+                ),
+            )
+            for _, _, transaction_id, notification_id, *stored in rows
+            for stream, version, topic, state in [stored]
+        ]
+
+    def announce_catch_ups(self) -> None:
+        """The NOTIFY goes with the commit of the catch-up, in one message: that
+        commit does not wait for the disk (`write()`), so the database-wide lock a
+        NOTIFY holds from before its commit until then is held only briefly,
+        once per catch-up rather than once per insert."""
+        self._announcing = True
+        self._events.announces_inserts = False
+
+    def applied(self, cur: Cursor) -> None:
+        self._commit.announcing = self._announcing
 
     shares_catch_ups = True
 
@@ -399,10 +482,11 @@ class PostgresDatabase(ProjectionDatabase):
         commits, and ask `done`; if that applier did not do it, queue for the lock
         itself (`done` is asked again once it is granted). A waiter takes no
         transaction id, so it holds back no follower of the log while it waits."""
-        with self._transaction(None, "update read models") as cur:
-            [(alone,)] = cur.execute(
-                f"SELECT pg_try_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}"
-            ).fetchall()
+        with self._transaction(
+            f"BEGIN; SELECT pg_try_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}",
+            "update read models",
+        ) as cur:
+            [(alone,)] = cur.fetchall()
             if alone:
                 yield cur, True
                 return
@@ -410,14 +494,15 @@ class PostgresDatabase(ProjectionDatabase):
             if done(cur):
                 yield cur, False
                 return
-        with self._transaction(None, "update read models") as cur:
-            cur.execute(f"SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}")
+        with self._transaction(
+            f"BEGIN; SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}",
+            "update read models",
+        ) as cur:
             yield cur, not done(cur)
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(
-            "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ READ ONLY",
-            "read read models",
+            "BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY", "read read models"
         )
 
     def compact(self) -> bool:

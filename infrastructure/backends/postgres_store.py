@@ -55,6 +55,7 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ..log_position import LogPosition
+from .postgres_checks import RecentUseChecks
 from .postgres_purge import guard
 
 logger = logging.getLogger(__name__)
@@ -107,6 +108,11 @@ class BoundedDatastore(PostgresDatastore):
             key: options[key] for key in ("dbname", "host", "port", "user", "password")
         }
         self._connect_timeout = max(1, math.ceil(float(options["connect_timeout"])))
+        if self.pre_ping:
+            # eventsourcing's pre-ping checks every checkout (postgres_checks.py);
+            # its pool takes no other callbacks, so they are set on it here.
+            checks = RecentUseChecks()
+            self.pool._check, self.pool._reset = checks.check, checks.reset
 
     def connect_alone(self) -> psycopg.Connection[Any]:
         """A connection outside the pool (for LISTEN), autocommit, bounded."""
@@ -146,6 +152,9 @@ class EventsRecorder(PostgresApplicationRecorder):
     ) -> None:
         super().__init__(datastore, events_table_name=events_table_name)
         self.lock_table_statements = []
+        self.announces_inserts = True
+        """Whether each insert wakes the log's listeners (inline catch-ups may
+        do it instead: PostgresDatabase.announce_catch_ups)."""
         self._inserted = threading.local()
         self._table = SQL("{}.{}").format(
             Identifier(datastore.schema), Identifier(events_table_name)
@@ -196,7 +205,8 @@ class EventsRecorder(PostgresApplicationRecorder):
             with connection.transaction(), connection.cursor() as cursor:
                 self._insert_stored_events(cursor, stored_events)
                 rows = cursor.fetchall()
-            self._wake(connection)
+            if self.announces_inserts:
+                self._wake(connection)
         self._inserted.positions = [
             LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
         ]
@@ -267,10 +277,13 @@ class EventsRecorder(PostgresApplicationRecorder):
             clauses.append(SQL("topic = ANY(%s)"))
             params.append(list(topics))
         params.append(limit)
+        # ORDER BY names the table's columns (e.), not the bigint output columns
+        # of the same names: then the rows come off the index in log order and a
+        # batch reads only its own rows, not every row after `after` to sort them.
         statement = SQL(
             "SELECT transaction_id::text::bigint AS transaction_id, notification_id, "
-            "originator_id, originator_version, topic, state FROM {table} WHERE "
-            "{clauses} ORDER BY transaction_id, notification_id LIMIT %s"
+            "originator_id, originator_version, topic, state FROM {table} AS e WHERE "
+            "{clauses} ORDER BY e.transaction_id, e.notification_id LIMIT %s"
         ).format(table=self._table, clauses=SQL(" AND ").join(clauses))
         with (
             self.datastore.get_connection() as connection,

@@ -1,0 +1,82 @@
+"""Round trips to PostgreSQL around an inline save, outside the read models'
+handlers: on a busy machine each is a wake-up of the server and of the client,
+and the catch-up's run one after another while every other writer waits."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+import psycopg
+import pytest
+from psycopg.pq import TransactionStatus
+from support.postgres import PostgresServer
+
+import sessiontrail
+from sessiontrail.projections import batches
+
+
+@contextmanager
+def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+    """Each exchange with the server this thread makes (psycopg waits once per
+    exchange) outside the read models' handlers, named by where it happened."""
+    made: list[str] = []
+    thread = threading.get_ident()
+    in_handlers = threading.local()
+    wait = psycopg.Connection.wait
+    apply_batch = batches._apply_batch
+
+    def counted(self: psycopg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
+        name = getattr(args[0], "__qualname__", repr(args[0]))
+        idle = self.info.transaction_status == TransactionStatus.IDLE
+        if (
+            threading.get_ident() == thread
+            and not getattr(in_handlers, "on", False)
+            and not (name.endswith("_commit_gen") and idle)  # sends nothing
+        ):
+            made.append(name)
+        return wait(self, *args, **kwargs)
+
+    def handlers(*args: Any, **kwargs: Any) -> None:
+        in_handlers.on = True
+        try:
+            apply_batch(*args, **kwargs)
+        finally:
+            in_handlers.on = False
+
+    monkeypatch.setattr(psycopg.Connection, "wait", counted)
+    monkeypatch.setattr(batches, "_apply_batch", handlers)
+    yield made
+    monkeypatch.undo()
+
+
+def test_a_read_model_transaction_begins_in_one_round_trip(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url) as trail:
+        with trail.read_models.read():
+            pass  # the pool's connection was just used
+        with round_trips(monkeypatch) as made, trail.read_models.read():
+            begun = len(made)
+    assert begun == 1
+
+
+def test_an_inline_save_makes_eight_round_trips_besides_its_handlers(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert: BEGIN, the purge guard, INSERT, COMMIT. The catch-up: BEGIN
+    with the applier lock, the log with the registry rows locked, the positions,
+    COMMIT with the NOTIFY that wakes the log's listeners."""
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("counted")
+        for warm_up in range(3):
+            session.append_message(role="user", content=f"warm-up {warm_up}")
+            trail.sessions.save(session)
+        session.append_message(role="user", content="counted")
+        with round_trips(monkeypatch) as made:
+            trail.sessions.save(session)
+    assert len(made) == 8, "\n".join(made)
