@@ -82,16 +82,14 @@ class ColumnSealer:
 
     def state(self, owner: str | None, state: dict[str, Any], spec: Spec) -> str:
         """A JSON object as stored (JSON text): the fields `spec` names sealed."""
-        seal = self._seal(owner)
-        if seal is not None:
-            seal_state(state, spec, seal)
-        return pydantic_core.to_json(state).decode()
+        return _stored(state, spec, self._seal(owner))
 
     def model(self, owner: str | None, model: BaseModel, spec: Spec) -> str:
         """A value object as stored: its JSON, the fields `spec` names sealed."""
-        if self._seal(owner) is None:
+        seal = self._seal(owner)
+        if seal is None:
             return model.model_dump_json()
-        return self.state(owner, model.model_dump(mode="json"), spec)
+        return _stored(model.model_dump(mode="json"), spec, seal)
 
     def open_state(self, text: str, spec: Spec) -> str:
         """A stored JSON object with its sealed fields opened, as JSON text."""
@@ -177,6 +175,13 @@ class ColumnSealer:
         owner: str | None = row[0]
         self.owners[stream] = owner
         return owner
+
+
+def _stored(state: dict[str, Any], spec: Spec, seal: Seal | None) -> str:
+    """A JSON object as stored: the fields `spec` names sealed with `seal`."""
+    if seal is not None:
+        seal_state(state, spec, seal)
+    return pydantic_core.to_json(state).decode()
 
 
 PLAIN = ColumnSealer(None)

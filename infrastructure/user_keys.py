@@ -68,21 +68,7 @@ class UserKeys:
 
     def seal(self, user_id: str) -> Callable[[dict[str, Any]], dict[str, Any]]:
         """A function sealing a dict of fields for `user_id` (a key is made if none)."""
-        key_id, key = self._key_for_writing(user_id)
-
-        def seal(fields: dict[str, Any]) -> dict[str, Any]:
-            nonce = os.urandom(NONCE)
-            sealed = key.encrypt(
-                nonce, pydantic_core.to_json(fields), _aad(user_id, key_id)
-            )
-            return {
-                "k": user_id,
-                "i": key_id,
-                "t": {name: kind(value) for name, value in fields.items()},
-                "c": base64.b64encode(nonce + sealed).decode(),
-            }
-
-        return seal
+        return _sealer(user_id, *self._key_for_writing(user_id))
 
     @property
     def master_set(self) -> bool:
@@ -94,9 +80,8 @@ class UserKeys:
     ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
         """Like `seal`, but None if the user has no key (erased): what read models
         use, which must never give an erased user a new key."""
-        if self._fresh(user_id) is None and self._fetch(user_id) is None:
-            return None
-        return self.seal(user_id)
+        found = self._fresh(user_id) or self._fetch(user_id)
+        return None if found is None else _sealer(user_id, *found)
 
     def token_key(self, user_id: str) -> bytes | None:
         """A key derived from the user's data key (HKDF) for keyed search tokens;
@@ -210,6 +195,25 @@ class UserKeys:
 
 class SealBroken(Exception):
     """A sealed value failed authentication (the mapper names its record)."""
+
+
+def _sealer(
+    user_id: str, key_id: str, key: AESGCM
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function sealing a dict of fields with one key of `user_id`."""
+    aad = _aad(user_id, key_id)
+
+    def seal(fields: dict[str, Any]) -> dict[str, Any]:
+        nonce = os.urandom(NONCE)
+        sealed = key.encrypt(nonce, pydantic_core.to_json(fields), aad)
+        return {
+            "k": user_id,
+            "i": key_id,
+            "t": {name: kind(value) for name, value in fields.items()},
+            "c": base64.b64encode(nonce + sealed).decode(),
+        }
+
+    return seal
 
 
 def _derive(key: bytes, info: bytes) -> bytes:
