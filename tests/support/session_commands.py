@@ -25,6 +25,11 @@ command = st.one_of(
     st.tuples(st.just("pin"), st.sampled_from(SESSIONS), st.booleans()),
     st.tuples(st.just("model"), st.sampled_from(SESSIONS), st.sampled_from("xyz")),
     st.tuples(st.just("usage"), st.sampled_from(SESSIONS), st.integers(0, 1000)),
+    st.tuples(
+        st.just("metadata"),
+        st.sampled_from(SESSIONS),
+        st.dictionaries(st.sampled_from("kl"), st.none() | st.text("xy", max_size=2)),
+    ),
     st.tuples(st.just("delete"), st.sampled_from(SESSIONS), st.none()),
     st.tuples(st.just("restore"), st.sampled_from(SESSIONS), st.none()),
     st.tuples(st.just("catch_up"), st.none(), st.none()),
@@ -56,6 +61,8 @@ def run(
         session.set_pinned(arg)
     elif name == "model":
         session.set_model(arg)
+    elif name == "metadata":
+        session.update_metadata(arg)
     # Refused by design: reusing a deleted id, writing to a session the other
     # trail deleted meanwhile (this trail's cached copy is stale).
     with contextlib.suppress(ConcurrencyConflict, SessionNotFound):
