@@ -34,12 +34,13 @@ KEY = sessiontrail.new_key()
 
 
 def opened(cur: Cursor, keys: UserKeys, cell: object) -> object:
-    """A stored value with whatever is sealed in it opened (the same value sealed
-    twice differs in its nonce)."""
+    """A stored value with whatever is sealed in it opened, with whose key sealed
+    it (the same value sealed twice differs in its nonce)."""
     if isinstance(cell, bytes) and cell.startswith(BLOB_TOKEN):
-        return cur.sealer.open_blob(cell)
+        owner = json.loads(cell[len(BLOB_TOKEN) + len(TOKEN.encode()) :])["k"]
+        return owner, cur.sealer.open_blob(cell)
     if isinstance(cell, str) and cell.startswith(TOKEN):
-        return cur.sealer.open_text(cell)
+        return json.loads(cell[len(TOKEN) :])["k"], cur.sealer.open_text(cell)
     if isinstance(cell, str) and SEALED in cell:
         return json.dumps(opened_state(keys, json.loads(cell)), sort_keys=True)
     return cell
@@ -52,8 +53,9 @@ def opened_state(keys: UserKeys, state: Any) -> Any:
     if not isinstance(state, dict):
         return state
     if SEALED in state:
-        fields = keys.open(state.pop(SEALED))
-        state |= fields.pop(HIDDEN, {}) | fields
+        sealed = state.pop(SEALED)
+        fields = keys.open(sealed)
+        state |= fields.pop(HIDDEN, {}) | fields | {SEALED: sealed["k"]}
     return {name: opened_state(keys, value) for name, value in state.items()}
 
 
@@ -105,17 +107,19 @@ def build(
 @example(  # a pin undone, one event a batch
     commands=[("pin", ("c", "bob"), True), ("pin", ("c", "bob"), False)], batch=1
 )
-@example(  # titles and metadata edited twice in a batch, and again in the next
+@example(  # retitled within a batch, and in a later one; metadata twice a batch
     commands=[
+        ("start", ("a", "alice"), "first"),
         ("title", ("a", "alice"), "a"),
-        ("metadata", ("a", "alice"), {"k": "x"}),
         ("title", ("a", "alice"), "b"),
-        ("metadata", ("a", "alice"), {"k": None, "l": "y"}),
+        ("title", ("b", "alice"), "x"),
+        ("metadata", ("b", "alice"), {"k": "x"}),
+        ("metadata", ("b", "alice"), {"k": None, "l": "y"}),
+        ("title", ("b", "alice"), "Zé"),
+        ("start", ("d", None), "no one's"),
         ("append", ("d", None), "no one's words"),
-        ("title", ("a", "alice"), "Zé"),
-        ("metadata", ("a", "alice"), {"l": "x"}),
     ],
-    batch=4,
+    batch=3,
 )
 @pytest.mark.parametrize("key", [None, KEY], ids=["no key", "key"])
 def test_batches_write_what_events_one_by_one_write(

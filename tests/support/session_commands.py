@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from sessiontrail import ConcurrencyConflict, SessionNotFound, SessionTrail
+from sessiontrail import ConcurrencyConflict, Session, SessionNotFound, SessionTrail
 
 SESSIONS = [("a", "alice"), ("b", "alice"), ("c", "bob"), ("d", None)]
 
@@ -32,6 +32,9 @@ command = st.one_of(
     ),
     st.tuples(st.just("delete"), st.sampled_from(SESSIONS), st.none()),
     st.tuples(st.just("restore"), st.sampled_from(SESSIONS), st.none()),
+    st.tuples(
+        st.just("start"), st.sampled_from(SESSIONS), st.text("ab Zé", max_size=9)
+    ),
     st.tuples(st.just("catch_up"), st.none(), st.none()),
 )
 
@@ -46,6 +49,11 @@ def run(
         return
     if name == "restore":
         repo.restore(session_id)
+        return
+    if name == "start":  # a new session with a title and metadata from the start
+        started = Session(session_id, "m", user_id, title=arg, metadata={"k": arg})
+        with contextlib.suppress(ConcurrencyConflict):  # the id is taken
+            repo.create(started)
         return
     if name == "usage":
         repo.append_token_usage(session_id, {"total_tokens": arg, "cost": arg / 8})
