@@ -126,11 +126,14 @@ class ColumnSealer:
         opened = self.open_text(data[len(BLOB_TOKEN) :].decode())
         return b"" if opened == ERASED else base64.b64decode(opened)
 
-    def tokens(self, owner: str | None, text: str) -> list[str]:
+    def tokens(
+        self, owner: str | None, text: str, known: dict[str, str] | None = None
+    ) -> list[str]:
         """The keyed search tokens of `text`'s words under `owner`'s key; none
-        without a master key, for anonymous content, or once the key is gone."""
+        without a master key, for anonymous content, or once the key is gone.
+        `known`: the tokens of words of `owner` met so far (`search_tokens`)."""
         key = self._token_key(owner)
-        return [] if key is None else search_tokens.tokens(key, text)
+        return [] if key is None else search_tokens.tokens(key, text, known)
 
     def token(self, owner: str | None, word: str) -> str | None:
         """The token one word (normalised here) has under `owner`'s key; None when

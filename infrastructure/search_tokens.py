@@ -33,6 +33,14 @@ def token(key: bytes, word: str) -> str:
     return hmac.digest(key, data, "sha256")[:TOKEN_BYTES].hex()
 
 
-def tokens(key: bytes, text: str) -> list[str]:
-    """The tokens of every distinct word of `text`."""
-    return [token(key, word) for word in words(text)]
+def tokens(key: bytes, text: str, known: dict[str, str] | None = None) -> list[str]:
+    """The tokens of every distinct word of `text`; `known` (word -> token under
+    this key, filled as it goes) spares an HMAC per word seen before."""
+    if known is None:
+        return [token(key, word) for word in words(text)]
+    found = []
+    for word in words(text):
+        if word not in known:
+            known[word] = token(key, word)
+        found.append(known[word])
+    return found

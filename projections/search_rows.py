@@ -46,13 +46,16 @@ def write_docs(projection: SearchProjection, cur: Cursor, docs: Sequence[Doc]) -
     table = projection.table
     if not projection.keeps_content:
         _write_bare_docs(projection, cur, docs)
+        known: dict[str, dict[str, str]] = {}  # owner -> word -> token, this write
         cur.executemany(
             f"INSERT INTO {table('search_tokens')} (token, doc, stream) "
             "VALUES (?, ?, ?)",
             [
                 (token, doc.position, doc.stream)
                 for doc in docs
-                for token in cur.sealer.tokens(doc.owner, doc.body)
+                for token in cur.sealer.tokens(
+                    doc.owner, doc.body, known.setdefault(doc.owner, {})
+                )
             ],
         )
     elif cur.dialect == "sqlite":

@@ -16,6 +16,7 @@ message would be sealed twice, as message and as preview).
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -49,6 +50,8 @@ COLUMNS = (
 )
 """The index row's columns, in the order they are read and written."""
 
+_values = operator.itemgetter(*COLUMNS)
+"""A row's values in the order of COLUMNS."""
 Row = dict[str, Any]
 Changes = Callable[["SessionBatch", Row, Session.Event], Row]
 
@@ -189,10 +192,7 @@ class SessionBatch(BatchFold):
             f"INSERT INTO {table('sessions')} ({', '.join(COLUMNS)}) "
             f"VALUES ({', '.join('?' * len(COLUMNS))}) "
             f"ON CONFLICT (stream) DO UPDATE SET {updates}",
-            [
-                tuple(row[column] for column in COLUMNS)
-                for row in self._changed.values()
-            ],
+            [_values(row) for row in self._changed.values()],
         )
         self._messages, self._moves, self._changed = [], [], {}
 
