@@ -585,3 +585,70 @@ def test_delete_session_purges_when_asked(url: str) -> None:
         assert trail.store.stream_version(stream_id(key)) == 0
         [entry] = trail.audit.entries(session_id=key).items
         assert entry.event == "SessionPurged"
+
+
+async def recreate(service: Any) -> tuple[Any, ...]:
+    """Create, use and delete an id, then create it twice more: what ADK shows."""
+    seen: list[Any] = []
+    for generation in range(3):
+        session = await service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"gen": generation}
+        )
+        again = await service.get_session(app_name=APP, user_id="ann", session_id="s")
+        await service.append_event(session, event("user", f"hello {generation}"))
+        after = await service.get_session(app_name=APP, user_id="ann", session_id="s")
+        listed = await service.list_sessions(app_name=APP, user_id="ann")
+        seen.append(
+            (
+                again.state,
+                len(again.events),
+                [part.text for e in after.events for part in e.content.parts],
+                [(s.id, s.state) for s in listed.sessions],
+            )
+        )
+        with pytest.raises(AlreadyExistsError):
+            await service.create_session(app_name=APP, user_id="ann", session_id="s")
+        await service.delete_session(app_name=APP, user_id="ann", session_id="s")
+        gone = await service.get_session(app_name=APP, user_id="ann", session_id="s")
+        seen.append(gone)
+    return tuple(seen)
+
+
+@pytest.mark.parametrize("delete", ["soft", "purge"])
+def test_an_id_created_again_after_deletion_starts_empty_as_in_adk(
+    url: str, delete: Any, tmp_path: Path
+) -> None:
+    """ADK's services let a deleted id be created again, as a new empty session;
+    so does ours, and a soft delete still keeps every earlier session in the log."""
+    expected = asyncio.run(recreate(InMemorySessionService()))
+    assert asyncio.run(recreate(SqliteSessionService(str(tmp_path / "a.db")))) == (
+        expected
+    )
+
+    async def ours() -> tuple[Any, ...]:
+        async with await aio.connect(url) as trail:
+            return await recreate(TrailSessionService(trail, delete=delete))
+
+    assert asyncio.run(ours()) == expected
+    with sessiontrail.connect(url) as trail:
+        kept = trail.sessions.list(user_id="ann", include_deleted=True).items
+        assert len(kept) == (3 if delete == "soft" else 0)
+
+
+def test_racing_creates_of_a_deleted_id_have_one_winner_as_in_adk(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    """Two processes create an id whose session was deleted: one succeeds."""
+    ours = [TrailSessionService(trail), TrailSessionService(other_trail)]
+
+    async def delete_all() -> None:
+        for number in range(ROUNDS):
+            await ours[0].create_session(
+                app_name=APP, user_id="ann", session_id=f"s{number}"
+            )
+            await ours[0].delete_session(
+                app_name=APP, user_id="ann", session_id=f"s{number}"
+            )
+
+    asyncio.run(delete_all())
+    assert race_creates(ours) == [(1, True)] * ROUNDS
