@@ -15,7 +15,7 @@ such a record keeps its counts (the ledger's totals stay right) and nothing else
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from typing import Any, Literal
 
 SEALED = "\u00a7sealed"  # "§sealed": no model has such a field, so it cannot clash
@@ -138,10 +138,12 @@ def _counter(name: str, value: Any) -> bool:
     return isinstance(value, int | float)
 
 
-def _objects(state: Any, path: str) -> Iterator[dict[str, Any]]:
+def _objects(state: Any, path: str) -> list[dict[str, Any]]:
     """The JSON objects at a dotted path; `*` steps into every item of a list."""
+    if not path:  # the record itself: most specs, and each read of one
+        return [state] if isinstance(state, dict) else []
     found: list[Any] = [state]
-    for step in path.split(".") if path else []:
+    for step in path.split("."):
         following: list[Any] = []
         for item in found:
             if step == "*" and isinstance(item, list):
@@ -149,4 +151,4 @@ def _objects(state: Any, path: str) -> Iterator[dict[str, Any]]:
             elif isinstance(item, dict) and step in item:
                 following.append(item[step])
         found = following
-    yield from (item for item in found if isinstance(item, dict))
+    return [item for item in found if isinstance(item, dict)]

@@ -82,16 +82,14 @@ class ColumnSealer:
 
     def state(self, owner: str | None, state: dict[str, Any], spec: Spec) -> str:
         """A JSON object as stored (JSON text): the fields `spec` names sealed."""
-        seal = self._seal(owner)
-        if seal is not None:
-            seal_state(state, spec, seal)
-        return pydantic_core.to_json(state).decode()
+        return _stored(state, spec, self._seal(owner))
 
     def model(self, owner: str | None, model: BaseModel, spec: Spec) -> str:
         """A value object as stored: its JSON, the fields `spec` names sealed."""
-        if self._seal(owner) is None:
+        seal = self._seal(owner)
+        if seal is None:
             return model.model_dump_json()
-        return self.state(owner, model.model_dump(mode="json"), spec)
+        return _stored(model.model_dump(mode="json"), spec, seal)
 
     def open_state(self, text: str, spec: Spec) -> str:
         """A stored JSON object with its sealed fields opened, as JSON text."""
@@ -128,11 +126,14 @@ class ColumnSealer:
         opened = self.open_text(data[len(BLOB_TOKEN) :].decode())
         return b"" if opened == ERASED else base64.b64decode(opened)
 
-    def tokens(self, owner: str | None, text: str) -> list[str]:
+    def tokens(
+        self, owner: str | None, text: str, known: dict[str, str] | None = None
+    ) -> list[str]:
         """The keyed search tokens of `text`'s words under `owner`'s key; none
-        without a master key, for anonymous content, or once the key is gone."""
+        without a master key, for anonymous content, or once the key is gone.
+        `known`: the tokens of words of `owner` met so far (`search_tokens`)."""
         key = self._token_key(owner)
-        return [] if key is None else search_tokens.tokens(key, text)
+        return [] if key is None else search_tokens.tokens(key, text, known)
 
     def token(self, owner: str | None, word: str) -> str | None:
         """The token one word (normalised here) has under `owner`'s key; None when
@@ -177,6 +178,13 @@ class ColumnSealer:
         owner: str | None = row[0]
         self.owners[stream] = owner
         return owner
+
+
+def _stored(state: dict[str, Any], spec: Spec, seal: Seal | None) -> str:
+    """A JSON object as stored: the fields `spec` names sealed with `seal`."""
+    if seal is not None:
+        seal_state(state, spec, seal)
+    return pydantic_core.to_json(state).decode()
 
 
 PLAIN = ColumnSealer(None)

@@ -11,7 +11,6 @@ user's texts share a word.
 
 from __future__ import annotations
 
-import hashlib
 import hmac
 import re
 import unicodedata
@@ -31,10 +30,17 @@ def words(text: str) -> list[str]:
 def token(key: bytes, word: str) -> str:
     """The token of one normalised word under a user's token key (hex)."""
     data = word.encode("utf-8", "surrogatepass")  # a lone surrogate matches nothing
-    digest = hmac.new(key, data, hashlib.sha256).digest()
-    return digest[:TOKEN_BYTES].hex()
+    return hmac.digest(key, data, "sha256")[:TOKEN_BYTES].hex()
 
 
-def tokens(key: bytes, text: str) -> list[str]:
-    """The tokens of every distinct word of `text`."""
-    return [token(key, word) for word in words(text)]
+def tokens(key: bytes, text: str, known: dict[str, str] | None = None) -> list[str]:
+    """The tokens of every distinct word of `text`; `known` (word -> token under
+    this key, filled as it goes) spares an HMAC per word seen before."""
+    if known is None:
+        return [token(key, word) for word in words(text)]
+    found = []
+    for word in words(text):
+        if word not in known:
+            known[word] = token(key, word)
+        found.append(known[word])
+    return found

@@ -78,24 +78,7 @@ class UserKeys:
         `compress`: fields whose JSON is long enough are compressed before they
         are encrypted (marked "z"), where it makes them smaller: ciphertext does
         not compress, so a record holding sealed values is not compressed whole."""
-        key_id, key = self._key_for_writing(user_id)
-
-        def seal(fields: dict[str, Any]) -> dict[str, Any]:
-            plain = pydantic_core.to_json(fields)
-            packed = packed_if_smaller(plain) if compress else None
-            nonce = os.urandom(NONCE)
-            sealed = key.encrypt(nonce, packed or plain, _aad(user_id, key_id))
-            value: dict[str, Any] = {
-                "k": user_id,
-                "i": key_id,
-                "t": {name: kind(value) for name, value in fields.items()},
-                "c": base64.b64encode(nonce + sealed).decode(),
-            }
-            if packed is not None:
-                value[PACKED] = 1
-            return value
-
-        return seal
+        return _sealer(user_id, *self._key_for_writing(user_id), compress=compress)
 
     @property
     def master_set(self) -> bool:
@@ -107,9 +90,8 @@ class UserKeys:
     ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
         """Like `seal`, but None if the user has no key (erased): what read models
         use, which must never give an erased user a new key."""
-        if self._fresh(user_id) is None and self._fetch(user_id) is None:
-            return None
-        return self.seal(user_id)
+        found = self._fresh(user_id) or self._fetch(user_id)
+        return None if found is None else _sealer(user_id, *found)
 
     def token_key(self, user_id: str) -> bytes | None:
         """A key derived from the user's data key (HKDF) for keyed search tokens;
@@ -233,6 +215,31 @@ def packed_if_smaller(data: bytes) -> bytes | None:
         return None
     packed = zlib.compress(data)
     return packed if len(packed) < len(data) else None
+
+
+def _sealer(
+    user_id: str, key_id: str, key: AESGCM, *, compress: bool = False
+) -> Callable[[dict[str, Any]], dict[str, Any]]:
+    """A function sealing a dict of fields with one key of `user_id` (with
+    `compress`, as `UserKeys.seal` says)."""
+    aad = _aad(user_id, key_id)
+
+    def seal(fields: dict[str, Any]) -> dict[str, Any]:
+        plain = pydantic_core.to_json(fields)
+        packed = packed_if_smaller(plain) if compress else None
+        nonce = os.urandom(NONCE)
+        sealed = key.encrypt(nonce, packed or plain, aad)
+        value: dict[str, Any] = {
+            "k": user_id,
+            "i": key_id,
+            "t": {name: kind(value) for name, value in fields.items()},
+            "c": base64.b64encode(nonce + sealed).decode(),
+        }
+        if packed is not None:
+            value[PACKED] = 1
+        return value
+
+    return seal
 
 
 def _derive(key: bytes, info: bytes) -> bytes:

@@ -44,13 +44,13 @@ from ..domain.values import Message
 from ..infrastructure.sealed_columns import ANONYMOUS
 from ..infrastructure.sql import Cursor
 from .projection import Projection, Table
+from .search_rows import TITLE as TITLE  # where readers have always found it
+from .search_rows import Doc, metadata_rows, write_docs, write_metadata
 
 LANGUAGE_ENV = "SESSIONTRAIL_SEARCH_LANGUAGE"
 DEFAULT_LANGUAGE = "simple"
 _LANGUAGE = re.compile(r"[a-z_][a-z0-9_]*")
 _DELETE_CHUNK = 500
-TITLE = ""
-"""The message id of a session's title document."""
 MAX_INDEXED_CHARS = 100_000
 """How much of one title or message is searchable: PostgreSQL refuses a
 `tsvector` over 1 MiB, and a longer text makes a poor snippet anyway."""
@@ -172,12 +172,24 @@ class SearchProjection(Projection):
     def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
         """An erasure's first step: the streams' words go with their documents."""
         for stream in streams:
-            self._unindex(cur, "stream = ?", (stream,))
+            self.unindex(cur, "stream = ?", (stream,))
         super().forget(cur, user_id, streams)
 
     def drop(self, cur: Cursor) -> None:
         super().drop(cur)
         cur.execute(f"DROP TABLE IF EXISTS {self.table('search_words')}")
+
+    def apply_batch(
+        self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
+    ) -> None:
+        """What `apply` does event by event, with the batch's documents and
+        metadata written with executemany (`SearchBatch`)."""
+        if self.handled_as(SearchProjection):
+            from .search_batch import SearchBatch  # it builds on this module
+
+            SearchBatch(self, cur).fold(events)
+        else:
+            super().apply_batch(cur, events)
 
     @singledispatchmethod
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:
@@ -228,58 +240,11 @@ class SearchProjection(Projection):
     def _add(
         self, cur: Cursor, position: int, stream: str, message_id: str, body: str
     ) -> None:
-        """A document numbered by the log position of the event that wrote it
-        (each event writes at most one), so a rebuild numbers it the same."""
-        if not body:
-            return
-        body = body[:MAX_INDEXED_CHARS]
-        docs = self.table("search_docs")
-        if not self.keeps_content:
-            self._add_tokens(cur, position, stream, message_id, body)
-        elif cur.dialect == "sqlite":
-            cur.execute(
-                f"INSERT INTO {docs} (doc, stream, message_id, body) "
-                "VALUES (?, ?, ?, ?)",
-                (position, stream, message_id, body),
-            )
-            cur.execute(
-                f"INSERT INTO {self.table('search_words')} (rowid, body) VALUES (?, ?)",
-                (position, body),
-            )
-        else:
-            cur.execute(
-                f"INSERT INTO {docs} (doc, stream, message_id, body, words) "
-                "SELECT ?, ?, ?, ?, to_tsvector(language::regconfig, ?) "
-                f"FROM {self.table('search_config')}",
-                (position, stream, message_id, body, body),
-            )
-
-    def _add_tokens(
-        self, cur: Cursor, position: int, stream: str, message_id: str, body: str
-    ) -> None:
-        """Under a master key: the document's row without its text, and the keyed
-        tokens of its words (none once the owner's key is gone)."""
-        docs = self.table("search_docs")
-        if cur.dialect == "sqlite":
-            cur.execute(
-                f"INSERT INTO {docs} (doc, stream, message_id, body) "
-                "VALUES (?, ?, ?, '')",
-                (position, stream, message_id),
-            )
-        else:
-            cur.execute(
-                f"INSERT INTO {docs} (doc, stream, message_id, body, words) "
-                "VALUES (?, ?, ?, '', ''::tsvector)",
-                (position, stream, message_id),
-            )
-        cur.executemany(
-            f"INSERT INTO {self.table('search_tokens')} (token, doc, stream) "
-            "VALUES (?, ?, ?)",
-            [
-                (token, position, stream)
-                for token in cur.sealer.tokens(self._owner(cur, stream), body)
-            ],
-        )
+        """One document (`search_rows.Doc`); an empty text has none."""
+        if body:
+            owner = ANONYMOUS if self.keeps_content else self._owner(cur, stream)
+            doc = Doc(position, stream, message_id, body[:MAX_INDEXED_CHARS], owner)
+            write_docs(self, cur, [doc])
 
     def _remove(self, cur: Cursor, stream: str, message_ids: Iterable[str]) -> None:
         docs, tokens = self.table("search_docs"), self.table("search_tokens")
@@ -292,10 +257,10 @@ class SearchProjection(Projection):
                 f"(SELECT doc FROM {docs} WHERE {which})",
                 (stream, stream, *chunk),
             )
-            self._unindex(cur, which, (stream, *chunk))
+            self.unindex(cur, which, (stream, *chunk))
             cur.execute(f"DELETE FROM {docs} WHERE {which}", (stream, *chunk))
 
-    def _unindex(self, cur: Cursor, which: str, values: Sequence[str]) -> None:
+    def unindex(self, cur: Cursor, which: str, values: Sequence[str]) -> None:
         """SQLite: take the words of the documents `which` selects out of FTS5
         (before their rows go: it is told the text each was indexed with). Under
         a master key FTS5 holds no document, and must not be told of one."""
@@ -314,24 +279,8 @@ class SearchProjection(Projection):
         """Apply top-level metadata changes; a None value removes the key. Under a
         master key, key and value are stored as their owner's tokens (none once
         the owner's key is gone)."""
-        table = self.table("search_metadata")
         owner = None if self.keeps_content else self._owner(cur, stream)
-        for name, value in changes.items():
-            key: str | None = name
-            stored = None if value is None else canonical(value)
-            if owner is not None:
-                key = cur.sealer.value_token(owner, name)
-                stored = stored and cur.sealer.value_token(owner, stored)
-            if key is None:
-                return
-            cur.execute(
-                f"DELETE FROM {table} WHERE stream = ? AND key = ?", (stream, key)
-            )
-            if stored is not None:
-                cur.execute(
-                    f"INSERT INTO {table} (stream, key, value) VALUES (?, ?, ?)",
-                    (stream, key, stored),
-                )
+        write_metadata(self, cur, metadata_rows(cur, stream, owner, changes))
 
 
 class SealedSearchProjection(SearchProjection):

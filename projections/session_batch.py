@@ -7,10 +7,16 @@ event that is three or four round trips per event, which is what bounds a rebuil
 (on PostgreSQL above all). A truncation (rare; it reads what is left of the
 transcript) is applied by its own handler once the batch so far is written, and so
 is each pruning of old moves: both then see exactly what they would have seen.
+
+Under a master key, titles and previews are sealed when written, not when
+folded: a row's title and preview are sealed once per write whatever the number
+of edits and messages that changed them in the batch (event by event, each
+message would be sealed twice, as message and as preview).
 """
 
 from __future__ import annotations
 
+import operator
 from collections.abc import Callable, Iterable
 from typing import TYPE_CHECKING, Any
 
@@ -46,6 +52,8 @@ COLUMNS = (
 
 STAMP = ("updated_at", "version", "position")
 """The columns every change of a row sets."""
+_values = operator.itemgetter(*COLUMNS)
+"""A row's values in the order of COLUMNS."""
 Row = dict[str, Any]
 Changes = Callable[["SessionBatch", Row, Session.Event], Row]
 
@@ -63,6 +71,8 @@ class SessionBatch(BatchFold):
         """stream -> the columns the batch changed in its stored row (None: a new
         row). Only those are written: SQLite rewrites the entries of every index
         holding a column a statement assigns, even to the value it had."""
+        self._unsealed: dict[str, dict[str, str]] = {}
+        """stream -> the title and preview its row is to have, sealed at `flush`."""
         self._messages: list[tuple[str, int, str, str]] = []
         self._moves: list[tuple[str, int, int, int, int, int]] = []
 
@@ -96,7 +106,7 @@ class SessionBatch(BatchFold):
             "stream": stream,
             "session_id": event.session_id,
             "user_id": event.user_id,
-            "title": self._cur.sealer.text(event.user_id, event.title),
+            "title": "",
             "pinned": 0,
             "model": event.model,
             "message_count": 0,
@@ -115,6 +125,7 @@ class SessionBatch(BatchFold):
             row.update(forked_from=event.source_id, forked_version=event.source_version)
         self._rows[stream] = self._changed[stream] = row
         self._assigned[stream] = None
+        self._unsealed[stream] = {"title": event.title}
 
     def _touch(
         self, row: Row, position: int, event: Session.Event, changes: Row
@@ -152,17 +163,16 @@ class SessionBatch(BatchFold):
                 self._projection.stored_message(sealer, owner, message),
             )
         )
+        self._unsealed.setdefault(row["stream"], {})["preview"] = preview(message)
         return {
             "message_count": row["message_count"] + 1,
             "next_position": row["next_position"] + 1,
-            "preview": sealer.text(owner, preview(message)),
         }
 
     def titled(self, row: Row, event: Session.Event) -> Row:
         assert isinstance(event, Session.TitleEdited)
-        sealer = self._cur.sealer
-        owner = row["user_id"] if sealer.active else None
-        return {"title": sealer.text(owner, event.title)}
+        self._unsealed.setdefault(row["stream"], {})["title"] = event.title
+        return {}
 
     def _load(self, streams: Iterable[str]) -> None:
         """Read the index rows of `streams` not yet known, 500 to a query."""
@@ -175,6 +185,7 @@ class SessionBatch(BatchFold):
 
     def flush(self) -> None:
         """Write the messages, moves and rows changed so far."""
+        self._seal_titles_and_previews()
         table = self._projection.table
         self._cur.executemany(
             f"INSERT INTO {table('messages')} (stream, position, message_id, message) "
@@ -193,7 +204,7 @@ class SessionBatch(BatchFold):
             f"VALUES ({', '.join('?' * len(COLUMNS))}) "
             f"ON CONFLICT (stream) DO UPDATE SET {updates}",
             [
-                tuple(row[column] for column in COLUMNS)
+                _values(row)
                 for stream, row in self._changed.items()
                 if self._assigned[stream] is None
             ],
@@ -217,6 +228,20 @@ class SessionBatch(BatchFold):
                 values = (*(row[column] for column in columns), stream)
                 grouped.setdefault(columns, []).append(values)
         return grouped
+
+    def _seal_titles_and_previews(self) -> None:
+        """Give the changed rows their last title and preview, as stored."""
+        sealer = self._cur.sealer
+        for stream, values in self._unsealed.items():
+            row = self._changed[stream]
+            owner = row["user_id"] if sealer.active else None
+            row.update(
+                {name: sealer.text(owner, text) for name, text in values.items()}
+            )
+            assigned = self._assigned[stream]
+            if assigned is not None:
+                assigned.update(values)
+        self._unsealed = {}
 
 
 def _stamped(batch: SessionBatch, row: Row, event: Session.Event) -> Row:

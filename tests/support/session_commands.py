@@ -12,7 +12,7 @@ from typing import Any
 import pytest
 from hypothesis import strategies as st
 
-from sessiontrail import ConcurrencyConflict, SessionNotFound, SessionTrail
+from sessiontrail import ConcurrencyConflict, Session, SessionNotFound, SessionTrail
 
 SESSIONS = [("a", "alice"), ("b", "alice"), ("c", "bob"), ("d", None)]
 
@@ -25,8 +25,16 @@ command = st.one_of(
     st.tuples(st.just("pin"), st.sampled_from(SESSIONS), st.booleans()),
     st.tuples(st.just("model"), st.sampled_from(SESSIONS), st.sampled_from("xyz")),
     st.tuples(st.just("usage"), st.sampled_from(SESSIONS), st.integers(0, 1000)),
+    st.tuples(
+        st.just("metadata"),
+        st.sampled_from(SESSIONS),
+        st.dictionaries(st.sampled_from("kl"), st.none() | st.text("xy", max_size=2)),
+    ),
     st.tuples(st.just("delete"), st.sampled_from(SESSIONS), st.none()),
     st.tuples(st.just("restore"), st.sampled_from(SESSIONS), st.none()),
+    st.tuples(
+        st.just("start"), st.sampled_from(SESSIONS), st.text("ab Zé", max_size=9)
+    ),
     st.tuples(st.just("catch_up"), st.none(), st.none()),
 )
 
@@ -42,6 +50,11 @@ def run(
     if name == "restore":
         repo.restore(session_id)
         return
+    if name == "start":  # a new session with a title and metadata from the start
+        started = Session(session_id, "m", user_id, title=arg, metadata={"k": arg})
+        with contextlib.suppress(ConcurrencyConflict):  # the id is taken
+            repo.create(started)
+        return
     if name == "usage":
         repo.append_token_usage(session_id, {"total_tokens": arg, "cost": arg / 8})
         return
@@ -56,6 +69,8 @@ def run(
         session.set_pinned(arg)
     elif name == "model":
         session.set_model(arg)
+    elif name == "metadata":
+        session.update_metadata(arg)
     # Refused by design: reusing a deleted id, writing to a session the other
     # trail deleted meanwhile (this trail's cached copy is stale).
     with contextlib.suppress(ConcurrencyConflict, SessionNotFound):
