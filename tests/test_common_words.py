@@ -116,3 +116,42 @@ def test_a_list_shorter_than_the_walks_budget_is_walked_whole(
 
     page = trail_of_words.sessions.list(text="lime", user_id="alice", limit=50)
     assert [summary.session_id for summary in page.items] == ["s09", "s03"]
+
+
+BATCHING = [
+    {},
+    {"RANGE_GAP": 0},  # every document its own FTS5 range
+    {"LONG_SESSION": 0},  # every session looked up on its own
+]
+
+
+@pytest.mark.parametrize("settings", BATCHING, ids=repr)
+@pytest.mark.parametrize("query", FILTERS[:4], ids=repr)
+def test_a_walk_testing_text_in_batches_gives_the_pages_the_matching_set_gives(
+    trail_of_words: SessionTrail,
+    query: dict[str, object],
+    settings: dict[str, int],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    by_set = pages(trail_of_words, **query)
+    monkeypatch.setattr(filters, "COMMON", 1)
+    for name, value in settings.items():
+        monkeypatch.setattr(filters, name, value)
+
+    assert pages(trail_of_words, **query) == by_set
+
+
+def test_a_common_words_walk_on_sqlite_tests_no_session_by_itself(
+    trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if trail_of_words.backend == "postgresql" or trail_of_words.store.keys.master_set:
+        pytest.skip("SQLite's FTS5 table only")
+    monkeypatch.setattr(filters, "COMMON", 1)
+
+    def alone(*args: object) -> None:
+        raise AssertionError("a session's documents were looked up one by one")
+
+    monkeypatch.setattr(filters, "_text_test", alone)
+
+    page = trail_of_words.sessions.list(text="kiwi", limit=3)
+    assert [summary.session_id for summary in page.items] == ["s11", "s10", "s09"]

@@ -4,8 +4,9 @@ Text and metadata filters are read two ways from the search read model (its
 FTS5 table or GIN index, its keyed tokens, its (key, value) index): as the set
 of matching streams, which drives the list when matches are few (`matching_set`),
 or as a test of one session, applied while walking the list in order when
-matches are many (`matching_test`, see keyset.py). Model, pinned and the time
-range are conditions on the session index row.
+matches are many (`matching_test`, see keyset.py; on SQLite without a key the
+text is tested a batch of sessions at a time, `streams_holding`). Model, pinned
+and the time range are conditions on the session index row.
 """
 
 from __future__ import annotations
@@ -198,6 +199,79 @@ def matching_test(
         clauses.append(f"EXISTS ({sql} AND stream = s.stream)")
         params += values
     return " AND ".join(clauses), params
+
+
+def tests_in_batches(cur: Cursor, filters: SessionFilter) -> bool:
+    """Whether a walk tests the text filter a batch of sessions at a time
+    (`streams_holding`): on SQLite without a key, where one FTS5 look-up per
+    document would cost each tested session a fraction of a millisecond."""
+    sqlite = cur.dialect == "sqlite" and not cur.sealer.active
+    return filters.text is not None and sqlite
+
+
+LONG_SESSION = 200
+"""Messages above which a tested session is looked up on its own (by its
+documents, stopping at the first match) rather than in a batch, which reads
+every document id of each session."""
+RANGE_GAP = 64
+"""Document ids at most this far apart are tested by one FTS5 range: scanning
+the few between costs less than one more look-up (about 600 rows' worth)."""
+
+
+def streams_holding(
+    cur: Cursor,
+    search: SearchProjection,
+    text: str,
+    candidates: list[tuple[str, int]],
+) -> set[str]:
+    """Which of the candidate streams (stream, message count) have a document
+    holding every word of `text`: their document ids, grouped into runs of
+    nearby ids, each run one FTS5 query over its rowid range (SQLite, no key).
+    The answer is the per-session test's, in a few queries instead of one per
+    document."""
+    docs, words_table = search.table("search_docs"), search.table("search_words")
+    query = match_query(cur.dialect, text)
+    found: set[str] = set()
+    short = [stream for stream, count in candidates if count <= LONG_SESSION]
+    for stream, count in candidates:
+        if (
+            count > LONG_SESSION
+            and cur.execute(
+                f"SELECT 1 FROM {docs} d, {words_table} w WHERE d.stream = ? "
+                f"AND w.rowid = d.doc AND {words_table} MATCH ? LIMIT 1",
+                (stream, query),
+            ).fetchone()
+        ):
+            found.add(stream)
+    if not short:
+        return found
+    held = cur.execute(
+        f"SELECT stream, doc FROM {docs} "
+        f"WHERE stream IN ({', '.join('?' * len(short))})",
+        short,
+    ).fetchall()
+    matched: set[int] = set()
+    for low, high in _runs(sorted(doc for _, doc in held)):
+        matched.update(
+            row[0]
+            for row in cur.execute(
+                f"SELECT rowid FROM {words_table} WHERE {words_table} MATCH ? "
+                "AND rowid BETWEEN ? AND ?",
+                (query, low, high),
+            ).fetchall()
+        )
+    return found | {stream for stream, doc in held if doc in matched}
+
+
+def _runs(ids: list[int]) -> list[tuple[int, int]]:
+    """Sorted ids as (first, last) ranges whose neighbours are within RANGE_GAP."""
+    runs: list[tuple[int, int]] = []
+    for doc in ids:
+        if runs and doc - runs[-1][1] <= RANGE_GAP:
+            runs[-1] = (runs[-1][0], doc)
+        else:
+            runs.append((doc, doc))
+    return runs
 
 
 def _text_test(
