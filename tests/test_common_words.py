@@ -12,7 +12,8 @@ from test_search import start
 
 import sessiontrail
 from sessiontrail import SessionTrail
-from sessiontrail.projections.session_list import filters, keyset
+from sessiontrail.projections.session_list import doc_ranges, filters, keyset
+from sessiontrail.projections.session_list import search as ranked_search
 
 KEY = sessiontrail.new_key()
 
@@ -136,7 +137,7 @@ def test_a_walk_testing_text_in_batches_gives_the_pages_the_matching_set_gives(
     by_set = pages(trail_of_words, **query)
     monkeypatch.setattr(filters, "COMMON", 1)
     for name, value in settings.items():
-        monkeypatch.setattr(filters, name, value)
+        monkeypatch.setattr(doc_ranges if name == "RANGE_GAP" else filters, name, value)
 
     assert pages(trail_of_words, **query) == by_set
 
@@ -155,3 +156,45 @@ def test_a_common_words_walk_on_sqlite_tests_no_session_by_itself(
 
     page = trail_of_words.sessions.list(text="kiwi", limit=3)
     assert [summary.session_id for summary in page.items] == ["s11", "s10", "s09"]
+
+
+def hits(trail: SessionTrail, text: str, **options: object) -> list[object]:
+    """A search's hits as plain values: session, message ids, title, snippet."""
+    return [
+        (hit.session.session_id, hit.message_ids, hit.title_matched, hit.snippet)
+        for hit in trail.sessions.search(text, **options)  # type: ignore[arg-type]
+    ]
+
+
+@pytest.mark.parametrize(
+    ("text", "options"),
+    [("kiwi", {}), ("lime kiwi", {}), ("kiwi", {"user_id": "alice"})],
+    ids=repr,
+)
+def test_a_common_words_search_ranks_as_scoring_every_match_does(
+    trail_of_words: SessionTrail,
+    text: str,
+    options: dict[str, object],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    every_match = hits(trail_of_words, text, **options)
+    monkeypatch.setattr(filters, "COMMON", 1)  # the newest 100 sessions: all 12
+
+    assert hits(trail_of_words, text, **options) == every_match
+
+
+def test_a_common_words_search_ranks_the_newest_sessions_holding_it(
+    trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if trail_of_words.backend == "postgresql" or trail_of_words.store.keys.master_set:
+        pytest.skip("SQLite's FTS5 ranking only")
+    monkeypatch.setattr(filters, "COMMON", 1)
+    monkeypatch.setattr(ranked_search, "RANKED_SESSIONS", 3)
+
+    def every_match(*args: object, **kwargs: object) -> None:
+        raise AssertionError("every match was scored")
+
+    monkeypatch.setattr(ranked_search, "_all_ranked", every_match)
+
+    found = {hit.session.session_id for hit in trail_of_words.sessions.search("kiwi")}
+    assert found == {"s11", "s10", "s09"}

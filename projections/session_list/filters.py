@@ -20,6 +20,7 @@ from ...infrastructure.sql import Cursor
 from ..columns import micros
 from ..search import SearchProjection
 from . import tokens
+from .doc_ranges import documents_of, matching
 
 Clauses = tuple[list[str], list[Any]]
 """SQL conditions and their parameters."""
@@ -213,9 +214,6 @@ LONG_SESSION = 200
 """Messages above which a tested session is looked up on its own (by its
 documents, stopping at the first match) rather than in a batch, which reads
 every document id of each session."""
-RANGE_GAP = 64
-"""Document ids at most this far apart are tested by one FTS5 range: scanning
-the few between costs less than one more look-up (about 600 rows' worth)."""
 
 
 def streams_holding(
@@ -225,10 +223,9 @@ def streams_holding(
     candidates: list[tuple[str, int]],
 ) -> set[str]:
     """Which of the candidate streams (stream, message count) have a document
-    holding every word of `text`: their document ids, grouped into runs of
-    nearby ids, each run one FTS5 query over its rowid range (SQLite, no key).
-    The answer is the per-session test's, in a few queries instead of one per
-    document."""
+    holding every word of `text` (SQLite, no key): the per-session test's
+    answer, in a few FTS5 range queries (doc_ranges.py) instead of a look-up
+    per document."""
     docs, words_table = search.table("search_docs"), search.table("search_words")
     query = match_query(cur.dialect, text)
     found: set[str] = set()
@@ -243,35 +240,9 @@ def streams_holding(
             ).fetchone()
         ):
             found.add(stream)
-    if not short:
-        return found
-    held = cur.execute(
-        f"SELECT stream, doc FROM {docs} "
-        f"WHERE stream IN ({', '.join('?' * len(short))})",
-        short,
-    ).fetchall()
-    matched: set[int] = set()
-    for low, high in _runs(sorted(doc for _, doc in held)):
-        matched.update(
-            row[0]
-            for row in cur.execute(
-                f"SELECT rowid FROM {words_table} WHERE {words_table} MATCH ? "
-                "AND rowid BETWEEN ? AND ?",
-                (query, low, high),
-            ).fetchall()
-        )
-    return found | {stream for stream, doc in held if doc in matched}
-
-
-def _runs(ids: list[int]) -> list[tuple[int, int]]:
-    """Sorted ids as (first, last) ranges whose neighbours are within RANGE_GAP."""
-    runs: list[tuple[int, int]] = []
-    for doc in ids:
-        if runs and doc - runs[-1][1] <= RANGE_GAP:
-            runs[-1] = (runs[-1][0], doc)
-        else:
-            runs.append((doc, doc))
-    return runs
+    held = documents_of(cur, search, short)
+    matched = matching(cur, search, query, (doc for _, doc, _ in held))
+    return found | {stream for stream, doc, _ in held if doc in matched}
 
 
 def _text_test(

@@ -199,6 +199,19 @@ def _walk(
     return [(row, _key(row[0], row[3], row[7])) for row in rows]
 
 
+def newest_matching(
+    cur: Cursor,
+    tables: SessionsProjection,
+    listing: Listing,
+    search: SearchProjection,
+    count: int,
+) -> list[Row] | None:
+    """The first `count` rows of a list filtered by a common word (SQLite, no
+    key), walked in its order; None when the walk's budget ran out first."""
+    where = _where(listing, _CURRENT, None)
+    return _walk_in_batches(cur, tables, listing, search, where, count, 0)
+
+
 WALK_BATCH_MAX = 500
 """The most sessions one batch of a walk tests (their streams are parameters)."""
 
