@@ -52,9 +52,10 @@ def find(
     """The best `limit` sessions for `text` among those a list would show."""
     query = match_query(cur.dialect, text)
     rows = None
-    if cur.dialect == "sqlite" and is_common(
+    common = cur.dialect == "sqlite" and is_common(
         cur, SessionFilter(text=text), search, user_id
-    ):
+    )
+    if common:
         listing = Listing(
             user_id=user_id,
             order="updated_desc",
@@ -76,7 +77,7 @@ def find(
     if not rows:
         return []
     streams = [row[WIDTH] for row in rows]
-    documents = _documents(cur, search, query, streams)
+    documents = _documents(cur, search, query, streams, common)
     found = []
     for row in rows:
         hits = documents.get(row[WIDTH], [])
@@ -179,14 +180,19 @@ def _matches(
 
 
 def _documents(
-    cur: Cursor, search: SearchProjection, query: str, streams: list[str]
+    cur: Cursor,
+    search: SearchProjection,
+    query: str,
+    streams: list[str],
+    common: bool,
 ) -> dict[str, list[tuple[str, str, float]]]:
-    """Per stream, its matching documents in order: (message id, snippet, score)."""
-    docs = search.table("search_docs")
+    """Per stream, its matching documents in order: (message id, snippet, score).
+    A common word's are read by these sessions' documents (SQLite), never by
+    every match of the word; a rarer word's by its matches, fewer."""
+    docs, words = search.table("search_docs"), search.table("search_words")
     marks = ", ".join("?" * len(streams))
-    if cur.dialect == "sqlite":  # by their documents' ranges: never every match
+    if common:
         held = documents_of(cur, search, streams)
-        words = search.table("search_words")
         quoted = scored(
             cur,
             search,
@@ -200,6 +206,13 @@ def _documents(
             for stream, doc, message_id in held
             if doc in quoted
         ]
+    elif cur.dialect == "sqlite":
+        rows = cur.execute(
+            f"SELECT d.stream, d.message_id, snippet({words}, 0, ?, ?, '…', ?), "
+            f"{words}.rank FROM {words} JOIN {docs} d ON d.doc = {words}.rowid "
+            f"WHERE {words} MATCH ? AND d.stream IN ({marks}) ORDER BY d.doc",
+            (MARK, MARK, SNIPPET_WORDS, query, *streams),
+        ).fetchall()
     else:
         language = search_language(cur, search)
         rows = cur.execute(
