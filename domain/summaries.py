@@ -61,6 +61,8 @@ def summarize(event: str, payload: dict[str, Any]) -> str:
             )
             reason = f" (reason: {clip(p['reason'], 40)})" if p["reason"] else ""
             return f"purged: {counts}{reason}"
+        case "UserErased":
+            return "user erased: their data key destroyed"
         case "CheckpointsCleared":
             return f"checkpoints cleared (up to v{p['through_version']})"
         case _:

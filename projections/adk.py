@@ -10,11 +10,14 @@ those this read model keeps, in log order:
   (shared by one user's sessions in the app), stored without their prefix.
 "temp:" keys never reach the log. A fork of an ADK session under an id the
 adapter makes (`trail_session_id(app, user, new id)`) is an ADK session of its
-own. No google-adk import here: it is all JSON.
+own. ADK lets a deleted id be created again while the log keeps the deleted
+session, so each later session under one ADK id is a new sessiontrail session
+(`generation_id`). No google-adk import here: it is all JSON.
 """
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Sequence
 from functools import singledispatchmethod
 from typing import Any
@@ -22,7 +25,8 @@ from typing import Any
 from ..domain.errors import InvalidInput
 from ..domain.event_model import EventModel
 from ..domain.limits import MAX_ID_CHARS
-from ..domain.session import Session
+from ..domain.session import Session, stream_id
+from ..domain.session_ids import nfc
 from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
 from .columns import any_spelling
@@ -31,6 +35,8 @@ from .projection import Projection, Table
 ADK = "adk"
 """The metadata key of what the adapter records."""
 APP, USER, TEMP = "app:", "user:", "temp:"
+GENERATIONS = 1000
+"""How many times one ADK id can be created (and deleted) in one app for one user."""
 
 
 def split_state(state: dict[str, Any]) -> tuple[dict[str, Any], ...]:
@@ -50,14 +56,18 @@ class AdkProjection(Projection):
     """Folds the adapter's session starts and event messages into index and state."""
 
     name = "adk"
-    version = 3  # 2: forks under their own ADK ids; 3: owners indexed by user
+    version = 4  # 2: forks under their own ADK ids; 3: owners indexed by user;
+    # 4: sessions found by user and ADK id (an id created again after deletion)
     tables = (
         Table(
             "adk_sessions",
             "stream TEXT PRIMARY KEY, app {key} NOT NULL, user_id {key} NOT NULL, "
             "session_id {key} NOT NULL, state TEXT NOT NULL, "
             "updated_at DOUBLE PRECISION NOT NULL, deleted SMALLINT NOT NULL",
-            indexes=("app, deleted, updated_at, user_id, session_id", "user_id"),
+            indexes=(
+                "app, deleted, updated_at, user_id, session_id",
+                "user_id, session_id",
+            ),
         ),
         Table(
             "adk_state",
@@ -176,7 +186,18 @@ class AdkProjection(Projection):
     def _restored(
         self, event: Session.SessionRestored, cur: Cursor, position: int
     ) -> None:
-        self._mark(cur, event, deleted=False)
+        """Live again, unless its ADK id was created again meanwhile: ADK sees one
+        session per id, the newer one."""
+        sessions = self.table("adk_sessions")
+        taken = cur.execute(
+            f"SELECT 1 FROM {sessions} AS later JOIN {sessions} AS this "
+            "ON later.user_id = this.user_id AND later.session_id = this.session_id "
+            "AND later.app = this.app AND later.stream <> this.stream "
+            "WHERE this.stream = ? AND later.deleted = 0",
+            (str(event.originator_id),),
+        ).fetchone()
+        if taken is None:
+            self._mark(cur, event, deleted=False)
 
     def _mark(self, cur: Cursor, event: Session.Event, *, deleted: bool) -> None:
         cur.execute(
@@ -218,6 +239,24 @@ def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
     return key
 
 
+def generation_id(app_name: str, user_id: str, session_id: str, generation: int) -> str:
+    """The sessiontrail id of the `generation`th ADK session under one ADK id:
+    the first is `trail_session_id`; a later one (the id created again after a
+    deletion) adds `~N-` and a digest of the first id, so that no id a caller
+    chooses is likely to meet it."""
+    first = trail_session_id(app_name, user_id, session_id)
+    if generation == 1:
+        return first
+    digest = hashlib.blake2b(f"{first}~{generation}".encode(), digest_size=5)
+    key = f"{first}~{generation}-{digest.hexdigest()}"
+    if len(key) > MAX_ID_CHARS:
+        raise InvalidInput(
+            f"app_name/user_id/session_id: at most {MAX_ID_CHARS - 20} characters "
+            "together to be created again after a deletion"
+        )
+    return key
+
+
 class AdkReads:
     """What the ADK adapter reads: sessions with their state, and shared state."""
 
@@ -228,22 +267,29 @@ class AdkReads:
 
     def session(
         self, app: str, user_id: str, session_id: str
-    ) -> tuple[dict[str, Any], float] | None:
-        """A live session's merged state (ADK's prefixes) and update time; the
-        session is the one its sessiontrail id names (any spelling of it)."""
-        stream = str(self._ids.stream(trail_session_id(app, user_id, session_id)))
+    ) -> tuple[str, dict[str, Any], float] | None:
+        """The live session under an ADK id: its sessiontrail id, merged state
+        (ADK's prefixes) and update time. The first session under the id is
+        looked up by its sessiontrail id (any spelling of it); if that one was
+        deleted, a later one by user and ADK id."""
+        first = trail_session_id(app, user_id, session_id)
+        stream = str(self._ids.stream(first))
         with self._database.read() as cur:
             tables, _ = AdkProjection.live(cur)
+            sessions = tables.table("adk_sessions")
             row = cur.execute(
-                f"SELECT state, updated_at, app FROM {tables.table('adk_sessions')} "
-                "WHERE stream = ? AND user_id = ? AND deleted = 0",
+                f"SELECT state, updated_at, app, deleted FROM {sessions} "
+                "WHERE stream = ? AND user_id = ?",
                 (stream, user_id),
             ).fetchone()
-            if row is None:
+            key: str | None = first
+            if row is None or row[3]:
+                key, row = _later(cur, sessions, app, user_id, session_id)
+            if key is None or row is None:
                 return None
             shared = _shared(cur, tables, row[2], user_id)
             own = cur.sealer.open_json(row[0]) or {}
-        return _merged(own, *shared.get_pair(user_id)), float(row[1])
+        return key, _merged(own, *shared.get_pair(user_id)), float(row[1])
 
     def sessions(
         self, app: str, user_id: str | None
@@ -278,6 +324,27 @@ class AdkReads:
         with self._database.read() as cur:
             tables, _ = AdkProjection.live(cur)
             return _shared(cur, tables, app, user_id).users.get(user_id, {})
+
+
+def _later(
+    cur: Cursor, sessions: str, app: str, user_id: str, session_id: str
+) -> tuple[str | None, Any]:
+    """The live session a later generation holds under the ADK id, and its
+    sessiontrail id (found among the generations' ids by its stream)."""
+    apps, names = any_spelling("app", app)
+    ids, id_names = any_spelling("session_id", session_id)
+    row = cur.execute(
+        f"SELECT state, updated_at, app, deleted, stream, session_id FROM {sessions} "
+        f"WHERE user_id = ? AND {ids} AND {apps} AND deleted = 0",
+        (user_id, *id_names, *names),
+    ).fetchone()
+    if row is None:
+        return None, None
+    for generation in range(2, GENERATIONS + 1):
+        key = generation_id(nfc(row[2]), user_id, nfc(row[5]), generation)
+        if str(stream_id(key)) == row[4]:
+            return key, row
+    return None, None  # a session the adapter did not make (a fork under this id)
 
 
 class _Shared:

@@ -2,6 +2,8 @@
 
 `history(id)` replays one stream; this read model answers the questions that
 cross streams — everything an actor did, everything in a time range — by index.
+An erasure is in the timeline too (no session; the erased user's id, the actor
+who asked), and stays there when the user's own entries are erased.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from typing import Annotated, Any
 
 from pydantic import AwareDatetime, Field
 
+from ..domain.erasure import Erasure
 from ..domain.event_model import EventModel
 from ..domain.purge import Purge
 from ..domain.qa import QASession
@@ -56,7 +59,7 @@ class AuditProjection(Projection):
     """One row per event, indexed by session, actor, user and time."""
 
     name = "audit"
-    version = 2  # 2: owners indexed by user, for erasure
+    version = 3  # 2: owners indexed by user, for erasure; 3: erasures shown
     tables = (
         Table(
             "audit",
@@ -81,8 +84,13 @@ class AuditProjection(Projection):
     per_stream = ("audit_sessions",)
 
     def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
-        """The user's entries (each names its stream's owner), then their streams."""
-        cur.execute(f"DELETE FROM {self.table('audit')} WHERE user_id = ?", (user_id,))
+        """The user's entries (each names its stream's owner) but the records of
+        their erasures, then their streams."""
+        cur.execute(
+            f"DELETE FROM {self.table('audit')} "
+            "WHERE user_id = ? AND event <> 'UserErased'",
+            (user_id,),
+        )
         super().forget(cur, user_id, streams)
 
     def forget_streams(self, cur: Cursor, streams: Sequence[str]) -> None:
@@ -110,7 +118,9 @@ class AuditProjection(Projection):
                 owners[stream] = (event.session_id, event.user_id)
                 registered.append((stream, event.session_id, event.user_id))
             owner = owners.get(stream)
-            if owner is not None:
+            if isinstance(event, Erasure.UserErased):  # no session; never replayed
+                rows.append(self._row(cur, event, position, "", event.user_id))
+            elif owner is not None:
                 rows.append(self._row(cur, event, position, *owner))
         cur.executemany(
             f"INSERT INTO {self.table('audit_sessions')} (stream, session_id, user_id) "
@@ -148,9 +158,11 @@ class AuditProjection(Projection):
         session_id: str,
         user_id: str | None,
     ) -> tuple[object, ...]:
-        """One entry's columns, its summary sealed under its owner's key."""
+        """One entry's columns, its summary sealed under its owner's key (an
+        erasure's, which holds no content, under none: that key is gone)."""
         name = type(event).__name__
         summary = summarize(name, event.json_payload())
+        sealed_by = None if isinstance(event, Erasure.UserErased) else user_id
         return (
             position,
             session_id,
@@ -159,7 +171,7 @@ class AuditProjection(Projection):
             micros(event.timestamp),
             event.actor,
             name,
-            cur.sealer.text(user_id, summary),
+            cur.sealer.text(sealed_by, summary),
         )
 
     def apply(self, event: EventModel, cur: Cursor, position: int) -> None:

@@ -585,3 +585,153 @@ def test_delete_session_purges_when_asked(url: str) -> None:
         assert trail.store.stream_version(stream_id(key)) == 0
         [entry] = trail.audit.entries(session_id=key).items
         assert entry.event == "SessionPurged"
+
+
+async def recreate(service: Any) -> tuple[Any, ...]:
+    """Create, use and delete an id, then create it twice more: what ADK shows."""
+    seen: list[Any] = []
+    for generation in range(3):
+        session = await service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"gen": generation}
+        )
+        again = await service.get_session(app_name=APP, user_id="ann", session_id="s")
+        await service.append_event(session, event("user", f"hello {generation}"))
+        after = await service.get_session(app_name=APP, user_id="ann", session_id="s")
+        listed = await service.list_sessions(app_name=APP, user_id="ann")
+        seen.append(
+            (
+                again.state,
+                len(again.events),
+                [part.text for e in after.events for part in e.content.parts],
+                [(s.id, s.state) for s in listed.sessions],
+            )
+        )
+        with pytest.raises(AlreadyExistsError):
+            await service.create_session(app_name=APP, user_id="ann", session_id="s")
+        await service.delete_session(app_name=APP, user_id="ann", session_id="s")
+        gone = await service.get_session(app_name=APP, user_id="ann", session_id="s")
+        seen.append(gone)
+    return tuple(seen)
+
+
+@pytest.mark.parametrize("delete", ["soft", "purge"])
+def test_an_id_created_again_after_deletion_starts_empty_as_in_adk(
+    url: str, delete: Any, tmp_path: Path
+) -> None:
+    """ADK's services let a deleted id be created again, as a new empty session;
+    so does ours, and a soft delete still keeps every earlier session in the log."""
+    expected = asyncio.run(recreate(InMemorySessionService()))
+    assert asyncio.run(recreate(SqliteSessionService(str(tmp_path / "a.db")))) == (
+        expected
+    )
+
+    async def ours() -> tuple[Any, ...]:
+        async with await aio.connect(url) as trail:
+            return await recreate(TrailSessionService(trail, delete=delete))
+
+    assert asyncio.run(ours()) == expected
+    with sessiontrail.connect(url) as trail:
+        kept = trail.sessions.list(user_id="ann", include_deleted=True).items
+        assert len(kept) == (3 if delete == "soft" else 0)
+
+
+def test_racing_creates_of_a_deleted_id_have_one_winner_as_in_adk(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    """Two processes create an id whose session was deleted: one succeeds."""
+    ours = [TrailSessionService(trail), TrailSessionService(other_trail)]
+
+    async def delete_all() -> None:
+        for number in range(ROUNDS):
+            await ours[0].create_session(
+                app_name=APP, user_id="ann", session_id=f"s{number}"
+            )
+            await ours[0].delete_session(
+                app_name=APP, user_id="ann", session_id=f"s{number}"
+            )
+
+    asyncio.run(delete_all())
+    assert race_creates(ours) == [(1, True)] * ROUNDS
+
+
+def adk_view(service: TrailSessionService, sid: str) -> Any:
+    async def view() -> tuple[Any, ...]:
+        found = await service.get_session(app_name=APP, user_id="ann", session_id=sid)
+        listed = await service.list_sessions(app_name=APP, user_id="ann")
+        return (
+            None if found is None else found.state,
+            [(s.id, s.state) for s in listed.sessions],
+        )
+
+    return asyncio.run(view())
+
+
+def test_a_restored_session_does_not_take_back_an_id_created_again(
+    trail: SessionTrail,
+) -> None:
+    """ADK sees one session per id: restoring the deleted one (through the log's
+    own API) leaves the newer session under the id, and it can be deleted and
+    the id created again as before."""
+    service = TrailSessionService(trail)
+
+    async def cycle() -> None:
+        await service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"gen": 1}
+        )
+        await service.delete_session(app_name=APP, user_id="ann", session_id="s")
+        await service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"gen": 2}
+        )
+
+    asyncio.run(cycle())
+    assert trail.sessions.restore(trail_session_id(APP, "ann", "s"), user_id="ann")
+    assert adk_view(service, "s") == ({"gen": 2}, [("s", {"gen": 2})])
+
+    async def again() -> None:
+        await service.delete_session(app_name=APP, user_id="ann", session_id="s")
+        await service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"gen": 3}
+        )
+
+    asyncio.run(again())
+    assert adk_view(service, "s") == ({"gen": 3}, [("s", {"gen": 3})])
+    trail.projections.rebuild("adk")
+    assert adk_view(service, "s") == ({"gen": 3}, [("s", {"gen": 3})])
+
+
+def test_another_users_session_under_an_adk_id_does_not_take_it(
+    trail: SessionTrail,
+) -> None:
+    """A plain session another user made under the sessiontrail id an ADK
+    session of ann would have does not stop ann creating that ADK id."""
+    bob = sessiontrail.Session(
+        session_id=trail_session_id(APP, "ann", "s"), user_id="bob"
+    )
+    trail.sessions.save(bob)
+    service = TrailSessionService(trail)
+    asyncio.run(
+        service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"mine": True}
+        )
+    )
+    assert adk_view(service, "s") == ({"mine": True}, [("s", {"mine": True})])
+
+
+def test_an_erased_users_adk_id_can_be_created_again(url: str) -> None:
+    """After erasure ADK no longer sees the user's sessions, and their ids are
+    free again, as if deleted."""
+    with sessiontrail.connect(url, key=sessiontrail.new_key()) as trail:
+        service = TrailSessionService(trail)
+        asyncio.run(
+            service.create_session(
+                app_name=APP, user_id="ann", session_id="s", state={"old": 1}
+            )
+        )
+        trail.erase_user("ann")
+        assert adk_view(service, "s") == (None, [])
+        asyncio.run(
+            service.create_session(
+                app_name=APP, user_id="ann", session_id="s", state={"new": 1}
+            )
+        )
+        assert adk_view(service, "s") == ({"new": 1}, [("s", {"new": 1})])

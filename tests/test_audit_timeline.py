@@ -6,6 +6,7 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 
+import sessiontrail
 from sessiontrail import InvalidInput, SessionTrail
 
 
@@ -74,3 +75,24 @@ def test_pages_resume_after_the_last_position(trail: SessionTrail):
 def test_naive_times_are_rejected(trail: SessionTrail):
     with pytest.raises(InvalidInput, match="since"):
         trail.audit.entries(since=datetime(2026, 1, 1))
+
+
+def test_an_erasure_stays_in_the_timeline_through_a_rebuild(url: str):
+    """Who erased whom, and when, is in the timeline (no session, no content),
+    survives the user's own entries being erased, and a rebuild shows it again."""
+    with sessiontrail.connect(url, key=sessiontrail.new_key()) as trail:
+        activity(trail)
+        trail.erase_user("bob", actor="dpo")
+        for rebuilt in (False, True):
+            if rebuilt:
+                trail.projections.rebuild("audit")
+            [erased] = trail.audit.entries(actor="dpo").items
+            assert (erased.session_id, erased.user_id, erased.event) == (
+                "",
+                "bob",
+                "UserErased",
+            )
+            assert erased.summary == "user erased: their data key destroyed"
+            bob = trail.audit.entries(user_id="bob").items
+            assert [e.event for e in bob][-1] == "UserErased"
+            assert bob[1].summary == "user: [erased]"

@@ -388,7 +388,7 @@ def test_the_adk_read_model_skips_a_poison_event(trail: SessionTrail) -> None:
         Session.MessageAppended,
         message={"role": "user", "content": "x", "metadata": {"adk": recorded}},
     )
-    state, _ = trail.adk.session("app", "bob", "s")
+    _, state, _ = trail.adk.session("app", "bob", "s")
     assert state == {"k": 1}  # the event that would have set 2 is skipped
     assert skipped(trail)["adk"] == 1
 

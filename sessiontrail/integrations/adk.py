@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 from uuid import uuid4
 
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -41,7 +41,15 @@ from ..domain.session import Session
 from ..domain.session_ids import nfc
 from ..domain.validation import Actor, NewSessionId, SessionId, UserId, validated
 from ..domain.values import Message
-from ..projections.adk import ADK, TEMP, trail_session_id
+from ..projections.adk import (
+    ADK,
+    GENERATIONS,
+    TEMP,
+    generation_id,
+)
+from ..projections.adk import (  # re-exported: the sessiontrail id of an ADK session
+    trail_session_id as trail_session_id,
+)
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
 
@@ -75,8 +83,10 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         session_id: StrictStr | None = None,
     ) -> AdkSession:
         """A new session with `state` split by prefix (temp: keys dropped);
-        AlreadyExistsError if the user already has this id in the app. The app
-        name and session id are stored in NFC, as every new session id is."""
+        AlreadyExistsError if the user already has this id in the app. An id
+        whose session was deleted can be created again, as in ADK's services:
+        the new session starts empty, and the deleted one stays in the log. The
+        app name and session id are stored in NFC, as every new session id is."""
         chosen = nfc((session_id or "").strip()) or uuid4().hex
         kept = {k: v for k, v in (state or {}).items() if not k.startswith(TEMP)}
         return await self._trail.run(
@@ -128,10 +138,15 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         `history` and `sessiontrail show --deleted` still do. With
         `delete="purge"`, a purge: nothing of it stays but the purge record.
         A session that is not there is no error, as in ADK's services."""
-        key = trail_session_id(app_name, user_id, session_id.strip())
-        await self._trail.run(self._remove, key, user_id)
+        await self._trail.run(self._remove, app_name, user_id, session_id.strip())
 
-    def _remove(self, trail: SessionTrail, key: str, user_id: str) -> None:
+    def _remove(
+        self, trail: SessionTrail, app_name: str, user_id: str, session_id: str
+    ) -> None:
+        found = trail.adk.session(app_name, user_id, session_id)
+        if found is None:
+            return
+        key = found[0]
         if self._delete == "soft":
             trail.sessions.delete(key, user_id=user_id, actor=self._actor)
             return
@@ -168,25 +183,39 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         session_id: str,
         state: dict[str, Any],
     ) -> AdkSession:
-        key = trail_session_id(app_name, user_id, session_id)
         marker: dict[str, JsonValue] = {
             "app": app_name,
             "session": session_id,
             "state": state,
         }
-        new = Session(
-            session_id=key,
-            user_id=user_id,
-            title=session_id,
-            metadata={ADK: marker},
-            actor=self._actor,
-        )
-        try:
-            trail.sessions.create(new)  # atomic: no check-then-save window
-        except ConcurrencyConflict:
-            raise AlreadyExistsError(
-                f"Session with id {session_id} already exists."
-            ) from None
+
+        def start(generation: int) -> Session:
+            return Session(
+                session_id=generation_id(app_name, user_id, session_id, generation),
+                user_id=user_id,
+                title=session_id,
+                metadata={ADK: marker},
+                actor=self._actor,
+            )
+
+        new = start(1)  # checks the ids before anything is looked up
+        taken = AlreadyExistsError(f"Session with id {session_id} already exists.")
+        if trail.adk.session(app_name, user_id, session_id) is not None:
+            raise taken
+        for generation in range(1, GENERATIONS + 1):
+            new = new if generation == 1 else start(generation)
+            try:
+                trail.sessions.create(new)  # atomic: no check-then-save window
+                break
+            except ConcurrencyConflict:  # deleted, erased, another user's or taken
+                trail.projections.catch_up()  # a create that won just now included
+                if trail.adk.session(app_name, user_id, session_id) is not None:
+                    raise taken from None
+        else:
+            raise InvalidInput(
+                f"session_id: {session_id!r} was created {GENERATIONS} times; "
+                "choose another id"
+            )
         created = self._get(trail, app_name, user_id, session_id, None)
         assert created is not None, "a saved session is readable (inline)"
         return created
@@ -202,11 +231,10 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         found = trail.adk.session(app_name, user_id, session_id)
         if found is None:
             return None
-        state, updated_at = found
+        key, state, updated_at = found
         recent = None if config is None else config.num_recent_events
         events: list[Event] = []
         if recent != 0:
-            key = trail_session_id(app_name, user_id, session_id)
             page = trail.sessions.messages(key, last_n=recent, user_id=user_id)
             events = [_event(message) for message in page.items]
         if config is not None and config.after_timestamp is not None:
@@ -222,9 +250,13 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         )
 
     def _append(self, trail: SessionTrail, session: AdkSession, event: Event) -> None:
-        key = trail_session_id(session.app_name, session.user_id, session.id)
-        stored = trail.sessions.try_load(key, user_id=session.user_id)
-        if stored is None or ADK not in stored.metadata:
+        found = trail.adk.session(session.app_name, session.user_id, session.id)
+        stored = (
+            None
+            if found is None
+            else trail.sessions.try_load(found[0], user_id=session.user_id)
+        )
+        if not _is_adk(stored):
             raise SessionNotFoundError(f"Session {session.id} not found.")
         if event.id and stored.held_ids([event.id]):
             return  # a re-delivered event is stored once
@@ -238,6 +270,11 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             **_message_fields(event), metadata={ADK: recorded}, actor=self._actor
         )
         trail.sessions.save(stored)
+
+
+def _is_adk(session: Session | None) -> TypeGuard[Session]:
+    """Whether `session` is a live ADK session (an erased one no longer says so)."""
+    return session is not None and isinstance(session.metadata.get(ADK), dict)
 
 
 def _json(value: dict[str, Any], name: str) -> dict[str, Any]:
