@@ -77,19 +77,43 @@ def test_a_walked_list_gives_the_pages_the_matching_set_gives(
     assert pages(trail_of_words, **query) == by_set
 
 
+def first_page_without(
+    trail: SessionTrail,
+    monkeypatch: pytest.MonkeyPatch,
+    module: object,
+    name: str,
+    what: str,
+) -> list[str]:
+    """The first page of the common word kiwi with `module.name` made to fail,
+    saying `what` the page should not have done."""
+    monkeypatch.setattr(filters, "COMMON", 1)
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise AssertionError(what)
+
+    monkeypatch.setattr(module, name, refuse)
+    page = trail.sessions.list(text="kiwi", limit=3)
+    return [summary.session_id for summary in page.items]
+
+
+def skip_unless_fts5(trail: SessionTrail) -> None:
+    """SQLite without a key: its FTS5 table serves the words."""
+    if trail.backend == "postgresql" or trail.store.keys.master_set:
+        pytest.skip("SQLite's FTS5 table only")
+
+
 def test_a_common_words_first_page_does_not_collect_every_match(
     trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     skip_where_the_planner_chooses(trail_of_words)
-    monkeypatch.setattr(filters, "COMMON", 1)
 
-    def collect(*args: object) -> None:
-        raise AssertionError("the first page collected every match")
-
-    monkeypatch.setattr(keyset, "matching_set", collect)
-
-    page = trail_of_words.sessions.list(text="kiwi", limit=3)
-    assert [summary.session_id for summary in page.items] == ["s11", "s10", "s09"]
+    assert first_page_without(
+        trail_of_words,
+        monkeypatch,
+        keyset,
+        "matching_set",
+        "the first page collected every match",
+    ) == ["s11", "s10", "s09"]
 
 
 def test_a_walk_that_does_not_fill_its_page_falls_back_to_the_matching_set(
@@ -145,17 +169,15 @@ def test_a_walk_testing_text_in_batches_gives_the_pages_the_matching_set_gives(
 def test_a_common_words_walk_on_sqlite_tests_no_session_by_itself(
     trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if trail_of_words.backend == "postgresql" or trail_of_words.store.keys.master_set:
-        pytest.skip("SQLite's FTS5 table only")
-    monkeypatch.setattr(filters, "COMMON", 1)
+    skip_unless_fts5(trail_of_words)
 
-    def alone(*args: object) -> None:
-        raise AssertionError("a session's documents were looked up one by one")
-
-    monkeypatch.setattr(filters, "_text_test", alone)
-
-    page = trail_of_words.sessions.list(text="kiwi", limit=3)
-    assert [summary.session_id for summary in page.items] == ["s11", "s10", "s09"]
+    assert first_page_without(
+        trail_of_words,
+        monkeypatch,
+        filters,
+        "_text_test",
+        "a session's documents were looked up one by one",
+    ) == ["s11", "s10", "s09"]
 
 
 def hits(trail: SessionTrail, text: str, **options: object) -> list[object]:
@@ -186,8 +208,7 @@ def test_a_common_words_search_ranks_as_scoring_every_match_does(
 def test_a_common_words_search_ranks_the_newest_sessions_holding_it(
     trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    if trail_of_words.backend == "postgresql" or trail_of_words.store.keys.master_set:
-        pytest.skip("SQLite's FTS5 ranking only")
+    skip_unless_fts5(trail_of_words)
     monkeypatch.setattr(filters, "COMMON", 1)
     monkeypatch.setattr(ranked_search, "RANKED_SESSIONS", 3)
 
