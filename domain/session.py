@@ -109,6 +109,10 @@ class SessionState(BaseModel):
     message_count: int | None
     pending_question: PendingQuestion | None
     deleted: bool
+    forked_from: str | None = None
+    """The session this one was forked from (None: not a fork, or a snapshot
+    taken before sessions kept it)."""
+    forked_version: int | None = None
 
 
 class Session(Aggregate, created_event_name="Started"):
@@ -133,6 +137,10 @@ class Session(Aggregate, created_event_name="Started"):
 
         source_id: str
         source_version: int
+
+        def apply(self, aggregate: Session) -> None:
+            aggregate.forked_from = self.source_id
+            aggregate.forked_version = self.source_version
 
     class MessageAppended(Event):
         personal: ClassVar[Spec] = {"message": MESSAGE}
@@ -347,6 +355,8 @@ class Session(Aggregate, created_event_name="Started"):
         self._message_count: int | None = 0
         self.pending_question: PendingQuestion | None = None
         self.deleted = False
+        self.forked_from: str | None = None  # set by `Forked`
+        self.forked_version: int | None = None
         self._usage: LogFold[dict[str, JsonValue]] = LogFold([])
         self._index: tuple[TranscriptIndex, int] | None = None
 
@@ -506,6 +516,8 @@ class Session(Aggregate, created_event_name="Started"):
             version=self.version,
             deleted=self.deleted,
             preview=self._preview() if with_preview else "",
+            forked_from=self.forked_from,
+            forked_version=self.forked_version,
         )
 
     def _preview(self) -> str:
@@ -528,6 +540,8 @@ class Session(Aggregate, created_event_name="Started"):
             message_count=self._message_count,
             pending_question=self.pending_question,
             deleted=self.deleted,
+            forked_from=self.forked_from,
+            forked_version=self.forked_version,
         )
 
     def _restore(self, state: SessionState) -> None:
@@ -545,6 +559,8 @@ class Session(Aggregate, created_event_name="Started"):
         self._messages = LogFold(load=_unattached)
         self.pending_question = state.pending_question
         self.deleted = state.deleted
+        self.forked_from = state.forked_from
+        self.forked_version = state.forked_version
         self._usage = LogFold(load=_unattached)
         self._index = None
 

@@ -18,6 +18,7 @@ from sessiontrail import (
     SessionNotFound,
     SessionTrail,
 )
+from sessiontrail.infrastructure.event_store import SNAPSHOT_INTERVAL
 from sessiontrail.server.app import create_app
 from sessiontrail.server.auth import Tokens
 
@@ -266,3 +267,51 @@ def test_ls_shows_where_a_fork_came_from(tmp_path: Path):
 
     assert result.exit_code == 0, result.stderr
     assert "forked from src at v4" in " ".join(result.stdout.split())
+
+
+def test_a_loaded_forks_summary_names_its_source_and_version(trail: SessionTrail):
+    chat(trail, "src", 3)
+    trail.sessions.fork("src", at_version=4, new_id="fork")
+
+    fork, source = trail.sessions.load("fork"), trail.sessions.load("src")
+
+    assert fork is not None and source is not None
+    assert (fork.summary().forked_from, fork.summary().forked_version) == ("src", 4)
+    assert (source.summary().forked_from, source.summary().forked_version) == (
+        None,
+        None,
+    )
+
+
+def test_a_fork_loaded_from_its_snapshot_still_names_its_source(trail: SessionTrail):
+    chat(trail, "src", 3)
+    fork = trail.sessions.fork("src", at_version=4, new_id="fork")
+    for number in range(SNAPSHOT_INTERVAL):  # past a snapshot of the fork
+        fork.append_message(role="user", content=f"more {number}")
+    trail.sessions.save(fork)
+    assert trail.store.snapshots is not None
+    assert [snap.originator_version for snap in trail.store.snapshots.get(fork.id)]
+    trail.sessions._cache.clear()
+
+    loaded = trail.sessions.load("fork")
+
+    assert loaded is not None
+    assert (loaded.forked_from, loaded.forked_version) == ("src", 4)
+
+
+def test_the_http_session_view_names_a_forks_source(
+    trail: SessionTrail, tmp_path: Path
+):
+    chat(trail, "src", 3, user_id="ann")
+    trail.sessions.fork("src", at_version=4, new_id="fork", user_id="ann")
+    tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
+    with TestClient(create_app(trail, tokens)) as client:
+        fork = client.get("/v1/sessions/fork", headers=bearer("ann"))
+        source = client.get("/v1/sessions/src", headers=bearer("ann"))
+
+    assert fork.status_code == 200, fork.text
+    assert (fork.json()["forked_from"], fork.json()["forked_version"]) == ("src", 4)
+    assert (source.json()["forked_from"], source.json()["forked_version"]) == (
+        None,
+        None,
+    )

@@ -52,7 +52,14 @@ if MISSING and os.environ.get("SESSIONTRAIL_REQUIRE_BROWSER") == "1":
     pytest.fail(f"the browser tests must run here: {MISSING}", pytrace=False)
 pytestmark = pytest.mark.skipif(MISSING is not None, reason=MISSING or "")
 
-from playwright.sync_api import Browser, Page, expect, sync_playwright  # noqa: E402
+from playwright.sync_api import (  # noqa: E402
+    Browser,
+    Page,
+    Response,
+    Route,
+    expect,
+    sync_playwright,
+)
 
 
 def fill_log(url: str) -> None:
@@ -179,6 +186,27 @@ def test_a_diff_between_two_versions(page: Page):
     shot(page, "diff")
 
 
+def test_a_page_opened_while_signing_in_is_not_shown_again_when_it_ends(
+    page: Page,
+):
+    held: list[Route] = []
+
+    def hold(route: Route) -> None:  # the sign-in check answers late
+        held.append(route)
+
+    page.route("**/v1/me", hold)
+    sign_in(page)
+    page.goto(page.url.split("#")[0] + "#/sessions/trip?tab=diff")
+    page.get_by_label("From version").fill("3")
+
+    held.pop().continue_()
+    expect(page.get_by_role("button", name="Sign out")).to_be_visible()
+    page.get_by_label("To version").fill("10")
+    page.get_by_role("button", name="Compare").click()
+
+    expect(page.locator(".diff h3")).to_have_text("From v3 to v10")
+
+
 def test_the_timeline_qa_and_trace_tabs(page: Page):
     open_trip(page)
 
@@ -213,6 +241,25 @@ def test_a_message_another_process_appends_appears_without_reloading(
     append_elsewhere(log_url, "appended by another process")
 
     expect(page.get_by_text("appended by another process")).to_be_visible()
+
+
+def test_a_live_update_keeps_the_versions_typed_in_the_diff_form(
+    page: Page, log_url: str
+):
+    def usage(response: Response) -> bool:  # asked for by each showing
+        return response.url.endswith("/v1/sessions/trip/usage")
+
+    open_trip(page)
+    with page.expect_response(usage):
+        page.get_by_role("tab", name="Diff").click()
+    page.get_by_label("From version").fill("3")
+
+    with page.expect_response(usage):  # the page was shown again, live
+        append_elsewhere(log_url, "written while comparing")
+    page.get_by_label("To version").fill("10")
+    page.get_by_role("button", name="Compare").click()
+
+    expect(page.locator(".diff h3")).to_have_text("From v3 to v10")
 
 
 def append_elsewhere(url: str, text: str) -> None:

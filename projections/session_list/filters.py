@@ -4,8 +4,9 @@ Text and metadata filters are read two ways from the search read model (its
 FTS5 table or GIN index, its keyed tokens, its (key, value) index): as the set
 of matching streams, which drives the list when matches are few (`matching_set`),
 or as a test of one session, applied while walking the list in order when
-matches are many (`matching_test`, see keyset.py). Model, pinned and the time
-range are conditions on the session index row.
+matches are many (`matching_test`, see keyset.py; on SQLite without a key the
+text is tested a batch of sessions at a time, `streams_holding`). Model, pinned
+and the time range are conditions on the session index row.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ from ...infrastructure.sql import Cursor
 from ..columns import micros
 from ..search import SearchProjection
 from . import tokens
+from .doc_ranges import documents_of, matching
 
 Clauses = tuple[list[str], list[Any]]
 """SQL conditions and their parameters."""
@@ -198,6 +200,49 @@ def matching_test(
         clauses.append(f"EXISTS ({sql} AND stream = s.stream)")
         params += values
     return " AND ".join(clauses), params
+
+
+def tests_in_batches(cur: Cursor, filters: SessionFilter) -> bool:
+    """Whether a walk tests the text filter a batch of sessions at a time
+    (`streams_holding`): on SQLite without a key, where one FTS5 look-up per
+    document would cost each tested session a fraction of a millisecond."""
+    sqlite = cur.dialect == "sqlite" and not cur.sealer.active
+    return filters.text is not None and sqlite
+
+
+LONG_SESSION = 200
+"""Messages above which a tested session is looked up on its own (by its
+documents, stopping at the first match) rather than in a batch, which reads
+every document id of each session."""
+
+
+def streams_holding(
+    cur: Cursor,
+    search: SearchProjection,
+    text: str,
+    candidates: list[tuple[str, int]],
+) -> set[str]:
+    """Which of the candidate streams (stream, message count) have a document
+    holding every word of `text` (SQLite, no key): the per-session test's
+    answer, in a few FTS5 range queries (doc_ranges.py) instead of a look-up
+    per document."""
+    docs, words_table = search.table("search_docs"), search.table("search_words")
+    query = match_query(cur.dialect, text)
+    found: set[str] = set()
+    short = [stream for stream, count in candidates if count <= LONG_SESSION]
+    for stream, count in candidates:
+        if (
+            count > LONG_SESSION
+            and cur.execute(
+                f"SELECT 1 FROM {docs} d, {words_table} w WHERE d.stream = ? "
+                f"AND w.rowid = d.doc AND {words_table} MATCH ? LIMIT 1",
+                (stream, query),
+            ).fetchone()
+        ):
+            found.add(stream)
+    held = documents_of(cur, search, short)
+    matched = matching(cur, search, query, (doc for _, doc, _ in held))
+    return found | {stream for stream, doc, _ in held if doc in matched}
 
 
 def _text_test(

@@ -9,7 +9,9 @@ matches few documents, the set of matching streams drives the query (its cost
 is the matches). When it matches many (a common word), collecting and sorting
 every match before the LIMIT would cost them all: the list is walked in its
 order instead, each session tested by its stream, up to WALK_BUDGET sessions;
-if that does not fill the page, the set drives the query after all.
+if that does not fill the page, the set drives the query after all. On SQLite
+without a key the text is tested a batch of sessions at a time (one FTS5 query
+per run of nearby document ids, not one look-up per document).
 """
 
 from __future__ import annotations
@@ -20,7 +22,14 @@ from ...infrastructure.sql import Cursor
 from ..search import SearchProjection
 from ..sessions import SessionsProjection
 from .cursor import Listing
-from .filters import is_common, matching_set, matching_test, row_clauses
+from .filters import (
+    is_common,
+    matching_set,
+    matching_test,
+    row_clauses,
+    streams_holding,
+    tests_in_batches,
+)
 
 COLUMNS = (
     "s.session_id, s.user_id, s.title, s.pinned, s.model, s.message_count, "
@@ -160,11 +169,14 @@ def _walk(
     budget of sessions ran out before the page was full (a list shorter than the
     budget is walked whole: its page is complete, however short)."""
     wanted = limit + offset
-    test = matching_test(cur, listing.filters, search, listing.user_id)
-    if test is None or search is None or wanted > WALK_MAX_ROWS:
+    if search is None or not listing.filters.searches or wanted > WALK_MAX_ROWS:
         return None
     if not is_common(cur, listing.filters, search, listing.user_id):
         return None
+    if tests_in_batches(cur, listing.filters):
+        return _walk_in_batches(cur, tables, listing, search, where, limit, offset)
+    test = matching_test(cur, listing.filters, search, listing.user_id)
+    assert test is not None, "a filter that searches has a test"
     clauses, params = list(where[0]), list(where[1])
     sessions, order = tables.table("sessions"), _order(listing, _CURRENT)
     condition = f" WHERE {' AND '.join(clauses)}" if clauses else ""
@@ -185,6 +197,80 @@ def _walk(
     if len(rows) < limit and bound is not None:  # the budget ended the walk
         return None
     return [(row, _key(row[0], row[3], row[7])) for row in rows]
+
+
+def newest_matching(
+    cur: Cursor,
+    tables: SessionsProjection,
+    listing: Listing,
+    search: SearchProjection,
+    count: int,
+) -> list[Row] | None:
+    """The first `count` rows of a list filtered by a common word (SQLite, no
+    key), walked in its order; None when the walk's budget ran out first."""
+    where = _where(listing, _CURRENT, None)
+    return _walk_in_batches(cur, tables, listing, search, where, count, 0)
+
+
+WALK_BATCH_MAX = 500
+"""The most sessions one batch of a walk tests (their streams are parameters)."""
+
+
+def _walk_in_batches(
+    cur: Cursor,
+    tables: SessionsProjection,
+    listing: Listing,
+    search: SearchProjection,
+    where: tuple[list[str], list[Any]],
+    limit: int,
+    offset: int,
+) -> list[Row] | None:
+    """`_walk` with the text tested a batch at a time (`streams_holding`): the
+    sessions in list order that pass the other filters, `limit + offset` first,
+    then twice as many each time, up to the same budget; the page it gives is
+    the one testing each session gives."""
+    text = listing.filters.text
+    assert text is not None
+    wanted = limit + offset
+    budget = wanted * WALK_BUDGET + WALK_EXTRA
+    clauses, params = list(where[0]), list(where[1])
+    others = matching_test(
+        cur,
+        listing.filters.model_copy(update={"text": None}),
+        search,
+        listing.user_id,
+    )
+    if others is not None:
+        clauses.append(others[0])
+        params += others[1]
+    sessions, order = tables.table("sessions"), _order(listing, _CURRENT)
+    found: list[Row] = []
+    walked, size = 0, wanted
+    last: dict[str, Any] | None = None
+    while walked < budget:
+        take = min(size, budget - walked, WALK_BATCH_MAX)
+        batch_clauses, batch_params = list(clauses), list(params)
+        if last is not None:
+            past, values = _past(listing, _CURRENT, last)
+            batch_clauses.append(past)
+            batch_params += values
+        condition = f" WHERE {' AND '.join(batch_clauses)}" if batch_clauses else ""
+        rows = cur.execute(
+            f"SELECT {COLUMNS}, s.stream FROM {sessions} s{condition} "
+            f"ORDER BY {order} LIMIT ?",
+            (*batch_params, take),
+        ).fetchall()
+        walked += len(rows)
+        holding = streams_holding(
+            cur, search, text, [(row[WIDTH], row[5]) for row in rows]
+        )
+        for row in rows:
+            if row[WIDTH] in holding:
+                found.append((row[:WIDTH], _key(row[0], row[3], row[7])))
+        if len(found) >= wanted or len(rows) < take:  # full, or walked whole
+            return found[offset:wanted]
+        last, size = _key(rows[-1][0], rows[-1][3], rows[-1][7]), 2 * size
+    return None  # the budget ended the walk
 
 
 def select_moved(

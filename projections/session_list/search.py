@@ -2,7 +2,10 @@
 match first, with their matching message ids and a snippet.
 
 A session's score is its best document's: FTS5's bm25 on SQLite, `ts_rank` on
-PostgreSQL; equal scores list the most recently updated first.
+PostgreSQL; equal scores list the most recently updated first. On SQLite, words
+in at least COMMON documents are ranked among the RANKED_SESSIONS most recently
+updated sessions holding them (the first a `list(text=...)` shows), not over
+every match: scoring every document of a common word would cost the whole log.
 """
 
 from __future__ import annotations
@@ -10,15 +13,20 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
+from ...domain.search import SessionFilter
 from ...infrastructure.sql import Cursor
 from ..search import TITLE, SearchProjection
 from ..sessions import SessionsProjection
-from .filters import match_query, search_language
-from .keyset import COLUMNS, WIDTH
+from .cursor import Listing
+from .doc_ranges import documents_of, scored
+from .filters import is_common, match_query, search_language
+from .keyset import COLUMNS, WIDTH, newest_matching
 
 MARK = "**"
 """What surrounds each matched word in a snippet."""
 SNIPPET_WORDS = 16
+RANKED_SESSIONS = 100
+"""How many of the newest sessions holding a common word a search ranks."""
 
 
 @dataclass(frozen=True)
@@ -43,24 +51,33 @@ def find(
 ) -> list[Found]:
     """The best `limit` sessions for `text` among those a list would show."""
     query = match_query(cur.dialect, text)
-    matches, params = _matches(cur, search, query)
-    clauses = []
-    if user_id is not None:
-        clauses.append("s.user_id = ?")
-        params.append(user_id)
-    if not include_deleted:
-        clauses.append("s.deleted = 0")
-    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
-    rows = cur.execute(
-        f"SELECT {COLUMNS}, s.stream, MIN(m.score) AS best FROM ({matches}) m "
-        f"JOIN {sessions.table('sessions')} s ON s.stream = m.stream {where}"
-        f"GROUP BY s.stream ORDER BY best, s.updated_at DESC, s.session_id LIMIT ?",
-        (*params, limit),
-    ).fetchall()
+    rows = None
+    common = cur.dialect == "sqlite" and is_common(
+        cur, SessionFilter(text=text), search, user_id
+    )
+    if common:
+        listing = Listing(
+            user_id=user_id,
+            order="updated_desc",
+            pinned_first=False,
+            include_deleted=include_deleted,
+            filters=SessionFilter(text=text),
+        )
+        rows = _newest_ranked(cur, sessions, search, listing, query, limit)
+    if rows is None:
+        rows = _all_ranked(
+            cur,
+            sessions,
+            search,
+            query,
+            user_id=user_id,
+            include_deleted=include_deleted,
+            limit=limit,
+        )
     if not rows:
         return []
     streams = [row[WIDTH] for row in rows]
-    documents = _documents(cur, search, query, streams)
+    documents = _documents(cur, search, query, streams, common)
     found = []
     for row in rows:
         hits = documents.get(row[WIDTH], [])
@@ -74,6 +91,71 @@ def find(
             )
         )
     return found
+
+
+def _newest_ranked(
+    cur: Cursor,
+    sessions: SessionsProjection,
+    search: SearchProjection,
+    listing: Listing,
+    query: str,
+    limit: int,
+) -> list[tuple[Any, ...]] | None:
+    """The best `limit` of the RANKED_SESSIONS newest sessions the listing
+    shows (rows with their stream), each scored by its best document (SQLite);
+    None when the list's walk ran out of budget before finding them."""
+    walked = newest_matching(cur, sessions, listing, search, RANKED_SESSIONS)
+    if walked is None:
+        return None
+    rows = {row[0]: row for row, _ in walked}
+    if not rows:
+        return []
+    streams = dict(
+        cur.execute(
+            f"SELECT stream, session_id FROM {sessions.table('sessions')} "
+            f"WHERE session_id IN ({', '.join('?' * len(rows))})",
+            list(rows),
+        ).fetchall()
+    )
+    docs = documents_of(cur, search, list(streams))
+    scores = scored(cur, search, query, (doc for _, doc, _ in docs), "rank")
+    best: dict[str, float] = {}
+    for stream, doc, _ in docs:
+        if doc in scores:
+            best[stream] = min(best.get(stream, scores[doc][0]), scores[doc][0])
+    ranked = sorted(
+        ((rows[streams[stream]], stream, score) for stream, score in best.items()),
+        key=lambda each: (each[2], -each[0][7], each[0][0]),
+    )
+    return [(*row, stream, score) for row, stream, score in ranked[:limit]]
+
+
+def _all_ranked(
+    cur: Cursor,
+    sessions: SessionsProjection,
+    search: SearchProjection,
+    query: str,
+    *,
+    user_id: str | None,
+    include_deleted: bool,
+    limit: int,
+) -> list[tuple[Any, ...]]:
+    """The best `limit` sessions, every matching document scored (rows with
+    their stream and best score)."""
+    matches, params = _matches(cur, search, query)
+    clauses = []
+    if user_id is not None:
+        clauses.append("s.user_id = ?")
+        params.append(user_id)
+    if not include_deleted:
+        clauses.append("s.deleted = 0")
+    where = f"WHERE {' AND '.join(clauses)} " if clauses else ""
+    return cur.execute(
+        f"SELECT {COLUMNS}, s.stream, MIN(m.score) AS best FROM ({matches}) m "
+        f"JOIN {sessions.table('sessions')} s ON s.stream = m.stream {where}"
+        f"GROUP BY s.stream ORDER BY best, s.updated_at DESC, s.session_id LIMIT ?",
+        (*params, limit),
+    ).fetchall()
 
 
 def _matches(
@@ -98,12 +180,33 @@ def _matches(
 
 
 def _documents(
-    cur: Cursor, search: SearchProjection, query: str, streams: list[str]
+    cur: Cursor,
+    search: SearchProjection,
+    query: str,
+    streams: list[str],
+    common: bool,
 ) -> dict[str, list[tuple[str, str, float]]]:
-    """Per stream, its matching documents in order: (message id, snippet, score)."""
+    """Per stream, its matching documents in order: (message id, snippet, score).
+    A common word's are read by these sessions' documents (SQLite), never by
+    every match of the word; a rarer word's by its matches, fewer."""
     docs, words = search.table("search_docs"), search.table("search_words")
     marks = ", ".join("?" * len(streams))
-    if cur.dialect == "sqlite":
+    if common:
+        held = documents_of(cur, search, streams)
+        quoted = scored(
+            cur,
+            search,
+            query,
+            (doc for _, doc, _ in held),
+            f"snippet({words}, 0, ?, ?, '…', ?), rank",
+            (MARK, MARK, SNIPPET_WORDS),
+        )
+        rows = [
+            (stream, message_id, *quoted[doc])
+            for stream, doc, message_id in held
+            if doc in quoted
+        ]
+    elif cur.dialect == "sqlite":
         rows = cur.execute(
             f"SELECT d.stream, d.message_id, snippet({words}, 0, ?, ?, '…', ?), "
             f"{words}.rank FROM {words} JOIN {docs} d ON d.doc = {words}.rowid "

@@ -38,6 +38,10 @@ class SessionOut(BaseModel):
     pending_question: PendingQuestion | None
     created_at: datetime
     updated_at: datetime
+    forked_from: str | None
+    """The session this one was forked from (None: not a fork)."""
+    forked_version: int | None
+    """The version of `forked_from` the fork copied."""
 
     @classmethod
     def of(cls, session: Session) -> SessionOut:

@@ -50,12 +50,17 @@ def find_bindir() -> Path:
 class PostgresServer:
     """Start with `start()`, stop with `stop()`; `url(schema)` gives a connect URL."""
 
-    def __init__(self, *, durable: bool = False) -> None:
+    def __init__(self, *, durable: bool = False, root: Path | None = None) -> None:
         """`durable`: fsync on, as an operator runs it (benchmarks); the tests run
-        without it: faster, and a crash of the machine loses nothing they need."""
+        without it: faster, and a crash of the machine loses nothing they need.
+        `root`: where the cluster lives (a benchmark keeping it); else a new
+        temporary directory."""
         self.durable = durable
         self.bindir = find_bindir()
-        self.root = Path(tempfile.mkdtemp(prefix="sessiontrail-pg-"))
+        if root is None:
+            root = Path(tempfile.mkdtemp(prefix="sessiontrail-pg-"))
+        root.mkdir(parents=True, exist_ok=True)
+        self.root = root
         self.data = self.root / "data"
         self.socket_dir = self.root / "socket"
         self.log = self.root / "server.log"

@@ -13,6 +13,7 @@ const who = document.getElementById("who");
 const signOut = document.getElementById("sign-out");
 let leave = new AbortController();
 let carried = "";
+let shown = 0; // pages shown so far: a sign-in shows one only if none came meanwhile
 
 /** Say something to the reader (announced by screen readers too). */
 export function say(text, kind = "info") {
@@ -33,6 +34,7 @@ function route() {
 }
 
 async function show() {
+  shown += 1;
   leave.abort();
   leave = new AbortController();
   say(carried);
@@ -97,6 +99,7 @@ function signInPage(problem = "") {
 async function submit(event, input, error) {
   event.preventDefault();
   token.set(input.value.trim());
+  const before = shown;
   try {
     await whoAmI();
   } catch (problem) {
@@ -107,7 +110,10 @@ async function submit(event, input, error) {
     input.focus();
     return;
   }
-  show();
+  // The address may have changed while the token was checked: that page is
+  // already showing (the token was set), and showing it again would drop what
+  // the reader has done there since.
+  if (shown === before) show();
 }
 
 async function whoAmI() {

@@ -48,7 +48,9 @@ export async function sessionPage(id, { main, query, signal, say, carry, failed 
 
   const matched = new Set(query.getAll("m"));
   let loading = new AbortController();
-  async function render() {
+  /** Show the session; `live` (a change another writer made) keeps the diff
+   * form as it is, with the versions the reader typed and their result. */
+  async function render({ live = false } = {}) {
     loading.abort();
     loading = new AbortController();
     const local = AbortSignal.any([signal, loading.signal]);
@@ -61,9 +63,11 @@ export async function sessionPage(id, { main, query, signal, say, carry, failed 
     slider.value = String(state.version);
     showVersionLabel(state.version);
     try {
-      replace(panel, h("p", { class: "hint" }, "Loading…"));
-      replace(panel, await view(state.tab, local));
-      panel.querySelector(".matched")?.scrollIntoView({ block: "center" });
+      if (!(live && state.tab === "diff")) {
+        replace(panel, h("p", { class: "hint" }, "Loading…"));
+        replace(panel, await view(state.tab, local));
+        panel.querySelector(".matched")?.scrollIntoView({ block: "center" });
+      }
       replace(aside, pendingQuestion(header.pending_question), usage((await call("/usage", { signal: local })).totals));
     } catch (error) {
       failed(error);
@@ -73,7 +77,7 @@ export async function sessionPage(id, { main, query, signal, say, carry, failed 
   async function view(tab, local) {
     const get = (suffix, params) => call(suffix, { params, signal: local });
     if (tab === "timeline") return timeline(await get("/history"), goTo);
-    if (tab === "diff") return diffForm(get);
+    if (tab === "diff") return diffForm((suffix, params) => call(suffix, { params })); // outlives live renders
     if (tab === "qa") return questions(await get("/qa"), (await get("/graph-context")).context);
     if (tab === "trace") return steps(await get("/traces"));
     if (state.version === state.latest.version) {
@@ -154,7 +158,7 @@ export async function sessionPage(id, { main, query, signal, say, carry, failed 
         try {
           state.latest = await call("");
           if (following) state.version = state.latest.version;
-          render();
+          render({ live: true });
         } catch (error) {
           failed(error);
         }
