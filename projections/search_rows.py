@@ -83,12 +83,13 @@ def _write_bare_docs(
     """The documents' rows: on SQLite `with_text` holds the text FTS5 reads
     (external content), else (under a master key) none; on PostgreSQL, here,
     none and no words."""
+    rows: list[tuple[object, ...]]
     if cur.dialect == "sqlite":
         values, columns = "?, ?, ?, ?", ", body"
         rows = [(*doc[:3], doc.body if with_text else "") for doc in docs]
     else:
         values, columns = "?, ?, ?, '', ''::tsvector", ", body, words"
-        rows = [tuple(doc[:3]) for doc in docs]
+        rows = [doc[:3] for doc in docs]
     cur.executemany(
         f"INSERT INTO {projection.table('search_docs')} "
         f"(doc, stream, message_id{columns}) VALUES ({values})",
