@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt
 
 from ...domain.errors import ConcurrencyConflict, SessionNotFound
 from ...domain.limits import MAX_ID_CHARS, MAX_TITLE_CHARS
@@ -23,6 +23,7 @@ from ..access import SessionOut, Trail, Who, actor_of, owned_session, scope, tag
 from ..auth import Caller
 from ..errors import Conflict
 from ..idempotency import derived_id, reused
+from ..query import DIGITS, TRUE_OR_FALSE, QueryBool, QueryTime
 
 router = APIRouter(tags=["sessions"])
 
@@ -38,13 +39,13 @@ class SessionIn(BaseModel):
 class SessionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = None
-    pinned: bool | None = None
+    pinned: StrictBool | None = None
     metadata: dict[str, JsonValue] | None = None
 
 
 class ForkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at_version: int | None = Field(None, ge=1)
+    at_version: StrictInt | None = Field(None, ge=1)
     at: datetime | None = None
     new_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
 
@@ -92,15 +93,15 @@ def create_session(
 def list_sessions(
     who: Who,
     trail: Trail,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500), DIGITS] = 50,
     cursor: str | None = None,
-    include_deleted: bool = False,
+    include_deleted: QueryBool = False,
     user_id: str | None = None,
     search: str | None = None,
     model: str | None = None,
-    pinned: bool | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    pinned: Annotated[bool | None, TRUE_OR_FALSE] = None,
+    since: QueryTime = None,
+    until: QueryTime = None,
     meta: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
     """A page of sessions, newest first; pass `next_cursor` back for more.
@@ -129,8 +130,8 @@ def search_sessions(
     who: Who,
     trail: Trail,
     text: str,
-    limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    include_deleted: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500), DIGITS] = 20,
+    include_deleted: QueryBool = False,
     user_id: str | None = None,
 ) -> list[SearchHit]:
     """The sessions whose title or one message holds every word of `text`,
@@ -282,8 +283,8 @@ def history(
     who: Who,
     trail: Trail,
     actor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime = None,
+    until: QueryTime = None,
 ) -> list[HistoryEntry]:
     """The audit timeline of one session, filtered by actor and [since, until)."""
     entries = trail.sessions.history(session_id, user_id=scope(who))
