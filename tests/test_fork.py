@@ -117,7 +117,9 @@ def test_an_id_in_use_is_a_conflict_and_nothing_is_written(trail: SessionTrail):
 def test_a_version_past_the_end_is_refused(trail: SessionTrail):
     chat(trail, "src", 2)
 
-    with pytest.raises(InvalidInput, match="^at_version: 'src' has 5 versions, not 99"):
+    with pytest.raises(
+        InvalidInput, match=r"^at_version: 'src' has 5 versions, not 99"
+    ):
         trail.sessions.fork("src", at_version=99)
 
 
@@ -127,7 +129,7 @@ def test_a_moment_before_the_session_existed_is_refused_naming_at(
     chat(trail, "src", 2)
     head = trail.store.head()
 
-    with pytest.raises(InvalidInput, match="^at: 'src' did not exist yet"):
+    with pytest.raises(InvalidInput, match=r"^at: 'src' did not exist yet"):
         trail.sessions.fork("src", at=datetime(2000, 1, 1, tzinfo=UTC))
     assert trail.store.head() == head
 
