@@ -299,11 +299,10 @@ def history(
 
 def _matches(if_match: str, version: int) -> bool:
     """Whether an If-Match header names this version: `*` (any current session,
-    RFC 9110) or a list of entity tags, one of them this version's."""
+    RFC 9110) or a list of entity tags, one of them this version's. A weak tag
+    (`W/"2"`) never matches: If-Match compares strongly (RFC 9110, 13.1.1)."""
     tags = [tag.strip() for tag in if_match.split(",")]
-    return "*" in tags or any(
-        tag.removeprefix("W/").strip('"') == str(version) for tag in tags
-    )
+    return "*" in tags or f'"{version}"' in tags
 
 
 def _precondition_failed(current: Session) -> JSONResponse:
