@@ -260,6 +260,13 @@ class Session(Aggregate, created_event_name="Started"):
     class CheckpointSaved(Event):
         """LangGraph saved a checkpoint of the thread this session is."""
 
+        class_version = 2  # v2: values say whether they are `compressed`
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            for value in [state["checkpoint"], *state["values"]]:
+                value["compressed"] = False  # v1 stored every value as it was
+
         personal: ClassVar[Spec] = {
             "checkpoint": SERIALIZED,
             "values.*": SERIALIZED,
@@ -276,6 +283,13 @@ class Session(Aggregate, created_event_name="Started"):
 
     class WritesSaved(Event):
         """LangGraph saved a task's pending writes on a checkpoint of the thread."""
+
+        class_version = 2  # v2: writes say whether they are `compressed`
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            for write in state["writes"]:
+                write["compressed"] = False  # v1 stored every value as it was
 
         personal: ClassVar[Spec] = {"writes.*": SERIALIZED}
 

@@ -6,20 +6,25 @@ graph itself, "node:<task id>" and deeper for subgraphs); each (thread, namespac
 is one session, whose id says which: `langgraph/<thread>` or
 `langgraph/<thread>/<namespace>`, with "%" and "/" in the thread id escaped so no
 two pairs share an id. Values are stored as LangGraph's serializer wrote them (a
-type tag and bytes, never re-interpreted), base64 in pieces no longer than any
-one stored string may be.
+type tag and bytes, never re-interpreted): deflated when that makes a large value
+smaller, then base64 in pieces no longer than any one stored string may be.
 """
 
 from __future__ import annotations
 
 import base64
 import uuid
+import zlib
 from typing import Self
 
 from .limits import MAX_TEXT_CHARS
 from .personal import ERASED
 from .values import Value
 
+COMPRESS_FROM = 256
+"""Bytes from which a value is deflated (zlib's fastest level) when that makes it
+smaller: a checkpoint's conversation grows with every step and is stored again
+at each, and every byte is then sealed, framed and hashed."""
 THREAD_PREFIX = "langgraph/"
 """Session ids of LangGraph threads start with this."""
 
@@ -51,27 +56,39 @@ def fork_id(session_id: str) -> str:
 
 
 class Serialized(Value):
-    """A value as the saver's serializer wrote it: its type tag and its bytes.
+    """A value as the saver's serializer wrote it: its type tag and its bytes
+    (`data`, base64; deflated first when `compressed`).
 
-    Both are personal: once the user is erased, `type` reads "[erased]".
+    `type` and `data` are personal: once the user is erased, `type` reads
+    "[erased]" and `data` is empty; `compressed` is not.
     """
 
     type: str
     data: list[str]
+    compressed: bool
 
     @classmethod
     def pack(cls, typed: tuple[str, bytes | None], **fields: object) -> Self:
         """From a serializer's (type, bytes) pair (bytes may be None: none)."""
-        text = base64.b64encode(typed[1] or b"").decode("ascii")
+        data = typed[1] or b""
+        compressed = False
+        if len(data) >= COMPRESS_FROM:
+            deflated = zlib.compress(data, 1)
+            if len(deflated) < len(data):
+                data, compressed = deflated, True
+        text = base64.b64encode(data).decode("ascii")
         pieces = [
             text[start : start + MAX_TEXT_CHARS]
             for start in range(0, len(text), MAX_TEXT_CHARS)
         ]
-        return cls.model_validate({"type": typed[0], "data": pieces, **fields})
+        return cls.model_validate(
+            {"type": typed[0], "data": pieces, "compressed": compressed, **fields}
+        )
 
     def unpack(self) -> tuple[str, bytes]:
         """The (type, bytes) pair the serializer reads back."""
-        return self.type, base64.b64decode("".join(self.data))
+        data = base64.b64decode("".join(self.data))
+        return self.type, zlib.decompress(data) if self.compressed else data
 
     @property
     def erased(self) -> bool:

@@ -41,7 +41,7 @@ from ..domain.ports import TranscriptIndex
 from ..domain.qa import QASession
 from ..domain.session import Session
 from .backends import Backend
-from .chain import ChainHeads
+from .chain import ChainHeads, stream_of
 from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
@@ -188,9 +188,13 @@ class SessionStore(Application[UUID]):
             mapper.stored(event, (owners or {}).get(event.originator_id))
             for event in events
         ]
-        with self._write_lock, storage_errors(action):
-            linked = self._heads.link(records)
-            positions = self._insert_linked(linked, events)
+        try:
+            with self._write_lock, storage_errors(action):
+                linked = self._heads.link(records)
+                positions = self._insert_linked(linked, events)
+        except StreamMoved:  # a head remembered here may be purged and reused
+            self._heads.forget({stream_of(record) for record in records})
+            raise
         self._heads.remember(linked)
         self._tell(positions, events)
         for event in events:

@@ -304,13 +304,19 @@ class SessionRepository:
         title, pin and metadata edits the merge dropped because they were made on
         a copy whose metadata another writer has changed since (each is recorded
         as an EditDropped event); it is falsy when there are none. On failure it
-        raises, the cache is untouched and the object keeps its unsaved events.
+        raises, the cache is untouched and the object keeps its unsaved events;
+        but a session found purged (SessionNotFound) leaves the cache too, so the
+        next `load_or_create` starts a new one.
         """
         if not isinstance(session, Session):
             raise InvalidInput(
                 f"session: expected a Session, got {type(session).__name__}"
             )
-        result = self._writer.save(session)
+        try:
+            result = self._writer.save(session)
+        except SessionNotFound:
+            self._cache.evict(session.session_id)
+            raise
         self._cache.put(session)
         return result
 
@@ -339,6 +345,30 @@ class SessionRepository:
         event, `Forked`, names the source and version; the source is untouched.
         `new_id` defaults to a fresh id; one already in use is ConcurrencyConflict
         and nothing is written. Another user's session is SessionNotFound."""
+        fork = self.forked(
+            session_id,
+            at_version=at_version,
+            at=at,
+            new_id=new_id,
+            user_id=user_id,
+            actor=actor,
+        )
+        self.create(fork)
+        return fork
+
+    @validated
+    def forked(
+        self,
+        session_id: SessionId,
+        *,
+        at_version: Position | None = None,
+        at: AwareDatetime | None = None,
+        new_id: SessionId | None = None,
+        user_id: UserId | None = None,
+        actor: Actor = "user",
+    ) -> Session:
+        """The session `fork` would store, not stored yet (its events pending),
+        for a caller that stores several in one transaction."""
         if at_version is not None and at is not None:
             raise InvalidInput("at_version/at: give at most one of them")
         if at_version is None and at is None:
@@ -373,16 +403,18 @@ class SessionRepository:
         if thread_of(source.session_id) and thread_of(fork.session_id):
             events = self._store.events_until(source.id, source.version)
             fork.carry_checkpoints(events, actor=actor)
-        self.create(fork)
         return fork
 
     def save_and_cache(self, session: Session) -> SaveResult | None:
         """`save`, but a failure is logged and the session is cached anyway (the
-        result is then None)."""
+        result is then None), unless it was purged: that is never cached again."""
         try:
             return self.save(session)
         except InvalidInput:
             raise
+        except SessionNotFound:
+            logger.warning("save %r: it was purged", session.session_id)
+            return None
         except SessiontrailError:
             logger.exception("save %r failed; caching it unsaved", session.session_id)
             self._cache.put(session)

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import cast
 
 from ..domain.errors import (
+    ChecksumMismatch,
     ConcurrencyConflict,
     InvalidInput,
     SessionNotFound,
@@ -230,12 +231,8 @@ class SessionWriter:
             try:
                 return self._store.record(session), pending
             except StreamMoved:
-                head = self._store.load(session.id)
-                if head is None:  # purged since it was read: nothing to merge onto
-                    raise SessionNotFound(
-                        f"session {session.session_id!r} was purged"
-                    ) from None
-                if self._store.holds(session):  # an earlier attempt did commit
+                head = self._head_of(session)
+                if self._held(session):  # an earlier attempt did commit
                     _adopt(session, head)
                     return self._store.head_position(), pending
                 if redo is None:
@@ -244,6 +241,30 @@ class SessionWriter:
                     head = redo(head)
                 _adopt(session, head)
         raise gave_up(f"save {session.session_id!r}")
+
+    def _head_of(self, session: Session) -> Session:
+        """The stored head of the session `session` was built on, after another
+        writer's append beat it. SessionNotFound if that session was purged since:
+        its stream is gone, or holds a new session started under the same id (by
+        anyone), which a stale writer must never merge into."""
+        try:
+            head = self._store.load(session.id)
+        except ChecksumMismatch:
+            head = self._store.load(session.id)  # read while a purge deleted it
+        if head is None or not _same_session(session, head):
+            raise SessionNotFound(
+                f"session {session.session_id!r} was purged"
+            ) from None
+        return head
+
+    def _held(self, session: Session) -> bool:
+        """Whether the session's pending events are stored already; a stream that
+        a purge cut from under the check is the purge, not a broken chain."""
+        try:
+            return self._store.holds(session)
+        except ChecksumMismatch:
+            self._head_of(session)  # SessionNotFound if purged meanwhile
+            raise
 
 
 def _in_use(session: Session) -> ConcurrencyConflict:
@@ -257,6 +278,15 @@ def _check_version(session: Session, if_version: int | None) -> None:
             f"if_version: {session.session_id!r} is at version {session.version}, "
             f"not {if_version}"
         )
+
+
+def _same_session(session: Session, head: Session) -> bool:
+    """Whether `head` continues the stored session `session` was loaded from: the
+    same first event (its time) and owner. A session never stored yet merges
+    onto whatever was started under its id meanwhile."""
+    if session.version == len(session.pending_events):
+        return True
+    return (head.created_on, head.user_id) == (session.created_on, session.user_id)
 
 
 def _adopt(target: Session, source: Session) -> None:

@@ -186,7 +186,18 @@ class AdkProjection(Projection):
     def _restored(
         self, event: Session.SessionRestored, cur: Cursor, position: int
     ) -> None:
-        self._mark(cur, event, deleted=False)
+        """Live again, unless its ADK id was created again meanwhile: ADK sees one
+        session per id, the newer one."""
+        sessions = self.table("adk_sessions")
+        taken = cur.execute(
+            f"SELECT 1 FROM {sessions} AS later JOIN {sessions} AS this "
+            "ON later.user_id = this.user_id AND later.session_id = this.session_id "
+            "AND later.app = this.app AND later.stream <> this.stream "
+            "WHERE this.stream = ? AND later.deleted = 0",
+            (str(event.originator_id),),
+        ).fetchone()
+        if taken is None:
+            self._mark(cur, event, deleted=False)
 
     def _mark(self, cur: Cursor, event: Session.Event, *, deleted: bool) -> None:
         cur.execute(

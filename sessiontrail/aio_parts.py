@@ -142,6 +142,7 @@ class AsyncSessions(Offloaded[SessionRepository]):
     edit = offload(SessionRepository.edit)
     exists = offload(SessionRepository.exists)
     fork = offload(SessionRepository.fork)
+    forked = offload(SessionRepository.forked)
     history = offload(SessionRepository.history)
     list = offload(SessionRepository.list)
     list_paginated = offload(SessionRepository.list_paginated)

@@ -652,3 +652,86 @@ def test_racing_creates_of_a_deleted_id_have_one_winner_as_in_adk(
 
     asyncio.run(delete_all())
     assert race_creates(ours) == [(1, True)] * ROUNDS
+
+
+def adk_view(service: TrailSessionService, sid: str) -> Any:
+    async def view() -> tuple[Any, ...]:
+        found = await service.get_session(app_name=APP, user_id="ann", session_id=sid)
+        listed = await service.list_sessions(app_name=APP, user_id="ann")
+        return (
+            None if found is None else found.state,
+            [(s.id, s.state) for s in listed.sessions],
+        )
+
+    return asyncio.run(view())
+
+
+def test_a_restored_session_does_not_take_back_an_id_created_again(
+    trail: SessionTrail,
+) -> None:
+    """ADK sees one session per id: restoring the deleted one (through the log's
+    own API) leaves the newer session under the id, and it can be deleted and
+    the id created again as before."""
+    service = TrailSessionService(trail)
+
+    async def cycle() -> None:
+        await service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"gen": 1}
+        )
+        await service.delete_session(app_name=APP, user_id="ann", session_id="s")
+        await service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"gen": 2}
+        )
+
+    asyncio.run(cycle())
+    assert trail.sessions.restore(trail_session_id(APP, "ann", "s"), user_id="ann")
+    assert adk_view(service, "s") == ({"gen": 2}, [("s", {"gen": 2})])
+
+    async def again() -> None:
+        await service.delete_session(app_name=APP, user_id="ann", session_id="s")
+        await service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"gen": 3}
+        )
+
+    asyncio.run(again())
+    assert adk_view(service, "s") == ({"gen": 3}, [("s", {"gen": 3})])
+    trail.projections.rebuild("adk")
+    assert adk_view(service, "s") == ({"gen": 3}, [("s", {"gen": 3})])
+
+
+def test_another_users_session_under_an_adk_id_does_not_take_it(
+    trail: SessionTrail,
+) -> None:
+    """A plain session another user made under the sessiontrail id an ADK
+    session of ann would have does not stop ann creating that ADK id."""
+    bob = sessiontrail.Session(
+        session_id=trail_session_id(APP, "ann", "s"), user_id="bob"
+    )
+    trail.sessions.save(bob)
+    service = TrailSessionService(trail)
+    asyncio.run(
+        service.create_session(
+            app_name=APP, user_id="ann", session_id="s", state={"mine": True}
+        )
+    )
+    assert adk_view(service, "s") == ({"mine": True}, [("s", {"mine": True})])
+
+
+def test_an_erased_users_adk_id_can_be_created_again(url: str) -> None:
+    """After erasure ADK no longer sees the user's sessions, and their ids are
+    free again, as if deleted."""
+    with sessiontrail.connect(url, key=sessiontrail.new_key()) as trail:
+        service = TrailSessionService(trail)
+        asyncio.run(
+            service.create_session(
+                app_name=APP, user_id="ann", session_id="s", state={"old": 1}
+            )
+        )
+        trail.erase_user("ann")
+        assert adk_view(service, "s") == (None, [])
+        asyncio.run(
+            service.create_session(
+                app_name=APP, user_id="ann", session_id="s", state={"new": 1}
+            )
+        )
+        assert adk_view(service, "s") == ({"new": 1}, [("s", {"new": 1})])

@@ -5,11 +5,16 @@ from __future__ import annotations
 import json
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
+from typing import Any
 
+import pytest
 from freezegun import freeze_time
 from support.cli import failure, invoke, invoke_json
 
 import sessiontrail
+from sessiontrail.domain.errors import StorageUnavailable
+from sessiontrail.domain.purge import PurgeReport
+from sessiontrail.infrastructure.repository import SessionRepository
 
 
 def log_with_old_sessions(tmp_path: Path, old: int, young: int) -> str:
@@ -98,3 +103,28 @@ def test_unset_removes_a_rule(tmp_path: Path) -> None:
         ]
         == []
     )
+
+
+def test_apply_keeps_a_session_whose_purge_fails_goes_on_and_exits_3(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    url = log_with_old_sessions(tmp_path, 3, 0)
+    invoke("--db", url, "retention", "set", "--days", "30", "--action", "purge")
+    purge = SessionRepository.purge
+
+    def locked_for_one(
+        self: SessionRepository, session_id: str, **kwargs: Any
+    ) -> PurgeReport:
+        if session_id == "chat-1":
+            raise StorageUnavailable("purge streams: database is locked")
+        return purge(self, session_id, **kwargs)
+
+    monkeypatch.setattr(SessionRepository, "purge", locked_for_one)
+    done = invoke("--db", url, "retention", "apply")
+
+    assert done.exit_code == 3, done.stdout + done.stderr
+    assert "expired 2 session(s)" in done.stdout
+    assert "failed chat-1" in done.stdout
+    assert "failed to expire 1 session(s)" in done.stderr
+    with sessiontrail.connect(url) as trail:
+        assert [s.session_id for s in trail.sessions.list().items] == ["chat-1"]

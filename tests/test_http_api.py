@@ -433,6 +433,19 @@ def test_a_huge_last_event_id_is_422(client: TestClient) -> None:
     assert response.status_code == 422 and "Last-Event-ID" in response.text
 
 
+@pytest.mark.parametrize("last_event_id", ["abc", "-1", "1.5", "0x10"])
+def test_a_last_event_id_that_is_not_a_position_is_422_naming_it(
+    client: TestClient, last_event_id: str
+) -> None:
+    client.app.state.stopping.set()  # a stream it did open ends at once
+    response = client.get(
+        "/v1/events/stream",
+        headers={**bearer("ann"), "Last-Event-ID": last_event_id},
+    )
+    assert response.status_code == 422, response.text
+    assert "Last-Event-ID" in response.json()["detail"]
+
+
 def test_if_match_star_or_a_list_naming_the_version_matches(
     client: TestClient,
 ) -> None:

@@ -88,3 +88,62 @@ def test_a_delete_with_an_old_if_match_is_412_and_deletes_nothing(
     )
     assert done.status_code == (200 if purge == "true" else 204)
     assert client.get("/v1/sessions/chat-1", headers=bearer("ann")).status_code == 404
+
+
+def soft_deleted(client: TestClient) -> str:
+    """Ann's chat-1, made and then soft-deleted; its ETag before the delete."""
+    make(client, "ann", "chat-1")
+    before = client.get("/v1/sessions/chat-1", headers=bearer("ann")).headers["ETag"]
+    deleted = client.delete("/v1/sessions/chat-1", headers=bearer("ann"))
+    assert deleted.status_code == 204
+    return str(before)
+
+
+def purge_then_restore(client: TestClient, if_match: str) -> tuple[int, int]:
+    """The status of a purge of chat-1 with this If-Match, then of a restore."""
+    purged = client.delete(
+        "/v1/sessions/chat-1?purge=true",
+        headers={**bearer("ann"), "If-Match": if_match},
+    )
+    restored = client.post("/v1/sessions/chat-1/restore", headers=bearer("ann"))
+    return purged.status_code, restored.status_code
+
+
+@pytest.mark.parametrize("if_match", ["version", "*"])
+def test_a_soft_deleted_session_is_purged_with_if_match(
+    client: TestClient, if_match: str
+) -> None:
+    version = soft_deleted(client)
+    deleted_at = f'"{int(version.strip(chr(34))) + 1}"'  # the delete is a version
+
+    matching = deleted_at if if_match == "version" else "*"
+    assert purge_then_restore(client, matching) == (200, 404)
+
+
+def test_a_soft_deleted_session_is_not_purged_with_an_old_if_match(
+    client: TestClient,
+) -> None:
+    before = soft_deleted(client)
+
+    assert purge_then_restore(client, before) == (412, 200)
+
+
+def test_a_reason_without_purge_is_422_naming_reason_and_deletes_nothing(
+    client: TestClient,
+) -> None:
+    make(client, "ann", "chat-1")
+    refused = client.delete("/v1/sessions/chat-1?reason=why", headers=bearer("ann"))
+    assert refused.status_code == 422, refused.text
+    assert "reason" in refused.json()["detail"]
+    assert client.get("/v1/sessions/chat-1", headers=bearer("ann")).status_code == 200
+
+
+@pytest.mark.parametrize("query", ["purge=true&purge=false", "purge=false&purge=true"])
+def test_a_repeated_purge_parameter_is_422_and_deletes_nothing(
+    client: TestClient, query: str
+) -> None:
+    make(client, "ann", "chat-1")
+    refused = client.delete(f"/v1/sessions/chat-1?{query}", headers=bearer("ann"))
+    assert refused.status_code == 422, refused.text
+    assert "purge" in refused.json()["detail"]
+    assert client.get("/v1/sessions/chat-1", headers=bearer("ann")).status_code == 200

@@ -10,10 +10,16 @@ from typing import Any
 import pytest
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command
-from support.langgraph import Flaky, approval_graph, subgraph_graph
+from support.langgraph import (
+    Flaky,
+    approval_graph,
+    checkpoint,
+    config,
+    subgraph_graph,
+)
 
 from sessiontrail import ConcurrencyConflict, SessionTrail
-from sessiontrail.domain.threads import thread_of
+from sessiontrail.domain.threads import thread_of, thread_session_id
 from sessiontrail.integrations.langgraph import TrailSaver
 
 SOURCE = {"configurable": {"thread_id": "t1", "user_id": "ann"}}
@@ -172,3 +178,31 @@ def test_copy_thread_into_a_thread_in_use_is_refused_and_writes_nothing(
         saver.copy_thread("t1", "t2")
 
     assert trail.sessions.history("langgraph/t2") == before
+
+
+def test_copy_thread_raced_by_a_writer_of_the_target_writes_none_of_it(
+    saver: TrailSaver,
+    trail: SessionTrail,
+    other_trail: SessionTrail,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    subgraph_graph(saver).invoke({"log": ["in"]}, SOURCE)
+    inner = trail.langgraph.namespaces("t1")[-1]
+    raced = trail.store.ids.stream(thread_session_id("t2", inner))
+    looked_up = trail.store.stream_version
+    racer = checkpoint()
+
+    def then_written_by_another_process(stream: Any) -> int:
+        found = looked_up(stream)
+        if stream == raced:
+            other = TrailSaver(other_trail)
+            other.put(config("t2", inner), racer, {"step": 0}, {})
+        return found
+
+    monkeypatch.setattr(trail.store, "stream_version", then_written_by_another_process)
+    with pytest.raises(ConcurrencyConflict, match="target_thread_id"):
+        saver.copy_thread("t1", "t2")
+
+    assert saver.get_tuple(config("t2")) is None
+    found = saver.get_tuple(config("t2", inner))
+    assert found is not None and found.checkpoint["id"] == racer["id"]

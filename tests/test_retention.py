@@ -3,14 +3,19 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 import pytest
 from freezegun import freeze_time
 from pydantic import JsonValue
 
 from sessiontrail import SessionTrail
-from sessiontrail.domain.errors import InvalidInput, SessionNotFound
-from sessiontrail.domain.purge import Purge
+from sessiontrail.domain.errors import (
+    InvalidInput,
+    SessionNotFound,
+    StorageUnavailable,
+)
+from sessiontrail.domain.purge import Purge, PurgeReport
 from sessiontrail.domain.retention import Rule
 from sessiontrail.domain.session import stream_id
 
@@ -287,3 +292,24 @@ def test_a_session_touched_after_the_dry_run_is_not_purged(
     report = trail.retention.expire(listed)
     assert ([e.session_id for e in report.skipped], report.expired) == (["touched"], [])
     assert trail.sessions.load("touched") is not None
+
+
+def test_a_purge_that_fails_in_storage_is_kept_and_reported_and_the_sweep_goes_on(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    for session_id in ("a-old", "b-old", "c-old"):
+        write(trail, session_id, days_ago=40)
+    trail.retention.set(30, action="purge")
+    purge = trail.sessions.purge
+
+    def locked_for_b(session_id: str, **kwargs: Any) -> PurgeReport:
+        if session_id == "b-old":
+            raise StorageUnavailable("purge streams: database is locked")
+        return purge(session_id, **kwargs)
+
+    monkeypatch.setattr(trail.sessions, "purge", locked_for_b)
+    report = trail.retention.apply()
+
+    assert sorted(e.session_id for e in report.expired) == ["a-old", "c-old"]
+    assert [e.session_id for e in report.failed] == ["b-old"]
+    assert live_ids(trail) == {"b-old"}

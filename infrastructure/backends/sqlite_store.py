@@ -12,13 +12,16 @@
   read the session before a purge cannot bring it back. The check is part of the
   INSERT (one statement under the write lock, no read before the write).
 - Purges: the streams' records and snapshots deleted with `secure_delete` (the
-  freed bytes are zeroed) and the purge's record inserted, in one transaction.
+  freed bytes are zeroed) and the purge's record inserted, in one transaction
+  that takes the write lock as it begins, so it waits for other writers as an
+  append does.
 """
 
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
@@ -31,6 +34,7 @@ from eventsourcing.sqlite import (
     SQLiteCursor,
     SQLiteDatastore,
     SQLiteFactory,
+    SQLiteTransaction,
 )
 from eventsourcing.utils import Environment, EnvType
 
@@ -133,7 +137,7 @@ class GuardedRecorder(LogRecorder):
         otherwise reuse the ids of deleted records at the log's end, ids which
         the read models have already passed."""
         deleted: dict[UUID, int] = {}
-        with self.datastore.transaction(commit=True) as c:
+        with self._writing() as c:
             c.execute("PRAGMA secure_delete = ON")  # per connection: zero freed bytes
             c.execute(f"SELECT COALESCE(MAX(rowid), 0) FROM {self.events_table_name}")
             top = int(c.fetchone()[0])
@@ -162,6 +166,28 @@ class GuardedRecorder(LogRecorder):
                 ],
             )
         return deleted, ids
+
+    @contextmanager
+    def _writing(self) -> Iterator[SQLiteCursor]:
+        """A transaction that takes the write lock as it begins (BEGIN IMMEDIATE),
+        waiting for it up to the busy timeout. One that reads first (BEGIN) and
+        then writes cannot wait: SQLite refuses its upgrade at once when another
+        writer holds the lock or committed since its read."""
+        with (
+            self.datastore.get_connection(commit=True) as connection,
+            _Immediate(connection, commit=True) as cursor,
+            cursor,
+        ):
+            yield cursor
+
+
+class _Immediate(SQLiteTransaction):
+    """eventsourcing's SQLite transaction, begun with the write lock taken."""
+
+    def __enter__(self) -> SQLiteCursor:
+        cursor = self.connection.cursor()
+        cursor.execute("BEGIN IMMEDIATE")
+        return cursor
 
 
 def _row(record: StoredEvent) -> tuple[str, int, str, bytes]:

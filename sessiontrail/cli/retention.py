@@ -22,6 +22,8 @@ app = typer.Typer(
     help="Retention: how long sessions live after their last update.",
 )
 console = Console()
+PARTLY_FAILED = 3
+"""`retention apply`'s exit code when some sessions failed to expire."""
 notes = Console(stderr=True)
 
 ScopeUser = Annotated[
@@ -187,7 +189,9 @@ def apply(
     """Expire the sessions the policy says have expired (or list them).
 
     Each session is expired in its own write, only if unchanged since it was
-    selected; stopped or killed midway, run it again to go on.
+    selected; stopped or killed midway, run it again to go on. A session whose
+    expiry fails in storage is kept and listed, the others go on, and the
+    command exits with code 3: run it again.
 
     Example: sessiontrail retention apply --dry-run
     """
@@ -206,6 +210,12 @@ def apply(
         print(report.model_dump_json())
     else:
         _show(report)
+    if report.failed:
+        notes.print(
+            f"failed to expire {len(report.failed)} session(s) (storage errors, "
+            "kept): run again"
+        )
+        raise typer.Exit(PARTLY_FAILED)
 
 
 def _show(report: RetentionReport) -> None:
@@ -229,5 +239,7 @@ def _show(report: RetentionReport) -> None:
         )
     if report.skipped:
         console.print(f"kept {len(report.skipped)} changed since selected")
+    for expiry in report.failed:
+        console.print(f"[red]failed[/] {escape(expiry.session_id)}: kept")
     if report.remaining:
         console.print("stopped at --limit: run again to go on")

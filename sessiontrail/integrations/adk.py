@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import contextlib
 import json
-from typing import Any, Literal
+from typing import Any, Literal, TypeGuard
 from uuid import uuid4
 
 from google.adk.errors.already_exists_error import AlreadyExistsError
@@ -207,8 +207,9 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             try:
                 trail.sessions.create(new)  # atomic: no check-then-save window
                 break
-            except ConcurrencyConflict:
-                if trail.sessions.exists(new.session_id):  # live: another's, just now
+            except ConcurrencyConflict:  # deleted, erased, another user's or taken
+                trail.projections.catch_up()  # a create that won just now included
+                if trail.adk.session(app_name, user_id, session_id) is not None:
                     raise taken from None
         else:
             raise InvalidInput(
@@ -255,7 +256,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             if found is None
             else trail.sessions.try_load(found[0], user_id=session.user_id)
         )
-        if stored is None or ADK not in stored.metadata:
+        if not _is_adk(stored):
             raise SessionNotFoundError(f"Session {session.id} not found.")
         if event.id and stored.held_ids([event.id]):
             return  # a re-delivered event is stored once
@@ -269,6 +270,11 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             **_message_fields(event), metadata={ADK: recorded}, actor=self._actor
         )
         trail.sessions.save(stored)
+
+
+def _is_adk(session: Session | None) -> TypeGuard[Session]:
+    """Whether `session` is a live ADK session (an erased one no longer says so)."""
+    return session is not None and isinstance(session.metadata.get(ADK), dict)
 
 
 def _json(value: dict[str, Any], name: str) -> dict[str, Any]:

@@ -41,6 +41,7 @@ from ..domain.validation import Actor
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument, opened
 from .langgraph_log import ThreadLog
+from .langgraph_memo import Recorded
 
 __all__ = ["AsyncTrailSaver", "TrailSaver"]
 
@@ -80,6 +81,7 @@ class _TrailCheckpointer(BaseCheckpointSaver[str]):
             raise InvalidInput(f"actor: {exc.errors()[0]['msg']}") from None
         self._user_key = user_key
         self._messages_channel = messages_channel
+        self._recorded = Recorded()
 
     @property
     def _log(self) -> ThreadLog:
@@ -90,6 +92,7 @@ class _TrailCheckpointer(BaseCheckpointSaver[str]):
             user_key=self._user_key,
             messages_channel=self._messages_channel,
             actor=self._actor,
+            recorded=self._recorded,
         )
 
     @abstractmethod

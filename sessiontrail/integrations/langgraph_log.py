@@ -26,12 +26,13 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
-from ..domain.errors import ConcurrencyConflict, InvalidInput
+from ..domain.errors import InvalidInput
 from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session
 from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
 from ..projections.langgraph_reads import Search
 from ..trail import SessionTrail
+from .langgraph_copy import copy_thread
 from .langgraph_input import (
     Target,
     before_of,
@@ -39,12 +40,12 @@ from .langgraph_input import (
     json_object,
     limit_of,
     metadata_of,
-    session_of,
     text,
     thread_id_of,
     versions_of,
     writes_of,
 )
+from .langgraph_memo import Recorded, Stamp
 from .langgraph_messages import mirror
 from .langgraph_tuples import checkpoint_tuples
 
@@ -71,11 +72,13 @@ class ThreadLog:
         user_key: str,
         messages_channel: str | None,
         actor: str,
+        recorded: Recorded,
     ) -> None:
         self.serde = serde
         self.user_key = user_key
         self.messages_channel = messages_channel
         self.actor = actor
+        self.recorded = recorded
 
     # -- reads ----------------------------------------------------------------------
 
@@ -170,12 +173,20 @@ class ThreadLog:
             else checkpoint["channel_values"].get(self.messages_channel)
         )
 
+        session_id = target.session_id
+        one_for_one = False
+
         def change(session: Session) -> None:
+            nonlocal one_for_one
+            known = self.recorded.mirrored(session_id, _stamp(session))
             session.save_checkpoint(checkpoint["id"], **record, actor=self.actor)
             if isinstance(conversation, list):
-                mirror(session, conversation, self.actor)
+                one_for_one = mirror(session, conversation, self.actor, known)
 
-        self._save(trail, target, change)
+        saved = self._save(trail, target, change)
+        self.recorded.put(session_id, checkpoint["id"])
+        if saved is not None and one_for_one and isinstance(conversation, list):
+            self.recorded.mirror(session_id, _stamp(saved), conversation)
         return target.config(checkpoint["id"])
 
     def put_writes(
@@ -207,9 +218,12 @@ class ThreadLog:
             for number, (channel, value) in enumerate(writes)
         ]
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        held = trail.langgraph.writes(
-            target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
-        )
+        session_id = target.session_id
+        held = self.recorded.writes(session_id, checkpoint_id, task_id)
+        if held is None:
+            held = trail.langgraph.writes(
+                target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
+            )
         if all(_kept(held.get(item.idx), item, replace) for item in items):
             return
         self._save(
@@ -224,37 +238,25 @@ class ThreadLog:
                 actor=self.actor,
             ),
         )
+        self.recorded.wrote(session_id, checkpoint_id, task_id, items, replace=replace)
 
     def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
         """Soft-delete every namespace's session of the thread: LangGraph sees
         nothing of it; the log keeps it (`sessiontrail restore` brings it back)."""
         thread_id = thread_id_of(thread_id, "thread_id")
-        for checkpoint_ns in trail.langgraph.namespaces(thread_id):
-            trail.sessions.delete(
-                thread_session_id(thread_id, checkpoint_ns), actor=self.actor
-            )
+        sessions = [
+            thread_session_id(thread_id, checkpoint_ns)
+            for checkpoint_ns in trail.langgraph.namespaces(thread_id)
+        ]
+        self.recorded.forget(sessions)
+        for session_id in sessions:
+            trail.sessions.delete(session_id, actor=self.actor)
 
     def copy_thread(
         self, trail: SessionTrail, source_thread_id: str, target_thread_id: str
     ) -> None:
-        """Fork the session of each namespace of the source thread, as it is now,
-        into the target thread's: its checkpoints and pending writes, same ids.
-        ConcurrencyConflict, nothing written, if the target's id was ever used."""
-        source = thread_id_of(source_thread_id, "source_thread_id")
-        target = thread_id_of(target_thread_id, "target_thread_id")
-        session_of(target, "", "target_thread_id")
-        namespaces = trail.langgraph.namespaces(source)
-        targets = [session_of(target, ns, "target_thread_id") for ns in namespaces]
-        if any(trail.store.stream_version(trail.store.ids.stream(t)) for t in targets):
-            raise ConcurrencyConflict(
-                f"target_thread_id: thread {target!r} is already in use"
-            )
-        for checkpoint_ns, session_id in zip(namespaces, targets, strict=True):
-            trail.sessions.fork(
-                thread_session_id(source, checkpoint_ns),
-                new_id=session_id,
-                actor=self.actor,
-            )
+        """See langgraph_copy.py."""
+        copy_thread(trail, source_thread_id, target_thread_id, self.actor)
 
     def _dumped(self, value: Any, name: str) -> tuple[str, bytes]:
         """The serializer's (type, bytes) for a value; InvalidInput naming it if
@@ -268,12 +270,14 @@ class ThreadLog:
 
     def _save(
         self, trail: SessionTrail, target: Target, change: Callable[[Session], None]
-    ) -> None:
+    ) -> Session | None:
         """Apply `change` to the thread's session (created, or reopened afresh if
-        it was deleted) and save it, merging with other writers."""
+        it was deleted) and save it, merging with other writers. The session as
+        saved if no other writer's events were merged in, else None."""
         session_id = target.session_id
         session = trail.sessions.try_load(session_id, user_id=target.user_id)
         if session is None:
+            self.recorded.forget([session_id])
             session = self._reopened(trail, target) or Session(
                 session_id=session_id,
                 user_id=target.user_id,
@@ -281,7 +285,9 @@ class ThreadLog:
                 actor=self.actor,
             )
         change(session)
+        changed = session.version
         trail.sessions.save(session)
+        return session if session.version == changed else None
 
     def _reopened(self, trail: SessionTrail, target: Target) -> Session | None:
         """A deleted thread's session restored and emptied, its id used again (as
@@ -318,6 +324,11 @@ def _kept(held: tuple[str, str, bytes] | None, item: TaskWrite, replace: bool) -
     if held is None:
         return False
     return not replace or held == (item.channel, *item.unpack())
+
+
+def _stamp(session: Session) -> Stamp:
+    """The session's state at this moment, as the saver's memory keys it."""
+    return session.version, session.modified_on
 
 
 def _title(target: Target) -> str:

@@ -29,6 +29,7 @@ from langchain_core.messages.tool import ToolCall
 
 from ..domain.session import Session
 from ..domain.values import Message
+from .langgraph_memo import Mirrored
 
 LANGGRAPH = "langgraph"
 """The message metadata key of what the mirror records."""
@@ -37,15 +38,22 @@ ROLES |= {"system": "system", "tool": "tool"}
 ROLES |= {"user": "user", "assistant": "assistant"}  # a chat message's roles
 
 
-def mirror(session: Session, values: Sequence[Any], actor: str) -> None:
-    """Make the session's transcript the conversation in `values`. The messages
-    both still share from the start are recognised without converting them (a
-    conversation mostly grows: each step then costs O(new messages) conversions)."""
+def mirror(
+    session: Session, values: Sequence[Any], actor: str, known: Mirrored = ()
+) -> bool:
+    """Make the session's transcript the conversation in `values`; True if it
+    is now those values one for one (none left out). The messages both still
+    share from the start are recognised without converting them (a conversation
+    mostly grows: each step then costs O(new messages) conversions), and those
+    `known` to be the transcript's (the same objects, mirrored into this very
+    transcript: see langgraph_memo.py) without comparing their fields."""
     transcript = session.messages
     seen: set[str | None] = set()
     kept = 0
     for stored, value in zip(transcript, values, strict=False):
-        if not _unchanged(stored, value) or value.id in seen:
+        if not _known(value, known, kept) and not _unchanged(stored, value):
+            break
+        if value.id in seen:
             break
         seen.add(value.id)
         kept += 1
@@ -63,6 +71,18 @@ def mirror(session: Session, values: Sequence[Any], actor: str) -> None:
         session.truncate(keep, actor=actor)
     for fields in given[keep - kept :]:
         session.append_message(**fields, actor=actor)
+    return kept + len(given) == len(values)
+
+
+def _known(value: Any, known: Mirrored, index: int) -> bool:
+    """Whether `value` is the message object mirrored at `index`, its content
+    not replaced since (a message changed in place otherwise, as LangGraph never
+    does, keeps the transcript's copy until it is replaced)."""
+    return (
+        index < len(known)
+        and value is known[index][0]
+        and value.content is known[index][1]
+    )
 
 
 def _unchanged(stored: Message, value: Any) -> bool:

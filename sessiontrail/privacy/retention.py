@@ -12,18 +12,29 @@ A run keeps no state of its own: the log is the state. Killed midway, each
 session is expired or untouched, and the next run's ranges no longer hold the
 expired ones (a soft-deleted session leaves the live range), so it goes on with
 the rest.
+
+A session whose expiry fails in storage (StorageUnavailable: say SQLite's lock
+was not free within its timeout) is kept, logged, listed as failed, and the
+sweep goes on with the others; the next run tries it again.
 """
 
 from __future__ import annotations
 
 import builtins
+import logging
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Annotated
 
 from pydantic import Field, StrictBool, StrictStr
 
-from ..domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
+from ..domain.errors import (
+    ConcurrencyConflict,
+    InvalidInput,
+    SessionNotFound,
+    StorageUnavailable,
+)
 from ..domain.retention import Action, RetentionPolicy, Rule, governing
 from ..domain.validation import Actor, UserId, validated
 from ..domain.values import HistoryEntry, Value
@@ -31,6 +42,8 @@ from ..infrastructure.repository import SessionRepository
 from ..infrastructure.retention_policy import PolicyStore
 from ..projections.columns import micros, moment
 from ..projections.retention_reads import Candidate, Key, RetentionReads
+
+logger = logging.getLogger(__name__)
 
 MAX_DAYS = 36_500
 DEFAULT_BATCH = 100
@@ -65,6 +78,7 @@ class RetentionReport(Value):
     dry_run: bool
     expired: list[Expiry]
     skipped: list[Expiry]  # changed or gone since they were selected: kept
+    failed: list[Expiry]  # storage failed while expiring them: kept
     remaining: bool  # stopped at `limit` with more to look at
 
     @property
@@ -200,15 +214,13 @@ class Retention:
         keys = sorted({rule.key for rule in rules if rule.key is not None})
         expired: list[Expiry] = []
         skipped: list[Expiry] = []
+        failed: list[Expiry] = []
         seen = 0
         for rule, cutoff, deleted in walks:
             after: Key | None = None
-            while limit is None or len(expired) + len(skipped) < limit:
-                room = (
-                    batch
-                    if limit is None
-                    else min(batch, limit - len(expired) - len(skipped))
-                )
+            while limit is None or len(expired) + len(skipped) + len(failed) < limit:
+                done = len(expired) + len(skipped) + len(failed)
+                room = batch if limit is None else min(batch, limit - done)
                 page = self._reads.page(rule, cutoff, deleted, after, room)
                 if not page:
                     break
@@ -217,15 +229,20 @@ class Retention:
                 if dry_run:
                     expired += mine
                 else:
-                    done, kept = self._expire_each(mine, actor)
-                    expired += done
-                    skipped += kept
+                    outcome = self._expire_each(mine, actor)
+                    expired += outcome.expired
+                    skipped += outcome.skipped
+                    failed += outcome.failed
                 seen += len(page)
                 if progress is not None:
                     progress(seen, max(total, seen))
             else:
-                return self._report(policy, as_of, dry_run, expired, skipped, True)
-        return self._report(policy, as_of, dry_run, expired, skipped, False)
+                return self._report(
+                    policy, as_of, dry_run, _Outcome(expired, skipped, failed), True
+                )
+        return self._report(
+            policy, as_of, dry_run, _Outcome(expired, skipped, failed), False
+        )
 
     @validated
     def expire(
@@ -233,9 +250,12 @@ class Retention:
     ) -> RetentionReport:
         """Expire exactly these sessions (a dry run's list, once reviewed), each
         only if it is still at the version listed: one updated since is kept."""
-        expired, skipped = self._expire_each(sessions, actor)
         return self._report(
-            self._policies.load(), datetime.now(UTC), False, expired, skipped, False
+            self._policies.load(),
+            datetime.now(UTC),
+            False,
+            self._expire_each(sessions, actor),
+            False,
         )
 
     def _governed(
@@ -260,15 +280,18 @@ class Retention:
             if governing(rules, c.user_id, metadata[c.stream]) == rule
         ]
 
-    def _expire_each(
-        self, sessions: Sequence[Expiry], actor: str
-    ) -> tuple[builtins.list[Expiry], builtins.list[Expiry]]:
-        """Expire each session in its own write; (expired, kept as changed)."""
-        expired: list[Expiry] = []
-        skipped: list[Expiry] = []
+    def _expire_each(self, sessions: Sequence[Expiry], actor: str) -> _Outcome:
+        """Expire each session in its own write; one failing does not stop the rest."""
+        outcome = _Outcome([], [], [])
         for expiry in sessions:
-            (expired if self._expire(expiry, actor) else skipped).append(expiry)
-        return expired, skipped
+            try:
+                done = self._expire(expiry, actor)
+            except StorageUnavailable:
+                logger.warning("expiring %r failed", expiry.session_id, exc_info=True)
+                outcome.failed.append(expiry)
+                continue
+            (outcome.expired if done else outcome.skipped).append(expiry)
+        return outcome
 
     def _expire(self, expiry: Expiry, actor: str) -> bool:
         """Expire one session if it is still at the version selected."""
@@ -292,18 +315,27 @@ class Retention:
         policy: RetentionPolicy | None,
         as_of: datetime,
         dry_run: bool,
-        expired: builtins.list[Expiry],
-        skipped: builtins.list[Expiry],
+        outcome: _Outcome,
         remaining: bool,
     ) -> RetentionReport:
         return RetentionReport(
             as_of=as_of,
             policy_version=0 if policy is None else policy.version,
             dry_run=dry_run,
-            expired=expired,
-            skipped=skipped,
+            expired=outcome.expired,
+            skipped=outcome.skipped,
+            failed=outcome.failed,
             remaining=remaining,
         )
+
+
+@dataclass(frozen=True)
+class _Outcome:
+    """The sessions of a sweep: expired, kept as changed, kept as failed."""
+
+    expired: builtins.list[Expiry]
+    skipped: builtins.list[Expiry]
+    failed: builtins.list[Expiry]
 
 
 def _reason(expiry: Expiry) -> str:

@@ -82,6 +82,16 @@ def owned_session(trail: SessionTrail, who: Caller, session_id: str) -> Session:
     return session
 
 
+def owned_stored_session(trail: SessionTrail, who: Caller, session_id: str) -> Session:
+    """The caller's session as stored now, live or soft-deleted (a purge may name
+    either), else 404; read from the log, never from a cache."""
+    session = trail.store.load(trail.store.ids.stream(session_id))
+    user_id = scope(who)
+    if session is None or (user_id is not None and session.user_id != user_id):
+        raise SessionNotFound(f"no session {session_id!r}")
+    return session
+
+
 def tagged(response: Response, session: Session) -> SessionOut:
     """The session's view, its version set as the response's ETag."""
     response.headers["ETag"] = f'"{session.version}"'

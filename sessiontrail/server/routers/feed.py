@@ -58,7 +58,11 @@ def stream(
     position (an opaque token), so a reconnect with Last-Event-ID resumes exactly
     after it."""
     start = after
-    if last_event_id and last_event_id.isascii() and last_event_id.isdigit():
+    if last_event_id:  # browsers send none (or an empty one) before any event
+        if not (last_event_id.isascii() and last_event_id.isdigit()):
+            raise InvalidInput(
+                "Last-Event-ID: not a position this feed sent (an event's id: digits)"
+            )
         if len(last_event_id) > len(str(BIGINT)) or int(last_event_id) > BIGINT:
             raise InvalidInput(f"Last-Event-ID: at most {BIGINT}")
         start = int(last_event_id)

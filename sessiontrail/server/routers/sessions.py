@@ -8,18 +8,27 @@ from collections.abc import Callable
 from datetime import datetime
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Response
+from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt
 
-from ...domain.errors import ConcurrencyConflict, SessionNotFound
+from ...domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
 from ...domain.limits import MAX_ID_CHARS, MAX_TITLE_CHARS
 from ...domain.purge import PurgeReport
 from ...domain.search import SearchHit, parse_meta
 from ...domain.session import Session
 from ...domain.values import HistoryEntry
 from ...trail import SessionTrail
-from ..access import SessionOut, Trail, Who, actor_of, owned_session, scope, tagged
+from ..access import (
+    SessionOut,
+    Trail,
+    Who,
+    actor_of,
+    owned_session,
+    owned_stored_session,
+    scope,
+    tagged,
+)
 from ..auth import Caller
 from ..errors import Conflict
 from ..idempotency import derived_id, reused
@@ -207,10 +216,11 @@ def patch_session(
 )
 def delete_session(
     session_id: str,
+    request: Request,
     who: Who,
     trail: Trail,
     purge: bool = False,
-    reason: Annotated[str, Query(max_length=MAX_TITLE_CHARS)] = "",
+    reason: Annotated[str | None, Query(max_length=MAX_TITLE_CHARS)] = None,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
     """Soft delete (a SessionDeleted event); restore undoes it. `purge=true`:
@@ -218,7 +228,12 @@ def delete_session(
     record with `reason` stays in the log) and answer 200 with what went. The
     owner's token or an admin's; another user's session is 404, like a missing one.
     With If-Match not naming the current version (checked again as the delete
-    is stored): 412 and the current session, nothing deleted."""
+    is stored): 412 and the current session, nothing deleted. A `reason`
+    without `purge=true`, or `purge` given twice, is 422: nothing is deleted."""
+    if len(request.query_params.getlist("purge")) > 1:
+        raise InvalidInput("purge: give it once (true or false)")
+    if reason is not None and not purge:
+        raise InvalidInput("reason: only a purge keeps a reason (add purge=true)")
 
     def delete(expected: int | None) -> Response:
         if purge:
@@ -226,7 +241,7 @@ def delete_session(
                 session_id,
                 user_id=scope(who),
                 actor=actor_of(who),
-                reason=reason,
+                reason=reason or "",
                 if_version=expected,
             )
             return JSONResponse(report.model_dump(mode="json"))
@@ -236,7 +251,9 @@ def delete_session(
         )
         return Response(status_code=204)
 
-    response: Response = _conditional(trail, who, session_id, if_match, delete)
+    response: Response = _conditional(
+        trail, who, session_id, if_match, delete, deleted_too=purge
+    )
     return response
 
 
@@ -246,13 +263,19 @@ def _conditional(
     session_id: str,
     if_match: str | None,
     write: Callable[[int | None], Any],
+    *,
+    deleted_too: bool = False,
 ) -> Any:
     """`write` given the version If-Match names (None without If-Match). If-Match
     naming another version: 412 with the current session, checked before and
-    again as the write is stored (`if_version`); nothing is written then."""
+    again as the write is stored (`if_version`); nothing is written then.
+    `deleted_too`: the write may name a soft-deleted session (a purge)."""
     expected = None
     if if_match is not None:
-        session = owned_session(trail, who, session_id)
+        if deleted_too:
+            session = owned_stored_session(trail, who, session_id)
+        else:
+            session = owned_session(trail, who, session_id)
         if not _matches(if_match, session.version):
             return _precondition_failed(session)
         expected = session.version
@@ -261,6 +284,8 @@ def _conditional(
     except ConcurrencyConflict:
         if expected is None:
             raise
+        if deleted_too:
+            return _precondition_failed(owned_stored_session(trail, who, session_id))
         current = trail.sessions.load_merged(session_id, user_id=scope(who))
         if current is None:
             raise SessionNotFound(f"no session {session_id!r}") from None

@@ -1,0 +1,129 @@
+"""What a LangGraph saver recorded itself, kept so its next call need not read
+it back or compare it again:
+
+- the checkpoints it put, each with the pending writes it then recorded on it:
+  LangGraph's writes of a step land on the checkpoint the same process has just
+  put, so a batch re-sent there is recognised without reading the read model;
+- the conversation it last mirrored into each thread's transcript, by identity:
+  LangGraph passes the same message objects from step to step, so those can be
+  recognised without comparing their fields.
+
+A hint, never the truth: what is not remembered (a checkpoint another process
+put, a transcript another writer changed since) is read and compared as before.
+Bounded: the least recently used entries are forgotten first.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Hashable, Sequence
+from datetime import datetime
+from typing import Any, Generic, TypeVar
+
+from ..domain.threads import TaskWrite
+
+Slots = dict[int, tuple[str, str, bytes]]
+"""A task's writes on a checkpoint: slot -> (channel, type, data)."""
+Mirrored = tuple[tuple[Any, Any], ...]
+"""The messages mirrored, in order: (the message object, its content object)."""
+Stamp = tuple[int, datetime]
+"""A session's state at one moment: its version and the time of its last event."""
+K = TypeVar("K", bound=Hashable)
+V = TypeVar("V")
+
+CHECKPOINTS_KEPT = 256
+"""Checkpoints remembered with their writes: the latest of the threads running."""
+TRANSCRIPTS_KEPT = 64
+"""Conversations remembered: each keeps its message objects alive, and is of use
+only while its run goes on (a new run reads its messages back from the saver)."""
+
+
+class _Recent(Generic[K, V]):
+    """A dict forgetting its least recently used entries beyond `kept`."""
+
+    def __init__(self, kept: int) -> None:
+        self._kept = kept
+        self._entries: OrderedDict[K, V] = OrderedDict()
+
+    def get(self, key: K) -> V | None:
+        found = self._entries.get(key)
+        if found is not None:
+            self._entries.move_to_end(key)
+        return found
+
+    def put(self, key: K, value: V) -> None:
+        self._entries[key] = value
+        self._entries.move_to_end(key)
+        while len(self._entries) > self._kept:
+            self._entries.popitem(last=False)
+
+    def forget(self, wanted: Any) -> None:
+        """Drop the entries whose key `wanted(key)` accepts."""
+        for key in [key for key in self._entries if wanted(key)]:
+            del self._entries[key]
+
+
+class Recorded:
+    """One saver's memory of its own writes; safe to share between threads."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._checkpoints: _Recent[tuple[str, str], dict[str, Slots]] = _Recent(
+            CHECKPOINTS_KEPT
+        )
+        self._transcripts: _Recent[str, tuple[Stamp, Mirrored]] = _Recent(
+            TRANSCRIPTS_KEPT
+        )
+
+    def put(self, session_id: str, checkpoint_id: str) -> None:
+        """This saver stored the checkpoint (writes it holds are kept)."""
+        with self._lock:
+            if self._checkpoints.get((session_id, checkpoint_id)) is None:
+                self._checkpoints.put((session_id, checkpoint_id), {})
+
+    def writes(self, session_id: str, checkpoint_id: str, task_id: str) -> Slots | None:
+        """A task's writes on a checkpoint this saver put; None if it did not."""
+        with self._lock:
+            tasks = self._checkpoints.get((session_id, checkpoint_id))
+            return None if tasks is None else dict(tasks.get(task_id, {}))
+
+    def wrote(
+        self,
+        session_id: str,
+        checkpoint_id: str,
+        task_id: str,
+        items: Sequence[TaskWrite],
+        *,
+        replace: bool,
+    ) -> None:
+        """This saver recorded a batch: as the read model does, it replaces
+        what its slots held if `replace`, else fills only empty slots."""
+        with self._lock:
+            tasks = self._checkpoints.get((session_id, checkpoint_id))
+            if tasks is None:
+                return
+            slots = tasks.setdefault(task_id, {})
+            for item in items:
+                if replace or item.idx not in slots:
+                    slots[item.idx] = (item.channel, *item.unpack())
+
+    def mirrored(self, session_id: str, stamp: Stamp) -> Mirrored:
+        """The messages mirrored into the session's transcript when it was at
+        `stamp`; none if it has changed since (or was never mirrored here)."""
+        with self._lock:
+            found = self._transcripts.get(session_id)
+        return found[1] if found is not None and found[0] == stamp else ()
+
+    def mirror(self, session_id: str, stamp: Stamp, messages: Sequence[Any]) -> None:
+        """The session's transcript at `stamp` is exactly these messages."""
+        entry = (stamp, tuple((message, message.content) for message in messages))
+        with self._lock:
+            self._transcripts.put(session_id, entry)
+
+    def forget(self, session_ids: Sequence[str]) -> None:
+        """Sessions started afresh or deleted: nothing about them holds."""
+        gone = set(session_ids)
+        with self._lock:
+            self._checkpoints.forget(lambda key: key[0] in gone)
+            self._transcripts.forget(lambda key: key in gone)
