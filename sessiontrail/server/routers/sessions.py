@@ -219,7 +219,7 @@ def delete_session(
     request: Request,
     who: Who,
     trail: Trail,
-    purge: bool = False,
+    purge: QueryBool = False,
     reason: Annotated[str | None, Query(max_length=MAX_TITLE_CHARS)] = None,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
