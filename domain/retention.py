@@ -22,7 +22,7 @@ from datetime import datetime
 from typing import Literal
 from uuid import UUID, uuid5
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, StrictInt
 
 from .aggregate import Aggregate, AggregateSnapshot
 from .event_model import CreatedEventModel, EventModel
@@ -42,7 +42,7 @@ RANK: dict[Scope, int] = {"metadata": 0, "user": 1, "global": 2}
 class Rule(Value):
     """One retention rule: a scope, days after the last update, and an action."""
 
-    days: int | None  # None: sessions in this scope never expire
+    days: StrictInt | None  # None: never expire. Strict: a request body's true is no 1
     action: Action = "delete"
     user_id: str | None = None
     key: str | None = None

@@ -9,6 +9,7 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Awaitable, Callable
+from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar, cast
 
 from pydantic import (
@@ -131,6 +132,9 @@ ModelName = Annotated[
 ]
 JsonObject = Annotated[dict[str, JsonValue], BeforeValidator(nesting_within_limit)]
 
+FilePath = Annotated[Path, Strict(False)]
+"""A file's path: a `Path` or a string naming it (the one lax argument type)."""
+
 MAX_ARGUMENT_INT = 2**53 - 1
 """The largest count, position or version a call takes: far past any real one,
 and small enough that a read model's arithmetic on it (`n + 1`) still fits a
@@ -138,7 +142,12 @@ database integer (a larger one would fail in the driver, not at the door)."""
 Count = Annotated[int, Field(ge=0, le=MAX_ARGUMENT_INT)]
 Position = Annotated[int, Field(ge=1, le=MAX_ARGUMENT_INT)]
 
-_CALL_CONFIG = ConfigDict(arbitrary_types_allowed=True, allow_inf_nan=False)
+_CALL_CONFIG = ConfigDict(
+    arbitrary_types_allowed=True, allow_inf_nan=False, strict=True
+)
+"""Strict: an argument is of its declared type, never coerced into it (True is
+not the integer 1, "5" is not 5, "yes" and 1 are not booleans, 5.0 is not 5);
+a value object may still be given as a dict of its fields."""
 
 
 def validated(func: Callable[P, R]) -> Callable[P, R]:

@@ -12,6 +12,7 @@ from pydantic import (
     ConfigDict,
     Field,
     JsonValue,
+    StrictBool,
     StrictStr,
     ValidationError,
     model_validator,
@@ -47,8 +48,11 @@ class Value(BaseModel):
 
 class Arguments(Value):
     """A value built only to be passed to a call (options, an update, an asset):
-    a bad field is InvalidInput naming it, as the call's own arguments are. Not
+    a bad field is InvalidInput naming it, as the call's own arguments are, and
+    is checked as strictly (never coerced: True is not 1, "5" is not 5). Not
     for values stored in events, which are decoded without running this."""
+
+    model_config = ConfigDict(strict=True)
 
     def __init__(self, **fields: Any) -> None:
         try:
@@ -125,7 +129,7 @@ class PendingQuestion(Value):
     tool_name: str = Field(min_length=1)
     question: str = Field(min_length=1)
     options: list[str] = Field(default_factory=list)
-    allow_custom: bool = True
+    allow_custom: StrictBool = True  # also a request body: 1 or "yes" is no bool
     source: str | None = None
 
 

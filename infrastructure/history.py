@@ -50,9 +50,12 @@ class SessionHistory:
         version: int | None,
         at: datetime | None,
         user_id: str | None,
+        *,
+        named: str = "version",
     ) -> Session | None:
         """The session at a version or a moment (give one); None if it did not
-        exist then, or is another user's."""
+        exist then, or is another user's. A version past the last is InvalidInput
+        naming the caller's argument, `named`."""
         if (version is None) == (at is None):
             raise InvalidInput("version/at: give exactly one of them")
         stream = self._store.ids.stream(session_id)
@@ -65,7 +68,7 @@ class SessionHistory:
             return None
         if version is not None and session.version < version:
             raise InvalidInput(
-                f"version: {session_id!r} has {session.version} versions, not {version}"
+                f"{named}: {session_id!r} has {session.version} versions, not {version}"
             )
         return session
 

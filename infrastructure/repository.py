@@ -374,7 +374,15 @@ class SessionRepository:
         if at_version is None and at is None:
             source = self.try_load(session_id, user_id=user_id)
         else:
-            source = self.at(session_id, version=at_version, at=at, user_id=user_id)
+            source = self._history.at(
+                session_id, at_version, at, user_id, named="at_version"
+            )
+        if (
+            source is None
+            and at is not None
+            and self.exists(session_id, user_id=user_id)
+        ):
+            raise InvalidInput(f"at: {session_id!r} did not exist yet at {at}")
         if source is None or (source.deleted and at_version is None and at is None):
             raise SessionNotFound(f"no session {session_id!r}")
         if source.deleted:

@@ -60,6 +60,18 @@ def test_set_refuses_a_bad_rule_in_one_line(tmp_path: Path) -> None:
     assert invoke_json("--db", url, "retention", "show", "--history") == []
 
 
+def test_set_checks_its_arguments_before_opening_the_log(tmp_path: Path) -> None:
+    missing = f"sqlite:///{tmp_path / 'missing.db'}"
+    for bad, named in (
+        (["--days", "-1"], "--days"),
+        (["--action", "bogus"], "--action"),
+    ):
+        days = [] if "--days" in bad else ["--days", "3"]
+        said = failure("--db", missing, "retention", "set", *days, *bad)
+        assert named in said and "SQLite" not in said, said
+    assert not (tmp_path / "missing.db").exists()
+
+
 def test_apply_dry_run_lists_and_apply_expires(tmp_path: Path) -> None:
     url = log_with_old_sessions(tmp_path, 3, 2)
     invoke("--db", url, "retention", "set", "--days", "30")

@@ -231,6 +231,28 @@ def accepts(method: Callable[..., Any], parameter: str, value: Any) -> bool:
     return True
 
 
+LAX: tuple[Any, ...] = (True, 1, 5.0, "5", "yes", "true")
+"""Values a lax check would coerce: a bool or a float for an int, digits for a
+number, words or 1 for a bool."""
+
+
+def coerced(method: Callable[..., Any], parameter: str) -> list[Any]:
+    """The LAX values the parameter's type takes only by coercion (bool as int,
+    str as int, float or bool, int as bool, float as int): each must be refused."""
+    hint = get_type_hints(method, include_extras=True).get(parameter, Any)
+    strict = ConfigDict(arbitrary_types_allowed=True, strict=True)
+    exact = validate_call(config=strict)(_taking(hint))
+    found = []
+    for value in LAX:
+        if not accepts(method, parameter, value):
+            continue
+        try:
+            exact(value)
+        except (ValidationError, PydanticSchemaGenerationError, TypeError):
+            found.append(value)
+    return found
+
+
 def _taking(hint: Any) -> Callable[[Any], None]:
     def take(value: Any) -> None:
         return None
@@ -320,6 +342,31 @@ def test_bad_arguments_raise_only_documented_errors(
         for parameter, bad, kwargs in calls(label, method, valid):
             error = outcome(functools.partial(method, **kwargs))
             problems.append(judge(label, parameter, bad, error, DOCUMENTED, method))
+    assert_none(problems)
+
+
+@pytest.mark.parametrize("part", ["trail", "session", *WALKED])
+def test_wrong_types_are_refused_by_name_and_nothing_written(
+    part: str, walked: SessionTrail, tmp_path: Path
+) -> None:
+    valid = samples(walked, tmp_path)
+    session = walked.sessions.load_or_create("walk", user_id="ann")
+    target = {"trail": walked, "session": session}.get(part) or getattr(walked, part)
+    problems = []
+    for label, method in public_methods(target):
+        walked_parameters = set()
+        for parameter, _, kwargs in calls(label, method, valid):
+            if parameter in walked_parameters:
+                continue
+            walked_parameters.add(parameter)
+            for bad in coerced(method, parameter):
+                before = (walked.store.head(), session.version)
+                call = f"{label}({parameter}={bad!r})"
+                error = outcome(functools.partial(method, **{**kwargs, parameter: bad}))
+                if not isinstance(error, InvalidInput) or parameter not in str(error):
+                    problems.append(f"{call}: {error!r:.120}")
+                elif (walked.store.head(), session.version) != before:
+                    problems.append(f"{call}: refused, but something was written")
     assert_none(problems)
 
 

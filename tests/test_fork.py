@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -117,8 +118,21 @@ def test_an_id_in_use_is_a_conflict_and_nothing_is_written(trail: SessionTrail):
 def test_a_version_past_the_end_is_refused(trail: SessionTrail):
     chat(trail, "src", 2)
 
-    with pytest.raises(InvalidInput, match="version"):
+    with pytest.raises(
+        InvalidInput, match=r"^at_version: 'src' has 5 versions, not 99"
+    ):
         trail.sessions.fork("src", at_version=99)
+
+
+def test_a_moment_before_the_session_existed_is_refused_naming_at(
+    trail: SessionTrail,
+):
+    chat(trail, "src", 2)
+    head = trail.store.head()
+
+    with pytest.raises(InvalidInput, match=r"^at: 'src' did not exist yet"):
+        trail.sessions.fork("src", at=datetime(2000, 1, 1, tzinfo=UTC))
+    assert trail.store.head() == head
 
 
 def test_a_missing_session_cannot_be_forked(trail: SessionTrail):

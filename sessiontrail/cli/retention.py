@@ -11,7 +11,7 @@ from rich.table import Table
 
 from ..domain.errors import InvalidInput
 from ..domain.retention import Action
-from ..privacy.retention import DEFAULT_BATCH, RetentionReport
+from ..privacy.retention import DEFAULT_BATCH, MAX_DAYS, RetentionReport
 from .help import Command, Group
 from .options import open_log, options
 from .progress import progress_bar, reporter
@@ -126,11 +126,14 @@ def set_rule(
     """
     if (days is None) == (not forever):
         raise InvalidInput("--days/--forever: give exactly one of them")
+    if days is not None and not 1 <= days <= MAX_DAYS:
+        raise InvalidInput(f"--days: from 1 to {MAX_DAYS}, got {days}")
+    expiry = _action(action)  # every argument checked before the log is opened
     key, value = _metadata(meta)
     with open_log(_db(ctx)) as trail:
         policy = trail.retention.set(
             days,
-            action=_action(action),
+            action=expiry,
             user_id=user_id,
             key=key,
             value=value,

@@ -1,15 +1,21 @@
-"""Unknown query parameters are refused: a 422 naming them, never ignored.
+"""Query parameters are read as written or refused: a 422 naming them.
 
 A misspelt filter (`?pined=true`) silently ignored would answer a different
-question than the one asked. Every route's known parameters are those its
-function and its dependencies declare.
+question than the one asked, so unknown parameters are refused (every route's
+known parameters are those its function and its dependencies declare). So would
+a value read loosely: `?dry_run=no` must not be a yes, `?limit=5.0` not 5. A
+boolean is `true` or `false`, an integer decimal digits, a time ISO 8601.
 """
 
 from __future__ import annotations
 
+from datetime import datetime
+from typing import Annotated
+
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
+from pydantic import BeforeValidator
 
 from ..domain.errors import InvalidInput
 
@@ -39,3 +45,33 @@ def known_query_only(request: Request) -> None:
             f"{', '.join(unknown)}: unknown query parameter"
             f"{'s' if len(unknown) > 1 else ''} (this route takes: {allowed})"
         )
+
+
+def _true_or_false(value: object) -> object:
+    """`true` or `false` (any case), never `1`, `yes` or `on`."""
+    if isinstance(value, str) and value.lower() in ("true", "false"):
+        return value.lower() == "true"
+    raise ValueError("must be true or false")
+
+
+def _digits(value: object) -> object:
+    """Decimal digits, never `5.0`, `+5`, `5_000` or ` 5`."""
+    if isinstance(value, str) and value.isascii() and value.isdigit():
+        return value
+    raise ValueError("must be a whole number in decimal digits")
+
+
+def _not_a_number(value: object) -> object:
+    """An ISO 8601 time, never a number (read loosely, `5` is a second past 1970)."""
+    if isinstance(value, str) and value.replace(".", "", 1).lstrip("-").isdigit():
+        raise ValueError("must be an ISO 8601 time, not a number")
+    return value
+
+
+TRUE_OR_FALSE = BeforeValidator(_true_or_false)
+DIGITS = BeforeValidator(_digits)
+ISO_TIME = BeforeValidator(_not_a_number)
+"""Each checks a parameter as given, before it is converted (and never its
+default): `Annotated[int | None, Query(ge=1), DIGITS] = None`."""
+QueryBool = Annotated[bool, TRUE_OR_FALSE]
+QueryTime = Annotated[datetime | None, ISO_TIME]

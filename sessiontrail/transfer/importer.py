@@ -10,12 +10,18 @@ interruption finish the job and a repeated import write nothing.
 from __future__ import annotations
 
 from collections.abc import Callable
-from pathlib import Path
 
 from ..domain.errors import InvalidInput
 from ..domain.event_model import EventModel
 from ..domain.session import Session
-from ..domain.validation import Actor, ModelName, SessionId, UserId, validated
+from ..domain.validation import (
+    Actor,
+    FilePath,
+    ModelName,
+    SessionId,
+    UserId,
+    validated,
+)
 from ..domain.values import Value
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.log_position import LogPosition
@@ -62,7 +68,7 @@ class Importer:
     @validated
     def import_file(
         self,
-        path: Path,
+        path: FilePath,
         *,
         user_id: UserId | None = None,
         session_id: SessionId | None = None,

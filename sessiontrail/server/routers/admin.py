@@ -14,6 +14,7 @@ from ...privacy.retention import MAX_BATCH, RetentionPolicyView, RetentionReport
 from ..access import Trail, Who, actor_of
 from ..auth import Caller
 from ..errors import Forbidden
+from ..query import DIGITS, QueryBool
 
 router = APIRouter()
 
@@ -104,8 +105,8 @@ def unset_retention_rule(
 def apply_retention(
     who: Who,
     trail: Trail,
-    dry_run: bool = True,
-    limit: Annotated[int, Query(ge=1, le=MAX_BATCH)] = 1000,
+    dry_run: QueryBool = True,
+    limit: Annotated[int, Query(ge=1, le=MAX_BATCH), DIGITS] = 1000,
 ) -> RetentionReport:
     """Expire (or with `dry_run`, the default, list) what the retention policy
     says has expired, at most `limit` sessions per request: `remaining` says

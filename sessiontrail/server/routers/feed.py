@@ -17,6 +17,7 @@ from ...infrastructure.wakeups import Wakeups
 from ...projections.audit import AuditPage
 from ...trail import SessionTrail
 from ..access import BIGINT, Trail, Who, scope
+from ..query import DIGITS
 
 router = APIRouter(tags=["feed"])
 KEEP_ALIVE_SECONDS = 15
@@ -33,8 +34,8 @@ events: from the first to the second, doubling."""
 def events(
     who: Who,
     trail: Trail,
-    after: Annotated[int, Query(ge=0, le=BIGINT)] = 0,
-    limit: Annotated[int, Query(ge=1, le=1000)] = 100,
+    after: Annotated[int, Query(ge=0, le=BIGINT), DIGITS] = 0,
+    limit: Annotated[int, Query(ge=1, le=1000), DIGITS] = 100,
     session_id: Annotated[str | None, Query(min_length=1)] = None,
 ) -> AuditPage:
     """Every event the caller may see after log position `after`, in log order
@@ -50,7 +51,7 @@ def stream(
     request: Request,
     who: Who,
     trail: Trail,
-    after: Annotated[int, Query(ge=0, le=BIGINT)] = 0,
+    after: Annotated[int, Query(ge=0, le=BIGINT), DIGITS] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """The same as Server-Sent Events, live: each event's `id` is its log

@@ -11,6 +11,7 @@ from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 from ...domain.values import Message, MessagePage, Role
 from ..access import BIGINT, Trail, Who, actor_of, owned_session, scope
 from ..idempotency import derived_id, reused
+from ..query import DIGITS
 
 router = APIRouter(tags=["messages"])
 
@@ -62,9 +63,9 @@ def messages(
     session_id: str,
     who: Who,
     trail: Trail,
-    last_n: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
-    before: Annotated[int | None, Query(ge=1, le=BIGINT)] = None,
-    limit: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
+    last_n: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
+    before: Annotated[int | None, Query(ge=1, le=BIGINT), DIGITS] = None,
+    limit: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
 ) -> MessagePage:
     """The last `last_n` messages, or `limit` before position `before`."""
     return trail.sessions.messages(

@@ -4,8 +4,7 @@ Each first checks the session is the caller's (else 404)."""
 
 from __future__ import annotations
 
-from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Response
 from pydantic import BaseModel, ConfigDict, JsonValue
@@ -27,6 +26,7 @@ from ..access import (
     tagged,
 )
 from ..auth import Caller
+from ..query import DIGITS, QueryTime
 
 router = APIRouter()
 
@@ -87,8 +87,8 @@ def at(
     session_id: str,
     who: Who,
     trail: Trail,
-    version: Annotated[int | None, Query(ge=1, le=BIGINT)] = None,
-    time: datetime | None = None,
+    version: Annotated[int | None, Query(ge=1, le=BIGINT), DIGITS] = None,
+    time: QueryTime = None,
 ) -> SessionAt:
     """The session as it was at a version or a moment (give one)."""
     if (version is None) == (time is None):
@@ -110,8 +110,8 @@ def diff(
     session_id: str,
     who: Who,
     trail: Trail,
-    first: Annotated[int, Query(alias="from", ge=1, le=BIGINT)],
-    second: Annotated[int, Query(alias="to", ge=1, le=BIGINT)],
+    first: Annotated[int, Query(alias="from", ge=1, le=BIGINT), DIGITS],
+    second: Annotated[int, Query(alias="to", ge=1, le=BIGINT), DIGITS],
 ) -> VersionDiff:
     """What changed from version `from` to version `to`: messages added and
     removed, and each changed field as [before, after]."""
@@ -166,7 +166,7 @@ def qa_entries(
     session_id: str,
     who: Who,
     trail: Trail,
-    last_n: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
+    last_n: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
 ) -> list[SessionQAEntry]:
     """The Q&A entries, oldest first (the last `last_n` when given)."""
     user = _owner(trail, who, session_id)
@@ -185,7 +185,8 @@ def update_qa(
 ) -> None:
     """Change fields of an entry (null clears one); 404 if there is no entry."""
     user = _owner(trail, who, session_id)
-    updates = SessionQAUpdate(**changes)
+    fields: dict[str, Any] = changes  # checked field by field, strictly, here
+    updates = SessionQAUpdate(**fields)
     if not trail.qa.update_qa_entry(
         session_id, qa_id, updates, user_id=user, actor=actor_of(who)
     ):
@@ -237,7 +238,7 @@ def steps(
     session_id: str,
     who: Who,
     trail: Trail,
-    last_n: Annotated[int | None, Query(ge=0, le=BIGINT)] = None,
+    last_n: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
 ) -> list[SessionTraceStep]:
     """The trace steps, oldest first (the last `last_n` when given)."""
     user = _owner(trail, who, session_id)

@@ -10,7 +10,7 @@ from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, JsonValue
+from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt
 
 from ...domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
 from ...domain.limits import MAX_ID_CHARS, MAX_TITLE_CHARS
@@ -32,6 +32,7 @@ from ..access import (
 from ..auth import Caller
 from ..errors import Conflict
 from ..idempotency import derived_id, reused
+from ..query import DIGITS, TRUE_OR_FALSE, QueryBool, QueryTime
 
 router = APIRouter(tags=["sessions"])
 
@@ -47,13 +48,13 @@ class SessionIn(BaseModel):
 class SessionPatch(BaseModel):
     model_config = ConfigDict(extra="forbid")
     title: str | None = None
-    pinned: bool | None = None
+    pinned: StrictBool | None = None
     metadata: dict[str, JsonValue] | None = None
 
 
 class ForkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    at_version: int | None = Field(None, ge=1)
+    at_version: StrictInt | None = Field(None, ge=1)
     at: datetime | None = None
     new_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
 
@@ -101,15 +102,15 @@ def create_session(
 def list_sessions(
     who: Who,
     trail: Trail,
-    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+    limit: Annotated[int, Query(ge=1, le=500), DIGITS] = 50,
     cursor: str | None = None,
-    include_deleted: bool = False,
+    include_deleted: QueryBool = False,
     user_id: str | None = None,
     search: str | None = None,
     model: str | None = None,
-    pinned: bool | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    pinned: Annotated[bool | None, TRUE_OR_FALSE] = None,
+    since: QueryTime = None,
+    until: QueryTime = None,
     meta: Annotated[list[str] | None, Query()] = None,
 ) -> dict[str, Any]:
     """A page of sessions, newest first; pass `next_cursor` back for more.
@@ -138,8 +139,8 @@ def search_sessions(
     who: Who,
     trail: Trail,
     text: str,
-    limit: Annotated[int, Query(ge=1, le=500)] = 20,
-    include_deleted: bool = False,
+    limit: Annotated[int, Query(ge=1, le=500), DIGITS] = 20,
+    include_deleted: QueryBool = False,
     user_id: str | None = None,
 ) -> list[SearchHit]:
     """The sessions whose title or one message holds every word of `text`,
@@ -218,7 +219,7 @@ def delete_session(
     request: Request,
     who: Who,
     trail: Trail,
-    purge: bool = False,
+    purge: QueryBool = False,
     reason: Annotated[str | None, Query(max_length=MAX_TITLE_CHARS)] = None,
     if_match: Annotated[str | None, Header()] = None,
 ) -> Response:
@@ -307,8 +308,8 @@ def history(
     who: Who,
     trail: Trail,
     actor: str | None = None,
-    since: datetime | None = None,
-    until: datetime | None = None,
+    since: QueryTime = None,
+    until: QueryTime = None,
 ) -> list[HistoryEntry]:
     """The audit timeline of one session, filtered by actor and [since, until)."""
     entries = trail.sessions.history(session_id, user_id=scope(who))
@@ -323,11 +324,10 @@ def history(
 
 def _matches(if_match: str, version: int) -> bool:
     """Whether an If-Match header names this version: `*` (any current session,
-    RFC 9110) or a list of entity tags, one of them this version's."""
+    RFC 9110) or a list of entity tags, one of them this version's. A weak tag
+    (`W/"2"`) never matches: If-Match compares strongly (RFC 9110, 13.1.1)."""
     tags = [tag.strip() for tag in if_match.split(",")]
-    return "*" in tags or any(
-        tag.removeprefix("W/").strip('"') == str(version) for tag in tags
-    )
+    return "*" in tags or f'"{version}"' in tags
 
 
 def _precondition_failed(current: Session) -> JSONResponse:
