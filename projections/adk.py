@@ -242,8 +242,8 @@ def trail_session_id(app_name: str, user_id: str, session_id: str) -> str:
 def generation_id(app_name: str, user_id: str, session_id: str, generation: int) -> str:
     """The sessiontrail id of the `generation`th ADK session under one ADK id:
     the first is `trail_session_id`; a later one (the id created again after a
-    deletion) adds `~N-` and a digest of the first id, so that no id a caller
-    chooses is likely to meet it."""
+    deletion) adds `~N-` and a digest of the first id with N, so that no id a
+    caller chooses is likely to meet it."""
     first = trail_session_id(app_name, user_id, session_id)
     if generation == 1:
         return first
