@@ -112,12 +112,28 @@ class SessionRepository:
         if cached is None:
             session_id = self._store.ids.session(session_id)
             cached = self._cache.get(session_id)
-        if cached is not None:
+        if cached is not None and self._current(cached):
             return visible(cached, user_id)
-        stored = visible(self._store.load(stream_id(session_id)), user_id)
-        if stored is not None:
+        loaded = self._store.load(stream_id(session_id))
+        stored = visible(loaded, user_id)
+        if loaded is None or loaded.deleted:
+            self._cache.evict(session_id)  # deleted or purged by another process
+        elif stored is not None:
             self._cache.put_if_not_older(stored)
         return stored
+
+    def _current(self, cached: Session) -> bool:
+        """Whether a cached copy can be served: the log holds nothing newer for
+        it (another process may have written since; one indexed read), or it
+        carries edits not stored yet (kept for the next save to merge), or the
+        log cannot be read now (the cache answers through an outage)."""
+        if cached.pending_events:
+            return True
+        try:
+            return self._store.stream_version(cached.id) == cached.version
+        except StorageUnavailable:
+            logger.warning("load %r: served from the cache", cached.session_id)
+            return True
 
     @validated
     def load_or_create(

@@ -58,6 +58,18 @@ def test_no_token_or_a_bad_one_is_401_except_health_and_docs(
     assert client.get("/openapi.json").status_code == 200
 
 
+def test_a_session_read_shows_what_another_process_wrote(
+    client: TestClient, other_trail: SessionTrail
+) -> None:
+    make(client, "ann", "chat-1")
+    say(client, "ann", "chat-1", "hello")  # this server holds the session cached
+    elsewhere = other_trail.sessions.load("chat-1", user_id="ann")
+    elsewhere.append_message(role="assistant", content="from another worker")
+    other_trail.sessions.save(elsewhere)
+    got = client.get("/v1/sessions/chat-1", headers=bearer("ann"))
+    assert got.headers["ETag"] == '"3"' and got.json()["message_count"] == 2
+
+
 def test_docs_can_be_private(trail: SessionTrail, tmp_path: Path) -> None:
     tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
     with TestClient(create_app(trail, tokens, public_docs=False)) as client:
