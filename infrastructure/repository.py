@@ -567,14 +567,16 @@ class SessionRepository:
         *,
         user_id: UserId | None = None,
         actor: Actor = "runtime",
-    ) -> None:
-        """Record one token-usage object verbatim; a no-op for a session never saved."""
+    ) -> bool:
+        """Record one token-usage object verbatim; a no-op for a session never
+        saved (or deleted, or another user's). Whether it was stored."""
         usage = _parse_usage(record)
         head = self._writer.record_usage(session_id, user_id, usage, actor)
         if head is None:
             logger.debug("token usage for unknown session %r ignored", session_id)
-        else:
-            self._cache.refresh(head)
+            return False
+        self._cache.refresh(head)
+        return True
 
 
 def _parse_usage(record: JsonObject | str) -> JsonObject:
