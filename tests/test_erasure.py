@@ -215,6 +215,17 @@ def test_another_process_applying_the_erasure_replays_with_the_key_gone(
             check_erased(later)
 
 
+def test_the_user_id_that_stands_for_no_user_cannot_be_erased(
+    trail: SessionTrail,
+) -> None:
+    session = trail.sessions.load_or_create("chat", user_id="default")
+    session.append_message(role="user", content="MARK-default")
+    trail.sessions.save(session)
+    with pytest.raises(sessiontrail.InvalidInput, match="user_id: 'default' stands"):
+        trail.erase_user("default")
+    assert not any(isinstance(e, UserErased) for e in trail.store.every_event())
+
+
 def test_a_user_can_write_again_after_erasure(url: str) -> None:
     with sessiontrail.connect(url, key=sessiontrail.new_key()) as trail:
         write_everything(trail, "alice")
