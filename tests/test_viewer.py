@@ -262,6 +262,26 @@ def test_a_live_update_keeps_the_versions_typed_in_the_diff_form(
     expect(page.locator(".diff h3")).to_have_text("From v3 to v10")
 
 
+def test_the_diff_form_reaches_a_version_written_while_it_is_open(
+    page: Page, log_url: str
+):
+    def usage(response: Response) -> bool:  # asked for by each showing
+        return response.url.endswith("/v1/sessions/trip/usage")
+
+    open_trip(page)
+    with page.expect_response(usage):
+        page.get_by_role("tab", name="Diff").click()
+    latest = int(page.get_by_label("To version").get_attribute("max") or "0")
+
+    with page.expect_response(usage):  # the page was shown again, live
+        append_elsewhere(log_url, "written while the diff form is open")
+    page.get_by_label("From version").fill(str(latest))
+    page.get_by_label("To version").fill(str(latest + 1))
+    page.get_by_role("button", name="Compare").click()
+
+    expect(page.locator(".diff h3")).to_have_text(f"From v{latest} to v{latest + 1}")
+
+
 def append_elsewhere(url: str, text: str) -> None:
     code = (
         "import sessiontrail, sys\n"
