@@ -2,8 +2,8 @@
 match first, with their matching message ids and a snippet.
 
 A session's score is its best document's: FTS5's bm25 on SQLite, `ts_rank` on
-PostgreSQL; equal scores list the most recently updated first. On SQLite, words
-in at least COMMON documents are ranked among the RANKED_SESSIONS most recently
+PostgreSQL; equal scores list the most recently updated first. Words in at
+least COMMON documents are ranked among the RANKED_SESSIONS most recently
 updated sessions holding them (the first a `list(text=...)` shows), not over
 every match: scoring every document of a common word would cost the whole log.
 """
@@ -17,9 +17,10 @@ from ...domain.search import SessionFilter
 from ...infrastructure.sql import Cursor
 from ..search import TITLE, SearchProjection
 from ..sessions import SessionsProjection
+from . import by_stream
 from .cursor import Listing
 from .doc_ranges import documents_of, scored
-from .filters import is_common, match_query, search_language
+from .filters import match_query, search_language, text_is_common
 from .keyset import COLUMNS, WIDTH, newest_matching
 
 MARK = "**"
@@ -52,9 +53,7 @@ def find(
     """The best `limit` sessions for `text` among those a list would show."""
     query = match_query(cur.dialect, text)
     rows = None
-    common = cur.dialect == "sqlite" and is_common(
-        cur, SessionFilter(text=text), search, user_id
-    )
+    common = text_is_common(cur, search, text)
     if common:
         listing = Listing(
             user_id=user_id,
@@ -102,8 +101,9 @@ def _newest_ranked(
     limit: int,
 ) -> list[tuple[Any, ...]] | None:
     """The best `limit` of the RANKED_SESSIONS newest sessions the listing
-    shows (rows with their stream), each scored by its best document (SQLite);
-    None when the list's walk ran out of budget before finding them."""
+    shows (rows with their stream and best score), each scored by its best
+    document only; None when the list's walk ran out of budget before finding
+    them."""
     walked = newest_matching(cur, sessions, listing, search, RANKED_SESSIONS)
     if walked is None:
         return None
@@ -117,17 +117,28 @@ def _newest_ranked(
             list(rows),
         ).fetchall()
     )
-    docs = documents_of(cur, search, list(streams))
-    scores = scored(cur, search, query, (doc for _, doc, _ in docs), "rank")
-    best: dict[str, float] = {}
-    for stream, doc, _ in docs:
-        if doc in scores:
-            best[stream] = min(best.get(stream, scores[doc][0]), scores[doc][0])
+    best = _best_scores(cur, search, query, list(streams))
     ranked = sorted(
         ((rows[streams[stream]], stream, score) for stream, score in best.items()),
         key=lambda each: (each[2], -each[0][7], each[0][0]),
     )
     return [(*row, stream, score) for row, stream, score in ranked[:limit]]
+
+
+def _best_scores(
+    cur: Cursor, search: SearchProjection, query: str, streams: list[str]
+) -> dict[str, float]:
+    """Each of `streams` matching `query`, with its best document's score (lower
+    is better), from these sessions' documents only."""
+    if cur.dialect != "sqlite":  # the query is the text there
+        return by_stream.best_scores(cur, search, query, streams)
+    docs = documents_of(cur, search, streams)
+    scores = scored(cur, search, query, (doc for _, doc, _ in docs), "rank")
+    best: dict[str, float] = {}
+    for stream, doc, _ in docs:
+        if doc in scores:
+            best[stream] = min(best.get(stream, scores[doc][0]), scores[doc][0])
+    return best
 
 
 def _all_ranked(
@@ -187,11 +198,11 @@ def _documents(
     common: bool,
 ) -> dict[str, list[tuple[str, str, float]]]:
     """Per stream, its matching documents in order: (message id, snippet, score).
-    A common word's are read by these sessions' documents (SQLite), never by
-    every match of the word; a rarer word's by its matches, fewer."""
+    A common word's are read by these sessions' documents, never by every match
+    of the word (on PostgreSQL, never by its GIN index); a rarer word's by its
+    matches, fewer."""
     docs, words = search.table("search_docs"), search.table("search_words")
-    marks = ", ".join("?" * len(streams))
-    if common:
+    if common and cur.dialect == "sqlite":
         held = documents_of(cur, search, streams)
         quoted = scored(
             cur,
@@ -210,7 +221,8 @@ def _documents(
         rows = cur.execute(
             f"SELECT d.stream, d.message_id, snippet({words}, 0, ?, ?, '…', ?), "
             f"{words}.rank FROM {words} JOIN {docs} d ON d.doc = {words}.rowid "
-            f"WHERE {words} MATCH ? AND d.stream IN ({marks}) ORDER BY d.doc",
+            f"WHERE {words} MATCH ? AND d.stream IN ({', '.join('?' * len(streams))}) "
+            "ORDER BY d.doc",
             (MARK, MARK, SNIPPET_WORDS, query, *streams),
         ).fetchall()
     else:
@@ -218,15 +230,15 @@ def _documents(
         rows = cur.execute(
             "SELECT d.stream, d.message_id, ts_headline(?::regconfig, d.body, q, ?), "
             "-ts_rank(d.words, q) "
-            f"FROM {docs} d, plainto_tsquery(?::regconfig, ?) q "
-            f"WHERE d.words @@ q AND d.stream IN ({marks}) ORDER BY d.doc",
+            f"FROM {by_stream.documents(search, streams, fenced=common)}, "
+            "plainto_tsquery(?::regconfig, ?) q WHERE d.words @@ q ORDER BY d.doc",
             (
                 language,
                 f"StartSel={MARK}, StopSel={MARK}, MaxWords={SNIPPET_WORDS}, "
                 "MinWords=4",
+                *streams,
                 language,
                 query,
-                *streams,
             ),
         ).fetchall()
     found: dict[str, list[tuple[str, str, float]]] = {}
