@@ -1,16 +1,20 @@
 """TrailSaver beside LangGraph's SqliteSaver, call for call, in one run.
 
-    .venv/bin/python bench/langgraph_saver.py [--threads 10] [--turns 20] [--json-out F]
+    .venv/bin/python bench/langgraph_saver.py [--threads 10] [--turns 20]
+        [--projections inline|worker] [--json-out F]
 
 A scripted chat graph (no model: each turn a user message, an assistant tool call,
 the tool's answer, the assistant's reply) runs `--turns` turns on each of
 `--threads` threads against a recording saver; every `put` and `put_writes` it
 made is then replayed, in order, into SqliteSaver (a file, WAL, as
 `SqliteSaver.from_conn_string` opens it) and into TrailSaver (sessiontrail on a
-SQLite file of its own, inline read models, threads owned by a user so their
-content is sealed), call by call, interleaved, so both see the same load; after
-each `put` the thread's latest checkpoint is read back with `get_tuple`, as
-LangGraph does at the start of each step. Reported:
+SQLite file of its own, threads owned by a user so their content is sealed),
+call by call, interleaved, so both see the same load; after each `put` the
+thread's latest checkpoint is read back with `get_tuple`, as LangGraph does at
+the start of each step. Read models inline (the default: each write brings them
+up to date), or `--projections worker`: left to a worker, which this run does
+not start, so the saver's reads bring its own read model up to date and
+`get_tuple` pays for applying the checkpoints put since. Reported:
 median ms per `put`, per `get_tuple` of the latest checkpoint and per
 `put_writes`, and each ratio (ours/theirs), in wall-clock time and in CPU time
 (the process's own work, without waiting for the disk or for other processes:
@@ -180,13 +184,16 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--projections", choices=("inline", "worker"), default="inline")
     parser.add_argument("--json-out", type=Path)
     options = parser.parse_args()
     calls = record(options.threads, options.turns)
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         connection = sqlite3.connect(folder / "lg.db", check_same_thread=False)
-        with sessiontrail.connect(f"sqlite:///{folder / 'trail.db'}") as trail:
+        with sessiontrail.connect(
+            f"sqlite:///{folder / 'trail.db'}", projections=options.projections
+        ) as trail:
             medians = replay(
                 {"theirs": SqliteSaver(connection), "ours": TrailSaver(trail)}, calls
             )
@@ -195,7 +202,8 @@ def main() -> None:
     puts = sum(1 for kind, _ in calls if kind == "put")
     print(
         f"{options.threads} threads x {options.turns} turns: {puts} puts, "
-        f"{len(calls) - puts} put_writes (median ms per call)"
+        f"{len(calls) - puts} put_writes (median ms per call), read models "
+        f"{options.projections}"
     )
     ratios = {}
     for column, label in ((0, "wall clock"), (1, "CPU time")):
