@@ -192,6 +192,27 @@ def test_fork_over_http_is_201_and_names_the_source(
     assert trail.sessions.history("fork")[0].payload["source_id"] == "src"
 
 
+def test_fork_over_http_takes_at_as_an_iso_time_only(
+    trail: SessionTrail, tmp_path: Path
+):
+    chat(trail, "src", 3, user_id="ann")
+    tokens = Tokens.load(write_tokens(tmp_path / "tokens.json"))
+    now = datetime.now(UTC)
+    with TestClient(create_app(trail, tokens)) as client:
+        refused = [
+            client.post("/v1/sessions/src/fork", json={"at": at}, headers=bearer("ann"))
+            for at in (int(now.timestamp()), str(int(now.timestamp())), "2026-11-30")
+        ]
+        made = client.post(
+            "/v1/sessions/src/fork", json={"at": now.isoformat()}, headers=bearer("ann")
+        )
+
+    assert [answer.status_code for answer in refused] == [422, 422, 422]
+    assert all("at" in answer.text for answer in refused)
+    assert made.status_code == 201, made.text
+    assert len(trail.sessions.list(user_id="ann").items) == 2
+
+
 def test_fork_from_the_command_line(tmp_path: Path):
 
     url = f"sqlite:///{tmp_path / 'trail.db'}"

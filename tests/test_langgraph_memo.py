@@ -8,6 +8,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
+from langgraph.checkpoint.base import ERROR
 from support.langgraph import checkpoint, config
 
 from sessiontrail import SessionTrail
@@ -90,6 +91,43 @@ def test_writes_another_saver_made_on_a_checkpoint_keep_their_slots(
     found = saver.get_tuple(target)
     assert found is not None
     assert found.pending_writes == [("task", "a", 1), ("task", "b", 3)]
+
+
+def test_a_write_resent_after_another_process_replaced_it_is_recorded_again(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    """As on LangGraph's own savers, the newest write of a special channel holds
+    its slot, though this saver remembers having written the same value."""
+    saver, other = TrailSaver(trail), TrailSaver(other_trail)
+    first = checkpoint()
+    saver.put(config("t1"), first, {"step": 0}, {})
+    target = config("t1", checkpoint_id=first["id"])
+    saver.put_writes(target, [(ERROR, "boom v1")], "task")
+    other.put_writes(target, [(ERROR, "boom v2")], "task")
+
+    saver.put_writes(target, [(ERROR, "boom v1")], "task")
+
+    found = other.get_tuple(target)
+    assert found is not None
+    assert found.pending_writes == [("task", ERROR, "boom v1")]
+
+
+def test_writes_resent_after_another_process_restarted_the_thread_are_kept(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    saver, other = TrailSaver(trail), TrailSaver(other_trail)
+    first = checkpoint()
+    saver.put(config("t1"), first, {"step": 0}, {})
+    target = config("t1", checkpoint_id=first["id"])
+    saver.put_writes(target, [("a", 1)], "task")
+    other.delete_thread("t1")
+    other.put(config("t1"), first, {"step": 0}, {})
+
+    saver.put_writes(target, [("a", 1)], "task")
+
+    found = other.get_tuple(target)
+    assert found is not None
+    assert found.pending_writes == [("task", "a", 1)]
 
 
 def test_messages_mirrored_before_pending_writes_are_not_compared_again(

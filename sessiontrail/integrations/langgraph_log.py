@@ -184,7 +184,7 @@ class ThreadLog:
                 one_for_one = mirror(session, conversation, self.actor, known)
 
         saved = self._save(trail, target, change)
-        self.recorded.put(session_id, checkpoint["id"])
+        self.recorded.put(session_id, checkpoint["id"], _stamp_of(saved))
         if saved is not None and one_for_one and isinstance(conversation, list):
             self.recorded.mirror(session_id, _stamp(saved), conversation)
         return target.config(checkpoint["id"])
@@ -219,7 +219,8 @@ class ThreadLog:
         ]
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
         session_id = target.session_id
-        held = self.recorded.writes(session_id, checkpoint_id, task_id)
+        session = self._loaded(trail, target)
+        held = self.recorded.writes(session_id, checkpoint_id, task_id, _stamp(session))
         if held is None:
             held = trail.langgraph.writes(
                 target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
@@ -240,8 +241,15 @@ class ThreadLog:
                 actor=self.actor,
             )
 
-        saved = self._save(trail, target, change)
-        self.recorded.wrote(session_id, checkpoint_id, task_id, items, replace=replace)
+        saved = self._saved(trail, session, change)
+        self.recorded.wrote(
+            session_id,
+            checkpoint_id,
+            task_id,
+            items,
+            replace=replace,
+            stamp=_stamp_of(saved),
+        )
         if saved is not None and before is not None:
             self.recorded.moved(session_id, before, _stamp(saved))
 
@@ -279,6 +287,11 @@ class ThreadLog:
         """Apply `change` to the thread's session (created, or reopened afresh if
         it was deleted) and save it, merging with other writers. The session as
         saved if no other writer's events were merged in, else None."""
+        return self._saved(trail, self._loaded(trail, target), change)
+
+    def _loaded(self, trail: SessionTrail, target: Target) -> Session:
+        """The thread's session as stored now: created, or reopened afresh if
+        it was deleted (not stored until saved)."""
         session_id = target.session_id
         session = trail.sessions.try_load(session_id, user_id=target.user_id)
         if session is None:
@@ -289,6 +302,13 @@ class ThreadLog:
                 title=_title(target),
                 actor=self.actor,
             )
+        return session
+
+    def _saved(
+        self, trail: SessionTrail, session: Session, change: Callable[[Session], None]
+    ) -> Session | None:
+        """`change` applied to `session` and saved; `session` if no other
+        writer's events were merged in, else None."""
         change(session)
         changed = session.version
         trail.sessions.save(session)
@@ -329,6 +349,11 @@ def _kept(held: tuple[str, str, bytes] | None, item: TaskWrite, replace: bool) -
     if held is None:
         return False
     return not replace or held == (item.channel, *item.unpack())
+
+
+def _stamp_of(saved: Session | None) -> Stamp | None:
+    """The stamp a save left, when no other writer's events were merged in."""
+    return None if saved is None else _stamp(saved)
 
 
 def _stamp(session: Session) -> Stamp:

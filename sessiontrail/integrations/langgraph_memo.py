@@ -3,7 +3,10 @@ it back or compare it again:
 
 - the checkpoints it put, each with the pending writes it then recorded on it:
   LangGraph's writes of a step land on the checkpoint the same process has just
-  put, so a batch re-sent there is recognised without reading the read model;
+  put, so a batch re-sent there is recognised without reading the read model,
+  as long as the session is still where this saver's last write left it (its
+  version and time, one indexed read): another process's write since (a
+  replaced slot, a deleted thread) sends it to the read model;
 - the conversation it last mirrored into each thread's transcript, by identity:
   LangGraph passes the same message objects from step to step, so those can be
   recognised without comparing their fields (the pending writes it records
@@ -70,24 +73,34 @@ class Recorded:
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._checkpoints: _Recent[tuple[str, str], dict[str, Slots]] = _Recent(
-            CHECKPOINTS_KEPT
-        )
+        self._checkpoints: _Recent[
+            tuple[str, str], tuple[Stamp | None, dict[str, Slots]]
+        ] = _Recent(CHECKPOINTS_KEPT)
         self._transcripts: _Recent[str, tuple[Stamp, Mirrored]] = _Recent(
             TRANSCRIPTS_KEPT
         )
 
-    def put(self, session_id: str, checkpoint_id: str) -> None:
-        """This saver stored the checkpoint (writes it holds are kept)."""
+    def put(self, session_id: str, checkpoint_id: str, stamp: Stamp | None) -> None:
+        """This saver stored the checkpoint, leaving the session at `stamp`
+        (None: another writer's events were merged in). Writes it holds are
+        kept."""
         with self._lock:
-            if self._checkpoints.get((session_id, checkpoint_id)) is None:
-                self._checkpoints.put((session_id, checkpoint_id), {})
+            found = self._checkpoints.get((session_id, checkpoint_id))
+            tasks = {} if found is None else found[1]
+            self._checkpoints.put((session_id, checkpoint_id), (stamp, tasks))
 
-    def writes(self, session_id: str, checkpoint_id: str, task_id: str) -> Slots | None:
-        """A task's writes on a checkpoint this saver put; None if it did not."""
+    def writes(
+        self, session_id: str, checkpoint_id: str, task_id: str, stamp: Stamp
+    ) -> Slots | None:
+        """A task's writes on a checkpoint this saver put, while the session is
+        still at the `stamp` this saver's last write left it at; None if it did
+        not put it, or another writer has moved the session since (its writes
+        may have replaced these, or deleted the thread)."""
         with self._lock:
-            tasks = self._checkpoints.get((session_id, checkpoint_id))
-            return None if tasks is None else dict(tasks.get(task_id, {}))
+            found = self._checkpoints.get((session_id, checkpoint_id))
+            if found is None or found[0] is None or found[0] != stamp:
+                return None
+            return dict(found[1].get(task_id, {}))
 
     def wrote(
         self,
@@ -97,17 +110,21 @@ class Recorded:
         items: Sequence[TaskWrite],
         *,
         replace: bool,
+        stamp: Stamp | None,
     ) -> None:
-        """This saver recorded a batch: as the read model does, it replaces
-        what its slots held if `replace`, else fills only empty slots."""
+        """This saver recorded a batch, leaving the session at `stamp`: as the
+        read model does, it replaces what its slots held if `replace`, else
+        fills only empty slots."""
         with self._lock:
-            tasks = self._checkpoints.get((session_id, checkpoint_id))
-            if tasks is None:
+            found = self._checkpoints.get((session_id, checkpoint_id))
+            if found is None:
                 return
+            tasks = found[1]
             slots = tasks.setdefault(task_id, {})
             for item in items:
                 if replace or item.idx not in slots:
                     slots[item.idx] = (item.channel, *item.unpack())
+            self._checkpoints.put((session_id, checkpoint_id), (stamp, tasks))
 
     def mirrored(self, session_id: str, stamp: Stamp) -> Mirrored:
         """The messages mirrored into the session's transcript when it was at

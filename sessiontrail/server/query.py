@@ -62,8 +62,11 @@ def _digits(value: object) -> object:
 
 
 def _not_a_number(value: object) -> object:
-    """An ISO 8601 time, never a number (read loosely, `5` is a second past 1970)."""
-    if isinstance(value, str) and value.replace(".", "", 1).lstrip("-").isdigit():
+    """An ISO 8601 time, never a number (read loosely, `5` is a second past 1970),
+    whether given as text (a query) or as a JSON number (a body)."""
+    if isinstance(value, int | float) or (
+        isinstance(value, str) and value.replace(".", "", 1).lstrip("-").isdigit()
+    ):
         raise ValueError("must be an ISO 8601 time, not a number")
     return value
 

@@ -5,12 +5,19 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable
-from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query, Request, Response
 from fastapi.responses import JSONResponse
-from pydantic import BaseModel, ConfigDict, Field, JsonValue, StrictBool, StrictInt
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    JsonValue,
+    StrictBool,
+    StrictInt,
+)
 
 from ...domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
 from ...domain.limits import MAX_ID_CHARS, MAX_TITLE_CHARS
@@ -32,7 +39,7 @@ from ..access import (
 from ..auth import Caller
 from ..errors import Conflict
 from ..idempotency import derived_id, reused
-from ..query import DIGITS, TRUE_OR_FALSE, QueryBool, QueryTime
+from ..query import DIGITS, ISO_TIME, TRUE_OR_FALSE, QueryBool, QueryTime
 
 router = APIRouter(tags=["sessions"])
 
@@ -55,7 +62,7 @@ class SessionPatch(BaseModel):
 class ForkIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     at_version: StrictInt | None = Field(None, ge=1)
-    at: datetime | None = None
+    at: Annotated[AwareDatetime, ISO_TIME] | None = None
     new_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
 
 
