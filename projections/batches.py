@@ -26,7 +26,7 @@ from ..infrastructure.event_store import SessionStore, storage_errors
 from ..infrastructure.gc_pause import gc_paused
 from ..infrastructure.log_position import LOG_START, LogPosition, sequence_after
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
-from .projection import LIVE, Projection
+from .projection import LIVE, Projection, changes
 
 logger = logging.getLogger(__name__)
 
@@ -332,8 +332,10 @@ def _apply_batch(
     readable = [
         (position, event) for _, position, event in numbered if event is not None
     ]
+    changing = [pair for pair in readable if changes(generation.projection, pair[1])]
     try:
-        generation.projection.apply_batch(cur, readable)
+        if changing:
+            generation.projection.apply_batch(cur, changing)
     except Exception as exc:
         if is_outage(exc):
             raise

@@ -63,6 +63,7 @@ class UsageProjection(Projection):
 
     name = "usage"
     version = 2  # 2: owners indexed by user, for erasure
+    others_ignored = True
     tables = (
         Table(
             "usage_records",
