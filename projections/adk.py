@@ -58,7 +58,6 @@ class AdkProjection(Projection):
     name = "adk"
     version = 4  # 2: forks under their own ADK ids; 3: owners indexed by user;
     # 4: sessions found by user and ADK id (an id created again after deletion)
-    others_ignored = True
     tables = (
         Table(
             "adk_sessions",

@@ -7,12 +7,12 @@ from __future__ import annotations
 from abc import ABC, abstractmethod
 from collections.abc import Iterable, Iterator, Sequence
 from functools import singledispatchmethod
-from typing import Any
+from typing import Any, ClassVar
 
 from ..domain.event_model import EventModel
 from ..domain.session import Session
 from ..infrastructure.sql import Cursor
-from .projection import STREAMS_PER_STATEMENT, Projection, changes, class_apply
+from .projection import STREAMS_PER_STATEMENT, Projection, class_apply
 
 
 class BatchFold(ABC):
@@ -20,6 +20,9 @@ class BatchFold(ABC):
 
     _rows: dict[str, Any]
     """stream -> its row as the batch has made it (None: the read model has none)."""
+    ignored: ClassVar[frozenset[str]] = frozenset()
+    """The handlers (by name) whose events change nothing here: left out before
+    any row is read, so a batch of only those costs no statement."""
 
     def __init__(self, projection: Projection, cur: Cursor) -> None:
         self._cur = cur
@@ -33,7 +36,10 @@ class BatchFold(ABC):
         events = [
             (position, event)
             for position, event in events
-            if changes(self._handler, event)  # a batch of none reads no row
+            if not (
+                isinstance(event, Session.Event)
+                and self.handled_by(event) in self.ignored
+            )
         ]
         if not events:
             return

@@ -26,7 +26,7 @@ from ..infrastructure.event_store import SessionStore, storage_errors
 from ..infrastructure.gc_pause import gc_paused
 from ..infrastructure.log_position import LOG_START, LogPosition, sequence_after
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
-from .projection import LIVE, Projection, changes
+from .projection import LIVE, Projection
 
 logger = logging.getLogger(__name__)
 
@@ -335,10 +335,8 @@ def _apply_batch(
     readable = [
         (position, event) for _, position, event in numbered if event is not None
     ]
-    changing = [pair for pair in readable if changes(generation.projection, pair[1])]
     try:
-        if changing:
-            generation.projection.apply_batch(cur, changing)
+        generation.projection.apply_batch(cur, readable)
     except Exception as exc:
         if is_outage(exc):
             raise

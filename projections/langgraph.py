@@ -46,7 +46,6 @@ class LangGraphProjection(Projection):
 
     name = "langgraph"
     version = 2  # 2: owners indexed by user, for erasure
-    others_ignored = True
     tables = (
         Table(
             "lg_threads",

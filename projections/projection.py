@@ -58,10 +58,6 @@ class Projection:
     erasure finds one user's rows. None: this read model holds none."""
     per_stream: ClassVar[tuple[str, ...]] = ()
     """The tables whose rows belong to one stream (a `stream` column)."""
-    others_ignored: ClassVar[bool] = False
-    """Whether `apply`'s fallback (events with no handler of their own) does
-    nothing: batches then leave those events out before the read model sees
-    them, so a save of events it holds nothing of costs it no call."""
 
     def __init__(self, generation: int) -> None:
         self.generation = generation
@@ -164,17 +160,6 @@ class Projection:
                     f"DELETE FROM {self.table(table)} WHERE stream IN ({marks})",
                     chunk,
                 )
-
-
-def changes(projection: Projection, event: EventModel) -> bool:
-    """Whether `event` may change `projection`'s rows: False only when its type
-    has no handler there and the fallback does nothing (`others_ignored`)."""
-    if not projection.others_ignored or "apply" in vars(projection):
-        return True
-    own = class_apply(type(projection))
-    if not isinstance(own, singledispatchmethod):
-        return True  # an `apply` replaced by a plain function
-    return own.dispatcher.dispatch(type(event)) is not own.func
 
 
 def class_apply(projection: type[Projection]) -> object:

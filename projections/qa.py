@@ -28,7 +28,6 @@ class QAProjection(Projection):
 
     name = "qa"
     version = 3
-    others_ignored = True
     """2: graph context stored as a JSON string, so NUL survives PostgreSQL;
     3: owners indexed by user, for erasure."""
     tables = (

@@ -31,7 +31,6 @@ class TitleTokensProjection(Projection):
 
     name = "title_tokens"
     version = 2  # 2: owners indexed by user, for erasure
-    others_ignored = True
     tables = (
         Table(
             "title_streams",

@@ -63,7 +63,6 @@ class UsageProjection(Projection):
 
     name = "usage"
     version = 2  # 2: owners indexed by user, for erasure
-    others_ignored = True
     tables = (
         Table(
             "usage_records",

@@ -33,6 +33,8 @@ FOLDED = frozenset({"_started", "_model", "_usage"})
 class UsageBatch(BatchFold):
     """The session rows, records and totals one batch changes, until `flush`."""
 
+    ignored = frozenset({"apply"})  # the events `UsageProjection` has no handler for
+
     def __init__(self, projection: UsageProjection, cur: Cursor) -> None:
         super().__init__(projection, cur)
         self._projection = projection

@@ -7,7 +7,6 @@ import contextlib
 import sqlite3
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 from eventsourcing.application import project_aggregate
@@ -16,7 +15,7 @@ import sessiontrail
 from sessiontrail import Session, StorageUnavailable
 from sessiontrail.infrastructure.event_store import SNAPSHOT_INTERVAL
 from sessiontrail.infrastructure.sql import Cursor
-from sessiontrail.projections.projection import LIVE, Projection
+from sessiontrail.projections.projection import LIVE
 
 
 def test_an_inline_save_leaves_its_read_models_current_when_it_commits(
@@ -119,27 +118,3 @@ def test_an_inline_save_moves_no_registry_row_of_a_read_model_it_does_not_write(
     assert {name: position > 0 for name, position in rows} == {
         name: name != "newer" for name, _ in rows
     }
-
-
-def test_read_models_holding_nothing_of_a_message_are_not_called_for_it(
-    trail: sessiontrail.SessionTrail, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """Q&A, LangGraph threads and title words have no handler of a message and
-    do nothing with the events they have none of: a save of one costs them no
-    call; the session index, which holds messages, gets it."""
-    session = trail.sessions.load_or_create("chat", user_id="alice")
-    trail.sessions.save(session)
-    called: list[str] = []
-    original = Projection.apply_batch
-
-    def noting(self: Projection, cur: Cursor, events: Any) -> None:
-        called.append(self.name)
-        original(self, cur, events)
-
-    monkeypatch.setattr(Projection, "apply_batch", noting)
-    session.append_message(role="user", content="hello")
-    trail.sessions.save(session)
-    trail.projections.catch_up()
-
-    assert not {"qa", "langgraph", "title_tokens"} & set(called)
-    assert "retention" in called  # its fallback stamps the session: called
