@@ -240,7 +240,8 @@ class ProjectionRunner:
         """Apply a write's own events in `cur`'s transaction and move the positions
         past them, only when every live generation is exactly at the event before
         them in the log; None (nothing written) when not."""
-        generations = self._current(cur)
+        live = live_rows(cur, lock=True)
+        generations = self._generations(live)
         if not generations:
             return None
         base = generations[0].log
@@ -251,7 +252,7 @@ class ProjectionRunner:
         if not self._store.follows(base, recent[0][0]):
             return None
         apply_events(cur, generations, recent)
-        save_positions(cur, LIVE, generations)
+        save_positions(cur, LIVE, generations, every_row=len(generations) == len(live))
         self._sweep(cur)
         return generations
 

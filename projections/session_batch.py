@@ -93,7 +93,7 @@ class SessionBatch(BatchFold):
             self._touch(row, position, event, CHANGED_BY[handler](self, row, event))
         if self._projection.prunes(position):
             self.flush()
-            self._projection.prune(self._cur, event)
+            self._projection.prune(self._cur, event, position)
 
     def _start(self, position: int, event: Session.Event) -> None:
         """A new row, unless the stream has one (as ON CONFLICT DO NOTHING)."""

@@ -7,7 +7,8 @@
 - `session_moves`: each row's sort key before each change, so a cursor can page
   through the list as it was when its walk began (see `session_list`). Kept for
   `MOVES_KEPT` after the change, long enough for any live cursor. Keyed by the
-  log position of the change (one event changes one row at most).
+  log position of the change (one event changes one row at most); pruned from
+  the oldest, in that order, so no index of their time is written per change.
 
 Index and transcript are one projection because the index's message count and
 preview depend on which messages a truncation really removed.
@@ -41,8 +42,9 @@ class SessionsProjection(Projection):
     """Folds every session event into its index row; messages into the transcript."""
 
     name = "sessions"
-    version = 4  # 2: an index for the model filter; 3: where a fork came from;
-    # 4: moves keyed by their position (on SQLite the rowid)
+    version = 5  # 2: an index for the model filter; 3: where a fork came from;
+    # 4: moves keyed by their position (on SQLite the rowid); 5: no index of
+    # the moves' time
     tables = (
         Table(
             "sessions",
@@ -67,7 +69,7 @@ class SessionsProjection(Projection):
             "position {position_key}, stream TEXT NOT NULL, "
             "updated_at BIGINT NOT NULL, pinned SMALLINT NOT NULL, "
             "deleted SMALLINT NOT NULL, moved_at BIGINT NOT NULL",
-            indexes=("stream, position", "moved_at"),
+            indexes=("stream, position",),
         ),
         Table(
             "messages",
@@ -237,7 +239,7 @@ class SessionsProjection(Projection):
             (at, event.originator_version, position, *values, stream),
         )
         if self.prunes(position):
-            self.prune(cur, event)
+            self.prune(cur, event, position)
 
     @staticmethod
     def prunes(position: int) -> bool:
@@ -245,11 +247,15 @@ class SessionsProjection(Projection):
         the log decides, not the clock, so every generation prunes alike)."""
         return position % PRUNE_EVERY == 0
 
-    def prune(self, cur: Cursor, event: Session.Event) -> None:
-        """Drop the moves older than MOVES_KEPT before `event`."""
+    def prune(self, cur: Cursor, event: Session.Event, position: int) -> None:
+        """Drop the moves older than MOVES_KEPT before `event` (at `position`),
+        walking from the oldest in log order to the first one kept (an old move
+        behind a newer one, as writers' clocks differ, waits for a later one)."""
+        moves = self.table("session_moves")
         cur.execute(
-            f"DELETE FROM {self.table('session_moves')} WHERE moved_at < ?",
-            (micros(event.timestamp) - MOVES_KEPT // MICROSECOND,),
+            f"DELETE FROM {moves} WHERE position < COALESCE((SELECT position "
+            f"FROM {moves} WHERE moved_at >= ? ORDER BY position LIMIT 1), ?)",
+            (micros(event.timestamp) - MOVES_KEPT // MICROSECOND, position + 1),
         )
 
     @staticmethod

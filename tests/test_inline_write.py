@@ -15,6 +15,7 @@ import sessiontrail
 from sessiontrail import Session, StorageUnavailable
 from sessiontrail.infrastructure.event_store import SNAPSHOT_INTERVAL
 from sessiontrail.infrastructure.sql import Cursor
+from sessiontrail.projections.projection import LIVE
 
 
 def test_an_inline_save_leaves_its_read_models_current_when_it_commits(
@@ -96,3 +97,24 @@ def test_a_save_crossing_a_snapshot_interval_snapshots_without_a_replay(
         assert isinstance(replayed, Session)
         assert snapshot.state == replayed.to_state()
         assert replayed.pending_question is not None and replayed.pinned
+
+
+def test_an_inline_save_moves_no_registry_row_of_a_read_model_it_does_not_write(
+    trail: sessiontrail.SessionTrail,
+) -> None:
+    """A read model of another release (a name or version this code does not
+    know) keeps its place: the save moves only the read models it applied."""
+    with trail.read_models.write() as cur:
+        cur.execute(
+            f"INSERT INTO {LIVE} (name, generation, version, position, skipped) "
+            "VALUES ('newer', 1, 1, 0, 0)"
+        )
+    session = trail.sessions.load_or_create("chat", user_id="alice")
+    session.append_message(role="user", content="hello")
+    trail.sessions.save(session)
+
+    with trail.read_models.read() as cur:
+        rows = cur.execute(f"SELECT name, position FROM {LIVE}").fetchall()
+    assert {name: position > 0 for name, position in rows} == {
+        name: name != "newer" for name, _ in rows
+    }
