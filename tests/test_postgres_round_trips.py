@@ -64,10 +64,10 @@ def test_a_read_model_transaction_begins_in_one_round_trip(
     assert begun == 1
 
 
-def test_an_inline_save_makes_eight_round_trips_besides_its_handlers(
+def test_an_inline_save_makes_seven_round_trips_besides_its_handlers(
     postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The insert: BEGIN, the purge guard, INSERT, COMMIT. The catch-up: BEGIN
+    """The insert: BEGIN with the purge guard, INSERT, COMMIT. The catch-up: BEGIN
     with the applier lock, the log with the registry rows locked, the positions,
     COMMIT with the NOTIFY that wakes the log's listeners."""
     url = postgres_server.url(postgres_server.new_schema())
@@ -79,4 +79,21 @@ def test_an_inline_save_makes_eight_round_trips_besides_its_handlers(
         session.append_message(role="user", content="counted")
         with round_trips(monkeypatch) as made:
             trail.sessions.save(session)
-    assert len(made) == 8, "\n".join(made)
+    assert len(made) == 7, "\n".join(made)
+
+
+def test_a_worker_mode_save_makes_three_round_trips(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """BEGIN with the purge guard, INSERT, and COMMIT with the transaction that
+    wakes the log's listeners after it."""
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url, projections="worker") as trail:
+        session = trail.sessions.load_or_create("counted")
+        for warm_up in range(3):
+            session.append_message(role="user", content=f"warm-up {warm_up}")
+            trail.sessions.save(session)
+        session.append_message(role="user", content="counted")
+        with round_trips(monkeypatch) as made:
+            trail.sessions.save(session)
+    assert len(made) == 3, "\n".join(made)

@@ -38,14 +38,15 @@ def trail(postgres_server: PostgresServer, schema: str) -> Iterator[SessionTrail
 
 
 def wait_until_blocked(server: PostgresServer, statement: str) -> None:
-    """Poll until a backend running `statement...` waits on a lock."""
+    """Poll until a backend whose query holds `statement` waits on a lock (an
+    append's guard is sent in one message after its BEGIN)."""
     deadline = time.monotonic() + DEADLINE
     with psycopg.connect(server.dsn(), autocommit=True) as db:
         while time.monotonic() < deadline:
             row = db.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND query LIKE %s",
-                (f"{statement}%",),
+                (f"%{statement}%",),
             ).fetchone()
             if row is not None:
                 return

@@ -20,7 +20,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL, Composed, Literal
 
 from ..chain import predecessors, unframe
 from ..log_position import LogPosition
@@ -29,23 +29,47 @@ if TYPE_CHECKING:
     from .postgres_store import EventsRecorder
 
 
+GUARD = "SELECT state FROM {} WHERE originator_id = {} AND originator_version = {} "
+GUARD_LOCK = "FOR KEY SHARE"
+
+
 def guard(
     cursor: Cursor[DictRow], table: Composed, records: Sequence[StoredEvent]
 ) -> None:
     """Lock and check the record each stream's first new record follows;
     IntegrityError if it is gone or holds another chain value."""
-    statement = SQL(
-        "SELECT state FROM {} WHERE originator_id = %s AND originator_version = %s "
-        "FOR KEY SHARE"
-    ).format(table)
+    statement = SQL(GUARD + GUARD_LOCK).format(table, SQL("%s"), SQL("%s"))
     for (stream, version), previous in predecessors(records).items():
         cursor.execute(statement, (stream, version - 1))
-        row = cursor.fetchone()
-        if row is None:
-            raise IntegrityError(f"stream {stream}: version {version - 1} is gone")
-        value, _ = unframe(bytes(row["state"]))
-        if value is not None and value != previous:
-            raise IntegrityError(f"stream {stream}: version {version - 1} changed")
+        _check(stream, version - 1, cursor.fetchone(), previous)
+
+
+def begin_guarded(
+    cursor: Cursor[DictRow], table: Composed, records: Sequence[StoredEvent]
+) -> None:
+    """BEGIN a transaction and `guard` the records in the same message: one round
+    trip where a BEGIN of its own and a statement per stream took two or more
+    (the guard's values are written into the statements, which a message of
+    several statements requires)."""
+    needed = predecessors(records)
+    statements = [SQL("BEGIN")] + [
+        SQL(GUARD + GUARD_LOCK).format(table, Literal(stream), Literal(version - 1))
+        for stream, version in needed
+    ]
+    cursor.execute(SQL("; ").join(statements))
+    for (stream, version), previous in needed.items():
+        cursor.nextset()
+        _check(stream, version - 1, cursor.fetchone(), previous)
+
+
+def _check(stream: UUID, version: int, row: DictRow | None, previous: bytes) -> None:
+    """IntegrityError unless the guarded record is there with the chain value the
+    new one follows."""
+    if row is None:
+        raise IntegrityError(f"stream {stream}: version {version} is gone")
+    value, _ = unframe(bytes(row["state"]))
+    if value is not None and value != previous:
+        raise IntegrityError(f"stream {stream}: version {version} changed")
 
 
 def purge(

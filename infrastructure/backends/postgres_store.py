@@ -51,12 +51,13 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import EnvType, retry, strtobool
 from psycopg import Cursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ..log_position import LogPosition
 from .postgres_checks import RecentUseChecks
-from .postgres_purge import guard
+from .postgres_purge import begin_guarded, guard
 
 logger = logging.getLogger(__name__)
 
@@ -71,6 +72,10 @@ POSTGRES_BOUNDS = {
 seconds in a Settings' env."""
 CUT_BY_A_BOUND = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 """What PostgreSQL raises when statement_timeout or lock_timeout cuts a wait."""
+
+
+OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
+"""A connection's states inside a transaction."""
 
 
 class BoundExceeded(PersistenceError):
@@ -162,6 +167,9 @@ class EventsRecorder(PostgresApplicationRecorder):
         # One channel per log: two schemas of one database never wake each other.
         self.channel_name = f"{datastore.schema or 'public'}.{events_table_name}"
         self.order_index_name = f"{events_table_name}_order_idx"
+        self._commit_and_wake = SQL(
+            "COMMIT; BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
+        ).format(Identifier(self.channel_name))
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
             "originator_id {originator_id_type} NOT NULL, "
@@ -196,21 +204,47 @@ class EventsRecorder(PostgresApplicationRecorder):
         """Insert in one transaction, then wake the log's listeners; returns the
         notification ids (`take_positions` gives this thread each row's position).
 
-        The INSERT is the transaction's first statement, so its transaction id is
-        taken after the version it follows was committed: a stream's versions keep
-        their order in the log."""
+        Three round trips: BEGIN with the stale-writer guard, the INSERT, and the
+        COMMIT with the wake-up's own transaction after it (psycopg's transaction
+        sends BEGIN alone and the wake-up took one more: each round trip a sleep
+        and a wake-up of the writer and of its server process, which on a busy
+        machine cost more than the statements)."""
         if not stored_events:
             return None
-        with self.datastore.get_connection() as connection:
-            with connection.transaction(), connection.cursor() as cursor:
-                self._insert_stored_events(cursor, stored_events)
+        with (
+            self.datastore.get_connection() as connection,
+            connection.cursor() as cursor,
+        ):
+            try:
+                begin_guarded(cursor, self._table, stored_events)
+                PostgresAggregateRecorder._insert_stored_events(
+                    self, cursor, stored_events
+                )
                 rows = cursor.fetchall()
-            if self.announces_inserts:
-                self._wake(connection)
+                self._commit(cursor)
+            except BaseException:
+                if connection.info.transaction_status in OPEN:
+                    connection.rollback()
+                raise
         self._inserted.positions = [
             LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
         ]
         return [row["notification_id"] for row in rows]
+
+    def _commit(self, cursor: Cursor[DictRow]) -> None:
+        """COMMIT, and when inserts wake the log's listeners, NOTIFY the log's
+        channel in a transaction of its own after it, in the same message. That
+        transaction does not wait for the disk (a NOTIFY holds a database-wide
+        lock from before its commit until the commit is flushed), and a full
+        notification queue fails only it: the events are committed, a listener
+        only polls."""
+        if not self.announces_inserts:
+            cursor.execute("COMMIT")
+            return
+        try:
+            cursor.execute(self._commit_and_wake)
+        except psycopg.errors.ProgramLimitExceeded:
+            logger.warning("could not wake the log's listeners", exc_info=True)
 
     @property
     def qualified_table(self) -> Composed:
