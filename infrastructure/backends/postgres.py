@@ -390,7 +390,6 @@ class PostgresDatabase(ProjectionDatabase):
         self._commit = threading.local()
         """`.announcing`: this thread's transaction ends with a NOTIFY."""
         self._announcing = False
-        checks = RecentUseChecks()
         self._pool = psycopg_pool.ConnectionPool(
             kwargs={
                 **_connecting(env),
@@ -399,8 +398,7 @@ class PostgresDatabase(ProjectionDatabase):
             min_size=1,
             max_size=int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]),
             timeout=timeout,
-            check=checks.check,
-            reset=checks.reset,
+            check=RecentUseChecks().check,
             configure=functools.partial(autocommitting, bounds=postgres_bounds(env)),
             open=False,
         )
