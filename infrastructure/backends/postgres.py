@@ -390,6 +390,7 @@ class PostgresDatabase(ProjectionDatabase):
         self._commit = threading.local()
         """`.announcing`: this thread's transaction ends with a NOTIFY."""
         self._announcing = False
+        checks = RecentUseChecks()
         self._pool = psycopg_pool.ConnectionPool(
             kwargs={
                 **_connecting(env),
@@ -398,7 +399,8 @@ class PostgresDatabase(ProjectionDatabase):
             min_size=1,
             max_size=int(env["POSTGRES_POOL_SIZE"]) + int(env["POSTGRES_MAX_OVERFLOW"]),
             timeout=timeout,
-            check=RecentUseChecks().check,
+            check=checks.check,
+            reset=checks.reset,
             configure=functools.partial(autocommitting, bounds=postgres_bounds(env)),
             open=False,
         )

@@ -3,17 +3,11 @@
 A pool that checks every connection it hands out spends one round trip per
 checkout on it: for an inline save, one per insert and one per read-model
 catch-up, each a wake-up of the server and of the client, which on a busy machine
-costs more than the statement. A connection handed out moments ago (and given
-back working: the pool drops one given back broken) is handed out unchecked; one
-that sat unused longer (the server may have restarted or dropped it meanwhile) is
-checked as before. A connection that breaks within that moment fails its
-transaction as an outage (StorageUnavailable), as it would mid-transaction; the
-pool then drops it.
-
-The time is noted when a connection goes out, not when it comes back: a pool
-with a `reset` callback gives every connection back through one of its worker
-threads, a hand-over between threads on each use (and, until the worker has run,
-the caller takes another connection, so each one goes out a fraction as often).
+costs more than the statement. A connection given back working moments ago is
+handed out unchecked; one that sat unused longer (the server may have restarted
+or dropped it meanwhile) is checked as before. A connection that breaks within
+that moment fails its transaction as an outage (StorageUnavailable), as it would
+mid-transaction; the pool then drops it.
 """
 
 from __future__ import annotations
@@ -29,17 +23,20 @@ TRUSTED_FOR = 1.0
 
 
 class RecentUseChecks:
-    """A pool's `check` callback: runs the pool's own check only on a connection
-    not handed out within TRUSTED_FOR, and notes when each one goes out."""
+    """A pool's `check` and `reset` callbacks: `reset` notes when each connection
+    comes back; `check` runs the pool's own check only past TRUSTED_FOR."""
 
     def __init__(self) -> None:
-        self._used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+        self._returned: weakref.WeakKeyDictionary[Any, float] = (
+            weakref.WeakKeyDictionary()
+        )
+
+    def reset(self, connection: Any) -> None:
+        """Note that `connection` (a psycopg connection) came back working."""
+        self._returned[connection] = time.monotonic()
 
     def check(self, connection: Any) -> None:
-        """The pool's check, unless `connection` (a psycopg connection) went out
-        moments ago."""
-        now = time.monotonic()
-        used = self._used.get(connection)
-        if used is None or now - used > TRUSTED_FOR:
+        """The pool's check, unless `connection` came back moments ago."""
+        returned = self._returned.get(connection)
+        if returned is None or time.monotonic() - returned > TRUSTED_FOR:
             psycopg_pool.ConnectionPool.check_connection(connection)
-        self._used[connection] = now

@@ -115,8 +115,9 @@ class BoundedDatastore(PostgresDatastore):
         self._connect_timeout = max(1, math.ceil(float(options["connect_timeout"])))
         if self.pre_ping:
             # eventsourcing's pre-ping checks every checkout (postgres_checks.py);
-            # its pool takes no other callback, so it is set on it here.
-            self.pool._check = RecentUseChecks().check
+            # its pool takes no other callbacks, so they are set on it here.
+            checks = RecentUseChecks()
+            self.pool._check, self.pool._reset = checks.check, checks.reset
 
     def connect_alone(self) -> psycopg.Connection[Any]:
         """A connection outside the pool (for LISTEN), autocommit, bounded."""
