@@ -5,6 +5,7 @@ and the catch-up's run one after another while every other writer waits."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -15,13 +16,17 @@ from psycopg.pq import TransactionStatus
 from support.postgres import PostgresServer
 
 import sessiontrail
+from sessiontrail.infrastructure.backends import postgres_checks
+from sessiontrail.infrastructure.backends.postgres import APPLIER
 from sessiontrail.projections import batches
 
 
 @contextmanager
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Each exchange with the server this thread makes (psycopg waits once per
-    exchange) outside the read models' handlers, named by where it happened."""
+    exchange) outside the read models' handlers, named by where it happened. A
+    pooled connection is trusted however long it sat unused: whether the pool
+    checks one first depends on the machine's speed, not on the code counted."""
     made: list[str] = []
     thread = threading.get_ident()
     in_handlers = threading.local()
@@ -46,6 +51,7 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         finally:
             in_handlers.on = False
 
+    monkeypatch.setattr(postgres_checks, "TRUSTED_FOR", 3600.0)
     monkeypatch.setattr(psycopg.Connection, "wait", counted)
     monkeypatch.setattr(batches, "_apply_batch", handlers)
     yield made
@@ -97,3 +103,56 @@ def test_a_worker_mode_save_makes_three_round_trips(
         with round_trips(monkeypatch) as made:
             trail.sessions.save(session)
     assert len(made) == 3, "\n".join(made)
+
+
+def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the applier lock and applies nothing: the save tries
+    the lock and waits to share it in one round trip (with BEGIN), reads where
+    the read models are, and commits; then queues for the lock and applies its
+    own write. 3 for the insert, 3 waiting, 5 applying: 11."""
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema)
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("waiting")
+        for warm_up in range(3):
+            session.append_message(role="user", content=f"warm-up {warm_up}")
+            trail.sessions.save(session)
+        session.append_message(role="user", content="counted")
+        made: list[str] = []
+        failures: list[BaseException] = []
+
+        def save() -> None:
+            try:
+                with round_trips(monkeypatch) as counted:
+                    trail.sessions.save(session)
+                made.extend(counted)
+            except BaseException as exc:
+                failures.append(exc)
+
+        with psycopg.connect(postgres_server.dsn()) as holder:
+            holder.execute(f"SET search_path TO {schema}")
+            holder.execute(f"SELECT pg_advisory_xact_lock({APPLIER})")
+            saving = threading.Thread(target=save)
+            saving.start()
+            waiting_to_share(postgres_server)
+            holder.commit()
+        saving.join(30)
+    assert not failures
+    assert len(made) == 11, "\n".join(made)
+
+
+def waiting_to_share(server: PostgresServer) -> None:
+    """Poll until a backend waits for a shared advisory lock."""
+    deadline = time.monotonic() + 30
+    with psycopg.connect(server.dsn(), autocommit=True) as db:
+        while time.monotonic() < deadline:
+            row = db.execute(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                "AND mode = 'ShareLock' AND NOT granted"
+            ).fetchone()
+            if row is not None:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no backend waited to share the applier lock")
