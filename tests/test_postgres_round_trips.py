@@ -70,10 +70,10 @@ def test_a_read_model_transaction_begins_in_one_round_trip(
     assert begun == 1
 
 
-def test_an_inline_save_makes_seven_round_trips_besides_its_handlers(
+def test_an_inline_save_makes_five_round_trips_besides_its_handlers(
     postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The insert: BEGIN with the purge guard, INSERT, COMMIT. The catch-up: BEGIN
+    """The insert: one statement with the purge guard. The catch-up: BEGIN
     with the applier lock, the log with the registry rows locked, the positions,
     COMMIT with the NOTIFY that wakes the log's listeners."""
     url = postgres_server.url(postgres_server.new_schema())
@@ -85,14 +85,14 @@ def test_an_inline_save_makes_seven_round_trips_besides_its_handlers(
         session.append_message(role="user", content="counted")
         with round_trips(monkeypatch) as made:
             trail.sessions.save(session)
-    assert len(made) == 7, "\n".join(made)
+    assert len(made) == 5, "\n".join(made)
 
 
-def test_a_worker_mode_save_makes_three_round_trips(
+def test_a_worker_mode_save_makes_two_round_trips(
     postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """BEGIN with the purge guard, INSERT, and COMMIT with the transaction that
-    wakes the log's listeners after it."""
+    """The insert with the purge guard in one statement, and the transaction that
+    wakes the log's listeners after its commit."""
     url = postgres_server.url(postgres_server.new_schema())
     with sessiontrail.connect(url, projections="worker") as trail:
         session = trail.sessions.load_or_create("counted")
@@ -102,7 +102,7 @@ def test_a_worker_mode_save_makes_three_round_trips(
         session.append_message(role="user", content="counted")
         with round_trips(monkeypatch) as made:
             trail.sessions.save(session)
-    assert len(made) == 3, "\n".join(made)
+    assert len(made) == 2, "\n".join(made)
 
 
 def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
@@ -111,7 +111,7 @@ def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
     """Another process holds the applier lock and applies nothing: the save tries
     the lock and waits to share it in one round trip (with BEGIN), reads where
     the read models are, and commits; then queues for the lock and applies its
-    own write. 3 for the insert, 3 waiting, 5 applying: 11."""
+    own write. 1 for the insert, 3 waiting, 5 applying: 9."""
     schema = postgres_server.new_schema()
     url = postgres_server.url(schema)
     with sessiontrail.connect(url) as trail:
@@ -140,7 +140,7 @@ def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
             holder.commit()
         saving.join(30)
     assert not failures
-    assert len(made) == 11, "\n".join(made)
+    assert len(made) == 9, "\n".join(made)
 
 
 def waiting_to_share(server: PostgresServer) -> None:

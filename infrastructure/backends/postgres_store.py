@@ -9,10 +9,11 @@ in three ways.
   (../log_position.py). NOTIFY moves out of the insert, after its commit: a
   NOTIFY holds a database-wide lock from before its transaction's commit until the
   commit is flushed, which would queue writers again.
-- Events are inserted with ordinary statements in one transaction, not in psycopg's
-  pipeline mode. psycopg's pipeline (3.3.9, and its main branch today) stops
-  sending once its command queue is empty even if libpq could not yet write the
-  whole message (`PQflush()` answered "more to send"): the end of a large INSERT
+- Events are inserted by one statement, the stale-writer guard included
+  (postgres_purge.py): its own transaction, open only while the server runs it;
+  not in psycopg's pipeline mode. psycopg's pipeline (3.3.9, and its main branch
+  today) stops sending once its command queue is empty even if libpq could not
+  yet write the whole message (`PQflush()` answered "more to send"): the end of a large INSERT
   stays in the client's buffer while the client waits for the reply and the server
   waits for the rest (`ClientRead`), for ever. Any message larger than the socket's
   send buffer can do it: about 200 KB on a unix socket (loopback TCP grows its
@@ -36,6 +37,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     Notification,
     OperationalError,
@@ -51,13 +53,12 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import EnvType, retry, strtobool
 from psycopg import Cursor
-from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ..log_position import LogPosition
 from .postgres_checks import RecentUseChecks
-from .postgres_purge import begin_guarded, guard
+from .postgres_purge import guard, guarded_insert, guarded_params
 
 logger = logging.getLogger(__name__)
 
@@ -72,10 +73,6 @@ POSTGRES_BOUNDS = {
 seconds in a Settings' env."""
 CUT_BY_A_BOUND = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 """What PostgreSQL raises when statement_timeout or lock_timeout cuts a wait."""
-
-
-OPEN = (TransactionStatus.INTRANS, TransactionStatus.INERROR)
-"""A connection's states inside a transaction."""
 
 
 class BoundExceeded(PersistenceError):
@@ -167,9 +164,13 @@ class EventsRecorder(PostgresApplicationRecorder):
         # One channel per log: two schemas of one database never wake each other.
         self.channel_name = f"{datastore.schema or 'public'}.{events_table_name}"
         self.order_index_name = f"{events_table_name}_order_idx"
-        self._commit_and_wake = SQL(
-            "COMMIT; BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
-        ).format(Identifier(self.channel_name))
+        self._guarded_insert = guarded_insert(
+            self._table,
+            SQL("{}.{}").format(
+                Identifier(datastore.schema), Identifier(self.stored_event_type_name)
+            ),
+            datastore.originator_id_type,
+        )
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
             "originator_id {originator_id_type} NOT NULL, "
@@ -201,50 +202,47 @@ class EventsRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert in one transaction, then wake the log's listeners; returns the
-        notification ids (`take_positions` gives this thread each row's position).
+        """Insert in one statement, its own transaction, then wake the log's
+        listeners; returns the notification ids (`take_positions` gives this
+        thread each row's position).
 
-        Three round trips: BEGIN with the stale-writer guard, the INSERT, and the
-        COMMIT with the wake-up's own transaction after it (psycopg's transaction
-        sends BEGIN alone and the wake-up took one more: each round trip a sleep
-        and a wake-up of the writer and of its server process, which on a busy
-        machine cost more than the statements)."""
+        The stale-writer guard is part of the INSERT (postgres_purge.py), so the
+        transaction is open only while the server runs the statement, never while
+        the client is between statements: on a busy machine a writer waiting for
+        its core held back every follower of the log for as long (they read
+        below the oldest running transaction). The guard reads the version the
+        insert follows as committed before the transaction takes its id: a
+        stream's versions keep their order in the log."""
         if not stored_events:
             return None
-        with (
-            self.datastore.get_connection() as connection,
-            connection.cursor() as cursor,
-        ):
-            try:
-                begin_guarded(cursor, self._table, stored_events)
-                PostgresAggregateRecorder._insert_stored_events(
-                    self, cursor, stored_events
+        guarded = guarded_params(stored_events)
+        records = [
+            self.construct_pg_stored_event(
+                record.originator_id,
+                record.originator_version,
+                record.topic,
+                record.state,
+            )
+            for record in stored_events
+        ]
+        with self.datastore.get_connection() as connection:
+            rows = connection.execute(
+                self._guarded_insert, [*guarded, records, len(guarded[0])]
+            ).fetchall()
+            if not rows:
+                raise IntegrityError(
+                    "the record an append follows is gone or changed: "
+                    + ", ".join(
+                        f"stream {stream} version {version}"
+                        for stream, version in zip(*guarded[:2], strict=True)
+                    )
                 )
-                rows = cursor.fetchall()
-                self._commit(cursor)
-            except BaseException:
-                if connection.info.transaction_status in OPEN:
-                    connection.rollback()
-                raise
+            if self.announces_inserts:
+                self._wake(connection)
         self._inserted.positions = [
             LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
         ]
         return [row["notification_id"] for row in rows]
-
-    def _commit(self, cursor: Cursor[DictRow]) -> None:
-        """COMMIT, and when inserts wake the log's listeners, NOTIFY the log's
-        channel in a transaction of its own after it, in the same message. That
-        transaction does not wait for the disk (a NOTIFY holds a database-wide
-        lock from before its commit until the commit is flushed), and a full
-        notification queue fails only it: the events are committed, a listener
-        only polls."""
-        if not self.announces_inserts:
-            cursor.execute("COMMIT")
-            return
-        try:
-            cursor.execute(self._commit_and_wake)
-        except psycopg.errors.ProgramLimitExceeded:
-            logger.warning("could not wake the log's listeners", exc_info=True)
 
     @property
     def qualified_table(self) -> Composed:
