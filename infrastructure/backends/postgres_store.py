@@ -13,12 +13,12 @@ in three ways.
   (postgres_purge.py): its own transaction, open only while the server runs it;
   not in psycopg's pipeline mode. psycopg's pipeline (3.3.9, and its main branch
   today) stops sending once its command queue is empty even if libpq could not
-  yet write the whole message (`PQflush()` answered "more to send"): the end of a large INSERT
-  stays in the client's buffer while the client waits for the reply and the server
-  waits for the rest (`ClientRead`), for ever. Any message larger than the socket's
-  send buffer can do it: about 200 KB on a unix socket (loopback TCP grows its
-  buffer, so there it seldom shows). Outside the pipeline psycopg flushes until
-  everything is sent.
+  yet write the whole message (`PQflush()` answered "more to send"): the end of
+  a large INSERT stays in the client's buffer while the client waits for the
+  reply and the server waits for the rest (`ClientRead`), for ever. Any message
+  larger than the socket's send buffer can do it: about 200 KB on a unix socket
+  (loopback TCP grows its buffer, so there it seldom shows). Outside the pipeline
+  psycopg flushes until everything is sent.
 - Every connection gets the URL's statement, lock and idle-in-transaction timeouts
   (`postgres_bounds`), and a statement or lock wait cut by one fails at
   once: eventsourcing retries its operational errors 10 times, which turned a 5 s
