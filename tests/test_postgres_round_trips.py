@@ -8,7 +8,7 @@ import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import pytest
@@ -76,15 +76,7 @@ def test_an_inline_save_makes_five_round_trips_besides_its_handlers(
     """The insert: one statement with the purge guard. The catch-up: BEGIN
     with the applier lock, the log with the registry rows locked, the positions,
     COMMIT with the NOTIFY that wakes the log's listeners."""
-    url = postgres_server.url(postgres_server.new_schema())
-    with sessiontrail.connect(url) as trail:
-        session = trail.sessions.load_or_create("counted")
-        for warm_up in range(3):
-            session.append_message(role="user", content=f"warm-up {warm_up}")
-            trail.sessions.save(session)
-        session.append_message(role="user", content="counted")
-        with round_trips(monkeypatch) as made:
-            trail.sessions.save(session)
+    made = counted_save(postgres_server, monkeypatch, "inline")
     assert len(made) == 5, "\n".join(made)
 
 
@@ -93,16 +85,35 @@ def test_a_worker_mode_save_makes_two_round_trips(
 ) -> None:
     """The insert with the purge guard in one statement, and the transaction that
     wakes the log's listeners after its commit."""
-    url = postgres_server.url(postgres_server.new_schema())
-    with sessiontrail.connect(url, projections="worker") as trail:
-        session = trail.sessions.load_or_create("counted")
-        for warm_up in range(3):
-            session.append_message(role="user", content=f"warm-up {warm_up}")
-            trail.sessions.save(session)
-        session.append_message(role="user", content="counted")
+    made = counted_save(postgres_server, monkeypatch, "worker")
+    assert len(made) == 2, "\n".join(made)
+
+
+def counted_save(
+    server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: Literal["inline", "worker"],
+) -> list[str]:
+    """The round trips of one save of a warmed-up session, in a new log."""
+    url = server.url(server.new_schema())
+    with sessiontrail.connect(url, projections=mode) as trail:
+        session = warmed_up(trail, "counted")
         with round_trips(monkeypatch) as made:
             trail.sessions.save(session)
-    assert len(made) == 2, "\n".join(made)
+    return made
+
+
+def warmed_up(
+    trail: sessiontrail.SessionTrail, session_id: str
+) -> sessiontrail.Session:
+    """A session saved a few times (every pooled connection used), with one more
+    message to save."""
+    session = trail.sessions.load_or_create(session_id)
+    for warm_up in range(3):
+        session.append_message(role="user", content=f"warm-up {warm_up}")
+        trail.sessions.save(session)
+    session.append_message(role="user", content="counted")
+    return session
 
 
 def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
@@ -115,11 +126,7 @@ def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
     schema = postgres_server.new_schema()
     url = postgres_server.url(schema)
     with sessiontrail.connect(url) as trail:
-        session = trail.sessions.load_or_create("waiting")
-        for warm_up in range(3):
-            session.append_message(role="user", content=f"warm-up {warm_up}")
-            trail.sessions.save(session)
-        session.append_message(role="user", content="counted")
+        session = warmed_up(trail, "waiting")
         made: list[str] = []
         failures: list[BaseException] = []
 
