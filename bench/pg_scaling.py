@@ -1,7 +1,8 @@
 """PostgreSQL write scaling, before and after, in one run on one server.
 
     .venv/bin/python bench/pg_scaling.py [--before TREE] [--writers 1,2,4,8,16,32]
-        [--seconds 3] [--repeats 3] [--fsync on|off] [--json-out F] [--quick]
+        [--modes inline,worker] [--seconds 3] [--repeats 3] [--fsync on|off]
+        [--json-out F] [--quick]
 
 N writer processes (bench/pg_writer.py), each saving one append at a time to its
 own session for `--seconds`, released together; inline read models, then worker
@@ -11,16 +12,23 @@ interleaved so that the machine's load falls on both alike: the "before" of a
 change. The server is durable unless `--fsync off` (fsync and synchronous_commit
 on, as an operator runs it).
 
-Per point: saves/s; client CPU and server CPU per save (this server's processes
-only); lock wait per save, from sampling pg_locks every few milliseconds (the time
-backends spent waiting for a heavyweight lock, by lock type); where the database's
-client backends spent their time, per save, from sampling pg_stat_activity (state
-and wait event: running, waiting for their client inside a transaction, for an
-advisory lock, for a commit's flush); catch-ups that applied events, per save
-(from the registry's update count). Then the medians of
-the repeats, each curve's ratio to one writer, whether it never falls (every point
->= 0.9x the best before it) and the ceiling two cores allow at one writer's CPU
-per save.
+Per point: saves/s; client CPU and server CPU per save, over the saving loop only
+(the writers' own processes, and this server's processes but the sampler's; the
+writers check their saves after the server's CPU is read), and how busy they kept
+the machine's cores (client + server CPU over elapsed time x cores: near 100%, the
+point is bound by CPU, and a client process is part of what an operator runs); the
+writers' context switches per save (each wait for the server is one, each
+preemption by another process one more); the machine's load average (other work
+on the machine shows there); what the sampling below cost (its thread and its
+server process, per save: left out of both CPU figures); lock wait per save,
+from sampling pg_locks every few milliseconds (the time backends spent waiting
+for a heavyweight lock, by lock type); where the database's client backends spent
+their time, per save, from sampling pg_stat_activity (state and wait event:
+running, waiting for their client inside a transaction, for an advisory lock, for
+a commit's flush); catch-ups that applied events, per save (from the registry's
+update count). Then the medians of the repeats, each curve's ratio to one
+writer, whether it never falls (every point >= 0.9x the best before it) and the
+ceiling two cores allow at one writer's CPU per save.
 """
 
 from __future__ import annotations
@@ -49,9 +57,9 @@ interpreter's installed sessiontrail."""
 MODES = ("inline", "worker")
 
 
-def server_cpu_seconds(server: PostgresServer) -> float:
+def server_cpu_seconds(server: PostgresServer, leaving_out: int = 0) -> float:
     """CPU (user + system) of one server: its postmaster, the children it has
-    reaped, and its live children."""
+    reaped, and its live children but the process `leaving_out`."""
     postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
     ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
@@ -59,12 +67,18 @@ def server_cpu_seconds(server: PostgresServer) -> float:
             head, rest = stat.read_text().rsplit(")", 1)
         except OSError:  # ended while we looked
             continue
-        fields = rest.split()
-        if int(head.split(" (")[0]) == postmaster:
+        fields, pid = rest.split(), int(head.split(" (")[0])
+        if pid == postmaster:
             ticks += sum(int(field) for field in fields[11:15])
-        elif int(fields[1]) == postmaster:
+        elif int(fields[1]) == postmaster and pid != leaving_out:
             ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def process_cpu_seconds(pid: int) -> float:
+    """CPU (user + system) of one live process so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 class LockWaits:
@@ -79,10 +93,16 @@ class LockWaits:
         self._stop = threading.Event()
         self.seconds: dict[str, float] = {}
         self.activity: dict[str, float] = {}
+        self.backend = 0
+        """The sampler's server process (its CPU is not the saves')."""
+        self.cpu = 0.0
+        """CPU seconds the sampling cost: its thread and its server process."""
+        self._started = threading.Event()
         self._thread = threading.Thread(target=self._sample)
 
     def __enter__(self) -> LockWaits:
         self._thread.start()
+        self._started.wait()
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -91,6 +111,9 @@ class LockWaits:
 
     def _sample(self) -> None:
         with psycopg.connect(self._dsn, autocommit=True) as conn:
+            self.backend = conn.info.backend_pid
+            started = time.thread_time() + process_cpu_seconds(self.backend)
+            self._started.set()
             last = time.monotonic()
             while not self._stop.is_set():
                 rows = conn.execute(
@@ -109,6 +132,8 @@ class LockWaits:
                         sampled[key] = sampled.get(key, 0.0) + count * (now - last)
                 last = now
                 self._stop.wait(0.003)
+            used = time.thread_time() + process_cpu_seconds(self.backend)
+            self.cpu = used - started
 
 
 def catch_ups(server: PostgresServer, url: str) -> float:
@@ -160,8 +185,9 @@ def point(
         if line.strip() != "ready":
             raise SystemExit(f"a {tag} writer did not start: {line!r}")
     updates = catch_ups(server, url)
-    cpu = server_cpu_seconds(server)
+    load = os.getloadavg()[0]
     with LockWaits(server.dsn()) as waits:
+        cpu = server_cpu_seconds(server, leaving_out=waits.backend)
         for process in processes:
             assert process.stdin is not None
             process.stdin.write("go\n")
@@ -170,8 +196,12 @@ def point(
         for process in processes:
             assert process.stdout is not None
             reports.append(json.loads(process.stdout.readline()))
-    cpu = server_cpu_seconds(server) - cpu
-    for process in processes:
+        cpu = server_cpu_seconds(server, leaving_out=waits.backend) - cpu
+    for process, report in zip(processes, reports, strict=True):
+        assert process.stdin is not None and process.stdout is not None
+        process.stdin.write("check\n")
+        process.stdin.flush()
+        report.update(json.loads(process.stdout.readline()))
         if process.wait(timeout=60):
             raise SystemExit(f"a {tag} writer failed")
     updates = catch_ups(server, url) - updates
@@ -180,10 +210,15 @@ def point(
         raise SystemExit(f"lost writes in {tag}: {lost}")
     saves = sum(r["saves"] for r in reports)
     elapsed = max(r["ended"] for r in reports) - min(r["began"] for r in reports)
+    client = sum(r["client_cpu_s"] for r in reports)
     return {
         "saves_per_s": saves / elapsed,
-        "client_cpu_ms": 1000 * sum(r["client_cpu_s"] for r in reports) / saves,
+        "client_cpu_ms": 1000 * client / saves,
         "server_cpu_ms": 1000 * cpu / saves,
+        "cores_busy": (client + cpu) / (elapsed * (os.cpu_count() or 1)),
+        "context_switches": sum(r["context_switches"] for r in reports) / saves,
+        "sampler_cpu_ms": 1000 * waits.cpu / saves,
+        "load_average": load,
         "lock_wait_ms": {k: 1000 * v / saves for k, v in waits.seconds.items()},
         "activity_ms": {k: 1000 * v / saves for k, v in waits.activity.items()},
         "catch_ups_per_save": updates / saves,
@@ -232,6 +267,10 @@ def summary(points: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
         "saves_per_s": median("saves_per_s"),
         "client_cpu_ms": median("client_cpu_ms"),
         "server_cpu_ms": median("server_cpu_ms"),
+        "cores_busy": median("cores_busy"),
+        "context_switches": median("context_switches"),
+        "sampler_cpu_ms": median("sampler_cpu_ms"),
+        "load_average": median("load_average"),
         "lock_wait_ms": medians("lock_wait_ms"),
         "activity_ms": medians("activity_ms"),
         "catch_ups_per_save": median("catch_ups_per_save"),
@@ -248,6 +287,7 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", type=Path, help="a checkout with its .venv")
     parser.add_argument("--writers", default="1,2,4,8,16,32")
+    parser.add_argument("--modes", default=",".join(MODES))
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fsync", choices=("on", "off"), default="on")
@@ -261,6 +301,7 @@ def main() -> None:
     if options.quick:
         options.writers, options.seconds, options.repeats = "1,4", 1.0, 1
     counts = [int(part) for part in options.writers.split(",")]
+    modes = [mode for mode in options.modes.split(",") if mode in MODES]
     trees = {"after": sys.executable}
     if options.before:
         trees = {"before": str(options.before / ".venv/bin/python"), **trees}
@@ -269,7 +310,7 @@ def main() -> None:
     with running(durable=options.fsync == "on") as server:
         urls = {}
         for tree, python in trees.items():
-            for mode in MODES:
+            for mode in modes:
                 urls[f"{tree}-{mode}"] = server.url(server.new_schema())
                 prepare(python, urls[f"{tree}-{mode}"])
         print(
@@ -298,7 +339,11 @@ def main() -> None:
                         flush=True,
                     )
                     print(
-                        f"    catch-ups/save {found['catch_ups_per_save']:.2f}; "
+                        f"    cores busy {found['cores_busy']:.0%}, context "
+                        f"switches/save {found['context_switches']:.1f}, sampling "
+                        f"{found['sampler_cpu_ms']:.2f} ms/save (left out), load "
+                        f"average {found['load_average']:.1f}; catch-ups/save "
+                        f"{found['catch_ups_per_save']:.2f}; "
                         f"backends' ms/save: {busiest(found['activity_ms'])}",
                         flush=True,
                     )
@@ -336,6 +381,19 @@ def main() -> None:
                 + (", ".join(f"{k} {v:.2f}" for k, v in sorted(w.items())) or "none")
                 for n, w in medians["lock_wait_ms"].items()
             )
+        )
+        print(
+            "  CPU per save, client + server (ms), cores busy: "
+            + "; ".join(
+                f"{n}: {medians['client_cpu_ms'][n]:.2f} + "
+                f"{medians['server_cpu_ms'][n]:.2f}, "
+                f"{medians['cores_busy'][n]:.0%}"
+                for n in curve
+            )
+        )
+        print(
+            "  writers' context switches per save: "
+            + ", ".join(f"{n}: {c:.1f}" for n, c in medians["context_switches"].items())
         )
         print(
             "  catch-ups per save: "

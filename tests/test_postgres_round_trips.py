@@ -5,9 +5,10 @@ and the catch-up's run one after another while every other writer waits."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import pytest
@@ -15,13 +16,17 @@ from psycopg.pq import TransactionStatus
 from support.postgres import PostgresServer
 
 import sessiontrail
+from sessiontrail.infrastructure.backends import postgres_checks
+from sessiontrail.infrastructure.backends.postgres import APPLIER
 from sessiontrail.projections import batches
 
 
 @contextmanager
 def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
     """Each exchange with the server this thread makes (psycopg waits once per
-    exchange) outside the read models' handlers, named by where it happened."""
+    exchange) outside the read models' handlers, named by where it happened. A
+    pooled connection is trusted however long it sat unused: whether the pool
+    checks one first depends on the machine's speed, not on the code counted."""
     made: list[str] = []
     thread = threading.get_ident()
     in_handlers = threading.local()
@@ -46,6 +51,7 @@ def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
         finally:
             in_handlers.on = False
 
+    monkeypatch.setattr(postgres_checks, "TRUSTED_FOR", 3600.0)
     monkeypatch.setattr(psycopg.Connection, "wait", counted)
     monkeypatch.setattr(batches, "_apply_batch", handlers)
     yield made
@@ -64,19 +70,96 @@ def test_a_read_model_transaction_begins_in_one_round_trip(
     assert begun == 1
 
 
-def test_an_inline_save_makes_eight_round_trips_besides_its_handlers(
+def test_an_inline_save_makes_five_round_trips_besides_its_handlers(
     postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    """The insert: BEGIN, the purge guard, INSERT, COMMIT. The catch-up: BEGIN
+    """The insert: one statement with the purge guard. The catch-up: BEGIN
     with the applier lock, the log with the registry rows locked, the positions,
     COMMIT with the NOTIFY that wakes the log's listeners."""
-    url = postgres_server.url(postgres_server.new_schema())
-    with sessiontrail.connect(url) as trail:
-        session = trail.sessions.load_or_create("counted")
-        for warm_up in range(3):
-            session.append_message(role="user", content=f"warm-up {warm_up}")
-            trail.sessions.save(session)
-        session.append_message(role="user", content="counted")
+    made = counted_save(postgres_server, monkeypatch, "inline")
+    assert len(made) == 5, "\n".join(made)
+
+
+def test_a_worker_mode_save_makes_two_round_trips(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The insert with the purge guard in one statement, and the transaction that
+    wakes the log's listeners after its commit."""
+    made = counted_save(postgres_server, monkeypatch, "worker")
+    assert len(made) == 2, "\n".join(made)
+
+
+def counted_save(
+    server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+    mode: Literal["inline", "worker"],
+) -> list[str]:
+    """The round trips of one save of a warmed-up session, in a new log."""
+    url = server.url(server.new_schema())
+    with sessiontrail.connect(url, projections=mode) as trail:
+        session = warmed_up(trail, "counted")
         with round_trips(monkeypatch) as made:
             trail.sessions.save(session)
-    assert len(made) == 8, "\n".join(made)
+    return made
+
+
+def warmed_up(
+    trail: sessiontrail.SessionTrail, session_id: str
+) -> sessiontrail.Session:
+    """A session saved a few times (every pooled connection used), with one more
+    message to save."""
+    session = trail.sessions.load_or_create(session_id)
+    for warm_up in range(3):
+        session.append_message(role="user", content=f"warm-up {warm_up}")
+        trail.sessions.save(session)
+    session.append_message(role="user", content="counted")
+    return session
+
+
+def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process holds the applier lock and applies nothing: the save tries
+    the lock and waits to share it in one round trip (with BEGIN), reads where
+    the read models are, and commits; then queues for the lock and applies its
+    own write. 1 for the insert, 3 waiting, 5 applying: 9."""
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema)
+    with sessiontrail.connect(url) as trail:
+        session = warmed_up(trail, "waiting")
+        made: list[str] = []
+        failures: list[BaseException] = []
+
+        def save() -> None:
+            try:
+                with round_trips(monkeypatch) as counted:
+                    trail.sessions.save(session)
+                made.extend(counted)
+            except BaseException as exc:
+                failures.append(exc)
+
+        with psycopg.connect(postgres_server.dsn()) as holder:
+            holder.execute(f"SET search_path TO {schema}")
+            holder.execute(f"SELECT pg_advisory_xact_lock({APPLIER})")
+            saving = threading.Thread(target=save)
+            saving.start()
+            waiting_to_share(postgres_server)
+            holder.commit()
+        saving.join(30)
+    assert not failures
+    assert len(made) == 9, "\n".join(made)
+
+
+def waiting_to_share(server: PostgresServer) -> None:
+    """Poll until a backend waits for a shared advisory lock."""
+    deadline = time.monotonic() + 30
+    with psycopg.connect(server.dsn(), autocommit=True) as db:
+        while time.monotonic() < deadline:
+            row = db.execute(
+                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                "AND mode = 'ShareLock' AND NOT granted"
+            ).fetchone()
+            if row is not None:
+                return
+            time.sleep(0.01)
+    raise AssertionError("no backend waited to share the applier lock")

@@ -38,14 +38,15 @@ def trail(postgres_server: PostgresServer, schema: str) -> Iterator[SessionTrail
 
 
 def wait_until_blocked(server: PostgresServer, statement: str) -> None:
-    """Poll until a backend running `statement...` waits on a lock."""
+    """Poll until a backend whose query holds `statement` waits on a lock (an
+    append's guard is part of its INSERT)."""
     deadline = time.monotonic() + DEADLINE
     with psycopg.connect(server.dsn(), autocommit=True) as db:
         while time.monotonic() < deadline:
             row = db.execute(
                 "SELECT 1 FROM pg_stat_activity WHERE wait_event_type = 'Lock' "
                 "AND query LIKE %s",
-                (f"{statement}%",),
+                (f"%{statement}%",),
             ).fetchone()
             if row is not None:
                 return
@@ -121,7 +122,7 @@ def test_a_writer_after_the_purge_began_adds_nothing(
 
     saving = threading.Thread(target=save)
     saving.start()
-    wait_until_blocked(postgres_server, "SELECT state FROM")
+    wait_until_blocked(postgres_server, "FOR KEY SHARE")
     purger.commit()
     purger.close()
     saving.join(DEADLINE)

@@ -481,16 +481,19 @@ class PostgresDatabase(ProjectionDatabase):
         to share it, which the lock grants every waiter at once when the applier
         commits, and ask `done`; if that applier did not do it, queue for the lock
         itself (`done` is asked again once it is granted). A waiter takes no
-        transaction id, so it holds back no follower of the log while it waits."""
+        transaction id, so it holds back no follower of the log while it waits.
+        Trying the lock and waiting to share it are one statement (a CASE runs
+        the wait only if the try failed), sent with BEGIN: one round trip."""
         with self._transaction(
-            f"BEGIN; SELECT pg_try_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}",
+            f"BEGIN; SELECT CASE WHEN pg_try_advisory_xact_lock({APPLIER}) THEN true "
+            f"ELSE pg_advisory_xact_lock_shared({APPLIER})::text = 'shared' END "
+            f"FROM {NO_FLUSH}",
             "update read models",
         ) as cur:
             [(alone,)] = cur.fetchall()
             if alone:
                 yield cur, True
                 return
-            cur.execute(f"SELECT pg_advisory_xact_lock_shared({APPLIER})")
             if done(cur):
                 yield cur, False
                 return

@@ -1,10 +1,11 @@
 """PostgreSQL: the stale-writer guard and purges, beside the events recorder.
 
-- Guard: an append that continues a stream first locks the record before its
-  first one `FOR KEY SHARE` and checks its chain value. A purge that deleted it
-  first makes the append fail; an append that locked it first makes the purge's
-  DELETE wait for its commit, and the purge then finds the new record and starts
-  over. One indexed row per stream per append; other streams never wait.
+- Guard: an append that continues a stream locks the record before its first
+  one `FOR KEY SHARE` and checks its chain value, in its INSERT statement. A
+  purge that deleted it first makes the append insert nothing and fail; an append
+  that locked it first makes the purge's DELETE wait for its commit, and the
+  purge then finds the new record and starts over. One indexed row per stream
+  per append; other streams never wait.
 - Purge: DELETE ... RETURNING of the streams' records and snapshots, a re-check
   that no record of them is left (one committed by a writer that locked its
   predecessor before the DELETE), then the purge's record, in one transaction.
@@ -20,9 +21,9 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL, Composed, Literal
 
-from ..chain import predecessors, unframe
+from ..chain import DIGEST_SIZE, MARK, predecessors, unframe
 from ..log_position import LogPosition
 
 if TYPE_CHECKING:
@@ -33,7 +34,8 @@ def guard(
     cursor: Cursor[DictRow], table: Composed, records: Sequence[StoredEvent]
 ) -> None:
     """Lock and check the record each stream's first new record follows;
-    IntegrityError if it is gone or holds another chain value."""
+    IntegrityError if it is gone or holds another chain value (a purge's own
+    records, inserted in its transaction)."""
     statement = SQL(
         "SELECT state FROM {} WHERE originator_id = %s AND originator_version = %s "
         "FOR KEY SHARE"
@@ -46,6 +48,45 @@ def guard(
         value, _ = unframe(bytes(row["state"]))
         if value is not None and value != previous:
             raise IntegrityError(f"stream {stream}: version {version - 1} changed")
+
+
+def guarded_insert(table: Composed, record_type: Composed, id_type: str) -> Composed:
+    """An INSERT of a batch of records (as eventsourcing's, with each row's
+    position returned) that inserts nothing unless every record it guards is
+    there with its chain value, locked `FOR KEY SHARE` in the same statement:
+    guard and insert are one statement, a transaction of its own that never waits
+    for its client. Parameters: `guarded_params`, the records (an array of
+    `record_type`), and how many records are guarded."""
+    return SQL(
+        "WITH guard AS (SELECT 1 FROM {table} AS g JOIN unnest(%s::{id_type}[], "
+        "%s::bigint[], %s::bytea[]) AS p(stream, version, previous) ON "
+        "g.originator_id = p.stream AND g.originator_version = p.version WHERE "
+        "substring(g.state FROM 1 FOR {mark}) <> {marked} OR "
+        "substring(g.state FROM {start} FOR {size}) = p.previous "
+        "FOR KEY SHARE OF g) "
+        "INSERT INTO {table} (originator_id, originator_version, topic, state) "
+        "SELECT originator_id, originator_version, topic, state "
+        "FROM unnest(%s::{record_type}[]) WHERE (SELECT count(*) FROM guard) = %s "
+        "RETURNING notification_id, transaction_id::text::bigint AS transaction_id"
+    ).format(
+        table=table,
+        id_type=SQL(id_type),
+        mark=Literal(len(MARK)),
+        marked=Literal(MARK),
+        start=Literal(len(MARK) + 1),
+        size=Literal(DIGEST_SIZE),
+        record_type=record_type,
+    )
+
+
+def guarded_params(records: Sequence[StoredEvent]) -> list[Any]:
+    """`guarded_insert`'s guard parameters for `records`."""
+    needed = predecessors(records)
+    return [
+        [stream for stream, _ in needed],
+        [version - 1 for _, version in needed],
+        list(needed.values()),
+    ]
 
 
 def purge(

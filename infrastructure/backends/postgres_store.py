@@ -9,15 +9,16 @@ in three ways.
   (../log_position.py). NOTIFY moves out of the insert, after its commit: a
   NOTIFY holds a database-wide lock from before its transaction's commit until the
   commit is flushed, which would queue writers again.
-- Events are inserted with ordinary statements in one transaction, not in psycopg's
-  pipeline mode. psycopg's pipeline (3.3.9, and its main branch today) stops
-  sending once its command queue is empty even if libpq could not yet write the
-  whole message (`PQflush()` answered "more to send"): the end of a large INSERT
-  stays in the client's buffer while the client waits for the reply and the server
-  waits for the rest (`ClientRead`), for ever. Any message larger than the socket's
-  send buffer can do it: about 200 KB on a unix socket (loopback TCP grows its
-  buffer, so there it seldom shows). Outside the pipeline psycopg flushes until
-  everything is sent.
+- Events are inserted by one statement, the stale-writer guard included
+  (postgres_purge.py): its own transaction, open only while the server runs it;
+  not in psycopg's pipeline mode. psycopg's pipeline (3.3.9, and its main branch
+  today) stops sending once its command queue is empty even if libpq could not
+  yet write the whole message (`PQflush()` answered "more to send"): the end of
+  a large INSERT stays in the client's buffer while the client waits for the
+  reply and the server waits for the rest (`ClientRead`), for ever. Any message
+  larger than the socket's send buffer can do it: about 200 KB on a unix socket
+  (loopback TCP grows its buffer, so there it seldom shows). Outside the pipeline
+  psycopg flushes until everything is sent.
 - Every connection gets the URL's statement, lock and idle-in-transaction timeouts
   (`postgres_bounds`), and a statement or lock wait cut by one fails at
   once: eventsourcing retries its operational errors 10 times, which turned a 5 s
@@ -36,6 +37,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
+    IntegrityError,
     InterfaceError,
     Notification,
     OperationalError,
@@ -56,7 +58,7 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ..log_position import LogPosition
 from .postgres_checks import RecentUseChecks
-from .postgres_purge import guard
+from .postgres_purge import guard, guarded_insert, guarded_params
 
 logger = logging.getLogger(__name__)
 
@@ -162,6 +164,13 @@ class EventsRecorder(PostgresApplicationRecorder):
         # One channel per log: two schemas of one database never wake each other.
         self.channel_name = f"{datastore.schema or 'public'}.{events_table_name}"
         self.order_index_name = f"{events_table_name}_order_idx"
+        self._guarded_insert = guarded_insert(
+            self._table,
+            SQL("{}.{}").format(
+                Identifier(datastore.schema), Identifier(self.stored_event_type_name)
+            ),
+            datastore.originator_id_type,
+        )
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
             "originator_id {originator_id_type} NOT NULL, "
@@ -193,18 +202,41 @@ class EventsRecorder(PostgresApplicationRecorder):
     def insert_events(
         self, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        """Insert in one transaction, then wake the log's listeners; returns the
-        notification ids (`take_positions` gives this thread each row's position).
+        """Insert in one statement, its own transaction, then wake the log's
+        listeners; returns the notification ids (`take_positions` gives this
+        thread each row's position).
 
-        The INSERT is the transaction's first statement, so its transaction id is
-        taken after the version it follows was committed: a stream's versions keep
-        their order in the log."""
+        The stale-writer guard is part of the INSERT (postgres_purge.py), so the
+        transaction is open only while the server runs the statement, never while
+        the client is between statements: on a busy machine a writer waiting for
+        its core held back every follower of the log for as long (they read
+        below the oldest running transaction). The guard reads the version the
+        insert follows as committed before the transaction takes its id: a
+        stream's versions keep their order in the log."""
         if not stored_events:
             return None
+        guarded = guarded_params(stored_events)
+        records = [
+            self.construct_pg_stored_event(
+                record.originator_id,
+                record.originator_version,
+                record.topic,
+                record.state,
+            )
+            for record in stored_events
+        ]
         with self.datastore.get_connection() as connection:
-            with connection.transaction(), connection.cursor() as cursor:
-                self._insert_stored_events(cursor, stored_events)
-                rows = cursor.fetchall()
+            rows = connection.execute(
+                self._guarded_insert, [*guarded, records, len(guarded[0])]
+            ).fetchall()
+            if not rows:
+                raise IntegrityError(
+                    "the record an append follows is gone or changed: "
+                    + ", ".join(
+                        f"stream {stream} version {version}"
+                        for stream, version in zip(*guarded[:2], strict=True)
+                    )
+                )
             if self.announces_inserts:
                 self._wake(connection)
         self._inserted.positions = [
