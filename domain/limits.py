@@ -107,19 +107,20 @@ def _within_limits(payload: Mapping[str, Any]) -> bool:
         elif kind is dict or kind is list or _container(value):
             if depth >= MAX_JSON_DEPTH:
                 return False
-            if isinstance(value, Mapping):
-                texts.extend(str(key) for key in value)
+            if kind is dict or (kind is not list and isinstance(value, Mapping)):
+                texts += [str(key) for key in value]
                 value = value.values()
-            pending.extend((item, depth + 1) for item in value)
+            pending += [(item, depth + 1) for item in value]
         elif isinstance(value, str):
             texts.append(value)
         elif isinstance(value, int | float):
             if not _number_fits(value):
                 return False
         elif isinstance(value, BaseModel):
-            fields = type(value).__pydantic_fields__
-            pending += [(getattr(value, name), depth) for name in fields]
-    if any(len(text) > MAX_TEXT_CHARS for text in texts):
+            # a model's fields are its __dict__ (pydantic keeps extras and
+            # private attributes elsewhere)
+            pending += [(item, depth) for item in vars(value).values()]
+    if max(map(len, texts), default=0) > MAX_TEXT_CHARS:
         return False
     joined = "".join(texts)
     if len(joined) > MAX_EVENT_CHARS:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -207,3 +208,25 @@ def test_a_save_after_the_trail_closed_is_storage_unavailable(tmp_path: Path) ->
     session.append_message(role="user", content="late")
     with pytest.raises(StorageUnavailable, match="closed"):
         trail.sessions.save(session)
+
+
+@pytest.mark.parametrize("projections", ["inline", "worker"])
+def test_a_save_whose_last_event_cannot_be_stored_stores_none_of_them(
+    tmp_path: Path, projections: sessiontrail.Mode
+) -> None:
+    path = tmp_path / "t.db"
+    with sessiontrail.connect(f"sqlite:///{path}", projections=projections) as trail:
+        session = trail.sessions.load_or_create("x")
+        trail.sessions.save(session)  # version 1
+        with sqlite3.connect(path) as db:  # the third record's insert fails
+            db.execute(
+                "CREATE TRIGGER refuse_third BEFORE INSERT ON stored_events "
+                "WHEN NEW.originator_version = 3 "
+                "BEGIN SELECT json('not json'); END"
+            )
+        session.append_message(role="user", content="second")
+        session.append_message(role="user", content="third")
+        with pytest.raises(StorageUnavailable):
+            trail.sessions.save(session)
+        assert trail.store.stream_version(session.id) == 1
+        assert len(session.pending_events) == 2

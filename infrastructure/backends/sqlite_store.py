@@ -72,12 +72,16 @@ class LogRecorder(SQLiteApplicationRecorder):
 
         On the pool's appending connection (see `Pool.appending`), in
         eventsourcing's transaction (which maps the driver's errors): every save
-        comes here, so no pool checkout and no generator context managers."""
+        comes here, so no pool checkout and no generator context managers. One
+        record and nothing `within` is one INSERT, its own transaction (see
+        `_Statement`)."""
         pool = self.datastore.pool
         assert isinstance(pool, Pool)
         connection = pool.appending()
+        alone = within is None and len(stored_events) == 1
+        transaction = _Statement if alone else SQLiteTransaction
         try:
-            with SQLiteTransaction(connection, commit=True) as cursor:
+            with transaction(connection, commit=True) as cursor:
                 try:
                     ids = self._insert_events(cursor, stored_events, **kwargs)
                     if within is not None:
@@ -165,15 +169,14 @@ class GuardedRecorder(LogRecorder):
         needed = predecessors(stored_events)
         returning = []
         for record in stored_events:
-            stream, row = _stream(record), _row(record)
+            stream = _stream(record)
+            row = (stream.hex, record.originator_version, record.topic, record.state)
             previous = needed.get((stream, record.originator_version))
             if previous is None:
                 c.execute(self.insert_events_statement, row)
             else:
                 before = record.originator_version - 1
-                c.execute(
-                    self._guarded_insert, (*row, stream.hex, before, MARK, previous)
-                )
+                c.execute(self._guarded_insert, (*row, row[0], before, MARK, previous))
                 if c.sqlite_cursor.rowcount != 1:
                     raise IntegrityError(f"stream {stream}: version {before} is gone")
             returning.append(c.lastrowid)
@@ -243,6 +246,16 @@ class _Immediate(SQLiteTransaction):
         cursor = self.connection.cursor()
         cursor.execute("BEGIN IMMEDIATE")
         return cursor
+
+
+class _Statement(SQLiteTransaction):
+    """eventsourcing's SQLite transaction (errors mapped, rolled back on failure)
+    around one statement that is its own transaction: SQLite commits it as it
+    ends, as durably as a COMMIT (the connection's synchronous FULL), so no
+    BEGIN is sent; the COMMIT that follows finds no transaction and does nothing."""
+
+    def __enter__(self) -> SQLiteCursor:
+        return self.connection.cursor()
 
 
 def _stream(record: StoredEvent) -> UUID:
