@@ -54,7 +54,7 @@ class Held(AbstractContextManager[None]):
         lock = self._locks._acquire(self._key)
         try:
             lock.acquire()
-        except BaseException:
+        except BaseException:  # interrupted while waiting: not held
             self._locks._release(self._key)
             raise
         self._lock = lock
