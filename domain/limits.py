@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping
+from datetime import datetime
 from typing import Any
 
 from pydantic import BaseModel
@@ -79,6 +80,11 @@ def nesting_within_limit(value: Any) -> Any:
     return value
 
 
+_UNCHECKED = frozenset({type(None), bool, datetime})
+"""Exact types `_check` passes as they are (a datetime is none of the kinds it
+checks): told by their type alone on the quick walk."""
+
+
 def _within_limits(payload: Mapping[str, Any]) -> bool:
     """Whether `_check` would pass every value of `payload`: the same walk, with
     no paths built, the common types told by their exact type, and the strings
@@ -90,24 +96,31 @@ def _within_limits(payload: Mapping[str, Any]) -> bool:
         kind = type(value)
         if kind is str:
             texts.append(value)
-        elif value is None or kind is bool:
+        elif kind in _UNCHECKED:
             continue
+        elif kind is int:
+            if not MIN_INTEGER <= value <= MAX_INTEGER:
+                return False
+        elif kind is float:
+            if not math.isfinite(value):
+                return False
         elif kind is dict or kind is list or _container(value):
             if depth >= MAX_JSON_DEPTH:
                 return False
-            if isinstance(value, Mapping):
-                texts.extend(str(key) for key in value)
+            if kind is dict or (kind is not list and isinstance(value, Mapping)):
+                texts += [str(key) for key in value]
                 value = value.values()
-            pending.extend((item, depth + 1) for item in value)
+            pending += [(item, depth + 1) for item in value]
         elif isinstance(value, str):
             texts.append(value)
         elif isinstance(value, int | float):
             if not _number_fits(value):
                 return False
         elif isinstance(value, BaseModel):
-            fields = type(value).__pydantic_fields__
-            pending.extend((getattr(value, name), depth) for name in fields)
-    if any(len(text) > MAX_TEXT_CHARS for text in texts):
+            # a model's fields are its __dict__ (pydantic keeps extras and
+            # private attributes elsewhere)
+            pending += [(item, depth) for item in vars(value).values()]
+    if max(map(len, texts), default=0) > MAX_TEXT_CHARS:
         return False
     joined = "".join(texts)
     if len(joined) > MAX_EVENT_CHARS:

@@ -398,17 +398,19 @@ class Session(Aggregate, created_event_name="Started"):
         transcript not yet read stays unread in both. The cache copies on every
         save and load, so this is on the hot path."""
         twin = object.__new__(type(self))
-        state = {
-            name: list(value) if isinstance(value, list) else value
-            for name, value in vars(self).items()
-        }
+        state = vars(self).copy()
+        for name, value in state.items():
+            if isinstance(value, list):
+                state[name] = value.copy()
         state["metadata"] = _json_copy(self.metadata)
         state["_messages"] = self._messages.copy()
-        usage = self._usage.copy()
-        if usage.loaded:
-            usage = LogFold([_json_copy(record) for record in usage.items()])
-        state["_usage"] = usage
-        vars(twin).update(state)
+        usage = self._usage
+        state["_usage"] = (
+            LogFold([_json_copy(record) for record in usage.items()])
+            if usage.loaded
+            else usage.copy()
+        )
+        twin.__dict__ = state
         return twin
 
     def attach(self, log: SessionLog, index: TranscriptIndex | None = None) -> None:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
+import os
 from datetime import UTC, datetime
 from typing import Any, Literal, Self
-from uuid import uuid4
 
 from pydantic import (
     AwareDatetime,
@@ -31,8 +31,13 @@ def utc_now() -> datetime:
 
 
 def new_message_id() -> str:
-    """A fresh, globally unique message id."""
-    return uuid4().hex
+    """A fresh, globally unique message id: a random (version 4) UUID's 32 hex
+    digits, as `uuid4().hex` spells them, without building the UUID object
+    (every message without an id of its own gets one)."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40  # version 4
+    raw[8] = raw[8] & 0x3F | 0x80  # the RFC 4122 variant
+    return raw.hex()
 
 
 class Value(BaseModel):

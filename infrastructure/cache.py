@@ -9,7 +9,6 @@ indexed query per user every KEY_CACHE_SECONDS.
 
 from __future__ import annotations
 
-import copy
 import threading
 from collections import OrderedDict
 from collections.abc import Callable
@@ -69,7 +68,7 @@ class SessionCache:
         with self._lock:
             if session_id in self._sessions:
                 self._sessions.move_to_end(session_id)
-        return copy.deepcopy(entry[0])
+        return entry[0].__deepcopy__({})
 
     def put(self, session: Session) -> None:
         """Cache a copy, evicting the least recently used beyond the bound."""
@@ -92,7 +91,7 @@ class SessionCache:
     ) -> None:
         if self.max_size == 0:
             return
-        stored = copy.deepcopy(session)
+        stored = session.__deepcopy__({})  # its own copy, without deepcopy's dispatch
         stamp = self._stamp(stored)
         with self._lock:
             entry = self._sessions.get(session.session_id)

@@ -13,6 +13,7 @@ import contextlib
 import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
+from types import TracebackType
 from typing import Any, ClassVar, cast
 from uuid import UUID
 
@@ -70,15 +71,36 @@ class AppendAlone(Exception):
     rolled back and done again without the hook."""
 
 
-@contextlib.contextmanager
-def storage_errors(action: str) -> Iterator[None]:
+_STORAGE_FAILURES = (EventSourcingError, OSError, psycopg.Error, sqlite3.Error)
+
+
+class StorageErrors(contextlib.AbstractContextManager[None]):
+    """Re-raises any eventsourcing or driver failure as StorageUnavailable (a
+    conflicting append as StreamMoved). A class, not a generator: every save
+    and every cache hit's key check passes through one."""
+
+    __slots__ = ("action",)
+
+    def __init__(self, action: str) -> None:
+        self.action = action
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        if exc is None:
+            return
+        if isinstance(exc, RecordConflictError):
+            raise StreamMoved(f"{self.action}: the stream moved on") from exc
+        if isinstance(exc, _STORAGE_FAILURES):
+            raise StorageUnavailable(f"{self.action}: {exc}") from exc
+
+
+def storage_errors(action: str) -> StorageErrors:
     """Re-raise any eventsourcing or driver failure as StorageUnavailable."""
-    try:
-        yield
-    except RecordConflictError as exc:
-        raise StreamMoved(f"{action}: the stream moved on") from exc
-    except (EventSourcingError, OSError, psycopg.Error, sqlite3.Error) as exc:
-        raise StorageUnavailable(f"{action}: {exc}") from exc
+    return StorageErrors(action)
 
 
 class SessionStore(Application[UUID]):
@@ -418,7 +440,8 @@ class SessionStore(Application[UUID]):
 
     def stream_version(self, stream: UUID) -> int:
         """The stream's last version (0 when it has no events): one indexed read
-        of the last record, not decoded (no key needed)."""
+        of the last record, not decoded (no key needed; every hundredth save and
+        every cache hit ask)."""
         with storage_errors(f"read stream {stream}"):
             last = self.recorder.select_events(stream, desc=True, limit=1)
         return last[0].originator_version if last else 0

@@ -4,8 +4,8 @@ write lock is the SQLite backend's: `backends/sqlite.py`)."""
 from __future__ import annotations
 
 import threading
-from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager
+from types import TracebackType
 
 
 class KeyedLocks:
@@ -15,22 +15,56 @@ class KeyedLocks:
         self._guard = threading.Lock()
         self._locks: dict[str, tuple[threading.Lock, int]] = {}
 
-    @contextmanager
-    def hold(self, key: str) -> Iterator[None]:
+    def hold(self, key: str) -> Held:
+        """Hold `key`'s lock for a `with` block (every save takes one)."""
+        return Held(self, key)
+
+    def _acquire(self, key: str) -> threading.Lock:
         with self._guard:
-            lock, users = self._locks.get(key, (threading.Lock(), 0))
+            lock, users = self._locks.get(key, (None, 0))
+            if lock is None:
+                lock = threading.Lock()
             self._locks[key] = (lock, users + 1)
-        try:
-            with lock:
-                yield
-        finally:
-            with self._guard:
-                lock, users = self._locks[key]
-                if users == 1:
-                    del self._locks[key]
-                else:
-                    self._locks[key] = (lock, users - 1)
+        return lock
+
+    def _release(self, key: str) -> None:
+        with self._guard:
+            lock, users = self._locks[key]
+            if users == 1:
+                del self._locks[key]
+            else:
+                self._locks[key] = (lock, users - 1)
 
     def __len__(self) -> int:
         with self._guard:
             return len(self._locks)
+
+
+class Held(AbstractContextManager[None]):
+    """One `with` of a key's lock: a class, not a generator, as it is on every save."""
+
+    __slots__ = ("_key", "_lock", "_locks")
+
+    def __init__(self, locks: KeyedLocks, key: str) -> None:
+        self._locks = locks
+        self._key = key
+        self._lock: threading.Lock | None = None
+
+    def __enter__(self) -> None:
+        lock = self._locks._acquire(self._key)
+        try:
+            lock.acquire()
+        except BaseException:  # interrupted while waiting: not held
+            self._locks._release(self._key)
+            raise
+        self._lock = lock
+
+    def __exit__(
+        self,
+        kind: type[BaseException] | None,
+        exc: BaseException | None,
+        traceback: TracebackType | None,
+    ) -> None:
+        assert self._lock is not None
+        self._lock.release()
+        self._locks._release(self._key)

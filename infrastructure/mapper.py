@@ -123,7 +123,7 @@ class PydanticMapper(Mapper[UUID]):
         state["originator_id"] = stream
         state["originator_version"] = version
         try:
-            return cast(DomainEventProtocol[UUID], cls.model_validate(state))
+            return cast("DomainEventProtocol[UUID]", cls.model_validate(state))
         except ValidationError as exc:
             raise ChecksumMismatch(
                 str(stream), version, f"{cls.__qualname__} does not validate: {exc}"

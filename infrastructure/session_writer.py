@@ -227,7 +227,7 @@ class SessionWriter:
         and the events stored.
         """
         for _ in attempts():
-            pending = [cast(Session.Event, event) for event in session.pending_events]
+            pending = cast(list[Session.Event], list(session.pending_events))
             try:
                 return self._store.record(session), pending
             except StreamMoved:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from uuid import RFC_4122, UUID
 
 import pytest
 from hypothesis import given
@@ -234,3 +235,12 @@ def test_messages_keep_append_order(roles: list[str]) -> None:
     ]
     assert s.messages == appended
     assert all(isinstance(m, Message) for m in s.messages)
+
+
+def test_a_message_without_an_id_gets_a_new_random_uuid_as_hex_digits() -> None:
+    session = Session(session_id="ids")
+    ids = [session.append_message(role="user", content=str(n)).id for n in range(200)]
+    assert len(set(ids)) == len(ids)
+    for message_id in ids:
+        parsed = UUID(message_id)
+        assert (parsed.hex, parsed.version, parsed.variant) == (message_id, 4, RFC_4122)

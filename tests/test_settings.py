@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -181,3 +182,51 @@ def test_a_password_never_shows_in_the_url_or_its_errors() -> None:
             "postgresql://trail:s3cret@127.0.0.1:1/chats?connect_timeout=1"
         )
     assert "s3cret" not in str(down.value)
+
+
+def test_appends_commit_on_a_connection_that_fsyncs_every_commit(
+    tmp_path: Path,
+) -> None:
+    with sessiontrail.connect(f"sqlite:///{tmp_path / 't.db'}") as trail:
+        trail.sessions.save(trail.sessions.load_or_create("x"))
+        pool = trail.store.recorder.datastore.pool
+        connection = pool.appending()  # the connection every save appends on
+        try:
+            cursor = connection.cursor()
+            cursor.execute("PRAGMA synchronous")
+            synchronous = cursor.fetchone()[0]
+        finally:
+            pool.appended()
+    assert synchronous == 2  # FULL
+
+
+def test_a_save_after_the_trail_closed_is_storage_unavailable(tmp_path: Path) -> None:
+    trail = sessiontrail.connect(f"sqlite:///{tmp_path / 't.db'}")
+    session = trail.sessions.load_or_create("x")
+    trail.sessions.save(session)
+    trail.close()
+    session.append_message(role="user", content="late")
+    with pytest.raises(StorageUnavailable, match="closed"):
+        trail.sessions.save(session)
+
+
+@pytest.mark.parametrize("projections", ["inline", "worker"])
+def test_a_save_whose_last_event_cannot_be_stored_stores_none_of_them(
+    tmp_path: Path, projections: sessiontrail.Mode
+) -> None:
+    path = tmp_path / "t.db"
+    with sessiontrail.connect(f"sqlite:///{path}", projections=projections) as trail:
+        session = trail.sessions.load_or_create("x")
+        trail.sessions.save(session)  # version 1
+        with sqlite3.connect(path) as db:  # the third record's insert fails
+            db.execute(
+                "CREATE TRIGGER refuse_third BEFORE INSERT ON stored_events "
+                "WHEN NEW.originator_version = 3 "
+                "BEGIN SELECT json('not json'); END"
+            )
+        session.append_message(role="user", content="second")
+        session.append_message(role="user", content="third")
+        with pytest.raises(StorageUnavailable):
+            trail.sessions.save(session)
+        assert trail.store.stream_version(session.id) == 1
+        assert len(session.pending_events) == 2

@@ -5,6 +5,7 @@
   `sqlite:///chats.db?lock_timeout=0.3` waits 0.3 s for another writer's lock.
 - Connections keep their prepared statements (eventsourcing's keep one), and
   zero the pages they free (`secure_delete`, as the read models' connection).
+  Appends have a connection of their own, outside the pool's checkout.
 - An append can run more SQL in its own transaction (`within`): an inline write
   commits its read models' rows with its events, in one durable commit.
 - Appends that continue a stream insert their first record only if the record
@@ -20,12 +21,18 @@
 from __future__ import annotations
 
 import sqlite3
+import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, InterfaceError, StoredEvent
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    IntegrityError,
+    InterfaceError,
+    StoredEvent,
+)
 from eventsourcing.sqlite import (
     SQLITE3_DEFAULT_LOCK_TIMEOUT,
     SQLiteApplicationRecorder,
@@ -63,13 +70,18 @@ class LogRecorder(SQLiteApplicationRecorder):
         """Insert in one transaction (synchronous FULL: fsynced when it commits);
         `within` runs in it after the inserts. Whatever it raises rolls all back.
 
-        The pool's writer connection and eventsourcing's transaction (which maps
-        the driver's errors) as `datastore.transaction` gives them, without its
-        three generator context managers: every save comes here."""
+        On the pool's appending connection (see `Pool.appending`), in
+        eventsourcing's transaction (which maps the driver's errors): every save
+        comes here, so no pool checkout and no generator context managers. One
+        record and nothing `within` is one INSERT, its own transaction (see
+        `_Statement`)."""
         pool = self.datastore.pool
-        connection = pool.get_connection(is_writer=True)
+        assert isinstance(pool, Pool)
+        connection = pool.appending()
+        alone = within is None and len(stored_events) == 1
+        transaction = _Statement if alone else SQLiteTransaction
         try:
-            with SQLiteTransaction(connection, commit=True) as cursor:
+            with transaction(connection, commit=True) as cursor:
                 try:
                     ids = self._insert_events(cursor, stored_events, **kwargs)
                     if within is not None:
@@ -78,12 +90,47 @@ class LogRecorder(SQLiteApplicationRecorder):
                     cursor.sqlite_cursor.close()
             return ids
         finally:
-            pool.put_connection(connection)
+            pool.appended()
 
 
 class Pool(SQLiteConnectionPool):
     """eventsourcing's pool of connections to a file in WAL mode (the backend
-    switched it), each keeping its prepared statements and zeroing freed pages."""
+    switched it), each keeping its prepared statements and zeroing freed pages;
+    and one more connection of its own for appends (`appending`)."""
+
+    def __init__(self, *, db_name: str, lock_timeout: float | None) -> None:
+        """`lock_timeout` in seconds, any fraction (eventsourcing's: whole ones)."""
+        super().__init__(db_name=db_name, lock_timeout=lock_timeout)  # type: ignore[arg-type]
+        self._appender: SQLiteConnection | None = None
+        self._appending = threading.Lock()
+
+    def appending(self) -> SQLiteConnection:
+        """The connection appends use, one at a time (call `appended` after).
+
+        Appends are every save, and the pool's checkout and return cost more
+        than the insert; other writers meet this connection at SQLite's write
+        lock (WAL: readers are never blocked), as another process's would."""
+        self._appending.acquire()
+        try:
+            if self.closed:
+                raise ConnectionPoolClosedError("the log is closed")
+            if self._appender is None:
+                self._appender = self._create_connection()
+        except BaseException:
+            self._appending.release()
+            raise
+        return self._appender
+
+    def appended(self) -> None:
+        """Let the next append have the appending connection."""
+        self._appending.release()
+
+    def close(self) -> None:
+        with self._appending:
+            if self._appender is not None:
+                self._appender.close()
+                self._appender = None
+        super().close()
 
     def _create_connection(self) -> SQLiteConnection:
         try:
@@ -122,15 +169,14 @@ class GuardedRecorder(LogRecorder):
         needed = predecessors(stored_events)
         returning = []
         for record in stored_events:
-            stream, row = _stream(record), _row(record)
+            stream = _stream(record)
+            row = (stream.hex, record.originator_version, record.topic, record.state)
             previous = needed.get((stream, record.originator_version))
             if previous is None:
                 c.execute(self.insert_events_statement, row)
             else:
                 before = record.originator_version - 1
-                c.execute(
-                    self._guarded_insert, (*row, stream.hex, before, MARK, previous)
-                )
+                c.execute(self._guarded_insert, (*row, row[0], before, MARK, previous))
                 if c.sqlite_cursor.rowcount != 1:
                     raise IntegrityError(f"stream {stream}: version {before} is gone")
             returning.append(c.lastrowid)
@@ -202,6 +248,16 @@ class _Immediate(SQLiteTransaction):
         return cursor
 
 
+class _Statement(SQLiteTransaction):
+    """eventsourcing's SQLite transaction (errors mapped, rolled back on failure)
+    around one statement that is its own transaction: SQLite commits it as it
+    ends, as durably as a COMMIT (the connection's synchronous FULL), so no
+    BEGIN is sent; the COMMIT that follows finds no transaction and does nothing."""
+
+    def __enter__(self) -> SQLiteCursor:
+        return self.connection.cursor()
+
+
 def _stream(record: StoredEvent) -> UUID:
     """A record's stream (a UUID already, when the store made the record)."""
     stream = record.originator_id
@@ -225,5 +281,5 @@ class Factory(SQLiteFactory):
         # sqlite3.connect takes float seconds; eventsourcing's reads whole ones.
         self.datastore.pool = Pool(
             db_name=old.db_name,
-            lock_timeout=float(exact) if exact else old.lock_timeout,  # type: ignore[arg-type]
+            lock_timeout=float(exact) if exact else old.lock_timeout,
         )
