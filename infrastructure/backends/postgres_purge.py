@@ -9,6 +9,11 @@
   that no record of them is left (one committed by a writer that locked its
   predecessor before the DELETE), then the purge's record, in one transaction.
   The deleted rows stay in the table files as dead tuples until VACUUM FULL.
+- Places: the same DELETE records where each deleted row was in the log (its
+  transaction id and id, nothing else) in a table of its own. Read models number
+  a row by its rank among every row ever inserted (../log_position.py), so they
+  count these places too: a read model that applied the purged rows and one that
+  never saw them number every later row alike.
 """
 
 from __future__ import annotations
@@ -20,7 +25,7 @@ from uuid import UUID
 from eventsourcing.persistence import IntegrityError, StoredEvent
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed
+from psycopg.sql import SQL, Composed, Identifier
 
 from ..chain import predecessors, unframe
 from ..log_position import LogPosition
@@ -64,9 +69,12 @@ def purge(
             for stream, last in expected.items():
                 cursor.execute(
                     SQL(
-                        "DELETE FROM {} WHERE originator_id = %s "
-                        "RETURNING originator_version"
-                    ).format(table),
+                        "WITH gone AS (DELETE FROM {} WHERE originator_id = %s "
+                        "RETURNING originator_version, transaction_id, "
+                        "notification_id), placed AS (INSERT INTO {} SELECT "
+                        "transaction_id, notification_id FROM gone) "
+                        "SELECT originator_version FROM gone"
+                    ).format(table, recorder.places_table),
                     (stream,),
                 )
                 versions = [row["originator_version"] for row in cursor.fetchall()]
@@ -98,3 +106,36 @@ def purge(
         LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
     ]
     return deleted, positions
+
+
+def places_table(schema: str, events_table_name: str) -> Composed:
+    """Where a log's purged rows were: beside its events table, in its schema."""
+    return SQL("{}.{}").format(
+        Identifier(schema), Identifier(f"{events_table_name}_purged")
+    )
+
+
+CREATE_PLACES = SQL(
+    "CREATE TABLE IF NOT EXISTS {} (transaction_id xid8 NOT NULL, "
+    "notification_id bigint NOT NULL, PRIMARY KEY (transaction_id, notification_id))"
+)
+"""Created with the events table (a log from before it gets it on open)."""
+
+
+def purged_places(
+    recorder: EventsRecorder, after: LogPosition, until: LogPosition
+) -> list[LogPosition]:
+    """The places of purged rows after `after` up to `until`, in log order."""
+    statement = SQL(
+        "SELECT transaction_id::text::bigint AS t, notification_id AS n FROM {} "
+        "WHERE (transaction_id, notification_id) > (%s::text::xid8, %s) AND "
+        "(transaction_id, notification_id) <= (%s::text::xid8, %s) "
+        "ORDER BY transaction_id, notification_id"
+    ).format(recorder.places_table)
+    with recorder.datastore.get_connection() as connection:
+        rows = connection.execute(
+            statement,
+            (str(after.transaction_id), after[1], str(until.transaction_id), until[1]),
+            prepare=True,
+        ).fetchall()
+    return [LogPosition(row["t"], row["n"]) for row in rows]
