@@ -212,13 +212,17 @@ class BatchApplier:
         *,
         guarded: bool = False,
         known: Known | None = None,
+        places: Sequence[LogPosition] | None = None,
     ) -> None:
         """Apply each notification to every generation not yet past it; at a
         user's erasure, rewrite that user's rows first (`erase`). The collector
         waits meanwhile: a batch's decoded events are many objects, no cycles.
-        An event in `known` is taken from there rather than decoded."""
+        An event in `known` is taken from there rather than decoded. `places`:
+        where purged rows were after the least advanced generation, read after
+        `notifications` (every one up to the last notification), or None to read
+        them here."""
         with gc_paused():
-            self._apply(cur, generations, notifications, guarded, known or {})
+            self._apply(cur, generations, notifications, guarded, known or {}, places)
 
     def _apply(
         self,
@@ -227,11 +231,12 @@ class BatchApplier:
         notifications: Sequence[tuple[LogPosition, Notification]],
         guarded: bool,
         known: Known,
+        given: Sequence[LogPosition] | None,
     ) -> None:
         decoded = [
             (log, event) for (log, _), event in self._decoded(notifications, known)
         ]
-        places = self._places(generations, notifications)
+        places = self._places(generations, notifications, given)
         start = 0
         for index, (log, event) in enumerate(decoded):
             if isinstance(event, Purge.SessionPurged):
@@ -263,26 +268,26 @@ class BatchApplier:
                 ]
                 self.erase(cur, passing, event.user_id, guarded=guarded)
                 start = index + 1
-        apply_events(
-            cur, generations, decoded[start:], guarded=guarded, places=places
-        )
+        apply_events(cur, generations, decoded[start:], guarded=guarded, places=places)
 
     def _places(
         self,
         generations: Sequence[Generation],
         notifications: Sequence[tuple[LogPosition, Notification]],
+        given: Sequence[LogPosition] | None,
     ) -> list[LogPosition]:
         """Where purged rows were among `notifications`, after the least advanced
-        generation: one read per batch. Read after the batch, so a purge that
-        committed in between shows both its rows (applied, and left out here)
-        and their places."""
+        generation (`given`, else read now). Read after the notifications, in a
+        later snapshot: a purge that committed in between shows both its rows
+        (applied) and their places, which are left out here."""
         if not generations or not notifications:
             return []
         after = min(generation.log for generation in generations)
         until = notifications[-1][0]
-        if until <= after:
-            return []
-        places = self._store.purged_places(after, until)
+        if given is None:
+            places = self._store.purged_places(after, until) if after < until else []
+        else:
+            places = [place for place in given if after < place <= until]
         if not places:
             return places
         read = {log for log, _ in notifications}

@@ -78,3 +78,18 @@ def test_a_worker_applying_after_a_purge_numbers_as_inline_read_models_did(
         purge_between_writes(worker)  # nothing applied until now
         worker.projections.catch_up()
         assert numbers(worker) == applied_first
+
+
+def test_a_purged_event_still_lies_between_its_neighbours_for_inline_writes(
+    postgres_server: PostgresServer,
+):
+    """An inline write applies its own events only when nothing lies between the
+    read models' place and them: the purged events' places count too."""
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url, projections="worker") as trail:
+        save(trail, "B", "bob", "first")
+        before = trail.store.head_position()
+        save(trail, "A1", "alice", "one", "two")
+        trail.sessions.purge("A1")
+        purge_record = trail.store.head_position()
+        assert not trail.store.follows(before, purge_record)

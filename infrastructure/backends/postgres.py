@@ -44,7 +44,7 @@ from ..user_keys import KEYS_TABLE
 from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
 from .postgres_checks import RecentUseChecks
-from .postgres_purge import purge, purged_places
+from .postgres_purge import PLACES_SUFFIX, purge, purged_places
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
@@ -285,6 +285,14 @@ class PostgresBackend(Backend):
                 "pg_snapshot_xmin(pg_current_snapshot()) "
                 "ORDER BY e.transaction_id, e.notification_id LIMIT ?"
             ),
+            log_places=(
+                "WITH p AS MATERIALIZED ({position}) SELECT "
+                "g.transaction_id::text::bigint, g.notification_id FROM "
+                f"{table}{PLACES_SUFFIX} AS g WHERE (g.transaction_id, "
+                "g.notification_id) > ((SELECT t FROM p)::text::xid8, "
+                "(SELECT n FROM p)) "
+                "ORDER BY g.transaction_id, g.notification_id LIMIT ?"
+            ),
         )
 
 
@@ -397,10 +405,12 @@ class PostgresDatabase(ProjectionDatabase):
         events: EventsRecorder,
         log_after: str | None,
         log_rows: str | None,
+        log_places: str | None,
     ) -> None:
         schema = env.get("POSTGRES_SCHEMA", "public") or "public"
         timeout = float(env["POSTGRES_CONNECT_TIMEOUT"])
         self.log_after, self.log_rows = log_after, log_rows
+        self.log_places = log_places
         self._events = events
         self._commit = threading.local()
         """`.announcing`: this thread's transaction ends with a NOTIFY."""

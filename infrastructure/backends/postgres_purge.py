@@ -108,10 +108,14 @@ def purge(
     return deleted, positions
 
 
+PLACES_SUFFIX = "_purged"
+"""A log's table of purged rows' places is its events table's name and this."""
+
+
 def places_table(schema: str, events_table_name: str) -> Composed:
     """Where a log's purged rows were: beside its events table, in its schema."""
     return SQL("{}.{}").format(
-        Identifier(schema), Identifier(f"{events_table_name}_purged")
+        Identifier(schema), Identifier(events_table_name + PLACES_SUFFIX)
     )
 
 
