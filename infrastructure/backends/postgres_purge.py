@@ -9,8 +9,9 @@
   that no record of them is left (one committed by a writer that locked its
   predecessor before the DELETE), then the purge's record, in one transaction.
   The deleted rows stay in the table files as dead tuples until VACUUM FULL.
-- Places: the same DELETE records where each deleted row was in the log (its
-  transaction id and id, nothing else) in a table of its own. Read models number
+- Places: the purge records where each deleted row was in the log (its
+  transaction id and id, nothing else) in a table of its own, in one more
+  statement. Read models number
   a row by its rank among every row ever inserted (../log_position.py), so they
   count these places too: a read model that applied the purged rows and one that
   never saw them number every later row alike.
@@ -63,21 +64,22 @@ def purge(
     snapshots, and insert `records`, in one transaction; (deleted, positions)."""
     table = recorder.qualified_table
     deleted: dict[UUID, int] = {}
+    places: list[tuple[str, int]] = []
     rows: list[Any] = []
     with recorder.datastore.get_connection() as connection:
         with connection.transaction(), connection.cursor() as cursor:
             for stream, last in expected.items():
                 cursor.execute(
                     SQL(
-                        "WITH gone AS (DELETE FROM {} WHERE originator_id = %s "
-                        "RETURNING originator_version, transaction_id, "
-                        "notification_id), placed AS (INSERT INTO {} SELECT "
-                        "transaction_id, notification_id FROM gone) "
-                        "SELECT originator_version FROM gone"
-                    ).format(table, recorder.places_table),
+                        "DELETE FROM {} WHERE originator_id = %s RETURNING "
+                        "originator_version, transaction_id::text AS t, "
+                        "notification_id AS n"
+                    ).format(table),
                     (stream,),
                 )
-                versions = [row["originator_version"] for row in cursor.fetchall()]
+                gone = cursor.fetchall()
+                places += [(row["t"], row["n"]) for row in gone]
+                versions = [row["originator_version"] for row in gone]
                 if max(versions, default=0) != last:
                     raise IntegrityError(f"stream {stream} moved on")
                 deleted[stream] = len(versions)
@@ -98,6 +100,7 @@ def purge(
             )
             if cursor.fetchone() is not None:
                 raise IntegrityError("a purged stream moved on")
+            _keep_places(cursor, recorder.places_table, places)
             if records:
                 recorder._insert_stored_events(cursor, records)
                 rows = cursor.fetchall()
@@ -106,6 +109,21 @@ def purge(
         LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
     ]
     return deleted, positions
+
+
+def _keep_places(
+    cursor: Cursor[DictRow], places_table: Composed, places: Sequence[tuple[str, int]]
+) -> None:
+    """Record where the deleted rows were ((transaction id, id) each): one
+    statement for the whole purge."""
+    if places:
+        cursor.execute(
+            SQL(
+                "INSERT INTO {} SELECT t::xid8, n FROM unnest(%s::text[], "
+                "%s::bigint[]) AS u(t, n)"
+            ).format(places_table),
+            ([place[0] for place in places], [place[1] for place in places]),
+        )
 
 
 PLACES_SUFFIX = "_purged"
