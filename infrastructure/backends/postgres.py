@@ -245,7 +245,8 @@ class PostgresBackend(Backend):
     def purged_places(
         self, recorder: ApplicationRecorder, after: LogPosition, until: LogPosition
     ) -> list[LogPosition]:
-        return purged_places(_events(recorder), after, until)
+        places: list[LogPosition] = purged_places(_events(recorder), after, until)
+        return places
 
     def purge(
         self,

@@ -23,7 +23,13 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
@@ -144,6 +150,7 @@ CREATE_PLACES = SQL(
 """Created with the events table (a log from before it gets it on open)."""
 
 
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
 def purged_places(
     recorder: EventsRecorder, after: LogPosition, until: LogPosition
 ) -> list[LogPosition]:
