@@ -17,6 +17,7 @@ import uuid
 import zlib
 from typing import Self
 
+from .errors import InvalidInput
 from .limits import MAX_TEXT_CHARS
 from .personal import ERASED
 from .values import Value
@@ -25,6 +26,10 @@ COMPRESS_FROM = 256
 """Bytes from which a value is deflated (zlib's fastest level) when that makes it
 smaller: a checkpoint's conversation grows with every step and is stored again
 at each, and every byte is then sealed, framed and hashed."""
+MAX_VALUE_BYTES = 64 * 1024 * 1024
+"""The most bytes one value may hold as its serializer wrote it: refused above
+this when put, and never inflated past it when read back (a stored or imported
+value cannot make a reader inflate more)."""
 THREAD_PREFIX = "langgraph/"
 """Session ids of LangGraph threads start with this."""
 
@@ -71,6 +76,12 @@ class Serialized(Value):
     def pack(cls, typed: tuple[str, bytes | None], **fields: object) -> Self:
         """From a serializer's (type, bytes) pair (bytes may be None: none)."""
         data = typed[1] or b""
+        if len(data) > MAX_VALUE_BYTES:
+            name = fields.get("channel", "checkpoint")
+            raise InvalidInput(
+                f"{name}: {len(data):,} bytes, over the {MAX_VALUE_BYTES:,}-byte "
+                "limit of one value"
+            )
         compressed = False
         if len(data) >= COMPRESS_FROM:
             deflated = zlib.compress(data, 1)
@@ -88,7 +99,17 @@ class Serialized(Value):
     def unpack(self) -> tuple[str, bytes]:
         """The (type, bytes) pair the serializer reads back."""
         data = base64.b64decode("".join(self.data))
-        return self.type, zlib.decompress(data) if self.compressed else data
+        if not self.compressed:
+            return self.type, data
+        inflater = zlib.decompressobj()
+        raw = inflater.decompress(data, MAX_VALUE_BYTES + 1)
+        if len(raw) > MAX_VALUE_BYTES:
+            raise InvalidInput(
+                f"data: inflates past the {MAX_VALUE_BYTES:,}-byte limit of one value"
+            )
+        if not inflater.eof:
+            raise InvalidInput("data: not a whole deflated value")
+        return self.type, raw
 
     @property
     def erased(self) -> bool:

@@ -112,12 +112,28 @@ class SessionRepository:
         if cached is None:
             session_id = self._store.ids.session(session_id)
             cached = self._cache.get(session_id)
-        if cached is not None:
+        if cached is not None and self._current(cached):
             return visible(cached, user_id)
-        stored = visible(self._store.load(stream_id(session_id)), user_id)
-        if stored is not None:
+        loaded = self._store.load(stream_id(session_id))
+        stored = visible(loaded, user_id)
+        if loaded is None or loaded.deleted:
+            self._cache.evict(session_id)  # deleted or purged by another process
+        elif stored is not None:
             self._cache.put_if_not_older(stored)
         return stored
+
+    def _current(self, cached: Session) -> bool:
+        """Whether a cached copy can be served: the log holds nothing newer for
+        it (another process may have written since; one indexed read), or it
+        carries edits not stored yet (kept for the next save to merge), or the
+        log cannot be read now (the cache answers through an outage)."""
+        if cached.pending_events:
+            return True
+        try:
+            return self._store.stream_version(cached.id) == cached.version
+        except StorageUnavailable:
+            logger.warning("load %r: served from the cache", cached.session_id)
+            return True
 
     @validated
     def load_or_create(
@@ -551,14 +567,16 @@ class SessionRepository:
         *,
         user_id: UserId | None = None,
         actor: Actor = "runtime",
-    ) -> None:
-        """Record one token-usage object verbatim; a no-op for a session never saved."""
+    ) -> bool:
+        """Record one token-usage object verbatim; a no-op for a session never
+        saved (or deleted, or another user's). Whether it was stored."""
         usage = _parse_usage(record)
         head = self._writer.record_usage(session_id, user_id, usage, actor)
         if head is None:
             logger.debug("token usage for unknown session %r ignored", session_id)
-        else:
-            self._cache.refresh(head)
+            return False
+        self._cache.refresh(head)
+        return True
 
 
 def _parse_usage(record: JsonObject | str) -> JsonObject:

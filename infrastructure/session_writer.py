@@ -247,10 +247,7 @@ class SessionWriter:
         writer's append beat it. SessionNotFound if that session was purged since:
         its stream is gone, or holds a new session started under the same id (by
         anyone), which a stale writer must never merge into."""
-        try:
-            head = self._store.load(session.id)
-        except ChecksumMismatch:
-            head = self._store.load(session.id)  # read while a purge deleted it
+        head = self._store.load(session.id)  # a purge meanwhile reads as one
         if head is None or not _same_session(session, head):
             raise SessionNotFound(
                 f"session {session.session_id!r} was purged"

@@ -139,6 +139,14 @@ class UserKeys:
                 self._destroyed.add(found[0])
         return deleted
 
+    def forget(self, user_id: str) -> None:
+        """Drop what this process remembers of the user's key, so the next use
+        reads the key table (after another process destroyed the key, a replay
+        of the user's events must not open them with a remembered copy)."""
+        with self._guard:
+            self._current.pop(user_id, None)
+            self._token_keys.pop(user_id, None)
+
     def _key_for_writing(self, user_id: str) -> tuple[str, AESGCM]:
         cached = self._fresh(user_id)
         if cached is not None:

@@ -305,7 +305,10 @@ class BatchApplier:
         log now gives: delete them, then replay their streams' events (their key
         is gone, so they read erased) through the same handlers, each at the
         number it had. O(the user's rows and events), in the caller's
-        transaction: readers see all or none."""
+        transaction: readers see all or none. The key this process may still
+        remember is dropped first: what is replayed opens with what the key
+        table holds now."""
+        self._store.keys.forget(user_id)
         for generation in generations:
             projection = generation.projection
             streams = projection.owned_streams(cur, user_id)

@@ -176,6 +176,56 @@ def test_another_process_stops_reading_within_the_key_cache_time(
         assert other.sessions.load("chat-alice").title == ERASED
 
 
+def test_a_rebuild_by_a_process_that_remembers_the_key_reads_the_user_erased(
+    url: str,
+) -> None:
+    """The rebuilding process read alice's key just before another process
+    erased her: what it rebuilds opens with the key table as it is now."""
+    with sessiontrail.connect(url) as worker, sessiontrail.connect(url) as admin:
+        write_everything(worker, "alice")  # the worker now remembers alice's key
+        write_everything(worker, "bob")
+        admin.erase_user("alice")
+        for name in READ_MODELS:
+            worker.projections.rebuild(name)
+        with sessiontrail.connect(url) as later:
+            check_erased(later)
+
+
+def test_another_process_applying_the_erasure_replays_with_the_key_gone(
+    url: str,
+) -> None:
+    """Another process's save lands between the erasure's record and the
+    erasing process's catch-up, so that process's catch-up applies the erasure,
+    with alice's key still remembered."""
+    with sessiontrail.connect(url) as worker, sessiontrail.connect(url) as admin:
+        write_everything(worker, "alice")
+        write_everything(worker, "bob")
+        eraser = admin._eraser
+        forget = eraser._forget_cached
+
+        def worker_saves_first() -> None:
+            other = worker.sessions.load_or_create("chat-carol", user_id="carol")
+            other.append_message(role="user", content="hello")
+            worker.sessions.save(other)  # its catch-up applies the erasure
+            forget()
+
+        eraser._forget_cached = worker_saves_first  # type: ignore[method-assign]
+        admin.erase_user("alice")
+        with sessiontrail.connect(url) as later:
+            check_erased(later)
+
+
+def test_the_user_id_that_stands_for_no_user_cannot_be_erased(
+    trail: SessionTrail,
+) -> None:
+    session = trail.sessions.load_or_create("chat", user_id="default")
+    session.append_message(role="user", content="MARK-default")
+    trail.sessions.save(session)
+    with pytest.raises(sessiontrail.InvalidInput, match="user_id: 'default' stands"):
+        trail.erase_user("default")
+    assert not any(isinstance(e, UserErased) for e in trail.store.every_event())
+
+
 def test_a_user_can_write_again_after_erasure(url: str) -> None:
     with sessiontrail.connect(url, key=sessiontrail.new_key()) as trail:
         write_everything(trail, "alice")

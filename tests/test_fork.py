@@ -86,6 +86,21 @@ def test_a_fork_without_a_version_copies_the_session_now(trail: SessionTrail):
     assert fork.session_id != "src"
 
 
+def test_a_fork_now_copies_what_another_process_stored_since_this_one_cached_it(
+    trail: SessionTrail, other_trail: SessionTrail
+):
+    chat(trail, "src", 2)  # cached by this trail
+    elsewhere = other_trail.sessions.load("src")
+    assert elsewhere is not None
+    elsewhere.append_message(role="assistant", content="from another process")
+    other_trail.sessions.save(elsewhere)
+
+    fork = trail.sessions.fork("src")
+
+    assert fork.messages[-1].content == "from another process"
+    assert fork.forked_version == elsewhere.version
+
+
 def test_the_fork_is_listed_and_found(trail: SessionTrail):
     chat(trail, "src", 3)
 

@@ -20,6 +20,7 @@ import sessiontrail
 from sessiontrail import SessionTrail
 from sessiontrail.server.app import create_app
 from sessiontrail.server.auth import Caller, Tokens, digest
+from sessiontrail.server.routers import session_parts
 
 
 @pytest.fixture
@@ -56,6 +57,46 @@ def test_no_token_or_a_bad_one_is_401_except_health_and_docs(
         assert response.headers["WWW-Authenticate"] == "Bearer"
     assert client.get("/health").json() == {"status": "ok"}
     assert client.get("/openapi.json").status_code == 200
+
+
+def test_a_session_read_shows_what_another_process_wrote(
+    client: TestClient, other_trail: SessionTrail
+) -> None:
+    make(client, "ann", "chat-1")
+    say(client, "ann", "chat-1", "hello")  # this server holds the session cached
+    elsewhere = other_trail.sessions.load("chat-1", user_id="ann")
+    elsewhere.append_message(role="assistant", content="from another worker")
+    other_trail.sessions.save(elsewhere)
+    got = client.get("/v1/sessions/chat-1", headers=bearer("ann"))
+    assert got.headers["ETag"] == '"3"' and got.json()["message_count"] == 2
+
+
+def test_usage_for_a_session_deleted_after_the_owner_check_is_404_not_stored(
+    client: TestClient, other_trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    make(client, "ann", "chat-1")
+    checked = session_parts._owner
+
+    def then_deleted_elsewhere(*args: object) -> object:
+        found = checked(*args)  # type: ignore[arg-type]
+        other_trail.sessions.delete("chat-1")  # another process, right now
+        return found
+
+    monkeypatch.setattr(session_parts, "_owner", then_deleted_elsewhere)
+    answer = client.post(
+        "/v1/sessions/chat-1/usage", json={"total_tokens": 42}, headers=bearer("ann")
+    )
+    assert answer.status_code == 404
+    other_trail.sessions.restore("chat-1")
+    assert other_trail.usage.records("chat-1") == []
+
+
+def test_append_token_usage_says_whether_it_stored_the_record(
+    trail: SessionTrail,
+) -> None:
+    assert trail.sessions.append_token_usage("never-saved", {"n": 1}) is False
+    trail.sessions.save(trail.sessions.load_or_create("chat-1"))
+    assert trail.sessions.append_token_usage("chat-1", {"n": 1}) is True
 
 
 def test_docs_can_be_private(trail: SessionTrail, tmp_path: Path) -> None:

@@ -254,6 +254,39 @@ def test_pop_and_clear_are_events_not_deletes(url: str) -> None:
         assert [m.metadata["openai_item"] for m in before_pop.messages] == ITEMS[:3]
 
 
+def test_a_pop_takes_the_item_another_process_added_last(
+    url: str, tmp_path: Path
+) -> None:
+    """Two processes on one store: the second has read the session before the
+    first added to it; its pop takes (and returns) the newest item, as the
+    SDK's SQLiteSession does."""
+
+    async def scenario(first: Any, second: Any) -> tuple[Any, list[Any]]:
+        await first.add_items(ITEMS[:2])
+        await second.pop_item()  # reads the session (ours: caches it)
+        await first.add_items(ITEMS[1:3])
+        return await second.pop_item(), await first.get_items()
+
+    async def sdk() -> tuple[Any, list[Any]]:
+        one = SQLiteSession("chat-1", tmp_path / "sdk.db")
+        two = SQLiteSession("chat-1", tmp_path / "sdk.db")
+        try:
+            return await scenario(one, two)
+        finally:
+            one.close()
+            two.close()
+
+    async def ours() -> tuple[Any, list[Any]]:
+        with sessiontrail.connect(url) as one, sessiontrail.connect(url) as two:
+            return await scenario(
+                TrailSession("chat-1", one), TrailSession("chat-1", two)
+            )
+
+    expected = (ITEMS[2], ITEMS[:2])
+    assert asyncio.run(sdk()) == expected
+    assert asyncio.run(ours()) == expected
+
+
 def test_empty_and_unknown_sessions(url: str) -> None:
     async def scenario(trail: aio.AsyncSessionTrail) -> tuple[Any, ...]:
         session = TrailSession("never-saved", trail)

@@ -231,3 +231,18 @@ def test_save_and_cache_does_not_cache_a_session_found_purged(
     assert trail.sessions.save_and_cache(stale) is None
 
     assert trail.sessions.load("chat-7", user_id="alice") is None
+
+
+def test_a_load_racing_a_purge_reads_the_session_as_gone_not_a_broken_chain(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    """The purge commits between the load's read of the snapshot and its read
+    of the records after it (held here): the session reads as missing."""
+    started(trail, "alice", *(f"message {n}" for n in range(SNAPSHOT_INTERVAL)))
+    assert trail.store.snapshots is not None
+    trail.sessions._cache.clear()  # read as a process that has not cached it
+
+    after_first_call(
+        trail.store.snapshots, "get", lambda: other_trail.sessions.purge("chat-7")
+    )
+    assert trail.sessions.try_load("chat-7", user_id="alice") is None

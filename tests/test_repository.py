@@ -346,17 +346,38 @@ def test_a_storage_hit_back_fills_the_cache(
     assert cached is not None and cached.messages[0].content == "hello"
 
 
-def test_load_prefers_the_cache_and_load_merged_the_newer_copy(
+def test_load_serves_what_another_process_wrote_since_the_copy_was_cached(
     trail: SessionTrail, other_trail: SessionTrail
 ) -> None:
-    mine = saved(trail)
+    saved(trail)  # cached by this trail
     theirs = other_trail.sessions.load("chat")
     theirs.append_message(role="assistant", content="from elsewhere")
     other_trail.sessions.save(theirs)
-    assert trail.sessions.load("chat").version == mine.version  # cache hit
-    merged = trail.sessions.load_merged("chat")
-    assert merged.version == theirs.version
-    assert trail.sessions.load("chat").version == theirs.version  # cache refreshed
+    loaded = trail.sessions.load("chat")
+    assert loaded.version == theirs.version
+    assert loaded.messages[-1].content == "from elsewhere"
+    assert trail.sessions.load_merged("chat").version == theirs.version
+
+
+def test_a_cached_copy_the_log_has_not_moved_past_is_served_without_a_load(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    mine = saved(trail)
+
+    def no_load(*args: object, **kwargs: object) -> None:
+        raise AssertionError("loaded from storage")
+
+    monkeypatch.setattr(trail.store, "load", no_load)
+    assert trail.sessions.load("chat").version == mine.version
+
+
+def test_load_gives_none_once_another_process_deleted_the_cached_session(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    saved(trail)
+    other_trail.sessions.delete("chat")
+    assert trail.sessions.load("chat") is None
+    assert len(trail.sessions._cache) == 0
 
 
 def test_load_merged_never_goes_back_to_an_older_copy(

@@ -16,6 +16,7 @@ per run of nearby document ids, not one look-up per document).
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 from ...infrastructure.sql import Cursor
@@ -121,8 +122,9 @@ def select_current(
     `search`: the search read model, for text and metadata filters; a common
     filter walks the list (`_walk`); otherwise on SQLite the streams they match
     drive the query (CROSS JOIN keeps SQLite from walking every row in list
-    order and testing each), and PostgreSQL's planner picks either way by its
-    statistics of the words."""
+    order and testing each). On PostgreSQL the planner's estimate of the matches
+    chooses: few, and they drive the page, each session looked up by its key
+    (`few_estimated`); else the planner walks the list in order and tests each."""
     clauses, params = _where(listing, _CURRENT, last)
     if unchanged_since is not None:
         clauses.append("s.position <= ?")
@@ -136,6 +138,12 @@ def select_current(
         source = f"({matching[0]}) f CROSS JOIN {source}"
         clauses.append("s.stream = f.stream")
         params = [*matching[1], *params]
+    elif matching is not None and few_estimated(cur, matching):
+        source = (
+            f"(SELECT DISTINCT stream FROM ({matching[0]}) m) f CROSS JOIN LATERAL "
+            f"(SELECT * FROM {source} WHERE s.stream = f.stream OFFSET 0) s"
+        )
+        params = [*matching[1], *params]
     elif matching is not None:
         clauses.append(f"s.stream IN ({matching[0]})")
         params += matching[1]
@@ -146,6 +154,24 @@ def select_current(
         (*params, limit, offset),
     ).fetchall()
     return [(row, _key(row[0], row[3], row[7])) for row in rows]
+
+
+FEW_ESTIMATED = 10_000
+"""Matches PostgreSQL's planner may estimate for the matching set to drive a page."""
+
+
+def few_estimated(cur: Cursor, matching: tuple[str, list[Any]]) -> bool:
+    """Whether the planner estimates few rows in the matching set (a planning
+    round trip, no execution). Its statistics of the words tell a frequent word
+    well, while a rare one is estimated high (at most the rarest frequency it
+    keeps): left to itself it then hashes every session to join a few matches,
+    O(sessions); the set driving the page costs the matches."""
+    row = cur.execute(
+        f"EXPLAIN (FORMAT JSON) SELECT 1 FROM ({matching[0]}) m", matching[1]
+    ).fetchone()
+    assert row is not None, "EXPLAIN gives a plan"
+    plan = row[0] if isinstance(row[0], list) else json.loads(row[0])
+    return float(plan[0]["Plan"]["Plan Rows"]) < FEW_ESTIMATED
 
 
 WALK_BUDGET = 10

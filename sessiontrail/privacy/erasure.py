@@ -28,9 +28,11 @@ from typing import Annotated
 from pydantic import Field
 
 from ..domain.erasure import Erasure
+from ..domain.errors import InvalidInput
 from ..domain.validation import Actor, UserId, validated
 from ..domain.values import Value
 from ..infrastructure.event_store import SessionStore
+from ..infrastructure.mapper import content_owner
 from ..projections.runner import ProjectionRunner
 
 MAX_WAIT = 3600.0
@@ -72,7 +74,16 @@ class Eraser:
         """Destroy `user_id`'s content key and purge their plaintext from the read
         models; the events stay (and `verify` still passes), their content reads
         as "[erased]". Costs O(that user's data). `wait`: seconds to
-        wait for other connections' reads to end so the files can be compacted."""
+        wait for other connections' reads to end so the files can be compacted.
+
+        "default" is refused: it stands for no user (the Q&A store's entries
+        stored without one), whose content is never sealed by a key of its own,
+        so nothing could be erased."""
+        if content_owner(user_id) is None:
+            raise InvalidInput(
+                f"user_id: {user_id!r} stands for no user (content stored without "
+                "one is not sealed by a user's key): it cannot be erased"
+            )
         had_key = self._store.keys.destroy(user_id)
         self._store.record_aggregate(Erasure.record(user_id, actor))
         self._forget_cached()

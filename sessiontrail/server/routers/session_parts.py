@@ -130,9 +130,10 @@ def record_usage(
 ) -> None:
     """Record one token-usage object verbatim (e.g. a provider's `usage`)."""
     _owner(trail, who, session_id)
-    trail.sessions.append_token_usage(
+    if not trail.sessions.append_token_usage(
         session_id, record, user_id=scope(who), actor=actor_of(who)
-    )
+    ):  # deleted since the check: nothing was stored
+        raise SessionNotFound(f"no session {session_id!r}")
 
 
 @router.get("/v1/sessions/{session_id}/usage", tags=["usage"])
