@@ -11,10 +11,10 @@
   The deleted rows stay in the table files as dead tuples until VACUUM FULL.
 - Places: the purge records where each deleted row was in the log (its
   transaction id and id, nothing else) in a table of its own, in one more
-  statement. Read models number
-  a row by its rank among every row ever inserted (../log_position.py), so they
-  count these places too: a read model that applied the purged rows and one that
-  never saw them number every later row alike.
+  statement. Read models number a row by its rank among every row ever inserted
+  (../log_position.py), so they count these places too: a read model that
+  applied the purged rows and one that never saw them number every later row
+  alike.
 """
 
 from __future__ import annotations
