@@ -1,16 +1,20 @@
 """TrailSaver beside LangGraph's SqliteSaver, call for call, in one run.
 
-    .venv/bin/python bench/langgraph_saver.py [--threads 10] [--turns 20] [--json-out F]
+    .venv/bin/python bench/langgraph_saver.py [--threads 10] [--turns 20]
+        [--projections inline|worker] [--json-out F]
 
 A scripted chat graph (no model: each turn a user message, an assistant tool call,
 the tool's answer, the assistant's reply) runs `--turns` turns on each of
 `--threads` threads against a recording saver; every `put` and `put_writes` it
 made is then replayed, in order, into SqliteSaver (a file, WAL, as
 `SqliteSaver.from_conn_string` opens it) and into TrailSaver (sessiontrail on a
-SQLite file of its own, inline read models, threads owned by a user so their
-content is sealed), call by call, interleaved, so both see the same load; after
-each `put` the thread's latest checkpoint is read back with `get_tuple`, as
-LangGraph does at the start of each step. Reported:
+SQLite file of its own, threads owned by a user so their content is sealed),
+call by call, interleaved, so both see the same load; after each `put` the
+thread's latest checkpoint is read back with `get_tuple`, as LangGraph does at
+the start of each step. Read models inline (the default: each write brings them
+up to date), or `--projections worker`: left to a worker, which this run does
+not start, so the saver's reads bring its own read model up to date and
+`get_tuple` pays for applying the checkpoints put since. Reported:
 median ms per `put`, per `get_tuple` of the latest checkpoint and per
 `put_writes`, and each ratio (ours/theirs), in wall-clock time and in CPU time
 (the process's own work, without waiting for the disk or for other processes:
@@ -163,30 +167,39 @@ def replay(
     }
 
 
-def append_ms(trail: sessiontrail.SessionTrail, appends: int = 500) -> float:
-    """Median ms of sessiontrail's own smallest write on the same log: one short
-    message appended to a user's session and saved (what every `put` builds on)."""
+def append_ms(
+    trail: sessiontrail.SessionTrail, appends: int = 500
+) -> tuple[float, float]:
+    """Median (wall ms, CPU ms) of sessiontrail's own smallest write on the same
+    log: one short message appended to a user's session and saved (what every
+    `put` builds on)."""
     session = trail.sessions.load_or_create("floor", user_id="ann")
     spent = []
     for _ in range(appends):
-        began = time.perf_counter()
+        began, cpu = time.perf_counter(), time.process_time()
         session.append_message(role="user", content="hello")
         trail.sessions.save(session)
-        spent.append(time.perf_counter() - began)
-    return 1000 * statistics.median(spent)
+        spent.append((time.perf_counter() - began, time.process_time() - cpu))
+    return (
+        1000 * statistics.median(wall for wall, _ in spent),
+        1000 * statistics.median(cpu for _, cpu in spent),
+    )
 
 
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--threads", type=int, default=10)
     parser.add_argument("--turns", type=int, default=20)
+    parser.add_argument("--projections", choices=("inline", "worker"), default="inline")
     parser.add_argument("--json-out", type=Path)
     options = parser.parse_args()
     calls = record(options.threads, options.turns)
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         connection = sqlite3.connect(folder / "lg.db", check_same_thread=False)
-        with sessiontrail.connect(f"sqlite:///{folder / 'trail.db'}") as trail:
+        with sessiontrail.connect(
+            f"sqlite:///{folder / 'trail.db'}", projections=options.projections
+        ) as trail:
             medians = replay(
                 {"theirs": SqliteSaver(connection), "ours": TrailSaver(trail)}, calls
             )
@@ -195,7 +208,8 @@ def main() -> None:
     puts = sum(1 for kind, _ in calls if kind == "put")
     print(
         f"{options.threads} threads x {options.turns} turns: {puts} puts, "
-        f"{len(calls) - puts} put_writes (median ms per call)"
+        f"{len(calls) - puts} put_writes (median ms per call), read models "
+        f"{options.projections}"
     )
     ratios = {}
     for column, label in ((0, "wall clock"), (1, "CPU time")):
@@ -217,11 +231,13 @@ def main() -> None:
                 f"{kind:<14} {theirs[kind]:>12.3f} {ours[kind]:>12.3f} "
                 f"{ratio:>7.2f}x  {verdict}"
             )
-    theirs_put = medians["theirs"]["put"][0]
-    print(
-        f"sessiontrail's own message append on this log: {floor:.3f} ms "
-        f"({floor / theirs_put:.2f}x a SqliteSaver put)"
-    )
+    print("sessiontrail's own message append on this log:")
+    for column, label in ((0, "wall clock"), (1, "CPU time")):
+        theirs_put = medians["theirs"]["put"][column]
+        print(
+            f"{label + ':':<14} {floor[column]:.3f} ms "
+            f"({floor[column] / theirs_put:.2f}x a SqliteSaver put)"
+        )
     if options.json_out:
         options.json_out.write_text(
             json.dumps({"medians": medians, "ratios": ratios, "append_ms": floor})

@@ -33,12 +33,14 @@ from .search_rows import (
 
 Owner = tuple[str | None]
 """A session's row: (user id,)."""
-FOLDED = frozenset({"apply", "_started", "_appended", "_titled", "_metadata"})
+FOLDED = frozenset({"_started", "_appended", "_titled", "_metadata"})
 """The handlers of `SearchProjection.apply` (by name) this module does the work of."""
 
 
 class SearchBatch(BatchFold):
     """The sessions, documents and metadata one batch adds, until `flush`."""
+
+    ignored = frozenset({"apply"})  # the events nothing searchable comes from
 
     def __init__(self, projection: SearchProjection, cur: Cursor) -> None:
         super().__init__(projection, cur)

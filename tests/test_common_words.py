@@ -6,12 +6,14 @@ gives. COMMON is lowered here so a few sessions count as many."""
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from test_search import start
 
 import sessiontrail
 from sessiontrail import SessionTrail
+from sessiontrail.infrastructure import sql
 from sessiontrail.projections.session_list import doc_ranges, filters, keyset
 from sessiontrail.projections.session_list import search as ranked_search
 
@@ -205,10 +207,16 @@ def test_a_common_words_search_ranks_as_scoring_every_match_does(
     assert hits(trail_of_words, text, **options) == every_match
 
 
+def skip_when_keyed(trail: SessionTrail) -> None:
+    """Under a key a search does not rank: it lists matches newest first."""
+    if trail.store.keys.master_set:
+        pytest.skip("no ranking under a key")
+
+
 def test_a_common_words_search_ranks_the_newest_sessions_holding_it(
     trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    skip_unless_fts5(trail_of_words)
+    skip_when_keyed(trail_of_words)
     monkeypatch.setattr(filters, "COMMON", 1)
     monkeypatch.setattr(ranked_search, "RANKED_SESSIONS", 3)
 
@@ -219,3 +227,22 @@ def test_a_common_words_search_ranks_the_newest_sessions_holding_it(
 
     found = {hit.session.session_id for hit in trail_of_words.sessions.search("kiwi")}
     assert found == {"s11", "s10", "s09"}
+
+
+def test_a_common_words_search_on_sqlite_asks_for_bm25_once(
+    trail_of_words: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    skip_unless_fts5(trail_of_words)
+    monkeypatch.setattr(filters, "COMMON", 1)
+    ranking: list[str] = []
+    execute = sql.Cursor.execute
+
+    def recording(self: sql.Cursor, statement: str, params: Any = ()) -> sql.Cursor:
+        if "MATCH" in statement and "rank" in statement:  # each scans the word's list
+            ranking.append(statement)
+        return execute(self, statement, params)
+
+    monkeypatch.setattr(sql.Cursor, "execute", recording)
+    assert trail_of_words.sessions.search("kiwi", limit=5)
+
+    assert len(ranking) == 1, ranking

@@ -6,10 +6,12 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langchain_core.messages import AIMessage, HumanMessage
 from support.langgraph import checkpoint, config
 
 from sessiontrail import SessionTrail
+from sessiontrail.integrations import langgraph_messages
 from sessiontrail.integrations.langgraph import TrailSaver
 
 SESSION = "langgraph/t1"
@@ -88,3 +90,24 @@ def test_writes_another_saver_made_on_a_checkpoint_keep_their_slots(
     found = saver.get_tuple(target)
     assert found is not None
     assert found.pending_writes == [("task", "a", 1), ("task", "b", 3)]
+
+
+def test_messages_mirrored_before_pending_writes_are_not_compared_again(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    saver = TrailSaver(trail)
+    messages = [HumanMessage("hi", id="h1"), AIMessage("hello", id="a1")]
+    first = put_messages(saver, messages)
+    saver.put_writes(config("t1", checkpoint_id=first), [("a", 1)], "task")
+    compared: list[Any] = []
+    unchanged = langgraph_messages._unchanged
+    monkeypatch.setattr(
+        langgraph_messages,
+        "_unchanged",
+        lambda stored, value: compared.append(value) or unchanged(stored, value),
+    )
+
+    put_messages(saver, [*messages, HumanMessage("bye", id="h2")])
+
+    assert compared == []
+    assert contents(trail) == ["hi", "hello", "bye"]

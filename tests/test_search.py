@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import sqlite3
 from datetime import timedelta
+from pathlib import Path
+from typing import Any
 
 import pytest
 
+import sessiontrail
 from sessiontrail import InvalidInput, SessionTrail
 
 
@@ -259,3 +263,28 @@ def test_search_survives_a_rebuild(trail: SessionTrail):
 
     assert ids(trail, text="pelican") == ["a"]
     assert ids(trail, metadata={"env": "prod"}) == ["a"]
+
+
+def test_an_event_nothing_searchable_comes_from_costs_search_no_statement(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    statements: list[str] = []
+    connect = sqlite3.connect
+
+    def traced(*args: Any, **kwargs: Any) -> sqlite3.Connection:
+        connection = connect(*args, **kwargs)
+        connection.set_trace_callback(statements.append)
+        return connection
+
+    monkeypatch.setattr(sqlite3, "connect", traced)
+    with sessiontrail.connect(f"sqlite:///{tmp_path / 'log.db'}") as trail:
+        start(trail, "trip", "plan a week", user_id="ann")
+        session = trail.sessions.load("trip")
+        assert session is not None
+        session.set_pinned(True)
+        statements.clear()
+
+        trail.sessions.save(session)
+
+        assert any("st_sessions" in statement for statement in statements)
+        assert not [s for s in statements if "st_search" in s]

@@ -138,6 +138,29 @@ def test_a_common_words_list_walks_the_list_in_order_on_postgres(
     assert not any("Sort" in step or "Bitmap" in step for step in steps), shown
 
 
+def test_a_common_words_search_reads_only_its_sessions_documents_on_postgres(
+    filled: SessionTrail, monkeypatch: pytest.MonkeyPatch
+):
+    if filled.backend != "postgresql":
+        pytest.skip("SQLite's FTS5 queries: test_common_words.py")
+    seen: list[tuple[str, Any]] = []
+    execute = sql.Cursor.execute
+
+    def recording(self: sql.Cursor, statement: str, params: Any = ()) -> sql.Cursor:
+        if "@@" in statement and "COUNT(*)" not in statement:  # not the count
+            seen.append((statement, params))
+        return execute(self, statement, params)
+
+    monkeypatch.setattr(sql.Cursor, "execute", recording)
+    assert filled.sessions.search("filler", limit=5)
+    monkeypatch.undo()
+
+    assert seen
+    for statement, params in seen:
+        shown = "\n".join(plan(filled, statement, params))
+        assert "Seq Scan" not in shown and "_words" not in shown, shown
+
+
 def test_a_rare_words_list_is_driven_by_its_matches_on_postgres(
     trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
 ):

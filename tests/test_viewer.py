@@ -243,23 +243,44 @@ def test_a_message_another_process_appends_appears_without_reloading(
     expect(page.get_by_text("appended by another process")).to_be_visible()
 
 
+def shows_trip(response: Response) -> bool:
+    """Whether `response` answers the usage request each showing of trip makes."""
+    return response.url.endswith("/v1/sessions/trip/usage")
+
+
+def open_trips_diff(page: Page) -> None:
+    open_trip(page)
+    with page.expect_response(shows_trip):
+        page.get_by_role("tab", name="Diff").click()
+
+
 def test_a_live_update_keeps_the_versions_typed_in_the_diff_form(
     page: Page, log_url: str
 ):
-    def usage(response: Response) -> bool:  # asked for by each showing
-        return response.url.endswith("/v1/sessions/trip/usage")
-
-    open_trip(page)
-    with page.expect_response(usage):
-        page.get_by_role("tab", name="Diff").click()
+    open_trips_diff(page)
     page.get_by_label("From version").fill("3")
 
-    with page.expect_response(usage):  # the page was shown again, live
+    with page.expect_response(shows_trip):  # the page was shown again, live
         append_elsewhere(log_url, "written while comparing")
     page.get_by_label("To version").fill("10")
     page.get_by_role("button", name="Compare").click()
 
     expect(page.locator(".diff h3")).to_have_text("From v3 to v10")
+
+
+def test_the_diff_form_reaches_a_version_written_while_it_is_open(
+    page: Page, log_url: str
+):
+    open_trips_diff(page)
+    latest = int(page.get_by_label("To version").get_attribute("max") or "0")
+
+    with page.expect_response(shows_trip):  # the page was shown again, live
+        append_elsewhere(log_url, "written while the diff form is open")
+    page.get_by_label("From version").fill(str(latest))
+    page.get_by_label("To version").fill(str(latest + 1))
+    page.get_by_role("button", name="Compare").click()
+
+    expect(page.locator(".diff h3")).to_have_text(f"From v{latest} to v{latest + 1}")
 
 
 def append_elsewhere(url: str, text: str) -> None:

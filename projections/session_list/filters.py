@@ -131,33 +131,52 @@ def is_common(
     user_id: str | None,
 ) -> bool:
     """Whether every text and metadata filter matches at least COMMON documents
-    or rows (each counted up to COMMON only, by its index). Never for a text
-    filter on PostgreSQL's GIN index, which cannot count without collecting
-    every match: there the planner's statistics of the words choose."""
+    or rows (each counted up to COMMON only, by its index), so a list walks.
+    Never for a text filter on PostgreSQL's GIN index, which collects every
+    match to count them: there the planner's statistics of the words choose."""
     counts: list[tuple[str, list[Any]]] = []
     if filters.text is not None:
-        if cur.sealer.active:
-            sql, params = tokens.text_matches(cur, search, filters.text, user_id)
-            counts.append((sql, params))
-        elif cur.dialect != "sqlite":
+        if cur.dialect != "sqlite" and not cur.sealer.active:
             return False
-        else:
-            words_table = search.table("search_words")
-            counts.append(
-                (
-                    f"SELECT rowid FROM {words_table} WHERE {words_table} MATCH ?",
-                    [match_query(cur.dialect, filters.text)],
-                )
-            )
+        counts.append(_text_rows(cur, search, filters.text, user_id))
     for key, value in (filters.metadata or {}).items():
         counts.append(_metadata_rows(cur, search, key, value, user_id))
-    for sql, params in counts:
-        row = cur.execute(
-            f"SELECT COUNT(*) FROM ({sql} LIMIT ?) c", (*params, COMMON)
-        ).fetchone()
-        if row is None or row[0] < COMMON:
-            return False
-    return True
+    return all(_at_least_common(cur, sql, params) for sql, params in counts)
+
+
+def text_is_common(cur: Cursor, search: SearchProjection, text: str) -> bool:
+    """Whether at least COMMON documents hold every word of `text` (no key):
+    a ranked search then ranks the newest sessions holding them (search.py).
+    On PostgreSQL the count reads the words' GIN posting lists whole (about
+    one page per thousand documents) and at most COMMON rows."""
+    return _at_least_common(cur, *_text_rows(cur, search, text, None))
+
+
+def _at_least_common(cur: Cursor, sql: str, params: list[Any]) -> bool:
+    """Whether the query `sql` gives at least COMMON rows (reading no more)."""
+    row = cur.execute(
+        f"SELECT COUNT(*) FROM ({sql} LIMIT ?) c", (*params, COMMON)
+    ).fetchone()
+    return row is not None and row[0] >= COMMON
+
+
+def _text_rows(
+    cur: Cursor, search: SearchProjection, text: str, user_id: str | None
+) -> tuple[str, list[Any]]:
+    """SQL of the documents holding every word of `text`, one row each."""
+    if cur.sealer.active:
+        return tokens.text_matches(cur, search, text, user_id)
+    if cur.dialect == "sqlite":
+        words_table = search.table("search_words")
+        return (
+            f"SELECT rowid FROM {words_table} WHERE {words_table} MATCH ?",
+            [match_query(cur.dialect, text)],
+        )
+    return (
+        f"SELECT doc FROM {search.table('search_docs')} "
+        "WHERE words @@ plainto_tsquery(?::regconfig, ?)",
+        [search_language(cur, search), text],
+    )
 
 
 def _metadata_rows(

@@ -22,6 +22,7 @@ from typing import Any
 from ...infrastructure.sql import Cursor
 from ..search import SearchProjection
 from ..sessions import SessionsProjection
+from . import by_stream
 from .cursor import Listing
 from .filters import (
     is_common,
@@ -232,8 +233,10 @@ def newest_matching(
     search: SearchProjection,
     count: int,
 ) -> list[Row] | None:
-    """The first `count` rows of a list filtered by a common word (SQLite, no
-    key), walked in its order; None when the walk's budget ran out first."""
+    """The first `count` rows of a list filtered by a common word (no key),
+    walked in its order and tested a batch at a time (on PostgreSQL by the
+    sessions' own documents, by_stream.py); None when the walk's budget ran
+    out first."""
     where = _where(listing, _CURRENT, None)
     return _walk_in_batches(cur, tables, listing, search, where, count, 0)
 
@@ -287,9 +290,14 @@ def _walk_in_batches(
             (*batch_params, take),
         ).fetchall()
         walked += len(rows)
-        holding = streams_holding(
-            cur, search, text, [(row[WIDTH], row[5]) for row in rows]
-        )
+        if cur.dialect == "sqlite":
+            holding = streams_holding(
+                cur, search, text, [(row[WIDTH], row[5]) for row in rows]
+            )
+        else:
+            holding = by_stream.streams_holding(
+                cur, search, text, [row[WIDTH] for row in rows]
+            )
         for row in rows:
             if row[WIDTH] in holding:
                 found.append((row[:WIDTH], _key(row[0], row[3], row[7])))

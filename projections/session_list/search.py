@@ -2,8 +2,8 @@
 match first, with their matching message ids and a snippet.
 
 A session's score is its best document's: FTS5's bm25 on SQLite, `ts_rank` on
-PostgreSQL; equal scores list the most recently updated first. On SQLite, words
-in at least COMMON documents are ranked among the RANKED_SESSIONS most recently
+PostgreSQL; equal scores list the most recently updated first. Words in at
+least COMMON documents are ranked among the RANKED_SESSIONS most recently
 updated sessions holding them (the first a `list(text=...)` shows), not over
 every match: scoring every document of a common word would cost the whole log.
 """
@@ -17,9 +17,10 @@ from ...domain.search import SessionFilter
 from ...infrastructure.sql import Cursor
 from ..search import TITLE, SearchProjection
 from ..sessions import SessionsProjection
+from . import by_stream
 from .cursor import Listing
 from .doc_ranges import documents_of, scored
-from .filters import is_common, match_query, search_language
+from .filters import match_query, search_language, text_is_common
 from .keyset import COLUMNS, WIDTH, newest_matching
 
 MARK = "**"
@@ -52,9 +53,8 @@ def find(
     """The best `limit` sessions for `text` among those a list would show."""
     query = match_query(cur.dialect, text)
     rows = None
-    common = cur.dialect == "sqlite" and is_common(
-        cur, SessionFilter(text=text), search, user_id
-    )
+    ranks: dict[int, float] = {}
+    common = text_is_common(cur, search, text)
     if common:
         listing = Listing(
             user_id=user_id,
@@ -63,7 +63,9 @@ def find(
             include_deleted=include_deleted,
             filters=SessionFilter(text=text),
         )
-        rows = _newest_ranked(cur, sessions, search, listing, query, limit)
+        newest = _newest_ranked(cur, sessions, search, listing, query, limit)
+        if newest is not None:
+            rows, ranks = newest
     if rows is None:
         rows = _all_ranked(
             cur,
@@ -77,7 +79,7 @@ def find(
     if not rows:
         return []
     streams = [row[WIDTH] for row in rows]
-    documents = _documents(cur, search, query, streams, common)
+    documents = _documents(cur, search, query, streams, common, ranks)
     found = []
     for row in rows:
         hits = documents.get(row[WIDTH], [])
@@ -100,16 +102,18 @@ def _newest_ranked(
     listing: Listing,
     query: str,
     limit: int,
-) -> list[tuple[Any, ...]] | None:
+) -> tuple[list[tuple[Any, ...]], dict[int, float]] | None:
     """The best `limit` of the RANKED_SESSIONS newest sessions the listing
-    shows (rows with their stream), each scored by its best document (SQLite);
-    None when the list's walk ran out of budget before finding them."""
+    shows (rows with their stream and best score), each scored by its best
+    document only, and the score of each of their matching documents (SQLite,
+    see `_best_scores`); None when the list's walk ran out of budget before
+    finding them."""
     walked = newest_matching(cur, sessions, listing, search, RANKED_SESSIONS)
     if walked is None:
         return None
     rows = {row[0]: row for row, _ in walked}
     if not rows:
-        return []
+        return [], {}
     streams = dict(
         cur.execute(
             f"SELECT stream, session_id FROM {sessions.table('sessions')} "
@@ -117,17 +121,32 @@ def _newest_ranked(
             list(rows),
         ).fetchall()
     )
-    docs = documents_of(cur, search, list(streams))
-    scores = scored(cur, search, query, (doc for _, doc, _ in docs), "rank")
-    best: dict[str, float] = {}
-    for stream, doc, _ in docs:
-        if doc in scores:
-            best[stream] = min(best.get(stream, scores[doc][0]), scores[doc][0])
+    best, ranks = _best_scores(cur, search, query, list(streams))
     ranked = sorted(
         ((rows[streams[stream]], stream, score) for stream, score in best.items()),
         key=lambda each: (each[2], -each[0][7], each[0][0]),
     )
-    return [(*row, stream, score) for row, stream, score in ranked[:limit]]
+    return [(*row, stream, score) for row, stream, score in ranked[:limit]], ranks
+
+
+def _best_scores(
+    cur: Cursor, search: SearchProjection, query: str, streams: list[str]
+) -> tuple[dict[str, float], dict[int, float]]:
+    """Each of `streams` matching `query`, with its best document's score (lower
+    is better), from these sessions' documents only; and on SQLite each
+    matching document's bm25, kept for the snippets: bm25 counts the documents
+    holding each word in every query that asks for it (a scan of the word's
+    whole document list), so asking once saves one scan."""
+    if cur.dialect != "sqlite":  # the query is the text there; ts_rank is cheap
+        return by_stream.best_scores(cur, search, query, streams), {}
+    docs = documents_of(cur, search, streams)
+    scores = scored(cur, search, query, (doc for _, doc, _ in docs), "rank")
+    ranks = {doc: float(values[0]) for doc, values in scores.items()}
+    best: dict[str, float] = {}
+    for stream, doc, _ in docs:
+        if doc in ranks:
+            best[stream] = min(best.get(stream, ranks[doc]), ranks[doc])
+    return best, ranks
 
 
 def _all_ranked(
@@ -185,32 +204,40 @@ def _documents(
     query: str,
     streams: list[str],
     common: bool,
+    ranks: dict[int, float],
 ) -> dict[str, list[tuple[str, str, float]]]:
     """Per stream, its matching documents in order: (message id, snippet, score).
-    A common word's are read by these sessions' documents (SQLite), never by
-    every match of the word; a rarer word's by its matches, fewer."""
+    A common word's are read by these sessions' documents, never by every match
+    of the word (on PostgreSQL, never by its GIN index), their scores taken from
+    `ranks` when it has them (SQLite: no second bm25); a rarer word's by its
+    matches, fewer."""
     docs, words = search.table("search_docs"), search.table("search_words")
-    marks = ", ".join("?" * len(streams))
-    if common:
+    if common and cur.dialect == "sqlite":
         held = documents_of(cur, search, streams)
         quoted = scored(
             cur,
             search,
             query,
             (doc for _, doc, _ in held),
-            f"snippet({words}, 0, ?, ?, '…', ?), rank",
+            f"snippet({words}, 0, ?, ?, '…', ?)" + ("" if ranks else ", rank"),
             (MARK, MARK, SNIPPET_WORDS),
         )
-        rows = [
-            (stream, message_id, *quoted[doc])
+        rows = [  # without the documents the ranking did not see (written since)
+            (
+                stream,
+                message_id,
+                quoted[doc][0],
+                ranks[doc] if ranks else quoted[doc][1],
+            )
             for stream, doc, message_id in held
-            if doc in quoted
+            if doc in quoted and (doc in ranks or not ranks)
         ]
     elif cur.dialect == "sqlite":
         rows = cur.execute(
             f"SELECT d.stream, d.message_id, snippet({words}, 0, ?, ?, '…', ?), "
             f"{words}.rank FROM {words} JOIN {docs} d ON d.doc = {words}.rowid "
-            f"WHERE {words} MATCH ? AND d.stream IN ({marks}) ORDER BY d.doc",
+            f"WHERE {words} MATCH ? AND d.stream IN ({', '.join('?' * len(streams))}) "
+            "ORDER BY d.doc",
             (MARK, MARK, SNIPPET_WORDS, query, *streams),
         ).fetchall()
     else:
@@ -218,15 +245,15 @@ def _documents(
         rows = cur.execute(
             "SELECT d.stream, d.message_id, ts_headline(?::regconfig, d.body, q, ?), "
             "-ts_rank(d.words, q) "
-            f"FROM {docs} d, plainto_tsquery(?::regconfig, ?) q "
-            f"WHERE d.words @@ q AND d.stream IN ({marks}) ORDER BY d.doc",
+            f"FROM {by_stream.documents(search, streams, fenced=common)}, "
+            "plainto_tsquery(?::regconfig, ?) q WHERE d.words @@ q ORDER BY d.doc",
             (
                 language,
                 f"StartSel={MARK}, StopSel={MARK}, MaxWords={SNIPPET_WORDS}, "
                 "MinWords=4",
+                *streams,
                 language,
                 query,
-                *streams,
             ),
         ).fetchall()
     found: dict[str, list[tuple[str, str, float]]] = {}

@@ -226,19 +226,24 @@ class ThreadLog:
             )
         if all(_kept(held.get(item.idx), item, replace) for item in items):
             return
-        self._save(
-            trail,
-            target,
-            lambda session: session.save_writes(
+        before: Stamp | None = None
+
+        def change(session: Session) -> None:
+            nonlocal before
+            before = _stamp(session)
+            session.save_writes(
                 checkpoint_id,
                 task_id,
                 items,
                 task_path=task_path,
                 replace=replace,
                 actor=self.actor,
-            ),
-        )
+            )
+
+        saved = self._save(trail, target, change)
         self.recorded.wrote(session_id, checkpoint_id, task_id, items, replace=replace)
+        if saved is not None and before is not None:
+            self.recorded.moved(session_id, before, _stamp(saved))
 
     def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
         """Soft-delete every namespace's session of the thread: LangGraph sees

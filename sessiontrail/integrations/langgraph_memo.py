@@ -6,7 +6,8 @@ it back or compare it again:
   put, so a batch re-sent there is recognised without reading the read model;
 - the conversation it last mirrored into each thread's transcript, by identity:
   LangGraph passes the same message objects from step to step, so those can be
-  recognised without comparing their fields.
+  recognised without comparing their fields (the pending writes it records
+  between two checkpoints leave the transcript, and this, as they were).
 
 A hint, never the truth: what is not remembered (a checkpoint another process
 put, a transcript another writer changed since) is read and compared as before.
@@ -120,6 +121,15 @@ class Recorded:
         entry = (stamp, tuple((message, message.content) for message in messages))
         with self._lock:
             self._transcripts.put(session_id, entry)
+
+    def moved(self, session_id: str, before: Stamp, after: Stamp) -> None:
+        """This saver moved the session from `before` to `after` with events that
+        leave its transcript alone (pending writes): what was mirrored into it
+        at `before` still holds."""
+        with self._lock:
+            found = self._transcripts.get(session_id)
+            if found is not None and found[0] == before:
+                self._transcripts.put(session_id, (after, found[1]))
 
     def forget(self, session_ids: Sequence[str]) -> None:
         """Sessions started afresh or deleted: nothing about them holds."""

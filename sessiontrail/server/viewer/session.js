@@ -49,7 +49,8 @@ export async function sessionPage(id, { main, query, signal, say, carry, failed 
   const matched = new Set(query.getAll("m"));
   let loading = new AbortController();
   /** Show the session; `live` (a change another writer made) keeps the diff
-   * form as it is, with the versions the reader typed and their result. */
+   * form as it is, with the versions the reader typed and their result, and
+   * only lets its versions reach the new latest one. */
   async function render({ live = false } = {}) {
     loading.abort();
     loading = new AbortController();
@@ -63,6 +64,7 @@ export async function sessionPage(id, { main, query, signal, say, carry, failed 
     slider.value = String(state.version);
     showVersionLabel(state.version);
     try {
+      for (const input of panel.querySelectorAll(".diff-form input")) input.max = String(header.version);
       if (!(live && state.tab === "diff")) {
         replace(panel, h("p", { class: "hint" }, "Loading…"));
         replace(panel, await view(state.tab, local));
@@ -156,7 +158,8 @@ export async function sessionPage(id, { main, query, signal, say, carry, failed 
       clearTimeout(refresh);
       refresh = setTimeout(async () => {
         try {
-          state.latest = await call("");
+          const fresh = await call(""); // may lag the feed: never step back
+          state.latest = { ...fresh, version: Math.max(fresh.version, state.latest.version) };
           if (following) state.version = state.latest.version;
           render({ live: true });
         } catch (error) {
