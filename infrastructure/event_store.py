@@ -409,6 +409,13 @@ class SessionStore(Application[UUID]):
         with storage_errors("read the streams of an erasure"):
             return self.backend.stream_notifications(self.recorder, streams, until)
 
+    def purged_places(
+        self, after: LogPosition, until: LogPosition
+    ) -> list[LogPosition]:
+        """Where purged rows were after `after` up to `until` (Backend's)."""
+        with storage_errors("read where purged events were"):
+            return self.backend.purged_places(self.recorder, after, until)
+
     def sequence_numbers(self, positions: Sequence[LogPosition]) -> list[int]:
         """The number read models gave the event at each log position."""
         with storage_errors("number the events of an erasure"):

@@ -7,10 +7,17 @@ so a row can never appear behind a position already passed. On SQLite and in
 memory one writer at a time commits in id order: every row's transaction id is 0
 and the order is the ids'. Rows written before PostgreSQL recorded transaction
 ids also read 0, so they keep their old order, before every newer row.
+
+A row's number counts every row ever inserted before it: on PostgreSQL a purge
+records where each row it deletes was (a place), and consumers number places as
+rows without applying them, so whether a read model applied a purged row or never
+saw it, it numbers every later row alike.
 """
 
 from __future__ import annotations
 
+from bisect import bisect_left, bisect_right
+from collections.abc import Sequence
 from typing import NamedTuple
 
 
@@ -34,3 +41,13 @@ def sequence_after(previous: int, position: LogPosition) -> int:
     if position.transaction_id == 0:
         return position.notification_id
     return previous + 1
+
+
+def sequence_past(
+    previous: int, places: Sequence[LogPosition], after: LogPosition, at: LogPosition
+) -> int:
+    """The number of the last of `places` (purged rows' places, in log order)
+    between `after`, numbered `previous`, and `at`; `previous` if none is."""
+    for place in places[bisect_right(places, after) : bisect_left(places, at)]:
+        previous = sequence_after(previous, place)
+    return previous

@@ -20,6 +20,7 @@ class SealedDatabase(ProjectionDatabase):
     def __init__(self, database: ProjectionDatabase, sealer: ColumnSealer) -> None:
         self.dialect = database.dialect
         self.log_after, self.log_rows = database.log_after, database.log_rows
+        self.log_places = database.log_places
         self.shares_catch_ups = database.shares_catch_ups
         self._database = database
         self.sealer = sealer

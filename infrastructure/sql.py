@@ -143,6 +143,10 @@ class ProjectionDatabase(ABC):
     """SQL, where the read models share the log's database, giving the log's
     settled rows after `{position}` (as in `log_after`), at most `?` of them, in
     log order: each that position's two columns, then what `logged` reads."""
+    log_places: str | None = None
+    """SQL, beside `log_rows`, giving where purged rows were after `{position}`, at
+    most `?` of them, in log order (transaction id, notification id): read models
+    number them and do not apply them (log_position.py)."""
     sealer: ColumnSealer = PLAIN
     """What its cursors seal personal values with."""
 

@@ -24,7 +24,12 @@ from ..domain.event_model import EventModel
 from ..domain.purge import Purge
 from ..infrastructure.event_store import SessionStore, storage_errors
 from ..infrastructure.gc_pause import gc_paused
-from ..infrastructure.log_position import LOG_START, LogPosition, sequence_after
+from ..infrastructure.log_position import (
+    LOG_START,
+    LogPosition,
+    sequence_after,
+    sequence_past,
+)
 from ..infrastructure.sql import Cursor, RowRejected, is_outage
 from .projection import LIVE, Projection
 
@@ -157,18 +162,23 @@ def apply_events(
     events: Sequence[tuple[LogPosition, EventModel | None]],
     *,
     guarded: bool = False,
+    places: Sequence[LogPosition] = (),
 ) -> None:
     """Apply each (log position, event) to every generation not yet past it, as
     its next numbered position; None is an event that could not be read:
-    skipped and counted. Unguarded, each generation gets its part as one batch
-    (`Projection.apply_batch`)."""
+    skipped and counted. `places`: where purged rows were among them, numbered
+    and not applied (../infrastructure/log_position.py). Unguarded, each
+    generation gets its part as one batch (`Projection.apply_batch`)."""
     for generation in generations:
         numbered: list[Numbered] = []
-        position = generation.position
+        position, passed = generation.position, generation.log
         for log, event in events:
             if log > generation.log:
+                if places:
+                    position = sequence_past(position, places, passed, log)
                 position = sequence_after(position, log)
                 numbered.append((log, position, event))
+                passed = log
         _apply_numbered(cur, generation, numbered, guarded=guarded)
 
 
@@ -219,13 +229,17 @@ class BatchApplier:
         *,
         guarded: bool = False,
         known: Known | None = None,
+        places: Sequence[LogPosition] | None = None,
     ) -> None:
         """Apply each notification to every generation not yet past it; at a
         user's erasure, rewrite that user's rows first (`erase`). The collector
         waits meanwhile: a batch's decoded events are many objects, no cycles.
-        An event in `known` is taken from there rather than decoded."""
+        An event in `known` is taken from there rather than decoded. `places`:
+        where purged rows were after the least advanced generation, read after
+        `notifications` (every one up to the last notification), or None to read
+        them here."""
         with gc_paused():
-            self._apply(cur, generations, notifications, guarded, known or {})
+            self._apply(cur, generations, notifications, guarded, known or {}, places)
 
     def _apply(
         self,
@@ -234,14 +248,22 @@ class BatchApplier:
         notifications: Sequence[tuple[LogPosition, Notification]],
         guarded: bool,
         known: Known,
+        given: Sequence[LogPosition] | None,
     ) -> None:
         decoded = [
             (log, event) for (log, _), event in self._decoded(notifications, known)
         ]
+        places = self._places(generations, notifications, given)
         start = 0
         for index, (log, event) in enumerate(decoded):
             if isinstance(event, Purge.SessionPurged):
-                apply_events(cur, generations, decoded[start:index], guarded=guarded)
+                apply_events(
+                    cur,
+                    generations,
+                    decoded[start:index],
+                    guarded=guarded,
+                    places=places,
+                )
                 streams = [str(purged.stream) for purged in event.streams]
                 for generation in generations:
                     if generation.log < log:  # not past the purge yet
@@ -250,7 +272,11 @@ class BatchApplier:
             elif isinstance(event, Erasure.UserErased):
                 reached = [generation.log for generation in generations]
                 apply_events(
-                    cur, generations, decoded[start : index + 1], guarded=guarded
+                    cur,
+                    generations,
+                    decoded[start : index + 1],
+                    guarded=guarded,
+                    places=places,
                 )
                 passing = [
                     generation
@@ -259,7 +285,30 @@ class BatchApplier:
                 ]
                 self.erase(cur, passing, event.user_id, guarded=guarded)
                 start = index + 1
-        apply_events(cur, generations, decoded[start:], guarded=guarded)
+        apply_events(cur, generations, decoded[start:], guarded=guarded, places=places)
+
+    def _places(
+        self,
+        generations: Sequence[Generation],
+        notifications: Sequence[tuple[LogPosition, Notification]],
+        given: Sequence[LogPosition] | None,
+    ) -> list[LogPosition]:
+        """Where purged rows were among `notifications`, after the least advanced
+        generation (`given`, else read now). Read after the notifications, in a
+        later snapshot: a purge that committed in between shows both its rows
+        (applied) and their places, which are left out here."""
+        if not generations or not notifications:
+            return []
+        after = min(generation.log for generation in generations)
+        until = notifications[-1][0]
+        if given is None:
+            places = self._store.purged_places(after, until) if after < until else []
+        else:
+            places = [place for place in given if after < place <= until]
+        if not places:
+            return places
+        read = {log for log, _ in notifications}
+        return [place for place in places if place not in read]
 
     def erase(
         self,

@@ -346,7 +346,7 @@ class ProjectionRunner:
         with self._database.applying(covered) as (cur, apply):
             if not apply:
                 return self._applied, False
-            generations, read = self._current_and_next(cur)
+            generations, read, places = self._current_and_next(cur)
             if not generations:
                 return self._applied, False
             start = min(generation.log for generation in generations)
@@ -358,7 +358,12 @@ class ProjectionRunner:
             )
             if notifications:
                 self._applier.apply(
-                    cur, generations, notifications, guarded=guarded, known=known
+                    cur,
+                    generations,
+                    notifications,
+                    guarded=guarded,
+                    known=known,
+                    places=places if read is not None else None,
                 )
                 save_positions(cur, LIVE, generations)
                 self._database.applied(cur)
@@ -369,22 +374,26 @@ class ProjectionRunner:
 
     def _current_and_next(
         self, cur: Cursor
-    ) -> tuple[list[Generation], Positioned | None]:
-        """`_current`, and the next batch of the log after the least advanced of
-        them, read in the same round trip where the read models share the log's
-        database; None where they do not, or where a rebuild's swap moved the
-        registry between the two reads (the caller reads the log itself).
+    ) -> tuple[list[Generation], Positioned | None, list[LogPosition] | None]:
+        """`_current`, the next batch of the log after the least advanced of them
+        and where purged rows were after it, read in the same round trip where
+        the read models share the log's database; None where they do not, or
+        where a rebuild's swap moved the registry between the reads (the caller
+        reads the log itself), and None for the places if there may be more than
+        were read (the applier reads them).
 
         The log is read first: locking the registry rows gives this transaction
         an id, below which a later read of the log would stop, leaving out the
-        writes that committed since it began."""
-        statement = self._database.log_rows
-        if statement is None:
-            return self._current(cur), None
+        writes that committed since it began. The places are read after the log
+        (see BatchApplier.apply)."""
+        statement, places_statement = self._database.log_rows, self._database.log_places
+        if statement is None or places_statement is None:
+            return self._current(cur), None, None
         lowest, params = self._lowest()
-        log, live = cur.results(
+        log, places, live = cur.results(
             [
                 (statement.format(position=lowest), [*params, BATCH_SIZE]),
+                (places_statement.format(position=lowest), [*params, BATCH_SIZE]),
                 (LIVE_ROWS + cur.for_update, ()),
             ]
         )
@@ -392,8 +401,10 @@ class ProjectionRunner:
         if not generations or (
             log and LogPosition(*log[0][:2]) != min(g.log for g in generations)
         ):
-            return generations, None
-        return generations, self._database.logged(log)
+            return generations, None, None
+        read = [LogPosition(*place) for place in places]
+        full = len(read) == BATCH_SIZE
+        return generations, self._database.logged(log), None if full else read
 
     def _current(self, cur: Cursor) -> list[Generation]:
         """The live generations this code may write: same projection version."""

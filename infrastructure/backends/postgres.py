@@ -44,7 +44,7 @@ from ..user_keys import KEYS_TABLE
 from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
 from .postgres_checks import RecentUseChecks
-from .postgres_purge import purge
+from .postgres_purge import PLACES_SUFFIX, purge, purged_places
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
@@ -210,27 +210,43 @@ class PostgresBackend(Backend):
         self, recorder: ApplicationRecorder, positions: Sequence[LogPosition]
     ) -> list[int]:
         """A row with a transaction id is numbered after every row without one
-        (their last number is their highest id) and every row with one before it:
-        a count over the (transaction id, id) index per row."""
+        (their last number is their highest id) and every row with one before it,
+        purged rows' places counted as rows (postgres_purge.py): counts over the
+        (transaction id, id) indexes per row."""
         events = _events(recorder)
-        table = _table(events)
         statement = SQL(
-            "SELECT COALESCE((SELECT MAX(notification_id) FROM {table} WHERE "
-            "transaction_id = '0'::xid8), 0) + (SELECT COUNT(*) FROM {table} WHERE "
-            "transaction_id > '0'::xid8 AND (transaction_id, notification_id) "
-            "<= (%s::text::xid8, %s)) AS number"
-        ).format(table=table)
+            "SELECT GREATEST(({last} {table} {old}), ({last} {places} {old})) + "
+            "({count} {table} {before}) + ({count} {places} {before}) AS number"
+        ).format(
+            table=_table(events),
+            places=events.places_table,
+            last=SQL("SELECT COALESCE(MAX(notification_id), 0) FROM"),
+            old=SQL("WHERE transaction_id = '0'::xid8"),
+            count=SQL("SELECT COUNT(*) FROM"),
+            before=SQL(
+                "WHERE transaction_id > '0'::xid8 AND (transaction_id, "
+                "notification_id) <= (%(t)s::text::xid8, %(n)s)"
+            ),
+        )
         numbers = []
         with events.datastore.transaction(commit=False) as cursor:
             for position in positions:
                 if position.transaction_id == 0:
                     numbers.append(position.notification_id)
                     continue
-                cursor.execute(statement, (str(position.transaction_id), position[1]))
+                cursor.execute(
+                    statement, {"t": str(position.transaction_id), "n": position[1]}
+                )
                 row = cursor.fetchone()
                 assert row is not None
                 numbers.append(int(row["number"]))
         return numbers
+
+    def purged_places(
+        self, recorder: ApplicationRecorder, after: LogPosition, until: LogPosition
+    ) -> list[LogPosition]:
+        places: list[LogPosition] = purged_places(_events(recorder), after, until)
+        return places
 
     def purge(
         self,
@@ -269,6 +285,14 @@ class PostgresBackend(Backend):
                 "(SELECT n FROM p)) AND e.transaction_id < "
                 "pg_snapshot_xmin(pg_current_snapshot()) "
                 "ORDER BY e.transaction_id, e.notification_id LIMIT ?"
+            ),
+            log_places=(
+                "WITH p AS MATERIALIZED ({position}) SELECT "
+                "g.transaction_id::text::bigint, g.notification_id FROM "
+                f"{table}{PLACES_SUFFIX} AS g WHERE (g.transaction_id, "
+                "g.notification_id) > ((SELECT t FROM p)::text::xid8, "
+                "(SELECT n FROM p)) "
+                "ORDER BY g.transaction_id, g.notification_id LIMIT ?"
             ),
         )
 
@@ -382,10 +406,12 @@ class PostgresDatabase(ProjectionDatabase):
         events: EventsRecorder,
         log_after: str | None,
         log_rows: str | None,
+        log_places: str | None,
     ) -> None:
         schema = env.get("POSTGRES_SCHEMA", "public") or "public"
         timeout = float(env["POSTGRES_CONNECT_TIMEOUT"])
         self.log_after, self.log_rows = log_after, log_rows
+        self.log_places = log_places
         self._events = events
         self._commit = threading.local()
         """`.announcing`: this thread's transaction ends with a NOTIFY."""

@@ -10,6 +10,12 @@
   that no record of them is left (one committed by a writer that locked its
   predecessor before the DELETE), then the purge's record, in one transaction.
   The deleted rows stay in the table files as dead tuples until VACUUM FULL.
+- Places: the purge records where each deleted row was in the log (its
+  transaction id and id, nothing else) in a table of its own, in one more
+  statement. Read models number a row by its rank among every row ever inserted
+  (../log_position.py), so they count these places too: a read model that
+  applied the purged rows and one that never saw them number every later row
+  alike.
 """
 
 from __future__ import annotations
@@ -18,10 +24,16 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 from uuid import UUID
 
-from eventsourcing.persistence import IntegrityError, StoredEvent
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    StoredEvent,
+)
+from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow
-from psycopg.sql import SQL, Composed, Literal
+from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ..chain import DIGEST_SIZE, MARK, predecessors, unframe
 from ..log_position import LogPosition
@@ -99,18 +111,22 @@ def purge(
     snapshots, and insert `records`, in one transaction; (deleted, positions)."""
     table = recorder.qualified_table
     deleted: dict[UUID, int] = {}
+    places: list[tuple[str, int]] = []
     rows: list[Any] = []
     with recorder.datastore.get_connection() as connection:
         with connection.transaction(), connection.cursor() as cursor:
             for stream, last in expected.items():
                 cursor.execute(
                     SQL(
-                        "DELETE FROM {} WHERE originator_id = %s "
-                        "RETURNING originator_version"
+                        "DELETE FROM {} WHERE originator_id = %s RETURNING "
+                        "originator_version, transaction_id::text AS t, "
+                        "notification_id AS n"
                     ).format(table),
                     (stream,),
                 )
-                versions = [row["originator_version"] for row in cursor.fetchall()]
+                gone = cursor.fetchall()
+                places += [(row["t"], row["n"]) for row in gone]
+                versions = [row["originator_version"] for row in gone]
                 if max(versions, default=0) != last:
                     raise IntegrityError(f"stream {stream} moved on")
                 deleted[stream] = len(versions)
@@ -131,6 +147,7 @@ def purge(
             )
             if cursor.fetchone() is not None:
                 raise IntegrityError("a purged stream moved on")
+            _keep_places(cursor, recorder.places_table, places)
             if records:
                 recorder._insert_stored_events(cursor, records)
                 rows = cursor.fetchall()
@@ -139,3 +156,56 @@ def purge(
         LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
     ]
     return deleted, positions
+
+
+def _keep_places(
+    cursor: Cursor[DictRow], places_table: Composed, places: Sequence[tuple[str, int]]
+) -> None:
+    """Record where the deleted rows were ((transaction id, id) each): one
+    statement for the whole purge."""
+    if places:
+        cursor.execute(
+            SQL(
+                "INSERT INTO {} SELECT t::xid8, n FROM unnest(%s::text[], "
+                "%s::bigint[]) AS u(t, n)"
+            ).format(places_table),
+            ([place[0] for place in places], [place[1] for place in places]),
+        )
+
+
+PLACES_SUFFIX = "_purged"
+"""A log's table of purged rows' places is its events table's name and this."""
+
+
+def places_table(schema: str, events_table_name: str) -> Composed:
+    """Where a log's purged rows were: beside its events table, in its schema."""
+    return SQL("{}.{}").format(
+        Identifier(schema), Identifier(events_table_name + PLACES_SUFFIX)
+    )
+
+
+CREATE_PLACES = SQL(
+    "CREATE TABLE IF NOT EXISTS {} (transaction_id xid8 NOT NULL, "
+    "notification_id bigint NOT NULL, PRIMARY KEY (transaction_id, notification_id))"
+)
+"""Created with the events table (a log from before it gets it on open)."""
+
+
+@retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+def purged_places(
+    recorder: EventsRecorder, after: LogPosition, until: LogPosition
+) -> list[LogPosition]:
+    """The places of purged rows after `after` up to `until`, in log order."""
+    statement = SQL(
+        "SELECT transaction_id::text::bigint AS t, notification_id AS n FROM {} "
+        "WHERE (transaction_id, notification_id) > (%s::text::xid8, %s) AND "
+        "(transaction_id, notification_id) <= (%s::text::xid8, %s) "
+        "ORDER BY transaction_id, notification_id"
+    ).format(recorder.places_table)
+    with recorder.datastore.get_connection() as connection:
+        rows = connection.execute(
+            statement,
+            (str(after.transaction_id), after[1], str(until.transaction_id), until[1]),
+            prepare=True,
+        ).fetchall()
+    return [LogPosition(row["t"], row["n"]) for row in rows]

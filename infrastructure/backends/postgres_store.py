@@ -58,7 +58,13 @@ from psycopg.sql import SQL, Composed, Identifier
 
 from ..log_position import LogPosition
 from .postgres_checks import RecentUseChecks
-from .postgres_purge import guard, guarded_insert, guarded_params
+from .postgres_purge import (
+    CREATE_PLACES,
+    guard,
+    guarded_insert,
+    guarded_params,
+    places_table,
+)
 
 logger = logging.getLogger(__name__)
 
@@ -163,6 +169,8 @@ class EventsRecorder(PostgresApplicationRecorder):
         )
         # One channel per log: two schemas of one database never wake each other.
         self.channel_name = f"{datastore.schema or 'public'}.{events_table_name}"
+        self.places_table = places_table(datastore.schema, events_table_name)
+        self.sql_create_statements.append(CREATE_PLACES.format(self.places_table))
         self.order_index_name = f"{events_table_name}_order_idx"
         self._guarded_insert = guarded_insert(
             self._table,
@@ -193,8 +201,11 @@ class EventsRecorder(PostgresApplicationRecorder):
             "SELECT %s::text::xid8 < pg_snapshot_xmin(pg_current_snapshot()) "
             "AND NOT EXISTS (SELECT 1 FROM {} WHERE "
             "(transaction_id, notification_id) > (%s::text::xid8, %s) AND "
+            "(transaction_id, notification_id) < (%s::text::xid8, %s)) AND NOT "
+            "EXISTS (SELECT 1 FROM {} WHERE "
+            "(transaction_id, notification_id) > (%s::text::xid8, %s) AND "
             "(transaction_id, notification_id) < (%s::text::xid8, %s)) AS follows"
-        ).format(self._table)
+        ).format(self._table, self.places_table)
 
     # -- writing -------------------------------------------------------------------
 
@@ -344,18 +355,19 @@ class EventsRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def follows(self, before: LogPosition, first: LogPosition) -> bool:
-        """Whether no row lies between `before` and `first` and every transaction
-        older than `first`'s has ended (so none can still commit between them)."""
+        """Whether no row lies between `before` and `first`, nor did (no purged
+        place: see postgres_purge.py), and every transaction older than `first`'s
+        has ended (so none can still commit between them)."""
+        between = (
+            str(before.transaction_id),
+            before.notification_id,
+            str(first.transaction_id),
+            first.notification_id,
+        )
         with self.datastore.get_connection() as connection:
             row = connection.execute(
                 self._follows_statement,
-                (
-                    str(first.transaction_id),
-                    str(before.transaction_id),
-                    before.notification_id,
-                    str(first.transaction_id),
-                    first.notification_id,
-                ),
+                (str(first.transaction_id), *between, *between),
                 prepare=True,
             ).fetchone()
         return bool(row and row["follows"])
