@@ -210,6 +210,26 @@ def test_a_save_after_the_trail_closed_is_storage_unavailable(tmp_path: Path) ->
         trail.sessions.save(session)
 
 
+def test_a_save_waits_for_the_appending_connection_a_bounded_time(
+    tmp_path: Path,
+) -> None:
+    """Another thread's append holding the connection appends use: a save waits
+    the pool's timeout, then fails as a storage error with nothing written."""
+    with sessiontrail.connect(f"sqlite:///{tmp_path / 't.db'}") as trail:
+        session = trail.sessions.load_or_create("x")
+        trail.sessions.save(session)
+        pool = trail.store.recorder.datastore.pool
+        pool.pool_timeout = 0.2
+        pool.appending()  # held, as by an append in progress elsewhere
+        session.append_message(role="user", content="waits")
+        try:
+            with pytest.raises(StorageUnavailable, match="timed out waiting"):
+                trail.sessions.save(session)
+        finally:
+            pool.appended()
+        assert trail.sessions.load_merged("x").message_count == 0
+
+
 @pytest.mark.parametrize("projections", ["inline", "worker"])
 def test_a_save_whose_last_event_cannot_be_stored_stores_none_of_them(
     tmp_path: Path, projections: sessiontrail.Mode

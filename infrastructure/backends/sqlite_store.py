@@ -29,6 +29,7 @@ from uuid import UUID
 
 from eventsourcing.persistence import (
     ConnectionPoolClosedError,
+    ConnectionUnavailableError,
     IntegrityError,
     InterfaceError,
     StoredEvent,
@@ -109,8 +110,13 @@ class Pool(SQLiteConnectionPool):
 
         Appends are every save, and the pool's checkout and return cost more
         than the insert; other writers meet this connection at SQLite's write
-        lock (WAL: readers are never blocked), as another process's would."""
-        self._appending.acquire()
+        lock (WAL: readers are never blocked), as another process's would. A
+        thread waits for it at most the pool's timeout, as for the pool's writer
+        connection (ConnectionUnavailableError, a storage error)."""
+        if not self._appending.acquire(timeout=self.pool_timeout):
+            raise ConnectionUnavailableError(
+                "timed out waiting for the connection appends use"
+            )
         try:
             if self.closed:
                 raise ConnectionPoolClosedError("the log is closed")
