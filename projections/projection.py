@@ -102,6 +102,10 @@ class Projection:
                     f"CREATE INDEX {physical}_i{number} ON {physical} ({columns})"
                 )
 
+    def settle(self, cur: Cursor) -> None:
+        """Tidy what a rebuild's bulk writes left before the generation goes
+        live (nothing, unless a read model says otherwise)."""
+
     def drop(self, cur: Cursor) -> None:
         for table in self.tables:
             cur.execute(f"DROP TABLE IF EXISTS {self.table(table.name)}")

@@ -57,6 +57,8 @@ class Rebuilder:
         while self.batch(building, swap=False):
             if progress is not None:
                 progress(building.position, building.position + remaining(building))
+        with self._database.write() as cur:  # before the swap, which holds writers
+            building.projection.settle(cur)
         self.batch(building, swap=True)
         if progress is not None:
             progress(building.position, building.position)

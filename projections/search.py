@@ -154,6 +154,15 @@ class SearchProjection(Projection):
             (language(), int(not self.keeps_content)),
         )
 
+    def settle(self, cur: Cursor) -> None:
+        """PostgreSQL: move the rebuild's last documents from the GIN index's
+        pending list into the index: every word query reads the whole pending
+        list (up to `gin_pending_list_limit`, 4 MB by default) until a vacuum
+        merges it."""
+        if cur.dialect != "sqlite":
+            index = f"{self.table('search_docs')}_words"
+            cur.execute("SELECT gin_clean_pending_list(?::regclass)", (index,))
+
     def _create_words(self, cur: Cursor) -> None:
         """SQLite: the FTS5 table of the documents' words (rowid = doc), reading
         their text from `search_docs`."""

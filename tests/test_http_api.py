@@ -507,6 +507,24 @@ def test_if_match_star_or_a_list_naming_the_version_matches(
     assert stale.status_code == 412
 
 
+def test_several_if_match_lines_are_one_list(client: TestClient) -> None:
+    """RFC 9110: a list header sent as several lines means their joined list."""
+    make(client, "ann", "chat-1")
+    say(client, "ann", "chat-1", "moves the version to 2")
+    renamed = client.patch(
+        "/v1/sessions/chat-1",
+        json={"title": "renamed"},
+        headers=[*bearer("ann").items(), ("If-Match", '"9"'), ("If-Match", '"2"')],
+    )
+    assert renamed.status_code == 200, renamed.text
+    stale = client.patch(
+        "/v1/sessions/chat-1",
+        json={"title": "late"},
+        headers=[*bearer("ann").items(), ("If-Match", '"2"'), ("If-Match", '"9"')],
+    )
+    assert stale.status_code == 412
+
+
 def test_a_weak_if_match_never_matches_and_writes_nothing(
     client: TestClient, trail: SessionTrail
 ) -> None:

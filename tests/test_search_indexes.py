@@ -193,3 +193,22 @@ def test_a_rare_words_list_is_driven_by_its_matches_on_postgres(
 
     assert "Seq Scan" not in shown and "Nested Loop" in shown, shown
     assert [s.session_id for s in trail.sessions.list(text="pelican").items] == ["s1"]
+
+
+def test_a_rebuilt_search_leaves_no_pending_words_on_postgres(trail: SessionTrail):
+    """The rebuild's documents are in the GIN index itself when it goes live,
+    not in the pending list every word query would scan until a vacuum."""
+    if trail.backend != "postgresql":
+        pytest.skip("PostgreSQL's GIN index only")
+    for number in range(40):
+        session = trail.sessions.load_or_create(f"s{number}")
+        session.append_message(role="user", content=f"hello word{number} again")
+        trail.sessions.save(session)
+    trail.projections.rebuild("search")
+    with trail.read_models.write() as cur:
+        docs = SearchProjection.live(cur)[0].table("search_docs")
+        row = cur.execute(
+            "SELECT gin_clean_pending_list(?::regclass)", (f"{docs}_words",)
+        ).fetchone()
+    assert row is not None and row[0] == 0
+    assert [s.session_id for s in trail.sessions.list(text="word7").items] == ["s7"]

@@ -194,7 +194,7 @@ def patch_session(
     who: Who,
     trail: Trail,
     response: Response,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[list[str] | None, Header()] = None,
 ) -> Any:
     """Edit title, pin and metadata keys (null removes a key), on the newest
     stored state: keys others edited meanwhile stay. With If-Match not naming
@@ -228,7 +228,7 @@ def delete_session(
     trail: Trail,
     purge: QueryBool = False,
     reason: Annotated[str | None, Query(max_length=MAX_TITLE_CHARS)] = None,
-    if_match: Annotated[str | None, Header()] = None,
+    if_match: Annotated[list[str] | None, Header()] = None,
 ) -> Response:
     """Soft delete (a SessionDeleted event); restore undoes it. `purge=true`:
     delete it for good instead (its records, Q&A and read-model rows; a purge
@@ -236,9 +236,11 @@ def delete_session(
     owner's token or an admin's; another user's session is 404, like a missing one.
     With If-Match not naming the current version (checked again as the delete
     is stored): 412 and the current session, nothing deleted. A `reason`
-    without `purge=true`, or `purge` given twice, is 422: nothing is deleted."""
-    if len(request.query_params.getlist("purge")) > 1:
-        raise InvalidInput("purge: give it once (true or false)")
+    without `purge=true`, or `purge` or `reason` given twice, is 422: nothing
+    is deleted."""
+    for name in ("purge", "reason"):
+        if len(request.query_params.getlist(name)) > 1:
+            raise InvalidInput(f"{name}: give it once")
     if reason is not None and not purge:
         raise InvalidInput("reason: only a purge keeps a reason (add purge=true)")
 
@@ -268,7 +270,7 @@ def _conditional(
     trail: SessionTrail,
     who: Caller,
     session_id: str,
-    if_match: str | None,
+    if_match: list[str] | None,
     write: Callable[[int | None], Any],
     *,
     deleted_too: bool = False,
@@ -329,11 +331,12 @@ def history(
     ]
 
 
-def _matches(if_match: str, version: int) -> bool:
-    """Whether an If-Match header names this version: `*` (any current session,
-    RFC 9110) or a list of entity tags, one of them this version's. A weak tag
-    (`W/"2"`) never matches: If-Match compares strongly (RFC 9110, 13.1.1)."""
-    tags = [tag.strip() for tag in if_match.split(",")]
+def _matches(if_match: list[str], version: int) -> bool:
+    """Whether the If-Match header names this version: `*` (any current session,
+    RFC 9110) or a list of entity tags, one of them this version's; several
+    If-Match lines are one list, as for any list header (RFC 9110, 5.3). A weak
+    tag (`W/"2"`) never matches: If-Match compares strongly (RFC 9110, 13.1.1)."""
+    tags = [tag.strip() for line in if_match for tag in line.split(",")]
     return "*" in tags or f'"{version}"' in tags
 
 
