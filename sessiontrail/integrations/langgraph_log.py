@@ -220,28 +220,26 @@ class ThreadLog:
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
         session_id = target.session_id
         session = self._loaded(trail, target)
-        held = self.recorded.writes(session_id, checkpoint_id, task_id, _stamp(session))
+        before = _stamp(session)
+        held = self.recorded.writes(session_id, checkpoint_id, task_id, before)
         if held is None:
             held = trail.langgraph.writes(
                 target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
             )
         if all(_kept(held.get(item.idx), item, replace) for item in items):
             return
-        before: Stamp | None = None
-
-        def change(session: Session) -> None:
-            nonlocal before
-            before = _stamp(session)
-            session.save_writes(
+        saved = self._saved(
+            trail,
+            session,
+            lambda session: session.save_writes(
                 checkpoint_id,
                 task_id,
                 items,
                 task_path=task_path,
                 replace=replace,
                 actor=self.actor,
-            )
-
-        saved = self._saved(trail, session, change)
+            ),
+        )
         self.recorded.wrote(
             session_id,
             checkpoint_id,
@@ -250,7 +248,7 @@ class ThreadLog:
             replace=replace,
             stamp=_stamp_of(saved),
         )
-        if saved is not None and before is not None:
+        if saved is not None:
             self.recorded.moved(session_id, before, _stamp(saved))
 
     def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
