@@ -12,6 +12,9 @@
   before it is still stored with the chain value it was linked to: a writer that
   read the session before a purge cannot bring it back. The check is part of the
   INSERT (one statement under the write lock, no read before the write).
+- An append of sealed content finds each key it was sealed with in the key
+  table, after its inserts (holding the write lock, which an erasure's delete
+  of the key needs too): else KeyDestroyed, and nothing is stored.
 - Purges: the streams' records and snapshots deleted with `secure_delete` (the
   freed bytes are zeroed) and the purge's record inserted, in one transaction
   that takes the write lock as it begins, so it waits for other writers as an
@@ -47,6 +50,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ..chain import MARK, predecessors
+from ..user_keys import KEYS_TABLE, KeyDestroyed, Sealed
 
 BUSY_TIMEOUT = "SESSIONTRAIL_SQLITE_BUSY_SECONDS"
 """The exact busy timeout, in seconds; SQLITE_LOCK_TIMEOUT holds it rounded up."""
@@ -66,10 +70,13 @@ class LogRecorder(SQLiteApplicationRecorder):
         stored_events: Sequence[StoredEvent],
         *,
         within: Within | None = None,
+        sealed: Sealed | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Insert in one transaction (synchronous FULL: fsynced when it commits);
-        `within` runs in it after the inserts. Whatever it raises rolls all back.
+        `within` runs in it after the inserts, and after the check of the keys
+        `sealed` names (KeyDestroyed if one is gone). Whatever they raise rolls
+        all back.
 
         On the pool's appending connection (see `Pool.appending`), in
         eventsourcing's transaction (which maps the driver's errors): every save
@@ -79,12 +86,13 @@ class LogRecorder(SQLiteApplicationRecorder):
         pool = self.datastore.pool
         assert isinstance(pool, Pool)
         connection = pool.appending()
-        alone = within is None and len(stored_events) == 1
+        alone = within is None and not sealed and len(stored_events) == 1
         transaction = _Statement if alone else SQLiteTransaction
         try:
             with transaction(connection, commit=True) as cursor:
                 try:
                     ids = self._insert_events(cursor, stored_events, **kwargs)
+                    _check_keys(cursor, sealed or {})
                     if within is not None:
                         within(cursor, [int(ident) for ident in ids or ()])
                 finally:
@@ -92,6 +100,18 @@ class LogRecorder(SQLiteApplicationRecorder):
             return ids
         finally:
             pool.appended()
+
+
+def _check_keys(cursor: SQLiteCursor, sealed: Sealed) -> None:
+    """KeyDestroyed unless each key `sealed` names is in the key table (run
+    under the write lock, so none can be deleted before the commit)."""
+    for user_id, key_id in sealed.items():
+        cursor.execute(_KEY_KEPT, (user_id, key_id))
+        if cursor.fetchone() is None:
+            raise KeyDestroyed(user_id)
+
+
+_KEY_KEPT = f"SELECT 1 FROM {KEYS_TABLE} WHERE user_id = ? AND key_id = ?"
 
 
 class Pool(SQLiteConnectionPool):
