@@ -86,7 +86,9 @@ class PydanticMapper(Mapper[UUID]):
         spec = getattr(type(model), "personal", None)
         sealed = False
         if owner is not None and spec and self.keys is not None:
-            seal = sealing or self.keys.seal(owner, compress=True)
+            seal = (
+                sealing if sealing is not None else self.keys.seal(owner, compress=True)
+            )
             sealed = seal_state(state, spec, seal)
         class_version = getattr(type(model), "class_version", 1)
         if class_version > 1:
