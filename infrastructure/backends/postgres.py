@@ -40,7 +40,7 @@ from ...domain.errors import InvalidInput, StorageUnavailable
 from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options, redacted
 from ..sql import Cursor, ProjectionDatabase, sql_errors
-from ..user_keys import KEYS_TABLE
+from ..user_keys import KEYS_TABLE, Sealed
 from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
 from .postgres_checks import RecentUseChecks
@@ -154,10 +154,13 @@ class PostgresBackend(Backend):
         _events(recorder).ensure_order_index()
 
     def insert(
-        self, recorder: ApplicationRecorder, records: Sequence[StoredEvent]
+        self,
+        recorder: ApplicationRecorder,
+        records: Sequence[StoredEvent],
+        sealed: Sealed,
     ) -> list[LogPosition]:
         events = _events(recorder)
-        ids = events.insert_events(records) or ()
+        ids = events.insert_events(records, sealed=sealed) or ()
         positions = events.take_positions()
         if [position.notification_id for position in positions] != list(ids):
             raise StorageUnavailable("insert events: the positions were lost")
