@@ -203,11 +203,14 @@ class ProjectionDatabase(ABC):
     wait for it, instead of each applying its own write in turn."""
 
     @contextlib.contextmanager
-    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
+    def applying(
+        self, look: str, done: Callable[[Sequence[Any]], bool]
+    ) -> Iterator[tuple[Cursor, bool]]:
         """A write transaction to apply the log in, and whether to apply: False
-        when another process applied meanwhile and `done(cur)` says that covered
-        the caller (it waited for that one's commit instead of queueing to apply
-        the same events again). Here always True: `write()` excludes."""
+        when another process applied meanwhile and `done` says, of the row of
+        `look` (a query of one row, without parameters) read after it, that this
+        covered the caller (it waited for that one's commit instead of queueing
+        to apply the same events again). Here always True: `write()` excludes."""
         with self.write() as cur:
             yield cur, True
 
