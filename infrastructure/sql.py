@@ -39,7 +39,6 @@ class Cursor:
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cursor = cursor
         self.dialect = dialect
-        self._pipeline: psycopg.Pipeline | None = None
 
     def _sql(self, sql: str) -> str:
         return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
@@ -69,35 +68,11 @@ class Cursor:
         return found
 
     def fetchone(self) -> tuple[Any, ...] | None:
-        self._answered()
         row: tuple[Any, ...] | None = self._cursor.fetchone()
         return row
 
     def fetchall(self) -> list[tuple[Any, ...]]:
-        self._answered()
         return list(self._cursor.fetchall())
-
-    @contextlib.contextmanager
-    def pipelined(self) -> Iterator[None]:
-        """Statements sent without waiting for each one's answer (PostgreSQL's
-        pipeline mode, where the client library has it): one round trip where a
-        result is read, and one at the end, where a failure of any of them is
-        raised. On SQLite, nothing changes: there are no round trips."""
-        if self.dialect == "sqlite" or not psycopg.Pipeline.is_supported():
-            yield
-            return
-        with self._cursor.connection.pipeline() as pipeline:
-            self._pipeline = pipeline
-            try:
-                yield
-            finally:
-                self._pipeline = None
-
-    def _answered(self) -> None:
-        """In a pipeline, wait for the answers sent so far: the cursor's result
-        is then its last statement's, not one read before."""
-        if self._pipeline is not None:
-            self._pipeline.sync()
 
     @property
     def description(self) -> Sequence[Any]:
