@@ -95,6 +95,14 @@ def test_search_keeps_one_copy_of_a_documents_text(
     ]
 
 
+def test_search_keeps_no_size_per_document(trail: SessionTrail, path: Path) -> None:
+    written = appends_write(trail, path)
+
+    assert not [
+        name for name in written if re.match(r"st_search_words_g\d+_docsize$", name)
+    ]
+
+
 def assert_words_match_documents(trail: SessionTrail) -> None:
     """FTS5's own check of its index against the text it reads from the
     documents: a word left behind or missing fails it."""
