@@ -77,12 +77,12 @@ def test_an_audit_entry_is_stored_by_its_position_with_no_index_of_it(
     assert trees_of(written, "audit") == {"table", "i0", "i1", "i2", "i3"}
 
 
-def test_a_list_move_is_stored_by_its_position_with_no_index_of_it_or_its_time(
+def test_a_list_move_is_stored_by_its_position_with_no_index_at_all(
     trail: SessionTrail, path: Path
 ) -> None:
     written = appends_write(trail, path)
 
-    assert trees_of(written, "session_moves") == {"table", "i0"}
+    assert trees_of(written, "session_moves") == {"table"}
 
 
 def test_search_keeps_one_copy_of_a_documents_text(
