@@ -59,8 +59,9 @@ class AuditProjection(Projection):
     """One row per event, indexed by session, actor, user and time."""
 
     name = "audit"
-    version = 4  # 2: owners indexed by user, for erasure; 3: erasures shown;
-    # 4: keyed by the position as the rowid (SQLite)
+    version = 5  # 2: owners indexed by user, for erasure; 3: erasures shown;
+    # 4: keyed by the position as the rowid (SQLite); 5: entries of no user in
+    # no index of users
     tables = (
         Table(
             "audit",
@@ -70,7 +71,7 @@ class AuditProjection(Projection):
             indexes=(
                 "session_id, position",
                 "actor, position",
-                "user_id, position",
+                "user_id, position WHERE user_id IS NOT NULL",
                 "at, position",
             ),
         ),

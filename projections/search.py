@@ -148,10 +148,7 @@ class SearchProjection(Projection):
         for table in self.tables[1:]:
             physical = self.table(table.name)
             cur.execute(f"CREATE TABLE {physical} ({table.columns})")
-            for number, columns in enumerate(table.indexes):
-                cur.execute(
-                    f"CREATE INDEX {physical}_i{number} ON {physical} ({columns})"
-                )
+            table.create_indexes(cur, physical)
         cur.execute(
             f"INSERT INTO {self.table('search_config')} (language, keyed) "
             "VALUES (?, ?)",

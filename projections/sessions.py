@@ -49,7 +49,7 @@ class SessionsProjection(Projection):
     version = 6  # 2: an index for the model filter; 3: where a fork came from;
     # 4: moves keyed by their position (on SQLite the rowid); 5: no index of
     # the moves' time; 6: no index of the moves' streams (each names the move
-    # before it)
+    # before it), and a session of no user in no index of users' lists
     tables = (
         Table(
             "sessions",
@@ -63,9 +63,10 @@ class SessionsProjection(Projection):
             "forked_from TEXT, forked_version INTEGER",
             indexes=(
                 "deleted, updated_at, session_id",
-                "user_id, deleted, updated_at, session_id",
+                "user_id, deleted, updated_at, session_id WHERE user_id IS NOT NULL",
                 "deleted, pinned, updated_at, session_id",
-                "user_id, deleted, pinned, updated_at, session_id",
+                "user_id, deleted, pinned, updated_at, session_id "
+                "WHERE user_id IS NOT NULL",
                 "deleted, model, updated_at, session_id",
             ),
         ),
