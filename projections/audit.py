@@ -19,7 +19,7 @@ from ..domain.event_model import EventModel
 from ..domain.purge import Purge
 from ..domain.qa import QASession
 from ..domain.session import Session
-from ..domain.summaries import summarize
+from ..domain.summaries import message_summary, summarize
 from ..domain.validation import Actor, Count, SessionId, UserId, validated
 from ..domain.values import Value
 from ..infrastructure.session_ids import StoredIds
@@ -163,7 +163,10 @@ class AuditProjection(Projection):
         """One entry's columns, its summary sealed under its owner's key (an
         erasure's, which holds no content, under none: that key is gone)."""
         name = type(event).__name__
-        summary = summarize(name, event.json_payload())
+        if isinstance(event, Session.MessageAppended):  # most events: no dump
+            summary = message_summary(event.message.role, event.message.content)
+        else:
+            summary = summarize(name, event.json_payload())
         sealed_by = None if isinstance(event, Erasure.UserErased) else user_id
         return (
             position,
