@@ -56,7 +56,8 @@ class AuditPage(Value):
 
 
 class AuditProjection(Projection):
-    """One row per event, indexed by session, actor, user and time."""
+    """One row per event, indexed by session, actor, user (an entry of no user
+    in no index of users) and time."""
 
     name = "audit"
     version = 5  # 2: owners indexed by user, for erasure; 3: erasures shown;

@@ -1,7 +1,8 @@
 """The session index and the transcript pages: one projection, three tables.
 
-- `sessions`: one row per session, what lists show, sorted by keyset indexes;
-  a fork's row names its source session and version.
+- `sessions`: one row per session, what lists show, sorted by keyset indexes
+  (a session of no user is in none of those of users' lists: an append to it
+  writes two B-trees fewer); a fork's row names its source session and version.
 - `messages`: the transcript by (stream, position); positions count appends and
   are never reused, so a page is an index range, not a replay.
 - `session_moves`: each row's sort key before each change, so a cursor can page
