@@ -13,6 +13,12 @@ def clip(text: str, width: int = 80) -> str:
     return text if len(text) <= width else text[: width - 1] + "…"
 
 
+def message_summary(role: str, content: str) -> str:
+    """A message's summary, from its role and content (a message of tool calls
+    only has none)."""
+    return f"{role}: {clip(content or '(tool call)', 50)}"
+
+
 def summarize(event: str, payload: dict[str, Any]) -> str:
     """A one-line summary of what an event changed."""
     p = payload
@@ -20,8 +26,7 @@ def summarize(event: str, payload: dict[str, Any]) -> str:
         case "Started":
             return f"started (model {p['model'] or '-'})"
         case "MessageAppended":
-            content = str(p["message"]["content"]) or "(tool call)"
-            return f"{p['message']['role']}: {clip(content, 50)}"
+            return message_summary(p["message"]["role"], str(p["message"]["content"]))
         case "TranscriptTruncated":
             return f"removed {len(p['removed_ids'])} message(s)"
         case "TitleEdited":

@@ -19,7 +19,7 @@ from ..domain.event_model import EventModel
 from ..domain.purge import Purge
 from ..domain.qa import QASession
 from ..domain.session import Session
-from ..domain.summaries import summarize
+from ..domain.summaries import message_summary, summarize
 from ..domain.validation import Actor, Count, SessionId, UserId, validated
 from ..domain.values import Value
 from ..infrastructure.session_ids import StoredIds
@@ -56,11 +56,13 @@ class AuditPage(Value):
 
 
 class AuditProjection(Projection):
-    """One row per event, indexed by session, actor, user and time."""
+    """One row per event, indexed by session, actor, user (an entry of no user
+    in no index of users) and time."""
 
     name = "audit"
-    version = 4  # 2: owners indexed by user, for erasure; 3: erasures shown;
-    # 4: keyed by the position as the rowid (SQLite)
+    version = 5  # 2: owners indexed by user, for erasure; 3: erasures shown;
+    # 4: keyed by the position as the rowid (SQLite); 5: entries of no user in
+    # no index of users
     tables = (
         Table(
             "audit",
@@ -70,7 +72,7 @@ class AuditProjection(Projection):
             indexes=(
                 "session_id, position",
                 "actor, position",
-                "user_id, position",
+                "user_id, position WHERE user_id IS NOT NULL",
                 "at, position",
             ),
         ),
@@ -162,7 +164,10 @@ class AuditProjection(Projection):
         """One entry's columns, its summary sealed under its owner's key (an
         erasure's, which holds no content, under none: that key is gone)."""
         name = type(event).__name__
-        summary = summarize(name, event.json_payload())
+        if isinstance(event, Session.MessageAppended):  # most events: no dump
+            summary = message_summary(event.message.role, event.message.content)
+        else:
+            summary = summarize(name, event.json_payload())
         sealed_by = None if isinstance(event, Erasure.UserErased) else user_id
         return (
             position,

@@ -24,11 +24,22 @@ from ..infrastructure.sql import Cursor
 
 @dataclass(frozen=True)
 class Table:
-    """One table of a read model: its columns and the indexes its queries need."""
+    """One table of a read model: its columns and the indexes its queries need
+    (each its columns, and for a partial index `WHERE` and the rows it holds:
+    a row outside it is not written there)."""
 
     name: str
     columns: str
     indexes: tuple[str, ...] = ()
+
+    def create_indexes(self, cur: Cursor, physical: str) -> None:
+        """Create the indexes of this table, whose physical name is `physical`."""
+        for number, index in enumerate(self.indexes):
+            columns, where, rows = index.partition(" WHERE ")
+            cur.execute(
+                f"CREATE INDEX {physical}_i{number} ON {physical} ({columns})"
+                f"{where}{rows}"
+            )
 
 
 KEY_TEXT = {"sqlite": "TEXT", "postgresql": 'TEXT COLLATE "C"'}
@@ -97,10 +108,7 @@ class Projection:
                 position_key=POSITION_KEY[cur.dialect],
             )
             cur.execute(f"CREATE TABLE {physical} ({columns})")
-            for number, columns in enumerate(table.indexes):
-                cur.execute(
-                    f"CREATE INDEX {physical}_i{number} ON {physical} ({columns})"
-                )
+            table.create_indexes(cur, physical)
 
     def settle(self, cur: Cursor) -> None:
         """Tidy what a rebuild's bulk writes left before the generation goes

@@ -105,9 +105,9 @@ class ProjectionRunner:
         self._rebuilder = Rebuilder(database, self._applier)
         self._classes = {projection.name: projection for projection in projections}
         self._recent = RecentWrites()  # what catch_up(until) may apply from memory
-        store.on_commit(self._recent.remember)
         self._in_append = threading.local()  # what the last append applied in it
-        if mode == "inline":
+        if mode == "inline":  # worker mode's writers never catch up after a write
+            store.on_commit(self._recent.remember)
             store.in_append(self._apply_in_append)
             store.on_commit(self._applied_in_append)
             database.announce_catch_ups()

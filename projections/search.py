@@ -6,10 +6,13 @@
   tokenizer (diacritics folded) whose text is the row's own `body` (external
   content: FTS5 keeps no second copy, so a document is one row fewer to write;
   a document's words leave FTS5 by a 'delete' naming the text it was given,
-  before its row goes); on PostgreSQL in a `tsvector` column under a GIN
-  index, parsed with the text search configuration the generation was built with
-  (`search_config`; $SESSIONTRAIL_SEARCH_LANGUAGE, `simple` by default, so ids
-  and code tokens match as written). Changing the language takes a rebuild.
+  before its row goes). FTS5 keeps no size per document either (`columnsize =
+  0`: one page fewer per save); bm25 counts the words of each document it
+  scores from its text, as snippets do. On PostgreSQL in a `tsvector` column
+  under a GIN index, parsed with the text search configuration the generation
+  was built with (`search_config`; $SESSIONTRAIL_SEARCH_LANGUAGE, `simple` by
+  default, so ids and code tokens match as written). Changing the language
+  takes a rebuild.
 - `search_metadata`: each session's top-level metadata values (canonical JSON),
   indexed by (key, value) for equality filters.
 
@@ -88,8 +91,9 @@ class SearchProjection(Projection):
     """Folds titles, messages and metadata of sessions into searchable rows."""
 
     name = "search"
-    version = 3  # 2: keyed tokens under a master key (`search_tokens`);
-    # 3: on SQLite, FTS5 reads the text from `search_docs` (external content)
+    version = 4  # 2: keyed tokens under a master key (`search_tokens`);
+    # 3: on SQLite, FTS5 reads the text from `search_docs` (external content);
+    # 4: on SQLite, no stored size per document (`columnsize = 0`)
     keeps_content: ClassVar[bool] = True
     """False under a master key: tokens instead of words and metadata values."""
     tables = (
@@ -144,10 +148,7 @@ class SearchProjection(Projection):
         for table in self.tables[1:]:
             physical = self.table(table.name)
             cur.execute(f"CREATE TABLE {physical} ({table.columns})")
-            for number, columns in enumerate(table.indexes):
-                cur.execute(
-                    f"CREATE INDEX {physical}_i{number} ON {physical} ({columns})"
-                )
+            table.create_indexes(cur, physical)
         cur.execute(
             f"INSERT INTO {self.table('search_config')} (language, keyed) "
             "VALUES (?, ?)",
@@ -165,12 +166,13 @@ class SearchProjection(Projection):
 
     def _create_words(self, cur: Cursor) -> None:
         """SQLite: the FTS5 table of the documents' words (rowid = doc), reading
-        their text from `search_docs`."""
+        their text from `search_docs`, with no table of their sizes."""
         try:
             cur.execute(
                 f"CREATE VIRTUAL TABLE {self.table('search_words')} USING fts5("
                 f"body, content = '{self.table('search_docs')}', content_rowid = "
-                "'doc', tokenize = 'unicode61 remove_diacritics 2')"
+                "'doc', columnsize = 0, "
+                "tokenize = 'unicode61 remove_diacritics 2')"
             )
         except sqlite3.OperationalError as exc:
             raise StorageUnavailable(

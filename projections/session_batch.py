@@ -74,7 +74,7 @@ class SessionBatch(BatchFold):
         self._unsealed: dict[str, dict[str, str]] = {}
         """stream -> the title and preview its row is to have, sealed at `flush`."""
         self._messages: list[tuple[str, int, str, str]] = []
-        self._moves: list[tuple[str, int, int, int, int, int]] = []
+        self._moves: list[tuple[str, int, int, int, int, int, int]] = []
 
     def _fold_one(self, position: int, event: Session.Event) -> None:
         handler = self.handled_by(event)
@@ -136,6 +136,7 @@ class SessionBatch(BatchFold):
             (
                 row["stream"],
                 position,
+                row["position"],
                 row["updated_at"],
                 row["pinned"],
                 row["deleted"],
@@ -194,8 +195,8 @@ class SessionBatch(BatchFold):
         )
         self._cur.executemany(
             f"INSERT INTO {table('session_moves')} "
-            "(stream, position, updated_at, pinned, deleted, moved_at) "
-            "VALUES (?, ?, ?, ?, ?, ?)",
+            "(stream, position, previous, updated_at, pinned, deleted, moved_at) "
+            "VALUES (?, ?, ?, ?, ?, ?, ?)",
             self._moves,
         )
         updates = ", ".join(f"{column} = excluded.{column}" for column in COLUMNS[1:])

@@ -1,7 +1,8 @@
 """The session index and the transcript pages: one projection, three tables.
 
-- `sessions`: one row per session, what lists show, sorted by keyset indexes;
-  a fork's row names its source session and version.
+- `sessions`: one row per session, what lists show, sorted by keyset indexes
+  (a session of no user is in none of those of users' lists: an append to it
+  writes two B-trees fewer); a fork's row names its source session and version.
 - `messages`: the transcript by (stream, position); positions count appends and
   are never reused, so a page is an index range, not a replay.
 - `session_moves`: each row's sort key before each change, so a cursor can page
@@ -9,6 +10,10 @@
   `MOVES_KEPT` after the change, long enough for any live cursor. Keyed by the
   log position of the change (one event changes one row at most); pruned from
   the oldest, in that order, so no index of their time is written per change.
+  Each names the position of its row's change before it (`previous`: the row's
+  own `position` then), so a walk finds a row's first move after it began, and
+  a purge or an erasure a row's moves, by their key alone: no index of their
+  streams is written per change either.
 
 Index and transcript are one projection because the index's message count and
 preview depend on which messages a truncation really removed.
@@ -28,7 +33,7 @@ from ..domain.values import Message, preview
 from ..infrastructure.sealed_columns import ColumnSealer
 from ..infrastructure.sql import Cursor
 from .columns import MICROSECOND, micros
-from .projection import Projection, Table
+from .projection import STREAMS_PER_STATEMENT, Projection, Table
 from .session_batch import SessionBatch
 
 MOVES_KEPT = timedelta(hours=2)
@@ -42,9 +47,10 @@ class SessionsProjection(Projection):
     """Folds every session event into its index row; messages into the transcript."""
 
     name = "sessions"
-    version = 5  # 2: an index for the model filter; 3: where a fork came from;
+    version = 6  # 2: an index for the model filter; 3: where a fork came from;
     # 4: moves keyed by their position (on SQLite the rowid); 5: no index of
-    # the moves' time
+    # the moves' time; 6: no index of the moves' streams (each names the move
+    # before it), and a session of no user in no index of users' lists
     tables = (
         Table(
             "sessions",
@@ -58,18 +64,19 @@ class SessionsProjection(Projection):
             "forked_from TEXT, forked_version INTEGER",
             indexes=(
                 "deleted, updated_at, session_id",
-                "user_id, deleted, updated_at, session_id",
+                "user_id, deleted, updated_at, session_id WHERE user_id IS NOT NULL",
                 "deleted, pinned, updated_at, session_id",
-                "user_id, deleted, pinned, updated_at, session_id",
+                "user_id, deleted, pinned, updated_at, session_id "
+                "WHERE user_id IS NOT NULL",
                 "deleted, model, updated_at, session_id",
             ),
         ),
         Table(
             "session_moves",
             "position {position_key}, stream TEXT NOT NULL, "
-            "updated_at BIGINT NOT NULL, pinned SMALLINT NOT NULL, "
-            "deleted SMALLINT NOT NULL, moved_at BIGINT NOT NULL",
-            indexes=("stream, position",),
+            "previous BIGINT NOT NULL, updated_at BIGINT NOT NULL, "
+            "pinned SMALLINT NOT NULL, deleted SMALLINT NOT NULL, "
+            "moved_at BIGINT NOT NULL",
         ),
         Table(
             "messages",
@@ -81,7 +88,7 @@ class SessionsProjection(Projection):
     )
 
     owners = "sessions"
-    per_stream = ("messages", "session_moves", "sessions")
+    per_stream = ("messages", "sessions")  # and the moves, by `forget`
 
     def apply_batch(
         self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
@@ -227,8 +234,8 @@ class SessionsProjection(Projection):
         sessions, moves = self.table("sessions"), self.table("session_moves")
         cur.execute(
             f"INSERT INTO {moves} "
-            "(stream, position, updated_at, pinned, deleted, moved_at) "
-            "SELECT stream, ?, updated_at, pinned, deleted, ? "
+            "(stream, position, previous, updated_at, pinned, deleted, moved_at) "
+            "SELECT stream, ?, position, updated_at, pinned, deleted, ? "
             f"FROM {sessions} WHERE stream = ?",
             (position, at, stream),
         )
@@ -240,6 +247,25 @@ class SessionsProjection(Projection):
         )
         if self.prunes(position):
             self.prune(cur, event, position)
+
+    def forget(self, cur: Cursor, user_id: str, streams: Sequence[str]) -> None:
+        """The streams' moves (from each row's last change back, move by move:
+        the ones older than the first missing were pruned before it), then their
+        messages and rows."""
+        sessions, moves = self.table("sessions"), self.table("session_moves")
+        for start in range(0, len(streams), STREAMS_PER_STATEMENT):
+            chunk = streams[start:][:STREAMS_PER_STATEMENT]
+            cur.execute(
+                "WITH RECURSIVE chain (stream, position, previous) AS ("
+                f"SELECT m.stream, m.position, m.previous FROM {sessions} s "
+                f"JOIN {moves} m ON m.position = s.position AND m.stream = s.stream "
+                f"WHERE s.stream IN ({', '.join('?' * len(chunk))}) UNION ALL "
+                f"SELECT m.stream, m.position, m.previous FROM chain c JOIN {moves} m "
+                "ON m.position = c.previous AND m.stream = c.stream) "
+                f"DELETE FROM {moves} WHERE position IN (SELECT position FROM chain)",
+                chunk,
+            )
+        super().forget(cur, user_id, streams)
 
     @staticmethod
     def prunes(position: int) -> bool:

@@ -8,6 +8,7 @@ import pytest
 
 import sessiontrail
 from sessiontrail import InvalidInput, SessionTrail
+from sessiontrail.domain.summaries import summarize
 
 
 def activity(trail: SessionTrail) -> None:
@@ -45,6 +46,26 @@ def test_timeline_matches_each_sessions_history(trail: SessionTrail):
         assert [(h.version, h.event, h.actor, h.timestamp) for h in history] == [
             (e.version, e.event, e.actor, e.timestamp) for e in audit
         ]
+
+
+def test_an_entry_of_a_message_summarises_it_as_the_sessions_history_does(
+    trail: SessionTrail,
+):
+    session = trail.sessions.load_or_create("m", user_id="alice")
+    session.append_message(role="user", content="line one\nline two " + "x" * 80)
+    session.append_message(
+        role="assistant",
+        content="",
+        tool_calls=[{"id": "c1", "name": "lookup", "arguments": {"q": "x"}}],
+    )
+    trail.sessions.save(session)
+
+    history = trail.sessions.history("m")
+    audit = trail.audit.entries(session_id="m").items
+    assert [e.summary for e in audit] == [
+        summarize(h.event, h.payload) for h in history
+    ]
+    assert audit[2].summary == "assistant: (tool call)"
 
 
 def test_filters_by_actor_user_and_time(trail: SessionTrail):

@@ -31,12 +31,14 @@ def trail(path: Path) -> Iterator[SessionTrail]:
         yield opened
 
 
-def appends_write(trail: SessionTrail, path: Path) -> Counter[str]:
+def appends_write(
+    trail: SessionTrail, path: Path, user_id: str | None = "u"
+) -> Counter[str]:
     """The pages each table and index gets from inline appends to sessions of
-    a user (started and saved first, outside the count)."""
+    `user_id` (started and saved first, outside the count)."""
     sessions = []
     for number in range(SESSIONS):
-        session = trail.sessions.load_or_create(f"s{number}", user_id="u")
+        session = trail.sessions.load_or_create(f"s{number}", user_id=user_id)
         trail.sessions.save(session)
         sessions.append(session)
     with pages_written(path) as written:
@@ -69,6 +71,22 @@ def test_an_append_leaves_the_session_ids_index_unwritten(
     assert trees_of(written, "sessions") == {"table", "i0", "i1", "i2", "i3", "i4"}
 
 
+def test_an_append_to_a_session_of_no_user_leaves_the_users_list_indexes_unwritten(
+    trail: SessionTrail, path: Path
+) -> None:
+    written = appends_write(trail, path, user_id=None)
+
+    assert trees_of(written, "sessions") == {"table", "i0", "i2", "i4"}
+
+
+def test_an_audit_entry_of_no_user_is_in_no_index_of_users(
+    trail: SessionTrail, path: Path
+) -> None:
+    written = appends_write(trail, path, user_id=None)
+
+    assert trees_of(written, "audit") == {"table", "i0", "i1", "i3"}
+
+
 def test_an_audit_entry_is_stored_by_its_position_with_no_index_of_it(
     trail: SessionTrail, path: Path
 ) -> None:
@@ -77,12 +95,12 @@ def test_an_audit_entry_is_stored_by_its_position_with_no_index_of_it(
     assert trees_of(written, "audit") == {"table", "i0", "i1", "i2", "i3"}
 
 
-def test_a_list_move_is_stored_by_its_position_with_no_index_of_it_or_its_time(
+def test_a_list_move_is_stored_by_its_position_with_no_index_at_all(
     trail: SessionTrail, path: Path
 ) -> None:
     written = appends_write(trail, path)
 
-    assert trees_of(written, "session_moves") == {"table", "i0"}
+    assert trees_of(written, "session_moves") == {"table"}
 
 
 def test_search_keeps_one_copy_of_a_documents_text(
@@ -92,6 +110,14 @@ def test_search_keeps_one_copy_of_a_documents_text(
 
     assert not [
         name for name in written if re.match(r"st_search_words_g\d+_content$", name)
+    ]
+
+
+def test_search_keeps_no_size_per_document(trail: SessionTrail, path: Path) -> None:
+    written = appends_write(trail, path)
+
+    assert not [
+        name for name in written if re.match(r"st_search_words_g\d+_docsize$", name)
     ]
 
 

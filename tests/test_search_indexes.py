@@ -23,6 +23,8 @@ FILTERS: list[dict[str, Any]] = [
     {"metadata": {"env": "e1"}},
     {"since": datetime(2020, 1, 1, tzinfo=UTC)},
     {"text": "w3", "metadata": {"env": "e1"}, "model": "m3"},
+    {"user_id": "u"},  # the indexes of users' lists hold no session of no user
+    {"user_id": "u", "pinned_first": True},
 ]
 
 

@@ -314,8 +314,9 @@ def select_moved(
     since: int,
     search: SearchProjection | None = None,
 ) -> list[Row]:
-    """Rows changed after `since` that existed then, by their key at `since`
-    (few: each tested against the text and metadata filters)."""
+    """Rows changed after `since` that existed then, by their key at `since`:
+    their first move after it, the one whose previous change is not (few: each
+    tested against the text and metadata filters)."""
     clauses, params = _where(listing, _AS_MOVED, last)
     test = matching_test(cur, listing.filters, search, listing.user_id)
     if test is not None:
@@ -325,9 +326,7 @@ def select_moved(
         f"SELECT {COLUMNS}, m.pinned, m.updated_at "
         f"FROM {tables.table('session_moves')} m "
         f"JOIN {tables.table('sessions')} s ON s.stream = m.stream "
-        "WHERE m.position > ? AND s.started_position <= ? AND m.position = "
-        f"(SELECT MIN(n.position) FROM {tables.table('session_moves')} n "
-        "WHERE n.stream = m.stream AND n.position > ?) "
+        "WHERE m.position > ? AND s.started_position <= ? AND m.previous <= ? "
         f"AND {' AND '.join(clauses)} "
         f"ORDER BY {_order(listing, _AS_MOVED)} LIMIT ?",
         (since, since, since, *params, limit),
