@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import threading
 import time
-import uuid
 from collections.abc import Iterator
 
 import psycopg
@@ -16,7 +15,6 @@ from support.postgres import PostgresServer, running
 
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
-from sessiontrail.domain.session import stream_id
 from sessiontrail.infrastructure.backends import postgres_checks
 
 
@@ -33,17 +31,14 @@ def save_a_message(trail: SessionTrail, session_id: str, content: str) -> None:
     trail.sessions.save(session)
 
 
-def appending_backends(server: PostgresServer, *session_ids: str) -> set[int]:
-    """The server processes of connections whose last statement appended to one
-    of `session_ids` (its stream's id is written into the message)."""
+def appending_backends(server: PostgresServer, schema: str) -> set[int]:
+    """The server processes of connections whose last message appended to
+    `schema`'s log (the guarded INSERT names its table)."""
     with psycopg.connect(server.dsn(), autocommit=True) as db:
         rows = db.execute(
             "SELECT pid FROM pg_stat_activity WHERE query LIKE %s "
-            "AND query LIKE ANY(%s) AND pid <> pg_backend_pid()",
-            (
-                "%sessiontrail_append%",
-                [f"%{stream_id(session_id).hex}%" for session_id in session_ids],
-            ),
+            "AND pid <> pg_backend_pid()",
+            (f'BEGIN; WITH guard AS (SELECT 1 FROM "{schema}".%',),
         ).fetchall()
     return {pid for (pid,) in rows}
 
@@ -93,13 +88,12 @@ def test_a_save_while_the_server_is_down_fails_as_unavailable(
 def test_closing_the_trail_closes_its_appending_connections(
     postgres_server: PostgresServer,
 ) -> None:
-    session_id = f"closed-{uuid.uuid4()}"
-    url = postgres_server.url(postgres_server.new_schema())
-    with sessiontrail.connect(url) as trail:
-        save_a_message(trail, session_id, "hello")
-        assert len(appending_backends(postgres_server, session_id)) == 1
+    schema = postgres_server.new_schema()
+    with sessiontrail.connect(postgres_server.url(schema)) as trail:
+        save_a_message(trail, "closed", "hello")
+        assert len(appending_backends(postgres_server, schema)) == 1
     deadline = time.monotonic() + 30
-    while appending_backends(postgres_server, session_id):
+    while appending_backends(postgres_server, schema):
         assert time.monotonic() < deadline, "an appending connection stayed open"
         time.sleep(0.01)
 
@@ -112,7 +106,7 @@ def test_threads_saving_at_once_share_the_bounded_connections(
     schema = postgres_server.new_schema()
     url = f"{postgres_server.url(schema)}&pool_size=2&max_overflow=0&connect_timeout=5"
     threads, saves = 8, 15
-    sessions = [f"thread-{number}-{uuid.uuid4()}" for number in range(threads)]
+    sessions = [f"thread-{number}" for number in range(threads)]
     start = threading.Barrier(threads)
     with sessiontrail.connect(url, projections="worker") as trail:
 
@@ -125,7 +119,7 @@ def test_threads_saving_at_once_share_the_bounded_connections(
             120, *[lambda n=n: saving(n) for n in range(threads)]
         )
         assert outcomes == [None] * threads
-        assert len(appending_backends(postgres_server, *sessions)) == 2
+        assert len(appending_backends(postgres_server, schema)) == 2
         for session_id in sessions:
             assert messages(trail, session_id) == [str(count) for count in range(saves)]
 
@@ -135,15 +129,16 @@ def test_a_conflicting_append_leaves_its_connection_working(
 ) -> None:
     """The other trail's append wins; this one's transaction fails and is rolled
     back, and the same connection carries the rebased save."""
-    contested = f"contested-{uuid.uuid4()}"
-    url = postgres_server.url(postgres_server.new_schema())
+    contested = "contested"
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema)
     with sessiontrail.connect(url) as trail, sessiontrail.connect(url) as other:
         save_a_message(trail, contested, "first")
-        [before] = appending_backends(postgres_server, contested)
+        [before] = appending_backends(postgres_server, schema)
         stale = trail.sessions.load(contested)
         assert stale is not None
         save_a_message(other, contested, "theirs")
         stale.append_message(role="user", content="ours")
         trail.sessions.save(stale)
         assert sorted(messages(trail, contested)) == ["first", "ours", "theirs"]
-        assert before in appending_backends(postgres_server, contested)
+        assert before in appending_backends(postgres_server, schema)

@@ -39,7 +39,7 @@ def trail(postgres_server: PostgresServer, schema: str) -> Iterator[SessionTrail
 
 def wait_until_blocked(server: PostgresServer, statement: str) -> None:
     """Poll until a backend whose query holds `statement` waits on a lock (an
-    append's guard is part of its INSERT, prepared as sessiontrail_append)."""
+    append's guard is part of its INSERT)."""
     deadline = time.monotonic() + DEADLINE
     with psycopg.connect(server.dsn(), autocommit=True) as db:
         while time.monotonic() < deadline:
@@ -122,7 +122,7 @@ def test_a_writer_after_the_purge_began_adds_nothing(
 
     saving = threading.Thread(target=save)
     saving.start()
-    wait_until_blocked(postgres_server, "sessiontrail_append")
+    wait_until_blocked(postgres_server, "FOR KEY SHARE")
     purger.commit()
     purger.close()
     saving.join(DEADLINE)

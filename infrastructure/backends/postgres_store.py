@@ -151,8 +151,6 @@ class BoundedDatastore(PostgresDatastore):
             # its pool takes no other callbacks, so they are set on it here.
             checks = RecentUseChecks()
             self.pool._check, self.pool._reset = checks.check, checks.reset
-        self.appending_statements: list[Composed] = []
-        """Run on each appending connection as it opens (the recorder's PREPARE)."""
         self._appends = AppendingConnections(
             self._connect_appending, self.pool.max_size, self._connect_timeout
         )
@@ -169,7 +167,7 @@ class BoundedDatastore(PostgresDatastore):
 
     def _connect_appending(self) -> psycopg.Connection[DictRow]:
         """An appending connection: bounded, autocommit, rows as dicts, with the
-        event types' adapters and `appending_statements` run."""
+        event types' adapters."""
         connection = psycopg.connect(
             **self._server,
             autocommit=True,
@@ -180,8 +178,6 @@ class BoundedDatastore(PostgresDatastore):
             apply_bounds(connection, self._bounds)
             for info in self.psycopg_type_adapters.values():
                 register_composite(info, connection)
-            for statement in self.appending_statements:
-                connection.execute(statement)
         except BaseException:
             connection.close()
             raise
@@ -251,14 +247,7 @@ class EventsRecorder(PostgresApplicationRecorder):
             ),
             datastore.originator_id_type,
         )
-        datastore.appending_statements.append(
-            SQL("PREPARE {} AS {}").format(
-                Identifier(APPEND), SQL(numbered(insert.as_string()))
-            )
-        )
-        self._append = SQL("BEGIN; EXECUTE {}(%s, %s, %s, %s, %s); COMMIT").format(
-            Identifier(APPEND)
-        )
+        self._append = SQL("BEGIN; {}; COMMIT").format(insert)
         self._wake_statement = SQL(
             "BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
         ).format(Identifier(self.channel_name))
@@ -310,16 +299,16 @@ class EventsRecorder(PostgresApplicationRecorder):
         insert follows as committed before the transaction takes its id: a
         stream's versions keep their order in the log.
 
-        The message is the prepared INSERT with its values written into it
-        (psycopg's client-side binding: the simple protocol takes several
-        statements, not parameters) between BEGIN and COMMIT (durable; an
-        implicit transaction's COMMIT would log a warning each time), then the
-        NOTIFY in a
-        transaction of its own that does not wait for the disk: a NOTIFY holds a
-        database-wide lock from before its commit until the commit is flushed,
-        which in the INSERT's transaction would queue every writer again. If the
-        message fails after the INSERT committed, the retry finds the records
-        there and the save's writer sees that its events are stored."""
+        The message is the INSERT with its values written into it (psycopg's
+        client-side binding: the simple protocol takes several statements, not
+        parameters; not PREPAREd, which a pooler in transaction mode would lose)
+        between BEGIN and COMMIT (durable; an implicit transaction's COMMIT
+        would log a warning each time), then the NOTIFY in a transaction of its
+        own that does not wait for the disk: a NOTIFY holds a database-wide lock
+        from before its commit until the commit is flushed, which in the
+        INSERT's transaction would queue every writer again. If the message fails
+        after the INSERT committed, the retry finds the records there and the
+        save's writer sees that its events are stored."""
         if not stored_events:
             return None
         guarded = guarded_params(stored_events)
@@ -597,12 +586,6 @@ class EventsRecorder(PostgresApplicationRecorder):
                 connection.execute("SELECT pg_advisory_unlock(%s)", (INDEX_BUILD_KEY,))
 
 
-def numbered(statement: str) -> str:
-    """`statement` with its %s placeholders numbered $1, $2, ... (PREPARE's)."""
-    first, *rest = statement.split("%s")
-    return first + "".join(f"${n}{part}" for n, part in enumerate(rest, 1))
-
-
 def _positioned(rows: Sequence[DictRow]) -> list[tuple[LogPosition, Notification]]:
     """Rows of the events table, each with its position in the log."""
     return [
@@ -634,8 +617,6 @@ ADD_TRANSACTION_ID = (
 """Two steps in one transaction: a constant default gives old rows 0 without
 rewriting the table, then new rows get their transaction's id."""
 INDEX_BUILD_KEY = 0x5E55_7A12
-APPEND = "sessiontrail_append"
-"""The prepared guarded INSERT on each appending connection."""
 
 
 class Factory(PostgresFactory):
