@@ -63,10 +63,12 @@ from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.composite import register_composite
 
 from ..log_position import LogPosition
+from ..user_keys import KEYS_TABLE, Sealed
 from .postgres_appending import AppendingConnections
 from .postgres_checks import RecentUseChecks
 from .postgres_purge import (
     CREATE_PLACES,
+    destroyed_key,
     guard,
     guarded_insert,
     guarded_params,
@@ -240,12 +242,16 @@ class EventsRecorder(PostgresApplicationRecorder):
         self.places_table = places_table(datastore.schema, events_table_name)
         self.sql_create_statements.append(CREATE_PLACES.format(self.places_table))
         self.order_index_name = f"{events_table_name}_order_idx"
+        self.keys_table = SQL("{}.{}").format(
+            Identifier(datastore.schema), Identifier(KEYS_TABLE)
+        )
         insert = guarded_insert(
             self._table,
             SQL("{}.{}").format(
                 Identifier(datastore.schema), Identifier(self.stored_event_type_name)
             ),
             datastore.originator_id_type,
+            self.keys_table,
         )
         self._append = SQL("BEGIN; {}; COMMIT").format(insert)
         self._wake_statement = SQL(
@@ -284,7 +290,10 @@ class EventsRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        sealed: Sealed | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
         """Insert in one statement, its own transaction, then wake the log's
         listeners, in one message (one round trip), on a connection of the
@@ -311,7 +320,8 @@ class EventsRecorder(PostgresApplicationRecorder):
         save's writer sees that its events are stored."""
         if not stored_events:
             return None
-        guarded = guarded_params(stored_events)
+        sealed = sealed or {}
+        guarded = guarded_params(stored_events, sealed)
         records = [
             self.construct_pg_stored_event(
                 record.originator_id,
@@ -326,19 +336,20 @@ class EventsRecorder(PostgresApplicationRecorder):
             self._datastore.appending() as connection,
             ClientCursor(connection) as cursor,
         ):
-            cursor.execute(message, [*guarded, records, len(guarded[0])])
+            cursor.execute(message, [*guarded, records, len(guarded[0]), len(sealed)])
             cursor.nextset()  # past BEGIN
             rows = cursor.fetchall()
             while cursor.nextset():
                 pass
-        if not rows:
-            raise IntegrityError(
-                "the record an append follows is gone or changed: "
-                + ", ".join(
-                    f"stream {stream} version {version}"
-                    for stream, version in zip(*guarded[:2], strict=True)
+            if not rows:
+                destroyed_key(connection.cursor(), self.keys_table, sealed)
+                raise IntegrityError(
+                    "the record an append follows is gone or changed: "
+                    + ", ".join(
+                        f"stream {stream} version {version}"
+                        for stream, version in zip(*guarded[:2], strict=True)
+                    )
                 )
-            )
         self._inserted.positions = [
             LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
         ]
