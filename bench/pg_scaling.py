@@ -17,8 +17,10 @@ Per point: saves/s; client CPU and server CPU per save, over the saving loop onl
 writers check their saves after the server's CPU is read), and how busy they kept
 the machine's cores (client + server CPU over elapsed time x cores: near 100%, the
 point is bound by CPU, and a client process is part of what an operator runs); the
-writers' context switches per save (each wait for the server is one, each
-preemption by another process one more); the machine's load average (other work
+writers' context switches per save, voluntary (each wait for the server is one)
+and involuntary (each preemption by another process), their round trips to the
+server and the wake-ups of their threads other than the saving one (a pool's
+worker), per save; the machine's load average (other work
 on the machine shows there); what the sampling below cost (its thread and its
 server process, per save: left out of both CPU figures); lock wait per save,
 from sampling pg_locks every few milliseconds (the time backends spent waiting
@@ -55,6 +57,13 @@ NEUTRAL = "/"
 """Where writers run: not a checkout, whose own folders would shadow the
 interpreter's installed sessiontrail."""
 MODES = ("inline", "worker")
+PER_SAVE_COUNTS = (
+    "voluntary_switches",
+    "involuntary_switches",
+    "round_trips",
+    "other_threads_wakeups",
+)
+"""What each writer counts in its loop (bench/pg_writer.py), shown per save."""
 
 
 def server_cpu_seconds(server: PostgresServer, leaving_out: int = 0) -> float:
@@ -218,7 +227,7 @@ def point(
         "client_cpu_ms": 1000 * client / saves,
         "server_cpu_ms": 1000 * cpu / saves,
         "cores_busy": (client + cpu) / (elapsed * (os.cpu_count() or 1)),
-        "context_switches": sum(r["context_switches"] for r in reports) / saves,
+        **{key: sum(r[key] for r in reports) / saves for key in PER_SAVE_COUNTS},
         "sampler_cpu_ms": 1000 * waits.cpu / saves,
         "load_average": load,
         "lock_wait_ms": {k: 1000 * v / saves for k, v in waits.seconds.items()},
@@ -270,13 +279,24 @@ def summary(points: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
         "client_cpu_ms": median("client_cpu_ms"),
         "server_cpu_ms": median("server_cpu_ms"),
         "cores_busy": median("cores_busy"),
-        "context_switches": median("context_switches"),
+        **{key: median(key) for key in PER_SAVE_COUNTS},
         "sampler_cpu_ms": median("sampler_cpu_ms"),
         "load_average": median("load_average"),
         "lock_wait_ms": medians("lock_wait_ms"),
         "activity_ms": medians("activity_ms"),
         "catch_ups_per_save": median("catch_ups_per_save"),
     }
+
+
+def counts_per_save(found: dict[str, Any]) -> str:
+    """The writers' context switches (voluntary: waits, mostly for the server;
+    involuntary: preempted), round trips and other threads' wake-ups, per save."""
+    return (
+        f"switches {found['voluntary_switches']:.1f} voluntary + "
+        f"{found['involuntary_switches']:.1f} involuntary, round trips "
+        f"{found['round_trips']:.1f}, other threads woken "
+        f"{found['other_threads_wakeups']:.1f}"
+    )
 
 
 def busiest(activity: dict[str, float], shown: int = 4) -> str:
@@ -341,8 +361,8 @@ def main() -> None:
                         flush=True,
                     )
                     print(
-                        f"    cores busy {found['cores_busy']:.0%}, context "
-                        f"switches/save {found['context_switches']:.1f}, sampling "
+                        f"    cores busy {found['cores_busy']:.0%}, per save: "
+                        f"{counts_per_save(found)}; sampling "
                         f"{found['sampler_cpu_ms']:.2f} ms/save (left out), load "
                         f"average {found['load_average']:.1f}; catch-ups/save "
                         f"{found['catch_ups_per_save']:.2f}; "
@@ -394,8 +414,11 @@ def main() -> None:
             )
         )
         print(
-            "  writers' context switches per save: "
-            + ", ".join(f"{n}: {c:.1f}" for n, c in medians["context_switches"].items())
+            "  writers' counts per save: "
+            + "; ".join(
+                f"{n}: " + counts_per_save({k: medians[k][n] for k in PER_SAVE_COUNTS})
+                for n in curve
+            )
         )
         print(
             "  catch-ups per save: "

@@ -180,7 +180,7 @@ def test_opening_behind_a_stuck_opener_fails_within_statement_timeout(
     assert "statement timeout" in str(error)
 
 
-@pytest.mark.parametrize("pool", ["event store", "read models"])
+@pytest.mark.parametrize("pool", ["event store", "appends", "read models"])
 def test_every_connection_carries_the_urls_bounds(
     postgres_server: PostgresServer, schema: str, pool: str
 ) -> None:
@@ -194,6 +194,9 @@ def test_every_connection_carries_the_urls_bounds(
         if pool == "event store":
             with trail.store.recorder.datastore.transaction() as cursor:  # type: ignore[attr-defined]
                 row = tuple(cursor.execute(query).fetchone().values())
+        elif pool == "appends":
+            with trail.store.recorder.datastore.appending() as connection:  # type: ignore[attr-defined]
+                row = tuple(connection.execute(query).fetchone().values())
         else:
             with trail.read_models.read() as cur:
                 row = cur.execute(query).fetchone()

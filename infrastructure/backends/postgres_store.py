@@ -37,11 +37,16 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
+    DatabaseError,
+    DataError,
     IntegrityError,
     InterfaceError,
+    InternalError,
     Notification,
+    NotSupportedError,
     OperationalError,
     PersistenceError,
+    ProgrammingError,
     StoredEvent,
 )
 from eventsourcing.postgres import (
@@ -52,12 +57,14 @@ from eventsourcing.postgres import (
     PostgresFactory,
 )
 from eventsourcing.utils import EnvType, retry, strtobool
-from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg import ClientCursor, Cursor
+from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Composed, Identifier
+from psycopg.types.composite import register_composite
 
 from ..log_position import LogPosition
 from ..user_keys import KEYS_TABLE, Sealed
+from .postgres_appending import AppendingConnections
 from .postgres_checks import RecentUseChecks
 from .postgres_purge import (
     CREATE_PLACES,
@@ -81,6 +88,18 @@ POSTGRES_BOUNDS = {
 seconds in a Settings' env."""
 CUT_BY_A_BOUND = (psycopg.errors.QueryCanceled, psycopg.errors.LockNotAvailable)
 """What PostgreSQL raises when statement_timeout or lock_timeout cuts a wait."""
+DRIVER_ERRORS = (
+    InterfaceError,
+    OperationalError,
+    DataError,
+    IntegrityError,
+    InternalError,
+    ProgrammingError,
+    NotSupportedError,
+    DatabaseError,
+)
+"""eventsourcing's errors, each named as the psycopg error it stands for (the
+more specific first), as its datastore maps them."""
 
 
 class BoundExceeded(PersistenceError):
@@ -94,6 +113,17 @@ def postgres_bounds(env: Mapping[str, str]) -> dict[str, int]:
     return {
         name: round(float(env[key]) * 1000) for name, key in POSTGRES_BOUNDS.items()
     }
+
+
+def persistence_error(exc: psycopg.Error) -> PersistenceError:
+    """eventsourcing's error for a psycopg error (its pool's mapping); a wait cut
+    by a bound is BoundExceeded."""
+    if isinstance(exc, CUT_BY_A_BOUND):
+        return BoundExceeded(str(exc))
+    for kind in DRIVER_ERRORS:
+        if isinstance(exc, getattr(psycopg, kind.__name__)):
+            return kind(str(exc))
+    return PersistenceError(str(exc))
 
 
 def apply_bounds(
@@ -123,6 +153,41 @@ class BoundedDatastore(PostgresDatastore):
             # its pool takes no other callbacks, so they are set on it here.
             checks = RecentUseChecks()
             self.pool._check, self.pool._reset = checks.check, checks.reset
+        self._appends = AppendingConnections(
+            self._connect_appending, self.pool.max_size, self._connect_timeout
+        )
+
+    @contextmanager
+    def appending(self) -> Iterator[psycopg.Connection[DictRow]]:
+        """A connection of the appends' own (postgres_appending.py), this thread's
+        until the block ends; psycopg's errors mapped as the pool's are."""
+        try:
+            with self._appends.connection() as connection:
+                yield connection
+        except psycopg.Error as exc:
+            raise persistence_error(exc) from exc
+
+    def _connect_appending(self) -> psycopg.Connection[DictRow]:
+        """An appending connection: bounded, autocommit, rows as dicts, with the
+        event types' adapters."""
+        connection = psycopg.connect(
+            **self._server,
+            autocommit=True,
+            connect_timeout=self._connect_timeout,
+            row_factory=dict_row,
+        )
+        try:
+            apply_bounds(connection, self._bounds)
+            for info in self.psycopg_type_adapters.values():
+                register_composite(info, connection)
+        except BaseException:
+            connection.close()
+            raise
+        return connection
+
+    def close(self) -> None:
+        self._appends.close()
+        super().close()
 
     def connect_alone(self) -> psycopg.Connection[Any]:
         """A connection outside the pool (for LISTEN), autocommit, bounded."""
@@ -160,7 +225,10 @@ class EventsRecorder(PostgresApplicationRecorder):
     def __init__(
         self, datastore: PostgresDatastore, *, events_table_name: str = "stored_events"
     ) -> None:
+        if not isinstance(datastore, BoundedDatastore):
+            raise TypeError("the events recorder needs sessiontrail's datastore")
         super().__init__(datastore, events_table_name=events_table_name)
+        self._datastore = datastore
         self.lock_table_statements = []
         self.announces_inserts = True
         """Whether each insert wakes the log's listeners (inline catch-ups may
@@ -177,7 +245,7 @@ class EventsRecorder(PostgresApplicationRecorder):
         self.keys_table = SQL("{}.{}").format(
             Identifier(datastore.schema), Identifier(KEYS_TABLE)
         )
-        self._guarded_insert = guarded_insert(
+        insert = guarded_insert(
             self._table,
             SQL("{}.{}").format(
                 Identifier(datastore.schema), Identifier(self.stored_event_type_name)
@@ -185,6 +253,11 @@ class EventsRecorder(PostgresApplicationRecorder):
             datastore.originator_id_type,
             self.keys_table,
         )
+        self._append = SQL("BEGIN; {}; COMMIT").format(insert)
+        self._wake_statement = SQL(
+            "BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
+        ).format(Identifier(self.channel_name))
+        self._append_and_wake = self._append + SQL("; ") + self._wake_statement
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
             "originator_id {originator_id_type} NOT NULL, "
@@ -223,7 +296,8 @@ class EventsRecorder(PostgresApplicationRecorder):
         **kwargs: Any,
     ) -> Sequence[int] | None:
         """Insert in one statement, its own transaction, then wake the log's
-        listeners; returns the notification ids (`take_positions` gives this
+        listeners, in one message (one round trip), on a connection of the
+        appends' own; returns the notification ids (`take_positions` gives this
         thread each row's position).
 
         The stale-writer guard is part of the INSERT (postgres_purge.py), so the
@@ -232,7 +306,18 @@ class EventsRecorder(PostgresApplicationRecorder):
         its core held back every follower of the log for as long (they read
         below the oldest running transaction). The guard reads the version the
         insert follows as committed before the transaction takes its id: a
-        stream's versions keep their order in the log."""
+        stream's versions keep their order in the log.
+
+        The message is the INSERT with its values written into it (psycopg's
+        client-side binding: the simple protocol takes several statements, not
+        parameters; not PREPAREd, which a pooler in transaction mode would lose)
+        between BEGIN and COMMIT (durable; an implicit transaction's COMMIT
+        would log a warning each time), then the NOTIFY in a transaction of its
+        own that does not wait for the disk: a NOTIFY holds a database-wide lock
+        from before its commit until the commit is flushed, which in the
+        INSERT's transaction would queue every writer again. If the message fails
+        after the INSERT committed, the retry finds the records there and the
+        save's writer sees that its events are stored."""
         if not stored_events:
             return None
         sealed = sealed or {}
@@ -246,11 +331,16 @@ class EventsRecorder(PostgresApplicationRecorder):
             )
             for record in stored_events
         ]
-        with self.datastore.get_connection() as connection:
-            rows = connection.execute(
-                self._guarded_insert,
-                [*guarded, records, len(guarded[0]), len(sealed)],
-            ).fetchall()
+        message = self._append_and_wake if self.announces_inserts else self._append
+        with (
+            self._datastore.appending() as connection,
+            ClientCursor(connection) as cursor,
+        ):
+            cursor.execute(message, [*guarded, records, len(guarded[0]), len(sealed)])
+            cursor.nextset()  # past BEGIN
+            rows = cursor.fetchall()
+            while cursor.nextset():
+                pass
             if not rows:
                 destroyed_key(connection.cursor(), self.keys_table, sealed)
                 raise IntegrityError(
@@ -260,8 +350,6 @@ class EventsRecorder(PostgresApplicationRecorder):
                         for stream, version in zip(*guarded[:2], strict=True)
                     )
                 )
-            if self.announces_inserts:
-                self._wake(connection)
         self._inserted.positions = [
             LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
         ]
@@ -293,19 +381,13 @@ class EventsRecorder(PostgresApplicationRecorder):
         """NOTIFY the log's channel in a transaction of its own that does not wait
         for its commit to reach the disk: a lost one only costs a listener a poll."""
         try:
-            connection.execute(
-                SQL(
-                    "BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
-                ).format(Identifier(self.channel_name))
-            )
+            connection.execute(self._wake_statement)
         except psycopg.Error:
             logger.warning("could not wake the log's listeners", exc_info=True)
 
     def listening_connection(self) -> psycopg.Connection[Any]:
         """A connection of its own (not the pool's) for LISTEN, autocommit."""
-        if isinstance(self.datastore, BoundedDatastore):
-            return self.datastore.connect_alone()
-        raise TypeError("the events recorder needs sessiontrail's datastore")
+        return self._datastore.connect_alone()
 
     # -- reading in log order ----------------------------------------------------
 

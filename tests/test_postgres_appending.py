@@ -1,0 +1,144 @@
+"""PostgreSQL appends use connections of their own, outside the pool: they come
+back after the server restarts, are shared safely by threads within their bound,
+keep working after a conflicting append, and close with the trail."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+
+import psycopg
+import pytest
+from support.deadlines import outcomes_within
+from support.postgres import PostgresServer, running
+
+import sessiontrail
+from sessiontrail import SessionTrail, StorageUnavailable
+from sessiontrail.infrastructure.backends import postgres_checks
+
+
+@pytest.fixture
+def own_server() -> Iterator[PostgresServer]:
+    """A server of this test's own, which it may stop and start."""
+    with running() as server:
+        yield server
+
+
+def save_a_message(trail: SessionTrail, session_id: str, content: str) -> None:
+    session = trail.sessions.load_or_create(session_id)
+    session.append_message(role="user", content=content)
+    trail.sessions.save(session)
+
+
+def appending_backends(server: PostgresServer, schema: str) -> set[int]:
+    """The server processes of connections whose last message appended to
+    `schema`'s log (the guarded INSERT names its table)."""
+    with psycopg.connect(server.dsn(), autocommit=True) as db:
+        rows = db.execute(
+            "SELECT pid FROM pg_stat_activity WHERE query LIKE %s "
+            "AND pid <> pg_backend_pid()",
+            (f'BEGIN; WITH guard AS (SELECT 1 FROM "{schema}".%',),
+        ).fetchall()
+    return {pid for (pid,) in rows}
+
+
+def messages(trail: SessionTrail, session_id: str) -> list[str]:
+    session = trail.sessions.load_merged(session_id)
+    assert session is not None
+    return [message.content for message in session.messages]
+
+
+def test_a_save_after_the_server_restarted_goes_through(
+    own_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The appending connection broke with the restart; it is trusted without a
+    check (used moments ago), so the append meets the break, and the retry opens
+    a new connection. Worker mode: the read models' pool is not under test."""
+    monkeypatch.setattr(postgres_checks, "TRUSTED_FOR", 3600.0)
+    url = own_server.url(own_server.new_schema())
+    with sessiontrail.connect(url, projections="worker") as trail:
+        save_a_message(trail, "restarted", "before")
+        own_server.halt()
+        own_server.resume()
+        [outcome] = outcomes_within(
+            30, lambda: save_a_message(trail, "restarted", "after")
+        )
+        assert outcome is None
+        assert messages(trail, "restarted") == ["before", "after"]
+
+
+def test_a_save_while_the_server_is_down_fails_as_unavailable(
+    own_server: PostgresServer,
+) -> None:
+    """Each step of the save waits at most the connect timeout per attempt."""
+    url = f"{own_server.url(own_server.new_schema())}&connect_timeout=1"
+    with sessiontrail.connect(url, projections="worker") as trail:
+        save_a_message(trail, "down", "before")
+        own_server.halt()
+        try:
+            [outcome] = outcomes_within(
+                60, lambda: save_a_message(trail, "down", "lost")
+            )
+        finally:
+            own_server.resume()
+        assert isinstance(outcome, StorageUnavailable), outcome
+
+
+def test_closing_the_trail_closes_its_appending_connections(
+    postgres_server: PostgresServer,
+) -> None:
+    schema = postgres_server.new_schema()
+    with sessiontrail.connect(postgres_server.url(schema)) as trail:
+        save_a_message(trail, "closed", "hello")
+        assert len(appending_backends(postgres_server, schema)) == 1
+    deadline = time.monotonic() + 30
+    while appending_backends(postgres_server, schema):
+        assert time.monotonic() < deadline, "an appending connection stayed open"
+        time.sleep(0.01)
+
+
+def test_threads_saving_at_once_share_the_bounded_connections(
+    postgres_server: PostgresServer,
+) -> None:
+    """Eight threads, two connections (pool_size=2, no overflow): each thread
+    waits for one another gives back, and every save is stored."""
+    schema = postgres_server.new_schema()
+    url = f"{postgres_server.url(schema)}&pool_size=2&max_overflow=0&connect_timeout=5"
+    threads, saves = 8, 15
+    sessions = [f"thread-{number}" for number in range(threads)]
+    start = threading.Barrier(threads)
+    with sessiontrail.connect(url, projections="worker") as trail:
+
+        def saving(number: int) -> None:
+            start.wait(30)
+            for count in range(saves):
+                save_a_message(trail, sessions[number], str(count))
+
+        outcomes = outcomes_within(
+            120, *[lambda n=n: saving(n) for n in range(threads)]
+        )
+        assert outcomes == [None] * threads
+        assert len(appending_backends(postgres_server, schema)) == 2
+        for session_id in sessions:
+            assert messages(trail, session_id) == [str(count) for count in range(saves)]
+
+
+def test_a_conflicting_append_leaves_its_connection_working(
+    postgres_server: PostgresServer,
+) -> None:
+    """The other trail's append wins; this one's transaction fails and is rolled
+    back, and the same connection carries the rebased save."""
+    contested = "contested"
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema)
+    with sessiontrail.connect(url) as trail, sessiontrail.connect(url) as other:
+        save_a_message(trail, contested, "first")
+        [before] = appending_backends(postgres_server, schema)
+        stale = trail.sessions.load(contested)
+        assert stale is not None
+        save_a_message(other, contested, "theirs")
+        stale.append_message(role="user", content="ours")
+        trail.sessions.save(stale)
+        assert sorted(messages(trail, contested)) == ["first", "ours", "theirs"]
+        assert before in appending_backends(postgres_server, schema)
