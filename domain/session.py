@@ -359,6 +359,10 @@ class Session(Aggregate, created_event_name="Started"):
         self.forked_version: int | None = None
         self._usage: LogFold[dict[str, JsonValue]] = LogFold([])
         self._index: tuple[TranscriptIndex, int] | None = None
+        self.stored_head: bytes | None = None
+        """The chain value of the stored record at this version, set by the store
+        when it loads or saves the session (None until then): which stored
+        session this copy is of, when a purge lets a new one reach its version."""
 
     @staticmethod
     def create_id(session_id: str) -> UUID:
@@ -565,6 +569,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.forked_version = state.forked_version
         self._usage = LogFold(load=_unattached)
         self._index = None
+        self.stored_head = None
 
     # -- transcript commands (actor "runtime" by default) ----------------------------
 

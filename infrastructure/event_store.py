@@ -42,7 +42,7 @@ from ..domain.ports import TranscriptIndex
 from ..domain.qa import QASession
 from ..domain.session import Session
 from .backends import Backend
-from .chain import ChainHeads, stream_of
+from .chain import ChainHeads, stream_of, unframe
 from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
@@ -139,6 +139,10 @@ class SessionStore(Application[UUID]):
         """Loads check each stream's hash chain over what they read."""
         return CheckedEventStore(mapper=self.mapper, recorder=self.recorder)
 
+    @property
+    def _checked(self) -> CheckedEventStore:
+        return cast(CheckedEventStore, self.events)
+
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
             transcoder=JsonTranscoder(), mapper_class=PydanticMapper
@@ -163,6 +167,7 @@ class SessionStore(Application[UUID]):
                 session: Session = self.repository.get(stream, version=version)
             except AggregateNotFoundError:
                 return None
+        session.stored_head = self._checked.walked_head(stream, session.version)
         session.attach(self, self.transcript_index)
         return session
 
@@ -196,6 +201,8 @@ class SessionStore(Application[UUID]):
             session,
         )
         session.pending_events.clear()
+        if isinstance(session, Session):
+            session.stored_head = self._heads.known(session.id, session.version)
         return position
 
     def append_imported(
@@ -446,12 +453,19 @@ class SessionStore(Application[UUID]):
             return bool(self.recorder.select_events(stream, desc=True, limit=1))
 
     def stream_version(self, stream: UUID) -> int:
-        """The stream's last version (0 when it has no events): one indexed read
-        of the last record, not decoded (no key needed; every hundredth save and
-        every cache hit ask)."""
+        """The stream's last version (0 when it has no events)."""
+        return self.stream_head(stream)[0]
+
+    def stream_head(self, stream: UUID) -> tuple[int, bytes | None]:
+        """The stream's last version (0 when it has no events) and that record's
+        chain value (None for none, or a record older than the chain), compared
+        with a session's `stored_head`: one indexed read of the last record, not
+        decoded (no key needed; every hundredth save and every cache hit ask)."""
         with storage_errors(f"read stream {stream}"):
             last = self.recorder.select_events(stream, desc=True, limit=1)
-        return last[0].originator_version if last else 0
+        if not last:
+            return 0, None
+        return last[0].originator_version, unframe(last[0].state)[0]
 
     def chain_value(self, stream: UUID, version: int) -> bytes:
         """The chain value of a stream's record at `version`, read from the
