@@ -14,7 +14,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 import psycopg
@@ -55,6 +55,7 @@ from .user_keys import UserKeys
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 100
+Loaded = TypeVar("Loaded")
 Committed = Callable[[Sequence[tuple[LogPosition, EventModel]]], None]
 """Told, in the appending thread, each (position, event) an append committed."""
 InAppend = Callable[[Cursor, Sequence[tuple[LogPosition, EventModel]]], None]
@@ -156,10 +157,7 @@ class SessionStore(Application[UUID]):
         which reads as a broken chain. The load is read again once: a purge then
         reads as what the stream holds now, while a chain that is really broken
         fails again."""
-        try:
-            return self._load(stream, version)
-        except ChecksumMismatch:
-            return self._load(stream, version)
+        return _read_twice(lambda: self._load(stream, version))
 
     def _load(self, stream: UUID, version: int | None) -> Session | None:
         with storage_errors(f"load stream {stream}"), gc_paused():
@@ -178,7 +176,11 @@ class SessionStore(Application[UUID]):
             return cast(list[EventModel], list(self.events.get(stream, lte=version)))
 
     def load_qa(self, stream: UUID) -> QASession | None:
-        """The stored Q&A session of a stream; None for an empty stream."""
+        """The stored Q&A session of a stream; None for an empty stream. Read
+        again once on a chain mismatch, as `load` is (a purge racing the read)."""
+        return _read_twice(lambda: self._load_qa(stream))
+
+    def _load_qa(self, stream: UUID) -> QASession | None:
         with storage_errors(f"load stream {stream}"), gc_paused():
             try:
                 qa: QASession = self.repository.get(stream)
@@ -526,3 +528,13 @@ class SessionStore(Application[UUID]):
                     )
         except StorageUnavailable:
             logger.warning("pruning the snapshots of %s failed", stream, exc_info=True)
+
+
+def _read_twice(read: Callable[[], Loaded]) -> Loaded:
+    """`read()`, and once more if it met a broken chain: a purge committed
+    between a snapshot's read and the records' read looks like one, and the
+    second read sees the stream as the purge left it (a real break fails again)."""
+    try:
+        return read()
+    except ChecksumMismatch:
+        return read()
