@@ -4,9 +4,13 @@ passed off as the session's."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
+from typing import Any
+
+import pytest
 from test_purge_stale_writers import after_first_call
 
-from sessiontrail import ChecksumMismatch, SessionTrail
+from sessiontrail import ChecksumMismatch, SessionNotFound, SessionTrail
 from sessiontrail.infrastructure.event_store import SNAPSHOT_INTERVAL
 
 
@@ -30,3 +34,75 @@ def test_a_qa_write_racing_a_purge_of_its_session_is_not_a_broken_chain(
 
     entries = trail.qa.get_all_qa_entries("chat-7", user_id="alice")
     assert [entry.question for entry in entries] == ["after"]
+
+
+def after_first_call_of(obj: object, name: str, action: Callable[[], object]) -> None:
+    """Run `action` once, right after the first call of `obj.name` returns (a
+    call whose result is not an iterable to read first)."""
+    original = getattr(obj, name)
+
+    def wrapped(*args: Any, **kwargs: Any) -> Any:
+        result = original(*args, **kwargs)
+        setattr(obj, name, original)
+        action()
+        return result
+
+    setattr(obj, name, wrapped)
+
+
+def _long_session_loaded_from_its_snapshot(trail: SessionTrail) -> None:
+    """Chat `c` of 120 messages (a snapshot at 100), not in `trail`'s cache."""
+    session = trail.sessions.load_or_create("c", user_id="u")
+    for number in range(120):
+        session.append_message(role="user", content=f"m{number}")
+    trail.sessions.save(session)
+    trail.sessions._cache.clear()  # a process that has not read it yet
+
+
+def test_a_session_purged_after_its_load_does_not_read_as_an_empty_transcript(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    _long_session_loaded_from_its_snapshot(trail)
+    held = trail.sessions.load("c", user_id="u")
+    assert held is not None
+    other_trail.sessions.purge("c", user_id="u")
+
+    with pytest.raises(SessionNotFound, match="purged"):
+        held.messages  # noqa: B018
+
+
+def test_the_usage_of_a_session_purged_after_its_load_is_not_read_as_none(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    _long_session_loaded_from_its_snapshot(trail)
+    held = trail.sessions.load("c", user_id="u")
+    assert held is not None
+    other_trail.sessions.purge("c", user_id="u")
+
+    with pytest.raises(SessionNotFound, match="purged"):
+        held.token_usage  # noqa: B018
+
+
+def test_a_fork_racing_a_purge_of_its_source_is_refused_and_stores_nothing(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    _long_session_loaded_from_its_snapshot(trail)
+    after_first_call_of(
+        trail.store, "load", lambda: other_trail.sessions.purge("c", user_id="u")
+    )
+
+    with pytest.raises(SessionNotFound):
+        trail.sessions.fork("c", new_id="f", user_id="u")
+
+    assert other_trail.sessions.load("f", user_id="u") is None
+
+
+def test_a_session_loaded_from_its_snapshot_reads_its_whole_transcript(
+    trail: SessionTrail,
+) -> None:
+    _long_session_loaded_from_its_snapshot(trail)
+
+    held = trail.sessions.load("c", user_id="u")
+
+    assert held is not None
+    assert [m.content for m in held.messages] == [f"m{n}" for n in range(120)]
