@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import pytest
 from fastapi.testclient import TestClient
 from support.http import bearer, write_tokens
 from support.langgraph import checkpoint, config
@@ -30,23 +31,13 @@ def _purged_and_started_again(trail: SessionTrail, other_trail: SessionTrail) ->
     assert again.version == first.version
 
 
-def test_load_serves_the_new_session_not_the_purged_one_cached_at_its_version(
-    trail: SessionTrail, other_trail: SessionTrail
+@pytest.mark.parametrize("read", ["load", "load_merged"])
+def test_a_read_serves_the_new_session_not_the_purged_one_cached_at_its_version(
+    trail: SessionTrail, other_trail: SessionTrail, read: str
 ) -> None:
     _purged_and_started_again(trail, other_trail)
 
-    served = trail.sessions.load("s", user_id="u")
-
-    assert served is not None
-    assert [m.content for m in served.messages] == ["hello"]
-
-
-def test_load_merged_serves_the_new_session_not_the_purged_one_at_its_version(
-    trail: SessionTrail, other_trail: SessionTrail
-) -> None:
-    _purged_and_started_again(trail, other_trail)
-
-    served = trail.sessions.load_merged("s", user_id="u")
+    served = getattr(trail.sessions, read)("s", user_id="u")
 
     assert served is not None
     assert [m.content for m in served.messages] == ["hello"]
