@@ -6,7 +6,10 @@ AES-GCM under the master key when one is configured. Destroying a user's key is
 crypto-shredding: their sealed fields can never be opened again, while the
 records (and their hash chains) stay. Keys are cached per process for
 KEY_CACHE_SECONDS, so another process stops opening an erased user's content
-within that time.
+within that time. An append checks, in its own transaction, that each key it
+sealed with is still stored (`Sealing`, `KeyDestroyed`): a process that still
+remembers an erased user's key cannot add content under it once the erasure
+has deleted it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import pydantic_core
@@ -40,6 +43,10 @@ RAW, WRAPPED = (
     b"\x00",
     b"\x01",
 )  # how a data key is stored: as is, or under the master key
+
+
+Sealed = Mapping[str, str]
+"""The key id each user's content in an append was sealed with, by user id."""
 
 
 class KeyTable(Protocol):
@@ -69,6 +76,10 @@ class UserKeys:
         self._destroyed: set[str] = set()
         self._token_keys: dict[str, bytes] = {}
         self._guard = threading.Lock()
+        self._forgets = 0
+        """How many times keys were forgotten or destroyed here: a fetch that
+        read the key table before one of them does not remember what it read
+        (it may be the key just destroyed)."""
 
     def seal(
         self, user_id: str, *, compress: bool = False
@@ -85,6 +96,12 @@ class UserKeys:
         """Whether data keys are wrapped under a master key (then read models seal)."""
         return self._master is not None
 
+    def sealing(self, user_id: str) -> Sealing:
+        """What seals one append's fields for `user_id`, with the key the first
+        field needs (made if none; no key is made for an append with nothing to
+        seal), compressing as `seal` does."""
+        return Sealing(user_id, lambda: self._key_for_writing(user_id))
+
     def seal_if_kept(
         self, user_id: str
     ) -> Callable[[dict[str, Any]], dict[str, Any]] | None:
@@ -96,10 +113,13 @@ class UserKeys:
     def token_key(self, user_id: str) -> bytes | None:
         """A key derived from the user's data key (HKDF) for keyed search tokens;
         None if they have none (erased): their tokens then match nothing."""
-        if self._fresh(user_id) is None and self._fetch(user_id) is None:
-            return None
-        with self._guard:
-            return self._token_keys.get(user_id)
+        if self._fresh(user_id) is not None:
+            with self._guard:
+                token = self._token_keys.get(user_id)
+            if token is not None:
+                return token
+        read = self._read(user_id)
+        return None if read is None else read[2]
 
     def open(self, sealed: dict[str, Any]) -> dict[str, Any]:
         """The sealed fields, or their placeholders if the user's key is destroyed."""
@@ -133,8 +153,7 @@ class UserKeys:
         found = self._table.get(user_id)
         deleted = self._table.delete(user_id)
         with self._guard:
-            self._current.pop(user_id, None)
-            self._token_keys.pop(user_id, None)
+            self._forget(user_id)
             if found is not None:
                 self._destroyed.add(found[0])
         return deleted
@@ -144,8 +163,14 @@ class UserKeys:
         reads the key table (after another process destroyed the key, a replay
         of the user's events must not open them with a remembered copy)."""
         with self._guard:
-            self._current.pop(user_id, None)
-            self._token_keys.pop(user_id, None)
+            self._forget(user_id)
+
+    def _forget(self, user_id: str) -> None:
+        """(Under the guard.) Drop the user's remembered key; fetches under way
+        will not remember theirs."""
+        self._current.pop(user_id, None)
+        self._token_keys.pop(user_id, None)
+        self._forgets += 1
 
     def _key_for_writing(self, user_id: str) -> tuple[str, AESGCM]:
         cached = self._fresh(user_id)
@@ -178,16 +203,26 @@ class UserKeys:
         return cached[0], cached[1]
 
     def _fetch(self, user_id: str) -> tuple[str, AESGCM] | None:
+        read = self._read(user_id)
+        return None if read is None else (read[0], read[1])
+
+    def _read(self, user_id: str) -> tuple[str, AESGCM, bytes] | None:
+        """The user's key id, key and search-token key as the table holds them
+        now; remembered unless a key was forgotten or destroyed here while the
+        row was read (what was read may be the key just destroyed)."""
+        with self._guard:
+            forgets = self._forgets
         row = self._table.get(user_id)
         if row is None:
             return None
         key_id, wrapped = row
         raw = self._unwrap(user_id, key_id, wrapped)
-        key = AESGCM(raw)
+        key, token = AESGCM(raw), _derive(raw, TOKEN_KEY_INFO)
         with self._guard:
-            self._current[user_id] = (key_id, key, time.monotonic())
-            self._token_keys[user_id] = _derive(raw, TOKEN_KEY_INFO)
-        return key_id, key
+            if forgets == self._forgets:
+                self._current[user_id] = (key_id, key, time.monotonic())
+                self._token_keys[user_id] = token
+        return key_id, key, token
 
     def _wrap(self, user_id: str, key_id: str) -> bytes:
         """A new data key as stored: RAW + key, or WRAPPED + nonce + sealed key."""
@@ -211,6 +246,37 @@ class UserKeys:
             raise KeyRequired(
                 f"the key does not open the data key of {user_id!r}"
             ) from None
+
+
+class Sealing:
+    """One append's sealer of one user's fields. `key_id` names the key it used
+    (None: it sealed nothing): the append must find that key still stored, in
+    its own transaction, or fail with KeyDestroyed."""
+
+    __slots__ = ("_key", "_seal", "key_id", "user_id")
+
+    def __init__(self, user_id: str, key: Callable[[], tuple[str, AESGCM]]) -> None:
+        self.user_id = user_id
+        self.key_id: str | None = None
+        self._key = key
+        self._seal: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def __call__(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if self._seal is None:
+            key_id, key = self._key()
+            self.key_id = key_id
+            self._seal = _sealer(self.user_id, key_id, key, compress=True)
+        return self._seal(fields)
+
+
+class KeyDestroyed(Exception):
+    """An append's content was sealed with a key no longer stored: its user was
+    erased after the key was read. The append stored nothing; sealed again with
+    the user's key as it is now, it can be retried."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"the key that sealed {user_id!r}'s content was destroyed")
+        self.user_id = user_id
 
 
 class SealBroken(Exception):
