@@ -26,7 +26,7 @@ from pydantic import (
 )
 
 from .aggregate import Aggregate, AggregateSnapshot
-from .errors import InvalidInput
+from .errors import InvalidInput, SessionNotFound
 from .event_model import CreatedEventModel, EventModel
 from .limits import check_payload
 from .log_fold import LogFold
@@ -359,6 +359,10 @@ class Session(Aggregate, created_event_name="Started"):
         self.forked_version: int | None = None
         self._usage: LogFold[dict[str, JsonValue]] = LogFold([])
         self._index: tuple[TranscriptIndex, int] | None = None
+        self.stored_head: bytes | None = None
+        """The chain value of the stored record at this version, set by the store
+        when it loads or saves the session (None until then): which stored
+        session this copy is of, when a purge lets a new one reach its version."""
 
     @staticmethod
     def create_id(session_id: str) -> UUID:
@@ -417,10 +421,20 @@ class Session(Aggregate, created_event_name="Started"):
         """Read the transcript and the usage records from `log` when a caller asks
         for them (a loaded session's state leaves them out): as of this version,
         with what is applied after it replayed on top. `index` answers the
-        commands' id questions without reading the transcript, when it can."""
-        stream, version = self.id, self.version
+        commands' id questions without reading the transcript, when it can.
+        Asked for after a purge of the session: SessionNotFound (it is gone)."""
+        stream, version, name = self.id, self.version, self.session_id
         self._index = None if index is None else (index, version)
         count = self._message_count
+
+        def logged() -> Sequence[object]:
+            """The log up to this version; SessionNotFound if it no longer holds
+            it (purged since the load), rather than a shorter log's transcript."""
+            events = log.events_until(stream, version)
+            if len(events) < version:
+                raise SessionNotFound(f"session {name!r} was purged since its load")
+            return events
+
         if not self._messages.loaded:
 
             def transcript() -> list[Message]:
@@ -428,14 +442,14 @@ class Session(Aggregate, created_event_name="Started"):
                 if index is not None and count is not None:
                     held = index.last(stream, version, count)
                 if held is None or len(held) != count:
-                    held = transcript_of(log.events_until(stream, version))
+                    held = transcript_of(logged())
+                if count is not None and len(held) != count:
+                    raise SessionNotFound(f"session {name!r} was purged since its load")
                 return held
 
             self._messages = LogFold(load=transcript)
         if not self._usage.loaded:
-            self._usage = LogFold(
-                load=lambda: usage_of(log.events_until(stream, version))
-            )
+            self._usage = LogFold(load=lambda: usage_of(logged()))
 
     # -- views -------------------------------------------------------------------
 
@@ -565,6 +579,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.forked_version = state.forked_version
         self._usage = LogFold(load=_unattached)
         self._index = None
+        self.stored_head = None
 
     # -- transcript commands (actor "runtime" by default) ----------------------------
 

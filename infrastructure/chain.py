@@ -117,6 +117,7 @@ class ChainWalk:
         self.value: bytes | None = GENESIS if not after else None
         self.chained = False  # a chained record was seen: legacy ones may not follow
         self.unchained = 0  # legacy records checked (hashed, without a stored value)
+        self.head: bytes | None = None  # the last record's stored chain value
 
     def check(self, record: StoredEvent) -> bool:
         """Check the next record; False for the anchor (read, not to be folded)."""
@@ -124,6 +125,7 @@ class ChainWalk:
         if version != self.expected:
             self._fail(f"missing (the next stored record is version {version})")
         stored, body = unframe(record.state)
+        self.head = stored
         anchor = version == self.anchor
         if anchor:
             self.value = stored
@@ -193,6 +195,11 @@ class ChainHeads:
         while len(self._heads) > self._size:
             self._heads.popitem(last=False)
 
+    def known(self, stream: UUID, version: int) -> bytes | None:
+        """The remembered chain value at `version`, or None (no read)."""
+        cached = self._heads.get(stream)
+        return cached[1] if cached is not None and cached[0] == version else None
+
     def forget(self, streams: Iterable[UUID]) -> None:
         """Drop the remembered heads of streams that were purged."""
         for stream in streams:
@@ -202,10 +209,8 @@ class ChainHeads:
         """The chain value of a stream's record at `version` (GENESIS before 1)."""
         if version < 1:
             return GENESIS
-        cached = self._heads.get(stream)
-        if cached is not None and cached[0] == version:
-            return cached[1]
-        return self.stored_value(stream, version)
+        known = self.known(stream, version)
+        return known if known is not None else self.stored_value(stream, version)
 
     def stored_value(self, stream: UUID, version: int) -> bytes:
         """The chain value as the database holds it now (what verify trusts)."""

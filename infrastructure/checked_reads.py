@@ -9,11 +9,12 @@ it instead. (A whole-log check, and a rewrite that recomputes the chain, are
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from uuid import UUID
 
 from eventsourcing.domain import DomainEventProtocol
-from eventsourcing.persistence import EventStore
+from eventsourcing.persistence import AggregateRecorder, EventStore, Mapper
 
 from .chain import ChainWalk
 
@@ -25,6 +26,21 @@ class CheckedEventStore(EventStore[UUID]):
     record at that version: its stored chain value anchors the check of the rest.
     Newest-first and limited reads (a stream's head) are not folds; they pass.
     """
+
+    def __init__(self, mapper: Mapper[UUID], recorder: AggregateRecorder) -> None:
+        super().__init__(mapper, recorder)
+        self._walked = threading.local()
+
+    def walked_head(self, stream: UUID, version: int) -> bytes | None:
+        """The stored chain value of the record at `version` if this thread's
+        last checked read of `stream` ended there (a load just made), else None:
+        what names the stream's incarnation, which a purge and a new start under
+        the same id change, though the versions count up the same again."""
+        last = getattr(self._walked, "last", None)
+        if last is None or last[:2] != (stream, version):
+            return None
+        head: bytes | None = last[2]
+        return head
 
     def get(
         self,
@@ -49,3 +65,4 @@ class CheckedEventStore(EventStore[UUID]):
             if walk.check(record):
                 yield self.mapper.to_domain_event(record)
         walk.finish()
+        self._walked.last = (stream, walk.expected - 1, walk.head)

@@ -14,7 +14,7 @@ import logging
 import sqlite3
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from types import TracebackType
-from typing import Any, ClassVar, cast
+from typing import Any, ClassVar, TypeVar, cast
 from uuid import UUID
 
 import psycopg
@@ -42,7 +42,7 @@ from ..domain.ports import TranscriptIndex
 from ..domain.qa import QASession
 from ..domain.session import Session
 from .backends import Backend
-from .chain import ChainHeads, stream_of
+from .chain import ChainHeads, stream_of, unframe
 from .checked_reads import CheckedEventStore
 from .gc_pause import gc_paused
 from .keys import KEY_VARIABLE, master_key
@@ -58,6 +58,7 @@ SNAPSHOT_INTERVAL = 100
 SEAL_ATTEMPTS = 3
 """Times an append is sealed before it gives up: each retry follows an erasure
 of one of its users (their key destroyed) since it was sealed."""
+Loaded = TypeVar("Loaded")
 Committed = Callable[[Sequence[tuple[LogPosition, EventModel]]], None]
 """Told, in the appending thread, each (position, event) an append committed."""
 InAppend = Callable[[Cursor, Sequence[tuple[LogPosition, EventModel]]], None]
@@ -142,6 +143,10 @@ class SessionStore(Application[UUID]):
         """Loads check each stream's hash chain over what they read."""
         return CheckedEventStore(mapper=self.mapper, recorder=self.recorder)
 
+    @property
+    def _checked(self) -> CheckedEventStore:
+        return cast(CheckedEventStore, self.events)
+
     def construct_mapper(self) -> Mapper[UUID]:
         return self.factory.mapper(
             transcoder=JsonTranscoder(), mapper_class=PydanticMapper
@@ -155,10 +160,7 @@ class SessionStore(Application[UUID]):
         which reads as a broken chain. The load is read again once: a purge then
         reads as what the stream holds now, while a chain that is really broken
         fails again."""
-        try:
-            return self._load(stream, version)
-        except ChecksumMismatch:
-            return self._load(stream, version)
+        return _read_twice(lambda: self._load(stream, version))
 
     def _load(self, stream: UUID, version: int | None) -> Session | None:
         with storage_errors(f"load stream {stream}"), gc_paused():
@@ -166,6 +168,7 @@ class SessionStore(Application[UUID]):
                 session: Session = self.repository.get(stream, version=version)
             except AggregateNotFoundError:
                 return None
+        session.stored_head = self._checked.walked_head(stream, session.version)
         session.attach(self, self.transcript_index)
         return session
 
@@ -176,7 +179,11 @@ class SessionStore(Application[UUID]):
             return cast(list[EventModel], list(self.events.get(stream, lte=version)))
 
     def load_qa(self, stream: UUID) -> QASession | None:
-        """The stored Q&A session of a stream; None for an empty stream."""
+        """The stored Q&A session of a stream; None for an empty stream. Read
+        again once on a chain mismatch, as `load` is (a purge racing the read)."""
+        return _read_twice(lambda: self._load_qa(stream))
+
+    def _load_qa(self, stream: UUID) -> QASession | None:
         with storage_errors(f"load stream {stream}"), gc_paused():
             try:
                 qa: QASession = self.repository.get(stream)
@@ -199,6 +206,8 @@ class SessionStore(Application[UUID]):
             session,
         )
         session.pending_events.clear()
+        if isinstance(session, Session):
+            session.stored_head = self._heads.known(session.id, session.version)
         return position
 
     def append_imported(
@@ -508,12 +517,19 @@ class SessionStore(Application[UUID]):
             return bool(self.recorder.select_events(stream, desc=True, limit=1))
 
     def stream_version(self, stream: UUID) -> int:
-        """The stream's last version (0 when it has no events): one indexed read
-        of the last record, not decoded (no key needed; every hundredth save and
-        every cache hit ask)."""
+        """The stream's last version (0 when it has no events)."""
+        return self.stream_head(stream)[0]
+
+    def stream_head(self, stream: UUID) -> tuple[int, bytes | None]:
+        """The stream's last version (0 when it has no events) and that record's
+        chain value (None for none, or a record older than the chain), compared
+        with a session's `stored_head`: one indexed read of the last record, not
+        decoded (no key needed; every hundredth save and every cache hit ask)."""
         with storage_errors(f"read stream {stream}"):
             last = self.recorder.select_events(stream, desc=True, limit=1)
-        return last[0].originator_version if last else 0
+        if not last:
+            return 0, None
+        return last[0].originator_version, unframe(last[0].state)[0]
 
     def chain_value(self, stream: UUID, version: int) -> bytes:
         """The chain value of a stream's record at `version`, read from the
@@ -574,3 +590,13 @@ class SessionStore(Application[UUID]):
                     )
         except StorageUnavailable:
             logger.warning("pruning the snapshots of %s failed", stream, exc_info=True)
+
+
+def _read_twice(read: Callable[[], Loaded]) -> Loaded:
+    """`read()`, and once more if it met a broken chain: a purge committed
+    between a snapshot's read and the records' read looks like one, and the
+    second read sees the stream as the purge left it (a real break fails again)."""
+    try:
+        return read()
+    except ChecksumMismatch:
+        return read()

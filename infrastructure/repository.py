@@ -112,7 +112,7 @@ class SessionRepository:
         if cached is None:
             session_id = self._store.ids.session(session_id)
             cached = self._cache.get(session_id)
-        if cached is not None and self._current(cached):
+        if cached is not None and self._current(cached, session_id):
             return visible(cached, user_id)
         loaded = self._store.load(stream_id(session_id))
         stored = visible(loaded, user_id)
@@ -122,18 +122,26 @@ class SessionRepository:
             self._cache.put_if_not_older(stored)
         return stored
 
-    def _current(self, cached: Session) -> bool:
-        """Whether a cached copy can be served: the log holds nothing newer for
-        it (another process may have written since; one indexed read), or it
-        carries edits not stored yet (kept for the next save to merge), or the
-        log cannot be read now (the cache answers through an outage)."""
+    def _current(self, cached: Session, session_id: str) -> bool:
+        """Whether a cached copy can be served: the log's last record is still
+        the one it was read at, the same version and chain value (another
+        process may have written since, or purged it and started a new session
+        under its id up to the same version; one indexed read), or it carries
+        edits not stored yet (kept for the next save to merge), or the log
+        cannot be read now (the cache answers through an outage). A copy of a
+        purged session is evicted, so the newer one loaded next replaces it."""
         if cached.pending_events:
             return True
         try:
-            return self._store.stream_version(cached.id) == cached.version
+            head = self._store.stream_head(cached.id)
         except StorageUnavailable:
             logger.warning("load %r: served from the cache", cached.session_id)
             return True
+        if head == (cached.version, cached.stored_head):
+            return True
+        if head[0] <= cached.version:  # a stream only grows, unless purged
+            self._cache.evict(session_id)
+        return False
 
     @validated
     def load_or_create(
@@ -165,13 +173,33 @@ class SessionRepository:
             logger.warning("load_merged %r: storage failed", session_id, exc_info=True)
             stored = None
         cached = self._cache.get(session_id)
-        if stored is None or (cached is not None and not _storage_wins(stored, cached)):
+        if stored is None or (
+            cached is not None and not self._storage_wins(stored, cached)
+        ):
             return visible(cached, user_id)
         if stored.deleted:
             self._cache.evict(session_id)
         else:
             self._cache.put_if_not_older(stored)
         return visible(stored, user_id)
+
+    def _storage_wins(self, stored: Session, cached: Session) -> bool:
+        """Whether the stored copy is served over the cached one: it is newer,
+        or another stored session (the cached one's was purged since: its chain
+        value differs at the same version, or the log ends before the cached
+        version), or equally new and still carrying a pending question the
+        cached copy lost. A cached copy with unsaved edits is newer by version."""
+        if cached.pending_events:
+            if stored.version != cached.version:
+                return stored.version > cached.version
+        elif stored.version < cached.version:  # saved meanwhile, or purged?
+            return not self._current(cached, cached.session_id)
+        elif (stored.version, stored.stored_head) != (
+            cached.version,
+            cached.stored_head,
+        ):
+            return True
+        return stored.pending_question is not None and cached.pending_question is None
 
     @validated
     def exists(self, session_id: SessionId, *, user_id: UserId | None = None) -> bool:
@@ -576,9 +604,3 @@ class SessionRepository:
             return False
         self._cache.refresh(head)
         return True
-
-
-def _storage_wins(stored: Session, cached: Session) -> bool:
-    if stored.version != cached.version:
-        return stored.version > cached.version
-    return stored.pending_question is not None and cached.pending_question is None

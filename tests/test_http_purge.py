@@ -12,6 +12,7 @@ from support.http import bearer, write_tokens
 from test_http_api import make, say
 
 from sessiontrail import SessionTrail
+from sessiontrail.server.access import etag
 from sessiontrail.server.app import create_app
 from sessiontrail.server.auth import Tokens
 
@@ -111,10 +112,12 @@ def purge_then_restore(client: TestClient, if_match: str) -> tuple[int, int]:
 
 @pytest.mark.parametrize("if_match", ["version", "*"])
 def test_a_soft_deleted_session_is_purged_with_if_match(
-    client: TestClient, if_match: str
+    client: TestClient, trail: SessionTrail, if_match: str
 ) -> None:
-    version = soft_deleted(client)
-    deleted_at = f'"{int(version.strip(chr(34))) + 1}"'  # the delete is a version
+    soft_deleted(client)
+    stored = trail.store.load(trail.store.ids.stream("chat-1"))
+    assert stored is not None and stored.deleted
+    deleted_at = etag(stored)  # the delete is a version
 
     matching = deleted_at if if_match == "version" else "*"
     assert purge_then_restore(client, matching) == (200, 404)

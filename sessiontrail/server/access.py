@@ -96,9 +96,23 @@ def owned_stored_session(trail: SessionTrail, who: Caller, session_id: str) -> S
     return session
 
 
+def etag(session: Session) -> str:
+    """The session's entity tag: its version and a short tag of its last stored
+    record's chain value (`"3-5f0e1a2b"`). A purged id used again counts its
+    versions from 1 again; the chain value tells the new session from the purged
+    one, so a client's tag of the purged session never matches the new one.
+    A session whose last record predates the chain has the version alone."""
+    head = session.stored_head
+    return (
+        f'"{session.version}"'
+        if head is None
+        else f'"{session.version}-{head.hex()[:8]}"'
+    )
+
+
 def tagged(response: Response, session: Session) -> SessionOut:
-    """The session's view, its version set as the response's ETag."""
-    response.headers["ETag"] = f'"{session.version}"'
+    """The session's view, with its ETag."""
+    response.headers["ETag"] = etag(session)
     return SessionOut.of(session)
 
 

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from ...domain.values import Message, MessagePage, Role
-from ..access import BIGINT, Trail, Who, actor_of, owned_session, scope
+from ..access import BIGINT, Trail, Who, actor_of, etag, owned_session, scope
 from ..idempotency import derived_id, reused
 from ..query import DIGITS
 
@@ -50,11 +50,11 @@ def append_message(
         if not _same_message(fields, message):
             raise reused(idempotency_key)
         response.status_code = 200
-        response.headers["ETag"] = f'"{session.version}"'
+        response.headers["ETag"] = etag(session)
         return Appended(message=message, version=session.version)
     message = session.append_message(**fields, id=message_id, actor=actor_of(who))
     trail.sessions.save(session)
-    response.headers["ETag"] = f'"{session.version}"'
+    response.headers["ETag"] = etag(session)
     return Appended(message=message, version=session.version)
 
 

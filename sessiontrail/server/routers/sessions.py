@@ -31,6 +31,7 @@ from ..access import (
     Trail,
     Who,
     actor_of,
+    etag,
     owned_session,
     owned_stored_session,
     scope,
@@ -183,7 +184,7 @@ def fork_session(
 def get_session(
     session_id: str, who: Who, trail: Trail, response: Response
 ) -> SessionOut:
-    """The session; its version is the ETag."""
+    """The session; its ETag names this stored version of it."""
     return tagged(response, owned_session(trail, who, session_id))
 
 
@@ -285,7 +286,7 @@ def _conditional(
             session = owned_stored_session(trail, who, session_id)
         else:
             session = owned_session(trail, who, session_id)
-        if not _matches(if_match, session.version):
+        if not _matches(if_match, session):
             return _precondition_failed(session)
         expected = session.version
     try:
@@ -331,13 +332,14 @@ def history(
     ]
 
 
-def _matches(if_match: list[str], version: int) -> bool:
-    """Whether the If-Match header names this version: `*` (any current session,
-    RFC 9110) or a list of entity tags, one of them this version's; several
-    If-Match lines are one list, as for any list header (RFC 9110, 5.3). A weak
-    tag (`W/"2"`) never matches: If-Match compares strongly (RFC 9110, 13.1.1)."""
+def _matches(if_match: list[str], session: Session) -> bool:
+    """Whether the If-Match header names this session as stored now: `*` (any
+    current session, RFC 9110) or a list of entity tags, one of them its ETag;
+    several If-Match lines are one list, as for any list header (RFC 9110, 5.3).
+    A weak tag (`W/"2-…"`) never matches: If-Match compares strongly (RFC 9110,
+    13.1.1); nor does a bare version (`"2"`, the ETag of earlier releases)."""
     tags = [tag.strip() for line in if_match for tag in line.split(",")]
-    return "*" in tags or f'"{version}"' in tags
+    return "*" in tags or etag(session) in tags
 
 
 def _precondition_failed(current: Session) -> JSONResponse:
@@ -345,5 +347,5 @@ def _precondition_failed(current: Session) -> JSONResponse:
     return JSONResponse(
         SessionOut.of(current).model_dump(mode="json"),
         status_code=412,
-        headers={"ETag": f'"{current.version}"'},
+        headers={"ETag": etag(current)},
     )
