@@ -163,6 +163,27 @@ def test_erasure_on_postgres_leaves_no_plaintext_in_any_table(
         check_erased(reopened)  # a fresh process has no memory of alice's key
 
 
+def test_an_erasure_on_postgres_whose_vacuum_meets_a_lock_reports_not_compacted(
+    postgres_server: PostgresServer,
+) -> None:
+    """Another VACUUM holding a read-model table's lock past the lock timeout:
+    the erasure is done and says the tables are not all vacuumed (no error)."""
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema) + "&lock_timeout=0.5"
+    with sessiontrail.connect(url) as trail:
+        write_everything(trail, "alice")
+        write_everything(trail, "bob")
+        with psycopg.connect(postgres_server.dsn()) as vacuuming:
+            table = f'"{schema}".st_sessions_g1'
+            vacuuming.execute(f"LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE")
+            try:  # the lock a VACUUM (an autovacuum's, say) holds
+                report = trail.erase_user("alice")
+            finally:
+                vacuuming.rollback()
+        assert report.had_key and not report.log_compacted
+        check_erased(trail)
+
+
 def test_another_process_stops_reading_within_the_key_cache_time(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
