@@ -16,22 +16,20 @@ from sessiontrail import StorageUnavailable
 from sessiontrail.infrastructure.backends.sqlite_store import GuardedRecorder
 
 BOUND = 0.2
-"""The pool's timeout in these tests, seconds."""
+"""The lock timeout and the pool's timeout in these tests, seconds."""
 
 
-def test_a_save_behind_another_threads_stuck_append_fails_after_the_pools_timeout(
+def test_a_save_behind_another_threads_stuck_append_fails_after_the_lock_timeout(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The stuck thread holds the file's write lock: the other save waits the
-    pool's timeout for it, then fails as a storage error with nothing written."""
-    with sessiontrail.connect(
-        f"sqlite:///{tmp_path / 't.db'}", projections="worker"
-    ) as trail:
+    URL's lock timeout for it, then fails as a storage error, nothing written."""
+    url = f"sqlite:///{tmp_path / 't.db'}?lock_timeout={BOUND}"
+    with sessiontrail.connect(url, projections="worker") as trail:
         stuck = trail.sessions.load_or_create("stuck")
         other = trail.sessions.load_or_create("other")
         trail.sessions.save(stuck)
         trail.sessions.save(other)
-        trail.store.recorder.datastore.pool.pool_timeout = BOUND
         entered, release = threading.Event(), threading.Event()
         insert = GuardedRecorder._insert_events
 

@@ -158,11 +158,13 @@ class Pool(SQLiteConnectionPool):
 
 
 class BoundedWriteLock:
-    """The file's in-process write lock, waited for at most the pool's timeout.
+    """The file's in-process write lock, waited for at most the busy timeout
+    (the URL's `lock_timeout`), as SQLite's own lock is: it stands in for that
+    lock between the threads of one process.
 
     A thread whose append is stuck holds it: another thread's save then fails
-    as a storage error (ConnectionUnavailableError) after that timeout, as one
-    waiting for the appending connection does, not after the stuck one ends."""
+    as a storage error (ConnectionUnavailableError) after that timeout, with
+    nothing written, not after the stuck one ends."""
 
     __slots__ = ("_lock", "_pool")
 
@@ -171,7 +173,8 @@ class BoundedWriteLock:
         self._pool = pool
 
     def __enter__(self) -> None:
-        if not self._lock.acquire(timeout=self._pool.pool_timeout):
+        timeout = self._pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        if not self._lock.acquire(timeout=timeout):
             raise ConnectionUnavailableError(
                 "timed out waiting for another thread's write to the file"
             )
