@@ -144,7 +144,7 @@ def erase_user(
         held = (
             "another VACUUM holds a read-model table, so the old versions of its "
             "rewritten rows stay until a later vacuum of it"
-            if backend == "postgres"
+            if backend == "postgresql"
             else "another connection is still reading the SQLite file, so its old "
             "pages (the erased bytes among them) stay on disk until that read ends "
             "and a checkpoint runs"
