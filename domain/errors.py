@@ -13,6 +13,7 @@ SessiontrailError
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from pydantic import ValidationError
 
@@ -66,12 +67,30 @@ class InvalidInput(SessiontrailError, ValueError):
         """One message naming each bad field; `parameters` names positional args."""
         problems = []
         for error in exc.errors(include_url=False):
-            parts = list(error["loc"])
+            parts = _without_json_tags(list(error["loc"]), error.get("input"))
             if parts and isinstance(parts[0], int) and parts[0] < len(parameters):
                 parts[0] = parameters[parts[0]]
             location = ".".join(shown(part) for part in parts) or exc.title.lower()
             problems.append(f"{location}: {error['msg']}")
         return cls("; ".join(problems))
+
+
+def _without_json_tags(parts: list[Any], refused: object) -> list[Any]:
+    """An error's location without the type tags pydantic's JsonValue puts after
+    each value's place (`record.a.dict.b.float` is `record.a.b`): the last part
+    names the refused value's type, and each object or array holding it is
+    tagged `dict` or `list` before the key or index inside it."""
+    if len(parts) < 3 or parts[-1] != type(refused).__name__:
+        return parts
+    kept = parts[:-1]
+    place = len(kept) - 1
+    while place >= 2 and (kept[place - 1], type(kept[place])) in _CONTAINER_TAGS:
+        del kept[place - 1]
+        place -= 2
+    return kept
+
+
+_CONTAINER_TAGS = (("dict", str), ("list", int))
 
 
 SHOWN_CHARS = 64

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import functools
 import inspect
+import json
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar, cast
@@ -23,6 +24,7 @@ from pydantic import (
     ValidationError,
     validate_call,
 )
+from pydantic_core import PydanticCustomError
 
 from .errors import InvalidInput
 from .limits import (
@@ -131,6 +133,25 @@ ModelName = Annotated[
     AfterValidator(_printable),
 ]
 JsonObject = Annotated[dict[str, JsonValue], BeforeValidator(nesting_within_limit)]
+
+
+def _object_from_text(value: Any) -> Any:
+    """A JSON object given as its text, parsed; any other value as it is."""
+    if not isinstance(value, str):
+        return value
+    try:
+        parsed = json.loads(value)
+    except ValueError as exc:  # bad JSON, or an integer too long to convert
+        raise PydanticCustomError(
+            "json_invalid", "not valid JSON ({problem})", {"problem": str(exc)}
+        ) from None
+    if not isinstance(parsed, dict):
+        raise PydanticCustomError("json_type", "must be a JSON object")
+    return parsed
+
+
+JsonObjectOrText = Annotated[JsonObject, BeforeValidator(_object_from_text)]
+"""A JSON object, or its text (a provider's `usage` as it came)."""
 
 FilePath = Annotated[Path, Strict(False)]
 """A file's path: a `Path` or a string naming it (the one lax argument type)."""

@@ -50,11 +50,14 @@ from .log_position import LOG_START, LogPosition
 from .mapper import JsonTranscoder, PydanticMapper, content_owner
 from .session_ids import StoredIds
 from .sql import Cursor
-from .user_keys import UserKeys
+from .user_keys import KeyDestroyed, UserKeys
 
 logger = logging.getLogger(__name__)
 
 SNAPSHOT_INTERVAL = 100
+SEAL_ATTEMPTS = 3
+"""Times an append is sealed before it gives up: each retry follows an erasure
+of one of its users (their key destroyed) since it was sealed."""
 Committed = Callable[[Sequence[tuple[LogPosition, EventModel]]], None]
 """Told, in the appending thread, each (position, event) an append committed."""
 InAppend = Callable[[Cursor, Sequence[tuple[LogPosition, EventModel]]], None]
@@ -216,41 +219,100 @@ class SessionStore(Application[UUID]):
     ) -> LogPosition | None:
         """Seal, link the events into their streams' chains and insert them in one
         transaction; snapshot the streams that crossed a snapshot interval (from
-        `source`, the aggregate that made them, when it is at that version)."""
-        mapper = cast(PydanticMapper, self.mapper)
-        records = [
-            mapper.stored(event, (owners or {}).get(event.originator_id))
-            for event in events
-        ]
-        try:
-            with storage_errors(action), self._write_lock:
-                linked = self._heads.link(records)
-                positions = self._insert_linked(linked, events)
-        except StreamMoved:  # a head remembered here may be purged and reused
-            self._heads.forget({stream_of(record) for record in records})
-            raise
+        `source`, the aggregate that made them, when it is at that version).
+
+        Content sealed with a key that an erasure destroyed meanwhile (this
+        process still remembered it) is sealed again with the user's key as it
+        is now, and the insert retried: the erasure came first, so this is new
+        content, as any saved after it. `source`, which may hold what the
+        erasure erased, then becomes what its stream reads now."""
+        resealed = False
+        for _ in range(SEAL_ATTEMPTS):
+            records, sealed = self._sealed(events, owners or {})
+            try:
+                with storage_errors(action), self._write_lock:
+                    linked = self._heads.link(records)
+                    positions = self._insert_linked(linked, events, sealed)
+                break
+            except StreamMoved:  # a head remembered here may be purged and reused
+                self._heads.forget({stream_of(record) for record in records})
+                raise
+            except KeyDestroyed as destroyed:
+                self.keys.forget(destroyed.user_id)
+                resealed = True
+        else:
+            raise ConcurrencyConflict(
+                f"{action}: its user was erased each time it was sealed"
+            )
         self._heads.remember(linked)
         self._tell(positions, events)
+        if resealed and source is not None:
+            source = self._read_anew(source)
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(event.originator_id, event.originator_version, source)
         return positions[-1] if positions else None
 
+    def _read_anew(self, aggregate: Session | QASession) -> Session | QASession | None:
+        """Make `aggregate` what its stream reads now, in place (an erasure since
+        it was loaded: it holds content that reads erased); None if that read
+        fails (then it is not snapshotted: the append is stored already)."""
+        try:
+            stored = (
+                self.load(aggregate.id)
+                if isinstance(aggregate, Session)
+                else self.load_qa(aggregate.id)
+            )
+        except StorageUnavailable:
+            logger.warning("re-reading %s failed", aggregate.id, exc_info=True)
+            return None
+        if stored is not None:
+            aggregate.__dict__.clear()
+            aggregate.__dict__.update(stored.__dict__)
+        return aggregate
+
+    def _sealed(
+        self, events: Sequence[Any], owners: Mapping[UUID, str | None]
+    ) -> tuple[list[StoredEvent], dict[str, str]]:
+        """The events' records, each owner's personal fields sealed with their
+        key, and the key each owner's fields were sealed with."""
+        mapper = cast(PydanticMapper, self.mapper)
+        sealings = {
+            owner: self.keys.sealing(owner)
+            for owner in set(owners.values())
+            if owner is not None
+        }
+        records = []
+        for event in events:
+            owner = owners.get(event.originator_id)
+            sealing = None if owner is None else sealings[owner]
+            records.append(mapper.stored(event, owner, sealing))
+        sealed = {
+            sealing.user_id: sealing.key_id
+            for sealing in sealings.values()
+            if sealing.key_id is not None
+        }
+        return records, sealed
+
     def _insert_linked(
-        self, linked: Sequence[StoredEvent], events: Sequence[Any]
+        self,
+        linked: Sequence[StoredEvent],
+        events: Sequence[Any],
+        sealed: Mapping[str, str],
     ) -> list[LogPosition]:
-        """Insert in one transaction, running the `in_append` hook in it if set."""
+        """Insert in one transaction, running the `in_append` hook in it if set;
+        KeyDestroyed unless every key in `sealed` is still stored."""
         hook = self._in_append
         if hook is None:
-            return self.backend.insert(self.recorder, linked)
+            return self.backend.insert(self.recorder, linked, sealed)
 
         def within(cur: Cursor, positions: Sequence[LogPosition]) -> None:
             hook(cur, list(zip(positions, events, strict=True)))
 
         try:
-            return self.backend.insert_within(self.recorder, linked, within)
+            return self.backend.insert_within(self.recorder, linked, within, sealed)
         except AppendAlone:
-            return self.backend.insert(self.recorder, linked)
+            return self.backend.insert(self.recorder, linked, sealed)
 
     def in_append(self, hook: InAppend) -> None:
         """Run `hook` inside each append's transaction, before it commits, where

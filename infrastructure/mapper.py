@@ -23,7 +23,7 @@ from ..domain.qa import DEFAULT_USER, QASession
 from ..domain.session import Session
 from .chain import frame, unframe
 from .keys import KEY_VARIABLE
-from .user_keys import COMPRESS_FROM, SealBroken, UserKeys
+from .user_keys import COMPRESS_FROM, SealBroken, Sealing, UserKeys
 
 
 class JsonTranscoder(Transcoder):
@@ -72,9 +72,13 @@ class PydanticMapper(Mapper[UUID]):
         return self.stored(domain_event, owner_of(domain_event))
 
     def stored(
-        self, domain_event: DomainEventProtocol[UUID], owner: str | None
+        self,
+        domain_event: DomainEventProtocol[UUID],
+        owner: str | None,
+        sealing: Sealing | None = None,
     ) -> StoredEvent:
-        """The stored form; `owner`'s personal fields sealed with their key."""
+        """The stored form; `owner`'s personal fields sealed with their key (by
+        `sealing` when given: an append's, which names the key it used)."""
         model = cast(BaseModel, domain_event)
         state = model.model_dump(
             mode="json", exclude={"originator_id", "originator_version"}
@@ -82,7 +86,9 @@ class PydanticMapper(Mapper[UUID]):
         spec = getattr(type(model), "personal", None)
         sealed = False
         if owner is not None and spec and self.keys is not None:
-            seal = self.keys.seal(owner, compress=True)
+            seal = (
+                sealing if sealing is not None else self.keys.seal(owner, compress=True)
+            )
             sealed = seal_state(state, spec, seal)
         class_version = getattr(type(model), "class_version", 1)
         if class_version > 1:

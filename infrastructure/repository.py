@@ -10,7 +10,6 @@ from the log (`history.py`). It coordinates; it holds no SQL.
 from __future__ import annotations
 
 import builtins
-import json
 import logging
 from collections.abc import Iterator
 from typing import Annotated, Protocol
@@ -32,6 +31,7 @@ from ..domain.validation import (
     Actor,
     Count,
     JsonObject,
+    JsonObjectOrText,
     MessageIn,
     ModelName,
     Position,
@@ -563,31 +563,19 @@ class SessionRepository:
     def append_token_usage(
         self,
         session_id: SessionId,
-        record: JsonObject | str,
+        record: JsonObjectOrText,
         *,
         user_id: UserId | None = None,
         actor: Actor = "runtime",
     ) -> bool:
         """Record one token-usage object verbatim; a no-op for a session never
         saved (or deleted, or another user's). Whether it was stored."""
-        usage = _parse_usage(record)
-        head = self._writer.record_usage(session_id, user_id, usage, actor)
+        head = self._writer.record_usage(session_id, user_id, record, actor)
         if head is None:
             logger.debug("token usage for unknown session %r ignored", session_id)
             return False
         self._cache.refresh(head)
         return True
-
-
-def _parse_usage(record: JsonObject | str) -> JsonObject:
-    if isinstance(record, str):
-        try:
-            record = json.loads(record)
-        except ValueError as exc:  # bad JSON, or an integer too long to convert
-            raise InvalidInput(f"record: not valid JSON ({exc})") from None
-        if not isinstance(record, dict):
-            raise InvalidInput("record: must be a JSON object")
-    return record
 
 
 def _storage_wins(stored: Session, cached: Session) -> bool:

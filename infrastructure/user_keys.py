@@ -6,7 +6,10 @@ AES-GCM under the master key when one is configured. Destroying a user's key is
 crypto-shredding: their sealed fields can never be opened again, while the
 records (and their hash chains) stay. Keys are cached per process for
 KEY_CACHE_SECONDS, so another process stops opening an erased user's content
-within that time.
+within that time. An append checks, in its own transaction, that each key it
+sealed with is still stored (`Sealing`, `KeyDestroyed`): a process that still
+remembers an erased user's key cannot add content under it once the erasure
+has deleted it.
 """
 
 from __future__ import annotations
@@ -17,7 +20,7 @@ import threading
 import time
 import uuid
 import zlib
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any, Protocol
 
 import pydantic_core
@@ -40,6 +43,10 @@ RAW, WRAPPED = (
     b"\x00",
     b"\x01",
 )  # how a data key is stored: as is, or under the master key
+
+
+Sealed = Mapping[str, str]
+"""The key id each user's content in an append was sealed with, by user id."""
 
 
 class KeyTable(Protocol):
@@ -84,6 +91,12 @@ class UserKeys:
     def master_set(self) -> bool:
         """Whether data keys are wrapped under a master key (then read models seal)."""
         return self._master is not None
+
+    def sealing(self, user_id: str) -> Sealing:
+        """What seals one append's fields for `user_id`, with the key the first
+        field needs (made if none; no key is made for an append with nothing to
+        seal), compressing as `seal` does."""
+        return Sealing(user_id, lambda: self._key_for_writing(user_id))
 
     def seal_if_kept(
         self, user_id: str
@@ -211,6 +224,37 @@ class UserKeys:
             raise KeyRequired(
                 f"the key does not open the data key of {user_id!r}"
             ) from None
+
+
+class Sealing:
+    """One append's sealer of one user's fields. `key_id` names the key it used
+    (None: it sealed nothing): the append must find that key still stored, in
+    its own transaction, or fail with KeyDestroyed."""
+
+    __slots__ = ("_key", "_seal", "key_id", "user_id")
+
+    def __init__(self, user_id: str, key: Callable[[], tuple[str, AESGCM]]) -> None:
+        self.user_id = user_id
+        self.key_id: str | None = None
+        self._key = key
+        self._seal: Callable[[dict[str, Any]], dict[str, Any]] | None = None
+
+    def __call__(self, fields: dict[str, Any]) -> dict[str, Any]:
+        if self._seal is None:
+            key_id, key = self._key()
+            self.key_id = key_id
+            self._seal = _sealer(self.user_id, key_id, key, compress=True)
+        return self._seal(fields)
+
+
+class KeyDestroyed(Exception):
+    """An append's content was sealed with a key no longer stored: its user was
+    erased after the key was read. The append stored nothing; sealed again with
+    the user's key as it is now, it can be retried."""
+
+    def __init__(self, user_id: str) -> None:
+        super().__init__(f"the key that sealed {user_id!r}'s content was destroyed")
+        self.user_id = user_id
 
 
 class SealBroken(Exception):

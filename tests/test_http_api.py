@@ -761,3 +761,18 @@ def test_every_route_refuses_wrong_types_by_name_and_writes_nothing(
                 elif trail.store.head() != before:
                     problems.append(f"{said}: refused, but something was written")
     assert walked > 80 and not problems, "\n".join(problems)
+
+
+def test_a_usage_number_too_large_for_a_double_is_422_naming_its_field(
+    client: TestClient,
+) -> None:
+    make(client, "ann", "chat-1")
+    answer = client.post(
+        "/v1/sessions/chat-1/usage",
+        content=b'{"input_tokens_details": {"cached": 1e400}}',
+        headers={**bearer("ann"), "Content-Type": "application/json"},
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == (
+        "record.input_tokens_details.cached: Input should be a finite number"
+    )

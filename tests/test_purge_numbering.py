@@ -11,6 +11,7 @@ from support.read_models import READ_MODELS
 
 import sessiontrail
 from sessiontrail import SessionTrail
+from sessiontrail.domain.session import stream_id
 
 
 def save(trail: SessionTrail, session_id: str, user: str, *texts: str) -> None:
@@ -93,3 +94,26 @@ def test_a_purged_event_still_lies_between_its_neighbours_for_inline_writes(
         trail.sessions.purge("A1")
         purge_record = trail.store.head_position()
         assert not trail.store.follows(before, purge_record)
+
+
+def test_numbers_asked_together_and_out_of_order_are_the_live_read_models(
+    trail: SessionTrail,
+):
+    """An erasure numbers all of a user's events in one ask (PostgreSQL counts
+    each only from the one before it): the numbers match what the live read
+    models gave each event, in whatever order the positions are asked."""
+    purge_between_writes(trail)
+    save(trail, "A2", "alice", "five")
+    save(trail, "B", "bob", "again")
+    live = {
+        (stream_id(session_id), version): number
+        for session_id, version, _, number in numbers(trail)
+    }
+    asked = trail.store.stream_notifications(
+        [stream_id("A2"), stream_id("B")], trail.store.head_position()
+    )[::-1]
+    assert len(asked) == 7  # A2: created, three messages; B: created, two
+    assert trail.store.sequence_numbers([position for position, _ in asked]) == [
+        live[(notification.originator_id, notification.originator_version)]
+        for _, notification in asked
+    ]

@@ -28,7 +28,7 @@ from eventsourcing.persistence import (
 from ..log_position import LogPosition
 from ..settings import BackendName, Settings
 from ..sql import Cursor, ProjectionDatabase
-from ..user_keys import KeyTable
+from ..user_keys import KeyTable, Sealed
 from ..wakeups import Wakeups
 
 Positioned = list[tuple[LogPosition, Notification]]
@@ -116,10 +116,16 @@ class Backend(ABC):
     # order (one writer commits at a time): every position is (0, id).
 
     def insert(
-        self, recorder: ApplicationRecorder, records: Sequence[StoredEvent]
+        self,
+        recorder: ApplicationRecorder,
+        records: Sequence[StoredEvent],
+        sealed: Sealed,
     ) -> list[LogPosition]:
-        """Insert in one transaction; each record's position."""
-        ids = recorder.insert_events(records) or ()
+        """Insert in one transaction; each record's position. `sealed` names
+        the key each user's content in `records` was sealed with: unless each
+        is still in the key table, checked in the transaction so that no erasure
+        deletes it before the commit, KeyDestroyed and nothing inserted."""
+        ids = recorder.insert_events(records, sealed=sealed) or ()
         return [LogPosition(0, ident) for ident in ids]
 
     def insert_within(
@@ -127,11 +133,12 @@ class Backend(ABC):
         recorder: ApplicationRecorder,
         records: Sequence[StoredEvent],
         within: InTransaction,
+        sealed: Sealed,
     ) -> list[LogPosition]:
         """`insert`, and `within` in the same transaction before it commits, where
         the read models live in it; elsewhere (by default) `within` is not called
         and the read models catch up in a transaction of their own."""
-        return self.insert(recorder, records)
+        return self.insert(recorder, records, sealed)
 
     def notifications(
         self,

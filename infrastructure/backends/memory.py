@@ -6,8 +6,9 @@ keys in a dict, the read models in an in-memory SQLite database.
 from __future__ import annotations
 
 import contextlib
+import functools
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any, ClassVar
 from urllib.parse import urlsplit
 from uuid import UUID
@@ -29,6 +30,7 @@ from ..chain import predecessors, unframe
 from ..log_position import LogPosition
 from ..settings import Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase
+from ..user_keys import KeyDestroyed, Sealed
 from .base import Backend, Purged
 from .sqlite import SQLiteDatabase
 
@@ -156,7 +158,22 @@ class MemoryBackend(Backend):
         return self.env.get(MEMORY_NAME, "")
 
     def key_table(self, recorder: AggregateRecorder) -> MemoryKeys:
+        return self._keys
+
+    @functools.cached_property
+    def _keys(self) -> MemoryKeys:
         return MemoryKeys(self.shared_name)
+
+    def insert(
+        self,
+        recorder: ApplicationRecorder,
+        records: Sequence[StoredEvent],
+        sealed: Sealed,
+    ) -> list[LogPosition]:
+        """Inserted while the keys `sealed` names are held still (KeyDestroyed
+        if one is gone): no erasure in this process comes between."""
+        with self._keys.kept(sealed):
+            return super().insert(recorder, records, sealed)
 
     def prune_snapshots(
         self, recorder: AggregateRecorder, stream: UUID, version: int
@@ -213,6 +230,17 @@ class MemoryKeys:
     def delete(self, user_id: str) -> bool:
         with self._guard:
             return self._keys.pop(user_id, None) is not None
+
+    @contextlib.contextmanager
+    def kept(self, sealed: Sealed) -> Iterator[None]:
+        """Hold every key still (none is deleted meanwhile), once each key
+        `sealed` names is found: else KeyDestroyed."""
+        with self._guard:
+            for user_id, key_id in sealed.items():
+                found = self._keys.get(user_id)
+                if found is None or found[0] != key_id:
+                    raise KeyDestroyed(user_id)
+            yield
 
 
 class _SharedMemory:

@@ -40,7 +40,7 @@ from ...domain.errors import InvalidInput, StorageUnavailable
 from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options, redacted
 from ..sql import Cursor, ProjectionDatabase, sql_errors
-from ..user_keys import KEYS_TABLE
+from ..user_keys import KEYS_TABLE, Sealed
 from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
 from .postgres_checks import RecentUseChecks
@@ -154,10 +154,13 @@ class PostgresBackend(Backend):
         _events(recorder).ensure_order_index()
 
     def insert(
-        self, recorder: ApplicationRecorder, records: Sequence[StoredEvent]
+        self,
+        recorder: ApplicationRecorder,
+        records: Sequence[StoredEvent],
+        sealed: Sealed,
     ) -> list[LogPosition]:
         events = _events(recorder)
-        ids = events.insert_events(records) or ()
+        ids = events.insert_events(records, sealed=sealed) or ()
         positions = events.take_positions()
         if [position.notification_id for position in positions] != list(ids):
             raise StorageUnavailable("insert events: the positions were lost")
@@ -211,36 +214,54 @@ class PostgresBackend(Backend):
     ) -> list[int]:
         """A row with a transaction id is numbered after every row without one
         (their last number is their highest id) and every row with one before it,
-        purged rows' places counted as rows (postgres_purge.py): counts over the
-        (transaction id, id) indexes per row."""
-        events = _events(recorder)
+        purged rows' places counted as rows (postgres_purge.py). One statement
+        for all the positions: each counts only the rows since the position
+        before it, and a running sum adds them up, so numbering a user's events
+        reads the log's index once up to the last of them, not once per event."""
+        numbers = {
+            position: position.notification_id
+            for position in positions
+            if position.transaction_id == 0
+        }
+        counted = sorted(set(positions) - numbers.keys())
+        if counted:
+            found = self._counted(_events(recorder), counted)
+            numbers.update(zip(counted, found, strict=True))
+        return [numbers[position] for position in positions]
+
+    @staticmethod
+    def _counted(events: EventsRecorder, positions: Sequence[LogPosition]) -> list[int]:
+        """The numbers of `positions` (each with a transaction id, in log order)."""
         statement = SQL(
+            "WITH wanted AS (SELECT t, n, ord, "
+            "COALESCE(lag(t) OVER (ORDER BY ord), '0'::xid8) AS after_t, "
+            "COALESCE(lag(n) OVER (ORDER BY ord), 0) AS after_n "
+            "FROM unnest(%(t)s::text[]::xid8[], %(n)s::bigint[]) "
+            "WITH ORDINALITY AS wanted(t, n, ord)) "
             "SELECT GREATEST(({last} {table} {old}), ({last} {places} {old})) + "
-            "({count} {table} {before}) + ({count} {places} {before}) AS number"
+            "SUM(({count} {table} {between}) + ({count} {places} {between})) "
+            "OVER (ORDER BY ord) AS number FROM wanted ORDER BY ord"
         ).format(
             table=_table(events),
             places=events.places_table,
             last=SQL("SELECT COALESCE(MAX(notification_id), 0) FROM"),
             old=SQL("WHERE transaction_id = '0'::xid8"),
             count=SQL("SELECT COUNT(*) FROM"),
-            before=SQL(
-                "WHERE transaction_id > '0'::xid8 AND (transaction_id, "
-                "notification_id) <= (%(t)s::text::xid8, %(n)s)"
+            between=SQL(
+                "WHERE transaction_id > '0'::xid8 AND "
+                "(transaction_id, notification_id) > (after_t, after_n) AND "
+                "(transaction_id, notification_id) <= (t, n)"
             ),
         )
-        numbers = []
         with events.datastore.transaction(commit=False) as cursor:
-            for position in positions:
-                if position.transaction_id == 0:
-                    numbers.append(position.notification_id)
-                    continue
-                cursor.execute(
-                    statement, {"t": str(position.transaction_id), "n": position[1]}
-                )
-                row = cursor.fetchone()
-                assert row is not None
-                numbers.append(int(row["number"]))
-        return numbers
+            cursor.execute(
+                statement,
+                {
+                    "t": [str(position.transaction_id) for position in positions],
+                    "n": [position.notification_id for position in positions],
+                },
+            )
+            return [int(row["number"]) for row in cursor.fetchall()]
 
     def purged_places(
         self, recorder: ApplicationRecorder, after: LogPosition, until: LogPosition

@@ -6,6 +6,9 @@
   that locked it first makes the purge's DELETE wait for its commit, and the
   purge then finds the new record and starts over. One indexed row per stream
   per append; other streams never wait.
+- Keys: the same INSERT locks `FOR KEY SHARE` the key each user's content was
+  sealed with, and inserts nothing if one is gone: an erasure destroyed it after
+  this process read it (KeyDestroyed: sealed again, the append is retried).
 - Purge: DELETE ... RETURNING of the streams' records and snapshots, a re-check
   that no record of them is left (one committed by a writer that locked its
   predecessor before the DELETE), then the purge's record, in one transaction.
@@ -37,6 +40,7 @@ from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ..chain import DIGEST_SIZE, MARK, predecessors, unframe
 from ..log_position import LogPosition
+from ..user_keys import KeyDestroyed, Sealed
 
 if TYPE_CHECKING:
     from .postgres_store import EventsRecorder
@@ -62,26 +66,35 @@ def guard(
             raise IntegrityError(f"stream {stream}: version {version - 1} changed")
 
 
-def guarded_insert(table: Composed, record_type: Composed, id_type: str) -> Composed:
+def guarded_insert(
+    table: Composed, record_type: Composed, id_type: str, keys: Composed
+) -> Composed:
     """An INSERT of a batch of records (as eventsourcing's, with each row's
     position returned) that inserts nothing unless every record it guards is
-    there with its chain value, locked `FOR KEY SHARE` in the same statement:
-    guard and insert are one statement, a transaction of its own that never waits
-    for its client. Parameters: `guarded_params`, the records (an array of
-    `record_type`), and how many records are guarded."""
+    there with its chain value, and every key its content was sealed with is in
+    the key table `keys`, each locked `FOR KEY SHARE` in the same statement (an
+    erasure's delete of a key then waits for the commit): guard and insert are
+    one statement, a transaction of its own that never waits for its client.
+    Parameters: `guarded_params`, the records (an array of `record_type`), how
+    many records and how many keys are guarded."""
     return SQL(
         "WITH guard AS (SELECT 1 FROM {table} AS g JOIN unnest(%s::{id_type}[], "
         "%s::bigint[], %s::bytea[]) AS p(stream, version, previous) ON "
         "g.originator_id = p.stream AND g.originator_version = p.version WHERE "
         "substring(g.state FROM 1 FOR {mark}) <> {marked} OR "
         "substring(g.state FROM {start} FOR {size}) = p.previous "
-        "FOR KEY SHARE OF g) "
+        "FOR KEY SHARE OF g), "
+        "sealed AS (SELECT 1 FROM {keys} AS k JOIN unnest(%s::text[], %s::text[]) "
+        "AS s(user_id, key_id) ON k.user_id = s.user_id AND k.key_id = s.key_id "
+        "FOR KEY SHARE OF k) "
         "INSERT INTO {table} (originator_id, originator_version, topic, state) "
         "SELECT originator_id, originator_version, topic, state "
         "FROM unnest(%s::{record_type}[]) WHERE (SELECT count(*) FROM guard) = %s "
+        "AND (SELECT count(*) FROM sealed) = %s "
         "RETURNING notification_id, transaction_id::text::bigint AS transaction_id"
     ).format(
         table=table,
+        keys=keys,
         id_type=SQL(id_type),
         mark=Literal(len(MARK)),
         marked=Literal(MARK),
@@ -91,14 +104,26 @@ def guarded_insert(table: Composed, record_type: Composed, id_type: str) -> Comp
     )
 
 
-def guarded_params(records: Sequence[StoredEvent]) -> list[Any]:
-    """`guarded_insert`'s guard parameters for `records`."""
+def guarded_params(records: Sequence[StoredEvent], sealed: Sealed) -> list[Any]:
+    """`guarded_insert`'s guard parameters for `records`, sealed with the keys
+    `sealed` names."""
     needed = predecessors(records)
     return [
         [stream for stream, _ in needed],
         [version - 1 for _, version in needed],
         list(needed.values()),
+        list(sealed),
+        list(sealed.values()),
     ]
+
+
+def destroyed_key(cursor: Cursor[DictRow], keys: Composed, sealed: Sealed) -> None:
+    """KeyDestroyed if a key `sealed` names is no longer in the key table (why
+    a guarded insert inserted nothing, if not a purge)."""
+    statement = SQL("SELECT 1 FROM {} WHERE user_id = %s AND key_id = %s").format(keys)
+    for user_id, key_id in sealed.items():
+        if cursor.execute(statement, (user_id, key_id)).fetchone() is None:
+            raise KeyDestroyed(user_id)
 
 
 def purge(

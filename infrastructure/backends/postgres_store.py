@@ -57,9 +57,11 @@ from psycopg.rows import DictRow
 from psycopg.sql import SQL, Composed, Identifier
 
 from ..log_position import LogPosition
+from ..user_keys import KEYS_TABLE, Sealed
 from .postgres_checks import RecentUseChecks
 from .postgres_purge import (
     CREATE_PLACES,
+    destroyed_key,
     guard,
     guarded_insert,
     guarded_params,
@@ -172,12 +174,16 @@ class EventsRecorder(PostgresApplicationRecorder):
         self.places_table = places_table(datastore.schema, events_table_name)
         self.sql_create_statements.append(CREATE_PLACES.format(self.places_table))
         self.order_index_name = f"{events_table_name}_order_idx"
+        self.keys_table = SQL("{}.{}").format(
+            Identifier(datastore.schema), Identifier(KEYS_TABLE)
+        )
         self._guarded_insert = guarded_insert(
             self._table,
             SQL("{}.{}").format(
                 Identifier(datastore.schema), Identifier(self.stored_event_type_name)
             ),
             datastore.originator_id_type,
+            self.keys_table,
         )
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
@@ -211,7 +217,10 @@ class EventsRecorder(PostgresApplicationRecorder):
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(
-        self, stored_events: Sequence[StoredEvent], **kwargs: Any
+        self,
+        stored_events: Sequence[StoredEvent],
+        sealed: Sealed | None = None,
+        **kwargs: Any,
     ) -> Sequence[int] | None:
         """Insert in one statement, its own transaction, then wake the log's
         listeners; returns the notification ids (`take_positions` gives this
@@ -226,7 +235,8 @@ class EventsRecorder(PostgresApplicationRecorder):
         stream's versions keep their order in the log."""
         if not stored_events:
             return None
-        guarded = guarded_params(stored_events)
+        sealed = sealed or {}
+        guarded = guarded_params(stored_events, sealed)
         records = [
             self.construct_pg_stored_event(
                 record.originator_id,
@@ -238,9 +248,11 @@ class EventsRecorder(PostgresApplicationRecorder):
         ]
         with self.datastore.get_connection() as connection:
             rows = connection.execute(
-                self._guarded_insert, [*guarded, records, len(guarded[0])]
+                self._guarded_insert,
+                [*guarded, records, len(guarded[0]), len(sealed)],
             ).fetchall()
             if not rows:
+                destroyed_key(connection.cursor(), self.keys_table, sealed)
                 raise IntegrityError(
                     "the record an append follows is gone or changed: "
                     + ", ".join(

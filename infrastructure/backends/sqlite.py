@@ -38,7 +38,7 @@ from ...domain.errors import InvalidInput
 from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
-from ..user_keys import KEYS_TABLE
+from ..user_keys import KEYS_TABLE, Sealed
 from .base import STREAMS_PER_QUERY, Backend, InTransaction, Positioned, Purged
 from .sqlite_store import (
     BUSY_TIMEOUT,
@@ -129,6 +129,7 @@ class SQLiteBackend(Backend):
         recorder: ApplicationRecorder,
         records: Sequence[StoredEvent],
         within: InTransaction,
+        sealed: Sealed,
     ) -> list[LogPosition]:
         """The read models are in the log's file: `within` writes their rows on
         the append's own connection, so they commit with the events (one commit,
@@ -140,7 +141,7 @@ class SQLiteBackend(Backend):
             raw.row_factory = None  # plain tuples, as on the read models' connection
             within(Cursor(raw, "sqlite"), [LogPosition(0, ident) for ident in ids])
 
-        ids = recorder.insert_events(records, within=run) or ()
+        ids = recorder.insert_events(records, within=run, sealed=sealed) or ()
         return [LogPosition(0, ident) for ident in ids]
 
     def prune_snapshots(

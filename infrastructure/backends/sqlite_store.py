@@ -12,6 +12,10 @@
   before it is still stored with the chain value it was linked to: a writer that
   read the session before a purge cannot bring it back. The check is part of the
   INSERT (one statement under the write lock, no read before the write).
+- An append of sealed content inserts its first record only if each key it
+  was sealed with is in the key table, in the same INSERT (which takes the
+  write lock an erasure's delete of a key needs too): else KeyDestroyed, and
+  nothing is stored.
 - Purges: the streams' records and snapshots deleted with `secure_delete` (the
   freed bytes are zeroed) and the purge's record inserted, in one transaction
   that takes the write lock as it begins, so it waits for other writers as an
@@ -47,6 +51,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ..chain import MARK, predecessors
+from ..user_keys import KEYS_TABLE, KeyDestroyed, Sealed
 
 BUSY_TIMEOUT = "SESSIONTRAIL_SQLITE_BUSY_SECONDS"
 """The exact busy timeout, in seconds; SQLITE_LOCK_TIMEOUT holds it rounded up."""
@@ -191,27 +196,48 @@ class GuardedRecorder(LogRecorder):
     ) -> None:
         super().__init__(datastore, events_table_name)
         table = self.events_table_name
-        self._guarded_insert = (
-            f"INSERT INTO {table} SELECT ?, ?, ?, ? WHERE EXISTS (SELECT 1 FROM "
-            f"{table} WHERE originator_id = ? AND originator_version = ? AND "
+        self._insert_if = f"INSERT INTO {table} SELECT ?, ?, ?, ? WHERE "
+        self._follows = (
+            f"EXISTS (SELECT 1 FROM {table} WHERE originator_id = ? AND "
+            "originator_version = ? AND "
             "(substr(state, 1, 2) <> ? OR substr(state, 3, 32) = ?))"
         )
 
     def _insert_events(
-        self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **_: Any
+        self,
+        c: SQLiteCursor,
+        stored_events: Sequence[StoredEvent],
+        *,
+        sealed: Sealed | None = None,
+        **_: Any,
     ) -> Sequence[int] | None:
+        """Insert each record; one continuing a stream only if the record before
+        it is still there with its chain value, and the first only if each key
+        `sealed` names is in the key table (its INSERT takes the write lock,
+        which an erasure's delete of a key needs too, held to the commit)."""
         needed = predecessors(stored_events)
-        returning = []
+        keys = [part for pair in (sealed or {}).items() for part in pair]
+        returning: list[int] = []
         for record in stored_events:
             stream = _stream(record)
             row = (stream.hex, record.originator_version, record.topic, record.state)
+            before = record.originator_version - 1
             previous = needed.get((stream, record.originator_version))
-            if previous is None:
+            guards: list[str] = []
+            params: list[object] = list(row)
+            if previous is not None:
+                guards.append(self._follows)
+                params += [row[0], before, MARK, previous]
+            if keys and not returning:
+                guards += [_KEY_KEPT] * (len(keys) // 2)
+                params += keys
+            if not guards:
                 c.execute(self.insert_events_statement, row)
             else:
-                before = record.originator_version - 1
-                c.execute(self._guarded_insert, (*row, row[0], before, MARK, previous))
+                c.execute(self._insert_if + " AND ".join(guards), params)
                 if c.sqlite_cursor.rowcount != 1:
+                    if keys and not returning:
+                        _check_keys(c, sealed or {})
                     raise IntegrityError(f"stream {stream}: version {before} is gone")
             returning.append(c.lastrowid)
         return returning
@@ -290,6 +316,18 @@ class _Statement(SQLiteTransaction):
 
     def __enter__(self) -> SQLiteCursor:
         return self.connection.cursor()
+
+
+_KEY_KEPT = f"EXISTS (SELECT 1 FROM {KEYS_TABLE} WHERE user_id = ? AND key_id = ?)"
+
+
+def _check_keys(cursor: SQLiteCursor, sealed: Sealed) -> None:
+    """KeyDestroyed if a key `sealed` names is not in the key table (why a
+    guarded INSERT inserted nothing, if not a purge)."""
+    for user_id, key_id in sealed.items():
+        cursor.execute(f"SELECT {_KEY_KEPT}", (user_id, key_id))
+        if not cursor.fetchone()[0]:
+            raise KeyDestroyed(user_id)
 
 
 def _stream(record: StoredEvent) -> UUID:
