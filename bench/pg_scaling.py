@@ -83,7 +83,8 @@ def process_cpu_seconds(pid: int) -> float:
 
 class LockWaits:
     """Samples pg_locks and pg_stat_activity in a thread: seconds backends spent
-    waiting for a heavyweight lock, by lock type; and seconds client backends of
+    waiting for a heavyweight lock, by lock type (advisory ones by mode: to share
+    or to hold alone); and seconds client backends of
     the database spent in each state and wait event (`active/-` is running or
     runnable, `idle in transaction/ClientRead` a transaction waiting for its
     client, `active/WALSync` a commit's flush ...)."""
@@ -117,8 +118,9 @@ class LockWaits:
             last = time.monotonic()
             while not self._stop.is_set():
                 rows = conn.execute(
-                    "SELECT locktype, count(*) FROM pg_locks WHERE NOT granted "
-                    "GROUP BY locktype"
+                    "SELECT locktype || CASE locktype WHEN 'advisory' THEN "
+                    "'/' || mode ELSE '' END, count(*) FROM pg_locks "
+                    "WHERE NOT granted GROUP BY 1"
                 ).fetchall()
                 states = conn.execute(
                     "SELECT state || '/' || COALESCE(wait_event, '-'), count(*) "

@@ -32,8 +32,10 @@ class SealedDatabase(ProjectionDatabase):
             yield cur
 
     @contextlib.contextmanager
-    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
-        with self._database.applying(done) as (cur, apply):
+    def applying(
+        self, look: str, done: Callable[[Sequence[Any]], bool]
+    ) -> Iterator[tuple[Cursor, bool]]:
+        with self._database.applying(look, done) as (cur, apply):
             cur.sealer = self.sealer
             yield cur, apply
 

@@ -39,6 +39,7 @@ class Cursor:
     def __init__(self, cursor: Any, dialect: Dialect) -> None:
         self._cursor = cursor
         self.dialect = dialect
+        self._pipeline: psycopg.Pipeline | None = None
 
     def _sql(self, sql: str) -> str:
         return sql if self.dialect == "sqlite" else sql.replace("?", "%s")
@@ -68,11 +69,35 @@ class Cursor:
         return found
 
     def fetchone(self) -> tuple[Any, ...] | None:
+        self._answered()
         row: tuple[Any, ...] | None = self._cursor.fetchone()
         return row
 
     def fetchall(self) -> list[tuple[Any, ...]]:
+        self._answered()
         return list(self._cursor.fetchall())
+
+    @contextlib.contextmanager
+    def pipelined(self) -> Iterator[None]:
+        """Statements sent without waiting for each one's answer (PostgreSQL's
+        pipeline mode, where the client library has it): one round trip where a
+        result is read, and one at the end, where a failure of any of them is
+        raised. On SQLite, nothing changes: there are no round trips."""
+        if self.dialect == "sqlite" or not psycopg.Pipeline.is_supported():
+            yield
+            return
+        with self._cursor.connection.pipeline() as pipeline:
+            self._pipeline = pipeline
+            try:
+                yield
+            finally:
+                self._pipeline = None
+
+    def _answered(self) -> None:
+        """In a pipeline, wait for the answers sent so far: the cursor's result
+        is then its last statement's, not one read before."""
+        if self._pipeline is not None:
+            self._pipeline.sync()
 
     @property
     def description(self) -> Sequence[Any]:
@@ -178,11 +203,14 @@ class ProjectionDatabase(ABC):
     wait for it, instead of each applying its own write in turn."""
 
     @contextlib.contextmanager
-    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
+    def applying(
+        self, look: str, done: Callable[[Sequence[Any]], bool]
+    ) -> Iterator[tuple[Cursor, bool]]:
         """A write transaction to apply the log in, and whether to apply: False
-        when another process applied meanwhile and `done(cur)` says that covered
-        the caller (it waited for that one's commit instead of queueing to apply
-        the same events again). Here always True: `write()` excludes."""
+        when another process applied meanwhile and `done` says, of the row of
+        `look` (a query of one row, without parameters) read after it, that this
+        covered the caller (it waited for that one's commit instead of queueing
+        to apply the same events again). Here always True: `write()` excludes."""
         with self.write() as cur:
             yield cur, True
 

@@ -76,6 +76,10 @@ class UserKeys:
         self._destroyed: set[str] = set()
         self._token_keys: dict[str, bytes] = {}
         self._guard = threading.Lock()
+        self._forgets = 0
+        """How many times keys were forgotten or destroyed here: a fetch that
+        read the key table before one of them does not remember what it read
+        (it may be the key just destroyed)."""
 
     def seal(
         self, user_id: str, *, compress: bool = False
@@ -109,10 +113,13 @@ class UserKeys:
     def token_key(self, user_id: str) -> bytes | None:
         """A key derived from the user's data key (HKDF) for keyed search tokens;
         None if they have none (erased): their tokens then match nothing."""
-        if self._fresh(user_id) is None and self._fetch(user_id) is None:
-            return None
-        with self._guard:
-            return self._token_keys.get(user_id)
+        if self._fresh(user_id) is not None:
+            with self._guard:
+                token = self._token_keys.get(user_id)
+            if token is not None:
+                return token
+        read = self._read(user_id)
+        return None if read is None else read[2]
 
     def open(self, sealed: dict[str, Any]) -> dict[str, Any]:
         """The sealed fields, or their placeholders if the user's key is destroyed."""
@@ -146,8 +153,7 @@ class UserKeys:
         found = self._table.get(user_id)
         deleted = self._table.delete(user_id)
         with self._guard:
-            self._current.pop(user_id, None)
-            self._token_keys.pop(user_id, None)
+            self._forget(user_id)
             if found is not None:
                 self._destroyed.add(found[0])
         return deleted
@@ -157,8 +163,14 @@ class UserKeys:
         reads the key table (after another process destroyed the key, a replay
         of the user's events must not open them with a remembered copy)."""
         with self._guard:
-            self._current.pop(user_id, None)
-            self._token_keys.pop(user_id, None)
+            self._forget(user_id)
+
+    def _forget(self, user_id: str) -> None:
+        """(Under the guard.) Drop the user's remembered key; fetches under way
+        will not remember theirs."""
+        self._current.pop(user_id, None)
+        self._token_keys.pop(user_id, None)
+        self._forgets += 1
 
     def _key_for_writing(self, user_id: str) -> tuple[str, AESGCM]:
         cached = self._fresh(user_id)
@@ -191,16 +203,26 @@ class UserKeys:
         return cached[0], cached[1]
 
     def _fetch(self, user_id: str) -> tuple[str, AESGCM] | None:
+        read = self._read(user_id)
+        return None if read is None else (read[0], read[1])
+
+    def _read(self, user_id: str) -> tuple[str, AESGCM, bytes] | None:
+        """The user's key id, key and search-token key as the table holds them
+        now; remembered unless a key was forgotten or destroyed here while the
+        row was read (what was read may be the key just destroyed)."""
+        with self._guard:
+            forgets = self._forgets
         row = self._table.get(user_id)
         if row is None:
             return None
         key_id, wrapped = row
         raw = self._unwrap(user_id, key_id, wrapped)
-        key = AESGCM(raw)
+        key, token = AESGCM(raw), _derive(raw, TOKEN_KEY_INFO)
         with self._guard:
-            self._current[user_id] = (key_id, key, time.monotonic())
-            self._token_keys[user_id] = _derive(raw, TOKEN_KEY_INFO)
-        return key_id, key
+            if forgets == self._forgets:
+                self._current[user_id] = (key_id, key, time.monotonic())
+                self._token_keys[user_id] = token
+        return key_id, key, token
 
     def _wrap(self, user_id: str, key_id: str) -> bytes:
         """A new data key as stored: RAW + key, or WRAPPED + nonce + sealed key."""

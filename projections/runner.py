@@ -22,7 +22,7 @@ import logging
 import threading
 import time
 from collections.abc import Sequence
-from typing import Literal
+from typing import Any, Literal
 
 from pydantic import NonNegativeFloat, StrictStr
 
@@ -112,6 +112,7 @@ class ProjectionRunner:
             store.on_commit(self._applied_in_append)
             database.announce_catch_ups()
         self._lock = threading.Lock()
+        self._lowest = self._lowest_query()
         self._applied = LOG_START  # every current live generation is known to be here
         self._sequence = 0  # ... and has numbered its events up to this one
         self._next_sweep = 0.0
@@ -273,6 +274,16 @@ class ProjectionRunner:
         with self._database.read() as cur:
             return self._reached_in(cur)
 
+    def _reached_at(self, looked: Sequence[Any]) -> LogPosition:
+        """Where every current projection is, from a row of `_lowest` (None
+        values: there is none); remember it."""
+        transaction_id, notification_id, position = looked
+        if transaction_id is not None:
+            log = LogPosition(transaction_id, notification_id)
+            if log > self._applied:
+                self._applied, self._sequence = log, position
+        return self._applied
+
     def _reached_in(self, cur: Cursor) -> LogPosition:
         """`_reached` in `cur`'s transaction."""
         current = [
@@ -298,24 +309,24 @@ class ProjectionRunner:
         log_after = self._database.log_after
         if log_after is None:
             return self._store.head_position() > self._applied
-        lowest, params = self._lowest()
         [(behind,)] = cur.execute(
-            "SELECT " + log_after.format(position=lowest), params
+            "SELECT " + log_after.format(position=self._lowest)
         ).fetchall()
         return bool(behind)
 
-    def _lowest(self) -> tuple[str, list[object]]:
+    def _lowest_query(self) -> str:
         """A query of where the least advanced live generation this code writes
-        is in the log (columns t and n), and its parameters."""
-        mine = " OR ".join("(name = ? AND version = ?)" for _ in self._classes)
-        return (
-            "SELECT transaction_id AS t, notification_id AS n FROM "
-            f"{LIVE} WHERE {mine} ORDER BY transaction_id, notification_id LIMIT 1"
-        ), [
-            value
+        is: its log position (columns t and n) and its number. Without
+        parameters, so that `applying` can send it with BEGIN: the names (words
+        of this code's own) and versions are written in."""
+        mine = " OR ".join(
+            f"(name = '{name}' AND version = {int(cls.version)})"
             for name, cls in self._classes.items()
-            for value in (name, cls.version)
-        ]
+        )
+        return (
+            "SELECT transaction_id AS t, notification_id AS n, position FROM "
+            f"{LIVE} WHERE {mine} ORDER BY transaction_id, notification_id LIMIT 1"
+        )
 
     def _catch_up_batch(
         self, until: LogPosition | None, known: Known | None = None
@@ -340,10 +351,10 @@ class ProjectionRunner:
         (go on at once). Where another process applies (PostgreSQL), this one
         waits for it rather than queueing to apply the same events again."""
 
-        def covered(cur: Cursor) -> bool:
-            return until is not None and self._reached_in(cur) >= until
+        def covered(looked: Sequence[Any]) -> bool:
+            return until is not None and self._reached_at(looked) >= until
 
-        with self._database.applying(covered) as (cur, apply):
+        with self._database.applying(self._lowest, covered) as (cur, apply):
             if not apply:
                 return self._applied, False
             generations, read, places = self._current_and_next(cur)
@@ -389,11 +400,10 @@ class ProjectionRunner:
         statement, places_statement = self._database.log_rows, self._database.log_places
         if statement is None or places_statement is None:
             return self._current(cur), None, None
-        lowest, params = self._lowest()
         log, places, live = cur.results(
             [
-                (statement.format(position=lowest), [*params, BATCH_SIZE]),
-                (places_statement.format(position=lowest), [*params, BATCH_SIZE]),
+                (statement.format(position=self._lowest), [BATCH_SIZE]),
+                (places_statement.format(position=self._lowest), [BATCH_SIZE]),
                 (LIVE_ROWS + cur.for_update, ()),
             ]
         )

@@ -20,40 +20,48 @@ from sessiontrail.infrastructure.backends import postgres_checks
 from sessiontrail.infrastructure.backends.postgres import APPLIER
 from sessiontrail.projections import batches
 
+SENDS = ("_execute_gen", "_executemany_gen_pipeline", "_enter_gen")
+"""What psycopg waits on in pipeline mode only to send: no answer awaited."""
+
 
 @contextmanager
-def round_trips(monkeypatch: pytest.MonkeyPatch) -> Iterator[list[str]]:
+def round_trips(
+    monkeypatch: pytest.MonkeyPatch, *, handlers: bool = False
+) -> Iterator[list[str]]:
     """Each exchange with the server this thread makes (psycopg waits once per
-    exchange) outside the read models' handlers, named by where it happened. A
-    pooled connection is trusted however long it sat unused: whether the pool
-    checks one first depends on the machine's speed, not on the code counted."""
+    exchange; in pipeline mode, once per wait for answers) outside the read
+    models' handlers (or, `handlers`, only inside them), named by where it
+    happened. A pooled connection is trusted however long it sat unused:
+    whether the pool checks one first depends on the machine's speed, not on
+    the code counted."""
     made: list[str] = []
     thread = threading.get_ident()
     in_handlers = threading.local()
     wait = psycopg.Connection.wait
-    apply_batch = batches._apply_batch
+    apply = batches.BatchApplier.apply
 
     def counted(self: psycopg.Connection[Any], *args: Any, **kwargs: Any) -> Any:
         name = getattr(args[0], "__qualname__", repr(args[0]))
         idle = self.info.transaction_status == TransactionStatus.IDLE
         if (
             threading.get_ident() == thread
-            and not getattr(in_handlers, "on", False)
+            and getattr(in_handlers, "on", False) == handlers
             and not (name.endswith("_commit_gen") and idle)  # sends nothing
+            and not (self._pipeline is not None and name.endswith(SENDS))
         ):
             made.append(name)
         return wait(self, *args, **kwargs)
 
-    def handlers(*args: Any, **kwargs: Any) -> None:
+    def applying(*args: Any, **kwargs: Any) -> None:
         in_handlers.on = True
         try:
-            apply_batch(*args, **kwargs)
+            apply(*args, **kwargs)
         finally:
             in_handlers.on = False
 
     monkeypatch.setattr(postgres_checks, "TRUSTED_FOR", 3600.0)
     monkeypatch.setattr(psycopg.Connection, "wait", counted)
-    monkeypatch.setattr(batches, "_apply_batch", handlers)
+    monkeypatch.setattr(batches.BatchApplier, "apply", applying)
     yield made
     monkeypatch.undo()
 
@@ -80,6 +88,17 @@ def test_an_inline_save_makes_five_round_trips_besides_its_handlers(
     assert len(made) == 5, "\n".join(made)
 
 
+def test_an_inline_saves_handlers_wait_for_the_server_once_per_read_and_at_the_end(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The handlers' statements are pipelined: the catch-up holding the applier
+    lock waits for the server where the audit, search and session read models
+    read the rows they change, and once for all the writes (9 exchanges when
+    each statement, or each executemany, waited for its answers)."""
+    made = counted_save(postgres_server, monkeypatch, "inline", handlers=True)
+    assert len(made) == 4, "\n".join(made)
+
+
 def test_a_worker_mode_save_makes_two_round_trips(
     postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
@@ -93,12 +112,14 @@ def counted_save(
     server: PostgresServer,
     monkeypatch: pytest.MonkeyPatch,
     mode: Literal["inline", "worker"],
+    *,
+    handlers: bool = False,
 ) -> list[str]:
     """The round trips of one save of a warmed-up session, in a new log."""
     url = server.url(server.new_schema())
     with sessiontrail.connect(url, projections=mode) as trail:
         session = warmed_up(trail, "counted")
-        with round_trips(monkeypatch) as made:
+        with round_trips(monkeypatch, handlers=handlers) as made:
             trail.sessions.save(session)
     return made
 
@@ -120,9 +141,10 @@ def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
     postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Another process holds the applier lock and applies nothing: the save tries
-    the lock and waits to share it in one round trip (with BEGIN), reads where
-    the read models are, and commits; then queues for the lock and applies its
-    own write. 1 for the insert, 3 waiting, 5 applying: 9."""
+    the lock, waits to share it, reads where the read models are and tries it
+    again in one round trip (with BEGIN); sharing it alone, it then holds it and
+    applies its own write. 1 for the insert, 4 applying (the wait in the first):
+    5 (9 when it read the read models and queued for the lock after the wait)."""
     schema = postgres_server.new_schema()
     url = postgres_server.url(schema)
     with sessiontrail.connect(url) as trail:
@@ -147,7 +169,7 @@ def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
             holder.commit()
         saving.join(30)
     assert not failures
-    assert len(made) == 9, "\n".join(made)
+    assert len(made) == 5, "\n".join(made)
 
 
 def waiting_to_share(server: PostgresServer) -> None:

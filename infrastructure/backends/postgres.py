@@ -523,32 +523,43 @@ class PostgresDatabase(ProjectionDatabase):
     shares_catch_ups = True
 
     @contextlib.contextmanager
-    def applying(self, done: Callable[[Cursor], bool]) -> Iterator[tuple[Cursor, bool]]:
+    def applying(
+        self, look: str, done: Callable[[Sequence[Any]], bool]
+    ) -> Iterator[tuple[Cursor, bool]]:
         """`write()` holding this schema's applier lock if it is free. If not, wait
         to share it, which the lock grants every waiter at once when the applier
-        commits, and ask `done`; if that applier did not do it, queue for the lock
-        itself (`done` is asked again once it is granted). A waiter takes no
-        transaction id, so it holds back no follower of the log while it waits.
-        Trying the lock and waiting to share it are one statement (a CASE runs
-        the wait only if the try failed), sent with BEGIN: one round trip."""
+        commits, and ask `done` of `look`'s row read then; if that applier did not
+        do it, queue for the lock itself (`done` is asked again once it is
+        granted). A waiter takes no transaction id, so it holds back no follower
+        of the log while it waits. Trying the lock and waiting to share it are
+        one statement (a CASE runs the wait only if the try failed), and `look`
+        a second one after it, with another try (a waiter that alone shared the
+        lock then holds it), sent with BEGIN: one round trip; so is queueing
+        with `look`, and a waiter holds the lock only until its COMMIT."""
+        looking = (
+            f"SELECT pg_try_advisory_xact_lock({APPLIER}), p.* FROM (SELECT 1) AS o "
+            f"LEFT JOIN ({look}) AS p ON true"
+        )
         with self._transaction(
             f"BEGIN; SELECT CASE WHEN pg_try_advisory_xact_lock({APPLIER}) THEN true "
             f"ELSE pg_advisory_xact_lock_shared({APPLIER})::text = 'shared' END "
-            f"FROM {NO_FLUSH}",
+            f"FROM {NO_FLUSH}; {looking}",
             "update read models",
         ) as cur:
-            [(alone,)] = cur.fetchall()
+            [(alone, *looked)] = cur.fetchall()
             if alone:
                 yield cur, True
                 return
-            if done(cur):
+            if done(looked):
                 yield cur, False
                 return
         with self._transaction(
-            f"BEGIN; SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}",
+            f"BEGIN; SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}; "
+            + looking,
             "update read models",
         ) as cur:
-            yield cur, not done(cur)
+            [(_, *looked)] = cur.fetchall()
+            yield cur, not done(looked)
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(
