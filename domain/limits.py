@@ -148,24 +148,35 @@ def _number_fits(value: float) -> bool:
     return math.isfinite(value)
 
 
-def _check(value: Any, path: str, depth: int, budget: list[int]) -> None:
+def _check(
+    value: Any, path: str, depth: int, budget: list[int], whole: bool = False
+) -> None:
+    """Check `value`, naming it by `path` and its parts by their places in it;
+    `whole`: name its parts by `path` too (a value the caller named as one)."""
+
+    def at(place: object) -> str:
+        return path if whole else f"{path}.{shown(place)}"
+
     if isinstance(value, str):
         _check_text(value, path, budget)
     elif isinstance(value, int | float):
         _check_number(value, path)
     elif isinstance(value, BaseModel):
+        name_shown = getattr(value, "name_shown", None)
+        if isinstance(name_shown, str):  # a value the caller knows by this name
+            path, whole = shown(name_shown), True
         for name in type(value).model_fields:
-            _check(getattr(value, name), f"{path}.{name}", depth, budget)
+            _check(getattr(value, name), at(name), depth, budget, whole)
     elif isinstance(value, Mapping | list | tuple):
         if depth >= MAX_JSON_DEPTH:
             raise InvalidInput(f"{path}: nested deeper than {MAX_JSON_DEPTH} levels")
         if isinstance(value, Mapping):
             for key, item in value.items():
                 _check_text(str(key), f"{path} (a key)", budget)
-                _check(item, f"{path}.{shown(key)}", depth + 1, budget)
+                _check(item, at(key), depth + 1, budget, whole)
         else:
             for index, item in enumerate(value):
-                _check(item, f"{path}.{index}", depth + 1, budget)
+                _check(item, at(index), depth + 1, budget, whole)
 
 
 def _check_number(value: float, path: str) -> None:

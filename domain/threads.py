@@ -13,6 +13,7 @@ smaller, then base64 in pieces no longer than any one stored string may be.
 from __future__ import annotations
 
 import base64
+import binascii
 import uuid
 import zlib
 from typing import Self
@@ -98,11 +99,17 @@ class Serialized(Value):
 
     def unpack(self) -> tuple[str, bytes]:
         """The (type, bytes) pair the serializer reads back."""
-        data = base64.b64decode("".join(self.data))
+        try:
+            data = base64.b64decode("".join(self.data))
+        except binascii.Error:
+            raise InvalidInput("data: not base64") from None
         if not self.compressed:
             return self.type, data
         inflater = zlib.decompressobj()
-        raw = inflater.decompress(data, MAX_VALUE_BYTES + 1)
+        try:
+            raw = inflater.decompress(data, MAX_VALUE_BYTES + 1)
+        except zlib.error:
+            raise InvalidInput("data: not a whole deflated value") from None
         if len(raw) > MAX_VALUE_BYTES:
             raise InvalidInput(
                 f"data: inflates past the {MAX_VALUE_BYTES:,}-byte limit of one value"
@@ -110,6 +117,13 @@ class Serialized(Value):
         if not inflater.eof:
             raise InvalidInput("data: not a whole deflated value")
         return self.type, raw
+
+    @property
+    def name_shown(self) -> str | None:
+        """What a refusal of this value names (see limits.py): a channel's value
+        or write its channel, as the caller wrote it; None: its place."""
+        channel = getattr(self, "channel", None)
+        return channel if isinstance(channel, str) else None
 
     @property
     def erased(self) -> bool:

@@ -120,7 +120,7 @@ class SessionStore(Application[UUID]):
     def __init__(self, backend: Backend) -> None:
         super().__init__(env=backend.env)
         self.backend = backend
-        self._write_lock = backend.write_lock()
+        self._write_lock = backend.write_lock(self.recorder)
         self._heads = ChainHeads(self.recorder)
         self._committed: list[Committed] = []
         self._in_append: InAppend | None = None
@@ -239,7 +239,7 @@ class SessionStore(Application[UUID]):
         for _ in range(SEAL_ATTEMPTS):
             records, sealed = self._sealed(events, owners or {})
             try:
-                with self._write_lock, storage_errors(action):
+                with storage_errors(action), self._write_lock:
                     linked = self._heads.link(records)
                     positions = self._insert_linked(linked, events, sealed)
                 break
@@ -339,7 +339,7 @@ class SessionStore(Application[UUID]):
         mapper = cast(PydanticMapper, self.mapper)
         records = [mapper.stored(event, None) for event in events]
         snapshots = self.snapshots.recorder if self.snapshots is not None else None
-        with self._write_lock, storage_errors("purge streams"):
+        with storage_errors("purge streams"), self._write_lock:
             linked = self._heads.link(records)
             purged = self.backend.purge(self.recorder, snapshots, expected, linked)
         self._heads.forget(expected)
@@ -581,10 +581,10 @@ class SessionStore(Application[UUID]):
             return
         assert self.snapshots is not None
         try:
-            with self._write_lock, storage_errors(f"prune snapshots of {stream}"):
+            with storage_errors(f"prune snapshots of {stream}"), self._write_lock:
                 self.backend.prune_snapshots(self.snapshots.recorder, stream, version)
             if self.stream_version(stream) < version:  # purged while it was taken
-                with self._write_lock, storage_errors(f"drop snapshot of {stream}"):
+                with storage_errors(f"drop snapshot of {stream}"), self._write_lock:
                     self.backend.prune_snapshots(
                         self.snapshots.recorder, stream, version + 1
                     )

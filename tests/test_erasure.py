@@ -4,11 +4,13 @@ and the log still verifies."""
 
 from __future__ import annotations
 
+import contextlib
 import io
 import json
 import sqlite3
 import subprocess
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import psycopg
@@ -161,6 +163,49 @@ def test_erasure_on_postgres_leaves_no_plaintext_in_any_table(
     assert keys == [("bob",)]  # alice's key row is gone, not just forgotten
     with sessiontrail.connect(postgres_server.url(schema)) as reopened:
         check_erased(reopened)  # a fresh process has no memory of alice's key
+
+
+def test_an_erasure_on_postgres_whose_vacuum_meets_a_lock_reports_not_compacted(
+    postgres_server: PostgresServer,
+) -> None:
+    """Another VACUUM holding a read-model table's lock past the lock timeout:
+    the erasure is done and says the tables are not all vacuumed (no error)."""
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema) + "&lock_timeout=0.5"
+    with sessiontrail.connect(url) as trail:
+        write_everything(trail, "alice")
+        write_everything(trail, "bob")
+        with vacuum_lock_held(postgres_server, schema):
+            report = trail.erase_user("alice")
+        assert report.had_key and not report.log_compacted
+        check_erased(trail)
+
+
+def test_erase_user_on_postgres_says_which_vacuum_it_waited_for(
+    postgres_server: PostgresServer,
+) -> None:
+    schema = postgres_server.new_schema()
+    url = postgres_server.url(schema) + "&lock_timeout=0.2"
+    with sessiontrail.connect(url) as trail:
+        write_everything(trail, "alice")
+    with vacuum_lock_held(postgres_server, schema):
+        gave_up = invoke_cli(url, "erase-user", "alice", "--yes", "--wait", "0.3")
+    assert gave_up.returncode == 1
+    assert "another VACUUM holds a read-model table" in gave_up.stderr
+    assert "0.3 s" in gave_up.stderr
+
+
+@contextlib.contextmanager
+def vacuum_lock_held(server: PostgresServer, schema: str) -> Iterator[None]:
+    """The lock a VACUUM (an autovacuum's, say) holds on a read-model table,
+    held by another connection meanwhile."""
+    with psycopg.connect(server.dsn()) as vacuuming:
+        table = f'"{schema}".st_sessions_g1'
+        vacuuming.execute(f"LOCK TABLE {table} IN SHARE UPDATE EXCLUSIVE MODE")
+        try:
+            yield
+        finally:
+            vacuuming.rollback()
 
 
 def test_another_process_stops_reading_within_the_key_cache_time(

@@ -672,7 +672,7 @@ WRONG_JSON: dict[str, tuple[object, ...]] = {
 WRONG_QUERY: dict[str, tuple[str, ...]] = {
     "integer": ("5.0", "+5", " 5", "5_000", "true"),
     "boolean": ("yes", "1", "on", "0"),
-    "date-time": ("5", "1700000000", "1.5"),
+    "date-time": ("5", "1700000000", "1.5", "+5", "1.5e3", "2020-01-01T00:00:00"),
 }
 """Query values a lax parse would read as the parameter's type."""
 REQUIRED = {

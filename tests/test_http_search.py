@@ -97,3 +97,56 @@ def test_an_unknown_query_parameter_is_422_naming_it(client: TestClient, path: s
     assert response.status_code == 422, response.text
     unknown = path.split("?")[1].split("&")[-1].split("=")[0]
     assert response.json()["detail"].startswith(f"{unknown}: unknown query parameter")
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/v1/sessions", "since"),
+        ("/v1/sessions/a/history", "since"),
+        ("/v1/sessions/a/history", "until"),
+        ("/v1/sessions/a/at", "time"),
+    ],
+)
+@pytest.mark.parametrize(
+    "moment",
+    ["2020-01-01T00:00:00", "2020-01-01", "+5", "-1.5e3", "1.8e9"],
+)
+def test_a_query_time_not_iso_8601_with_its_offset_is_422_naming_it(
+    client: TestClient, path: str, name: str, moment: str
+):
+    """Without an offset (whose zone?), or a number read as seconds past 1970."""
+    chat(client, "ann", "a", "x")
+
+    response = client.get(path, params={name: moment}, headers=bearer("ann"))
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"].startswith(f"query.{name}: "), response.text
+
+
+@pytest.mark.parametrize(
+    "query",
+    [
+        "pinned=true&pinned=false",
+        "since=2020-01-01T00:00:00Z&since=2999-01-01T00:00:00Z",
+        "limit=1&limit=2",
+        "search=lisbon&search=rome",
+    ],
+)
+def test_a_single_valued_query_parameter_given_twice_is_422_naming_it(
+    client: TestClient, query: str
+):
+    chat(client, "ann", "a", "x")
+
+    response = client.get(f"/v1/sessions?{query}", headers=bearer("ann"))
+
+    assert response.status_code == 422, response.text
+    name = query.split("=")[0]
+    assert response.json()["detail"] == f"{name}: give it once"
+
+
+def test_a_repeatable_query_parameter_may_be_given_twice(client: TestClient):
+    chat(client, "ann", "trip", "x", metadata={"k": 3, "city": "Lisbon"})
+    chat(client, "ann", "other", "y", metadata={"k": 3})
+
+    assert listed(client, "ann", "meta=k=3&meta=city=Lisbon") == ["trip"]

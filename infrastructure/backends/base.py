@@ -85,8 +85,9 @@ class Backend(ABC):
         for commands that only read an existing log; None when it exists."""
         return None
 
-    def write_lock(self) -> AbstractContextManager[Any]:
-        """What this process holds around each append (none by default)."""
+    def write_lock(self, recorder: AggregateRecorder) -> AbstractContextManager[Any]:
+        """What this process holds around each append (none by default); it may
+        raise a storage error when it cannot be had in time."""
         return contextlib.nullcontext()
 
     @abstractmethod

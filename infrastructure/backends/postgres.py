@@ -570,7 +570,10 @@ class PostgresDatabase(ProjectionDatabase):
         """VACUUM every read-model table, so the old versions of rows an erasure
         rewrote are no longer readable. Index cleanup is skipped (no read-model
         index holds content), which keeps the cost to the pages changed since
-        the last vacuum; VACUUM FULL would rewrite whole tables under a lock."""
+        the last vacuum; VACUUM FULL would rewrite whole tables under a lock.
+        False if a table's lock was not had within the lock timeout (another
+        VACUUM of it, an autovacuum say, holds it): the others are vacuumed."""
+        vacuumed = True
         with sql_errors("vacuum the read models"), self._pool.connection() as conn:
             previous = conn.autocommit
             conn.autocommit = True  # VACUUM cannot run inside a transaction
@@ -583,12 +586,17 @@ class PostgresDatabase(ProjectionDatabase):
                     ).fetchall()
                 ]
                 for table in tables:
-                    conn.execute(
-                        SQL("VACUUM (INDEX_CLEANUP OFF) {}").format(Identifier(table))
-                    )
+                    try:
+                        conn.execute(
+                            SQL("VACUUM (INDEX_CLEANUP OFF) {}").format(
+                                Identifier(table)
+                            )
+                        )
+                    except psycopg.errors.LockNotAvailable:
+                        vacuumed = False
             finally:
                 conn.autocommit = previous
-        return True
+        return vacuumed
 
     def rewrite(self, full: bool) -> tuple[int, int]:
         """VACUUM (ANALYZE) every table of the log's schema: the space of deleted

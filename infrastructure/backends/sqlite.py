@@ -40,7 +40,13 @@ from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE, Sealed
 from .base import STREAMS_PER_QUERY, Backend, InTransaction, Positioned, Purged
-from .sqlite_store import BUSY_TIMEOUT, Factory, GuardedRecorder, LogRecorder
+from .sqlite_store import (
+    BUSY_TIMEOUT,
+    BoundedWriteLock,
+    Factory,
+    GuardedRecorder,
+    LogRecorder,
+)
 
 _OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
 
@@ -98,12 +104,13 @@ class SQLiteBackend(Backend):
             None if os.path.exists(self.path) else f"no SQLite database at {self.path}"
         )
 
-    def write_lock(self) -> threading.RLock:
-        return file_write_lock(self.path)
+    def write_lock(self, recorder: AggregateRecorder) -> BoundedWriteLock:
+        assert isinstance(recorder, SQLiteAggregateRecorder)
+        return BoundedWriteLock(file_write_lock(self.path), recorder.datastore.pool)
 
     def key_table(self, recorder: AggregateRecorder) -> SQLiteKeys:
         assert isinstance(recorder, SQLiteAggregateRecorder)
-        return SQLiteKeys(recorder, self.write_lock())
+        return SQLiteKeys(recorder, file_write_lock(self.path))
 
     def stream_ids(
         self, recorder: AggregateRecorder, after: UUID | None, limit: int

@@ -137,11 +137,13 @@ class Pool(SQLiteConnectionPool):
         self._appending.release()
 
     def close(self) -> None:
+        """Close the appending connection and the pool under the appending lock:
+        an append queued for it then finds the pool closed, and opens nothing."""
         with self._appending:
             if self._appender is not None:
                 self._appender.close()
                 self._appender = None
-        super().close()
+            super().close()
 
     def _create_connection(self) -> SQLiteConnection:
         try:
@@ -158,6 +160,32 @@ class Pool(SQLiteConnectionPool):
             raise InterfaceError(exc) from exc
         connection.row_factory = sqlite3.Row  # what eventsourcing's reads expect
         return SQLiteConnection(sqlite_conn=connection, max_age=self.max_age)
+
+
+class BoundedWriteLock:
+    """The file's in-process write lock, waited for at most the busy timeout
+    (the URL's `lock_timeout`), as SQLite's own lock is: it stands in for that
+    lock between the threads of one process.
+
+    A thread whose append is stuck holds it: another thread's save then fails
+    as a storage error (ConnectionUnavailableError) after that timeout, with
+    nothing written, not after the stuck one ends."""
+
+    __slots__ = ("_lock", "_pool")
+
+    def __init__(self, lock: threading.RLock, pool: SQLiteConnectionPool) -> None:
+        self._lock = lock
+        self._pool = pool
+
+    def __enter__(self) -> None:
+        timeout = self._pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        if not self._lock.acquire(timeout=timeout):
+            raise ConnectionUnavailableError(
+                "timed out waiting for another thread's write to the file"
+            )
+
+    def __exit__(self, *exc: object) -> None:
+        self._lock.release()
 
 
 class GuardedRecorder(LogRecorder):

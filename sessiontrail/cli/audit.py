@@ -134,6 +134,7 @@ def erase_user(
         typer.confirm(f"Erase everything {user_id!r} wrote, for good?", abort=True)
     with open_log(options(ctx).db) as trail:
         report = trail.erase_user(user_id, actor=actor, wait=wait)
+        backend = trail.backend
     if report.had_key:
         rewritten = ", ".join(report.read_models)
         console.print(f"[green]erased[/] {escape(user_id)} from {rewritten}")
@@ -141,9 +142,12 @@ def erase_user(
         console.print(f"nothing of {escape(user_id)} was sealed; erasure recorded")
     if not report.log_compacted:
         held = (
-            "another connection is still reading the SQLite file, so its old pages "
-            "(the erased bytes among them) stay on disk until that read ends and a "
-            "checkpoint runs"
+            "another VACUUM holds a read-model table, so the old versions of its "
+            "rewritten rows stay until a later vacuum of it"
+            if backend == "postgresql"
+            else "another connection is still reading the SQLite file, so its old "
+            "pages (the erased bytes among them) stay on disk until that read ends "
+            "and a checkpoint runs"
         )
         if wait > 0:
             typer.echo(f"error: {held}: still so after waiting {wait:g} s", err=True)

@@ -45,7 +45,7 @@ class ErasureReport(Value):
     user_id: str
     had_key: bool  # False: nothing of theirs was ever sealed (or already erased)
     read_models: list[str]
-    log_compacted: bool  # SQLite: no file holds the erased bytes any more
+    log_compacted: bool  # no file holds the erased bytes (PostgreSQL: all vacuumed)
 
 
 class Eraser:

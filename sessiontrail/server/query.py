@@ -2,49 +2,65 @@
 
 A misspelt filter (`?pined=true`) silently ignored would answer a different
 question than the one asked, so unknown parameters are refused (every route's
-known parameters are those its function and its dependencies declare). So would
-a value read loosely: `?dry_run=no` must not be a yes, `?limit=5.0` not 5. A
-boolean is `true` or `false`, an integer decimal digits, a time ISO 8601.
+known parameters are those its function and its dependencies declare), and so is
+a single-valued one given twice. So would a value read loosely: `?dry_run=no`
+must not be a yes, `?limit=5.0` not 5. A boolean is `true` or `false`, an
+integer decimal digits, a time ISO 8601 with its offset.
 """
 
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Annotated
+from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator
 
 from ..domain.errors import InvalidInput
 
 
-def _known(route: APIRoute) -> frozenset[str]:
-    """The query parameter names `route` declares (with its dependencies')."""
-    return frozenset(_names(route.dependant))
+def _known(route: APIRoute) -> dict[str, bool]:
+    """The query parameters `route` declares (with its dependencies'), each
+    with whether it takes several values (a list: `?meta=a&meta=b`)."""
+    return _names(route.dependant)
 
 
-def _names(dependant: Dependant) -> set[str]:
-    names = {field.alias for field in dependant.query_params}
+def _names(dependant: Dependant) -> dict[str, bool]:
+    names = {
+        field.alias: _takes_several(field.field_info.annotation)
+        for field in dependant.query_params
+    }
     for dependency in dependant.dependencies:
         names |= _names(dependency)
     return names
 
 
+def _takes_several(annotation: Any) -> bool:
+    """Whether a parameter of this type is a list (possibly optional)."""
+    if get_origin(annotation) is list:
+        return True
+    return any(_takes_several(argument) for argument in get_args(annotation))
+
+
 def known_query_only(request: Request) -> None:
-    """Refuse a request naming a query parameter its route does not take."""
+    """Refuse a request naming a query parameter its route does not take, or
+    giving one that takes a single value twice (which copy was meant?)."""
     route = request.scope.get("route")
     if not isinstance(route, APIRoute):
         return
     known = _known(route)
-    unknown = sorted(set(request.query_params) - known)
+    unknown = sorted(set(request.query_params) - known.keys())
     if unknown:
         allowed = ", ".join(sorted(known)) or "none"
         raise InvalidInput(
             f"{', '.join(unknown)}: unknown query parameter"
             f"{'s' if len(unknown) > 1 else ''} (this route takes: {allowed})"
         )
+    for name, several in known.items():
+        if not several and len(request.query_params.getlist(name)) > 1:
+            raise InvalidInput(f"{name}: give it once")
 
 
 def _true_or_false(value: object) -> object:
@@ -61,20 +77,25 @@ def _digits(value: object) -> object:
     raise ValueError("must be a whole number in decimal digits")
 
 
-def _not_a_number(value: object) -> object:
-    """An ISO 8601 time, never a number (read loosely, `5` is a second past 1970),
-    whether given as text (a query) or as a JSON number (a body)."""
-    if isinstance(value, int | float) or (
-        isinstance(value, str) and value.replace(".", "", 1).lstrip("-").isdigit()
-    ):
-        raise ValueError("must be an ISO 8601 time, not a number")
+def _iso_time_with_offset(value: object) -> object:
+    """An ISO 8601 time with its offset, as text: never a number (read loosely,
+    `5`, `+5` or `1.8e9` is seconds past 1970), whether given in a query or as a
+    JSON number in a body, and never a time without offset (whose zone?)."""
+    try:
+        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
+    except ValueError:
+        parsed = None
+    if parsed is None or parsed.tzinfo is None:
+        raise ValueError(
+            "must be an ISO 8601 time with its offset, such as 2026-01-31T09:00:00Z"
+        )
     return value
 
 
 TRUE_OR_FALSE = BeforeValidator(_true_or_false)
 DIGITS = BeforeValidator(_digits)
-ISO_TIME = BeforeValidator(_not_a_number)
+ISO_TIME = BeforeValidator(_iso_time_with_offset)
 """Each checks a parameter as given, before it is converted (and never its
 default): `Annotated[int | None, Query(ge=1), DIGITS] = None`."""
 QueryBool = Annotated[bool, TRUE_OR_FALSE]
-QueryTime = Annotated[datetime | None, ISO_TIME]
+QueryTime = Annotated[AwareDatetime | None, ISO_TIME]

@@ -32,6 +32,7 @@ from ..domain.limits import check_payload, check_unicode
 from ..domain.qa import QASession
 from ..domain.qa_values import SessionQAUpdate, SessionTraceStep, TraceStepIn
 from ..domain.session import ForkStart, Session, SessionStart
+from ..domain.threads import Serialized
 from ..domain.validation import (
     Actor,
     ItemId,
@@ -92,6 +93,7 @@ def imported_event(record: Any) -> tuple[PortableEvent, EventModel]:
         check_payload(event.payload())  # as a command's event: the same depths
     except InvalidInput as exc:
         raise InvalidInput(f"payload.{exc}") from None
+    _values_read_back(event)
     line = {
         "session_id": portable.session_id,
         "user_id": portable.user_id,
@@ -104,6 +106,22 @@ def imported_event(record: Any) -> tuple[PortableEvent, EventModel]:
         raise InvalidInput.from_validation(exc) from None
     _reads_back(record, portable, event)
     return portable, event
+
+
+def _values_read_back(event: EventModel) -> None:
+    """InvalidInput naming the first LangGraph value of `event` that would not read
+    back (one inflating past the limit of one value, or not whole): the read
+    model would skip the event for good, losing the checkpoint."""
+    for name, field in event.payload().items():
+        values = field if isinstance(field, list) else [field]
+        for index, value in enumerate(values):
+            if not isinstance(value, Serialized) or value.erased:
+                continue
+            where = f"payload.{name}" + (f".{index}" if field is values else "")
+            try:
+                value.unpack()
+            except InvalidInput as exc:
+                raise InvalidInput(f"{where}.{exc}") from None
 
 
 def _reads_back(record: Any, portable: PortableEvent, event: EventModel) -> None:

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Callable
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Header, Query, Request, Response
+from fastapi import APIRouter, Header, Query, Response
 from fastapi.responses import JSONResponse
 from pydantic import (
     AwareDatetime,
@@ -224,7 +224,6 @@ def patch_session(
 )
 def delete_session(
     session_id: str,
-    request: Request,
     who: Who,
     trail: Trail,
     purge: QueryBool = False,
@@ -239,9 +238,6 @@ def delete_session(
     is stored): 412 and the current session, nothing deleted. A `reason`
     without `purge=true`, or `purge` or `reason` given twice, is 422: nothing
     is deleted."""
-    for name in ("purge", "reason"):
-        if len(request.query_params.getlist(name)) > 1:
-            raise InvalidInput(f"{name}: give it once")
     if reason is not None and not purge:
         raise InvalidInput("reason: only a purge keeps a reason (add purge=true)")
 

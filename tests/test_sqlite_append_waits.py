@@ -1,0 +1,94 @@
+"""SQLite: a save waits a bounded time for another thread's append, and a trail
+closing while a save races it leaves no connection open."""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from eventsourcing.sqlite import SQLiteConnectionPool
+
+import sessiontrail
+from sessiontrail import StorageUnavailable
+from sessiontrail.infrastructure.backends.sqlite_store import GuardedRecorder
+
+BOUND = 0.2
+"""The lock timeout and the pool's timeout in these tests, seconds."""
+
+
+def test_a_save_behind_another_threads_stuck_append_fails_after_the_lock_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The stuck thread holds the file's write lock: the other save waits the
+    URL's lock timeout for it, then fails as a storage error, nothing written."""
+    url = f"sqlite:///{tmp_path / 't.db'}?lock_timeout={BOUND}"
+    with sessiontrail.connect(url, projections="worker") as trail:
+        stuck = trail.sessions.load_or_create("stuck")
+        other = trail.sessions.load_or_create("other")
+        trail.sessions.save(stuck)
+        trail.sessions.save(other)
+        entered, release = threading.Event(), threading.Event()
+        insert = GuardedRecorder._insert_events
+
+        def held(self: Any, cursor: Any, records: Any, **kwargs: Any) -> Any:
+            if threading.current_thread().name == "stuck":
+                entered.set()
+                release.wait(30)  # an append that does not return until told
+            return insert(self, cursor, records, **kwargs)
+
+        monkeypatch.setattr(GuardedRecorder, "_insert_events", held)
+        stuck.append_message(role="user", content="stuck")
+        holder = threading.Thread(
+            target=trail.sessions.save, args=(stuck,), name="stuck"
+        )
+        holder.start()
+        try:
+            assert entered.wait(30)
+            other.append_message(role="user", content="waits")
+            began = time.monotonic()
+            with pytest.raises(StorageUnavailable, match="timed out waiting"):
+                trail.sessions.save(other)
+            waited = time.monotonic() - began
+        finally:
+            release.set()
+            holder.join()
+        assert waited < 10 * BOUND  # not the 30 s the stuck append would take
+        assert trail.store.stream_version(other.id) == 1
+
+
+def test_a_save_racing_the_trails_close_opens_no_connection(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save that reaches the appending connection while the pool closes is
+    refused, and the closed pool keeps no appending connection open."""
+    trail = sessiontrail.connect(f"sqlite:///{tmp_path / 't.db'}", projections="worker")
+    session = trail.sessions.load_or_create("s")
+    trail.sessions.save(session)
+    pool = trail.store.recorder.datastore.pool
+    pool.pool_timeout = BOUND
+    close = SQLiteConnectionPool.close
+    outcome: list[str] = []
+
+    def racing(self: Any) -> None:
+        """The base pool's close, with a save from another thread at its start."""
+        if self is pool and not outcome:
+            session.append_message(role="user", content="during close")
+
+            def save() -> None:
+                try:
+                    trail.sessions.save(session)
+                    outcome.append("saved")
+                except StorageUnavailable:
+                    outcome.append("refused")
+
+            racer = threading.Thread(target=save)
+            racer.start()
+            racer.join()
+        close(self)
+
+    monkeypatch.setattr(SQLiteConnectionPool, "close", racing)
+    trail.close()
+    assert (outcome, pool._appender) == (["refused"], None)
