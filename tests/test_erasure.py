@@ -245,19 +245,27 @@ def test_another_process_applying_the_erasure_replays_with_the_key_gone(
     with sessiontrail.connect(url) as worker, sessiontrail.connect(url) as admin:
         write_everything(worker, "alice")
         write_everything(worker, "bob")
-        eraser = admin._eraser
-        forget = eraser._forget_cached
-
-        def worker_saves_first() -> None:
-            other = worker.sessions.load_or_create("chat-carol", user_id="carol")
-            other.append_message(role="user", content="hello")
-            worker.sessions.save(other)  # its catch-up applies the erasure
-            forget()
-
-        eraser._forget_cached = worker_saves_first  # type: ignore[method-assign]
-        admin.erase_user("alice")
+        erase_applied_by_another(admin, worker, "alice")
         with sessiontrail.connect(url) as later:
             check_erased(later)
+
+
+def erase_applied_by_another(
+    admin: SessionTrail, worker: SessionTrail, user: str
+) -> None:
+    """`admin` erases `user`, and a save of `worker`'s lands between the
+    erasure's record and `admin`'s catch-up: `worker`'s catch-up applies it."""
+    eraser = admin._eraser
+    forget = eraser._forget_cached
+
+    def worker_saves_first() -> None:
+        other = worker.sessions.load_or_create("chat-carol", user_id="carol")
+        other.append_message(role="user", content="hello")
+        worker.sessions.save(other)  # its catch-up applies the erasure
+        forget()
+
+    eraser._forget_cached = worker_saves_first  # type: ignore[method-assign]
+    admin.erase_user(user)
 
 
 def test_the_user_id_that_stands_for_no_user_cannot_be_erased(

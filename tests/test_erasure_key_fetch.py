@@ -12,7 +12,7 @@ from __future__ import annotations
 import threading
 from typing import Any
 
-from test_erasure import check_erased, write_everything
+from test_erasure import check_erased, erase_applied_by_another, write_everything
 
 import sessiontrail
 from sessiontrail import SessionTrail
@@ -77,16 +77,6 @@ def test_a_key_read_before_a_replay_forgot_it_does_not_open_the_replayed_events(
             held.release()  # the held thread remembers what it read, if allowed
 
         keys.forget = forget_then_release  # type: ignore[method-assign]
-        eraser = admin._eraser
-        forget_cached = eraser._forget_cached
-
-        def worker_saves_first() -> None:
-            other = worker.sessions.load_or_create("chat-carol", user_id="carol")
-            other.append_message(role="user", content="hello")
-            worker.sessions.save(other)  # its catch-up applies the erasure
-            forget_cached()
-
-        eraser._forget_cached = worker_saves_first  # type: ignore[method-assign]
-        admin.erase_user("alice")
+        erase_applied_by_another(admin, worker, "alice")
         with sessiontrail.connect(url) as later:
             check_erased(later)
