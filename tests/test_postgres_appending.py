@@ -9,6 +9,7 @@ import time
 from collections.abc import Iterator
 
 import psycopg
+import psycopg.sql
 import pytest
 from support.deadlines import outcomes_within
 from support.postgres import PostgresServer, running
@@ -33,12 +34,16 @@ def save_a_message(trail: SessionTrail, session_id: str, content: str) -> None:
 
 def appending_backends(server: PostgresServer, schema: str) -> set[int]:
     """The server processes of connections whose last message appended to
-    `schema`'s log (the guarded INSERT names its table)."""
+    `schema`'s log or woke its listeners after an append (the guarded INSERT
+    names its table, the NOTIFY its channel)."""
     with psycopg.connect(server.dsn(), autocommit=True) as db:
         rows = db.execute(
-            "SELECT pid FROM pg_stat_activity WHERE query LIKE %s "
+            "SELECT pid FROM pg_stat_activity WHERE (query LIKE %s OR query LIKE %s) "
             "AND pid <> pg_backend_pid()",
-            (f'BEGIN; WITH guard AS (SELECT 1 FROM "{schema}".%',),
+            (
+                f'BEGIN; WITH guard AS (SELECT 1 FROM "{schema}".%',
+                f'BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY "{schema}.%',
+            ),
         ).fetchall()
     return {pid for (pid,) in rows}
 
@@ -142,3 +147,23 @@ def test_a_conflicting_append_leaves_its_connection_working(
         trail.sessions.save(stale)
         assert sorted(messages(trail, contested)) == ["first", "ours", "theirs"]
         assert before in appending_backends(postgres_server, schema)
+
+
+def test_a_save_whose_wake_up_fails_is_stored_and_succeeds(
+    postgres_server: PostgresServer,
+    monkeypatch: pytest.MonkeyPatch,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """The NOTIFY after an append can fail (its commit's lock wait cut by the
+    lock timeout, here a division by zero in its place): the append is stored
+    by then, so the save succeeds and the failure costs listeners a poll."""
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url, projections="worker") as trail:
+        save_a_message(trail, "woken", "first")
+        monkeypatch.setattr(
+            trail.store.recorder, "_wake_statement", psycopg.sql.SQL("SELECT 1/0")
+        )
+        save_a_message(trail, "woken", "second")
+        assert "could not wake the log's listeners" in caplog.text
+        save_a_message(trail, "woken", "third")  # the connection still works
+        assert messages(trail, "woken") == ["first", "second", "third"]

@@ -257,7 +257,6 @@ class EventsRecorder(PostgresApplicationRecorder):
         self._wake_statement = SQL(
             "BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
         ).format(Identifier(self.channel_name))
-        self._append_and_wake = self._append + SQL("; ") + self._wake_statement
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
             "originator_id {originator_id_type} NOT NULL, "
@@ -295,10 +294,11 @@ class EventsRecorder(PostgresApplicationRecorder):
         sealed: Sealed | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert in one statement, its own transaction, then wake the log's
-        listeners, in one message (one round trip), on a connection of the
-        appends' own; returns the notification ids (`take_positions` gives this
-        thread each row's position).
+        """Insert in one statement, its own transaction, in one message, on a
+        connection of the appends' own, then wake the log's listeners (a second
+        round trip whose failure only costs a listener a poll: never the save's,
+        which is stored by then); returns the notification ids
+        (`take_positions` gives this thread each row's position).
 
         The stale-writer guard is part of the INSERT (postgres_purge.py), so the
         transaction is open only while the server runs the statement, never while
@@ -312,12 +312,12 @@ class EventsRecorder(PostgresApplicationRecorder):
         client-side binding: the simple protocol takes several statements, not
         parameters; not PREPAREd, which a pooler in transaction mode would lose)
         between BEGIN and COMMIT (durable; an implicit transaction's COMMIT
-        would log a warning each time), then the NOTIFY in a transaction of its
-        own that does not wait for the disk: a NOTIFY holds a database-wide lock
-        from before its commit until the commit is flushed, which in the
-        INSERT's transaction would queue every writer again. If the message fails
-        after the INSERT committed, the retry finds the records there and the
-        save's writer sees that its events are stored."""
+        would log a warning each time). The NOTIFY follows in a transaction of
+        its own that does not wait for the disk: a NOTIFY holds a database-wide
+        lock from before its commit until the commit is flushed, which in the
+        INSERT's transaction would queue every writer again. It is not in the
+        INSERT's message: an error there (its lock wait cut by the lock
+        timeout) would be raised for a save already stored."""
         if not stored_events:
             return None
         sealed = sealed or {}
@@ -331,12 +331,13 @@ class EventsRecorder(PostgresApplicationRecorder):
             )
             for record in stored_events
         ]
-        message = self._append_and_wake if self.announces_inserts else self._append
         with (
             self._datastore.appending() as connection,
             ClientCursor(connection) as cursor,
         ):
-            cursor.execute(message, [*guarded, records, len(guarded[0]), len(sealed)])
+            cursor.execute(
+                self._append, [*guarded, records, len(guarded[0]), len(sealed)]
+            )
             cursor.nextset()  # past BEGIN
             rows = cursor.fetchall()
             while cursor.nextset():
@@ -350,6 +351,8 @@ class EventsRecorder(PostgresApplicationRecorder):
                         for stream, version in zip(*guarded[:2], strict=True)
                     )
                 )
+            if self.announces_inserts:
+                self._wake(connection)
         self._inserted.positions = [
             LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
         ]
