@@ -237,7 +237,8 @@ class SessionStore(Application[UUID]):
         erasure erased, then becomes what its stream reads now."""
         resealed = False
         for _ in range(SEAL_ATTEMPTS):
-            records, sealed = self._sealed(events, owners or {})
+            with storage_errors(action):  # sealing may make the user's key
+                records, sealed = self._sealed(events, owners or {})
             try:
                 with storage_errors(action), self._write_lock:
                     linked = self._heads.link(records)

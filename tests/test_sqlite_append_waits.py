@@ -3,8 +3,10 @@ closing while a save races it leaves no connection open."""
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -12,11 +14,40 @@ import pytest
 from eventsourcing.sqlite import SQLiteConnectionPool
 
 import sessiontrail
-from sessiontrail import StorageUnavailable
+from sessiontrail import SessionTrail, StorageUnavailable
 from sessiontrail.infrastructure.backends.sqlite_store import GuardedRecorder
 
 BOUND = 0.2
 """The lock timeout and the pool's timeout in these tests, seconds."""
+
+
+@contextlib.contextmanager
+def stuck_append(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> Iterator[None]:
+    """Another thread's append that holds the file's write lock and does not
+    return until the block ends."""
+    stuck = trail.sessions.load_or_create("stuck")
+    trail.sessions.save(stuck)
+    entered, release = threading.Event(), threading.Event()
+    insert = GuardedRecorder._insert_events
+
+    def held(self: Any, cursor: Any, records: Any, **kwargs: Any) -> Any:
+        if threading.current_thread().name == "stuck":
+            entered.set()
+            release.wait(30)  # an append that does not return until told
+        return insert(self, cursor, records, **kwargs)
+
+    monkeypatch.setattr(GuardedRecorder, "_insert_events", held)
+    stuck.append_message(role="user", content="stuck")
+    holder = threading.Thread(target=trail.sessions.save, args=(stuck,), name="stuck")
+    holder.start()
+    try:
+        assert entered.wait(30)
+        yield
+    finally:
+        release.set()
+        holder.join()
 
 
 def test_a_save_behind_another_threads_stuck_append_fails_after_the_lock_timeout(
@@ -26,37 +57,32 @@ def test_a_save_behind_another_threads_stuck_append_fails_after_the_lock_timeout
     URL's lock timeout for it, then fails as a storage error, nothing written."""
     url = f"sqlite:///{tmp_path / 't.db'}?lock_timeout={BOUND}"
     with sessiontrail.connect(url, projections="worker") as trail:
-        stuck = trail.sessions.load_or_create("stuck")
         other = trail.sessions.load_or_create("other")
-        trail.sessions.save(stuck)
         trail.sessions.save(other)
-        entered, release = threading.Event(), threading.Event()
-        insert = GuardedRecorder._insert_events
-
-        def held(self: Any, cursor: Any, records: Any, **kwargs: Any) -> Any:
-            if threading.current_thread().name == "stuck":
-                entered.set()
-                release.wait(30)  # an append that does not return until told
-            return insert(self, cursor, records, **kwargs)
-
-        monkeypatch.setattr(GuardedRecorder, "_insert_events", held)
-        stuck.append_message(role="user", content="stuck")
-        holder = threading.Thread(
-            target=trail.sessions.save, args=(stuck,), name="stuck"
-        )
-        holder.start()
-        try:
-            assert entered.wait(30)
+        with stuck_append(trail, monkeypatch):
             other.append_message(role="user", content="waits")
             began = time.monotonic()
             with pytest.raises(StorageUnavailable, match="timed out waiting"):
                 trail.sessions.save(other)
             waited = time.monotonic() - began
-        finally:
-            release.set()
-            holder.join()
         assert waited < 10 * BOUND  # not the 30 s the stuck append would take
         assert trail.store.stream_version(other.id) == 1
+
+
+def test_a_read_behind_another_threads_stuck_append_fails_after_the_lock_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Reads of the read models share the file's lock with appends: one waits
+    the URL's lock timeout for a stuck append, then fails as a storage error."""
+    url = f"sqlite:///{tmp_path / 't.db'}?lock_timeout={BOUND}"
+    with sessiontrail.connect(url, projections="worker") as trail:
+        with stuck_append(trail, monkeypatch):
+            began = time.monotonic()
+            with pytest.raises(StorageUnavailable, match="timed out waiting"):
+                trail.sessions.list()
+            waited = time.monotonic() - began
+        assert waited < 10 * BOUND
+        assert trail.sessions.list().items == []  # free again (worker mode: none)
 
 
 def test_a_save_racing_the_trails_close_opens_no_connection(

@@ -34,7 +34,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.sqlite import SQLiteAggregateRecorder, SQLiteCursor
 
-from ...domain.errors import InvalidInput
+from ...domain.errors import InvalidInput, StorageUnavailable
 from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
@@ -110,7 +110,7 @@ class SQLiteBackend(Backend):
 
     def key_table(self, recorder: AggregateRecorder) -> SQLiteKeys:
         assert isinstance(recorder, SQLiteAggregateRecorder)
-        return SQLiteKeys(recorder, file_write_lock(self.path))
+        return SQLiteKeys(recorder, self.write_lock(recorder))
 
     def stream_ids(
         self, recorder: AggregateRecorder, after: UUID | None, limit: int
@@ -281,11 +281,16 @@ class SQLiteDatabase(ProjectionDatabase):
         connection: sqlite3.Connection,
         lock: threading.RLock | None = None,
         log_after: str | None = None,
+        timeout: float | None = None,
     ) -> None:
-        """`lock` serialises this connection; file databases share the file's lock."""
+        """`lock` serialises this connection; file databases share the file's
+        lock, waited for at most `timeout` seconds by reads and writes (the
+        busy timeout, as SQLite's own lock: a thread stuck in an append holds
+        it), None: no bound (a private database no other thread writes)."""
         self._connection = connection
         self._lock = lock or threading.RLock()
         self.log_after = log_after
+        self._timeout = -1.0 if timeout is None else timeout
 
     @classmethod
     def open_file(
@@ -302,7 +307,7 @@ class SQLiteDatabase(ProjectionDatabase):
             # (the next catch-up re-applies them); and the events' own FULL
             # commits fsync the shared write-ahead log, these frames included.
             connection.execute("PRAGMA synchronous=NORMAL")
-        return cls(connection, file_write_lock(path), log_after)
+        return cls(connection, file_write_lock(path), log_after, timeout)
 
     @classmethod
     def in_memory(cls) -> SQLiteDatabase:
@@ -352,15 +357,22 @@ class SQLiteDatabase(ProjectionDatabase):
 
     @contextlib.contextmanager
     def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:
-        with self._lock, sql_errors(action):
-            cursor = self._connection.cursor()
-            cursor.execute(begin)
-            try:
-                yield Cursor(cursor, "sqlite")
-            except BaseException:
-                self._connection.rollback()
-                raise
-            self._connection.commit()
+        if not self._lock.acquire(timeout=self._timeout):
+            raise StorageUnavailable(
+                f"{action}: timed out waiting for another thread's write to the file"
+            )
+        try:
+            with sql_errors(action):
+                cursor = self._connection.cursor()
+                cursor.execute(begin)
+                try:
+                    yield Cursor(cursor, "sqlite")
+                except BaseException:
+                    self._connection.rollback()
+                    raise
+                self._connection.commit()
+        finally:
+            self._lock.release()
 
     def write(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction("BEGIN IMMEDIATE", "update read models")
