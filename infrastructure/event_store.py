@@ -266,7 +266,8 @@ class SessionStore(Application[UUID]):
     def _read_anew(self, aggregate: Session | QASession) -> Session | QASession | None:
         """Make `aggregate` what its stream reads now, in place (an erasure since
         it was loaded: it holds content that reads erased); None if that read
-        fails (then it is not snapshotted: the append is stored already)."""
+        fails (the append is stored already; a snapshot due is then taken from
+        the log, never from the object)."""
         try:
             stored = (
                 self.load(aggregate.id)

@@ -167,3 +167,33 @@ def test_a_save_whose_wake_up_fails_is_stored_and_succeeds(
         assert "could not wake the log's listeners" in caplog.text
         save_a_message(trail, "woken", "third")  # the connection still works
         assert messages(trail, "woken") == ["first", "second", "third"]
+
+
+def test_a_save_waiting_for_a_busy_appending_connection_waits_the_bound_once(
+    postgres_server: PostgresServer,
+) -> None:
+    """Every appending connection in use past the connect timeout: the save
+    fails as StorageUnavailable after about that long, not after ten retries."""
+    schema = postgres_server.new_schema()
+    url = f"{postgres_server.url(schema)}&pool_size=1&max_overflow=0&connect_timeout=1"
+    with sessiontrail.connect(url, projections="worker") as trail:
+        save_a_message(trail, "s", "first")
+        taken, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with trail.store.recorder._datastore.appending():
+                taken.set()
+                release.wait(60)
+
+        holder = threading.Thread(target=hold)
+        holder.start()
+        try:
+            assert taken.wait(10)
+            began = time.monotonic()
+            with pytest.raises(StorageUnavailable):
+                save_a_message(trail, "s", "second")
+            waited = time.monotonic() - began
+        finally:
+            release.set()
+            holder.join()
+        assert waited < 5, waited  # one wait of 1 s, not ten

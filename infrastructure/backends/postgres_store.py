@@ -37,6 +37,7 @@ from uuid import UUID
 
 import psycopg
 from eventsourcing.persistence import (
+    ConnectionUnavailableError,
     DatabaseError,
     DataError,
     IntegrityError,
@@ -166,6 +167,8 @@ class BoundedDatastore(PostgresDatastore):
                 yield connection
         except psycopg.Error as exc:
             raise persistence_error(exc) from exc
+        except ConnectionUnavailableError as exc:  # every one in use past the bound
+            raise BoundExceeded(str(exc)) from exc  # waited once: not retried
 
     def _connect_appending(self) -> psycopg.Connection[DictRow]:
         """An appending connection: bounded, autocommit, rows as dicts, with the
