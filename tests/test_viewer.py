@@ -276,6 +276,7 @@ def test_the_diff_form_reaches_a_version_written_while_it_is_open(
 
     with page.expect_response(shows_trip):  # the page was shown again, live
         append_elsewhere(log_url, "written while the diff form is open")
+    expect(page.get_by_label("To version")).to_have_attribute("max", str(latest + 1))
     page.get_by_label("From version").fill(str(latest))
     page.get_by_label("To version").fill(str(latest + 1))
     page.get_by_role("button", name="Compare").click()
