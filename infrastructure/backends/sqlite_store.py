@@ -24,6 +24,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -229,8 +230,12 @@ class GuardedRecorder(LogRecorder):
                 guards.append(self._follows)
                 params += [row[0], before, MARK, previous]
             if keys and not returning:
-                guards += [_KEY_KEPT] * (len(keys) // 2)
-                params += keys
+                if len(keys) == 2:  # one user's content: the usual save
+                    guards.append(_KEY_KEPT)
+                    params += keys
+                else:  # one condition whatever the count (an import of many)
+                    guards.append(_KEYS_KEPT)
+                    params += [json.dumps(list((sealed or {}).items())), len(keys) // 2]
             if not guards:
                 c.execute(self.insert_events_statement, row)
             else:
@@ -319,6 +324,13 @@ class _Statement(SQLiteTransaction):
 
 
 _KEY_KEPT = f"EXISTS (SELECT 1 FROM {KEYS_TABLE} WHERE user_id = ? AND key_id = ?)"
+_KEYS_KEPT = (
+    f"(SELECT COUNT(*) FROM {KEYS_TABLE} JOIN json_each(?) AS kept ON "
+    "user_id = json_extract(kept.value, '$[0]') AND "
+    "key_id = json_extract(kept.value, '$[1]')) = ?"
+)
+"""Each (user, key id) pair of a JSON list still stored: one condition for any
+number of users (one EXISTS each would pass SQLite's expression depth limit)."""
 
 
 def _check_keys(cursor: SQLiteCursor, sealed: Sealed) -> None:
