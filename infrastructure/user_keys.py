@@ -279,6 +279,14 @@ class KeyDestroyed(Exception):
         self.user_id = user_id
 
 
+def check_kept(sealed: Sealed, stored: Callable[[str, str], bool]) -> None:
+    """KeyDestroyed for the first user whose key `sealed` names is no longer
+    stored (`stored(user_id, key_id)` asks the backend's key table)."""
+    for user_id, key_id in sealed.items():
+        if not stored(user_id, key_id):
+            raise KeyDestroyed(user_id)
+
+
 class SealBroken(Exception):
     """A sealed value failed authentication (the mapper names its record)."""
 

@@ -30,7 +30,7 @@ from ..chain import predecessors, unframe
 from ..log_position import LogPosition
 from ..settings import Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase
-from ..user_keys import KeyDestroyed, Sealed
+from ..user_keys import Sealed, check_kept
 from .base import Backend, Purged
 from .sqlite import SQLiteDatabase
 
@@ -236,10 +236,10 @@ class MemoryKeys:
         """Hold every key still (none is deleted meanwhile), once each key
         `sealed` names is found: else KeyDestroyed."""
         with self._guard:
-            for user_id, key_id in sealed.items():
-                found = self._keys.get(user_id)
-                if found is None or found[0] != key_id:
-                    raise KeyDestroyed(user_id)
+            check_kept(
+                sealed,
+                lambda user_id, key_id: (self._keys.get(user_id) or ("",))[0] == key_id,
+            )
             yield
 
 

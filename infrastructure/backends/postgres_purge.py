@@ -40,7 +40,7 @@ from psycopg.sql import SQL, Composed, Identifier, Literal
 
 from ..chain import DIGEST_SIZE, MARK, predecessors, unframe
 from ..log_position import LogPosition
-from ..user_keys import KeyDestroyed, Sealed
+from ..user_keys import Sealed, check_kept
 
 if TYPE_CHECKING:
     from .postgres_store import EventsRecorder
@@ -121,9 +121,12 @@ def destroyed_key(cursor: Cursor[DictRow], keys: Composed, sealed: Sealed) -> No
     """KeyDestroyed if a key `sealed` names is no longer in the key table (why
     a guarded insert inserted nothing, if not a purge)."""
     statement = SQL("SELECT 1 FROM {} WHERE user_id = %s AND key_id = %s").format(keys)
-    for user_id, key_id in sealed.items():
-        if cursor.execute(statement, (user_id, key_id)).fetchone() is None:
-            raise KeyDestroyed(user_id)
+    check_kept(
+        sealed,
+        lambda user_id, key_id: (
+            cursor.execute(statement, (user_id, key_id)).fetchone() is not None
+        ),
+    )
 
 
 def purge(

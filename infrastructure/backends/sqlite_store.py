@@ -52,7 +52,7 @@ from eventsourcing.sqlite import (
 from eventsourcing.utils import Environment, EnvType
 
 from ..chain import MARK, predecessors
-from ..user_keys import KEYS_TABLE, KeyDestroyed, Sealed
+from ..user_keys import KEYS_TABLE, Sealed, check_kept
 
 BUSY_TIMEOUT = "SESSIONTRAIL_SQLITE_BUSY_SECONDS"
 """The exact busy timeout, in seconds; SQLITE_LOCK_TIMEOUT holds it rounded up."""
@@ -336,10 +336,12 @@ number of users (one EXISTS each would pass SQLite's expression depth limit)."""
 def _check_keys(cursor: SQLiteCursor, sealed: Sealed) -> None:
     """KeyDestroyed if a key `sealed` names is not in the key table (why a
     guarded INSERT inserted nothing, if not a purge)."""
-    for user_id, key_id in sealed.items():
+
+    def stored(user_id: str, key_id: str) -> bool:
         cursor.execute(f"SELECT {_KEY_KEPT}", (user_id, key_id))
-        if not cursor.fetchone()[0]:
-            raise KeyDestroyed(user_id)
+        return bool(cursor.fetchone()[0])
+
+    check_kept(sealed, stored)
 
 
 def _stream(record: StoredEvent) -> UUID:
