@@ -5,7 +5,9 @@ so), and always see what another process wrote, on every backend."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import pytest
@@ -119,3 +121,27 @@ def test_a_put_whose_catch_up_failed_is_read_all_the_same(
         failing.clear()
 
         assert latest(saver) == second
+
+
+def test_threads_put_and_read_under_a_master_key(url: str) -> None:
+    """Reads on the appending connection open sealed columns (the user's key
+    read on another connection) while other threads append."""
+    with sessiontrail.connect(url, key=sessiontrail.new_key()) as trail:
+        saver = TrailSaver(trail)
+        start = threading.Barrier(4)
+
+        def run(thread: int) -> list[bool]:
+            start.wait(timeout=30)
+            found = []
+            for step in range(8):
+                saved = checkpoint({"step": step}, {"step": step})
+                mine = config(f"t{thread}", user_id=f"u{thread}")
+                saver.put(mine, saved, {"step": step}, {"step": 1})
+                read = saver.get_tuple(mine)
+                found.append(read is not None and read.checkpoint["id"] == saved["id"])
+            return found
+
+        with ThreadPoolExecutor(4) as pool:
+            results = list(pool.map(run, range(4)))
+
+    assert results == [[True] * 8] * 4
