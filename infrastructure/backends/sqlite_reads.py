@@ -23,6 +23,7 @@ from eventsourcing.persistence import (
     ConnectionPoolClosedError,
     ConnectionUnavailableError,
 )
+from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT
 
 from ...domain.errors import StorageUnavailable
 from ..sql import Cursor, ProjectionDatabase, sql_errors
@@ -46,8 +47,11 @@ class AppendingReads(ProjectionDatabase):
 
     @contextlib.contextmanager
     def read(self) -> Iterator[Cursor]:
+        """A read waits for the connection as long as for SQLite's own lock (the
+        URL's `lock_timeout`): a thread stuck in an append holds it."""
+        timeout = self._pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
         try:
-            connection = self._pool.appending()
+            connection = self._pool.appending(timeout)
         except (ConnectionUnavailableError, ConnectionPoolClosedError) as exc:
             raise StorageUnavailable(f"{ACTION}: {exc}") from exc
         try:
