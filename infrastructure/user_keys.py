@@ -80,6 +80,9 @@ class UserKeys:
         """How many times keys were forgotten or destroyed here: a fetch that
         read the key table before one of them does not remember what it read
         (it may be the key just destroyed)."""
+        self._opened = threading.local()
+        """Per thread, since `note_opened()`: by user, the key id that last
+        opened their fields."""
 
     def seal(
         self, user_id: str, *, compress: bool = False
@@ -137,7 +140,21 @@ class UserKeys:
             raise SealBroken(
                 f"a sealed field of {user_id!r} does not open: {exc}"
             ) from None
+        opened: dict[str, str] | None = getattr(self._opened, "keys", None)
+        if opened is not None:
+            opened[user_id] = key_id
         return dict(fields)
+
+    def note_opened(self) -> None:
+        """Start noting which key opens each user's fields in this thread (a
+        load's: what its copy holds is readable only while that key is kept)."""
+        self._opened.keys = {}
+
+    def opened_with(self, user_id: str) -> str | None:
+        """The id of the key that last opened `user_id`'s fields in this thread
+        since `note_opened()` (None: none did)."""
+        opened: dict[str, str] = getattr(self._opened, "keys", {})
+        return opened.get(user_id)
 
     def key_id(self, user_id: str) -> str | None:
         """The id of the user's current key (None: they have none), as of at
