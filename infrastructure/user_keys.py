@@ -60,6 +60,9 @@ class KeyTable(Protocol):
 
     def delete(self, user_id: str) -> bool: ...
 
+    shredded: bool
+    """Whether the last delete's bytes have left the table's files."""
+
 
 class UserKeys:
     """Seals and opens personal fields with their user's key (domain/personal.py).
@@ -168,12 +171,21 @@ class UserKeys:
     def destroy(self, user_id: str) -> bool:
         """Destroy the user's key (crypto-shredding); True if there was one."""
         found = self._table.get(user_id)
-        deleted = self._table.delete(user_id)
+        try:
+            deleted = self._table.delete(user_id)
+        except BaseException:
+            self.forget(user_id)  # it may be deleted: ask the table next time
+            raise
         with self._guard:
             self._forget(user_id)
             if found is not None:
                 self._destroyed.add(found[0])
         return deleted
+
+    @property
+    def shredded(self) -> bool:
+        """Whether the last destroyed key's bytes have left the key table's files."""
+        return self._table.shredded
 
     def forget(self, user_id: str) -> None:
         """Drop what this process remembers of the user's key, so the next use
