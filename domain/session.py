@@ -363,6 +363,10 @@ class Session(Aggregate, created_event_name="Started"):
         """The chain value of the stored record at this version, set by the store
         when it loads or saves the session (None until then): which stored
         session this copy is of, when a purge lets a new one reach its version."""
+        self.read_under: str | None = None
+        """The id of the key its user's fields were last opened or sealed with
+        in this copy, set by the store (None: none): once that key is erased,
+        the copy holds content the log reads as erased."""
 
     @staticmethod
     def create_id(session_id: str) -> UUID:
@@ -580,6 +584,7 @@ class Session(Aggregate, created_event_name="Started"):
         self._usage = LogFold(load=_unattached)
         self._index = None
         self.stored_head = None
+        self.read_under = None
 
     # -- transcript commands (actor "runtime" by default) ----------------------------
 

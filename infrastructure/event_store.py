@@ -164,11 +164,14 @@ class SessionStore(Application[UUID]):
 
     def _load(self, stream: UUID, version: int | None) -> Session | None:
         with storage_errors(f"load stream {stream}"), gc_paused():
+            self.keys.note_opened()
             try:
                 session: Session = self.repository.get(stream, version=version)
             except AggregateNotFoundError:
                 return None
         session.stored_head = self._checked.walked_head(stream, session.version)
+        owner = content_owner(session.user_id)
+        session.read_under = None if owner is None else self.keys.opened_with(owner)
         session.attach(self, self.transcript_index)
         return session
 
@@ -256,12 +259,36 @@ class SessionStore(Application[UUID]):
             )
         self._heads.remember(linked)
         self._tell(positions, events)
-        if resealed and source is not None:
+        if source is not None and (resealed or self._outlived(source, sealed)):
             source = self._read_anew(source)
         for event in events:
             if event.originator_version % SNAPSHOT_INTERVAL == 0:
                 self._snapshot(event.originator_id, event.originator_version, source)
         return positions[-1] if positions else None
+
+    def _outlived(self, source: Session | QASession, sealed: Mapping[str, str]) -> bool:
+        """Whether `source` holds its user's fields opened with a key that is no
+        longer theirs (erased by another process since it was read, and a new
+        key made since: this append's key check then passes). Else it becomes a
+        copy of what it just sealed with: its key."""
+        if not isinstance(source, Session) or source.user_id is None:
+            return False
+        owner = content_owner(source.user_id)
+        if owner is None:
+            return False
+        now = sealed.get(owner)
+        if now is None:  # this append sealed nothing of theirs
+            if source.read_under is None:
+                return False  # nor does the copy hold anything opened
+            try:
+                with storage_errors(f"read the key of {owner!r}"):
+                    now = self.keys.key_id(owner)
+            except StorageUnavailable:
+                return True  # cannot tell: read anew
+        if source.read_under is not None and now != source.read_under:
+            return True
+        source.read_under = now
+        return False
 
     def _read_anew(self, aggregate: Session | QASession) -> Session | QASession | None:
         """Make `aggregate` what its stream reads now, in place (an erasure since

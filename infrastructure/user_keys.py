@@ -60,6 +60,9 @@ class KeyTable(Protocol):
 
     def delete(self, user_id: str) -> bool: ...
 
+    shredded: bool
+    """Whether the last delete's bytes have left the table's files."""
+
 
 class UserKeys:
     """Seals and opens personal fields with their user's key (domain/personal.py).
@@ -80,6 +83,9 @@ class UserKeys:
         """How many times keys were forgotten or destroyed here: a fetch that
         read the key table before one of them does not remember what it read
         (it may be the key just destroyed)."""
+        self._opened = threading.local()
+        """Per thread, since `note_opened()`: by user, the key id that last
+        opened their fields."""
 
     def seal(
         self, user_id: str, *, compress: bool = False
@@ -137,7 +143,21 @@ class UserKeys:
             raise SealBroken(
                 f"a sealed field of {user_id!r} does not open: {exc}"
             ) from None
+        opened: dict[str, str] | None = getattr(self._opened, "keys", None)
+        if opened is not None:
+            opened[user_id] = key_id
         return dict(fields)
+
+    def note_opened(self) -> None:
+        """Start noting which key opens each user's fields in this thread (a
+        load's: what its copy holds is readable only while that key is kept)."""
+        self._opened.keys = {}
+
+    def opened_with(self, user_id: str) -> str | None:
+        """The id of the key that last opened `user_id`'s fields in this thread
+        since `note_opened()` (None: none did)."""
+        opened: dict[str, str] = getattr(self._opened, "keys", {})
+        return opened.get(user_id)
 
     def key_id(self, user_id: str) -> str | None:
         """The id of the user's current key (None: they have none), as of at
@@ -151,12 +171,21 @@ class UserKeys:
     def destroy(self, user_id: str) -> bool:
         """Destroy the user's key (crypto-shredding); True if there was one."""
         found = self._table.get(user_id)
-        deleted = self._table.delete(user_id)
+        try:
+            deleted = self._table.delete(user_id)
+        except BaseException:
+            self.forget(user_id)  # it may be deleted: ask the table next time
+            raise
         with self._guard:
             self._forget(user_id)
             if found is not None:
                 self._destroyed.add(found[0])
         return deleted
+
+    @property
+    def shredded(self) -> bool:
+        """Whether the last destroyed key's bytes have left the key table's files."""
+        return self._table.shredded
 
     def forget(self, user_id: str) -> None:
         """Drop what this process remembers of the user's key, so the next use

@@ -213,6 +213,8 @@ class MemoryBackend(Backend):
 class MemoryKeys:
     """Keys of a memory:// log (shared by every trail on the same name)."""
 
+    shredded = True  # nothing is on disk
+
     _shared: ClassVar[dict[str, dict[str, tuple[str, bytes]]]] = {}
     _guard: ClassVar[threading.Lock] = threading.Lock()
 

@@ -17,6 +17,7 @@ from __future__ import annotations
 
 import contextlib
 import functools
+import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -30,6 +31,7 @@ from eventsourcing.persistence import (
     AggregateRecorder,
     ApplicationRecorder,
     Notification,
+    PersistenceError,
     StoredEvent,
 )
 from eventsourcing.postgres import PostgresAggregateRecorder
@@ -46,6 +48,8 @@ from .base import Backend, Positioned, Purged
 from .postgres_checks import RecentUseChecks
 from .postgres_purge import PLACES_SUFFIX, purge, purged_places
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
+
+logger = logging.getLogger(__name__)
 
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
 FACTORY = "sessiontrail.infrastructure.backends.postgres_store:Factory"
@@ -382,19 +386,33 @@ class PostgresKeys:
                 (user_id, key_id, wrapped),
             )
 
+    shredded = True
+    """Whether the last delete's VACUUM FULL ran: else the deleted key's bytes
+    may stay in the table's files until a later one."""
+
     def delete(self, user_id: str) -> bool:
+        """Delete the user's key, then VACUUM FULL the table. The key is deleted
+        even if the VACUUM cannot run: its exclusive lock waits for every
+        transaction holding the table (a save's INSERT locks the keys it sealed
+        with) and gives up after the lock timeout; `shredded` says so."""
         with self._datastore.transaction(commit=True) as cursor:
             cursor.execute(
                 SQL("DELETE FROM {} WHERE user_id = %s").format(self._table), (user_id,)
             )
             deleted = bool(cursor.rowcount)
-        with self._datastore.get_connection() as connection:
-            previous = connection.autocommit  # eventsourcing's pool: already True
-            connection.autocommit = True  # VACUUM cannot run inside a transaction
-            try:
-                connection.execute(SQL("VACUUM FULL {}").format(self._table))
-            finally:
-                connection.autocommit = previous
+        try:
+            with self._datastore.get_connection() as connection:
+                previous = connection.autocommit  # eventsourcing's pool: already True
+                connection.autocommit = True  # VACUUM cannot run inside a transaction
+                try:
+                    connection.execute(SQL("VACUUM FULL {}").format(self._table))
+                finally:
+                    connection.autocommit = previous
+        except (psycopg.Error, PersistenceError):
+            logger.warning("the key table was not rewritten", exc_info=True)
+            self.shredded = False
+        else:
+            self.shredded = True
         return deleted
 
 

@@ -75,6 +75,7 @@ from .postgres_purge import (
     guarded_params,
     places_table,
 )
+from .postgres_replies import retried_unless_stored, stored_rows
 
 logger = logging.getLogger(__name__)
 
@@ -290,7 +291,7 @@ class EventsRecorder(PostgresApplicationRecorder):
 
     # -- writing -------------------------------------------------------------------
 
-    @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
+    @retried_unless_stored  # a retry may meet its failed attempt's own commit
     def insert_events(
         self,
         stored_events: Sequence[StoredEvent],
@@ -354,6 +355,26 @@ class EventsRecorder(PostgresApplicationRecorder):
                         for stream, version in zip(*guarded[:2], strict=True)
                     )
                 )
+            if self.announces_inserts:
+                self._wake(connection)
+        self._inserted.positions = [
+            LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
+        ]
+        return [row["notification_id"] for row in rows]
+
+    def stored_already(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
+        """The notification ids of `stored_events` if each is stored exactly (an
+        attempt committed them, its reply lost: postgres_replies.py), else None;
+        then this thread's positions are theirs, and the listeners are woken."""
+        with self._datastore.appending() as connection:
+            rows = stored_rows(
+                connection,
+                self._table,
+                self._datastore.originator_id_type,
+                stored_events,
+            )
+            if rows is None:
+                return None
             if self.announces_inserts:
                 self._wake(connection)
         self._inserted.positions = [

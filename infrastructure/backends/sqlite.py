@@ -248,6 +248,8 @@ def _switch_to_wal(path: str, timeout: float) -> None:
 class SQLiteKeys:
     """The key table in the SQLite file; deletes overwrite the freed bytes."""
 
+    shredded = True  # `secure_delete`: the freed bytes are zeroed at once
+
     def __init__(self, recorder: SQLiteAggregateRecorder, lock: Any) -> None:
         self._datastore = recorder.datastore
         self._lock = lock

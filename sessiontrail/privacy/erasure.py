@@ -31,7 +31,7 @@ from ..domain.erasure import Erasure
 from ..domain.errors import InvalidInput
 from ..domain.validation import Actor, UserId, validated
 from ..domain.values import Value
-from ..infrastructure.event_store import SessionStore
+from ..infrastructure.event_store import SessionStore, storage_errors
 from ..infrastructure.mapper import content_owner
 from ..projections.runner import ProjectionRunner
 
@@ -84,18 +84,22 @@ class Eraser:
                 f"user_id: {user_id!r} stands for no user (content stored without "
                 "one is not sealed by a user's key): it cannot be erased"
             )
-        had_key = self._store.keys.destroy(user_id)
-        self._store.record_aggregate(Erasure.record(user_id, actor))
+        with storage_errors(f"erase {user_id!r}"):
+            had_key = self._store.keys.destroy(user_id)
+        erased = self._store.record_aggregate(Erasure.record(user_id, actor))
         self._forget_cached()
         rewritten = [status.name for status in self._projections.status()]
-        self._projections.catch_up()  # the live generations meet the erasure
+        # The live generations meet the erasure; on PostgreSQL a transaction
+        # begun before it holds it back: waited for up to the lock wait bound,
+        # then StorageUnavailable (done, the read models not yet rewritten).
+        self._projections.catch_up(erased)
         self._projections.erase_builds(user_id)
         self._projections.drop_retired_now()
         return ErasureReport(
             user_id=user_id,
             had_key=had_key,
             read_models=rewritten,
-            log_compacted=self._compacted_within(wait),
+            log_compacted=self._compacted_within(wait) and self._store.keys.shredded,
         )
 
     def _compacted_within(self, wait: float) -> bool:
