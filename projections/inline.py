@@ -77,3 +77,43 @@ class RefreshedReads(ProjectionDatabase):
 
     def close(self) -> None:
         self._database.close()
+
+
+class UnmovedLog:
+    """A lag check that reads no page while nothing but this process's own
+    appends wrote to the file since a check found no lag: `marker(cur)` (asked
+    first in the read) is then unchanged and each of those appends was applied
+    as it committed (`applied`). Else `lagging(cur)` asks the database.
+
+    Register `committed` with the store (`on_commit`) so the check knows the
+    last position this process appended."""
+
+    def __init__(
+        self,
+        lagging: Callable[[Cursor], bool],
+        applied: Callable[[LogPosition], bool],
+        marker: Callable[[Cursor], int],
+    ) -> None:
+        self._lagging = lagging
+        self._applied = applied
+        self._marker = marker
+        self._checked: int | None = None
+        self._appended: LogPosition | None = None
+        self._lock = threading.Lock()  # appends' listeners run in their threads
+
+    def committed(self, recent: Sequence[tuple[LogPosition, EventModel]]) -> None:
+        """An append of this process committed these events."""
+        last = recent[-1][0]
+        with self._lock:
+            if self._appended is None or last > self._appended:
+                self._appended = last
+
+    def __call__(self, cur: Cursor) -> bool:
+        marker = self._marker(cur)
+        appended = self._appended
+        if marker == self._checked and (appended is None or self._applied(appended)):
+            return False
+        behind = self._lagging(cur)
+        if not behind:
+            self._checked = marker
+        return behind

@@ -302,6 +302,11 @@ class ProjectionRunner:
         (some may wait for older transactions to end)."""
         return self._store.moved_past(self._reached())
 
+    def has_applied(self, position: LogPosition) -> bool:
+        """Whether every live read model is known, in memory, to have applied the
+        log up to `position` (no read: False may only mean not known)."""
+        return position <= self._applied
+
     def lagging(self, cur: Cursor) -> bool:
         """Whether the live read models may be behind the log: read in `cur`'s
         snapshot where the log shares their database (one query), else asked of

@@ -207,6 +207,7 @@ class AsyncProjections(Offloaded[ProjectionRunner]):
     catch_up = offload(ProjectionRunner.catch_up)
     drop_retired_now = offload(ProjectionRunner.drop_retired_now)
     erase_builds = offload(ProjectionRunner.erase_builds)
+    has_applied = offload(ProjectionRunner.has_applied)
     lagging = offload(ProjectionRunner.lagging)
     prepare = offload(ProjectionRunner.prepare)
     projection = offload(ProjectionRunner.projection)

@@ -28,7 +28,7 @@ from .infrastructure.sealed_columns import ColumnSealer
 from .infrastructure.sealed_database import SealedDatabase
 from .infrastructure.session_writer import SessionWriter
 from .infrastructure.settings import BackendName, Settings, resolve_url
-from .infrastructure.sql import ProjectionDatabase
+from .infrastructure.sql import Cursor, ProjectionDatabase
 from .infrastructure.verify import LogAuditor, VerifyReport, signing_key
 from .privacy.compaction import CompactReport, compact
 from .privacy.erasure import Eraser, ErasureReport
@@ -36,7 +36,7 @@ from .privacy.purge import Purger
 from .privacy.retention import Retention
 from .projections.adk import AdkProjection, AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
-from .projections.inline import RefreshedReads
+from .projections.inline import RefreshedReads, UnmovedLog
 from .projections.langgraph import LangGraphProjection
 from .projections.langgraph_reads import LangGraphReads
 from .projections.projection import Projection
@@ -106,11 +106,14 @@ class SessionTrail:
             self.store = SessionStore(backend)
             self.store.check_key()
             self.read_models = backend.open_read_models(self.store.recorder)
+            near = backend.reads_near_appends(self.store.recorder, self.read_models)
             keyed = self.store.keys.master_set
             if keyed:
                 sealer = ColumnSealer(self.store.keys)
                 sealer.prepare()
                 self.read_models = SealedDatabase(self.read_models, sealer)
+                if near is not None:
+                    near = SealedDatabase(near[0], sealer), near[1]
             self.projections = ProjectionRunner(
                 self.store,
                 self.read_models,
@@ -182,11 +185,25 @@ class SessionTrail:
         self.search = SessionSearch(readable)  # words of titles, under a key
         self.adk = AdkReads(readable, self.store.ids)  # what the ADK adapter reads
         self.langgraph = LangGraphReads(  # what the LangGraph saver reads
-            readable
-            if projections == "inline"
-            else self._caught_up(LangGraphProjection, skips),
+            self._caught_up(LangGraphProjection, skips)
+            if projections == "worker"
+            else readable
+            if near is None
+            else self._near_appends(*near),
             self.store.ids,
         )
+
+    def _near_appends(
+        self, database: ProjectionDatabase, marker: Callable[[Cursor], int]
+    ) -> ProjectionDatabase:
+        """Inline reads on the connection appends use, for a reader that reads
+        its own writes at once (the LangGraph saver): that connection's pages
+        are warm, and its lag check reads none while only this process wrote."""
+        check = UnmovedLog(
+            self.projections.lagging, self.projections.has_applied, marker
+        )
+        self.store.on_commit(check.committed)
+        return RefreshedReads(database, check, lambda: self.projections.catch_up())
 
     def _caught_up(
         self, projection: type[Projection], skips: Skips

@@ -109,6 +109,8 @@ NOT_WALKED = {
     "AsyncSessionTrail.close": "no arguments",
     "ProjectionRunner.run": "blocks until `stop` is set: walked on its own below",
     "ProjectionRunner.lagging": "the inline read path's hook, given its own cursor",
+    "ProjectionRunner.has_applied": "the inline read path's hook, given a position "
+    "the store committed",
     "Session.create_id": "eventsourcing's hook, called with the checked session id",
     "Session.trigger_event": "eventsourcing's hook, called by the commands",
     "Session.attach": "the event store's hook, given its own log and read model",

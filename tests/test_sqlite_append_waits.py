@@ -16,6 +16,7 @@ from eventsourcing.sqlite import SQLiteConnectionPool
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
 from sessiontrail.infrastructure.backends.sqlite_store import GuardedRecorder
+from sessiontrail.integrations.langgraph import TrailSaver
 
 BOUND = 0.2
 """The lock timeout and the pool's timeout in these tests, seconds."""
@@ -83,6 +84,24 @@ def test_a_read_behind_another_threads_stuck_append_fails_after_the_lock_timeout
             waited = time.monotonic() - began
         assert waited < 10 * BOUND
         assert trail.sessions.list().items == []  # free again (worker mode: none)
+
+
+def test_a_langgraph_read_behind_a_stuck_append_fails_after_the_lock_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The LangGraph saver reads on the appending connection (inline mode): it
+    waits the URL's lock timeout for a stuck append's, then fails as a storage
+    error."""
+    url = f"sqlite:///{tmp_path / 't.db'}?lock_timeout={BOUND}"
+    with sessiontrail.connect(url) as trail:
+        saver = TrailSaver(trail)
+        with stuck_append(trail, monkeypatch):
+            began = time.monotonic()
+            with pytest.raises(StorageUnavailable, match="timed out waiting"):
+                saver.get_tuple({"configurable": {"thread_id": "t1"}})
+            waited = time.monotonic() - began
+        assert waited < 10 * BOUND
+        assert saver.get_tuple({"configurable": {"thread_id": "t1"}}) is None
 
 
 def test_a_save_racing_the_trails_close_opens_no_connection(

@@ -39,6 +39,11 @@ InTransaction = Callable[[Cursor, Sequence[LogPosition]], None]
 their positions: where the read models share that transaction (SQLite), an
 inline write's read-model rows commit with its events."""
 
+NearReads = tuple[ProjectionDatabase, Callable[[Cursor], int]]
+"""Reads of the read models on the connection appends use, and a marker asked
+first in such a read that stays the same while no other connection committed
+(sqlite_reads.py)."""
+
 
 class Purged(NamedTuple):
     """What a purge's transaction did: records deleted per stream, and the
@@ -240,6 +245,14 @@ class Backend(ABC):
         streams, each of which must still end at the version given (else
         eventsourcing's IntegrityError: a writer got in, nothing is deleted), and
         insert `records`. Deleted bytes are overwritten where the database can."""
+
+    def reads_near_appends(
+        self, recorder: ApplicationRecorder, database: ProjectionDatabase
+    ) -> NearReads | None:
+        """Reads of `database` on the connection appends use, where its page
+        cache then holds what inline appends just wrote; None where reads gain
+        nothing from that."""
+        return None
 
     @abstractmethod
     def open_read_models(self, recorder: ApplicationRecorder) -> ProjectionDatabase:

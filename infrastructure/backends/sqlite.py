@@ -39,13 +39,22 @@ from ..log_position import LogPosition
 from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE, Sealed
-from .base import STREAMS_PER_QUERY, Backend, InTransaction, Positioned, Purged
+from .base import (
+    STREAMS_PER_QUERY,
+    Backend,
+    InTransaction,
+    NearReads,
+    Positioned,
+    Purged,
+)
+from .sqlite_reads import AppendingReads, data_version
 from .sqlite_store import (
     BUSY_TIMEOUT,
     BoundedWriteLock,
     Factory,
     GuardedRecorder,
     LogRecorder,
+    Pool,
 )
 
 _OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
@@ -196,6 +205,14 @@ class SQLiteBackend(Backend):
         table = None if snapshots is None else snapshots.events_table_name
         deleted, ids = recorder.purge(expected, table, records)
         return Purged(deleted, [LogPosition(0, ident) for ident in ids])
+
+    def reads_near_appends(
+        self, recorder: ApplicationRecorder, database: ProjectionDatabase
+    ) -> NearReads:
+        assert isinstance(recorder, SQLiteAggregateRecorder)
+        pool = recorder.datastore.pool
+        assert isinstance(pool, Pool)
+        return AppendingReads(pool, database), data_version
 
     def open_read_models(self, recorder: ApplicationRecorder) -> SQLiteDatabase:
         assert isinstance(recorder, SQLiteAggregateRecorder)

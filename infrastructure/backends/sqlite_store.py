@@ -111,15 +111,17 @@ class Pool(SQLiteConnectionPool):
         self._appender: SQLiteConnection | None = None
         self._appending = threading.Lock()
 
-    def appending(self) -> SQLiteConnection:
+    def appending(self, timeout: float | None = None) -> SQLiteConnection:
         """The connection appends use, one at a time (call `appended` after).
 
         Appends are every save, and the pool's checkout and return cost more
         than the insert; other writers meet this connection at SQLite's write
         lock (WAL: readers are never blocked), as another process's would. A
-        thread waits for it at most the pool's timeout, as for the pool's writer
-        connection (ConnectionUnavailableError, a storage error)."""
-        if not self._appending.acquire(timeout=self.pool_timeout):
+        thread waits for it at most `timeout` seconds (None: the pool's timeout,
+        as for the pool's writer connection), then ConnectionUnavailableError,
+        a storage error."""
+        wait = self.pool_timeout if timeout is None else timeout
+        if not self._appending.acquire(timeout=wait):
             raise ConnectionUnavailableError(
                 "timed out waiting for the connection appends use"
             )

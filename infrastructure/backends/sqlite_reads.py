@@ -1,0 +1,80 @@
+"""Reads of the read models on the connection appends use (SQLite, inline mode).
+
+A SQLite connection keeps a cache of the file's pages and drops all of it when
+another connection has committed since its last transaction. Inline appends
+write the read models' rows in their own transaction, on the appending
+connection, so the read models' own connection finds its cache stale at the
+first read after every write and reads its pages again, while the appending
+connection's cache holds the pages just written. A reader that follows its own
+writes (the LangGraph saver reads the latest checkpoint after each put) reads
+here, one reader or append at a time, as appends already go.
+
+`PRAGMA data_version` on this connection changes only when another connection
+has committed: `unmoved` lets a lag check skip its query while nothing but this
+process's own appends (applied as they committed) wrote to the file.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+
+from eventsourcing.persistence import (
+    ConnectionPoolClosedError,
+    ConnectionUnavailableError,
+)
+from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT
+
+from ...domain.errors import StorageUnavailable
+from ..sql import Cursor, ProjectionDatabase, sql_errors
+from .sqlite_store import Pool
+
+ACTION = "read read models"
+
+
+class AppendingReads(ProjectionDatabase):
+    """`database`'s read models, read on `pool`'s appending connection; writes
+    go to `database`."""
+
+    def __init__(self, pool: Pool, database: ProjectionDatabase) -> None:
+        self.dialect = database.dialect
+        self.log_after = database.log_after
+        self._pool = pool
+        self._database = database
+
+    def write(self) -> contextlib.AbstractContextManager[Cursor]:
+        return self._database.write()
+
+    @contextlib.contextmanager
+    def read(self) -> Iterator[Cursor]:
+        """A read waits for the connection as long as for SQLite's own lock (the
+        URL's `lock_timeout`): a thread stuck in an append holds it."""
+        timeout = self._pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        try:
+            connection = self._pool.appending(timeout)
+        except (ConnectionUnavailableError, ConnectionPoolClosedError) as exc:
+            raise StorageUnavailable(f"{ACTION}: {exc}") from exc
+        try:
+            with sql_errors(ACTION):
+                cursor = connection.cursor().sqlite_cursor
+                cursor.row_factory = None  # plain tuples, as the read models' own
+                cursor.execute("BEGIN")
+                try:
+                    yield Cursor(cursor, "sqlite")
+                finally:
+                    connection.rollback()  # a read: nothing to keep
+                    cursor.close()
+        finally:
+            self._pool.appended()
+
+    def close(self) -> None:
+        """Nothing: the log's pool closes the connection, and `database` is
+        closed by the trail that opened it."""
+
+
+def data_version(cur: Cursor) -> int:
+    """The appending connection's `PRAGMA data_version` (reads no page): the
+    same value as before means no other connection committed meanwhile. Asked
+    first in a read, so its snapshot holds at least what the value saw."""
+    [(version,)] = cur.execute("PRAGMA data_version").fetchall()
+    return int(version)
