@@ -92,7 +92,7 @@ class HeldWritesCursor(Cursor):
     def _bound(self, sql: str, params: Params) -> str:
         """The statement with its values written in, as the server will run it."""
         statement = self._sql(sql)
-        return self._client.mogrify(statement, params) if params else statement
+        return self._client.mogrify(statement, params)
 
     def _hold(self, statement: str) -> None:
         self._held.append(statement)
