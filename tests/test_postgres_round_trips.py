@@ -89,12 +89,12 @@ def test_an_inline_save_sends_its_read_models_writes_with_what_follows(
     postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Handlers included: the insert; under the applier lock, BEGIN, the log,
-    the three reads of the read models that read before writing (audit,
-    search, sessions), each carrying the writes held before it, and the COMMIT
-    carrying the rest: 7. Each write sent alone (an executemany as psycopg
-    sends it: three) made it 24, 23 of them with every other writer waiting."""
+    the audit read model's read of the session's owner, and the COMMIT carrying
+    every write of the read models and the positions: 5. Each write sent alone
+    (an executemany as psycopg sends it: three) made it 24, 23 of them with
+    every other writer waiting."""
     made = counted_save(postgres_server, monkeypatch, "inline", everywhere=True)
-    assert len(made) == 7, "\n".join(made)
+    assert len(made) == 5, "\n".join(made)
 
 
 def test_a_worker_mode_save_makes_two_round_trips(
