@@ -67,6 +67,11 @@ class Cursor:
                 found.append(client.fetchall() if client.description else [])
         return found
 
+    def flush(self) -> None:
+        """Send the writes this cursor holds, so that their errors are raised
+        here (PostgreSQL's held writes: backends/postgres_cursor.py); nothing
+        is held elsewhere."""
+
     def fetchone(self) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._cursor.fetchone()
         return row

@@ -407,6 +407,7 @@ def _applied_alone(
     cur.execute("SAVEPOINT apply_one")
     try:
         generation.projection.apply(event, cur, position)
+        cur.flush()  # a write refused is this event's, inside its savepoint
     except Exception as exc:
         if is_outage(exc):
             raise

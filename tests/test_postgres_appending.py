@@ -160,9 +160,9 @@ def test_a_save_whose_wake_up_fails_is_stored_and_succeeds(
     url = postgres_server.url(postgres_server.new_schema())
     with sessiontrail.connect(url, projections="worker") as trail:
         save_a_message(trail, "woken", "first")
-        monkeypatch.setattr(
-            trail.store.recorder, "_wake_statement", psycopg.sql.SQL("SELECT 1/0")
-        )
+        recorder = trail.store.recorder
+        monkeypatch.setattr(recorder, "_wake_statement", psycopg.sql.SQL("SELECT 1/0"))
+        monkeypatch.setattr(recorder, "_rendered", None)  # composed again, once
         save_a_message(trail, "woken", "second")
         assert "could not wake the log's listeners" in caplog.text
         save_a_message(trail, "woken", "third")  # the connection still works

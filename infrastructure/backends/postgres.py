@@ -46,6 +46,7 @@ from ..user_keys import KEYS_TABLE, Sealed
 from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
 from .postgres_checks import RecentUseChecks
+from .postgres_cursor import HeldWritesCursor
 from .postgres_purge import PLACES_SUFFIX, purge, purged_places
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
@@ -477,7 +478,8 @@ class PostgresDatabase(ProjectionDatabase):
         """A transaction begun by `begin` (BEGIN, maybe with other statements
         after it, sent as one message: one round trip where psycopg's own
         transactions take two), positioned on the last statement's rows;
-        committed at the end, rolled back on any error."""
+        committed at the end, with the writes still held (postgres_cursor.py)
+        in the same message; rolled back on any error."""
         with (
             sql_errors(action),
             self._pool.connection() as connection,
@@ -487,20 +489,20 @@ class PostgresDatabase(ProjectionDatabase):
             while cursor.nextset():
                 pass
             self._commit.announcing = False
+            held = HeldWritesCursor(cursor)
             try:
-                yield Cursor(cursor, "postgresql")
+                yield held
             except BaseException:
                 if connection.info.transaction_status != TransactionStatus.UNKNOWN:
                     connection.rollback()
                 raise
-            if self._commit.announcing:
-                cursor.execute(
-                    SQL("NOTIFY {}; COMMIT").format(
-                        Identifier(self._events.channel_name)
-                    )
-                )
-            else:
-                cursor.execute("COMMIT")
+            held.finish(
+                SQL("NOTIFY {}; COMMIT")
+                .format(Identifier(self._events.channel_name))
+                .as_string(connection)
+                if self._commit.announcing
+                else "COMMIT"
+            )
 
     def write(self) -> contextlib.AbstractContextManager[Cursor]:
         """Read models are derived: their commits need not wait for the disk

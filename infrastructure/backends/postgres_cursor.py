@@ -1,0 +1,134 @@
+"""The read models' cursor on PostgreSQL: writes held and sent with what follows.
+
+A catch-up holds the applier lock (postgres.py) from its first statement to its
+COMMIT, and every other writer waits for it: each round trip under the lock is
+time they all wait. Most of a catch-up's statements are writes whose answer
+nobody reads (an INSERT, UPDATE or DELETE returning no rows, each row of an
+executemany). So this cursor binds them here (psycopg's client-side binding)
+and holds them; the next statement that reads, or the COMMIT, goes in the same
+message after them: one round trip for the writes of several read models. The
+statements still run in order, in the same transaction, so a read sees the
+writes before it.
+
+A held write the database refuses fails the statement it went with, as
+RowRejected: the batch is redone event by event, each event's writes sent
+inside its own savepoint (`flush`), so only the bad event is skipped. Many rows
+at once (a rebuild's batch) go at once through psycopg's executemany, which
+binds them faster than this cursor would one by one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+import psycopg
+
+from ..sql import Cursor, Params, RowRejected
+
+HELD_WRITES = ("INSERT ", "UPDATE ", "DELETE ")
+"""How statements this cursor may hold begin (and none of them says RETURNING)."""
+MANY_ROWS = 64
+"""An executemany of more rows than this goes as psycopg sends it, at once."""
+HELD_CHARACTERS = 1 << 20
+"""Held writes past this much SQL are sent without waiting for a reader."""
+
+
+class HeldWritesCursor(Cursor):
+    """A PostgreSQL Cursor that holds writes returning nothing (see above)."""
+
+    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+        super().__init__(cursor, "postgresql")
+        self._client = psycopg.ClientCursor(cursor.connection)
+        self._held: list[str] = []
+        self._held_characters = 0
+        self._answered: Any = cursor
+        """The cursor holding the last statement's rows."""
+
+    def execute(self, sql: str, params: Params = ()) -> Cursor:
+        if _holdable(sql):
+            self._hold(self._bound(sql, params))
+        elif self._held:
+            self._send(self._bound(sql, params))
+        else:
+            self._answered = self._cursor
+            super().execute(sql, params)
+        return self
+
+    def executemany(self, sql: str, rows: Sequence[Params]) -> None:
+        if len(rows) > MANY_ROWS or not _holdable(sql):
+            self.flush()
+            super().executemany(sql, rows)
+            return
+        for row in rows:
+            self._hold(self._bound(sql, row))
+
+    def results(self, statements: Sequence[tuple[str, Params]]) -> list[list[Any]]:
+        return self._send(
+            "; ".join(self._bound(sql, params) for sql, params in statements),
+            collect=True,
+        )
+
+    def flush(self) -> None:
+        """Send the held writes now (errors then belong to the caller)."""
+        if self._held:
+            self._send("")
+
+    def finish(self, ending: str) -> None:
+        """Send the held writes with `ending` (the COMMIT), in one message."""
+        self._send(ending)
+
+    def fetchone(self) -> tuple[Any, ...] | None:
+        row: tuple[Any, ...] | None = self._answered.fetchone()
+        return row
+
+    def fetchall(self) -> list[tuple[Any, ...]]:
+        return list(self._answered.fetchall())
+
+    @property
+    def description(self) -> Sequence[Any]:
+        return tuple(self._answered.description or ())
+
+    def _bound(self, sql: str, params: Params) -> str:
+        """The statement with its values written in, as the server will run it."""
+        statement = self._sql(sql)
+        return self._client.mogrify(statement, params)
+
+    def _hold(self, statement: str) -> None:
+        self._held.append(statement)
+        self._held_characters += len(statement)
+        if self._held_characters > HELD_CHARACTERS:
+            self.flush()
+
+    def _send(self, last: str, *, collect: bool = False) -> list[list[Any]]:
+        """The held writes and then `last` (maybe several statements), as one
+        message. The cursor then stands on the last statement's rows; with
+        `collect`, the rows of each of `last`'s statements are returned instead."""
+        statements = [*self._held, last] if last else self._held
+        held = len(self._held)
+        self._held, self._held_characters = [], 0
+        found: list[list[Any]] = []
+        try:
+            self._client.execute("; ".join(statements))
+            while True:
+                if collect:
+                    found.append(self._rows())
+                if not self._client.nextset():
+                    break
+        except (psycopg.OperationalError, psycopg.InterfaceError):
+            raise
+        except psycopg.Error as exc:
+            if not held:
+                raise
+            raise RowRejected(f"update read models: {exc}") from exc
+        self._answered = self._client
+        return found[held:]
+
+    def _rows(self) -> list[Any]:
+        return self._client.fetchall() if self._client.description else []
+
+
+def _holdable(sql: str) -> bool:
+    """Whether a statement is a write that returns no rows (see HELD_WRITES)."""
+    head = sql.lstrip()[:7].upper()
+    return head.startswith(HELD_WRITES) and "RETURNING" not in sql.upper()
