@@ -178,6 +178,13 @@ class SessionStore(Application[UUID]):
         with storage_errors(f"read stream {stream}"), gc_paused():
             return cast(list[EventModel], list(self.events.get(stream, lte=version)))
 
+    def head_at(self, stream: UUID, version: int) -> bytes | None:
+        """The chain value of the stream's record at `version` (None for none, or
+        a record older than the chain): one indexed read, not decoded."""
+        with storage_errors(f"read stream {stream}"):
+            found = self.recorder.select_events(stream, gt=version - 1, lte=version)
+        return unframe(found[0].state)[0] if found else None
+
     def load_qa(self, stream: UUID) -> QASession | None:
         """The stored Q&A session of a stream; None for an empty stream. Read
         again once on a chain mismatch, as `load` is (a purge racing the read)."""
