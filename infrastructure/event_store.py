@@ -213,8 +213,6 @@ class SessionStore(Application[UUID]):
             session,
         )
         session.pending_events.clear()
-        if isinstance(session, Session):
-            session.stored_head = self._heads.known(session.id, session.version)
         return position
 
     def append_imported(
@@ -262,6 +260,8 @@ class SessionStore(Application[UUID]):
                 f"{action}: its user was erased each time it was sealed"
             )
         self._heads.remember(linked)
+        if isinstance(source, Session):  # its head, from this save (not memory)
+            source.stored_head = _head_of(linked, source.id)
         self._tell(positions, events)
         if resealed and source is not None:
             source = self._read_anew(source)
@@ -609,3 +609,9 @@ def _read_twice(read: Callable[[], Loaded]) -> Loaded:
         return read()
     except ChecksumMismatch:
         return read()
+
+
+def _head_of(linked: Sequence[StoredEvent], stream: UUID) -> bytes | None:
+    """The chain value of the last of `linked` in `stream`."""
+    last = [record for record in linked if stream_of(record) == stream][-1]
+    return unframe(last.state)[0]
