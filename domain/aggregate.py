@@ -36,6 +36,13 @@ class Aggregate(BaseAggregate[UUID]):
         check_payload(kwargs)
         super().trigger_event(event_class, **kwargs)
 
+    def become(self, other: Aggregate) -> None:
+        """Take `other`'s state (an aggregate of the same stream and kind) in
+        place: a caller's object made what its stream holds now (merged onto by
+        a save, or read again after an erasure)."""
+        self.__dict__.clear()
+        self.__dict__.update(other.__dict__)
+
     def to_state(self) -> Any:
         """Every attribute, typed: what a snapshot stores."""
         raise NotImplementedError

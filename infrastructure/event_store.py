@@ -285,8 +285,7 @@ class SessionStore(Application[UUID]):
             logger.warning("re-reading %s failed", aggregate.id, exc_info=True)
             return None
         if stored is not None:
-            aggregate.__dict__.clear()
-            aggregate.__dict__.update(stored.__dict__)
+            aggregate.become(stored)
         return aggregate
 
     def _sealed(
