@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType, get_topic
 
+from ..domain.aggregate import adopt
 from ..domain.errors import (
     ChecksumMismatch,
     ConcurrencyConflict,
@@ -285,7 +286,7 @@ class SessionStore(Application[UUID]):
             logger.warning("re-reading %s failed", aggregate.id, exc_info=True)
             return None
         if stored is not None:
-            aggregate.become(stored)
+            adopt(aggregate, stored)
         return aggregate
 
     def _sealed(

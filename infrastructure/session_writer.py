@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import cast
 
+from ..domain.aggregate import adopt
 from ..domain.errors import (
     ChecksumMismatch,
     ConcurrencyConflict,
@@ -233,13 +234,13 @@ class SessionWriter:
             except StreamMoved:
                 head = self._head_of(session)
                 if self._held(session):  # an earlier attempt did commit
-                    session.become(head)
+                    adopt(session, head)
                     return self._store.head_position(), pending
                 if redo is None:
                     _rebase(session, head)
                 else:
                     head = redo(head)
-                session.become(head)
+                adopt(session, head)
         raise gave_up(f"save {session.session_id!r}")
 
     def _head_of(self, session: Session) -> Session:
