@@ -2,6 +2,7 @@
 
     .venv/bin/python bench/inline_cost.py --dir /dev/shm      # CPU (tmpfs)
     .venv/bin/python bench/inline_cost.py --dir /var/tmp       # pages, real disk
+    .venv/bin/python bench/inline_cost.py --mode worker        # a worker-mode save
 
 The W1 workload of the peer harness (sessions appended round-robin, one message
 per save, inline read models), on one SQLite file. Reports per save:
@@ -82,14 +83,17 @@ def _timed_handlers(spent: dict[str, float]) -> Callable[[], None]:
     return undo
 
 
-def run_once(directory: str, sessions: int, messages: int) -> dict[str, Any]:
+def run_once(
+    directory: str, sessions: int, messages: int, mode: str = "inline"
+) -> dict[str, Any]:
     """One W1 loop in a fresh file: CPU and pages per save."""
     spent: dict[str, float] = defaultdict(float)
     undo = _timed_handlers(spent)  # before connect: it binds the runner's hook
     try:
         with tempfile.TemporaryDirectory(dir=directory) as tmp:
             path = Path(tmp) / "trail.db"
-            with sessiontrail.connect(f"sqlite:///{path}") as trail:
+            url = f"sqlite:///{path}"
+            with sessiontrail.connect(url, projections=mode) as trail:
                 handles = []
                 for number in range(sessions):
                     session = sessiontrail.Session(session_id=f"s{number}", user_id="u")
@@ -138,9 +142,13 @@ def main() -> None:
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--messages", type=int, default=50)
     parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument(
+        "--mode", choices=("inline", "worker"), default="inline", help="read models"
+    )
     args = parser.parse_args()
     runs = [
-        run_once(args.dir, args.sessions, args.messages) for _ in range(args.repeats)
+        run_once(args.dir, args.sessions, args.messages, args.mode)
+        for _ in range(args.repeats)
     ]
     print(json.dumps({key: _median(runs, key) for key in runs[0]}, indent=1))
 

@@ -138,6 +138,17 @@ class Projection:
         for position, event in events:
             handler(type(event))(self, event, cur, position)
 
+    def folds_batch(
+        self, events: Sequence[tuple[int, EventModel]], base: type[Projection]
+    ) -> bool:
+        """Whether `events` take `base`'s batch path (one read and one write per
+        table for the batch): more than one event, and handled as `base`. One
+        event alone, what an inline save mostly applies, costs less through its
+        handler: the batch path's fixed part (reading whole rows, working out
+        what changed, building the executemany lists) outweighs the statements
+        it saves."""
+        return len(events) > 1 and self.handled_as(base)
+
     def handled_as(self, base: type[Projection]) -> bool:
         """Whether this read model's events go to `base`'s handlers: a subclass
         with an `apply` of its own is not, so a batch path written for `base`

@@ -194,8 +194,9 @@ class SearchProjection(Projection):
         self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
     ) -> None:
         """What `apply` does event by event, with the batch's documents and
-        metadata written with executemany (`SearchBatch`)."""
-        if self.handled_as(SearchProjection):
+        metadata written with executemany (`SearchBatch`); one event alone goes
+        to its handler (see `folds_batch`)."""
+        if self.folds_batch(events, SearchProjection):
             from .search_batch import SearchBatch  # it builds on this module
 
             SearchBatch(self, cur).fold(events)

@@ -94,8 +94,9 @@ class SessionsProjection(Projection):
         self, cur: Cursor, events: Sequence[tuple[int, EventModel]]
     ) -> None:
         """What `apply` does event by event, with the batch's rows read once and
-        written with executemany (`SessionBatch`)."""
-        if self.handled_as(SessionsProjection):
+        written with executemany (`SessionBatch`); one event alone goes to its
+        handler (see `folds_batch`)."""
+        if self.folds_batch(events, SessionsProjection):
             SessionBatch(self, cur).fold(events)
         else:
             super().apply_batch(cur, events)
