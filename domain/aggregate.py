@@ -73,3 +73,11 @@ class AggregateSnapshot(SnapshotModel):
         return aggregate_class.from_state(
             self.originator_id, self.originator_version, self.state
         )
+
+
+def adopt(target: Aggregate, source: Aggregate) -> None:
+    """Give `target` the state of `source` (the same stream and kind) in place:
+    a caller's object made what its stream holds now (merged onto by a save, or
+    read again after an erasure)."""
+    target.__dict__.clear()
+    target.__dict__.update(source.__dict__)

@@ -4,6 +4,10 @@ The rules, per event kind:
 - appends (messages, token usage) commute: all are kept, in commit order; a message
   whose id the head already holds is the same message (a retried save) and is skipped;
 - a truncation removes the messages it named, so it never removes a concurrent append;
+  a writer that restored a deleted session (a LangGraph thread id used again) and
+  truncated it finds, when another writer restored it first, that the messages it
+  named were the deleted session's: the head's under those ids came after (LangGraph
+  ids repeat from run to run), so the truncation is dropped;
 - metadata-group edits (title, pin, metadata) carry the metadata_version they produce;
   if another writer moved metadata_version since this writer's edits were based, the
   stored, newer human edit wins and this writer's metadata edits are dropped; each
@@ -47,12 +51,15 @@ def rebase(writer: Session, head: Session) -> list[Session.Event]:
         base_metadata_version is not None
         and head.metadata_version != base_metadata_version
     )
+    restored_first = _restored_by_another(pending, head)
     dropped: list[Session.Event] = []
     for event in pending:
         keep = RULES[type(event)]
         if isinstance(event, Session.METADATA_EVENTS) and metadata_is_stale:
             dropped.append(event)
             _record_dropped(event, head)
+        elif isinstance(event, Session.TranscriptTruncated) and restored_first:
+            dropped.append(event)
         elif keep(event, head):
             _reapply(event, head)
         else:
@@ -71,6 +78,13 @@ def _check_same_session(
         raise SessionNotFound(
             f"session {writer.session_id!r} was deleted meanwhile; nothing was written"
         )
+
+
+def _restored_by_another(pending: list[Session.Event], head: Session) -> bool:
+    """Whether the writer restored the session and another writer restored it
+    first: the writer's truncations named the deleted session's messages."""
+    restoring = any(isinstance(event, Session.SessionRestored) for event in pending)
+    return restoring and not head.deleted
 
 
 def _metadata_base(pending: list[Session.Event]) -> int | None:

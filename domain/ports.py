@@ -63,6 +63,12 @@ class SessionLog(Protocol):
         """The stream's events from the first to `version`, oldest first."""
         ...
 
+    def head_at(self, stream: UUID, version: int) -> bytes | None:
+        """The chain value of the stream's record at `version` (None when it has
+        none, or one older than the chain): which session the stream holds, as a
+        purge and a new start under the same id count the versions up again."""
+        ...
+
 
 class TranscriptIndex(Protocol):
     """Id questions about a stored transcript, answered without reading it; each

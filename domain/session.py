@@ -429,14 +429,26 @@ class Session(Aggregate, created_event_name="Started"):
         Asked for after a purge of the session: SessionNotFound (it is gone)."""
         stream, version, name = self.id, self.version, self.session_id
         self._index = None if index is None else (index, version)
-        count = self._message_count
+        count, head = self._message_count, self.stored_head
+
+        def purged() -> SessionNotFound:
+            return SessionNotFound(f"session {name!r} was purged since its load")
+
+        def still_stored() -> None:
+            """SessionNotFound unless the log's record at this version is still
+            the one loaded (same chain value): read after what it vouches for, so
+            a purge and a new start under the id that reached the same version
+            and message count since is not read as this session."""
+            if head is not None and log.head_at(stream, version) != head:
+                raise purged()
 
         def logged() -> Sequence[object]:
             """The log up to this version; SessionNotFound if it no longer holds
             it (purged since the load), rather than a shorter log's transcript."""
             events = log.events_until(stream, version)
             if len(events) < version:
-                raise SessionNotFound(f"session {name!r} was purged since its load")
+                raise purged()
+            still_stored()
             return events
 
         if not self._messages.loaded:
@@ -447,8 +459,10 @@ class Session(Aggregate, created_event_name="Started"):
                     held = index.last(stream, version, count)
                 if held is None or len(held) != count:
                     held = transcript_of(logged())
+                else:
+                    still_stored()  # the read model's rows: of which session?
                 if count is not None and len(held) != count:
-                    raise SessionNotFound(f"session {name!r} was purged since its load")
+                    raise purged()
                 return held
 
             self._messages = LogFold(load=transcript)

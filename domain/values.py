@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import os
 from datetime import UTC, datetime
-from typing import Any, Literal, Self
+from typing import Annotated, Any, Literal, Self
 
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -20,9 +21,12 @@ from pydantic import (
 
 from .errors import InvalidInput
 from .event_model import EventModel
+from .frozen import FrozenDict, frozen
 from .limits import MAX_ID_CHARS
 
 Role = Literal["system", "user", "assistant", "tool"]
+ReadOnly = AfterValidator(frozen)
+"""A JSON container of a stored value, made read-only (see frozen.py)."""
 
 
 def utc_now() -> datetime:
@@ -71,7 +75,9 @@ class ToolCall(Value):
 
     id: StrictStr = Field(min_length=1)
     name: StrictStr = Field(min_length=1)
-    arguments: StrictStr | dict[str, JsonValue] = Field(default_factory=dict)
+    arguments: Annotated[StrictStr | dict[str, JsonValue], ReadOnly] = Field(
+        default_factory=FrozenDict
+    )
 
 
 class Message(Value):
@@ -83,12 +89,16 @@ class Message(Value):
     role: Role
     content: StrictStr = ""
     reasoning: StrictStr | None = None
-    content_parts: list[dict[str, JsonValue]] | None = None
-    tool_calls: list[ToolCall] | None = None
+    content_parts: Annotated[list[dict[str, JsonValue]] | None, ReadOnly] = None
+    tool_calls: Annotated[list[ToolCall] | None, ReadOnly] = None
     tool_call_id: str | None = None
     tool_success: bool | None = None
     created_at: AwareDatetime = Field(default_factory=utc_now)
-    metadata: dict[str, JsonValue] = Field(default_factory=dict)
+    metadata: Annotated[dict[str, JsonValue], ReadOnly] = Field(
+        default_factory=FrozenDict
+    )
+    """Read-only, as every container of a message (frozen.py): copies of a
+    session share its messages, and one caller's edit must not reach another."""
 
     @model_validator(mode="after")
     def _tool_fields_match_role(self) -> Self:

@@ -30,6 +30,7 @@ from eventsourcing.persistence import (
 )
 from eventsourcing.utils import Environment, EnvType, get_topic
 
+from ..domain.aggregate import adopt
 from ..domain.errors import (
     ChecksumMismatch,
     ConcurrencyConflict,
@@ -181,6 +182,13 @@ class SessionStore(Application[UUID]):
         with storage_errors(f"read stream {stream}"), gc_paused():
             return cast(list[EventModel], list(self.events.get(stream, lte=version)))
 
+    def head_at(self, stream: UUID, version: int) -> bytes | None:
+        """The chain value of the stream's record at `version` (None for none, or
+        a record older than the chain): one indexed read, not decoded."""
+        with storage_errors(f"read stream {stream}"):
+            found = self.recorder.select_events(stream, gt=version - 1, lte=version)
+        return unframe(found[0].state)[0] if found else None
+
     def load_qa(self, stream: UUID) -> QASession | None:
         """The stored Q&A session of a stream; None for an empty stream. Read
         again once on a chain mismatch, as `load` is (a purge racing the read)."""
@@ -209,8 +217,6 @@ class SessionStore(Application[UUID]):
             session,
         )
         session.pending_events.clear()
-        if isinstance(session, Session):
-            session.stored_head = self._heads.known(session.id, session.version)
         return position
 
     def append_imported(
@@ -258,6 +264,8 @@ class SessionStore(Application[UUID]):
                 f"{action}: its user was erased each time it was sealed"
             )
         self._heads.remember(linked)
+        if isinstance(source, Session):  # its head, from this save (not memory)
+            source.stored_head = _head_of(linked, source.id)
         self._tell(positions, events)
         if source is not None and (resealed or self._outlived(source, sealed)):
             source = self._read_anew(source)
@@ -305,8 +313,7 @@ class SessionStore(Application[UUID]):
             logger.warning("re-reading %s failed", aggregate.id, exc_info=True)
             return None
         if stored is not None:
-            aggregate.__dict__.clear()
-            aggregate.__dict__.update(stored.__dict__)
+            adopt(aggregate, stored)
         return aggregate
 
     def _sealed(
@@ -629,3 +636,9 @@ def _read_twice(read: Callable[[], Loaded]) -> Loaded:
         return read()
     except ChecksumMismatch:
         return read()
+
+
+def _head_of(linked: Sequence[StoredEvent], stream: UUID) -> bytes | None:
+    """The chain value of the last of `linked` in `stream`."""
+    last = [record for record in linked if stream_of(record) == stream][-1]
+    return unframe(last.state)[0]

@@ -13,6 +13,7 @@ from collections.abc import Callable
 from contextlib import AbstractContextManager
 from typing import cast
 
+from ..domain.aggregate import adopt
 from ..domain.errors import (
     ChecksumMismatch,
     ConcurrencyConflict,
@@ -233,13 +234,13 @@ class SessionWriter:
             except StreamMoved:
                 head = self._head_of(session)
                 if self._held(session):  # an earlier attempt did commit
-                    _adopt(session, head)
+                    adopt(session, head)
                     return self._store.head_position(), pending
                 if redo is None:
                     _rebase(session, head)
                 else:
                     head = redo(head)
-                _adopt(session, head)
+                adopt(session, head)
         raise gave_up(f"save {session.session_id!r}")
 
     def _head_of(self, session: Session) -> Session:
@@ -284,12 +285,6 @@ def _same_session(session: Session, head: Session) -> bool:
     if session.version == len(session.pending_events):
         return True
     return (head.created_on, head.user_id) == (session.created_on, session.user_id)
-
-
-def _adopt(target: Session, source: Session) -> None:
-    """Make `target` the merged state in place, as the caller's object must become."""
-    target.__dict__.clear()
-    target.__dict__.update(source.__dict__)
 
 
 def _rebase(session: Session, head: Session) -> None:

@@ -202,13 +202,17 @@ class UserKeys:
         self._forgets += 1
 
     def _key_for_writing(self, user_id: str) -> tuple[str, AESGCM]:
+        """The user's key, made if they have none: one read of the key table on
+        a miss (two and a write for a new user: the read after the write finds
+        the key another process may have stored first)."""
         cached = self._fresh(user_id)
         if cached is not None:
             return cached
-        if self._table.get(user_id) is None:
+        found = self._fetch(user_id)
+        if found is None:
             key_id = uuid.uuid4().hex
             self._table.add(user_id, key_id, self._wrap(user_id, key_id))
-        found = self._fetch(user_id)
+            found = self._fetch(user_id)
         assert found is not None, "a key was just stored"
         return found
 

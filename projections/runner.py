@@ -272,7 +272,8 @@ class ProjectionRunner:
     def _reached(self) -> LogPosition:
         """Read (not lock) where every current projection is; remember it."""
         with self._database.read() as cur:
-            return self._reached_in(cur)
+            row = cur.execute(self._lowest).fetchone()
+        return self._reached_at((None, None, None) if row is None else row)
 
     def _reached_at(self, looked: Sequence[Any]) -> LogPosition:
         """Where every current projection is, from a row of `_lowest` (None
@@ -282,19 +283,6 @@ class ProjectionRunner:
             log = LogPosition(transaction_id, notification_id)
             if log > self._applied:
                 self._applied, self._sequence = log, position
-        return self._applied
-
-    def _reached_in(self, cur: Cursor) -> LogPosition:
-        """`_reached` in `cur`'s transaction."""
-        current = [
-            row
-            for name, row in live_rows(cur, lock=False).items()
-            if name in self._classes and self._classes[name].version == row.version
-        ]
-        if current:
-            lowest = min(current, key=lambda row: row.log)
-            if lowest.log > self._applied:
-                self._applied, self._sequence = lowest.log, lowest.position
         return self._applied
 
     def behind(self) -> bool:

@@ -266,6 +266,31 @@ def test_writers_reopening_a_deleted_thread_at_once_keep_every_checkpoint(
     assert found == {new["id"] for new in fresh}
 
 
+def test_a_writer_reopening_a_deleted_thread_after_another_keeps_its_messages(
+    saver: TrailSaver, trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    said = [HumanMessage("old", id="h-1")]
+    saver.put(config("t1"), checkpoint({"messages": said}), {"step": 0}, {})
+    saver.delete_thread("t1")
+    reopened = ThreadLog._reopened
+    again = [HumanMessage("new", id="h-1")]  # LangGraph ids repeat from run to run
+
+    def other_writer_first(log: ThreadLog, trail: SessionTrail, target: Any) -> Any:
+        head = reopened(log, trail, target)
+        if head is not None and not again_stored.is_set():
+            again_stored.set()  # this writer found it deleted; the other reopens it
+            with ThreadPoolExecutor(1) as other:
+                other.submit(
+                    saver.put, config("t1"), checkpoint({"messages": again}), {}, {}
+                ).result()
+        return head
+
+    again_stored = threading.Event()
+    monkeypatch.setattr(ThreadLog, "_reopened", other_writer_first)
+    saver.put(config("t1"), checkpoint(), {"step": 0}, {})
+    assert [text for _, text, _, _ in transcript(trail)] == ["new"]
+
+
 # -- erasure ---------------------------------------------------------------------------
 
 

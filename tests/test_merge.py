@@ -184,3 +184,21 @@ def test_every_session_event_has_a_merge_rule() -> None:
         and cls is not Session.Event
     }
     assert sorted(cls.__qualname__ for cls in events - set(RULES)) == []
+
+
+def test_a_restore_merged_after_another_leaves_the_new_messages_under_old_ids() -> None:
+    deleted = stored()
+    deleted.delete()
+    deleted.collect_events()
+    head, writer = fork(deleted), fork(deleted)
+    for restarted in (head, writer):  # each starts the session afresh
+        restarted.restore()
+        restarted.truncate(0)
+    head.append_message(role="user", content="again", id="m0")  # an id used again
+    head.collect_events()
+    dropped = rebase(writer, head)
+    assert [type(e) for e in dropped] == [
+        Session.SessionRestored,
+        Session.TranscriptTruncated,
+    ]
+    assert [m.content for m in head.messages] == ["again"]

@@ -96,3 +96,24 @@ def test_a_session_loaded_from_its_snapshot_reads_its_whole_transcript(
 
     assert held is not None
     assert [m.content for m in held.messages] == [f"m{n}" for n in range(120)]
+
+
+@pytest.mark.parametrize("source", ["read model", "log"])
+def test_a_session_purged_and_started_again_alike_is_not_read_as_its_own(
+    trail: SessionTrail,
+    other_trail: SessionTrail,
+    monkeypatch: pytest.MonkeyPatch,
+    source: str,
+) -> None:
+    """The new session has the same version and message count: only the chain
+    value tells them apart."""
+    if source == "log":
+        monkeypatch.setattr(trail.store, "transcript_index", None)
+    _long_session_loaded_from_its_snapshot(trail)
+    held = trail.sessions.load("c", user_id="u")
+    assert held is not None
+    other_trail.sessions.purge("c", user_id="u")
+    _long_session_loaded_from_its_snapshot(other_trail)  # alike, but another
+
+    with pytest.raises(SessionNotFound, match="purged"):
+        held.messages  # noqa: B018 (read lazily: the read is the test)

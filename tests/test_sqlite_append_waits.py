@@ -137,3 +137,21 @@ def test_a_save_racing_the_trails_close_opens_no_connection(
     monkeypatch.setattr(SQLiteConnectionPool, "close", racing)
     trail.close()
     assert (outcome, pool._appender) == (["refused"], None)
+
+
+def test_closing_behind_a_stuck_append_returns_after_the_lock_timeout(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """close() waits the lock timeout for the stuck append, says what it left
+    (the append's connection), and that connection is closed when it ends."""
+    url = f"sqlite:///{tmp_path / 't.db'}?lock_timeout={BOUND}"
+    trail = sessiontrail.connect(url, projections="worker")
+    pool = trail.store.recorder.datastore.pool
+    with stuck_append(trail, monkeypatch):
+        began = time.monotonic()
+        trail.close()
+        waited = time.monotonic() - began
+        assert waited < 10 * BOUND  # not the 30 s the stuck append would take
+        assert "an append still running" in caplog.text
+        assert pool._appender is not None  # the stuck append's, still in use
+    assert pool._appender is None  # closed as the append ended

@@ -15,6 +15,7 @@
 from __future__ import annotations
 
 import contextlib
+import logging
 import math
 import os
 import random
@@ -56,6 +57,8 @@ from .sqlite_store import (
     LogRecorder,
     Pool,
 )
+
+logger = logging.getLogger(__name__)
 
 _OPTIONS: Options = {"lock_timeout": (BUSY_TIMEOUT, "seconds")}
 
@@ -400,5 +403,17 @@ class SQLiteDatabase(ProjectionDatabase):
         return self._transaction("BEGIN", "read read models")
 
     def close(self) -> None:
-        with self._lock:
+        """Close the connection under the file's lock, waited for as reads and
+        writes wait: a thread's write still holding it after that leaves the
+        connection open (logged; closed when the database object is dropped)."""
+        if not self._lock.acquire(timeout=self._timeout):
+            logger.warning(
+                "closing the read models: a write still running after %s s holds "
+                "the file; their connection is left open",
+                self._timeout,
+            )
+            return
+        try:
             self._connection.close()
+        finally:
+            self._lock.release()

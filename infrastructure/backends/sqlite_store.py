@@ -25,6 +25,7 @@
 from __future__ import annotations
 
 import json
+import logging
 import sqlite3
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
@@ -53,6 +54,8 @@ from eventsourcing.utils import Environment, EnvType
 
 from ..chain import MARK, predecessors
 from ..user_keys import KEYS_TABLE, Sealed, check_kept
+
+logger = logging.getLogger(__name__)
 
 BUSY_TIMEOUT = "SESSIONTRAIL_SQLITE_BUSY_SECONDS"
 """The exact busy timeout, in seconds; SQLITE_LOCK_TIMEOUT holds it rounded up."""
@@ -110,6 +113,8 @@ class Pool(SQLiteConnectionPool):
         super().__init__(db_name=db_name, lock_timeout=lock_timeout)  # type: ignore[arg-type]
         self._appender: SQLiteConnection | None = None
         self._appending = threading.Lock()
+        self._handover = threading.Lock()  # the appending lock's release vs close
+        self._closing = False
 
     def appending(self, timeout: float | None = None) -> SQLiteConnection:
         """The connection appends use, one at a time (call `appended` after).
@@ -136,17 +141,45 @@ class Pool(SQLiteConnectionPool):
         return self._appender
 
     def appended(self) -> None:
-        """Let the next append have the appending connection."""
-        self._appending.release()
+        """Let the next append have the appending connection; closed first when
+        the pool was closed while this append ran."""
+        with self._handover:
+            if self._closing:
+                self._close_appender()
+            self._appending.release()
 
     def close(self) -> None:
         """Close the appending connection and the pool under the appending lock:
-        an append queued for it then finds the pool closed, and opens nothing."""
-        with self._appending:
-            if self._appender is not None:
-                self._appender.close()
-                self._appender = None
-            super().close()
+        an append queued for it then finds the pool closed, and opens nothing.
+
+        The lock is waited for at most the lock timeout, as every other wait: an
+        append still running then keeps its connection, which it closes as it
+        ends (logged, naming the file), and the pool closes without it."""
+        waited = self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        if self._appending.acquire(timeout=waited):
+            try:
+                self._close_appender()
+                super().close()
+            finally:
+                self._appending.release()
+            return
+        with self._handover:
+            self._closing = True
+            if self._appending.acquire(blocking=False):  # it ended meanwhile
+                self._close_appender()
+                self._appending.release()
+        logger.warning(
+            "closing %s: an append still running after %s s keeps its "
+            "connection open until it ends",
+            self.db_name,
+            waited,
+        )
+        super().close()
+
+    def _close_appender(self) -> None:
+        if self._appender is not None:
+            self._appender.close()
+            self._appender = None
 
     def _create_connection(self) -> SQLiteConnection:
         try:

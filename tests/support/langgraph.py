@@ -15,6 +15,7 @@ from typing import Annotated, Any
 
 import psycopg
 from langchain_core.messages import AIMessage, HumanMessage, RemoveMessage, ToolMessage
+from langchain_core.runnables import RunnableConfig
 from langgraph.checkpoint.base import BaseCheckpointSaver, Checkpoint
 from langgraph.checkpoint.base.id import uuid6
 from langgraph.checkpoint.postgres import PostgresSaver
@@ -27,6 +28,7 @@ from typing_extensions import TypedDict
 
 import sessiontrail
 from sessiontrail.integrations.langgraph import TrailSaver
+from support.deadlines import wait_until
 from support.postgres import PostgresServer
 
 
@@ -160,14 +162,21 @@ def subgraph_graph(checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph
 
 
 class Flaky:
-    """Two nodes in one step; `flaky` fails until `fixed`; counts the calls."""
+    """Two nodes in one step; `flaky` fails until `fixed`; counts the calls.
+
+    LangGraph stores a finished task's writes from the task's thread after it
+    returns, and drops them once the run has ended on another task's failure, so
+    `flaky` fails only when `ok`'s writes are stored: the step a test expects,
+    with one task done, whatever the threads' order."""
 
     def __init__(self) -> None:
         self.fixed = False
         self.calls = {"ok": 0, "flaky": 0}
         self._lock = threading.Lock()
+        self._checkpointer: BaseCheckpointSaver[Any] | None = None
 
     def graph(self, checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph:
+        self._checkpointer = checkpointer
         builder = StateGraph(Flow)
         builder.add_node("ok", self._ok)
         builder.add_node("flaky", self._flaky)
@@ -182,12 +191,24 @@ class Flaky:
             self.calls["ok"] += 1
         return {"log": ["ok"]}
 
-    def _flaky(self, state: Flow) -> dict[str, Any]:
+    def _flaky(self, state: Flow, config: RunnableConfig) -> dict[str, Any]:
         with self._lock:
             self.calls["flaky"] += 1
         if not self.fixed:
+            wait_until(lambda: self._ok_stored(config), "the ok task's writes")
             raise ValueError("boom")
         return {"log": ["flaky"]}
+
+    def _ok_stored(self, config: RunnableConfig) -> bool:
+        """Whether the run's thread holds `ok`'s writes as pending writes."""
+        assert self._checkpointer is not None
+        given = config["configurable"]
+        thread = {key: given[key] for key in ("thread_id", "user_id") if key in given}
+        stored = self._checkpointer.get_tuple({"configurable": thread})
+        return stored is not None and any(
+            (channel, value) == ("log", ["ok"])
+            for _, channel, value in stored.pending_writes or ()
+        )
 
 
 def chat_graph(checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph:
