@@ -290,7 +290,8 @@ def report(results: dict[str, Any], sizes: list[int]) -> list[str]:
                     for k, _ in COLUMNS
                 )
                 lines.append(f"  {size:>9,}{cells}")
-            first, last = str(sizes[0]), str(max(int(s) for s in by_size))
+            measured = sorted(int(s) for s in by_size)
+            first, last = str(measured[0]), str(measured[-1])
             if first != last:
                 lines.append(f"  ratio {last} / {first} messages:")
                 for key, title in COLUMNS[:5]:
