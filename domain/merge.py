@@ -7,7 +7,9 @@ The rules, per event kind:
   a writer that restored a deleted session (a LangGraph thread id used again) and
   truncated it finds, when another writer restored it first, that the messages it
   named were the deleted session's: the head's under those ids came after (LangGraph
-  ids repeat from run to run), so the truncation is dropped;
+  ids repeat from run to run), so the truncation keeps only the ids of messages the
+  writer itself appended before it, and is dropped if none (a deleted session's
+  message another writer's restore kept then stays: nothing is lost);
 - metadata-group edits (title, pin, metadata) carry the metadata_version they produce;
   if another writer moved metadata_version since this writer's edits were based, the
   stored, newer human edit wins and this writer's metadata edits are dropped; each
@@ -52,14 +54,21 @@ def rebase(writer: Session, head: Session) -> list[Session.Event]:
         and head.metadata_version != base_metadata_version
     )
     restored_first = _restored_by_another(pending, head)
+    appended: set[str] = set()  # ids of the writer's own messages, so far
     dropped: list[Session.Event] = []
     for event in pending:
         keep = RULES[type(event)]
+        if isinstance(event, Session.MessageAppended):
+            appended.add(event.message.id)
         if isinstance(event, Session.METADATA_EVENTS) and metadata_is_stale:
             dropped.append(event)
             _record_dropped(event, head)
         elif isinstance(event, Session.TranscriptTruncated) and restored_first:
-            dropped.append(event)
+            own = [i for i in event.removed_ids if i in appended]
+            if own:
+                _truncate(head, event, own)
+            else:
+                dropped.append(event)
         elif keep(event, head):
             _reapply(event, head)
         else:
@@ -99,18 +108,25 @@ def _reapply(event: Session.Event, head: Session) -> None:
     """Trigger the same event on the head (a truncation: of the messages it named
     that the head still holds, and the count they leave)."""
     if isinstance(event, Session.TranscriptTruncated):
-        held = head._held(event.removed_ids)
-        head._remove_messages(
-            [message_id for message_id in event.removed_ids if message_id in held],
-            actor=event.actor,
-            timestamp=_not_before(event, head),
-        )
+        _truncate(head, event, event.removed_ids)
         return
     head.trigger_event(
         type(event),
         timestamp=_not_before(event, head),
         actor=event.actor,
         **event.payload(),
+    )
+
+
+def _truncate(
+    head: Session, event: Session.TranscriptTruncated, ids: list[str]
+) -> None:
+    """Remove from the head those of `ids` it still holds, as `event` did."""
+    held = head._held(ids)
+    head._remove_messages(
+        [message_id for message_id in ids if message_id in held],
+        actor=event.actor,
+        timestamp=_not_before(event, head),
     )
 
 

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from datetime import UTC, datetime
-from typing import Annotated, Any, Literal, Self
+from typing import Annotated, Any, ClassVar, Literal, Self
 
 from pydantic import (
     AfterValidator,
@@ -70,8 +71,27 @@ class Arguments(Value):
             raise InvalidInput.from_validation(exc) from None
 
 
-class ToolCall(Value):
+class ReadOnlyCopies(Value):
+    """A value whose JSON containers are read-only (`ReadOnly` fields, named in
+    `read_only`), in its copies too: pydantic's `model_copy(update=...)` skips
+    validation, so an updated container would stay a plain, mutable one that a
+    session then shares with the caller."""
+
+    read_only: ClassVar[tuple[str, ...]] = ()
+
+    def model_copy(
+        self, *, update: Mapping[str, Any] | None = None, deep: bool = False
+    ) -> Self:
+        copied = super().model_copy(update=update, deep=deep)
+        for name in self.read_only:
+            object.__setattr__(copied, name, frozen(getattr(copied, name)))
+        return copied
+
+
+class ToolCall(ReadOnlyCopies):
     """One tool invocation requested by an assistant message."""
+
+    read_only = ("arguments",)
 
     id: StrictStr = Field(min_length=1)
     name: StrictStr = Field(min_length=1)
@@ -80,8 +100,10 @@ class ToolCall(Value):
     )
 
 
-class Message(Value):
+class Message(ReadOnlyCopies):
     """One transcript entry; `id` identifies it across merges and retries."""
+
+    read_only = ("content_parts", "tool_calls", "metadata")
 
     id: str = Field(
         default_factory=new_message_id, min_length=1, max_length=MAX_ID_CHARS

@@ -72,6 +72,10 @@ class Cursor:
         here (PostgreSQL's held writes: backends/postgres_cursor.py); nothing
         is held elsewhere."""
 
+    def discard(self) -> None:
+        """Drop the writes this cursor holds, unsent (a rollback to a savepoint
+        before them undoes them anyway); nothing is held elsewhere."""
+
     def fetchone(self) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._cursor.fetchone()
         return row

@@ -411,6 +411,7 @@ def _applied_alone(
     except Exception as exc:
         if is_outage(exc):
             raise
+        cur.discard()  # writes held since the savepoint: undone with it
         cur.execute("ROLLBACK TO SAVEPOINT apply_one")
         logger.error(
             "read model %s skips notification %d (%s): %s: %s",

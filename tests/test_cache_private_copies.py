@@ -89,3 +89,24 @@ def test_a_changed_copy_of_a_message_is_built_with_model_copy() -> None:
     changed = message.model_copy(update={"metadata": {"note": "new"}})
 
     assert (message.metadata, changed.metadata) == ({"note": "orig"}, {"note": "new"})
+
+
+def test_a_changed_copy_is_read_only_too_and_its_edit_reaches_no_load(
+    trail: SessionTrail,
+) -> None:
+    """`model_copy(update=...)` skips pydantic's validation, which freezes
+    containers: the copy's are frozen all the same, as the session shares it."""
+    session = trail.sessions.load_or_create("c", user_id="u")
+    session.append_message(role="user", content="hi", id="m1")
+    trail.sessions.save(session)
+    loaded = trail.sessions.load("c", user_id="u")
+    assert loaded is not None
+    changed = loaded.messages[0].model_copy(update={"metadata": {"k": 2}})
+    loaded.replace_messages([changed])
+    trail.sessions.save(loaded)
+
+    with pytest.raises(TypeError, match="read-only"):
+        changed.metadata["k"] = "edited by the caller after the save"
+
+    again = trail.sessions.load("c", user_id="u")
+    assert again is not None and again.messages[-1].metadata == {"k": 2}

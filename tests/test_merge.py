@@ -202,3 +202,18 @@ def test_a_restore_merged_after_another_leaves_the_new_messages_under_old_ids() 
         Session.TranscriptTruncated,
     ]
     assert [m.content for m in head.messages] == ["again"]
+
+
+def test_a_restore_merged_after_another_still_removes_its_own_new_messages() -> None:
+    deleted = stored()
+    deleted.delete()
+    deleted.collect_events()
+    head, writer = fork(deleted), fork(deleted)
+    head.restore()
+    head.collect_events()
+    writer.restore()
+    writer.append_message(role="assistant", content="draft", id="d1")
+    writer.append_message(role="assistant", content="final", id="f1")
+    writer.truncate(2)  # takes out its own "final"
+    rebase(writer, head)
+    assert [m.content for m in head.messages] == ["first", "draft"]

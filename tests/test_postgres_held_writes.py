@@ -13,6 +13,8 @@ from support.postgres import PostgresServer
 
 import sessiontrail
 from sessiontrail.infrastructure.sql import RowRejected
+from sessiontrail.projections.batches import Generation, _applied_alone
+from sessiontrail.projections.projection import Projection
 
 ROWS = [(1, "one"), (2, "two")]
 
@@ -82,3 +84,29 @@ def test_a_refused_held_write_fails_the_statement_it_went_with_as_a_refused_row(
             cur.execute("SELECT 1")
     with trail.read_models.read() as cur:
         assert cur.execute("SELECT count(*) FROM held").fetchall() == [(0,)]
+
+
+class _RefusedThenFails(Projection):
+    """A handler that leaves a refused write held, then fails in Python."""
+
+    name = "refused_then_fails"
+    version = 1
+
+    def apply(self, event: Any, cur: Any, position: int) -> None:
+        cur.execute("INSERT INTO held (id, word) VALUES (?, ?)", (1, "again"))
+        raise KeyError("the handler's own mistake")
+
+
+@pytest.mark.expect_read_model_warnings  # the skip is logged, as it should be
+def test_an_event_whose_handler_fails_after_a_refused_held_write_is_skipped(
+    trail: sessiontrail.SessionTrail,
+) -> None:
+    """The rollback to the event's savepoint undoes its held writes: it must
+    not send them (the refused one would fail the rollback, and the catch-up
+    would stop at this event for good)."""
+    with trail.read_models.write() as cur:
+        cur.execute("INSERT INTO held (id, word) VALUES (?, ?)", (1, "one"))
+    generation = Generation(_RefusedThenFails(0), version=1, position=0, skipped=0)
+    with trail.read_models.write() as cur:
+        assert not _applied_alone(cur, generation, object(), 1)  # type: ignore[arg-type]
+        assert cur.execute("SELECT word FROM held").fetchall() == [("one",)]

@@ -74,9 +74,17 @@ class HeldWritesCursor(Cursor):
         if self._held:
             self._send("")
 
+    def discard(self) -> None:
+        """Drop the held writes unsent: the caller rolls back past them (a
+        refused one among them must not fail the rollback)."""
+        self._held, self._held_characters = [], 0
+
     def finish(self, ending: str) -> None:
         """Send the held writes with `ending` (the COMMIT), in one message."""
-        self._send(ending)
+        try:
+            self._send(ending)
+        finally:
+            self._client.close()
 
     def fetchone(self) -> tuple[Any, ...] | None:
         row: tuple[Any, ...] | None = self._answered.fetchone()
