@@ -18,7 +18,7 @@ from collections.abc import Iterator
 
 from ...domain.errors import StorageUnavailable
 from ..sql import Cursor, sql_errors
-from .sqlite_reads import ACTION
+from .sqlite_reads import ACTION, read_transaction
 
 READERS = 8
 """Connections reading at once; a further read waits for one to be free."""
@@ -42,14 +42,8 @@ class ReadConnections:
         """A read-only transaction over the last committed snapshot."""
         connection = self._take()
         try:
-            with sql_errors(ACTION):
-                cursor = connection.cursor()
-                cursor.execute("BEGIN")
-                try:
-                    yield Cursor(cursor, "sqlite")
-                finally:
-                    connection.rollback()  # a read: nothing to keep
-                    cursor.close()
+            with read_transaction(connection.cursor, connection.rollback) as cur:
+                yield cur
         finally:
             self._give_back(connection)
 
