@@ -5,7 +5,8 @@ tells `RecentWrites` what each append committed, and the runner's catch-up to
 that append's position applies them (when every read model is right before
 them). Reads first make sure the read models hold every committed event
 (`RefreshedReads`), so a writer killed between its commit and its catch-up
-never leaves a stale list behind.
+never leaves a stale list behind; while another thread is catching up, a read
+reads the read models as they are instead of waiting for it.
 """
 
 from __future__ import annotations
@@ -45,9 +46,9 @@ class RefreshedReads(ProjectionDatabase):
     """A database whose reads first catch the read models up when they lag.
 
     `lagging(cur)` says, inside the read's transaction, whether the log holds
-    events the read models have not applied; the read then catches up (applying
-    what the log gives: a read never waits for other writers' transactions) and
-    reads anew.
+    events the read models have not applied; the read then calls `catch_up`
+    (which applies what the log gives, or, for the trail's inline reads, returns
+    at once while another thread applies) and reads anew.
     """
 
     def __init__(

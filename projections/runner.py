@@ -178,27 +178,44 @@ class ProjectionRunner:
         if recent is None and until is not None and until <= self._reached():
             return self._sequence
         with self._lock:
-            if (
-                recent is not None
-                and not self._database.shares_catch_ups
-                and self._apply_recent(recent)
-            ):
+            return self._catch_up_held(until, recent)
+
+    def catch_up_unless_running(self) -> None:
+        """A read's catch-up (inline mode): apply what the log gives, unless
+        another thread of this process is applying already (a write's catch-up,
+        an erasure rewriting a user's rows): the read then reads the read models
+        as they are rather than wait for it. Each write's own thread applies
+        that write before it returns, so no write that returned is missed."""
+        if not self._lock.acquire(blocking=False):
+            return
+        try:
+            self._catch_up_held(None, None)
+        finally:
+            self._lock.release()
+
+    def _catch_up_held(self, until: LogPosition | None, recent: Recent | None) -> int:
+        """`after_write`'s work, under the catch-up lock."""
+        if (
+            recent is not None
+            and not self._database.shares_catch_ups
+            and self._apply_recent(recent)
+        ):
+            return self._sequence
+        known = dict(recent or ())
+        deadline, pause = time.monotonic() + self._wait, BEHIND_RECHECK[0]
+        while True:
+            reached, more = self._catch_up_batch(until, known)
+            if more:
+                continue
+            if until is None or reached >= until:
                 return self._sequence
-            known = dict(recent or ())
-            deadline, pause = time.monotonic() + self._wait, BEHIND_RECHECK[0]
-            while True:
-                reached, more = self._catch_up_batch(until, known)
-                if more:
-                    continue
-                if until is None or reached >= until:
-                    return self._sequence
-                if time.monotonic() > deadline:
-                    raise StorageUnavailable(
-                        f"read models: events before {until} still wait for older "
-                        f"transactions to end after {self._wait} s"
-                    )
-                time.sleep(pause)
-                pause = min(2 * pause, BEHIND_RECHECK[1])
+            if time.monotonic() > deadline:
+                raise StorageUnavailable(
+                    f"read models: events before {until} still wait for older "
+                    f"transactions to end after {self._wait} s"
+                )
+            time.sleep(pause)
+            pause = min(2 * pause, BEHIND_RECHECK[1])
 
     def _apply_recent(self, recent: Recent) -> bool:
         """A write's own events, applied without reading them back, in a

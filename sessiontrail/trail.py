@@ -134,7 +134,7 @@ class SessionTrail:
             readable = RefreshedReads(
                 self.read_models,
                 self.projections.lagging,
-                lambda: self.projections.catch_up(),
+                self.projections.catch_up_unless_running,
             )
         self.store.transcript_index = TranscriptIds(self.read_models)
         self._cache = cache = SessionCache(

@@ -8,6 +8,9 @@
   around appends, key writes and read-model updates, so they queue fairly here
   instead of polling SQLite's busy handler against each other (which can starve
   a writer for seconds); other processes meet at SQLite's own lock.
+- Reads of the read models: on read-only connections of their own
+  (`ReadConnections`), never behind that lock: WAL lets them read the last
+  commit while a write runs.
 - Compaction: freed pages are zeroed (`secure_delete`), and truncating the
   write-ahead log makes the erased bytes leave the files.
 """
@@ -48,6 +51,7 @@ from .base import (
     Positioned,
     Purged,
 )
+from .sqlite_read_pool import ReadConnections
 from .sqlite_reads import AppendingReads, data_version
 from .sqlite_store import (
     BUSY_TIMEOUT,
@@ -290,7 +294,8 @@ class SQLiteKeys:
 
 
 class SQLiteDatabase(ProjectionDatabase):
-    """One connection per open trail, serialised in process by a lock.
+    """One writing connection per open trail, serialised in process by a lock;
+    a file's reads on read-only connections of their own.
 
     `BEGIN IMMEDIATE` takes SQLite's write lock up front, so two processes never
     apply the same notifications; the busy timeout waits out the other one.
@@ -304,15 +309,19 @@ class SQLiteDatabase(ProjectionDatabase):
         lock: threading.RLock | None = None,
         log_after: str | None = None,
         timeout: float | None = None,
+        reads: ReadConnections | None = None,
     ) -> None:
         """`lock` serialises this connection; file databases share the file's
-        lock, waited for at most `timeout` seconds by reads and writes (the
-        busy timeout, as SQLite's own lock: a thread stuck in an append holds
-        it), None: no bound (a private database no other thread writes)."""
+        lock, waited for at most `timeout` seconds by writes (the busy timeout,
+        as SQLite's own lock: a thread stuck in an append holds it), None: no
+        bound (a private database no other thread writes). `reads` serve the
+        reads; None: they take the lock and this connection (`:memory:`, which
+        no other connection can open)."""
         self._connection = connection
         self._lock = lock or threading.RLock()
         self.log_after = log_after
         self._timeout = -1.0 if timeout is None else timeout
+        self._reads = reads
 
     @classmethod
     def open_file(
@@ -329,7 +338,13 @@ class SQLiteDatabase(ProjectionDatabase):
             # (the next catch-up re-applies them); and the events' own FULL
             # commits fsync the shared write-ahead log, these frames included.
             connection.execute("PRAGMA synchronous=NORMAL")
-        return cls(connection, file_write_lock(path), log_after, timeout)
+        return cls(
+            connection,
+            file_write_lock(path),
+            log_after,
+            timeout,
+            ReadConnections(path, timeout),
+        )
 
     @classmethod
     def in_memory(cls) -> SQLiteDatabase:
@@ -400,12 +415,17 @@ class SQLiteDatabase(ProjectionDatabase):
         return self._transaction("BEGIN IMMEDIATE", "update read models")
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
-        return self._transaction("BEGIN", "read read models")
+        if self._reads is None:
+            return self._transaction("BEGIN", "read read models")
+        return self._reads.read()
 
     def close(self) -> None:
-        """Close the connection under the file's lock, waited for as reads and
+        """Close the reading connections (a read still running closes its own as
+        it ends), then the writing one under the file's lock, waited for as
         writes wait: a thread's write still holding it after that leaves the
         connection open (logged; closed when the database object is dropped)."""
+        if self._reads is not None:
+            self._reads.close()
         if not self._lock.acquire(timeout=self._timeout):
             logger.warning(
                 "closing the read models: a write still running after %s s holds "

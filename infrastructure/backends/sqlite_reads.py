@@ -17,7 +17,8 @@ process's own appends (applied as they committed) wrote to the file.
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Iterator
+import sqlite3
+from collections.abc import Callable, Iterator
 
 from eventsourcing.persistence import (
     ConnectionPoolClosedError,
@@ -54,22 +55,37 @@ class AppendingReads(ProjectionDatabase):
             connection = self._pool.appending(timeout)
         except (ConnectionUnavailableError, ConnectionPoolClosedError) as exc:
             raise StorageUnavailable(f"{ACTION}: {exc}") from exc
+
+        def plain_cursor() -> sqlite3.Cursor:
+            cursor = connection.cursor().sqlite_cursor
+            cursor.row_factory = None  # plain tuples, as the read models' own
+            return cursor
+
         try:
-            with sql_errors(ACTION):
-                cursor = connection.cursor().sqlite_cursor
-                cursor.row_factory = None  # plain tuples, as the read models' own
-                cursor.execute("BEGIN")
-                try:
-                    yield Cursor(cursor, "sqlite")
-                finally:
-                    connection.rollback()  # a read: nothing to keep
-                    cursor.close()
+            with read_transaction(plain_cursor, connection.rollback) as cur:
+                yield cur
         finally:
             self._pool.appended()
 
     def close(self) -> None:
         """Nothing: the log's pool closes the connection, and `database` is
         closed by the trail that opened it."""
+
+
+@contextlib.contextmanager
+def read_transaction(
+    open_cursor: Callable[[], sqlite3.Cursor], rollback: Callable[[], None]
+) -> Iterator[Cursor]:
+    """A read transaction on the cursor `open_cursor` gives, rolled back as it
+    ends (a read: nothing to keep); the database's failures as storage errors."""
+    with sql_errors(ACTION):
+        cursor = open_cursor()
+        cursor.execute("BEGIN")
+        try:
+            yield Cursor(cursor, "sqlite")
+        finally:
+            rollback()
+            cursor.close()
 
 
 def data_version(cur: Cursor) -> int:
