@@ -205,6 +205,7 @@ class AsyncProjections(Offloaded[ProjectionRunner]):
     after_write = offload(ProjectionRunner.after_write)
     behind = offload(ProjectionRunner.behind)
     catch_up = offload(ProjectionRunner.catch_up)
+    catch_up_unless_running = offload(ProjectionRunner.catch_up_unless_running)
     drop_retired_now = offload(ProjectionRunner.drop_retired_now)
     erase_builds = offload(ProjectionRunner.erase_builds)
     has_applied = offload(ProjectionRunner.has_applied)
