@@ -6,13 +6,11 @@ indexed rows (its row, one per channel, its writes) whatever the thread's length
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.personal import ERASED
-from ..domain.session import stream_id
 from ..domain.threads import thread_session_id
 from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
@@ -68,13 +66,8 @@ class LangGraphReads:
         self._ids = ids
 
     def _stream(self, thread_id: str, checkpoint_ns: str) -> str:
-        """The stream of a thread's namespace, remembered for the ids with one
-        spelling (every ASCII id: its stream never changes); others are looked
-        up (session_ids.py)."""
-        session_id = thread_session_id(thread_id, checkpoint_ns)
-        if not session_id.isascii():
-            return str(self._ids.stream(session_id))
-        return _ascii_stream(session_id)
+        """The stream of a thread's namespace (its stored spelling's)."""
+        return str(self._ids.stream(thread_session_id(thread_id, checkpoint_ns)))
 
     def get(
         self,
@@ -166,12 +159,6 @@ class LangGraphReads:
         return {
             row[0]: (row[1], row[2], sealer.open_blob(bytes(row[3]))) for row in rows
         }
-
-
-@functools.lru_cache(maxsize=4096)
-def _ascii_stream(session_id: str) -> str:
-    """The stream of a session id with one spelling (uuid5 is ~5 us a call)."""
-    return str(stream_id(session_id))
 
 
 def _select(

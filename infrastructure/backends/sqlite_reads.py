@@ -10,7 +10,7 @@ writes (the LangGraph saver reads the latest checkpoint after each put) reads
 here, one reader or append at a time, as appends already go.
 
 `PRAGMA data_version` on this connection changes only when another connection
-has committed: `unmoved` lets a lag check skip its query while nothing but this
+has committed: `data_version` lets a lag check skip its query while nothing but this
 process's own appends (applied as they committed) wrote to the file.
 """
 
