@@ -110,6 +110,9 @@ class SQLiteBackend(Backend):
         """Seconds a write waits for another process's lock on the file."""
         return float(self.env[BUSY_TIMEOUT])
 
+    def lock_timeout(self) -> float:
+        return self.timeout
+
     @contextlib.contextmanager
     def opening(self) -> Iterator[None]:
         _switch_to_wal(self.path, self.timeout)
