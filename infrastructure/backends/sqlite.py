@@ -125,7 +125,9 @@ class SQLiteBackend(Backend):
 
     def write_lock(self, recorder: AggregateRecorder) -> BoundedWriteLock:
         assert isinstance(recorder, SQLiteAggregateRecorder)
-        return BoundedWriteLock(file_write_lock(self.path), recorder.datastore.pool)
+        pool = recorder.datastore.pool
+        assert isinstance(pool, Pool)
+        return BoundedWriteLock(file_write_lock(self.path), pool)
 
     def key_table(self, recorder: AggregateRecorder) -> SQLiteKeys:
         assert isinstance(recorder, SQLiteAggregateRecorder)
