@@ -297,6 +297,7 @@ def point(
         "backends_ms": 1000 * backends / saves,
         "background_ms": 1000 * background / saves,
         "worker_round_trips": followed.get("round_trips", 0) / saves,
+        "worker_wakeups": followed.get("wakeups", 0) / saves,
         "worker_behind": followed.get("behind", 0),
         "sampler_cpu_ms": 1000 * waits.cpu / saves,
         "load_average": load,
@@ -380,6 +381,7 @@ def summary(points: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
         **{key: median(key) for key in PER_SAVE_COUNTS},
         **{key: median(key) for key in BY_KIND},
         "worker_round_trips": median("worker_round_trips"),
+        "worker_wakeups": median("worker_wakeups"),
         "worker_behind": median("worker_behind"),
         "sampler_cpu_ms": median("sampler_cpu_ms"),
         "load_average": median("load_average"),
@@ -408,7 +410,8 @@ def cpu_by_kind(found: dict[str, Any]) -> str:
         f"{found['later_saves_ms']:.2f} after; writers "
         f"{found['writers_user_ms']:.2f} user + "
         f"{found['writers_system_ms']:.2f} system, worker {found['worker_ms']:.2f} "
-        f"({found['worker_round_trips']:.2f} round trips/save, left "
+        f"({found['worker_round_trips']:.2f} round trips and "
+        f"{found['worker_wakeups']:.2f} thread wake-ups per save, left "
         f"{found['worker_behind']:.0f} behind), server backends "
         f"{found['backends_ms']:.2f} + background {found['background_ms']:.2f}"
     )

@@ -16,8 +16,9 @@ Its curve beside the library's tells the machine's share of a fall from ours.
 the NOTIFY's transaction in the INSERT's message (what its own round trip costs).
 
 `follow` is the projection worker (worker mode's other process): it follows the
-log from "ready" until a line on stdin, then prints its round trips over that
-time and how far behind it was left (the harness reads its CPU).
+log from "ready" until a line on stdin, then prints its round trips and the
+wake-ups of its threads (the one applying, the one listening for NOTIFY) over that
+time, and how far behind it was left (the harness reads its CPU).
 
 Round trips are counted where psycopg waits for the server (`Connection.wait`, one
 call per exchange), in the saving thread; wake-ups of other threads (a pool's
@@ -162,15 +163,18 @@ def follow(url: str) -> None:
         trail.projections.catch_up()
         worker = threading.Thread(target=trail.projections.run, args=(stop,))
         COUNTED[0] = worker
-        trips = ROUND_TRIPS[0]
+        trips, woken = ROUND_TRIPS[0], other_threads_wakeups()
         worker.start()
         print("ready", flush=True)
         sys.stdin.readline()
+        woken = other_threads_wakeups() - woken  # while its threads are alive
         stop.set()
         worker.join()
         behind = max(status.lag for status in trail.projections.status())
     print(
-        json.dumps({"round_trips": ROUND_TRIPS[0] - trips, "behind": behind}),
+        json.dumps(
+            {"round_trips": ROUND_TRIPS[0] - trips, "wakeups": woken, "behind": behind}
+        ),
         flush=True,
     )
 
