@@ -156,10 +156,10 @@ def main() -> None:
     if options.raw:
         cells.append(("peer", "raw"))
     found: dict[str, list[float]] = {f"{tree} {store}": [] for tree, store in cells}
+    wait = str(options.sleep / 1000)  # seconds, as the cell takes it
     for round_ in range(options.rounds):
         for tree, store in cells[round_ % len(cells) :] + cells[: round_ % len(cells)]:
             python = pythons.get(tree, sys.executable)
-            wait = str(options.sleep / 1000)
             done = subprocess.run(
                 [
                     python,
