@@ -19,6 +19,7 @@ from support.postgres import PostgresServer
 
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
+from sessiontrail.infrastructure.backends import sqlite as sqlite_backend
 from sessiontrail.projections.runner import ProjectionRunner
 
 BOUND = 1.0
@@ -108,4 +109,35 @@ def test_a_worker_mode_read_behind_a_stuck_catch_up_fails_within_the_lock_timeou
             waited = time.monotonic() - began
         assert isinstance(outcome, StorageUnavailable), outcome
         assert "catch-up" in str(outcome)
+        assert BOUND * 0.9 <= waited < HELD / 3
+
+
+def test_a_memory_logs_read_models_held_by_another_thread_fail_within_the_bound(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A memory:// log's read models live in one in-memory database that the
+    trails of a named log share: a thread holding it (a write stuck there) keeps
+    another's read waiting at most the default lock timeout, not for ever."""
+    monkeypatch.setattr(sqlite_backend, "DEFAULT_LOCK_TIMEOUT", BOUND)
+    with sessiontrail.connect("memory://bounded") as trail:
+        saved_once(trail, "first")
+        held = trail.projections._database._database._lock
+        taken, release = threading.Event(), threading.Event()
+
+        def hold() -> None:
+            with held:
+                taken.set()
+                release.wait(HELD)
+
+        holder = threading.Thread(target=hold, daemon=True)
+        holder.start()
+        try:
+            assert taken.wait(HELD)
+            began = time.monotonic()
+            [outcome] = outcomes_within(HELD, lambda: trail.sessions.list())
+            waited = time.monotonic() - began
+        finally:
+            release.set()
+            holder.join(HELD)
+        assert isinstance(outcome, StorageUnavailable), outcome
         assert BOUND * 0.9 <= waited < HELD / 3

@@ -44,6 +44,7 @@ from ..settings import Options, Settings, checked_options
 from ..sql import Cursor, ProjectionDatabase, sql_errors
 from ..user_keys import KEYS_TABLE, Sealed
 from .base import (
+    DEFAULT_LOCK_TIMEOUT,
     STREAMS_PER_QUERY,
     Backend,
     InTransaction,
@@ -313,19 +314,18 @@ class SQLiteDatabase(ProjectionDatabase):
         connection: sqlite3.Connection,
         lock: threading.RLock | None = None,
         log_after: str | None = None,
-        timeout: float | None = None,
+        timeout: float = DEFAULT_LOCK_TIMEOUT,
         reads: ReadConnections | None = None,
     ) -> None:
         """`lock` serialises this connection; file databases share the file's
         lock, waited for at most `timeout` seconds by writes (the busy timeout,
-        as SQLite's own lock: a thread stuck in an append holds it), None: no
-        bound (a private database no other thread writes). `reads` serve the
+        as SQLite's own lock: a thread stuck in an append holds it). `reads` serve the
         reads; None: they take the lock and this connection (`:memory:`, which
         no other connection can open)."""
         self._connection = connection
         self._lock = lock or threading.RLock()
         self.log_after = log_after
-        self._timeout = -1.0 if timeout is None else timeout
+        self._timeout = timeout
         self._reads = reads
 
     @classmethod
@@ -353,9 +353,12 @@ class SQLiteDatabase(ProjectionDatabase):
 
     @classmethod
     def in_memory(cls) -> SQLiteDatabase:
-        """A private in-memory database (memory:// logs keep read models in one)."""
+        """An in-memory database (memory:// logs keep read models in one, shared
+        by the trails of one named log): its writes wait for another thread's at
+        most the default lock timeout, as a file's do for the URL's."""
         return cls(
-            sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
+            sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False),
+            timeout=DEFAULT_LOCK_TIMEOUT,
         )
 
     def compact(self) -> bool:
@@ -401,7 +404,8 @@ class SQLiteDatabase(ProjectionDatabase):
     def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:
         if not self._lock.acquire(timeout=self._timeout):
             raise StorageUnavailable(
-                f"{action}: timed out waiting for another thread's write to the file"
+                f"{action}: timed out waiting for another thread's write "
+                "to the read models"
             )
         try:
             with sql_errors(action):
