@@ -1,0 +1,139 @@
+"""PostgreSQL statements planned once per connection (postgres_prepared.py): a
+warmed-up save plans nothing, a connection that lost its statements prepares
+them again, and `prepared_statements=off` prepares none."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator
+from typing import Any, Literal
+
+import psycopg
+import pytest
+from support.postgres import PostgresServer
+
+import sessiontrail
+
+
+@pytest.fixture(scope="module")
+def counting_server() -> Iterator[PostgresServer]:
+    """A server of its own that counts each statement's plans (pg_stat_statements
+    is loaded when the server starts), without autovacuum: its ANALYZE of a new
+    table makes every plan on it be made again, once."""
+    server = PostgresServer()
+    try:
+        server.start()
+        with psycopg.connect(server.dsn(), autocommit=True) as connection:
+            connection.execute(
+                "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
+            )
+        server.halt()
+        server.resume()
+        with psycopg.connect(server.dsn(), autocommit=True) as connection:
+            connection.execute("CREATE EXTENSION pg_stat_statements")
+            connection.execute(
+                "ALTER SYSTEM SET pg_stat_statements.track_planning = on"
+            )
+            connection.execute("ALTER SYSTEM SET autovacuum = off")
+            connection.execute("SELECT pg_reload_conf()")
+        yield server
+    finally:
+        server.stop()
+
+
+def saved(trail: sessiontrail.SessionTrail, session: Any, count: int) -> None:
+    for number in range(count):
+        session.append_message(role="user", content=f"message {number}")
+        trail.sessions.save(session)
+
+
+@pytest.mark.parametrize("mode", ["inline", "worker"])
+def test_a_warmed_up_save_plans_no_statement(
+    counting_server: PostgresServer, mode: Literal["inline", "worker"]
+) -> None:
+    """Before, the server planned every statement of every save (the event
+    INSERT, the applier's lock and reads, each read-model write): more of its
+    time than running them."""
+    url = counting_server.url(counting_server.new_schema())
+    with sessiontrail.connect(url, projections=mode) as trail:
+        session = trail.sessions.load_or_create(uuid.uuid4().hex)
+        saved(trail, session, 10)  # past the server's first custom plans
+        with psycopg.connect(counting_server.dsn(), autocommit=True) as connection:
+            connection.execute("SELECT pg_stat_statements_reset()")
+            saved(trail, session, 5)
+            planned = connection.execute(
+                "SELECT plans, query FROM pg_stat_statements WHERE plans > 0 "
+                "AND query NOT LIKE '%pg_stat_statements%'"
+            ).fetchall()
+    assert planned == [], "\n".join(f"{plans}: {query}" for plans, query in planned)
+
+
+def prepared_names(connection: psycopg.Connection[Any]) -> set[str]:
+    rows = connection.execute("SELECT name FROM pg_prepared_statements").fetchall()
+    return {row["name"] if isinstance(row, dict) else row[0] for row in rows}
+
+
+def test_a_read_model_connection_that_lost_its_statements_prepares_them_again(
+    postgres_server: PostgresServer,
+) -> None:
+    """DEALLOCATE ALL (anyone's; psycopg's own after a rollback did it) must
+    not fail the next catch-up: its first message is sent again, afresh."""
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("lost")
+        saved(trail, session, 3)
+        pool = trail.read_models._pool  # type: ignore[attr-defined]
+        assert every_connection(pool, "SELECT 1 FROM pg_prepared_statements")
+        every_connection(pool, "DEALLOCATE ALL")
+        saved(trail, session, 1)
+        assert every_connection(pool, "SELECT 1 FROM pg_prepared_statements")
+        [summary] = trail.sessions.list().items  # the read model, caught up
+        assert summary.message_count == 4
+
+
+def every_connection(pool: Any, statement: str) -> list[Any]:
+    """`statement`'s rows on each connection the pool holds, all together."""
+    connections = [pool.getconn() for _ in range(pool.get_stats()["pool_size"])]
+    try:
+        done = [connection.execute(statement) for connection in connections]
+        return [row for cursor in done if cursor.description for row in cursor]
+    finally:
+        for connection in connections:
+            pool.putconn(connection)
+
+
+def test_an_appending_connection_that_lost_its_statements_prepares_them_again(
+    postgres_server: PostgresServer,
+) -> None:
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url, projections="worker") as trail:
+        session = trail.sessions.load_or_create("lost")
+        saved(trail, session, 3)
+        datastore = trail.store.recorder._datastore  # type: ignore[attr-defined]
+        with datastore.appending() as connection:
+            assert prepared_names(connection)
+            connection.execute("DEALLOCATE ALL")
+        saved(trail, session, 1)
+        with datastore.appending() as connection:
+            assert prepared_names(connection)
+        assert len(trail.sessions.load("lost").messages) == 4
+
+
+def test_prepared_statements_off_prepares_nothing(
+    postgres_server: PostgresServer,
+) -> None:
+    """For a pooler in transaction mode, which does not keep a session's
+    prepared statements from one transaction to the next."""
+    schema = postgres_server.new_schema()
+    url = f"{postgres_server.url(schema)}&prepared_statements=off"
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("unprepared")
+        saved(trail, session, 8)
+        with trail.read_models._pool.connection() as connection:  # type: ignore[attr-defined]
+            assert prepared_names(connection) == set()
+        datastore = trail.store.recorder._datastore  # type: ignore[attr-defined]
+        with datastore.appending() as connection:
+            assert prepared_names(connection) == set()
+        with datastore.get_connection() as connection:
+            assert prepared_names(connection) == set()
+        assert len(trail.sessions.load("unprepared").messages) == 8
