@@ -1,6 +1,7 @@
 """PostgreSQL statements planned once per connection (postgres_prepared.py): a
 warmed-up save plans nothing, a connection that lost its statements prepares
-them again, and `prepared_statements=off` prepares none."""
+them again, and `prepared_statements=off` prepares none. And a catch-up reads
+where the read models are once, not once per statement that needs it."""
 
 from __future__ import annotations
 
@@ -66,6 +67,25 @@ def test_a_warmed_up_save_plans_no_statement(
                 "AND query NOT LIKE '%pg_stat_statements%'"
             ).fetchall()
     assert planned == [], "\n".join(f"{plans}: {query}" for plans, query in planned)
+
+
+def test_an_inline_catch_up_reads_where_the_read_models_are_once(
+    counting_server: PostgresServer,
+) -> None:
+    """It was read three times under the applier lock: with the lock, then
+    again by the read of the log and by the read of the purged places."""
+    url = counting_server.url(counting_server.new_schema())
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create(uuid.uuid4().hex)
+        saved(trail, session, 3)
+        with psycopg.connect(counting_server.dsn(), autocommit=True) as connection:
+            connection.execute("SELECT pg_stat_statements_reset()")
+            saved(trail, session, 5)
+            [(reads,)] = connection.execute(
+                "SELECT COALESCE(SUM(calls), 0) FROM pg_stat_statements "
+                "WHERE query LIKE '%FROM st\\_projections WHERE (name =%'"
+            ).fetchall()
+    assert reads == 5
 
 
 def prepared_names(connection: psycopg.Connection[Any]) -> set[str]:

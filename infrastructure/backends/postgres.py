@@ -551,7 +551,7 @@ class PostgresDatabase(ProjectionDatabase):
     @contextlib.contextmanager
     def applying(
         self, look: str, done: Callable[[Sequence[Any]], bool]
-    ) -> Iterator[tuple[Cursor, bool]]:
+    ) -> Iterator[tuple[Cursor, bool, Sequence[Any] | None]]:
         """`write()` holding this schema's applier lock if it is free. If not, wait
         to share it, which the lock grants every waiter at once when the applier
         commits, and ask `done` of `look`'s row read then; if that applier did not
@@ -578,10 +578,10 @@ class PostgresDatabase(ProjectionDatabase):
         ) as cur:
             [(alone, *looked)] = cur.fetchall()
             if alone:
-                yield cur, True
+                yield cur, True, looked
                 return
             if done(looked):
-                yield cur, False
+                yield cur, False, looked
                 return
         with self._transaction(
             "BEGIN",
@@ -589,7 +589,7 @@ class PostgresDatabase(ProjectionDatabase):
             (f"SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}", looking),
         ) as cur:
             [(_, *looked)] = cur.fetchall()
-            yield cur, not done(looked)
+            yield cur, not done(looked), looked
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(
