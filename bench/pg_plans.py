@@ -9,7 +9,9 @@ planning tracked, saves one append at a time to one session from one process
 and execution time per save, in microseconds: which statements the server
 plans on every save and what that costs; and the CPU per save of the server
 (its processes serving the saving process, from /proc) and of that process,
-medians of `--rounds` rounds, the trees in turns. With `--child URL MODE SAVES` it is
+and the wall time of each applier transaction (BEGIN to COMMIT: how long a
+catch-up holds the applier lock, at one writer), medians of `--rounds` rounds,
+the trees in turns. With `--child URL MODE SAVES` it is
 the saving process itself: it warms up, clears the statistics, saves, and
 prints them as JSON lines.
 """
@@ -17,6 +19,7 @@ prints them as JSON lines.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import json
 import os
 import statistics
@@ -24,6 +27,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -33,6 +37,7 @@ import psycopg
 from support.postgres import PostgresServer
 
 import sessiontrail
+from sessiontrail.infrastructure.backends.postgres import PostgresDatabase
 
 HERE = Path(__file__).resolve()
 WARM_UP = 30
@@ -57,6 +62,23 @@ def server_cpu(connection: psycopg.Connection[Any]) -> float:
     return ticks / os.sysconf("SC_CLK_TCK")
 
 
+def timed_catch_ups() -> list[float]:
+    """Wall seconds of each applier transaction from now on, from its BEGIN
+    to its COMMIT: the time it holds the applier lock, plus one round trip."""
+    held: list[float] = []
+    applying = PostgresDatabase.applying
+
+    @contextlib.contextmanager
+    def timed(self: PostgresDatabase, *args: Any) -> Iterator[Any]:
+        start = time.perf_counter()
+        with applying(self, *args) as found:
+            yield found
+        held.append(time.perf_counter() - start)
+
+    PostgresDatabase.applying = timed  # type: ignore[method-assign,assignment]
+    return held
+
+
 def child(url: str, mode: str, saves: int, dsn: str) -> None:
     """Save `saves` appends after a warm-up; print the server's and this
     process's CPU ms per save, then each statement's totals."""
@@ -70,10 +92,12 @@ def child(url: str, mode: str, saves: int, dsn: str) -> None:
             if count == WARM_UP:
                 connection.execute("SELECT pg_stat_statements_reset()")
                 server, client = server_cpu(connection), time.process_time()
+                held = timed_catch_ups()
             session.append_message(role="user", content=f"{session_id}-{count}")
             trail.sessions.save(session)
         server, client = server_cpu(connection) - server, time.process_time() - client
-        print(json.dumps([server * 1000 / saves, client * 1000 / saves]))
+        hold = statistics.median(held) * 1000 if held else 0.0
+        print(json.dumps([server * 1000 / saves, client * 1000 / saves, hold]))
     with psycopg.connect(dsn, autocommit=True) as connection:
         for calls, plans, plan, run, query in connection.execute(STATISTICS):
             if "pg_stat_statements" not in query:
@@ -82,14 +106,15 @@ def child(url: str, mode: str, saves: int, dsn: str) -> None:
 
 def report(name: str, lines: list[str], saves: int, top: int) -> None:
     """Per-save planning and execution (us), the costliest statements first."""
-    server, client = json.loads(lines[0])
+    server, client, hold = json.loads(lines[0])
     rows = [json.loads(line) for line in lines[1:]]
     rows.sort(key=lambda row: -(row[2] + row[3]))
     plan = sum(row[2] for row in rows) * 1000 / saves
     run = sum(row[3] for row in rows) * 1000 / saves
     print(
         f"{name}: planning {plan:.0f} us/save, executing {run:.0f} us/save; "
-        f"CPU per save: server {server:.3f} ms, client {client:.3f} ms"
+        f"CPU per save: server {server:.3f} ms, client {client:.3f} ms; "
+        f"applier transaction {hold:.3f} ms (median)"
     )
     print("  calls/save plans/save  plan-us  exec-us  statement")
     for calls, plans, plan_ms, exec_ms, query in rows[:top]:
@@ -131,7 +156,7 @@ def main() -> None:
                 "ALTER SYSTEM SET pg_stat_statements.track_planning = on"
             )
             connection.execute("SELECT pg_reload_conf()")
-        cpu: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
+        cpu: dict[str, list[tuple[float, float, float]]] = {name: [] for name in trees}
         for turn in range(options.rounds):
             order = list(trees.items())
             for name, tree in order if turn % 2 == 0 else reversed(order):
@@ -150,7 +175,8 @@ def main() -> None:
                     cwd="/",  # not a checkout: its folders would shadow the install
                     check=True,
                 ).stdout.splitlines()
-                cpu[name].append(tuple(json.loads(lines[0])))
+                server_ms, client_ms, hold_ms = json.loads(lines[0])
+                cpu[name].append((server_ms, client_ms, hold_ms))
                 if turn == 0:
                     report(
                         f"{name} ({options.mode})", lines, options.saves, options.top
@@ -160,10 +186,12 @@ def main() -> None:
             f"{options.saves} saves (load average {os.getloadavg()[0]:.1f}):"
         )
         for name, rounds in cpu.items():
+            each = ", ".join("/".join(f"{v:.3f}" for v in r) for r in rounds)
             print(
                 f"  {name}: server {statistics.median(r[0] for r in rounds):.3f}, "
-                f"client {statistics.median(r[1] for r in rounds):.3f} "
-                f"(rounds: {', '.join(f'{r[0]:.3f}/{r[1]:.3f}' for r in rounds)})"
+                f"client {statistics.median(r[1] for r in rounds):.3f}, applier "
+                f"transaction {statistics.median(r[2] for r in rounds):.3f} "
+                f"(rounds: {each})"
             )
     finally:
         server.stop()

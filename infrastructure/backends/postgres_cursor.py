@@ -16,8 +16,9 @@ inside its own savepoint (`flush`), so only the bad event is skipped.
 
 Every statement, a read's too, goes as an EXECUTE of a statement prepared once
 on the connection (postgres_prepared.py): the server plans none of them again.
-Each row of an executemany is held like a write of its own (a message goes
-once the held SQL passes HELD_CHARACTERS).
+Many rows at once (a rebuild's batch) go at once through psycopg's executemany
+instead, each planned (psycopg prepares nothing on these connections), which
+costs the server less than as many EXECUTEs, each of which sets up a portal.
 """
 
 from __future__ import annotations
@@ -32,6 +33,8 @@ from .postgres_prepared import Preparer, resent_once
 
 HELD_WRITES = ("INSERT ", "UPDATE ", "DELETE ")
 """How statements this cursor may hold begin (and none of them says RETURNING)."""
+MANY_ROWS = 64
+"""An executemany of more rows than this goes as psycopg sends it, at once."""
 HELD_CHARACTERS = 1 << 20
 """Held writes past this much SQL are sent without waiting for a reader."""
 
@@ -58,9 +61,9 @@ class HeldWritesCursor(Cursor):
         return self
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
-        if not _holdable(sql):
-            for row in rows:
-                self.execute(sql, row)
+        if len(rows) > MANY_ROWS or not _holdable(sql):
+            self.flush()
+            super().executemany(sql, rows)
             return
         for row in rows:
             self._hold(self._bound(sql, row))
