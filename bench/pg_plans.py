@@ -3,8 +3,8 @@
     .venv/bin/python bench/pg_plans.py [--before TREE] [--mode inline|worker]
         [--saves 300] [--top 20] [--rounds 1]
 
-Starts a throwaway server (no fsync) with pg_stat_statements loaded and
-planning tracked, saves one append at a time to one session from one process
+Starts a throwaway server (no fsync, no autovacuum) with pg_stat_statements
+loaded and planning tracked, saves one append at a time to one session from one process
 (this tree's code, then TREE's), and prints for each statement its planning
 and execution time per save, in microseconds: which statements the server
 plans on every save and what that costs; and the CPU per save of the server
@@ -34,7 +34,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import psycopg
-from support.postgres import PostgresServer
+from support.postgres import PostgresServer, count_statements
 
 import sessiontrail
 from sessiontrail.infrastructure.backends.postgres import PostgresDatabase
@@ -144,18 +144,7 @@ def main() -> None:
     server = PostgresServer()
     try:
         server.start()
-        with psycopg.connect(server.dsn(), autocommit=True) as connection:
-            connection.execute(
-                "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
-            )
-        server.halt()
-        server.resume()
-        with psycopg.connect(server.dsn(), autocommit=True) as connection:
-            connection.execute("CREATE EXTENSION pg_stat_statements")
-            connection.execute(
-                "ALTER SYSTEM SET pg_stat_statements.track_planning = on"
-            )
-            connection.execute("SELECT pg_reload_conf()")
+        count_statements(server)
         cpu: dict[str, list[tuple[float, float, float]]] = {name: [] for name in trees}
         for turn in range(options.rounds):
             order = list(trees.items())

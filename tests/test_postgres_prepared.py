@@ -11,32 +11,18 @@ from typing import Any, Literal
 
 import psycopg
 import pytest
-from support.postgres import PostgresServer
+from support.postgres import PostgresServer, count_statements
 
 import sessiontrail
 
 
 @pytest.fixture(scope="module")
 def counting_server() -> Iterator[PostgresServer]:
-    """A server of its own that counts each statement's plans (pg_stat_statements
-    is loaded when the server starts), without autovacuum: its ANALYZE of a new
-    table makes every plan on it be made again, once."""
+    """A server of its own that counts each statement's plans."""
     server = PostgresServer()
     try:
         server.start()
-        with psycopg.connect(server.dsn(), autocommit=True) as connection:
-            connection.execute(
-                "ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'"
-            )
-        server.halt()
-        server.resume()
-        with psycopg.connect(server.dsn(), autocommit=True) as connection:
-            connection.execute("CREATE EXTENSION pg_stat_statements")
-            connection.execute(
-                "ALTER SYSTEM SET pg_stat_statements.track_planning = on"
-            )
-            connection.execute("ALTER SYSTEM SET autovacuum = off")
-            connection.execute("SELECT pg_reload_conf()")
+        count_statements(server)
         yield server
     finally:
         server.stop()

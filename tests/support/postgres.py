@@ -164,6 +164,21 @@ class PostgresServer:
         )
 
 
+def count_statements(server: PostgresServer) -> None:
+    """Restart the started `server` with pg_stat_statements loaded, counting each
+    statement's plans as well as its runs, and without autovacuum (its ANALYZE
+    of a new table has every plan on it made again)."""
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        conn.execute("ALTER SYSTEM SET autovacuum = off")
+    server.halt()
+    server.resume()
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements")
+        conn.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+        conn.execute("SELECT pg_reload_conf()")
+
+
 @contextmanager
 def running(*, durable: bool = False) -> Iterator[PostgresServer]:
     """A started server, stopped and removed on exit (also when start fails)."""
