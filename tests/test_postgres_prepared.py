@@ -14,6 +14,7 @@ import pytest
 from support.postgres import PostgresServer, count_statements
 
 import sessiontrail
+from sessiontrail.infrastructure.backends import postgres_prepared
 
 
 @pytest.fixture(scope="module")
@@ -143,3 +144,21 @@ def test_prepared_statements_off_prepares_nothing(
         with datastore.get_connection() as connection:
             assert prepared_names(connection) == set()
         assert len(trail.sessions.load("unprepared").messages) == 8
+
+
+def test_a_connection_past_its_most_statements_starts_afresh(
+    postgres_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Statements whose text varies (an IN list's length) would pile up on a
+    long-lived connection: past KEPT, the next message deallocates them all
+    and prepares what it uses again."""
+    monkeypatch.setattr(postgres_prepared, "KEPT", 2)
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create("afresh")
+        saved(trail, session, 5)
+        [summary] = trail.sessions.list().items
+        assert summary.message_count == 5
+        pool = trail.read_models._pool  # type: ignore[attr-defined]
+        kept = every_connection(pool, "SELECT count(*) FROM pg_prepared_statements")
+        assert max(count for (count,) in kept) <= 16, kept  # 32 without the bound
