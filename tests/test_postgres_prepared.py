@@ -41,7 +41,8 @@ def test_a_warmed_up_save_plans_no_statement(
 ) -> None:
     """Before, the server planned every statement of every save (the event
     INSERT, the applier's lock and reads, each read-model write): more of its
-    time than running them."""
+    time than running them. (A statement a save runs now and then, the sweep
+    of retired read models, may be planned when it runs.)"""
     url = counting_server.url(counting_server.new_schema())
     with sessiontrail.connect(url, projections=mode) as trail:
         session = trail.sessions.load_or_create(uuid.uuid4().hex)
@@ -49,9 +50,9 @@ def test_a_warmed_up_save_plans_no_statement(
         with psycopg.connect(counting_server.dsn(), autocommit=True) as connection:
             connection.execute("SELECT pg_stat_statements_reset()")
             saved(trail, session, 5)
-            planned = connection.execute(
+            planned = connection.execute(  # of the statements every save runs
                 "SELECT plans, query FROM pg_stat_statements WHERE plans > 0 "
-                "AND query NOT LIKE '%pg_stat_statements%'"
+                "AND calls >= 5 AND query NOT LIKE '%pg_stat_statements%'"
             ).fetchall()
     assert planned == [], "\n".join(f"{plans}: {query}" for plans, query in planned)
 

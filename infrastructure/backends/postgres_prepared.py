@@ -118,11 +118,12 @@ class Preparer:
         head = [first] if first else []
         head += ["DEALLOCATE ALL"] if self._afresh else []
         head += self._preparing.values()
+        stale = self._record.stale and not self._afresh  # and stays so
         names, self._preparing, self._afresh = self._preparing, {}, False
         self._record.stale = True  # until the message is known to have run
         self._client.execute("; ".join([*head, *statements]))
         self._record.names.update(names)
-        self._record.stale = len(self._record.names) > KEPT
+        self._record.stale = stale or len(self._record.names) > KEPT
         return len(head)
 
 
@@ -133,14 +134,16 @@ def statement_name(sql: str) -> str:
 
 def resent_once(send: Callable[[], Answer], rollback: Callable[[], None]) -> Answer:
     """`send()`; if the server had lost a prepared statement (or had one the
-    record lacked), roll back and send once more, afresh (see above). Only for
-    a message whose transaction the failure rolls back whole: one that opens
-    it, or is all of it."""
+    record lacked; maybe raised as the cause of another error), roll back and
+    send once more, afresh (see above). Only for a message whose transaction
+    the failure rolls back whole: one that opens it, or is all of it."""
     try:
         return send()
-    except LOST:
-        rollback()
-        return send()
+    except Exception as exc:
+        if not isinstance(exc, LOST) and not isinstance(exc.__cause__, LOST):
+            raise
+    rollback()
+    return send()
 
 
 def _numbered(sql: str) -> str:
