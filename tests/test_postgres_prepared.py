@@ -163,3 +163,23 @@ def test_a_connection_past_its_most_statements_starts_afresh(
         pool = trail.read_models._pool  # type: ignore[attr-defined]
         kept = every_connection(pool, "SELECT count(*) FROM pg_prepared_statements")
         assert max(count for (count,) in kept) <= 16, kept  # 32 without the bound
+
+
+def test_a_statement_prepared_by_a_failed_message_is_prepared_afresh(
+    postgres_server: PostgresServer,
+) -> None:
+    """The failed message's PREPAREs ran before the statement that failed, but
+    were not recorded; a message after it that prepares nothing (a rollback to
+    a savepoint) must not make the record trusted again."""
+    url = postgres_server.url(postgres_server.new_schema())
+    with sessiontrail.connect(url) as trail, trail.read_models.write() as cur:
+        cur.execute("CREATE TABLE probe (x INTEGER)")
+        cur.execute("INSERT INTO probe (x) VALUES (?)", (0,))
+        cur.execute("SAVEPOINT before")
+        cur.execute("UPDATE probe SET x = ? WHERE x = ?", (5, 0))
+        with pytest.raises(sessiontrail.StorageUnavailable):  # 1 / 0
+            cur.execute("SELECT 1 / (x - ?) FROM probe", (5,))
+        cur.discard()
+        cur.execute("ROLLBACK TO SAVEPOINT before")
+        cur.execute("UPDATE probe SET x = ? WHERE x = ?", (7, 0))
+        assert cur.execute("SELECT x FROM probe").fetchall() == [(7,)]
