@@ -12,12 +12,11 @@ import psycopg
 import psycopg.sql
 import pytest
 from support.deadlines import outcomes_within
-from support.postgres import PostgresServer, running
+from support.postgres import PostgresServer, append_statement, running
 
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
 from sessiontrail.infrastructure.backends import postgres_checks
-from sessiontrail.infrastructure.backends.postgres_prepared import statement_name
 
 
 @pytest.fixture
@@ -38,8 +37,8 @@ def appending_backends(server: PostgresServer, trail: SessionTrail) -> set[int]:
     `trail`'s log or woke its listeners after an append (the guarded INSERT
     is prepared under a name its text gives, the NOTIFY names its channel)."""
     recorder = trail.store.recorder
+    append = append_statement(server, trail)
     with psycopg.connect(server.dsn(), autocommit=True) as db:
-        append = statement_name(recorder._append.as_string(db))  # type: ignore[attr-defined]
         rows = db.execute(
             "SELECT pid FROM pg_stat_activity WHERE (query LIKE %s OR query LIKE %s) "
             "AND pid <> pg_backend_pid()",

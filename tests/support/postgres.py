@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -177,6 +178,16 @@ def count_statements(server: PostgresServer) -> None:
         conn.execute("CREATE EXTENSION pg_stat_statements")
         conn.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
         conn.execute("SELECT pg_reload_conf()")
+
+
+def append_statement(server: PostgresServer, trail: Any) -> str:
+    """The name `trail`'s appends run their guarded INSERT under (as EXECUTE of
+    a prepared statement): how a backend appending to its log is told apart in
+    pg_stat_activity."""
+    from sessiontrail.infrastructure.backends.postgres_prepared import statement_name
+
+    with psycopg.connect(server.dsn()) as conn:
+        return statement_name(trail.store.recorder._append.as_string(conn))
 
 
 @contextmanager
