@@ -34,10 +34,10 @@ class SealedDatabase(ProjectionDatabase):
     @contextlib.contextmanager
     def applying(
         self, look: str, done: Callable[[Sequence[Any]], bool]
-    ) -> Iterator[tuple[Cursor, bool]]:
-        with self._database.applying(look, done) as (cur, apply):
+    ) -> Iterator[tuple[Cursor, bool, Sequence[Any] | None]]:
+        with self._database.applying(look, done) as (cur, apply, looked):
             cur.sealer = self.sealer
-            yield cur, apply
+            yield cur, apply, looked
 
     def logged(
         self, rows: Sequence[Sequence[Any]]

@@ -20,7 +20,7 @@ DEFAULT_URL = "sqlite:///sessiontrail.db"
 URL_VARIABLE = "SESSIONTRAIL_URL"
 
 BackendName = Literal["memory", "sqlite", "postgresql"]
-OptionKind = Literal["text", "count", "whole seconds", "seconds"]
+OptionKind = Literal["text", "count", "whole seconds", "seconds", "on or off"]
 Options = dict[str, tuple[str, OptionKind]]
 """A URL's options: each query parameter, the env key it sets and its kind."""
 
@@ -80,6 +80,8 @@ def _check_option(key: str, value: str, kind: OptionKind) -> None:
     """InvalidInput naming the option unless its value fits its kind; a timeout of
     0 is refused because PostgreSQL and SQLite read 0 as "wait forever"."""
     whole = _WHOLE.fullmatch(value) is not None
+    if kind == "on or off" and value not in ("on", "off"):
+        raise InvalidInput(f"url: option {key} must be on or off, got {value!r}")
     if kind == "count" and not whole:
         raise InvalidInput(f"url: option {key} must be a whole number, got {value!r}")
     if kind == "whole seconds" and not (whole and int(value) >= 1):

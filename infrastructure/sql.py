@@ -189,14 +189,16 @@ class ProjectionDatabase(ABC):
     @contextlib.contextmanager
     def applying(
         self, look: str, done: Callable[[Sequence[Any]], bool]
-    ) -> Iterator[tuple[Cursor, bool]]:
-        """A write transaction to apply the log in, and whether to apply: False
-        when another process applied meanwhile and `done` says, of the row of
-        `look` (a query of one row, without parameters) read after it, that this
-        covered the caller (it waited for that one's commit instead of queueing
-        to apply the same events again). Here always True: `write()` excludes."""
+    ) -> Iterator[tuple[Cursor, bool, Sequence[Any] | None]]:
+        """A write transaction to apply the log in, whether to apply, and the
+        row of `look` (a query of one row, without parameters) read in it once
+        no other applier can move it (None if not read). Whether to apply is
+        False when another process applied meanwhile and `done` says, of that
+        row, that this covered the caller (it waited for that one's commit
+        instead of queueing to apply the same events again). Here always True,
+        `look` not read: `write()` excludes."""
         with self.write() as cur:
-            yield cur, True
+            yield cur, True, None
 
     def compact(self) -> bool:
         """Give the bytes of dropped rows back so no file keeps them (an erasure

@@ -68,6 +68,9 @@ SWEEP_EVERY = 10.0
 """Seconds between sweeps of retired generations, done by catch-ups."""
 STOP_CHECK = 0.1
 """Seconds at most between a worker's checks of its stop event while it waits."""
+LOOKED = "SELECT CAST(? AS BIGINT) AS t, CAST(? AS BIGINT) AS n"
+"""Where the least advanced generation is, as `applying` read it: the log is
+read after it without reading the registry again."""
 BEHIND_RECHECK = (0.0005, 0.02)
 """Seconds between looks at a log whose next events wait for older transactions
 to end: from the first to the second, doubling."""
@@ -376,10 +379,10 @@ class ProjectionRunner:
         def covered(looked: Sequence[Any]) -> bool:
             return until is not None and self._reached_at(looked) >= until
 
-        with self._database.applying(self._lowest, covered) as (cur, apply):
+        with self._database.applying(self._lowest, covered) as (cur, apply, looked):
             if not apply:
                 return self._applied, False
-            generations, read, places = self._current_and_next(cur)
+            generations, read, places = self._current_and_next(cur, looked)
             if not generations:
                 return self._applied, False
             start = min(generation.log for generation in generations)
@@ -406,7 +409,7 @@ class ProjectionRunner:
         return reached, len(notifications) == BATCH_SIZE
 
     def _current_and_next(
-        self, cur: Cursor
+        self, cur: Cursor, looked: Sequence[Any] | None
     ) -> tuple[list[Generation], Positioned | None, list[LogPosition] | None]:
         """`_current`, the next batch of the log after the least advanced of them
         and where purged rows were after it, read in the same round trip where
@@ -418,14 +421,19 @@ class ProjectionRunner:
         The log is read first: locking the registry rows gives this transaction
         an id, below which a later read of the log would stop, leaving out the
         writes that committed since it began. The places are read after the log
-        (see BatchApplier.apply)."""
+        (see BatchApplier.apply). Both start where `looked` (the row of
+        `_lowest` that `applying` read under the applier lock) says, rather than
+        read the registry again each."""
         statement, places_statement = self._database.log_rows, self._database.log_places
         if statement is None or places_statement is None:
             return self._current(cur), None, None
+        position, at = self._lowest, []
+        if looked is not None and looked[0] is not None:
+            position, at = LOOKED, [looked[0], looked[1]]
         log, places, live = cur.results(
             [
-                (statement.format(position=self._lowest), [BATCH_SIZE]),
-                (places_statement.format(position=self._lowest), [BATCH_SIZE]),
+                (statement.format(position=position), [*at, BATCH_SIZE]),
+                (places_statement.format(position=position), [*at, BATCH_SIZE]),
                 (LIVE_ROWS + cur.for_update, ()),
             ]
         )

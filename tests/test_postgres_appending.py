@@ -12,7 +12,7 @@ import psycopg
 import psycopg.sql
 import pytest
 from support.deadlines import outcomes_within
-from support.postgres import PostgresServer, running
+from support.postgres import PostgresServer, append_statement, running
 
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
@@ -35,17 +35,20 @@ def save_a_message(trail: SessionTrail, session_id: str, content: str) -> None:
     trail.sessions.save(session)
 
 
-def appending_backends(server: PostgresServer, schema: str) -> set[int]:
+def appending_backends(server: PostgresServer, trail: SessionTrail) -> set[int]:
     """The server processes of connections whose last message appended to
-    `schema`'s log or woke its listeners after an append (the guarded INSERT
-    names its table, the NOTIFY its channel)."""
+    `trail`'s log or woke its listeners after an append (the guarded INSERT
+    is prepared under a name its text gives, the NOTIFY names its channel)."""
+    recorder = trail.store.recorder
+    append = append_statement(server, trail)
     with psycopg.connect(server.dsn(), autocommit=True) as db:
         rows = db.execute(
             "SELECT pid FROM pg_stat_activity WHERE (query LIKE %s OR query LIKE %s) "
             "AND pid <> pg_backend_pid()",
             (
-                f'BEGIN; WITH guard AS (SELECT 1 FROM "{schema}".%',
-                f'BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY "{schema}.%',
+                f"BEGIN;% {append}%",
+                f"BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY "
+                f'"{recorder.channel_name}"%',  # type: ignore[attr-defined]
             ),
         ).fetchall()
     return {pid for (pid,) in rows}
@@ -99,9 +102,9 @@ def test_closing_the_trail_closes_its_appending_connections(
     schema = postgres_server.new_schema()
     with sessiontrail.connect(postgres_server.url(schema)) as trail:
         save_a_message(trail, "closed", "hello")
-        assert len(appending_backends(postgres_server, schema)) == 1
+        assert len(appending_backends(postgres_server, trail)) == 1
     deadline = time.monotonic() + 30
-    while appending_backends(postgres_server, schema):
+    while appending_backends(postgres_server, trail):
         assert time.monotonic() < deadline, "an appending connection stayed open"
         time.sleep(0.01)
 
@@ -127,7 +130,7 @@ def test_threads_saving_at_once_share_the_bounded_connections(
             120, *[lambda n=n: saving(n) for n in range(threads)]
         )
         assert outcomes == [None] * threads
-        assert len(appending_backends(postgres_server, schema)) == 2
+        assert len(appending_backends(postgres_server, trail)) == 2
         for session_id in sessions:
             assert messages(trail, session_id) == [str(count) for count in range(saves)]
 
@@ -142,14 +145,14 @@ def test_a_conflicting_append_leaves_its_connection_working(
     url = postgres_server.url(schema)
     with sessiontrail.connect(url) as trail, sessiontrail.connect(url) as other:
         save_a_message(trail, contested, "first")
-        [before] = appending_backends(postgres_server, schema)
+        [before] = appending_backends(postgres_server, trail)
         stale = trail.sessions.load(contested)
         assert stale is not None
         save_a_message(other, contested, "theirs")
         stale.append_message(role="user", content="ours")
         trail.sessions.save(stale)
         assert sorted(messages(trail, contested)) == ["first", "ours", "theirs"]
-        assert before in appending_backends(postgres_server, schema)
+        assert before in appending_backends(postgres_server, trail)
 
 
 def test_a_save_whose_wake_up_fails_is_stored_and_succeeds(

@@ -10,7 +10,7 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 
@@ -365,9 +365,9 @@ def test_inline_saves_that_commit_while_another_catches_up_take_one_more_catch_u
         transaction = database._transaction  # type: ignore[attr-defined]
 
         @contextlib.contextmanager
-        def held(setup: str | None, action: str) -> Iterator[object]:
+        def held(setup: str, action: str, then: Sequence[str] = ()) -> Iterator[object]:
             """The first catch-up's transaction, held open before its commit."""
-            with transaction(setup, action) as cur:
+            with transaction(setup, action, then) as cur:
                 yield cur
                 if action == "update read models" and not entered.is_set():
                     entered.set()

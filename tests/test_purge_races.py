@@ -10,7 +10,7 @@ from collections.abc import Iterator
 
 import psycopg
 import pytest
-from support.postgres import PostgresServer
+from support.postgres import PostgresServer, append_statement
 
 import sessiontrail
 from sessiontrail import SessionTrail
@@ -39,7 +39,7 @@ def trail(postgres_server: PostgresServer, schema: str) -> Iterator[SessionTrail
 
 def wait_until_blocked(server: PostgresServer, statement: str) -> None:
     """Poll until a backend whose query holds `statement` waits on a lock (an
-    append's guard is part of its INSERT)."""
+    append's guard is part of its INSERT, run as EXECUTE of its name)."""
     deadline = time.monotonic() + DEADLINE
     with psycopg.connect(server.dsn(), autocommit=True) as db:
         while time.monotonic() < deadline:
@@ -122,7 +122,7 @@ def test_a_writer_after_the_purge_began_adds_nothing(
 
     saving = threading.Thread(target=save)
     saving.start()
-    wait_until_blocked(postgres_server, "FOR KEY SHARE")
+    wait_until_blocked(postgres_server, append_statement(postgres_server, trail))
     purger.commit()
     purger.close()
     saving.join(DEADLINE)

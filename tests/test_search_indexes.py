@@ -5,7 +5,7 @@ priced out, as they would be on a large table)."""
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from typing import Any
 
@@ -13,6 +13,7 @@ import pytest
 
 from sessiontrail import SessionTrail
 from sessiontrail.infrastructure import sql
+from sessiontrail.infrastructure.backends.postgres_cursor import HeldWritesCursor
 from sessiontrail.projections.search import SearchProjection
 from sessiontrail.projections.sessions import SessionsProjection
 
@@ -71,19 +72,37 @@ def bulk_rows(trail: SessionTrail) -> None:
             cur.execute(f"ANALYZE {table}")
 
 
+def recorded(
+    monkeypatch: pytest.MonkeyPatch, keep: Callable[[str], bool]
+) -> list[tuple[str, Any]]:
+    """The statements (and parameters) `keep` selects that the read models'
+    cursors execute from now on, on either database (PostgreSQL's cursor holds
+    or prepares them: its own `execute`)."""
+    seen: list[tuple[str, Any]] = []
+    for cursor_class in (sql.Cursor, HeldWritesCursor):
+
+        def recording(
+            self: sql.Cursor,
+            statement: str,
+            params: Any = (),
+            execute: Callable[..., sql.Cursor] = cursor_class.execute,
+        ) -> sql.Cursor:
+            if keep(statement):
+                seen.append((statement, params))
+            return execute(self, statement, params)
+
+        monkeypatch.setattr(cursor_class, "execute", recording)
+    return seen
+
+
 def list_query(
     trail: SessionTrail, monkeypatch: pytest.MonkeyPatch, filters: dict[str, Any]
 ) -> tuple[str, Any]:
     """The SQL (and parameters) of a list page's rows under `filters`."""
-    seen: list[tuple[str, Any]] = []
-    execute = sql.Cursor.execute
-
-    def recording(self: sql.Cursor, statement: str, params: Any = ()) -> sql.Cursor:
-        if "st_sessions_g" in statement and "ORDER BY" in statement:
-            seen.append((statement, params))
-        return execute(self, statement, params)
-
-    monkeypatch.setattr(sql.Cursor, "execute", recording)
+    seen = recorded(
+        monkeypatch,
+        lambda statement: "st_sessions_g" in statement and "ORDER BY" in statement,
+    )
     trail.sessions.list(**filters)
     monkeypatch.undo()
     [query] = seen
@@ -145,15 +164,9 @@ def test_a_common_words_search_reads_only_its_sessions_documents_on_postgres(
 ):
     if filled.backend != "postgresql":
         pytest.skip("SQLite's FTS5 queries: test_common_words.py")
-    seen: list[tuple[str, Any]] = []
-    execute = sql.Cursor.execute
-
-    def recording(self: sql.Cursor, statement: str, params: Any = ()) -> sql.Cursor:
-        if "@@" in statement and "COUNT(*)" not in statement:  # not the count
-            seen.append((statement, params))
-        return execute(self, statement, params)
-
-    monkeypatch.setattr(sql.Cursor, "execute", recording)
+    seen = recorded(  # not the count
+        monkeypatch, lambda statement: "@@" in statement and "COUNT(*)" not in statement
+    )
     assert filled.sessions.search("filler", limit=5)
     monkeypatch.undo()
 

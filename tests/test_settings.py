@@ -102,6 +102,7 @@ def test_a_sqlite_lock_timeout_that_is_none_or_no_number_is_refused(
         ("postgresql://u@h:99999/db", "invalid port"),
         ("postgresql://u@h/", "names no database"),
         ("memory://x?pool_size=3", "unknown option"),
+        ("postgresql://u@h/db?prepared_statements=no", "prepared_statements must be"),
     ],
 )
 def test_unusable_urls_are_invalid_input(url: str, message: str) -> None:

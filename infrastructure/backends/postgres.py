@@ -47,6 +47,7 @@ from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
 from .postgres_checks import RecentUseChecks
 from .postgres_cursor import HeldWritesCursor
+from .postgres_prepared import SWITCH, prepares_statements, unprepared_by_psycopg
 from .postgres_purge import PLACES_SUFFIX, purge, purged_places
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
@@ -67,6 +68,7 @@ _OPTIONS: Options = {
     "max_overflow": ("POSTGRES_MAX_OVERFLOW", "count"),
     "schema": ("POSTGRES_SCHEMA", "text"),
     "host": ("POSTGRES_HOST", "text"),
+    "prepared_statements": (SWITCH, "on or off"),
 }
 _DEFAULTS = {
     "POSTGRES_LOCK_TIMEOUT": "5",
@@ -76,6 +78,7 @@ _DEFAULTS = {
     "POSTGRES_POOL_SIZE": "5",
     "POSTGRES_MAX_OVERFLOW": "10",
     "POSTGRES_PRE_PING": "y",
+    SWITCH: "on",
 }
 
 
@@ -428,8 +431,10 @@ NO_FLUSH = "set_config('synchronous_commit', 'off', true)"
 
 def autocommitting(connection: psycopg.Connection[Any], bounds: dict[str, int]) -> None:
     """A read-model connection: bounded, and in autocommit mode, as its
-    transactions begin and end with statements of their own."""
+    transactions begin and end with statements of their own; its statements
+    are prepared by its cursors (postgres_prepared.py), not by psycopg."""
     connection.autocommit = True
+    unprepared_by_psycopg(connection)
     apply_bounds(connection, bounds)
 
 
@@ -456,6 +461,7 @@ class PostgresDatabase(ProjectionDatabase):
         self.log_after, self.log_rows = log_after, log_rows
         self.log_places = log_places
         self._events = events
+        self._prepares = prepares_statements(env)
         self._commit = threading.local()
         """`.announcing`: this thread's transaction ends with a NOTIFY."""
         self._announcing = False
@@ -477,23 +483,23 @@ class PostgresDatabase(ProjectionDatabase):
             self._pool.open(wait=True, timeout=timeout)
 
     @contextlib.contextmanager
-    def _transaction(self, begin: str, action: str) -> Iterator[Cursor]:
-        """A transaction begun by `begin` (BEGIN, maybe with other statements
-        after it, sent as one message: one round trip where psycopg's own
-        transactions take two), positioned on the last statement's rows;
-        committed at the end, with the writes still held (postgres_cursor.py)
-        in the same message; rolled back on any error."""
+    def _transaction(
+        self, begin: str, action: str, then: Sequence[str] = ()
+    ) -> Iterator[Cursor]:
+        """A transaction begun by `begin` (BEGIN ...) and the statements `then`
+        (without parameters), sent as one message: one round trip where
+        psycopg's own transactions take two; positioned on the last statement's
+        rows; committed at the end, with the writes still held
+        (postgres_cursor.py) in the same message; rolled back on any error."""
         with (
             sql_errors(action),
             self._pool.connection() as connection,
             connection.cursor() as cursor,
         ):
-            cursor.execute(begin)
-            while cursor.nextset():
-                pass
             self._commit.announcing = False
-            held = HeldWritesCursor(cursor)
+            held = HeldWritesCursor(cursor, prepares=self._prepares)
             try:
+                held.begin(begin, then)
                 yield held
             except BaseException:
                 if connection.info.transaction_status != TransactionStatus.UNKNOWN:
@@ -548,7 +554,7 @@ class PostgresDatabase(ProjectionDatabase):
     @contextlib.contextmanager
     def applying(
         self, look: str, done: Callable[[Sequence[Any]], bool]
-    ) -> Iterator[tuple[Cursor, bool]]:
+    ) -> Iterator[tuple[Cursor, bool, Sequence[Any] | None]]:
         """`write()` holding this schema's applier lock if it is free. If not, wait
         to share it, which the lock grants every waiter at once when the applier
         commits, and ask `done` of `look`'s row read then; if that applier did not
@@ -564,25 +570,29 @@ class PostgresDatabase(ProjectionDatabase):
             f"LEFT JOIN ({look}) AS p ON true"
         )
         with self._transaction(
-            f"BEGIN; SELECT CASE WHEN pg_try_advisory_xact_lock({APPLIER}) THEN true "
-            f"ELSE pg_advisory_xact_lock_shared({APPLIER})::text = 'shared' END "
-            f"FROM {NO_FLUSH}; {looking}",
+            "BEGIN",
             "update read models",
+            (
+                f"SELECT CASE WHEN pg_try_advisory_xact_lock({APPLIER}) THEN true "
+                f"ELSE pg_advisory_xact_lock_shared({APPLIER})::text = 'shared' END "
+                f"FROM {NO_FLUSH}",
+                looking,
+            ),
         ) as cur:
             [(alone, *looked)] = cur.fetchall()
             if alone:
-                yield cur, True
+                yield cur, True, looked
                 return
             if done(looked):
-                yield cur, False
+                yield cur, False, looked
                 return
         with self._transaction(
-            f"BEGIN; SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}; "
-            + looking,
+            "BEGIN",
             "update read models",
+            (f"SELECT pg_advisory_xact_lock({APPLIER}) FROM {NO_FLUSH}", looking),
         ) as cur:
             [(_, *looked)] = cur.fetchall()
-            yield cur, not done(looked)
+            yield cur, not done(looked), looked
 
     def read(self) -> contextlib.AbstractContextManager[Cursor]:
         return self._transaction(

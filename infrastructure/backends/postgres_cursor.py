@@ -12,9 +12,13 @@ writes before it.
 
 A held write the database refuses fails the statement it went with, as
 RowRejected: the batch is redone event by event, each event's writes sent
-inside its own savepoint (`flush`), so only the bad event is skipped. Many rows
-at once (a rebuild's batch) go at once through psycopg's executemany, which
-binds them faster than this cursor would one by one.
+inside its own savepoint (`flush`), so only the bad event is skipped.
+
+Every statement, a read's too, goes as an EXECUTE of a statement prepared once
+on the connection (postgres_prepared.py): the server plans none of them again.
+Many rows at once (a rebuild's batch) go at once through psycopg's executemany
+instead, each planned (psycopg prepares nothing on these connections), which
+costs the server less than as many EXECUTEs, each of which sets up a portal.
 """
 
 from __future__ import annotations
@@ -24,7 +28,9 @@ from typing import Any
 
 import psycopg
 
+from ...domain.errors import StorageUnavailable
 from ..sql import Cursor, Params, RowRejected
+from .postgres_prepared import LOST, Preparer, resent_once
 
 HELD_WRITES = ("INSERT ", "UPDATE ", "DELETE ")
 """How statements this cursor may hold begin (and none of them says RETURNING)."""
@@ -37,9 +43,12 @@ HELD_CHARACTERS = 1 << 20
 class HeldWritesCursor(Cursor):
     """A PostgreSQL Cursor that holds writes returning nothing (see above)."""
 
-    def __init__(self, cursor: psycopg.Cursor[Any]) -> None:
+    def __init__(self, cursor: psycopg.Cursor[Any], *, prepares: bool) -> None:
+        """`prepares`: statements go as EXECUTEs of statements prepared once on
+        the connection (postgres_prepared.py)."""
         super().__init__(cursor, "postgresql")
         self._client = psycopg.ClientCursor(cursor.connection)
+        self._preparer = Preparer(self._client, prepares)
         self._held: list[str] = []
         self._held_characters = 0
         self._answered: Any = cursor
@@ -48,11 +57,8 @@ class HeldWritesCursor(Cursor):
     def execute(self, sql: str, params: Params = ()) -> Cursor:
         if _holdable(sql):
             self._hold(self._bound(sql, params))
-        elif self._held:
-            self._send(self._bound(sql, params))
         else:
-            self._answered = self._cursor
-            super().execute(sql, params)
+            self._send(self._bound(sql, params))
         return self
 
     def executemany(self, sql: str, rows: Sequence[Params]) -> None:
@@ -68,6 +74,20 @@ class HeldWritesCursor(Cursor):
             "; ".join(self._bound(sql, params) for sql, params in statements),
             collect=True,
         )
+
+    def begin(self, first: str, statements: Sequence[str]) -> None:
+        """Open the transaction: `first` (BEGIN ...) and `statements` (without
+        parameters) in one message, standing on the last one's rows; sent again
+        if the connection had lost a prepared statement (nothing is written
+        before them)."""
+
+        def send() -> None:
+            self._send(
+                "; ".join(self._preparer.statement(sql) for sql in statements),
+                first=first,
+            )
+
+        resent_once(send, self._client.connection.rollback)
 
     def flush(self) -> None:
         """Send the held writes now (errors then belong to the caller)."""
@@ -99,8 +119,7 @@ class HeldWritesCursor(Cursor):
 
     def _bound(self, sql: str, params: Params) -> str:
         """The statement with its values written in, as the server will run it."""
-        statement = self._sql(sql)
-        return self._client.mogrify(statement, params)
+        return self._preparer.statement(self._sql(sql), params)
 
     def _hold(self, statement: str) -> None:
         self._held.append(statement)
@@ -108,16 +127,19 @@ class HeldWritesCursor(Cursor):
         if self._held_characters > HELD_CHARACTERS:
             self.flush()
 
-    def _send(self, last: str, *, collect: bool = False) -> list[list[Any]]:
-        """The held writes and then `last` (maybe several statements), as one
-        message. The cursor then stands on the last statement's rows; with
-        `collect`, the rows of each of `last`'s statements are returned instead."""
+    def _send(
+        self, last: str, *, collect: bool = False, first: str = ""
+    ) -> list[list[Any]]:
+        """`first` (if any), the PREPAREs the statements need, the held writes
+        and then `last` (maybe several statements), as one message. The cursor
+        then stands on the last statement's rows; with `collect`, the rows of
+        each of `last`'s statements are returned instead."""
         statements = [*self._held, last] if last else self._held
         held = len(self._held)
         self._held, self._held_characters = [], 0
         found: list[list[Any]] = []
         try:
-            self._client.execute("; ".join(statements))
+            ahead = self._preparer.run(first, statements)
             while True:
                 if collect:
                     found.append(self._rows())
@@ -125,12 +147,14 @@ class HeldWritesCursor(Cursor):
                     break
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
+        except LOST as exc:  # this connection's record of them, not a row's fault
+            raise StorageUnavailable(f"update read models: {exc}") from exc
         except psycopg.Error as exc:
             if not held:
                 raise
             raise RowRejected(f"update read models: {exc}") from exc
         self._answered = self._client
-        return found[held:]
+        return found[ahead + held :]
 
     def _rows(self) -> list[Any]:
         return self._client.fetchall() if self._client.description else []

@@ -67,6 +67,12 @@ from ..log_position import LogPosition
 from ..user_keys import KEYS_TABLE, Sealed
 from .postgres_appending import AppendingConnections
 from .postgres_checks import RecentUseChecks
+from .postgres_prepared import (
+    Preparer,
+    prepares_statements,
+    resent_once,
+    unprepared_by_psycopg,
+)
 from .postgres_purge import (
     CREATE_PLACES,
     destroyed_key,
@@ -143,8 +149,13 @@ def apply_bounds(
 class BoundedDatastore(PostgresDatastore):
     """eventsourcing's datastore whose connections carry sessiontrail's bounds."""
 
-    def __init__(self, bounds: Mapping[str, int], **options: Any) -> None:
+    def __init__(
+        self, bounds: Mapping[str, int], *, prepares: bool = True, **options: Any
+    ) -> None:
         self._bounds = dict(bounds)  # read by after_connect_func, called below
+        self.prepares = prepares
+        """Whether appends go as EXECUTEs of a prepared INSERT
+        (postgres_prepared.py)."""
         super().__init__(**options)
         self._server = {
             key: options[key] for key in ("dbname", "host", "port", "user", "password")
@@ -180,6 +191,7 @@ class BoundedDatastore(PostgresDatastore):
             connect_timeout=self._connect_timeout,
             row_factory=dict_row,
         )
+        unprepared_by_psycopg(connection)  # the appends prepare their own
         try:
             apply_bounds(connection, self._bounds)
             for info in self.psycopg_type_adapters.values():
@@ -202,10 +214,12 @@ class BoundedDatastore(PostgresDatastore):
         return connection
 
     def after_connect_func(self) -> Callable[[psycopg.Connection[Any]], None]:
-        bounds = self._bounds
+        bounds, prepares = self._bounds, self.prepares
 
         def after_connect(connection: psycopg.Connection[Any]) -> None:
             connection.autocommit = True  # as eventsourcing's own expects
+            if not prepares:  # psycopg prepares eventsourcing's reads, unless off
+                unprepared_by_psycopg(connection)
             apply_bounds(connection, bounds)
 
         return after_connect
@@ -257,11 +271,11 @@ class EventsRecorder(PostgresApplicationRecorder):
             datastore.originator_id_type,
             self.keys_table,
         )
-        self._append = SQL("BEGIN; {}; COMMIT").format(insert)
+        self._append = insert
         self._wake_statement = SQL(
             "BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
         ).format(Identifier(self.channel_name))
-        self._rendered: tuple[bytes, bytes] | None = None
+        self._rendered: tuple[str, bytes] | None = None
         """`_append` and `_wake_statement` as sent (`_statements`)."""
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
@@ -337,16 +351,24 @@ class EventsRecorder(PostgresApplicationRecorder):
             )
             for record in stored_events
         ]
+        params = [*guarded, records, len(guarded[0]), len(sealed)]
         with (
             self._datastore.appending() as connection,
             ClientCursor(connection) as cursor,
         ):
-            append = self._statements(connection)[0]
-            cursor.execute(append, [*guarded, records, len(guarded[0]), len(sealed)])
-            cursor.nextset()  # past BEGIN
-            rows = cursor.fetchall()
-            while cursor.nextset():
-                pass
+            preparer = Preparer(cursor, self._datastore.prepares)
+            insert = self._statements(connection)[0]
+
+            def send() -> list[DictRow]:
+                execute = preparer.statement(insert, params)
+                for _ in range(preparer.run("BEGIN", [execute, "COMMIT"])):
+                    cursor.nextset()  # past BEGIN and any PREPARE
+                found = cursor.fetchall()
+                while cursor.nextset():
+                    pass
+                return found
+
+            rows = resent_once(send, connection.rollback)
             if not rows:
                 destroyed_key(connection.cursor(), self.keys_table, sealed)
                 raise IntegrityError(
@@ -405,15 +427,13 @@ class EventsRecorder(PostgresApplicationRecorder):
             self, curs, stored_events, **kwargs
         )
 
-    def _statements(
-        self, connection: psycopg.Connection[DictRow]
-    ) -> tuple[bytes, bytes]:
+    def _statements(self, connection: psycopg.Connection[DictRow]) -> tuple[str, bytes]:
         """The append's and the wake's statements as the server reads them,
         composed once: composing them on every append (psycopg walks the parts
         each time) was a tenth of its client CPU."""
         if self._rendered is None:
             self._rendered = (
-                self._append.as_bytes(connection),
+                self._append.as_string(connection),
                 self._wake_statement.as_bytes(connection),
             )
         return self._rendered
@@ -681,6 +701,7 @@ class Factory(PostgresFactory):
         super(BasePostgresFactory, self).__init__(env)
         self.datastore = BoundedDatastore(
             postgres_bounds(self.env),
+            prepares=prepares_statements(self.env),
             dbname=self.env["POSTGRES_DBNAME"],
             host=self.env["POSTGRES_HOST"],
             port=self.env["POSTGRES_PORT"],

@@ -16,6 +16,7 @@ import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -162,6 +163,31 @@ class PostgresServer:
             f"postgresql://{SUPERUSER}@/{DATABASE}"
             f"?host={self.socket_dir}&schema={schema}"
         )
+
+
+def count_statements(server: PostgresServer) -> None:
+    """Restart the started `server` with pg_stat_statements loaded, counting each
+    statement's plans as well as its runs, and without autovacuum (its ANALYZE
+    of a new table has every plan on it made again)."""
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("ALTER SYSTEM SET shared_preload_libraries = 'pg_stat_statements'")
+        conn.execute("ALTER SYSTEM SET autovacuum = off")
+    server.halt()
+    server.resume()
+    with psycopg.connect(server.dsn(), autocommit=True) as conn:
+        conn.execute("CREATE EXTENSION pg_stat_statements")
+        conn.execute("ALTER SYSTEM SET pg_stat_statements.track_planning = on")
+        conn.execute("SELECT pg_reload_conf()")
+
+
+def append_statement(server: PostgresServer, trail: Any) -> str:
+    """The name `trail`'s appends run their guarded INSERT under (as EXECUTE of
+    a prepared statement): how a backend appending to its log is told apart in
+    pg_stat_activity."""
+    from sessiontrail.infrastructure.backends.postgres_prepared import statement_name
+
+    with psycopg.connect(server.dsn()) as conn:
+        return statement_name(trail.store.recorder._append.as_string(conn))
 
 
 @contextmanager
