@@ -7,6 +7,7 @@ from __future__ import annotations
 import threading
 import time
 from collections.abc import Iterator
+from typing import Literal
 
 import psycopg
 import psycopg.sql
@@ -135,15 +136,20 @@ def test_threads_saving_at_once_share_the_bounded_connections(
             assert messages(trail, session_id) == [str(count) for count in range(saves)]
 
 
+@pytest.mark.parametrize("mode", ["inline", "worker"])
 def test_a_conflicting_append_leaves_its_connection_working(
-    postgres_server: PostgresServer,
+    postgres_server: PostgresServer, mode: Literal["inline", "worker"]
 ) -> None:
     """The other trail's append wins; this one's transaction fails and is rolled
-    back, and the same connection carries the rebased save."""
+    back, and the same connection carries the rebased save (in worker mode, the
+    message that failed also held the wake of the log's listeners)."""
     contested = "contested"
     schema = postgres_server.new_schema()
     url = postgres_server.url(schema)
-    with sessiontrail.connect(url) as trail, sessiontrail.connect(url) as other:
+    with (
+        sessiontrail.connect(url, projections=mode) as trail,
+        sessiontrail.connect(url, projections=mode) as other,
+    ):
         save_a_message(trail, contested, "first")
         [before] = appending_backends(postgres_server, trail)
         stale = trail.sessions.load(contested)

@@ -6,9 +6,10 @@ in three ways.
   every session on one lock held across round trips and the commit's flush. Each
   row records its transaction's id instead, and followers read the log in
   (transaction id, id) order below the oldest running transaction
-  (../log_position.py). NOTIFY moves out of the insert, after its commit: a
-  NOTIFY holds a database-wide lock from before its transaction's commit until the
-  commit is flushed, which would queue writers again.
+  (../log_position.py). NOTIFY moves out of the insert's transaction, into one
+  of its own after that commit (in the same message): a NOTIFY holds a
+  database-wide lock from before its transaction's commit until the commit is
+  flushed, which would queue writers again.
 - Events are inserted by one statement, the stale-writer guard included
   (postgres_purge.py): its own transaction, open only while the server runs it;
   not in psycopg's pipeline mode. psycopg's pipeline (3.3.9, and its main branch
@@ -59,6 +60,7 @@ from eventsourcing.postgres import (
 )
 from eventsourcing.utils import EnvType, retry, strtobool
 from psycopg import ClientCursor, Cursor
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow, dict_row
 from psycopg.sql import SQL, Composed, Identifier
 from psycopg.types.composite import register_composite
@@ -275,7 +277,7 @@ class EventsRecorder(PostgresApplicationRecorder):
         self._wake_statement = SQL(
             "BEGIN; SET LOCAL synchronous_commit TO off; NOTIFY {}; COMMIT"
         ).format(Identifier(self.channel_name))
-        self._rendered: tuple[str, bytes] | None = None
+        self._rendered: tuple[str, str] | None = None
         """`_append` and `_wake_statement` as sent (`_statements`)."""
         self.sql_create_statements[self.create_table_statement_index] = SQL(
             "CREATE TABLE IF NOT EXISTS {table} ("
@@ -314,11 +316,9 @@ class EventsRecorder(PostgresApplicationRecorder):
         sealed: Sealed | None = None,
         **kwargs: Any,
     ) -> Sequence[int] | None:
-        """Insert in one statement, its own transaction, in one message, on a
-        connection of the appends' own, then wake the log's listeners (a second
-        round trip whose failure only costs a listener a poll: never the save's,
-        which is stored by then); returns the notification ids
-        (`take_positions` gives this thread each row's position).
+        """Insert in one statement, its own transaction, on a connection of the
+        appends' own, and wake the log's listeners, in one message; returns the
+        notification ids (`take_positions` gives this thread each row's position).
 
         The stale-writer guard is part of the INSERT (postgres_purge.py), so the
         transaction is open only while the server runs the statement, never while
@@ -328,16 +328,18 @@ class EventsRecorder(PostgresApplicationRecorder):
         insert follows as committed before the transaction takes its id: a
         stream's versions keep their order in the log.
 
-        The message is the INSERT with its values written into it (psycopg's
-        client-side binding: the simple protocol takes several statements, not
-        parameters; not PREPAREd, which a pooler in transaction mode would lose)
-        between BEGIN and COMMIT (durable; an implicit transaction's COMMIT
-        would log a warning each time). The NOTIFY follows in a transaction of
-        its own that does not wait for the disk: a NOTIFY holds a database-wide
-        lock from before its commit until the commit is flushed, which in the
-        INSERT's transaction would queue every writer again. It is not in the
-        INSERT's message: an error there (its lock wait cut by the lock
-        timeout) would be raised for a save already stored."""
+        The INSERT goes with its values written into it (psycopg's client-side
+        binding: the simple protocol takes several statements, not parameters),
+        as the EXECUTE of a statement prepared once (postgres_prepared.py),
+        between BEGIN and COMMIT (durable; an implicit transaction's COMMIT would
+        log a warning each time). The NOTIFY follows in a transaction of its own
+        that does not wait for the disk, after that COMMIT in the same message: a
+        NOTIFY holds a database-wide lock from before its commit until the commit
+        is flushed, which in the INSERT's transaction would queue every writer
+        again; in a round trip of its own it cost writers a fifth of their CPU at
+        16 writers. A failure after the INSERT's COMMIT (the NOTIFY's lock wait
+        cut by the lock timeout) is the save's only if its records are not
+        stored (`_stored_despite`)."""
         if not stored_events:
             return None
         sealed = sealed or {}
@@ -357,18 +359,24 @@ class EventsRecorder(PostgresApplicationRecorder):
             ClientCursor(connection) as cursor,
         ):
             preparer = Preparer(cursor, self._datastore.prepares)
-            insert = self._statements(connection)[0]
+            insert, wake = self._statements(connection)
+            waking = [wake] if self.announces_inserts else []
 
             def send() -> list[DictRow]:
                 execute = preparer.statement(insert, params)
-                for _ in range(preparer.run("BEGIN", [execute, "COMMIT"])):
+                for _ in range(preparer.run("BEGIN", [execute, "COMMIT", *waking])):
                     cursor.nextset()  # past BEGIN and any PREPARE
                 found = cursor.fetchall()
                 while cursor.nextset():
                     pass
                 return found
 
-            rows = resent_once(send, connection.rollback)
+            try:
+                rows = resent_once(send, connection.rollback)
+            except psycopg.Error as exc:
+                if not waking:
+                    raise
+                rows = self._stored_despite(connection, stored_events, exc)
             if not rows:
                 destroyed_key(connection.cursor(), self.keys_table, sealed)
                 raise IntegrityError(
@@ -378,12 +386,33 @@ class EventsRecorder(PostgresApplicationRecorder):
                         for stream, version in zip(*guarded[:2], strict=True)
                     )
                 )
-            if self.announces_inserts:
-                self._wake(connection)
         self._inserted.positions = [
             LogPosition(row["transaction_id"], row["notification_id"]) for row in rows
         ]
         return [row["notification_id"] for row in rows]
+
+    def _stored_despite(
+        self,
+        connection: psycopg.Connection[DictRow],
+        stored_events: Sequence[StoredEvent],
+        failure: psycopg.Error,
+    ) -> list[DictRow]:
+        """The rows of `stored_events` if the append's message failed after its
+        INSERT committed (in the NOTIFY's transaction: the save is stored, and
+        the failure only costs listeners a poll); else `failure` is raised. A
+        conflict with another writer's records, or a broken connection (retried,
+        postgres_replies.py), is the INSERT's failure: raised as it is."""
+        if connection.broken or isinstance(failure, psycopg.errors.UniqueViolation):
+            raise failure
+        if connection.info.transaction_status != TransactionStatus.IDLE:
+            connection.rollback()
+        rows = stored_rows(
+            connection, self._table, self._datastore.originator_id_type, stored_events
+        )
+        if rows is None:
+            raise failure
+        logger.warning("could not wake the log's listeners", exc_info=failure)
+        return rows
 
     def stored_already(self, stored_events: Sequence[StoredEvent]) -> list[int] | None:
         """The notification ids of `stored_events` if each is stored exactly (an
@@ -427,14 +456,14 @@ class EventsRecorder(PostgresApplicationRecorder):
             self, curs, stored_events, **kwargs
         )
 
-    def _statements(self, connection: psycopg.Connection[DictRow]) -> tuple[str, bytes]:
+    def _statements(self, connection: psycopg.Connection[DictRow]) -> tuple[str, str]:
         """The append's and the wake's statements as the server reads them,
         composed once: composing them on every append (psycopg walks the parts
         each time) was a tenth of its client CPU."""
         if self._rendered is None:
             self._rendered = (
                 self._append.as_string(connection),
-                self._wake_statement.as_bytes(connection),
+                self._wake_statement.as_string(connection),
             )
         return self._rendered
 
