@@ -38,6 +38,7 @@ from .langgraph_input import (
     Target,
     before_of,
     checkpoint_of,
+    item_id,
     json_object,
     limit_of,
     metadata_of,
@@ -141,6 +142,10 @@ class ThreadLog:
         of the channels in `new_versions`; mirror its messages."""
         target = Target.of(config, self.user_key)
         checkpoint = checkpoint_of(checkpoint)
+        checkpoint_id = item_id(checkpoint["id"], "checkpoint.id")
+        parent_id = target.checkpoint_id and item_id(
+            target.checkpoint_id, "config.checkpoint_id"
+        )
         new_versions = versions_of(new_versions, "new_versions")
         merged = metadata_of(config, metadata)
         inline, stored = _split_values(checkpoint["channel_values"])
@@ -154,7 +159,7 @@ class ThreadLog:
             if channel in stored
         ]
         record: dict[str, Any] = {
-            "parent_checkpoint_id": target.checkpoint_id,
+            "parent_checkpoint_id": parent_id,
             "checkpoint": Serialized.pack(
                 self._dumped({**checkpoint, "channel_values": inline}, "checkpoint")
             ),
@@ -180,7 +185,7 @@ class ThreadLog:
         def change(session: Session) -> None:
             nonlocal one_for_one
             known = self.recorded.mirrored(session_id, _stamp(session))
-            session.save_checkpoint(checkpoint["id"], **record, actor=self.actor)
+            session.record_checkpoint(checkpoint_id, **record, actor=self.actor)
             if isinstance(conversation, list):
                 one_for_one = mirror(session, conversation, self.actor, known)
 
