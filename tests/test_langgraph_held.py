@@ -71,27 +71,16 @@ def test_a_put_after_another_process_wrote_keeps_both_writes(
     assert ids(saver) == [third, second, first]
 
 
-def test_a_put_after_another_process_deleted_the_thread_starts_it_afresh(
-    trail: SessionTrail, other_trail: SessionTrail
+@pytest.mark.parametrize("ended", ["deleted", "purged"])
+def test_a_put_after_another_process_ended_the_thread_starts_it_afresh(
+    trail: SessionTrail, other_trail: SessionTrail, ended: str
 ) -> None:
     saver = TrailSaver(trail)
     put(saver, "old")
-    assert other_trail.sessions.delete(SESSION, actor="someone")
-
-    new = put(saver, "new")
-
-    assert ids(saver) == [new]
-    session = trail.sessions.load(SESSION)
-    assert session is not None
-    assert [message.content for message in session.messages] == ["new"]
-
-
-def test_a_put_after_another_process_purged_the_thread_starts_it_afresh(
-    trail: SessionTrail, other_trail: SessionTrail
-) -> None:
-    saver = TrailSaver(trail)
-    put(saver, "old")
-    other_trail.sessions.purge(SESSION, actor="someone")
+    if ended == "deleted":
+        other_trail.sessions.delete(SESSION, actor="someone")
+    else:
+        other_trail.sessions.purge(SESSION, actor="someone")
 
     new = put(saver, "new")
 
