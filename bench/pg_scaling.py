@@ -1,26 +1,38 @@
 """PostgreSQL write scaling, before and after, in one run on one server.
 
     .venv/bin/python bench/pg_scaling.py [--before TREE] [--writers 1,2,4,8,16,32]
-        [--modes inline,worker] [--seconds 3] [--repeats 3] [--fsync on|off]
-        [--json-out F] [--quick]
+        [--modes inline,worker,bare,bareone,bareinsert] [--follow] [--seconds 3]
+        [--repeats 3] [--fsync on|off] [--tuned NAME=VALUE ...] [--json-out F]
+        [--quick]
 
 N writer processes (bench/pg_writer.py), each saving one append at a time to its
 own session for `--seconds`, released together; inline read models, then worker
-mode (events only: no worker runs). `--before TREE` also runs every point with
-another checkout's code (its .venv), on its own schema of the same server, points
-interleaved so that the machine's load falls on both alike: the "before" of a
-change. The server is durable unless `--fsync off` (fsync and synchronous_commit
-on, as an operator runs it).
+mode (events only: no worker runs, unless `--follow`, which runs the projection
+worker beside the writers and shows its CPU apart), then `bare`: the same
+messages sent by psycopg alone to a plain table (bench/pg_writer.py), the
+machine's own curve for an append's exchange with the server, run once (it has
+no tree), `bareone`, the same with the NOTIFY in the INSERT's message, and
+`bareinsert`, the same without the NOTIFY. `--before TREE` also
+runs every point with another checkout's code (its .venv), on its own schema of
+the same server, points interleaved so that the machine's load falls on both
+alike: the "before" of a change; `--tuned NAME=VALUE` likewise runs this tree's
+writers again with a server setting on their connections (`commit_delay=100`:
+an operator's group commit, through PGOPTIONS). The server is durable unless
+`--fsync off` (fsync and synchronous_commit on, as an operator runs it).
 
 Per point: saves/s; client CPU and server CPU per save, over the saving loop only
-(the writers' own processes, and this server's processes but the sampler's; the
-writers check their saves after the server's CPU is read), and how busy they kept
+(the writers' own processes, every thread of each, and this server's processes but
+the sampler's; the writers check their saves after the server's CPU is read), then
+by process kind: the writers' user and system CPU, the worker's (`--follow`), the
+server's backends (one per connection: the writers', and the worker's with
+`--follow`) and its background processes (the WAL writer, checkpointer,
+autovacuum ...), and how busy they kept
 the machine's cores (client + server CPU over elapsed time x cores: near 100%, the
 point is bound by CPU, and a client process is part of what an operator runs); the
 writers' context switches per save, voluntary (each wait for the server is one)
 and involuntary (each preemption by another process), their round trips to the
-server and the wake-ups of their threads other than the saving one (a pool's
-worker), per save; the machine's load average (other work
+server, their garbage collections and the wake-ups of their threads other than the
+saving one (a pool's worker), per save; the machine's load average (other work
 on the machine shows there); what the sampling below cost (its thread and its
 server process, per save: left out of both CPU figures); lock wait per save,
 from sampling pg_locks every few milliseconds (the time backends spent waiting
@@ -49,6 +61,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import psycopg
+from pg_writer import BARE_NOTIFIES, create_bare_table
 from psycopg.sql import SQL, Identifier
 from support.postgres import PostgresServer, running
 
@@ -56,32 +69,53 @@ WRITER = Path(__file__).resolve().parent / "pg_writer.py"
 NEUTRAL = "/"
 """Where writers run: not a checkout, whose own folders would shadow the
 interpreter's installed sessiontrail."""
-MODES = ("inline", "worker")
+BARE_MODES = tuple(BARE_NOTIFIES)
+MODES = ("inline", "worker", *BARE_MODES)
 PER_SAVE_COUNTS = (
     "voluntary_switches",
     "involuntary_switches",
     "round_trips",
     "other_threads_wakeups",
+    "collections",
 )
 """What each writer counts in its loop (bench/pg_writer.py), shown per save."""
+BY_KIND = (
+    "first_saves_ms",
+    "later_saves_ms",
+    "writers_user_ms",
+    "writers_system_ms",
+    "worker_ms",
+    "backends_ms",
+    "background_ms",
+)
+"""CPU per save by process kind (server_cpu_by_kind, the writers' reports)."""
 
 
-def server_cpu_seconds(server: PostgresServer, leaving_out: int = 0) -> float:
-    """CPU (user + system) of one server: its postmaster, the children it has
-    reaped, and its live children but the process `leaving_out`."""
+def server_cpu_by_kind(
+    server: PostgresServer, leaving_out: int = 0
+) -> tuple[float, float]:
+    """CPU (user + system) of one server so far: its backends (the processes
+    serving a connection) and the rest (the postmaster, with the children it has
+    reaped, and the background processes), leaving out the process `leaving_out`."""
     postmaster = int((server.data / "postmaster.pid").read_text().split()[0])
-    ticks = 0
+    backends = rest_ticks = 0
     for stat in Path("/proc").glob("[0-9]*/stat"):
         try:
             head, rest = stat.read_text().rsplit(")", 1)
+            title = (stat.parent / "cmdline").read_bytes()
         except OSError:  # ended while we looked
             continue
         fields, pid = rest.split(), int(head.split(" (")[0])
         if pid == postmaster:
-            ticks += sum(int(field) for field in fields[11:15])
+            rest_ticks += sum(int(field) for field in fields[11:15])
         elif int(fields[1]) == postmaster and pid != leaving_out:
-            ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
+            ticks = int(fields[11]) + int(fields[12])
+            if b"[local]" in title:  # "postgres: user database [local] INSERT"
+                backends += ticks
+            else:
+                rest_ticks += ticks
+    tick = os.sysconf("SC_CLK_TCK")
+    return backends / tick, rest_ticks / tick
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -170,9 +204,23 @@ def point(
     tag: str,
     writers: int,
     seconds: float,
+    follow: bool = False,
+    tuning: str = "",
 ) -> dict[str, Any]:
-    """One point of a curve: `writers` processes of `python` for `seconds`."""
-    mode = tag.rsplit("-", 1)[1]
+    """One point of a curve: `writers` processes of `python` for `seconds`,
+    beside the projection worker if `follow` (worker mode), their connections'
+    server settings `tuning` (PGOPTIONS: "-c name=value ...")."""
+    mode = tag.rsplit("-", 1)[-1]
+    environment = {**os.environ, "PGOPTIONS": tuning} if tuning else None
+    follower = None
+    if follow and mode == "worker":
+        follower = subprocess.Popen(
+            [python, str(WRITER), url, "-", "follow", "0"],
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            text=True,
+            cwd=NEUTRAL,
+        )
     processes = [
         subprocess.Popen(
             [
@@ -187,18 +235,20 @@ def point(
             stdout=subprocess.PIPE,
             text=True,
             cwd=NEUTRAL,
+            env=environment,
         )
         for n in range(writers)
     ]
-    for process in processes:
+    for process in [*processes, *([follower] if follower else [])]:
         assert process.stdout is not None
         line = process.stdout.readline()
         if line.strip() != "ready":
             raise SystemExit(f"a {tag} writer did not start: {line!r}")
-    updates = catch_ups(server, url)
+    updates = catch_ups(server, url) if mode not in BARE_MODES else 0.0
     load = os.getloadavg()[0]
     with LockWaits(server.dsn()) as waits:
-        cpu = server_cpu_seconds(server, leaving_out=waits.backend)
+        kinds = server_cpu_by_kind(server, leaving_out=waits.backend)
+        worker_cpu = process_cpu_seconds(follower.pid) if follower else 0.0
         for process in processes:
             assert process.stdin is not None
             process.stdin.write("go\n")
@@ -207,7 +257,18 @@ def point(
         for process in processes:
             assert process.stdout is not None
             reports.append(json.loads(process.stdout.readline()))
-        cpu = server_cpu_seconds(server, leaving_out=waits.backend) - cpu
+        if follower:
+            worker_cpu = process_cpu_seconds(follower.pid) - worker_cpu
+        backends, background = (
+            after - before
+            for after, before in zip(
+                server_cpu_by_kind(server, leaving_out=waits.backend),
+                kinds,
+                strict=True,
+            )
+        )
+        cpu = backends + background
+    followed = stop_follower(follower, tag)
     for process, report in zip(processes, reports, strict=True):
         assert process.stdin is not None and process.stdout is not None
         process.stdin.write("check\n")
@@ -215,7 +276,8 @@ def point(
         report.update(json.loads(process.stdout.readline()))
         if process.wait(timeout=60):
             raise SystemExit(f"a {tag} writer failed")
-    updates = catch_ups(server, url) - updates
+    if mode not in BARE_MODES:
+        updates = catch_ups(server, url) - updates
     lost = [r for r in reports if r["stored"] != r["saves"]]
     if lost:
         raise SystemExit(f"lost writes in {tag}: {lost}")
@@ -226,8 +288,17 @@ def point(
         "saves_per_s": saves / elapsed,
         "client_cpu_ms": 1000 * client / saves,
         "server_cpu_ms": 1000 * cpu / saves,
-        "cores_busy": (client + cpu) / (elapsed * (os.cpu_count() or 1)),
+        "cores_busy": (client + cpu + worker_cpu) / (elapsed * (os.cpu_count() or 1)),
         **{key: sum(r[key] for r in reports) / saves for key in PER_SAVE_COUNTS},
+        **first_and_later(reports),
+        "writers_user_ms": 1000 * sum(r["user_cpu_s"] for r in reports) / saves,
+        "writers_system_ms": 1000 * sum(r["system_cpu_s"] for r in reports) / saves,
+        "worker_ms": 1000 * worker_cpu / saves,
+        "backends_ms": 1000 * backends / saves,
+        "background_ms": 1000 * background / saves,
+        "worker_round_trips": followed.get("round_trips", 0) / saves,
+        "worker_wakeups": followed.get("wakeups", 0) / saves,
+        "worker_behind": followed.get("behind", 0),
         "sampler_cpu_ms": 1000 * waits.cpu / saves,
         "load_average": load,
         "lock_wait_ms": {k: 1000 * v / saves for k, v in waits.seconds.items()},
@@ -236,8 +307,36 @@ def point(
     }
 
 
-def prepare(python: str, url: str) -> None:
+def first_and_later(reports: list[dict[str, Any]]) -> dict[str, float]:
+    """The writers' client CPU per save over each one's first saves, and after."""
+    first = sum(r["first_saves"] for r in reports)
+    first_cpu = sum(r["first_cpu_s"] for r in reports)
+    later = sum(r["saves"] for r in reports) - first
+    later_cpu = sum(r["client_cpu_s"] for r in reports) - first_cpu
+    return {
+        "first_saves_ms": 1000 * first_cpu / max(1, first),
+        "later_saves_ms": 1000 * later_cpu / max(1, later),
+    }
+
+
+def stop_follower(follower: subprocess.Popen[str] | None, tag: str) -> dict[str, Any]:
+    """Stop the projection worker; what it reported (nothing if none ran)."""
+    if follower is None:
+        return {}
+    assert follower.stdin is not None and follower.stdout is not None
+    follower.stdin.write("stop\n")
+    follower.stdin.flush()
+    report: dict[str, Any] = json.loads(follower.stdout.readline())
+    if follower.wait(timeout=60):
+        raise SystemExit(f"the {tag} worker failed")
+    return report
+
+
+def prepare(python: str, url: str, mode: str) -> None:
     """Create the schema's tables with that tree's code before any point runs."""
+    if mode in BARE_MODES:
+        create_bare_table(url)
+        return
     subprocess.run(
         [
             python,
@@ -280,6 +379,10 @@ def summary(points: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
         "server_cpu_ms": median("server_cpu_ms"),
         "cores_busy": median("cores_busy"),
         **{key: median(key) for key in PER_SAVE_COUNTS},
+        **{key: median(key) for key in BY_KIND},
+        "worker_round_trips": median("worker_round_trips"),
+        "worker_wakeups": median("worker_wakeups"),
+        "worker_behind": median("worker_behind"),
         "sampler_cpu_ms": median("sampler_cpu_ms"),
         "load_average": median("load_average"),
         "lock_wait_ms": medians("lock_wait_ms"),
@@ -290,12 +393,27 @@ def summary(points: dict[int, list[dict[str, Any]]]) -> dict[str, Any]:
 
 def counts_per_save(found: dict[str, Any]) -> str:
     """The writers' context switches (voluntary: waits, mostly for the server;
-    involuntary: preempted), round trips and other threads' wake-ups, per save."""
+    involuntary: preempted), round trips, garbage collections and other threads'
+    wake-ups, per save."""
     return (
         f"switches {found['voluntary_switches']:.1f} voluntary + "
         f"{found['involuntary_switches']:.1f} involuntary, round trips "
-        f"{found['round_trips']:.1f}, other threads woken "
-        f"{found['other_threads_wakeups']:.1f}"
+        f"{found['round_trips']:.1f}, collections {found['collections']:.3f}, "
+        f"other threads woken {found['other_threads_wakeups']:.1f}"
+    )
+
+
+def cpu_by_kind(found: dict[str, Any]) -> str:
+    """CPU per save (ms) by process kind."""
+    return (
+        f"writers {found['first_saves_ms']:.2f} over each one's first saves, "
+        f"{found['later_saves_ms']:.2f} after; writers "
+        f"{found['writers_user_ms']:.2f} user + "
+        f"{found['writers_system_ms']:.2f} system, worker {found['worker_ms']:.2f} "
+        f"({found['worker_round_trips']:.2f} round trips and "
+        f"{found['worker_wakeups']:.2f} thread wake-ups per save, left "
+        f"{found['worker_behind']:.0f} behind), server backends "
+        f"{found['backends_ms']:.2f} + background {found['background_ms']:.2f}"
     )
 
 
@@ -309,10 +427,20 @@ def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--before", type=Path, help="a checkout with its .venv")
     parser.add_argument("--writers", default="1,2,4,8,16,32")
-    parser.add_argument("--modes", default=",".join(MODES))
+    parser.add_argument("--modes", default="inline,worker")
     parser.add_argument("--seconds", type=float, default=3.0)
     parser.add_argument("--repeats", type=int, default=3)
     parser.add_argument("--fsync", choices=("on", "off"), default="on")
+    parser.add_argument(
+        "--follow", action="store_true", help="run the projection worker in worker mode"
+    )
+    parser.add_argument(
+        "--tuned",
+        action="append",
+        default=[],
+        metavar="NAME=VALUE",
+        help="also run this tree's writers with a server setting (commit_delay=100)",
+    )
     parser.add_argument("--json-out", type=Path)
     parser.add_argument(
         "--quick",
@@ -327,24 +455,39 @@ def main() -> None:
     trees = {"after": sys.executable}
     if options.before:
         trees = {"before": str(options.before / ".venv/bin/python"), **trees}
+    if options.tuned:
+        trees["tuned"] = sys.executable
+    tuning = " ".join(f"-c {setting}" for setting in options.tuned)
     cores = os.cpu_count() or 1
     points: dict[str, dict[int, list[dict[str, Any]]]] = {}
     with running(durable=options.fsync == "on") as server:
         urls = {}
         for tree, python in trees.items():
             for mode in modes:
-                urls[f"{tree}-{mode}"] = server.url(server.new_schema())
-                prepare(python, urls[f"{tree}-{mode}"])
+                tag = mode if mode in BARE_MODES else f"{tree}-{mode}"
+                if tag not in urls:
+                    urls[tag] = server.url(server.new_schema())
+                    prepare(python, urls[tag], mode)
         print(
             f"PostgreSQL fsync={options.fsync}, {cores} cores, load average "
-            f"{os.getloadavg()[0]:.1f} at start",
+            f"{os.getloadavg()[0]:.1f} at start"
+            + (f"; tuned: {' '.join(options.tuned)}" if options.tuned else ""),
             flush=True,
         )
         for repeat in range(options.repeats):
             for writers in counts:
                 for tag, url in urls.items():
-                    python = trees[tag.rsplit("-", 1)[0]]
-                    found = point(python, server, url, tag, writers, options.seconds)
+                    tree = tag.rsplit("-", 1)[0]
+                    found = point(
+                        trees.get(tree, sys.executable),
+                        server,
+                        url,
+                        tag,
+                        writers,
+                        options.seconds,
+                        options.follow,
+                        tuning if tree == "tuned" else "",
+                    )
                     points.setdefault(tag, {}).setdefault(writers, []).append(found)
                     waits = (
                         ", ".join(
@@ -369,6 +512,7 @@ def main() -> None:
                         f"backends' ms/save: {busiest(found['activity_ms'])}",
                         flush=True,
                     )
+                    print(f"    CPU/save (ms): {cpu_by_kind(found)}", flush=True)
     result: dict[str, Any] = {
         "fsync": options.fsync,
         "cores": cores,
@@ -417,6 +561,13 @@ def main() -> None:
             "  writers' counts per save: "
             + "; ".join(
                 f"{n}: " + counts_per_save({k: medians[k][n] for k in PER_SAVE_COUNTS})
+                for n in curve
+            )
+        )
+        print(
+            "  CPU per save by process kind (ms): "
+            + "; ".join(
+                f"{n}: " + cpu_by_kind({k: medians[k][n] for k in medians})
                 for n in curve
             )
         )

@@ -32,7 +32,7 @@ from ..domain.event_model import EventModel
 from ..domain.purge import Purge
 from ..domain.validation import UserId, validated
 from ..domain.values import ProjectionStatus, SyncStatus
-from ..infrastructure.backends.base import Positioned
+from ..infrastructure.backends.base import DEFAULT_LOCK_TIMEOUT, Positioned
 from ..infrastructure.event_store import AppendAlone, SessionStore
 from ..infrastructure.log_position import LOG_START, LogPosition
 from ..infrastructure.sql import Cursor, ProjectionDatabase
@@ -90,14 +90,17 @@ class ProjectionRunner:
         skips: Skips,
         mode: Literal["inline", "worker"] = "inline",
         wait: float = 5.0,
+        lock_timeout: float = DEFAULT_LOCK_TIMEOUT,
     ) -> None:
         """`mode` is the writers' mode in this process, reported by sync_status;
         inline, the runner applies each write's own events as the store tells it
         what the write committed (see inline.py). `wait`: the longest an inline
         catch-up waits for older transactions to end before its write's events
-        can be applied (the lock wait bound)."""
+        can be applied (the lock wait bound). `lock_timeout`: the longest a
+        catch-up waits for another thread's to end (the URL's lock timeout)."""
         self._store = store
         self._wait = wait
+        self._lock_timeout = lock_timeout
         self._skips = skips
         self.mode = mode
         self._database = database
@@ -165,6 +168,8 @@ class ProjectionRunner:
         The wait is for transactions older than the write to end (PostgreSQL), done
         outside any transaction and bounded by the lock wait bound: past it,
         StorageUnavailable (the write is stored; its read models catch up later).
+        Another thread's catch-up is waited for at most the lock timeout, then
+        StorageUnavailable too.
         Returns the position every current projection has reached.
         """
         return self.after_write(until)
@@ -177,8 +182,15 @@ class ProjectionRunner:
         recent = None if until is None else self._recent.take(until)
         if recent is None and until is not None and until <= self._reached():
             return self._sequence
-        with self._lock:
+        if not self._lock.acquire(timeout=self._lock_timeout):
+            raise StorageUnavailable(
+                f"read models: timed out after {self._lock_timeout:g} s waiting "
+                "for another thread's catch-up"
+            )
+        try:
             return self._catch_up_held(until, recent)
+        finally:
+            self._lock.release()
 
     def catch_up_unless_running(self) -> None:
         """A read's catch-up (inline mode): apply what the log gives, unless

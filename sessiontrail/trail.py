@@ -121,6 +121,7 @@ class SessionTrail:
                 skips,
                 projections,
                 wait=backend.wait_bound(),
+                lock_timeout=backend.lock_timeout(),
             )
             self.projections.prepare()
         self.store.after_opening()
@@ -185,7 +186,7 @@ class SessionTrail:
         self.search = SessionSearch(readable)  # words of titles, under a key
         self.adk = AdkReads(readable, self.store.ids)  # what the ADK adapter reads
         self.langgraph = LangGraphReads(  # what the LangGraph saver reads
-            self._caught_up(LangGraphProjection, skips)
+            self._caught_up(LangGraphProjection, skips, backend.lock_timeout())
             if projections == "worker"
             else readable
             if near is None
@@ -206,13 +207,18 @@ class SessionTrail:
         return RefreshedReads(database, check, lambda: self.projections.catch_up())
 
     def _caught_up(
-        self, projection: type[Projection], skips: Skips
+        self, projection: type[Projection], skips: Skips, lock_timeout: float
     ) -> ProjectionDatabase:
         """Reads of one read model that first bring it up to the log's head, for
         an adapter that must read its own writes in worker mode too (the worker
         applies the other read models; either applies each event once)."""
         runner = ProjectionRunner(
-            self.store, self.read_models, (projection,), skips, "worker"
+            self.store,
+            self.read_models,
+            (projection,),
+            skips,
+            "worker",
+            lock_timeout=lock_timeout,
         )
         return RefreshedReads(self.read_models, runner.lagging, runner.catch_up)
 

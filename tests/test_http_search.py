@@ -150,3 +150,29 @@ def test_a_repeatable_query_parameter_may_be_given_twice(client: TestClient):
     chat(client, "ann", "other", "y", metadata={"k": 3})
 
     assert listed(client, "ann", "meta=k=3&meta=city=Lisbon") == ["trip"]
+
+
+@pytest.mark.parametrize(
+    ("path", "name"),
+    [
+        ("/v1/sessions", "since"),
+        ("/v1/sessions/a/history", "until"),
+        ("/v1/sessions/a/at", "time"),
+    ],
+)
+@pytest.mark.parametrize("moment", ["20260101T000000Z", "2026-W01-1T00:00:00Z"])
+def test_an_iso_8601_time_in_another_form_is_one_422_naming_the_accepted_form(
+    client: TestClient, path: str, name: str, moment: str
+):
+    """Python reads these ISO 8601 forms (basic, week date) but the API's
+    times are RFC 3339 (`date-time`): refused with the same one message as any
+    other time it does not take, naming the form it does."""
+    chat(client, "ann", "a", "x")
+
+    response = client.get(path, params={name: moment}, headers=bearer("ann"))
+
+    assert response.status_code == 422, response.text
+    assert response.json()["detail"] == (
+        f"query.{name}: Value error, must be an ISO 8601 time with its offset, "
+        "such as 2026-01-31T09:00:00Z"
+    ), response.text

@@ -17,6 +17,9 @@ from support.postgres import PostgresServer, running
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
 from sessiontrail.infrastructure.backends import postgres_checks
+from sessiontrail.infrastructure.backends.postgres_appending import (
+    AppendingConnections,
+)
 
 
 @pytest.fixture
@@ -197,3 +200,55 @@ def test_a_save_waiting_for_a_busy_appending_connection_waits_the_bound_once(
             release.set()
             holder.join()
         assert waited < 5, waited  # one wait of 1 s, not ten
+
+
+LIFETIME = 100.0
+"""The appending connections' lifetime in the tests of it, seconds of a clock
+the test moves."""
+
+
+@pytest.fixture
+def aged(
+    postgres_server: PostgresServer,
+) -> Iterator[tuple[AppendingConnections, list[float]]]:
+    """Appending connections to the test server whose clock is the list's one
+    value (the test moves it), with LIFETIME as their lifetime."""
+    now = [0.0]
+    connections = AppendingConnections(
+        lambda: psycopg.connect(postgres_server.dsn(), autocommit=True),
+        size=1,
+        timeout=5,
+        max_lifetime=LIFETIME,
+        clock=lambda: now[0],
+    )
+    try:
+        yield connections, now
+    finally:
+        connections.close()
+
+
+def test_an_appending_connection_past_its_lifetime_is_replaced(
+    aged: tuple[AppendingConnections, list[float]],
+) -> None:
+    """Taken after its lifetime, the connection is closed and a new one opened
+    in its place, as the read models' pool recycles its own."""
+    connections, now = aged
+    with connections.connection() as connection:
+        first, old = connection.info.backend_pid, connection
+    now[0] = LIFETIME + 1
+    with connections.connection() as connection:
+        assert connection.info.backend_pid != first
+    assert old.closed
+
+
+def test_an_appending_connection_within_its_lifetime_is_kept(
+    aged: tuple[AppendingConnections, list[float]],
+) -> None:
+    """Before its lifetime (less the 5 % spread) is up, the same connection
+    serves the next append."""
+    connections, now = aged
+    with connections.connection() as connection:
+        first = connection.info.backend_pid
+    now[0] = LIFETIME * 0.9
+    with connections.connection() as connection:
+        assert connection.info.backend_pid == first

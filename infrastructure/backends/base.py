@@ -53,6 +53,9 @@ class Purged(NamedTuple):
     positions: list[LogPosition]
 
 
+DEFAULT_LOCK_TIMEOUT = 10.0
+"""Seconds a wait for a lock lasts where the URL cannot say (as SQLite's default)."""
+
 STREAMS_PER_QUERY = 500
 """Stream ids named in one SQL statement (SQLite's limit on parameters is far)."""
 
@@ -109,6 +112,11 @@ class Backend(ABC):
         """The longest an inline save waits for older transactions to end before
         its read models can apply it (where that can happen: PostgreSQL)."""
         return 0.0
+
+    def lock_timeout(self) -> float:
+        """The URL's lock timeout: the longest a wait for a lock lasts, in this
+        process as in the database (a backend without the option: the default)."""
+        return DEFAULT_LOCK_TIMEOUT
 
     def after_opening(self, recorder: ApplicationRecorder) -> None:  # noqa: B027
         """What the log needs once opened, outside `opening` (nothing by default)."""

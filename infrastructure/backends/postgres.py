@@ -150,6 +150,9 @@ class PostgresBackend(Backend):
     def wait_bound(self) -> float:
         """The lock wait bound: waiting for older transactions is waiting for
         their row locks to go, in effect."""
+        return self.lock_timeout()
+
+    def lock_timeout(self) -> float:
         return float(self.env["POSTGRES_LOCK_TIMEOUT"])
 
     def after_opening(self, recorder: ApplicationRecorder) -> None:

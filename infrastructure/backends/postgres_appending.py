@@ -14,18 +14,22 @@ exist at once, and a thread finding them all in use waits at most the connect
 timeout (ConnectionUnavailableError). One unused for a moment is checked before
 use (the server may have restarted meanwhile: see postgres_checks.py); one that
 broke is closed when given back, so the next attempt opens a new one; one whose
-transaction failed (a conflicting append) is rolled back and kept. After
-`close()` appends fail at once.
+transaction failed (a conflicting append) is rolled back and kept. As the
+pool's, each connection is replaced after MAX_LIFETIME (less up to 5 %, so that
+connections opened together are not all replaced at once): one past it is
+closed when next taken, and a new one opened in its place, so that no session
+grows for ever on the server. After `close()` appends fail at once.
 """
 
 from __future__ import annotations
 
 import contextlib
+import random
 import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, NamedTuple
 
 import psycopg
 import psycopg_pool
@@ -37,18 +41,39 @@ from psycopg.pq import TransactionStatus
 
 from . import postgres_checks
 
+MAX_LIFETIME = 60 * 60.0
+"""Seconds an appending connection is used for at most: psycopg_pool's default,
+which the read models' pool keeps."""
+
+
+class Kept(NamedTuple):
+    """An appending connection, when it was last given back (or opened), and
+    when it is to be replaced."""
+
+    connection: psycopg.Connection[Any]
+    returned: float
+    expires: float
+
 
 class AppendingConnections:
     """Up to `size` connections opened by `connect`, each used by one thread at a
     time, handed out last in, first out (the most recently used is the warmest)."""
 
     def __init__(
-        self, connect: Callable[[], psycopg.Connection[Any]], size: int, timeout: float
+        self,
+        connect: Callable[[], psycopg.Connection[Any]],
+        size: int,
+        timeout: float,
+        max_lifetime: float = MAX_LIFETIME,
+        clock: Callable[[], float] = time.monotonic,
     ) -> None:
+        """`clock` tells the connections' ages (seconds, monotonic)."""
         self._connect = connect
         self._size = size
         self._timeout = timeout
-        self._idle: list[tuple[psycopg.Connection[Any], float]] = []
+        self._max_lifetime = max_lifetime
+        self._clock = clock
+        self._idle: list[Kept] = []
         """Connections not in use, each with when it was given back."""
         self._opened = 0
         """Connections in use or idle (or being opened)."""
@@ -58,11 +83,11 @@ class AppendingConnections:
     @contextmanager
     def connection(self) -> Iterator[psycopg.Connection[Any]]:
         """A connection for this thread alone until the block ends."""
-        connection = self._take()
+        kept = self._take()
         try:
-            yield connection
+            yield kept.connection
         finally:
-            self._give_back(connection)
+            self._give_back(kept)
 
     def close(self) -> None:
         """Close the idle connections now, those in use when given back."""
@@ -71,22 +96,22 @@ class AppendingConnections:
             idle, self._idle = self._idle, []
             self._opened -= len(idle)
             self._changed.notify_all()
-        for connection, _ in idle:
-            connection.close()
+        for kept in idle:
+            kept.connection.close()
 
-    def _take(self) -> psycopg.Connection[Any]:
+    def _take(self) -> Kept:
         deadline = time.monotonic() + self._timeout
-        connection: psycopg.Connection[Any] | None
+        kept: Kept | None
         with self._changed:
             while True:
                 if self._closed:
                     raise ConnectionPoolClosedError("the log is closed")
                 if self._idle:
-                    connection, returned = self._idle.pop()
+                    kept = self._idle.pop()
                     break
                 if self._opened < self._size:
                     self._opened += 1
-                    connection, returned = None, 0.0
+                    kept = None
                     break
                 left = deadline - time.monotonic()
                 if left <= 0:
@@ -95,35 +120,43 @@ class AppendingConnections:
                         f"for {self._timeout:g} s"
                     )
                 self._changed.wait(left)
-        if connection is None:
+        if kept is None:
             return self._open()
-        if time.monotonic() - returned <= postgres_checks.TRUSTED_FOR:
-            return connection
+        now = self._clock()
+        if now >= kept.expires:
+            kept.connection.close()
+            return self._open()
+        if now - kept.returned <= postgres_checks.TRUSTED_FOR:
+            return kept
         try:
-            psycopg_pool.ConnectionPool.check_connection(connection)
+            psycopg_pool.ConnectionPool.check_connection(kept.connection)
         except psycopg.Error:
-            connection.close()
+            kept.connection.close()
             return self._open()
-        return connection
+        return kept
 
-    def _open(self) -> psycopg.Connection[Any]:
+    def _open(self) -> Kept:
         """A new connection in a place already counted in `_opened`."""
         try:
-            return self._connect()
+            connection = self._connect()
         except BaseException:
             self._forget()
             raise
+        lifetime = self._max_lifetime * (1 - 0.05 * random.random())
+        opened = self._clock()
+        return Kept(connection, opened, opened + lifetime)
 
-    def _give_back(self, connection: psycopg.Connection[Any]) -> None:
-        """Keep `connection` for the next append if it works and is in no
+    def _give_back(self, kept: Kept) -> None:
+        """Keep the connection for the next append if it works and is in no
         transaction (one that failed is rolled back first), else close it."""
+        connection = kept.connection
         if connection.info.transaction_status == TransactionStatus.INERROR:
             with contextlib.suppress(psycopg.Error):  # then it is broken: closed
                 connection.execute("ROLLBACK")
         status = connection.info.transaction_status
         with self._changed:
             if status == TransactionStatus.IDLE and not self._closed:
-                self._idle.append((connection, time.monotonic()))
+                self._idle.append(kept._replace(returned=self._clock()))
                 self._changed.notify()
                 return
         connection.close()  # broken, left in a transaction, or the log closed

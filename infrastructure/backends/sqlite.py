@@ -110,6 +110,9 @@ class SQLiteBackend(Backend):
         """Seconds a write waits for another process's lock on the file."""
         return float(self.env[BUSY_TIMEOUT])
 
+    def lock_timeout(self) -> float:
+        return self.timeout
+
     @contextlib.contextmanager
     def opening(self) -> Iterator[None]:
         _switch_to_wal(self.path, self.timeout)
@@ -122,7 +125,9 @@ class SQLiteBackend(Backend):
 
     def write_lock(self, recorder: AggregateRecorder) -> BoundedWriteLock:
         assert isinstance(recorder, SQLiteAggregateRecorder)
-        return BoundedWriteLock(file_write_lock(self.path), recorder.datastore.pool)
+        pool = recorder.datastore.pool
+        assert isinstance(pool, Pool)
+        return BoundedWriteLock(file_write_lock(self.path), pool)
 
     def key_table(self, recorder: AggregateRecorder) -> SQLiteKeys:
         assert isinstance(recorder, SQLiteAggregateRecorder)

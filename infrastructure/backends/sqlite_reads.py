@@ -24,7 +24,6 @@ from eventsourcing.persistence import (
     ConnectionPoolClosedError,
     ConnectionUnavailableError,
 )
-from eventsourcing.sqlite import SQLITE3_DEFAULT_LOCK_TIMEOUT
 
 from ...domain.errors import StorageUnavailable
 from ..sql import Cursor, ProjectionDatabase, sql_errors
@@ -50,9 +49,8 @@ class AppendingReads(ProjectionDatabase):
     def read(self) -> Iterator[Cursor]:
         """A read waits for the connection as long as for SQLite's own lock (the
         URL's `lock_timeout`): a thread stuck in an append holds it."""
-        timeout = self._pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
         try:
-            connection = self._pool.appending(timeout)
+            connection = self._pool.appending(self._pool.lock_wait)
         except (ConnectionUnavailableError, ConnectionPoolClosedError) as exc:
             raise StorageUnavailable(f"{ACTION}: {exc}") from exc
 

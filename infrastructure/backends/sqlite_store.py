@@ -116,6 +116,12 @@ class Pool(SQLiteConnectionPool):
         self._handover = threading.Lock()  # the appending lock's release vs close
         self._closing = False
 
+    @property
+    def lock_wait(self) -> float:
+        """Seconds any wait for the file's write lock lasts: the URL's lock
+        timeout, else sqlite3's default (every wait here has one bound)."""
+        return self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+
     def appending(self, timeout: float | None = None) -> SQLiteConnection:
         """The connection appends use, one at a time (call `appended` after).
 
@@ -155,7 +161,7 @@ class Pool(SQLiteConnectionPool):
         The lock is waited for at most the lock timeout, as every other wait: an
         append still running then keeps its connection, which it closes as it
         ends (logged, naming the file), and the pool closes without it."""
-        waited = self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
+        waited = self.lock_wait
         if self._appending.acquire(timeout=waited):
             try:
                 self._close_appender()
@@ -189,7 +195,7 @@ class Pool(SQLiteConnectionPool):
                 check_same_thread=False,
                 isolation_level=None,  # transactions begin explicitly
                 cached_statements=STATEMENTS_KEPT,
-                timeout=self.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT,
+                timeout=self.lock_wait,
             )
             connection.execute("PRAGMA secure_delete = ON")
         except (sqlite3.Error, TypeError) as exc:
@@ -209,13 +215,12 @@ class BoundedWriteLock:
 
     __slots__ = ("_lock", "_pool")
 
-    def __init__(self, lock: threading.RLock, pool: SQLiteConnectionPool) -> None:
+    def __init__(self, lock: threading.RLock, pool: Pool) -> None:
         self._lock = lock
         self._pool = pool
 
     def __enter__(self) -> None:
-        timeout = self._pool.lock_timeout or SQLITE3_DEFAULT_LOCK_TIMEOUT
-        if not self._lock.acquire(timeout=timeout):
+        if not self._lock.acquire(timeout=self._pool.lock_wait):
             raise ConnectionUnavailableError(
                 "timed out waiting for another thread's write to the file"
             )

@@ -10,13 +10,14 @@ integer decimal digits, a time ISO 8601 with its offset.
 
 from __future__ import annotations
 
+import contextlib
 from datetime import datetime
 from typing import Annotated, Any, get_args, get_origin
 
 from fastapi import Request
 from fastapi.dependencies.models import Dependant
 from fastapi.routing import APIRoute
-from pydantic import AwareDatetime, BeforeValidator
+from pydantic import AwareDatetime, BeforeValidator, TypeAdapter
 
 from ..domain.errors import InvalidInput
 
@@ -77,14 +78,21 @@ def _digits(value: object) -> object:
     raise ValueError("must be a whole number in decimal digits")
 
 
+_TIME = TypeAdapter(datetime)
+
+
 def _iso_time_with_offset(value: object) -> object:
     """An ISO 8601 time with its offset, as text: never a number (read loosely,
     `5`, `+5` or `1.8e9` is seconds past 1970), whether given in a query or as a
-    JSON number in a body, and never a time without offset (whose zone?)."""
-    try:
-        parsed = datetime.fromisoformat(value) if isinstance(value, str) else None
-    except ValueError:
-        parsed = None
+    JSON number in a body, and never a time without offset (whose zone?). It
+    must read both as Python's ISO 8601 (no number) and as pydantic's RFC 3339
+    (the API's `date-time`, read next), so that a form only one of them reads
+    (`20260101T000000Z`, `1.8e9`) gets this message too."""
+    parsed = None
+    if isinstance(value, str):
+        with contextlib.suppress(ValueError):  # pydantic's ValidationError is one
+            datetime.fromisoformat(value)
+            parsed = _TIME.validate_python(value)
     if parsed is None or parsed.tzinfo is None:
         raise ValueError(
             "must be an ISO 8601 time with its offset, such as 2026-01-31T09:00:00Z"
