@@ -801,6 +801,33 @@ class Session(Aggregate, created_event_name="Started"):
         """Record a checkpoint of the thread: the checkpoint as the serializer wrote
         it, the channel values that changed with it, LangGraph's own metadata keys
         (structure) and the app's (personal)."""
+        self.record_checkpoint(
+            checkpoint_id,
+            parent_checkpoint_id=parent_checkpoint_id,
+            checkpoint=checkpoint,
+            channel_versions=channel_versions,
+            values=values,
+            metadata=metadata,
+            app_metadata=app_metadata,
+            actor=actor,
+        )
+
+    def record_checkpoint(
+        self,
+        checkpoint_id: str,
+        *,
+        parent_checkpoint_id: str | None,
+        checkpoint: Serialized,
+        channel_versions: dict[str, str],
+        values: list[ChannelValue],
+        metadata: dict[str, Any],
+        app_metadata: dict[str, Any],
+        actor: str,
+    ) -> None:
+        """`save_checkpoint` for a caller that has checked these arguments
+        already, as the LangGraph saver does at its door (each checkpoint it
+        puts is checked once, not again here); the event's limits still
+        apply."""
         self.trigger_event(
             self.CheckpointSaved,
             checkpoint_id=checkpoint_id,

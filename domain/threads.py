@@ -18,6 +18,8 @@ import uuid
 import zlib
 from typing import Self
 
+from pydantic import PrivateAttr
+
 from .errors import InvalidInput
 from .limits import MAX_TEXT_CHARS
 from .personal import ERASED
@@ -72,6 +74,9 @@ class Serialized(Value):
     type: str
     data: list[str]
     compressed: bool
+    _unpacked: tuple[str, bytes] | None = PrivateAttr(default=None)
+    """What `unpack` gives, when this process packed it: kept, so the inline
+    read models and the saver's memory do not decode what it just encoded."""
 
     @classmethod
     def pack(cls, typed: tuple[str, bytes | None], **fields: object) -> Self:
@@ -93,12 +98,16 @@ class Serialized(Value):
             text[start : start + MAX_TEXT_CHARS]
             for start in range(0, len(text), MAX_TEXT_CHARS)
         ]
-        return cls.model_validate(
+        packed = cls.model_validate(
             {"type": typed[0], "data": pieces, "compressed": compressed, **fields}
         )
+        packed._unpacked = (typed[0], typed[1] or b"")
+        return packed
 
     def unpack(self) -> tuple[str, bytes]:
         """The (type, bytes) pair the serializer reads back."""
+        if self._unpacked is not None:
+            return self._unpacked
         try:
             data = base64.b64decode("".join(self.data))
         except binascii.Error:

@@ -364,6 +364,21 @@ class SessionRepository:
         self._cache.put(session)
         return result
 
+    def append_unmoved(self, session: Session) -> bool:
+        """Append a session's new events without merging, for a writer that
+        keeps the session it last saved instead of loading it again (the
+        LangGraph savers): only if its stream still ends where that session
+        was saved, else False, nothing written (another writer, a delete or a
+        purge since), and the caller loads it afresh and redoes its edit. The
+        cache drops its copy, older now."""
+        if not isinstance(session, Session):
+            raise InvalidInput(
+                f"session: expected a Session, got {type(session).__name__}"
+            )
+        appended = self._writer.append_unmoved(session)
+        self._cache.evict(session.session_id)
+        return appended
+
     def create(self, session: Session) -> None:
         """Store a session never saved before, without merging: if its id is
         already stored (by anyone, deleted or not, a moment earlier included),

@@ -74,6 +74,19 @@ class SessionWriter:
             ]
         )
 
+    def append_unmoved(self, session: Session) -> bool:
+        """Append the session's new events only if its stream still ends where
+        the session was read (no merge); False, nothing written, if another
+        writer appended, deleted or purged since: the caller redoes its edit on
+        a fresh load."""
+        with self._locks.hold(session.session_id):
+            try:
+                position = self._store.record(session)
+            except StreamMoved:
+                return False
+            caught_up(self._after_write, position, f"save {session.session_id!r}")
+        return True
+
     def create(self, session: Session) -> None:
         """Store a session never saved before, without merging (see
         SessionRepository.create)."""

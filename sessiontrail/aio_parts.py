@@ -136,6 +136,7 @@ class AsyncSessions(Offloaded[SessionRepository]):
     """`trail.sessions` for asyncio code: see SessionRepository."""
 
     append_token_usage = offload(SessionRepository.append_token_usage)
+    append_unmoved = offload(SessionRepository.append_unmoved)
     at = offload(SessionRepository.at)
     create = offload(SessionRepository.create)
     delete = offload(SessionRepository.delete)

@@ -114,6 +114,8 @@ NOT_WALKED = {
     "Session.create_id": "eventsourcing's hook, called with the checked session id",
     "Session.trigger_event": "eventsourcing's hook, called by the commands",
     "Session.attach": "the event store's hook, given its own log and read model",
+    "Session.record_checkpoint": "the LangGraph saver's hook, given what its door "
+    "checked (`save_checkpoint` is the checked call)",
     "ProjectionRunner.after_write": "the writers' hook, given the position the "
     "store returned (`catch_up` is the checked call)",
     "TrailSaver.get_next_version": "LangGraph's hook; its `channel` is deprecated, "

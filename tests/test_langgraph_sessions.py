@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import copy
 import itertools
+import re
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from fractions import Fraction
@@ -15,6 +16,7 @@ from typing import Any
 
 import pytest
 from langchain_core.messages import HumanMessage
+from langgraph.checkpoint.base import Checkpoint
 from langgraph.checkpoint.serde.jsonplus import JsonPlusSerializer
 from langgraph.types import Command
 from support.langgraph import approval_graph, chat_graph, checkpoint, config
@@ -438,6 +440,25 @@ def test_metadata_that_is_not_json_is_refused(
 ) -> None:
     with pytest.raises(InvalidInput, match="metadata"):
         saver.put(config("t1"), checkpoint(), {"when": object()}, {})  # type: ignore[typeddict-unknown-key]
+    assert trail.sessions.list().items == []
+
+
+@pytest.mark.parametrize(
+    ("run", "saved", "field"),
+    [
+        (config("t1"), checkpoint() | {"id": "line\nbreak"}, "checkpoint.id"),
+        (config("t1", checkpoint_id="x" * 300), checkpoint(), "config.checkpoint_id"),
+    ],
+)
+def test_a_checkpoint_id_the_log_cannot_keep_is_refused_naming_it(
+    saver: TrailSaver,
+    trail: SessionTrail,
+    run: dict[str, Any],
+    saved: Checkpoint,
+    field: str,
+) -> None:
+    with pytest.raises(InvalidInput, match=re.escape(field)):
+        saver.put(run, saved, {}, {})
     assert trail.sessions.list().items == []
 
 

@@ -21,9 +21,10 @@ from pydantic import TypeAdapter, ValidationError
 from ..domain.errors import InvalidInput
 from ..domain.limits import MAX_INTEGER, check_unicode
 from ..domain.threads import thread_session_id
-from ..domain.validation import SessionId
+from ..domain.validation import ItemId, SessionId
 
 SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionId)
+ITEM_ID: TypeAdapter[str] = TypeAdapter(ItemId)
 
 
 @dataclass(frozen=True)
@@ -82,6 +83,15 @@ def session_of(thread_id: str, checkpoint_ns: str, name: str) -> str:
         raise InvalidInput(
             f"{name}: cannot name a session {session_id!r}: {problem}"
         ) from None
+
+
+def item_id(value: str, name: str) -> str:
+    """A checkpoint's id as the log keeps ids (one line, not too long);
+    InvalidInput naming `name` if it cannot be one."""
+    try:
+        return ITEM_ID.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInput(f"{name}: {exc.errors()[0]['msg']}") from None
 
 
 def thread_id_of(value: Any, name: str) -> str:

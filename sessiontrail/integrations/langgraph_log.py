@@ -13,6 +13,7 @@ dropped, metadata filters match by containment.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -37,6 +38,7 @@ from .langgraph_input import (
     Target,
     before_of,
     checkpoint_of,
+    item_id,
     json_object,
     limit_of,
     metadata_of,
@@ -140,6 +142,10 @@ class ThreadLog:
         of the channels in `new_versions`; mirror its messages."""
         target = Target.of(config, self.user_key)
         checkpoint = checkpoint_of(checkpoint)
+        checkpoint_id = item_id(checkpoint["id"], "checkpoint.id")
+        parent_id = target.checkpoint_id and item_id(
+            target.checkpoint_id, "config.checkpoint_id"
+        )
         new_versions = versions_of(new_versions, "new_versions")
         merged = metadata_of(config, metadata)
         inline, stored = _split_values(checkpoint["channel_values"])
@@ -153,7 +159,7 @@ class ThreadLog:
             if channel in stored
         ]
         record: dict[str, Any] = {
-            "parent_checkpoint_id": target.checkpoint_id,
+            "parent_checkpoint_id": parent_id,
             "checkpoint": Serialized.pack(
                 self._dumped({**checkpoint, "channel_values": inline}, "checkpoint")
             ),
@@ -179,11 +185,15 @@ class ThreadLog:
         def change(session: Session) -> None:
             nonlocal one_for_one
             known = self.recorded.mirrored(session_id, _stamp(session))
-            session.save_checkpoint(checkpoint["id"], **record, actor=self.actor)
+            session.record_checkpoint(checkpoint_id, **record, actor=self.actor)
             if isinstance(conversation, list):
                 one_for_one = mirror(session, conversation, self.actor, known)
 
-        saved = self._save(trail, target, change)
+        held = self._held(target)
+        if held is not None and self._appended(trail, held, change):
+            saved: Session | None = held
+        else:
+            saved = self._save(trail, target, change)
         self.recorded.put(session_id, checkpoint["id"], _stamp_of(saved))
         if saved is not None and one_for_one and isinstance(conversation, list):
             self.recorded.mirror(session_id, _stamp(saved), conversation)
@@ -218,38 +228,65 @@ class ThreadLog:
             for number, (channel, value) in enumerate(writes)
         ]
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
+        batch = _Batch(target, checkpoint_id, task_id, task_path, items, replace)
+        held = self._held(target)
+        if held is None or not self._write(trail, held, batch, merge=False):
+            self._write(trail, self._loaded(trail, target), batch, merge=True)
+
+    def _write(
+        self, trail: SessionTrail, session: Session, batch: _Batch, *, merge: bool
+    ) -> bool:
+        """Record the batch on the thread's session unless it changes nothing,
+        merging with other writers. On a session this saver held (`merge`
+        False): False, nothing written, if another writer moved the session
+        since, or if the batch seems to change nothing (another writer may have
+        changed those slots since: only the session as stored tells)."""
+        target = batch.target
         session_id = target.session_id
-        session = self._loaded(trail, target)
         before = _stamp(session)
-        held = self.recorded.writes(session_id, checkpoint_id, task_id, before)
-        if held is None:
-            held = trail.langgraph.writes(
-                target.thread_id, target.checkpoint_ns, checkpoint_id, task_id
-            )
-        if all(_kept(held.get(item.idx), item, replace) for item in items):
-            return
-        saved = self._saved(
-            trail,
-            session,
-            lambda session: session.save_writes(
-                checkpoint_id,
-                task_id,
-                items,
-                task_path=task_path,
-                replace=replace,
-                actor=self.actor,
-            ),
+        slots = self.recorded.writes(
+            session_id, batch.checkpoint_id, batch.task_id, before
         )
+        if slots is None:
+            slots = trail.langgraph.writes(
+                target.thread_id,
+                target.checkpoint_ns,
+                batch.checkpoint_id,
+                batch.task_id,
+            )
+        if all(_kept(slots.get(item.idx), item, batch.replace) for item in batch.items):
+            if not merge:
+                return False  # only a load tells whether another writer moved it
+            self.recorded.hold(session)
+            return True
+
+        def change(session: Session) -> None:
+            session.save_writes(
+                batch.checkpoint_id,
+                batch.task_id,
+                batch.items,
+                task_path=batch.task_path,
+                replace=batch.replace,
+                actor=self.actor,
+            )
+
+        if merge:
+            saved = self._saved(trail, session, change)
+        elif self._appended(trail, session, change):
+            saved = session
+        else:
+            return False
         self.recorded.wrote(
             session_id,
-            checkpoint_id,
-            task_id,
-            items,
-            replace=replace,
+            batch.checkpoint_id,
+            batch.task_id,
+            batch.items,
+            replace=batch.replace,
             stamp=_stamp_of(saved),
         )
         if saved is not None:
             self.recorded.moved(session_id, before, _stamp(saved))
+        return True
 
     def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
         """Soft-delete every namespace's session of the thread: LangGraph sees
@@ -306,11 +343,36 @@ class ThreadLog:
         self, trail: SessionTrail, session: Session, change: Callable[[Session], None]
     ) -> Session | None:
         """`change` applied to `session` and saved; `session` if no other
-        writer's events were merged in, else None."""
+        writer's events were merged in, else None. The session as stored is
+        held for the next write."""
         change(session)
         changed = session.version
         trail.sessions.save(session)
+        self.recorded.hold(session)
         return session if session.version == changed else None
+
+    def _held(self, target: Target) -> Session | None:
+        """The thread's session as this saver's last write stored it, if the
+        config's user may write it; None if not held. (A held session whose
+        user was erased since is read anew by the append, which finds the key
+        gone: see SessionStore._insert; nothing erased is stored again.)"""
+        session = self.recorded.take(target.session_id)
+        if session is None:
+            return None
+        if target.user_id is not None and session.user_id != target.user_id:
+            return None
+        return session
+
+    def _appended(
+        self, trail: SessionTrail, session: Session, change: Callable[[Session], None]
+    ) -> bool:
+        """`change` applied to a held session and appended, held again; False,
+        nothing written, if another writer moved its stream since."""
+        change(session)
+        if not trail.sessions.append_unmoved(session):
+            return False
+        self.recorded.hold(session)
+        return True
 
     def _reopened(self, trail: SessionTrail, target: Target) -> Session | None:
         """A deleted thread's session restored and emptied, its id used again (as
@@ -325,6 +387,18 @@ class ThreadLog:
         head.clear_checkpoints(actor=self.actor)
         head.truncate(0, actor=self.actor)
         return head
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """A task's pending writes on a checkpoint, checked, to record."""
+
+    target: Target
+    checkpoint_id: str
+    task_id: str
+    task_path: str
+    items: list[TaskWrite]
+    replace: bool
 
 
 def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

@@ -10,7 +10,10 @@ it back or compare it again:
 - the conversation it last mirrored into each thread's transcript, by identity:
   LangGraph passes the same message objects from step to step, so those can be
   recognised without comparing their fields (the pending writes it records
-  between two checkpoints leave the transcript, and this, as they were).
+  between two checkpoints leave the transcript, and this, as they were);
+- each thread's session as its last write stored it, so the next write appends
+  to it without loading it again: the append goes in only if the stream still
+  ends there (another writer, a delete or a purge since: it is loaded afresh).
 
 A hint, never the truth: what is not remembered (a checkpoint another process
 put, a transcript another writer changed since) is read and compared as before.
@@ -25,6 +28,7 @@ from collections.abc import Hashable, Sequence
 from datetime import datetime
 from typing import Any, Generic, TypeVar
 
+from ..domain.session import Session
 from ..domain.threads import TaskWrite
 
 Slots = dict[int, tuple[str, str, bytes]]
@@ -41,6 +45,8 @@ CHECKPOINTS_KEPT = 256
 TRANSCRIPTS_KEPT = 64
 """Conversations remembered: each keeps its message objects alive, and is of use
 only while its run goes on (a new run reads its messages back from the saver)."""
+HEADS_KEPT = 64
+"""Threads' sessions kept as last stored: those of the runs going on."""
 
 
 class _Recent(Generic[K, V]):
@@ -62,6 +68,10 @@ class _Recent(Generic[K, V]):
         while len(self._entries) > self._kept:
             self._entries.popitem(last=False)
 
+    def pop(self, key: K) -> V | None:
+        """Take an entry out."""
+        return self._entries.pop(key, None)
+
     def forget(self, wanted: Any) -> None:
         """Drop the entries whose key `wanted(key)` accepts."""
         for key in [key for key in self._entries if wanted(key)]:
@@ -79,6 +89,20 @@ class Recorded:
         self._transcripts: _Recent[str, tuple[Stamp, Mirrored]] = _Recent(
             TRANSCRIPTS_KEPT
         )
+        self._heads: _Recent[str, Session] = _Recent(HEADS_KEPT)
+
+    def hold(self, session: Session) -> None:
+        """The session as this saver's write just stored it (the object is the
+        memory's now: the caller no longer changes it)."""
+        with self._lock:
+            self._heads.put(session.session_id, session)
+
+    def take(self, session_id: str) -> Session | None:
+        """The session as this saver last stored it, taken out of the memory
+        (one writer at a time changes it; `hold` puts it back); None if not
+        held."""
+        with self._lock:
+            return self._heads.pop(session_id)
 
     def put(self, session_id: str, checkpoint_id: str, stamp: Stamp | None) -> None:
         """This saver stored the checkpoint, leaving the session at `stamp`
@@ -154,3 +178,4 @@ class Recorded:
         with self._lock:
             self._checkpoints.forget(lambda key: key[0] in gone)
             self._transcripts.forget(lambda key: key in gone)
+            self._heads.forget(lambda key: key in gone)

@@ -1,0 +1,107 @@
+"""A LangGraph saver appends each write to the thread's session as its own last
+write stored it, without loading it again; a change another writer made since
+(a write, a delete, a purge) is found at the append, which then loads the
+session afresh and does its write there, on every backend."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from langchain_core.messages import HumanMessage
+from support.langgraph import checkpoint, config
+
+from sessiontrail import SessionTrail
+from sessiontrail.infrastructure.event_store import SessionStore
+from sessiontrail.integrations.langgraph import TrailSaver
+
+SESSION = "langgraph/t1"
+
+
+@pytest.fixture
+def session_reads(monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Names each read of a whole session or of its stream's last record."""
+    asked: list[str] = []
+    for name in ("load", "stream_head"):
+        original = getattr(SessionStore, name)
+
+        def counted(
+            store: SessionStore, *args: Any, _n: str = name, _o: Any = original
+        ) -> Any:
+            asked.append(_n)
+            return _o(store, *args)
+
+        monkeypatch.setattr(SessionStore, name, counted)
+    return asked
+
+
+def put(saver: TrailSaver, text: str) -> str:
+    """Put a checkpoint whose conversation is one message."""
+    saved = checkpoint({"messages": [HumanMessage(text, id=f"h-{text}")]})
+    saver.put(config("t1"), saved, {"step": 0}, {"messages": 1})
+    return saved["id"]
+
+
+def ids(saver: TrailSaver) -> list[str]:
+    return [found.checkpoint["id"] for found in saver.list(config("t1"))]
+
+
+def test_a_put_after_the_savers_own_write_reads_no_session(
+    trail: SessionTrail, session_reads: list[str]
+) -> None:
+    saver = TrailSaver(trail)
+    first = put(saver, "one")
+    session_reads.clear()
+
+    second = put(saver, "two")
+
+    assert session_reads == []
+    assert ids(saver) == [second, first]
+
+
+def test_a_put_after_another_process_wrote_keeps_both_writes(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    saver, other = TrailSaver(trail), TrailSaver(other_trail)
+    first = put(saver, "one")
+    second = put(other, "two")
+
+    third = put(saver, "three")
+
+    assert ids(saver) == [third, second, first]
+
+
+@pytest.mark.parametrize("ended", ["deleted", "purged"])
+def test_a_put_after_another_process_ended_the_thread_starts_it_afresh(
+    trail: SessionTrail, other_trail: SessionTrail, ended: str
+) -> None:
+    saver = TrailSaver(trail)
+    put(saver, "old")
+    if ended == "deleted":
+        other_trail.sessions.delete(SESSION, actor="someone")
+    else:
+        other_trail.sessions.purge(SESSION, actor="someone")
+
+    new = put(saver, "new")
+
+    assert ids(saver) == [new]
+    session = trail.sessions.load(SESSION)
+    assert session is not None
+    assert [message.content for message in session.messages] == ["new"]
+
+
+def test_a_put_after_the_user_was_erased_keeps_the_erased_messages_erased(
+    trail: SessionTrail,
+) -> None:
+    saver = TrailSaver(trail)
+    said = [HumanMessage("my secret", id="h-1")]
+    ann = config("t1", user_id="ann")
+    saver.put(ann, checkpoint({"messages": said}), {"step": 0}, {"messages": 1})
+    trail.erase_user("ann")
+
+    again = [*said, HumanMessage("next", id="h-2")]
+    saver.put(ann, checkpoint({"messages": again}), {"step": 1}, {"messages": 1})
+
+    session = trail.sessions.load(SESSION)
+    assert session is not None
+    assert [message.content for message in session.messages] == ["[erased]", "next"]
