@@ -26,6 +26,7 @@ from .infrastructure.repository import SessionRepository
 from .infrastructure.retention_policy import PolicyStore
 from .infrastructure.sealed_columns import ColumnSealer
 from .infrastructure.sealed_database import SealedDatabase
+from .infrastructure.session_memories import SessionMemories
 from .infrastructure.session_writer import SessionWriter
 from .infrastructure.settings import BackendName, Settings, resolve_url
 from .infrastructure.sql import Cursor, ProjectionDatabase
@@ -141,7 +142,10 @@ class SessionTrail:
         self._cache = cache = SessionCache(
             cache_size, self._key_stamp, lambda: watch.check()
         )
-        watch = PurgeWatch(self.store, cache.evict)
+        self.memories = memories = SessionMemories(cache)
+        """Where adapters keeping sessions' content register it, so an erasure
+        or a purge drops it with the cache's copies."""
+        watch = PurgeWatch(self.store, memories.evict)
         reader = LogReader(self.store)
         writer = SessionWriter(self.store, after_write)
         self.sessions = SessionRepository(
@@ -155,7 +159,7 @@ class SessionTrail:
                 reader,
                 writer.holding,
                 self.projections,
-                cache.evict,
+                memories.evict,
                 self._truncate_log,
             ),
         )
@@ -170,7 +174,7 @@ class SessionTrail:
         )
         self.exporter = Exporter(self.store, reader, QAReads(readable, self.store))
         self._eraser = Eraser(
-            self.store, self.projections, cache.clear, self.read_models.compact
+            self.store, self.projections, memories.clear, self.read_models.compact
         )
         self.importer = Importer(
             self.store, reader, self.sessions, after_write, cache.evict

@@ -103,6 +103,8 @@ NOT_PUBLIC = {
     "read_models": "the read models' database connection",
     "adk": "the ADK adapter's read queries",
     "langgraph": "the LangGraph savers' read queries",
+    "memories": "where adapters register what they keep of sessions (dropped "
+    "with the cache on erasure and purge)",
 }
 NOT_WALKED = {
     "SessionTrail.close": "no arguments",

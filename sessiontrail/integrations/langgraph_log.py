@@ -141,6 +141,7 @@ class ThreadLog:
         """Record a checkpoint (its parent: the config's checkpoint) and the values
         of the channels in `new_versions`; mirror its messages."""
         target = Target.of(config, self.user_key)
+        trail.memories.add(self.recorded)  # dropped with the trail's cache
         checkpoint = checkpoint_of(checkpoint)
         checkpoint_id = item_id(checkpoint["id"], "checkpoint.id")
         parent_id = target.checkpoint_id and item_id(
@@ -212,6 +213,7 @@ class ThreadLog:
         any other keeps slots already written; a batch that changes nothing is
         not recorded."""
         target = Target.of(config, self.user_key)
+        trail.memories.add(self.recorded)  # dropped with the trail's cache
         if target.checkpoint_id is None:
             raise InvalidInput("config.configurable.checkpoint_id: required")
         checkpoint_id = target.checkpoint_id

@@ -172,8 +172,15 @@ class Recorded:
             if found is not None and found[0] == before:
                 self._transcripts.put(session_id, (after, found[1]))
 
+    def clear(self) -> None:
+        """After an erasure: nothing this memory keeps holds (it kept users'
+        words: held sessions, pending writes, mirrored messages)."""
+        with self._lock:
+            for recent in (self._checkpoints, self._transcripts, self._heads):
+                recent.forget(lambda key: True)
+
     def forget(self, session_ids: Sequence[str]) -> None:
-        """Sessions started afresh or deleted: nothing about them holds."""
+        """Sessions started afresh, deleted or purged: nothing about them holds."""
         gone = set(session_ids)
         with self._lock:
             self._checkpoints.forget(lambda key: key[0] in gone)
