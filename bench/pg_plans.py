@@ -23,7 +23,6 @@ import contextlib
 import json
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -35,6 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import psycopg
 from support.postgres import PostgresServer, count_statements
+from trees import child_output, in_turns
 
 import sessiontrail
 from sessiontrail.infrastructure.backends.postgres import PostgresDatabase
@@ -138,38 +138,27 @@ def main() -> None:
         url, mode, saves, dsn = options.child
         child(url, mode, int(saves), dsn)
         return
-    trees = {"after": HERE.parent.parent}
-    if options.before:
-        trees = {"before": options.before, **trees}
+    trees = ["before", "after"] if options.before else ["after"]
     server = PostgresServer()
     try:
         server.start()
         count_statements(server)
         cpu: dict[str, list[tuple[float, float, float]]] = {name: [] for name in trees}
-        for turn in range(options.rounds):
-            order = list(trees.items())
-            for name, tree in order if turn % 2 == 0 else reversed(order):
-                lines = subprocess.run(
-                    [
-                        str(tree / ".venv/bin/python"),
-                        str(HERE),
-                        "--child",
-                        server.url(server.new_schema()),
-                        options.mode,
-                        str(options.saves),
-                        server.dsn(),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    cwd="/",  # not a checkout: its folders would shadow the install
-                    check=True,
-                ).stdout.splitlines()
-                server_ms, client_ms, hold_ms = json.loads(lines[0])
-                cpu[name].append((server_ms, client_ms, hold_ms))
-                if turn == 0:
-                    report(
-                        f"{name} ({options.mode})", lines, options.saves, options.top
-                    )
+        for turn, name, tree in in_turns(options.before, options.rounds):
+            lines = child_output(
+                tree,
+                HERE,
+                [
+                    server.url(server.new_schema()),
+                    options.mode,
+                    str(options.saves),
+                    server.dsn(),
+                ],
+            ).splitlines()
+            server_ms, client_ms, hold_ms = json.loads(lines[0])
+            cpu[name].append((server_ms, client_ms, hold_ms))
+            if turn == 0:
+                report(f"{name} ({options.mode})", lines, options.saves, options.top)
         print(
             f"CPU ms per save, medians of {options.rounds} rounds of "
             f"{options.saves} saves (load average {os.getloadavg()[0]:.1f}):"

@@ -17,7 +17,6 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
-import subprocess
 import sys
 import time
 import uuid
@@ -26,6 +25,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 from support.postgres import running
+from trees import child_output, in_turns
 
 import sessiontrail
 
@@ -60,30 +60,16 @@ def main() -> None:
         url, mode, saves = options.child
         child(url, mode, int(saves))
         return
-    trees = {"after": HERE.parent.parent}
-    if options.before:
-        trees = {"before": options.before, **trees}
+    trees = ["before", "after"] if options.before else ["after"]
     found: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}
     with running() as server:
-        for turn in range(options.rounds):
-            order = list(trees.items())
-            for name, tree in order if turn % 2 == 0 else reversed(order):
-                done = subprocess.run(
-                    [
-                        str(tree / ".venv/bin/python"),
-                        str(HERE),
-                        "--child",
-                        server.url(server.new_schema()),
-                        options.mode,
-                        str(options.saves),
-                    ],
-                    capture_output=True,
-                    text=True,
-                    cwd="/",  # not a checkout: its folders would shadow the install
-                    check=True,
-                )
-                cpu_ms, wall_ms = done.stdout.split()
-                found[name].append((float(cpu_ms), float(wall_ms)))
+        for _, name, tree in in_turns(options.before, options.rounds):
+            cpu_ms, wall_ms = child_output(
+                tree,
+                HERE,
+                [server.url(server.new_schema()), options.mode, str(options.saves)],
+            ).split()
+            found[name].append((float(cpu_ms), float(wall_ms)))
     print(
         f"{options.mode}, {options.saves} saves x {options.rounds} rounds, "
         f"load average {os.getloadavg()[0]:.1f} at the end"
