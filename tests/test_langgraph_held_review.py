@@ -34,7 +34,7 @@ def held_contents(saver: TrailSaver) -> list[str]:
     held = recorded.take(SESSION)
     if held is None:
         return []
-    recorded.hold(held)
+    recorded.hold(held, recorded.epoch())
     return [str(message.content) for message in held.messages]
 
 
@@ -105,3 +105,47 @@ def test_a_purge_leaves_no_held_copy_of_the_threads_words(
     trail.sessions.purge(SESSION, actor="someone")
 
     assert "my secret" not in held_contents(saver)
+
+
+def mirrored_contents(saver: TrailSaver) -> list[str]:
+    """What the saver's memory keeps of the conversation it last mirrored."""
+    recorded = saver._recorded
+    return [str(content) for _, content in recorded._transcripts.get(SESSION) or ()]
+
+
+def test_a_put_under_way_during_an_erasure_keeps_none_of_the_users_words(
+    trail: SessionTrail, monkeypatch: Any
+) -> None:
+    saver = TrailSaver(trail)
+    put(saver, ["hello"], user_id="ann")
+    append = trail.sessions.append_unmoved
+
+    def stored_then_erased(session: Any) -> bool:
+        appended = append(session)
+        trail.erase_user("ann")  # after the put's append, before it keeps anything
+        return appended
+
+    monkeypatch.setattr(trail.sessions, "append_unmoved", stored_then_erased)
+    put(saver, ["hello", "my secret"], user_id="ann")
+
+    assert "my secret" not in held_contents(saver)
+    assert "my secret" not in mirrored_contents(saver)
+
+
+def test_a_put_under_way_during_a_purge_keeps_none_of_the_threads_words(
+    trail: SessionTrail, monkeypatch: Any
+) -> None:
+    saver = TrailSaver(trail)
+    put(saver, ["hello"])
+    append = trail.sessions.append_unmoved
+
+    def stored_then_purged(session: Any) -> bool:
+        appended = append(session)
+        trail.sessions.purge(SESSION, actor="someone")
+        return appended
+
+    monkeypatch.setattr(trail.sessions, "append_unmoved", stored_then_purged)
+    put(saver, ["hello", "my secret"])
+
+    assert "my secret" not in held_contents(saver)
+    assert "my secret" not in mirrored_contents(saver)

@@ -142,6 +142,7 @@ class ThreadLog:
         of the channels in `new_versions`; mirror its messages."""
         target = Target.of(config, self.user_key)
         trail.memories.add(self.recorded)  # dropped with the trail's cache
+        epoch = self.recorded.epoch()
         checkpoint = checkpoint_of(checkpoint)
         checkpoint_id = item_id(checkpoint["id"], "checkpoint.id")
         parent_id = target.checkpoint_id and item_id(
@@ -191,13 +192,13 @@ class ThreadLog:
                 one_for_one = mirror(session, conversation, self.actor, known)
 
         held = self._held(target)
-        if held is not None and self._appended(trail, held, change):
+        if held is not None and self._appended(trail, held, change, epoch):
             saved: Session | None = held
         else:
-            saved = self._save(trail, target, change)
-        self.recorded.put(session_id, checkpoint["id"], _stamp_of(saved))
+            saved = self._save(trail, target, change, epoch)
+        self.recorded.put(session_id, checkpoint["id"], _stamp_of(saved), epoch)
         if saved is not None and one_for_one and isinstance(conversation, list):
-            self.recorded.mirror(session_id, _stamp(saved), conversation)
+            self.recorded.mirror(session_id, _stamp(saved), conversation, epoch)
         return target.config(checkpoint["id"])
 
     def put_writes(
@@ -214,6 +215,7 @@ class ThreadLog:
         not recorded."""
         target = Target.of(config, self.user_key)
         trail.memories.add(self.recorded)  # dropped with the trail's cache
+        epoch = self.recorded.epoch()
         if target.checkpoint_id is None:
             raise InvalidInput("config.configurable.checkpoint_id: required")
         checkpoint_id = target.checkpoint_id
@@ -230,7 +232,7 @@ class ThreadLog:
             for number, (channel, value) in enumerate(writes)
         ]
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        batch = _Batch(target, checkpoint_id, task_id, task_path, items, replace)
+        batch = _Batch(target, checkpoint_id, task_id, task_path, items, replace, epoch)
         held = self._held(target)
         if held is None or not self._write(trail, held, batch, merge=False):
             self._write(trail, self._loaded(trail, target), batch, merge=True)
@@ -259,7 +261,7 @@ class ThreadLog:
         if all(_kept(slots.get(item.idx), item, batch.replace) for item in batch.items):
             if not merge:
                 return False  # only a load tells whether another writer moved it
-            self.recorded.hold(session)
+            self.recorded.hold(session, batch.epoch)
             return True
 
         def change(session: Session) -> None:
@@ -273,8 +275,8 @@ class ThreadLog:
             )
 
         if merge:
-            saved = self._saved(trail, session, change)
-        elif self._appended(trail, session, change):
+            saved = self._saved(trail, session, change, batch.epoch)
+        elif self._appended(trail, session, change, batch.epoch):
             saved = session
         else:
             return False
@@ -285,6 +287,7 @@ class ThreadLog:
             batch.items,
             replace=batch.replace,
             stamp=_stamp_of(saved),
+            epoch=batch.epoch,
         )
         if saved is not None:
             self.recorded.moved(session_id, before, _stamp(saved))
@@ -298,7 +301,7 @@ class ThreadLog:
             thread_session_id(thread_id, checkpoint_ns)
             for checkpoint_ns in trail.langgraph.namespaces(thread_id)
         ]
-        self.recorded.forget(sessions)
+        self.recorded.started_afresh(sessions)
         for session_id in sessions:
             trail.sessions.delete(session_id, actor=self.actor)
 
@@ -319,12 +322,16 @@ class ThreadLog:
             ) from None
 
     def _save(
-        self, trail: SessionTrail, target: Target, change: Callable[[Session], None]
+        self,
+        trail: SessionTrail,
+        target: Target,
+        change: Callable[[Session], None],
+        epoch: int,
     ) -> Session | None:
         """Apply `change` to the thread's session (created, or reopened afresh if
         it was deleted) and save it, merging with other writers. The session as
         saved if no other writer's events were merged in, else None."""
-        return self._saved(trail, self._loaded(trail, target), change)
+        return self._saved(trail, self._loaded(trail, target), change, epoch)
 
     def _loaded(self, trail: SessionTrail, target: Target) -> Session:
         """The thread's session as stored now: created, or reopened afresh if
@@ -332,7 +339,7 @@ class ThreadLog:
         session_id = target.session_id
         session = trail.sessions.try_load(session_id, user_id=target.user_id)
         if session is None:
-            self.recorded.forget([session_id])
+            self.recorded.started_afresh([session_id])
             session = self._reopened(trail, target) or Session(
                 session_id=session_id,
                 user_id=target.user_id,
@@ -342,15 +349,19 @@ class ThreadLog:
         return session
 
     def _saved(
-        self, trail: SessionTrail, session: Session, change: Callable[[Session], None]
+        self,
+        trail: SessionTrail,
+        session: Session,
+        change: Callable[[Session], None],
+        epoch: int,
     ) -> Session | None:
         """`change` applied to `session` and saved; `session` if no other
         writer's events were merged in, else None. The session as stored is
-        held for the next write."""
+        held for the next write (unless the memory was emptied since `epoch`)."""
         change(session)
         changed = session.version
         trail.sessions.save(session)
-        self.recorded.hold(session)
+        self.recorded.hold(session, epoch)
         return session if session.version == changed else None
 
     def _held(self, target: Target) -> Session | None:
@@ -366,14 +377,19 @@ class ThreadLog:
         return session
 
     def _appended(
-        self, trail: SessionTrail, session: Session, change: Callable[[Session], None]
+        self,
+        trail: SessionTrail,
+        session: Session,
+        change: Callable[[Session], None],
+        epoch: int,
     ) -> bool:
-        """`change` applied to a held session and appended, held again; False,
-        nothing written, if another writer moved its stream since."""
+        """`change` applied to a held session and appended, held again (unless
+        the memory was emptied since `epoch`); False, nothing written, if
+        another writer moved its stream since."""
         change(session)
         if not trail.sessions.append_unmoved(session):
             return False
-        self.recorded.hold(session)
+        self.recorded.hold(session, epoch)
         return True
 
     def _reopened(self, trail: SessionTrail, target: Target) -> Session | None:
@@ -401,6 +417,8 @@ class _Batch:
     task_path: str
     items: list[TaskWrite]
     replace: bool
+    epoch: int
+    """The saver's memory's epoch when the write began (see Recorded)."""
 
 
 def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:

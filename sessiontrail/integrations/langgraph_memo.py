@@ -17,7 +17,10 @@ it back or compare it again:
 
 A hint, never the truth: what is not remembered (a checkpoint another process
 put, a transcript another writer changed since) is read and compared as before.
-Bounded: the least recently used entries are forgotten first.
+Bounded: the least recently used entries are forgotten first. A write that was
+under way when an erasure or a purge emptied the memory does not fill it again:
+each write takes the memory's `epoch` when it starts and what it would keep is
+dropped if the memory was emptied since.
 """
 
 from __future__ import annotations
@@ -90,12 +93,20 @@ class Recorded:
             TRANSCRIPTS_KEPT
         )
         self._heads: _Recent[str, Session] = _Recent(HEADS_KEPT)
+        self._epoch = 0
 
-    def hold(self, session: Session) -> None:
-        """The session as this saver's write just stored it (the object is the
-        memory's now: the caller no longer changes it)."""
+    def epoch(self) -> int:
+        """How many times an erasure or a purge emptied this memory: a write
+        takes it when it starts and hands it back with what it would keep."""
         with self._lock:
-            self._heads.put(session.session_id, session)
+            return self._epoch
+
+    def hold(self, session: Session, epoch: int) -> None:
+        """The session as this saver's write (begun at `epoch`) just stored it
+        (the object is the memory's now: the caller no longer changes it)."""
+        with self._lock:
+            if epoch == self._epoch:
+                self._heads.put(session.session_id, session)
 
     def take(self, session_id: str) -> Session | None:
         """The session as this saver last stored it, taken out of the memory
@@ -104,11 +115,15 @@ class Recorded:
         with self._lock:
             return self._heads.pop(session_id)
 
-    def put(self, session_id: str, checkpoint_id: str, stamp: Stamp | None) -> None:
+    def put(
+        self, session_id: str, checkpoint_id: str, stamp: Stamp | None, epoch: int
+    ) -> None:
         """This saver stored the checkpoint, leaving the session at `stamp`
         (None: another writer's events were merged in). Writes it holds are
         kept."""
         with self._lock:
+            if epoch != self._epoch:
+                return
             found = self._checkpoints.get((session_id, checkpoint_id))
             tasks = {} if found is None else found[1]
             self._checkpoints.put((session_id, checkpoint_id), (stamp, tasks))
@@ -135,13 +150,14 @@ class Recorded:
         *,
         replace: bool,
         stamp: Stamp | None,
+        epoch: int,
     ) -> None:
         """This saver recorded a batch, leaving the session at `stamp`: as the
         read model does, it replaces what its slots held if `replace`, else
         fills only empty slots."""
         with self._lock:
             found = self._checkpoints.get((session_id, checkpoint_id))
-            if found is None:
+            if found is None or epoch != self._epoch:
                 return
             tasks = found[1]
             slots = tasks.setdefault(task_id, {})
@@ -157,11 +173,14 @@ class Recorded:
             found = self._transcripts.get(session_id)
         return found[1] if found is not None and found[0] == stamp else ()
 
-    def mirror(self, session_id: str, stamp: Stamp, messages: Sequence[Any]) -> None:
+    def mirror(
+        self, session_id: str, stamp: Stamp, messages: Sequence[Any], epoch: int
+    ) -> None:
         """The session's transcript at `stamp` is exactly these messages."""
         entry = (stamp, tuple((message, message.content) for message in messages))
         with self._lock:
-            self._transcripts.put(session_id, entry)
+            if epoch == self._epoch:
+                self._transcripts.put(session_id, entry)
 
     def moved(self, session_id: str, before: Stamp, after: Stamp) -> None:
         """This saver moved the session from `before` to `after` with events that
@@ -176,11 +195,20 @@ class Recorded:
         """After an erasure: nothing this memory keeps holds (it kept users'
         words: held sessions, pending writes, mirrored messages)."""
         with self._lock:
+            self._epoch += 1
             for recent in (self._checkpoints, self._transcripts, self._heads):
                 recent.forget(lambda key: True)
 
     def forget(self, session_ids: Sequence[str]) -> None:
-        """Sessions started afresh, deleted or purged: nothing about them holds."""
+        """Sessions purged: nothing about them holds, nor what a write under
+        way would keep."""
+        with self._lock:
+            self._epoch += 1
+        self.started_afresh(session_ids)
+
+    def started_afresh(self, session_ids: Sequence[str]) -> None:
+        """Sessions this saver starts afresh or deletes: nothing about them
+        holds."""
         gone = set(session_ids)
         with self._lock:
             self._checkpoints.forget(lambda key: key[0] in gone)
