@@ -35,7 +35,7 @@ from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.backends.base import DEFAULT_LOCK_TIMEOUT, Positioned
 from ..infrastructure.event_store import AppendAlone, SessionStore
 from ..infrastructure.log_position import LOG_START, LogPosition
-from ..infrastructure.sql import Cursor, ProjectionDatabase
+from ..infrastructure.sql import Cursor, ProjectionDatabase, StatementsChanged
 from .batches import (
     BATCH_FAILURES,
     BATCH_SIZE,
@@ -361,13 +361,24 @@ class ProjectionRunner:
 
         If an event's content makes a handler fail, the batch is redone with each
         event in a savepoint, so only that event is skipped (and counted): one bad
-        event never stops the read models.
+        event never stops the read models. A transaction that met prepared
+        statements another process's change of a table broke is run once more
+        (StatementsChanged): that is no event's fault.
         """
         try:
-            return self._catch_up_once(until, known, guarded=False)
+            return self._catch_up_afresh(until, known, guarded=False)
         except BATCH_FAILURES:
             logger.warning("a catch-up batch failed; redoing it event by event")
-            return self._catch_up_once(until, known, guarded=True)
+            return self._catch_up_afresh(until, known, guarded=True)
+
+    def _catch_up_afresh(
+        self, until: LogPosition | None, known: Known | None, *, guarded: bool
+    ) -> tuple[LogPosition, bool]:
+        """`_catch_up_once`, run once more if its statements had changed."""
+        try:
+            return self._catch_up_once(until, known, guarded=guarded)
+        except StatementsChanged:
+            return self._catch_up_once(until, known, guarded=guarded)
 
     def _catch_up_once(
         self, until: LogPosition | None, known: Known | None, *, guarded: bool
