@@ -140,3 +140,30 @@ def test_a_handler_read_another_process_changed_is_not_the_events_fault(
     assert [status.skipped for status in trail.projections.status()] == [0] * 9
     redone = [r.message for r in caplog.records if "event by event" in r.message]
     assert redone == []
+
+
+def test_a_catch_up_after_a_change_goes_on_whichever_connection_it_retries_on(
+    postgres_server: PostgresServer, schema: str
+) -> None:
+    """Every connection of the pool had prepared the catch-up's read of the log
+    before another process changed the events table. The catch-up met the
+    change on one and ran its transaction once more on the next connection the
+    pool gave, whose statements were as stale: the save's read models lagged.
+    One connection's finding tells them all to prepare afresh."""
+    url = postgres_server.url(schema) + "&pool_size=2&max_overflow=0"
+    with sessiontrail.connect(url) as trail:
+        for number in range(2):  # each save's catch-up on the other connection
+            with trail.read_models.read() as cur:
+                cur.execute("SELECT 1").fetchall()
+                saved(trail, f"warm-{number}", 1)
+        changed_elsewhere(
+            postgres_server,
+            f"ALTER TABLE {schema}.sessiontrail_events "
+            "ALTER COLUMN notification_id TYPE INTEGER",
+        )
+        saved(trail, "after", 1)
+        assert listed_by_another(postgres_server, schema) == {
+            "warm-0": 1,
+            "warm-1": 1,
+            "after": 1,
+        }

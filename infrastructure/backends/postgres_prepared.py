@@ -21,7 +21,10 @@ type of a column it returns or the columns a `*` stands for (an upgrade), fails
 it with "cached plan must not change result type". (A column added to a table
 whose columns a statement names, or a table dropped and made again alike, is
 no matter: the server plans the statement again; a rebuild's new generation
-has statements of its own.) Either way (`lost`), a message that opens its
+has statements of its own.) A table's change breaks the statements of every
+connection that prepared them: the first connection to meet it tells the others
+(`TablesChanged`), and each starts its next message afresh rather than fail it
+too. Either way (`lost`), a message that opens its
 transaction (nothing written yet) answers by sending itself again afresh
 (`resent_once`); in the middle of one, the read models' cursor fails as
 StatementsChanged, an outage and not a row's fault, which a catch-up answers by
@@ -38,6 +41,7 @@ from __future__ import annotations
 
 import hashlib
 import re
+import threading
 import weakref
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any, TypeVar
@@ -75,13 +79,33 @@ def unprepared_by_psycopg(connection: psycopg.Connection[Any]) -> None:
     connection.prepare_threshold = None
 
 
+class TablesChanged:
+    """How many times a connection of this process found that a table's change
+    broke its prepared statements: a connection that prepared its own before
+    the last of those starts afresh."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self.count = 0
+
+    def noticed(self) -> None:
+        """A connection met a statement its tables no longer match."""
+        with self._lock:
+            self.count += 1
+
+
+TABLES_CHANGED = TablesChanged()
+
+
 class Prepared:
-    """The names of the statements one connection has prepared, and whether that
-    record may be wrong (`stale`: start afresh)."""
+    """The names of the statements one connection has prepared, whether that
+    record may be wrong (`stale`: start afresh), and how many table changes
+    were known when it last started afresh (`changes`, of TABLES_CHANGED)."""
 
     def __init__(self) -> None:
         self.names: set[str] = set()
         self.stale = False
+        self.changes = TABLES_CHANGED.count
 
 
 _CONNECTIONS: weakref.WeakKeyDictionary[Any, Prepared] = weakref.WeakKeyDictionary()
@@ -107,14 +131,20 @@ class Preparer:
         """Name -> PREPARE statement, not yet sent."""
         self._afresh = False
         """The next message starts with DEALLOCATE ALL."""
+        self._changes = self._record.changes
+        """TABLES_CHANGED's count when this cursor decided to start afresh."""
 
     def statement(self, sql: str, params: Sequence[Any] = ()) -> str:
         """`sql` (psycopg's `%s` placeholders) with `params` written in, as an
         EXECUTE of its prepared form where it can be prepared."""
         if not self._enabled or not sql.lstrip()[:7].upper().startswith(PREPARED):
             return self._client.mogrify(sql, params)
-        if self._record.stale and not self._afresh:
+        changes = TABLES_CHANGED.count
+        if (self._record.stale or self._record.changes != changes) and not (
+            self._afresh
+        ):
             self._afresh, self._record.names = True, set()
+            self._changes = changes
         name = statement_name(sql)
         if name not in self._record.names and name not in self._preparing:
             self._preparing[name] = f"PREPARE {name} AS {_numbered(sql)}"
@@ -132,10 +162,13 @@ class Preparer:
         head += ["DEALLOCATE ALL"] if self._afresh else []
         head += self._preparing.values()
         stale = self._record.stale and not self._afresh  # and stays so
+        afresh = self._afresh
         names, self._preparing, self._afresh = self._preparing, {}, False
         self._record.stale = True  # until the message is known to have run
         self._client.execute("; ".join([*head, *statements]))
         self._record.names.update(names)
+        if afresh:
+            self._record.changes = self._changes
         self._record.stale = stale or len(self._record.names) > KEPT
         return len(head)
 
@@ -148,15 +181,17 @@ def statement_name(sql: str) -> str:
 def lost(exc: BaseException) -> bool:
     """Whether `exc` (or its cause) says the server's prepared statements no
     longer match the record or the tables (see above): the connection's fault,
-    gone once it starts afresh, never a row's."""
-    return any(
-        isinstance(error, LOST)
-        or (
-            isinstance(error, psycopg.errors.FeatureNotSupported)
-            and error.diag.source_function == CHANGED_RESULT
-        )
-        for error in (exc, exc.__cause__)
-    )
+    gone once it starts afresh, never a row's. A table's change is noticed
+    (TABLES_CHANGED): every connection of this process starts afresh."""
+    errors = (exc, exc.__cause__)
+    if any(
+        isinstance(error, psycopg.errors.FeatureNotSupported)
+        and error.diag.source_function == CHANGED_RESULT
+        for error in errors
+    ):
+        TABLES_CHANGED.noticed()
+        return True
+    return any(isinstance(error, LOST) for error in errors)
 
 
 def resent_once(send: Callable[[], Answer], rollback: Callable[[], None]) -> Answer:
