@@ -167,3 +167,26 @@ def test_a_catch_up_after_a_change_goes_on_whichever_connection_it_retries_on(
             "warm-1": 1,
             "after": 1,
         }
+
+
+def test_a_load_after_the_log_changed_a_column_it_reads_fails_once_at_most(
+    trail: sessiontrail.SessionTrail, postgres_server: PostgresServer, schema: str
+) -> None:
+    """A session's events are read through psycopg's own prepared statements,
+    which psycopg never prepared again: after another process changed a column
+    they return, every load on that connection found no session (a storage
+    failure) and load_or_create began the stored session afresh. The connection
+    now prepares afresh after the first failure."""
+    saved(trail, "other", 2)
+    url = postgres_server.url(schema) + ONE_CONNECTION
+    with sessiontrail.connect(url) as fresh:  # no session cached
+        assert fresh.sessions.load("warm") is not None  # its read prepared
+        changed_elsewhere(
+            postgres_server,
+            f"ALTER TABLE {schema}.sessiontrail_events "
+            "ALTER COLUMN notification_id TYPE INTEGER",
+        )
+        with pytest.raises(sessiontrail.StorageUnavailable):
+            fresh.sessions.try_load("other")
+        loaded = fresh.sessions.load("other")
+        assert loaded is not None and len(loaded.messages) == 2

@@ -194,6 +194,20 @@ def lost(exc: BaseException) -> bool:
     return any(isinstance(error, LOST) for error in errors)
 
 
+def afresh_if_changed(connection: psycopg.Connection[Any]) -> None:
+    """For a connection whose statements psycopg prepares itself (eventsourcing's
+    reads of the log): if one of them did not match (`lost`, recorded as
+    `stale`) or a connection of this process met a table's change since this
+    one last started afresh, DEALLOCATE ALL. psycopg, seeing that command,
+    forgets what it prepared and prepares it again as it is used; it never
+    would otherwise, and every read on the connection would fail."""
+    record = prepared(connection)
+    changes = TABLES_CHANGED.count
+    if record.stale or record.changes != changes:
+        connection.execute("DEALLOCATE ALL")
+        record.names, record.stale, record.changes = set(), False, changes
+
+
 def resent_once(send: Callable[[], Answer], rollback: Callable[[], None]) -> Answer:
     """`send()`; if the server's prepared statements did not match (`lost`),
     roll back and send once more, afresh (see above). Only for a message whose

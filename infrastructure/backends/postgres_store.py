@@ -71,6 +71,9 @@ from .postgres_appending import AppendingConnections
 from .postgres_checks import RecentUseChecks
 from .postgres_prepared import (
     Preparer,
+    afresh_if_changed,
+    lost,
+    prepared,
     prepares_statements,
     resent_once,
     unprepared_by_psycopg,
@@ -228,9 +231,17 @@ class BoundedDatastore(PostgresDatastore):
 
     @contextmanager
     def get_connection(self) -> Iterator[psycopg.Connection[DictRow]]:
+        """A pooled connection; one whose prepared statements a table's change
+        broke prepares them afresh before its next use (postgres_prepared.py)."""
         try:
             with super().get_connection() as connection:
-                yield connection
+                afresh_if_changed(connection)
+                try:
+                    yield connection
+                except psycopg.Error as exc:
+                    if lost(exc):
+                        prepared(connection).stale = True
+                    raise
         except OperationalError as exc:
             if isinstance(exc.__cause__, CUT_BY_A_BOUND):
                 raise BoundExceeded(str(exc)) from exc.__cause__
