@@ -16,6 +16,7 @@ import pytest
 from support.postgres import PostgresServer
 
 import sessiontrail
+from sessiontrail.infrastructure.backends import postgres_prepared
 from sessiontrail.infrastructure.sql import is_outage
 
 ONE_CONNECTION = "&pool_size=1&max_overflow=0"
@@ -190,3 +191,21 @@ def test_a_load_after_the_log_changed_a_column_it_reads_fails_once_at_most(
             fresh.sessions.try_load("other")
         loaded = fresh.sessions.load("other")
         assert loaded is not None and len(loaded.messages) == 2
+
+
+def test_a_change_met_elsewhere_while_writes_are_held_spares_them(
+    trail: sessiontrail.SessionTrail,
+) -> None:
+    """Another connection meets a table's change while this one holds writes
+    whose statements it had prepared: the message that sends them must not
+    begin afresh (DEALLOCATE ALL) behind them; the next one does."""
+    read = "SELECT title FROM st_sessions_g1 WHERE session_id = ?"
+    write = "UPDATE st_sessions_g1 SET title = ? WHERE session_id = ?"
+    with trail.read_models.write() as cur:
+        cur.execute(write, ("before", "warm"))
+        assert cur.execute(read, ("warm",)).fetchall() == [("before",)]
+    with trail.read_models.write() as cur:
+        cur.execute(write, ("held", "warm"))  # held: EXECUTE of a prepared one
+        postgres_prepared.TABLES_CHANGED.noticed()
+        assert cur.execute(read, ("warm",)).fetchall() == [("held",)]
+        assert cur.execute(read, ("warm",)).fetchall() == [("held",)]

@@ -131,20 +131,21 @@ class Preparer:
         """Name -> PREPARE statement, not yet sent."""
         self._afresh = False
         """The next message starts with DEALLOCATE ALL."""
-        self._changes = self._record.changes
-        """TABLES_CHANGED's count when this cursor decided to start afresh."""
+        self._changes: int | None = None
+        """TABLES_CHANGED's count at the next message's first statement: read
+        once per message, as statements before it may go without PREPARE."""
 
     def statement(self, sql: str, params: Sequence[Any] = ()) -> str:
         """`sql` (psycopg's `%s` placeholders) with `params` written in, as an
         EXECUTE of its prepared form where it can be prepared."""
         if not self._enabled or not sql.lstrip()[:7].upper().startswith(PREPARED):
             return self._client.mogrify(sql, params)
-        changes = TABLES_CHANGED.count
-        if (self._record.stale or self._record.changes != changes) and not (
+        if self._changes is None:
+            self._changes = TABLES_CHANGED.count
+        if (self._record.stale or self._record.changes != self._changes) and not (
             self._afresh
         ):
             self._afresh, self._record.names = True, set()
-            self._changes = changes
         name = statement_name(sql)
         if name not in self._record.names and name not in self._preparing:
             self._preparing[name] = f"PREPARE {name} AS {_numbered(sql)}"
@@ -162,13 +163,14 @@ class Preparer:
         head += ["DEALLOCATE ALL"] if self._afresh else []
         head += self._preparing.values()
         stale = self._record.stale and not self._afresh  # and stays so
-        afresh = self._afresh
+        afresh, changes = self._afresh, self._changes
         names, self._preparing, self._afresh = self._preparing, {}, False
+        self._changes = None
         self._record.stale = True  # until the message is known to have run
         self._client.execute("; ".join([*head, *statements]))
         self._record.names.update(names)
-        if afresh:
-            self._record.changes = self._changes
+        if afresh and changes is not None:
+            self._record.changes = changes
         self._record.stale = stale or len(self._record.names) > KEPT
         return len(head)
 
