@@ -23,7 +23,9 @@ the disk or for other processes: on a busy machine the wall-clock ratio moves
 with the disk, the CPU one much less). Targets: `get_tuple` <= 1.5x, `put` <=
 2x. Both commit every call with one fsync (FULL synchronous). Also reported:
 sessiontrail's own smallest write (one message appended and saved) on
-the same log, the floor under every `put`.
+the same log, the floor under every `put`, and a put's checkpoint event alone: a
+third saver, on a log of its own in worker mode with no mirrored messages, so
+that its put stores the event (sealed, hash-chained, durable) and nothing else.
 """
 
 from __future__ import annotations
@@ -140,7 +142,8 @@ def replay(
 
     order = list(savers)
     for number, (kind, args) in enumerate(calls):
-        for name in order[number % 2 :] + order[: number % 2]:
+        turn = number % len(order)
+        for name in order[turn:] + order[:turn]:
             saver = savers[name]
             if kind == "put":
                 stored = timed(name, "put", lambda s=saver, a=args: s.put(*a))
@@ -203,11 +206,21 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         connection = sqlite3.connect(folder / "lg.db", check_same_thread=False)
-        with sessiontrail.connect(
-            f"sqlite:///{folder / 'trail.db'}", projections=options.projections
-        ) as trail:
+        with (
+            sessiontrail.connect(
+                f"sqlite:///{folder / 'trail.db'}", projections=options.projections
+            ) as trail,
+            sessiontrail.connect(
+                f"sqlite:///{folder / 'events.db'}", projections="worker"
+            ) as events_only,
+        ):
             medians = replay(
-                {"theirs": SqliteSaver(connection), "ours": TrailSaver(trail)}, calls
+                {
+                    "theirs": SqliteSaver(connection),
+                    "ours": TrailSaver(trail),
+                    "event alone": TrailSaver(events_only, messages_channel=None),
+                },
+                calls,
             )
             floor = append_ms(trail)
         connection.close()
@@ -243,6 +256,18 @@ def main() -> None:
         print(
             f"{label + ':':<14} {floor[column]:.3f} ms "
             f"({floor[column] / theirs_put:.2f}x a SqliteSaver put)"
+        )
+    print(
+        "a put's checkpoint event alone (its own log, worker mode, no read model "
+        "and no mirrored message: sealed, chained, durable):"
+    )
+    for column, label in ((0, "wall clock"), (1, "CPU time")):
+        alone, theirs_put = (
+            medians[name]["put"][column] for name in ("event alone", "theirs")
+        )
+        print(
+            f"{label + ':':<14} {alone:.3f} ms ({alone / theirs_put:.2f}x a "
+            "SqliteSaver put)"
         )
     if options.json_out:
         options.json_out.write_text(
