@@ -119,7 +119,7 @@ class ThreadLog:
             named_ns = config["configurable"].get("checkpoint_ns")
             search = Search(
                 thread_id=target.thread_id,
-                checkpoint_ns=text(named_ns, "config.checkpoint_ns"),
+                checkpoint_ns=text(named_ns, "config.configurable.checkpoint_ns"),
                 checkpoint_id=target.checkpoint_id,
                 user_id=target.user_id,
                 metadata=search.metadata,
@@ -313,13 +313,26 @@ class ThreadLog:
 
     def _dumped(self, value: Any, name: str) -> tuple[str, bytes]:
         """The serializer's (type, bytes) for a value; InvalidInput naming it if
-        the serializer cannot write it (pickle is off unless configured)."""
+        the serializer cannot write it (pickle is off unless configured) or
+        gives something else than a type name and bytes."""
         try:
-            return self.serde.dumps_typed(value)
+            typed = self.serde.dumps_typed(value)
         except (TypeError, ValueError) as exc:
             raise InvalidInput(
                 f"{name}: the serializer cannot write it: {exc}"
             ) from None
+        if not (
+            isinstance(typed, tuple)
+            and len(typed) == 2
+            and isinstance(typed[0], str)
+            and isinstance(typed[1], bytes | bytearray | None)
+        ):
+            raise InvalidInput(
+                f"{name}: the serializer gave {type(typed).__name__}, "
+                "not a (type name, bytes) pair"
+            )
+        text(typed[0], f"{name} (its type name)")
+        return typed[0], bytes(typed[1] or b"")
 
     def _save(
         self,
