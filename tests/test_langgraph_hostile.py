@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from support.langgraph import checkpoint, config
 
-from sessiontrail import InvalidInput, SessionTrail
+from sessiontrail import ConcurrencyConflict, InvalidInput, SessionTrail
 from sessiontrail.domain.session import Session
 from sessiontrail.domain.threads import ChannelValue, Serialized
 from sessiontrail.integrations.langgraph import TrailSaver
@@ -195,3 +195,32 @@ def test_a_stored_checkpoint_too_large_to_index_never_stops_the_read_model(
     assert status.skipped == (1 if trail.backend == "postgresql" else 0)
     assert saver.get_tuple(config("kept", **ANN)).config == later  # type: ignore[union-attr]
     assert trail.verify().problems == []
+
+
+@pytest.mark.parametrize("checkpoint_ns", ["node:1", ""])
+def test_a_user_never_adds_a_namespace_to_another_users_thread(
+    trail: SessionTrail, checkpoint_ns: str
+) -> None:
+    """A subgraph's namespace is a session of its own; one named by another
+    user's config is refused as the thread itself is (in use), nothing written:
+    else that user's checkpoints would sit in the owner's thread, go with its
+    copies and deletes, and take the namespace the owner's run needs."""
+    saver = TrailSaver(trail)
+    first_ns = "node:0" if checkpoint_ns == "" else ""
+    saver.put(config("t", first_ns, **ANN), checkpoint({"c": [1]}), {}, {"c": 1})
+    bob = config("t", checkpoint_ns, user_id="bob")
+    with pytest.raises(ConcurrencyConflict, match="in use"):
+        saver.put(bob, checkpoint({"c": [2]}), {}, {"c": 1})
+    with pytest.raises(ConcurrencyConflict, match="in use"):
+        saver.put_writes(
+            {**bob, "configurable": {**bob["configurable"], "checkpoint_id": "1"}},
+            [("c", 1)],
+            "task",
+        )
+    session_id = "langgraph/t" + (f"/{checkpoint_ns}" if checkpoint_ns else "")
+    assert trail.store.stream_version(trail.store.ids.stream(session_id)) == 0
+    assert trail.langgraph.namespaces("t") == [first_ns]
+    saver.put(config("t", checkpoint_ns, **ANN), checkpoint({"c": [3]}), {}, {"c": 1})
+    assert sorted(trail.langgraph.namespaces("t")) == sorted(
+        ["", "node:0" if checkpoint_ns == "" else "node:1"]
+    )

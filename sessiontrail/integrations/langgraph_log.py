@@ -27,7 +27,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
-from ..domain.errors import InvalidInput
+from ..domain.errors import ConcurrencyConflict, InvalidInput
 from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session
 from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
@@ -348,12 +348,24 @@ class ThreadLog:
 
     def _loaded(self, trail: SessionTrail, target: Target) -> Session:
         """The thread's session as stored now: created, or reopened afresh if
-        it was deleted (not stored until saved)."""
+        it was deleted (not stored until saved). ConcurrencyConflict if the
+        config names a user and another user has a namespace of the thread
+        (a subgraph's namespace is a session of its own, which the store's
+        check of the id alone would let anyone create)."""
         session_id = target.session_id
         session = trail.sessions.try_load(session_id, user_id=target.user_id)
         if session is None:
             self.recorded.started_afresh([session_id])
-            session = self._reopened(trail, target) or Session(
+            session = self._reopened(trail, target)
+        if session is None:
+            if target.user_id is not None and trail.langgraph.owners(
+                target.thread_id
+            ) - {target.user_id}:
+                raise ConcurrencyConflict(
+                    f"session id {session_id!r} is already in use: its thread "
+                    "is not this user's"
+                )
+            session = Session(
                 session_id=session_id,
                 user_id=target.user_id,
                 title=_title(target),
