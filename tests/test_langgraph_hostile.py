@@ -224,3 +224,49 @@ def test_a_user_never_adds_a_namespace_to_another_users_thread(
     assert sorted(trail.langgraph.namespaces("t")) == sorted(
         ["", "node:0" if checkpoint_ns == "" else "node:1"]
     )
+
+
+def test_words_in_langgraphs_metadata_keys_are_erased_with_their_user(
+    trail: SessionTrail,
+) -> None:
+    """LangGraph's own metadata keys stay readable through erasure (history
+    keeps its shape) only as LangGraph writes them; a value of another shape
+    under one of those keys is the app's, and erased with the rest."""
+    saver = TrailSaver(trail)
+    run_id = "1f0a2b3c-4d5e-6f70-8192-a3b4c5d6e7f8"
+    shaped = {
+        "source": "loop",
+        "step": 3,
+        "parents": {"": "1f0a2b3c-0000-6000-8000-000000000001"},
+        "counters_since_delta_snapshot": {"messages": [1, 2]},
+    }
+    words = {
+        "source": "ann's words",
+        "step": "ann's words",
+        "parents": {"": ["ann's words"]},
+        "counters_since_delta_snapshot": {"messages": "ann's words"},
+    }
+    kept = saver.put(
+        {**config("kept", **ANN), "metadata": {"run_id": run_id}},
+        checkpoint(),
+        shaped,
+        {},
+    )
+    for key, value in words.items():
+        saver.put(config(f"odd-{key}", **ANN), checkpoint(), {key: value}, {})
+    saver.put(
+        {**config("odd-run", **ANN), "metadata": {"run_id": "ann's words"}},
+        checkpoint(),
+        {},
+        {},
+    )
+    before = {
+        t.config["configurable"]["thread_id"]: t.metadata for t in saver.list(None)
+    }
+    assert before["odd-source"]["source"] == "ann's words"
+
+    trail.erase_user("ann")
+
+    after = [t.metadata for t in saver.list(None)]
+    assert "ann's words" not in repr(after)
+    assert saver.get_tuple(kept).metadata == {**shaped, "run_id": run_id}  # type: ignore[union-attr]

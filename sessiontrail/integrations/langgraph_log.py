@@ -49,17 +49,9 @@ from .langgraph_input import (
 )
 from .langgraph_memo import Recorded, Stamp
 from .langgraph_messages import mirror
+from .langgraph_metadata import split_metadata
 from .langgraph_tuples import checkpoint_tuples
 
-LANGGRAPH_KEYS = (
-    "source",
-    "step",
-    "parents",
-    "run_id",
-    "counters_since_delta_snapshot",
-)
-"""Metadata keys LangGraph itself writes: structure, kept through erasure; every
-other key is the app's (and the run config's) and personal."""
 INLINE = (str, int, float, bool, type(None))
 """Channel values kept inside the checkpoint, as the PostgreSQL saver does."""
 
@@ -149,7 +141,7 @@ class ThreadLog:
             target.checkpoint_id, "config.checkpoint_id"
         )
         new_versions = versions_of(new_versions, "new_versions")
-        merged = metadata_of(config, metadata)
+        structure, app_metadata = split_metadata(metadata_of(config, metadata))
         inline, stored = _split_values(checkpoint["channel_values"])
         values = [
             ChannelValue.pack(
@@ -170,10 +162,8 @@ class ThreadLog:
                 for channel, version in checkpoint["channel_versions"].items()
             },
             "values": values,
-            "metadata": {k: v for k, v in merged.items() if k in LANGGRAPH_KEYS},
-            "app_metadata": {
-                k: v for k, v in merged.items() if k not in LANGGRAPH_KEYS
-            },
+            "metadata": structure,
+            "app_metadata": app_metadata,
         }
         conversation = (
             None
