@@ -99,9 +99,11 @@ ROW_FAILURES: tuple[type[Exception], ...] = (
     sqlite3.DataError,
     psycopg.IntegrityError,
     psycopg.DataError,
+    psycopg.errors.ProgramLimitExceeded,
 )
-"""The database refusing a row (a constraint, a value out of range): the row's
-fault, not an outage."""
+"""The database refusing a row (a constraint, a value out of range, an index
+entry too large): the row's fault, not an outage. (PostgreSQL files a value
+past a limit among its operational errors, but no retry would store it.)"""
 OUTAGES: tuple[type[Exception], ...] = (
     StorageUnavailable,
     sqlite3.OperationalError,
@@ -128,7 +130,9 @@ def is_outage(exc: BaseException) -> bool:
     """Whether `exc` is the database failing (retry later) rather than something
     about the data being applied (skip that event, counted): a lost connection, a
     lock or statement timeout, a locked or unreadable file."""
-    return isinstance(exc, OUTAGES) and not isinstance(exc, RowRejected)
+    return isinstance(exc, OUTAGES) and not isinstance(
+        exc, (RowRejected, *ROW_FAILURES)
+    )
 
 
 @contextlib.contextmanager

@@ -139,6 +139,19 @@ class LangGraphReads:
             ).fetchall()
         return [row[0] for row in rows]
 
+    def owners(self, thread_id: str) -> set[str | None]:
+        """Whose the thread's namespaces are (None: no one's), deleted ones
+        too (its id in any spelling)."""
+        thread, names = any_spelling("thread_id", thread_id)
+        with self._database.read() as cur:
+            tables, _ = LangGraphProjection.live(cur)
+            rows = cur.execute(
+                f"SELECT DISTINCT user_id FROM {tables.table('lg_threads')} "
+                f"WHERE {thread}",
+                names,
+            ).fetchall()
+        return {row[0] for row in rows}
+
     def writes(
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, task_id: str
     ) -> dict[int, tuple[str, str, bytes]]:

@@ -144,6 +144,10 @@ class HeldWritesCursor(Cursor):
                     found.append(self._rows())
                 if not self._client.nextset():
                     break
+        except psycopg.errors.ProgramLimitExceeded as exc:  # a row's value
+            if not held:
+                raise
+            raise RowRejected(f"update read models: {exc}") from exc
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
         except psycopg.Error as exc:

@@ -1,6 +1,11 @@
 """The LangGraph savers' door: what each argument must be, checked before
 anything is read or written, so bad input is InvalidInput naming the argument
-(LangGraph's own savers fail later, with whatever error the value causes)."""
+(LangGraph's own savers fail later, with whatever error the value causes).
+
+Every string the "langgraph" read model keeps or looks up is refused with a
+NUL character (PostgreSQL's text cannot hold one, so SQLite and PostgreSQL
+would differ), and a channel name or version past MAX_ID_CHARS (they key
+PostgreSQL's index of channel values, whose entries are bounded)."""
 
 from __future__ import annotations
 
@@ -19,7 +24,13 @@ from langgraph.checkpoint.base import (
 from pydantic import TypeAdapter, ValidationError
 
 from ..domain.errors import InvalidInput
-from ..domain.limits import MAX_INTEGER, check_unicode
+from ..domain.limits import (
+    MAX_ID_CHARS,
+    MAX_INTEGER,
+    MIN_INTEGER,
+    check_unicode,
+    nesting_within_limit,
+)
 from ..domain.threads import thread_session_id
 from ..domain.validation import ItemId, SessionId
 
@@ -45,12 +56,17 @@ class Target:
         )
         if not isinstance(configurable, Mapping):
             raise InvalidInput(f"{name}: needs 'configurable' with a thread_id")
-        user_id = text(configurable.get(user_key), f"{name}.configurable.{user_key}")
+        field = f"{name}.configurable"
         return cls(
-            thread_id=thread_id_of(configurable.get("thread_id"), f"{name}.thread_id"),
-            checkpoint_ns=text(configurable.get("checkpoint_ns") or "", name),
-            checkpoint_id=text(configurable.get("checkpoint_id"), name) or None,
-            user_id=user_id,
+            thread_id=thread_id_of(configurable.get("thread_id"), f"{field}.thread_id"),
+            checkpoint_ns=text(
+                configurable.get("checkpoint_ns") or "", f"{field}.checkpoint_ns"
+            ),
+            checkpoint_id=text(
+                configurable.get("checkpoint_id"), f"{field}.checkpoint_id"
+            )
+            or None,
+            user_id=text(configurable.get(user_key), f"{field}.{user_key}"),
         )
 
     @property
@@ -104,12 +120,25 @@ def thread_id_of(value: Any, name: str) -> str:
 
 
 def text(value: Any, name: str) -> str:
-    """A string argument in valid Unicode (None stays None for optional ones)."""
+    """A string argument in valid Unicode without NUL (None stays None for
+    optional ones)."""
     if value is not None and not isinstance(value, str):
         raise InvalidInput(f"{name}: must be a string, got {type(value).__name__}")
     if value is not None:
         check_unicode({name: value})
+        if "\0" in value:
+            raise InvalidInput(f"{name}: must not contain the NUL character")
     return cast(str, value)
+
+
+def channel_of(value: Any, name: str) -> str:
+    """A channel name or a version as text: a string of at most MAX_ID_CHARS."""
+    checked = text(value, name)
+    if len(checked) > MAX_ID_CHARS:
+        raise InvalidInput(
+            f"{name}: {len(checked):,} characters; at most {MAX_ID_CHARS}"
+        )
+    return checked
 
 
 def checkpoint_of(value: Any) -> Checkpoint:
@@ -125,7 +154,8 @@ def checkpoint_of(value: Any) -> Checkpoint:
 
 
 def versions_of(value: Any, name: str) -> ChannelVersions:
-    """Channel versions: channel name -> a string or a number."""
+    """Channel versions: channel name -> a string or a number (an integer of
+    64 bits), each as text within MAX_ID_CHARS."""
     if not isinstance(value, Mapping) or not all(
         isinstance(channel, str)
         and isinstance(version, str | int | float)
@@ -133,6 +163,11 @@ def versions_of(value: Any, name: str) -> ChannelVersions:
         for channel, version in value.items()
     ):
         raise InvalidInput(f"{name}: must map channel names to versions")
+    for channel, version in value.items():
+        channel_of(channel, f"{name} (a channel)")
+        if isinstance(version, int) and not MIN_INTEGER <= version <= MAX_INTEGER:
+            raise InvalidInput(f"{name}.{channel}: an integer past 64 bits")
+        channel_of(str(version), f"{name}.{channel}")
     return cast(ChannelVersions, value)
 
 
@@ -146,13 +181,20 @@ def writes_of(value: Any) -> list[tuple[str, Any]]:
         for pair in pairs
     ):
         raise InvalidInput("writes: must be a list of (channel, value) pairs")
-    return [(channel, written) for channel, written in pairs]
+    return [
+        (channel_of(channel, f"writes.{number}.channel"), written)
+        for number, (channel, written) in enumerate(pairs)
+    ]
 
 
 def json_object(value: Any, name: str) -> dict[str, Any]:
     """`value` as a JSON object (tuples become lists)."""
     if not isinstance(value, Mapping):
         raise InvalidInput(f"{name}: must be a mapping, got {type(value).__name__}")
+    try:
+        nesting_within_limit(dict(value))
+    except ValueError as error:
+        raise InvalidInput(f"{name}: {error}") from None
     try:
         decoded: dict[str, Any] = json.loads(json.dumps(dict(value), allow_nan=False))
     except (TypeError, ValueError) as error:

@@ -27,7 +27,7 @@ from langgraph.checkpoint.base import (
 from langgraph.checkpoint.serde.base import SerializerProtocol
 from langgraph.checkpoint.serde.types import _DeltaSnapshot
 
-from ..domain.errors import InvalidInput
+from ..domain.errors import ConcurrencyConflict, InvalidInput
 from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session
 from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
@@ -49,17 +49,9 @@ from .langgraph_input import (
 )
 from .langgraph_memo import Recorded, Stamp
 from .langgraph_messages import mirror
+from .langgraph_metadata import split_metadata
 from .langgraph_tuples import checkpoint_tuples
 
-LANGGRAPH_KEYS = (
-    "source",
-    "step",
-    "parents",
-    "run_id",
-    "counters_since_delta_snapshot",
-)
-"""Metadata keys LangGraph itself writes: structure, kept through erasure; every
-other key is the app's (and the run config's) and personal."""
 INLINE = (str, int, float, bool, type(None))
 """Channel values kept inside the checkpoint, as the PostgreSQL saver does."""
 
@@ -119,7 +111,7 @@ class ThreadLog:
             named_ns = config["configurable"].get("checkpoint_ns")
             search = Search(
                 thread_id=target.thread_id,
-                checkpoint_ns=text(named_ns, "config.checkpoint_ns"),
+                checkpoint_ns=text(named_ns, "config.configurable.checkpoint_ns"),
                 checkpoint_id=target.checkpoint_id,
                 user_id=target.user_id,
                 metadata=search.metadata,
@@ -149,7 +141,7 @@ class ThreadLog:
             target.checkpoint_id, "config.checkpoint_id"
         )
         new_versions = versions_of(new_versions, "new_versions")
-        merged = metadata_of(config, metadata)
+        structure, app_metadata = split_metadata(metadata_of(config, metadata))
         inline, stored = _split_values(checkpoint["channel_values"])
         values = [
             ChannelValue.pack(
@@ -170,10 +162,8 @@ class ThreadLog:
                 for channel, version in checkpoint["channel_versions"].items()
             },
             "values": values,
-            "metadata": {k: v for k, v in merged.items() if k in LANGGRAPH_KEYS},
-            "app_metadata": {
-                k: v for k, v in merged.items() if k not in LANGGRAPH_KEYS
-            },
+            "metadata": structure,
+            "app_metadata": app_metadata,
         }
         conversation = (
             None
@@ -313,13 +303,26 @@ class ThreadLog:
 
     def _dumped(self, value: Any, name: str) -> tuple[str, bytes]:
         """The serializer's (type, bytes) for a value; InvalidInput naming it if
-        the serializer cannot write it (pickle is off unless configured)."""
+        the serializer cannot write it (pickle is off unless configured) or
+        gives something else than a type name and bytes."""
         try:
-            return self.serde.dumps_typed(value)
+            typed = self.serde.dumps_typed(value)
         except (TypeError, ValueError) as exc:
             raise InvalidInput(
                 f"{name}: the serializer cannot write it: {exc}"
             ) from None
+        if not (
+            isinstance(typed, tuple)
+            and len(typed) == 2
+            and isinstance(typed[0], str)
+            and isinstance(typed[1], bytes | bytearray | None)
+        ):
+            raise InvalidInput(
+                f"{name}: the serializer gave {type(typed).__name__}, "
+                "not a (type name, bytes) pair"
+            )
+        text(typed[0], f"{name} (its type name)")
+        return typed[0], bytes(typed[1] or b"")
 
     def _save(
         self,
@@ -335,12 +338,24 @@ class ThreadLog:
 
     def _loaded(self, trail: SessionTrail, target: Target) -> Session:
         """The thread's session as stored now: created, or reopened afresh if
-        it was deleted (not stored until saved)."""
+        it was deleted (not stored until saved). ConcurrencyConflict if the
+        config names a user and another user has a namespace of the thread
+        (a subgraph's namespace is a session of its own, which the store's
+        check of the id alone would let anyone create)."""
         session_id = target.session_id
         session = trail.sessions.try_load(session_id, user_id=target.user_id)
         if session is None:
             self.recorded.started_afresh([session_id])
-            session = self._reopened(trail, target) or Session(
+            session = self._reopened(trail, target)
+        if session is None:
+            if target.user_id is not None and trail.langgraph.owners(
+                target.thread_id
+            ) - {target.user_id}:
+                raise ConcurrencyConflict(
+                    f"session id {session_id!r} is already in use: its thread "
+                    "is not this user's"
+                )
+            session = Session(
                 session_id=session_id,
                 user_id=target.user_id,
                 title=_title(target),
