@@ -10,6 +10,7 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.search import parse_meta
@@ -96,6 +97,7 @@ def ls(
         return
     several_users = opts.user is None and len({s.user_id for s in page.items}) > 1
     table = Table(title="Sessions")
+    ids = [_id_cell(summary) for summary in page.items]
     table.add_column("title", ratio=2)
     if several_users:
         table.add_column("user", ratio=1)
@@ -103,8 +105,10 @@ def ls(
     table.add_column("messages", justify="right")
     table.add_column("model", ratio=1)
     table.add_column("updated (UTC)", no_wrap=True)
-    table.add_column("id", ratio=2, no_wrap=True, overflow="fold")  # copyable
-    for summary in page.items:
+    table.add_column(
+        "id", ratio=2, no_wrap=_ids_fit(ids, several_users), overflow="fold"
+    )
+    for summary, id_cell in zip(page.items, ids, strict=True):
         owner = [escape(summary.user_id or "-")] if several_users else []
         table.add_row(
             escape(summary.title or "(untitled)"),
@@ -113,13 +117,37 @@ def ls(
             str(summary.message_count),
             escape(summary.model),
             summary.updated_at.strftime("%Y-%m-%d %H:%M"),
-            escape(summary.session_id)
-            + (" [red](deleted)[/]" if summary.deleted else "")
-            + _fork_note(summary),
+            id_cell,
         )
     console.print(table)
     if page.next_cursor:
         console.print("more:", continue_command(ctx, page.next_cursor), soft_wrap=True)
+
+
+def _id_cell(summary: SessionSummary) -> str:
+    """The id column's markup: the id, then whether it is deleted or a fork."""
+    deleted = " [red](deleted)[/]" if summary.deleted else ""
+    return escape(summary.session_id) + deleted + _fork_note(summary)
+
+
+def _ids_fit(ids: list[str], several_users: bool) -> bool:
+    """Whether every id cell fits on one line beside the other columns.
+
+    A cell that fits stays whole, so an id can be copied; one that does not (a
+    LangGraph thread's UUID on an 80-column terminal) folds onto more lines
+    instead, else the table would squeeze the other columns to nothing.
+    """
+    others = _OTHER_COLUMNS + (_USER_COLUMN if several_users else 0)
+    longest = max((Text.from_markup(cell).cell_len for cell in ids), default=0)
+    return longest <= console.width - others
+
+
+_OTHER_COLUMNS = 62
+"""Room the other columns take at their narrowest readable widths (title 8,
+pinned 6, messages 8, model 5, updated 16) with every column's border and
+padding (3 each, and 1)."""
+_USER_COLUMN = 8
+"""Room the user column needs when several users share the list."""
 
 
 def _fork_note(summary: SessionSummary) -> str:
