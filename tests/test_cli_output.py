@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from support.cli import invoke_json
+from support.cli import failure, invoke_json
 from typer.testing import CliRunner
 
 import sessiontrail
@@ -142,3 +142,22 @@ def test_ls_keeps_every_column_on_80_columns_when_ids_are_long(db: str) -> None:
     assert [row[2].strip() for row in rows if row[2].strip()] == ["1", "1"]
     folded_ids = "".join(row[-1].strip() for row in rows)
     assert f"{long_id}-b" in folded_ids.replace(" ", "")
+
+
+@pytest.mark.parametrize("command", ["show", "history"])
+def test_a_langgraph_thread_id_names_its_session_in_the_error(
+    db: str, command: str
+) -> None:
+    """A LangGraph user types the thread id; the error names its session."""
+    with sessiontrail.connect(db) as trail:
+        session = trail.sessions.load_or_create("langgraph/trip%2F1", user_id="ann")
+        session.append_message(role="user", content="hello")
+        trail.sessions.save(session)
+    assert failure("--db", db, command, "trip/1") == (
+        "error: no session 'trip/1'; the LangGraph thread 'trip/1' is the "
+        "session 'langgraph/trip%2F1'"
+    )
+    assert failure("--db", db, "--user", "bob", command, "trip/1") == (
+        "error: no session 'trip/1'"  # another user's thread is not named
+    )
+    assert failure("--db", db, command, "other") == "error: no session 'other'"

@@ -14,6 +14,7 @@ from rich.text import Text
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.search import parse_meta
+from ..domain.threads import thread_of, thread_session_id
 from ..domain.values import Message, SessionSummary
 from ..infrastructure.repository import SessionRepository
 from .next_page import continue_command
@@ -124,6 +125,25 @@ def ls(
         console.print("more:", continue_command(ctx, page.next_cursor), soft_wrap=True)
 
 
+def _not_found(
+    repo: SessionRepository, session_id: str, user_id: str | None
+) -> SessionNotFound:
+    """`SessionNotFound` for `session_id`, naming the session of the LangGraph
+    thread of that id when there is one: people type the thread id they know."""
+    message = f"no session {session_id!r}"
+    if thread_of(session_id) is None:
+        thread = thread_session_id(session_id)
+        try:
+            stored = repo.exists(thread, user_id=user_id)
+        except InvalidInput:  # not a possible session id (too long, say)
+            stored = False
+        if stored:
+            message += (
+                f"; the LangGraph thread {session_id!r} is the session {thread!r}"
+            )
+    return SessionNotFound(message)
+
+
 def _id_cell(summary: SessionSummary) -> str:
     """The id column's markup: the id, then whether it is deleted or a fork."""
     deleted = " [red](deleted)[/]" if summary.deleted else ""
@@ -188,7 +208,7 @@ def show(
             if session is None:
                 _not_yet(repo, session_id, moment, opts.user)
         if session is None:
-            raise SessionNotFound(f"no session {session_id!r}")
+            raise _not_found(repo, session_id, opts.user)
         messages: list[Message] = list(session.messages)
         if last is not None:
             messages = messages[len(messages) - last :] if last else []
@@ -250,7 +270,10 @@ def history(
     start = None if since is None else _moment(since, "--since")
     end = None if until is None else _moment(until, "--until")
     with open_log(opts.db) as trail:
-        entries = trail.sessions.history(session_id, user_id=opts.user)
+        try:
+            entries = trail.sessions.history(session_id, user_id=opts.user)
+        except SessionNotFound:
+            raise _not_found(trail.sessions, session_id, opts.user) from None
     entries = [
         entry
         for entry in entries
