@@ -120,6 +120,16 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             [python, str(BENCH / "retention.py")] + (["--quick"] if quick else []),
         ),
         (
+            "langgraph_saver",
+            [
+                python,
+                str(BENCH / "langgraph_saver.py"),
+                "--json-out",
+                str(out / "langgraph.json"),
+            ]
+            + (["--threads", "2", "--turns", "3"] if quick else []),
+        ),
+        (
             "pg_scaling",
             [python, str(BENCH / "pg_scaling.py"), "--json-out", str(out / "pg.json")]
             + (["--quick"] if quick else []),
@@ -237,6 +247,15 @@ def targets(out: Path) -> list[Row]:
             curve[most],
             curve[one],
             lambda r: r >= 1.8,
+        )
+    langgraph = json.loads((out / "langgraph.json").read_text())["medians"]
+    for call, limit in (("get_tuple", 1.5), ("put", 2.0)):
+        ratio_row(
+            f"LangGraph {call} vs SqliteSaver (CPU)",
+            f"<= {limit}x",
+            langgraph["ours"][call][1],
+            langgraph["theirs"][call][1],
+            lambda r, limit=limit: r <= limit,
         )
     rebuild = json.loads((out / "projections.json").read_text())["sqlite"]
     rates = [

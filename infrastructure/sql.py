@@ -118,6 +118,12 @@ class RowRejected(StorageUnavailable):
     """The database refused a row a handler wrote (a constraint, a bad value)."""
 
 
+class StatementsChanged(StorageUnavailable):
+    """The connection's prepared statements no longer matched its tables (another
+    process changed them, backends/postgres_prepared.py): an outage that the
+    transaction, run once more, does not meet (it prepares them afresh)."""
+
+
 def is_outage(exc: BaseException) -> bool:
     """Whether `exc` is the database failing (retry later) rather than something
     about the data being applied (skip that event, counted): a lost connection, a

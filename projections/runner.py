@@ -35,7 +35,7 @@ from ..domain.values import ProjectionStatus, SyncStatus
 from ..infrastructure.backends.base import DEFAULT_LOCK_TIMEOUT, Positioned
 from ..infrastructure.event_store import AppendAlone, SessionStore
 from ..infrastructure.log_position import LOG_START, LogPosition
-from ..infrastructure.sql import Cursor, ProjectionDatabase
+from ..infrastructure.sql import Cursor, ProjectionDatabase, StatementsChanged
 from .batches import (
     BATCH_FAILURES,
     BATCH_SIZE,
@@ -52,6 +52,7 @@ from .batches import (
     registry,
     save_positions,
 )
+from .catch_up_lock import CatchUpLock
 from .inline import Recent, RecentWrites
 from .projection import LIVE, Projection
 from .rebuild import RETIRED, RETIRED_KEPT, Progress, Rebuilder, drop_retired
@@ -100,10 +101,10 @@ class ProjectionRunner:
         what the write committed (see inline.py). `wait`: the longest an inline
         catch-up waits for older transactions to end before its write's events
         can be applied (the lock wait bound). `lock_timeout`: the longest a
-        catch-up waits for another thread's to end (the URL's lock timeout)."""
+        catch-up waits for another thread's that moves the read models on in
+        none of that time (the URL's lock timeout; see catch_up_lock.py)."""
         self._store = store
         self._wait = wait
-        self._lock_timeout = lock_timeout
         self._skips = skips
         self.mode = mode
         self._database = database
@@ -117,7 +118,7 @@ class ProjectionRunner:
             store.in_append(self._apply_in_append)
             store.on_commit(self._applied_in_append)
             database.announce_catch_ups()
-        self._lock = threading.Lock()
+        self._catching_up = CatchUpLock(lock_timeout)
         self._lowest = self._lowest_query()
         self._applied = LOG_START  # every current live generation is known to be here
         self._sequence = 0  # ... and has numbered its events up to this one
@@ -171,8 +172,10 @@ class ProjectionRunner:
         The wait is for transactions older than the write to end (PostgreSQL), done
         outside any transaction and bounded by the lock wait bound: past it,
         StorageUnavailable (the write is stored; its read models catch up later).
-        Another thread's catch-up is waited for at most the lock timeout, then
-        StorageUnavailable too.
+        Another thread's catch-up is waited for while it moves the read models on
+        (with `until`, only until it has applied that write), then
+        StorageUnavailable too: once it moved them in none of the lock timeout,
+        or after PROGRESSING_WAIT lock timeouts in all.
         Returns the position every current projection has reached.
         """
         return self.after_write(until)
@@ -185,15 +188,14 @@ class ProjectionRunner:
         recent = None if until is None else self._recent.take(until)
         if recent is None and until is not None and until <= self._reached():
             return self._sequence
-        if not self._lock.acquire(timeout=self._lock_timeout):
-            raise StorageUnavailable(
-                f"read models: timed out after {self._lock_timeout:g} s waiting "
-                "for another thread's catch-up"
-            )
+        if not self._catching_up.take(
+            None if until is None else lambda: self.has_applied(until)
+        ):
+            return self._sequence  # another thread's catch-up applied the write
         try:
             return self._catch_up_held(until, recent)
         finally:
-            self._lock.release()
+            self._catching_up.release()
 
     def catch_up_unless_running(self) -> None:
         """A read's catch-up (inline mode): apply what the log gives, unless
@@ -201,12 +203,12 @@ class ProjectionRunner:
         an erasure rewriting a user's rows): the read then reads the read models
         as they are rather than wait for it. Each write's own thread applies
         that write before it returns, so no write that returned is missed."""
-        if not self._lock.acquire(blocking=False):
+        if not self._catching_up.try_take():
             return
         try:
             self._catch_up_held(None, None)
         finally:
-            self._lock.release()
+            self._catching_up.release()
 
     def _catch_up_held(self, until: LogPosition | None, recent: Recent | None) -> int:
         """`after_write`'s work, under the catch-up lock."""
@@ -292,8 +294,15 @@ class ProjectionRunner:
     def _remember(self, generations: list[Generation]) -> None:
         """Every current generation is at least where the least advanced one is."""
         lowest = min(generations, key=lambda generation: generation.log)
-        if lowest.log > self._applied:
-            self._applied, self._sequence = lowest.log, lowest.position
+        self._moved_to(lowest.log, lowest.position)
+
+    def _moved_to(self, log: LogPosition, position: int) -> None:
+        """Every current generation is at `log` (its event number `position`)
+        or past it: remember it, and tell those waiting for the catch-up lock
+        that the read models moved on, if they did."""
+        if log > self._applied:
+            self._applied, self._sequence = log, position
+            self._catching_up.moved()
 
     def _sweep(self, cur: Cursor) -> None:
         """Now and then, drop generations retired long enough ago."""
@@ -312,9 +321,7 @@ class ProjectionRunner:
         values: there is none); remember it."""
         transaction_id, notification_id, position = looked
         if transaction_id is not None:
-            log = LogPosition(transaction_id, notification_id)
-            if log > self._applied:
-                self._applied, self._sequence = log, position
+            self._moved_to(LogPosition(transaction_id, notification_id), position)
         return self._applied
 
     def behind(self) -> bool:
@@ -361,13 +368,24 @@ class ProjectionRunner:
 
         If an event's content makes a handler fail, the batch is redone with each
         event in a savepoint, so only that event is skipped (and counted): one bad
-        event never stops the read models.
+        event never stops the read models. A transaction that met prepared
+        statements another process's change of a table broke is run once more
+        (StatementsChanged): that is no event's fault.
         """
         try:
-            return self._catch_up_once(until, known, guarded=False)
+            return self._catch_up_afresh(until, known, guarded=False)
         except BATCH_FAILURES:
             logger.warning("a catch-up batch failed; redoing it event by event")
-            return self._catch_up_once(until, known, guarded=True)
+            return self._catch_up_afresh(until, known, guarded=True)
+
+    def _catch_up_afresh(
+        self, until: LogPosition | None, known: Known | None, *, guarded: bool
+    ) -> tuple[LogPosition, bool]:
+        """`_catch_up_once`, run once more if its statements had changed."""
+        try:
+            return self._catch_up_once(until, known, guarded=guarded)
+        except StatementsChanged:
+            return self._catch_up_once(until, known, guarded=guarded)
 
     def _catch_up_once(
         self, until: LogPosition | None, known: Known | None, *, guarded: bool

@@ -28,9 +28,8 @@ from typing import Any
 
 import psycopg
 
-from ...domain.errors import StorageUnavailable
-from ..sql import Cursor, Params, RowRejected
-from .postgres_prepared import LOST, Preparer, resent_once
+from ..sql import Cursor, Params, RowRejected, StatementsChanged
+from .postgres_prepared import Preparer, lost, resent_once
 
 HELD_WRITES = ("INSERT ", "UPDATE ", "DELETE ")
 """How statements this cursor may hold begin (and none of them says RETURNING)."""
@@ -147,9 +146,9 @@ class HeldWritesCursor(Cursor):
                     break
         except (psycopg.OperationalError, psycopg.InterfaceError):
             raise
-        except LOST as exc:  # this connection's record of them, not a row's fault
-            raise StorageUnavailable(f"update read models: {exc}") from exc
         except psycopg.Error as exc:
+            if lost(exc):  # this connection's statements, not a row's fault
+                raise StatementsChanged(f"update read models: {exc}") from exc
             if not held:
                 raise
             raise RowRejected(f"update read models: {exc}") from exc

@@ -15,9 +15,17 @@ ALL of them after a rollback. After a message that failed, the record may be
 wrong (a PREPARE ran, a later statement did not; the server lost them, or a
 table's change broke one): the next message starts with DEALLOCATE ALL and
 prepares afresh what it uses. A connection that lost its statements otherwise
-fails the next EXECUTE with "prepared statement does not exist", which a
-message that opens its transaction (nothing written yet) answers by sending
-itself again that way (`resent_once`). A connection keeps at most KEPT of
+fails the next EXECUTE with "prepared statement does not exist"; one whose
+statement no longer matches its tables, because another process changed the
+type of a column it returns or the columns a `*` stands for (an upgrade), fails
+it with "cached plan must not change result type". (A column added to a table
+whose columns a statement names, or a table dropped and made again alike, is
+no matter: the server plans the statement again; a rebuild's new generation
+has statements of its own.) Either way (`lost`), a message that opens its
+transaction (nothing written yet) answers by sending itself again afresh
+(`resent_once`); in the middle of one, the read models' cursor fails as
+StatementsChanged, an outage and not a row's fault, which a catch-up answers by
+running its transaction once more. A connection keeps at most KEPT of
 them (statements whose text varies, an IN list's length, would pile up): past
 that, the next message starts afresh too.
 
@@ -46,6 +54,11 @@ LOST = (
     psycopg.errors.DuplicatePreparedStatement,  # PREPARE of a name prepared
 )
 """What the server says when a connection's record of its statements is wrong."""
+CHANGED_RESULT = "RevalidateCachedQuery"
+"""The server's function that refuses to run a prepared statement whose result's
+columns its tables changed (SQLSTATE 0A000, "cached plan must not change result
+type"): told apart from other unsupported features by where it is raised, which
+the server reports unlocalised."""
 SWITCH = "POSTGRES_PREPARED_STATEMENTS"
 """The env key of the URL's `prepared_statements` option: on (default) or off."""
 _PLACEHOLDER = re.compile(r"%%|%s")
@@ -132,15 +145,29 @@ def statement_name(sql: str) -> str:
     return "st_" + hashlib.blake2b(sql.encode(), digest_size=10).hexdigest()
 
 
+def lost(exc: BaseException) -> bool:
+    """Whether `exc` (or its cause) says the server's prepared statements no
+    longer match the record or the tables (see above): the connection's fault,
+    gone once it starts afresh, never a row's."""
+    return any(
+        isinstance(error, LOST)
+        or (
+            isinstance(error, psycopg.errors.FeatureNotSupported)
+            and error.diag.source_function == CHANGED_RESULT
+        )
+        for error in (exc, exc.__cause__)
+    )
+
+
 def resent_once(send: Callable[[], Answer], rollback: Callable[[], None]) -> Answer:
-    """`send()`; if the server had lost a prepared statement (or had one the
-    record lacked; maybe raised as the cause of another error), roll back and
-    send once more, afresh (see above). Only for a message whose transaction
-    the failure rolls back whole: one that opens it, or is all of it."""
+    """`send()`; if the server's prepared statements did not match (`lost`),
+    roll back and send once more, afresh (see above). Only for a message whose
+    transaction the failure rolls back whole: one that opens it, or is all of
+    it."""
     try:
         return send()
     except Exception as exc:
-        if not isinstance(exc, LOST) and not isinstance(exc.__cause__, LOST):
+        if not lost(exc):
             raise
     rollback()
     return send()
