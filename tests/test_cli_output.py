@@ -8,7 +8,7 @@ import shlex
 from pathlib import Path
 
 import pytest
-from support.cli import invoke_json
+from support.cli import failure, invoke_json
 from typer.testing import CliRunner
 
 import sessiontrail
@@ -121,3 +121,43 @@ def test_the_next_page_command_leaves_a_database_from_the_environment_out(
     )
     (more,) = [line for line in result.stdout.splitlines() if line.startswith("more")]
     assert shlex.split(more)[1:5] == ["sessiontrail", "ls", "--limit", "1"]
+
+
+def test_ls_keeps_every_column_on_80_columns_when_ids_are_long(db: str) -> None:
+    """A LangGraph thread id is often a UUID; its session id and a fork's note
+    must not squeeze the other columns out of an 80-column terminal."""
+    long_id = "langgraph/5ef83ce9-b79a-41b9-829f-9a830da50375"
+    with sessiontrail.connect(db) as trail:
+        session = trail.sessions.load_or_create(long_id, user_id="ann")
+        session.append_message(role="user", content="hello")
+        trail.sessions.save(session)
+        trail.sessions.fork(long_id, new_id=f"{long_id}-b", user_id="ann")
+    result = CliRunner().invoke(app, ["--db", db, "ls"], env={"COLUMNS": "80"})
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.splitlines()
+    assert max(len(line) for line in lines) <= 80
+    header = [cell.strip() for cell in lines[2].split("┃")[1:-1]]
+    assert header == ["title", "pinned", "messages", "model", "updated (UTC)", "id"]
+    rows = [line.split("│")[1:-1] for line in lines[4:-1]]
+    assert [row[2].strip() for row in rows if row[2].strip()] == ["1", "1"]
+    folded_ids = "".join(row[-1].strip() for row in rows)
+    assert f"{long_id}-b" in folded_ids.replace(" ", "")
+
+
+@pytest.mark.parametrize("command", ["show", "history"])
+def test_a_langgraph_thread_id_names_its_session_in_the_error(
+    db: str, command: str
+) -> None:
+    """A LangGraph user types the thread id; the error names its session."""
+    with sessiontrail.connect(db) as trail:
+        session = trail.sessions.load_or_create("langgraph/trip%2F1", user_id="ann")
+        session.append_message(role="user", content="hello")
+        trail.sessions.save(session)
+    assert failure("--db", db, command, "trip/1") == (
+        "error: no session 'trip/1'; the LangGraph thread 'trip/1' is the "
+        "session 'langgraph/trip%2F1'"
+    )
+    assert failure("--db", db, "--user", "bob", command, "trip/1") == (
+        "error: no session 'trip/1'"  # another user's thread is not named
+    )
+    assert failure("--db", db, command, "other") == "error: no session 'other'"

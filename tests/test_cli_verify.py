@@ -75,3 +75,14 @@ def test_erase_user_asks_first_then_reports(tmp_path: Path) -> None:
     assert invoke_json("--db", url, "show", "chat")["messages"][0]["content"] == (
         "[erased]"
     )
+
+
+def test_verify_counts_one_stream_in_the_singular(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'one.db'}"
+    with sessiontrail.connect(url) as trail:
+        chat = trail.sessions.load_or_create("chat-1", user_id="ann")
+        chat.append_message(role="user", content="hello")
+        trail.sessions.save(chat)
+    result = invoke("--db", url, "verify")
+    assert result.exit_code == 0, result.output
+    assert result.stdout.startswith("verified 2 events in 1 stream\n")

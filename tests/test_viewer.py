@@ -64,8 +64,12 @@ from playwright.sync_api import (  # noqa: E402
 
 def fill_log(url: str) -> None:
     """Ann's long trip session (a word only in its 300th message, Q&A, a trace
-    step) and Bob's private one."""
+    step), a LangGraph thread's session of hers, and Bob's private one."""
     with sessiontrail.connect(url) as trail:
+        graph = trail.sessions.load_or_create("langgraph/chat%2F1", user_id="ann")
+        graph.edit_title("A LangGraph thread")  # its id holds / and %, as threads' do
+        graph.append_message(role="user", content="hello from a graph")
+        trail.sessions.save(graph)
         trip = trail.sessions.load_or_create("trip", model="gpt-4o", user_id="ann")
         trip.edit_title("Trip to Portugal")
         for number in range(1, MESSAGES + 1):
@@ -229,7 +233,7 @@ def test_fork_at_version_3_and_find_the_fork_in_the_list(page: Page):
     expect(page.locator(".message")).to_have_count(1)
     page.get_by_role("link", name="Sessions").click()
     expect(page.locator(".session").first).to_contain_text("Trip to Portugal")
-    expect(page.locator(".session")).to_have_count(2)
+    expect(page.locator(".session")).to_have_count(3)  # the fork, trip, the thread
 
 
 def test_a_message_another_process_appends_appears_without_reloading(
@@ -293,6 +297,14 @@ def append_elsewhere(url: str, text: str) -> None:
         "    trail.sessions.save(s)\n"
     )
     subprocess.run([sys.executable, "-c", code, url, text], check=True)
+
+
+def test_a_langgraph_threads_session_opens_from_the_list(page: Page):
+    sign_in(page)
+    page.get_by_role("link", name="A LangGraph thread").click()
+
+    expect(page.get_by_role("heading", name="A LangGraph thread")).to_be_visible()
+    expect(page.get_by_text("hello from a graph")).to_be_visible()
 
 
 def test_another_users_session_is_a_not_found_page(page: Page):

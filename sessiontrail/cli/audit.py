@@ -14,6 +14,7 @@ from ..domain.errors import InvalidInput
 from ..infrastructure.verify import VerifyReport, checkpoint_from_json
 from .options import open_log, options
 from .progress import progress_bar, reporter
+from .sessions import counted
 
 console = Console()
 notes = Console(stderr=True)
@@ -89,7 +90,9 @@ def verify(
 
 
 def _show(report: VerifyReport) -> None:
-    checked = f"{report.events} events in {report.streams} streams"
+    checked = (
+        f"{counted(report.events, 'event')} in {counted(report.streams, 'stream')}"
+    )
     if report.unchained:
         checked += f" ({report.unchained} written before checksums: hashed, unchecked)"
     if report.checkpoint is not None:

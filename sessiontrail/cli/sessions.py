@@ -10,9 +10,11 @@ import typer
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
+from rich.text import Text
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.search import parse_meta
+from ..domain.threads import thread_of, thread_session_id
 from ..domain.values import Message, SessionSummary
 from ..infrastructure.repository import SessionRepository
 from .next_page import continue_command
@@ -96,6 +98,7 @@ def ls(
         return
     several_users = opts.user is None and len({s.user_id for s in page.items}) > 1
     table = Table(title="Sessions")
+    ids = [_id_cell(summary) for summary in page.items]
     table.add_column("title", ratio=2)
     if several_users:
         table.add_column("user", ratio=1)
@@ -103,8 +106,10 @@ def ls(
     table.add_column("messages", justify="right")
     table.add_column("model", ratio=1)
     table.add_column("updated (UTC)", no_wrap=True)
-    table.add_column("id", ratio=2, no_wrap=True, overflow="fold")  # copyable
-    for summary in page.items:
+    table.add_column(
+        "id", ratio=2, no_wrap=_ids_fit(ids, several_users), overflow="fold"
+    )
+    for summary, id_cell in zip(page.items, ids, strict=True):
         owner = [escape(summary.user_id or "-")] if several_users else []
         table.add_row(
             escape(summary.title or "(untitled)"),
@@ -113,13 +118,56 @@ def ls(
             str(summary.message_count),
             escape(summary.model),
             summary.updated_at.strftime("%Y-%m-%d %H:%M"),
-            escape(summary.session_id)
-            + (" [red](deleted)[/]" if summary.deleted else "")
-            + _fork_note(summary),
+            id_cell,
         )
     console.print(table)
     if page.next_cursor:
         console.print("more:", continue_command(ctx, page.next_cursor), soft_wrap=True)
+
+
+def _not_found(
+    repo: SessionRepository, session_id: str, user_id: str | None
+) -> SessionNotFound:
+    """`SessionNotFound` for `session_id`, naming the session of the LangGraph
+    thread of that id when there is one: people type the thread id they know."""
+    message = f"no session {session_id!r}"
+    if thread_of(session_id) is None:
+        thread = thread_session_id(session_id)
+        try:
+            stored = repo.exists(thread, user_id=user_id)
+        except InvalidInput:  # not a possible session id (too long, say)
+            stored = False
+        if stored:
+            message += (
+                f"; the LangGraph thread {session_id!r} is the session {thread!r}"
+            )
+    return SessionNotFound(message)
+
+
+def _id_cell(summary: SessionSummary) -> str:
+    """The id column's markup: the id, then whether it is deleted or a fork."""
+    deleted = " [red](deleted)[/]" if summary.deleted else ""
+    return escape(summary.session_id) + deleted + _fork_note(summary)
+
+
+def _ids_fit(ids: list[str], several_users: bool) -> bool:
+    """Whether every id cell fits on one line beside the other columns.
+
+    A cell that fits stays whole, so an id can be copied; one that does not (a
+    LangGraph thread's UUID on an 80-column terminal) folds onto more lines
+    instead, else the table would squeeze the other columns to nothing.
+    """
+    others = _OTHER_COLUMNS + (_USER_COLUMN if several_users else 0)
+    longest = max((Text.from_markup(cell).cell_len for cell in ids), default=0)
+    return longest <= console.width - others
+
+
+_OTHER_COLUMNS = 62
+"""Room the other columns take at their narrowest readable widths (title 8,
+pinned 6, messages 8, model 5, updated 16) with every column's border and
+padding (3 each, and 1)."""
+_USER_COLUMN = 8
+"""Room the user column needs when several users share the list."""
 
 
 def _fork_note(summary: SessionSummary) -> str:
@@ -160,7 +208,7 @@ def show(
             if session is None:
                 _not_yet(repo, session_id, moment, opts.user)
         if session is None:
-            raise SessionNotFound(f"no session {session_id!r}")
+            raise _not_found(repo, session_id, opts.user)
         messages: list[Message] = list(session.messages)
         if last is not None:
             messages = messages[len(messages) - last :] if last else []
@@ -222,7 +270,10 @@ def history(
     start = None if since is None else _moment(since, "--since")
     end = None if until is None else _moment(until, "--until")
     with open_log(opts.db) as trail:
-        entries = trail.sessions.history(session_id, user_id=opts.user)
+        try:
+            entries = trail.sessions.history(session_id, user_id=opts.user)
+        except SessionNotFound:
+            raise _not_found(trail.sessions, session_id, opts.user) from None
     entries = [
         entry
         for entry in entries

@@ -25,6 +25,7 @@ from .errors import add_error_handlers
 from .limits import BodyLimit
 from .query import known_query_only
 from .routers import admin, feed, me, messages, session_parts, sessions
+from .session_path import SessionIdPath
 from .viewer import router as viewer
 
 logger = logging.getLogger("sessiontrail.http")
@@ -66,6 +67,7 @@ def _limits_and_logs(app: FastAPI, max_body_bytes: int) -> None:
     """413 for bodies over the limit, however they are sent; one structured
     access-log line per request, without message content."""
     app.add_middleware(BodyLimit, limit=max_body_bytes)
+    app.add_middleware(SessionIdPath)
 
     @app.middleware("http")
     async def log(
@@ -78,7 +80,7 @@ def _limits_and_logs(app: FastAPI, max_body_bytes: int) -> None:
             json.dumps(
                 {
                     "method": request.method,
-                    "path": getattr(route, "path", request.url.path),
+                    "path": getattr(route, "path_format", request.url.path),
                     "status": response.status_code,
                     "ms": round(1000 * (time.perf_counter() - started), 2),
                 }

@@ -30,7 +30,7 @@ class Appended(BaseModel):
     version: int
 
 
-@router.post("/v1/sessions/{session_id}/messages", status_code=201)
+@router.post("/v1/sessions/{session_id:id}/messages", status_code=201)
 def append_message(
     session_id: str,
     body: MessageIn,
@@ -58,7 +58,7 @@ def append_message(
     return Appended(message=message, version=session.version)
 
 
-@router.get("/v1/sessions/{session_id}/messages")
+@router.get("/v1/sessions/{session_id:id}/messages")
 def messages(
     session_id: str,
     who: Who,

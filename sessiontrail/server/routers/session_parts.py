@@ -58,7 +58,7 @@ class GraphContext(BaseModel):
     context: str | None
 
 
-@router.put("/v1/sessions/{session_id}/pending-question", tags=["sessions"])
+@router.put("/v1/sessions/{session_id:id}/pending-question", tags=["sessions"])
 def ask(
     session_id: str,
     question: PendingQuestion,
@@ -73,7 +73,7 @@ def ask(
     return tagged(response, session)
 
 
-@router.delete("/v1/sessions/{session_id}/pending-question", tags=["sessions"])
+@router.delete("/v1/sessions/{session_id:id}/pending-question", tags=["sessions"])
 def resolve(session_id: str, who: Who, trail: Trail, response: Response) -> SessionOut:
     """Mark the pending question answered."""
     session = owned_session(trail, who, session_id)
@@ -82,7 +82,7 @@ def resolve(session_id: str, who: Who, trail: Trail, response: Response) -> Sess
     return tagged(response, session)
 
 
-@router.get("/v1/sessions/{session_id}/at", tags=["sessions"])
+@router.get("/v1/sessions/{session_id:id}/at", tags=["sessions"])
 def at(
     session_id: str,
     who: Who,
@@ -105,7 +105,7 @@ class VersionDiff(BaseModel):
     fields: dict[str, list[JsonValue]]
 
 
-@router.get("/v1/sessions/{session_id}/diff", tags=["sessions"])
+@router.get("/v1/sessions/{session_id:id}/diff", tags=["sessions"])
 def diff(
     session_id: str,
     who: Who,
@@ -124,7 +124,7 @@ def diff(
     return VersionDiff.model_validate(diff_json(changes(old, new)))
 
 
-@router.post("/v1/sessions/{session_id}/usage", status_code=204, tags=["usage"])
+@router.post("/v1/sessions/{session_id:id}/usage", status_code=204, tags=["usage"])
 def record_usage(
     session_id: str, record: dict[str, JsonValue], who: Who, trail: Trail
 ) -> None:
@@ -136,7 +136,7 @@ def record_usage(
         raise SessionNotFound(f"no session {session_id!r}")
 
 
-@router.get("/v1/sessions/{session_id}/usage", tags=["usage"])
+@router.get("/v1/sessions/{session_id:id}/usage", tags=["usage"])
 def usage(session_id: str, who: Who, trail: Trail) -> Usage:
     """Every usage record of the session and their totals."""
     _owner(trail, who, session_id)
@@ -146,7 +146,7 @@ def usage(session_id: str, who: Who, trail: Trail) -> Usage:
     )
 
 
-@router.post("/v1/sessions/{session_id}/qa", status_code=201, tags=["qa"])
+@router.post("/v1/sessions/{session_id:id}/qa", status_code=201, tags=["qa"])
 def add_qa(session_id: str, body: QAIn, who: Who, trail: Trail) -> QACreated:
     """Store a Q&A entry; its id is generated unless given."""
     user = _owner(trail, who, session_id)
@@ -162,7 +162,7 @@ def add_qa(session_id: str, body: QAIn, who: Who, trail: Trail) -> QACreated:
     return QACreated(qa_id=made)
 
 
-@router.get("/v1/sessions/{session_id}/qa", tags=["qa"])
+@router.get("/v1/sessions/{session_id:id}/qa", tags=["qa"])
 def qa_entries(
     session_id: str,
     who: Who,
@@ -176,7 +176,7 @@ def qa_entries(
     return trail.qa.get_latest_qa_entries(session_id, last_n=last_n, user_id=user)
 
 
-@router.patch("/v1/sessions/{session_id}/qa/{qa_id}", status_code=204, tags=["qa"])
+@router.patch("/v1/sessions/{session_id:id}/qa/{qa_id}", status_code=204, tags=["qa"])
 def update_qa(
     session_id: str,
     qa_id: str,
@@ -194,7 +194,7 @@ def update_qa(
         raise SessionNotFound(f"no Q&A entry {qa_id!r}")
 
 
-@router.delete("/v1/sessions/{session_id}/qa/{qa_id}", status_code=204, tags=["qa"])
+@router.delete("/v1/sessions/{session_id:id}/qa/{qa_id}", status_code=204, tags=["qa"])
 def delete_qa(session_id: str, qa_id: str, who: Who, trail: Trail) -> None:
     """Delete an entry (an event; `history` keeps it)."""
     user = _owner(trail, who, session_id)
@@ -204,7 +204,7 @@ def delete_qa(session_id: str, qa_id: str, who: Who, trail: Trail) -> None:
         raise SessionNotFound(f"no Q&A entry {qa_id!r}")
 
 
-@router.put("/v1/sessions/{session_id}/graph-context", status_code=204, tags=["qa"])
+@router.put("/v1/sessions/{session_id:id}/graph-context", status_code=204, tags=["qa"])
 def set_context(session_id: str, body: GraphContext, who: Who, trail: Trail) -> None:
     """Set the session's graph context."""
     user = _owner(trail, who, session_id)
@@ -215,14 +215,14 @@ def set_context(session_id: str, body: GraphContext, who: Who, trail: Trail) -> 
     )
 
 
-@router.get("/v1/sessions/{session_id}/graph-context", tags=["qa"])
+@router.get("/v1/sessions/{session_id:id}/graph-context", tags=["qa"])
 def context(session_id: str, who: Who, trail: Trail) -> GraphContext:
     """The session's graph context (null when none was set)."""
     user = _owner(trail, who, session_id)
     return GraphContext(context=trail.qa.get_graph_context(session_id, user_id=user))
 
 
-@router.post("/v1/sessions/{session_id}/traces", status_code=201, tags=["qa"])
+@router.post("/v1/sessions/{session_id:id}/traces", status_code=201, tags=["qa"])
 def add_step(
     session_id: str, step: SessionTraceStep, who: Who, trail: Trail
 ) -> dict[str, str]:
@@ -234,7 +234,7 @@ def add_step(
     return {"trace_id": trace_id}
 
 
-@router.get("/v1/sessions/{session_id}/traces", tags=["qa"])
+@router.get("/v1/sessions/{session_id:id}/traces", tags=["qa"])
 def steps(
     session_id: str,
     who: Who,

@@ -159,7 +159,7 @@ def search_sessions(
     )
 
 
-@router.post("/v1/sessions/{session_id}/fork", status_code=201)
+@router.post("/v1/sessions/{session_id:id}/fork", status_code=201)
 def fork_session(
     session_id: str, body: ForkIn, who: Who, trail: Trail, response: Response
 ) -> SessionOut:
@@ -180,7 +180,7 @@ def fork_session(
     return tagged(response, fork)
 
 
-@router.get("/v1/sessions/{session_id}")
+@router.get("/v1/sessions/{session_id:id}")
 def get_session(
     session_id: str, who: Who, trail: Trail, response: Response
 ) -> SessionOut:
@@ -188,7 +188,7 @@ def get_session(
     return tagged(response, owned_session(trail, who, session_id))
 
 
-@router.patch("/v1/sessions/{session_id}")
+@router.patch("/v1/sessions/{session_id:id}")
 def patch_session(
     session_id: str,
     body: SessionPatch,
@@ -218,7 +218,7 @@ def patch_session(
 
 
 @router.delete(
-    "/v1/sessions/{session_id}",
+    "/v1/sessions/{session_id:id}",
     status_code=204,
     responses={200: {"model": PurgeReport, "description": "Purged (purge=true)."}},
 )
@@ -298,7 +298,7 @@ def _conditional(
         return _precondition_failed(current)
 
 
-@router.post("/v1/sessions/{session_id}/restore")
+@router.post("/v1/sessions/{session_id:id}/restore")
 def restore_session(
     session_id: str, who: Who, trail: Trail, response: Response
 ) -> SessionOut:
@@ -308,7 +308,7 @@ def restore_session(
     return tagged(response, owned_session(trail, who, session_id))
 
 
-@router.get("/v1/sessions/{session_id}/history")
+@router.get("/v1/sessions/{session_id:id}/history")
 def history(
     session_id: str,
     who: Who,
