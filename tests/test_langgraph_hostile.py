@@ -270,3 +270,23 @@ def test_words_in_langgraphs_metadata_keys_are_erased_with_their_user(
     after = [t.metadata for t in saver.list(None)]
     assert "ann's words" not in repr(after)
     assert saver.get_tuple(kept).metadata == {**shaped, "run_id": run_id}  # type: ignore[union-attr]
+
+
+def test_words_as_a_parent_checkpoint_are_erased_with_their_user(
+    trail: SessionTrail,
+) -> None:
+    """`parents` maps a namespace to a parent checkpoint's id, which LangGraph
+    always makes a UUID: a short sentence there is the app's, not structure,
+    so erasure reaches it."""
+    saver = TrailSaver(trail)
+    saver.put(
+        config("odd-parent", **ANN),
+        checkpoint(),
+        {"parents": {"": "ann has the flu"}},
+        {},
+    )
+    assert saver.list(None).__next__().metadata["parents"] == {"": "ann has the flu"}
+
+    trail.erase_user("ann")
+
+    assert "ann has the flu" not in repr([t.metadata for t in saver.list(None)])

@@ -39,9 +39,10 @@ def _is_uuid(value: Any) -> bool:
 
 
 def _is_parents(value: Any) -> bool:
-    """Namespace -> the parent checkpoint's id there."""
+    """Namespace -> the parent checkpoint's id there (LangGraph makes every
+    checkpoint id a UUID, so any other string is words, not structure)."""
     return isinstance(value, dict) and all(
-        _is_id(ns) and _is_id(parent) for ns, parent in value.items()
+        _is_id(ns) and _is_uuid(parent) for ns, parent in value.items()
     )
 
 
