@@ -59,6 +59,13 @@ MAX_INDEXED_CHARS = 100_000
 `tsvector` over 1 MiB, and a longer text makes a poor snippet anyway."""
 
 
+def indexed_text(body: str) -> str:
+    """The part of a title or message that is searched: its first
+    MAX_INDEXED_CHARS, a NUL as a space (PostgreSQL text cannot hold one, and
+    a message with one would go unsearched there; it separates no word less)."""
+    return body[:MAX_INDEXED_CHARS].replace("\x00", " ")
+
+
 def token_owner(user_id: str | None) -> str:
     """Whose key makes a session's search tokens: its user's, or for sessions of
     no user the key of anonymous content."""
@@ -255,7 +262,7 @@ class SearchProjection(Projection):
         """One document (`search_rows.Doc`); an empty text has none."""
         if body:
             owner = ANONYMOUS if self.keeps_content else self._owner(cur, stream)
-            doc = Doc(position, stream, message_id, body[:MAX_INDEXED_CHARS], owner)
+            doc = Doc(position, stream, message_id, indexed_text(body), owner)
             write_docs(self, cur, [doc])
 
     def _remove(self, cur: Cursor, stream: str, message_ids: Iterable[str]) -> None:

@@ -20,7 +20,7 @@ from ..domain.session import Session
 from ..infrastructure.sealed_columns import ANONYMOUS
 from ..infrastructure.sql import Cursor
 from .batch_fold import BatchFold
-from .search import MAX_INDEXED_CHARS, SearchProjection, searchable, token_owner
+from .search import SearchProjection, indexed_text, searchable, token_owner
 from .search_rows import (
     TITLE,
     Doc,
@@ -94,7 +94,7 @@ class SearchBatch(BatchFold):
         if not body:
             return
         owner = ANONYMOUS if self._projection.keeps_content else self._owner(stream)
-        body = body[:MAX_INDEXED_CHARS]
+        body = indexed_text(body)
         self._docs[position] = Doc(position, stream, message_id, body, owner)
         if message_id == TITLE:
             self._titles.setdefault(stream, []).append(position)
