@@ -129,28 +129,26 @@ class LangGraphReads:
     def namespaces(self, thread_id: str) -> list[str]:
         """The live namespaces of a thread that hold anything (its id in any
         spelling)."""
-        thread, names = any_spelling("thread_id", thread_id)
-        with self._database.read() as cur:
-            tables, _ = LangGraphProjection.live(cur)
-            rows = cur.execute(
-                f"SELECT DISTINCT checkpoint_ns FROM {tables.table('lg_threads')} "
-                f"WHERE {thread} AND deleted = 0 ORDER BY checkpoint_ns",
-                names,
-            ).fetchall()
-        return [row[0] for row in rows]
+        return [str(ns) for ns in self._of_thread("checkpoint_ns", thread_id, True)]
 
     def owners(self, thread_id: str) -> set[str | None]:
         """Whose the thread's namespaces are (None: no one's), deleted ones
         too (its id in any spelling)."""
+        return set(self._of_thread("user_id", thread_id, False))
+
+    def _of_thread(self, column: str, thread_id: str, live: bool) -> list[Any]:
+        """The distinct values of `column` over the thread's namespaces (only
+        those not deleted if `live`), in order."""
         thread, names = any_spelling("thread_id", thread_id)
+        alive = " AND deleted = 0" if live else ""
         with self._database.read() as cur:
             tables, _ = LangGraphProjection.live(cur)
             rows = cur.execute(
-                f"SELECT DISTINCT user_id FROM {tables.table('lg_threads')} "
-                f"WHERE {thread}",
+                f"SELECT DISTINCT {column} FROM {tables.table('lg_threads')} "
+                f"WHERE {thread}{alive} ORDER BY {column}",
                 names,
             ).fetchall()
-        return {row[0] for row in rows}
+        return [row[0] for row in rows]
 
     def writes(
         self, thread_id: str, checkpoint_ns: str, checkpoint_id: str, task_id: str
