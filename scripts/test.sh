@@ -8,4 +8,6 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/ensure-postgres.sh
 scripts/ensure-chromium.sh
-exec .venv/bin/pytest "$@"
+# One worker process per core (each starts its own PostgreSQL server); `-n 0`
+# runs the tests in this one process.
+exec .venv/bin/pytest -n auto "$@"
