@@ -8,6 +8,7 @@ cd "$(dirname "$0")/.."
 scripts/setup.sh
 scripts/ensure-postgres.sh
 scripts/ensure-chromium.sh
-# One worker process per core (each starts its own PostgreSQL server); `-n 0`
+# One worker process per core (each starts its own PostgreSQL server; an idle
+# worker takes tests queued for another); `-n 0`
 # runs the tests in this one process.
-exec .venv/bin/pytest -n auto "$@"
+exec .venv/bin/pytest -n auto --dist worksteal "$@"
