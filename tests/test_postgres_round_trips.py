@@ -5,7 +5,6 @@ and the catch-up's run one after another while every other writer waits."""
 from __future__ import annotations
 
 import threading
-import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any, Literal
@@ -14,6 +13,7 @@ import psycopg
 import psycopg.sql
 import pytest
 from psycopg.pq import TransactionStatus
+from support.deadlines import wait_until
 from support.postgres import PostgresServer
 
 import sessiontrail
@@ -128,17 +128,18 @@ def no_other_transaction(server: PostgresServer, deadline: float = 10.0) -> None
     """Wait until no transaction on the server holds an id: one still running
     (another test's, on the same server) holds the catch-up's log read below it,
     which then looks again, a round trip this test does not count."""
-    ends = time.monotonic() + deadline
     with psycopg.connect(server.dsn(), autocommit=True) as connection:
-        while time.monotonic() < ends:
-            running = connection.execute(
-                "SELECT count(*) FROM pg_stat_activity "
-                "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
-            ).fetchone()
-            if running is not None and running[0] == 0:
-                return
-            time.sleep(0.01)
-    raise AssertionError(f"another transaction still ran after {deadline:g} s")
+        wait_until(
+            lambda: (
+                connection.execute(
+                    "SELECT count(*) FROM pg_stat_activity "
+                    "WHERE backend_xid IS NOT NULL AND pid <> pg_backend_pid()"
+                ).fetchone()
+                == (0,)
+            ),
+            "no other transaction on the server",
+            deadline,
+        )
 
 
 def warmed_up(
@@ -191,17 +192,18 @@ def test_an_inline_save_waiting_for_another_applier_asks_in_one_round_trip(
 
 def waiting_to_share(server: PostgresServer) -> None:
     """Poll until a backend waits for a shared advisory lock."""
-    deadline = time.monotonic() + 30
     with psycopg.connect(server.dsn(), autocommit=True) as db:
-        while time.monotonic() < deadline:
-            row = db.execute(
-                "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
-                "AND mode = 'ShareLock' AND NOT granted"
-            ).fetchone()
-            if row is not None:
-                return
-            time.sleep(0.01)
-    raise AssertionError("no backend waited to share the applier lock")
+        wait_until(
+            lambda: (
+                db.execute(
+                    "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' "
+                    "AND mode = 'ShareLock' AND NOT granted"
+                ).fetchone()
+                is not None
+            ),
+            "a backend waiting to share the applier lock",
+            30,
+        )
 
 
 def test_a_warmed_up_save_composes_no_statement(
