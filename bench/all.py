@@ -130,6 +130,20 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             + (["--threads", "2", "--turns", "3"] if quick else []),
         ),
         (
+            "sql_floor",
+            [
+                python,
+                str(BENCH / "sql_floor.py"),
+                "--json-out",
+                str(out / "sql_floor.json"),
+            ]
+            + (
+                ["--sessions", "5", "--appends", "2", "--threads", "2", "--turns", "2"]
+                if quick
+                else []
+            ),
+        ),
+        (
             "pg_scaling",
             [python, str(BENCH / "pg_scaling.py"), "--json-out", str(out / "pg.json")]
             + (["--quick"] if quick else []),

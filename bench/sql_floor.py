@@ -1,7 +1,8 @@
 """What a save's SQL costs alone: the floor under sessiontrail's write path on SQLite.
 
     .venv/bin/python bench/sql_floor.py [--sessions 20] [--appends 30]
-        [--workloads inline,worker,langgraph] [--dir DIR] [--json-out F]
+        [--threads 4] [--turns 10] [--workloads inline,worker,langgraph]
+        [--dir DIR] [--json-out F]
 
 Each workload runs once through sessiontrail while every statement it sends to
 SQLite is recorded (connections, statements with their parameters, commits, in
@@ -20,7 +21,8 @@ machine's load falls on all alike:
 Workloads: `inline` and `worker` are W1's appends (`--sessions` sessions,
 `--appends` each, round-robin; one message appended and saved per call) with the
 read models applied in the save or left to a worker; `langgraph` is the chat
-graph of bench/langgraph_saver.py put into `TrailSaver` (read models inline).
+graph of bench/langgraph_saver.py (`--threads` threads, `--turns` turns each) put
+into `TrailSaver` (read models inline), its pending writes between the puts.
 
 The replayed SQL is a floor for the write path as designed: no change to
 sessiontrail's Python can make a save cheaper than its own statements. Where that
@@ -81,7 +83,9 @@ def recorded_connections(recording: Recording) -> Callable[..., sqlite3.Connecti
 
     class Cursor(sqlite3.Cursor):
         def execute(self, sql: str, parameters: Any = ()) -> Any:
-            recording.entries.append(("execute", self.connection.number, sql, parameters))  # type: ignore[attr-defined]
+            recording.entries.append(
+                ("execute", self.connection.number, sql, parameters)
+            )  # type: ignore[attr-defined]
             return super().execute(sql, parameters)
 
         def executemany(self, sql: str, parameters: Any) -> Any:
@@ -204,7 +208,8 @@ def w1_saves(mode: str, sessions: int, appends: int) -> Saves:
 
     def build(folder: Path) -> tuple[Callable[[], None], list[Callable[[], None]]]:
         trail = sessiontrail.connect(
-            f"sqlite:///{folder / 'trail.db'}", projections=mode  # type: ignore[arg-type]
+            f"sqlite:///{folder / 'trail.db'}",
+            projections=mode,  # type: ignore[arg-type]
         )
         held: list[sessiontrail.Session] = []
 
@@ -225,18 +230,24 @@ def w1_saves(mode: str, sessions: int, appends: int) -> Saves:
             return save
 
         return setup, [
-            append(number, turn) for turn in range(appends) for number in range(sessions)
+            append(number, turn)
+            for turn in range(appends)
+            for number in range(sessions)
         ]
 
     return build
 
 
-def langgraph_saves(threads: int, turns: int) -> Saves:
-    """The chat graph's puts (and the pending writes between them) into TrailSaver."""
+def langgraph_calls(threads: int, turns: int) -> list[tuple[str, tuple[Any, ...]]]:
+    """The chat graph's saver calls (bench/langgraph_saver.py's workload)."""
     sys.path.insert(0, str(Path(__file__).resolve().parent))
     from langgraph_saver import record
 
-    calls = record(threads, turns)
+    return record(threads, turns)
+
+
+def langgraph_saves(calls: Sequence[tuple[str, tuple[Any, ...]]]) -> Saves:
+    """The chat graph's puts (and the pending writes between them) into TrailSaver."""
 
     def build(folder: Path) -> tuple[Callable[[], None], list[Callable[[], None]]]:
         saver = TrailSaver(sessiontrail.connect(f"sqlite:///{folder / 'trail.db'}"))
@@ -251,16 +262,18 @@ def langgraph_saves(threads: int, turns: int) -> Saves:
     return build
 
 
-def peer_calls(workload: str, count: int, folder: Path) -> dict[str, list[Callable[[], None]]]:
-    """The peers' own writes, one per save, on files of their own."""
-    if workload == "langgraph":
+def peer_calls(
+    count: int,
+    sessions: int,
+    folder: Path,
+    calls: Sequence[tuple[str, tuple[Any, ...]]] | None,
+) -> dict[str, list[Callable[[], Any]]]:
+    """The peers' own writes, one per save, on files of their own: SqliteSaver's
+    of the LangGraph `calls` if given, else OpenAI's and a bare insert's."""
+    if calls is not None:
         from langgraph.checkpoint.sqlite import SqliteSaver
 
-        sys.path.insert(0, str(Path(__file__).resolve().parent))
-        from langgraph_saver import record
-
         theirs = SqliteSaver(sqlite3.connect(folder / "lg.db", check_same_thread=False))
-        calls = record(*LANGGRAPH_SHAPE)
         return {
             "SqliteSaver": [
                 (lambda a=args: theirs.put(*a))
@@ -271,21 +284,25 @@ def peer_calls(workload: str, count: int, folder: Path) -> dict[str, list[Callab
         }
     from agents import SQLiteSession
 
-    openai = [SQLiteSession(f"s{n}", str(folder / "openai.db")) for n in range(20)]
+    openai = [
+        SQLiteSession(f"s{n}", str(folder / "openai.db")) for n in range(sessions)
+    ]
     raw = sqlite3.connect(folder / "raw.db")
     raw.execute("PRAGMA journal_mode=WAL")
-    raw.execute("CREATE TABLE messages (id INTEGER PRIMARY KEY, session TEXT, data TEXT)")
+    raw.execute(
+        "CREATE TABLE messages (id INTEGER PRIMARY KEY, session TEXT, data TEXT)"
+    )
     raw.commit()
     message = {"role": "user", "content": "x" * 200}
 
     def add(number: int) -> Callable[[], Any]:
-        return lambda: openai[number % 20].add_items([message])  # type: ignore[list-item]
+        return lambda: openai[number % sessions].add_items([message])  # type: ignore[list-item]
 
     def insert(number: int) -> Callable[[], None]:
         def call() -> None:
             raw.execute(
                 "INSERT INTO messages (session, data) VALUES (?, ?)",
-                (f"s{number % 20}", json.dumps(message)),
+                (f"s{number % sessions}", json.dumps(message)),
             )
             raw.commit()
 
@@ -295,9 +312,6 @@ def peer_calls(workload: str, count: int, folder: Path) -> dict[str, list[Callab
         "OpenAI add_items": [add(n) for n in range(count)],
         "raw WAL insert": [insert(n) for n in range(count)],
     }
-
-
-LANGGRAPH_SHAPE = (4, 10)
 
 
 async def interleaved(
@@ -320,7 +334,11 @@ async def interleaved(
             await timed(times, name, step)
 
 
-def measure(workload: str, saves: Saves, root: Path) -> dict[str, Any]:
+def measure(
+    saves: Saves,
+    peers_of: Callable[[int, Path], dict[str, list[Callable[[], Any]]]],
+    root: Path,
+) -> dict[str, Any]:
     """Record the workload, then time it live, its SQL replayed, and the peers'
     writes, save by save, interleaved."""
     recorded_in, replayed_in, live_in, peers_in = (
@@ -340,7 +358,7 @@ def measure(workload: str, saves: Saves, root: Path) -> dict[str, Any]:
         sqlite3.connect = connect  # type: ignore[assignment]
     live_setup, live_calls = saves(live_in)
     live_setup()
-    peers = peer_calls(workload, len(calls), peers_in)
+    peers = peers_of(len(calls), peers_in)
     replay = Replay(recording, recorded_in, replayed_in)
     times: Times = {}
     asyncio.run(interleaved(recording, replay, live_calls, peers, times))
@@ -375,9 +393,10 @@ def report(workload: str, result: dict[str, Any]) -> None:
         f"({result['tables']} tables' rows compared)"
     )
     names = list(medians)
-    print(f"{'median ms per save':<22}{'wall':>8}{'CPU':>8}   " + "  ".join(
-        f"{'x ' + n:>18}" for n in names[2:]
-    ))
+    print(
+        f"{'median ms per save':<22}{'wall':>8}{'CPU':>8}   "
+        + "  ".join(f"{'x ' + n:>18}" for n in names[2:])
+    )
     for name in names:
         wall, cpu = medians[name]
         ratios = "  ".join(
@@ -391,6 +410,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--sessions", type=int, default=20)
     parser.add_argument("--appends", type=int, default=30)
+    parser.add_argument("--threads", type=int, default=4)
+    parser.add_argument("--turns", type=int, default=10)
     parser.add_argument("--workloads", default="inline,worker,langgraph")
     parser.add_argument("--dir", type=Path, default=None)
     parser.add_argument("--json-out", type=Path)
@@ -398,12 +419,23 @@ def main(argv: Sequence[str] | None = None) -> None:
     results = {}
     with tempfile.TemporaryDirectory(dir=options.dir) as directory:
         for workload in options.workloads.split(","):
-            saves = (
-                langgraph_saves(*LANGGRAPH_SHAPE)
+            calls = (
+                langgraph_calls(options.threads, options.turns)
                 if workload == "langgraph"
-                else w1_saves(workload, options.sessions, options.appends)
+                else None
             )
-            results[workload] = measure(workload, saves, Path(directory))
+            saves = (
+                w1_saves(workload, options.sessions, options.appends)
+                if calls is None
+                else langgraph_saves(calls)
+            )
+            results[workload] = measure(
+                saves,
+                lambda count, folder, c=calls: peer_calls(
+                    count, options.sessions, folder, c
+                ),
+                Path(directory),
+            )
             report(workload, results[workload])
     if options.json_out:
         options.json_out.write_text(json.dumps(results, indent=1))
