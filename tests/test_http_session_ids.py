@@ -10,6 +10,7 @@ from pathlib import Path
 from urllib.parse import quote
 
 import pytest
+from fastapi import FastAPI
 from fastapi.testclient import TestClient
 from langchain_core.messages import AIMessage
 from langchain_core.runnables import RunnableConfig
@@ -66,6 +67,40 @@ def test_every_session_route_reaches_an_id_with_slashes(
     assert client.get(path(session_id), headers=bearer("bob")).status_code == 404
     assert client.delete(path(session_id), headers=ann).status_code == 204
     assert client.get(path(session_id), headers=ann).status_code == 404
+
+
+@pytest.mark.parametrize(
+    "mounted", [True, False], ids=["mounted under a prefix", "behind a proxy"]
+)
+def test_an_app_under_a_prefix_reaches_an_id_with_slashes(
+    trail: SessionTrail, tmp_path: Path, mounted: bool
+) -> None:
+    """Mounted in another app at /trail (the path keeps the prefix), or given the
+    prefix as its root path by a proxy that took it off the path: an id holding
+    `/` is still one segment, for its owner only."""
+    app = create_app(trail, Tokens.load(write_tokens(tmp_path / "tokens.json")))
+    if mounted:
+        outer = FastAPI()
+        outer.mount("/trail", app)
+        opened, prefix = TestClient(outer), "/trail"
+    else:
+        opened, prefix = TestClient(app, root_path="/trail"), ""
+    ann = bearer("ann")
+    with opened as client:
+        sent = {"session_id": "langgraph/t1"}
+        created = client.post(f"{prefix}/v1/sessions", json=sent, headers=ann)
+        assert created.status_code == 201, created.text
+        said = client.post(
+            prefix + path("langgraph/t1", "/messages"),
+            json={"role": "user", "content": "hi"},
+            headers=ann,
+        )
+        assert said.status_code == 201, said.text
+        got = client.get(prefix + path("langgraph/t1"), headers=ann)
+        assert got.status_code == 200, got.text
+        assert got.json()["message_count"] == 1
+        theirs = client.get(prefix + path("langgraph/t1"), headers=bearer("bob"))
+        assert theirs.status_code == 404
 
 
 def test_a_langgraph_thread_reads_over_the_real_server(tmp_path: Path) -> None:

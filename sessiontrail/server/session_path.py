@@ -6,7 +6,9 @@ viewer does (`encodeURIComponent`), but the server decodes the path before
 routing, so `langgraph%2Ft1` would become two segments and match no route.
 `SessionIdPath` routes `/v1/sessions/<id>...` on the id's segment as the client
 sent it, re-encoded in one canonical form, and the `id` path convertor
-decodes it again: the route gets the id exactly as stored.
+decodes it again: the route gets the id exactly as stored. Under a prefix (the
+app mounted in another ASGI app, or served with a root path), the prefix is set
+aside first, as the router does.
 """
 
 from __future__ import annotations
@@ -43,28 +45,38 @@ class SessionIdPath:
         self.app = app
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["path"].startswith(PREFIX):
-            # in place, as the router's own additions (the matched route) are:
-            # the access log, outside this middleware, reads them from it
-            scope["path"] = _routed(scope)
+        if scope["type"] == "http":
+            root = str(scope.get("root_path", ""))
+            if _beyond(str(scope["path"]), root).startswith(PREFIX):
+                # in place, as the router's own additions (the matched route)
+                # are: the access log, outside this middleware, reads them
+                scope["path"] = root + _routed(scope, root)
         await self.app(scope, receive, send)
 
 
-def _routed(scope: Scope) -> str:
-    """The path to route: the id's segment taken from the path as sent (the raw
-    bytes, before any `%2F` became `/`), decoded once and encoded canonically."""
+def _beyond(path: str, root: str) -> str:
+    """`path` without the prefix `root` the app is served under (the router's
+    rule: a path that does not start with it is routed as it is)."""
+    return path[len(root) :] if root and path.startswith(root) else path
+
+
+def _routed(scope: Scope, root: str) -> str:
+    """The path to route below `root`: the id's segment taken from the path as
+    sent (the raw bytes, before any `%2F` became `/`), decoded once and encoded
+    canonically."""
     raw = scope.get("raw_path")
+    if isinstance(raw, bytes) and root and raw.startswith(root.encode()):
+        raw = raw[len(root) :]  # a proxy may have taken the prefix off already
+    path = _beyond(str(scope["path"]), root)
     if isinstance(raw, bytes) and raw.startswith(PREFIX.encode()):
         segment, slash, rest = raw[len(PREFIX) :].partition(b"/")
         session_id = _text(segment)
         tail = slash.decode() + _text(rest)
     else:  # no raw path (some ASGI servers): the decoded path is all there is
-        segment_text, slash_text, tail_text = scope["path"][len(PREFIX) :].partition(
-            "/"
-        )
+        segment_text, slash_text, tail_text = path[len(PREFIX) :].partition("/")
         session_id, tail = segment_text, slash_text + tail_text
     if not session_id:  # `/v1/sessions/` itself, or an empty segment: as sent
-        return str(scope["path"])
+        return path
     return PREFIX + quote(session_id, safe="") + tail
 
 
