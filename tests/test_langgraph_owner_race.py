@@ -1,49 +1,121 @@
-"""Two users' first writes to one thread at once: the rule that a config
-naming a user adds no namespace to another user's thread is checked against
-the read model before the write, with nothing held between check and write."""
+"""Two users' first writes to one thread at once: a config naming a user adds
+no namespace to another user's thread, even when the other user starts the
+thread between the saver's check of the thread's owners and its write. A
+subgraph's first write makes the thread's own session (its root namespace) the
+user's first, and making a session is atomic in the log."""
 
 from __future__ import annotations
 
-from pathlib import Path
+from collections.abc import Callable
 
 import pytest
 from support.langgraph import checkpoint, config
 
 import sessiontrail
-from sessiontrail import ConcurrencyConflict
+from sessiontrail import ConcurrencyConflict, SessionTrail
+from sessiontrail.domain.threads import thread_session_id
 from sessiontrail.integrations.langgraph import TrailSaver
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="known gap: the owner check and the write are not one step",
-)
+def put(trail: SessionTrail, namespace: str, user: str, value: int) -> None:
+    """A first checkpoint of thread t's namespace for `user`."""
+    TrailSaver(trail).put(
+        config("t", namespace, user_id=user), checkpoint({"c": [value]}), {}, {"c": 1}
+    )
+
+
+def meanwhile(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch, action: Callable[[], None]
+) -> None:
+    """Run `action` right after `trail`'s next read of a thread's owners."""
+    read_owners = trail.langgraph.owners
+
+    def owners_then_act(thread_id: str) -> set[str | None]:
+        seen = read_owners(thread_id)
+        action()
+        return seen
+
+    monkeypatch.setattr(trail.langgraph, "owners", owners_then_act)
+
+
 def test_a_namespace_written_while_the_owner_starts_the_thread_is_refused(
-    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """Ann's first checkpoint of thread t commits just after bob's saver has
     read the thread's owners (none yet) and before it writes his namespace of
-    t: bob's write must still be refused, or his checkpoints sit in ann's
-    thread (go with her copies and deletes)."""
-    url = f"sqlite:///{tmp_path / 'log.db'}"
-    with (
-        sessiontrail.connect(url) as bobs,
-        sessiontrail.connect(url) as anns,
-    ):
-        read_owners = bobs.langgraph.owners
-
-        def owners_then_ann_starts(thread_id: str) -> set[str | None]:
-            seen = read_owners(thread_id)
-            TrailSaver(anns).put(
-                config("t", "", user_id="ann"), checkpoint({"c": [1]}), {}, {"c": 1}
-            )
-            return seen
-
-        monkeypatch.setattr(bobs.langgraph, "owners", owners_then_ann_starts)
+    t: bob's write is still refused, or his checkpoints sit in ann's thread
+    (and go with her copies and deletes)."""
+    with sessiontrail.connect(url) as bobs, sessiontrail.connect(url) as anns:
+        meanwhile(bobs, monkeypatch, lambda: put(anns, "", "ann", 1))
         with pytest.raises(ConcurrencyConflict, match="in use"):
-            TrailSaver(bobs).put(
-                config("t", "node:1", user_id="bob"),
-                checkpoint({"c": [2]}),
-                {},
-                {"c": 1},
-            )
+            put(bobs, "node:1", "bob", 2)
+        assert anns.langgraph.owners("t") == {"ann"}
+        namespaces = {
+            found.config["configurable"]["checkpoint_ns"]
+            for found in TrailSaver(anns).list(config("t", None, user_id="ann"))
+        }
+        assert namespaces == {""}
+
+
+def test_the_thread_is_the_first_subgraphs_user_and_its_owner_is_refused_after(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The other way round: bob's subgraph writes first (its thread's own
+    session made his on the way), so ann, who read no owner a moment before,
+    can start neither the thread's root nor another of its namespaces."""
+    with sessiontrail.connect(url) as bobs, sessiontrail.connect(url) as anns:
+        meanwhile(anns, monkeypatch, lambda: put(bobs, "node:1", "bob", 1))
+        with pytest.raises(ConcurrencyConflict, match="in use"):
+            put(anns, "node:2", "ann", 2)
+        with pytest.raises(ConcurrencyConflict, match="in use"):
+            put(anns, "", "ann", 3)
+        assert bobs.langgraph.owners("t") == {"bob"}
+
+
+def test_a_users_two_processes_starting_subgraphs_of_one_thread_both_write(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Two of ann's processes start subgraphs of her new thread at once: both
+    find no root; the other one makes it just before this one does, and this
+    one, refused the root, finds it ann's and writes its checkpoint."""
+    with sessiontrail.connect(url) as first, sessiontrail.connect(url) as second:
+        create = first.sessions.create
+
+        def other_first(session: sessiontrail.Session) -> None:
+            put(second, "node:2", "ann", 2)
+            create(session)
+
+        monkeypatch.setattr(first.sessions, "create", other_first)
+        put(first, "node:1", "ann", 1)
+        saver = TrailSaver(first)
+        for namespace in ("node:1", "node:2"):
+            assert saver.get_tuple(config("t", namespace, user_id="ann")) is not None
+        assert first.langgraph.owners("t") == {"ann"}
+
+
+def test_the_root_a_subgraph_makes_is_the_users_and_holds_no_checkpoint(
+    trail: SessionTrail,
+) -> None:
+    """A subgraph written before its graph's first checkpoint: the thread's own
+    session exists, is the user's, and reads as a namespace with no
+    checkpoint (get_tuple None), as on LangGraph's savers."""
+    put(trail, "node:1", "ann", 1)
+    saver = TrailSaver(trail)
+    assert saver.get_tuple(config("t", "", user_id="ann")) is None
+    root = trail.sessions.load(thread_session_id("t"), user_id="ann")
+    assert root is not None and root.user_id == "ann"
+    assert trail.sessions.load(thread_session_id("t"), user_id="bob") is None
+
+
+def test_a_root_written_while_another_user_starts_the_thread_is_refused(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Ann's saver reads no owner of thread t, then bob's subgraph starts t
+    (making its root his), then ann writes t's root: refused, and nothing of
+    hers is in bob's session."""
+    with sessiontrail.connect(url) as bobs, sessiontrail.connect(url) as anns:
+        meanwhile(anns, monkeypatch, lambda: put(bobs, "node:1", "bob", 1))
+        with pytest.raises(ConcurrencyConflict, match="in use"):
+            put(anns, "", "ann", 2)
+        root = bobs.sessions.load(thread_session_id("t"), user_id="bob")
+        assert root is not None and root.version == 1  # made, never written to

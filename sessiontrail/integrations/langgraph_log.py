@@ -13,7 +13,7 @@ dropped, metadata filters match by containment.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 from langchain_core.runnables import RunnableConfig
@@ -348,13 +348,8 @@ class ThreadLog:
             self.recorded.started_afresh([session_id])
             session = self._reopened(trail, target)
         if session is None:
-            if target.user_id is not None and trail.langgraph.owners(
-                target.thread_id
-            ) - {target.user_id}:
-                raise ConcurrencyConflict(
-                    f"session id {session_id!r} is already in use: its thread "
-                    "is not this user's"
-                )
+            if target.user_id is not None:
+                self._claim(trail, target)
             session = Session(
                 session_id=session_id,
                 user_id=target.user_id,
@@ -362,6 +357,42 @@ class ThreadLog:
                 actor=self.actor,
             )
         return session
+
+    def _claim(self, trail: SessionTrail, target: Target) -> None:
+        """ConcurrencyConflict unless a new namespace of the thread may be the
+        config user's: no other user has a namespace of it (the read model's
+        answer), and for a subgraph's namespace, the thread's own session (the
+        root namespace) is the user's, made now if it is missing. Making a
+        session is atomic in the log (its stream's first version), so of two
+        users starting one thread at once, one gets its root and the other is
+        refused, whatever the read model said a moment before."""
+        if trail.langgraph.owners(target.thread_id) - {target.user_id}:
+            raise ConcurrencyConflict(
+                f"session id {target.session_id!r} is already in use: its thread "
+                "is not this user's"
+            )
+        if not target.checkpoint_ns:
+            return  # the root itself: made by the write that follows, atomically
+        root = replace(target, checkpoint_ns="", checkpoint_id=None)
+        if trail.sessions.try_load(root.session_id, user_id=target.user_id):
+            return
+        self.recorded.started_afresh([root.session_id])
+        reopened = self._reopened(trail, root)
+        if reopened is not None:
+            trail.sessions.save(reopened)
+            return
+        made = Session(
+            session_id=root.session_id,
+            user_id=target.user_id,
+            title=_title(root),
+            actor=self.actor,
+        )
+        try:
+            trail.sessions.create(made)
+        except ConcurrencyConflict:
+            # made a moment ago by another process: for this user, it is theirs
+            if not trail.sessions.try_load(root.session_id, user_id=target.user_id):
+                raise
 
     def _saved(
         self,
