@@ -103,6 +103,47 @@ def test_an_app_under_a_prefix_reaches_an_id_with_slashes(
         assert theirs.status_code == 404
 
 
+@pytest.mark.parametrize(
+    ("mount", "root_path", "sent"),
+    [
+        ("", "/", ""),
+        ("/über", "", "/%C3%BCber"),
+        ("/trail", "", "/%74rail"),
+    ],
+    ids=["root path of a slash", "prefix not in ASCII", "prefix percent-encoded"],
+)
+def test_a_prefix_spelt_otherwise_reaches_an_id_with_slashes(
+    trail: SessionTrail, tmp_path: Path, mount: str, root_path: str, sent: str
+) -> None:
+    """A root path of "/" (which the router does not set aside), and a prefix
+    the client sent percent-encoded: the id's segment is still found in the
+    path as sent, and an id holding `/` is one segment, for its owner only."""
+    app = create_app(trail, Tokens.load(write_tokens(tmp_path / "tokens.json")))
+    if mount:
+        outer = FastAPI()
+        outer.mount(mount, app)
+        opened = TestClient(outer)
+    else:
+        opened = TestClient(app, root_path=root_path)
+    ann = bearer("ann")
+    with opened as client:
+        created = client.post(
+            f"{sent}/v1/sessions", json={"session_id": "langgraph/t1"}, headers=ann
+        )
+        assert created.status_code == 201, created.text
+        said = client.post(
+            sent + path("langgraph/t1", "/messages"),
+            json={"role": "user", "content": "hi"},
+            headers=ann,
+        )
+        assert said.status_code == 201, said.text
+        got = client.get(sent + path("langgraph/t1"), headers=ann)
+        assert got.status_code == 200, got.text
+        assert got.json()["message_count"] == 1
+        theirs = client.get(sent + path("langgraph/t1"), headers=bearer("bob"))
+        assert theirs.status_code == 404
+
+
 def test_a_langgraph_thread_reads_over_the_real_server(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'graph.db'}"
 

@@ -46,18 +46,45 @@ class SessionIdPath:
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":
-            root = str(scope.get("root_path", ""))
-            if _beyond(str(scope["path"]), root).startswith(PREFIX):
+            root = _root_of(str(scope["path"]), str(scope.get("root_path", "")))
+            if str(scope["path"])[len(root) :].startswith(PREFIX):
                 # in place, as the router's own additions (the matched route)
                 # are: the access log, outside this middleware, reads them
                 scope["path"] = root + _routed(scope, root)
         await self.app(scope, receive, send)
 
 
-def _beyond(path: str, root: str) -> str:
-    """`path` without the prefix `root` the app is served under (the router's
-    rule: a path that does not start with it is routed as it is)."""
-    return path[len(root) :] if root and path.startswith(root) else path
+def _root_of(path: str, root: str) -> str:
+    """The prefix of `path` the router sets aside: `root` (the root path the app
+    is served under) if the path starts with it and a `/` follows it, else
+    nothing (the router then routes the whole path: a proxy took the prefix
+    off already, or a root path of "/")."""
+    if root and path.startswith(root) and path[len(root) : len(root) + 1] == "/":
+        return root
+    return ""
+
+
+def _raw_beyond(raw: bytes, root: str) -> bytes | None:
+    """`raw` (the path as sent) without the part that decodes to `root`, in one
+    pass however `root` was percent-encoded (`/%C3%BCber` for `/über`); None if
+    `raw` does not start with it."""
+    wanted, at = root.encode(), 0
+    for found in wanted:
+        escape = raw[at + 1 : at + 3]
+        if raw[at : at + 1] == b"%" and len(escape) == 2 and _hex(escape):
+            got, at = int(escape, 16), at + 3
+        elif at < len(raw):
+            got, at = raw[at], at + 1
+        else:
+            return None
+        if got != found:
+            return None
+    return raw[at:]
+
+
+def _hex(pair: bytes) -> bool:
+    """Whether two bytes are hexadecimal digits (a percent escape's)."""
+    return all(chr(byte) in "0123456789abcdefABCDEF" for byte in pair)
 
 
 def _routed(scope: Scope, root: str) -> str:
@@ -65,9 +92,10 @@ def _routed(scope: Scope, root: str) -> str:
     sent (the raw bytes, before any `%2F` became `/`), decoded once and encoded
     canonically."""
     raw = scope.get("raw_path")
-    if isinstance(raw, bytes) and root and raw.startswith(root.encode()):
-        raw = raw[len(root) :]  # a proxy may have taken the prefix off already
-    path = _beyond(str(scope["path"]), root)
+    if isinstance(raw, bytes) and root:
+        beyond = _raw_beyond(raw, root)
+        raw = raw if beyond is None else beyond  # as is: a proxy took it off
+    path = str(scope["path"])[len(root) :]
     if isinstance(raw, bytes) and raw.startswith(PREFIX.encode()):
         segment, slash, rest = raw[len(PREFIX) :].partition(b"/")
         session_id = _text(segment)
