@@ -119,3 +119,23 @@ def test_a_root_written_while_another_user_starts_the_thread_is_refused(
             put(anns, "", "ann", 2)
         root = bobs.sessions.load(thread_session_id("t"), user_id="bob")
         assert root is not None and root.version == 1  # made, never written to
+
+
+def test_a_namespace_made_through_the_session_api_does_not_take_the_thread(
+    trail: SessionTrail,
+) -> None:
+    """Bob makes a session under an id of ann's thread's namespace with the
+    plain session API (as `POST /v1/sessions` does): his saver still cannot put
+    checkpoints there, and ann can still start new namespaces of her thread:
+    its own session, hers, decides."""
+    put(trail, "", "ann", 1)
+    squatted = sessiontrail.Session(
+        session_id=thread_session_id("t", "node:9"), user_id="bob"
+    )
+    trail.sessions.create(squatted)
+    with pytest.raises(ConcurrencyConflict, match="in use"):
+        put(trail, "node:9", "bob", 2)
+    put(trail, "node:1", "ann", 3)
+    saver = TrailSaver(trail)
+    assert saver.get_tuple(config("t", "node:1", user_id="ann")) is not None
+    assert saver.get_tuple(config("t", "node:9", user_id="bob")) is None

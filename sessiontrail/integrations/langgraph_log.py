@@ -339,43 +339,57 @@ class ThreadLog:
     def _loaded(self, trail: SessionTrail, target: Target) -> Session:
         """The thread's session as stored now: created, or reopened afresh if
         it was deleted (not stored until saved). ConcurrencyConflict if the
-        config names a user and another user has a namespace of the thread
-        (a subgraph's namespace is a session of its own, which the store's
-        check of the id alone would let anyone create)."""
+        config names a user and the thread is another's (see `_claim`: a
+        subgraph's namespace is a session of its own, which the store's check
+        of the id alone would let anyone create)."""
         session_id = target.session_id
         session = trail.sessions.try_load(session_id, user_id=target.user_id)
         if session is None:
             self.recorded.started_afresh([session_id])
             session = self._reopened(trail, target)
-        if session is None:
-            if target.user_id is not None:
-                self._claim(trail, target)
-            session = Session(
-                session_id=session_id,
-                user_id=target.user_id,
-                title=_title(target),
-                actor=self.actor,
-            )
-        return session
+        if session is not None:
+            if target.user_id is not None and target.checkpoint_ns:
+                self._check_root(trail, target)
+            return session
+        if target.user_id is not None:
+            self._claim(trail, target)
+        return Session(
+            session_id=session_id,
+            user_id=target.user_id,
+            title=_title(target),
+            actor=self.actor,
+        )
+
+    def _check_root(self, trail: SessionTrail, target: Target) -> bool:
+        """Whether the thread's own session (its root namespace) is the config
+        user's; False if it is missing. ConcurrencyConflict if it is someone
+        else's (or no one's): the thread is theirs, whatever namespaces other
+        sessions hold (a session can be made under any free id, through the
+        HTTP API too)."""
+        root = trail.sessions.try_load(_root(target).session_id)
+        if root is None:
+            return False
+        if root.user_id != target.user_id:
+            raise _in_use(target)
+        return True
 
     def _claim(self, trail: SessionTrail, target: Target) -> None:
         """ConcurrencyConflict unless a new namespace of the thread may be the
-        config user's: no other user has a namespace of it (the read model's
-        answer), and for a subgraph's namespace, the thread's own session (the
-        root namespace) is the user's, made now if it is missing. Making a
-        session is atomic in the log (its stream's first version), so of two
-        users starting one thread at once, one gets its root and the other is
-        refused, whatever the read model said a moment before."""
+        config user's. The thread's own session (its root namespace) decides:
+        the user's, the write goes on; another's, refused. With no root yet
+        (a thread written before roots decided), no other user may have a
+        namespace of it (the read model's answer); then a subgraph's namespace
+        first makes the root the user's. Making a session is atomic in the log
+        (its stream's first version), so of two users starting one thread at
+        once, one gets its root and the other is refused, whatever the read
+        model said a moment before."""
+        if self._check_root(trail, target):
+            return
         if trail.langgraph.owners(target.thread_id) - {target.user_id}:
-            raise ConcurrencyConflict(
-                f"session id {target.session_id!r} is already in use: its thread "
-                "is not this user's"
-            )
+            raise _in_use(target)
         if not target.checkpoint_ns:
             return  # the root itself: made by the write that follows, atomically
-        root = replace(target, checkpoint_ns="", checkpoint_id=None)
-        if trail.sessions.try_load(root.session_id, user_id=target.user_id):
-            return
+        root = _root(target)
         self.recorded.started_afresh([root.session_id])
         reopened = self._reopened(trail, root)
         if reopened is not None:
@@ -391,7 +405,7 @@ class ThreadLog:
             trail.sessions.create(made)
         except ConcurrencyConflict:
             # made a moment ago by another process: for this user, it is theirs
-            if not trail.sessions.try_load(root.session_id, user_id=target.user_id):
+            if not self._check_root(trail, target):
                 raise
 
     def _saved(
@@ -465,6 +479,18 @@ class _Batch:
     replace: bool
     epoch: int
     """The saver's memory's epoch when the write began (see Recorded)."""
+
+
+def _root(target: Target) -> Target:
+    """The thread's own namespace (the graph's, not a subgraph's)."""
+    return replace(target, checkpoint_ns="", checkpoint_id=None)
+
+
+def _in_use(target: Target) -> ConcurrencyConflict:
+    return ConcurrencyConflict(
+        f"session id {target.session_id!r} is already in use: its thread is not "
+        "this user's"
+    )
 
 
 def _split_values(values: Mapping[str, Any]) -> tuple[dict[str, Any], dict[str, Any]]:
