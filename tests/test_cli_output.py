@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from support.cli import failure, invoke_json
+from support.langgraph import checkpoint, config
 from typer.testing import CliRunner
 
 import sessiontrail
 from sessiontrail.cli import app
+from sessiontrail.integrations.langgraph import TrailSaver
 
 
 @pytest.fixture
@@ -161,3 +163,18 @@ def test_a_langgraph_thread_id_names_its_session_in_the_error(
         "error: no session 'trip/1'"  # another user's thread is not named
     )
     assert failure("--db", db, command, "other") == "error: no session 'other'"
+
+
+def test_show_says_why_a_langgraph_thread_has_no_messages(db: str) -> None:
+    """A graph without a `messages` channel (or a saver mirroring none) leaves
+    its thread's transcript empty: `show` says so and where its checkpoints are,
+    rather than an empty table alone; a chat with no message yet gets no hint."""
+    with sessiontrail.connect(db) as trail:
+        TrailSaver(trail).put(
+            config("plan", user_id="ann"), checkpoint({"steps": [1]}), {}, {"steps": 1}
+        )
+        trail.sessions.save(sessiontrail.Session(session_id="empty", user_id="ann"))
+    shown = printed("--db", db, "show", "langgraph/plan")
+    assert "no messages: a LangGraph thread's transcript" in shown
+    assert "sessiontrail history langgraph/plan" in shown
+    assert "no messages" not in printed("--db", db, "show", "empty")

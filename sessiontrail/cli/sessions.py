@@ -228,6 +228,13 @@ def show(
         + (" · pinned" if session.pinned else "")
     )
     console.print(transcript_table(messages, title=escape(title)))
+    if not session.messages and thread_of(session.session_id) is not None:
+        console.print(
+            "no messages: a LangGraph thread's transcript is its checkpoints' "
+            "`messages` channel (the saver's messages_channel); `sessiontrail "
+            f"history {escape(session.session_id)}` lists its checkpoints",
+            soft_wrap=True,
+        )
     if session.pending_question is not None:
         asked = session.pending_question.question
         console.print(f"waiting for an answer: {escape(asked)}", soft_wrap=True)
