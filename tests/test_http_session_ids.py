@@ -69,6 +69,26 @@ def test_every_session_route_reaches_an_id_with_slashes(
     assert client.get(path(session_id), headers=ann).status_code == 404
 
 
+def reached_by_its_owner_alone(client: TestClient, prefix: str) -> None:
+    """Ann creates `langgraph/t1` under `prefix`, adds a message and reads it
+    back; bob's read of it is 404."""
+    ann = bearer("ann")
+    sent = {"session_id": "langgraph/t1"}
+    created = client.post(f"{prefix}/v1/sessions", json=sent, headers=ann)
+    assert created.status_code == 201, created.text
+    said = client.post(
+        prefix + path("langgraph/t1", "/messages"),
+        json={"role": "user", "content": "hi"},
+        headers=ann,
+    )
+    assert said.status_code == 201, said.text
+    got = client.get(prefix + path("langgraph/t1"), headers=ann)
+    assert got.status_code == 200, got.text
+    assert got.json()["message_count"] == 1
+    theirs = client.get(prefix + path("langgraph/t1"), headers=bearer("bob"))
+    assert theirs.status_code == 404
+
+
 @pytest.mark.parametrize(
     "mounted", [True, False], ids=["mounted under a prefix", "behind a proxy"]
 )
@@ -85,22 +105,8 @@ def test_an_app_under_a_prefix_reaches_an_id_with_slashes(
         opened, prefix = TestClient(outer), "/trail"
     else:
         opened, prefix = TestClient(app, root_path="/trail"), ""
-    ann = bearer("ann")
     with opened as client:
-        sent = {"session_id": "langgraph/t1"}
-        created = client.post(f"{prefix}/v1/sessions", json=sent, headers=ann)
-        assert created.status_code == 201, created.text
-        said = client.post(
-            prefix + path("langgraph/t1", "/messages"),
-            json={"role": "user", "content": "hi"},
-            headers=ann,
-        )
-        assert said.status_code == 201, said.text
-        got = client.get(prefix + path("langgraph/t1"), headers=ann)
-        assert got.status_code == 200, got.text
-        assert got.json()["message_count"] == 1
-        theirs = client.get(prefix + path("langgraph/t1"), headers=bearer("bob"))
-        assert theirs.status_code == 404
+        reached_by_its_owner_alone(client, prefix)
 
 
 @pytest.mark.parametrize(
@@ -125,23 +131,8 @@ def test_a_prefix_spelt_otherwise_reaches_an_id_with_slashes(
         opened = TestClient(outer)
     else:
         opened = TestClient(app, root_path=root_path)
-    ann = bearer("ann")
     with opened as client:
-        created = client.post(
-            f"{sent}/v1/sessions", json={"session_id": "langgraph/t1"}, headers=ann
-        )
-        assert created.status_code == 201, created.text
-        said = client.post(
-            sent + path("langgraph/t1", "/messages"),
-            json={"role": "user", "content": "hi"},
-            headers=ann,
-        )
-        assert said.status_code == 201, said.text
-        got = client.get(sent + path("langgraph/t1"), headers=ann)
-        assert got.status_code == 200, got.text
-        assert got.json()["message_count"] == 1
-        theirs = client.get(sent + path("langgraph/t1"), headers=bearer("bob"))
-        assert theirs.status_code == 404
+        reached_by_its_owner_alone(client, sent)
 
 
 def test_a_langgraph_thread_reads_over_the_real_server(tmp_path: Path) -> None:
