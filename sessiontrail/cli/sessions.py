@@ -209,9 +209,10 @@ def show(
                 _not_yet(repo, session_id, moment, opts.user)
         if session is None:
             raise _not_found(repo, session_id, opts.user)
-        messages: list[Message] = list(session.messages)
+        transcript: list[Message] = list(session.messages)
+        messages = transcript
         if last is not None:
-            messages = messages[len(messages) - last :] if last else []
+            messages = transcript[len(transcript) - last :] if last else []
     if as_json:
         question = session.pending_question
         pending = None if question is None else question.model_dump(mode="json")
@@ -228,7 +229,7 @@ def show(
         + (" · pinned" if session.pinned else "")
     )
     console.print(transcript_table(messages, title=escape(title)))
-    if not session.messages and thread_of(session.session_id) is not None:
+    if not transcript and thread_of(session.session_id) is not None:
         console.print(
             "no messages: a LangGraph thread's transcript is its checkpoints' "
             "`messages` channel (the saver's messages_channel); `sessiontrail "
