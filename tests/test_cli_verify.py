@@ -59,12 +59,17 @@ def test_bad_checkpoint_files_are_clear_errors(tmp_path: Path) -> None:
     assert "checkpoint." in failure("--db", url, "verify", "--since", str(bogus))
 
 
+def one_message(url: str, session_id: str, user_id: str, content: str) -> None:
+    """A session of `user_id` holding one user message, stored at `url`."""
+    with sessiontrail.connect(url) as trail:
+        session = trail.sessions.load_or_create(session_id, user_id=user_id)
+        session.append_message(role="user", content=content)
+        trail.sessions.save(session)
+
+
 def test_erase_user_asks_first_then_reports(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'log.db'}"
-    with sessiontrail.connect(url) as trail:
-        session = trail.sessions.load_or_create("chat", user_id="alice")
-        session.append_message(role="user", content="secret")
-        trail.sessions.save(session)
+    one_message(url, "chat", "alice", "secret")
     declined = invoke("--db", url, "erase-user", "alice", input="n\n")
     assert declined.exit_code == 1  # aborted: nothing erased
     assert (
@@ -79,10 +84,7 @@ def test_erase_user_asks_first_then_reports(tmp_path: Path) -> None:
 
 def test_verify_counts_one_stream_in_the_singular(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'one.db'}"
-    with sessiontrail.connect(url) as trail:
-        chat = trail.sessions.load_or_create("chat-1", user_id="ann")
-        chat.append_message(role="user", content="hello")
-        trail.sessions.save(chat)
+    one_message(url, "chat-1", "ann", "hello")
     result = invoke("--db", url, "verify")
     assert result.exit_code == 0, result.output
     assert result.stdout.startswith("verified 2 events in 1 stream\n")
