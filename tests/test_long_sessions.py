@@ -361,10 +361,16 @@ def test_the_kept_copy_of_a_long_session_with_unsaved_events_holds_them() -> Non
     assert log.reads == 0
 
 
-def test_a_long_session_an_agent_holds_loads_whole_from_the_cache(
-    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def short_held_copies(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Kept copies hold at most 5 messages: a long session is a short test."""
     monkeypatch.setattr(session_module, "HELD_IN_COPIES", 5)
+
+
+@pytest.mark.usefixtures("short_held_copies")
+def test_a_long_session_an_agent_holds_loads_whole_from_the_cache(
+    trail: SessionTrail,
+) -> None:
     session = trail.sessions.load_or_create("agent", user_id="u")
     for number in range(12):
         session.append_message(role="user", content=f"m{number}")
@@ -390,13 +396,14 @@ def test_a_long_session_an_agent_holds_loads_whole_from_the_cache(
     assert len(again.messages) == 12
 
 
+@pytest.mark.usefixtures("short_held_copies")
 def test_a_cached_long_session_purged_since_reads_as_purged_as_a_loaded_one_does(
-    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+    trail: SessionTrail,
 ) -> None:
-    monkeypatch.setattr(session_module, "HELD_IN_COPIES", 5)
     session = trail.sessions.load_or_create("gone", user_id="u")
-    for number in range(8):
-        session.append_message(role="user", content=f"m{number}")
+    session.replace_messages(
+        [{"role": "user", "content": f"m{number}"} for number in range(8)]
+    )
     trail.sessions.save(session)
     kept = trail.sessions.load("gone", user_id="u")
     assert kept is not None
