@@ -430,9 +430,9 @@ class Session(Aggregate, created_event_name="Started"):
         `index`) when asked, as a loaded session does: keeping it then costs
         the same at any length, instead of copying every message on every
         save of a session an agent holds."""
-        long = any(
-            fold.loaded and len(fold.items()) > HELD_IN_COPIES
-            for fold in (self._messages, self._usage)
+        messages, usage = self._messages, self._usage
+        long = (messages.loaded and len(messages.items()) > HELD_IN_COPIES) or (
+            usage.loaded and len(usage.items()) > HELD_IN_COPIES
         )
         if not long or self.pending_events:
             return self.__deepcopy__({})
