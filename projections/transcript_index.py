@@ -5,8 +5,9 @@ whether a given message id is in it (a retried append, a re-delivered ADK event,
 an idempotent HTTP append, a truncation merged onto a newer head) and what its
 newest messages are (pop). The `messages` table answers both by index, in
 O(answer), but only when the session's index row stands at the version asked
-about (always after an inline save; a worker may lag): otherwise it says it
-cannot tell, and the session reads its log instead.
+about (always after an inline save; in worker mode the trail gives it a
+database whose reads first bring the read model up to the log): otherwise it
+says it cannot tell, and the session reads its log instead.
 """
 
 from __future__ import annotations

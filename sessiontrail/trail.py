@@ -139,7 +139,16 @@ class SessionTrail:
                 self.projections.lagging,
                 self.projections.catch_up_unless_running,
             )
-        self.store.transcript_index = TranscriptIds(self.read_models)
+        own_writes = (  # what reads that must see this process's writes read
+            self._caught_up(
+                (SessionsProjection, AdkProjection), skips, backend.lock_timeout()
+            )
+            if projections == "worker"
+            else readable
+        )
+        self.store.transcript_index = TranscriptIds(
+            own_writes if projections == "worker" else self.read_models
+        )
         self._cache = cache = SessionCache(
             cache_size, self._key_stamp, lambda: watch.check()
         )
@@ -189,13 +198,6 @@ class SessionTrail:
         self.usage = UsageLedger(readable, self.store.ids)
         self.audit = AuditTimeline(readable, self.store.ids)
         self.search = SessionSearch(readable)  # words of titles, under a key
-        own_writes = (
-            self._caught_up(
-                (SessionsProjection, AdkProjection), skips, backend.lock_timeout()
-            )
-            if projections == "worker"
-            else readable
-        )
         self.adk = AdkReads(own_writes, self.store.ids)  # what the ADK adapter reads
         self.transcript_pages = TranscriptPages(  # what the adapters' reads read
             SessionIndex(own_writes, skips), self.store.ids

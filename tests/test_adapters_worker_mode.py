@@ -8,6 +8,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+import pytest
 from agents.memory import SQLiteSession
 from google.adk.sessions.in_memory_session_service import InMemorySessionService
 from test_adk import APP, event, recreate
@@ -15,6 +16,7 @@ from test_openai_agents import ITEMS, every_read
 
 import sessiontrail
 from sessiontrail import aio
+from sessiontrail.infrastructure.event_store import SessionStore
 from sessiontrail.integrations.adk import TrailSessionService
 from sessiontrail.integrations.openai_agents import TrailSession
 
@@ -111,3 +113,30 @@ def test_a_worker_finds_done_what_an_adapters_read_applied(url: str) -> None:
         listed = trail.sessions.list(user_id="ann").items
         assert sorted(summary.message_count for summary in listed) == [1, 2]
         assert len(trail.sessions.messages("chat-1").items) == 2
+
+
+def test_a_pop_in_worker_mode_reads_no_transcript_from_the_log(
+    url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The transcript read model answers a loaded session's id questions (the
+    newest message, for a pop) once its read brought it up to the log, instead
+    of the session folding its whole log each time."""
+    folds: list[int] = []
+    events_until = SessionStore.events_until
+
+    def counted(store: SessionStore, stream: Any, version: int) -> Any:
+        folds.append(version)
+        return events_until(store, stream, version)
+
+    monkeypatch.setattr(SessionStore, "events_until", counted)
+
+    async def pop() -> Any:
+        opened = aio.connect(url, projections="worker", cache_size=0)
+        async with await opened as trail:  # a stateless web worker's
+            session = TrailSession("chat-1", trail)
+            await session.add_items(many)  # past a snapshot: loads hold no transcript
+            return await session.pop_item()
+
+    many = [{"role": "user", "content": f"item {number}"} for number in range(120)]
+    assert asyncio.run(pop()) == many[-1]
+    assert folds == []
