@@ -82,6 +82,12 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             + (["--quick"] if quick else ["--backend", "sqlite"]),
         ),
         (
+            "held_sessions",
+            [python, str(BENCH / "held_sessions.py")]
+            + ["--json-out", str(out / "held_sessions.json")]
+            + (["--quick"] if quick else []),
+        ),
+        (
             "projections",
             [
                 python,

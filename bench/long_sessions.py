@@ -10,6 +10,9 @@ Per size, a fresh database holding one session of that many messages, written 10
 per save as an agent's turns are. Then, through a trail opened as a stateless web
 worker opens one (`connect(url, cache_size=0)`, so every call reads storage):
 - turn: `sessions.load` + `append_message` + `sessions.save` (median of --repeats);
+- held turn: `append_message` + `sessions.save` on a session an agent holds, its
+  transcript read once (`session.messages`), through a trail with the default
+  cache, as one agent process keeps its conversation between turns;
 - the same append through the OpenAI Agents SDK adapter (`TrailSession.add_items`
   of one item), the ADK adapter (`append_event`) and the HTTP API
   (`POST /v1/sessions/{id}/messages`, in process), each on its own session of that
@@ -111,6 +114,18 @@ def measure(url: str, size: int, repeats: int) -> dict[str, float]:
             lambda: trail.sessions.load("plain", user_id=USER).messages, 5
         )
 
+    with sessiontrail.connect(url) as trail:
+        held = trail.sessions.load("plain", user_id=USER)
+        assert held is not None and len(held.messages) >= size  # now held
+
+        def held_turn() -> None:
+            held.append_message(role="user", content=TEXT[:200])
+            trail.sessions.save(held)
+
+        held_turn()
+        out["held_turn_ms"] = median_ms(held_turn, repeats)
+
+    with sessiontrail.connect(url, cache_size=0) as trail:
         openai = TrailSession("openai", trail, user_id=USER)
         item = {"role": "user", "content": TEXT[:200]}
 
@@ -262,6 +277,7 @@ def run_cell(python: str, backend: str, url: str, size: int, repeats: int) -> An
 
 COLUMNS = (
     ("turn_ms", "turn ms"),
+    ("held_turn_ms", "held turn ms"),
     ("openai_add_items_ms", "OpenAI add ms"),
     ("adk_append_event_ms", "ADK append ms"),
     ("http_append_ms", "HTTP POST ms"),
@@ -294,7 +310,7 @@ def report(results: dict[str, Any], sizes: list[int]) -> list[str]:
             first, last = str(measured[0]), str(measured[-1])
             if first != last:
                 lines.append(f"  ratio {last} / {first} messages:")
-                for key, title in COLUMNS[:5]:
+                for key, title in COLUMNS[:6]:
                     if key in by_size[first] and key in by_size[last]:
                         ratio = by_size[last][key] / by_size[first][key]
                         lines.append(f"    {title:<15} {ratio:6.2f}x")

@@ -51,6 +51,7 @@ from .projections.sessions import SessionsProjection
 from .projections.skips import Skips
 from .projections.title_tokens import SessionSearch, TitleTokensProjection
 from .projections.transcript_index import TranscriptIds
+from .projections.transcript_pages import TranscriptPages
 from .projections.usage import UsageLedger, UsageProjection
 from .stores.assets import AssetStore
 from .stores.qa import QAService
@@ -140,7 +141,10 @@ class SessionTrail:
             )
         self.store.transcript_index = TranscriptIds(self.read_models)
         self._cache = cache = SessionCache(
-            cache_size, self._key_stamp, lambda: watch.check()
+            cache_size,
+            self._key_stamp,
+            lambda: watch.check(),
+            lambda session: session.kept_copy(self.store, self.store.transcript_index),
         )
         self.memories = memories = SessionMemories(cache)
         """Where adapters keeping sessions' content register it, so an erasure
@@ -188,9 +192,19 @@ class SessionTrail:
         self.usage = UsageLedger(readable, self.store.ids)
         self.audit = AuditTimeline(readable, self.store.ids)
         self.search = SessionSearch(readable)  # words of titles, under a key
-        self.adk = AdkReads(readable, self.store.ids)  # what the ADK adapter reads
+        own_writes = (
+            self._caught_up(
+                (SessionsProjection, AdkProjection), skips, backend.lock_timeout()
+            )
+            if projections == "worker"
+            else readable
+        )
+        self.adk = AdkReads(own_writes, self.store.ids)  # what the ADK adapter reads
+        self.transcript_pages = TranscriptPages(  # what the adapters' reads read
+            SessionIndex(own_writes, skips), self.store.ids
+        )
         self.langgraph = LangGraphReads(  # what the LangGraph saver reads
-            self._caught_up(LangGraphProjection, skips, backend.lock_timeout())
+            self._caught_up((LangGraphProjection,), skips, backend.lock_timeout())
             if projections == "worker"
             else readable
             if near is None
@@ -211,15 +225,18 @@ class SessionTrail:
         return RefreshedReads(database, check, lambda: self.projections.catch_up())
 
     def _caught_up(
-        self, projection: type[Projection], skips: Skips, lock_timeout: float
+        self,
+        projections: tuple[type[Projection], ...],
+        skips: Skips,
+        lock_timeout: float,
     ) -> ProjectionDatabase:
-        """Reads of one read model that first bring it up to the log's head, for
-        an adapter that must read its own writes in worker mode too (the worker
-        applies the other read models; either applies each event once)."""
+        """Reads of these read models that first bring them up to the log's
+        head, for an adapter that must read its own writes in worker mode too
+        (the worker applies the others; either applies each event once)."""
         runner = ProjectionRunner(
             self.store,
             self.read_models,
-            (projection,),
+            projections,
             skips,
             "worker",
             lock_timeout=lock_timeout,

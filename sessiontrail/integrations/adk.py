@@ -235,7 +235,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         recent = None if config is None else config.num_recent_events
         events: list[Event] = []
         if recent != 0:
-            page = trail.sessions.messages(key, last_n=recent, user_id=user_id)
+            page = trail.transcript_pages.messages(key, last_n=recent, user_id=user_id)
             events = [_event(message) for message in page.items]
         if config is not None and config.after_timestamp is not None:
             after = config.after_timestamp

@@ -117,7 +117,7 @@ class TrailSession(ClosesWhatItOpened):
 
     def _read(self, trail: SessionTrail, last: int | None) -> list[TResponseInputItem]:
         try:
-            page = trail.sessions.messages(
+            page = trail.transcript_pages.messages(
                 self.session_id, last_n=last, user_id=self._user_id
             )
         except SessionNotFound:
