@@ -53,49 +53,30 @@ _ESCAPED_NAMESPACE = "%/"
 def thread_session_id(thread_id: str, checkpoint_ns: str = "") -> str:
     """The session of one namespace of a thread (the graph's own: ""); in NFC,
     so the store keeps it as it is."""
-    plain = _plain(thread_id, checkpoint_ns)
-    if plain.isascii() or unicodedata.is_normalized("NFC", plain):
-        return plain
-    suffix = _ESCAPED_NAMESPACE + _full(checkpoint_ns) if checkpoint_ns else ""
-    return f"{THREAD_PREFIX}{_full(thread_id)}{suffix}"
+    return _ids(thread_id, checkpoint_ns)[0]
 
 
 def legacy_session_id(thread_id: str, checkpoint_ns: str = "") -> str | None:
     """The id the thread's session had before this rule, where it differs (not
     NFC); None for every other thread."""
-    plain = _plain(thread_id, checkpoint_ns)
-    return None if plain == thread_session_id(thread_id, checkpoint_ns) else plain
+    return _ids(thread_id, checkpoint_ns)[1]
 
 
 def thread_of(session_id: str) -> tuple[str, str] | None:
     """(thread id, namespace) whose session id, or legacy id, `session_id` is;
     None for other sessions."""
-    if not session_id.startswith(THREAD_PREFIX):
-        return None
-    head, _, tail = session_id.removeprefix(THREAD_PREFIX).partition("/")
-    escaped = head.endswith("%")
-    try:
-        thread_id = unquote(head.removesuffix("%"), errors="strict")
-        checkpoint_ns = unquote(tail, errors="strict") if escaped else tail
-    except UnicodeDecodeError:
-        return None
-    if thread_id and session_id in (
-        thread_session_id(thread_id, checkpoint_ns),
-        legacy_session_id(thread_id, checkpoint_ns),
-    ):
-        return thread_id, checkpoint_ns
-    return None
+    found = _decoded(session_id)
+    return None if found is None else found[0]
 
 
 def thread_spellings(session_id: str) -> tuple[str, ...] | None:
     """Where the session of the thread `session_id` names may be stored, in the
     order to look: its id, then its legacy id if it has one. None if it names
     no thread."""
-    thread = thread_of(session_id)
-    if thread is None:
+    found = _decoded(session_id)
+    if found is None:
         return None
-    legacy = legacy_session_id(*thread)
-    current = thread_session_id(*thread)
+    current, legacy = found[1]
     return (current,) if legacy is None else (current, legacy)
 
 
@@ -105,6 +86,35 @@ def fork_id(session_id: str) -> str:
     fresh = uuid.uuid4().hex
     thread = thread_of(session_id)
     return fresh if thread is None else thread_session_id(fresh, thread[1])
+
+
+def _decoded(
+    session_id: str,
+) -> tuple[tuple[str, str], tuple[str, str | None]] | None:
+    """(thread id, namespace) that `session_id` names, with its ids (`_ids`);
+    None if it is neither of them."""
+    if not session_id.startswith(THREAD_PREFIX):
+        return None
+    head, _, tail = session_id.removeprefix(THREAD_PREFIX).partition("/")
+    escaped = head.endswith("%")
+    try:
+        thread_id = unquote(head.removesuffix("%"), errors="strict")
+        checkpoint_ns = unquote(tail, errors="strict") if escaped else tail
+    except UnicodeDecodeError:
+        return None
+    ids = _ids(thread_id, checkpoint_ns)
+    if not thread_id or session_id not in ids:
+        return None
+    return (thread_id, checkpoint_ns), ids
+
+
+def _ids(thread_id: str, checkpoint_ns: str) -> tuple[str, str | None]:
+    """The thread's session id, and its legacy id (None: the same)."""
+    plain = _plain(thread_id, checkpoint_ns)
+    if plain.isascii() or unicodedata.is_normalized("NFC", plain):
+        return plain, None
+    suffix = _ESCAPED_NAMESPACE + _full(checkpoint_ns) if checkpoint_ns else ""
+    return f"{THREAD_PREFIX}{_full(thread_id)}{suffix}", plain
 
 
 def _plain(thread_id: str, checkpoint_ns: str) -> str:
