@@ -59,9 +59,6 @@ from .values import (
 )
 
 SESSION_NAMESPACE = UUID("6f0c2a8e-3b1d-5c4e-9a7f-2d8b1e0c4a93")
-HELD_IN_COPIES = 1_000
-"""The most messages (or usage records) a kept copy holds (`Session.kept_copy`):
-copying them costs a few microseconds; a longer transcript is read when asked."""
 
 
 @functools.lru_cache(maxsize=4096)
@@ -411,48 +408,19 @@ class Session(Aggregate, created_event_name="Started"):
         (they are JSON: copied as such, without copy.deepcopy's memo). A
         transcript not yet read stays unread in both. The cache copies on every
         save and load, so this is on the hot path."""
-        twin = self._twin()
-        twin._messages = self._messages.copy()
-        usage = self._usage
-        twin._usage = (
-            LogFold([_json_copy(record) for record in usage.items()])
-            if usage.loaded
-            else usage.copy()
-        )
-        return twin
-
-    def kept_copy(self, log: SessionLog, index: TranscriptIndex | None) -> Session:
-        """An independent copy to keep (the cache's of every save and load).
-
-        While the lists it holds are short, the whole copy (`__deepcopy__`).
-        Of a long session with nothing unsaved, a copy that holds neither its
-        transcript nor its usage records and reads them from `log` (and
-        `index`) when asked, as a loaded session does: keeping it then costs
-        the same at any length, instead of copying every message on every
-        save of a session an agent holds."""
-        messages, usage = self._messages, self._usage
-        long = (messages.loaded and len(messages.items()) > HELD_IN_COPIES) or (
-            usage.loaded and len(usage.items()) > HELD_IN_COPIES
-        )
-        if not long or self.pending_events:
-            return self.__deepcopy__({})
-        twin = self._twin()
-        if twin._message_count is None and self._messages.loaded:
-            twin._message_count = len(self._messages.items())
-        twin._messages = LogFold(load=_unattached)
-        twin._usage = LogFold(load=_unattached)
-        twin.attach(log, index)
-        return twin
-
-    def _twin(self) -> Session:
-        """A copy sharing the transcript and usage folds (the callers replace
-        them): every other list copied, the metadata deeply."""
         twin = object.__new__(type(self))
         state = vars(self).copy()
         for name, value in state.items():
             if isinstance(value, list):
                 state[name] = value.copy()
         state["metadata"] = _json_copy(self.metadata)
+        state["_messages"] = self._messages.copy()
+        usage = self._usage
+        state["_usage"] = (
+            LogFold([_json_copy(record) for record in usage.items()])
+            if usage.loaded
+            else usage.copy()
+        )
         twin.__dict__ = state
         return twin
 

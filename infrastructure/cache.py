@@ -16,8 +16,6 @@ from collections.abc import Callable
 from ..domain.session import Session
 
 Stamp = Callable[[Session], object]
-Keep = Callable[[Session], Session]
-"""The private copy the cache keeps of a session it is given."""
 UNKNOWN = object()
 """A stamp that cannot be read now (storage down): the copy is served, so the
 cache still answers through an outage, as it always has."""
@@ -25,10 +23,6 @@ cache still answers through an outage, as it always has."""
 
 def _unstamped(session: Session) -> object:
     return None
-
-
-def _whole_copy(session: Session) -> Session:
-    return session.__deepcopy__({})
 
 
 class SessionCache:
@@ -42,17 +36,14 @@ class SessionCache:
         max_size: int,
         stamp: Stamp = _unstamped,
         before_hit: Callable[[], None] = lambda: None,
-        keep: Keep = _whole_copy,
     ) -> None:
         """`before_hit()` runs before a cached copy is served: it may evict
-        (the trail's evicts what other processes purged). `keep(session)` is
-        the copy kept (the trail's leaves a long transcript in the log)."""
+        (the trail's evicts what other processes purged)."""
         if max_size < 0:
             raise ValueError("cache size must be >= 0")
         self.max_size = max_size
         self._stamp = stamp
         self._before_hit = before_hit
-        self._keep = keep
         self._sessions: OrderedDict[str, tuple[Session, object]] = OrderedDict()
         self._lock = threading.Lock()
 
@@ -100,7 +91,7 @@ class SessionCache:
     ) -> None:
         if self.max_size == 0:
             return
-        stored = self._keep(session)
+        stored = session.__deepcopy__({})  # its own copy, without deepcopy's dispatch
         stamp = self._stamp(stored)
         with self._lock:
             entry = self._sessions.get(session.session_id)

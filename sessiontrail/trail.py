@@ -141,10 +141,7 @@ class SessionTrail:
             )
         self.store.transcript_index = TranscriptIds(self.read_models)
         self._cache = cache = SessionCache(
-            cache_size,
-            self._key_stamp,
-            lambda: watch.check(),
-            lambda session: session.kept_copy(self.store, self.store.transcript_index),
+            cache_size, self._key_stamp, lambda: watch.check()
         )
         self.memories = memories = SessionMemories(cache)
         """Where adapters keeping sessions' content register it, so an erasure

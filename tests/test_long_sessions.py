@@ -19,11 +19,10 @@ from support.http import bearer, write_tokens
 from support.records import payload
 
 import sessiontrail
-from sessiontrail import InvalidInput, SessionNotFound, SessionTrail
-from sessiontrail.domain import session as session_module
+from sessiontrail import InvalidInput, SessionTrail
 from sessiontrail.domain.checkpoint import CheckpointRecord
 from sessiontrail.domain.qa import qa_stream_id
-from sessiontrail.domain.session import HELD_IN_COPIES, stream_id
+from sessiontrail.domain.session import stream_id
 from sessiontrail.infrastructure.chain import frame
 from sessiontrail.infrastructure.event_store import SNAPSHOT_INTERVAL
 from sessiontrail.infrastructure.mapper import COMPRESSED
@@ -297,118 +296,3 @@ def test_a_record_without_snapshots_passes_its_hundredth_version(
     trail.store.record_aggregate(record)  # no error after the commit
 
     assert trail.store.stream_version(record.id) == SNAPSHOT_INTERVAL + 1
-
-
-class CountingLog:
-    """A session's log that counts how often a copy reads it."""
-
-    def __init__(self, events: list[object]) -> None:
-        self.events = events
-        self.reads = 0
-
-    def events_until(self, stream: object, version: int) -> list[object]:
-        self.reads += 1
-        return self.events[:version]
-
-    def head_at(self, stream: object, version: int) -> bytes | None:
-        return None
-
-
-def written(length: int, usage: int = 0) -> tuple[sessiontrail.Session, CountingLog]:
-    """A session of `length` messages (and `usage` usage records), its events
-    stored in a counting log, as a save leaves it: nothing unsaved."""
-    session = sessiontrail.Session(session_id="held", user_id="u")
-    for number in range(length):
-        session.append_message(role="user", content=f"m{number}")
-    for number in range(usage):
-        session.record_token_usage({"input_tokens": number})
-    log = CountingLog(list(session.collect_events()))
-    return session, log
-
-
-def test_the_kept_copy_of_a_long_session_reads_its_transcript_when_asked() -> None:
-    session, log = written(HELD_IN_COPIES + 1, usage=2)
-
-    kept = session.kept_copy(log, None)
-
-    assert log.reads == 0, "keeping the copy reads nothing"
-    assert kept.message_count == HELD_IN_COPIES + 1
-    assert kept.messages == session.messages
-    assert log.reads == 1, "the copy read its transcript from the log, once"
-    assert kept.token_usage == session.token_usage
-    session.append_message(role="user", content="only in the original")
-    assert len(kept.messages) == HELD_IN_COPIES + 1
-
-
-def test_the_kept_copy_of_a_short_session_holds_its_transcript() -> None:
-    session, log = written(HELD_IN_COPIES)
-
-    kept = session.kept_copy(log, None)
-
-    assert kept.messages == session.messages
-    assert log.reads == 0
-    session.append_message(role="user", content="only in the original")
-    assert len(kept.messages) == HELD_IN_COPIES
-
-
-def test_the_kept_copy_of_a_long_session_with_unsaved_events_holds_them() -> None:
-    session, log = written(HELD_IN_COPIES + 1)
-    session.append_message(role="user", content="not saved yet")
-
-    kept = session.kept_copy(log, None)
-
-    assert kept.messages[-1].content == "not saved yet"
-    assert log.reads == 0
-
-
-@pytest.fixture
-def short_held_copies(monkeypatch: pytest.MonkeyPatch) -> None:
-    """Kept copies hold at most 5 messages: a long session is a short test."""
-    monkeypatch.setattr(session_module, "HELD_IN_COPIES", 5)
-
-
-@pytest.mark.usefixtures("short_held_copies")
-def test_a_long_session_an_agent_holds_loads_whole_from_the_cache(
-    trail: SessionTrail,
-) -> None:
-    session = trail.sessions.load_or_create("agent", user_id="u")
-    for number in range(12):
-        session.append_message(role="user", content=f"m{number}")
-        session.record_token_usage({"input_tokens": number})
-        trail.sessions.save(session)
-    session.truncate(10)
-    trail.sessions.save(session)
-    session.append_message(role="assistant", content="after the cut")
-    trail.sessions.save(session)
-
-    loaded = trail.sessions.load("agent", user_id="u")
-
-    assert loaded is not None
-    assert loaded.message_count == 11
-    assert [m.id for m in loaded.messages] == [m.id for m in session.messages]
-    assert loaded.token_usage == session.token_usage
-    loaded.append_message(role="user", content="through the loaded copy")
-    trail.sessions.save(loaded)
-    again = trail.sessions.load("agent", user_id="u")
-    assert again is not None and again.messages[-1].content == (
-        "through the loaded copy"
-    )
-    assert len(again.messages) == 12
-
-
-@pytest.mark.usefixtures("short_held_copies")
-def test_a_cached_long_session_purged_since_reads_as_purged_as_a_loaded_one_does(
-    trail: SessionTrail,
-) -> None:
-    session = trail.sessions.load_or_create("gone", user_id="u")
-    session.replace_messages(
-        [{"role": "user", "content": f"m{number}"} for number in range(8)]
-    )
-    trail.sessions.save(session)
-    kept = trail.sessions.load("gone", user_id="u")
-    assert kept is not None
-
-    trail.sessions.purge("gone")
-
-    with pytest.raises(SessionNotFound):
-        kept.messages  # noqa: B018 - reading it is the test
