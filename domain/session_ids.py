@@ -9,6 +9,11 @@ exactly that spelling is the session, as it always was), then as NFC, then as NF
 reads the same in NFC and NFD, every ASCII id among them, has one spelling and
 needs no look-up at all.
 
+A LangGraph thread's session id is the exception (thread_ids.py): LangGraph
+compares thread ids exactly, so the id names one stream, its own spelling, or
+else (for a thread stored before its id was escaped) the spelling its thread had
+then; ASCII thread ids need no look-up either.
+
 User ids are not normalised: they are compared exactly as given, as keys and
 erasures name them.
 """
@@ -17,6 +22,8 @@ from __future__ import annotations
 
 import unicodedata
 from collections.abc import Callable
+
+from .thread_ids import thread_spellings
 
 
 def nfc(session_id: str) -> str:
@@ -35,8 +42,9 @@ def spellings(session_id: str) -> tuple[str, ...]:
 def stored_spelling(session_id: str, holds: Callable[[str], bool]) -> str:
     """The spelling whose stream holds the session `session_id` names: the first of
     `spellings` that `holds` (a look-up per spelling tried, none when there is one
-    spelling); the NFC spelling, where a new session goes, when none does."""
-    candidates = spellings(session_id)
+    spelling); the NFC spelling of the first, where a new session goes, when
+    none does. A thread's session id has its own candidates (thread_ids.py)."""
+    candidates = thread_spellings(session_id) or spellings(session_id)
     if len(candidates) == 1:
-        return session_id
-    return next((each for each in candidates if holds(each)), nfc(session_id))
+        return candidates[0]
+    return next((each for each in candidates if holds(each)), nfc(candidates[0]))

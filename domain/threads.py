@@ -1,20 +1,18 @@
-"""LangGraph threads kept as sessions: the session id of a thread, and the values
-its checkpoint and pending-write events hold.
+"""LangGraph threads kept as sessions: the values their checkpoint and
+pending-write events hold.
 
 A thread's checkpoints live in the namespace LangGraph gives them ("" for the
 graph itself, "node:<task id>" and deeper for subgraphs); each (thread, namespace)
-is one session, whose id says which: `langgraph/<thread>` or
-`langgraph/<thread>/<namespace>`, with "%" and "/" in the thread id escaped so no
-two pairs share an id. Values are stored as LangGraph's serializer wrote them (a
-type tag and bytes, never re-interpreted): deflated when that makes a large value
-smaller, then base64 in pieces no longer than any one stored string may be.
+is one session, whose id says which (thread_ids.py). Values are stored as
+LangGraph's serializer wrote them (a type tag and bytes, never re-interpreted):
+deflated when that makes a large value smaller, then base64 in pieces no longer
+than any one stored string may be.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import uuid
 import zlib
 from typing import Self
 
@@ -33,34 +31,6 @@ MAX_VALUE_BYTES = 64 * 1024 * 1024
 """The most bytes one value may hold as its serializer wrote it: refused above
 this when put, and never inflated past it when read back (a stored or imported
 value cannot make a reader inflate more)."""
-THREAD_PREFIX = "langgraph/"
-"""Session ids of LangGraph threads start with this."""
-
-
-def thread_session_id(thread_id: str, checkpoint_ns: str = "") -> str:
-    """The session of one namespace of a thread (the graph's own: "")."""
-    escaped = thread_id.replace("%", "%25").replace("/", "%2F")
-    suffix = f"/{checkpoint_ns}" if checkpoint_ns else ""
-    return f"{THREAD_PREFIX}{escaped}{suffix}"
-
-
-def thread_of(session_id: str) -> tuple[str, str] | None:
-    """(thread id, namespace) of a thread's session id; None for other sessions."""
-    if not session_id.startswith(THREAD_PREFIX):
-        return None
-    escaped, _, checkpoint_ns = session_id.removeprefix(THREAD_PREFIX).partition("/")
-    thread_id = escaped.replace("%2F", "/").replace("%25", "%")
-    if not thread_id or thread_session_id(thread_id, checkpoint_ns) != session_id:
-        return None
-    return thread_id, checkpoint_ns
-
-
-def fork_id(session_id: str) -> str:
-    """A fresh id for a fork of `session_id`: for a thread's session, the session
-    of a new thread in the same namespace, so the fork is a thread too."""
-    fresh = uuid.uuid4().hex
-    thread = thread_of(session_id)
-    return fresh if thread is None else thread_session_id(fresh, thread[1])
 
 
 class Serialized(Value):

@@ -26,7 +26,7 @@ from ..domain.ports import Order, SessionReads
 from ..domain.purge import PurgeReport
 from ..domain.search import SearchHit, SearchText, session_filter
 from ..domain.session import Session, stream_id
-from ..domain.threads import fork_id, thread_of
+from ..domain.thread_ids import fork_id, thread_of
 from ..domain.validation import (
     Actor,
     Count,

@@ -26,7 +26,7 @@ def moment(value: int) -> datetime:
 
 def any_spelling(column: str, name: str) -> tuple[str, tuple[str, ...]]:
     """A condition (and its parameters) matching `column` to `name` in any of its
-    Unicode spellings (as given, NFC, NFD): an ADK app or a LangGraph thread is
-    found whichever form its id was stored or is asked in."""
+    Unicode spellings (as given, NFC, NFD): an ADK app is found whichever form
+    its name was stored or is asked in."""
     names = spellings(name)
     return f"{column} IN ({', '.join('?' * len(names))})", names

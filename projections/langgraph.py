@@ -34,7 +34,8 @@ from typing import TypeVar
 from ..domain.event_model import EventModel
 from ..domain.personal import ERASED
 from ..domain.session import Session
-from ..domain.threads import Serialized, thread_of
+from ..domain.thread_ids import thread_of
+from ..domain.threads import Serialized
 from ..infrastructure.sql import Cursor
 from .projection import Projection, Table
 

@@ -11,10 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..domain.personal import ERASED
-from ..domain.threads import thread_session_id
+from ..domain.thread_ids import thread_session_id
 from ..infrastructure.session_ids import StoredIds
 from ..infrastructure.sql import Cursor, ProjectionDatabase
-from .columns import any_spelling
 from .langgraph import LangGraphProjection
 
 
@@ -61,7 +60,9 @@ class LangGraphReads:
     row, one value per channel, its writes), whatever the thread's length."""
 
     def __init__(self, database: ProjectionDatabase, ids: StoredIds) -> None:
-        """`ids` finds the stored spelling of a thread's session id in the log."""
+        """`ids` finds where a thread's session is stored in the log (its id, or
+        its legacy id: thread_ids.py). Thread ids are compared exactly, as
+        LangGraph compares them."""
         self._database = database
         self._ids = ids
 
@@ -92,11 +93,8 @@ class LangGraphReads:
         a metadata filter matches as PostgreSQL's `@>` (containment) does."""
         where: list[str] = []
         params: list[Any] = []
-        if search.thread_id is not None:
-            thread, names = any_spelling("t.thread_id", search.thread_id)
-            where.append(thread)
-            params.extend(names)
         for column, value in (
+            ("t.thread_id", search.thread_id),
             ("t.checkpoint_ns", search.checkpoint_ns),
             ("c.checkpoint_id", search.checkpoint_id),
         ):
@@ -127,26 +125,24 @@ class LangGraphReads:
             return [_loaded(cur, tables, row) for row in rows]
 
     def namespaces(self, thread_id: str) -> list[str]:
-        """The live namespaces of a thread that hold anything (its id in any
-        spelling)."""
+        """The live namespaces of a thread that hold anything."""
         return [str(ns) for ns in self._of_thread("checkpoint_ns", thread_id, True)]
 
     def owners(self, thread_id: str) -> set[str | None]:
         """Whose the thread's namespaces are (None: no one's), deleted ones
-        too (its id in any spelling)."""
+        too."""
         return set(self._of_thread("user_id", thread_id, False))
 
     def _of_thread(self, column: str, thread_id: str, live: bool) -> list[Any]:
         """The distinct values of `column` over the thread's namespaces (only
         those not deleted if `live`), in order."""
-        thread, names = any_spelling("thread_id", thread_id)
         alive = " AND deleted = 0" if live else ""
         with self._database.read() as cur:
             tables, _ = LangGraphProjection.live(cur)
             rows = cur.execute(
                 f"SELECT DISTINCT {column} FROM {tables.table('lg_threads')} "
-                f"WHERE {thread}{alive} ORDER BY {column}",
-                names,
+                f"WHERE thread_id = ?{alive} ORDER BY {column}",
+                (thread_id,),
             ).fetchall()
         return [row[0] for row in rows]
 

@@ -19,7 +19,7 @@ from support.langgraph import (
 )
 
 from sessiontrail import ConcurrencyConflict, SessionTrail
-from sessiontrail.domain.threads import thread_of, thread_session_id
+from sessiontrail.domain.thread_ids import thread_of, thread_session_id
 from sessiontrail.integrations.langgraph import TrailSaver
 
 SOURCE = {"configurable": {"thread_id": "t1", "user_id": "ann"}}

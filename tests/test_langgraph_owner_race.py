@@ -13,7 +13,7 @@ from support.langgraph import checkpoint, config
 
 import sessiontrail
 from sessiontrail import ConcurrencyConflict, SessionTrail
-from sessiontrail.domain.threads import thread_session_id
+from sessiontrail.domain.thread_ids import thread_session_id
 from sessiontrail.integrations.langgraph import TrailSaver
 
 

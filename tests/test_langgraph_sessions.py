@@ -24,7 +24,7 @@ from support.langgraph import approval_graph, chat_graph, checkpoint, config
 import sessiontrail
 from sessiontrail import ConcurrencyConflict, InvalidInput, SessionTrail
 from sessiontrail.domain.session import Session
-from sessiontrail.domain.threads import thread_of, thread_session_id
+from sessiontrail.domain.thread_ids import thread_of, thread_session_id
 from sessiontrail.integrations.langgraph import TrailSaver
 from sessiontrail.integrations.langgraph_log import ThreadLog
 

@@ -301,24 +301,6 @@ def test_the_adk_service_gets_a_session_by_either_spelling(
     assert [s.id for s in listed.sessions] == [NFC]
 
 
-def test_the_langgraph_saver_finds_a_thread_by_either_spelling(
-    trail: SessionTrail,
-) -> None:
-    pytest.importorskip("langgraph")
-    from support.langgraph import checkpoint, config
-
-    from sessiontrail.integrations.langgraph import TrailSaver
-
-    saver = TrailSaver(trail)
-    saved = checkpoint({"text": "hi"})
-    saver.put(config(NFD), saved, {"step": 1}, {})
-    found = saver.get_tuple(config(NFC))
-    assert found is not None and found.checkpoint["id"] == saved["id"]
-    assert [t.checkpoint["id"] for t in saver.list(config(NFC))] == [saved["id"]]
-    saver.delete_thread(NFC)
-    assert saver.get_tuple(config(NFD)) is None
-
-
 def test_a_fork_takes_either_spelling_and_stores_its_new_id_in_nfc(
     trail: SessionTrail,
 ) -> None:

@@ -14,7 +14,7 @@ from rich.text import Text
 
 from ..domain.errors import InvalidInput, SessionNotFound
 from ..domain.search import parse_meta
-from ..domain.threads import thread_of, thread_session_id
+from ..domain.thread_ids import thread_of, thread_session_id
 from ..domain.values import Message, SessionSummary
 from ..infrastructure.repository import SessionRepository
 from .next_page import continue_command

@@ -14,7 +14,7 @@ from typing import cast
 
 from ..domain.errors import ConcurrencyConflict
 from ..domain.event_model import EventModel
-from ..domain.threads import thread_session_id
+from ..domain.thread_ids import thread_session_id
 from ..infrastructure.appends import caught_up
 from ..infrastructure.event_store import StreamMoved
 from ..infrastructure.mapper import content_owner

@@ -31,7 +31,7 @@ from ..domain.limits import (
     check_unicode,
     nesting_within_limit,
 )
-from ..domain.threads import thread_session_id
+from ..domain.thread_ids import legacy_session_id, thread_session_id
 from ..domain.validation import ItemId, SessionId
 
 SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionId)
@@ -96,6 +96,11 @@ def session_of(thread_id: str, checkpoint_ns: str, name: str) -> str:
         return SESSION_ID.validate_python(session_id)
     except ValidationError as exc:
         problem = exc.errors()[0]["msg"]
+        if legacy_session_id(thread_id, checkpoint_ns) is not None:
+            problem += (
+                " (a thread id or namespace not in Unicode NFC is written with "
+                "%XX escapes: 6 to 12 characters for each character outside ASCII)"
+            )
         raise InvalidInput(
             f"{name}: cannot name a session {session_id!r}: {problem}"
         ) from None

@@ -30,7 +30,8 @@ from langgraph.checkpoint.serde.types import _DeltaSnapshot
 from ..domain.errors import ConcurrencyConflict, InvalidInput
 from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session
-from ..domain.threads import ChannelValue, Serialized, TaskWrite, thread_session_id
+from ..domain.thread_ids import thread_session_id
+from ..domain.threads import ChannelValue, Serialized, TaskWrite
 from ..projections.langgraph_reads import Search
 from ..trail import SessionTrail
 from .langgraph_copy import copy_thread
