@@ -139,16 +139,14 @@ class SessionTrail:
                 self.projections.lagging,
                 self.projections.catch_up_unless_running,
             )
-        own_writes = (  # what reads that must see this process's writes read
-            self._caught_up(
+        # What reads that must see this process's writes read: in worker mode
+        # they first bring the sessions and ADK read models up to the log.
+        own_writes, transcripts = readable, self.read_models
+        if projections == "worker":
+            own_writes = transcripts = self._caught_up(
                 (SessionsProjection, AdkProjection), skips, backend.lock_timeout()
             )
-            if projections == "worker"
-            else readable
-        )
-        self.store.transcript_index = TranscriptIds(
-            own_writes if projections == "worker" else self.read_models
-        )
+        self.store.transcript_index = TranscriptIds(transcripts)
         self._cache = cache = SessionCache(
             cache_size, self._key_stamp, lambda: watch.check()
         )
