@@ -21,29 +21,43 @@ Effect = tuple[str, object]
 
 
 class LogFold(Generic[T]):
-    """Items in order: held, or read by `load` on first use."""
+    """Items in order: held, or read by `load` on first use.
 
-    __slots__ = ("_effects", "_items", "_load")
+    Held items live in a list that copies of the fold share and that only grows
+    at its end: each fold sees the first `_length` of it, so a copy costs the
+    same at any length (the cache copies each session it keeps, on every save
+    of a session an agent holds). A fold appends in place while it ends where
+    the list does; one that another copy has appended past takes a list of its
+    own first. Callers get a list of the fold's own (`items`), made on first use
+    and kept up to date by the fold's appends, never the shared one: no
+    caller's edit of the list it was given reaches another copy.
+    """
+
+    __slots__ = ("_effects", "_handed", "_length", "_load", "_shared")
 
     def __init__(
         self,
         items: list[T] | None = None,
         load: Callable[[], list[T]] | None = None,
     ) -> None:
-        """Give `items` (held) or `load` (read on first use), not both."""
+        """Give `items` (held: the fold keeps that list) or `load` (read on
+        first use), not both."""
         assert (items is None) != (load is None)
-        self._items = items
+        self._shared = items
+        self._length = 0 if items is None else len(items)
+        self._handed: list[T] | None = None
         self._load = load
         self._effects: list[Effect] = []
 
     @property
     def loaded(self) -> bool:
         """Whether the items are in memory (reading them costs nothing more)."""
-        return self._items is not None
+        return self._shared is not None
 
     def items(self) -> list[T]:
-        """Every item in order, read from the log the first time if not held."""
-        if self._items is None:
+        """Every item in order, read from the log the first time if not held:
+        this fold's own list, the same one each time until a removal."""
+        if self._shared is None:
             assert self._load is not None
             items = self._load()
             for kind, value in self._effects:
@@ -51,36 +65,50 @@ class LogFold(Generic[T]):
                     items.append(value)  # type: ignore[arg-type]
                 else:
                     items = _without(items, value)  # type: ignore[arg-type]
-            self._items, self._load, self._effects = items, None, []
-        return self._items
+            self._shared, self._length = items, len(items)
+            self._load, self._effects = None, []
+        if self._handed is None:
+            self._handed = self._shared[: self._length]
+        return self._handed
 
     def append(self, item: T) -> None:
-        if self._items is None:
+        if self._shared is None:
             self._effects.append(("append", item))
-        else:
-            self._items.append(item)
+            return
+        shared, at = self._shared, self._length
+        if len(shared) == at:
+            shared.append(item)  # one step: a racing copy's lands before or after
+        if shared[at] is not item:  # another copy appended past this one's end
+            self._shared = [*shared[:at], item]
+        self._length = at + 1
+        if self._handed is not None:
+            self._handed.append(item)
 
     def remove(self, ids: frozenset[str]) -> None:
         """Take out the items with these ids (items that have an `id`)."""
-        if self._items is None:
+        if self._shared is None:
             self._effects.append(("remove", ids))
         else:
-            self._items = _without(self._items, ids)
+            self._shared = _without(self._shared[: self._length], ids)
+            self._length = len(self._shared)
+            self._handed = None
 
     def appended_since_load(self) -> list[T] | None:
         """The items appended since the load when nothing was removed since (the
         newest items, in order); None when removals make that unknown without
         reading the log. Held items: None (use `items`)."""
-        if self._items is not None:
+        if self._shared is not None:
             return None
         if any(kind != "append" for kind, _ in self._effects):
             return None
         return [value for _, value in self._effects]  # type: ignore[misc]
 
     def copy(self) -> LogFold[T]:
-        """An independent copy; both read the log once each if neither has yet."""
+        """An independent copy, at no cost for held items (shared, see above);
+        both read the log once each if neither has yet."""
         twin: LogFold[T] = LogFold.__new__(LogFold)
-        twin._items = None if self._items is None else list(self._items)
+        twin._shared, twin._length = self._shared, self._length
+        twin._handed = None
         twin._load = self._load
         twin._effects = list(self._effects)
         return twin

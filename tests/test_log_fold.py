@@ -1,0 +1,155 @@
+"""A session's transcript fold: copies share what it holds, at no cost whatever its
+length, and stay independent of each other and of what callers do to the lists
+they are given."""
+
+from __future__ import annotations
+
+import threading
+from typing import Any
+
+import pytest
+
+import sessiontrail
+from sessiontrail import SessionTrail
+from sessiontrail.domain.log_fold import LogFold
+
+
+class Item:
+    """An item with an id, as messages have."""
+
+    def __init__(self, ident: str) -> None:
+        self.id = ident
+
+    def __repr__(self) -> str:
+        return f"Item({self.id!r})"
+
+
+class CountingList(list[Any]):
+    """A list that counts how often its items are gone through or copied."""
+
+    visits = 0
+
+    def __iter__(self) -> Any:
+        CountingList.visits += 1
+        return super().__iter__()
+
+    def __getitem__(self, index: Any) -> Any:
+        if isinstance(index, slice):
+            CountingList.visits += 1
+        return super().__getitem__(index)
+
+
+def held(*idents: str) -> LogFold[Item]:
+    return LogFold([Item(ident) for ident in idents])
+
+
+def ids(fold: LogFold[Item]) -> list[str]:
+    return [item.id for item in fold.items()]
+
+
+def test_a_copy_of_held_items_goes_through_none_of_them() -> None:
+    fold: LogFold[Item] = LogFold(CountingList(Item(str(n)) for n in range(1000)))
+    CountingList.visits = 0
+
+    twin = fold.copy()
+    fold.append(Item("new"))
+    twin.copy()
+
+    assert CountingList.visits == 0
+    assert len(twin.items()) == 1000
+
+
+def test_copies_see_their_own_appends_only() -> None:
+    fold = held("a", "b")
+    twin = fold.copy()
+
+    fold.append(Item("only in the fold"))
+    twin.append(Item("only in the twin"))
+    fold.append(Item("the fold again"))
+
+    assert ids(fold) == ["a", "b", "only in the fold", "the fold again"]
+    assert ids(twin) == ["a", "b", "only in the twin"]
+
+
+def test_a_removal_reaches_no_copy() -> None:
+    fold = held("a", "b", "c")
+    twin = fold.copy()
+
+    fold.remove(frozenset({"b"}))
+    fold.append(Item("d"))
+
+    assert ids(fold) == ["a", "c", "d"]
+    assert ids(twin) == ["a", "b", "c"]
+
+
+def test_a_callers_edits_of_the_items_it_was_given_reach_no_copy() -> None:
+    fold = held("a", "b", "c")
+    given = fold.items()
+    twin = fold.copy()
+
+    given.pop()
+    given[0] = Item("changed")
+    given.sort(key=lambda item: item.id, reverse=True)
+    fold.append(Item("d"))
+
+    assert ids(twin) == ["a", "b", "c"]
+    assert ids(twin.copy()) == ["a", "b", "c"]
+
+
+def test_the_list_given_follows_the_folds_own_appends() -> None:
+    fold = held("a")
+    given = fold.items()
+
+    fold.append(Item("b"))
+
+    assert [item.id for item in given] == ["a", "b"]
+    assert fold.items() is given
+
+
+def test_copies_appending_in_threads_at_once_each_keep_their_own() -> None:
+    fold = held("start")
+    copies = [fold.copy() for _ in range(4)]
+    barrier = threading.Barrier(len(copies))
+
+    def append(number: int, copy: LogFold[Item]) -> None:
+        barrier.wait(timeout=30)
+        for turn in range(2000):
+            copy.append(Item(f"{number}-{turn}"))
+
+    threads = [
+        threading.Thread(target=append, args=(number, copy))
+        for number, copy in enumerate(copies)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=60)
+
+    assert not any(thread.is_alive() for thread in threads)
+    for number, copy in enumerate(copies):
+        assert ids(copy) == ["start"] + [f"{number}-{turn}" for turn in range(2000)]
+    assert ids(fold) == ["start"]
+
+
+@pytest.mark.parametrize("edit", ["pop", "set", "sort", "clear"])
+def test_what_the_writer_does_to_its_sessions_messages_never_reaches_a_load(
+    trail: SessionTrail, edit: str
+) -> None:
+    session = sessiontrail.Session(session_id="held", user_id="u")
+    for number in range(5):
+        session.append_message(role="user", content=f"m{number}")
+    trail.sessions.save(session)
+    messages = session.messages
+
+    if edit == "pop":
+        messages.pop()
+    elif edit == "set":
+        messages[0] = messages[1]
+    elif edit == "sort":
+        messages.sort(key=lambda message: message.content, reverse=True)
+    else:
+        messages.clear()
+
+    loaded = trail.sessions.load("held", user_id="u")
+    assert loaded is not None
+    assert [m.content for m in loaded.messages] == [f"m{n}" for n in range(5)]
