@@ -7,6 +7,7 @@ import signal
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
+from uuid import UUID
 
 import pytest
 from hypothesis import settings
@@ -141,3 +142,18 @@ def other_trail(url: str) -> Iterator[SessionTrail]:
     """A second, independent trail on the same database (as another process has)."""
     with sessiontrail.connect(url) as opened:
         yield opened
+
+
+@pytest.fixture
+def look_ups(trail: SessionTrail, monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
+    """The streams the session id resolver looks for, in order (each is one
+    read of the log): counts what resolving an id costs."""
+    seen: list[UUID] = []
+    holds = trail.store.has_stream
+
+    def counted(stream: UUID) -> bool:
+        seen.append(stream)
+        return holds(stream)
+
+    monkeypatch.setattr(trail.store, "has_stream", counted)
+    return seen

@@ -18,10 +18,10 @@ from hypothesis import strategies as st
 from langchain_core.messages import HumanMessage
 from langgraph.checkpoint.base import BaseCheckpointSaver
 from support.langgraph import chat_graph, checkpoint, config, reference_saver
+from support.spelt import started_as_spelt
 
 from sessiontrail import InvalidInput, SessionTrail
-from sessiontrail.domain.aggregate import Aggregate
-from sessiontrail.domain.session import Session, stream_id
+from sessiontrail.domain.session import stream_id
 from sessiontrail.domain.thread_ids import (
     legacy_session_id,
     thread_of,
@@ -266,17 +266,7 @@ def stored_before(trail: SessionTrail, thread_id: str, text: str) -> str:
     built by hand), with one checkpoint. Its session id."""
     session_id = legacy_session_id(thread_id)
     assert session_id is not None
-    session = Aggregate._create.__func__(  # type: ignore[attr-defined]
-        Session,
-        Session.Started,
-        id=stream_id(session_id),
-        session_id=session_id,
-        model="",
-        user_id="ann",
-        title=thread_id,
-        metadata={},
-        actor="runtime",
-    )
+    session = started_as_spelt(session_id, user_id="ann", title=thread_id)
     saved = checkpoint({"x": text})
     session.record_checkpoint(
         saved["id"],
@@ -329,20 +319,6 @@ def test_a_thread_stored_under_its_plain_id_copies_and_deletes_as_any(
 
 
 # -- the cost -------------------------------------------------------------------------
-
-
-@pytest.fixture
-def look_ups(trail: SessionTrail, monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
-    """The streams the id resolver looks for, in order (each is one read)."""
-    seen: list[UUID] = []
-    holds = trail.store.has_stream
-
-    def counted(stream: UUID) -> bool:
-        seen.append(stream)
-        return holds(stream)
-
-    monkeypatch.setattr(trail.store, "has_stream", counted)
-    return seen
 
 
 def test_ascii_and_nfc_threads_cost_no_look_up(

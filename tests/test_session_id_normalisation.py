@@ -16,10 +16,10 @@ from fastapi.testclient import TestClient
 from support.cli import invoke, invoke_json
 from support.http import bearer, write_tokens
 from support.postgres import PostgresServer
+from support.spelt import started_as_spelt
 
 import sessiontrail
 from sessiontrail import SessionTrail
-from sessiontrail.domain.aggregate import Aggregate
 from sessiontrail.domain.errors import ConcurrencyConflict
 from sessiontrail.domain.qa import QASession, qa_stream_id
 from sessiontrail.domain.session import Session, stream_id
@@ -35,17 +35,7 @@ NOEL_NFD = unicodedata.normalize("NFD", "Noël")
 def legacy(trail: SessionTrail, session_id: str, user_id: str | None = None) -> None:
     """Store a session as the old rule did, under `session_id` exactly as given
     (the door would turn a new one into NFC): its stream is built by hand."""
-    session = Aggregate._create.__func__(  # type: ignore[attr-defined]
-        Session,
-        Session.Started,
-        id=stream_id(session_id),
-        session_id=session_id,
-        model="",
-        user_id=user_id,
-        title="",
-        metadata={},
-        actor="runtime",
-    )
+    session = started_as_spelt(session_id, user_id=user_id)
     session.append_message(role="user", content="written before")
     trail.sessions.save(session)
 
@@ -315,20 +305,6 @@ def test_a_fork_takes_either_spelling_and_stores_its_new_id_in_nfc(
 
 
 # -- the cost: ASCII ids need no look-up --------------------------------------------
-
-
-@pytest.fixture
-def look_ups(trail: SessionTrail, monkeypatch: pytest.MonkeyPatch) -> list[UUID]:
-    """The streams the resolver looks for, in order (each is one read)."""
-    seen: list[UUID] = []
-    holds = trail.store.has_stream
-
-    def counted(stream: UUID) -> bool:
-        seen.append(stream)
-        return holds(stream)
-
-    monkeypatch.setattr(trail.store, "has_stream", counted)
-    return seen
 
 
 def test_an_ascii_id_costs_no_look_up(
