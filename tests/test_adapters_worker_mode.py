@@ -12,7 +12,7 @@ import pytest
 from agents.memory import SQLiteSession
 from google.adk.sessions.in_memory_session_service import InMemorySessionService
 from test_adk import APP, event, recreate
-from test_openai_agents import ITEMS, every_read
+from test_openai_agents import ITEMS
 
 import sessiontrail
 from sessiontrail import aio
@@ -52,35 +52,6 @@ def test_openai_items_read_their_own_writes_as_the_sdks_sqlite_session(
     expected = asyncio.run(sdk())
     assert expected[0] == ITEMS[:3]  # the SDK's own answer
     assert asyncio.run(ours()) == expected
-
-
-def test_openai_limits_read_as_the_sdks_sqlite_session_in_worker_mode(
-    url: str, tmp_path: Path
-) -> None:
-    async def sdk() -> dict[str, list[Any]]:
-        opened: list[SQLiteSession] = []
-
-        def make(settings: Any) -> SQLiteSession:
-            opened.append(
-                SQLiteSession("chat-1", tmp_path / "sdk.db", session_settings=settings)
-            )
-            return opened[-1]
-
-        try:
-            return await every_read(make)
-        finally:
-            for session in opened:
-                session.close()
-
-    async def ours() -> dict[str, list[Any]]:
-        async with await aio.connect(url, projections="worker") as trail:
-            return await every_read(
-                lambda settings: TrailSession(
-                    "chat-1", trail, session_settings=settings
-                )
-            )
-
-    assert asyncio.run(ours()) == asyncio.run(sdk())
 
 
 def test_adk_sessions_read_their_own_writes_as_adks_service(url: str) -> None:

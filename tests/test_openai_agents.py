@@ -73,10 +73,12 @@ ITEMS: list[Any] = [
 
 
 def with_trail(
-    url: str, scenario: Callable[[aio.AsyncSessionTrail], Awaitable[T]]
+    url: str,
+    scenario: Callable[[aio.AsyncSessionTrail], Awaitable[T]],
+    projections: sessiontrail.Mode = "inline",
 ) -> T:
     async def run() -> T:
-        async with await aio.connect(url) as trail:
+        async with await aio.connect(url, projections=projections) as trail:
             return await scenario(trail)
 
     return asyncio.run(run())
@@ -176,7 +178,12 @@ async def every_read(make: Callable[[Any], Any]) -> dict[str, list[Any]]:
     }
 
 
-def test_limits_read_as_the_sdks_sqlite_session(url: str, tmp_path: Path) -> None:
+@pytest.mark.parametrize("projections", ["inline", "worker"])
+def test_limits_read_as_the_sdks_sqlite_session(
+    url: str, tmp_path: Path, projections: sessiontrail.Mode
+) -> None:
+    """In worker mode too: the session reads its own writes, as the SDK's does."""
+
     async def sdk() -> dict[str, list[Any]]:
         opened: list[SQLiteSession] = []
 
@@ -200,7 +207,7 @@ def test_limits_read_as_the_sdks_sqlite_session(url: str, tmp_path: Path) -> Non
 
     expected = asyncio.run(sdk())
     assert expected["settings=None limit=10"] == ITEMS[:6]  # the SDK's own answer
-    assert with_trail(url, ours) == expected
+    assert with_trail(url, ours, projections) == expected
 
 
 def test_the_sdks_encrypted_session_reads_through_it_as_through_sqlite(
