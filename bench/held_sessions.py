@@ -2,7 +2,7 @@
 
     .venv/bin/python bench/held_sessions.py [--sizes 100,10000,50000]
         [--saves 300] [--projections worker|inline] [--dir /dev/shm]
-        [--before PYTHON] [--rounds 3] [--json-out FILE] [--quick]
+        [--before PYTHON] [--rounds 3] [--json-out FILE] [--quick] [--usage]
 
 An agent process keeps its conversation between turns: one `Session` object,
 its whole transcript in memory, and each turn `append_message` + `save` through
@@ -12,7 +12,9 @@ one session of that many messages, built in memory and saved once; then
 `--saves` turns are timed, CPU time per turn, median. With `--before`, each
 cell also runs under that interpreter (another checkout, e.g. main before a
 change), alternating with this one for `--rounds` rounds, and the report shows
-the medians of both and their ratio.
+the medians of both and their ratio. `--usage`: the agent also records the
+model's token usage, one record per assistant message and one per timed turn
+(a session of N messages then holds N/2 records).
 """
 
 from __future__ import annotations
@@ -31,7 +33,10 @@ HERE = Path(__file__).resolve()
 TEXT = "The agent summarises the last tool call and asks a follow-up. " * 3
 
 
-def cell(size: int, saves: int, projections: str, directory: str) -> float:
+USAGE = {"input_tokens": 812, "output_tokens": 96, "details": {"cached_tokens": 512}}
+
+
+def cell(size: int, saves: int, projections: str, directory: str, usage: bool) -> float:
     """Median CPU ms of one held turn on a session of `size` messages."""
     import sessiontrail
 
@@ -42,18 +47,28 @@ def cell(size: int, saves: int, projections: str, directory: str) -> float:
             for number in range(size):
                 role = "user" if number % 2 == 0 else "assistant"
                 held.append_message(role=role, content=f"[{number}] {TEXT}")
+                if usage and role == "assistant":
+                    held.record_token_usage(USAGE)
             trail.sessions.save(held)
             spent = []
             for number in range(saves):
                 began = time.process_time()
                 held.append_message(role="user", content=f"[turn {number}] {TEXT}")
+                if usage:
+                    held.record_token_usage(USAGE)
                 trail.sessions.save(held)
                 spent.append(time.process_time() - began)
     return 1000 * statistics.median(spent)
 
 
 def run_cell(python: str, size: int, options: argparse.Namespace) -> float:
-    arguments = [str(size), str(options.saves), options.projections, options.dir]
+    arguments = [
+        str(size),
+        str(options.saves),
+        options.projections,
+        options.dir,
+        "usage" if options.usage else "",
+    ]
     result = subprocess.run(
         [python, str(HERE), "--cell", *arguments],
         capture_output=True,
@@ -67,7 +82,7 @@ def run_cell(python: str, size: int, options: argparse.Namespace) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--cell", nargs=4, help=argparse.SUPPRESS)
+    parser.add_argument("--cell", nargs=5, help=argparse.SUPPRESS)
     parser.add_argument("--sizes", default="100,10000,50000")
     parser.add_argument("--saves", type=int, default=300)
     parser.add_argument("--projections", choices=("worker", "inline"), default="worker")
@@ -75,11 +90,12 @@ def main() -> None:
     parser.add_argument("--before", help="another interpreter, run alternately")
     parser.add_argument("--rounds", type=int, default=3)
     parser.add_argument("--quick", action="store_true", help="smoke sizes (CI)")
+    parser.add_argument("--usage", action="store_true", help="record usage each turn")
     parser.add_argument("--json-out", type=Path)
     options = parser.parse_args()
     if options.cell:
-        size, saves, projections, directory = options.cell
-        print(cell(int(size), int(saves), projections, directory))
+        size, saves, projections, directory, usage = options.cell
+        print(cell(int(size), int(saves), projections, directory, usage == "usage"))
         return
     if options.quick:
         options.sizes, options.saves, options.rounds = "100,2000", 50, 1
@@ -99,7 +115,8 @@ def main() -> None:
         for name, by_size in times.items()
     }
     print(
-        f"held session, {options.projections} mode, CPU ms per turn "
+        f"held session, {options.projections} mode"
+        f"{', usage recorded each turn' if options.usage else ''}, CPU ms per turn "
         f"(median of {options.saves} turns, median of {options.rounds} rounds)"
     )
     for name, by_size in results.items():

@@ -30,19 +30,24 @@ class LogFold(Generic[T]):
     the list does; one that another copy has appended past takes a list of its
     own first. Callers get a list of the fold's own (`items`), made on first use
     and kept up to date by the fold's appends, never the shared one: no
-    caller's edit of the list it was given reaches another copy.
+    caller's edit of the list it was given reaches another copy. Items that
+    callers may edit (the token-usage records, JSON objects) are handed out as
+    copies made by `hand`, so the shared ones stay as stored.
     """
 
-    __slots__ = ("_effects", "_handed", "_length", "_load", "_shared")
+    __slots__ = ("_effects", "_hand", "_handed", "_length", "_load", "_shared")
 
     def __init__(
         self,
         items: list[T] | None = None,
         load: Callable[[], list[T]] | None = None,
+        hand: Callable[[T], T] | None = None,
     ) -> None:
         """Give `items` (held: the fold keeps that list) or `load` (read on
-        first use), not both."""
+        first use), not both; `hand` copies an item for a caller (None: items
+        are immutable and handed out as they are)."""
         assert (items is None) != (load is None)
+        self._hand = hand
         self._shared = items
         self._length = 0 if items is None else len(items)
         self._handed: list[T] | None = None
@@ -68,7 +73,8 @@ class LogFold(Generic[T]):
             self._shared, self._length = items, len(items)
             self._load, self._effects = None, []
         if self._handed is None:
-            self._handed = self._shared[: self._length]
+            held, hand = self._shared[: self._length], self._hand
+            self._handed = held if hand is None else [hand(item) for item in held]
         return self._handed
 
     def append(self, item: T) -> None:
@@ -82,7 +88,7 @@ class LogFold(Generic[T]):
             self._shared = [*shared[:at], item]
         self._length = at + 1
         if self._handed is not None:
-            self._handed.append(item)
+            self._handed.append(item if self._hand is None else self._hand(item))
 
     def remove(self, ids: frozenset[str]) -> None:
         """Take out the items with these ids (items that have an `id`)."""
@@ -108,7 +114,7 @@ class LogFold(Generic[T]):
         both read the log once each if neither has yet."""
         twin: LogFold[T] = LogFold.__new__(LogFold)
         twin._shared, twin._length = self._shared, self._length
-        twin._handed = None
+        twin._hand, twin._handed = self._hand, None
         twin._load = self._load
         twin._effects = list(self._effects)
         return twin

@@ -360,7 +360,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.deleted = False
         self.forked_from: str | None = None  # set by `Forked`
         self.forked_version: int | None = None
-        self._usage: LogFold[dict[str, JsonValue]] = LogFold([])
+        self._usage: LogFold[dict[str, JsonValue]] = LogFold([], hand=_json_copy)
         self._index: tuple[TranscriptIndex, int] | None = None
         self.stored_head: bytes | None = None
         """The chain value of the stored record at this version, set by the store
@@ -403,11 +403,12 @@ class Session(Aggregate, created_event_name="Started"):
 
     def __deepcopy__(self, memo: dict[int, Any]) -> Session:
         """An independent copy: messages, pending questions and events are
-        immutable values and are shared; every list (the transcript when held,
-        the unsaved events) is copied, the metadata and the usage records deeply
-        (they are JSON: copied as such, without copy.deepcopy's memo). A
-        transcript not yet read stays unread in both. The cache copies on every
-        save and load, so this is on the hot path."""
+        immutable values and are shared; every list (the unsaved events) is
+        copied, the metadata deeply (it is JSON: copied as such, without
+        copy.deepcopy's memo). The transcript and the usage records, held or
+        not yet read, cost nothing to copy (see LogFold): a usage record is
+        copied when a caller is given it, never shared with one. The cache
+        copies on every save and load, so this is on the hot path."""
         twin = object.__new__(type(self))
         state = vars(self).copy()
         for name, value in state.items():
@@ -415,12 +416,7 @@ class Session(Aggregate, created_event_name="Started"):
                 state[name] = value.copy()
         state["metadata"] = _json_copy(self.metadata)
         state["_messages"] = self._messages.copy()
-        usage = self._usage
-        state["_usage"] = (
-            LogFold([_json_copy(record) for record in usage.items()])
-            if usage.loaded
-            else usage.copy()
-        )
+        state["_usage"] = self._usage.copy()
         twin.__dict__ = state
         return twin
 
@@ -470,7 +466,7 @@ class Session(Aggregate, created_event_name="Started"):
 
             self._messages = LogFold(load=transcript)
         if not self._usage.loaded:
-            self._usage = LogFold(load=lambda: usage_of(logged()))
+            self._usage = LogFold(load=lambda: usage_of(logged()), hand=_json_copy)
 
     # -- views -------------------------------------------------------------------
 
@@ -598,7 +594,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.deleted = state.deleted
         self.forked_from = state.forked_from
         self.forked_version = state.forked_version
-        self._usage = LogFold(load=_unattached)
+        self._usage = LogFold(load=_unattached, hand=_json_copy)
         self._index = None
         self.stored_head = None
         self.read_under = None

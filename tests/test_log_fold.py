@@ -5,12 +5,14 @@ they are given."""
 from __future__ import annotations
 
 import threading
+from copy import deepcopy
 from typing import Any
 
 import pytest
 
 import sessiontrail
 from sessiontrail import SessionTrail
+from sessiontrail.domain import session as session_module
 from sessiontrail.domain.log_fold import LogFold
 
 
@@ -153,3 +155,53 @@ def test_what_the_writer_does_to_its_sessions_messages_never_reaches_a_load(
     loaded = trail.sessions.load("held", user_id="u")
     assert loaded is not None
     assert [m.content for m in loaded.messages] == [f"m{n}" for n in range(5)]
+
+
+def test_items_a_fold_hands_out_as_copies_stay_as_stored() -> None:
+    fold: LogFold[dict[str, Any]] = LogFold(
+        [{"tokens": 1}], hand=lambda record: dict(record)
+    )
+    twin = fold.copy()
+
+    fold.items()[0]["tokens"] = 99
+    fold.append({"tokens": 2})
+    fold.items()[1]["tokens"] = 98
+
+    assert twin.items() == [{"tokens": 1}]
+    assert fold.copy().items() == [{"tokens": 1}, {"tokens": 2}]
+
+
+def test_a_copy_of_a_session_goes_through_none_of_its_usage_records(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    session = sessiontrail.Session(session_id="usage", user_id="u")
+    for turn in range(1000):
+        session.record_token_usage({"turn": turn, "usage": {"tokens": 3}})
+    copied = []
+
+    def counting_copy(value: Any) -> Any:
+        copied.append(value)
+        return value
+
+    monkeypatch.setattr(session_module, "_json_copy", counting_copy)
+    twin = deepcopy(session)
+    twin.record_token_usage({"turn": "only in the twin"})
+
+    assert len(copied) <= 1  # the metadata, whatever the records
+    assert len(session.token_usage) == 1000
+    assert twin.token_usage[-1] == {"turn": "only in the twin"}
+
+
+def test_what_the_writer_does_to_its_sessions_usage_records_never_reaches_a_load(
+    trail: SessionTrail,
+) -> None:
+    session = sessiontrail.Session(session_id="held", user_id="u")
+    session.record_token_usage({"usage": {"tokens": 3}})
+    trail.sessions.save(session)
+
+    session.token_usage[0]["usage"]["tokens"] = 99
+    session.token_usage[0]["extra"] = True
+
+    loaded = trail.sessions.load("held", user_id="u")
+    assert loaded is not None
+    assert loaded.token_usage == [{"usage": {"tokens": 3}}]
