@@ -61,21 +61,43 @@ class LogFold(Generic[T]):
 
     def items(self) -> list[T]:
         """Every item in order, read from the log the first time if not held:
-        this fold's own list, the same one each time until a removal."""
-        if self._shared is None:
-            assert self._load is not None
-            items = self._load()
-            for kind, value in self._effects:
-                if kind == "append":
-                    items.append(value)  # type: ignore[arg-type]
-                else:
-                    items = _without(items, value)  # type: ignore[arg-type]
-            self._shared, self._length = items, len(items)
-            self._load, self._effects = None, []
+        this fold's own list for a caller, the same one each time until a
+        removal (the caller may edit it: the fold's commands never read it)."""
+        self._read()
         if self._handed is None:
-            held, hand = self._shared[: self._length], self._hand
+            held, hand = self._held(), self._hand
             self._handed = held if hand is None else [hand(item) for item in held]
         return self._handed
+
+    def held(self) -> list[T]:
+        """Every item in order, as the fold holds them (whatever a caller did to
+        the list `items` gave it), in a new list: what commands decide with."""
+        self._read()
+        return self._held()
+
+    def last(self, count: int) -> list[T]:
+        """The newest `count` items (fewer if there are fewer), as held."""
+        self._read()
+        return self._held(max(0, self._length - count))
+
+    def _held(self, start: int = 0) -> list[T]:
+        assert self._shared is not None
+        return self._shared[start : self._length]
+
+    def _read(self) -> None:
+        """Read the items from the log if not held yet, with the effects applied
+        since on top."""
+        if self._shared is not None:
+            return
+        assert self._load is not None
+        items = self._load()
+        for kind, value in self._effects:
+            if kind == "append":
+                items.append(value)  # type: ignore[arg-type]
+            else:
+                items = _without(items, value)  # type: ignore[arg-type]
+        self._shared, self._length = items, len(items)
+        self._load, self._effects = None, []
 
     def append(self, item: T) -> None:
         if self._shared is None:

@@ -480,7 +480,7 @@ class Session(Aggregate, created_event_name="Started"):
     def message_count(self) -> int:
         """How many messages the transcript holds (known without reading it)."""
         if self._message_count is None:
-            self._message_count = len(self.messages)
+            self._message_count = len(self._messages.held())
         return self._message_count
 
     @property
@@ -503,7 +503,7 @@ class Session(Aggregate, created_event_name="Started"):
             held = index.held_ids(self.id, version, wanted)
             if held is not None:
                 return held | {m.id for m in recent if m.id in wanted}
-        return {message.id for message in self.messages if message.id in wanted}
+        return {m.id for m in self._messages.held() if m.id in wanted}
 
     @validated
     def last_messages(self, count: Count) -> list[Message]:
@@ -523,7 +523,7 @@ class Session(Aggregate, created_event_name="Started"):
             older = index.last(self.id, version, count - len(recent))
             if older is not None:
                 return older + recent
-        return self.messages[-count:]
+        return self._messages.last(count)
 
     @property
     def created_at(self) -> datetime:
@@ -671,12 +671,12 @@ class Session(Aggregate, created_event_name="Started"):
         on every field it gives but the time: re-saving a whole transcript built
         anew appends only what is new, and stored messages keep their ids.
         """
-        keep = 0
-        for stored, given in zip(self.messages, messages, strict=False):
+        keep, held = 0, self._messages.held()
+        for stored, given in zip(held, messages, strict=False):
             if not is_same_message(stored, given):
                 break
             keep += 1
-        ids = [m.id for m in self.messages[:keep]] + [m.id for m in messages[keep:]]
+        ids = [m.id for m in held[:keep]] + [m.id for m in messages[keep:]]
         if len(ids) != len(set(ids)):
             raise InvalidInput("messages: two messages share an id")
         self.truncate(keep, actor=actor)

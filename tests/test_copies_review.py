@@ -13,11 +13,6 @@ import sessiontrail
 from sessiontrail import Message, SessionTrail
 from sessiontrail.domain.log_fold import LogFold
 
-OWN_LIST = (
-    "messages hands the session's own list: a caller's edit of it changes what "
-    "the session's commands decide with"
-)
-
 
 def stored_contents(trail: SessionTrail, session_id: str) -> list[str]:
     """The transcript as the log holds it (a point-in-time read, no cache)."""
@@ -27,7 +22,6 @@ def stored_contents(trail: SessionTrail, session_id: str) -> list[str]:
     return [message.content for message in then.messages]
 
 
-@pytest.mark.xfail(strict=True, reason=OWN_LIST)
 def test_dropping_the_last_message_from_the_list_given_and_replacing_drops_that_one(
     trail: SessionTrail,
 ) -> None:
@@ -44,7 +38,6 @@ def test_dropping_the_last_message_from_the_list_given_and_replacing_drops_that_
     assert stored_contents(trail, "c") == ["a", "b"]  # today: ["a", "c"]
 
 
-@pytest.mark.xfail(strict=True, reason=OWN_LIST)
 def test_a_message_added_to_the_list_given_is_stored_by_replace_messages(
     trail: SessionTrail,
 ) -> None:

@@ -205,3 +205,28 @@ def test_what_the_writer_does_to_its_sessions_usage_records_never_reaches_a_load
     loaded = trail.sessions.load("held", user_id="u")
     assert loaded is not None
     assert loaded.token_usage == [{"usage": {"tokens": 3}}]
+
+
+def test_what_a_fold_holds_is_not_what_a_caller_did_to_its_list() -> None:
+    fold = held("a", "b", "c")
+    given = fold.items()
+
+    del given[-1]
+    given.insert(0, Item("inserted"))
+
+    assert [item.id for item in fold.held()] == ["a", "b", "c"]
+    assert [item.id for item in fold.last(2)] == ["b", "c"]
+    assert [item.id for item in fold.last(10)] == ["a", "b", "c"]
+
+
+def test_a_sessions_commands_decide_with_its_messages_not_the_callers_list() -> None:
+    session = sessiontrail.Session(session_id="held", user_id="u")
+    for number in range(3):
+        session.append_message(role="user", content=f"m{number}")
+    given = session.messages
+    given.reverse()
+
+    session.truncate(2)
+
+    assert [m.content for m in session.last_messages(5)] == ["m0", "m1"]
+    assert session.message_count == 2
