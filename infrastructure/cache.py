@@ -1,8 +1,11 @@
 """The memory tier: a bounded LRU of session copies, safe to share between threads.
 
-Each copy is cached with a stamp (the id of its user's data key), checked on every
-hit: once the user is erased, by this process or another, the stamp no longer
-matches and the copy is dropped rather than served. The check reads the key
+Each copy is cached with a stamp (the id of the user's data key its content was
+read or sealed with), checked on every hit against the key the user has now: once
+the user is erased, by this process or another, the stamp no longer matches and
+the copy is dropped rather than served. A copy read before an erasure and cached
+after it (a save with nothing new, a load whose caching lands just after the
+erasure) carries the key it was read with, so it is dropped too. The check reads the key
 through the key cache (user_keys.py), so it costs a dictionary lookup, and one
 indexed query per user every KEY_CACHE_SECONDS.
 """
@@ -29,13 +32,16 @@ class SessionCache:
     """Keeps private copies, so no caller's later edits leak into what others load.
 
     `stamp(session)` says what must still hold for a cached copy to be served
-    (the trail passes its user's current key id)."""
+    (the trail passes its user's current key id); `held(session)` what the copy
+    itself holds, checked against `stamp` on each hit (the trail passes the key
+    its content was read with; by default, `stamp` when it is cached)."""
 
     def __init__(
         self,
         max_size: int,
         stamp: Stamp = _unstamped,
         before_hit: Callable[[], None] = lambda: None,
+        held: Stamp | None = None,
     ) -> None:
         """`before_hit()` runs before a cached copy is served: it may evict
         (the trail's evicts what other processes purged)."""
@@ -43,6 +49,7 @@ class SessionCache:
             raise ValueError("cache size must be >= 0")
         self.max_size = max_size
         self._stamp = stamp
+        self._held = stamp if held is None else held
         self._before_hit = before_hit
         self._sessions: OrderedDict[str, tuple[Session, object]] = OrderedDict()
         self._lock = threading.Lock()
@@ -92,7 +99,7 @@ class SessionCache:
         if self.max_size == 0:
             return
         stored = session.__deepcopy__({})  # its own copy, without deepcopy's dispatch
-        stamp = self._stamp(stored)
+        stamp = self._held(stored)
         with self._lock:
             entry = self._sessions.get(session.session_id)
             if entry is None and not add:

@@ -148,7 +148,7 @@ class SessionTrail:
             )
         self.store.transcript_index = TranscriptIds(transcripts)
         self._cache = cache = SessionCache(
-            cache_size, self._key_stamp, lambda: watch.check()
+            cache_size, self._key_stamp, lambda: watch.check(), self._read_under
         )
         self.memories = memories = SessionMemories(cache)
         """Where adapters keeping sessions' content register it, so an erasure
@@ -290,6 +290,14 @@ class SessionTrail:
                 return self.store.keys.key_id(owner)
         except StorageUnavailable:
             return UNKNOWN
+
+    def _read_under(self, session: Session) -> object:
+        """The key a session's content was read or sealed with, which its cached
+        copy must still be the user's key to be served (the user's key now when
+        it holds nothing opened)."""
+        if session.read_under is not None and content_owner(session.user_id):
+            return session.read_under
+        return self._key_stamp(session)
 
     @property
     def url(self) -> str:

@@ -96,11 +96,6 @@ def test_an_in_place_edit_of_metadata_never_reaches_the_stored_event(
     assert edits == [{"tags": ["a"]}]
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="a save with nothing new caches the caller's copy as it is: one read "
-    "before the user's erasure puts their erased content back in the cache",
-)
 def test_an_empty_save_of_a_copy_read_before_an_erasure_caches_none_of_it(
     trail: SessionTrail,
 ) -> None:
