@@ -35,7 +35,8 @@ from .privacy.compaction import CompactReport, compact
 from .privacy.erasure import Eraser, ErasureReport
 from .privacy.purge import Purger
 from .privacy.retention import Retention
-from .projections.adk import AdkProjection, AdkReads
+from .projections.adk import AdkProjection
+from .projections.adk_reads import AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.inline import RefreshedReads, UnmovedLog
 from .projections.langgraph import LangGraphProjection
@@ -196,9 +197,12 @@ class SessionTrail:
         self.usage = UsageLedger(readable, self.store.ids)
         self.audit = AuditTimeline(readable, self.store.ids)
         self.search = SessionSearch(readable)  # words of titles, under a key
-        self.adk = AdkReads(own_writes, self.store.ids)  # what the ADK adapter reads
+        adapter_pages = SessionIndex(own_writes, skips)
+        self.adk = AdkReads(  # what the ADK adapter reads
+            own_writes, self.store.ids, adapter_pages
+        )
         self.transcript_pages = TranscriptPages(  # what the adapters' reads read
-            SessionIndex(own_writes, skips), self.store.ids
+            adapter_pages, self.store.ids
         )
         self.langgraph = LangGraphReads(  # what the LangGraph saver reads
             self._caught_up((LangGraphProjection,), skips, backend.lock_timeout())
