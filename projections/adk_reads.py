@@ -7,11 +7,12 @@ are as of one moment, as ADK's DatabaseSessionService reads them in one database
 session: read apart, an event appended between the two reads would be among the
 events and missing from the state (or the reverse). In worker mode the trail
 builds this on a database whose reads first bring those two read models up to
-the log (trail.py).
+the log (trail.py), and `catch_up` brings up those two alone.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from ..domain.session import stream_id
@@ -45,12 +46,24 @@ class AdkReads:
         database: ProjectionDatabase,
         ids: StoredIds,
         transcripts: SessionIndex,
+        catch_up: Callable[[], object],
     ) -> None:
         """`ids` finds the stored spelling of a session id in the log;
-        `transcripts` decodes the messages read here."""
+        `transcripts` decodes the messages read here; `catch_up` brings the
+        read models read here up to the log, waiting for one under way."""
         self._database = database
         self._ids = ids
         self._transcripts = transcripts
+        self._catch_up = catch_up
+
+    def catch_up(self) -> None:
+        """Bring the sessions and ADK read models up to the log now, waiting for
+        another thread's catch-up under way (a read alone may not, inline): a
+        session another process or thread just created is then read. Worker
+        mode applies those two read models only, leaving the rest to the
+        worker; inline mode keeps every read model current together, as each
+        write does."""
+        self._catch_up()
 
     def session(
         self, app: str, user_id: str, session_id: str

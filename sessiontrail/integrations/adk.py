@@ -208,7 +208,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
                 trail.sessions.create(new)  # atomic: no check-then-save window
                 break
             except ConcurrencyConflict:  # deleted, erased, another user's or taken
-                trail.projections.catch_up()  # a create that won just now included
+                trail.adk.catch_up()  # a create that won just now included
                 if trail.adk.session(app_name, user_id, session_id) is not None:
                     raise taken from None
         else:
