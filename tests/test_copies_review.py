@@ -1,0 +1,249 @@
+"""A hostile review of how sessions are copied (cache, loads, merges, erasure):
+each test names a promise the code breaks today, and is marked xfail (strict)
+until it is fixed, so the suite stays green and a fix makes it fail loudly."""
+
+from __future__ import annotations
+
+import tracemalloc
+from typing import Any
+
+import pytest
+
+import sessiontrail
+from sessiontrail import Message, SessionTrail
+from sessiontrail.domain.log_fold import LogFold
+
+OWN_LIST = (
+    "messages hands the session's own list: a caller's edit of it changes what "
+    "the session's commands decide with"
+)
+
+
+def stored_contents(trail: SessionTrail, session_id: str) -> list[str]:
+    """The transcript as the log holds it (a point-in-time read, no cache)."""
+    version = len(trail.sessions.history(session_id, user_id="u"))
+    then = trail.sessions.at(session_id, version=version, user_id="u")
+    assert then is not None
+    return [message.content for message in then.messages]
+
+
+@pytest.mark.xfail(strict=True, reason=OWN_LIST)
+def test_dropping_the_last_message_from_the_list_given_and_replacing_drops_that_one(
+    trail: SessionTrail,
+) -> None:
+    session = trail.sessions.load_or_create("c", user_id="u")
+    for content in ["a", "b", "c"]:
+        session.append_message(role="user", content=content)
+    trail.sessions.save(session)
+
+    messages = session.messages
+    del messages[-1]  # the caller means: keep a and b
+    session.replace_messages(messages)
+    trail.sessions.save(session)
+
+    assert stored_contents(trail, "c") == ["a", "b"]  # today: ["a", "c"]
+
+
+@pytest.mark.xfail(strict=True, reason=OWN_LIST)
+def test_a_message_added_to_the_list_given_is_stored_by_replace_messages(
+    trail: SessionTrail,
+) -> None:
+    session = trail.sessions.load_or_create("c", user_id="u")
+    session.append_message(role="user", content="a")
+    trail.sessions.save(session)
+
+    messages = session.messages
+    messages.append(Message(role="user", content="b"))
+    session.replace_messages(messages)
+    trail.sessions.save(session)
+
+    assert stored_contents(trail, "c") == ["a", "b"]  # today: ["a"], no event
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a pending question's options list is shared by every copy (cache, loads)",
+)
+def test_a_callers_edit_of_a_pending_questions_options_reaches_no_later_load(
+    trail: SessionTrail,
+) -> None:
+    session = trail.sessions.load_or_create("c", user_id="u")
+    session.set_pending_question(
+        {"tool_call_id": "t1", "tool_name": "ask", "question": "Go?", "options": ["y"]}
+    )
+    trail.sessions.save(session)
+    mine = trail.sessions.load("c", user_id="u")
+    assert mine is not None and mine.pending_question is not None
+
+    mine.pending_question.options.append("added by one caller")
+
+    theirs = trail.sessions.load("c", user_id="u")
+    assert theirs is not None and theirs.pending_question is not None
+    assert theirs.pending_question.options == ["y"]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a metadata edit's nested values are shared by the session and its "
+    "pending event: an in-place edit of session.metadata is stored as the edit",
+)
+def test_an_in_place_edit_of_metadata_never_reaches_the_stored_event(
+    trail: SessionTrail,
+) -> None:
+    session = trail.sessions.load_or_create("c", user_id="u")
+    session.update_metadata({"tags": ["a"]})
+    session.metadata["tags"].append("edited in place, never a command")  # type: ignore[union-attr]
+    trail.sessions.save(session)
+
+    edits = [
+        entry.payload["changes"]
+        for entry in trail.sessions.history("c", user_id="u")
+        if entry.event == "MetadataEdited"
+    ]
+    assert edits == [{"tags": ["a"]}]
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a save with nothing new caches the caller's copy as it is: one read "
+    "before the user's erasure puts their erased content back in the cache",
+)
+def test_an_empty_save_of_a_copy_read_before_an_erasure_caches_none_of_it(
+    trail: SessionTrail,
+) -> None:
+    session = trail.sessions.load_or_create("c", user_id="u")
+    session.append_message(role="user", content="my secret")
+    trail.sessions.save(session)
+    held = trail.sessions.load("c", user_id="u")
+    assert held is not None
+    assert [m.content for m in held.messages] == ["my secret"]
+
+    trail.erase_user("u")
+    trail.sessions.save(held)  # nothing new: an agent saving at the end of a turn
+
+    loaded = trail.sessions.load("c", user_id="u")
+    assert loaded is not None
+    assert [m.content for m in loaded.messages] != ["my secret"]
+
+
+def transcript_reads(trail: SessionTrail, monkeypatch: pytest.MonkeyPatch) -> list[str]:
+    """Each read of a stored transcript by `trail` from now on (the log's events,
+    or the transcript read model's rows): what a session whose transcript is not
+    in memory does when asked for it."""
+    reads: list[str] = []
+    store = trail.store
+    events_until = store.events_until
+
+    def counted_events(stream: Any, version: int) -> Any:
+        reads.append(f"log up to {version}")
+        return events_until(stream, version)
+
+    monkeypatch.setattr(store, "events_until", counted_events)
+    index = store.transcript_index
+    if index is not None:
+        last = index.last
+
+        def counted_last(stream: Any, version: int, count: int) -> Any:
+            reads.append(f"read model: {count} messages")
+            return last(stream, version, count)
+
+        monkeypatch.setattr(index, "last", counted_last)
+    return reads
+
+
+def held_session(trail: SessionTrail, length: int) -> sessiontrail.Session:
+    """A saved session whose transcript this process holds (read once); past
+    100 events a load starts from a snapshot, which leaves the transcript out."""
+    session = trail.sessions.load_or_create("c", user_id="u")
+    for number in range(length):
+        session.append_message(role="user", content=f"m{number}")
+    trail.sessions.save(session)
+    loaded = trail.sessions.load("c", user_id="u")
+    assert loaded is not None and len(loaded.messages) == length
+    return session
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="append_token_usage replaces the cached copy, transcript in memory, "
+    "with one that reads the whole transcript from storage on every cache hit",
+)
+def test_a_cache_hit_after_append_token_usage_reads_no_transcript_from_storage(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    held_session(trail, 150)
+    reads = transcript_reads(trail, monkeypatch)
+    loaded = trail.sessions.load("c", user_id="u")
+    assert loaded is not None and len(loaded.messages) == 150
+    assert reads == []  # the cached copy holds the transcript
+
+    assert trail.sessions.append_token_usage("c", {"tokens": 3}, user_id="u")
+    for _ in range(3):
+        loaded = trail.sessions.load("c", user_id="u")
+        assert loaded is not None and len(loaded.messages) == 150
+
+    assert reads == []  # today: the read model, then the whole log, on each hit
+
+
+LOG_AFTER_SAVE = (
+    "a session loaded without its transcript asks the read model for it at the "
+    "version it was loaded at, which its own save has moved past: it decodes "
+    "the whole log instead"
+)
+
+
+@pytest.mark.xfail(strict=True, reason=LOG_AFTER_SAVE)
+def test_a_held_session_merged_on_save_reads_its_transcript_without_the_log(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    session = held_session(trail, 150)
+    assert trail.sessions.append_token_usage("c", {"tokens": 3}, user_id="u")
+    reads = transcript_reads(trail, monkeypatch)
+
+    session.append_message(role="assistant", content="the next turn")
+    trail.sessions.save(session)  # another write came first: a merge
+
+    assert [m.content for m in session.messages][-2:] == ["m149", "the next turn"]
+    assert [read for read in reads if read.startswith("log")] == []
+
+
+@pytest.mark.xfail(strict=True, reason=LOG_AFTER_SAVE)
+def test_each_cache_hit_after_a_save_of_a_loaded_session_reads_no_log(
+    trail: SessionTrail, other_trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The usual turn of a process that did not write the session: load it
+    (from a snapshot: no transcript), append, save; then each request that
+    loads it shows its transcript."""
+    held_session(trail, 150)
+    reads = transcript_reads(other_trail, monkeypatch)
+    turn = other_trail.sessions.load("c", user_id="u")
+    assert turn is not None
+    turn.append_message(role="assistant", content="reply")
+    other_trail.sessions.save(turn)
+
+    for _ in range(3):
+        shown = other_trail.sessions.load("c", user_id="u")
+        assert shown is not None and len(shown.messages) == 151
+
+    assert [read for read in reads if read.startswith("log")] == []
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="a fold not read yet keeps every append since the load as an effect, "
+    "and each copy (the cache's, on every save) copies them all",
+)
+def test_a_copy_of_a_fold_not_read_yet_costs_the_same_however_many_appends() -> None:
+    def allocated_by_a_copy(appends: int) -> int:
+        fold: LogFold[Message] = LogFold(load=list)
+        message = Message(role="user", content="turn")
+        for _ in range(appends):
+            fold.append(message)  # a held session's turns, its transcript unread
+        tracemalloc.start()
+        try:
+            fold.copy()
+            return tracemalloc.get_traced_memory()[1]
+        finally:
+            tracemalloc.stop()
+
+    assert allocated_by_a_copy(100_000) <= 2 * allocated_by_a_copy(10)
