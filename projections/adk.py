@@ -12,7 +12,8 @@ those this read model keeps, in log order:
 adapter makes (`trail_session_id(app, user, new id)`) is an ADK session of its
 own. ADK lets a deleted id be created again while the log keeps the deleted
 session, so each later session under one ADK id is a new sessiontrail session
-(`generation_id`). No google-adk import here: it is all JSON.
+(`generation_id`). No google-adk import here: it is all JSON. What the adapter
+reads of these tables is in adk_reads.py.
 """
 
 from __future__ import annotations
@@ -25,11 +26,8 @@ from typing import Any
 from ..domain.errors import InvalidInput
 from ..domain.event_model import EventModel
 from ..domain.limits import MAX_ID_CHARS
-from ..domain.session import Session, stream_id
-from ..domain.session_ids import nfc
-from ..infrastructure.session_ids import StoredIds
-from ..infrastructure.sql import Cursor, ProjectionDatabase
-from .columns import any_spelling
+from ..domain.session import Session
+from ..infrastructure.sql import Cursor
 from .projection import Projection, Table
 
 ADK = "adk"
@@ -255,133 +253,3 @@ def generation_id(app_name: str, user_id: str, session_id: str, generation: int)
             "together to be created again after a deletion"
         )
     return key
-
-
-class AdkReads:
-    """What the ADK adapter reads: sessions with their state, and shared state."""
-
-    def __init__(self, database: ProjectionDatabase, ids: StoredIds) -> None:
-        """`ids` finds the stored spelling of a session id in the log."""
-        self._database = database
-        self._ids = ids
-
-    def session(
-        self, app: str, user_id: str, session_id: str
-    ) -> tuple[str, dict[str, Any], float] | None:
-        """The live session under an ADK id: its sessiontrail id, merged state
-        (ADK's prefixes) and update time. The first session under the id is
-        looked up by its sessiontrail id (any spelling of it); if that one was
-        deleted, a later one by user and ADK id."""
-        first = trail_session_id(app, user_id, session_id)
-        stream = str(self._ids.stream(first))
-        with self._database.read() as cur:
-            tables, _ = AdkProjection.live(cur)
-            sessions = tables.table("adk_sessions")
-            row = cur.execute(
-                f"SELECT state, updated_at, app, deleted FROM {sessions} "
-                "WHERE stream = ? AND user_id = ?",
-                (stream, user_id),
-            ).fetchone()
-            key: str | None = first
-            if row is None or row[3]:
-                key, row = _later(cur, sessions, app, user_id, session_id)
-            if key is None or row is None:
-                return None
-            shared = _shared(cur, tables, row[2], user_id)
-            own = cur.sealer.open_json(row[0]) or {}
-        return key, _merged(own, *shared.get_pair(user_id)), float(row[1])
-
-    def sessions(
-        self, app: str, user_id: str | None
-    ) -> list[tuple[str, str, dict[str, Any], float]]:
-        """(user, session id, merged state, updated_at) of the app's live sessions
-        (one user's, or everyone's), least recently updated first, as ADK lists."""
-        user_filter = "" if user_id is None else " AND user_id = ?"
-        apps, names = any_spelling("app", app)
-        with self._database.read() as cur:
-            tables, _ = AdkProjection.live(cur)
-            rows = cur.execute(
-                f"SELECT user_id, session_id, state, updated_at "
-                f"FROM {tables.table('adk_sessions')} "
-                f"WHERE {apps} AND deleted = 0{user_filter} "
-                "ORDER BY updated_at, user_id, session_id",
-                names if user_id is None else (*names, user_id),
-            ).fetchall()
-            shared = _shared(cur, tables, app, user_id)
-            sealer = cur.sealer
-        return [
-            (
-                user,
-                session_id,
-                _merged(sealer.open_json(state) or {}, *shared.get_pair(user)),
-                at,
-            )
-            for user, session_id, state, at in rows
-        ]
-
-    def user_state(self, app: str, user_id: str) -> dict[str, Any]:
-        """The user's "user:" keys in the app, without the prefix."""
-        with self._database.read() as cur:
-            tables, _ = AdkProjection.live(cur)
-            return _shared(cur, tables, app, user_id).users.get(user_id, {})
-
-
-def _later(
-    cur: Cursor, sessions: str, app: str, user_id: str, session_id: str
-) -> tuple[str | None, Any]:
-    """The live session a later generation holds under the ADK id, and its
-    sessiontrail id (found among the generations' ids by its stream)."""
-    apps, names = any_spelling("app", app)
-    ids, id_names = any_spelling("session_id", session_id)
-    row = cur.execute(
-        f"SELECT state, updated_at, app, deleted, stream, session_id FROM {sessions} "
-        f"WHERE user_id = ? AND {ids} AND {apps} AND deleted = 0",
-        (user_id, *id_names, *names),
-    ).fetchone()
-    if row is None:
-        return None, None
-    for generation in range(2, GENERATIONS + 1):
-        key = generation_id(nfc(row[2]), user_id, nfc(row[5]), generation)
-        if str(stream_id(key)) == row[4]:
-            return key, row
-    return None, None  # a session the adapter did not make (a fork under this id)
-
-
-class _Shared:
-    """An app's "app:" keys and some users' "user:" keys."""
-
-    def __init__(self) -> None:
-        self.app: dict[str, Any] = {}
-        self.users: dict[str, dict[str, Any]] = {}
-
-    def get_pair(self, user_id: str) -> tuple[dict[str, Any], dict[str, Any]]:
-        return self.app, self.users.get(user_id, {})
-
-
-def _shared(
-    cur: Cursor, tables: AdkProjection, app: str, user_id: str | None
-) -> _Shared:
-    """The app's shared keys (its name in any spelling) and those of `user_id`
-    (every user's when None)."""
-    users = "" if user_id is None else " AND user_id IN ('', ?)"
-    apps, names = any_spelling("app", app)
-    shared = _Shared()
-    for user, key, value in cur.execute(
-        f"SELECT user_id, key, value FROM {tables.table('adk_state')} "
-        f"WHERE {apps}{users}",
-        names if user_id is None else (*names, user_id),
-    ).fetchall():
-        scope = shared.app if user == "" else shared.users.setdefault(user, {})
-        scope[key] = cur.sealer.open_json(value)
-    return shared
-
-
-def _merged(
-    own: dict[str, Any], app: dict[str, Any], user: dict[str, Any]
-) -> dict[str, Any]:
-    """A session's state as ADK shows it: its own keys, then app: and user: ones."""
-    return (
-        own
-        | {APP + key: value for key, value in app.items()}
-        | {USER + key: value for key, value in user.items()}
-    )

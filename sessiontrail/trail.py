@@ -35,7 +35,8 @@ from .privacy.compaction import CompactReport, compact
 from .privacy.erasure import Eraser, ErasureReport
 from .privacy.purge import Purger
 from .privacy.retention import Retention
-from .projections.adk import AdkProjection, AdkReads
+from .projections.adk import AdkProjection
+from .projections.adk_reads import AdkReads
 from .projections.audit import AuditProjection, AuditTimeline
 from .projections.inline import RefreshedReads, UnmovedLog
 from .projections.langgraph import LangGraphProjection
@@ -142,10 +143,13 @@ class SessionTrail:
         # What reads that must see this process's writes read: in worker mode
         # they first bring the sessions and ADK read models up to the log.
         own_writes, transcripts = readable, self.read_models
+        adk_catch_up: Callable[[], object] = self.projections.catch_up
         if projections == "worker":
-            own_writes = transcripts = self._caught_up(
+            adapters = self._runner(
                 (SessionsProjection, AdkProjection), skips, backend.lock_timeout()
             )
+            own_writes = transcripts = _refreshed(self.read_models, adapters)
+            adk_catch_up = adapters.catch_up
         self.store.transcript_index = TranscriptIds(transcripts)
         self._cache = cache = SessionCache(
             cache_size, self._key_stamp, lambda: watch.check(), self._read_under
@@ -196,12 +200,18 @@ class SessionTrail:
         self.usage = UsageLedger(readable, self.store.ids)
         self.audit = AuditTimeline(readable, self.store.ids)
         self.search = SessionSearch(readable)  # words of titles, under a key
-        self.adk = AdkReads(own_writes, self.store.ids)  # what the ADK adapter reads
+        adapter_pages = SessionIndex(own_writes, skips)
+        self.adk = AdkReads(  # what the ADK adapter reads
+            own_writes, self.store.ids, adapter_pages, adk_catch_up
+        )
         self.transcript_pages = TranscriptPages(  # what the adapters' reads read
-            SessionIndex(own_writes, skips), self.store.ids
+            adapter_pages, self.store.ids
         )
         self.langgraph = LangGraphReads(  # what the LangGraph saver reads
-            self._caught_up((LangGraphProjection,), skips, backend.lock_timeout())
+            _refreshed(
+                self.read_models,
+                self._runner((LangGraphProjection,), skips, backend.lock_timeout()),
+            )
             if projections == "worker"
             else readable
             if near is None
@@ -221,16 +231,16 @@ class SessionTrail:
         self.store.on_commit(check.committed)
         return RefreshedReads(database, check, lambda: self.projections.catch_up())
 
-    def _caught_up(
+    def _runner(
         self,
         projections: tuple[type[Projection], ...],
         skips: Skips,
         lock_timeout: float,
-    ) -> ProjectionDatabase:
-        """Reads of these read models that first bring them up to the log's
-        head, for an adapter that must read its own writes in worker mode too
-        (the worker applies the others; either applies each event once)."""
-        runner = ProjectionRunner(
+    ) -> ProjectionRunner:
+        """A catch-up of these read models alone, for an adapter that must read
+        its own writes in worker mode too (the worker applies the others;
+        either applies each event once)."""
+        return ProjectionRunner(
             self.store,
             self.read_models,
             projections,
@@ -238,7 +248,6 @@ class SessionTrail:
             "worker",
             lock_timeout=lock_timeout,
         )
-        return RefreshedReads(self.read_models, runner.lagging, runner.catch_up)
 
     def checkpoint(self) -> Checkpoint:
         """Anchor the log: every stream's head now, under one root hash (signed
@@ -327,6 +336,14 @@ class SessionTrail:
 
     def __repr__(self) -> str:
         return f"SessionTrail({self.url!r})"
+
+
+def _refreshed(
+    database: ProjectionDatabase, runner: ProjectionRunner
+) -> ProjectionDatabase:
+    """Reads of `database` that first bring the runner's read models up to the
+    log's head."""
+    return RefreshedReads(database, runner.lagging, runner.catch_up)
 
 
 @validated

@@ -103,7 +103,7 @@ NOT_PUBLIC = {
     "read_models": "the read models' database connection",
     "adk": "the ADK adapter's read queries",
     "langgraph": "the LangGraph savers' read queries",
-    "transcript_pages": "the OpenAI and ADK adapters' transcript read queries",
+    "transcript_pages": "the OpenAI adapter's transcript read queries",
     "memories": "where adapters register what they keep of sessions (dropped "
     "with the cache on erasure and purge)",
 }

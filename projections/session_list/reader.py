@@ -12,7 +12,7 @@ from __future__ import annotations
 import builtins
 import time
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, NamedTuple
 
 from pydantic import TypeAdapter, ValidationError
 
@@ -162,31 +162,24 @@ class SessionIndex:
         last_n: int | None,
         before: int | None,
     ) -> MessagePage:
-        stream = str(stream_id(session_id))
         with self._database.read() as cur:
-            tables, _ = SessionsProjection.live(cur)
-            owner = cur.execute(
-                f"SELECT user_id, deleted FROM {tables.table('sessions')} "
-                "WHERE stream = ?",
-                (stream,),
-            ).fetchone()
-            if owner is None or owner[1] or user_id not in (None, owner[0]):
-                raise SessionNotFound(f"no session {session_id!r}")
-            bound = "" if before is None else " AND position < ?"
-            rows = cur.execute(
-                f"SELECT position, message FROM {tables.table('messages')} "
-                f"WHERE stream = ?{bound} "
-                "ORDER BY position DESC LIMIT ?",
-                (
-                    stream,
-                    *(() if before is None else (before,)),
-                    NO_LIMIT if last_n is None else last_n + 1,
-                ),
-            ).fetchall()
-            sealer = cur.sealer
-        more = last_n is not None and len(rows) > last_n
-        page = list(reversed(rows[:last_n] if last_n is not None else rows))
-        texts = [sealer.open_state(text, MESSAGE_FIELDS) for _, text in page]
+            rows = transcript_rows(
+                cur,
+                str(stream_id(session_id)),
+                session_id,
+                user_id=user_id,
+                last_n=last_n,
+                before=before,
+            )
+        return self.page(rows, session_id)
+
+    def page(self, rows: TranscriptRows, session_id: str) -> MessagePage:
+        """The messages `transcript_rows` read, decoded after its transaction
+        ended (so no snapshot is held while JSON is parsed)."""
+        last_n = rows.last_n
+        more = last_n is not None and len(rows.rows) > last_n
+        page = list(reversed(rows.rows[:last_n] if last_n is not None else rows.rows))
+        texts = [rows.sealer.open_state(text, MESSAGE_FIELDS) for _, text in page]
         items = self._messages(texts, session_id)
         return MessagePage(items=items, before=page[0][0] if more and page else None)
 
@@ -226,6 +219,49 @@ class SessionIndex:
             except (ValidationError, ValueError, OverflowError, TypeError):
                 self._skips.row(SessionsProjection.name, f"index row {row[0]!r}")
         return summaries
+
+
+class TranscriptRows(NamedTuple):
+    """A transcript page's rows as one read found them, newest first (one more
+    than `last_n` when there are more), and what opens their sealed values."""
+
+    rows: builtins.list[tuple[Any, ...]]
+    last_n: int | None
+    sealer: ColumnSealer
+
+
+def transcript_rows(
+    cur: Cursor,
+    stream: str,
+    session_id: str,
+    *,
+    user_id: str | None,
+    last_n: int | None,
+    before: int | None,
+) -> TranscriptRows:
+    """The newest `last_n` messages (all: None) of the session in `stream`
+    before position `before`, read in `cur`'s transaction, so that a caller
+    can read other read models in the same snapshot; SessionNotFound (naming
+    `session_id`) unless the session is live and, given `user_id`, theirs."""
+    tables, _ = SessionsProjection.live(cur)
+    owner = cur.execute(
+        f"SELECT user_id, deleted FROM {tables.table('sessions')} WHERE stream = ?",
+        (stream,),
+    ).fetchone()
+    if owner is None or owner[1] or user_id not in (None, owner[0]):
+        raise SessionNotFound(f"no session {session_id!r}")
+    bound = "" if before is None else " AND position < ?"
+    rows = cur.execute(
+        f"SELECT position, message FROM {tables.table('messages')} "
+        f"WHERE stream = ?{bound} "
+        "ORDER BY position DESC LIMIT ?",
+        (
+            stream,
+            *(() if before is None else (before,)),
+            NO_LIMIT if last_n is None else last_n + 1,
+        ),
+    ).fetchall()
+    return TranscriptRows(rows, last_n, cur.sealer)
 
 
 def _search_tables(cur: Cursor, filters: SessionFilter) -> SearchProjection | None:

@@ -208,7 +208,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
                 trail.sessions.create(new)  # atomic: no check-then-save window
                 break
             except ConcurrencyConflict:  # deleted, erased, another user's or taken
-                trail.projections.catch_up()  # a create that won just now included
+                trail.adk.catch_up()  # a create that won just now included
                 if trail.adk.session(app_name, user_id, session_id) is not None:
                     raise taken from None
         else:
@@ -228,15 +228,13 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         session_id: str,
         config: GetSessionConfig | None,
     ) -> AdkSession | None:
-        found = trail.adk.session(app_name, user_id, session_id)
+        recent = None if config is None else config.num_recent_events
+        found = trail.adk.session_and_messages(  # one read: state and events agree
+            app_name, user_id, session_id, last_n=recent
+        )
         if found is None:
             return None
-        key, state, updated_at = found
-        recent = None if config is None else config.num_recent_events
-        events: list[Event] = []
-        if recent != 0:
-            page = trail.transcript_pages.messages(key, last_n=recent, user_id=user_id)
-            events = [_event(message) for message in page.items]
+        events = [_event(message) for message in found.messages]
         if config is not None and config.after_timestamp is not None:
             after = config.after_timestamp
             events = [event for event in events if event.timestamp >= after]
@@ -244,9 +242,9 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             id=session_id,
             app_name=app_name,
             user_id=user_id,
-            state=state,
+            state=found.state,
             events=events,
-            last_update_time=updated_at,
+            last_update_time=found.updated_at,
         )
 
     def _append(self, trail: SessionTrail, session: AdkSession, event: Event) -> None:
