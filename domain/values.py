@@ -22,7 +22,7 @@ from pydantic import (
 
 from .errors import InvalidInput
 from .event_model import EventModel
-from .frozen import FrozenDict, frozen
+from .frozen import FrozenDict, FrozenList, frozen
 from .limits import MAX_ID_CHARS
 
 Role = Literal["system", "user", "assistant", "tool"]
@@ -159,13 +159,15 @@ def preview(message: Message) -> str:
     return text[:PREVIEW_LENGTH]
 
 
-class PendingQuestion(Value):
+class PendingQuestion(ReadOnlyCopies):
     """A question the agent put to the person, waiting for an answer."""
+
+    read_only = ("options",)  # copies of a session share the question
 
     tool_call_id: str = Field(min_length=1)
     tool_name: str = Field(min_length=1)
     question: str = Field(min_length=1)
-    options: list[str] = Field(default_factory=list)
+    options: Annotated[list[str], ReadOnly] = Field(default_factory=FrozenList)
     allow_custom: StrictBool = True  # also a request body: 1 or "yes" is no bool
     source: str | None = None
 
