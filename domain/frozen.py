@@ -12,7 +12,9 @@ from __future__ import annotations
 from typing import Any, NoReturn
 
 _CONTAINERS = (dict, list)
-_READ_ONLY = "a stored value is read-only: build a changed copy (model_copy(update=))"
+_READ_ONLY = (
+    "a stored value is read-only: build a changed copy (model_copy(update=...))"
+)
 
 
 def _refuse(*args: object, **kwargs: object) -> NoReturn:
