@@ -204,8 +204,8 @@ class Session(Aggregate, created_event_name="Started"):
             for key, value in self.changes.items():
                 if value is None:
                     aggregate.metadata.pop(key, None)
-                else:
-                    aggregate.metadata[key] = value
+                else:  # a copy: the event keeps what it recorded
+                    aggregate.metadata[key] = _json_copy(value)
             aggregate.metadata_version = self.metadata_version
 
     class EditDropped(Event):
@@ -353,7 +353,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.pinned = False
         self.title_version = 0
         self.metadata_version = 0
-        self.metadata: dict[str, JsonValue] = dict(metadata or {})
+        self.metadata: dict[str, JsonValue] = _json_copy(metadata or {})
         self._messages: LogFold[Message] = LogFold([])
         self._message_count: int | None = 0
         self.pending_question: PendingQuestion | None = None
@@ -587,7 +587,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.pinned = state.pinned
         self.title_version = state.title_version
         self.metadata_version = state.metadata_version
-        self.metadata = dict(state.metadata)
+        self.metadata = _json_copy(state.metadata)
         self._message_count = state.message_count
         self._messages = LogFold(load=_unattached)
         self.pending_question = state.pending_question
