@@ -12,12 +12,32 @@ A session built by its events (a new one, `at`, `replay`) holds its lists.
 from __future__ import annotations
 
 from collections.abc import Callable, Collection
-from typing import Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 T = TypeVar("T")
 
 Effect = tuple[str, object]
 """("append", item) or ("remove", frozenset of ids), in the order applied."""
+
+
+class _Base(Generic[T]):
+    """What a fold not read yet reads, read once for it and all its copies (the
+    cache's copy of a session and every copy it hands out share one)."""
+
+    __slots__ = ("_load", "_read")
+
+    def __init__(self, load: Callable[[], list[T]]) -> None:
+        self._load = load
+        self._read: tuple[list[T], int] | None = None
+
+    def read(self) -> tuple[list[T], int]:
+        """The items and how many were read (copies may append to the list
+        since). Two copies reading at once may both load: either list is it."""
+        read = self._read
+        if read is None:
+            items = self._load()
+            read = self._read = (items, len(items))
+        return read
 
 
 class LogFold(Generic[T]):
@@ -28,14 +48,24 @@ class LogFold(Generic[T]):
     same at any length (the cache copies each session it keeps, on every save
     of a session an agent holds). A fold appends in place while it ends where
     the list does; one that another copy has appended past takes a list of its
-    own first. Callers get a list of the fold's own (`items`), made on first use
-    and kept up to date by the fold's appends, never the shared one: no
-    caller's edit of the list it was given reaches another copy. Items that
-    callers may edit (the token-usage records, JSON objects) are handed out as
-    copies made by `hand`, so the shared ones stay as stored.
+    own first. The effects of a fold not read yet are shared by its copies the
+    same way, and what it reads is read once for all of them. Callers get a list
+    of the fold's own (`items`), made on first use and kept up to date by the
+    fold's appends, never the shared one: no caller's edit of the list it was
+    given reaches another copy or what the fold decides with (`held`, `last`).
+    Items that callers may edit (the token-usage records, JSON objects) are
+    handed out as copies made by `hand`, so the shared ones stay as stored.
     """
 
-    __slots__ = ("_effects", "_hand", "_handed", "_length", "_load", "_shared")
+    __slots__ = (
+        "_base",
+        "_effects",
+        "_hand",
+        "_handed",
+        "_length",
+        "_shared",
+        "_unread",
+    )
 
     def __init__(
         self,
@@ -51,8 +81,10 @@ class LogFold(Generic[T]):
         self._shared = items
         self._length = 0 if items is None else len(items)
         self._handed: list[T] | None = None
-        self._load = load
+        self._base = None if load is None else _Base(load)
         self._effects: list[Effect] = []
+        self._unread = 0
+        """How many of `_effects` are this fold's (see the class docstring)."""
 
     @property
     def loaded(self) -> bool:
@@ -80,44 +112,23 @@ class LogFold(Generic[T]):
         self._read()
         return self._held(max(0, self._length - count))
 
-    def _held(self, start: int = 0) -> list[T]:
-        assert self._shared is not None
-        return self._shared[start : self._length]
-
-    def _read(self) -> None:
-        """Read the items from the log if not held yet, with the effects applied
-        since on top."""
-        if self._shared is not None:
-            return
-        assert self._load is not None
-        items = self._load()
-        for kind, value in self._effects:
-            if kind == "append":
-                items.append(value)  # type: ignore[arg-type]
-            else:
-                items = _without(items, value)  # type: ignore[arg-type]
-        self._shared, self._length = items, len(items)
-        self._load, self._effects = None, []
-
     def append(self, item: T) -> None:
         if self._shared is None:
-            self._effects.append(("append", item))
+            self._effects = _grown(self._effects, self._unread, ("append", item))
+            self._unread += 1
             return
-        shared, at = self._shared, self._length
-        if len(shared) == at:
-            shared.append(item)  # one step: a racing copy's lands before or after
-        if shared[at] is not item:  # another copy appended past this one's end
-            self._shared = [*shared[:at], item]
-        self._length = at + 1
+        self._shared = _grown(self._shared, self._length, item)
+        self._length += 1
         if self._handed is not None:
             self._handed.append(item if self._hand is None else self._hand(item))
 
     def remove(self, ids: frozenset[str]) -> None:
         """Take out the items with these ids (items that have an `id`)."""
         if self._shared is None:
-            self._effects.append(("remove", ids))
+            self._effects = _grown(self._effects, self._unread, ("remove", ids))
+            self._unread += 1
         else:
-            self._shared = _without(self._shared[: self._length], ids)
+            self._shared = _without(self._held(), ids)
             self._length = len(self._shared)
             self._handed = None
 
@@ -127,19 +138,51 @@ class LogFold(Generic[T]):
         reading the log. Held items: None (use `items`)."""
         if self._shared is not None:
             return None
-        if any(kind != "append" for kind, _ in self._effects):
+        effects = self._effects[: self._unread]
+        if any(kind != "append" for kind, _ in effects):
             return None
-        return [value for _, value in self._effects]  # type: ignore[misc]
+        return [value for _, value in effects]  # type: ignore[misc]
 
     def copy(self) -> LogFold[T]:
-        """An independent copy, at no cost for held items (shared, see above);
-        both read the log once each if neither has yet."""
+        """An independent copy, at no cost whatever the length, held or not
+        (shared, see above); a fold not read yet and its copies read it once."""
         twin: LogFold[T] = LogFold.__new__(LogFold)
         twin._shared, twin._length = self._shared, self._length
         twin._hand, twin._handed = self._hand, None
-        twin._load = self._load
-        twin._effects = list(self._effects)
+        twin._base, twin._effects = self._base, self._effects
+        twin._unread = self._unread
         return twin
+
+    def _held(self, start: int = 0) -> list[T]:
+        assert self._shared is not None
+        return self._shared[start : self._length]
+
+    def _read(self) -> None:
+        """Read the items (once for this fold and its copies) if not held yet,
+        with this fold's effects applied on top."""
+        if self._shared is not None:
+            return
+        assert self._base is not None
+        self._shared, self._length = self._base.read()
+        effects = self._effects[: self._unread]
+        self._base, self._effects, self._unread = None, [], 0
+        for kind, value in effects:
+            if kind == "append":
+                self.append(value)  # type: ignore[arg-type]
+            else:
+                self.remove(value)  # type: ignore[arg-type]
+
+
+def _grown(shared: list[Any], length: int, item: object) -> list[Any]:
+    """`shared` with `item` after its first `length` items, which are a fold's:
+    appended in place while the fold ends where the list does, else onto a list
+    of the fold's own (another copy appended past it). The list the fold holds
+    now is returned."""
+    if len(shared) == length:
+        shared.append(item)  # one step: a racing copy's lands before or after
+    if shared[length] is not item:
+        return [*shared[:length], item]
+    return shared
 
 
 def _without(items: list[T], ids: Collection[str]) -> list[T]:

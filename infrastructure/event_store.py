@@ -266,6 +266,7 @@ class SessionStore(Application[UUID]):
         self._heads.remember(linked)
         if isinstance(source, Session):  # its head, from this save (not memory)
             source.stored_head = _head_of(linked, source.id)
+            source.attach(self, self.transcript_index)  # a transcript unread: as now
         self._tell(positions, events)
         if source is not None and (resealed or self._outlived(source, sealed)):
             source = self._read_anew(source)

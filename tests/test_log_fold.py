@@ -230,3 +230,49 @@ def test_a_sessions_commands_decide_with_its_messages_not_the_callers_list() -> 
 
     assert [m.content for m in session.last_messages(5)] == ["m0", "m1"]
     assert session.message_count == 2
+
+
+def unread(*idents: str) -> tuple[LogFold[Item], list[int]]:
+    """A fold not read yet, and the count of its reads of the log."""
+    reads: list[int] = []
+
+    def load() -> list[Item]:
+        reads.append(1)
+        return [Item(ident) for ident in idents]
+
+    return LogFold(load=load), reads
+
+
+def test_a_fold_not_read_yet_and_its_copies_read_it_once() -> None:
+    fold, reads = unread("a", "b")
+    copies = [fold.copy() for _ in range(3)]
+
+    for copy in [fold, *copies]:
+        assert ids(copy) == ["a", "b"]
+
+    assert len(reads) == 1
+
+
+def test_copies_of_a_fold_not_read_yet_keep_their_own_effects() -> None:
+    fold, _ = unread("a", "b", "c")
+    fold.append(Item("shared effect"))
+    twin = fold.copy()
+    fold.append(Item("only in the fold"))
+    twin.remove(frozenset({"b"}))
+    twin.append(Item("only in the twin"))
+
+    assert ids(twin) == ["a", "c", "shared effect", "only in the twin"]
+    assert ids(fold) == ["a", "b", "c", "shared effect", "only in the fold"]
+    assert ids(fold.copy()) == ids(fold)
+
+
+def test_a_copy_of_a_fold_read_by_another_copy_starts_from_what_was_read() -> None:
+    fold, reads = unread("a")
+    reader = fold.copy()
+    reader.append(Item("appended after the read"))
+    assert ids(reader) == ["a", "appended after the read"]
+
+    later = fold.copy()
+
+    assert ids(later) == ["a"]
+    assert len(reads) == 1
