@@ -88,6 +88,12 @@ def steps(quick: bool, out: Path) -> list[tuple[str, list[str]]]:
             + (["--quick"] if quick else []),
         ),
         (
+            "cache_hits",
+            [python, str(BENCH / "cache_hits.py")]
+            + ["--json-out", str(out / "cache_hits.json")]
+            + (["--quick"] if quick else []),
+        ),
+        (
             "held_sessions_usage",
             [python, str(BENCH / "held_sessions.py"), "--usage"]
             + ["--json-out", str(out / "held_sessions_usage.json")]
