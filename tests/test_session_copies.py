@@ -1,6 +1,8 @@
-"""A hostile review of how sessions are copied (cache, loads, merges, erasure):
-each test names a promise the code breaks today, and is marked xfail (strict)
-until it is fixed, so the suite stays green and a fix makes it fail loudly."""
+"""How sessions are copied (the cache, loads, merges, erasure), from a hostile
+review: no caller's edit of what it is given reaches what a session decides
+with, another copy or a stored event; a copy read before an erasure is never
+served after it; and reading a cached session's transcript costs the same
+whatever its length and however the cached copy was made."""
 
 from __future__ import annotations
 
