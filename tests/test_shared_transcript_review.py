@@ -120,34 +120,3 @@ def test_a_copy_not_read_before_a_purge_and_a_new_start_is_not_read_as_the_new_o
 
     with pytest.raises(SessionNotFound):
         agent.messages  # noqa: B018
-
-
-METADATA_EDITED_IN_PLACE = (
-    "update_metadata decides with session.metadata, which a caller may have "
-    "edited in place: a value built by editing what session.metadata gave "
-    "compares equal to it, so no event is written and the edit is lost"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=METADATA_EDITED_IN_PLACE)
-def test_a_tag_added_to_the_list_metadata_gave_is_stored_by_update_metadata(
-    trail: SessionTrail,
-) -> None:
-    session = trail.sessions.load_or_create("c", user_id="u")
-    session.update_metadata({"tags": ["a"]})
-    trail.sessions.save(session)
-
-    tags = session.metadata["tags"]
-    assert isinstance(tags, list)
-    tags.append("b")  # the usual idiom: edit what was read, then set it
-    session.update_metadata({"tags": tags})
-    trail.sessions.save(session)
-
-    stored = [
-        entry.payload["changes"]
-        for entry in trail.sessions.history("c", user_id="u")
-        if entry.event == "MetadataEdited"
-    ]
-    # Today: one edit stored ({"tags": ["a"]}); this process's copy says
-    # ["a", "b"], a new process reads ["a"].
-    assert stored[-1] == {"tags": ["a", "b"]}
