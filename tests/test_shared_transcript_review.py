@@ -10,10 +10,12 @@ such a copy must show, and the known failures are marked xfail with the reason.
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
 from sessiontrail import Session, SessionTrail
-from sessiontrail.domain.errors import SessionNotFound
+from sessiontrail.domain.errors import SessionNotFound, StorageUnavailable
 
 SHARED_READ = (
     "copies of a session share one read of its transcript and usage records: "
@@ -120,3 +122,29 @@ def test_a_copy_not_read_before_a_purge_and_a_new_start_is_not_read_as_the_new_o
 
     with pytest.raises(SessionNotFound):
         agent.messages  # noqa: B018
+
+
+def test_a_shared_read_that_failed_is_read_again_by_the_next_copy_that_asks(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """What held: a failed read of the transcript is not kept for the copies
+    sharing it; the next one to ask reads it, and the failed one again after."""
+    transcript_left_out(trail)
+    failing, other = two_copies(trail)
+    index = trail.store.transcript_index
+    assert index is not None
+    last, calls = index.last, []
+
+    def last_failing_once(stream: Any, version: int, count: int) -> Any:
+        calls.append(count)
+        if len(calls) == 1:
+            raise StorageUnavailable("read the transcript: the database is away")
+        return last(stream, version, count)
+
+    monkeypatch.setattr(index, "last", last_failing_once)
+    with pytest.raises(StorageUnavailable):
+        failing.messages  # noqa: B018
+
+    assert other.messages[-1].content == "secret 149"
+    assert failing.messages[-1].content == "secret 149"
+    assert calls == [150, 150]  # the failure, then one read for both
