@@ -22,22 +22,28 @@ Effect = tuple[str, object]
 
 class _Base(Generic[T]):
     """What a fold not read yet reads, read once for it and all its copies (the
-    cache's copy of a session and every copy it hands out share one)."""
+    cache's copy of a session and every copy it hands out share one), and used
+    by another copy only while its `stamp` is still what it was at the read."""
 
-    __slots__ = ("_load", "_read")
+    __slots__ = ("_load", "_read", "_stamp")
 
-    def __init__(self, load: Callable[[], list[T]]) -> None:
+    def __init__(
+        self, load: Callable[[], list[T]], stamp: Callable[[], object] | None
+    ) -> None:
         self._load = load
-        self._read: tuple[list[T], int] | None = None
+        self._stamp = stamp
+        self._read: tuple[list[T], int, object] | None = None
 
     def read(self) -> tuple[list[T], int]:
         """The items and how many were read (copies may append to the list
-        since). Two copies reading at once may both load: either list is it."""
+        since): read again when the stamp, taken first, has changed. Two copies
+        reading at once may both load: either list is it."""
+        stamp = None if self._stamp is None else self._stamp()
         read = self._read
-        if read is None:
+        if read is None or read[2] != stamp:
             items = self._load()
-            read = self._read = (items, len(items))
-        return read
+            read = self._read = (items, len(items), stamp)
+        return read[0], read[1]
 
 
 class LogFold(Generic[T]):
@@ -72,16 +78,19 @@ class LogFold(Generic[T]):
         items: list[T] | None = None,
         load: Callable[[], list[T]] | None = None,
         hand: Callable[[T], T] | None = None,
+        stamp: Callable[[], object] | None = None,
     ) -> None:
         """Give `items` (held: the fold keeps that list) or `load` (read on
         first use), not both; `hand` copies an item for a caller (None: items
-        are immutable and handed out as they are)."""
+        are immutable and handed out as they are); `stamp` says what a read
+        made for one copy holds only while it is unchanged (it may raise
+        instead: the items are gone)."""
         assert (items is None) != (load is None)
         self._hand = hand
         self._shared = items
         self._length = 0 if items is None else len(items)
         self._handed: list[T] | None = None
-        self._base = None if load is None else _Base(load)
+        self._base = None if load is None else _Base(load, stamp)
         self._effects: list[Effect] = []
         self._unread = 0
         """How many of `_effects` are this fold's (see the class docstring)."""

@@ -69,6 +69,11 @@ class SessionLog(Protocol):
         purge and a new start under the same id count the versions up again."""
         ...
 
+    def key_of(self, user_id: str | None) -> str | None:
+        """The id of the key the user's content is sealed with now (None: none):
+        a transcript read under another one was read before their erasure."""
+        ...
+
 
 class TranscriptIndex(Protocol):
     """Id questions about a stored transcript, answered without reading it; each

@@ -450,6 +450,15 @@ class Session(Aggregate, created_event_name="Started"):
             still_stored()
             return events
 
+        user = self.user_id
+
+        def stamp() -> str | None:
+            """What a read shared by this session's copies is used only while it
+            holds: the session still stored, under its user's key (an erasure
+            since: another key, and the read is made again)."""
+            still_stored()
+            return log.key_of(user)
+
         if not self._messages.loaded:
 
             def transcript() -> list[Message]:
@@ -464,9 +473,11 @@ class Session(Aggregate, created_event_name="Started"):
                     raise purged()
                 return held
 
-            self._messages = LogFold(load=transcript)
+            self._messages = LogFold(load=transcript, stamp=stamp)
         if not self._usage.loaded:
-            self._usage = LogFold(load=lambda: usage_of(logged()), hand=_json_copy)
+            self._usage = LogFold(
+                load=lambda: usage_of(logged()), hand=_json_copy, stamp=stamp
+            )
 
     # -- views -------------------------------------------------------------------
 

@@ -182,6 +182,15 @@ class SessionStore(Application[UUID]):
         with storage_errors(f"read stream {stream}"), gc_paused():
             return cast(list[EventModel], list(self.events.get(stream, lte=version)))
 
+    def key_of(self, user_id: str | None) -> str | None:
+        """The id of the user's current key (None: none, or content of theirs
+        is not sealed): as of at most the key cache's age."""
+        owner = content_owner(user_id)
+        if owner is None:
+            return None
+        with storage_errors(f"read the key of {owner!r}"):
+            return self.keys.key_id(owner)
+
     def head_at(self, stream: UUID, version: int) -> bytes | None:
         """The chain value of the stream's record at `version` (None for none, or
         a record older than the chain): one indexed read, not decoded."""

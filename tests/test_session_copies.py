@@ -37,7 +37,7 @@ def test_dropping_the_last_message_from_the_list_given_and_replacing_drops_that_
     session.replace_messages(messages)
     trail.sessions.save(session)
 
-    assert stored_contents(trail, "c") == ["a", "b"]  # today: ["a", "c"]
+    assert stored_contents(trail, "c") == ["a", "b"]  # was: ["a", "c"]
 
 
 def test_a_message_added_to_the_list_given_is_stored_by_replace_messages(
@@ -52,7 +52,7 @@ def test_a_message_added_to_the_list_given_is_stored_by_replace_messages(
     session.replace_messages(messages)
     trail.sessions.save(session)
 
-    assert stored_contents(trail, "c") == ["a", "b"]  # today: ["a"], no event
+    assert stored_contents(trail, "c") == ["a", "b"]  # was: ["a"], no event
 
 
 def test_a_callers_edit_of_a_pending_questions_options_reaches_no_later_load(

@@ -1,12 +1,12 @@
-"""A hostile review of sessions whose transcript is read once for all copies.
+"""Sessions whose transcript is read once for all their copies.
 
 A session loaded without its transcript (a snapshot leaves it out), and every
 copy the cache makes of it or a save re-attaches, share one read of it: the
-first copy to ask reads it, the others take that read. A copy that had not read
-its transcript before a purge or an erasure used to read it from the log when
-asked after it (SessionNotFound, or the content erased); these tests say what
-such a copy must show, and the known failures are marked xfail with the reason.
-"""
+first copy to ask reads it, the others take that read, but only while the
+session is still stored and its user's key is the one it was read under. A copy
+asked after a purge finds the session gone, and one asked after its user's
+erasure reads the content erased, as a copy reading for itself would (from a
+hostile review)."""
 
 from __future__ import annotations
 
@@ -16,12 +16,6 @@ import pytest
 
 from sessiontrail import Session, SessionTrail
 from sessiontrail.domain.errors import SessionNotFound, StorageUnavailable
-
-SHARED_READ = (
-    "copies of a session share one read of its transcript and usage records: "
-    "a copy that had not read them before a purge or an erasure takes what "
-    "another copy read before it"
-)
 
 
 def transcript_left_out(trail: SessionTrail) -> None:
@@ -44,7 +38,6 @@ def two_copies(trail: SessionTrail) -> tuple[Session, Session]:
     return first, second
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_READ)
 def test_a_copy_asked_for_its_transcript_after_a_purge_finds_it_gone(
     trail: SessionTrail,
 ) -> None:
@@ -60,7 +53,6 @@ def test_a_copy_asked_for_its_transcript_after_a_purge_finds_it_gone(
         kept.messages  # noqa: B018
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_READ)
 def test_a_copy_asked_for_its_usage_records_after_a_purge_finds_them_gone(
     trail: SessionTrail,
 ) -> None:
@@ -70,11 +62,10 @@ def test_a_copy_asked_for_its_usage_records_after_a_purge_finds_them_gone(
 
     trail.sessions.purge("c", user_id="u")
 
-    with pytest.raises(SessionNotFound):  # today: [{"tokens": 3}]
+    with pytest.raises(SessionNotFound):
         kept.token_usage  # noqa: B018
 
 
-@pytest.mark.xfail(strict=True, reason=SHARED_READ)
 def test_an_agents_own_session_read_after_its_users_erasure_shows_nothing_erased(
     trail: SessionTrail,
 ) -> None:
