@@ -428,6 +428,8 @@ class Session(Aggregate, created_event_name="Started"):
         Asked for after a purge of the session: SessionNotFound (it is gone)."""
         stream, version, name = self.id, self.version, self.session_id
         self._index = None if index is None else (index, version)
+        if self._messages.loaded and self._usage.loaded:
+            return  # both held: nothing to read (a save of a held session)
         count, head = self._message_count, self.stored_head
 
         def purged() -> SessionNotFound:
