@@ -20,6 +20,11 @@ Effect = tuple[str, object]
 """("append", item) or ("remove", frozenset of ids), in the order applied."""
 
 
+UNCHECKED = object()
+"""A stamp that cannot be taken now (storage down): a read already made under a
+stamp is used as it is, as the cache serves its copies through an outage."""
+
+
 class _Base(Generic[T]):
     """What a fold not read yet reads, read once for it and all its copies (the
     cache's copy of a session and every copy it hands out share one), and used
@@ -36,11 +41,16 @@ class _Base(Generic[T]):
 
     def read(self) -> tuple[list[T], int]:
         """The items and how many were read (copies may append to the list
-        since): read again when the stamp, taken first, has changed. Two copies
-        reading at once may both load: either list is it."""
-        stamp = None if self._stamp is None else self._stamp()
+        since): read again when the stamp, taken first, is not the one taken
+        before that read, or is None (nothing vouches for a read: each copy
+        reads for itself). Two copies reading at once may both load: either
+        list is it."""
+        if self._stamp is None:
+            stamp: object = ""
+        else:
+            stamp = self._stamp()
         read = self._read
-        if read is None or read[2] != stamp:
+        if read is None or read[2] is None or stamp not in (read[2], UNCHECKED):
             items = self._load()
             read = self._read = (items, len(items), stamp)
         return read[0], read[1]
@@ -83,8 +93,9 @@ class LogFold(Generic[T]):
         """Give `items` (held: the fold keeps that list) or `load` (read on
         first use), not both; `hand` copies an item for a caller (None: items
         are immutable and handed out as they are); `stamp` says what a read
-        made for one copy holds only while it is unchanged (it may raise
-        instead: the items are gone)."""
+        made for one copy holds only while it is unchanged (None: nothing
+        does; UNCHECKED: it cannot tell now; it may raise instead: the items
+        are gone)."""
         assert (items is None) != (load is None)
         self._hand = hand
         self._shared = items

@@ -70,8 +70,10 @@ class SessionLog(Protocol):
         ...
 
     def key_of(self, user_id: str | None) -> str | None:
-        """The id of the key the user's content is sealed with now (None: none):
-        a transcript read under another one was read before their erasure."""
+        """The id of the key the user's content is sealed with now: a transcript
+        read under another one was read before their erasure. None: the user
+        has no key now (erased, or none yet), and nothing vouches for a read;
+        "": the user's content is not sealed (no user)."""
         ...
 
 

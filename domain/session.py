@@ -27,10 +27,10 @@ from pydantic import (
 )
 
 from .aggregate import Aggregate, AggregateSnapshot
-from .errors import InvalidInput, SessionNotFound
+from .errors import InvalidInput, SessionNotFound, StorageUnavailable
 from .event_model import CreatedEventModel, EventModel
 from .limits import check_payload
-from .log_fold import LogFold
+from .log_fold import UNCHECKED, LogFold
 from .personal import MESSAGE, QUESTION, SERIALIZED, USAGE, Spec
 from .ports import SessionLog, TranscriptIndex
 from .threads import ChannelValue, Serialized, TaskWrite
@@ -454,12 +454,16 @@ class Session(Aggregate, created_event_name="Started"):
 
         user = self.user_id
 
-        def stamp() -> str | None:
+        def stamp() -> object:
             """What a read shared by this session's copies is used only while it
             holds: the session still stored, under its user's key (an erasure
-            since: another key, and the read is made again)."""
-            still_stored()
-            return log.key_of(user)
+            since: another key, or none, and the read is made again). UNCHECKED
+            while storage is down: a read already made is used as it is."""
+            try:
+                still_stored()
+                return log.key_of(user)
+            except StorageUnavailable:
+                return UNCHECKED
 
         if not self._messages.loaded:
 

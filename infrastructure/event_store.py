@@ -183,20 +183,23 @@ class SessionStore(Application[UUID]):
             return cast(list[EventModel], list(self.events.get(stream, lte=version)))
 
     def key_of(self, user_id: str | None) -> str | None:
-        """The id of the user's current key (None: none, or content of theirs
-        is not sealed): as of at most the key cache's age."""
+        """The id of the user's current key, as of at most the key cache's age
+        (None: they have none; "": their content is not sealed)."""
         owner = content_owner(user_id)
         if owner is None:
-            return None
+            return ""
         with storage_errors(f"read the key of {owner!r}"):
             return self.keys.key_id(owner)
 
     def head_at(self, stream: UUID, version: int) -> bytes | None:
         """The chain value of the stream's record at `version` (None for none, or
         a record older than the chain): one indexed read, not decoded."""
+        # Newest first, one record: memory:// walks a stream from one end.
         with storage_errors(f"read stream {stream}"):
-            found = self.recorder.select_events(stream, gt=version - 1, lte=version)
-        return unframe(found[0].state)[0] if found else None
+            found = self.recorder.select_events(stream, lte=version, desc=True, limit=1)
+        if not found or found[0].originator_version != version:
+            return None
+        return unframe(found[0].state)[0]
 
     def load_qa(self, stream: UUID) -> QASession | None:
         """The stored Q&A session of a stream; None for an empty stream. Read
