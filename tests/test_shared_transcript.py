@@ -13,29 +13,15 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
+from support.unread import transcript_left_out, unread_copy
 
 from sessiontrail import Session, SessionTrail
 from sessiontrail.domain.errors import SessionNotFound, StorageUnavailable
 
 
-def transcript_left_out(trail: SessionTrail) -> None:
-    """Session "c" of user "u", long enough that a load starts from a snapshot
-    (which leaves the transcript out), cached as appended to by
-    append_token_usage: each load is a copy of it, its transcript not read."""
-    session = trail.sessions.load_or_create("c", user_id="u")
-    for number in range(150):
-        session.append_message(role="user", content=f"secret {number}")
-    trail.sessions.save(session)
-    assert trail.sessions.append_token_usage("c", {"tokens": 3}, user_id="u")
-
-
 def two_copies(trail: SessionTrail) -> tuple[Session, Session]:
     """Two loads of "c", neither of which has read its transcript yet."""
-    first = trail.sessions.load("c", user_id="u")
-    second = trail.sessions.load("c", user_id="u")
-    assert first is not None and second is not None
-    assert not first._messages.loaded and not second._messages.loaded
-    return first, second
+    return unread_copy(trail), unread_copy(trail)
 
 
 @pytest.mark.parametrize("asked", ["messages", "token_usage"])

@@ -15,31 +15,11 @@ from typing import Any
 
 import pytest
 from support.postgres import PostgresServer, running
+from support.unread import contents, transcript_left_out, unread_copy
 
 import sessiontrail
 from sessiontrail import Session, SessionTrail
 from sessiontrail.domain.errors import SessionNotFound, StorageUnavailable
-
-
-def transcript_left_out(trail: SessionTrail, user: str = "u") -> None:
-    """Session "c" of `user`, long enough that a load starts from a snapshot
-    (which leaves the transcript out), cached unread (append_token_usage)."""
-    session = trail.sessions.load_or_create("c", user_id=user)
-    for number in range(150):
-        session.append_message(role="user", content=f"secret {number}")
-    trail.sessions.save(session)
-    assert trail.sessions.append_token_usage("c", {"tokens": 3}, user_id=user)
-
-
-def unread_copy(trail: SessionTrail, user: str = "u") -> Session:
-    copy = trail.sessions.load("c", user_id=user)
-    assert copy is not None and not copy._messages.loaded
-    return copy
-
-
-def contents(session: Session) -> list[str]:
-    return [message.content for message in session.messages]
-
 
 # -- what held ---------------------------------------------------------------------
 
