@@ -59,7 +59,7 @@ def test_an_agents_own_session_read_after_its_users_erasure_shows_nothing_erased
     trail.erase_user("u")
 
     contents = [message.content for message in agent.messages]
-    # Today: the 150 stored messages in plaintext, as `shown` read them before.
+    # Before the check: the 150 stored messages in plaintext, as `shown` read them.
     assert not any("secret" in content for content in contents)
 
 
