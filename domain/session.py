@@ -494,6 +494,12 @@ class Session(Aggregate, created_event_name="Started"):
         return self._messages.items()
 
     @property
+    def cache_weight(self) -> int:
+        """How many messages a copy of this session may hold in memory once its
+        transcript is read (the cache bounds the sum), known without reading."""
+        return 1 + (self._message_count or 0)
+
+    @property
     def message_count(self) -> int:
         """How many messages the transcript holds (known without reading it)."""
         if self._message_count is None:

@@ -28,6 +28,13 @@ def _unstamped(session: Session) -> object:
     return None
 
 
+MAX_MESSAGES = 500_000
+"""The most messages the cached copies may hold in memory together (a copy
+holds its transcript once read): beyond it, the least recently used go, as
+beyond the cache's number of sessions. About 750 MB of messages of 200
+characters (1.5 KB each, measured)."""
+
+
 class SessionCache:
     """Keeps private copies, so no caller's later edits leak into what others load.
 
@@ -42,12 +49,17 @@ class SessionCache:
         stamp: Stamp = _unstamped,
         before_hit: Callable[[], None] = lambda: None,
         held: Stamp | None = None,
+        max_messages: int = MAX_MESSAGES,
     ) -> None:
         """`before_hit()` runs before a cached copy is served: it may evict
-        (the trail's evicts what other processes purged)."""
+        (the trail's evicts what other processes purged). At most `max_size`
+        sessions are kept, and at most `max_messages` messages in them (by
+        their `cache_weight`), the newest always."""
         if max_size < 0:
             raise ValueError("cache size must be >= 0")
         self.max_size = max_size
+        self.max_messages = max_messages
+        self._weight = 0  # of the cached copies, together
         self._stamp = stamp
         self._held = stamp if held is None else held
         self._before_hit = before_hit
@@ -70,7 +82,7 @@ class SessionCache:
         if now is not UNKNOWN and now != entry[1]:
             with self._lock:
                 if self._sessions.get(session_id) is entry:
-                    del self._sessions[session_id]
+                    self._drop(session_id)
             return None
         with self._lock:
             if session_id in self._sessions:
@@ -106,19 +118,31 @@ class SessionCache:
                 return
             if entry is not None and not replace(entry[0]):
                 return
+            if entry is not None:
+                self._drop(session.session_id)
             self._sessions[session.session_id] = (stored, stamp)
-            self._sessions.move_to_end(session.session_id)
-            while len(self._sessions) > self.max_size:
-                self._sessions.popitem(last=False)
+            self._weight += stored.cache_weight
+            sessions = self._sessions
+            while len(sessions) > 1 and (
+                len(sessions) > self.max_size or self._weight > self.max_messages
+            ):
+                self._drop(next(iter(sessions)))  # the least recently used
+
+    def _drop(self, session_id: str) -> None:
+        """Forget one cached copy (holding the lock)."""
+        dropped = self._sessions.pop(session_id, None)
+        if dropped is not None:
+            self._weight -= dropped[0].cache_weight
 
     def evict(self, session_id: str) -> None:
         with self._lock:
-            self._sessions.pop(session_id, None)
+            self._drop(session_id)
 
     def clear(self) -> None:
         """Forget every cached session (after an erasure changed what they read)."""
         with self._lock:
             self._sessions.clear()
+            self._weight = 0
 
     def __len__(self) -> int:
         with self._lock:
