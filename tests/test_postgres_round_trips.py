@@ -120,14 +120,22 @@ def counted_save(
     *,
     everywhere: bool = False,
 ) -> list[str]:
-    """The round trips of one save of a warmed-up session, in a new log."""
+    """The round trips of one save of a warmed-up session, in a new log: the
+    fewest of three saves. A transaction of another connection that begins
+    between the check for none and the save (a trail another test left to
+    finish, autovacuum) makes the catch-up look again: more round trips, never
+    fewer, so the fewest is what a save itself makes."""
     url = server.url(server.new_schema())
+    counts: list[list[str]] = []
     with sessiontrail.connect(url, projections=mode) as trail:
         session = warmed_up(trail, "counted")
-        no_other_transaction(server)
-        with round_trips(monkeypatch, everywhere=everywhere) as made:
-            trail.sessions.save(session)
-    return made
+        for attempt in range(3):
+            no_other_transaction(server)
+            with round_trips(monkeypatch, everywhere=everywhere) as made:
+                trail.sessions.save(session)
+            counts.append(made)
+            session.append_message(role="user", content=f"counted again {attempt}")
+    return min(counts, key=len)
 
 
 def no_other_transaction(server: PostgresServer, deadline: float = 10.0) -> None:
