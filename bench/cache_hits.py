@@ -20,12 +20,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from harness import cell_result
 
 HERE = Path(__file__).resolve()
 WRITES = ("turn", "usage")
@@ -60,15 +61,7 @@ def cell(size: int, write: str, hits: int) -> float:
 
 
 def run_cell(python: str, size: int, write: str, hits: int) -> float:
-    result = subprocess.run(
-        [python, str(HERE), "--cell", str(size), write, str(hits)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"cell {size} {write} under {python}:\n{result.stderr}")
-    return float(result.stdout.strip().splitlines()[-1])
+    return float(cell_result(python, HERE, [str(size), write, str(hits)]))
 
 
 def main() -> None:

@@ -7,10 +7,11 @@ import argparse
 import json
 import os
 import statistics
+import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
@@ -129,3 +130,20 @@ def sibling(url: str, suffix: str) -> str:
     with psycopg.connect(host=host, user=parts.username, dbname=database) as db:
         db.execute(f"CREATE SCHEMA {schema}_{suffix}")
     return f"{base}schema={schema}_{suffix}"
+
+
+def cell_result(python: str, script: Path, arguments: Sequence[str]) -> str:
+    """The last line a `--cell` run of `script` printed under `python` (this
+    checkout's or another's interpreter, each cell a fresh process);
+    RuntimeError with what it printed on stderr if it failed."""
+    result = subprocess.run(
+        [python, str(script), "--cell", *arguments],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if result.returncode != 0:
+        raise RuntimeError(
+            f"cell {' '.join(arguments)} under {python}:\n{result.stderr}"
+        )
+    return result.stdout.strip().splitlines()[-1]

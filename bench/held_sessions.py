@@ -22,12 +22,13 @@ from __future__ import annotations
 import argparse
 import json
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+from harness import cell_result
 
 HERE = Path(__file__).resolve()
 TEXT = "The agent summarises the last tool call and asks a follow-up. " * 3
@@ -69,15 +70,7 @@ def run_cell(python: str, size: int, options: argparse.Namespace) -> float:
         options.dir,
         "usage" if options.usage else "",
     ]
-    result = subprocess.run(
-        [python, str(HERE), "--cell", *arguments],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"cell {size} under {python}:\n{result.stderr}")
-    return float(result.stdout.strip().splitlines()[-1])
+    return float(cell_result(python, HERE, arguments))
 
 
 def main() -> None:

@@ -33,7 +33,6 @@ import asyncio
 import json
 import os
 import sqlite3
-import subprocess
 import sys
 import tempfile
 import time
@@ -42,7 +41,7 @@ from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
-from harness import median_ms
+from harness import cell_result, median_ms
 
 HERE = Path(__file__).resolve()
 TEXT = (
@@ -264,15 +263,8 @@ def databases(backend: str) -> Iterator[Callable[[], str]]:
 
 
 def run_cell(python: str, backend: str, url: str, size: int, repeats: int) -> Any:
-    result = subprocess.run(
-        [python, str(HERE), "--cell", backend, url, str(size), str(repeats)],
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if result.returncode != 0:
-        raise RuntimeError(f"cell {backend} {size} under {python}:\n{result.stderr}")
-    return json.loads(result.stdout.strip().splitlines()[-1])
+    arguments = [backend, url, str(size), str(repeats)]
+    return json.loads(cell_result(python, HERE, arguments))
 
 
 COLUMNS = (
