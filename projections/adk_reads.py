@@ -72,10 +72,7 @@ class AdkReads:
         (ADK's prefixes) and update time. The first session under the id is
         looked up by its sessiontrail id (any spelling of it); if that one was
         deleted, a later one by user and ADK id."""
-        first = trail_session_id(app, user_id, session_id)
-        stream = str(self._ids.stream(first))
-        with self._database.read() as cur:
-            found = _live(cur, app, user_id, session_id, first, stream)
+        found = self.session_and_messages(app, user_id, session_id, last_n=0)
         return None if found is None else (found.key, found.state, found.updated_at)
 
     def session_and_messages(
