@@ -304,7 +304,7 @@ class SessionTrail:
         """The key a session's content was read or sealed with, which its cached
         copy must still be the user's key to be served (the user's key now when
         it holds nothing opened)."""
-        if session.read_under is not None and content_owner(session.user_id):
+        if session.read_under is not None:  # set only for a user's content
             return session.read_under
         return self._key_stamp(session)
 
