@@ -9,7 +9,7 @@ here (see docs/schema-evolution.md before moving one).
 from __future__ import annotations
 
 import functools
-from collections.abc import Collection, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from datetime import datetime
 from typing import Any, ClassVar, Self
 from uuid import UUID, uuid5
@@ -360,7 +360,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.deleted = False
         self.forked_from: str | None = None  # set by `Forked`
         self.forked_version: int | None = None
-        self._usage: LogFold[dict[str, JsonValue]] = LogFold([], hand=_json_copy)
+        self._usage = _usage_records([])
         self._index: tuple[TranscriptIndex, int] | None = None
         self.stored_head: bytes | None = None
         """The chain value of the stored record at this version, set by the store
@@ -481,9 +481,7 @@ class Session(Aggregate, created_event_name="Started"):
 
             self._messages = LogFold(load=transcript, stamp=stamp)
         if not self._usage.loaded:
-            self._usage = LogFold(
-                load=lambda: usage_of(logged()), hand=_json_copy, stamp=stamp
-            )
+            self._usage = _usage_records(load=lambda: usage_of(logged()), stamp=stamp)
 
     # -- views -------------------------------------------------------------------
 
@@ -617,7 +615,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.deleted = state.deleted
         self.forked_from = state.forked_from
         self.forked_version = state.forked_version
-        self._usage = LogFold(load=_unattached, hand=_json_copy)
+        self._usage = _usage_records(load=_unattached)
         self._index = None
         self.stored_head = None
         self.read_under = None
@@ -932,6 +930,16 @@ def transcript_of(events: Sequence[object]) -> list[Message]:
 def usage_of(events: Sequence[object]) -> list[dict[str, JsonValue]]:
     """The token-usage records a stream's events hold, oldest first."""
     return [e.record for e in events if isinstance(e, Session.TokenUsageRecorded)]
+
+
+def _usage_records(
+    items: list[dict[str, JsonValue]] | None = None,
+    load: Callable[[], list[dict[str, JsonValue]]] | None = None,
+    stamp: Callable[[], object] | None = None,
+) -> LogFold[dict[str, JsonValue]]:
+    """A session's token-usage records: JSON objects a caller may edit, so each
+    is handed out as a copy of its own and the held ones stay as stored."""
+    return LogFold(items, load, hand=_json_copy, stamp=stamp)
 
 
 def _unattached() -> list[Any]:
