@@ -11,18 +11,10 @@ from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
-from support.postgres import PostgresServer, running
+from support.postgres import PostgresServer
 
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    """A server of this test's own, so stopping it harms no other test."""
-    with running() as server:
-        yield server
-
 
 CONNECT_TIMEOUT = 1
 # eventsourcing tries each PostgreSQL call 10 times, 0.2 s apart, to ride out blips.

@@ -13,7 +13,7 @@ import psycopg
 import psycopg.sql
 import pytest
 from support.deadlines import outcomes_within
-from support.postgres import PostgresServer, append_statement, running
+from support.postgres import PostgresServer, append_statement
 
 import sessiontrail
 from sessiontrail import SessionTrail, StorageUnavailable
@@ -21,13 +21,6 @@ from sessiontrail.infrastructure.backends import postgres_checks
 from sessiontrail.infrastructure.backends.postgres_appending import (
     AppendingConnections,
 )
-
-
-@pytest.fixture
-def own_server() -> Iterator[PostgresServer]:
-    """A server of this test's own, which it may stop and start."""
-    with running() as server:
-        yield server
 
 
 def save_a_message(trail: SessionTrail, session_id: str, content: str) -> None:
@@ -62,17 +55,17 @@ def messages(trail: SessionTrail, session_id: str) -> list[str]:
 
 
 def test_a_save_after_the_server_restarted_goes_through(
-    own_server: PostgresServer, monkeypatch: pytest.MonkeyPatch
+    own_postgres: PostgresServer, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """The appending connection broke with the restart; it is trusted without a
     check (used moments ago), so the append meets the break, and the retry opens
     a new connection. Worker mode: the read models' pool is not under test."""
     monkeypatch.setattr(postgres_checks, "TRUSTED_FOR", 3600.0)
-    url = own_server.url(own_server.new_schema())
+    url = own_postgres.url(own_postgres.new_schema())
     with sessiontrail.connect(url, projections="worker") as trail:
         save_a_message(trail, "restarted", "before")
-        own_server.halt()
-        own_server.resume()
+        own_postgres.halt()
+        own_postgres.resume()
         [outcome] = outcomes_within(
             30, lambda: save_a_message(trail, "restarted", "after")
         )
@@ -81,19 +74,19 @@ def test_a_save_after_the_server_restarted_goes_through(
 
 
 def test_a_save_while_the_server_is_down_fails_as_unavailable(
-    own_server: PostgresServer,
+    own_postgres: PostgresServer,
 ) -> None:
     """Each step of the save waits at most the connect timeout per attempt."""
-    url = f"{own_server.url(own_server.new_schema())}&connect_timeout=1"
+    url = f"{own_postgres.url(own_postgres.new_schema())}&connect_timeout=1"
     with sessiontrail.connect(url, projections="worker") as trail:
         save_a_message(trail, "down", "before")
-        own_server.halt()
+        own_postgres.halt()
         try:
             [outcome] = outcomes_within(
                 60, lambda: save_a_message(trail, "down", "lost")
             )
         finally:
-            own_server.resume()
+            own_postgres.resume()
         assert isinstance(outcome, StorageUnavailable), outcome
 
 

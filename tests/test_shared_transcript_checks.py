@@ -10,11 +10,10 @@ from __future__ import annotations
 import threading
 import time
 import uuid
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from support.postgres import PostgresServer, running
+from support.postgres import PostgresServer
 from support.unread import contents, transcript_left_out, unread_copy
 
 import sessiontrail
@@ -158,13 +157,6 @@ def test_a_copy_asked_after_an_erasure_shows_nothing_another_read_during_it(
     assert not any("secret" in text for text in contents(alone))
     # Before: "secret 0" .. "secret 149", the rows `during` read.
     assert not any("secret" in text for text in contents(after))
-
-
-@pytest.fixture
-def own_postgres() -> Iterator[PostgresServer]:
-    """A server of this test's own, so stopping it harms no other test."""
-    with running() as server:
-        yield server
 
 
 def test_a_cached_copy_shows_the_transcript_read_before_an_outage_during_it(
