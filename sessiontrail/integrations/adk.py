@@ -33,14 +33,12 @@ from google.adk.sessions.base_session_service import (
     ListSessionsResponse,
 )
 from google.adk.sessions.session import Session as AdkSession
-from google.genai import types
 from pydantic import JsonValue, SkipValidation, StrictStr
 
 from ..domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
 from ..domain.session import Session
 from ..domain.session_ids import nfc
 from ..domain.validation import Actor, NewSessionId, SessionId, UserId, validated
-from ..domain.values import Message
 from ..projections.adk import (
     ADK,
     GENERATIONS,
@@ -52,6 +50,7 @@ from ..projections.adk import (  # re-exported: the sessiontrail id of an ADK se
 )
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
+from .adk_events import message_fields, stored_event
 
 
 class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
@@ -234,7 +233,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         )
         if found is None:
             return None
-        events = [_event(message) for message in found.messages]
+        events = [stored_event(message) for message in found.messages]
         if config is not None and config.after_timestamp is not None:
             after = config.after_timestamp
             events = [event for event in events if event.timestamp >= after]
@@ -265,7 +264,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             "timestamp": event.timestamp,
         }
         stored.append_message(
-            **_message_fields(event), metadata={ADK: recorded}, actor=self._actor
+            **message_fields(event), metadata={ADK: recorded}, actor=self._actor
         )
         trail.sessions.save(stored)
 
@@ -282,47 +281,3 @@ def _json(value: dict[str, Any], name: str) -> dict[str, Any]:
     except (TypeError, ValueError) as error:
         raise InvalidInput(f"{name}: not JSON: {error}") from None
     return decoded
-
-
-def _message_fields(event: Event) -> dict[str, Any]:
-    """The message an event is: the user's or the agent's text, tool calls and
-    tool results; the event id as the message id (so re-deliveries dedupe)."""
-    parts = event.content.parts if event.content and event.content.parts else []
-    text = "\n".join(part.text for part in parts if part.text)
-    calls = [part.function_call for part in parts if part.function_call]
-    results = [part.function_response for part in parts if part.function_response]
-    fields: dict[str, Any] = {"content": text, "id": event.id or None}
-    if event.author == "user" and not results:
-        fields["role"] = "user"
-    elif results:
-        fields["role"] = "tool"
-        fields["tool_call_id"] = results[0].id or results[0].name or "function"
-        if not text:
-            fields["content"] = json.dumps(results[0].response or {})
-    else:
-        fields["role"] = "assistant"
-        fields["tool_calls"] = [
-            {
-                "id": call.id or f"{event.id}-{number}",
-                "name": call.name or "function",
-                "arguments": call.args or {},
-            }
-            for number, call in enumerate(calls)
-        ] or None
-    return fields
-
-
-def _event(message: Message) -> Event:
-    """The ADK event a message stands for: the stored one, or for a message another
-    writer appended (or whose content was erased), its equivalent."""
-    recorded = message.metadata.get(ADK)
-    if isinstance(recorded, dict) and isinstance(recorded.get("event"), dict):
-        return Event.model_validate(recorded["event"])
-    role = "user" if message.role == "user" else "model"
-    return Event(
-        id=message.id,
-        invocation_id="",
-        author="user" if message.role == "user" else "sessiontrail",
-        content=types.Content(role=role, parts=[types.Part(text=message.content)]),
-        timestamp=message.created_at.timestamp(),
-    )
