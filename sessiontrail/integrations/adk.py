@@ -7,7 +7,8 @@
 An ADK session is a sessiontrail session (id "APP/USER/SESSION", owned by USER)
 that starts with its app, id and initial state in its metadata; each ADK event is
 one message (role, text, tool calls as sessiontrail sees them) whose metadata keeps
-the event itself and its state delta. The "adk" read model (projections/adk.py)
+the event itself and its state delta; a model response's usage metadata is also
+one token-usage record, saved with it. The "adk" read model (projections/adk.py)
 derives session, "user:" and "app:" state from those by ADK's prefix rules;
 "temp:" keys are never stored. Appends merge on write: two runners appending to
 one session both keep their events, and no caller sees `StaleSessionError`.
@@ -50,7 +51,7 @@ from ..projections.adk import (  # re-exported: the sessiontrail id of an ADK se
 )
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
-from .adk_events import message_fields, stored_event
+from .adk_events import message_fields, stored_event, usage_record
 
 
 class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
@@ -164,6 +165,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
     @validated
     async def append_event(self, session: AdkSession, event: Event) -> Event:
         """Store the event (its temp: keys trimmed) as one message of the session,
+        and its usage metadata, if any, as a token-usage record in the same save,
         merging with other writers; SessionNotFoundError if it is not stored."""
         if event.partial:
             return event
@@ -266,6 +268,9 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         stored.append_message(
             **message_fields(event), metadata={ADK: recorded}, actor=self._actor
         )
+        usage = usage_record(event)
+        if usage is not None:  # saved with its event: both are stored, or neither
+            stored.record_token_usage(usage, actor=self._actor)
         trail.sessions.save(stored)
 
 

@@ -1,6 +1,8 @@
 """What the ADK adapter stores an ADK event as, and the event a stored message
 reads back as: one message per event (the user's text, the agent's text and tool
-calls, or a tool result), whose metadata keeps the event itself."""
+calls, or a tool result), whose metadata keeps the event itself; and, for a model
+response, one token-usage record (its usage metadata), so the usage ledger and
+`sessiontrail usage` count what ADK apps spend."""
 
 from __future__ import annotations
 
@@ -9,6 +11,7 @@ from typing import Any
 
 from google.adk.events.event import Event
 from google.genai import types
+from pydantic import JsonValue
 
 from ..domain.values import Message
 from ..projections.adk import ADK
@@ -40,6 +43,21 @@ def message_fields(event: Event) -> dict[str, Any]:
             for number, call in enumerate(calls)
         ] or None
     return fields
+
+
+def usage_record(event: Event) -> dict[str, JsonValue] | None:
+    """The token-usage record of an event with usage metadata (None without):
+    the metadata as ADK's own services store it (JSON, unset fields left out),
+    the event's id, and the model version that answered when ADK names it."""
+    if event.usage_metadata is None:
+        return None
+    record: dict[str, JsonValue] = event.usage_metadata.model_dump(
+        mode="json", exclude_none=True
+    )
+    record["event_id"] = event.id
+    if event.model_version:
+        record["model"] = event.model_version
+    return record
 
 
 def stored_event(message: Message) -> Event:
