@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
@@ -122,3 +123,36 @@ def test_a_question_the_app_asked_itself_is_left_to_the_app(
 
     question = session(trail).pending_question
     assert question is not None and question.question == "Which file?"
+
+
+def test_a_resume_answers_the_question_even_if_the_resumed_step_fails(
+    trail: SessionTrail,
+) -> None:
+    def ask(state: Asked) -> dict[str, Any]:
+        answer = interrupt("go?")
+        raise RuntimeError(f"failed after {answer}")
+
+    builder = StateGraph(Asked)
+    builder.add_node("ask", ask)
+    builder.add_edge(START, "ask")
+    builder.add_edge("ask", END)
+    graph = builder.compile(checkpointer=TrailSaver(trail))
+    graph.invoke({"answer": ""}, THREAD)
+    assert session(trail).pending_question is not None
+
+    with pytest.raises(RuntimeError, match="failed after yes"):
+        graph.invoke(Command(resume="yes"), THREAD)
+
+    assert session(trail).pending_question is None  # answered; no checkpoint since
+
+
+def test_forking_from_an_earlier_checkpoint_answers_the_question(
+    trail: SessionTrail,
+) -> None:
+    graph = approval_graph(TrailSaver(trail))
+    graph.invoke({"log": ["in"]}, THREAD)
+    first = list(graph.get_state_history(THREAD))[-1]  # the input checkpoint
+
+    graph.update_state(first.config, {"n": 5})
+
+    assert session(trail).pending_question is None
