@@ -145,3 +145,19 @@ def test_a_file_changed_after_its_check_writes_nothing_unchecked(
     with pytest.raises(InvalidInput, match="file: changed while it was imported"):
         trail.importer.import_file(path)
     assert trail.sessions.load("copy") is None
+
+
+@pytest.mark.parametrize(
+    "timestamp", ["0001-01-01T00:00:00+23:59", "9999-12-31T23:59:59-23:59"]
+)
+def test_a_time_utc_cannot_hold_is_refused_naming_the_field(
+    trail: SessionTrail, tmp_path: Path, timestamp: str
+) -> None:
+    """Readers turn times into UTC (the session index, retention): one past
+    year 1 or 9999 there would stop them."""
+    saved(trail, "base", "mal", "m1")
+    lines = renamed(exported(trail, "base"), "copy")
+    lines[-1]["timestamp"] = timestamp
+    with pytest.raises(InvalidInput, match=r"^line 2: timestamp: .*UTC"):
+        trail.importer.import_file(written(tmp_path / "time.jsonl", lines))
+    assert trail.sessions.load("copy") is None

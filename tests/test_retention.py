@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
@@ -338,3 +338,26 @@ def test_a_metadata_rule_set_before_a_master_key_is_never_ignored_by_a_sweep(
             "held-before",
             "held-after",
         }
+
+
+def test_a_session_stored_with_a_time_utc_cannot_hold_never_stops_a_sweep(
+    trail: SessionTrail,
+) -> None:
+    """An event stored before imports refused such times (year 1 at +23:59):
+    the sweep expires its session like any old one and goes on."""
+    ancient = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=23, minutes=59)))
+    session = sessiontrail.Session(session_id="ancient", user_id="mal")
+    session.append_message(role="user", content="hello")
+    events = list(session.collect_events())
+    events = [event.model_copy(update={"timestamp": ancient}) for event in events]
+    trail.store.append_imported(events, {session.id: "mal"})
+    write(trail, "old", days_ago=40)
+    trail.retention.set(30)
+    assert {e.session_id for e in trail.retention.apply(dry_run=True).expired} == {
+        "ancient",
+        "old",
+    }
+    assert {e.session_id for e in trail.retention.apply().expired} == {
+        "ancient",
+        "old",
+    }

@@ -283,7 +283,7 @@ class Retention:
             Expiry(
                 session_id=c.session_id,
                 user_id=c.user_id,
-                updated_at=moment(c.updated_at),
+                updated_at=_last_update(c.updated_at),
                 version=c.version,
                 action=rule.action,
                 rule=rule.describe(),
@@ -348,6 +348,16 @@ class _Outcome:
     expired: builtins.list[Expiry]
     skipped: builtins.list[Expiry]
     failed: builtins.list[Expiry]
+
+
+def _last_update(micros: int) -> datetime:
+    """A candidate's last update as a UTC time. A candidate is older than its
+    cutoff, so one UTC cannot hold is before year 1 (an event imported before
+    imports refused such times): the earliest time UTC holds stands for it."""
+    try:
+        return moment(micros)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _reason(expiry: Expiry) -> str:
