@@ -170,6 +170,9 @@ class PendingQuestion(ReadOnlyCopies):
     options: Annotated[list[str], ReadOnly] = Field(default_factory=FrozenList)
     allow_custom: StrictBool = True  # also a request body: 1 or "yes" is no bool
     source: str | None = None
+    checkpoint_id: str | None = None
+    """For a LangGraph interrupt: the checkpoint its run waits at (a checkpoint
+    put after it answers the question)."""
 
 
 class SessionSummary(Value):

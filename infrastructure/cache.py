@@ -29,9 +29,9 @@ def _unstamped(session: Session) -> object:
 
 
 MAX_MESSAGES = 500_000
-"""The most messages the cached copies may hold in memory together (a copy
-holds its transcript once read): beyond it, the least recently used go, as
-beyond the cache's number of sessions. About 750 MB of messages of 200
+"""By default, the most messages the cached copies may hold in memory together
+(a copy holds its transcript once read): beyond it, the least recently used
+go, as beyond the cache's number of sessions. About 750 MB of messages of 200
 characters (1.5 KB each, measured)."""
 
 
@@ -57,6 +57,8 @@ class SessionCache:
         their `cache_weight`), the newest always."""
         if max_size < 0:
             raise ValueError("cache size must be >= 0")
+        if max_messages < 0:
+            raise ValueError("cache messages must be >= 0")
         self.max_size = max_size
         self.max_messages = max_messages
         self._weight = 0  # of the cached copies, together

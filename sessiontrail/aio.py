@@ -17,6 +17,7 @@ then wholly stored or not at all, and nothing of it runs after the task is gone.
 from __future__ import annotations
 
 import asyncio
+import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Generator
 from types import TracebackType
@@ -44,7 +45,7 @@ from .infrastructure.settings import BackendName
 from .infrastructure.verify import VerifyReport
 from .privacy.compaction import CompactReport
 from .privacy.erasure import ErasureReport
-from .trail import DEFAULT_CACHE_SIZE, Mode, SessionTrail
+from .trail import DEFAULT_CACHE_MESSAGES, DEFAULT_CACHE_SIZE, Mode, SessionTrail
 from .trail import connect as connect_sync
 
 DEFAULT_THREADS = 8
@@ -193,6 +194,7 @@ def connect(
     url: Url | None = None,
     *,
     cache_size: Count = DEFAULT_CACHE_SIZE,
+    cache_messages: Count = DEFAULT_CACHE_MESSAGES,
     projections: Mode = "inline",
     key: StrictStr | None = None,
     threads: PositiveInt = DEFAULT_THREADS,
@@ -201,17 +203,21 @@ def connect(
     `sessiontrail.connect`, plus `threads`: how many storage calls run at once.
     Await the result, or use it in `async with` (see Opening); bad arguments are
     refused here, before anything opens."""
-    return Opening(_open(url, cache_size, projections, key, threads))
+    opened = functools.partial(
+        connect_sync,
+        url,
+        cache_size=cache_size,
+        cache_messages=cache_messages,
+        projections=projections,
+        key=key,
+    )
+    return Opening(_open(opened, threads))
 
 
-async def _open(
-    url: str | None, cache_size: int, projections: Mode, key: str | None, threads: int
-) -> AsyncSessionTrail:
+async def _open(opened: Callable[[], SessionTrail], threads: int) -> AsyncSessionTrail:
     pool = Threads(threads)
     try:
-        trail = await pool.run(
-            connect_sync, url, cache_size=cache_size, projections=projections, key=key
-        )
+        trail = await pool.run(opened)
     except BaseException:
         pool.shutdown()
         raise

@@ -14,7 +14,7 @@ from .domain.errors import StorageUnavailable
 from .domain.session import Session
 from .domain.validation import Count, Url, validated
 from .infrastructure.backends import backend_for, parse_url
-from .infrastructure.cache import UNKNOWN, SessionCache
+from .infrastructure.cache import MAX_MESSAGES, UNKNOWN, SessionCache
 from .infrastructure.event_store import SessionStore, storage_errors
 from .infrastructure.history import SessionHistory
 from .infrastructure.keys import COMPRESSOR_ENV, key_env, resolve_key
@@ -61,6 +61,7 @@ from .transfer.export import Exporter
 from .transfer.importer import Importer
 
 DEFAULT_CACHE_SIZE = 1000
+DEFAULT_CACHE_MESSAGES = MAX_MESSAGES
 READ_MODELS: tuple[type[Projection], ...] = (
     SessionsProjection,
     UsageProjection,
@@ -101,6 +102,7 @@ class SessionTrail:
         settings: Settings,
         cache_size: int = DEFAULT_CACHE_SIZE,
         projections: Mode = "inline",
+        cache_messages: int = DEFAULT_CACHE_MESSAGES,
     ) -> None:
         self.settings = settings
         skips = Skips()
@@ -152,7 +154,11 @@ class SessionTrail:
             adk_catch_up = adapters.catch_up
         self.store.transcript_index = TranscriptIds(transcripts)
         self._cache = cache = SessionCache(
-            cache_size, self._key_stamp, lambda: watch.check(), self._read_under
+            cache_size,
+            self._key_stamp,
+            lambda: watch.check(),
+            self._read_under,
+            max_messages=cache_messages,
         )
         self.memories = memories = SessionMemories(cache)
         """Where adapters keeping sessions' content register it, so an erasure
@@ -351,12 +357,16 @@ def connect(
     url: Url | None = None,
     *,
     cache_size: Count = DEFAULT_CACHE_SIZE,
+    cache_messages: Count = DEFAULT_CACHE_MESSAGES,
     projections: Mode = "inline",
     key: StrictStr | None = None,
 ) -> SessionTrail:
     """Open the log at `url` (sqlite:///PATH, postgresql://..., memory://[NAME]).
 
     Without a URL: $SESSIONTRAIL_URL, else sqlite:///sessiontrail.db.
+    The session cache keeps at most `cache_size` sessions (0: no cache) and
+    `cache_messages` messages in them together, dropping the least recently
+    used beyond either (the newest copy stays, however long).
     `projections`: "inline" (read-your-writes) or "worker" (see SessionTrail).
     `key` (else $SESSIONTRAIL_KEY): encrypt payloads at rest with AES-GCM; a log
     that holds encrypted records cannot be opened without it (KeyRequired).
@@ -365,5 +375,8 @@ def connect(
     master = resolve_key(key)
     env = {**settings.env, **COMPRESSOR_ENV, **(key_env(master) if master else {})}
     return SessionTrail(
-        replace(settings, env=env), cache_size=cache_size, projections=projections
+        replace(settings, env=env),
+        cache_size=cache_size,
+        projections=projections,
+        cache_messages=cache_messages,
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 from datetime import UTC, datetime, timedelta
 
@@ -17,6 +18,7 @@ from sessiontrail import (
     SessionNotFound,
     SessionTrail,
     StorageUnavailable,
+    aio,
     connect,
 )
 
@@ -460,6 +462,33 @@ def test_the_cache_is_bounded(url: str) -> None:
         assert len(small.sessions._cache) == 2
     with pytest.raises(InvalidInput, match="cache_size"):
         connect(url, cache_size=-1)
+
+
+def test_the_cache_keeps_at_most_cache_messages_messages(url: str) -> None:
+    with connect(url, cache_messages=250) as small:
+        for name in ("a", "b", "c"):
+            session = small.sessions.load_or_create(name)
+            for number in range(99):
+                session.append_message(role="user", content=f"{name} {number}")
+            small.sessions.save(session)  # each copy weighs 100
+
+        assert sorted(small.sessions._cache._sessions) == ["b", "c"]
+    with pytest.raises(InvalidInput, match="cache_messages"):
+        connect(url, cache_messages=-1)
+
+
+def test_the_async_trail_takes_the_same_cache_bounds(url: str) -> None:
+    async def fill() -> tuple[int, list[str]]:
+        async with await aio.connect(url, cache_size=3, cache_messages=150) as small:
+            for name in ("a", "b"):
+                session = await small.sessions.load_or_create(name)
+                for number in range(99):
+                    session.append_message(role="user", content=f"{name} {number}")
+                await small.sessions.save(session)
+            cache = small.sync.sessions._cache
+            return cache.max_size, sorted(cache._sessions)
+
+    assert asyncio.run(fill()) == (3, ["b"])
 
 
 def test_long_sessions_load_through_snapshots(

@@ -7,7 +7,8 @@
 An ADK session is a sessiontrail session (id "APP/USER/SESSION", owned by USER)
 that starts with its app, id and initial state in its metadata; each ADK event is
 one message (role, text, tool calls as sessiontrail sees them) whose metadata keeps
-the event itself and its state delta. The "adk" read model (projections/adk.py)
+the event itself and its state delta; a model response's usage metadata is also
+one token-usage record, saved with it. The "adk" read model (projections/adk.py)
 derives session, "user:" and "app:" state from those by ADK's prefix rules;
 "temp:" keys are never stored. Appends merge on write: two runners appending to
 one session both keep their events, and no caller sees `StaleSessionError`.
@@ -33,14 +34,12 @@ from google.adk.sessions.base_session_service import (
     ListSessionsResponse,
 )
 from google.adk.sessions.session import Session as AdkSession
-from google.genai import types
 from pydantic import JsonValue, SkipValidation, StrictStr
 
 from ..domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
 from ..domain.session import Session
 from ..domain.session_ids import nfc
 from ..domain.validation import Actor, NewSessionId, SessionId, UserId, validated
-from ..domain.values import Message
 from ..projections.adk import (
     ADK,
     GENERATIONS,
@@ -52,6 +51,7 @@ from ..projections.adk import (  # re-exported: the sessiontrail id of an ADK se
 )
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
+from .adk_events import message_fields, stored_event, usage_record
 
 
 class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
@@ -165,6 +165,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
     @validated
     async def append_event(self, session: AdkSession, event: Event) -> Event:
         """Store the event (its temp: keys trimmed) as one message of the session,
+        and its usage metadata, if any, as a token-usage record in the same save,
         merging with other writers; SessionNotFoundError if it is not stored."""
         if event.partial:
             return event
@@ -234,7 +235,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         )
         if found is None:
             return None
-        events = [_event(message) for message in found.messages]
+        events = [stored_event(message) for message in found.messages]
         if config is not None and config.after_timestamp is not None:
             after = config.after_timestamp
             events = [event for event in events if event.timestamp >= after]
@@ -265,8 +266,11 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             "timestamp": event.timestamp,
         }
         stored.append_message(
-            **_message_fields(event), metadata={ADK: recorded}, actor=self._actor
+            **message_fields(event), metadata={ADK: recorded}, actor=self._actor
         )
+        usage = usage_record(event)
+        if usage is not None:  # saved with its event: both are stored, or neither
+            stored.record_token_usage(usage, actor=self._actor)
         trail.sessions.save(stored)
 
 
@@ -282,47 +286,3 @@ def _json(value: dict[str, Any], name: str) -> dict[str, Any]:
     except (TypeError, ValueError) as error:
         raise InvalidInput(f"{name}: not JSON: {error}") from None
     return decoded
-
-
-def _message_fields(event: Event) -> dict[str, Any]:
-    """The message an event is: the user's or the agent's text, tool calls and
-    tool results; the event id as the message id (so re-deliveries dedupe)."""
-    parts = event.content.parts if event.content and event.content.parts else []
-    text = "\n".join(part.text for part in parts if part.text)
-    calls = [part.function_call for part in parts if part.function_call]
-    results = [part.function_response for part in parts if part.function_response]
-    fields: dict[str, Any] = {"content": text, "id": event.id or None}
-    if event.author == "user" and not results:
-        fields["role"] = "user"
-    elif results:
-        fields["role"] = "tool"
-        fields["tool_call_id"] = results[0].id or results[0].name or "function"
-        if not text:
-            fields["content"] = json.dumps(results[0].response or {})
-    else:
-        fields["role"] = "assistant"
-        fields["tool_calls"] = [
-            {
-                "id": call.id or f"{event.id}-{number}",
-                "name": call.name or "function",
-                "arguments": call.args or {},
-            }
-            for number, call in enumerate(calls)
-        ] or None
-    return fields
-
-
-def _event(message: Message) -> Event:
-    """The ADK event a message stands for: the stored one, or for a message another
-    writer appended (or whose content was erased), its equivalent."""
-    recorded = message.metadata.get(ADK)
-    if isinstance(recorded, dict) and isinstance(recorded.get("event"), dict):
-        return Event.model_validate(recorded["event"])
-    role = "user" if message.role == "user" else "model"
-    return Event(
-        id=message.id,
-        invocation_id="",
-        author="user" if message.role == "user" else "sessiontrail",
-        content=types.Content(role=role, parts=[types.Part(text=message.content)]),
-        timestamp=message.created_at.timestamp(),
-    )

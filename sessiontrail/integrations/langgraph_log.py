@@ -32,6 +32,7 @@ from ..domain.limits import MAX_TITLE_CHARS
 from ..domain.session import Session
 from ..domain.thread_ids import thread_session_id
 from ..domain.threads import ChannelValue, Serialized, TaskWrite
+from ..domain.values import PendingQuestion
 from ..projections.langgraph_reads import Search
 from ..trail import SessionTrail
 from .langgraph_copy import copy_thread
@@ -51,6 +52,7 @@ from .langgraph_input import (
 from .langgraph_memo import Recorded, Stamp
 from .langgraph_messages import mirror
 from .langgraph_metadata import split_metadata
+from .langgraph_questions import answered, asked, resumes
 from .langgraph_tuples import checkpoint_tuples
 
 INLINE = (str, int, float, bool, type(None))
@@ -179,6 +181,7 @@ class ThreadLog:
             nonlocal one_for_one
             known = self.recorded.mirrored(session_id, _stamp(session))
             session.record_checkpoint(checkpoint_id, **record, actor=self.actor)
+            answered(session, self.actor, put=checkpoint_id)
             if isinstance(conversation, list):
                 one_for_one = mirror(session, conversation, self.actor, known)
 
@@ -223,7 +226,17 @@ class ThreadLog:
             for number, (channel, value) in enumerate(writes)
         ]
         replace = all(channel in WRITES_IDX_MAP for channel, _ in writes)
-        batch = _Batch(target, checkpoint_id, task_id, task_path, items, replace, epoch)
+        batch = _Batch(
+            target,
+            checkpoint_id,
+            task_id,
+            task_path,
+            items,
+            replace,
+            epoch,
+            asked(writes, checkpoint_id),
+            resumes(writes),
+        )
         held = self._held(target)
         if held is None or not self._write(trail, held, batch, merge=False):
             self._write(trail, self._loaded(trail, target), batch, merge=True)
@@ -264,6 +277,10 @@ class ThreadLog:
                 replace=batch.replace,
                 actor=self.actor,
             )
+            if batch.resumed:
+                answered(session, self.actor)
+            if batch.question is not None:
+                session.set_pending_question(batch.question, actor=self.actor)
 
         if merge:
             saved = self._saved(trail, session, change, batch.epoch)
@@ -480,6 +497,10 @@ class _Batch:
     replace: bool
     epoch: int
     """The saver's memory's epoch when the write began (see Recorded)."""
+    question: PendingQuestion | None
+    """What an interrupt among the writes asks (see langgraph_questions.py)."""
+    resumed: bool
+    """Whether the writes resume an interrupt."""
 
 
 def _root(target: Target) -> Target:
