@@ -164,6 +164,23 @@ def test_markdown_export_reads_as_a_transcript(tmp_path: Path) -> None:
     assert '→ calls `weather` (`c1`): `{"city": "Lisbon"}`' in text
 
 
+def test_markdown_export_shows_control_characters_instead_of_sending_them(
+    tmp_path: Path,
+) -> None:
+    """Markdown is read in a terminal: a message's escape sequences (clear the
+    screen, write the clipboard) are shown as text, never sent to it."""
+    url = f"sqlite:///{tmp_path / 'a.db'}"
+    with sessiontrail.connect(url) as trail:
+        session = sessiontrail.Session(session_id="esc", user_id="alice")
+        session.append_message(
+            role="user", content="a\x1b[2Jb\x1b]52;c;ZXZpbA==\x07c\x9bd\r\ne\rf"
+        )
+        trail.sessions.save(session)
+    text = invoke("--db", url, "export", "esc", "--format", "md").stdout
+    assert "a\\x1b[2Jb\\x1b]52;c;ZXZpbA==\\x07c\\x9bd\ne\\x0df" in text
+    assert not any(ord(c) < 32 and c not in "\n\t" for c in text)
+
+
 def test_openai_style_messages_become_a_session(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'a.db'}"
     chat = tmp_path / "support-chat.json"

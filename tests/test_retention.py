@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 from freezegun import freeze_time
 from pydantic import JsonValue
 
+import sessiontrail
 from sessiontrail import SessionTrail
 from sessiontrail.domain.errors import (
     InvalidInput,
@@ -313,3 +314,50 @@ def test_a_purge_that_fails_in_storage_is_kept_and_reported_and_the_sweep_goes_o
     assert sorted(e.session_id for e in report.expired) == ["a-old", "c-old"]
     assert [e.session_id for e in report.failed] == ["b-old"]
     assert live_ids(trail) == {"b-old"}
+
+
+def test_a_metadata_rule_set_before_a_master_key_is_never_ignored_by_a_sweep(
+    url: str,
+) -> None:
+    """A key configured on a log of metadata rules: the sweep cannot see metadata
+    any more, so it refuses to run rather than let the global rule expire what a
+    metadata rule keeps."""
+    with sessiontrail.connect(url) as plain:
+        plain.retention.set(30)
+        plain.retention.set(None, key="hold", value="legal")  # never expires
+        write(plain, "held-before", days_ago=60, metadata={"hold": "legal"})
+    with sessiontrail.connect(url, key=sessiontrail.new_key()) as keyed:
+        write(keyed, "held-after", days_ago=60, metadata={"hold": "legal"})
+        keyed.projections.rebuild("retention")
+        for dry_run in (True, False):
+            with pytest.raises(InvalidInput, match=r"^key: .*hold=legal"):
+                keyed.retention.apply(dry_run=dry_run)
+        assert live_ids(keyed) == {"held-before", "held-after"}
+        keyed.retention.unset(key="hold", value="legal")  # the way out it names
+        assert {e.session_id for e in keyed.retention.apply().expired} == {
+            "held-before",
+            "held-after",
+        }
+
+
+def test_a_session_stored_with_a_time_utc_cannot_hold_never_stops_a_sweep(
+    trail: SessionTrail,
+) -> None:
+    """An event stored before imports refused such times (year 1 at +23:59):
+    the sweep expires its session like any old one and goes on."""
+    ancient = datetime(1, 1, 1, tzinfo=timezone(timedelta(hours=23, minutes=59)))
+    session = sessiontrail.Session(session_id="ancient", user_id="mal")
+    session.append_message(role="user", content="hello")
+    events = list(session.collect_events())
+    events = [event.model_copy(update={"timestamp": ancient}) for event in events]
+    trail.store.append_imported(events, {session.id: "mal"})
+    write(trail, "old", days_ago=40)
+    trail.retention.set(30)
+    assert {e.session_id for e in trail.retention.apply(dry_run=True).expired} == {
+        "ancient",
+        "old",
+    }
+    assert {e.session_id for e in trail.retention.apply().expired} == {
+        "ancient",
+        "old",
+    }

@@ -149,6 +149,8 @@ class Retention:
         expire `days` after their last update (None: never); expiry is a soft
         delete or a purge. Replaces the rule of the same scope."""
         rule = self._rule(days, action, user_id, key, value)
+        if key is not None and self._keyed:
+            raise InvalidInput(f"key: {KEYED_METADATA}")
         self._policies.change(lambda p: p.set_rule(rule, actor), actor)
         return self.show()
 
@@ -184,8 +186,6 @@ class Retention:
             raise InvalidInput("key/value: a metadata rule needs both, others neither")
         if key is not None and user_id is not None:
             raise InvalidInput("user_id/key: a rule is for a user or a metadata value")
-        if key is not None and self._keyed:
-            raise InvalidInput(f"key: {KEYED_METADATA}")
         return Rule(days=days, action=action, user_id=user_id, key=key, value=value)
 
     @validated
@@ -203,6 +203,7 @@ class Retention:
         were left). See the module docstring for cost and crash behaviour."""
         policy = self._policies.load()
         rules = [] if policy is None else policy.rules
+        self._metadata_followed(rules)
         as_of = datetime.now(UTC)
         walks = [
             (rule, micros(as_of - timedelta(days=rule.days)), deleted)
@@ -244,6 +245,17 @@ class Retention:
             policy, as_of, dry_run, _Outcome(expired, skipped, failed), False
         )
 
+    def _metadata_followed(self, rules: Sequence[Rule]) -> None:
+        """InvalidInput naming the metadata rules under a master key (set before
+        the key was configured): the sweep cannot see metadata, so a less
+        specific rule would expire what they keep. Unsetting them is the way on."""
+        metadata = [rule.describe() for rule in rules if rule.scope == "metadata"]
+        if metadata and self._keyed:
+            raise InvalidInput(
+                f"key: the policy has metadata rules ({', '.join(metadata)}), but "
+                f"{KEYED_METADATA}; unset them to apply the policy"
+            )
+
     @validated
     def expire(
         self, sessions: builtins.list[Expiry], *, actor: Actor = "retention"
@@ -271,7 +283,7 @@ class Retention:
             Expiry(
                 session_id=c.session_id,
                 user_id=c.user_id,
-                updated_at=moment(c.updated_at),
+                updated_at=_last_update(c.updated_at),
                 version=c.version,
                 action=rule.action,
                 rule=rule.describe(),
@@ -336,6 +348,16 @@ class _Outcome:
     expired: builtins.list[Expiry]
     skipped: builtins.list[Expiry]
     failed: builtins.list[Expiry]
+
+
+def _last_update(micros: int) -> datetime:
+    """A candidate's last update as a UTC time. A candidate is older than its
+    cutoff, so one UTC cannot hold is before year 1 (an event imported before
+    imports refused such times): the earliest time UTC holds stands for it."""
+    try:
+        return moment(micros)
+    except OverflowError:
+        return datetime.min.replace(tzinfo=UTC)
 
 
 def _reason(expiry: Expiry) -> str:

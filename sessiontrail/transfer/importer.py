@@ -2,7 +2,8 @@
 
 Events are checked in a first pass over the file (every line valid, each stream
 starting at version 1 with consecutive versions, consistent with what the database
-already holds) and written in a second, so bad input writes nothing. Streams the
+already holds) and written in a second, so bad input writes nothing; the second
+writes only blocks that read as the first checked them (`checked_file.py`). Streams the
 database already holds are continued from their head, which makes a re-run after an
 interruption finish the job and a repeated import write nothing.
 """
@@ -12,7 +13,6 @@ from __future__ import annotations
 from collections.abc import Callable
 
 from ..domain.errors import InvalidInput
-from ..domain.event_model import EventModel
 from ..domain.session import Session
 from ..domain.validation import (
     Actor,
@@ -29,6 +29,7 @@ from ..infrastructure.log_reader import LogReader
 from ..infrastructure.mapper import content_owner
 from ..infrastructure.repository import SessionRepository
 from .chat import chat_message
+from .checked_file import CheckedFile
 from .planning import ImportPlanner
 from .portable import PortableEvent
 from .sniffing import ImportKind, Records, detect
@@ -93,7 +94,8 @@ class Importer:
     def _import_events(
         self, records: Records, user_id: str | None, progress: Progress | None
     ) -> ImportReport:
-        plans = self._planner.plan(records, user_id)
+        checked = CheckedFile(records, CHUNK_EVENTS)
+        plans = self._planner.plan(checked.first_reading(), user_id)
         owners = {
             stream: content_owner(plan.owner.user_id) for stream, plan in plans.items()
         }
@@ -103,21 +105,17 @@ class Importer:
         )
         written = 0
         position: LogPosition | None = None
-        chunk: list[EventModel] = []
-        for _, record in records():
-            event = PortableEvent.model_validate(record).to_event()
-            if event.originator_version > plans[event.originator_id].stored:
-                chunk.append(event)
-            if len(chunk) >= CHUNK_EVENTS:
-                position = self._store.append_imported(chunk, owners) or position
-                written += len(chunk)
-                chunk = []
-                if progress:
-                    progress(written, total)
-        position = self._store.append_imported(chunk, owners) or position
-        written += len(chunk)
-        if progress:
-            progress(written, total)
+        for block in checked.second_reading():
+            events = (PortableEvent.model_validate(r).to_event() for _, r in block)
+            chunk = [
+                event
+                for event in events
+                if event.originator_version > plans[event.originator_id].stored
+            ]
+            position = self._store.append_imported(chunk, owners) or position
+            written += len(chunk)
+            if progress:
+                progress(written, total)
         sessions = [
             p.owner.session_id for p in plans.values() if p.owner.stream == "session"
         ]

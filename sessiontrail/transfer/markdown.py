@@ -1,4 +1,9 @@
-"""A session as Markdown, for reading and sharing (`export --format md`)."""
+"""A session as Markdown, for reading and sharing (`export --format md`).
+
+It is read in terminals too, so control characters (but line breaks and tabs)
+are shown as `\\x1b`-style text: a message's escape sequence never reaches the
+terminal that shows it (the other commands print through rich, which drops them).
+"""
 
 from __future__ import annotations
 
@@ -6,6 +11,13 @@ import json
 
 from ..domain.session import Session
 from ..domain.values import Message
+
+VISIBLE = {
+    code: f"\\x{code:02x}"
+    for code in (*range(0x20), *range(0x7F, 0xA0))
+    if chr(code) not in "\n\t"
+}
+"""Each C0 and C1 control character but newline and tab, as text that shows it."""
 
 
 def _markdown_message(message: Message) -> str:
@@ -35,4 +47,4 @@ def markdown_transcript(session: Session) -> str:
     blocks += [_markdown_message(message) for message in session.messages]
     if session.pending_question:
         blocks.append(f"*waiting for an answer:* {session.pending_question.question}")
-    return "\n\n".join(blocks)
+    return "\n\n".join(blocks).replace("\r\n", "\n").translate(VISIBLE)

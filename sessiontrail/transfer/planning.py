@@ -1,18 +1,24 @@
 """Planning an import of events: the first pass over the file, writing nothing.
 
 Every line must be valid (`import_checks.py`); each stream must start with its
-own start event at version 1, keep one owner and consecutive versions; where the
-database already holds the stream, the file must agree with it at the versions
-both hold. The plan says, per stream, how far the database already is.
+own start event at version 1, keep one owner and consecutive versions, and name
+no message or Q&A entry id its stream still holds (as the commands refuse); where
+the database already holds the stream, the file must agree with it at the
+versions both hold. A new session must not read like one the database holds
+under another spelling of its id (NFC/NFD). The plan says, per stream, how far
+the database already is.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from uuid import UUID
 
 from ..domain.errors import InvalidInput
 from ..domain.event_model import CreatedEventModel, EventModel
+from ..domain.qa import QASession
+from ..domain.session import Session, stream_id
+from ..domain.session_ids import spellings
 from ..infrastructure.event_store import SessionStore
 from ..infrastructure.log_reader import LogReader
 from .import_checks import imported_event
@@ -27,6 +33,8 @@ class StreamPlan:
     owner: StreamOwner
     stored: int
     last: EventModel
+    held: set[str] = field(default_factory=set)
+    """The ids of the messages (or Q&A entries) the stream holds so far."""
 
 
 class ImportPlanner:
@@ -54,6 +62,7 @@ class ImportPlanner:
                 plan = plans[event.originator_id] = self._start(portable, event, label)
             else:
                 _continues(plan, portable, event, label)
+            _hold_ids(plan, event, label)
             plan.last = event
             if event.originator_version == plan.stored:
                 self._same_as_stored(event, label)
@@ -63,7 +72,24 @@ class ImportPlanner:
                     plan.last,
                     f"{plan.owner.stream} stream of {plan.owner.session_id!r}",
                 )
+        self._no_lookalikes(plans)
         return plans
+
+    def _no_lookalikes(self, plans: dict[UUID, StreamPlan]) -> None:
+        """InvalidInput for a new session whose id, spelled another way (NFC or
+        NFD), names a session the database holds outside this file: callers
+        typing that spelling would reach the other session, not this one."""
+        for plan in plans.values():
+            if plan.owner.stream != "session" or plan.stored:
+                continue
+            for spelling in spellings(plan.owner.session_id)[1:]:
+                other = stream_id(spelling)
+                if other not in plans and self._store.has_stream(other):
+                    raise InvalidInput(
+                        f"session_id: {plan.owner.session_id!r} reads like a "
+                        "session the database holds under another spelling; "
+                        "import it under another id"
+                    )
 
     def _start(
         self, portable: PortableEvent, event: EventModel, label: str
@@ -106,3 +132,31 @@ def _continues(
             f"{label}: version {version} follows {plan.last.originator_version}; "
             "versions must be consecutive"
         )
+
+
+def _hold_ids(plan: StreamPlan, event: EventModel, label: str) -> None:
+    """Follow the ids the stream holds; InvalidInput for an id added twice, which
+    the commands refuse (a later truncation or read model would take one for the
+    other)."""
+    if isinstance(event, Session.TranscriptTruncated):
+        plan.held.difference_update(event.removed_ids)
+    elif isinstance(event, QASession.QAEntryDeleted):
+        plan.held.discard(event.qa_id)
+    elif isinstance(event, QASession.QASessionCleared):
+        plan.held.clear()
+    added = (
+        event.message.id
+        if isinstance(event, Session.MessageAppended)
+        else event.entry.id
+        if isinstance(event, QASession.QAEntryAdded)
+        else None
+    )
+    if added is None:
+        return
+    if added in plan.held:
+        where = "message" if isinstance(event, Session.MessageAppended) else "entry"
+        raise InvalidInput(
+            f"{label}: payload.{where}.id: {added!r} is already in the stream "
+            f"at version {event.originator_version}"
+        )
+    plan.held.add(added)

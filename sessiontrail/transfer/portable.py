@@ -7,11 +7,13 @@ same history, and records the event's class_version so older exports are upcast.
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal
 from uuid import UUID
 
 from eventsourcing.utils import get_topic
 from pydantic import (
+    AfterValidator,
     AwareDatetime,
     BaseModel,
     ConfigDict,
@@ -47,6 +49,20 @@ def _event_classes() -> dict[str, tuple[StreamKind, type[EventModel]]]:
 
 
 EVENT_CLASSES = _event_classes()
+
+
+def _within_utc(value: datetime) -> datetime:
+    """A time as given, if UTC can hold it: readers turn times into UTC (the
+    session index, retention), and one past year 9999 or before year 1 there
+    would stop them."""
+    try:
+        value.astimezone(UTC)
+    except OverflowError:
+        raise ValueError("must fall within years 1 to 9999 in UTC") from None
+    return value
+
+
+EventTime = Annotated[AwareDatetime, AfterValidator(_within_utc)]
 
 
 class StreamOwner(BaseModel):
@@ -86,7 +102,7 @@ class PortableEvent(StreamOwner):
     version: PositiveInt
     event: str
     class_version: PositiveInt = 1
-    timestamp: AwareDatetime
+    timestamp: EventTime
     actor: str
     payload: dict[str, JsonValue]
 
