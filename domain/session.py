@@ -167,6 +167,8 @@ class Session(Aggregate, created_event_name="Started"):
 
         def apply(self, aggregate: Session) -> None:
             aggregate._messages.remove(frozenset(self.removed_ids))
+            for removed in self.removed_ids:
+                aggregate._lost.append(removed)
             aggregate._message_count = (
                 len(aggregate._messages.items())
                 if aggregate._messages.loaded
@@ -361,6 +363,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.forked_from: str | None = None  # set by `Forked`
         self.forked_version: int | None = None
         self._usage = _usage_records([])
+        self._lost: LogFold[str] = LogFold([])
         self._index: tuple[TranscriptIndex, int] | None = None
         self.stored_head: bytes | None = None
         """The chain value of the stored record at this version, set by the store
@@ -417,6 +420,7 @@ class Session(Aggregate, created_event_name="Started"):
         state["metadata"] = _json_copy(self.metadata)
         state["_messages"] = self._messages.copy()
         state["_usage"] = self._usage.copy()
+        state["_lost"] = self._lost.copy()
         twin.__dict__ = state
         return twin
 
@@ -428,8 +432,8 @@ class Session(Aggregate, created_event_name="Started"):
         Asked for after a purge of the session: SessionNotFound (it is gone)."""
         stream, version, name = self.id, self.version, self.session_id
         self._index = None if index is None else (index, version)
-        if self._messages.loaded and self._usage.loaded:
-            return  # both held: nothing to read (a save of a held session)
+        if self._messages.loaded and self._usage.loaded and self._lost.loaded:
+            return  # all held: nothing to read (a save of a held session)
         count, head = self._message_count, self.stored_head
 
         def purged() -> SessionNotFound:
@@ -482,6 +486,8 @@ class Session(Aggregate, created_event_name="Started"):
             self._messages = LogFold(load=transcript, stamp=stamp)
         if not self._usage.loaded:
             self._usage = _usage_records(load=lambda: usage_of(logged()), stamp=stamp)
+        if not self._lost.loaded:
+            self._lost = LogFold(load=lambda: lost_of(logged()), stamp=stamp)
 
     # -- views -------------------------------------------------------------------
 
@@ -538,6 +544,12 @@ class Session(Aggregate, created_event_name="Started"):
         index, _ = self._index
         cut = index.cut(self.id, self.version - len(self.pending_events))
         return True if cut is None else cut
+
+    def lost_ids(self) -> set[str]:
+        """The ids of the messages ever taken out of the transcript, so that one
+        appended again is told from a new one (read from the log on first use
+        when this session was loaded, O(its events): ask `ever_cut` first)."""
+        return set(self._lost.held())
 
     @validated
     def last_messages(self, count: Count) -> list[Message]:
@@ -629,6 +641,7 @@ class Session(Aggregate, created_event_name="Started"):
         self.forked_from = state.forked_from
         self.forked_version = state.forked_version
         self._usage = _usage_records(load=_unattached)
+        self._lost = LogFold(load=_unattached)
         self._index = None
         self.stored_head = None
         self.read_under = None
@@ -943,6 +956,16 @@ def transcript_of(events: Sequence[object]) -> list[Message]:
 def usage_of(events: Sequence[object]) -> list[dict[str, JsonValue]]:
     """The token-usage records a stream's events hold, oldest first."""
     return [e.record for e in events if isinstance(e, Session.TokenUsageRecorded)]
+
+
+def lost_of(events: Sequence[object]) -> list[str]:
+    """The ids of the messages a stream's events took out of its transcript."""
+    return [
+        removed
+        for event in events
+        if isinstance(event, Session.TranscriptTruncated)
+        for removed in event.removed_ids
+    ]
 
 
 def _usage_records(

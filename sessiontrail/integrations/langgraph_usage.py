@@ -10,16 +10,19 @@ its `response_metadata`, `model_name` or `model`, when it does).
 
 One model call, one record: a message the transcript held before (cut back by
 time travel, then put back when the thread returns to a later checkpoint, or a
-branch switched to and back) comes back with the same id, and a record of that
-id already in the ledger is not written again. Telling so reads the session's
-usage records once, when the saver does not remember them from its previous
-step (as it reads the transcript then: see langgraph_memo.py); a step it
-remembers costs O(its new messages).
+branch switched to and back) comes back with the same id, and is not recorded
+again. That holds for a reply a copy of the thread (`copy_thread`, a fork) was
+made with: the copy has none of the source's records, and the call was counted
+there. Telling so reads which messages the transcript lost, once, when the
+saver does not remember them from its previous step (as it reads the
+transcript then: see langgraph_memo.py); a step it remembers costs O(its new
+messages), and a thread whose transcript never lost one reads nothing.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage
@@ -28,12 +31,13 @@ from ..domain.session import Session
 
 
 def usage_record(value: Any, message_id: str) -> dict[str, Any] | None:
-    """The token-usage record of a LangChain message; None if it has none."""
-    if not isinstance(value, AIMessage) or not value.usage_metadata:
+    """The token-usage record of a LangChain message; None if it has none (or
+    usage metadata that is not an object: LangChain checks it only when the
+    message is built, and LangGraph's savers store whatever an app set since)."""
+    usage = value.usage_metadata if isinstance(value, AIMessage) else None
+    if not isinstance(usage, Mapping) or not usage:
         return None
-    record = json.loads(json.dumps(dict(value.usage_metadata), default=str))
-    if not isinstance(record, dict):
-        return None
+    record: dict[str, Any] = json.loads(json.dumps(dict(usage), default=str))
     record["message_id"] = message_id
     metadata = value.response_metadata or {}
     model = metadata.get("model_name") or metadata.get("model")
@@ -43,23 +47,21 @@ def usage_record(value: Any, message_id: str) -> dict[str, Any] | None:
 
 
 class Counted:
-    """Which messages of a session already have a usage record, read from the
-    session's ledger when first asked, only if the transcript ever lost a
-    message (else none appended now can have one); kept up to date by `first`."""
+    """Which messages appended to a session now were in its transcript before
+    (their model call counted already, here or in the thread copied), read when
+    first asked, only if the transcript ever lost a message (else none appended
+    now was in it); kept up to date by `first`."""
 
     def __init__(self, session: Session) -> None:
         self._session = session
         self._ids: set[str] | None = None
 
     def first(self, message_id: str) -> bool:
-        """Whether no usage record of this message is in the ledger yet (it is
-        counted as recorded from now on)."""
+        """Whether this message is new to the transcript, so its usage is
+        recorded (it counts as recorded from now on)."""
         if self._ids is None:
-            if not self._session.ever_cut():
-                self._ids = set()
-            else:
-                ids = (record.get("message_id") for record in self._session.token_usage)
-                self._ids = {each for each in ids if isinstance(each, str)}
+            cut = self._session.ever_cut()
+            self._ids = self._session.lost_ids() if cut else set()
         if message_id in self._ids:
             return False
         self._ids.add(message_id)
