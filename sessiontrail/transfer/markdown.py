@@ -6,12 +6,15 @@ terminal that shows it (the other commands print through rich, which drops them)
 What people and agents wrote is quoted (each line after "> "), so no text can
 pass for the transcript's own structure: a message holding a line like
 "**assistant** · ..." shows inside the quote of whoever wrote it, never as a
-turn of its own. Markdown in it still renders, inside the quote.
+turn of its own. Markdown in it still renders, inside the quote. Ids and tool
+names are shown as code on their one line: a line break in one (the API takes
+them as given) is shown as `\\x0a`, and no backtick in one ends its code.
 """
 
 from __future__ import annotations
 
 import json
+import re
 
 from ..domain.session import Session
 from ..domain.values import Message
@@ -30,24 +33,36 @@ def _quoted(text: str) -> str:
     return "\n".join(f"> {line}" if line else ">" for line in lines)
 
 
+def _code(text: str) -> str:
+    """`text` as an inline code span that keeps it on its line and inside the
+    span: line breaks shown as text, the span fenced by more backticks than any
+    run of them in it (padded by a space where a backtick would touch them)."""
+    text = text.replace("\r\n", "\n").replace("\n", "\\x0a")
+    fence = "`" * (1 + max(map(len, re.findall("`+", text)), default=0))
+    pad = " " if text.startswith("`") or text.endswith("`") else ""
+    return f"{fence}{pad}{text}{pad}{fence}"
+
+
 def _markdown_message(message: Message) -> str:
     """A message as a Markdown block: who and when, the text, then any tool calls."""
     head = f"**{message.role}** · {message.created_at:%Y-%m-%d %H:%M:%S} UTC"
     if message.role == "tool":
         outcome = {True: "ok", False: "failed", None: "done"}[message.tool_success]
-        head += f" · result of `{message.tool_call_id}` ({outcome})"
+        head += f" · result of {_code(message.tool_call_id or '')} ({outcome})"
     parts = [head]
     if message.content:
         parts.append(_quoted(message.content))
     for call in message.tool_calls or []:
         arguments = json.dumps(call.arguments, ensure_ascii=False)
-        parts.append(f"→ calls `{call.name}` (`{call.id}`): `{arguments}`")
+        parts.append(
+            f"→ calls {_code(call.name)} ({_code(call.id)}): {_code(arguments)}"
+        )
     return "\n\n".join(parts)
 
 
 def markdown_transcript(session: Session) -> str:
     """A whole session as Markdown, for reading and sharing (not for import)."""
-    facts = [f"`{session.session_id}`", f"version {session.version}"]
+    facts = [_code(session.session_id), f"version {session.version}"]
     if session.user_id:
         facts.append(f"user {session.user_id}")
     if session.model:
