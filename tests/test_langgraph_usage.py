@@ -238,3 +238,49 @@ def test_a_copied_thread_counts_no_reply_its_source_had_lost(
     assert transcript is not None
     assert [m.id for m in transcript.messages][-1] == "reply-2"
     assert trail.usage.records("langgraph/t2") == []
+
+
+def nested(depth: int) -> dict[str, Any]:
+    """A JSON object nested `depth` levels deep."""
+    value: dict[str, Any] = {"tokens": 1}
+    for _ in range(depth):
+        value = {"detail": value}
+    return value
+
+
+@pytest.mark.parametrize(
+    ("usage", "named"),
+    [
+        ({"cost": float("nan")}, "cost"),
+        ({"input_tokens": 2**63}, "input_tokens"),
+        ({"provider": nested(40)}, "nested deeper"),
+    ],
+    ids=["not-finite", "past-64-bits", "deep"],
+)
+def test_usage_the_ledger_cannot_hold_is_left_out_and_the_reply_stored(
+    trail: SessionTrail,
+    usage: dict[str, Any],
+    named: str,
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """LangGraph has stored the reply as a pending write when the checkpoint
+    after it is put: refusing that put would refuse every resume of the thread.
+    The reply is stored, its usage left out with a warning naming it."""
+
+    def model(state: MessagesState) -> dict[str, Any]:
+        counts = {"input_tokens": 10, "output_tokens": 2, "total_tokens": 12}
+        reply = AIMessage(content="odd", id="odd-1", usage_metadata=counts | usage)
+        return {"messages": [reply]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", model)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    say(builder.compile(checkpointer=TrailSaver(trail)), "hi")
+
+    transcript = trail.sessions.load(SESSION, user_id="ann")
+    assert transcript is not None
+    assert [m.id for m in transcript.messages][-1] == "odd-1"
+    assert trail.usage.records(SESSION) == []
+    warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
+    assert any("'odd-1'" in line and named in line for line in warned), warned

@@ -32,7 +32,7 @@ from langchain_core.messages.tool import ToolCall
 from ..domain.session import Session
 from ..domain.values import Message
 from .langgraph_memo import Mirrored
-from .langgraph_usage import Counted, usage_record
+from .langgraph_usage import Counted, record_usage, usage_record
 
 LANGGRAPH = "langgraph"
 """The message metadata key of what the mirror records."""
@@ -78,7 +78,7 @@ def mirror(
         appended = session.append_message(**fields, actor=actor)
         record = usage_record(value, appended.id)
         if record is not None and counted.first(appended.id):
-            session.record_token_usage(record, actor=actor)
+            record_usage(session, record, actor)
     return kept + len(given) == len(values)
 
 

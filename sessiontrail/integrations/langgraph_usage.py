@@ -22,12 +22,16 @@ messages), and a thread whose transcript never lost one reads nothing.
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Mapping
 from typing import Any
 
 from langchain_core.messages import AIMessage
 
+from ..domain.errors import InvalidInput
 from ..domain.session import Session
+
+logger = logging.getLogger(__name__)
 
 
 def usage_record(value: Any, message_id: str) -> dict[str, Any] | None:
@@ -44,6 +48,22 @@ def usage_record(value: Any, message_id: str) -> dict[str, Any] | None:
     if isinstance(model, str) and model:
         record["model"] = model
     return record
+
+
+def record_usage(session: Session, record: dict[str, Any], actor: str) -> None:
+    """Add `record` to the session's usage ledger; one the ledger cannot hold (a
+    number not finite or past 64 bits, nesting too deep, text too long) is left
+    out with a warning naming the message and the field. Refusing the put
+    instead would refuse the thread's every resume: LangGraph stored the reply
+    as a pending write before it puts the checkpoint that holds it."""
+    try:
+        session.record_token_usage(record, actor=actor)
+    except InvalidInput as refused:
+        logger.warning(
+            "the usage_metadata of message %r is not in the usage ledger: %s",
+            record["message_id"],
+            refused,
+        )
 
 
 class Counted:
