@@ -4,13 +4,14 @@ LangGraph itself sees the same state as without it."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from typing import Any
 
 import pytest
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, interrupt
-from support.langgraph import approval_graph, subgraph_graph
+from langgraph.types import Command, Interrupt, interrupt
+from support.langgraph import approval_graph, checkpoint, config, subgraph_graph
 from typing_extensions import TypedDict
 
 from sessiontrail import Session, SessionTrail
@@ -156,3 +157,103 @@ def test_forking_from_an_earlier_checkpoint_answers_the_question(
     graph.update_state(first.config, {"n": 5})
 
     assert session(trail).pending_question is None
+
+
+@dataclass
+class Unprintable:
+    """A value LangGraph's serializer stores (a dataclass) that cannot be shown."""
+
+    draft: str
+
+    def __str__(self) -> str:
+        raise RuntimeError("no text for this one")
+
+    __repr__ = __str__
+
+
+def test_a_value_that_cannot_be_shown_still_asks_and_fails_no_write(
+    trail: SessionTrail,
+) -> None:
+    """LangGraph's own savers store the interrupt; the question names its type."""
+    graph = asking(TrailSaver(trail), {"draft": Unprintable("v2")})
+    paused = graph.invoke({"answer": ""}, THREAD)
+
+    question = session(trail).pending_question
+    assert question is not None and question.question == "(dict)"
+    assert question.tool_call_id == paused["__interrupt__"][0].id
+
+
+class Two(TypedDict, total=False):
+    a: str
+    b: str
+
+
+def test_the_interrupt_still_waiting_after_another_is_resumed_is_asked(
+    trail: SessionTrail,
+) -> None:
+    """Two tasks of one step ask; resuming one by its id leaves the other's
+    question pending (LangGraph runs that task again: it asks again)."""
+
+    def first(state: Two) -> dict[str, Any]:
+        return {"a": str(interrupt("A?"))}
+
+    def second(state: Two) -> dict[str, Any]:
+        return {"b": str(interrupt("B?"))}
+
+    builder = StateGraph(Two)
+    builder.add_node("first", first)
+    builder.add_node("second", second)
+    builder.add_edge(START, "first")
+    builder.add_edge(START, "second")
+    graph = builder.compile(checkpointer=TrailSaver(trail))
+    asked = graph.invoke({}, THREAD)["__interrupt__"]
+    shown = session(trail).pending_question
+    assert shown is not None
+    [answered] = [each for each in asked if each.id == shown.tool_call_id]
+    [waiting] = [each for each in asked if each.id != shown.tool_call_id]
+
+    paused = graph.invoke(Command(resume={answered.id: "x"}), THREAD)
+
+    assert paused["__interrupt__"] == [waiting]  # LangGraph's own view
+    question = session(trail).pending_question
+    assert question is not None
+    assert (question.tool_call_id, question.question) == (waiting.id, waiting.value)
+
+
+def test_a_task_asking_again_after_another_tasks_resume_is_asked(
+    trail: SessionTrail,
+) -> None:
+    """The saver's view of the run above, in one order LangGraph may store it:
+    task b's resume (b asked last: its question is shown), then task a's
+    interrupt again, the same as before."""
+    saver = TrailSaver(trail)
+    waits_at = saver.put(config("t1", user_id="ann"), checkpoint(), {}, {})
+    for task, value in (("task-a", "A?"), ("task-b", "B?")):
+        saver.put_writes(waits_at, [("__interrupt__", [ask(task, value)])], task)
+    saver.put_writes(waits_at, [("__resume__", ["x"]), ("b", "x")], "task-b")
+    saver.put_writes(waits_at, [("__interrupt__", [ask("task-a", "A?")])], "task-a")
+
+    question = session(trail).pending_question
+    assert question is not None
+    assert (question.tool_call_id, question.question) == (ask("task-a", "A?").id, "A?")
+
+
+def test_a_tasks_resume_does_not_answer_another_tasks_question(
+    trail: SessionTrail,
+) -> None:
+    """The order LangGraph's background writes may take after a resume by id
+    of task a's interrupt: task b asks again, then task a's resume is stored."""
+    saver = TrailSaver(trail)
+    waits_at = saver.put(config("t1", user_id="ann"), checkpoint(), {}, {})
+    for task, value in (("task-a", "A?"), ("task-b", "B?")):
+        saver.put_writes(waits_at, [("__interrupt__", [ask(task, value)])], task)
+    saver.put_writes(waits_at, [("__interrupt__", [ask("task-b", "B?")])], "task-b")
+    saver.put_writes(waits_at, [("__resume__", ["x"]), ("a", "x")], "task-a")
+
+    question = session(trail).pending_question
+    assert question is not None and question.question == "B?"
+
+
+def ask(task: str, value: str) -> Interrupt:
+    """The interrupt a task of the root graph raises (its id from its namespace)."""
+    return Interrupt.from_ns(value=value, ns=f"node:{task}")
