@@ -2,7 +2,9 @@
 
 The rules, per event kind:
 - appends (messages, token usage) commute: all are kept, in commit order; a message
-  whose id the head already holds is the same message (a retried save) and is skipped;
+  whose id the head already holds is the same message (a retried save, or an event
+  two writers delivered) and is skipped, with the token usage the writer recorded
+  after it and before its next message (that message's, counted when stored);
 - a truncation removes the messages it named, so it never removes a concurrent append;
   a writer that restored a deleted session (a LangGraph thread id used again) and
   truncated it finds, when another writer restored it first, that the messages it
@@ -56,6 +58,7 @@ def rebase(writer: Session, head: Session) -> list[Session.Event]:
     restored_first = _restored_by_another(pending, head)
     appended: set[str] = set()  # ids of the writer's own messages, so far
     dropped: list[Session.Event] = []
+    repeated = False  # whether the writer's last message was one the head holds
     for event in pending:
         keep = RULES[type(event)]
         if isinstance(event, Session.MessageAppended):
@@ -69,10 +72,14 @@ def rebase(writer: Session, head: Session) -> list[Session.Event]:
                 _truncate(head, event, own)
             else:
                 dropped.append(event)
+        elif isinstance(event, Session.TokenUsageRecorded) and repeated:
+            dropped.append(event)  # its message's usage, stored with it
         elif keep(event, head):
             _reapply(event, head)
         else:
             dropped.append(event)
+        if isinstance(event, Session.MessageAppended):
+            repeated = bool(dropped) and dropped[-1] is event
     return dropped
 
 

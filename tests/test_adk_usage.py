@@ -19,7 +19,7 @@ from google.genai import types
 from test_adk import APP, event
 
 import sessiontrail
-from sessiontrail import InvalidInput, SessionTrail
+from sessiontrail import InvalidInput, Session, SessionTrail
 from sessiontrail.integrations.adk import TrailSessionService, trail_session_id
 
 MODEL = "gemini-2.5-flash"
@@ -230,3 +230,37 @@ def test_usage_past_the_limits_refuses_the_event_whole(trail: SessionTrail) -> N
     asyncio.run(scenario())
     assert trail.usage.records(KEY) == []
     assert trail.sessions.load(KEY, user_id="ann").messages == []
+
+
+@pytest.mark.parametrize("same_event", [True, False])
+def test_an_event_two_runners_store_at_once_counts_its_usage_once(
+    trail: SessionTrail,
+    other_trail: SessionTrail,
+    monkeypatch: pytest.MonkeyPatch,
+    same_event: bool,
+) -> None:
+    """Another process stores the event between this one's check that it is new
+    and its save: the merge skips the event's message as a re-delivery, and its
+    usage with it. Two different events both count."""
+    ours, theirs = TrailSessionService(trail), TrailSessionService(other_trail)
+    reply, other = answer("hi", 10, 5), answer("ho", 7, 3)
+    session = asyncio.run(
+        ours.create_session(app_name=APP, user_id="ann", session_id="s")
+    )
+    delivered = reply if same_event else other
+    save = trail.sessions.save
+
+    def stored_meanwhile(stored: Session) -> Any:
+        monkeypatch.setattr(trail.sessions, "save", save)
+        copy = session.model_copy(deep=True)
+        asyncio.run(theirs.append_event(copy, delivered.model_copy(deep=True)))
+        return save(stored)
+
+    monkeypatch.setattr(trail.sessions, "save", stored_meanwhile)
+    asyncio.run(ours.append_event(session, reply))
+
+    messages = trail.sessions.load(KEY, user_id="ann").messages
+    records = trail.usage.records(KEY)
+    expected = [reply.id] if same_event else [other.id, reply.id]
+    assert [message.id for message in messages] == expected
+    assert [record.record["event_id"] for record in records] == expected
