@@ -4,13 +4,14 @@ LangGraph itself sees the same state as without it."""
 
 from __future__ import annotations
 
+import operator
 from dataclasses import dataclass
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
 from langgraph.graph import END, START, StateGraph
 from langgraph.graph.state import CompiledStateGraph
-from langgraph.types import Command, Interrupt, interrupt
+from langgraph.types import Command, Durability, Interrupt, Send, interrupt
 from support.langgraph import approval_graph, checkpoint, config, subgraph_graph
 from typing_extensions import TypedDict
 
@@ -183,41 +184,50 @@ def test_a_value_that_cannot_be_shown_still_asks_and_fails_no_write(
     assert question.tool_call_id == paused["__interrupt__"][0].id
 
 
-class Two(TypedDict, total=False):
-    a: str
-    b: str
+class Fanned(TypedDict, total=False):
+    items: list[str]
+    answers: Annotated[list[str], operator.add]
 
 
-def test_the_interrupt_still_waiting_after_another_is_resumed_is_asked(
-    trail: SessionTrail,
+def fanned_out(saver: TrailSaver) -> CompiledStateGraph:
+    """One task per item, run in one step (LangGraph's Send), each asking."""
+
+    def fan(state: Fanned) -> list[Send]:
+        return [Send("ask", {"items": [item]}) for item in state["items"]]
+
+    def ask(state: Fanned) -> dict[str, Any]:
+        item = state["items"][0]
+        return {"answers": [f"{item}={interrupt(f'{item}?')}"]}
+
+    builder = StateGraph(Fanned)
+    builder.add_node("ask", ask)
+    builder.add_conditional_edges(START, fan, ["ask"])
+    builder.add_edge("ask", END)
+    return builder.compile(checkpointer=saver)
+
+
+@pytest.mark.parametrize("durability", ["sync", "async", "exit"])
+def test_the_interrupts_still_waiting_are_asked_one_after_another(
+    trail: SessionTrail, durability: Durability
 ) -> None:
-    """Two tasks of one step ask; resuming one by its id leaves the other's
-    question pending (LangGraph runs that task again: it asks again)."""
+    """Tasks of one step ask; each resume by the shown question's id leaves
+    one of those still waiting shown (LangGraph runs them again: they ask
+    again, as before), until none waits."""
+    graph = fanned_out(TrailSaver(trail))
+    paused = graph.invoke({"items": ["a", "b", "c"]}, THREAD, durability=durability)
+    given = []
+    for answer in ("1", "2", "3"):
+        waiting = {each.id: each.value for each in paused["__interrupt__"]}
+        question = session(trail).pending_question
+        assert question is not None, f"nothing asked; waiting: {waiting}"
+        assert waiting[question.tool_call_id] == question.question
+        given.append(f"{question.question.rstrip('?')}={answer}")
+        resume = Command(resume={question.tool_call_id: answer})
+        paused = graph.invoke(resume, THREAD, durability=durability)
 
-    def first(state: Two) -> dict[str, Any]:
-        return {"a": str(interrupt("A?"))}
-
-    def second(state: Two) -> dict[str, Any]:
-        return {"b": str(interrupt("B?"))}
-
-    builder = StateGraph(Two)
-    builder.add_node("first", first)
-    builder.add_node("second", second)
-    builder.add_edge(START, "first")
-    builder.add_edge(START, "second")
-    graph = builder.compile(checkpointer=TrailSaver(trail))
-    asked = graph.invoke({}, THREAD)["__interrupt__"]
-    shown = session(trail).pending_question
-    assert shown is not None
-    [answered] = [each for each in asked if each.id == shown.tool_call_id]
-    [waiting] = [each for each in asked if each.id != shown.tool_call_id]
-
-    paused = graph.invoke(Command(resume={answered.id: "x"}), THREAD)
-
-    assert paused["__interrupt__"] == [waiting]  # LangGraph's own view
-    question = session(trail).pending_question
-    assert question is not None
-    assert (question.tool_call_id, question.question) == (waiting.id, waiting.value)
+    assert "__interrupt__" not in paused
+    assert sorted(paused["answers"]) == sorted(given)
+    assert session(trail).pending_question is None
 
 
 def test_a_task_asking_again_after_another_tasks_resume_is_asked(
