@@ -264,6 +264,23 @@ def test_a_tasks_resume_does_not_answer_another_tasks_question(
     assert question is not None and question.question == "B?"
 
 
+@pytest.mark.parametrize("interrupt_id", ["", "x" * 5000])
+def test_a_tasks_resume_answers_its_question_whatever_its_interrupts_id(
+    trail: SessionTrail, interrupt_id: str
+) -> None:
+    """An id the question cannot keep as it is (empty, too long) still matches
+    the resume of the task that asked."""
+    saver = TrailSaver(trail)
+    waits_at = saver.put(config("t1", user_id="ann"), checkpoint(), {}, {})
+    asked = Interrupt(value="go?", id=interrupt_id)
+    saver.put_writes(waits_at, [("__interrupt__", [asked])], "task-a")
+    assert session(trail).pending_question is not None
+
+    saver.put_writes(waits_at, [("__resume__", ["yes"])], "task-a")
+
+    assert session(trail).pending_question is None
+
+
 def ask(task: str, value: str) -> Interrupt:
     """The interrupt a task of the root graph raises (its id from its namespace)."""
     return Interrupt.from_ns(value=value, ns=f"node:{task}")

@@ -73,7 +73,7 @@ def asked(
     except Exception:  # a value whose str and repr raise: its type names it
         text, options = f"({type(last.value).__name__})", []
     return PendingQuestion(
-        tool_call_id=_cut(str(last.id), OPTION_CHARS) or "interrupt",
+        tool_call_id=_question_id(last),
         tool_name="interrupt",
         question=_cut(text, QUESTION_CHARS) or "(no question given)",
         options=[_cut(option, OPTION_CHARS) for option in options[:OPTIONS]],
@@ -88,9 +88,12 @@ def resumes(writes: Sequence[tuple[str, Any]]) -> bool:
 
 
 def interrupt_ids(value: Any) -> frozenset[str]:
-    """The ids of the interrupts in a value stored on the interrupt channel."""
+    """The ids of the questions the interrupts in a value stored on the
+    interrupt channel ask."""
     values = value if isinstance(value, list | tuple) else (value,)
-    return frozenset(str(each.id) for each in values if isinstance(each, Interrupt))
+    return frozenset(
+        _question_id(each) for each in values if isinstance(each, Interrupt)
+    )
 
 
 def answered(session: Session, actor: str, put: str) -> None:
@@ -116,6 +119,12 @@ def resumed(
         return
     if task_id == NO_TASK or asked is None or question.tool_call_id in asked:
         session.resolve_question(actor=actor)
+
+
+def _question_id(asked: Interrupt) -> str:
+    """The id of the question an interrupt asks: the interrupt's, as a
+    question keeps an id."""
+    return _cut(str(asked.id), OPTION_CHARS) or "interrupt"
 
 
 def _shown(value: Any) -> tuple[str, list[str]]:
