@@ -135,6 +135,24 @@ ModelName = Annotated[
 JsonObject = Annotated[dict[str, JsonValue], BeforeValidator(nesting_within_limit)]
 
 
+def _usage_model(record: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """A usage record whose `model`, when a string, is a model name as a
+    session's is: the usage ledger counts the record under it."""
+    model = record.get("model")
+    if isinstance(model, str):
+        if len(model) > MAX_MODEL_CHARS:
+            raise ValueError(f"model: must have at most {MAX_MODEL_CHARS} characters")
+        try:
+            _printable(model)
+        except ValueError as exc:
+            raise ValueError(f"model: {exc}") from None
+    return record
+
+
+UsageRecord = Annotated[JsonObject, AfterValidator(_usage_model)]
+"""A token-usage record: a JSON object; its `model`, if a string, a model name."""
+
+
 def _object_from_text(value: Any) -> Any:
     """A JSON object given as its text, parsed; any other value as it is."""
     if not isinstance(value, str):

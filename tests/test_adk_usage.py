@@ -264,3 +264,31 @@ def test_an_event_two_runners_store_at_once_counts_its_usage_once(
     expected = [reply.id] if same_event else [other.id, reply.id]
     assert [message.id for message in messages] == expected
     assert [record.record["event_id"] for record in records] == expected
+
+
+@pytest.mark.parametrize(
+    ("model_version", "refusal"),
+    [
+        ("gemini\x00flash", "must not contain control characters"),
+        ("g" * 300, "must have at most 256 characters"),
+    ],
+)
+def test_a_model_version_no_model_is_named_by_refuses_the_event_whole(
+    trail: SessionTrail, model_version: str, refusal: str
+) -> None:
+    """The ledger counts a record under its model: one no session could name
+    (a NUL, which PostgreSQL's text cannot hold, or past the length of a
+    model name) is refused at the door, naming it; nothing is stored."""
+    service = TrailSessionService(trail)
+
+    async def scenario() -> None:
+        session = await service.create_session(
+            app_name=APP, user_id="ann", session_id="s"
+        )
+        reply = answer("hi", 10, 5, model_version=model_version)
+        with pytest.raises(InvalidInput, match=f"record: .*model: {refusal}"):
+            await service.append_event(session, reply)
+
+    asyncio.run(scenario())
+    assert trail.usage.records(KEY) == []
+    assert trail.sessions.load(KEY, user_id="ann").messages == []
