@@ -93,3 +93,7 @@ class TranscriptIndex(Protocol):
     ) -> builtins.list[Message] | None:
         """The newest `count` messages of the transcript at `version`, in order."""
         ...
+
+    def cut(self, stream: UUID, version: int) -> bool | None:
+        """Whether the transcript at `version` ever lost a message (truncated)."""
+        ...

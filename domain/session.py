@@ -527,6 +527,19 @@ class Session(Aggregate, created_event_name="Started"):
                 return held | {m.id for m in recent if m.id in wanted}
         return {m.id for m in self._messages.held() if m.id in wanted}
 
+    def ever_cut(self) -> bool:
+        """Whether a message was ever taken out of the transcript (truncated),
+        so that one appended now may have been in it before; True when nothing
+        tells without reading the log. Asks the transcript read model about
+        the stored session (one indexed row), and this one's unsaved events."""
+        if any(isinstance(e, Session.TranscriptTruncated) for e in self.pending_events):
+            return True
+        if self._index is None:
+            return True
+        index, _ = self._index
+        cut = index.cut(self.id, self.version - len(self.pending_events))
+        return True if cut is None else cut
+
     @validated
     def last_messages(self, count: Count) -> list[Message]:
         """The newest `count` messages, in order (fewer if the transcript is

@@ -2,8 +2,9 @@
 
 A loaded session's state leaves its transcript out; its commands still ask
 whether a given message id is in it (a retried append, a re-delivered ADK event,
-an idempotent HTTP append, a truncation merged onto a newer head) and what its
-newest messages are (pop). The `messages` table answers both by index, in
+an idempotent HTTP append, a truncation merged onto a newer head), what its
+newest messages are (pop), and whether it ever lost a message (the LangGraph
+mirror's usage records). The `messages` table answers both by index, in
 O(answer), but only when the session's index row stands at the version asked
 about (always after an inline save; in worker mode the trail gives it a
 database whose reads first bring the read model up to the log): otherwise it
@@ -69,6 +70,22 @@ class TranscriptIds:
                 return _MESSAGES.validate_json("[" + ",".join(texts) + "]")
         except ValidationError:
             return None  # a row this code cannot read: the log can tell
+
+    def cut(self, stream: UUID, version: int) -> bool | None:
+        """A message's place is one past the last appended, never reused: a
+        transcript holding fewer messages than it was given has lost some. One
+        that never lost any by a later version never had by `version` either."""
+        with self._database.read() as cur:
+            tables, _ = SessionsProjection.live(cur)
+            row = cur.execute(
+                "SELECT version, message_count, next_position FROM "
+                f"{tables.table('sessions')} WHERE stream = ?",
+                (str(stream),),
+            ).fetchone()
+        if row is None or int(row[0]) < version:
+            return None
+        cut = int(row[2]) - 1 > int(row[1])
+        return None if cut and int(row[0]) != version else cut
 
 
 def _at(cur: Cursor, sessions: str, stream: UUID, version: int) -> bool:

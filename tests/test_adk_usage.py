@@ -71,7 +71,7 @@ def test_usage_of_model_responses_is_in_the_ledger(trail: SessionTrail) -> None:
                 "candidates_token_count": 5,
                 "total_token_count": 15,
                 "prompt_tokens_details": [{"modality": "TEXT", "token_count": 10}],
-                "event_id": first.id,
+                "message_id": first.id,
                 "model": MODEL,
             },
         ),
@@ -82,7 +82,7 @@ def test_usage_of_model_responses_is_in_the_ledger(trail: SessionTrail) -> None:
                 "candidates_token_count": 3,
                 "total_token_count": 10,
                 "prompt_tokens_details": [{"modality": "TEXT", "token_count": 7}],
-                "event_id": second.id,
+                "message_id": second.id,
             },
         ),
     ]
@@ -133,7 +133,7 @@ def test_partial_and_redelivered_events_record_usage_once(trail: SessionTrail) -
 
     asyncio.run(scenario())
     records = trail.usage.records(KEY)
-    assert [r.record["event_id"] for r in records] == [final.id]
+    assert [r.record["message_id"] for r in records] == [final.id]
     assert trail.usage.session_totals(KEY)["total_token_count"] == 20
 
 
@@ -199,7 +199,7 @@ def test_erasure_keeps_only_the_counts_of_adk_usage_records(url: str) -> None:
             await service.append_event(session, reply)
 
         asyncio.run(scenario())
-        assert trail.usage.records(KEY)[0].record["event_id"] == reply.id
+        assert trail.usage.records(KEY)[0].record["message_id"] == reply.id
         totals = trail.usage.session_totals(KEY)
         trail.erase_user("ann")
         [record] = trail.usage.records(KEY)
@@ -263,7 +263,7 @@ def test_an_event_two_runners_store_at_once_counts_its_usage_once(
     records = trail.usage.records(KEY)
     expected = [reply.id] if same_event else [other.id, reply.id]
     assert [message.id for message in messages] == expected
-    assert [record.record["event_id"] for record in records] == expected
+    assert [record.record["message_id"] for record in records] == expected
 
 
 @pytest.mark.parametrize(

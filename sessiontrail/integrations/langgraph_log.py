@@ -241,7 +241,7 @@ class ThreadLog:
             items,
             replace,
             epoch,
-            asked(writes, checkpoint_id),
+            None if self.messages_channel is None else asked(writes, checkpoint_id),
             resumes(writes),
         )
         held = self._held(target)

@@ -12,7 +12,9 @@ A message's LangChain id is its sessiontrail id. What a message becomes:
 - `content`: the text (a list of content blocks: its text blocks, joined by new
   lines, and the blocks themselves as `content_parts`);
 - an `ai` message's `tool_calls` as tool calls (id, name, arguments);
-- metadata `{"langgraph": {"type": ..., "name": ...}}` (name when set).
+- metadata `{"langgraph": {"type": ..., "name": ...}}` (name when set);
+- an `ai` message's `usage_metadata` as a token-usage record (see
+  langgraph_usage.py).
 
 Other values (function messages, plain dicts, strings) are not mirrored, nor is a
 second message with an id already seen in the list.
@@ -30,6 +32,7 @@ from langchain_core.messages.tool import ToolCall
 from ..domain.session import Session
 from ..domain.values import Message
 from .langgraph_memo import Mirrored
+from .langgraph_usage import Counted, usage_record
 
 LANGGRAPH = "langgraph"
 """The message metadata key of what the mirror records."""
@@ -57,20 +60,25 @@ def mirror(
             break
         seen.add(value.id)
         kept += 1
-    given = []
-    for fields in map(message_fields, values[kept:]):
+    given: list[tuple[dict[str, Any], Any]] = []
+    for value in values[kept:]:
+        fields = message_fields(value)
         if fields is not None and (fields["id"] is None or fields["id"] not in seen):
-            given.append(fields)
+            given.append((fields, value))
             seen.add(fields["id"])
     keep = kept
-    for stored, fields in zip(transcript[kept:], given, strict=False):
+    for stored, (fields, _) in zip(transcript[kept:], given, strict=False):
         if not _same(stored, fields):
             break
         keep += 1
     if keep < len(transcript):
         session.truncate(keep, actor=actor)
-    for fields in given[keep - kept :]:
-        session.append_message(**fields, actor=actor)
+    counted = Counted(session)
+    for fields, value in given[keep - kept :]:
+        appended = session.append_message(**fields, actor=actor)
+        record = usage_record(value, appended.id)
+        if record is not None and counted.first(appended.id):
+            session.record_token_usage(record, actor=actor)
     return kept + len(given) == len(values)
 
 
