@@ -2,7 +2,9 @@
 
 The rules, per event kind:
 - appends (messages, token usage) commute: all are kept, in commit order; a message
-  whose id the head already holds is the same message (a retried save) and is skipped;
+  whose id the head already holds is the same message (a retried save) and is skipped,
+  with the token-usage record the same save made for it (one naming it as its
+  `message_id`, as the adapters write them), so one model call is counted once;
 - a truncation removes the messages it named, so it never removes a concurrent append;
   a writer that restored a deleted session (a LangGraph thread id used again) and
   truncated it finds, when another writer restored it first, that the messages it
@@ -55,6 +57,7 @@ def rebase(writer: Session, head: Session) -> list[Session.Event]:
     )
     restored_first = _restored_by_another(pending, head)
     appended: set[str] = set()  # ids of the writer's own messages, so far
+    skipped: set[str] = set()  # ids of its messages the head already holds
     dropped: list[Session.Event] = []
     for event in pending:
         keep = RULES[type(event)]
@@ -69,11 +72,24 @@ def rebase(writer: Session, head: Session) -> list[Session.Event]:
                 _truncate(head, event, own)
             else:
                 dropped.append(event)
+        elif _for_skipped(event, skipped):
+            dropped.append(event)
         elif keep(event, head):
             _reapply(event, head)
         else:
             dropped.append(event)
+            if isinstance(event, Session.MessageAppended):
+                skipped.add(event.message.id)
     return dropped
+
+
+def _for_skipped(event: Session.Event, skipped: set[str]) -> bool:
+    """Whether `event` is the usage record of a message the merge skipped as
+    already stored (the record came with it, so it is stored already too)."""
+    if not isinstance(event, Session.TokenUsageRecorded):
+        return False
+    message_id = event.record.get("message_id")
+    return isinstance(message_id, str) and message_id in skipped
 
 
 def _check_same_session(

@@ -45,6 +45,7 @@ from .validation import (
     NewSessionId,
     SessionId,
     Title,
+    UsageRecord,
     UserId,
     validated,
 )
@@ -757,7 +758,7 @@ class Session(Aggregate, created_event_name="Started"):
 
     @validated
     def record_token_usage(
-        self, record: JsonObject, *, actor: Actor = "runtime"
+        self, record: UsageRecord, *, actor: Actor = "runtime"
     ) -> None:
         """Keep one token-usage record (a JSON object) verbatim."""
         self.trigger_event(

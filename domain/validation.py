@@ -135,6 +135,37 @@ ModelName = Annotated[
 JsonObject = Annotated[dict[str, JsonValue], BeforeValidator(nesting_within_limit)]
 
 
+def _model_name_problem(text: str) -> str | None:
+    """Why `text` cannot name a model (a session's, a usage record's); None if
+    it can."""
+    if len(text) > MAX_MODEL_CHARS:
+        return f"must have at most {MAX_MODEL_CHARS} characters"
+    try:
+        _printable(text)
+    except ValueError as exc:
+        return str(exc)
+    return None
+
+
+def is_model_name(text: str) -> bool:
+    """Whether `text` may name a model: what an adapter may record as a usage
+    record's `model` (one that may not is left out, not refused)."""
+    return _model_name_problem(text) is None
+
+
+def _usage_model(record: dict[str, JsonValue]) -> dict[str, JsonValue]:
+    """A usage record whose `model`, when a string, is a model name as a
+    session's is: the usage ledger counts the record under it."""
+    model = record.get("model")
+    if isinstance(model, str) and (problem := _model_name_problem(model)):
+        raise ValueError(f"model: {problem}")
+    return record
+
+
+UsageRecord = Annotated[JsonObject, AfterValidator(_usage_model)]
+"""A token-usage record: a JSON object; its `model`, if a string, a model name."""
+
+
 def _object_from_text(value: Any) -> Any:
     """A JSON object given as its text, parsed; any other value as it is."""
     if not isinstance(value, str):

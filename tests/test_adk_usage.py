@@ -19,7 +19,7 @@ from google.genai import types
 from test_adk import APP, event
 
 import sessiontrail
-from sessiontrail import InvalidInput, SessionTrail
+from sessiontrail import InvalidInput, Session, SessionTrail
 from sessiontrail.integrations.adk import TrailSessionService, trail_session_id
 
 MODEL = "gemini-2.5-flash"
@@ -71,7 +71,7 @@ def test_usage_of_model_responses_is_in_the_ledger(trail: SessionTrail) -> None:
                 "candidates_token_count": 5,
                 "total_token_count": 15,
                 "prompt_tokens_details": [{"modality": "TEXT", "token_count": 10}],
-                "event_id": first.id,
+                "message_id": first.id,
                 "model": MODEL,
             },
         ),
@@ -82,7 +82,7 @@ def test_usage_of_model_responses_is_in_the_ledger(trail: SessionTrail) -> None:
                 "candidates_token_count": 3,
                 "total_token_count": 10,
                 "prompt_tokens_details": [{"modality": "TEXT", "token_count": 7}],
-                "event_id": second.id,
+                "message_id": second.id,
             },
         ),
     ]
@@ -133,7 +133,7 @@ def test_partial_and_redelivered_events_record_usage_once(trail: SessionTrail) -
 
     asyncio.run(scenario())
     records = trail.usage.records(KEY)
-    assert [r.record["event_id"] for r in records] == [final.id]
+    assert [r.record["message_id"] for r in records] == [final.id]
     assert trail.usage.session_totals(KEY)["total_token_count"] == 20
 
 
@@ -199,7 +199,7 @@ def test_erasure_keeps_only_the_counts_of_adk_usage_records(url: str) -> None:
             await service.append_event(session, reply)
 
         asyncio.run(scenario())
-        assert trail.usage.records(KEY)[0].record["event_id"] == reply.id
+        assert trail.usage.records(KEY)[0].record["message_id"] == reply.id
         totals = trail.usage.session_totals(KEY)
         trail.erase_user("ann")
         [record] = trail.usage.records(KEY)
@@ -230,3 +230,63 @@ def test_usage_past_the_limits_refuses_the_event_whole(trail: SessionTrail) -> N
     asyncio.run(scenario())
     assert trail.usage.records(KEY) == []
     assert trail.sessions.load(KEY, user_id="ann").messages == []
+
+
+@pytest.mark.parametrize("same_event", [True, False])
+def test_an_event_two_runners_store_at_once_counts_its_usage_once(
+    trail: SessionTrail,
+    other_trail: SessionTrail,
+    monkeypatch: pytest.MonkeyPatch,
+    same_event: bool,
+) -> None:
+    """Another process stores the event between this one's check that it is new
+    and its save: the merge skips the event's message as a re-delivery, and its
+    usage with it. Two different events both count."""
+    ours, theirs = TrailSessionService(trail), TrailSessionService(other_trail)
+    reply, other = answer("hi", 10, 5), answer("ho", 7, 3)
+    session = asyncio.run(
+        ours.create_session(app_name=APP, user_id="ann", session_id="s")
+    )
+    delivered = reply if same_event else other
+    save = trail.sessions.save
+
+    def stored_meanwhile(stored: Session) -> Any:
+        monkeypatch.setattr(trail.sessions, "save", save)
+        copy = session.model_copy(deep=True)
+        asyncio.run(theirs.append_event(copy, delivered.model_copy(deep=True)))
+        return save(stored)
+
+    monkeypatch.setattr(trail.sessions, "save", stored_meanwhile)
+    asyncio.run(ours.append_event(session, reply))
+
+    messages = trail.sessions.load(KEY, user_id="ann").messages
+    records = trail.usage.records(KEY)
+    expected = [reply.id] if same_event else [other.id, reply.id]
+    assert [message.id for message in messages] == expected
+    assert [record.record["message_id"] for record in records] == expected
+
+
+@pytest.mark.parametrize("model_version", ["gemini\x00flash", "g" * 300])
+def test_a_model_version_no_model_is_named_by_counts_under_the_sessions_model(
+    trail: SessionTrail, model_version: str
+) -> None:
+    """The ledger counts a record under its model: one no session could name
+    (a NUL, which PostgreSQL's text cannot hold, or past the length of a model
+    name) is left out of the record, which counts under the session's model;
+    the event is stored whole, as ADK's own services store it."""
+    service = TrailSessionService(trail)
+    reply = answer("hi", 10, 5, model_version=model_version)
+
+    async def scenario() -> None:
+        session = await service.create_session(
+            app_name=APP, user_id="ann", session_id="s"
+        )
+        await service.append_event(session, reply)
+
+    asyncio.run(scenario())
+    [record] = trail.usage.records(KEY)
+    assert (record.model, record.record["message_id"]) == ("", reply.id)
+    assert "model" not in record.record
+    assert trail.usage.model_totals()[""]["total_token_count"] == 15
+    [stored] = trail.sessions.load(KEY, user_id="ann").messages
+    assert stored.metadata["adk"]["event"]["model_version"] == model_version

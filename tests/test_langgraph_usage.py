@@ -284,3 +284,33 @@ def test_usage_the_ledger_cannot_hold_is_left_out_and_the_reply_stored(
     assert trail.usage.records(SESSION) == []
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("'odd-1'" in line and named in line for line in warned), warned
+
+
+@pytest.mark.parametrize("model_name", ["gpt\x00test", "g" * 300])
+def test_a_model_name_no_model_is_named_by_counts_under_the_sessions_model(
+    trail: SessionTrail, model_name: str
+) -> None:
+    """A reply naming a model no session could (a NUL, which PostgreSQL's text
+    cannot hold, or past the length of a model name) is stored, as LangGraph's
+    own savers store it; its usage counts under the session's model."""
+
+    def model(state: MessagesState) -> dict[str, Any]:
+        usage = {"input_tokens": 3, "output_tokens": 4, "total_tokens": 7}
+        reply = AIMessage(
+            content="reply",
+            id="reply-1",
+            usage_metadata=usage,
+            response_metadata={"model_name": model_name},
+        )
+        return {"messages": [reply]}
+
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", model)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    say(builder.compile(checkpointer=TrailSaver(trail)), "hi")
+
+    [record] = trail.usage.records(SESSION, user_id="ann")
+    assert (record.model, record.record["message_id"]) == ("", "reply-1")
+    assert "model" not in record.record
+    assert trail.usage.model_totals()[""]["total_tokens"] == 7

@@ -42,6 +42,25 @@ def test_a_message_already_stored_is_not_appended_twice() -> None:
     assert [m.id for m in head.messages] == ["m0", "r1"]
 
 
+def test_a_skipped_messages_usage_record_is_skipped_with_it() -> None:
+    """The same reply delivered by two writers at once: counted once."""
+    head, writer = stored(), stored()
+    for copy_of in (head, writer):
+        copy_of.append_message(role="assistant", content="reply", id="r1")
+        copy_of.record_token_usage({"total_tokens": 7, "message_id": "r1"})
+    head.collect_events()
+    writer.record_token_usage({"total_tokens": 3, "message_id": "m0"})  # kept
+    writer.record_token_usage({"total_tokens": 1})
+
+    dropped = rebase(writer, head)
+
+    assert [type(e) for e in dropped] == [
+        Session.MessageAppended,
+        Session.TokenUsageRecorded,
+    ]
+    assert [r["total_tokens"] for r in head.token_usage] == [7, 3, 1]
+
+
 def test_stale_metadata_edits_lose_to_the_stored_human_edit() -> None:
     head, writer = stored(), stored()
     head.edit_title("Human title")

@@ -6,7 +6,7 @@ from collections.abc import Sequence
 
 import pytest
 
-from sessiontrail import SessionNotFound, SessionTrail
+from sessiontrail import InvalidInput, SessionNotFound, SessionTrail
 from sessiontrail.domain.session import Session
 from sessiontrail.infrastructure.log_position import LOG_START
 from sessiontrail.infrastructure.sql import Cursor, Params
@@ -122,3 +122,17 @@ def test_appended_messages_cost_the_ledger_no_statement(trail: SessionTrail):
 
     assert len(appended) == 2
     assert noting.statements == []
+
+
+@pytest.mark.parametrize("model", ["o3\x00mini", "o3\nmini", "m" * 257])
+def test_a_record_whose_model_no_session_could_name_is_refused(
+    trail: SessionTrail, model: str
+) -> None:
+    """The ledger counts a record under its own `model`: it is held to what a
+    session's model may be, at the door, naming it; nothing is written."""
+    start(trail, "a", "gpt-4o")
+    with pytest.raises(InvalidInput, match=r"^record: Value error, model: "):
+        trail.sessions.append_token_usage("a", {"total_tokens": 1, "model": model})
+
+    assert trail.usage.records("a") == []
+    assert trail.usage.model_totals() == {}

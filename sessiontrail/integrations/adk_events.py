@@ -13,6 +13,7 @@ from google.adk.events.event import Event
 from google.genai import types
 from pydantic import JsonValue
 
+from ..domain.validation import is_model_name
 from ..domain.values import Message
 from ..projections.adk import ADK
 
@@ -48,14 +49,17 @@ def message_fields(event: Event) -> dict[str, Any]:
 def usage_record(event: Event) -> dict[str, JsonValue] | None:
     """The token-usage record of an event with usage metadata (None without):
     the metadata as ADK's own services store it (JSON, unset fields left out),
-    the event's id, and the model version that answered when ADK names it."""
+    the event's id (its message's here: `message_id`), and the model version
+    that answered when ADK names it as a model can be named (else the record
+    counts under the session's model: the event is stored as ADK's own
+    services store it)."""
     if event.usage_metadata is None:
         return None
     record: dict[str, JsonValue] = event.usage_metadata.model_dump(
         mode="json", exclude_none=True
     )
-    record["event_id"] = event.id
-    if event.model_version:
+    record["message_id"] = event.id
+    if event.model_version and is_model_name(event.model_version):
         record["model"] = event.model_version
     return record
 

@@ -52,7 +52,14 @@ from .langgraph_input import (
 from .langgraph_memo import Recorded, Stamp
 from .langgraph_messages import mirror
 from .langgraph_metadata import split_metadata
-from .langgraph_questions import answered, asked, resumes
+from .langgraph_questions import (
+    INTERRUPT,
+    answered,
+    asked,
+    interrupt_ids,
+    resumed,
+    resumes,
+)
 from .langgraph_tuples import checkpoint_tuples
 
 INLINE = (str, int, float, bool, type(None))
@@ -262,11 +269,14 @@ class ThreadLog:
                 batch.checkpoint_id,
                 batch.task_id,
             )
-        if all(_kept(slots.get(item.idx), item, batch.replace) for item in batch.items):
+        if all(
+            _kept(slots.get(item.idx), item, batch.replace) for item in batch.items
+        ) and not _asks_anew(session, batch):
             if not merge:
                 return False  # only a load tells whether another writer moved it
             self.recorded.hold(session, batch.epoch)
             return True
+        asked_before = self._asked(slots) if batch.resumed else None
 
         def change(session: Session) -> None:
             session.save_writes(
@@ -278,7 +288,7 @@ class ThreadLog:
                 actor=self.actor,
             )
             if batch.resumed:
-                answered(session, self.actor)
+                resumed(session, self.actor, batch.task_id, asked_before)
             if batch.question is not None:
                 session.set_pending_question(batch.question, actor=self.actor)
 
@@ -300,6 +310,19 @@ class ThreadLog:
         if saved is not None:
             self.recorded.moved(session_id, before, _stamp(saved))
         return True
+
+    def _asked(
+        self, slots: Mapping[int, tuple[str, str, bytes]]
+    ) -> frozenset[str] | None:
+        """The ids of the interrupts a task's stored writes hold (none if it
+        asked nothing); None if the serializer cannot read them back."""
+        stored = slots.get(WRITES_IDX_MAP[INTERRUPT])
+        if stored is None:
+            return frozenset()
+        try:
+            return interrupt_ids(self.serde.loads_typed(stored[1:]))
+        except Exception:  # a type the serializer refuses to load: don't guess
+            return None
 
     def delete_thread(self, trail: SessionTrail, thread_id: str) -> None:
         """Soft-delete every namespace's session of the thread: LangGraph sees
@@ -535,6 +558,14 @@ def _kept(held: tuple[str, str, bytes] | None, item: TaskWrite, replace: bool) -
     if held is None:
         return False
     return not replace or held == (item.channel, *item.unpack())
+
+
+def _asks_anew(session: Session, batch: _Batch) -> bool:
+    """Whether the batch asks a question the session does not show pending: a
+    task that asks again what its stored interrupt asked (after another task's
+    resume answered the question shown) is asked again, though its slots
+    change nothing."""
+    return batch.question is not None and batch.question != session.pending_question
 
 
 def _stamp_of(saved: Session | None) -> Stamp | None:

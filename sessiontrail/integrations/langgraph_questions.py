@@ -16,15 +16,19 @@ do for any agent's question. What the question becomes:
   "langgraph"; its `checkpoint_id`: the checkpoint the run waits at (the one
   the interrupt is written on).
 
-A resume (a `__resume__` write) answers it, as does any checkpoint put after
-the one the run waits at: the run went on (resumed, given new input, or forked
+A resume (a `__resume__` write) answers it: `Command(resume=value)`'s own
+write (of no task), or the write of the task that asked (a resume by interrupt
+id writes none of its own, and the resumed task's write may be stored after
+another task of the step asked again). So does any checkpoint put after the
+one the run waits at: the run went on (resumed, given new input, or forked
 from another checkpoint). LangGraph makes checkpoint ids in the order it makes
 the checkpoints (UUID v6), and may hand the saver a step's writes before the
 step's own checkpoint: that checkpoint, put late, is not after the question
 and answers nothing.
 The question never fails a write: LangGraph's own savers store any interrupt
 the serializer can write, so a value that makes no question is shown as its
-JSON, and a write of several interrupts shows the last.
+JSON (or its repr, or its type's name when even that fails), and a write of
+several interrupts shows the last.
 """
 
 from __future__ import annotations
@@ -40,6 +44,8 @@ from ..domain.values import PendingQuestion
 
 INTERRUPT = "__interrupt__"
 RESUME = "__resume__"
+NO_TASK = "00000000-0000-0000-0000-000000000000"
+"""The task id of writes of no task: those of the `Command` a run is given."""
 SOURCE = "langgraph"
 """The `source` of a question this saver recorded (and answers)."""
 QUESTION_CHARS = 10_000
@@ -62,9 +68,12 @@ def asked(
     if not interrupts:
         return None
     last = interrupts[-1]
-    text, options = _shown(last.value)
+    try:
+        text, options = _shown(last.value)
+    except Exception:  # a value whose str and repr raise: its type names it
+        text, options = f"({type(last.value).__name__})", []
     return PendingQuestion(
-        tool_call_id=_cut(str(last.id), OPTION_CHARS) or "interrupt",
+        tool_call_id=_question_id(last),
         tool_name="interrupt",
         question=_cut(text, QUESTION_CHARS) or "(no question given)",
         options=[_cut(option, OPTION_CHARS) for option in options[:OPTIONS]],
@@ -78,16 +87,44 @@ def resumes(writes: Sequence[tuple[str, Any]]) -> bool:
     return any(channel == RESUME for channel, _ in writes)
 
 
-def answered(session: Session, actor: str, put: str | None = None) -> None:
-    """Mark the session's question answered if this saver asked it: on a
-    resume, or given the checkpoint being `put`, if that comes after the one
-    the question waits at."""
+def interrupt_ids(value: Any) -> frozenset[str]:
+    """The ids of the questions the interrupts in a value stored on the
+    interrupt channel ask."""
+    values = value if isinstance(value, list | tuple) else (value,)
+    return frozenset(
+        _question_id(each) for each in values if isinstance(each, Interrupt)
+    )
+
+
+def answered(session: Session, actor: str, put: str) -> None:
+    """Mark the session's question answered if this saver asked it and the
+    checkpoint being `put` comes after the one the question waits at."""
     question = session.pending_question
     if question is None or question.source != SOURCE:
         return
     waits_at = question.checkpoint_id
-    if put is None or waits_at is None or put > waits_at:
+    if waits_at is None or put > waits_at:
         session.resolve_question(actor=actor)
+
+
+def resumed(
+    session: Session, actor: str, task_id: str, asked: frozenset[str] | None
+) -> None:
+    """Mark the session's question answered, if this saver asked it, on a
+    resume written by `task_id`: the `Command`'s own resume answers it; a
+    task's, only if the task asked it (`asked`: the ids of the interrupts the
+    task's writes on the checkpoint hold; None if they cannot be read)."""
+    question = session.pending_question
+    if question is None or question.source != SOURCE:
+        return
+    if task_id == NO_TASK or asked is None or question.tool_call_id in asked:
+        session.resolve_question(actor=actor)
+
+
+def _question_id(asked: Interrupt) -> str:
+    """The id of the question an interrupt asks: the interrupt's, as a
+    question keeps an id."""
+    return _cut(str(asked.id), OPTION_CHARS) or "interrupt"
 
 
 def _shown(value: Any) -> tuple[str, list[str]]:

@@ -6,7 +6,9 @@ details). When the mirror appends such a message to the transcript, it also
 records that as a token-usage record, so `trail.usage` and `sessiontrail usage`
 count a LangGraph app's tokens as any other's: the usage metadata as it is,
 with `message_id` (the message's id) and `model` (the model the reply names in
-its `response_metadata`, `model_name` or `model`, when it does).
+its `response_metadata`, `model_name` or `model`, when it does and a model can
+be named so: else the record counts under the session's model, and the write
+goes on, as LangGraph's own savers store the reply).
 
 One model call, one record: a message the transcript held before (cut back by
 time travel, then put back when the thread returns to a later checkpoint, or a
@@ -30,6 +32,7 @@ from langchain_core.messages import AIMessage
 
 from ..domain.errors import InvalidInput
 from ..domain.session import Session
+from ..domain.validation import is_model_name
 
 logger = logging.getLogger(__name__)
 
@@ -45,8 +48,8 @@ def usage_record(value: Any, message_id: str) -> dict[str, Any] | None:
     record["message_id"] = message_id
     metadata = value.response_metadata or {}
     model = metadata.get("model_name") or metadata.get("model")
-    if isinstance(model, str) and model:
-        record["model"] = model
+    if isinstance(model, str) and model and is_model_name(model):
+        record["model"] = model  # else counted under the session's model
     return record
 
 
