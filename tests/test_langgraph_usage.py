@@ -5,6 +5,7 @@ travelled never reads its ledger to tell."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from itertools import count
 from typing import Any
 
@@ -43,8 +44,35 @@ def chat(saver: TrailSaver) -> CompiledStateGraph:
     return builder.compile(checkpointer=saver)
 
 
+def replying(
+    saver: TrailSaver, model: Callable[[MessagesState], dict[str, Any]]
+) -> CompiledStateGraph:
+    """A graph of one model node: `model`."""
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", model)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    return builder.compile(checkpointer=saver)
+
+
 def say(graph: CompiledStateGraph, text: str, config: Any = None) -> None:
     graph.invoke({"messages": [HumanMessage(text)]}, config or THREAD)
+
+
+def branched(saver: TrailSaver) -> tuple[CompiledStateGraph, Any]:
+    """Two turns, then a branch from the first (reply-2 cut from the
+    transcript): the graph and the first branch's latest config."""
+    graph = chat(saver)
+    say(graph, "hi")
+    say(graph, "again")
+    latest = graph.get_state(THREAD).config
+    first_turn = next(
+        s
+        for s in graph.get_state_history(THREAD)
+        if [m.content for m in s.values["messages"]] == ["hi", "reply 1"]
+    )
+    say(graph, "other way", first_turn.config)
+    return graph, latest
 
 
 def test_each_model_reply_is_one_usage_record_of_its_model(trail: SessionTrail) -> None:
@@ -64,16 +92,7 @@ def test_each_model_reply_is_one_usage_record_of_its_model(trail: SessionTrail) 
 def test_a_reply_time_travel_puts_back_is_not_counted_again(
     trail: SessionTrail,
 ) -> None:
-    graph = chat(TrailSaver(trail))
-    say(graph, "hi")
-    say(graph, "again")
-    latest = graph.get_state(THREAD).config
-    first_turn = next(
-        s
-        for s in graph.get_state_history(THREAD)
-        if [m.content for m in s.values["messages"]] == ["hi", "reply 1"]
-    )
-    say(graph, "other way", first_turn.config)  # a branch: reply-2 cut out
+    graph, latest = branched(TrailSaver(trail))
     graph.update_state(latest, {"messages": []})  # back to the first branch
 
     transcript = trail.sessions.load(SESSION, user_id="ann")
@@ -87,11 +106,7 @@ def test_a_message_without_usage_records_none(trail: SessionTrail) -> None:
     def model(state: MessagesState) -> dict[str, Any]:
         return {"messages": [AIMessage(content="free", id="free-1")]}
 
-    builder = StateGraph(MessagesState)
-    builder.add_node("model", model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    say(builder.compile(checkpointer=TrailSaver(trail)), "hi")
+    say(replying(TrailSaver(trail), model), "hi")
 
     assert trail.usage.records(SESSION) == []
 
@@ -141,11 +156,7 @@ def test_usage_metadata_not_an_object_records_nothing_and_the_put_stores(
         reply.usage_metadata = usage
         return {"messages": [reply]}
 
-    builder = StateGraph(MessagesState)
-    builder.add_node("model", model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    say(builder.compile(checkpointer=TrailSaver(trail)), "hi")
+    say(replying(TrailSaver(trail), model), "hi")
 
     transcript = trail.sessions.load(SESSION, user_id="ann")
     assert transcript is not None
@@ -185,16 +196,7 @@ def test_a_reply_put_back_by_another_process_is_not_counted_again(
 ) -> None:
     """The other process holds nothing of the thread and loads it from a
     snapshot: it reads from the log which messages the transcript lost."""
-    graph = chat(TrailSaver(trail))
-    say(graph, "hi")
-    say(graph, "again")
-    latest = graph.get_state(THREAD).config
-    first_turn = next(
-        s
-        for s in graph.get_state_history(THREAD)
-        if [m.content for m in s.values["messages"]] == ["hi", "reply 1"]
-    )
-    say(graph, "other way", first_turn.config)  # reply-2 cut
+    graph, latest = branched(TrailSaver(trail))
     stream = trail.store.ids.stream(SESSION)
     while trail.store.stream_version(stream) <= SNAPSHOT_INTERVAL:
         say(graph, "more")  # a snapshot of the thread, which holds no transcript
@@ -272,11 +274,7 @@ def test_usage_the_ledger_cannot_hold_is_left_out_and_the_reply_stored(
         reply = AIMessage(content="odd", id="odd-1", usage_metadata=counts | usage)
         return {"messages": [reply]}
 
-    builder = StateGraph(MessagesState)
-    builder.add_node("model", model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    say(builder.compile(checkpointer=TrailSaver(trail)), "hi")
+    say(replying(TrailSaver(trail), model), "hi")
 
     transcript = trail.sessions.load(SESSION, user_id="ann")
     assert transcript is not None
@@ -304,11 +302,7 @@ def test_a_model_name_no_model_is_named_by_counts_under_the_sessions_model(
         )
         return {"messages": [reply]}
 
-    builder = StateGraph(MessagesState)
-    builder.add_node("model", model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    say(builder.compile(checkpointer=TrailSaver(trail)), "hi")
+    say(replying(TrailSaver(trail), model), "hi")
 
     [record] = trail.usage.records(SESSION, user_id="ann")
     assert (record.model, record.record["message_id"]) == ("", "reply-1")
