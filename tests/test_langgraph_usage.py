@@ -59,6 +59,14 @@ def say(graph: CompiledStateGraph, text: str, config: Any = None) -> None:
     graph.invoke({"messages": [HumanMessage(text)]}, config or THREAD)
 
 
+def assert_stored_without_usage(trail: SessionTrail, reply_id: str) -> None:
+    """The reply is the transcript's last message, and the ledger holds nothing."""
+    transcript = trail.sessions.load(SESSION, user_id="ann")
+    assert transcript is not None
+    assert [m.id for m in transcript.messages][-1] == reply_id
+    assert trail.usage.records(SESSION) == []
+
+
 def branched(saver: TrailSaver) -> tuple[CompiledStateGraph, Any]:
     """Two turns, then a branch from the first (reply-2 cut from the
     transcript): the graph and the first branch's latest config."""
@@ -158,10 +166,7 @@ def test_usage_metadata_not_an_object_records_nothing_and_the_put_stores(
 
     say(replying(TrailSaver(trail), model), "hi")
 
-    transcript = trail.sessions.load(SESSION, user_id="ann")
-    assert transcript is not None
-    assert [m.id for m in transcript.messages][-1] == "odd-1"
-    assert trail.usage.records(SESSION) == []
+    assert_stored_without_usage(trail, "odd-1")
 
 
 def test_a_copied_thread_counts_no_reply_it_was_copied_with_after_time_travel(
@@ -276,10 +281,7 @@ def test_usage_the_ledger_cannot_hold_is_left_out_and_the_reply_stored(
 
     say(replying(TrailSaver(trail), model), "hi")
 
-    transcript = trail.sessions.load(SESSION, user_id="ann")
-    assert transcript is not None
-    assert [m.id for m in transcript.messages][-1] == "odd-1"
-    assert trail.usage.records(SESSION) == []
+    assert_stored_without_usage(trail, "odd-1")
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
     assert any("'odd-1'" in line and named in line for line in warned), warned
 

@@ -15,10 +15,11 @@ time travel, then put back when the thread returns to a later checkpoint, or a
 branch switched to and back) comes back with the same id, and is not recorded
 again. That holds for a reply a copy of the thread (`copy_thread`, a fork) was
 made with: the copy has none of the source's records, and the call was counted
-there. Telling so reads which messages the transcript lost, once, when the
-saver does not remember them from its previous step (as it reads the
-transcript then: see langgraph_memo.py); a step it remembers costs O(its new
-messages), and a thread whose transcript never lost one reads nothing.
+there. Telling so costs one indexed row on a thread whose transcript never
+lost a message (`Session.ever_cut`). On one that did, a step that appends a
+reply looks its id up among the ids the transcript lost: O(lost ids), read
+from the log (O(the thread's events)) once per loaded session, so once per
+thread while the saver holds its session between steps (langgraph_memo.py).
 """
 
 from __future__ import annotations
