@@ -224,6 +224,33 @@ def test_apply_stops_at_its_limit_and_the_next_run_goes_on(
     assert live_ids(trail) == set()
 
 
+def test_a_limit_met_exactly_reports_nothing_remaining(trail: SessionTrail) -> None:
+    for n in range(3):
+        write(trail, f"old-{n}", days_ago=40)
+    write(trail, "new", days_ago=1)
+    trail.retention.set(30)
+    assert trail.retention.apply(limit=3, dry_run=True).remaining is False
+    report = trail.retention.apply(limit=3, batch=2)
+    assert (report.deleted, report.remaining) == (3, False)
+
+
+def test_a_limit_met_with_a_purge_walk_left_reports_it_remaining(
+    trail: SessionTrail,
+) -> None:
+    write(trail, "deleted-old", days_ago=50)
+    session = trail.sessions.load("deleted-old")
+    assert session is not None
+    with freeze_time(datetime.now(UTC) - timedelta(days=40)):
+        session.delete()  # only the walk over soft-deleted sessions finds it
+    trail.sessions.save(session)
+    write(trail, "old", days_ago=40)
+    trail.retention.set(30, action="purge")
+    first = trail.retention.apply(limit=1)
+    assert (len(first.expired), first.remaining) == (1, True)
+    second = trail.retention.apply(limit=1)
+    assert (len(second.expired), second.remaining) == (1, False)
+
+
 def test_a_session_touched_after_the_dry_run_is_not_expired(
     trail: SessionTrail, other_trail: SessionTrail
 ) -> None:

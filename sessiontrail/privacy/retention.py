@@ -53,6 +53,8 @@ Batch = Annotated[int, Field(ge=1, le=MAX_BATCH)]
 MetadataText = Annotated[StrictStr, Field(min_length=1, max_length=256)]
 Progress = Callable[[int, int], None]
 """Told (sessions looked at, sessions in the ranges) after each page."""
+Walk = tuple[Rule, int, int]
+"""One range a sweep walks: a rule, its cutoff (micros) and deleted (0 or 1)."""
 KEYED_METADATA = (
     "retention rules for metadata are not available under a master key: "
     "metadata values are sealed content, and the rules would need them in plaintext"
@@ -217,7 +219,7 @@ class Retention:
         skipped: list[Expiry] = []
         failed: list[Expiry] = []
         seen = 0
-        for rule, cutoff, deleted in walks:
+        for index, (rule, cutoff, deleted) in enumerate(walks):
             after: Key | None = None
             while limit is None or len(expired) + len(skipped) + len(failed) < limit:
                 done = len(expired) + len(skipped) + len(failed)
@@ -238,11 +240,21 @@ class Retention:
                 if progress is not None:
                     progress(seen, max(total, seen))
             else:
+                more = self._more(walks[index:], after)
                 return self._report(
-                    policy, as_of, dry_run, _Outcome(expired, skipped, failed), True
+                    policy, as_of, dry_run, _Outcome(expired, skipped, failed), more
                 )
         return self._report(
             policy, as_of, dry_run, _Outcome(expired, skipped, failed), False
+        )
+
+    def _more(self, walks: Sequence[Walk], after: Key | None) -> bool:
+        """Whether a sweep stopped at its limit left sessions to look at: one
+        more candidate past `after` in the first walk, or any in the others (one
+        single-row read per walk, so the report is exact at no cost that grows)."""
+        (rule, cutoff, deleted), *rest = walks
+        return bool(self._reads.page(rule, cutoff, deleted, after, 1)) or any(
+            self._reads.page(*walk, None, 1) for walk in rest
         )
 
     def _metadata_followed(self, rules: Sequence[Rule]) -> None:
