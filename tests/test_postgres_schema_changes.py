@@ -18,6 +18,7 @@ from support.postgres import PostgresServer
 import sessiontrail
 from sessiontrail.infrastructure.backends import postgres_prepared
 from sessiontrail.infrastructure.sql import is_outage
+from sessiontrail.projections import rebuild
 
 ONE_CONNECTION = "&pool_size=1&max_overflow=0"
 """So the statements a test warms up are those of the connection it uses next."""
@@ -209,3 +210,38 @@ def test_a_change_met_elsewhere_while_writes_are_held_spares_them(
         postgres_prepared.TABLES_CHANGED.noticed()
         assert cur.execute(read, ("warm",)).fetchall() == [("held",)]
         assert cur.execute(read, ("warm",)).fetchall() == [("held",)]
+
+
+def test_a_rebuild_batch_after_the_log_changed_a_column_it_reads_is_run_again(
+    trail: sessiontrail.SessionTrail,
+    postgres_server: PostgresServer,
+    schema: str,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A rebuild reads the log a batch at a time. Another process changing a
+    column that read returns (an upgrade) failed the whole rebuild, its work
+    thrown away; the batch is run once more, as a catch-up's is."""
+    saved(trail, "more", 5)
+    monkeypatch.setattr(rebuild, "REBUILD_BATCH_SIZE", 3)
+    changed: list[int] = []
+
+    def progress(reached: int, head: int) -> None:
+        if not changed:  # after the first batch, before the next one
+            changed_elsewhere(
+                postgres_server,
+                f"ALTER TABLE {schema}.sessiontrail_events "
+                "ALTER COLUMN notification_id TYPE INTEGER",
+            )
+        changed.append(reached)
+
+    status = trail.projections.rebuild("sessions", progress=progress)
+    assert len(changed) > 2
+    assert (status.lag, status.skipped) == (0, 0)
+    with trail.read_models.read() as cur:  # the rebuilt generation is live
+        assert cur.execute(
+            "SELECT generation FROM st_projections WHERE name = 'sessions'"
+        ).fetchall() == [(2,)]
+    assert {s.session_id: s.message_count for s in trail.sessions.list().items} == {
+        "warm": 3,
+        "more": 5,
+    }

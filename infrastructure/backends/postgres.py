@@ -21,7 +21,7 @@ import logging
 import os
 import threading
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from typing import Any
+from typing import Any, TypeVar
 from urllib.parse import unquote, urlsplit
 from uuid import UUID
 
@@ -47,11 +47,17 @@ from ..wakeups import Wakeups
 from .base import Backend, Positioned, Purged
 from .postgres_checks import RecentUseChecks
 from .postgres_cursor import HeldWritesCursor
-from .postgres_prepared import SWITCH, prepares_statements, unprepared_by_psycopg
+from .postgres_prepared import (
+    SWITCH,
+    prepares_statements,
+    resent_once,
+    unprepared_by_psycopg,
+)
 from .postgres_purge import PLACES_SUFFIX, purge, purged_places
 from .postgres_store import EventsRecorder, apply_bounds, postgres_bounds
 
 logger = logging.getLogger(__name__)
+Read = TypeVar("Read")
 
 ADVISORY_KEY = 0x5E55_7A11  # "sesstail": any fixed 64-bit key of our own
 FACTORY = "sessiontrail.infrastructure.backends.postgres_store:Factory"
@@ -186,13 +192,13 @@ class PostgresBackend(Backend):
         *,
         settled: bool = True,
     ) -> Positioned:
-        found: Positioned = _events(recorder).select_in_order(
-            after, limit, topics, settled=settled
+        events = _events(recorder)
+        return _read_afresh(
+            lambda: events.select_in_order(after, limit, topics, settled=settled)
         )
-        return found
 
     def head_position(self, recorder: ApplicationRecorder) -> LogPosition:
-        last: LogPosition = _events(recorder).head_position()
+        last: LogPosition = _read_afresh(_events(recorder).head_position)
         return last
 
     def pending(
@@ -201,13 +207,15 @@ class PostgresBackend(Backend):
         after: LogPosition,
         at_most: int | None = None,
     ) -> int:
-        count: int = _events(recorder).pending(after, at_most)
+        events = _events(recorder)
+        count: int = _read_afresh(lambda: events.pending(after, at_most))
         return count
 
     def follows(
         self, recorder: ApplicationRecorder, before: LogPosition, first: LogPosition
     ) -> bool:
-        nothing_between: bool = _events(recorder).follows(before, first)
+        events = _events(recorder)
+        nothing_between: bool = _read_afresh(lambda: events.follows(before, first))
         return nothing_between
 
     def wakeups(self, recorder: ApplicationRecorder) -> Wakeups:
@@ -217,8 +225,8 @@ class PostgresBackend(Backend):
     def stream_notifications(
         self, recorder: ApplicationRecorder, streams: Sequence[UUID], until: LogPosition
     ) -> Positioned:
-        found: Positioned = _events(recorder).select_streams(streams, until)
-        return found
+        events = _events(recorder)
+        return _read_afresh(lambda: events.select_streams(streams, until))
 
     def sequence_numbers(
         self, recorder: ApplicationRecorder, positions: Sequence[LogPosition]
@@ -334,6 +342,14 @@ def _table(recorder: PostgresAggregateRecorder) -> Composed:
     return SQL("{}.{}").format(
         Identifier(recorder.datastore.schema), Identifier(recorder.events_table_name)
     )
+
+
+def _read_afresh(read: Callable[[], Read]) -> Read:
+    """A read of the log that is all of its transaction, sent once more, afresh,
+    if another process's change of the events table broke the statements it was
+    prepared as (postgres_prepared.py): a rebuild or a worker reading the log a
+    batch at a time goes on instead of failing there."""
+    return resent_once(read, lambda: None)
 
 
 def _events(recorder: ApplicationRecorder) -> EventsRecorder:
