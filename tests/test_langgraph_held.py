@@ -8,7 +8,8 @@ from __future__ import annotations
 from typing import Any
 
 import pytest
-from langchain_core.messages import HumanMessage
+from langchain_core.messages import AIMessage, HumanMessage, ToolMessage
+from langgraph.graph import END, START, MessagesState, StateGraph
 from support.langgraph import checkpoint, config
 
 from sessiontrail import SessionTrail
@@ -111,3 +112,50 @@ def test_a_put_after_the_user_was_erased_keeps_the_erased_messages_erased(
     session = trail.sessions.load(SESSION)
     assert session is not None
     assert [message.content for message in session.messages] == ["next"]
+
+
+def test_a_graph_run_loads_the_session_once_though_its_writes_overlap(
+    trail: SessionTrail, session_reads: list[str]
+) -> None:
+    """LangGraph puts a step's checkpoint in the background while the next step
+    records its pending writes on the same thread: each of the saver's writes
+    waits for the other, so every one after the first appends to the session
+    the one before stored (racing, one of them found its stream moved, loaded
+    the whole session and did its work again, at most steps)."""
+    builder = StateGraph(MessagesState)
+    builder.add_node("model", _model)
+    builder.add_node("tool", _tool)
+    builder.add_edge(START, "model")
+    builder.add_conditional_edges("model", _route)
+    builder.add_edge("tool", "model")
+    graph = builder.compile(checkpointer=TrailSaver(trail))
+    thread = {"configurable": {"thread_id": "t1"}}
+    graph.invoke({"messages": [HumanMessage("q0", id="h0")]}, thread)
+    session_reads.clear()
+    for turn in range(1, 11):
+        graph.invoke({"messages": [HumanMessage(f"q{turn}", id=f"h{turn}")]}, thread)
+    assert "load" not in session_reads  # (a snapshot, every 100 events, reads a head)
+    assert len(trail.sessions.load(SESSION).messages) == 4 * 11
+
+
+def _model(state: MessagesState) -> dict[str, Any]:
+    """Asks for a tool after a person's message, else answers."""
+    n = len(state["messages"])
+    if isinstance(state["messages"][-1], HumanMessage):
+        call = {"name": "look", "args": {"n": n}, "id": f"c{n}"}
+        return {"messages": [AIMessage("", id=f"a{n}", tool_calls=[call])]}
+    return {"messages": [AIMessage(f"answer {n}", id=f"a{n}")]}
+
+
+def _tool(state: MessagesState) -> dict[str, Any]:
+    """Answers the model's tool call."""
+    call = state["messages"][-1].tool_calls[0]  # type: ignore[attr-defined]
+    n = len(state["messages"])
+    return {
+        "messages": [ToolMessage(f"found {n}", tool_call_id=call["id"], id=f"t{n}")]
+    }
+
+
+def _route(state: MessagesState) -> str:
+    last = state["messages"][-1]
+    return "tool" if isinstance(last, AIMessage) and last.tool_calls else END

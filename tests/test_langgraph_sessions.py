@@ -248,8 +248,10 @@ def test_a_thread_id_used_again_after_delete_starts_afresh(
 
 
 def test_writers_reopening_a_deleted_thread_at_once_keep_every_checkpoint(
-    saver: TrailSaver, monkeypatch: pytest.MonkeyPatch
+    saver: TrailSaver, other_trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Two processes' savers (one saver's own writes to a thread wait for each
+    other)."""
     saver.put(config("t1"), checkpoint(), {"step": 0}, {})
     saver.delete_thread("t1")
     both_reopened = threading.Barrier(2, timeout=30)
@@ -262,14 +264,24 @@ def test_writers_reopening_a_deleted_thread_at_once_keep_every_checkpoint(
 
     monkeypatch.setattr(ThreadLog, "_reopened", in_step)
     fresh = [checkpoint(), checkpoint()]
+    writers = [saver, TrailSaver(other_trail)]
     with ThreadPoolExecutor(2) as pool:
-        list(pool.map(lambda new: saver.put(config("t1"), new, {"step": 0}, {}), fresh))
+        list(
+            pool.map(
+                lambda writer, new: writer.put(config("t1"), new, {"step": 0}, {}),
+                writers,
+                fresh,
+            )
+        )
     found = {item.checkpoint["id"] for item in saver.list(config("t1"))}
     assert found == {new["id"] for new in fresh}
 
 
 def test_a_writer_reopening_a_deleted_thread_after_another_keeps_its_messages(
-    saver: TrailSaver, trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+    saver: TrailSaver,
+    trail: SessionTrail,
+    other_trail: SessionTrail,
+    monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     said = [HumanMessage("old", id="h-1")]
     saver.put(config("t1"), checkpoint({"messages": said}), {"step": 0}, {})
@@ -283,7 +295,11 @@ def test_a_writer_reopening_a_deleted_thread_after_another_keeps_its_messages(
             again_stored.set()  # this writer found it deleted; the other reopens it
             with ThreadPoolExecutor(1) as other:
                 other.submit(
-                    saver.put, config("t1"), checkpoint({"messages": again}), {}, {}
+                    TrailSaver(other_trail).put,
+                    config("t1"),
+                    checkpoint({"messages": again}),
+                    {},
+                    {},
                 ).result()
         return head
 

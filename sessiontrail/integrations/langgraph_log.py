@@ -49,7 +49,7 @@ from .langgraph_input import (
     versions_of,
     writes_of,
 )
-from .langgraph_memo import Recorded, Stamp
+from .langgraph_memo import Mirrored, Recorded, Stamp
 from .langgraph_messages import mirror
 from .langgraph_metadata import split_metadata
 from .langgraph_questions import (
@@ -182,24 +182,25 @@ class ThreadLog:
         )
 
         session_id = target.session_id
-        one_for_one = False
+        mirrored: Mirrored | None = None
 
         def change(session: Session) -> None:
-            nonlocal one_for_one
+            nonlocal mirrored
             known = self.recorded.mirrored(session_id, _stamp(session))
             session.record_checkpoint(checkpoint_id, **record, actor=self.actor)
             answered(session, self.actor, put=checkpoint_id)
             if isinstance(conversation, list):
-                one_for_one = mirror(session, conversation, self.actor, known)
+                mirrored = mirror(session, conversation, self.actor, known)
 
-        held = self._held(target)
-        if held is not None and self._appended(trail, held, change, epoch):
-            saved: Session | None = held
-        else:
-            saved = self._save(trail, target, change, epoch)
-        self.recorded.put(session_id, checkpoint["id"], _stamp_of(saved), epoch)
-        if saved is not None and one_for_one and isinstance(conversation, list):
-            self.recorded.mirror(session_id, _stamp(saved), conversation, epoch)
+        with self.recorded.writing(session_id):
+            held = self._held(target)
+            if held is not None and self._appended(trail, held, change, epoch):
+                saved: Session | None = held
+            else:
+                saved = self._save(trail, target, change, epoch)
+            self.recorded.put(session_id, checkpoint["id"], _stamp_of(saved), epoch)
+            if saved is not None and mirrored is not None:
+                self.recorded.mirror(session_id, _stamp(saved), mirrored, epoch)
         return target.config(checkpoint["id"])
 
     def put_writes(
@@ -244,9 +245,10 @@ class ThreadLog:
             None if self.messages_channel is None else asked(writes, checkpoint_id),
             resumes(writes),
         )
-        held = self._held(target)
-        if held is None or not self._write(trail, held, batch, merge=False):
-            self._write(trail, self._loaded(trail, target), batch, merge=True)
+        with self.recorded.writing(target.session_id):
+            held = self._held(target)
+            if held is None or not self._write(trail, held, batch, merge=False):
+                self._write(trail, self._loaded(trail, target), batch, merge=True)
 
     def _write(
         self, trail: SessionTrail, session: Session, batch: _Batch, *, merge: bool

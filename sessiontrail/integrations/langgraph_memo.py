@@ -7,7 +7,8 @@ it back or compare it again:
   as long as the session is still where this saver's last write left it (its
   version and time, one indexed read): another process's write since (a
   replaced slot, a deleted thread) sends it to the read model;
-- the conversation it last mirrored into each thread's transcript, by identity:
+- the conversation it last mirrored into each thread's transcript, by identity
+  (with the values it left out of it):
   LangGraph passes the same message objects from step to step, so those can be
   recognised without comparing their fields (the pending writes it records
   between two checkpoints leave the transcript, and this, as they were);
@@ -33,11 +34,13 @@ from typing import Any, Generic, TypeVar
 
 from ..domain.session import Session
 from ..domain.threads import TaskWrite
+from ..infrastructure.locks import Held, KeyedLocks
 
 Slots = dict[int, tuple[str, str, bytes]]
 """A task's writes on a checkpoint: slot -> (channel, type, data)."""
-Mirrored = tuple[tuple[Any, Any], ...]
-"""The messages mirrored, in order: (the message object, its content object)."""
+Mirrored = tuple[tuple[Any, Any, bool], ...]
+"""A conversation as mirrored, in order: (each value, its content object if it
+is a message, whether the transcript holds it)."""
 Stamp = tuple[int, datetime]
 """A session's state at one moment: its version and the time of its last event."""
 K = TypeVar("K", bound=Hashable)
@@ -94,6 +97,16 @@ class Recorded:
         )
         self._heads: _Recent[str, Session] = _Recent(HEADS_KEPT)
         self._epoch = 0
+        self._writes = KeyedLocks()
+
+    def writing(self, session_id: str) -> Held:
+        """Hold the thread's session for one write by this saver (a `with`).
+        LangGraph puts a checkpoint in the background while the next step
+        records its pending writes on the same thread: one after the other,
+        each finds the session the other stored held here and appends to it;
+        racing, one finds its stream moved and loads the session and redoes
+        its work. A wait lasts one write, itself bounded by the store's."""
+        return self._writes.hold(session_id)
 
     def epoch(self) -> int:
         """How many times an erasure or a purge emptied this memory: a write
@@ -174,10 +187,11 @@ class Recorded:
         return found[1] if found is not None and found[0] == stamp else ()
 
     def mirror(
-        self, session_id: str, stamp: Stamp, messages: Sequence[Any], epoch: int
+        self, session_id: str, stamp: Stamp, mirrored: Mirrored, epoch: int
     ) -> None:
-        """The session's transcript at `stamp` is exactly these messages."""
-        entry = (stamp, tuple((message, message.content) for message in messages))
+        """The session's transcript at `stamp` is exactly the values `mirrored`
+        says it holds."""
+        entry = (stamp, mirrored)
         with self._lock:
             if epoch == self._epoch:
                 self._transcripts.put(session_id, entry)

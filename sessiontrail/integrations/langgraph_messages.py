@@ -17,22 +17,27 @@ A message's LangChain id is its sessiontrail id. What a message becomes:
   langgraph_usage.py).
 
 Other values (function messages, plain dicts, strings) are not mirrored, nor is a
-second message with an id already seen in the list.
+second message with an id already seen in the list, nor a message past one of
+the transcript's limits (left out with a warning: the checkpoint holds it).
 """
 
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Sequence
 from typing import Any
 
 from langchain_core.messages import AIMessage, BaseMessage, ChatMessage, ToolMessage
 from langchain_core.messages.tool import ToolCall
 
+from ..domain.errors import InvalidInput
 from ..domain.session import Session
 from ..domain.values import Message
 from .langgraph_memo import Mirrored
 from .langgraph_usage import Counted, record_usage, usage_record
+
+logger = logging.getLogger(__name__)
 
 LANGGRAPH = "langgraph"
 """The message metadata key of what the mirror records."""
@@ -43,54 +48,122 @@ ROLES |= {"user": "user", "assistant": "assistant"}  # a chat message's roles
 
 def mirror(
     session: Session, values: Sequence[Any], actor: str, known: Mirrored = ()
-) -> bool:
-    """Make the session's transcript the conversation in `values`; True if it
-    is now those values one for one (none left out). The messages both still
-    share from the start are recognised without converting them (a conversation
-    mostly grows: each step then costs O(new messages) conversions), and those
-    `known` to be the transcript's (the same objects, mirrored into this very
-    transcript: see langgraph_memo.py) without comparing their fields."""
+) -> Mirrored:
+    """Make the session's transcript the conversation in `values`, and return
+    each value with whether the transcript now holds it (what the memory keeps
+    for the next step: see langgraph_memo.py). The values both still share from
+    the start are recognised without converting them (a conversation mostly
+    grows: each step then costs O(new messages) conversions), and those `known`
+    (the same objects, mirrored into this very transcript or left out of it)
+    without comparing their fields. A message the transcript cannot hold (past
+    a limit: see `_appended`) is left out, like a value that is no message."""
     transcript = session.messages
     seen: set[str | None] = set()
+    held: list[bool] = []
     kept = 0
-    for stored, value in zip(transcript, values, strict=False):
-        if not _known(value, known, kept) and not _unchanged(stored, value):
+    for index, value in enumerate(values):
+        was = _known(value, known, index)
+        if was is False:
+            held.append(False)
+            continue
+        if kept == len(transcript) or (
+            was is None and not _unchanged(transcript[kept], value)
+        ):
             break
         if value.id in seen:
             break
         seen.add(value.id)
+        held.append(True)
         kept += 1
-    given: list[tuple[dict[str, Any], Any]] = []
-    for value in values[kept:]:
+    given: list[tuple[dict[str, Any] | None, Any]] = []
+    for value in values[len(held) :]:
         fields = message_fields(value)
-        if fields is not None and (fields["id"] is None or fields["id"] not in seen):
-            given.append((fields, value))
+        if fields is not None and fields["id"] is not None and fields["id"] in seen:
+            fields = None
+        if fields is not None:
             seen.add(fields["id"])
+        given.append((fields, value))
     keep = kept
-    for stored, (fields, _) in zip(transcript[kept:], given, strict=False):
-        if not _same(stored, fields):
+    compared = 0
+    for fields, _ in given:
+        if fields is not None and keep < len(transcript):
+            if _same(transcript[keep], fields):
+                keep += 1
+            elif _refusal(fields) is None:
+                break
+            else:
+                given[compared] = (None, given[compared][1])
+        elif fields is not None:
             break
-        keep += 1
+        compared += 1
+    held.extend(fields is not None for fields, _ in given[:compared])
     if keep < len(transcript):
         session.truncate(keep, actor=actor)
     counted = Counted(session)
-    for fields, value in given[keep - kept :]:
-        appended = session.append_message(**fields, actor=actor)
+    for fields, value in given[compared:]:
+        appended = None if fields is None else _appended(session, fields, actor)
+        held.append(appended is not None)
+        if appended is None:
+            continue
         record = usage_record(value, appended.id)
         if record is not None and counted.first(appended.id):
             record_usage(session, record, actor)
-    return kept + len(given) == len(values)
-
-
-def _known(value: Any, known: Mirrored, index: int) -> bool:
-    """Whether `value` is the message object mirrored at `index`, its content
-    not replaced since (a message changed in place otherwise, as LangGraph never
-    does, keeps the transcript's copy until it is replaced)."""
-    return (
-        index < len(known)
-        and value is known[index][0]
-        and value.content is known[index][1]
+    return tuple(
+        (value, _content_of(value), is_held)
+        for value, is_held in zip(values, held, strict=True)
     )
+
+
+def _appended(session: Session, fields: dict[str, Any], actor: str) -> Message | None:
+    """Append the message; None, with a warning naming it and the field, when
+    the transcript cannot hold it (an id over 256 characters or with control
+    characters, a text over 1,000,000, arguments nested past 32 levels, a lone
+    surrogate). Refusing the put instead would refuse the thread's every step
+    and resume from then on: LangGraph's own savers store such a message, and
+    the checkpoint here holds it too (the transcript is a view of it)."""
+    try:
+        return session.append_message(**fields, actor=actor)
+    except InvalidInput as refused:
+        _warn(fields, refused)
+        return None
+
+
+def _refusal(fields: dict[str, Any]) -> InvalidInput | None:
+    """Why the transcript cannot hold this message, if it cannot (checked only
+    where a message the transcript lacks sits among those it has: a memory of
+    the previous step, which knows, was lost)."""
+    try:
+        Session(session_id="refusal-check", model="-").append_message(**fields)
+    except InvalidInput as refused:
+        return refused
+    return None
+
+
+def _warn(fields: dict[str, Any], refused: InvalidInput) -> None:
+    """Say which message is left out of the transcript, and why."""
+    shown = fields["id"] if isinstance(fields["id"], str) else None
+    logger.warning(
+        "message %r of the LangGraph conversation is not in the transcript "
+        "(the checkpoint holds it): %s",
+        shown if shown is None or len(shown) <= 80 else f"{shown[:80]}...",
+        refused,
+    )
+
+
+def _known(value: Any, known: Mirrored, index: int) -> bool | None:
+    """Whether `value` is the object the memory holds at `index` (its content not
+    replaced since: a message changed in place otherwise, as LangGraph never
+    does, keeps the transcript's copy until it is replaced) held in the
+    transcript (True) or left out (False); None when not known."""
+    memo = known[index] if index < len(known) else None
+    if memo is not None and value is memo[0] and _content_of(value) is memo[1]:
+        return memo[2]
+    return None
+
+
+def _content_of(value: Any) -> Any:
+    """A message's content object (None for a value that is not a message)."""
+    return value.content if isinstance(value, BaseMessage) else None
 
 
 def _unchanged(stored: Message, value: Any) -> bool:
