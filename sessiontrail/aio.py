@@ -13,18 +13,18 @@ many tasks may save the same session at once and nothing is lost.
 
 Cancellation (`task.cancel()`, `asyncio.wait_for` timing out): a call still
 waiting for a free thread never runs, and the cancellation surfaces at once. A
-call already running finishes before the cancellation surfaces, so a save is
-wholly stored or not at all, and nothing of it runs after the task is gone; but
-cancelling it does not undo it, and the caller cannot tell which it was. After a
-cancelled save, reload the session (`load_merged`) to see what is stored before
-saving again. A cancelled `close()` still closes the trail, in its own thread.
+call already running finishes before the cancellation surfaces: a save is then
+wholly stored or not at all, nothing of it runs after the task is gone, and
+cancelling does not undo it. The caller, told only that it was cancelled, cannot
+know whether it was stored: reload the session (`load_merged`) to see before
+saving again. A cancelled `close()` still closes the trail: the closing goes on
+in a worker thread, and a later `close()` waits for it.
 """
 
 from __future__ import annotations
 
 import asyncio
 import functools
-import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Generator
 from concurrent.futures import Future
@@ -152,17 +152,19 @@ class AsyncSessionTrail(AsyncClosing):
     async def close(self) -> None:
         """Wait for running calls, then release the connections (a trail it does
         not own stays open); idempotent. Cancelled, it still closes the trail:
-        the closing goes on in its own thread, and a later close() waits for it."""
+        the closing goes on in a thread of the event loop's default executor, and
+        a later close() (from any loop) waits for it."""
         if self._closing is None:
             self._closing = Future()
             self._closing.set_running_or_notify_cancel()
-            threading.Thread(
-                target=self._close_now, args=(self._closing,), name="sessiontrail-close"
-            ).start()
+            asyncio.get_running_loop().run_in_executor(
+                None, self._close_now, self._closing
+            )
         await asyncio.shield(asyncio.wrap_future(self._closing))
 
     def _close_now(self, closing: Future[None]) -> None:
-        """In the closing thread: let running calls finish, then close."""
+        """In a worker thread: let running calls finish, then close; the outcome
+        goes to `closing`, which every close() awaits."""
         try:
             self._threads.shutdown()
             if self._owns_trail:
