@@ -9,9 +9,16 @@
 
 Every storage call runs in the trail's own thread pool, so the event loop never
 waits on a database; the sync API's locks and merge-on-write apply unchanged, so
-many tasks may save the same session at once and nothing is lost. A cancelled
-call finishes what its thread started before the cancellation surfaces: a save is
-then wholly stored or not at all, and nothing of it runs after the task is gone.
+many tasks may save the same session at once and nothing is lost.
+
+Cancellation (`task.cancel()`, `asyncio.wait_for` timing out): a call still
+waiting for a free thread never runs, and the cancellation surfaces at once. A
+call already running finishes before the cancellation surfaces: a save is then
+wholly stored or not at all, nothing of it runs after the task is gone, and
+cancelling does not undo it. The caller, told only that it was cancelled, cannot
+know whether it was stored: reload the session (`load_merged`) to see before
+saving again. A cancelled `close()` still closes the trail: the closing goes on
+in a worker thread, and a later `close()` waits for it.
 """
 
 from __future__ import annotations
@@ -20,6 +27,7 @@ import asyncio
 import functools
 from abc import ABC, abstractmethod
 from collections.abc import Callable, Coroutine, Generator
+from concurrent.futures import Future
 from types import TracebackType
 from typing import Any, Concatenate, ParamSpec, Self, TypeVar
 
@@ -96,7 +104,7 @@ class AsyncSessionTrail(AsyncClosing):
         self.usage = AsyncUsage(trail.usage, threads)
         self.audit = AsyncAudit(trail.audit, threads)
         self.retention = AsyncRetention(trail.retention, threads)
-        self._closed = False
+        self._closing: Future[None] | None = None
 
     async def run(
         self,
@@ -143,12 +151,28 @@ class AsyncSessionTrail(AsyncClosing):
 
     async def close(self) -> None:
         """Wait for running calls, then release the connections (a trail it does
-        not own stays open); idempotent."""
-        if not self._closed:
-            self._closed = True
-            await asyncio.to_thread(self._threads.shutdown)
+        not own stays open); idempotent. Cancelled, it still closes the trail:
+        the closing goes on in a thread of the event loop's default executor, and
+        a later close() (from any loop) waits for it."""
+        if self._closing is None:
+            self._closing = Future()
+            self._closing.set_running_or_notify_cancel()
+            asyncio.get_running_loop().run_in_executor(
+                None, self._close_now, self._closing
+            )
+        await asyncio.shield(asyncio.wrap_future(self._closing))
+
+    def _close_now(self, closing: Future[None]) -> None:
+        """In a worker thread: let running calls finish, then close; the outcome
+        goes to `closing`, which every close() awaits."""
+        try:
+            self._threads.shutdown()
             if self._owns_trail:
                 self.sync.close()
+        except BaseException as error:  # the one who awaits close() gets it
+            closing.set_exception(error)
+        else:
+            closing.set_result(None)
 
     def __repr__(self) -> str:
         return f"AsyncSessionTrail({self.url!r})"

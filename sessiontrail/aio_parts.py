@@ -8,9 +8,19 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import threading
 from collections.abc import Callable, Coroutine
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Concatenate, Generic, ParamSpec, Self, TypeVar, overload
+from typing import (
+    Any,
+    Concatenate,
+    Generic,
+    Literal,
+    ParamSpec,
+    Self,
+    TypeVar,
+    overload,
+)
 
 from .domain.errors import StorageUnavailable
 from .infrastructure.repository import SessionRepository
@@ -43,15 +53,21 @@ class Threads:
         self._shut = False
 
     async def run(self, call: Callable[P, T], *args: P.args, **kwargs: P.kwargs) -> T:
-        """`call(*args, **kwargs)` in a worker thread; on cancellation, wait for it
-        to finish first (its result is dropped), then raise CancelledError.
+        """`call(*args, **kwargs)` in a worker thread. Cancelled while it waits for
+        a free thread, it never runs and CancelledError comes at once; cancelled
+        once running, it finishes first (its result is dropped), then CancelledError.
         StorageUnavailable once the trail is closed."""
         if self._shut:
             raise _closed()
+        start = Start()
+
+        def started() -> T:
+            if not start.begin():
+                raise asyncio.CancelledError  # called off in the queue; nobody waits
+            return call(*args, **kwargs)
+
         try:
-            done = asyncio.get_running_loop().run_in_executor(
-                self._pool, functools.partial(call, *args, **kwargs)
-            )
+            done = asyncio.get_running_loop().run_in_executor(self._pool, started)
         except RuntimeError:  # the pool shut down since the check above
             if not self._shut:
                 raise
@@ -61,6 +77,9 @@ class Threads:
             try:
                 await asyncio.wait({done})  # waiting, unlike awaiting, never cancels it
             except asyncio.CancelledError as error:
+                if start.call_off():
+                    done.cancel()  # frees its place in the queue
+                    raise
                 cancelled = cancelled or error
         if cancelled is not None:
             raise cancelled
@@ -71,6 +90,30 @@ class Threads:
         self._shut = True
         if self._pool is not None:
             self._pool.shutdown(wait=True)
+
+
+class Start:
+    """Whether a queued call starts or is called off, decided once under a lock:
+    the worker thread that takes it and the task cancelled while it waits race
+    for it, and exactly one of them wins."""
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._state: Literal["queued", "running", "called off"] = "queued"
+
+    def begin(self) -> bool:
+        """In the worker thread: True if the call may run (it was not called off)."""
+        with self._lock:
+            if self._state == "queued":
+                self._state = "running"
+            return self._state == "running"
+
+    def call_off(self) -> bool:
+        """On cancellation: True if the call had not started and now never will."""
+        with self._lock:
+            if self._state == "queued":
+                self._state = "called off"
+            return self._state == "called off"
 
 
 def _closed() -> StorageUnavailable:

@@ -216,7 +216,7 @@ def test_async_with_connect_opens_and_closes_the_trail(url: str) -> None:
         return trail
 
     trail = asyncio.run(use())
-    assert trail._closed  # closed on leaving the block
+    assert trail.sync._closed  # closed on leaving the block
     with sessiontrail.connect(url) as sync:
         assert [m.content for m in sync.sessions.load("chat-1").messages] == ["hello"]
 

@@ -52,6 +52,7 @@ from ..projections.adk import (  # re-exported: the sessiontrail id of an ADK se
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
 from .adk_events import message_fields, stored_event, usage_record
+from .adk_order import InCallOrder
 
 
 class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
@@ -72,6 +73,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         self._trail = AdapterTrail(trail, "TrailSessionService")
         self._actor = actor
         self._delete = delete
+        self._in_order = InCallOrder()
 
     @validated
     async def create_session(
@@ -166,12 +168,21 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
     async def append_event(self, session: AdkSession, event: Event) -> Event:
         """Store the event (its temp: keys trimmed) as one message of the session,
         and its usage metadata, if any, as a token-usage record in the same save,
-        merging with other writers; SessionNotFoundError if it is not stored."""
+        merging with other writers; SessionNotFoundError if it is not stored.
+
+        As in ADK's services: appends to one session are stored in the order they
+        were called (see adk_order.py), and `session` gets the event and its state
+        delta only once it is stored (not for a refused append, nor for an event
+        delivered again); its temp: keys are applied to `session` at once."""
         if event.partial:
             return event
-        event = await super().append_event(session=session, event=event)
-        await self._trail.run(self._append, session, event)
-        session.last_update_time = event.timestamp
+        self._apply_temp_state(session, event)
+        event = self._trim_temp_delta_state(event)
+        async with self._in_order.held((session.app_name, session.user_id, session.id)):
+            stored = await self._trail.run(self._append, session, event)
+        if stored:
+            self._commit_event_to_session(session, event)
+            session.last_update_time = event.timestamp
         return event
 
     # -- in the trail's threads ------------------------------------------------
@@ -248,7 +259,8 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
             last_update_time=found.updated_at,
         )
 
-    def _append(self, trail: SessionTrail, session: AdkSession, event: Event) -> None:
+    def _append(self, trail: SessionTrail, session: AdkSession, event: Event) -> bool:
+        """Store the event; False if it was stored already (delivered again)."""
         found = trail.adk.session(session.app_name, session.user_id, session.id)
         stored = (
             None
@@ -258,7 +270,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         if not _is_adk(stored):
             raise SessionNotFoundError(f"Session {session.id} not found.")
         if event.id and stored.held_ids([event.id]):
-            return  # a re-delivered event is stored once
+            return False  # a re-delivered event is stored once
         delta = dict(event.actions.state_delta) if event.actions else {}
         recorded: dict[str, JsonValue] = {
             "event": event.model_dump(mode="json", exclude_none=True),
@@ -272,6 +284,7 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         if usage is not None:  # saved with its event: both are stored, or neither
             stored.record_token_usage(usage, actor=self._actor)
         trail.sessions.save(stored)
+        return True
 
 
 def _is_adk(session: Session | None) -> TypeGuard[Session]:

@@ -39,6 +39,7 @@ from ..domain.validation import (
     validated,
 )
 from ..domain.values import Message
+from ..infrastructure.appends import attempts, gave_up
 from ..trail import SessionTrail
 from .adapter_trail import AdapterTrail, ClosesWhatItOpened, TrailArgument
 
@@ -138,13 +139,18 @@ class TrailSession(ClosesWhatItOpened):
         trail.sessions.save(session)
 
     def _pop(self, trail: SessionTrail) -> TResponseInputItem | None:
-        session = self._load(trail)
-        newest = [] if session is None else session.last_messages(1)
-        if session is None or not newest:
-            return None
-        session.truncate(session.message_count - 1, actor=self._actor)
-        trail.sessions.save(session)
-        return _items(newest[0])[-1]
+        """Take the newest message out, only if the stream still ends where it
+        was read: a merged save would let two racing pops (threads or processes)
+        both return one message and remove it once. Beaten, read again (bounded)."""
+        for _ in attempts():
+            session = self._load(trail)
+            newest = [] if session is None else session.last_messages(1)
+            if session is None or not newest:
+                return None
+            session.truncate(session.message_count - 1, actor=self._actor)
+            if trail.sessions.append_unmoved(session):
+                return _items(newest[0])[-1]
+        raise gave_up(f"pop_item {self.session_id!r}")
 
     def _clear(self, trail: SessionTrail) -> None:
         if self._clear_by == "purge":
