@@ -6,14 +6,17 @@ from __future__ import annotations
 import asyncio
 import inspect
 import sqlite3
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 import pytest
+from support.deadlines import wait_until
 
 import sessiontrail
 from sessiontrail import InvalidInput, StorageUnavailable, aio
+from sessiontrail.aio_parts import Start
 
 
 @contextmanager
@@ -122,10 +125,22 @@ def test_the_loop_runs_other_tasks_while_a_save_waits_for_storage(
 
 
 def test_a_cancelled_save_finishes_before_the_cancellation_surfaces(
-    tmp_path: Path,
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    """Cancelled once its thread has begun it (it then waits for the file's write
+    lock): the save is stored whole before the cancellation surfaces."""
     path = tmp_path / "trail.db"
     url = f"sqlite:///{path}"
+    began = threading.Event()
+    begin = Start.begin
+
+    def beginning(start: Start) -> bool:
+        running = begin(start)
+        if running:
+            began.set()
+        return running
+
+    monkeypatch.setattr(Start, "begin", beginning)
 
     async def scenario() -> tuple[bool, int]:
         async with await aio.connect(url) as trail:
@@ -133,8 +148,10 @@ def test_a_cancelled_save_finishes_before_the_cancellation_surfaces(
             for turn in range(3):
                 session.append_message(role="user", content=f"m{turn}")
             with write_lock_held(path) as holder:
+                began.clear()
                 save = asyncio.create_task(trail.sessions.save(session))
-                await asyncio.sleep(0.2)
+                await asyncio.sleep(0)  # the task hands the save to a thread
+                wait_until(began.is_set, "the save's thread began it")
                 save.cancel()
                 await asyncio.sleep(0.2)
                 waiting = not save.done()  # the thread still holds the save
