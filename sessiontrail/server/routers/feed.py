@@ -16,7 +16,7 @@ from ...domain.errors import InvalidInput
 from ...infrastructure.wakeups import Wakeups
 from ...projections.audit import AuditPage
 from ...trail import SessionTrail
-from ..access import BIGINT, Trail, Who, scope
+from ..access import MAX_QUERY_INT, Trail, Who, scope
 from ..query import DIGITS
 
 router = APIRouter(tags=["feed"])
@@ -34,7 +34,7 @@ events: from the first to the second, doubling."""
 def events(
     who: Who,
     trail: Trail,
-    after: Annotated[int, Query(ge=0, le=BIGINT), DIGITS] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = 0,
     limit: Annotated[int, Query(ge=1, le=1000), DIGITS] = 100,
     session_id: Annotated[str | None, Query(min_length=1)] = None,
 ) -> AuditPage:
@@ -51,7 +51,7 @@ def stream(
     request: Request,
     who: Who,
     trail: Trail,
-    after: Annotated[int, Query(ge=0, le=BIGINT), DIGITS] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
 ) -> StreamingResponse:
     """The same as Server-Sent Events, live: each event's `id` is its log
@@ -63,8 +63,11 @@ def stream(
             raise InvalidInput(
                 "Last-Event-ID: not a position this feed sent (an event's id: digits)"
             )
-        if len(last_event_id) > len(str(BIGINT)) or int(last_event_id) > BIGINT:
-            raise InvalidInput(f"Last-Event-ID: at most {BIGINT}")
+        if (
+            len(last_event_id) > len(str(MAX_QUERY_INT))
+            or int(last_event_id) > MAX_QUERY_INT
+        ):
+            raise InvalidInput(f"Last-Event-ID: at most {MAX_QUERY_INT}")
         start = int(last_event_id)
     poll_interval: float = request.app.state.poll_interval
     server_stopping: threading.Event = request.app.state.stopping

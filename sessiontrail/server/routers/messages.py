@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from ...domain.values import Message, MessagePage, Role
-from ..access import BIGINT, Trail, Who, actor_of, etag, owned_session, scope
+from ..access import MAX_QUERY_INT, Trail, Who, actor_of, etag, owned_session, scope
 from ..idempotency import derived_id, reused
 from ..query import DIGITS
 
@@ -63,9 +63,9 @@ def messages(
     session_id: str,
     who: Who,
     trail: Trail,
-    last_n: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
-    before: Annotated[int | None, Query(ge=1, le=BIGINT), DIGITS] = None,
-    limit: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
+    last_n: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_QUERY_INT), DIGITS] = None,
+    limit: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = None,
 ) -> MessagePage:
     """The last `last_n` messages, or `limit` before position `before`."""
     return trail.sessions.messages(

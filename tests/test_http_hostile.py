@@ -1,0 +1,126 @@
+"""The HTTP API against hostile input, on every backend: integers past what the
+store takes, many live feeds at once, a session id created twice with different
+bodies, and requests racing with one Idempotency-Key."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from support.http import bearer, write_tokens
+
+from sessiontrail import SessionTrail
+from sessiontrail.server.access import MAX_QUERY_INT
+from sessiontrail.server.app import create_app
+from sessiontrail.server.auth import Tokens
+
+
+@pytest.fixture
+def tokens(tmp_path: Path) -> Tokens:
+    return Tokens.load(write_tokens(tmp_path / "tokens.json"))
+
+
+@pytest.fixture
+def client(trail: SessionTrail, tokens: Tokens) -> Iterator[TestClient]:
+    with TestClient(create_app(trail, tokens)) as opened:
+        yield opened
+
+
+def make(client: TestClient, session_id: str, **body: object) -> None:
+    made = client.post(
+        "/v1/sessions", json={"session_id": session_id, **body}, headers=bearer("ann")
+    )
+    assert made.status_code == 201, made.text
+
+
+# -- integers at the door -------------------------------------------------------------
+
+REQUIRED_QUERY = {"from": "1", "to": "1", "text": "hi"}
+"""A valid value for each required query parameter."""
+TOO_LARGE = (2**53, 2**63, 10**30)
+
+
+Parameter = tuple[str, str, str, dict[str, str], bool]
+
+
+def integer_parameters(client: TestClient) -> list[Parameter]:
+    """(method, path, parameter, the route's other required parameters, admin)
+    for every integer query parameter of every route, as OpenAPI lists them."""
+    found = []
+    for path, operations in client.app.openapi()["paths"].items():  # type: ignore[attr-defined]
+        for method, operation in operations.items():
+            query = [p for p in operation.get("parameters", []) if p["in"] == "query"]
+            required = {
+                p["name"]: REQUIRED_QUERY[p["name"]] for p in query if p.get("required")
+            }
+            for parameter in query:
+                schema = parameter["schema"]
+                kinds = [option.get("type") for option in schema.get("anyOf", [schema])]
+                if "integer" in kinds:
+                    admin = "admin" in operation.get("tags", [])
+                    found.append((method, path, parameter["name"], required, admin))
+    return found
+
+
+def test_every_integer_query_parameter_past_the_bound_is_422_naming_it(
+    client: TestClient, trail: SessionTrail
+) -> None:
+    make(client, "chat-1")
+    client.app.state.stopping.set()  # type: ignore[attr-defined]  # a stream let in ends
+    walked, problems = integer_parameters(client), []
+    for method, path, name, required, admin in walked:
+        url = path.format(session_id="chat-1")
+        for value in TOO_LARGE:
+            before = trail.store.head()
+            answer = client.request(
+                method,
+                url,
+                params={**required, name: str(value)},
+                headers=bearer("admin" if admin else "ann"),
+            )
+            detail = answer.json().get("detail", "") if answer.content else ""
+            if answer.status_code != 422 or not detail.startswith(f"query.{name}:"):
+                problems.append(f"{method} {path} {name}={value}: {answer.text:.120}")
+            elif trail.store.head() != before:
+                problems.append(f"{method} {path} {name}={value}: wrote something")
+    assert len(walked) >= 12 and not problems, "\n".join(problems)
+
+
+def test_the_diff_names_to_when_to_is_past_the_bound(client: TestClient) -> None:
+    make(client, "chat-1")
+    answer = client.get(
+        f"/v1/sessions/chat-1/diff?from=1&to={2**53}",
+        headers=bearer("ann"),
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"].startswith("query.to:"), answer.text
+
+
+@pytest.mark.parametrize("value", TOO_LARGE)
+def test_a_last_event_id_past_the_bound_is_422_and_streams_nothing(
+    client: TestClient, value: int
+) -> None:
+    client.app.state.stopping.set()  # type: ignore[attr-defined]  # a stream let in ends
+    answer = client.get(
+        "/v1/events/stream", headers={**bearer("ann"), "Last-Event-ID": str(value)}
+    )
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == f"Last-Event-ID: at most {MAX_QUERY_INT}"
+
+
+@pytest.mark.parametrize("where", ["query", "header"])
+def test_a_feed_from_the_bound_itself_streams_without_failing(
+    client: TestClient, where: str
+) -> None:
+    make(client, "chat-1")
+    client.app.state.stopping.set()  # type: ignore[attr-defined]  # the stream ends
+    bound = str(MAX_QUERY_INT)
+    resume = {"Last-Event-ID": bound} if where == "header" else {}
+    answer = client.get(
+        "/v1/events/stream",
+        params={"after": bound} if where == "query" else {},
+        headers={**bearer("ann"), **resume},
+    )  # the client raises the server's error, if the stream failed
+    assert answer.status_code == 200 and answer.text == ""
