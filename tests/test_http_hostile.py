@@ -124,3 +124,68 @@ def test_a_feed_from_the_bound_itself_streams_without_failing(
         headers={**bearer("ann"), **resume},
     )  # the client raises the server's error, if the stream failed
     assert answer.status_code == 200 and answer.text == ""
+
+
+# -- one session id, created twice ----------------------------------------------------
+
+FIRST = {"title": "Trip", "model": "gpt-4o", "metadata": {"lang": "en"}}
+
+
+def test_creating_a_stored_id_again_with_its_body_is_200_and_writes_nothing(
+    client: TestClient, trail: SessionTrail
+) -> None:
+    make(client, "chat-1", **FIRST)
+    before = trail.store.head()
+    again = client.post(
+        "/v1/sessions", json={"session_id": "chat-1", **FIRST}, headers=bearer("ann")
+    )
+    assert again.status_code == 200, again.text
+    assert (again.json()["title"], again.json()["version"]) == ("Trip", 1)
+    assert trail.store.head() == before
+
+
+@pytest.mark.parametrize(
+    "change", [{"title": "Other"}, {"model": "o3"}, {"metadata": {"lang": "de"}}]
+)
+def test_creating_a_stored_id_with_another_body_is_409_naming_it_nothing_written(
+    client: TestClient, trail: SessionTrail, change: dict[str, object]
+) -> None:
+    make(client, "chat-1", **FIRST)
+    before = trail.store.head()
+    clash = client.post(
+        "/v1/sessions",
+        json={"session_id": "chat-1", **FIRST, **change},
+        headers=bearer("ann"),
+    )
+    assert clash.status_code == 409, clash.text
+    (name,) = change
+    assert f"created with another {name};" in clash.json()["detail"]
+    assert trail.store.head() == before
+    stored = trail.sessions.load("chat-1", user_id="ann")
+    assert (stored.title, stored.model, stored.metadata) == (
+        "Trip",
+        "gpt-4o",
+        {"lang": "en"},
+    )
+
+
+def test_creating_a_stored_id_with_another_body_and_a_key_is_422_for_the_key(
+    client: TestClient,
+) -> None:
+    keyed = {**bearer("ann"), "Idempotency-Key": "k-1"}
+    body = {"session_id": "chat-1", **FIRST}
+    assert client.post("/v1/sessions", json=body, headers=keyed).status_code == 201
+    clash = client.post("/v1/sessions", json={**body, "title": "Other"}, headers=keyed)
+    assert clash.status_code == 422
+    assert clash.json()["detail"].startswith("Idempotency-Key: 'k-1' was already used")
+
+
+def test_creating_another_users_id_is_409_and_shows_nothing_of_it(
+    client: TestClient,
+) -> None:
+    make(client, "chat-1", **FIRST)
+    clash = client.post(
+        "/v1/sessions", json={"session_id": "chat-1", **FIRST}, headers=bearer("bob")
+    )
+    assert clash.status_code == 409
+    assert clash.json() == {"detail": "session id 'chat-1' is already in use"}
