@@ -4,9 +4,12 @@ bodies, and requests racing with one Idempotency-Key."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import httpx
 import pytest
 from fastapi.testclient import TestClient
 from support.http import bearer, write_tokens
@@ -189,3 +192,96 @@ def test_creating_another_users_id_is_409_and_shows_nothing_of_it(
     )
     assert clash.status_code == 409
     assert clash.json() == {"detail": "session id 'chat-1' is already in use"}
+
+
+# -- racing requests with one Idempotency-Key -----------------------------------------
+
+RACES = 5
+
+
+@pytest.fixture
+def two_servers(
+    trail: SessionTrail, other_trail: SessionTrail, tokens: Tokens
+) -> Iterator[tuple[TestClient, TestClient]]:
+    """Two apps on one database, each with its own trail (as two processes)."""
+    with (
+        TestClient(create_app(trail, tokens)) as one,
+        TestClient(create_app(other_trail, tokens)) as two,
+    ):
+        yield one, two
+
+
+def race(
+    sends: list[tuple[TestClient, str, dict[str, object], str]],
+) -> list[httpx.Response]:
+    """POST each (client, path, body, key) at once, released by one barrier."""
+    start = threading.Barrier(len(sends))
+
+    def send(
+        client: TestClient, path: str, body: dict[str, object], key: str
+    ) -> httpx.Response:
+        start.wait(timeout=30)
+        return client.post(
+            path, json=body, headers={**bearer("ann"), "Idempotency-Key": key}
+        )
+
+    with ThreadPoolExecutor(len(sends)) as pool:
+        futures = [pool.submit(send, *one) for one in sends]
+        return [future.result(timeout=60) for future in futures]
+
+
+def test_racing_creates_with_one_key_and_different_bodies_one_wins(
+    two_servers: tuple[TestClient, TestClient], trail: SessionTrail
+) -> None:
+    one, two = two_servers
+    for attempt in range(RACES):
+        key = f"create-{attempt}"
+        answers = race(
+            [
+                (one, "/v1/sessions", {"title": "from one"}, key),
+                (two, "/v1/sessions", {"title": "from two"}, key),
+            ]
+        )
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == [201, 422], [answer.text for answer in answers]
+        (won,) = [answer.json() for answer in answers if answer.status_code == 201]
+        stored = trail.sessions.load(won["session_id"], user_id="ann")
+        assert (stored.title, stored.version) == (won["title"], 1)
+
+
+def test_racing_appends_with_one_key_and_different_bodies_one_wins(
+    two_servers: tuple[TestClient, TestClient], trail: SessionTrail
+) -> None:
+    one, two = two_servers
+    make(one, "chat-1")
+    path = "/v1/sessions/chat-1/messages"
+    for attempt in range(RACES):
+        key = f"append-{attempt}"
+        answers = race(
+            [
+                (one, path, {"role": "user", "content": f"one {attempt}"}, key),
+                (two, path, {"role": "user", "content": f"two {attempt}"}, key),
+            ]
+        )
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == [201, 422], [answer.text for answer in answers]
+        (won,) = [answer.json() for answer in answers if answer.status_code == 201]
+        stored = trail.sessions.load("chat-1", user_id="ann").messages
+        assert stored[-1].id == won["message"]["id"]
+        assert stored[-1].content == won["message"]["content"]
+        assert len(stored) == attempt + 1
+
+
+def test_a_save_names_the_messages_it_skipped_as_already_held(
+    trail: SessionTrail, other_trail: SessionTrail
+) -> None:
+    trail.sessions.save(trail.sessions.load_or_create("chat-1"))
+    first = trail.sessions.load("chat-1")
+    second = other_trail.sessions.load("chat-1")
+    first.append_message(role="user", content="first", id="m-1")
+    second.append_message(role="user", content="second", id="m-1")
+    second.append_message(role="user", content="new", id="m-2")
+    assert trail.sessions.save(first).skipped == []
+    assert other_trail.sessions.save(second).skipped == ["m-1"]
+    stored = trail.sessions.load("chat-1").messages
+    assert [(m.id, m.content) for m in stored] == [("m-1", "first"), ("m-2", "new")]
