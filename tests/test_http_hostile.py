@@ -5,6 +5,7 @@ bodies, and requests racing with one Idempotency-Key."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
@@ -12,9 +13,10 @@ from pathlib import Path
 import httpx
 import pytest
 from fastapi.testclient import TestClient
-from support.http import bearer, write_tokens
+from support.http import bearer, serve, serving_app, write_tokens
 
 from sessiontrail import SessionTrail
+from sessiontrail.domain.errors import InvalidInput
 from sessiontrail.server.access import MAX_QUERY_INT
 from sessiontrail.server.app import create_app
 from sessiontrail.server.auth import Tokens
@@ -285,3 +287,95 @@ def test_a_save_names_the_messages_it_skipped_as_already_held(
     assert other_trail.sessions.save(second).skipped == ["m-1"]
     stored = trail.sessions.load("chat-1").messages
     assert [(m.id, m.content) for m in stored] == [("m-1", "first"), ("m-2", "new")]
+
+
+# -- many live feeds ------------------------------------------------------------------
+
+SHARED_POOL = 40
+"""Threads in the pool every sync route shares (anyio's default limiter)."""
+DEADLINE = 10.0
+
+
+def follow(client: httpx.Client) -> httpx.Response:
+    """A live feed, open: its response has begun (the caller closes it)."""
+    request = client.build_request("GET", "/v1/events/stream", headers=bearer("ann"))
+    return client.send(request, stream=True)
+
+
+@pytest.fixture
+def http() -> Iterator[httpx.Client]:
+    """A client that keeps as many connections open as the tests ask for."""
+    limits = httpx.Limits(max_connections=None, max_keepalive_connections=0)
+    with httpx.Client(timeout=DEADLINE, limits=limits) as client:
+        yield client
+
+
+def test_more_open_feeds_than_the_shared_pool_leave_the_server_answering(
+    trail: SessionTrail, tokens: Tokens, http: httpx.Client
+) -> None:
+    app = create_app(trail, tokens, poll_interval=1.0)
+    with serving_app(app) as url:
+        http.base_url = httpx.URL(url)
+        feeds = []
+        try:
+            for _ in range(SHARED_POOL + 5):
+                feeds.append(follow(http))
+                assert feeds[-1].status_code == 200
+            started = time.monotonic()
+            health = http.get("/health")
+            listed = http.get("/v1/sessions", headers=bearer("ann"))
+            assert (health.status_code, listed.status_code) == (200, 200)
+            assert time.monotonic() - started < DEADLINE
+            assert app.state.feeds.open == SHARED_POOL + 5
+        finally:
+            for feed in feeds:
+                feed.close()
+        deadline = time.monotonic() + DEADLINE
+        while app.state.feeds.open:
+            assert time.monotonic() < deadline, f"{app.state.feeds.open} still open"
+            time.sleep(0.01)
+
+
+def test_a_feed_past_the_cap_is_503_and_a_closed_feed_frees_its_slot(
+    trail: SessionTrail, tokens: Tokens, http: httpx.Client
+) -> None:
+    app = create_app(trail, tokens, max_streams=2)
+    with serving_app(app) as url:
+        http.base_url = httpx.URL(url)
+        first, second = follow(http), follow(http)
+        try:
+            assert (first.status_code, second.status_code) == (200, 200)
+            refused = http.get("/v1/events/stream", headers=bearer("ann"))
+            assert refused.status_code == 503
+            assert refused.headers["Retry-After"] == "5"
+            assert "at most 2 live feeds" in refused.json()["detail"]
+            first.close()
+            deadline = time.monotonic() + DEADLINE
+            while (third := follow(http)).status_code == 503:
+                third.close()
+                assert time.monotonic() < deadline, "the closed feed kept its slot"
+                time.sleep(0.01)
+            assert third.status_code == 200
+            third.close()
+        finally:
+            first.close()
+            second.close()
+
+
+def test_a_negative_cap_is_refused_naming_it(
+    trail: SessionTrail, tokens: Tokens
+) -> None:
+    with pytest.raises(InvalidInput, match=r"^max_streams: must be >= 0"):
+        create_app(trail, tokens, max_streams=-1)
+
+
+def test_serve_takes_the_cap_as_max_streams(tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    with serve(url, tmp_path, "--max-streams", "1") as served:
+        feed = follow(served.client)
+        try:
+            assert feed.status_code == 200
+            refused = served.client.get("/v1/events/stream", headers=bearer("ann"))
+            assert refused.status_code == 503
+        finally:
+            feed.close()
