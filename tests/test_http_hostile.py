@@ -103,6 +103,15 @@ def test_the_diff_names_to_when_to_is_past_the_bound(client: TestClient) -> None
     assert answer.json()["detail"].startswith("query.to:"), answer.text
 
 
+def test_the_diff_names_to_when_to_is_past_the_last_version(
+    client: TestClient,
+) -> None:
+    make(client, "chat-1")
+    answer = client.get("/v1/sessions/chat-1/diff?from=1&to=9", headers=bearer("ann"))
+    assert answer.status_code == 422
+    assert answer.json()["detail"] == "to: 'chat-1' has 1 versions, not 9"
+
+
 @pytest.mark.parametrize("value", TOO_LARGE)
 def test_a_last_event_id_past_the_bound_is_422_and_streams_nothing(
     client: TestClient, value: int

@@ -117,8 +117,11 @@ def diff(
     removed, and each changed field as [before, after]."""
     if first > second:
         raise InvalidInput("from/to: give the older version first")
+    try:  # `to` first: past the last version, the error names it, not `version`
+        new = trail.sessions.at(session_id, version=second, user_id=scope(who))
+    except InvalidInput as exc:
+        raise InvalidInput(f"to:{str(exc).partition(':')[2]}") from None
     old = trail.sessions.at(session_id, version=first, user_id=scope(who))
-    new = trail.sessions.at(session_id, version=second, user_id=scope(who))
     if old is None or new is None:
         raise SessionNotFound(f"no session {session_id!r}")
     return VersionDiff.model_validate(diff_json(changes(old, new)))
