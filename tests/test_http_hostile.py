@@ -223,18 +223,18 @@ def two_servers(
 
 
 def race(
-    sends: list[tuple[TestClient, str, dict[str, object], str]],
+    sends: list[tuple[TestClient, str, dict[str, object], str | None]],
 ) -> list[httpx.Response]:
-    """POST each (client, path, body, key) at once, released by one barrier."""
+    """POST each (client, path, body, Idempotency-Key or None) at once, released
+    by one barrier."""
     start = threading.Barrier(len(sends))
 
     def send(
-        client: TestClient, path: str, body: dict[str, object], key: str
+        client: TestClient, path: str, body: dict[str, object], key: str | None
     ) -> httpx.Response:
+        keyed = {} if key is None else {"Idempotency-Key": key}
         start.wait(timeout=30)
-        return client.post(
-            path, json=body, headers={**bearer("ann"), "Idempotency-Key": key}
-        )
+        return client.post(path, json=body, headers={**bearer("ann"), **keyed})
 
     with ThreadPoolExecutor(len(sends)) as pool:
         futures = [pool.submit(send, *one) for one in sends]
@@ -257,6 +257,25 @@ def test_racing_creates_with_one_key_and_different_bodies_one_wins(
         assert codes == [201, 422], [answer.text for answer in answers]
         (won,) = [answer.json() for answer in answers if answer.status_code == 201]
         stored = trail.sessions.load(won["session_id"], user_id="ann")
+        assert (stored.title, stored.version) == (won["title"], 1)
+
+
+def test_racing_creates_of_one_id_with_different_bodies_one_wins(
+    two_servers: tuple[TestClient, TestClient], trail: SessionTrail
+) -> None:
+    one, two = two_servers
+    for attempt in range(RACES):
+        session_id = f"chat-{attempt}"
+        answers = race(
+            [
+                (one, "/v1/sessions", {"session_id": session_id, "title": "one"}, None),
+                (two, "/v1/sessions", {"session_id": session_id, "title": "two"}, None),
+            ]
+        )
+        codes = sorted(answer.status_code for answer in answers)
+        assert codes == [201, 409], [answer.text for answer in answers]
+        (won,) = [answer.json() for answer in answers if answer.status_code == 201]
+        stored = trail.sessions.load(session_id, user_id="ann")
         assert (stored.title, stored.version) == (won["title"], 1)
 
 
