@@ -205,6 +205,24 @@ def test_creating_another_users_id_is_409_and_shows_nothing_of_it(
     assert clash.json() == {"detail": "session id 'chat-1' is already in use"}
 
 
+def test_creating_an_id_an_admin_did_not_make_or_a_forks_id_is_409(
+    client: TestClient,
+) -> None:
+    make(client, "chat-1", **FIRST)
+    forked = client.post(
+        "/v1/sessions/chat-1/fork", json={"new_id": "fork-1"}, headers=bearer("ann")
+    )
+    assert forked.status_code == 201
+    for user, session_id in (("admin", "chat-1"), ("ann", "fork-1")):
+        clash = client.post(
+            "/v1/sessions",
+            json={"session_id": session_id, **FIRST},
+            headers=bearer(user),
+        )
+        assert clash.status_code == 409, (user, clash.text)
+        assert clash.json()["detail"].endswith("is already in use")
+
+
 # -- racing requests with one Idempotency-Key -----------------------------------------
 
 RACES = 5

@@ -116,14 +116,13 @@ def _created_before(
     """The caller's stored session `session_id` if `body` is what created it;
     else Conflict naming what differs (InvalidInput if the id came with an
     Idempotency-Key: the key was reused)."""
+    in_use = Conflict(f"session id {session_id!r} is already in use")
     stored = trail.sessions.try_load(session_id, user_id=who.user_id)
-    first = (
-        None
-        if stored is None
-        else trail.sessions.at(session_id, version=1, user_id=who.user_id)
-    )
-    if stored is None or first is None:  # another user's, deleted, or purged
-        raise Conflict(f"session id {session_id!r} is already in use")
+    if stored is None or stored.user_id != who.user_id:  # an admin sees anyone's
+        raise in_use  # another user's, or deleted
+    first = trail.sessions.at(session_id, version=1, user_id=who.user_id)
+    if first is None or first.forked_from is not None:
+        raise in_use  # purged meanwhile, or a fork: never made by this body
     differ = [
         name
         for name, was, sent in (
