@@ -227,14 +227,18 @@ class DroppedEdit(Value):
 
 
 class SaveResult(Value):
-    """What a save did not apply: `dropped`, oldest first.
+    """What a save did not apply: `dropped`, oldest first, and `skipped`.
 
     Falsy when every edit was stored (as the None `save` once returned), truthy
     when some were dropped: `if trail.sessions.save(s): ...` asks "was anything
-    of mine dropped?".
+    of mine dropped?". `skipped` lists the ids of the save's messages the merge
+    did not store because the stored session already held a message of that id
+    (a retried save's own, or another writer's that gave the same id): whoever
+    gave the id needs it to tell which message the log kept.
     """
 
     dropped: list[DroppedEdit] = Field(default_factory=list)
+    skipped: list[str] = Field(default_factory=list)
 
     def __bool__(self) -> bool:
         return bool(self.dropped)

@@ -9,7 +9,7 @@ brings the inline read models up to it (read-your-writes).
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from contextlib import AbstractContextManager
 from typing import cast
 
@@ -57,10 +57,12 @@ class SessionWriter:
     def save(self, session: Session) -> SaveResult:
         """Append the session's new events, rebasing onto what others stored
         meanwhile; the session becomes the merged, stored state. Returns the
-        edits the merge dropped."""
+        edits the merge dropped and the messages it skipped."""
+        appending = _message_ids(session.pending_events)
         with self._locks.hold(session.session_id):
             position, stored = self._append(session, redo=None)
             caught_up(self._after_write, position, f"save {session.session_id!r}")
+        kept = set(_message_ids(stored))
         return SaveResult(
             dropped=[
                 DroppedEdit(
@@ -71,7 +73,8 @@ class SessionWriter:
                 )
                 for event in stored
                 if isinstance(event, Session.EditDropped)
-            ]
+            ],
+            skipped=[message_id for message_id in appending if message_id not in kept],
         )
 
     def append_unmoved(self, session: Session) -> bool:
@@ -276,6 +279,15 @@ class SessionWriter:
         except ChecksumMismatch:
             self._head_of(session)  # SessionNotFound if purged meanwhile
             raise
+
+
+def _message_ids(events: Sequence[object]) -> list[str]:
+    """The ids of the messages these events append, in order."""
+    return [
+        event.message.id
+        for event in events
+        if isinstance(event, Session.MessageAppended)
+    ]
 
 
 def _in_use(session: Session) -> ConcurrencyConflict:

@@ -40,6 +40,12 @@ def serve(
             "slower connections are closed."
         ),
     ] = 30.0,
+    max_streams: Annotated[
+        int,
+        typer.Option(
+            help="Most live change feeds open at once; past it, 503 with Retry-After."
+        ),
+    ] = 100,
 ) -> None:
     """Serve the HTTP API (/v1) until interrupted.
 
@@ -62,10 +68,16 @@ def serve(
         raise InvalidInput(
             f"read-timeout: must be in (0, 3600] seconds, got {read_timeout}"
         )
+    if max_streams < 0:
+        raise InvalidInput(f"max-streams: must be >= 0, got {max_streams}")
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with connect(options(ctx).db) as trail:
         app = create_app(
-            trail, allowed, public_docs=not private_docs, max_body_bytes=max_body
+            trail,
+            allowed,
+            public_docs=not private_docs,
+            max_body_bytes=max_body,
+            max_streams=max_streams,
         )
         config = uvicorn.Config(
             app,

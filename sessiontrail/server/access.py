@@ -10,17 +10,19 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, JsonValue
 
 from ..domain.errors import SessionNotFound
-from ..domain.limits import MAX_INTEGER
 from ..domain.session import Session
+from ..domain.validation import MAX_ARGUMENT_INT
 from ..domain.values import PendingQuestion
 from ..trail import SessionTrail
 from .auth import Caller, Tokens
 from .errors import Unauthorized
 
-BIGINT = MAX_INTEGER
-"""The largest integer a query parameter may hold: log positions, versions and
-counts are 64-bit in every database (the domain's limit); beyond, 422 rather than
-an overflow."""
+MAX_QUERY_INT = MAX_ARGUMENT_INT
+"""The largest integer a query parameter or header may hold (2**53 - 1): the
+largest count, position or version the public API takes, so a value the route
+lets in is one the store can take too (a larger one was let in and then failed
+in the read, after a stream had answered 200). Beyond, 422 naming the
+parameter, and nothing runs."""
 
 
 class SessionOut(BaseModel):

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import socket
 import subprocess
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -12,8 +13,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+import uvicorn
+from fastapi import FastAPI
 
 from sessiontrail.server.auth import digest
+from sessiontrail.server.stopping import FeedEndingServer
 from support.cli import executable
 
 TOKENS = {"ann": "ann-token-0123456789", "bob": "bob-token-0123456789"}
@@ -89,3 +93,27 @@ def serving(url: str, tmp_path: Path) -> Iterator[tuple[httpx.Client, Path]]:
     """The installed `sessiontrail serve` until the block ends; its log file."""
     with serve(url, tmp_path) as served:
         yield served.client, served.log
+
+
+@contextmanager
+def serving_app(app: FastAPI) -> Iterator[str]:
+    """`app` served by uvicorn on a free port, in a thread of this process, until
+    the block ends (its live feeds are ended first, as `serve` does); its URL."""
+    port = free_port()
+    config = uvicorn.Config(
+        app, host="127.0.0.1", port=port, log_level="warning", access_log=False
+    )
+    server = FeedEndingServer(config, app)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 30
+    while not server.started:
+        assert thread.is_alive(), "the server stopped as it started"
+        assert time.monotonic() < deadline, "the server did not start"
+        time.sleep(0.01)
+    try:
+        yield f"http://127.0.0.1:{port}"
+    finally:
+        server.should_exit = True
+        thread.join(timeout=30)
+        assert not thread.is_alive(), "the server did not stop"

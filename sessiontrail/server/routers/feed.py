@@ -5,19 +5,18 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import AsyncIterator, Callable, Iterator
+from collections.abc import Callable, Iterator
 from typing import Annotated
 
-import anyio
 from fastapi import APIRouter, Header, Query, Request
-from fastapi.responses import StreamingResponse
 
 from ...domain.errors import InvalidInput
 from ...infrastructure.wakeups import Wakeups
 from ...projections.audit import AuditPage
 from ...trail import SessionTrail
-from ..access import BIGINT, Trail, Who, scope
+from ..access import MAX_QUERY_INT, Trail, Who, scope
 from ..query import DIGITS
+from ..streams import FeedResponse
 
 router = APIRouter(tags=["feed"])
 KEEP_ALIVE_SECONDS = 15
@@ -34,7 +33,7 @@ events: from the first to the second, doubling."""
 def events(
     who: Who,
     trail: Trail,
-    after: Annotated[int, Query(ge=0, le=BIGINT), DIGITS] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = 0,
     limit: Annotated[int, Query(ge=1, le=1000), DIGITS] = 100,
     session_id: Annotated[str | None, Query(min_length=1)] = None,
 ) -> AuditPage:
@@ -46,25 +45,34 @@ def events(
     )
 
 
-@router.get("/v1/events/stream")
+@router.get(
+    "/v1/events/stream",
+    responses={
+        503: {"description": "As many live feeds as the server takes are open."}
+    },
+)
 def stream(
     request: Request,
     who: Who,
     trail: Trail,
-    after: Annotated[int, Query(ge=0, le=BIGINT), DIGITS] = 0,
+    after: Annotated[int, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = 0,
     last_event_id: Annotated[str | None, Header()] = None,
-) -> StreamingResponse:
+) -> FeedResponse:
     """The same as Server-Sent Events, live: each event's `id` is its log
     position (an opaque token), so a reconnect with Last-Event-ID resumes exactly
-    after it."""
+    after it. At most `max_streams` feeds are open at once (503 with
+    Retry-After past it)."""
     start = after
     if last_event_id:  # browsers send none (or an empty one) before any event
         if not (last_event_id.isascii() and last_event_id.isdigit()):
             raise InvalidInput(
                 "Last-Event-ID: not a position this feed sent (an event's id: digits)"
             )
-        if len(last_event_id) > len(str(BIGINT)) or int(last_event_id) > BIGINT:
-            raise InvalidInput(f"Last-Event-ID: at most {BIGINT}")
+        if (
+            len(last_event_id) > len(str(MAX_QUERY_INT))
+            or int(last_event_id) > MAX_QUERY_INT
+        ):
+            raise InvalidInput(f"Last-Event-ID: at most {MAX_QUERY_INT}")
         start = int(last_event_id)
     poll_interval: float = request.app.state.poll_interval
     server_stopping: threading.Event = request.app.state.stopping
@@ -74,25 +82,7 @@ def stream(
         return gone.wait(seconds) or server_stopping.is_set()
 
     feed = _feed(trail, scope(who), start, poll_interval, ended)
-    return StreamingResponse(_until_gone(feed, gone), media_type="text/event-stream")
-
-
-async def _until_gone(
-    lines: Iterator[str], gone: threading.Event
-) -> AsyncIterator[str]:
-    """The feed's lines, each read in a worker thread. When the response ends (the
-    client left, or the server cancelled it), `gone` ends the feed's thread at
-    its next wait, not at its next keep-alive, so nothing holds the server."""
-    try:
-        while True:
-            line = await anyio.to_thread.run_sync(
-                next, lines, None, abandon_on_cancel=True
-            )
-            if line is None:
-                return
-            yield line
-    finally:
-        gone.set()
+    return FeedResponse(feed, gone, request.app.state.feeds)
 
 
 def _feed(

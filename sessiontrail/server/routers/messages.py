@@ -9,7 +9,7 @@ from fastapi import APIRouter, Header, Query, Response
 from pydantic import BaseModel, ConfigDict, Field, JsonValue, ValidationError
 
 from ...domain.values import Message, MessagePage, Role
-from ..access import BIGINT, Trail, Who, actor_of, etag, owned_session, scope
+from ..access import MAX_QUERY_INT, Trail, Who, actor_of, etag, owned_session, scope
 from ..idempotency import derived_id, reused
 from ..query import DIGITS
 
@@ -41,21 +41,25 @@ def append_message(
 ) -> Appended:
     """Append a message (never needs If-Match: appends merge). With an
     Idempotency-Key the message id derives from it, so a retry returns the
-    first result and stores nothing twice."""
+    first result and stores nothing twice; a different body with the key is 422.
+    Of racing requests with one key, the log keeps the first message stored
+    under its id: the others are retries of it (200) or 422."""
     session = owned_session(trail, who, session_id)
     message_id = derived_id(who, idempotency_key, session_id)
     fields = body.model_dump(exclude_none=True)
-    if message_id is not None and session.held_ids([message_id]):
-        message = next(m for m in session.messages if m.id == message_id)
-        if not _same_message(fields, message):
-            raise reused(idempotency_key)
-        response.status_code = 200
-        response.headers["ETag"] = etag(session)
-        return Appended(message=message, version=session.version)
-    message = session.append_message(**fields, id=message_id, actor=actor_of(who))
-    trail.sessions.save(session)
+    if message_id is None or not session.held_ids([message_id]):
+        message = session.append_message(**fields, id=message_id, actor=actor_of(who))
+        saved = trail.sessions.save(session)
+        if message_id not in saved.skipped:
+            response.headers["ETag"] = etag(session)
+            return Appended(message=message, version=session.version)
+    assert message_id is not None, "only a given id is ever skipped or held"
+    stored = next(m for m in session.messages if m.id == message_id)
+    if not _same_message(fields, stored):
+        raise reused(idempotency_key)
+    response.status_code = 200
     response.headers["ETag"] = etag(session)
-    return Appended(message=message, version=session.version)
+    return Appended(message=stored, version=session.version)
 
 
 @router.get("/v1/sessions/{session_id:id}/messages")
@@ -63,9 +67,9 @@ def messages(
     session_id: str,
     who: Who,
     trail: Trail,
-    last_n: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
-    before: Annotated[int | None, Query(ge=1, le=BIGINT), DIGITS] = None,
-    limit: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
+    last_n: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_QUERY_INT), DIGITS] = None,
+    limit: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = None,
 ) -> MessagePage:
     """The last `last_n` messages, or `limit` before position `before`."""
     return trail.sessions.messages(

@@ -16,7 +16,7 @@ from ...domain.version_diff import changes, diff_json
 from ...projections.usage import UsageRecord
 from ...trail import SessionTrail
 from ..access import (
-    BIGINT,
+    MAX_QUERY_INT,
     SessionOut,
     Trail,
     Who,
@@ -87,7 +87,7 @@ def at(
     session_id: str,
     who: Who,
     trail: Trail,
-    version: Annotated[int | None, Query(ge=1, le=BIGINT), DIGITS] = None,
+    version: Annotated[int | None, Query(ge=1, le=MAX_QUERY_INT), DIGITS] = None,
     time: QueryTime = None,
 ) -> SessionAt:
     """The session as it was at a version or a moment (give one)."""
@@ -110,15 +110,18 @@ def diff(
     session_id: str,
     who: Who,
     trail: Trail,
-    first: Annotated[int, Query(alias="from", ge=1, le=BIGINT), DIGITS],
-    second: Annotated[int, Query(alias="to", ge=1, le=BIGINT), DIGITS],
+    first: Annotated[int, Query(alias="from", ge=1, le=MAX_QUERY_INT), DIGITS],
+    second: Annotated[int, Query(alias="to", ge=1, le=MAX_QUERY_INT), DIGITS],
 ) -> VersionDiff:
     """What changed from version `from` to version `to`: messages added and
     removed, and each changed field as [before, after]."""
     if first > second:
         raise InvalidInput("from/to: give the older version first")
+    try:  # `to` first: past the last version, the error names it, not `version`
+        new = trail.sessions.at(session_id, version=second, user_id=scope(who))
+    except InvalidInput as exc:
+        raise InvalidInput(f"to:{str(exc).partition(':')[2]}") from None
     old = trail.sessions.at(session_id, version=first, user_id=scope(who))
-    new = trail.sessions.at(session_id, version=second, user_id=scope(who))
     if old is None or new is None:
         raise SessionNotFound(f"no session {session_id!r}")
     return VersionDiff.model_validate(diff_json(changes(old, new)))
@@ -167,7 +170,7 @@ def qa_entries(
     session_id: str,
     who: Who,
     trail: Trail,
-    last_n: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
+    last_n: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = None,
 ) -> list[SessionQAEntry]:
     """The Q&A entries, oldest first (the last `last_n` when given)."""
     user = _owner(trail, who, session_id)
@@ -239,7 +242,7 @@ def steps(
     session_id: str,
     who: Who,
     trail: Trail,
-    last_n: Annotated[int | None, Query(ge=0, le=BIGINT), DIGITS] = None,
+    last_n: Annotated[int | None, Query(ge=0, le=MAX_QUERY_INT), DIGITS] = None,
 ) -> list[SessionTraceStep]:
     """The trace steps, oldest first (the last `last_n` when given)."""
     user = _owner(trail, who, session_id)

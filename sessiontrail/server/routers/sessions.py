@@ -67,7 +67,14 @@ class ForkIn(BaseModel):
     new_id: str | None = Field(None, min_length=1, max_length=MAX_ID_CHARS)
 
 
-@router.post("/v1/sessions", status_code=201)
+@router.post(
+    "/v1/sessions",
+    status_code=201,
+    responses={
+        200: {"model": SessionOut, "description": "Created before by this body."},
+        409: {"description": "The id is in use, by another body or another user."},
+    },
+)
 def create_session(
     body: SessionIn,
     who: Who,
@@ -75,35 +82,64 @@ def create_session(
     response: Response,
     idempotency_key: Annotated[str | None, Header()] = None,
 ) -> SessionOut:
-    """Start a session (an id is generated when none is given); with an
-    Idempotency-Key, a retry returns the session the first request made."""
-    user = who.user_id
+    """Start a session (an id is generated when none is given, or derived from
+    an Idempotency-Key). A retry, the same body again for that id, answers 200
+    with the session; another body for an id in use is 409 naming what differs
+    (422 with an Idempotency-Key: the key was reused), nothing written. The
+    store decides which of two racing requests created it."""
     session_id = body.session_id or derived_id(who, idempotency_key) or uuid.uuid4().hex
-    existing = trail.sessions.try_load(session_id, user_id=user)
-    if existing is not None and idempotency_key and not body.session_id:
-        first = trail.sessions.at(session_id, version=1, user_id=user)
-        assert first is not None, "a stored session has a first version"
-        if (first.title, first.model, first.metadata) != (
-            body.title,
-            body.model,
-            body.metadata,
-        ):
-            raise reused(idempotency_key)
-        response.status_code = 200
-        return tagged(response, existing)
     session = Session(
         session_id=session_id,
-        user_id=user,
+        user_id=who.user_id,
         title=body.title,
         model=body.model,
         metadata=body.metadata,
         actor=actor_of(who),
     )
     try:
-        trail.sessions.save(session)
+        trail.sessions.create(session)
     except ConcurrencyConflict:
-        raise Conflict(f"session id {session_id!r} is already in use") from None
+        response.status_code = 200
+        return tagged(
+            response, _created_before(trail, who, body, session_id, idempotency_key)
+        )
     return tagged(response, session)
+
+
+def _created_before(
+    trail: SessionTrail,
+    who: Caller,
+    body: SessionIn,
+    session_id: str,
+    idempotency_key: str | None,
+) -> Session:
+    """The caller's stored session `session_id` if `body` is what created it;
+    else Conflict naming what differs (InvalidInput if the id came with an
+    Idempotency-Key: the key was reused)."""
+    in_use = Conflict(f"session id {session_id!r} is already in use")
+    stored = trail.sessions.try_load(session_id, user_id=who.user_id)
+    if stored is None or stored.user_id != who.user_id:  # an admin sees anyone's
+        raise in_use  # another user's, or deleted
+    first = trail.sessions.at(session_id, version=1, user_id=who.user_id)
+    if first is None or first.forked_from is not None:
+        raise in_use  # purged meanwhile, or a fork: never made by this body
+    differ = [
+        name
+        for name, was, sent in (
+            ("title", first.title, body.title),
+            ("model", first.model, body.model),
+            ("metadata", first.metadata, body.metadata),
+        )
+        if was != sent
+    ]
+    if differ and idempotency_key:
+        raise reused(idempotency_key)
+    if differ:
+        raise Conflict(
+            f"session id {session_id!r} is already in use, created with another "
+            f"{', '.join(differ)}; nothing was changed (PATCH edits a session)"
+        )
+    return stored
 
 
 @router.get("/v1/sessions")
