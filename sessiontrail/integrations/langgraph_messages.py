@@ -85,14 +85,14 @@ def mirror(
         given.append((fields, value))
     keep = kept
     compared = 0
-    for fields, _ in given:
+    for fields, value in given:
         if fields is not None and keep < len(transcript):
             if _same(transcript[keep], fields):
                 keep += 1
             elif _refusal(fields) is None:
                 break
             else:
-                given[compared] = (None, given[compared][1])
+                given[compared] = (None, value)
         elif fields is not None:
             break
         compared += 1
@@ -141,7 +141,7 @@ def _refusal(fields: dict[str, Any]) -> InvalidInput | None:
 
 def _warn(fields: dict[str, Any], refused: InvalidInput) -> None:
     """Say which message is left out of the transcript, and why."""
-    shown = fields["id"] if isinstance(fields["id"], str) else None
+    shown: str | None = fields["id"]
     logger.warning(
         "message %r of the LangGraph conversation is not in the transcript "
         "(the checkpoint holds it): %s",
