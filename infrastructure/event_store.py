@@ -282,9 +282,8 @@ class SessionStore(Application[UUID]):
         self._tell(positions, events)
         if source is not None and (resealed or self._outlived(source, sealed)):
             source = self._read_anew(source)
-        for event in events:
-            if event.originator_version % SNAPSHOT_INTERVAL == 0:
-                self._snapshot(event.originator_id, event.originator_version, source)
+        for stream, version in _snapshot_points(events, source):
+            self._snapshot(stream, version, source)
         return positions[-1] if positions else None
 
     def _outlived(self, source: Session | QASession, sealed: Mapping[str, str]) -> bool:
@@ -639,6 +638,25 @@ class SessionStore(Application[UUID]):
                     )
         except StorageUnavailable:
             logger.warning("pruning the snapshots of %s failed", stream, exc_info=True)
+
+
+def _snapshot_points(
+    events: Sequence[Any], source: Session | QASession | None
+) -> list[tuple[UUID, int]]:
+    """The (stream, version) snapshots these events call for: one per stream
+    that reached a multiple of the snapshot interval, at that version, or at
+    `source`'s own version when it made that stream's events (its state is the
+    snapshot then, with no replay; a save of several events that crossed the
+    interval in its middle replayed a hundred events to take it)."""
+    points: dict[UUID, int] = {}
+    for event in events:
+        if event.originator_version % SNAPSHOT_INTERVAL == 0:
+            stream = event.originator_id
+            if source is not None and source.id == stream:
+                points[stream] = source.version
+            else:
+                points[stream] = event.originator_version
+    return list(points.items())
 
 
 def _read_twice(read: Callable[[], Loaded]) -> Loaded:

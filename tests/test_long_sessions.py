@@ -205,10 +205,13 @@ def test_a_snapshot_of_the_whole_session_written_before_still_loads(
     with sessiontrail.connect(url) as trail:
         session = trail.sessions.load_or_create("old")
         session.record_token_usage({"total_tokens": 5})
-        for number in range(104):
+        for number in range(98):
             session.append_message(role="user", content=f"m{number}")
         trail.sessions.save(session)  # a snapshot at version 100
-        held = [m.model_dump(mode="json") for m in session.messages[:98]]
+        held = [m.model_dump(mode="json") for m in session.messages]
+        for number in range(98, 104):
+            session.append_message(role="user", content=f"m{number}")
+        trail.sessions.save(session)
     connection = sqlite3.connect(tmp_path / "old.db")
     with connection:
         [(state,)] = connection.execute(

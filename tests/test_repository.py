@@ -502,8 +502,37 @@ def test_long_sessions_load_through_snapshots(
     assert loaded is not None and loaded.to_state() == s.to_state()
     assert loaded.messages == s.messages
     snapshots = list(trail.store.snapshots.get(s.id))
-    assert [snap.originator_version for snap in snapshots][-1] == 200
+    assert [snap.originator_version for snap in snapshots][-1] == 250  # the save's own
     assert trail.sessions.at("long", version=150).messages[-1].content == "m148"
+
+
+def test_a_save_crossing_the_snapshot_interval_snapshots_its_own_state(
+    trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A save whose events pass version 100 in their middle (a checkpoint and
+    its messages, a batch of items) snapshots the session it saved, at the
+    save's version: no replay of the hundred events before it."""
+    s = trail.sessions.load_or_create("long")
+    for i in range(98):
+        s.append_message(role="user", content=f"m{i}")
+    trail.sessions.save(s)  # version 99
+    replays: list[object] = []
+    replay = type(trail.store.repository).get
+    monkeypatch.setattr(
+        type(trail.store.repository),
+        "get",
+        lambda repository, *args, **kwargs: (
+            replays.append(args) or replay(repository, *args, **kwargs)
+        ),
+    )
+    for i in range(98, 101):
+        s.append_message(role="user", content=f"m{i}")
+    trail.sessions.save(s)  # versions 100 to 102
+    assert replays == []
+    snapshots = list(trail.store.snapshots.get(s.id))
+    assert [snap.originator_version for snap in snapshots][-1] == 102
+    loaded = trail.sessions.load("long")
+    assert loaded is not None and loaded.to_state() == s.to_state()
 
 
 def test_only_the_newest_snapshot_of_a_session_is_kept(
@@ -514,9 +543,11 @@ def test_only_the_newest_snapshot_of_a_session_is_kept(
     s = trail.sessions.load_or_create("long")
     for i in range(249):
         s.append_message(role="user", content=f"m{i}")
+        if i % 10 == 9:
+            trail.sessions.save(s)
     trail.sessions.save(s)
     snapshots = list(trail.store.snapshots.get(s.id))
-    assert [snap.originator_version for snap in snapshots] == [200]
+    assert [snap.originator_version for snap in snapshots] == [201]
 
 
 def test_what_a_caller_does_to_a_loaded_session_never_reaches_the_cache(

@@ -16,7 +16,7 @@ from eventsourcing.persistence import StoredEvent
 from support.postgres import PostgresServer
 
 import sessiontrail
-from sessiontrail import ChecksumMismatch, SessionTrail
+from sessiontrail import ChecksumMismatch, Session, SessionTrail
 from sessiontrail.domain.session import stream_id
 from sessiontrail.infrastructure.backends.memory import _shared as memory_recorders
 from sessiontrail.infrastructure.chain import digest, frame, unframe
@@ -332,9 +332,7 @@ def test_an_edited_snapshot_is_named(setup: tuple[str, RawEvents]) -> None:
     with sessiontrail.connect(url) as trail:
         session = trail.sessions.load_or_create("long")
         session.edit_title("Plan A for the whole long session")
-        for index in range(105):
-            session.append_message(role="user", content=f"line {index}")
-        trail.sessions.save(session)  # a snapshot at version 100
+        reach_a_snapshot(trail, session)
         assert trail.verify().ok
     snapshots = raw.of(SNAPSHOTS[raw._table])
     stream = stream_id("long")
@@ -424,12 +422,25 @@ def test_a_load_names_a_deleted_middle_record(any_log: tuple[str, Raw]) -> None:
 LONG = stream_id("long")
 
 
-def long_session(trail: SessionTrail) -> None:
-    """105 messages in one save: a snapshot at version 100, five events after it."""
-    session = trail.sessions.load_or_create("long")
-    for index in range(105):
+def reach_a_snapshot(trail: SessionTrail, session: Session) -> None:
+    """Save messages until version 100 (a save ending there snapshots the
+    session at 100), then five more in another save: six events after it."""
+    index = 0
+    while session.version < 100:
         session.append_message(role="user", content=f"line {index}")
+        index += 1
     trail.sessions.save(session)
+    assert [s.originator_version for s in trail.store.snapshots.get(session.id)][
+        -1:
+    ] == [100]
+    for later in range(index, index + 6):
+        session.append_message(role="user", content=f"line {later}")
+    trail.sessions.save(session)
+
+
+def long_session(trail: SessionTrail) -> None:
+    """A session with a snapshot at version 100 and six events after it."""
+    reach_a_snapshot(trail, trail.sessions.load_or_create("long"))
 
 
 def test_a_load_from_a_snapshot_checks_the_records_after_it(
