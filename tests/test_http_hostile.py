@@ -342,9 +342,9 @@ SHARED_POOL = 40
 DEADLINE = 10.0
 
 
-def follow(client: httpx.Client) -> httpx.Response:
+def follow(client: httpx.Client, user: str = "ann") -> httpx.Response:
     """A live feed, open: its response has begun (the caller closes it)."""
-    request = client.build_request("GET", "/v1/events/stream", headers=bearer("ann"))
+    request = client.build_request("GET", "/v1/events/stream", headers=bearer(user))
     return client.send(request, stream=True)
 
 
@@ -359,7 +359,9 @@ def http() -> Iterator[httpx.Client]:
 def test_more_open_feeds_than_the_shared_pool_leave_the_server_answering(
     trail: SessionTrail, tokens: Tokens, http: httpx.Client
 ) -> None:
-    app = create_app(trail, tokens, poll_interval=1.0)
+    app = create_app(
+        trail, tokens, poll_interval=1.0, max_streams_per_caller=SHARED_POOL + 5
+    )
     with serving_app(app) as url:
         http.base_url = httpx.URL(url)
         feeds = []
@@ -408,11 +410,45 @@ def test_a_feed_past_the_cap_is_503_and_a_closed_feed_frees_its_slot(
             second.close()
 
 
+def test_one_caller_past_its_share_is_429_and_others_still_follow(
+    trail: SessionTrail, tokens: Tokens, http: httpx.Client
+) -> None:
+    """One token holding feeds open cannot take the slots of every other user:
+    past its share its next feed is refused, and others' are not."""
+    app = create_app(trail, tokens, max_streams=10, max_streams_per_caller=2)
+    with serving_app(app) as url:
+        http.base_url = httpx.URL(url)
+        held = [follow(http), follow(http)]
+        try:
+            assert [feed.status_code for feed in held] == [200, 200]
+            refused = http.get("/v1/events/stream", headers=bearer("ann"))
+            assert refused.status_code == 429
+            assert refused.headers["Retry-After"] == "5"
+            assert "at most 2 live feeds per caller" in refused.json()["detail"]
+            held.append(follow(http, "bob"))
+            held.append(follow(http, "admin"))
+            assert [feed.status_code for feed in held[2:]] == [200, 200]
+            assert app.state.feeds.open == 4
+            held.pop(0).close()
+            deadline = time.monotonic() + DEADLINE
+            while (again := follow(http)).status_code == 429:
+                again.close()
+                assert time.monotonic() < deadline, "the closed feed kept its share"
+                time.sleep(0.01)
+            assert again.status_code == 200
+            held.append(again)
+        finally:
+            for feed in held:
+                feed.close()
+
+
 def test_a_negative_cap_is_refused_naming_it(
     trail: SessionTrail, tokens: Tokens
 ) -> None:
     with pytest.raises(InvalidInput, match=r"^max_streams: must be >= 0"):
         create_app(trail, tokens, max_streams=-1)
+    with pytest.raises(InvalidInput, match=r"^max_streams_per_caller: must be >= 0"):
+        create_app(trail, tokens, max_streams_per_caller=-1)
 
 
 def test_serve_takes_the_cap_as_max_streams(tmp_path: Path) -> None:
@@ -421,7 +457,21 @@ def test_serve_takes_the_cap_as_max_streams(tmp_path: Path) -> None:
         feed = follow(served.client)
         try:
             assert feed.status_code == 200
-            refused = served.client.get("/v1/events/stream", headers=bearer("ann"))
+            refused = served.client.get("/v1/events/stream", headers=bearer("bob"))
             assert refused.status_code == 503
+        finally:
+            feed.close()
+
+
+def test_serve_takes_a_callers_share_as_max_streams_per_caller(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'trail.db'}"
+    with serve(url, tmp_path, "--max-streams-per-caller", "1") as served:
+        feed = follow(served.client)
+        try:
+            assert feed.status_code == 200
+            refused = served.client.get("/v1/events/stream", headers=bearer("ann"))
+            assert refused.status_code == 429
         finally:
             feed.close()

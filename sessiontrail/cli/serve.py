@@ -46,6 +46,13 @@ def serve(
             help="Most live change feeds open at once; past it, 503 with Retry-After."
         ),
     ] = 100,
+    max_streams_per_caller: Annotated[
+        int,
+        typer.Option(
+            help="Most live change feeds one user (or admin token name) holds "
+            "open at once; past it, 429 with Retry-After."
+        ),
+    ] = 10,
 ) -> None:
     """Serve the HTTP API (/v1) until interrupted.
 
@@ -70,6 +77,10 @@ def serve(
         )
     if max_streams < 0:
         raise InvalidInput(f"max-streams: must be >= 0, got {max_streams}")
+    if max_streams_per_caller < 0:
+        raise InvalidInput(
+            f"max-streams-per-caller: must be >= 0, got {max_streams_per_caller}"
+        )
     logging.basicConfig(level=logging.INFO, format="%(message)s")
     with connect(options(ctx).db) as trail:
         app = create_app(
@@ -78,6 +89,7 @@ def serve(
             public_docs=not private_docs,
             max_body_bytes=max_body,
             max_streams=max_streams,
+            max_streams_per_caller=max_streams_per_caller,
         )
         config = uvicorn.Config(
             app,

@@ -27,7 +27,7 @@ from .limits import BodyLimit
 from .query import known_query_only
 from .routers import admin, feed, me, messages, session_parts, sessions
 from .session_path import SessionIdPath
-from .streams import DEFAULT_MAX_STREAMS, FeedSlots
+from .streams import DEFAULT_MAX_STREAMS, DEFAULT_MAX_STREAMS_PER_CALLER, FeedSlots
 from .viewer import router as viewer
 
 logger = logging.getLogger("sessiontrail.http")
@@ -43,13 +43,19 @@ def create_app(
     max_body_bytes: int = DEFAULT_MAX_BODY,
     poll_interval: float = 0.25,
     max_streams: int = DEFAULT_MAX_STREAMS,
+    max_streams_per_caller: int = DEFAULT_MAX_STREAMS_PER_CALLER,
 ) -> FastAPI:
     """The API over `trail`; `public_docs` serves /docs and /openapi.json without a
     token; bodies over `max_body_bytes` get 413; the change feed polls the log
     every `poll_interval` seconds, and at most `max_streams` live feeds are open
-    at once (503 past it)."""
+    at once (503 past it), at most `max_streams_per_caller` of one caller (a
+    user, or an admin token's name; 429 past it)."""
     if max_streams < 0:
         raise InvalidInput(f"max_streams: must be >= 0, got {max_streams}")
+    if max_streams_per_caller < 0:
+        raise InvalidInput(
+            f"max_streams_per_caller: must be >= 0, got {max_streams_per_caller}"
+        )
     app = FastAPI(
         title="sessiontrail",
         version="1",
@@ -63,7 +69,7 @@ def create_app(
     app.state.trail = trail
     app.state.tokens = tokens
     app.state.poll_interval = poll_interval
-    app.state.feeds = FeedSlots(max_streams)
+    app.state.feeds = FeedSlots(max_streams, max_streams_per_caller)
     app.state.stopping = threading.Event()  # set as the server stops: feeds end
     for part in (session_parts, admin, sessions, messages, feed, me, viewer):
         app.include_router(part.router)

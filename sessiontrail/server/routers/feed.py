@@ -48,7 +48,8 @@ def events(
 @router.get(
     "/v1/events/stream",
     responses={
-        503: {"description": "As many live feeds as the server takes are open."}
+        429: {"description": "As many live feeds as one caller may hold are open."},
+        503: {"description": "As many live feeds as the server takes are open."},
     },
 )
 def stream(
@@ -61,7 +62,8 @@ def stream(
     """The same as Server-Sent Events, live: each event's `id` is its log
     position (an opaque token), so a reconnect with Last-Event-ID resumes exactly
     after it. At most `max_streams` feeds are open at once (503 with
-    Retry-After past it)."""
+    Retry-After past it), at most `max_streams_per_caller` of one user or admin
+    (429 with Retry-After past it)."""
     start = after
     if last_event_id:  # browsers send none (or an empty one) before any event
         if not (last_event_id.isascii() and last_event_id.isdigit()):
@@ -82,7 +84,7 @@ def stream(
         return gone.wait(seconds) or server_stopping.is_set()
 
     feed = _feed(trail, scope(who), start, poll_interval, ended)
-    return FeedResponse(feed, gone, request.app.state.feeds)
+    return FeedResponse(feed, gone, request.app.state.feeds, who)
 
 
 def _feed(
