@@ -156,12 +156,18 @@ class LogFold(Generic[T]):
         """The items appended since the load when nothing was removed since (the
         newest items, in order); None when removals make that unknown without
         reading the log. Held items: None (use `items`)."""
-        if self._shared is not None:
-            return None
-        effects = self._effects[: self._unread]
-        if any(kind != "append" for kind, _ in effects):
+        effects = self.changed_since_load()
+        if effects is None or any(kind != "append" for kind, _ in effects):
             return None
         return [value for _, value in effects]  # type: ignore[misc]
+
+    def changed_since_load(self) -> list[Effect] | None:
+        """The appends and removals applied since the load, in order, so that
+        what the log holds can be brought up to now without reading it. Held
+        items: None (use `items`)."""
+        if self._shared is not None:
+            return None
+        return self._effects[: self._unread]
 
     def copy(self) -> LogFold[T]:
         """An independent copy, at no cost whatever the length, held or not

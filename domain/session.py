@@ -524,13 +524,21 @@ class Session(Aggregate, created_event_name="Started"):
         return self._held(ids)
 
     def _held(self, ids: Collection[str]) -> set[str]:
+        """What the read model says the stored transcript holds, with this
+        copy's appends and removals since the load applied in order (an id
+        taken out and appended again is held), when it can tell."""
         wanted = set(ids)
-        recent = self._messages.appended_since_load()
-        if recent is not None and self._index is not None:
+        changes = self._messages.changed_since_load()
+        if changes is not None and self._index is not None:
             index, version = self._index
             held = index.held_ids(self.id, version, wanted)
             if held is not None:
-                return held | {m.id for m in recent if m.id in wanted}
+                for _, change in changes:
+                    if isinstance(change, Message):
+                        held |= {change.id} & wanted
+                    elif isinstance(change, frozenset):
+                        held -= change
+                return held
         return {m.id for m in self._messages.held() if m.id in wanted}
 
     def ever_cut(self) -> bool:

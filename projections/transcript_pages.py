@@ -11,7 +11,7 @@ applies it, once.
 
 from __future__ import annotations
 
-from ..domain.values import MessagePage
+from ..domain.values import Message, MessagePage
 from ..infrastructure.session_ids import StoredIds
 from .session_list.reader import SessionIndex
 
@@ -32,3 +32,19 @@ class TranscriptPages:
         return self._index.messages(
             self._ids.session(session_id), user_id=user_id, last_n=last_n, before=None
         )
+
+    def message(
+        self, session_id: str, message_id: str, *, user_id: str | None
+    ) -> Message | None:
+        """The message of that id in the transcript (None if it holds none),
+        read by index whatever the session's length; SessionNotFound as for
+        `messages`. An adapter that finds an id it was given already stored
+        compares what it was given with what is stored."""
+        page = self._index.messages(
+            self._ids.session(session_id),
+            user_id=user_id,
+            last_n=1,
+            before=None,
+            message_id=message_id,
+        )
+        return page.items[0] if page.items else None

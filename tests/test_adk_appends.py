@@ -1,7 +1,8 @@
 """ADK's `append_event` and `get_session` edge cases, side by side with ADK's own
 InMemorySessionService and DatabaseSessionService (on a SQLite file): concurrent
-appends to one session object, an event delivered twice, an append to a session
-deleted meanwhile, and the `GetSessionConfig` bounds; ours on every backend."""
+appends to one session object, an event delivered twice, another event under a
+stored event's id, an append to a session deleted meanwhile, and the
+`GetSessionConfig` bounds; ours on every backend."""
 
 from __future__ import annotations
 
@@ -20,9 +21,10 @@ from google.adk.sessions.database_session_service import DatabaseSessionService
 from google.adk.sessions.in_memory_session_service import InMemorySessionService
 from google.adk.sessions.session import Session as AdkSession
 from test_adk import APP, event
+from test_adk_usage import answer
 
-from sessiontrail import aio
-from sessiontrail.integrations.adk import TrailSessionService
+from sessiontrail import InvalidInput, Session, SessionTrail, aio
+from sessiontrail.integrations.adk import TrailSessionService, trail_session_id
 
 T = TypeVar("T")
 Scenario = Callable[[BaseSessionService], Awaitable[T]]
@@ -173,3 +175,73 @@ def test_get_session_bounds_read_as_in_adks_services(url: str, tmp_path: Path) -
     memory, database, ours = in_every_service(url, tmp_path, scenario)
     assert memory == database  # ADK's services agree on every case
     assert ours == memory
+
+
+def test_another_event_under_a_stored_id_is_refused_as_adks_database_service_does(
+    url: str, tmp_path: Path
+) -> None:
+    """ADK's database service refuses it (its primary key: IntegrityError), and
+    the session object keeps only the first; its in-memory service keeps both.
+    Ours follows the database service: InvalidInput naming `event.id`."""
+
+    async def scenario(service: BaseSessionService) -> tuple[Any, ...]:
+        session = await service.create_session(
+            app_name=APP, user_id="ann", session_id="s"
+        )
+        first, second = event("agent", "first", n=1), event("agent", "second", n=2)
+        second.id = first.id
+        await service.append_event(session, first)
+        with_error = None
+        try:
+            await service.append_event(session, second)
+        except Exception as error:
+            with_error = type(error).__name__, "event.id" in str(error)
+        stored = await service.get_session(app_name=APP, user_id="ann", session_id="s")
+        assert stored is not None
+        return texts(session), session.state, texts(stored), stored.state, with_error
+
+    memory, database, ours = in_every_service(url, tmp_path, scenario)
+    both, first = ["first", "second"], ["first"]
+    assert memory == (both, {"n": 2}, both, {"n": 2}, None)
+    assert database[:4] == ours[:4] == (first, {"n": 1}, first, {"n": 1})
+    assert database[4] == ("IntegrityError", False)
+    assert ours[4] == ("InvalidInput", True)
+
+
+def test_an_event_refused_for_its_id_writes_nothing(
+    trail: SessionTrail, other_trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Neither the event nor its usage, nor anything on the session object: also
+    when another process stores another event under its id between this one's
+    check and its save (the merge skips it there)."""
+    ours, theirs = TrailSessionService(trail), TrailSessionService(other_trail)
+    key = trail_session_id(APP, "ann", "s")
+    session = asyncio.run(
+        ours.create_session(app_name=APP, user_id="ann", session_id="s")
+    )
+    first = answer("first", 10, 5)
+    asyncio.run(ours.append_event(session, first))
+    version = trail.sessions.load(key, user_id="ann").version
+    refused = answer("refused", 7, 3)
+    refused.id = first.id
+    with pytest.raises(InvalidInput, match=r"^event\.id: "):
+        asyncio.run(ours.append_event(session, refused))
+
+    save = trail.sessions.save
+    later, other = answer("later", 4, 2), event("agent", "theirs")
+    other.id = later.id
+
+    def stored_meanwhile(stored: Session) -> Any:
+        monkeypatch.setattr(trail.sessions, "save", save)
+        asyncio.run(theirs.append_event(session.model_copy(deep=True), other))
+        return save(stored)
+
+    monkeypatch.setattr(trail.sessions, "save", stored_meanwhile)
+    with pytest.raises(InvalidInput, match=r"^event\.id: "):
+        asyncio.run(ours.append_event(session, later))
+
+    stored = trail.sessions.load(key, user_id="ann")
+    assert stored.version == version + 1  # theirs alone
+    assert [m.content for m in stored.messages] == ["first", "theirs"]
+    assert [r.record["message_id"] for r in trail.usage.records(key)] == [first.id]
+    assert texts(session) == ["first"]

@@ -161,6 +161,7 @@ class SessionIndex:
         user_id: str | None,
         last_n: int | None,
         before: int | None,
+        message_id: str | None = None,
     ) -> MessagePage:
         with self._database.read() as cur:
             rows = transcript_rows(
@@ -170,6 +171,7 @@ class SessionIndex:
                 user_id=user_id,
                 last_n=last_n,
                 before=before,
+                message_id=message_id,
             )
         return self.page(rows, session_id)
 
@@ -238,11 +240,13 @@ def transcript_rows(
     user_id: str | None,
     last_n: int | None,
     before: int | None,
+    message_id: str | None = None,
 ) -> TranscriptRows:
     """The newest `last_n` messages (all: None) of the session in `stream`
-    before position `before`, read in `cur`'s transaction, so that a caller
-    can read other read models in the same snapshot; SessionNotFound (naming
-    `session_id`) unless the session is live and, given `user_id`, theirs."""
+    before position `before` (only the one of `message_id`, if given: found
+    by index), read in `cur`'s transaction, so that a caller can read other
+    read models in the same snapshot; SessionNotFound (naming `session_id`)
+    unless the session is live and, given `user_id`, theirs."""
     tables, _ = SessionsProjection.live(cur)
     owner = cur.execute(
         f"SELECT user_id, deleted FROM {tables.table('sessions')} WHERE stream = ?",
@@ -251,13 +255,15 @@ def transcript_rows(
     if owner is None or owner[1] or user_id not in (None, owner[0]):
         raise SessionNotFound(f"no session {session_id!r}")
     bound = "" if before is None else " AND position < ?"
+    named = "" if message_id is None else " AND message_id = ?"
     rows = cur.execute(
         f"SELECT position, message FROM {tables.table('messages')} "
-        f"WHERE stream = ?{bound} "
+        f"WHERE stream = ?{bound}{named} "
         "ORDER BY position DESC LIMIT ?",
         (
             stream,
             *(() if before is None else (before,)),
+            *(() if message_id is None else (message_id,)),
             NO_LIMIT if last_n is None else last_n + 1,
         ),
     ).fetchall()

@@ -40,6 +40,7 @@ from ..domain.errors import ConcurrencyConflict, InvalidInput, SessionNotFound
 from ..domain.session import Session
 from ..domain.session_ids import nfc
 from ..domain.validation import Actor, NewSessionId, SessionId, UserId, validated
+from ..infrastructure.appends import attempts, gave_up
 from ..projections.adk import (
     ADK,
     GENERATIONS,
@@ -173,7 +174,9 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         As in ADK's services: appends to one session are stored in the order they
         were called (see adk_order.py), and `session` gets the event and its state
         delta only once it is stored (not for a refused append, nor for an event
-        delivered again); its temp: keys are applied to `session` at once."""
+        delivered again); its temp: keys are applied to `session` at once.
+        Another event under a stored event's id is InvalidInput naming
+        `event.id`, nothing written, as ADK's database service refuses it."""
         if event.partial:
             return event
         self._apply_temp_state(session, event)
@@ -260,31 +263,69 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         )
 
     def _append(self, trail: SessionTrail, session: AdkSession, event: Event) -> bool:
-        """Store the event; False if it was stored already (delivered again)."""
-        found = trail.adk.session(session.app_name, session.user_id, session.id)
-        stored = (
-            None
-            if found is None
-            else trail.sessions.try_load(found[0], user_id=session.user_id)
-        )
-        if not _is_adk(stored):
-            raise SessionNotFoundError(f"Session {session.id} not found.")
-        if event.id and stored.held_ids([event.id]):
-            return False  # a re-delivered event is stored once
-        delta = dict(event.actions.state_delta) if event.actions else {}
+        """Store the event; False if it was stored already (delivered again).
+        Another event stored under its id (this caller's or another writer's,
+        a moment earlier included) is InvalidInput and nothing is written, as
+        ADK's database service refuses it (its primary key)."""
         recorded: dict[str, JsonValue] = {
             "event": event.model_dump(mode="json", exclude_none=True),
-            "state_delta": _json(delta, "state_delta"),
+            "state_delta": _json(
+                dict(event.actions.state_delta) if event.actions else {},
+                "state_delta",
+            ),
             "timestamp": event.timestamp,
         }
-        stored.append_message(
-            **message_fields(event), metadata={ADK: recorded}, actor=self._actor
-        )
-        usage = usage_record(event)
-        if usage is not None:  # saved with its event: both are stored, or neither
-            stored.record_token_usage(usage, actor=self._actor)
-        trail.sessions.save(stored)
+        for _ in attempts():  # again only if its id's holder was removed meanwhile
+            found = trail.adk.session(session.app_name, session.user_id, session.id)
+            stored = (
+                None
+                if found is None
+                else trail.sessions.try_load(found[0], user_id=session.user_id)
+            )
+            if not _is_adk(stored):
+                raise SessionNotFoundError(f"Session {session.id} not found.")
+            if event.id and stored.held_ids([event.id]):
+                if _same_as_stored(trail, stored, event.id, recorded, session.id):
+                    return False  # a re-delivered event is stored once
+                continue
+            stored.append_message(
+                **message_fields(event), metadata={ADK: recorded}, actor=self._actor
+            )
+            usage = usage_record(event)
+            if usage is not None:  # saved with its event: both are stored, or neither
+                stored.record_token_usage(usage, actor=self._actor)
+            if event.id not in trail.sessions.save(stored).skipped:
+                return True
+            # another writer stored the id first: the merge skipped the event
+            # and its usage record, so nothing of this call was written
+            if _same_as_stored(trail, stored, event.id, recorded, session.id):
+                return False
+        raise gave_up(f"append_event {event.id!r}")
+
+
+def _same_as_stored(
+    trail: SessionTrail,
+    stored: Session,
+    event_id: str,
+    recorded: dict[str, JsonValue],
+    adk_id: str,
+) -> bool:
+    """Whether the event stored under `event_id` equals the one recorded
+    (re-delivered: held once, as ADK's in-memory service holds it); another
+    one is InvalidInput naming `event.id`. False if none is stored now
+    (taken out meanwhile): the append is tried again."""
+    message = trail.transcript_pages.message(
+        stored.session_id, event_id, user_id=stored.user_id
+    )
+    if message is None:
+        return False
+    held = message.metadata.get(ADK)
+    if isinstance(held, dict) and held.get("event") == recorded["event"]:
         return True
+    raise InvalidInput(
+        f"event.id: {event_id!r} is the id of another event of session "
+        f"{adk_id!r}; nothing was written"
+    )
 
 
 def _is_adk(session: Session | None) -> TypeGuard[Session]:

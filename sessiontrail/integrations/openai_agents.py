@@ -10,8 +10,10 @@ Each input item is one message of the session: its role, text and tool call as
 sessiontrail sees them (so lists, `show`, audit and erasure work as for any
 session), and the item itself, verbatim, in the message's metadata, which is what
 `get_items` gives back. Messages other writers appended (a person in a UI) come
-back as the equivalent items. `pop_item` and `clear_session` are events that take
-messages out of the transcript; `history` still shows them, `at` brings them back.
+back as the equivalent items (one with text and tool calls is several items:
+`pop_item` takes its last alone, putting the message back without it).
+`pop_item` and `clear_session` are events that take messages out of the
+transcript; `history` still shows them, `at` brings them back.
 """
 
 from __future__ import annotations
@@ -105,7 +107,9 @@ class TrailSession(ClosesWhatItOpened):
             await self._trail.run(self._append, messages)
 
     async def pop_item(self) -> TResponseInputItem | None:
-        """Take the newest item out of the transcript and return it (None if empty)."""
+        """Take the newest item out of the transcript and return it (None if
+        empty): the newest message, or its last tool call when it stands for
+        several items, as SQLiteSession removes one row."""
         return await self._trail.run(self._pop)
 
     async def clear_session(self) -> None:
@@ -139,17 +143,25 @@ class TrailSession(ClosesWhatItOpened):
         trail.sessions.save(session)
 
     def _pop(self, trail: SessionTrail) -> TResponseInputItem | None:
-        """Take the newest message out, only if the stream still ends where it
-        was read: a merged save would let two racing pops (threads or processes)
-        both return one message and remove it once. Beaten, read again (bounded)."""
+        """Take the newest item out, only if the stream still ends where it was
+        read: a merged save would let two racing pops (threads or processes)
+        both return one item and remove it once. Beaten, read again (bounded).
+        A message that stands for several items (another writer's text and
+        tool calls) is taken out and appended again without its last tool
+        call, in the same write: the pop takes that item alone."""
         for _ in attempts():
             session = self._load(trail)
             newest = [] if session is None else session.last_messages(1)
             if session is None or not newest:
                 return None
+            items = _items(newest[0])
             session.truncate(session.message_count - 1, actor=self._actor)
+            if len(items) > 1:
+                session.append_message(
+                    **_without_last_call(newest[0]), actor=self._actor
+                )
             if trail.sessions.append_unmoved(session):
-                return _items(newest[0])[-1]
+                return items[-1]
         raise gave_up(f"pop_item {self.session_id!r}")
 
     def _clear(self, trail: SessionTrail) -> None:
@@ -215,6 +227,15 @@ def _text(value: Any) -> str:
         parts = [part.get("text") for part in value if isinstance(part, Mapping)]
         return "\n".join(part for part in parts if isinstance(part, str))
     return "" if value is None else json.dumps(value)
+
+
+def _without_last_call(message: Message) -> dict[str, Any]:
+    """The append_message fields of `message` without its last tool call: the
+    items it stands for but the last. Its id, time and the rest stay, so a
+    truncation another writer made of it on an older copy still takes it."""
+    fields = message.model_dump()
+    fields["tool_calls"] = fields["tool_calls"][:-1] or None
+    return fields
 
 
 def _items(message: Message) -> list[TResponseInputItem]:
