@@ -11,11 +11,12 @@ from itertools import count
 from typing import Annotated, Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
+from support.langgraph import checkpoint, config
 from typing_extensions import TypedDict
 
 from sessiontrail import SessionTrail, aio
@@ -193,3 +194,29 @@ def test_a_later_message_of_a_refused_messages_id_is_left_out_alike(
         for thread in ("kept", "anew")
     ]
     assert transcripts == [["r1", "r2"], ["r1", "r2"]]
+
+
+def test_what_the_memory_says_after_a_changed_message_is_not_taken_on_trust(
+    trail: SessionTrail,
+) -> None:
+    """The memory's word on a message holds only while every message before it
+    is the one it remembers: here a refused message is replaced by a copy of a
+    later one, so the tool result its id kept out is mirrored now, by the saver
+    that remembers the step before as by a new saver."""
+    refused = HumanMessage("hi \ud800", id="c")
+    result = ToolMessage("18C", tool_call_id="call", id="c")
+    reply = AIMessage("sunny", id="d")
+    first = [refused, result, reply]
+    second = [AIMessage("sunny", id="d"), result, reply]
+    remembering = TrailSaver(trail)
+    for thread, savers in (("kept", [remembering] * 2), ("anew", [None, None])):
+        for messages, saver in zip((first, second), savers, strict=True):
+            saved = checkpoint({"messages": messages})
+            (saver or TrailSaver(trail)).put(
+                config(thread, user_id="ann"), saved, {}, {"messages": 1}
+            )
+    transcripts = [
+        [m.id for m in trail.sessions.load(f"langgraph/{thread}").messages]
+        for thread in ("kept", "anew")
+    ]
+    assert transcripts == [["d", "c"], ["d", "c"]]

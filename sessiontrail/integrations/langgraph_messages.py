@@ -55,8 +55,9 @@ def mirror(
     for the next step: see langgraph_memo.py). The values both still share from
     the start are recognised without converting them (a conversation mostly
     grows: each step then costs O(new messages) conversions), and those `known`
-    (the same objects, mirrored into this very transcript or left out of it)
-    without comparing their fields. A message the transcript cannot hold (past
+    (the same objects, mirrored into this very transcript or left out of it,
+    every value before them the remembered one too) without comparing their
+    fields. A message the transcript cannot hold (past
     a limit: see `_appended`) is left out, like a value that is no message."""
     transcript = session.messages
     seen: set[str | None] = set()
@@ -75,6 +76,11 @@ def mirror(
             break
         if value.id in seen:
             break
+        if was is None:
+            # not the remembered object: what the memory says of the values
+            # after it (a repeated id left out, a place in the transcript)
+            # held before this one, and may not now
+            known = ()
         seen.add(value.id)
         held.append(True)
         kept += 1
