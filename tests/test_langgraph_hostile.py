@@ -157,6 +157,23 @@ def test_a_user_the_log_cannot_keep_is_refused_naming_the_config_key(
     assert written(trail, "new") == 0
 
 
+def test_a_subgraph_nested_past_the_id_limit_is_refused_naming_the_namespace(
+    trail: SessionTrail,
+) -> None:
+    """Four subgraph levels of 20-character node names under a UUID thread id
+    make a session id over 256 characters: the namespace, which LangGraph
+    writes, is named (the thread id alone fits), and nothing is written."""
+    saver = TrailSaver(trail)
+    thread = "0b0c7f0e-5f4a-4d0e-9a36-3c1e0d2b7a11"
+    ns = "|".join(f"level{n}_{'x' * 13}:{thread}" for n in range(4))
+    with pytest.raises(
+        InvalidInput,
+        match=r"^config\.configurable\.checkpoint_ns: cannot name a session",
+    ):
+        saver.put(config(thread, ns, **ANN), checkpoint(), {}, {})
+    assert trail.sessions.list().items == []
+
+
 def test_metadata_or_a_filter_nested_past_any_stack_is_invalid_input(
     trail: SessionTrail,
 ) -> None:

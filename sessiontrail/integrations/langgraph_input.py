@@ -73,10 +73,14 @@ class Target:
     @property
     def session_id(self) -> str:
         """The session this thread's namespace is; InvalidInput if it cannot be
-        (too long with its namespace, or holding control characters)."""
-        return session_of(
-            self.thread_id, self.checkpoint_ns, "config.configurable.thread_id"
-        )
+        (too long with its namespace, or holding control characters), naming
+        the namespace when the thread alone has a session (a subgraph nested
+        deep: LangGraph writes the namespace, not the caller)."""
+        field = "config.configurable.thread_id"
+        if self.checkpoint_ns:
+            session_of(self.thread_id, "", field)
+            field = "config.configurable.checkpoint_ns"
+        return session_of(self.thread_id, self.checkpoint_ns, field)
 
     def config(self, checkpoint_id: str | None) -> RunnableConfig:
         """The config LangGraph's savers return for a checkpoint of this thread."""
