@@ -112,6 +112,68 @@ def test_a_config_of_the_wrong_type_is_refused_naming_its_field(
             call()
 
 
+@pytest.mark.parametrize(
+    ("user", "problem"),
+    [
+        ("", "at least 1 character"),
+        ("u" * 300, "at most 256 characters"),
+        ("ann\n", "control characters"),
+    ],
+)
+def test_a_user_the_log_cannot_keep_is_refused_naming_the_config_key(
+    trail: SessionTrail, user: str, problem: str
+) -> None:
+    """Refused by every call alike, the reads too (one read an empty user as
+    a stranger's: no thread), naming the key, nothing written."""
+    saver = TrailSaver(trail)
+    stored = saver.put(config("t"), checkpoint(), {}, {})
+    before = written(trail, "t")
+    odd = config("t", checkpoint_id=stored["configurable"]["checkpoint_id"])
+    odd["configurable"]["user_id"] = user
+    for call in (
+        lambda: saver.get_tuple(odd),
+        lambda: list(saver.list(odd)),
+        lambda: saver.put(odd, checkpoint(), {}, {}),
+        lambda: saver.put_writes(odd, [("c", 1)], "task"),
+        lambda: saver.put(
+            {
+                **odd,
+                "configurable": {
+                    **odd["configurable"],
+                    "thread_id": "new",
+                    "checkpoint_ns": "sub",
+                },
+            },
+            checkpoint(),
+            {},
+            {},
+        ),
+    ):
+        with pytest.raises(
+            InvalidInput, match=f"^config.configurable.user_id: .*{problem}"
+        ):
+            call()
+    assert written(trail, "t") == before
+    assert written(trail, "new") == 0
+
+
+def test_a_subgraph_nested_past_the_id_limit_is_refused_naming_the_namespace(
+    trail: SessionTrail,
+) -> None:
+    """Four subgraph levels of 20-character node names under a UUID thread id
+    make a session id over 256 characters: the namespace, which LangGraph
+    writes, is named (the thread id alone fits), and nothing is written."""
+    saver = TrailSaver(trail)
+    thread = "0b0c7f0e-5f4a-4d0e-9a36-3c1e0d2b7a11"
+    ns = "|".join(f"level{n}_{'x' * 13}:{thread}" for n in range(4))
+    with pytest.raises(
+        InvalidInput,
+        match=r"^config\.configurable\.checkpoint_ns: cannot name a session",
+    ):
+        saver.put(config(thread, ns, **ANN), checkpoint(), {}, {})
+    assert trail.sessions.list().items == []
+
+
 def test_metadata_or_a_filter_nested_past_any_stack_is_invalid_input(
     trail: SessionTrail,
 ) -> None:

@@ -6,15 +6,18 @@ warning naming it, and the steps after it append only their new messages."""
 from __future__ import annotations
 
 import asyncio
+import operator
 from itertools import count
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from langchain_core.messages import AIMessage, BaseMessage, HumanMessage
+from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, MessagesState, StateGraph
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
+from support.langgraph import checkpoint, config
+from typing_extensions import TypedDict
 
 from sessiontrail import SessionTrail, aio
 from sessiontrail.integrations.langgraph import AsyncTrailSaver, TrailSaver
@@ -140,3 +143,80 @@ def test_the_async_saver_stores_a_run_with_a_refused_message(url: str) -> None:
             return [m.id for m in state["messages"]], [m.id for m in session.messages]
 
     assert asyncio.run(scenario()) == ([odd.id, "r1"], ["r1"])
+
+
+class Listed(TypedDict):
+    """A conversation kept as a plain list (no `add_messages`): two messages
+    may share an id."""
+
+    messages: Annotated[list[BaseMessage], operator.add]
+
+
+def listing(saver: Any) -> CompiledStateGraph:
+    """A model node answering every turn, its replies' ids `r` and the turn."""
+
+    def model(state: Listed) -> dict[str, Any]:
+        n = sum(isinstance(m, AIMessage) for m in state["messages"]) + 1
+        return {"messages": [AIMessage(f"yes {n}", id=f"r{n}")]}
+
+    builder = StateGraph(Listed)
+    builder.add_node("model", model)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    return builder.compile(checkpointer=saver)
+
+
+def test_a_later_message_of_a_refused_messages_id_is_left_out_alike(
+    trail: SessionTrail,
+) -> None:
+    """A refused message's id counts as seen in the list whether the saver
+    remembers the conversation (one saver, one run) or reads it afresh (a new
+    saver for the second turn): the same transcript either way, and the same
+    state as on LangGraph's SqliteSaver."""
+    odd = HumanMessage("y" * 1_000_001, id="same")
+    later = HumanMessage("fits", id="same")
+    remembering = listing(TrailSaver(trail))
+    remembered = {"configurable": {"thread_id": "kept", "user_id": "ann"}}
+    remembering.invoke({"messages": [odd]}, remembered)
+    remembering.invoke({"messages": [later]}, remembered)
+    afresh = {"configurable": {"thread_id": "anew", "user_id": "ann"}}
+    listing(TrailSaver(trail)).invoke({"messages": [odd]}, afresh)
+    listing(TrailSaver(trail)).invoke({"messages": [later]}, afresh)
+
+    with SqliteSaver.from_conn_string(":memory:") as theirs:
+        beside = listing(theirs)
+        beside.invoke({"messages": [odd]}, afresh)
+        beside.invoke({"messages": [later]}, afresh)
+        expected = beside.get_state(afresh).values
+    assert remembering.get_state(remembered).values == expected
+    transcripts = [
+        [m.id for m in trail.sessions.load(f"langgraph/{thread}").messages]
+        for thread in ("kept", "anew")
+    ]
+    assert transcripts == [["r1", "r2"], ["r1", "r2"]]
+
+
+def test_what_the_memory_says_after_a_changed_message_is_not_taken_on_trust(
+    trail: SessionTrail,
+) -> None:
+    """The memory's word on a message holds only while every message before it
+    is the one it remembers: here a refused message is replaced by a copy of a
+    later one, so the tool result its id kept out is mirrored now, by the saver
+    that remembers the step before as by a new saver."""
+    refused = HumanMessage("hi \ud800", id="c")
+    result = ToolMessage("18C", tool_call_id="call", id="c")
+    reply = AIMessage("sunny", id="d")
+    first = [refused, result, reply]
+    second = [AIMessage("sunny", id="d"), result, reply]
+    remembering = TrailSaver(trail)
+    for thread, savers in (("kept", [remembering] * 2), ("anew", [None, None])):
+        for messages, saver in zip((first, second), savers, strict=True):
+            saved = checkpoint({"messages": messages})
+            (saver or TrailSaver(trail)).put(
+                config(thread, user_id="ann"), saved, {}, {"messages": 1}
+            )
+    transcripts = [
+        [m.id for m in trail.sessions.load(f"langgraph/{thread}").messages]
+        for thread in ("kept", "anew")
+    ]
+    assert transcripts == [["d", "c"], ["d", "c"]]

@@ -247,10 +247,13 @@ def test_a_thread_id_too_long_once_escaped_is_refused_naming_the_field(
     session can be named so; refused with nothing written."""
     saver = TrailSaver(trail)
     long_thread = "e\u0301" * 60
-    for thread_id, ns in ((long_thread, ""), ("t", long_thread)):
+    for thread_id, ns, field in (
+        (long_thread, "", "thread_id"),
+        ("t", long_thread, "checkpoint_ns"),
+    ):
         with pytest.raises(
             InvalidInput,
-            match=r"^config\.configurable\.thread_id: cannot name a session .*"
+            match=rf"^config\.configurable\.{field}: cannot name a session .*"
             r"at most 256 characters.*not in Unicode NFC is written with %XX",
         ):
             saver.put(config(thread_id, ns, **ANN), checkpoint(), {}, {})

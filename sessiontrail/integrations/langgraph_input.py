@@ -32,10 +32,11 @@ from ..domain.limits import (
     nesting_within_limit,
 )
 from ..domain.thread_ids import legacy_session_id, thread_session_id
-from ..domain.validation import ItemId, SessionId
+from ..domain.validation import ItemId, SessionId, UserId
 
 SESSION_ID: TypeAdapter[str] = TypeAdapter(SessionId)
 ITEM_ID: TypeAdapter[str] = TypeAdapter(ItemId)
+USER_ID: TypeAdapter[str] = TypeAdapter(UserId)
 
 
 @dataclass(frozen=True)
@@ -66,16 +67,20 @@ class Target:
                 configurable.get("checkpoint_id"), f"{field}.checkpoint_id"
             )
             or None,
-            user_id=text(configurable.get(user_key), f"{field}.{user_key}"),
+            user_id=user_of(configurable.get(user_key), f"{field}.{user_key}"),
         )
 
     @property
     def session_id(self) -> str:
         """The session this thread's namespace is; InvalidInput if it cannot be
-        (too long with its namespace, or holding control characters)."""
-        return session_of(
-            self.thread_id, self.checkpoint_ns, "config.configurable.thread_id"
-        )
+        (too long with its namespace, or holding control characters), naming
+        the namespace when the thread alone has a session (a subgraph nested
+        deep: LangGraph writes the namespace, not the caller)."""
+        field = "config.configurable.thread_id"
+        if self.checkpoint_ns:
+            session_of(self.thread_id, "", field)
+            field = "config.configurable.checkpoint_ns"
+        return session_of(self.thread_id, self.checkpoint_ns, field)
 
     def config(self, checkpoint_id: str | None) -> RunnableConfig:
         """The config LangGraph's savers return for a checkpoint of this thread."""
@@ -111,6 +116,19 @@ def item_id(value: str, name: str) -> str:
     InvalidInput naming `name` if it cannot be one."""
     try:
         return ITEM_ID.validate_python(value)
+    except ValidationError as exc:
+        raise InvalidInput(f"{name}: {exc.errors()[0]['msg']}") from None
+
+
+def user_of(value: Any, name: str) -> str | None:
+    """The user a config names (None: none), checked as the log checks user
+    ids, so that reads refuse one no session can have as writes do (a read
+    took it for a stranger and found nothing); InvalidInput naming `name`."""
+    checked = text(value, name)
+    if checked is None:
+        return None
+    try:
+        return USER_ID.validate_python(checked)
     except ValidationError as exc:
         raise InvalidInput(f"{name}: {exc.errors()[0]['msg']}") from None
 

@@ -17,8 +17,9 @@ A message's LangChain id is its sessiontrail id. What a message becomes:
   langgraph_usage.py).
 
 Other values (function messages, plain dicts, strings) are not mirrored, nor is a
-second message with an id already seen in the list, nor a message past one of
-the transcript's limits (left out with a warning: the checkpoint holds it).
+second message with an id already seen in the list (the first mirrored or left
+out), nor a message past one of the transcript's limits (left out with a
+warning: the checkpoint holds it).
 """
 
 from __future__ import annotations
@@ -54,8 +55,9 @@ def mirror(
     for the next step: see langgraph_memo.py). The values both still share from
     the start are recognised without converting them (a conversation mostly
     grows: each step then costs O(new messages) conversions), and those `known`
-    (the same objects, mirrored into this very transcript or left out of it)
-    without comparing their fields. A message the transcript cannot hold (past
+    (the same objects, mirrored into this very transcript or left out of it,
+    every value before them the remembered one too) without comparing their
+    fields. A message the transcript cannot hold (past
     a limit: see `_appended`) is left out, like a value that is no message."""
     transcript = session.messages
     seen: set[str | None] = set()
@@ -65,6 +67,8 @@ def mirror(
         was = _known(value, known, index)
         if was is False:
             held.append(False)
+            if _role(value) is not None:  # refused, or a repeated id: seen
+                seen.add(value.id or None)
             continue
         if kept == len(transcript) or (
             was is None and not _unchanged(transcript[kept], value)
@@ -72,6 +76,11 @@ def mirror(
             break
         if value.id in seen:
             break
+        if was is None:
+            # not the remembered object: what the memory says of the values
+            # after it (a repeated id left out, a place in the transcript)
+            # held before this one, and may not now
+            known = ()
         seen.add(value.id)
         held.append(True)
         kept += 1
@@ -234,21 +243,19 @@ def message_fields(value: Any) -> dict[str, Any] | None:
     """The `append_message` arguments a LangChain message becomes; None when it
     is not a message the transcript can hold. (Attributes are read only where
     the message's type has them: a missing one is slow on these models.)"""
-    if not isinstance(value, BaseMessage):
+    role = _role(value)
+    if role is None:
         return None
     fields: dict[str, Any] = {"id": value.id or None, "tool_calls": None}
     fields["tool_call_id"] = fields["tool_success"] = None
     if isinstance(value, ToolMessage):
-        fields["tool_call_id"] = value.tool_call_id or None
+        fields["tool_call_id"] = value.tool_call_id
         fields["tool_success"] = value.status != "error"
     elif isinstance(value, AIMessage) and value.tool_calls:
         fields["tool_calls"] = [
             _call(call, value.id, number)
             for number, call in enumerate(value.tool_calls)
         ]
-    role = ROLES.get(value.role if isinstance(value, ChatMessage) else value.type)
-    if role is None or (role == "tool") != (fields["tool_call_id"] is not None):
-        return None
     fields["role"] = role
     fields["content"], fields["content_parts"] = _content(value.content)
     recorded: dict[str, Any] = {"type": value.type}
@@ -256,6 +263,17 @@ def message_fields(value: Any) -> dict[str, Any] | None:
         recorded["name"] = value.name
     fields["metadata"] = {LANGGRAPH: recorded}
     return fields
+
+
+def _role(value: Any) -> str | None:
+    """The transcript role of a message `message_fields` converts; None for a
+    value it leaves out whatever its fields (not a message, or of no role: a
+    tool result needs its call's id, and only a tool result has one)."""
+    if not isinstance(value, BaseMessage):
+        return None
+    role = ROLES.get(value.role if isinstance(value, ChatMessage) else value.type)
+    answers = isinstance(value, ToolMessage) and bool(value.tool_call_id)
+    return None if role is None or (role == "tool") != answers else role
 
 
 def _content(content: str | list[Any]) -> tuple[str, list[dict[str, Any]] | None]:
