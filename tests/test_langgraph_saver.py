@@ -79,6 +79,16 @@ def test_put_returns_the_new_checkpoints_config(saver: Saver) -> None:
     assert returned == config("t", checkpoint_id=saved["id"])
 
 
+def test_put_returns_the_thread_id_as_it_was_given(saver: Saver) -> None:
+    """A number (or UUID) thread id comes back as the same object, as both SQL
+    savers return the config's own value."""
+    saved = checkpoint()
+    thread = {"thread_id": 42, "checkpoint_ns": "", "user_id": "ann"}
+    returned = saver.put({"configurable": thread}, saved, {}, {})
+    assert returned["configurable"]["thread_id"] == 42
+    assert saver.get_tuple(config("42", checkpoint_id=saved["id"])) is not None
+
+
 def test_values_metadata_and_versions_round_trip(saver: Saver) -> None:
     values = {
         "text": "hello",
@@ -184,6 +194,13 @@ def test_list_before_and_limit(saver: Saver) -> None:
     assert ids(saver.list(None, before=config("x", checkpoint_id=chain[1]))) == [
         chain[0]
     ]
+
+
+def test_list_before_a_config_naming_no_checkpoint_gives_none(saver: Saver) -> None:
+    """`before` compares checkpoint ids: one naming none is before nothing."""
+    put_chain(saver, "t", 3)
+    assert ids(saver.list(config("t"), before={"configurable": {}})) == []
+    assert ids(saver.list(None, before=config("t"))) == []
 
 
 def test_list_of_a_checkpoint_id_gives_that_one(saver: Saver) -> None:

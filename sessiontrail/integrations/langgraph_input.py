@@ -82,11 +82,15 @@ class Target:
             field = "config.configurable.checkpoint_ns"
         return session_of(self.thread_id, self.checkpoint_ns, field)
 
-    def config(self, checkpoint_id: str | None) -> RunnableConfig:
-        """The config LangGraph's savers return for a checkpoint of this thread."""
+    def config(
+        self, checkpoint_id: str | None, thread_id: Any = None
+    ) -> RunnableConfig:
+        """The config LangGraph's savers return for a checkpoint of this thread
+        (`thread_id`: the thread's id as a config gave it, a number or UUID
+        too, which a put returns as it was given)."""
         return {
             "configurable": {
-                "thread_id": self.thread_id,
+                "thread_id": self.thread_id if thread_id is None else thread_id,
                 "checkpoint_ns": self.checkpoint_ns,
                 "checkpoint_id": checkpoint_id,
             }
@@ -249,10 +253,11 @@ def limit_of(limit: Any) -> int | None:
 
 
 def before_of(before: Any) -> str | None:
-    """The checkpoint id `before` names (a config), or None."""
+    """The checkpoint id `before` names (a config), or None; "" when the config
+    names none (LangGraph's savers compare ids: before nothing)."""
     if before is None:
         return None
     configurable = before.get("configurable") if isinstance(before, Mapping) else None
     if not isinstance(configurable, Mapping):
         raise InvalidInput("before: must be a config naming a checkpoint_id")
-    return text(configurable.get("checkpoint_id"), "before.checkpoint_id")
+    return text(configurable.get("checkpoint_id"), "before.checkpoint_id") or ""

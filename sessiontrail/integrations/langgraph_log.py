@@ -201,7 +201,7 @@ class ThreadLog:
             self.recorded.put(session_id, checkpoint["id"], _stamp_of(saved), epoch)
             if saved is not None and mirrored is not None:
                 self.recorded.mirror(session_id, _stamp(saved), mirrored, epoch)
-        return target.config(checkpoint["id"])
+        return target.config(checkpoint["id"], config["configurable"]["thread_id"])
 
     def put_writes(
         self,
