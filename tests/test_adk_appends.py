@@ -245,3 +245,27 @@ def test_an_event_refused_for_its_id_writes_nothing(
     assert [m.content for m in stored.messages] == ["first", "theirs"]
     assert [r.record["message_id"] for r in trail.usage.records(key)] == [first.id]
     assert texts(session) == ["first"]
+
+
+def test_a_session_deleted_between_the_check_and_the_save_is_adks_not_found(
+    trail: SessionTrail, other_trail: SessionTrail, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Another process deletes the session after this append found it and before
+    it saves: the caller gets ADK's SessionNotFoundError, as for a session
+    deleted before the call, and the object is unchanged."""
+    ours, theirs = TrailSessionService(trail), TrailSessionService(other_trail)
+    session = asyncio.run(
+        ours.create_session(app_name=APP, user_id="ann", session_id="s")
+    )
+    asyncio.run(ours.append_event(session, event("user", "kept", n=1)))
+    save = trail.sessions.save
+
+    def deleted_meanwhile(stored: Session) -> Any:
+        monkeypatch.setattr(trail.sessions, "save", save)
+        asyncio.run(theirs.delete_session(app_name=APP, user_id="ann", session_id="s"))
+        return save(stored)
+
+    monkeypatch.setattr(trail.sessions, "save", deleted_meanwhile)
+    with pytest.raises(SessionNotFoundError):
+        asyncio.run(ours.append_event(session, event("user", "too late", n=2)))
+    assert (texts(session), session.state) == (["kept"], {"n": 1})

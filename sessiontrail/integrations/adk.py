@@ -182,7 +182,10 @@ class TrailSessionService(ClosesWhatItOpened, BaseSessionService):
         self._apply_temp_state(session, event)
         event = self._trim_temp_delta_state(event)
         async with self._in_order.held((session.app_name, session.user_id, session.id)):
-            stored = await self._trail.run(self._append, session, event)
+            try:
+                stored = await self._trail.run(self._append, session, event)
+            except SessionNotFound:  # deleted after the append found it
+                raise SessionNotFoundError(f"Session {session.id} not found.") from None
         if stored:
             self._commit_event_to_session(session, event)
             session.last_update_time = event.timestamp
