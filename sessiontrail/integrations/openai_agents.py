@@ -75,7 +75,7 @@ class TrailSession(ClosesWhatItOpened):
         clear: Literal["truncate", "purge"] = "truncate",
     ) -> None:
         self.session_id = session_id
-        self.session_settings = (
+        self.session_settings: SessionSettings | None = (  # as the SDK's Session
             SessionSettings()
             if session_settings is None
             else coerce_session_settings(session_settings)
