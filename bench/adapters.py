@@ -24,10 +24,10 @@ import tempfile
 import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol
 
 from agents import SQLiteSession
-from agents.memory import Session as SdkSession
+from agents.items import TResponseInputItem
 from google.adk.events.event import Event
 from google.adk.sessions.base_session_service import (
     BaseSessionService,
@@ -42,6 +42,19 @@ from sessiontrail.integrations.adk import TrailSessionService
 from sessiontrail.integrations.openai_agents import TrailSession
 
 APP, USER = "bench", "user"
+
+
+class SdkSession(Protocol):
+    """The calls measured of an OpenAI Agents SDK session: its `Session` protocol
+    without `session_settings`, which TrailSession types as never None."""
+
+    async def get_items(self, limit: int | None = None) -> list[TResponseInputItem]:
+        """The latest `limit` items (all if None), oldest first."""
+        ...
+
+    async def add_items(self, items: list[TResponseInputItem]) -> None:
+        """Append `items`."""
+        ...
 
 
 async def appends_per_s(sessions: list[SdkSession], items: int) -> float:
@@ -192,8 +205,8 @@ def main() -> None:
     ratios.append(ours["all_ms"] / theirs["all_ms"])
     print("  ratio (ours/theirs)  {:>10.2f}x {:>12.2f}x {:>7.2f}x".format(*ratios))
     many = f"list {adk['listed_sessions']} ms"
-    heading = ("Google ADK", "appends/s", "latest 20 ms", "list ms", many)
-    print("{:<22} {:>10} {:>13} {:>8} {:>16}".format(*heading))
+    adk_heading = ("Google ADK", "appends/s", "latest 20 ms", "list ms", many)
+    print("{:<22} {:>10} {:>13} {:>8} {:>16}".format(*adk_heading))
     keys = ("appends_per_s", "latest_20_ms", "list_ms", "many_list_ms")
     for name in ("adk_sqlite", "sessiontrail"):
         print(

@@ -49,9 +49,16 @@ def measure(url: str, mode: str, ids: list[str], appends: int) -> str:
     elapsed = time.monotonic() - started  # includes process start-up for processes
     expected = sum(len(a) for a in acknowledged)
     with sessiontrail.connect(url) as trail:
-        stored = sum(len(trail.sessions.load_merged(s).messages) for s in set(ids))
+        stored = sum(_stored_messages(trail, s) for s in set(ids))
     ok = "ok" if stored == expected == len(ids) * appends else "LOST WRITES"
     return f"{expected / elapsed:8.0f} appends/s  {stored}/{expected} stored  {ok}"
+
+
+def _stored_messages(trail: sessiontrail.SessionTrail, session_id: str) -> int:
+    """How many messages a session the writers made holds (it must exist)."""
+    session = trail.sessions.load_merged(session_id)
+    assert session is not None, session_id
+    return len(session.messages)
 
 
 def main() -> None:

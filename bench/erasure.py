@@ -19,7 +19,7 @@ import argparse
 import time
 from uuid import UUID
 
-from harness import databases
+from harness import databases, events_of
 
 import sessiontrail
 from sessiontrail import SessionTraceStep
@@ -50,7 +50,7 @@ def fill(trail: sessiontrail.SessionTrail, events: int) -> float:
                 content=f"turn {turn} of chat {number}: some words here",
             )
         session.record_token_usage({"prompt_tokens": 10, "completion_tokens": 5})
-        pending += session.collect_events()
+        pending += events_of(session)
         owners[session.id] = user
         number += 1
         if len(pending) >= INSERT_EVENTS:
@@ -79,16 +79,16 @@ def write_target(trail: sessiontrail.SessionTrail, user: str) -> int:
         trail.sessions.append_token_usage(
             session.session_id, {"total_tokens": 42, "note": MARK}
         )
-    chat = f"{user}-chat-0"
+    first_chat = f"{user}-chat-0"
     for question in range(10):
         trail.qa.create_qa_entry(
-            chat, f"{MARK} asks {question}", f"{MARK} answer", user_id=user
+            first_chat, f"{MARK} asks {question}", f"{MARK} answer", user_id=user
         )
-    trail.qa.set_graph_context(chat, f"{MARK} graph", user_id=user)
+    trail.qa.set_graph_context(first_chat, f"{MARK} graph", user_id=user)
     step = 0
     while trail.store.head() - before < 100:
         trail.qa.append_agent_trace_step(
-            user, chat, SessionTraceStep(trace_id=f"t{step}", memory_query=MARK)
+            user, first_chat, SessionTraceStep(trace_id=f"t{step}", memory_query=MARK)
         )
         step += 1
     return trail.store.head() - before

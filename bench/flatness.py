@@ -19,6 +19,7 @@ import json
 from pathlib import Path
 
 from harness import databases, median_ms, raw_first_page
+from literals import Turn
 
 import sessiontrail
 
@@ -29,7 +30,7 @@ def long_sessions(url: str, sizes: list[int]) -> list[dict[str, float]]:
         for size in sizes:
             session = trail.sessions.load_or_create(f"long-{size}")
             for number in range(size):
-                role = "user" if number % 2 == 0 else "assistant"
+                role: Turn = "user" if number % 2 == 0 else "assistant"
                 session.append_message(role=role, content=f"message {number} " * 12)
             trail.sessions.save(session)
         for size in sizes:
@@ -39,16 +40,18 @@ def long_sessions(url: str, sizes: list[int]) -> list[dict[str, float]]:
                 trail.sessions._cache.evict(session_id)
                 return trail.sessions.load(session_id)
 
+            def latest_20(session_id: str = session_id) -> object:
+                return trail.sessions.messages(session_id, last_n=20)
+
+            def all_messages(session_id: str = session_id) -> object:
+                return trail.sessions.messages(session_id)
+
             rows.append(
                 {
                     "messages": size,
-                    "latest_20_ms": median_ms(
-                        lambda s=session_id: trail.sessions.messages(s, last_n=20)
-                    ),
+                    "latest_20_ms": median_ms(latest_20),
                     "load_from_storage_ms": median_ms(load, repeats=10),
-                    "all_messages_ms": median_ms(
-                        lambda s=session_id: trail.sessions.messages(s), repeats=5
-                    ),
+                    "all_messages_ms": median_ms(all_messages, repeats=5),
                 }
             )
     return rows

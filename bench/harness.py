@@ -23,6 +23,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 from support.postgres import running
 
 import sessiontrail
+from sessiontrail.domain.event_model import EventModel
+from sessiontrail.domain.session import Session
 from sessiontrail.projections.sessions import SessionsProjection
 
 Figures = dict[str, Any]
@@ -117,6 +119,17 @@ def write_chats(
                 content=f"turn {turn} of chat {number}{words}",
             )
         trail.sessions.save(session)
+
+
+def events_of(session: Session) -> list[EventModel]:
+    """A new session's pending events, for the store's bulk import. Each is an
+    `EventModel`, though eventsourcing types them only as aggregate mutators."""
+    events: list[EventModel] = []
+    for event in session.collect_events():
+        if not isinstance(event, EventModel):
+            raise TypeError(f"not an EventModel: {event!r}")
+        events.append(event)
+    return events
 
 
 def sibling(url: str, suffix: str) -> str:

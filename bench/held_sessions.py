@@ -26,18 +26,30 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import cell_result
+from literals import Turn, projection_mode
+
+if TYPE_CHECKING:
+    from pydantic import JsonValue
+
+    from sessiontrail import Mode
 
 HERE = Path(__file__).resolve()
 TEXT = "The agent summarises the last tool call and asks a follow-up. " * 3
 
 
-USAGE = {"input_tokens": 812, "output_tokens": 96, "details": {"cached_tokens": 512}}
+USAGE: dict[str, JsonValue] = {
+    "input_tokens": 812,
+    "output_tokens": 96,
+    "details": {"cached_tokens": 512},
+}
 
 
-def cell(size: int, saves: int, projections: str, directory: str, usage: bool) -> float:
+def cell(
+    size: int, saves: int, projections: Mode, directory: str, usage: bool
+) -> float:
     """Median CPU ms of one held turn on a session of `size` messages."""
     import sessiontrail
 
@@ -46,7 +58,7 @@ def cell(size: int, saves: int, projections: str, directory: str, usage: bool) -
         with sessiontrail.connect(url, projections=projections) as trail:
             held = sessiontrail.Session(session_id="held", user_id="ann")
             for number in range(size):
-                role = "user" if number % 2 == 0 else "assistant"
+                role: Turn = "user" if number % 2 == 0 else "assistant"
                 held.append_message(role=role, content=f"[{number}] {TEXT}")
                 if usage and role == "assistant":
                     held.record_token_usage(USAGE)
@@ -88,7 +100,8 @@ def main() -> None:
     options = parser.parse_args()
     if options.cell:
         size, saves, projections, directory, usage = options.cell
-        print(cell(int(size), int(saves), projections, directory, usage == "usage"))
+        mode = projection_mode(projections)
+        print(cell(int(size), int(saves), mode, directory, usage == "usage"))
         return
     if options.quick:
         options.sizes, options.saves, options.rounds = "100,2000", 50, 1

@@ -31,12 +31,13 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "tests"))
+
+from support.wal_pages import pages_written
 
 import sessiontrail
 from sessiontrail.projections import batches, runner
 from sessiontrail.trail import READ_MODELS
-from tests.support.wal_pages import pages_written
 
 CONTENT = "x" * 40 + " lorem ipsum dolor sit amet consectetur adipiscing elit " * 3
 """About the harness's 200-character message, with a few distinct words."""
@@ -84,7 +85,7 @@ def _timed_handlers(spent: dict[str, float]) -> Callable[[], None]:
 
 
 def run_once(
-    directory: str, sessions: int, messages: int, mode: str = "inline"
+    directory: str, sessions: int, messages: int, mode: sessiontrail.Mode = "inline"
 ) -> dict[str, Any]:
     """One W1 loop in a fresh file: CPU and pages per save."""
     spent: dict[str, float] = defaultdict(float)

@@ -39,6 +39,7 @@ import statistics
 import tempfile
 import time
 from collections.abc import Callable, Sequence
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -48,6 +49,7 @@ from langgraph.checkpoint.base import BaseCheckpointSaver
 from langgraph.checkpoint.memory import InMemorySaver
 from langgraph.checkpoint.sqlite import SqliteSaver
 from langgraph.graph import END, START, MessagesState, StateGraph
+from literals import projection_mode
 
 import sessiontrail
 from sessiontrail.integrations.langgraph import TrailSaver
@@ -89,7 +91,9 @@ def chat(checkpointer: BaseCheckpointSaver[Any]) -> Any:
         return {"messages": [AIMessage(f"reply {number} " * 20, id=f"a{number}")]}
 
     def tool(state: MessagesState) -> dict[str, Any]:
-        call = state["messages"][-1].tool_calls[0]  # type: ignore[attr-defined]
+        asked = state["messages"][-1]
+        assert isinstance(asked, AIMessage)  # route sends only tool calls here
+        call = asked.tool_calls[0]
         found = ToolMessage(
             "result " * 40, tool_call_id=call["id"], id=f"t{call['id']}"
         )
@@ -148,19 +152,17 @@ def replay(
         for name in order[turn:] + order[:turn]:
             saver = savers[name]
             if kind == "put":
-                stored = timed(name, "put", lambda s=saver, a=args: s.put(*a))
+                stored = timed(name, "put", partial(saver.put, *args))
                 latest: RunnableConfig = {
                     "configurable": {
                         "thread_id": stored["configurable"]["thread_id"],
                         "user_id": "ann",
                     }
                 }
-                found = timed(
-                    name, "get_tuple", lambda s=saver, c=latest: s.get_tuple(c)
-                )
+                found = timed(name, "get_tuple", partial(saver.get_tuple, latest))
                 assert found is not None
             else:
-                timed(name, "put_writes", lambda s=saver, a=args: s.put_writes(*a))
+                timed(name, "put_writes", partial(saver.put_writes, *args))
     for kinds in times.values():  # a step's own calls: its put, then its read
         kinds["put + get_tuple"] = [
             (put[0] + read[0], put[1] + read[1])
@@ -204,13 +206,14 @@ def main() -> None:
     parser.add_argument("--projections", choices=("inline", "worker"), default="inline")
     parser.add_argument("--json-out", type=Path)
     options = parser.parse_args()
+    mode = projection_mode(options.projections)
     calls = record(options.threads, options.turns)
     with tempfile.TemporaryDirectory() as directory:
         folder = Path(directory)
         connection = sqlite3.connect(folder / "lg.db", check_same_thread=False)
         with (
             sessiontrail.connect(
-                f"sqlite:///{folder / 'trail.db'}", projections=options.projections
+                f"sqlite:///{folder / 'trail.db'}", projections=mode
             ) as trail,
             sessiontrail.connect(
                 f"sqlite:///{folder / 'events.db'}", projections="worker"
@@ -271,7 +274,7 @@ def main() -> None:
             f"{label + ':':<14} {alone:.3f} ms ({alone / theirs_put:.2f}x a "
             "SqliteSaver put)"
         )
-    turns = live_turns(options.threads, options.turns, options.projections)
+    turns = live_turns(options.threads, options.turns, mode)
     print(
         "the graph run live (LangGraph's background puts overlapping the next "
         "step's writes), median ms per turn:"
@@ -293,7 +296,9 @@ def main() -> None:
         )
 
 
-def live_turns(threads: int, turns: int, projections: str) -> dict[str, float]:
+def live_turns(
+    threads: int, turns: int, projections: sessiontrail.Mode
+) -> dict[str, float]:
     """Median wall ms of one whole turn of the graph run live on each saver,
     the savers interleaved turn by turn on fresh files. Unlike the replay, this
     includes how the saver copes with LangGraph writing a thread from two

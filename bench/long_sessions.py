@@ -39,9 +39,12 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness import cell_result, median_ms
+
+if TYPE_CHECKING:
+    from openai.types.responses import EasyInputMessageParam
 
 HERE = Path(__file__).resolve()
 TEXT = (
@@ -101,6 +104,7 @@ def measure(url: str, size: int, repeats: int) -> dict[str, float]:
 
         def turn() -> None:
             session = trail.sessions.load("plain", user_id=USER)
+            assert session is not None
             session.append_message(role="user", content=TEXT[:200])
             trail.sessions.save(session)
 
@@ -109,9 +113,13 @@ def measure(url: str, size: int, repeats: int) -> dict[str, float]:
         out["load_ms"] = median_ms(
             lambda: trail.sessions.load("plain", user_id=USER), repeats
         )
-        out["load_all_ms"] = median_ms(
-            lambda: trail.sessions.load("plain", user_id=USER).messages, 5
-        )
+
+        def load_all() -> object:
+            session = trail.sessions.load("plain", user_id=USER)
+            assert session is not None
+            return session.messages
+
+        out["load_all_ms"] = median_ms(load_all, 5)
 
     with sessiontrail.connect(url) as trail:
         held = trail.sessions.load("plain", user_id=USER)
@@ -126,7 +134,7 @@ def measure(url: str, size: int, repeats: int) -> dict[str, float]:
 
     with sessiontrail.connect(url, cache_size=0) as trail:
         openai = TrailSession("openai", trail, user_id=USER)
-        item = {"role": "user", "content": TEXT[:200]}
+        item: EasyInputMessageParam = {"role": "user", "content": TEXT[:200]}
 
         def add() -> None:
             asyncio.run(openai.add_items([item]))
@@ -138,6 +146,7 @@ def measure(url: str, size: int, repeats: int) -> dict[str, float]:
         adk = asyncio.run(
             service.get_session(app_name="bench", user_id=USER, session_id="adk")
         )
+        assert adk is not None
 
         def adk_append() -> None:
             event = Event(
@@ -224,7 +233,7 @@ def postgres_sizes(url: str) -> dict[str, int]:
             "WHERE n.nspname = %s AND c.relkind = 'r'",
             (schema,),
         ).fetchall()
-    sizes = dict(rows)
+    sizes: dict[str, int] = dict(rows)
     return {
         "db_bytes": sum(sizes.values()),
         "snapshot_bytes": sum(v for k, v in sizes.items() if "snapshots" in k),

@@ -33,6 +33,7 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
 import psycopg
+from literals import projection_mode
 from support.postgres import PostgresServer, count_statements
 from trees import child_output, in_turns
 
@@ -79,11 +80,11 @@ def timed_catch_ups() -> list[float]:
     return held
 
 
-def child(url: str, mode: str, saves: int, dsn: str) -> None:
+def child(url: str, mode: sessiontrail.Mode, saves: int, dsn: str) -> None:
     """Save `saves` appends after a warm-up; print the server's and this
     process's CPU ms per save, then each statement's totals."""
     with (
-        sessiontrail.connect(url, projections=mode) as trail,  # type: ignore[arg-type]
+        sessiontrail.connect(url, projections=mode) as trail,
         psycopg.connect(dsn, autocommit=True) as connection,
     ):
         session_id = uuid.uuid4().hex
@@ -136,7 +137,7 @@ def main() -> None:
     options = parser.parse_args()
     if options.child:
         url, mode, saves, dsn = options.child
-        child(url, mode, int(saves), dsn)
+        child(url, projection_mode(mode), int(saves), dsn)
         return
     trees = ["before", "after"] if options.before else ["after"]
     server = PostgresServer()

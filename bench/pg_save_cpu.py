@@ -24,6 +24,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
 
+from literals import projection_mode
 from support.postgres import running
 from trees import child_output, in_turns
 
@@ -34,9 +35,9 @@ WARM_UP = 30
 """Saves before the clock starts: every pooled connection used, caches full."""
 
 
-def child(url: str, mode: str, saves: int) -> None:
+def child(url: str, mode: sessiontrail.Mode, saves: int) -> None:
     """Save `saves` appends to a new session; print CPU and wall ms per save."""
-    with sessiontrail.connect(url, projections=mode) as trail:  # type: ignore[arg-type]
+    with sessiontrail.connect(url, projections=mode) as trail:
         session_id = uuid.uuid4().hex
         session = trail.sessions.load_or_create(session_id)
         for count in range(WARM_UP + saves):
@@ -58,7 +59,7 @@ def main() -> None:
     options = parser.parse_args()
     if options.child:
         url, mode, saves = options.child
-        child(url, mode, int(saves))
+        child(url, projection_mode(mode), int(saves))
         return
     trees = ["before", "after"] if options.before else ["after"]
     found: dict[str, list[tuple[float, float]]] = {name: [] for name in trees}

@@ -45,6 +45,7 @@ from typing import Any
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
+from literals import projection_mode
 from psycopg.sql import SQL, Identifier
 
 import sessiontrail
@@ -71,12 +72,12 @@ def main() -> None:
     elif mode == "follow":
         follow(url)
     else:
-        library(url, session_id, mode, float(seconds))
+        library(url, session_id, projection_mode(mode), float(seconds))
 
 
-def library(url: str, session_id: str, mode: str, seconds: float) -> None:
+def library(url: str, session_id: str, mode: sessiontrail.Mode, seconds: float) -> None:
     """Saves through sessiontrail, one append each."""
-    with sessiontrail.connect(url, projections=mode) as trail:  # type: ignore[arg-type]
+    with sessiontrail.connect(url, projections=mode) as trail:
         session = trail.sessions.load_or_create(session_id)
         trail.sessions.save(session)  # the stream exists before the clock starts
         print("ready", flush=True)
@@ -91,7 +92,9 @@ def library(url: str, session_id: str, mode: str, seconds: float) -> None:
 
         print(json.dumps(saving(save, seconds)), flush=True)
         sys.stdin.readline()
-        stored = len(trail.sessions.load_merged(session_id).messages)
+        merged = trail.sessions.load_merged(session_id)
+        assert merged is not None
+        stored = len(merged.messages)
     print(json.dumps({"stored": stored}), flush=True)
 
 

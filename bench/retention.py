@@ -30,7 +30,7 @@ from pathlib import Path
 from uuid import UUID
 
 from freezegun import freeze_time
-from harness import databases
+from harness import databases, events_of
 
 import sessiontrail
 from sessiontrail.domain.event_model import EventModel
@@ -52,7 +52,7 @@ def sessions_of(
             session = Session(session_id=f"{prefix}-{number:07d}", user_id=user)
             for turn in range(messages):
                 session.append_message(role="user", content=f"turn {turn} of {number}")
-            made.append((list(session.collect_events()), session.id, user))
+            made.append((events_of(session), session.id, user))
     return made
 
 

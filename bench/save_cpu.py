@@ -38,7 +38,12 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from literals import Turn, projection_mode
+
+if TYPE_CHECKING:
+    from sessiontrail import Mode
 
 SESSIONS = 20
 TEXT = "x" * 188
@@ -55,7 +60,7 @@ def content(session: int, message: int) -> str:
     return f"[s{session:04d}-m{message}]" + TEXT
 
 
-def sessiontrail_cell(mode: str, messages: int, directory: str, wait: float) -> float:
+def sessiontrail_cell(mode: Mode, messages: int, directory: str, wait: float) -> float:
     """CPU seconds per append and save, through the public API."""
     import sessiontrail
 
@@ -70,7 +75,7 @@ def sessiontrail_cell(mode: str, messages: int, directory: str, wait: float) -> 
         started = time.process_time()
         for m in range(messages):
             for i, session in enumerate(sessions):
-                role = "user" if m % 2 == 0 else "assistant"
+                role: Turn = "user" if m % 2 == 0 else "assistant"
                 pause(wait)
                 session.append_message(role=role, content=content(i, m))
                 trail.sessions.save(session)
@@ -89,7 +94,7 @@ def openai_cell(messages: int, directory: str, wait: float) -> float:
         started = time.process_time()
         for m in range(messages):
             for i, session in enumerate(sessions):
-                role = "user" if m % 2 == 0 else "assistant"
+                role: Turn = "user" if m % 2 == 0 else "assistant"
                 pause(wait)
                 await session.add_items([{"role": role, "content": content(i, m)}])
         return (time.process_time() - started) / (SESSIONS * messages)
@@ -126,7 +131,7 @@ def run_cell(store: str, messages: int, root: str, wait: float) -> float:
             return openai_cell(messages, directory, wait)
         if store == "raw":
             return raw_cell(messages, directory, wait)
-        return sessiontrail_cell(store, messages, directory, wait)
+        return sessiontrail_cell(projection_mode(store), messages, directory, wait)
     finally:
         shutil.rmtree(directory, ignore_errors=True)
 

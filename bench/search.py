@@ -21,6 +21,7 @@ import argparse
 import contextlib
 import json
 import statistics
+import sys
 import tempfile
 import time
 from collections.abc import Callable, Iterator
@@ -28,9 +29,10 @@ from datetime import timedelta
 from pathlib import Path
 from uuid import UUID
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tests"))
+
 import psycopg
-from harness import running
-from support.postgres import PostgresServer
+from support.postgres import PostgresServer, running
 
 import sessiontrail
 from sessiontrail.domain.event_model import EventModel
@@ -63,6 +65,7 @@ def fill(trail: sessiontrail.SessionTrail, sessions: int, messages: int) -> floa
             title=f"chat {number} about topic{number % 97}",
         )
         (start,) = session.collect_events()
+        assert isinstance(start, Session.Started)
         pending.append(start)
         pending += _messages(appended, start, number, number % every == 0)
         owners[session.id] = user

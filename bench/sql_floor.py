@@ -43,11 +43,18 @@ import tempfile
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
+from functools import partial
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+from unittest.mock import patch
+
+from literals import projection_mode
 
 import sessiontrail
 from sessiontrail.integrations.langgraph import TrailSaver
+
+if TYPE_CHECKING:
+    from openai.types.responses import EasyInputMessageParam
 
 Entry = tuple[Any, ...]
 """One recorded step: (kind, connection number, ...)."""
@@ -83,15 +90,19 @@ def recorded_connections(recording: Recording) -> Callable[..., sqlite3.Connecti
 
     class Cursor(sqlite3.Cursor):
         def execute(self, sql: str, parameters: Any = ()) -> Any:
-            recording.entries.append(
-                ("execute", self.connection.number, sql, parameters)
-            )  # type: ignore[attr-defined]
+            recording.entries.append(("execute", self._number(), sql, parameters))
             return super().execute(sql, parameters)
 
         def executemany(self, sql: str, parameters: Any) -> Any:
             rows = list(parameters)
-            recording.entries.append(("executemany", self.connection.number, sql, rows))  # type: ignore[attr-defined]
+            recording.entries.append(("executemany", self._number(), sql, rows))
             return super().executemany(sql, rows)
+
+        def _number(self) -> int:
+            """Which recorded connection this cursor runs on."""
+            connection = self.connection
+            assert isinstance(connection, Connection)
+            return connection.number
 
     class Connection(sqlite3.Connection):
         number = 0
@@ -147,8 +158,10 @@ class Replay:
         kind, number = entry[0], entry[1]
         if kind == "connect":
             old, new = self._moved
-            args = [a.replace(old, new) if isinstance(a, str) else a for a in entry[2]]
-            kwargs = {
+            args: list[Any] = [
+                a.replace(old, new) if isinstance(a, str) else a for a in entry[2]
+            ]
+            kwargs: dict[str, Any] = {
                 k: v.replace(old, new) if isinstance(v, str) else v
                 for k, v in entry[3].items()
             }
@@ -199,17 +212,17 @@ async def timed(times: Times, name: str, call: Callable[[], Any]) -> None:
     )
 
 
-Saves = Callable[[Path], tuple[Callable[[], None], list[Callable[[], None]]]]
+Saves = Callable[[Path], tuple[Callable[[], None], list[Callable[[], object]]]]
 """Given a folder: (set-up, then one callable per save), run through sessiontrail."""
 
 
-def w1_saves(mode: str, sessions: int, appends: int) -> Saves:
+def w1_saves(mode: sessiontrail.Mode, sessions: int, appends: int) -> Saves:
     """W1's appends: one message appended and saved per call, round-robin."""
 
-    def build(folder: Path) -> tuple[Callable[[], None], list[Callable[[], None]]]:
+    def build(folder: Path) -> tuple[Callable[[], None], list[Callable[[], object]]]:
         trail = sessiontrail.connect(
             f"sqlite:///{folder / 'trail.db'}",
-            projections=mode,  # type: ignore[arg-type]
+            projections=mode,
         )
         held: list[sessiontrail.Session] = []
 
@@ -249,10 +262,10 @@ def langgraph_calls(threads: int, turns: int) -> list[tuple[str, tuple[Any, ...]
 def langgraph_saves(calls: Sequence[tuple[str, tuple[Any, ...]]]) -> Saves:
     """The chat graph's puts (and the pending writes between them) into TrailSaver."""
 
-    def build(folder: Path) -> tuple[Callable[[], None], list[Callable[[], None]]]:
+    def build(folder: Path) -> tuple[Callable[[], None], list[Callable[[], object]]]:
         saver = TrailSaver(sessiontrail.connect(f"sqlite:///{folder / 'trail.db'}"))
 
-        def call(kind: str, args: tuple[Any, ...]) -> Callable[[], None]:
+        def call(kind: str, args: tuple[Any, ...]) -> Callable[[], object]:
             if kind == "put":
                 return lambda: saver.put(*args)
             return lambda: saver.put_writes(*args)
@@ -276,9 +289,9 @@ def peer_calls(
         theirs = SqliteSaver(sqlite3.connect(folder / "lg.db", check_same_thread=False))
         return {
             "SqliteSaver": [
-                (lambda a=args: theirs.put(*a))
+                partial(theirs.put, *args)
                 if kind == "put"
-                else (lambda a=args: theirs.put_writes(*a))
+                else partial(theirs.put_writes, *args)
                 for kind, args in calls
             ]
         }
@@ -293,10 +306,10 @@ def peer_calls(
         "CREATE TABLE messages (id INTEGER PRIMARY KEY, session TEXT, data TEXT)"
     )
     raw.commit()
-    message = {"role": "user", "content": "x" * 200}
+    message: EasyInputMessageParam = {"role": "user", "content": "x" * 200}
 
     def add(number: int) -> Callable[[], Any]:
-        return lambda: openai[number % sessions].add_items([message])  # type: ignore[list-item]
+        return lambda: openai[number % sessions].add_items([message])
 
     def insert(number: int) -> Callable[[], None]:
         def call() -> None:
@@ -317,7 +330,7 @@ def peer_calls(
 async def interleaved(
     recording: Recording,
     replay: Replay,
-    live: Sequence[Callable[[], None]],
+    live: Sequence[Callable[[], object]],
     peers: dict[str, list[Callable[[], Any]]],
     times: Times,
 ) -> None:
@@ -326,7 +339,7 @@ async def interleaved(
         replay.until(began)  # what the run did between saves, untimed
         steps: list[tuple[str, Callable[[], Any]]] = [
             ("sessiontrail", live[number]),
-            ("its SQL alone", lambda e=ended: replay.until(e)),
+            ("its SQL alone", partial(replay.until, ended)),
             *((name, calls[number]) for name, calls in peers.items()),
         ]
         turn = number % len(steps)
@@ -346,16 +359,12 @@ def measure(
         for prefix in ("recorded-", "replayed-", "live-", "peers-")
     )
     recording = Recording()
-    connect = sqlite3.connect
-    sqlite3.connect = recorded_connections(recording)  # type: ignore[assignment]
-    try:
+    with patch.object(sqlite3, "connect", recorded_connections(recording)):
         setup, calls = saves(recorded_in)
         setup()
         for call in calls:
             with recording.save():
                 call()
-    finally:
-        sqlite3.connect = connect  # type: ignore[assignment]
     live_setup, live_calls = saves(live_in)
     live_setup()
     peers = peers_of(len(calls), peers_in)
@@ -425,17 +434,19 @@ def main(argv: Sequence[str] | None = None) -> None:
                 else None
             )
             saves = (
-                w1_saves(workload, options.sessions, options.appends)
+                w1_saves(projection_mode(workload), options.sessions, options.appends)
                 if calls is None
                 else langgraph_saves(calls)
             )
-            results[workload] = measure(
-                saves,
-                lambda count, folder, c=calls: peer_calls(
-                    count, options.sessions, folder, c
-                ),
-                Path(directory),
-            )
+
+            def peers_of(
+                count: int,
+                folder: Path,
+                calls: Sequence[tuple[str, tuple[Any, ...]]] | None = calls,
+            ) -> dict[str, list[Callable[[], Any]]]:
+                return peer_calls(count, options.sessions, folder, calls)
+
+            results[workload] = measure(saves, peers_of, Path(directory))
             report(workload, results[workload])
     if options.json_out:
         options.json_out.write_text(json.dumps(results, indent=1))
