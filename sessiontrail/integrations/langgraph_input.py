@@ -118,10 +118,7 @@ def session_of(thread_id: str, checkpoint_ns: str, name: str) -> str:
 def item_id(value: str, name: str) -> str:
     """A checkpoint's id as the log keeps ids (one line, not too long);
     InvalidInput naming `name` if it cannot be one."""
-    try:
-        return ITEM_ID.validate_python(value)
-    except ValidationError as exc:
-        raise InvalidInput(f"{name}: {exc.errors()[0]['msg']}") from None
+    return _as_the_log_takes(ITEM_ID, value, name)
 
 
 def user_of(value: Any, name: str) -> str | None:
@@ -129,10 +126,14 @@ def user_of(value: Any, name: str) -> str | None:
     ids, so that reads refuse one no session can have as writes do (a read
     took it for a stranger and found nothing); InvalidInput naming `name`."""
     checked = text(value, name)
-    if checked is None:
-        return None
+    return None if checked is None else _as_the_log_takes(USER_ID, checked, name)
+
+
+def _as_the_log_takes(kind: TypeAdapter[str], value: str, name: str) -> str:
+    """`value` checked by the log's rule for its kind of id; InvalidInput naming
+    `name` with the rule's reason if it breaks it."""
     try:
-        return USER_ID.validate_python(checked)
+        return kind.validate_python(value)
     except ValidationError as exc:
         raise InvalidInput(f"{name}: {exc.errors()[0]['msg']}") from None
 
