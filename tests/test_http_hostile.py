@@ -451,27 +451,23 @@ def test_a_negative_cap_is_refused_naming_it(
         create_app(trail, tokens, max_streams_per_caller=-1)
 
 
-def test_serve_takes_the_cap_as_max_streams(tmp_path: Path) -> None:
-    url = f"sqlite:///{tmp_path / 'trail.db'}"
-    with serve(url, tmp_path, "--max-streams", "1") as served:
-        feed = follow(served.client)
-        try:
-            assert feed.status_code == 200
-            refused = served.client.get("/v1/events/stream", headers=bearer("bob"))
-            assert refused.status_code == 503
-        finally:
-            feed.close()
-
-
-def test_serve_takes_a_callers_share_as_max_streams_per_caller(
-    tmp_path: Path,
+@pytest.mark.parametrize(
+    ("option", "second_caller", "refusal"),
+    [("--max-streams", "bob", 503), ("--max-streams-per-caller", "ann", 429)],
+)
+def test_serve_takes_the_feed_caps(
+    tmp_path: Path, option: str, second_caller: str, refusal: int
 ) -> None:
+    """A cap of one: ann's feed takes it, the next one (bob's past the server's
+    cap, ann's own past her share) is refused."""
     url = f"sqlite:///{tmp_path / 'trail.db'}"
-    with serve(url, tmp_path, "--max-streams-per-caller", "1") as served:
+    with serve(url, tmp_path, option, "1") as served:
         feed = follow(served.client)
         try:
             assert feed.status_code == 200
-            refused = served.client.get("/v1/events/stream", headers=bearer("ann"))
-            assert refused.status_code == 429
+            refused = served.client.get(
+                "/v1/events/stream", headers=bearer(second_caller)
+            )
+            assert refused.status_code == refusal
         finally:
             feed.close()

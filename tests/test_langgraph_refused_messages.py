@@ -13,10 +13,10 @@ from typing import Annotated, Any
 import pytest
 from langchain_core.messages import AIMessage, BaseMessage, HumanMessage, ToolMessage
 from langgraph.checkpoint.sqlite import SqliteSaver
-from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph import MessagesState
 from langgraph.graph.state import CompiledStateGraph
 from langgraph.types import Command, interrupt
-from support.langgraph import checkpoint, config
+from support.langgraph import checkpoint, config, one_node_graph
 from typing_extensions import TypedDict
 
 from sessiontrail import SessionTrail, aio
@@ -48,11 +48,7 @@ def replying(saver: Any, *, ask: bool = False, tag: str = "r") -> CompiledStateG
         n = next(replies)
         return {"messages": [AIMessage(f"{answer} {n}", id=f"{tag}{n}")]}
 
-    builder = StateGraph(MessagesState)
-    builder.add_node("model", model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    return builder.compile(checkpointer=saver)
+    return one_node_graph(saver, model)
 
 
 def warnings_about(caplog: pytest.LogCaptureFixture, message: BaseMessage) -> int:
@@ -159,11 +155,7 @@ def listing(saver: Any) -> CompiledStateGraph:
         n = sum(isinstance(m, AIMessage) for m in state["messages"]) + 1
         return {"messages": [AIMessage(f"yes {n}", id=f"r{n}")]}
 
-    builder = StateGraph(Listed)
-    builder.add_node("model", model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    return builder.compile(checkpointer=saver)
+    return one_node_graph(saver, model, Listed)
 
 
 def test_a_later_message_of_a_refused_messages_id_is_left_out_alike(

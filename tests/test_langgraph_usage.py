@@ -5,14 +5,14 @@ travelled never reads its ledger to tell."""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from itertools import count
 from typing import Any
 
 import pytest
 from langchain_core.messages import AIMessage, HumanMessage
-from langgraph.graph import END, START, MessagesState, StateGraph
+from langgraph.graph import MessagesState
 from langgraph.graph.state import CompiledStateGraph
+from support.langgraph import one_node_graph
 
 from sessiontrail import Session, SessionTrail
 from sessiontrail.infrastructure.event_store import SNAPSHOT_INTERVAL
@@ -37,22 +37,7 @@ def chat(saver: TrailSaver) -> CompiledStateGraph:
         )
         return {"messages": [reply]}
 
-    builder = StateGraph(MessagesState)
-    builder.add_node("model", model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    return builder.compile(checkpointer=saver)
-
-
-def replying(
-    saver: TrailSaver, model: Callable[[MessagesState], dict[str, Any]]
-) -> CompiledStateGraph:
-    """A graph of one model node: `model`."""
-    builder = StateGraph(MessagesState)
-    builder.add_node("model", model)
-    builder.add_edge(START, "model")
-    builder.add_edge("model", END)
-    return builder.compile(checkpointer=saver)
+    return one_node_graph(saver, model)
 
 
 def say(graph: CompiledStateGraph, text: str, config: Any = None) -> None:
@@ -114,7 +99,7 @@ def test_a_message_without_usage_records_none(trail: SessionTrail) -> None:
     def model(state: MessagesState) -> dict[str, Any]:
         return {"messages": [AIMessage(content="free", id="free-1")]}
 
-    say(replying(TrailSaver(trail), model), "hi")
+    say(one_node_graph(TrailSaver(trail), model), "hi")
 
     assert trail.usage.records(SESSION) == []
 
@@ -164,7 +149,7 @@ def test_usage_metadata_not_an_object_records_nothing_and_the_put_stores(
         reply.usage_metadata = usage
         return {"messages": [reply]}
 
-    say(replying(TrailSaver(trail), model), "hi")
+    say(one_node_graph(TrailSaver(trail), model), "hi")
 
     assert_stored_without_usage(trail, "odd-1")
 
@@ -279,7 +264,7 @@ def test_usage_the_ledger_cannot_hold_is_left_out_and_the_reply_stored(
         reply = AIMessage(content="odd", id="odd-1", usage_metadata=counts | usage)
         return {"messages": [reply]}
 
-    say(replying(TrailSaver(trail), model), "hi")
+    say(one_node_graph(TrailSaver(trail), model), "hi")
 
     assert_stored_without_usage(trail, "odd-1")
     warned = [r.getMessage() for r in caplog.records if r.levelname == "WARNING"]
@@ -304,7 +289,7 @@ def test_a_model_name_no_model_is_named_by_counts_under_the_sessions_model(
         )
         return {"messages": [reply]}
 
-    say(replying(TrailSaver(trail), model), "hi")
+    say(one_node_graph(TrailSaver(trail), model), "hi")
 
     [record] = trail.usage.records(SESSION, user_id="ann")
     assert (record.model, record.record["message_id"]) == ("", "reply-1")

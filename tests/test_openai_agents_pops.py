@@ -7,8 +7,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Awaitable, Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import pytest
 from agents.memory import Session as SessionProtocol
@@ -20,6 +21,7 @@ from sessiontrail.infrastructure.event_store import SessionStore
 from sessiontrail.integrations.openai_agents import TrailSession
 from sessiontrail.projections.transcript_index import TranscriptIds
 
+T = TypeVar("T")
 ITEMS = 24
 """Items added, then popped by as many concurrent calls."""
 
@@ -36,6 +38,34 @@ async def pop_all(
     return list(popped), await sessions[0].get_items()
 
 
+Race = Callable[[tuple[SessionProtocol, SessionProtocol]], Awaitable[T]]
+
+
+def two_of_each(url: str, tmp_path: Path, race: Race[T], given: Any = ()) -> list[T]:
+    """What `race` gives on two SQLiteSessions of one file (`given` added to it
+    first) and on two TrailSessions of one session, each on its own trail
+    (standing for two processes)."""
+
+    async def sdk() -> T:
+        one = SQLiteSession("chat-1", tmp_path / "sdk.db")
+        two = SQLiteSession("chat-1", tmp_path / "sdk.db")
+        try:
+            if given:
+                await one.add_items(list(given))
+            return await race((one, two))
+        finally:
+            one.close()
+            two.close()
+
+    async def ours() -> T:
+        async with aio.connect(url) as one, aio.connect(url) as two:
+            return await race(
+                (TrailSession("chat-1", one), TrailSession("chat-1", two))
+            )
+
+    return [asyncio.run(sdk()), asyncio.run(ours())]
+
+
 def contents(items: list[Any]) -> list[str | None]:
     return sorted(
         (None if item is None else item["content"] for item in items),
@@ -44,23 +74,8 @@ def contents(items: list[Any]) -> list[str | None]:
 
 
 def test_racing_pops_each_take_a_different_item(url: str, tmp_path: Path) -> None:
-    async def sdk() -> tuple[list[Any], list[Any]]:
-        one = SQLiteSession("chat-1", tmp_path / "sdk.db")
-        two = SQLiteSession("chat-1", tmp_path / "sdk.db")
-        try:
-            return await pop_all((one, two))
-        finally:
-            one.close()
-            two.close()
-
-    async def ours() -> tuple[list[Any], list[Any]]:
-        async with aio.connect(url) as one, aio.connect(url) as two:  # 2 processes
-            return await pop_all(
-                (TrailSession("chat-1", one), TrailSession("chat-1", two))
-            )
-
     every_item = [f"item-{n:02d}" for n in range(ITEMS)]
-    for popped, left in (asyncio.run(sdk()), asyncio.run(ours())):
+    for popped, left in two_of_each(url, tmp_path, pop_all):
         assert contents(popped) == every_item  # each exactly once, none missed
         assert left == []
 
@@ -144,24 +159,8 @@ def test_racing_pops_each_take_a_different_item_of_multi_item_messages(
         )
         return list(popped), await sessions[0].get_items()
 
-    async def sdk() -> tuple[list[Any], list[Any]]:
-        one = SQLiteSession("chat-1", tmp_path / "sdk.db")
-        two = SQLiteSession("chat-1", tmp_path / "sdk.db")
-        try:
-            await one.add_items(items)
-            return await racing((one, two))
-        finally:
-            one.close()
-            two.close()
-
-    async def ours() -> tuple[list[Any], list[Any]]:
-        async with aio.connect(url) as one, aio.connect(url) as two:  # 2 processes
-            return await racing(
-                (TrailSession("chat-1", one), TrailSession("chat-1", two))
-            )
-
     every_item = sorted(json.dumps(item, sort_keys=True) for item in items)
-    for popped, left in (asyncio.run(sdk()), asyncio.run(ours())):
+    for popped, left in two_of_each(url, tmp_path, racing, items):
         assert sorted(json.dumps(item, sort_keys=True) for item in popped) == (
             every_item
         )  # each exactly once, none missed

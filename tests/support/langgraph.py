@@ -7,7 +7,7 @@ import operator
 import sqlite3
 import threading
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
 from pathlib import Path
@@ -120,6 +120,20 @@ def config(
 class Flow(TypedDict):
     log: Annotated[list[str], operator.add]
     n: int
+
+
+def one_node_graph(
+    checkpointer: BaseCheckpointSaver[Any],
+    model: Callable[[Any], dict[str, Any]],
+    state: type[Any] = MessagesState,
+) -> CompiledStateGraph:
+    """start -> model -> end, on `state` (LangGraph's MessagesState unless
+    another is given)."""
+    builder = StateGraph(state)
+    builder.add_node("model", model)
+    builder.add_edge(START, "model")
+    builder.add_edge("model", END)
+    return builder.compile(checkpointer=checkpointer)
 
 
 def approval_graph(checkpointer: BaseCheckpointSaver[Any]) -> CompiledStateGraph:
